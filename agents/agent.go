@@ -1,0 +1,459 @@
+package agents
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/ragd/ragd"
+	"github.com/ragd/ragd/secret"
+)
+
+// Agent is a chatbot configuration, fetched by the chat runtime by its
+// public id. Its secrets print redacted everywhere (see secret.String).
+type Agent struct {
+	ID       string    `json:"id"`
+	TenantID uuid.UUID `json:"tenant_id"`
+	AgentSpec
+	Version   int       `json:"version"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// AgentSpec is an agent's whole configuration.
+type AgentSpec struct {
+	Name         string          `json:"name"`
+	Model        string          `json:"model"`
+	SystemPrompt string          `json:"system_prompt"`
+	Temperature  *float64        `json:"temperature"`
+	OutputSchema json.RawMessage `json:"output_schema"`
+	MCPServers   []MCPServer     `json:"mcp_servers"`
+	Langfuse     *Langfuse       `json:"langfuse"`
+	Retrieval    Retrieval       `json:"retrieval"`
+}
+
+// MCPServer is a Model Context Protocol server the agent may call.
+// AllowedTools empty means every tool the server offers.
+type MCPServer struct {
+	Name         string                   `json:"name"`
+	URL          string                   `json:"url"`
+	Transport    string                   `json:"transport"`
+	Headers      map[string]secret.String `json:"headers"`
+	AllowedTools []string                 `json:"allowed_tools"`
+}
+
+// Langfuse holds the agent's tracing settings.
+type Langfuse struct {
+	PublicKey  string        `json:"public_key"`
+	SecretKey  secret.String `json:"secret_key"`
+	Host       string        `json:"host"`
+	PromptName string        `json:"prompt_name"`
+	Label      string        `json:"label"`
+}
+
+// Retrieval holds the agent's defaults for searching its tenant's documents.
+type Retrieval struct {
+	Enabled        bool     `json:"enabled"`
+	TopK           int      `json:"top_k"`
+	ScoreThreshold float64  `json:"score_threshold"`
+	Mode           string   `json:"mode"`
+	Tags           []string `json:"tags"`
+}
+
+// Transports and retrieval modes.
+const (
+	TransportStreamableHTTP = "streamable_http"
+	TransportSSE            = "sse"
+
+	ModeHybrid = "hybrid"
+	ModeDense  = "dense"
+	ModeSparse = "sparse"
+
+	DefaultLangfuseHost = "https://cloud.langfuse.com"
+)
+
+// Limits on agent fields.
+const (
+	MaxSystemPromptBytes = 100 << 10
+	MaxOutputSchemaBytes = 256 << 10
+	MaxMCPServers        = 16
+	MaxHeaders           = 32
+	MaxHeaderValueBytes  = 8 << 10
+	MaxAllowedTools      = 256
+	MaxTags              = 32
+	MaxTopK              = 100
+)
+
+// DefaultRetrieval is what an agent created without retrieval settings gets.
+func DefaultRetrieval() Retrieval {
+	return Retrieval{Enabled: true, TopK: 8, Mode: ModeHybrid, Tags: []string{}}
+}
+
+// AgentPatch creates (applied to an empty agent with DefaultRetrieval) or
+// changes an agent, as a JSON merge patch:
+//   - absent fields stay, null clears optional ones;
+//   - langfuse and retrieval merge field by field; a langfuse secret_key
+//     left out keeps the stored one;
+//   - mcp_servers replaces the list; a header whose value is null keeps the
+//     value stored for the same header of the server with the same name, so
+//     clients can send back what they read without knowing the secrets.
+type AgentPatch struct {
+	ID           ragd.Optional[string]          `json:"id"`
+	Name         ragd.Optional[string]          `json:"name"`
+	Model        ragd.Optional[string]          `json:"model"`
+	SystemPrompt ragd.Optional[string]          `json:"system_prompt"`
+	Temperature  ragd.Optional[float64]         `json:"temperature"`
+	OutputSchema ragd.Optional[json.RawMessage] `json:"output_schema"`
+	MCPServers   ragd.Optional[[]MCPServerIn]   `json:"mcp_servers"`
+	Langfuse     ragd.Optional[LangfusePatch]   `json:"langfuse"`
+	Retrieval    ragd.Optional[RetrievalPatch]  `json:"retrieval"`
+}
+
+// MCPServerIn is an MCP server as a client sends it.
+type MCPServerIn struct {
+	Name         string                    `json:"name"`
+	URL          string                    `json:"url"`
+	Transport    string                    `json:"transport"`
+	Headers      map[string]*secret.String `json:"headers"`
+	AllowedTools []string                  `json:"allowed_tools"`
+}
+
+// LangfusePatch changes Langfuse settings field by field.
+type LangfusePatch struct {
+	PublicKey  ragd.Optional[string]        `json:"public_key"`
+	SecretKey  ragd.Optional[secret.String] `json:"secret_key"`
+	Host       ragd.Optional[string]        `json:"host"`
+	PromptName ragd.Optional[string]        `json:"prompt_name"`
+	Label      ragd.Optional[string]        `json:"label"`
+}
+
+// RetrievalPatch changes retrieval settings field by field.
+type RetrievalPatch struct {
+	Enabled        ragd.Optional[bool]     `json:"enabled"`
+	TopK           ragd.Optional[int]      `json:"top_k"`
+	ScoreThreshold ragd.Optional[float64]  `json:"score_threshold"`
+	Mode           ragd.Optional[string]   `json:"mode"`
+	Tags           ragd.Optional[[]string] `json:"tags"`
+}
+
+var (
+	agentIDRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$`)
+	mcpNameRE    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	toolNameRE   = regexp.MustCompile(`^[A-Za-z0-9_.:/-]{1,128}$`)
+	headerNameRE = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
+)
+
+// apply returns spec changed by p, validated. It never modifies spec.
+func (p AgentPatch) apply(spec AgentSpec) (AgentSpec, error) {
+	var probs ragd.Problems
+	if p.ID.Null {
+		probs.Add("id", "cannot be null")
+	} else if p.ID.Set && !agentIDRE.MatchString(p.ID.Value) {
+		probs.Add("id", "must be 3 to 64 lowercase letters, digits and inner hyphens")
+	}
+	setString(&spec.Name, p.Name, &probs, "name", true)
+	spec.Name = strings.TrimSpace(spec.Name)
+	checkName(&probs, "name", spec.Name)
+
+	setString(&spec.Model, p.Model, &probs, "model", true)
+	switch {
+	case spec.Model == "":
+		probs.Add("model", "is required")
+	case len(spec.Model) > 200 || strings.ContainsFunc(spec.Model, isControl) || strings.TrimSpace(spec.Model) != spec.Model:
+		probs.Add("model", "must be at most 200 characters, without control characters or surrounding spaces")
+	}
+
+	setString(&spec.SystemPrompt, p.SystemPrompt, &probs, "system_prompt", false)
+	if len(spec.SystemPrompt) > MaxSystemPromptBytes {
+		probs.Add("system_prompt", "must be at most %d bytes", MaxSystemPromptBytes)
+	}
+
+	if p.Temperature.Null {
+		spec.Temperature = nil
+	} else if p.Temperature.Set {
+		t := p.Temperature.Value
+		spec.Temperature = &t
+		if math.IsNaN(t) || t < 0 || t > 2 {
+			probs.Add("temperature", "must be between 0 and 2")
+		}
+	}
+
+	if p.OutputSchema.Null {
+		spec.OutputSchema = nil
+	} else if p.OutputSchema.Set {
+		spec.OutputSchema = p.OutputSchema.Value
+		if err := CheckOutputSchema(spec.OutputSchema); err != nil {
+			probs.Add("output_schema", "%s", err)
+		}
+	}
+
+	if p.MCPServers.Null {
+		spec.MCPServers = []MCPServer{}
+	} else if p.MCPServers.Set {
+		spec.MCPServers = applyMCPServers(spec.MCPServers, p.MCPServers.Value, &probs)
+	}
+	if spec.MCPServers == nil {
+		spec.MCPServers = []MCPServer{}
+	}
+
+	if p.Langfuse.Null {
+		spec.Langfuse = nil
+	} else if p.Langfuse.Set {
+		spec.Langfuse = applyLangfuse(spec.Langfuse, p.Langfuse.Value, &probs)
+	}
+
+	if p.Retrieval.Null {
+		spec.Retrieval = DefaultRetrieval()
+	} else if p.Retrieval.Set {
+		spec.Retrieval = applyRetrieval(spec.Retrieval, p.Retrieval.Value, &probs)
+	}
+	return spec, probs.Err()
+}
+
+func setString(dst *string, o ragd.Optional[string], probs *ragd.Problems, field string, required bool) {
+	switch {
+	case o.Null && required:
+		probs.Add(field, "cannot be null")
+	case o.Null:
+		*dst = ""
+	case o.Set:
+		*dst = o.Value
+	}
+}
+
+func applyMCPServers(old []MCPServer, in []MCPServerIn, probs *ragd.Problems) []MCPServer {
+	if len(in) > MaxMCPServers {
+		probs.Add("mcp_servers", "at most %d servers", MaxMCPServers)
+		return nil
+	}
+	stored := map[string]MCPServer{}
+	for _, s := range old {
+		stored[s.Name] = s
+	}
+	out := make([]MCPServer, 0, len(in))
+	seen := map[string]bool{}
+	for i, s := range in {
+		f := fmt.Sprintf("mcp_servers[%d]", i)
+		if !mcpNameRE.MatchString(s.Name) {
+			probs.Add(f+".name", "must be 1 to 64 letters, digits, '_' or '-'")
+		} else if seen[s.Name] {
+			probs.Add(f+".name", "duplicates another server's name")
+		}
+		seen[s.Name] = true
+
+		if err := checkHTTPURL(s.URL); err != nil {
+			probs.Add(f+".url", "%s", err)
+		}
+		switch s.Transport {
+		case "":
+			s.Transport = TransportStreamableHTTP
+		case TransportStreamableHTTP, TransportSSE:
+		default:
+			probs.Add(f+".transport", "must be %q or %q", TransportStreamableHTTP, TransportSSE)
+		}
+
+		headers := make(map[string]secret.String, len(s.Headers))
+		if len(s.Headers) > MaxHeaders {
+			probs.Add(f+".headers", "at most %d headers", MaxHeaders)
+		}
+		for name, v := range s.Headers {
+			hf := f + ".headers." + name
+			if !headerNameRE.MatchString(name) {
+				probs.Add(f+".headers", "%q is not a valid header name", name)
+				continue
+			}
+			if v == nil {
+				prev, ok := stored[s.Name].Headers[name]
+				if !ok {
+					probs.Add(hf, "null keeps a stored value, but there is none for this server and header")
+					continue
+				}
+				headers[name] = prev
+				continue
+			}
+			val := v.Reveal()
+			switch {
+			case val == "":
+				probs.Add(hf, "must not be empty")
+			case len(val) > MaxHeaderValueBytes:
+				probs.Add(hf, "must be at most %d bytes", MaxHeaderValueBytes)
+			case strings.ContainsAny(val, "\r\n\x00"):
+				probs.Add(hf, "must not contain line breaks or NUL")
+			}
+			headers[name] = *v
+		}
+
+		tools := s.AllowedTools
+		if tools == nil {
+			tools = []string{}
+		}
+		if len(tools) > MaxAllowedTools {
+			probs.Add(f+".allowed_tools", "at most %d tools", MaxAllowedTools)
+		}
+		for j, tool := range tools {
+			if !toolNameRE.MatchString(tool) {
+				probs.Add(fmt.Sprintf("%s.allowed_tools[%d]", f, j), "must be 1 to 128 letters, digits or _.:/-")
+			}
+		}
+		out = append(out, MCPServer{Name: s.Name, URL: s.URL, Transport: s.Transport, Headers: headers, AllowedTools: tools})
+	}
+	return out
+}
+
+func applyLangfuse(old *Langfuse, p LangfusePatch, probs *ragd.Problems) *Langfuse {
+	lf := Langfuse{Host: DefaultLangfuseHost}
+	if old != nil {
+		lf = *old
+	}
+	if p.PublicKey.Set {
+		lf.PublicKey = p.PublicKey.Value
+	}
+	if p.SecretKey.Set {
+		lf.SecretKey = p.SecretKey.Value
+	}
+	if p.Host.Null {
+		lf.Host = DefaultLangfuseHost
+	} else if p.Host.Set {
+		lf.Host = p.Host.Value
+	}
+	if p.PromptName.Set {
+		lf.PromptName = p.PromptName.Value
+	}
+	if p.Label.Set {
+		lf.Label = p.Label.Value
+	}
+	if lf.PublicKey == "" || len(lf.PublicKey) > 256 || strings.ContainsFunc(lf.PublicKey, isControl) {
+		probs.Add("langfuse.public_key", "is required (at most 256 characters)")
+	}
+	if s := lf.SecretKey.Reveal(); s == "" || len(s) > 256 || strings.ContainsFunc(s, isControl) {
+		probs.Add("langfuse.secret_key", "is required (at most 256 characters)")
+	}
+	if err := checkHTTPURL(lf.Host); err != nil {
+		probs.Add("langfuse.host", "%s", err)
+	}
+	if utf8.RuneCountInString(lf.PromptName) > 200 || strings.ContainsFunc(lf.PromptName, isControl) {
+		probs.Add("langfuse.prompt_name", "must be at most 200 characters")
+	}
+	if utf8.RuneCountInString(lf.Label) > 100 || strings.ContainsFunc(lf.Label, isControl) {
+		probs.Add("langfuse.label", "must be at most 100 characters")
+	}
+	return &lf
+}
+
+func applyRetrieval(r Retrieval, p RetrievalPatch, probs *ragd.Problems) Retrieval {
+	if p.Enabled.Set {
+		r.Enabled = p.Enabled.Value
+	}
+	if p.TopK.Set {
+		r.TopK = p.TopK.Value
+	}
+	if p.ScoreThreshold.Set {
+		r.ScoreThreshold = p.ScoreThreshold.Value
+	}
+	if p.Mode.Set {
+		r.Mode = p.Mode.Value
+	}
+	if p.Tags.Set {
+		r.Tags = p.Tags.Value
+	}
+	if r.Tags == nil {
+		r.Tags = []string{}
+	}
+	if r.TopK < 1 || r.TopK > MaxTopK {
+		probs.Add("retrieval.top_k", "must be between 1 and %d", MaxTopK)
+	}
+	if math.IsNaN(r.ScoreThreshold) || math.IsInf(r.ScoreThreshold, 0) || r.ScoreThreshold < 0 {
+		probs.Add("retrieval.score_threshold", "must be a number of at least 0")
+	}
+	if !slices.Contains([]string{ModeHybrid, ModeDense, ModeSparse}, r.Mode) {
+		probs.Add("retrieval.mode", "must be %q, %q or %q", ModeHybrid, ModeDense, ModeSparse)
+	}
+	if len(r.Tags) > MaxTags {
+		probs.Add("retrieval.tags", "at most %d tags", MaxTags)
+	}
+	for i, tag := range r.Tags {
+		if tag == "" || utf8.RuneCountInString(tag) > 64 || strings.ContainsFunc(tag, isControl) {
+			probs.Add(fmt.Sprintf("retrieval.tags[%d]", i), "must be 1 to 64 characters")
+		}
+	}
+	return r
+}
+
+func checkHTTPURL(raw string) error {
+	if raw == "" {
+		return errors.New("is required")
+	}
+	if len(raw) > 2048 {
+		return errors.New("must be at most 2048 characters")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("must be an absolute http or https URL")
+	}
+	if u.User != nil {
+		return errors.New("must not carry credentials; put them in headers")
+	}
+	return nil
+}
+
+// draft2020 is the only JSON Schema dialect output schemas may declare.
+const draft2020 = "https://json-schema.org/draft/2020-12/schema"
+
+// CheckOutputSchema reports whether raw is a JSON Schema (draft 2020-12)
+// object that compiles. References to anything outside the document are
+// refused: compiling a tenant's schema must never read a file or the network.
+func CheckOutputSchema(raw json.RawMessage) error {
+	if len(raw) > MaxOutputSchemaBytes {
+		return fmt.Errorf("must be at most %d bytes", MaxOutputSchemaBytes)
+	}
+	if !isJSONObject(raw) {
+		return errors.New("must be a JSON Schema object")
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return errors.New("must be valid JSON")
+	}
+	if d, ok := doc.(map[string]any)["$schema"]; ok && d != draft2020 && d != draft2020+"#" {
+		return fmt.Errorf("must use JSON Schema draft 2020-12 (%q)", draft2020)
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.UseLoader(noLoader{})
+	const loc = "urn:ragd:output_schema"
+	if err := c.AddResource(loc, doc); err != nil {
+		return fmt.Errorf("does not compile: %v", err)
+	}
+	if _, err := c.Compile(loc); err != nil {
+		var lerr *jsonschema.LoadURLError
+		if errors.As(err, &lerr) {
+			return errors.New("must not reference other documents ($ref to a URL or file)")
+		}
+		return fmt.Errorf("does not compile: %s", firstLine(err.Error()))
+	}
+	return nil
+}
+
+type noLoader struct{}
+
+func (noLoader) Load(url string) (any, error) {
+	return nil, errors.New("external references are not allowed")
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > 300 {
+		s = s[:300]
+	}
+	return s
+}

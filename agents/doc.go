@@ -1,0 +1,13 @@
+// Package agents is ragd's control plane: tenants (customer organisations,
+// optionally mapped to an auth provider's org id), their API keys (stored as
+// SHA-256 hashes, scoped, revocable) and their agents (chatbot
+// configurations). Store keeps all three in Postgres.
+//
+// Tenant isolation: every Store method that touches a tenant's data takes
+// the tenant id and filters on it in SQL; another tenant's object is
+// ErrNotFound, exactly like a missing one.
+//
+// Secrets (Langfuse secret keys, MCP header values) are sealed with
+// AES-256-GCM before they reach the database, bound to their agent's id, and
+// held in memory as secret.String so they print redacted everywhere.
+package agents

@@ -1,0 +1,146 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/ragd/ragd"
+	"github.com/ragd/ragd/agents"
+)
+
+// TenantHeader lets the admin token call tenant-scoped routes.
+const TenantHeader = "Ragd-Tenant"
+
+// caller is who a request comes from, once authenticated.
+type caller struct {
+	admin bool
+	key   agents.APIKey // zero for the admin
+}
+
+// tenantScope is what a tenant-scoped handler receives: the tenant it may
+// touch, decided by authentication and nothing else.
+type tenantScope struct {
+	TenantID uuid.UUID
+	caller
+}
+
+// handler is an http.Handler that returns its error; serve writes it.
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+// tenantHandler is a handler for tenant-scoped routes. It has no other way
+// to learn the tenant than the scope it is given.
+type tenantHandler func(w http.ResponseWriter, r *http.Request, t tenantScope) error
+
+// authenticator turns credentials into callers.
+type authenticator struct {
+	adminTokenHash [32]byte
+	store          *agents.Store
+}
+
+func newAuthenticator(adminToken string, store *agents.Store) *authenticator {
+	return &authenticator{adminTokenHash: sha256.Sum256([]byte(adminToken)), store: store}
+}
+
+// authenticate reads the bearer token (or, for browsers, the password of
+// HTTP basic auth) and says who the caller is.
+func (a *authenticator) authenticate(r *http.Request) (caller, error) {
+	token, ok := bearer(r)
+	if !ok {
+		return caller{}, ragd.ErrUnauthorized
+	}
+	// Compare hashes so the comparison takes the same time whatever the
+	// token's length.
+	h := sha256.Sum256([]byte(token))
+	if subtle.ConstantTimeCompare(h[:], a.adminTokenHash[:]) == 1 {
+		return caller{admin: true}, nil
+	}
+	key, err := a.store.Authenticate(r.Context(), token)
+	if err != nil {
+		return caller{}, err
+	}
+	return caller{key: key}, nil
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	if scheme, token, ok := strings.Cut(h, " "); ok && strings.EqualFold(scheme, "Bearer") {
+		token = strings.TrimSpace(token)
+		return token, token != ""
+	}
+	if _, pass, ok := r.BasicAuth(); ok && pass != "" {
+		return pass, true
+	}
+	return "", false
+}
+
+// admin guards a route only the admin token may call.
+func (a *authenticator) admin(h handler) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		c, err := a.authenticate(r)
+		if err != nil {
+			return err
+		}
+		if !c.admin {
+			return errorf(http.StatusForbidden, codeForbiddenScope, "this route needs the admin token")
+		}
+		return h(w, r)
+	}
+}
+
+// tenant guards a tenant-scoped route: a tenant key needs scope; the admin
+// token names the tenant in the Ragd-Tenant header. A tenant that does not
+// exist, or another tenant than the key's, is not found.
+func (a *authenticator) tenant(scope agents.Scope, h tenantHandler) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		c, err := a.authenticate(r)
+		if err != nil {
+			return err
+		}
+		header := r.Header.Get(TenantHeader)
+		var t tenantScope
+		t.caller = c
+		if c.admin {
+			if header == "" {
+				return &httpError{status: http.StatusBadRequest, code: codeValidationFailed, detail: "the admin token must name a tenant",
+					fields: map[string]string{TenantHeader: "is required with the admin token on tenant routes"}}
+			}
+			id, err := uuid.Parse(header)
+			if err != nil {
+				return ragd.ErrNotFound
+			}
+			if _, err := a.store.GetTenant(r.Context(), id); err != nil {
+				return err
+			}
+			t.TenantID = id
+		} else {
+			if header != "" && header != c.key.TenantID.String() {
+				return ragd.ErrNotFound
+			}
+			if !c.key.Has(scope) {
+				return errorf(http.StatusForbidden, codeForbiddenScope, "this key lacks the "+string(scope)+" scope")
+			}
+			t.TenantID = c.key.TenantID
+		}
+		setTenant(r.Context(), t.TenantID)
+		return h(w, r, t)
+	}
+}
+
+// serve adapts an error-returning handler to http.Handler.
+func serve(log *slog.Logger, h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+				return // the client went away; nobody is left to answer
+			}
+			writeError(w, r, log, err)
+		}
+	})
+}

@@ -1,0 +1,129 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"runtime/debug"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+type ctxKey int
+
+const (
+	requestInfoKey ctxKey = iota
+)
+
+// requestInfo travels in the request context so that the outermost
+// middleware can log what inner ones learned (the tenant).
+type requestInfo struct {
+	id       string
+	tenantID uuid.UUID
+}
+
+func requestID(ctx context.Context) string {
+	if ri, ok := ctx.Value(requestInfoKey).(*requestInfo); ok {
+		return ri.id
+	}
+	return ""
+}
+
+func setTenant(ctx context.Context, id uuid.UUID) {
+	if ri, ok := ctx.Value(requestInfoKey).(*requestInfo); ok {
+		ri.tenantID = id
+	}
+}
+
+var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// observe gives each request an id (the client's X-Request-Id when it is
+// sane), logs one line per request, and turns a panic into a 500.
+func observe(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ri := &requestInfo{id: r.Header.Get("X-Request-Id")}
+		if !requestIDRE.MatchString(ri.id) {
+			b := make([]byte, 8)
+			_, _ = rand.Read(b)
+			ri.id = hex.EncodeToString(b)
+		}
+		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey, ri))
+		w.Header().Set("X-Request-Id", ri.id)
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.ErrorContext(r.Context(), "panic in handler", "panic", fmt.Sprint(v), "stack", string(debug.Stack()), "request_id", ri.id)
+				if sw.status == 0 {
+					writeError(sw, r, log, errors.New("panic"))
+				}
+			}
+			attrs := []any{
+				"method", r.Method, "route", r.Pattern, "path", r.URL.Path, "status", sw.status,
+				"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "request_id", ri.id,
+			}
+			if ri.tenantID != uuid.Nil {
+				attrs = append(attrs, "tenant_id", ri.tenantID)
+			}
+			log.InfoContext(r.Context(), "http request", attrs...)
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// problemMux answers unknown paths and wrong methods with problem
+// documents instead of ServeMux's plain-text ones.
+func problemMux(log *slog.Logger, mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		// ServeMux's own 404 or 405 handler: learn which, keep its Allow.
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		switch rec.Code {
+		case http.StatusMethodNotAllowed:
+			w.Header().Set("Allow", rec.Header().Get("Allow"))
+			writeError(w, r, log, errorf(http.StatusMethodNotAllowed, codeMethodNotAllowed, "this path does not accept "+r.Method))
+		case http.StatusNotFound:
+			writeError(w, r, log, errorf(http.StatusNotFound, codeNotFound, "no such route"))
+		default:
+			// A redirect (for example a cleaned path): pass it on as it is.
+			mux.ServeHTTP(w, r)
+		}
+	})
+}

@@ -1,0 +1,112 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/ragd/ragd"
+)
+
+// Stable problem codes. Clients match on these, never on titles or details.
+const (
+	codeInvalidJSON          = "invalid_json"
+	codeValidationFailed     = "validation_failed"
+	codeUnauthorized         = "unauthorized"
+	codeForbiddenScope       = "forbidden_scope"
+	codeNotFound             = "not_found"
+	codeMethodNotAllowed     = "method_not_allowed"
+	codeConflict             = "conflict"
+	codePreconditionFailed   = "precondition_failed"
+	codePayloadTooLarge      = "payload_too_large"
+	codeUnsupportedMediaType = "unsupported_media_type"
+	codeInternal             = "internal"
+	codeUnavailable          = "unavailable"
+)
+
+// httpError is an error the HTTP layer itself raises, with what the client
+// may see. Domain errors are mapped in problemFor instead.
+type httpError struct {
+	status int
+	code   string
+	detail string
+	fields map[string]string
+}
+
+func (e *httpError) Error() string { return e.code + ": " + e.detail }
+
+func errorf(status int, code, detail string) error {
+	return &httpError{status: status, code: code, detail: detail}
+}
+
+// problem is an RFC 9457 problem document.
+type problem struct {
+	Type      string            `json:"type"`
+	Title     string            `json:"title"`
+	Status    int               `json:"status"`
+	Code      string            `json:"code"`
+	Detail    string            `json:"detail,omitempty"`
+	Errors    map[string]string `json:"errors,omitempty"`
+	Instance  string            `json:"instance,omitempty"`
+	RequestID string            `json:"request_id,omitempty"`
+}
+
+// problemFor maps any error to what the client sees. Anything it does not
+// recognise is a 500 whose detail says nothing about the cause.
+func problemFor(err error) problem {
+	var (
+		he  *httpError
+		ve  *ragd.ValidationError
+		ce  *ragd.ConflictError
+		mbe *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &he):
+		return problem{Status: he.status, Code: he.code, Detail: he.detail, Errors: he.fields}
+	case errors.As(err, &ve):
+		return problem{Status: http.StatusBadRequest, Code: codeValidationFailed, Detail: "the request has invalid fields", Errors: ve.Fields}
+	case errors.As(err, &ce):
+		return problem{Status: http.StatusConflict, Code: codeConflict, Detail: ce.Message, Errors: map[string]string{ce.Field: ce.Message}}
+	case errors.As(err, &mbe):
+		return problem{Status: http.StatusRequestEntityTooLarge, Code: codePayloadTooLarge, Detail: "the request body is larger than the limit of " + byteSize(mbe.Limit)}
+	case errors.Is(err, ragd.ErrNotFound):
+		return problem{Status: http.StatusNotFound, Code: codeNotFound, Detail: "no such object"}
+	case errors.Is(err, ragd.ErrPreconditionFailed):
+		return problem{Status: http.StatusPreconditionFailed, Code: codePreconditionFailed, Detail: "the object has changed since the version given in If-Match; fetch it again"}
+	case errors.Is(err, ragd.ErrUnauthorized):
+		return problem{Status: http.StatusUnauthorized, Code: codeUnauthorized, Detail: "missing, unknown, revoked or expired credentials"}
+	default:
+		return problem{Status: http.StatusInternalServerError, Code: codeInternal, Detail: "an internal error occurred; quote the request_id when reporting it"}
+	}
+}
+
+// writeError answers with the problem for err. Server errors are logged
+// here, once, with their cause; client errors are not worth a log line.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	p := problemFor(err)
+	p.Type = "urn:ragd:problem:" + p.Code
+	p.Title = http.StatusText(p.Status)
+	p.Instance = r.URL.Path
+	p.RequestID = requestID(r.Context())
+	if p.Status >= 500 {
+		log.ErrorContext(r.Context(), "request failed", "err", err, "request_id", p.RequestID, "route", r.Pattern)
+	}
+	if p.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ragd"`)
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return itoa(n>>20) + " MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return itoa(n>>10) + " KiB"
+	}
+	return itoa(n) + " bytes"
+}

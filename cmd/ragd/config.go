@@ -1,0 +1,227 @@
+package main
+
+import (
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ragd/ragd/secret"
+)
+
+// config is ragd's whole configuration, parsed once in run and passed down.
+// Each field names its variable; flags of the same meaning override them.
+type config struct {
+	// DatabaseURL (DATABASE_URL, --database-url): the Postgres server. Required.
+	DatabaseURL string
+	// Addr (RAGD_ADDR, --addr): where serve listens. Default ":8080".
+	Addr string
+	// AdminTokenValue (RAGD_ADMIN_TOKEN): the platform admin's bearer token,
+	// at least 16 characters. Outside production a missing one is generated
+	// once into DataDir/admin-token.
+	AdminTokenValue string
+	// EncryptionKeyValue (RAGD_ENCRYPTION_KEY): base64 of 32 bytes, the
+	// AES-256-GCM key for agent secrets. Outside production a missing one is
+	// generated once into DataDir/encryption-key.
+	EncryptionKeyValue []byte
+	// DataDir (RAGD_DATA_DIR, --data-dir): local state. Default "./.ragd".
+	DataDir string
+	// Production (RAGD_ENV=production): secrets must be given, never generated.
+	Production bool
+	// AutoMigrate (RAGD_AUTO_MIGRATE, default true): serve migrates first.
+	AutoMigrate bool
+	// LogFormat (RAGD_LOG_FORMAT: "json" or "text"): default text on a
+	// terminal outside production, else json.
+	LogFormat string
+	// LogLevel (RAGD_LOG_LEVEL: debug, info, warn, error). Default info.
+	LogLevel slog.Level
+	// ReadTimeout, WriteTimeout (RAGD_HTTP_READ_TIMEOUT, RAGD_HTTP_WRITE_TIMEOUT):
+	// per request, Go durations. Default 60s each.
+	ReadTimeout, WriteTimeout time.Duration
+	// ShutdownTimeout (RAGD_SHUTDOWN_TIMEOUT): how long in-flight requests
+	// may take to finish after SIGTERM. Default 30s.
+	ShutdownTimeout time.Duration
+}
+
+// String prints the configuration with its secrets redacted.
+func (c config) String() string {
+	return fmt.Sprintf("addr=%s data_dir=%s production=%t auto_migrate=%t admin_token=%s encryption_key=%s",
+		c.Addr, c.DataDir, c.Production, c.AutoMigrate, secret.Redact(c.AdminTokenValue), secret.Redact(string(c.EncryptionKeyValue)))
+}
+
+// loadConfig reads the environment, then the command's flags. Every error
+// is one line that names the variable.
+func loadConfig(cmd string, args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	c := config{
+		DatabaseURL:     getenv("DATABASE_URL"),
+		Addr:            cmpOr(getenv("RAGD_ADDR"), ":8080"),
+		AdminTokenValue: getenv("RAGD_ADMIN_TOKEN"),
+		DataDir:         cmpOr(getenv("RAGD_DATA_DIR"), "./.ragd"),
+		LogFormat:       getenv("RAGD_LOG_FORMAT"),
+	}
+	var err error
+	switch env := getenv("RAGD_ENV"); env {
+	case "", "development", "dev":
+	case "production", "prod":
+		c.Production = true
+	default:
+		return c, fmt.Errorf("RAGD_ENV: must be development or production, not %q", env)
+	}
+	if c.AutoMigrate, err = parseBool(getenv("RAGD_AUTO_MIGRATE"), true); err != nil {
+		return c, fmt.Errorf("RAGD_AUTO_MIGRATE: %w", err)
+	}
+	if c.ReadTimeout, err = parseDuration(getenv("RAGD_HTTP_READ_TIMEOUT"), time.Minute); err != nil {
+		return c, fmt.Errorf("RAGD_HTTP_READ_TIMEOUT: %w", err)
+	}
+	if c.WriteTimeout, err = parseDuration(getenv("RAGD_HTTP_WRITE_TIMEOUT"), time.Minute); err != nil {
+		return c, fmt.Errorf("RAGD_HTTP_WRITE_TIMEOUT: %w", err)
+	}
+	if c.ShutdownTimeout, err = parseDuration(getenv("RAGD_SHUTDOWN_TIMEOUT"), 30*time.Second); err != nil {
+		return c, fmt.Errorf("RAGD_SHUTDOWN_TIMEOUT: %w", err)
+	}
+	if s := getenv("RAGD_LOG_LEVEL"); s != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(s)); err != nil {
+			return c, fmt.Errorf("RAGD_LOG_LEVEL: must be debug, info, warn or error, not %q", s)
+		}
+	}
+	if s := getenv("RAGD_ENCRYPTION_KEY"); s != "" {
+		if c.EncryptionKeyValue, err = secret.ParseKey(s); err != nil {
+			return c, fmt.Errorf("RAGD_ENCRYPTION_KEY: %w (make one with: openssl rand -base64 32)", err)
+		}
+	}
+
+	fs := flag.NewFlagSet("ragd "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "Postgres URL (DATABASE_URL)")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for local state (RAGD_DATA_DIR)")
+	if cmd == "serve" {
+		fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (RAGD_ADDR)")
+		fs.BoolVar(&c.AutoMigrate, "migrate", c.AutoMigrate, "apply migrations before serving (RAGD_AUTO_MIGRATE)")
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+
+	if c.DatabaseURL == "" {
+		return c, errors.New("DATABASE_URL: not set; `make run` starts a local Postgres and sets it, or point it at your server")
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return c, fmt.Errorf("RAGD_ADDR: must be host:port or :port, not %q", c.Addr)
+	}
+	switch c.LogFormat {
+	case "", "json", "text":
+	default:
+		return c, fmt.Errorf("RAGD_LOG_FORMAT: must be json or text, not %q", c.LogFormat)
+	}
+	if c.AdminTokenValue != "" && len(c.AdminTokenValue) < 16 {
+		return c, errors.New("RAGD_ADMIN_TOKEN: must be at least 16 characters")
+	}
+	return c, nil
+}
+
+// adminToken returns RAGD_ADMIN_TOKEN or, outside production, the token
+// kept in the data directory (generated on first use).
+func (c config) adminToken(log *slog.Logger) (string, error) {
+	if c.AdminTokenValue != "" {
+		return c.AdminTokenValue, nil
+	}
+	if c.Production {
+		return "", errors.New("RAGD_ADMIN_TOKEN: required when RAGD_ENV=production")
+	}
+	b, err := c.localSecret("admin-token", func() []byte {
+		return []byte("ragd_admin_" + base64.RawURLEncoding.EncodeToString(secret.NewKey()))
+	}, log)
+	return string(b), err
+}
+
+// encryptionKey returns RAGD_ENCRYPTION_KEY or, outside production, the key
+// kept in the data directory (generated on first use).
+func (c config) encryptionKey(log *slog.Logger) ([]byte, error) {
+	if c.EncryptionKeyValue != nil {
+		return c.EncryptionKeyValue, nil
+	}
+	if c.Production {
+		return nil, errors.New("RAGD_ENCRYPTION_KEY: required when RAGD_ENV=production")
+	}
+	b, err := c.localSecret("encryption-key", func() []byte {
+		return []byte(base64.StdEncoding.EncodeToString(secret.NewKey()))
+	}, log)
+	if err != nil {
+		return nil, err
+	}
+	key, err := secret.ParseKey(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(c.DataDir, "encryption-key"), err)
+	}
+	return key, nil
+}
+
+// localSecret reads DataDir/name, creating it (mode 0600) with make() the
+// first time. O_EXCL makes two processes starting at once agree on one value.
+func (c config) localSecret(name string, make func() []byte, log *slog.Logger) ([]byte, error) {
+	path := filepath.Join(c.DataDir, name)
+	if b, err := os.ReadFile(path); err == nil {
+		return []byte(strings.TrimSpace(string(b))), nil
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("RAGD_DATA_DIR: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		b, err := os.ReadFile(path)
+		return []byte(strings.TrimSpace(string(b))), err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("RAGD_DATA_DIR: %w", err)
+	}
+	value := make()
+	if _, err := f.Write(append(value, '\n')); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	log.Warn("generated a local development secret; set the variable in production", "name", name, "path", path)
+	return value, nil
+}
+
+func cmpOr(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func parseBool(s string, def bool) (bool, error) {
+	if s == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return false, fmt.Errorf("must be true or false, not %q", s)
+	}
+	return b, nil
+}
+
+func parseDuration(s string, def time.Duration) (time.Duration, error) {
+	if s == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("must be a positive duration such as 30s, not %q", s)
+	}
+	return d, nil
+}

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ragd/ragd/agents"
+	"github.com/ragd/ragd/api"
+	"github.com/ragd/ragd/postgres"
+	"github.com/ragd/ragd/secret"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `usage: ragd <command> [flags]
+
+commands:
+  serve     serve the HTTP API (migrates first unless RAGD_AUTO_MIGRATE=false)
+  migrate   apply ragd's and River's schema migrations (idempotent)
+  seed      create demo tenants and agents, print a key per new tenant (idempotent)
+  version   print the version
+
+Run 'ragd <command> -h' for the flags of a command; every flag has an
+environment variable, and the flag wins.`
+
+// run is the whole program; main only adds the process around it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) < 2 {
+		fmt.Fprintln(stderr, usage)
+		return errors.New("no command given")
+	}
+	cmd, rest := args[1], args[2:]
+	switch cmd {
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "ragd", buildVersion())
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	case "serve", "migrate", "seed":
+	default:
+		fmt.Fprintln(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+
+	cfg, err := loadConfig(cmd, rest, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+
+	pool, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	switch cmd {
+	case "migrate":
+		res, err := postgres.Migrate(ctx, pool, log)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "migrated: %d ragd migrations and %d River migrations applied\n", len(res.Applied), res.RiverApplied)
+		return nil
+	case "seed":
+		store, err := openStore(cfg, pool, log)
+		if err != nil {
+			return err
+		}
+		if err := seed(ctx, store, stdout); err != nil {
+			return err
+		}
+		if cfg.AdminTokenValue == "" && !cfg.Production {
+			// A development convenience: the token came from the data
+			// directory, so whoever reads this can read it there anyway.
+			token, err := cfg.adminToken(log)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "admin token: %s (kept in %s)\n", token, filepath.Join(cfg.DataDir, "admin-token"))
+		}
+		return nil
+	default:
+		return serve(ctx, cfg, pool, log)
+	}
+}
+
+func openStore(cfg config, pool *pgxpool.Pool, log *slog.Logger) (*agents.Store, error) {
+	key, err := cfg.encryptionKey(log)
+	if err != nil {
+		return nil, err
+	}
+	box, err := secret.NewBox(key)
+	if err != nil {
+		return nil, err
+	}
+	return agents.NewStore(pool, box), nil
+}
+
+func serve(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logger) error {
+	if cfg.AutoMigrate {
+		if _, err := postgres.Migrate(ctx, pool, log); err != nil {
+			return err
+		}
+	}
+	store, err := openStore(cfg, pool, log)
+	if err != nil {
+		return err
+	}
+	adminToken, err := cfg.adminToken(log)
+	if err != nil {
+		return err
+	}
+	handler := api.NewHandler(api.Deps{
+		Logger:     log,
+		Store:      store,
+		AdminToken: adminToken,
+		Ready: func(ctx context.Context) map[string]error {
+			return map[string]error{"postgres": pool.Ping(ctx)}
+		},
+	})
+	srv := &http.Server{
+		Addr:              cfg.Addr,
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("RAGD_ADDR: %w", err)
+	}
+	log.Info("ragd serving", "addr", ln.Addr().String(), "version", buildVersion())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests", "grace", cfg.ShutdownTimeout.String())
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func buildVersion() string {
+	if version != "dev" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return "dev-" + s.Value[:12]
+			}
+		}
+	}
+	return version
+}
+
+func newLogger(cfg config, stderr io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	format := cfg.LogFormat
+	if format == "" {
+		format = "json"
+		if f, ok := stderr.(*os.File); ok && !cfg.Production {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				format = "text"
+			}
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(stderr, opts))
+}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/ragd/ragd"
+	"github.com/ragd/ragd/agents"
+	"github.com/ragd/ragd/secret"
+)
+
+type seedTenant struct {
+	name, slug, clerkOrg string
+	agents               []seedAgent
+}
+
+type seedAgent struct {
+	id    string
+	patch func() agents.AgentPatch
+}
+
+func demoTenants() []seedTenant {
+	str := ragd.Some[string]
+	sec := func(s string) *secret.String { v := secret.String(s); return &v }
+	return []seedTenant{
+		{name: "Acme Support", slug: "acme", clerkOrg: "org_demo_acme", agents: []seedAgent{
+			{"acme-helpdesk", func() agents.AgentPatch {
+				return agents.AgentPatch{
+					Name: str("Acme Helpdesk"), Model: str("gpt-4o-mini"),
+					SystemPrompt: str("You answer Acme customers' questions from the knowledge base. Cite your sources."),
+					Temperature:  ragd.Some(0.2),
+					MCPServers: ragd.Some([]agents.MCPServerIn{{
+						Name: "tickets", URL: "https://mcp.acme.example/mcp", Transport: agents.TransportStreamableHTTP,
+						Headers:      map[string]*secret.String{"Authorization": sec("Bearer demo-acme-ticket-token-0001")},
+						AllowedTools: []string{"create_ticket", "get_ticket"},
+					}}),
+					Langfuse: ragd.Some(agents.LangfusePatch{
+						PublicKey: str("pk-lf-demo-acme"), SecretKey: ragd.Some(secret.String("sk-lf-demo-acme-secret-0001")),
+						Host: str(agents.DefaultLangfuseHost), PromptName: str("helpdesk"), Label: str("production"),
+					}),
+				}
+			}},
+			{"acme-triage", func() agents.AgentPatch {
+				return agents.AgentPatch{
+					Name: str("Acme Ticket Triage"), Model: str("gpt-4o-mini"),
+					SystemPrompt: str("Classify the customer's message."),
+					Temperature:  ragd.Some(0.0),
+					OutputSchema: ragd.Some(json.RawMessage(`{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object","properties":{"category":{"enum":["billing","bug","question","other"]},"urgency":{"type":"integer","minimum":1,"maximum":5},"summary":{"type":"string"}},"required":["category","urgency","summary"],"additionalProperties":false}`)),
+					Retrieval:    ragd.Some(agents.RetrievalPatch{Enabled: ragd.Some(false)}),
+				}
+			}},
+		}},
+		{name: "Globex Research", slug: "globex", clerkOrg: "org_demo_globex", agents: []seedAgent{
+			{"globex-analyst", func() agents.AgentPatch {
+				return agents.AgentPatch{
+					Name: str("Globex Research Analyst"), Model: str("gpt-4o"),
+					SystemPrompt: str("You summarise Globex research papers and answer with citations."),
+					OutputSchema: ragd.Some(json.RawMessage(`{"type":"object","properties":{"answer":{"type":"string"},"citations":{"type":"array","items":{"type":"object","properties":{"document_id":{"type":"string"},"page":{"type":"integer"}},"required":["document_id"]}}},"required":["answer","citations"]}`)),
+					Retrieval:    ragd.Some(agents.RetrievalPatch{TopK: ragd.Some(12), Mode: str(agents.ModeHybrid), Tags: ragd.Some([]string{"papers"})}),
+					Langfuse: ragd.Some(agents.LangfusePatch{
+						PublicKey: str("pk-lf-demo-globex"), SecretKey: ragd.Some(secret.String("sk-lf-demo-globex-secret-0002")),
+						Host: str("https://langfuse.globex.example"),
+					}),
+				}
+			}},
+			{"globex-lab-assistant", func() agents.AgentPatch {
+				return agents.AgentPatch{
+					Name: str("Globex Lab Assistant"), Model: str("gpt-4o-mini"),
+					SystemPrompt: str("You help lab staff find procedures."),
+					MCPServers: ragd.Some([]agents.MCPServerIn{
+						{Name: "inventory", URL: "https://inventory.globex.example/sse", Transport: agents.TransportSSE,
+							Headers: map[string]*secret.String{"X-Api-Key": sec("demo-globex-inventory-key-0002")}},
+						{Name: "calendar", URL: "https://calendar.globex.example/mcp", AllowedTools: []string{"list_bookings"}},
+					}),
+					Retrieval: ragd.Some(agents.RetrievalPatch{Mode: str(agents.ModeDense), ScoreThreshold: ragd.Some(0.3)}),
+				}
+			}},
+		}},
+		{name: "Initech HR", slug: "initech", clerkOrg: "org_demo_initech", agents: []seedAgent{
+			{"initech-hr-bot", func() agents.AgentPatch {
+				return agents.AgentPatch{
+					Name: str("Initech HR Bot"), Model: str("gpt-4o-mini"),
+					SystemPrompt: str("You answer questions about Initech's HR policies only."),
+					Retrieval:    ragd.Some(agents.RetrievalPatch{TopK: ragd.Some(6), Mode: str(agents.ModeSparse), Tags: ragd.Some([]string{"policy"})}),
+				}
+			}},
+			{"initech-onboarding", func() agents.AgentPatch {
+				return agents.AgentPatch{
+					Name: str("Initech Onboarding Guide"), Model: str("gpt-4o-mini"),
+					SystemPrompt: str("You walk new hires through their first week."),
+					OutputSchema: ragd.Some(json.RawMessage(`{"type":"object","properties":{"steps":{"type":"array","items":{"type":"string"}}},"required":["steps"]}`)),
+				}
+			}},
+		}},
+	}
+}
+
+// seed creates the demo tenants and agents that do not exist yet and prints
+// a new API key for each tenant it created. Running it again changes nothing.
+func seed(ctx context.Context, store *agents.Store, stdout io.Writer) error {
+	created := 0
+	for _, st := range demoTenants() {
+		t, err := store.GetTenantBySlug(ctx, st.slug)
+		isNew := false
+		if errors.Is(err, ragd.ErrNotFound) {
+			t, err = store.CreateTenant(ctx, agents.TenantPatch{
+				Name: ragd.Some(st.name), Slug: ragd.Some(st.slug), ClerkOrgID: ragd.Some(st.clerkOrg),
+				Settings: ragd.Some(json.RawMessage(`{"demo":true}`)),
+			})
+			isNew = true
+		}
+		if err != nil {
+			return fmt.Errorf("seed tenant %s: %w", st.slug, err)
+		}
+		for _, sa := range st.agents {
+			_, err := store.GetAgent(ctx, t.ID, sa.id)
+			if errors.Is(err, ragd.ErrNotFound) {
+				p := sa.patch()
+				p.ID = ragd.Some(sa.id)
+				_, err = store.CreateAgent(ctx, t.ID, p)
+				if err == nil {
+					created++
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("seed agent %s: %w", sa.id, err)
+			}
+		}
+		if isNew {
+			_, key, err := store.CreateKey(ctx, t.ID, agents.KeyInput{Name: "demo"})
+			if err != nil {
+				return fmt.Errorf("seed key for %s: %w", st.slug, err)
+			}
+			fmt.Fprintf(stdout, "tenant %-8s %s  api key: %s\n", st.slug, t.ID, key)
+		} else {
+			fmt.Fprintf(stdout, "tenant %-8s %s  exists (keys are shown only when created)\n", st.slug, t.ID)
+		}
+	}
+	fmt.Fprintf(stdout, "seeded: %d new agents\n", created)
+	return nil
+}

@@ -1,0 +1,210 @@
+// Package pgtest gives each test its own real Postgres database, copied from
+// a template that holds every migration, so tests run in parallel and leave
+// nothing behind. The server comes from RAGD_TEST_DATABASE_URL or
+// DATABASE_URL (`make test` sets both); the role needs CREATEDB.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ragd/ragd/postgres"
+)
+
+var (
+	templateOnce sync.Once
+	templateName string
+	templateErr  error
+)
+
+// URL returns the URL of the test server, failing the test when none is
+// configured: a missing database is a broken set-up, not a reason to skip.
+func URL(t testing.TB) string {
+	t.Helper()
+	url := os.Getenv("RAGD_TEST_DATABASE_URL")
+	if url == "" {
+		url = os.Getenv("DATABASE_URL")
+	}
+	if url == "" {
+		t.Fatal("no test database: set RAGD_TEST_DATABASE_URL or DATABASE_URL, or run `make test`, which starts Postgres")
+	}
+	return url
+}
+
+// NewPool returns a pool on a fresh, fully migrated database that is dropped
+// when the test ends.
+func NewPool(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(NewDatabaseURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 8
+	pool, err := postgres.OpenConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// NewDatabaseURL returns the URL of a fresh, fully migrated database that is
+// dropped when the test ends, for tests that start ragd itself.
+func NewDatabaseURL(t testing.TB) string {
+	t.Helper()
+	templateOnce.Do(func() { templateName, templateErr = buildTemplate(URL(t)) })
+	if templateErr != nil {
+		t.Fatalf("build template database: %v", templateErr)
+	}
+	return create(t, templateName)
+}
+
+// NewEmptyDatabaseURL returns the URL of a fresh database with no schema at
+// all, for migration tests.
+func NewEmptyDatabaseURL(t testing.TB) string {
+	t.Helper()
+	return create(t, "template0")
+}
+
+// create makes a database from template, dropped when the test ends, and
+// returns its URL.
+func create(t testing.TB, template string) string {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, URL(t))
+	if err != nil {
+		t.Fatalf("connect to test server: %v", err)
+	}
+	defer admin.Close(ctx)
+
+	name := "ragd_test_" + randomSuffix()
+	sql := fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", pgx.Identifier{name}.Sanitize(), pgx.Identifier{template}.Sanitize())
+	for attempt := 0; ; attempt++ {
+		_, err = admin.Exec(ctx, sql)
+		var pgErr *pgconn.PgError
+		// 55006: another session is copying the template at this moment.
+		if err == nil || !errors.As(err, &pgErr) || pgErr.Code != "55006" || attempt == 50 {
+			break
+		}
+		time.Sleep(time.Duration(20+attempt*10) * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, URL(t))
+		if err != nil {
+			t.Errorf("drop test database %s: %v", name, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", pgx.Identifier{name}.Sanitize())); err != nil {
+			t.Errorf("drop test database %s: %v", name, err)
+		}
+	})
+
+	return withDatabase(t, URL(t), name)
+}
+
+// withDatabase returns base with its database replaced by name. A test
+// database is thrown away, so it also turns synchronous commit off.
+func withDatabase(t testing.TB, base, name string) string {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		t.Fatal("the test database URL must be a postgres:// URL")
+	}
+	u.Path = "/" + name
+	q := u.Query()
+	q.Set("synchronous_commit", "off")
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// buildTemplate creates, once per schema version across all test processes,
+// a database holding every migration. Its name carries a digest of the
+// migrations, so a changed migration builds a new template.
+func buildTemplate(url string) (string, error) {
+	migs, err := postgres.Migrations()
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	for _, m := range migs {
+		io.WriteString(h, m.Checksum)
+	}
+	// A River upgrade may bring new River migrations: build a new template.
+	io.WriteString(h, riverModuleVersion())
+	name := "ragd_template_" + hex.EncodeToString(h.Sum(nil))[:16]
+
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return "", fmt.Errorf("connect to test server: %w", err)
+	}
+	defer admin.Close(ctx)
+	// Serialise template builds between the test binaries `go test ./...`
+	// runs in parallel.
+	if _, err := admin.Exec(ctx, "SELECT pg_advisory_lock(7357)"); err != nil {
+		return "", err
+	}
+	defer admin.Exec(ctx, "SELECT pg_advisory_unlock(7357)")
+
+	var exists bool
+	if err := admin.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		return "", err
+	}
+	if exists {
+		return name, nil
+	}
+	// Build under another name and rename when complete, so a crash midway
+	// never leaves a half-migrated template behind.
+	building := name + "_build"
+	if _, err := admin.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", building)); err != nil {
+		return "", err
+	}
+	if _, err := admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE template0", building)); err != nil {
+		return "", err
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return "", err
+	}
+	// Not withDatabase: this runs once for many tests, outside any one test.
+	cfg.ConnConfig.Database = building
+	pool, err := postgres.OpenConfig(ctx, cfg)
+	if err != nil {
+		return "", err
+	}
+	_, err = postgres.Migrate(ctx, pool, slog.New(slog.DiscardHandler))
+	pool.Close()
+	if err != nil {
+		return "", err
+	}
+	if _, err := admin.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s RENAME TO %s", building, name)); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+func randomSuffix() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
