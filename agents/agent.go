@@ -15,6 +15,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/secret"
@@ -439,9 +441,24 @@ func CheckOutputSchema(raw json.RawMessage) error {
 		if errors.As(err, &lerr) {
 			return errors.New("must not reference other documents ($ref to a URL or file)")
 		}
-		return fmt.Errorf("does not compile: %s", firstLine(err.Error()))
+		return fmt.Errorf("does not compile: %s", schemaProblem(err))
 	}
 	return nil
+}
+
+// schemaProblem says in one line what is wrong with a schema: for a schema
+// that breaks the metaschema, the first, deepest cause and where it is.
+func schemaProblem(err error) string {
+	var sve *jsonschema.SchemaValidationError
+	var ve *jsonschema.ValidationError
+	if errors.As(err, &sve) && errors.As(sve.Err, &ve) {
+		for len(ve.Causes) > 0 {
+			ve = ve.Causes[0]
+		}
+		return fmt.Sprintf("at /%s: %s", strings.Join(ve.InstanceLocation, "/"),
+			ve.ErrorKind.LocalizedString(message.NewPrinter(language.English)))
+	}
+	return firstLine(err.Error())
 }
 
 type noLoader struct{}

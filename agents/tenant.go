@@ -6,9 +6,11 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/ragd/ragd"
 )
@@ -106,12 +108,16 @@ func isJSONObject(raw json.RawMessage) bool {
 }
 
 // Slugify turns a name into a slug of at most max characters: lowercase
-// ASCII letters and digits, other runs as single hyphens. It may return "".
+// ASCII letters and digits (accents dropped), other runs as single hyphens.
+// It may return "".
 func Slugify(name string, max int) string {
 	var b strings.Builder
 	hyphen := false
-	for _, r := range strings.ToLower(name) {
+	// NFD splits "é" into "e" and a combining accent, which is then dropped.
+	for _, r := range norm.NFD.String(strings.ToLower(name)) {
 		switch {
+		case unicode.Is(unicode.Mn, r):
+			continue
 		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
 			if hyphen && b.Len() > 0 {
 				b.WriteByte('-')

@@ -1,0 +1,325 @@
+package api_test
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+)
+
+// fullAgent is an agent with every field set, secrets included.
+func fullAgent(id string) map[string]any {
+	return map[string]any{
+		"id": id, "name": "Support Bot", "model": "gpt-4o-mini", "system_prompt": "Be helpful.", "temperature": 0.3,
+		"output_schema": map[string]any{"type": "object", "properties": map[string]any{"answer": map[string]any{"type": "string"}}, "required": []string{"answer"}},
+		"mcp_servers": []map[string]any{{
+			"name": "tickets", "url": "https://mcp.example.com/mcp", "transport": "streamable_http",
+			"headers":       map[string]string{"Authorization": "Bearer mcp-plaintext-secret-AAAA1111"},
+			"allowed_tools": []string{"create_ticket"},
+		}},
+		"langfuse":  map[string]any{"public_key": "pk-lf-1", "secret_key": "sk-lf-plaintext-secret-BBBB2222", "host": "https://lf.example.com", "prompt_name": "support", "label": "production"},
+		"retrieval": map[string]any{"top_k": 5, "mode": "dense", "tags": []string{"faq"}},
+	}
+}
+
+var plaintextSecrets = []string{"mcp-plaintext-secret", "sk-lf-plaintext-secret", "AAAA1111", "BBBB2222"}
+
+func TestAgents(t *testing.T) {
+	t.Parallel()
+
+	t.Run("CreateReadWithETagUpdateDelete", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, key := b.tenantWithKey("acme")
+		r := b.must(201, "POST", "/v1/agents", key, fullAgent("support-bot"))
+		a := r.json(t)
+		if a["id"] != "support-bot" || a["version"] != 1.0 || r.Header.Get("ETag") != `"v1"` || r.Header.Get("Location") != "/v1/agents/support-bot" {
+			t.Fatalf("created = %s, headers %v", r.Body, r.Header)
+		}
+		if ret := a["retrieval"].(map[string]any); ret["top_k"] != 5.0 || ret["mode"] != "dense" || ret["enabled"] != true {
+			t.Fatalf("retrieval = %v (defaults should fill what was not given)", ret)
+		}
+		if lf := a["langfuse"].(map[string]any); lf["secret_key"] != "****2222" {
+			t.Fatalf("langfuse secret shown as %v, want redacted ****2222", lf["secret_key"])
+		}
+		g := b.must(200, "GET", "/v1/agents/support-bot", key, nil)
+		if g.Header.Get("ETag") != `"v1"` || g.json(t)["system_prompt"] != "Be helpful." {
+			t.Fatalf("get = %s", g.Body)
+		}
+		b.must(304, "GET", "/v1/agents/support-bot", key, nil, "If-None-Match", `"v1"`)
+
+		u := b.must(200, "PATCH", "/v1/agents/support-bot", key, map[string]any{"temperature": nil, "retrieval": map[string]any{"top_k": 9}}, "If-Match", `"v1"`)
+		ua := u.json(t)
+		if u.Header.Get("ETag") != `"v2"` || ua["temperature"] != nil || ua["retrieval"].(map[string]any)["top_k"] != 9.0 || ua["retrieval"].(map[string]any)["mode"] != "dense" {
+			t.Fatalf("patched = %s", u.Body)
+		}
+		if code := b.must(412, "PATCH", "/v1/agents/support-bot", key, map[string]any{"name": "Stale"}, "If-Match", `"v1"`).code(t); code != "precondition_failed" {
+			t.Fatalf("stale If-Match: code %q", code)
+		}
+		b.must(412, "PATCH", "/v1/agents/support-bot", key, map[string]any{"name": "Garbage"}, "If-Match", `garbage`)
+		if got := b.must(200, "GET", "/v1/agents/support-bot", key, nil).json(t)["name"]; got != "Support Bot" {
+			t.Fatalf("a refused PATCH changed the name to %v", got)
+		}
+		b.must(200, "PATCH", "/v1/agents/support-bot", key, map[string]any{"name": "Any"}, "If-Match", "*")
+		b.must(400, "PATCH", "/v1/agents/support-bot", key, map[string]any{"id": "renamed"})
+		b.must(204, "DELETE", "/v1/agents/support-bot", key, nil)
+		b.must(404, "GET", "/v1/agents/support-bot", key, nil)
+	})
+
+	t.Run("GeneratesUniqueIDs", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, key := b.tenantWithKey("acme")
+		ids := map[string]bool{}
+		for range 3 {
+			id := b.must(201, "POST", "/v1/agents", key, map[string]any{"name": "Sales Assistant!", "model": "m"}).json(t)["id"].(string)
+			if !strings.HasPrefix(id, "sales-assistant-") || ids[id] {
+				t.Fatalf("generated id %q", id)
+			}
+			ids[id] = true
+		}
+		list := b.must(200, "GET", "/v1/agents?limit=2", key, nil).json(t)
+		if len(list["data"].([]any)) != 2 || list["next_cursor"] == nil {
+			t.Fatalf("first page = %v", list)
+		}
+		rest := b.must(200, "GET", "/v1/agents?limit=2&cursor="+list["next_cursor"].(string), key, nil).json(t)
+		if len(rest["data"].([]any)) != 1 || rest["next_cursor"] != nil {
+			t.Fatalf("second page = %v", rest)
+		}
+	})
+
+	t.Run("AgentIDsAreGloballyUnique", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, keyA := b.tenantWithKey("a")
+		_, keyB := b.tenantWithKey("b")
+		b.must(201, "POST", "/v1/agents", keyA, map[string]any{"id": "shared-name", "name": "A", "model": "m"})
+		for _, key := range []string{keyA, keyB} {
+			r := b.must(409, "POST", "/v1/agents", key, map[string]any{"id": "shared-name", "name": "B", "model": "m"})
+			if r.code(t) != "conflict" {
+				t.Fatalf("duplicate id: %s", r.Body)
+			}
+		}
+	})
+
+	t.Run("RejectsBadInput", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, key := b.tenantWithKey("acme")
+		with := func(field string, v any) map[string]any {
+			a := fullAgent("bad-input")
+			a[field] = v
+			return a
+		}
+		mcp := func(k string, v any) map[string]any {
+			s := map[string]any{"name": "s", "url": "https://mcp.example.com"}
+			s[k] = v
+			return with("mcp_servers", []any{s})
+		}
+		cases := []struct {
+			name  string
+			body  any
+			field string
+		}{
+			{"MissingName", with("name", ""), "name"},
+			{"MissingModel", with("model", nil), "model"},
+			{"BadID", with("id", "Bad ID"), "id"},
+			{"TemperatureTooHigh", with("temperature", 3), "temperature"},
+			{"TemperatureWrongType", with("temperature", "hot"), "temperature"},
+			{"SchemaDoesNotCompile", with("output_schema", map[string]any{"type": "nonsense"}), "output_schema"},
+			{"SchemaNotObject", with("output_schema", "a string"), "output_schema"},
+			{"SchemaBadRegex", with("output_schema", map[string]any{"pattern": "("}), "output_schema"},
+			{"SchemaOtherDraft", with("output_schema", map[string]any{"$schema": "http://json-schema.org/draft-07/schema#"}), "output_schema"},
+			{"SchemaReadsLocalFile", with("output_schema", map[string]any{"$ref": "file:///etc/passwd"}), "output_schema"},
+			{"SchemaFetchesURL", with("output_schema", map[string]any{"$ref": "http://127.0.0.1:1/schema.json"}), "output_schema"},
+			{"MCPFileURL", mcp("url", "file:///etc/passwd"), "mcp_servers[0].url"},
+			{"MCPNoScheme", mcp("url", "mcp.example.com"), "mcp_servers[0].url"},
+			{"MCPJavascriptURL", mcp("url", "javascript:alert(1)"), "mcp_servers[0].url"},
+			{"MCPCredentialsInURL", mcp("url", "https://user:pass@mcp.example.com"), "mcp_servers[0].url"},
+			{"MCPBadTransport", mcp("transport", "carrier-pigeon"), "mcp_servers[0].transport"},
+			{"MCPHeaderInjection", mcp("headers", map[string]string{"X-A": "v\r\nX-Evil: 1"}), "mcp_servers[0].headers.X-A"},
+			{"MCPBadHeaderName", mcp("headers", map[string]string{"Bad Header": "v"}), "mcp_servers[0].headers"},
+			{"MCPDuplicateNames", with("mcp_servers", []any{map[string]any{"name": "s", "url": "https://a.example"}, map[string]any{"name": "s", "url": "https://b.example"}}), "mcp_servers[1].name"},
+			{"MCPNullHeaderOnCreate", mcp("headers", map[string]any{"X-A": nil}), "mcp_servers[0].headers.X-A"},
+			{"LangfuseMissingSecret", with("langfuse", map[string]any{"public_key": "pk"}), "langfuse.secret_key"},
+			{"LangfuseBadHost", with("langfuse", map[string]any{"public_key": "pk", "secret_key": "sk", "host": "ftp://x"}), "langfuse.host"},
+			{"RetrievalTopK", with("retrieval", map[string]any{"top_k": 0}), "retrieval.top_k"},
+			{"RetrievalMode", with("retrieval", map[string]any{"mode": "telepathy"}), "retrieval.mode"},
+			{"RetrievalThreshold", with("retrieval", map[string]any{"score_threshold": -1}), "retrieval.score_threshold"},
+			{"UnknownField", with("colour", "blue"), "colour"},
+			{"SystemPromptTooLong", with("system_prompt", strings.Repeat("x", 100<<10+1)), "system_prompt"},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				r := b.must(400, "POST", "/v1/agents", key, tc.body)
+				if r.code(t) != "validation_failed" {
+					t.Fatalf("code = %q: %s", r.code(t), r.Body)
+				}
+				if _, ok := r.json(t)["errors"].(map[string]any)[tc.field]; !ok {
+					t.Fatalf("errors do not name %q: %s", tc.field, r.Body)
+				}
+				if strings.Contains(string(r.Body), "root:") {
+					t.Fatal("the response shows a local file's content")
+				}
+			})
+		}
+		for name, body := range map[string]string{
+			"Malformed": `{"name": `, "Trailing": `{"name": "a", "model": "m"}x`, "Empty": ``, "DeepNesting": strings.Repeat("[", 20000),
+		} {
+			if code := b.must(400, "POST", "/v1/agents", key, body).code(t); code != "invalid_json" {
+				t.Fatalf("%s: code %q", name, code)
+			}
+		}
+		big := with("system_prompt", strings.Repeat("x", 2<<20))
+		if code := b.must(413, "POST", "/v1/agents", key, big).code(t); code != "payload_too_large" {
+			t.Fatalf("oversized: code %q", code)
+		}
+		if n := len(b.must(200, "GET", "/v1/agents", key, nil).json(t)["data"].([]any)); n != 0 {
+			t.Fatalf("bad input created %d agents", n)
+		}
+	})
+
+	t.Run("AdminUsesRagdTenantHeader", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		id, key := b.tenantWithKey("acme")
+		b.must(201, "POST", "/v1/agents", adminToken, map[string]any{"id": "admin-made", "name": "A", "model": "m"}, "Ragd-Tenant", id)
+		b.must(200, "GET", "/v1/agents/admin-made", key, nil)
+		r := b.must(400, "GET", "/v1/agents", adminToken, nil)
+		if _, ok := r.json(t)["errors"].(map[string]any)["Ragd-Tenant"]; !ok {
+			t.Fatalf("missing header: %s", r.Body)
+		}
+		b.must(404, "GET", "/v1/agents", adminToken, nil, "Ragd-Tenant", "0193c6a0-0000-7000-8000-000000000000")
+		b.must(404, "GET", "/v1/agents", adminToken, nil, "Ragd-Tenant", "not-a-uuid")
+	})
+
+	t.Run("SecretsNeverLeaveInTheClear", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, key := b.tenantWithKey("acme")
+		var bodies []string
+		bodies = append(bodies, string(b.must(201, "POST", "/v1/agents", key, fullAgent("secretive")).Body))
+		bodies = append(bodies, string(b.must(200, "GET", "/v1/agents/secretive", key, nil).Body))
+		bodies = append(bodies, string(b.must(200, "GET", "/v1/agents", key, nil).Body))
+		// Sending back what was read (null for the MCP header) keeps the secrets.
+		patched := b.must(200, "PATCH", "/v1/agents/secretive", key, map[string]any{
+			"mcp_servers": []any{map[string]any{"name": "tickets", "url": "https://mcp2.example.com", "headers": map[string]any{"Authorization": nil, "X-Extra": "extra-plaintext-secret-CCCC3333"}}},
+			"langfuse":    map[string]any{"label": "staging"},
+		})
+		bodies = append(bodies, string(patched.Body))
+		for _, body := range bodies {
+			for _, s := range append(plaintextSecrets, "extra-plaintext-secret") {
+				if strings.Contains(body, s) {
+					t.Fatalf("response contains secret %q: %s", s, body)
+				}
+			}
+		}
+		if !strings.Contains(bodies[1], "****1111") || !strings.Contains(bodies[3], "****3333") {
+			t.Fatalf("redacted forms missing: %s", bodies[3])
+		}
+
+		// The store still has the real values after the PATCH.
+		a, err := b.store.GetAgent(t.Context(), mustUUID(t, patched.json(t)["tenant_id"].(string)), "secretive")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := a.MCPServers[0].Headers["Authorization"].Reveal(); got != "Bearer mcp-plaintext-secret-AAAA1111" {
+			t.Fatalf("kept MCP header = %q", got)
+		}
+		if got := a.Langfuse.SecretKey.Reveal(); got != "sk-lf-plaintext-secret-BBBB2222" || a.Langfuse.Label != "staging" {
+			t.Fatalf("langfuse after merge = %+v", a.Langfuse)
+		}
+
+		// Not in the row, in any encoding of the key, nor in the logs.
+		var row string
+		if err := b.pool.QueryRow(t.Context(), "SELECT row_to_json(a)::text FROM agents a WHERE id = 'secretive'").Scan(&row); err != nil {
+			t.Fatal(err)
+		}
+		forbidden := append(plaintextSecrets, "extra-plaintext-secret",
+			base64.StdEncoding.EncodeToString(b.encKey), hex.EncodeToString(b.encKey))
+		for _, s := range forbidden {
+			if strings.Contains(row, s) {
+				t.Fatalf("agent row contains %q", s)
+			}
+			if strings.Contains(b.logs.String(), s) {
+				t.Fatalf("logs contain %q", s)
+			}
+		}
+	})
+
+	t.Run("NullHeaderNeedsAStoredValue", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, key := b.tenantWithKey("acme")
+		b.must(201, "POST", "/v1/agents", key, fullAgent("bot"))
+		r := b.must(400, "PATCH", "/v1/agents/bot", key, map[string]any{
+			"mcp_servers": []any{map[string]any{"name": "renamed", "url": "https://mcp.example.com", "headers": map[string]any{"Authorization": nil}}},
+		})
+		if _, ok := r.json(t)["errors"].(map[string]any)["mcp_servers[0].headers.Authorization"]; !ok {
+			t.Fatalf("body = %s", r.Body)
+		}
+	})
+}
+
+// TestTenantIsolation calls every tenant-scoped route with tenant B's
+// credentials on tenant A's objects: each answers 404 and changes nothing.
+func TestTenantIsolation(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	idA, keyA := b.tenantWithKey("tenant-a", allScopes...)
+	_, keyB := b.tenantWithKey("tenant-b", allScopes...)
+	b.must(201, "POST", "/v1/agents", keyA, fullAgent("agent-of-a"))
+	otherKeyA := b.must(201, "POST", "/v1/api-keys", keyA, map[string]any{"name": "a2"}).json(t)
+	keyIDA := otherKeyA["id"].(string)
+	before := b.must(200, "GET", "/v1/agents/agent-of-a", keyA, nil)
+
+	cases := []struct {
+		method, path string
+		body         any
+		headers      []string
+	}{
+		{"GET", "/v1/agents/agent-of-a", nil, nil},
+		{"PATCH", "/v1/agents/agent-of-a", map[string]any{"name": "hijacked"}, nil},
+		{"PATCH", "/v1/agents/agent-of-a", map[string]any{"name": "hijacked"}, []string{"If-Match", `"v1"`}},
+		{"DELETE", "/v1/agents/agent-of-a", nil, nil},
+		{"DELETE", "/v1/api-keys/" + keyIDA, nil, nil},
+		// B's key naming A in the header does not reach A either.
+		{"GET", "/v1/agents/agent-of-a", nil, []string{"Ragd-Tenant", idA}},
+		{"GET", "/v1/agents", nil, []string{"Ragd-Tenant", idA}},
+		{"GET", "/v1/api-keys", nil, []string{"Ragd-Tenant", idA}},
+		{"POST", "/v1/agents", map[string]any{"name": "planted", "model": "m"}, []string{"Ragd-Tenant", idA}},
+	}
+	for _, tc := range cases {
+		r := b.req(tc.method, tc.path, keyB, tc.body, tc.headers...)
+		if r.Status != 404 || r.code(t) != "not_found" {
+			t.Errorf("%s %s %v with B's key: %d %s, want 404 not_found", tc.method, tc.path, tc.headers, r.Status, r.Body)
+		}
+	}
+	// B's lists hold nothing of A's.
+	for _, path := range []string{"/v1/agents", "/v1/api-keys"} {
+		body := string(b.must(200, "GET", path, keyB, nil).Body)
+		if strings.Contains(body, "agent-of-a") || strings.Contains(body, idA) {
+			t.Errorf("B's %s shows A's objects: %s", path, body)
+		}
+	}
+	// Nothing of A's changed.
+	after := b.must(200, "GET", "/v1/agents/agent-of-a", keyA, nil)
+	if string(after.Body) != string(before.Body) {
+		t.Errorf("A's agent changed:\nbefore %s\nafter  %s", before.Body, after.Body)
+	}
+	b.must(200, "GET", "/v1/agents", otherKeyA["key"].(string), nil)
+	if n := len(b.must(200, "GET", "/v1/agents", keyA, nil).json(t)["data"].([]any)); n != 1 {
+		t.Errorf("A has %d agents, want 1", n)
+	}
+}
+
+func mustUUID(t *testing.T, s string) uuid.UUID {
+	t.Helper()
+	id, err := uuid.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ragd/ragd/postgres/pgtest"
+)
+
+func envFrom(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestConfig(t *testing.T) {
+	t.Parallel()
+	base := func() map[string]string {
+		return map[string]string{"DATABASE_URL": "postgres://localhost/x", "RAGD_DATA_DIR": t.TempDir()}
+	}
+	cases := map[string]struct {
+		key, value string
+	}{
+		"MissingDatabaseURL": {"DATABASE_URL", ""},
+		"BadAddr":            {"RAGD_ADDR", "localhost"},
+		"ShortAdminToken":    {"RAGD_ADMIN_TOKEN", "short"},
+		"BadEncryptionKey":   {"RAGD_ENCRYPTION_KEY", "not-base64-of-32-bytes"},
+		"ShortEncryptionKey": {"RAGD_ENCRYPTION_KEY", "AAAA"},
+		"BadEnv":             {"RAGD_ENV", "staging"},
+		"BadAutoMigrate":     {"RAGD_AUTO_MIGRATE", "perhaps"},
+		"BadTimeout":         {"RAGD_SHUTDOWN_TIMEOUT", "-5s"},
+		"BadLogFormat":       {"RAGD_LOG_FORMAT", "xml"},
+		"BadLogLevel":        {"RAGD_LOG_LEVEL", "loud"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			env := base()
+			env[tc.key] = tc.value
+			_, err := loadConfig("serve", nil, envFrom(env), io.Discard)
+			if err == nil {
+				t.Fatalf("%s=%q accepted", tc.key, tc.value)
+			}
+			if !strings.HasPrefix(err.Error(), tc.key+":") || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error %q is not one line naming %s", err, tc.key)
+			}
+		})
+	}
+
+	t.Run("FlagsOverrideEnvironment", func(t *testing.T) {
+		t.Parallel()
+		cfg, err := loadConfig("serve", []string{"--addr", "127.0.0.1:9999"}, envFrom(base()), io.Discard)
+		if err != nil || cfg.Addr != "127.0.0.1:9999" {
+			t.Fatalf("addr = %q, %v", cfg.Addr, err)
+		}
+	})
+
+	t.Run("StringRedactsSecrets", func(t *testing.T) {
+		t.Parallel()
+		env := base()
+		env["RAGD_ADMIN_TOKEN"] = "admin-token-plaintext-1234"
+		cfg, err := loadConfig("serve", nil, envFrom(env), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := cfg.String(); strings.Contains(s, "plaintext") {
+			t.Fatalf("config prints its secret: %s", s)
+		}
+	})
+
+	t.Run("DevelopmentGeneratesSecretsOnce", func(t *testing.T) {
+		t.Parallel()
+		env := base()
+		cfg, err := loadConfig("serve", nil, envFrom(env), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log := newLogger(cfg, io.Discard)
+		tok1, err1 := cfg.adminToken(log)
+		tok2, err2 := cfg.adminToken(log)
+		key1, err3 := cfg.encryptionKey(log)
+		key2, err4 := cfg.encryptionKey(log)
+		if err := cmpErr(err1, err2, err3, err4); err != nil {
+			t.Fatal(err)
+		}
+		if tok1 == "" || tok1 != tok2 || len(key1) != 32 || !bytes.Equal(key1, key2) {
+			t.Fatalf("generated secrets differ between calls: %q %q", tok1, tok2)
+		}
+		st, err := os.Stat(filepath.Join(env["RAGD_DATA_DIR"], "admin-token"))
+		if err != nil || st.Mode().Perm() != 0o600 {
+			t.Fatalf("admin-token file mode = %v, %v", st.Mode(), err)
+		}
+	})
+
+	t.Run("ProductionRequiresSecrets", func(t *testing.T) {
+		t.Parallel()
+		env := base()
+		env["RAGD_ENV"] = "production"
+		cfg, err := loadConfig("serve", nil, envFrom(env), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log := newLogger(cfg, io.Discard)
+		if _, err := cfg.adminToken(log); err == nil || !strings.HasPrefix(err.Error(), "RAGD_ADMIN_TOKEN:") {
+			t.Fatalf("admin token in production: %v", err)
+		}
+		if _, err := cfg.encryptionKey(log); err == nil || !strings.HasPrefix(err.Error(), "RAGD_ENCRYPTION_KEY:") {
+			t.Fatalf("encryption key in production: %v", err)
+		}
+		if entries, _ := os.ReadDir(env["RAGD_DATA_DIR"]); len(entries) != 0 {
+			t.Fatalf("production wrote %d files into the data dir", len(entries))
+		}
+	})
+}
+
+func cmpErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestRun(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{
+		"DATABASE_URL":    pgtest.NewEmptyDatabaseURL(t),
+		"RAGD_DATA_DIR":   t.TempDir(),
+		"RAGD_ADDR":       "127.0.0.1:0",
+		"RAGD_LOG_FORMAT": "json",
+	}
+	ctx := context.Background()
+	runOut := func(args ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		if err := run(ctx, append([]string{"ragd"}, args...), envFrom(env), &out, io.Discard); err != nil {
+			t.Fatalf("ragd %s: %v", strings.Join(args, " "), err)
+		}
+		return out.String()
+	}
+
+	if out := runOut("version"); !strings.HasPrefix(out, "ragd ") {
+		t.Fatalf("version printed %q", out)
+	}
+	if err := run(ctx, []string{"ragd", "frobnicate"}, envFrom(env), io.Discard, io.Discard); err == nil {
+		t.Fatal("an unknown command succeeded")
+	}
+
+	t.Run("MigrateIsIdempotent", func(t *testing.T) {
+		if out := runOut("migrate"); !strings.Contains(out, "migrated: 1 ragd") {
+			t.Fatalf("first migrate printed %q", out)
+		}
+		if out := runOut("migrate"); !strings.Contains(out, "migrated: 0 ragd migrations and 0 River") {
+			t.Fatalf("second migrate printed %q", out)
+		}
+	})
+
+	t.Run("SeedIsIdempotent", func(t *testing.T) {
+		keyRE := regexp.MustCompile(`api key: (ragd_sk_\S+)`)
+		first := runOut("seed")
+		if keys := keyRE.FindAllString(first, -1); len(keys) != 3 || !strings.Contains(first, "seeded: 6 new agents") {
+			t.Fatalf("first seed printed %q", first)
+		}
+		second := runOut("seed")
+		if keys := keyRE.FindAllString(second, -1); len(keys) != 0 || !strings.Contains(second, "seeded: 0 new agents") {
+			t.Fatalf("second seed printed %q", second)
+		}
+	})
+
+	t.Run("ServeAnswersAndShutsDownOnCancel", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		logR, logW := io.Pipe()
+		done := make(chan error, 1)
+		go func() {
+			done <- run(ctx, []string{"ragd", "serve"}, envFrom(env), io.Discard, logW)
+			logW.Close()
+		}()
+		addr := make(chan string, 1)
+		var once sync.Once
+		go func() {
+			sc := bufio.NewScanner(logR)
+			for sc.Scan() {
+				var line struct{ Msg, Addr string }
+				if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "ragd serving" {
+					once.Do(func() { addr <- line.Addr })
+				}
+			}
+		}()
+		var base string
+		select {
+		case a := <-addr:
+			base = "http://" + a
+		case err := <-done:
+			t.Fatalf("serve ended early: %v", err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("serve did not start")
+		}
+		for _, path := range []string{"/healthz", "/readyz"} {
+			resp, err := http.Get(base + path)
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("GET %s: %v %v", path, resp, err)
+			}
+			resp.Body.Close()
+		}
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("serve returned %v after cancel", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("serve did not stop after cancel")
+		}
+	})
+}
