@@ -41,7 +41,7 @@ func (b *syncBuffer) String() string {
 }
 
 type testBundle struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	pool   *pgxpool.Pool
 	store  *agents.Store
@@ -49,7 +49,7 @@ type testBundle struct {
 	logs   *syncBuffer
 }
 
-func setup(t *testing.T) *testBundle {
+func setup(t testing.TB) *testBundle {
 	t.Helper()
 	pool := pgtest.NewPool(t)
 	key := secret.NewKey()
@@ -81,7 +81,7 @@ type response struct {
 	Body   []byte
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.Body, &m); err != nil {
@@ -91,7 +91,7 @@ func (r response) json(t *testing.T) map[string]any {
 }
 
 // code returns the problem code of an error response.
-func (r response) code(t *testing.T) string {
+func (r response) code(t testing.TB) string {
 	t.Helper()
 	if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
 		t.Fatalf("error response has Content-Type %q, want application/problem+json: %s", ct, r.Body)
