@@ -1,0 +1,360 @@
+package chunker
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+)
+
+var (
+	tokOnce sync.Once
+	tok     *BPE
+)
+
+func cl100k(t testing.TB) *BPE {
+	t.Helper()
+	tokOnce.Do(func() {
+		var err error
+		if tok, err = NewCL100K(); err != nil {
+			panic(err)
+		}
+	})
+	return tok
+}
+
+func newChunker(t testing.TB, o Options) *Chunker {
+	t.Helper()
+	c, err := New(cl100k(t), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// checkInvariants asserts every guarantee Split documents.
+func checkInvariants(t *testing.T, c *Chunker, doc Document, chunks []Chunk) {
+	t.Helper()
+	if chunks == nil && strings.TrimSpace(doc.Text) != "" {
+		t.Fatal("no chunks for a text that is not blank")
+	}
+	covered := make([]bool, len(doc.Text))
+	prevStart, prevEnd := -1, -1
+	for i, ch := range chunks {
+		if ch.Index != i {
+			t.Fatalf("chunk %d has index %d", i, ch.Index)
+		}
+		if ch.Text == "" || strings.TrimSpace(ch.Text) != ch.Text {
+			t.Fatalf("chunk %d is empty or untrimmed: %q", i, ch.Text)
+		}
+		if doc.Text[ch.Start:ch.End] != ch.Text {
+			t.Fatalf("chunk %d offsets [%d,%d) do not hold its text", i, ch.Start, ch.End)
+		}
+		if n := c.tok.Count(ch.Text); n != ch.TokenCount || n > c.opts.MaxTokens {
+			t.Fatalf("chunk %d: %d tokens (recorded %d), max %d", i, n, ch.TokenCount, c.opts.MaxTokens)
+		}
+		if ch.Start <= prevStart || ch.End <= prevEnd {
+			t.Fatalf("chunk %d [%d,%d) is not after chunk %d [%d,%d)", i, ch.Start, ch.End, i-1, prevStart, prevEnd)
+		}
+		prevStart, prevEnd = ch.Start, ch.End
+		for j := ch.Start; j < ch.End; j++ {
+			covered[j] = true
+		}
+	}
+	for j, r := range doc.Text {
+		if !covered[j] && !unicode.IsSpace(r) {
+			t.Fatalf("byte %d (%q) is in no chunk", j, r)
+		}
+	}
+	again, _ := c.Split(doc)
+	if !reflect.DeepEqual(chunks, again) {
+		t.Fatal("Split is not deterministic")
+	}
+}
+
+func split(t *testing.T, c *Chunker, doc Document) []Chunk {
+	t.Helper()
+	chunks, err := c.Split(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return chunks
+}
+
+func words(r *rand.Rand, n int) string {
+	vocab := strings.Fields("the quick brown fox jumps over lazy dog retrieval augmented generation tenant vector index chunk token embedding Qdrant Postgres naïve café 東京 données")
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(vocab[r.IntN(len(vocab))])
+		if r.IntN(12) == 0 {
+			b.WriteString(".")
+		}
+	}
+	return b.String()
+}
+
+// markdownLike builds a document of sections with headings and paragraphs.
+func markdownLike(r *rand.Rand, sections int) Document {
+	var b strings.Builder
+	var doc Document
+	for s := range sections {
+		start := b.Len()
+		fmt.Fprintf(&b, "Heading %d\n\n", s)
+		for range 1 + r.IntN(5) {
+			b.WriteString(words(r, 5+r.IntN(300)))
+			b.WriteString("\n\n")
+		}
+		doc.Sections = append(doc.Sections, Section{Start: start, End: b.Len(), HeadingPath: []string{"Doc", fmt.Sprintf("Heading %d", s)}})
+	}
+	doc.Text = b.String()
+	return doc
+}
+
+func TestSplitInvariants(t *testing.T) {
+	t.Parallel()
+	for _, o := range []Options{{}, {MaxTokens: 64, OverlapTokens: 8}, {MaxTokens: 100, OverlapTokens: 0}, {MaxTokens: 16, OverlapTokens: 2, MinTokens: 2}} {
+		for seed := range uint64(8) {
+			t.Run(fmt.Sprintf("max%d-seed%d", o.MaxTokens, seed), func(t *testing.T) {
+				t.Parallel()
+				r := rand.New(rand.NewPCG(seed, 1))
+				c := newChunker(t, o)
+				doc := markdownLike(r, 1+r.IntN(12))
+				checkInvariants(t, c, doc, split(t, c, doc))
+			})
+		}
+	}
+}
+
+func TestSplitStructure(t *testing.T) {
+	t.Parallel()
+	c := newChunker(t, Options{MaxTokens: 64, OverlapTokens: 8})
+	r := rand.New(rand.NewPCG(1, 2))
+	doc := markdownLike(r, 6)
+	// Pages: cut the text into three equal spans.
+	third := len(doc.Text) / 3
+	doc.Pages = []Page{{1, 0, third}, {2, third, 2 * third}, {3, 2 * third, len(doc.Text)}}
+	chunks := split(t, c, doc)
+	checkInvariants(t, c, doc, chunks)
+
+	for _, ch := range chunks {
+		// No chunk crosses a heading unless the section before was tiny:
+		// here every section has a heading line plus at least five words,
+		// which is less than MinTokens only for tiny ones.
+		if len(ch.HeadingPath) != 2 || !strings.Contains(ch.Text, "") {
+			t.Fatalf("chunk %d heading path %v", ch.Index, ch.HeadingPath)
+		}
+		sec := findSection(doc, ch.HeadingPath)
+		if ov := min(ch.End, sec.End) - max(ch.Start, sec.Start); ov*2 < ch.End-ch.Start {
+			t.Fatalf("chunk %d lies mostly outside its section %v", ch.Index, ch.HeadingPath)
+		}
+		for _, p := range doc.Pages {
+			inside := ch.Start < p.End && ch.End > p.Start
+			if inside != (p.Number >= ch.PageStart && p.Number <= ch.PageEnd) {
+				t.Fatalf("chunk %d [%d,%d) pages %d-%d, page %v", ch.Index, ch.Start, ch.End, ch.PageStart, ch.PageEnd, p)
+			}
+		}
+	}
+}
+
+func findSection(doc Document, path []string) Section {
+	for _, s := range doc.Sections {
+		if reflect.DeepEqual(s.HeadingPath, path) {
+			return s
+		}
+	}
+	return Section{}
+}
+
+func TestSplitPrefersParagraphsAndSentences(t *testing.T) {
+	t.Parallel()
+	c := newChunker(t, Options{MaxTokens: 40, OverlapTokens: 0})
+	para := "One two three four five six seven eight nine ten. Eleven twelve thirteen fourteen fifteen."
+	doc := Document{Text: para + "\n\n" + para + "\n\n" + para}
+	chunks := split(t, c, doc)
+	checkInvariants(t, c, doc, chunks)
+	for _, ch := range chunks {
+		if !strings.HasSuffix(ch.Text, ".") {
+			t.Fatalf("chunk %q does not end at a sentence or paragraph", ch.Text)
+		}
+	}
+}
+
+func TestSplitOverlap(t *testing.T) {
+	t.Parallel()
+	c := newChunker(t, Options{MaxTokens: 50, OverlapTokens: 10})
+	doc := Document{Text: words(rand.New(rand.NewPCG(3, 3)), 400)}
+	chunks := split(t, c, doc)
+	checkInvariants(t, c, doc, chunks)
+	if len(chunks) < 3 {
+		t.Fatalf("%d chunks", len(chunks))
+	}
+	offs := c.tok.Offsets(nil, doc.Text)
+	for i := 1; i < len(chunks); i++ {
+		ov := chunks[i-1].End - chunks[i].Start
+		if ov <= 0 {
+			t.Fatalf("chunks %d and %d do not overlap", i-1, i)
+		}
+		// Count in the document's own tokenization, as the chunker does.
+		n := 0
+		for _, e := range offs {
+			if int(e) > chunks[i].Start && int(e) <= chunks[i-1].End {
+				n++
+			}
+		}
+		if n > 10 {
+			t.Fatalf("overlap of %d tokens, want at most 10", n)
+		}
+	}
+}
+
+func TestSplitNoOverlapAcrossSections(t *testing.T) {
+	t.Parallel()
+	c := newChunker(t, Options{MaxTokens: 64, OverlapTokens: 16})
+	r := rand.New(rand.NewPCG(5, 5))
+	doc := markdownLike(r, 4)
+	chunks := split(t, c, doc)
+	for i := 1; i < len(chunks); i++ {
+		if !reflect.DeepEqual(chunks[i].HeadingPath, chunks[i-1].HeadingPath) && chunks[i].Start < chunks[i-1].End {
+			t.Fatalf("chunks %d and %d overlap across sections", i-1, i)
+		}
+	}
+}
+
+func TestSplitTinyPiecesJoinNeighbours(t *testing.T) {
+	t.Parallel()
+	c := newChunker(t, Options{MaxTokens: 64, OverlapTokens: 0, MinTokens: 8})
+	big := words(rand.New(rand.NewPCG(9, 9)), 40)
+	text := "Title\n\n" + big + "\n\nEnd.\n"
+	doc := Document{Text: text, Sections: []Section{
+		{Start: 0, End: 7, HeadingPath: []string{"Title"}},
+		{Start: 7, End: 7 + len(big) + 2, HeadingPath: []string{"Title", "Body"}},
+		{Start: 7 + len(big) + 2, End: len(text), HeadingPath: []string{"Title", "End"}},
+	}}
+	chunks := split(t, c, doc)
+	checkInvariants(t, c, doc, chunks)
+	if len(chunks) != 1 {
+		t.Fatalf("tiny title and tail sections stood alone: %d chunks", len(chunks))
+	}
+
+	// A long section whose remainder would be tiny is rebalanced.
+	doc = Document{Text: words(rand.New(rand.NewPCG(4, 4)), 66)}
+	chunks = split(t, c, doc)
+	checkInvariants(t, c, doc, chunks)
+	if last := chunks[len(chunks)-1]; last.TokenCount < 8 {
+		t.Fatalf("last chunk has %d tokens: %q", last.TokenCount, last.Text)
+	}
+}
+
+func TestSplitHostileText(t *testing.T) {
+	t.Parallel()
+	c := newChunker(t, Options{MaxTokens: 128, OverlapTokens: 16})
+	for name, text := range map[string]string{
+		"Empty":           "",
+		"OnlySpace":       " \n\n\t  \r\n ",
+		"LongRun":         strings.Repeat("a", 200_000),
+		"LongSpaceRun":    "x" + strings.Repeat(" ", 100_000) + "y",
+		"LongLine":        strings.Repeat("word ", 40_000),
+		"Newlines":        strings.Repeat("\n", 50_000) + "z",
+		"Digits":          strings.Repeat("1234567890", 10_000),
+		"Emoji":           strings.Repeat("👩‍👩‍👧‍👦", 5_000),
+		"SpecialTokens":   "<|endoftext|> <|fim_prefix|> text <|im_start|>",
+		"CombiningMarks":  "e" + strings.Repeat("\u0301", 20_000),
+		"MixedNewlineRun": strings.Repeat("a\r\n", 20_000),
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			doc := Document{Text: text}
+			chunks := split(t, c, doc)
+			checkInvariants(t, c, doc, chunks)
+			if strings.TrimSpace(text) == "" && len(chunks) != 0 {
+				t.Fatalf("%d chunks of white space", len(chunks))
+			}
+		})
+	}
+}
+
+func TestSplitRejectsInvalidDocuments(t *testing.T) {
+	t.Parallel()
+	c := newChunker(t, Options{})
+	for name, doc := range map[string]Document{
+		"InvalidUTF8":      {Text: "ok \xff\xfe"},
+		"SectionOutside":   {Text: "abc", Sections: []Section{{Start: 0, End: 10}}},
+		"SectionsReversed": {Text: "abcdef", Sections: []Section{{Start: 3, End: 6}, {Start: 0, End: 3}}},
+		"PageOutside":      {Text: "abc", Pages: []Page{{Number: 1, Start: 2, End: 1}}},
+	} {
+		if _, err := c.Split(doc); !errors.Is(err, ErrInvalidDocument) {
+			t.Errorf("%s: err = %v, want ErrInvalidDocument", name, err)
+		}
+	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	t.Parallel()
+	for _, o := range []Options{{MaxTokens: 8}, {MaxTokens: 9000}, {MaxTokens: 100, OverlapTokens: 50}, {MaxTokens: 100, OverlapTokens: -1}, {MaxTokens: 100, MinTokens: 60}} {
+		if _, err := New(cl100k(t), o); err == nil {
+			t.Errorf("New accepted %+v", o)
+		}
+	}
+}
+
+func TestBPEConcurrent(t *testing.T) {
+	t.Parallel()
+	b := cl100k(t)
+	text := words(rand.New(rand.NewPCG(7, 7)), 2000)
+	want := b.Count(text)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if got := b.Count(text); got != want {
+				t.Errorf("concurrent Count = %d, want %d", got, want)
+			}
+		})
+	}
+	wg.Wait()
+	offs := b.Offsets(nil, text)
+	if len(offs) != want || int(offs[len(offs)-1]) != len(text) {
+		t.Fatalf("Offsets: %d tokens ending at %d, want %d ending at %d", len(offs), offs[len(offs)-1], want, len(text))
+	}
+}
+
+func FuzzSplit(f *testing.F) {
+	for _, s := range []string{"", "a", "# T\n\nbody. more\n\n## U\nx", strings.Repeat("ab ", 300), "\n\n\n", "é\u0301 👩‍👩‍👧"} {
+		f.Add(s, uint8(20), uint8(3))
+	}
+	f.Fuzz(func(t *testing.T, text string, maxTok, overlap uint8) {
+		o := Options{MaxTokens: 16 + int(maxTok), OverlapTokens: int(overlap) % 8}
+		c, err := New(cl100k(t), o)
+		if err != nil {
+			t.Skip()
+		}
+		// Sections at every blank line, as an extractor would make them.
+		doc := Document{Text: text}
+		start := 0
+		for i := 0; i+1 < len(text); i++ {
+			if text[i] == '\n' && text[i+1] == '\n' {
+				doc.Sections = append(doc.Sections, Section{Start: start, End: i + 2, HeadingPath: []string{fmt.Sprint(start)}})
+				start = i + 2
+			}
+		}
+		doc.Sections = append(doc.Sections, Section{Start: start, End: len(text)})
+		chunks, err := c.Split(doc)
+		if !utf8.ValidString(text) {
+			if !errors.Is(err, ErrInvalidDocument) {
+				t.Fatalf("invalid UTF-8: err = %v", err)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkInvariants(t, c, doc, chunks)
+	})
+}
