@@ -1,0 +1,46 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Failure codes recorded on a failed document. Clients match on these.
+const (
+	CodePDFEncrypted    = "pdf_encrypted"
+	CodePDFMalformed    = "pdf_malformed"
+	CodeNoText          = "no_text"
+	CodeUnsupportedType = "unsupported_type"
+	CodeTooManyPages    = "too_many_pages"
+	CodeTooLarge        = "too_large"
+	CodeInvalidEncoding = "invalid_encoding"
+	CodeTimeout         = "timeout"
+	CodeInternal        = "internal"
+)
+
+// Error is a permanent failure to process a document: retrying cannot help.
+type Error struct {
+	Code    string
+	Message string // for people: what happened and what to do
+	Err     error  // the cause, for logs; never shown to clients
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Code + ": " + e.Message + ": " + e.Err.Error()
+	}
+	return e.Code + ": " + e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func fail(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// AsError returns the *Error in err's chain, if any.
+func AsError(err error) (*Error, bool) {
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
+}

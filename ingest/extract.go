@@ -1,0 +1,102 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+)
+
+// Limits bound the work one document may cause. Zero fields take defaults.
+type Limits struct {
+	// MaxPages: PDFs with more pages fail with too_many_pages. Default 2000.
+	MaxPages int
+	// MaxTextBytes: extracted text over this fails with too_large.
+	// Default 20 MiB.
+	MaxTextBytes int
+	// MaxUnzippedBytes: a DOCX whose parts inflate beyond this fails with
+	// too_large (zip bombs). Default 100 MiB.
+	MaxUnzippedBytes int64
+	// Timeout for extracting one document. Default 2 minutes.
+	Timeout time.Duration
+}
+
+// WithDefaults returns l with zero fields set to their defaults.
+func (l Limits) WithDefaults() Limits {
+	if l.MaxPages == 0 {
+		l.MaxPages = 2000
+	}
+	if l.MaxTextBytes == 0 {
+		l.MaxTextBytes = 20 << 20
+	}
+	if l.MaxUnzippedBytes == 0 {
+		l.MaxUnzippedBytes = 100 << 20
+	}
+	if l.Timeout == 0 {
+		l.Timeout = 2 * time.Minute
+	}
+	return l
+}
+
+// extractor is one implementation per type.
+type extractor func(ctx context.Context, data []byte, lim Limits) (Extracted, error)
+
+var extractors = map[Type]extractor{
+	TypeText:     extractText,
+	TypeMarkdown: extractMarkdown,
+	TypeHTML:     extractHTML,
+	TypePDF:      extractPDF,
+	TypeDOCX:     extractDOCX,
+}
+
+// Extract extracts a document of type typ. A panic in a parser becomes an
+// internal *Error and the time limit a timeout *Error; parsers check ctx
+// between pages or blocks, and one that cannot be interrupted is left to
+// finish in the background while Extract returns.
+func Extract(ctx context.Context, typ Type, data []byte, lim Limits) (Extracted, error) {
+	lim = lim.WithDefaults()
+	ex, ok := extractors[typ]
+	if !ok {
+		return Extracted{}, fail(CodeUnsupportedType, "documents of type %q are not supported", typ)
+	}
+	return runExtractor(ctx, typ, ex, data, lim)
+}
+
+// runExtractor runs ex behind recover and lim.Timeout.
+func runExtractor(ctx context.Context, typ Type, ex extractor, data []byte, lim Limits) (Extracted, error) {
+	ctx, cancel := context.WithTimeout(ctx, lim.Timeout)
+	defer cancel()
+
+	type result struct {
+		ext Extracted
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				done <- result{err: &Error{Code: CodeInternal, Message: "the document could not be read",
+					Err: fmt.Errorf("panic in %s extractor: %v\n%s", typ, v, debug.Stack())}}
+			}
+		}()
+		ext, err := ex(ctx, data, lim)
+		done <- result{ext, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil && errors.Is(r.err, context.DeadlineExceeded) && ctx.Err() != nil {
+			return Extracted{}, timeoutError(lim)
+		}
+		return r.ext, r.err
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return Extracted{}, timeoutError(lim)
+		}
+		return Extracted{}, ctx.Err()
+	}
+}
+
+func timeoutError(lim Limits) error {
+	return fail(CodeTimeout, "extracting the text took longer than %s; split the document into smaller files", lim.Timeout)
+}

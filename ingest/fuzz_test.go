@@ -1,0 +1,62 @@
+package ingest
+
+import (
+	"context"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// fuzzExtract checks what every extractor promises on any input: no panic
+// escapes, failures are *Error with a code, and success gives valid UTF-8
+// with sections and pages inside the text.
+func fuzzExtract(f *testing.F, typ Type, seeds ...[]byte) {
+	for _, s := range seeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		ext, err := Extract(ctx, typ, data, Limits{MaxTextBytes: 1 << 20, Timeout: 5 * time.Second, MaxUnzippedBytes: 4 << 20})
+		if err != nil {
+			if _, ok := AsError(err); !ok {
+				t.Fatalf("error without a code: %v", err)
+			}
+			return
+		}
+		if !utf8.ValidString(ext.Text) {
+			t.Fatal("text is not UTF-8")
+		}
+		for _, s := range ext.Sections {
+			if s.Start < 0 || s.End > len(ext.Text) || s.Start > s.End {
+				t.Fatalf("section %+v outside text of %d bytes", s, len(ext.Text))
+			}
+		}
+		for _, p := range ext.Pages {
+			if p.Start < 0 || p.End > len(ext.Text) || p.Start > p.End {
+				t.Fatalf("page %+v outside text of %d bytes", p, len(ext.Text))
+			}
+		}
+	})
+}
+
+func FuzzExtractPDF(f *testing.F) {
+	good := reportPDF()
+	fuzzExtract(f, TypePDF, good, good[:len(good)/2], makePDF([]string{"BT /F1 12 Tf (x) Tj ET"}), []byte("%PDF-1.4\n%%EOF"))
+}
+
+func FuzzExtractDOCX(f *testing.F) {
+	fuzzExtract(f, TypeDOCX, makeDOCX(wPara("Heading1", "T")+wPara("", "body")+wTable([]string{"a", "b"})), []byte("PK\x03\x04"))
+}
+
+func FuzzExtractHTML(f *testing.F) {
+	fuzzExtract(f, TypeHTML, []byte("<html><title>t</title><body><h1>H</h1><p>x</p><table><tr><td>1</td></tr></table></body></html>"), []byte("<div><div><p>a"), []byte("<script>x"))
+}
+
+func FuzzExtractMarkdown(f *testing.F) {
+	fuzzExtract(f, TypeMarkdown, []byte("# A\n\ntext\n\nB\n===\n```\n# code\n```\n"), []byte("###### \n#\n"))
+}
+
+func FuzzExtractText(f *testing.F) {
+	fuzzExtract(f, TypeText, []byte("plain\n\ntext"), []byte{0xFF, 0xFE, 'a', 0}, []byte("caf\xe9"))
+}

@@ -1,0 +1,284 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/ledongthuc/pdf"
+)
+
+// repairPDF fixes, without moving any byte that offsets point at, what
+// ledongthuc/pdf refuses needlessly: bytes before the header or after the
+// last %%EOF, a header with a space before its line break, and PDF 2.0
+// headers (the syntax it reads is the same).
+func repairPDF(data []byte) []byte {
+	if i := bytes.Index(data[:min(len(data), 1024)], []byte("%PDF-")); i > 0 {
+		data = data[i:]
+	}
+	if i := bytes.LastIndex(data, []byte("%%EOF")); i >= 0 {
+		data = data[:i+len("%%EOF")]
+	}
+	if len(data) < 10 {
+		return data
+	}
+	data = bytes.Clone(data)
+	if bytes.HasPrefix(data, []byte("%PDF-2.")) {
+		copy(data, "%PDF-1.7")
+	}
+	if data[8] == ' ' || data[8] == '\t' {
+		data[8] = '\n'
+	}
+	return data
+}
+
+// glyph is one piece of text drawn on a page.
+type glyph struct {
+	x, y, w, size float64
+	s             string
+}
+
+// pdfLine is a line of text rebuilt from glyph positions.
+type pdfLine struct {
+	text string
+	size float64 // the line's dominant font size
+	y    float64
+	gap  bool // a paragraph break precedes it
+}
+
+// extractPDF reads a PDF page by page. Words are spaced from the glyphs'
+// positions (kerned TJ arrays otherwise glue words together), lines in a
+// noticeably larger font than the body become headings, and words broken
+// by a hyphen at a line end are joined again. A page that cannot be read
+// is skipped; a PDF none of whose pages can be read is pdf_malformed.
+func extractPDF(ctx context.Context, data []byte, lim Limits) (Extracted, error) {
+	data = repairPDF(data)
+	r, err := pdf.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return Extracted{}, pdfOpenError(data, err)
+	}
+	n := r.NumPage()
+	if n > lim.MaxPages {
+		return Extracted{}, fail(CodeTooManyPages, "the PDF has %d pages; the limit is %d", n, lim.MaxPages)
+	}
+	if n == 0 {
+		return Extracted{}, fail(CodePDFMalformed, "the PDF has no pages")
+	}
+	pages := make([][]pdfLine, n)
+	failed := 0
+	var firstErr error
+	for i := range n {
+		if ctx.Err() != nil {
+			return Extracted{}, ctx.Err()
+		}
+		lines, err := pageLines(r, i+1)
+		if err != nil {
+			failed++
+			firstErr = cmpOrErr(firstErr, err)
+			continue
+		}
+		pages[i] = lines
+	}
+	if failed == n {
+		return Extracted{}, &Error{Code: CodePDFMalformed, Message: "no page of the PDF could be read", Err: firstErr}
+	}
+
+	body := bodySize(pages)
+	headingSizes := headingLevels(pages, body)
+	b := newBuilder(lim.MaxTextBytes)
+	for i, lines := range pages {
+		b.startPage(i + 1)
+		var para []string
+		flush := func() {
+			if len(para) > 0 {
+				b.paragraph(joinHyphenated(para))
+				para = para[:0]
+			}
+		}
+		for _, l := range lines {
+			if level, ok := headingSizes[roundSize(l.size)]; ok && len(l.text) <= 200 {
+				flush()
+				b.heading(level, l.text)
+				continue
+			}
+			if l.gap {
+				flush()
+			}
+			para = append(para, l.text)
+		}
+		flush()
+	}
+	ext, err := b.result()
+	if err != nil {
+		if e, ok := AsError(err); ok && e.Code == CodeNoText {
+			return Extracted{}, fail(CodeNoText, "the PDF has no text layer (a scan or images only?); OCR is not supported")
+		}
+		return Extracted{}, err
+	}
+	ext.PageCount = n
+	return ext, nil
+}
+
+// pdfOpenError says why a PDF did not open. ledongthuc/pdf reports
+// encryption only in its messages, so they are read here, at the edge.
+func pdfOpenError(data []byte, err error) error {
+	msg := err.Error()
+	if errors.Is(err, pdf.ErrInvalidPassword) || strings.Contains(msg, "encrypt") ||
+		(bytes.Contains(data, []byte("/Encrypt")) && strings.Contains(msg, "malformed")) {
+		return &Error{Code: CodePDFEncrypted, Message: "the PDF is encrypted with a password; upload an unprotected copy", Err: err}
+	}
+	return &Error{Code: CodePDFMalformed, Message: "the file is not a readable PDF (damaged or truncated?)", Err: err}
+}
+
+func cmpOrErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// pageLines rebuilds the text lines of page num, recovering from the
+// library's panics on bad content streams.
+func pageLines(r *pdf.Reader, num int) (lines []pdfLine, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			lines, err = nil, fmt.Errorf("page %d: %v", num, v)
+		}
+	}()
+	p := r.Page(num)
+	if p.V.IsNull() {
+		return nil, fmt.Errorf("page %d: missing", num)
+	}
+	var gs []glyph
+	for _, t := range p.Content().Text {
+		if t.S == "" || t.S == "\n" {
+			continue
+		}
+		gs = append(gs, glyph{x: t.X, y: t.Y, w: t.W, size: t.FontSize, s: t.S})
+	}
+	return buildLines(gs), nil
+}
+
+// buildLines groups glyphs, in drawing order, into lines: a new line starts
+// when the baseline moves by more than half the font size or the text
+// jumps back to the left. Within a line a space goes wherever the gap to
+// the previous glyph is wider than a fifth of the font size.
+func buildLines(gs []glyph) []pdfLine {
+	var lines []pdfLine
+	var cur strings.Builder
+	var sizes map[float64]int
+	var lineY, lastEnd, lastSize, prevLineY, prevLineSize float64
+	started := false
+	finish := func() {
+		text := strings.TrimSpace(cur.String())
+		if text != "" {
+			size := dominant(sizes)
+			gap := len(lines) > 0 && math.Abs(prevLineY-lineY) > 1.6*math.Max(size, prevLineSize)
+			lines = append(lines, pdfLine{text: text, size: size, y: lineY, gap: gap})
+			prevLineY, prevLineSize = lineY, size
+		}
+		cur.Reset()
+		sizes = map[float64]int{}
+	}
+	sizes = map[float64]int{}
+	for _, g := range gs {
+		size := math.Abs(g.size)
+		if size == 0 {
+			size = 1
+		}
+		newLine := !started || math.Abs(g.y-lineY) > 0.5*math.Max(size, lastSize) || g.x < lastEnd-2*size
+		if newLine {
+			if started {
+				finish()
+			}
+			started = true
+			lineY = g.y
+		} else if gap := g.x - lastEnd; gap > 0.2*size && !endsWithSpace(&cur) && !strings.HasPrefix(g.s, " ") {
+			cur.WriteByte(' ')
+		}
+		cur.WriteString(g.s)
+		sizes[roundSize(size)] += utf8.RuneCountInString(g.s)
+		lastEnd = g.x + g.w
+		lastSize = size
+	}
+	if started {
+		finish()
+	}
+	return lines
+}
+
+func endsWithSpace(b *strings.Builder) bool {
+	s := b.String()
+	return s == "" || s[len(s)-1] == ' '
+}
+
+func roundSize(s float64) float64 { return math.Round(s*2) / 2 }
+
+func dominant(sizes map[float64]int) float64 {
+	best, n := 0.0, -1
+	for s, c := range sizes {
+		if c > n || (c == n && s < best) {
+			best, n = s, c
+		}
+	}
+	return best
+}
+
+// bodySize is the font size most characters are set in.
+func bodySize(pages [][]pdfLine) float64 {
+	sizes := map[float64]int{}
+	for _, lines := range pages {
+		for _, l := range lines {
+			sizes[l.size] += len(l.text)
+		}
+	}
+	return dominant(sizes)
+}
+
+// headingLevels maps the font sizes clearly larger than the body's (by a
+// quarter) to heading levels, largest first, at most six.
+func headingLevels(pages [][]pdfLine, body float64) map[float64]int {
+	set := map[float64]bool{}
+	for _, lines := range pages {
+		for _, l := range lines {
+			if body > 0 && l.size >= 1.25*body {
+				set[l.size] = true
+			}
+		}
+	}
+	var sizes []float64
+	for s := range set {
+		sizes = append(sizes, s)
+	}
+	sort.Sort(sort.Reverse(sort.Float64Slice(sizes)))
+	levels := map[float64]int{}
+	for i, s := range sizes {
+		levels[s] = min(i+1, 6)
+	}
+	return levels
+}
+
+// joinHyphenated joins a paragraph's lines with spaces, except that a word
+// hyphenated across a line break ("exam-" + "ple") is joined back together.
+func joinHyphenated(lines []string) string {
+	var b []byte
+	for i, l := range lines {
+		if i > 0 {
+			next, _ := utf8.DecodeRuneInString(l)
+			prevLetter, _ := utf8.DecodeLastRune(b[:max(0, len(b)-1)])
+			if len(b) > 1 && b[len(b)-1] == '-' && unicode.IsLetter(prevLetter) && unicode.IsLower(next) {
+				b = b[:len(b)-1]
+			} else {
+				b = append(b, ' ')
+			}
+		}
+		b = append(b, l...)
+	}
+	return string(b)
+}
