@@ -11,16 +11,40 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/api"
+	"github.com/ragd/ragd/chunker"
+	"github.com/ragd/ragd/ingest"
+	"github.com/ragd/ragd/jobs"
 	"github.com/ragd/ragd/postgres/pgtest"
 	"github.com/ragd/ragd/secret"
 )
 
 const adminToken = "test-admin-token-0123456789"
+
+// Limits small enough that the bad-input tests stay fast under -race.
+const testMaxUpload = 24 << 20
+
+var testLimits = ingest.Limits{MaxTextBytes: 4 << 20, MaxUnzippedBytes: 8 << 20, Timeout: 30 * time.Second}
+
+var (
+	tokOnce sync.Once
+	tok     *chunker.BPE
+)
+
+func tokenizer(t testing.TB) *chunker.BPE {
+	tokOnce.Do(func() {
+		var err error
+		if tok, err = chunker.NewCL100K(); err != nil {
+			panic(err)
+		}
+	})
+	return tok
+}
 
 // syncBuffer collects log output from concurrent handlers.
 type syncBuffer struct {
@@ -59,11 +83,32 @@ func setup(t testing.TB) *testBundle {
 	}
 	store := agents.NewStore(pool, box)
 	logs := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	docs := ingest.NewStore(pool)
+	pipeline, err := ingest.NewPipeline(docs, tokenizer(t), ingest.PipelineConfig{Limits: testLimits}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	queue, err := jobs.New(pool, jobs.Config{Workers: 2, Logger: log, Pipeline: pipeline, Store: docs, FetchPollInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := queue.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = queue.Stop(ctx)
+	})
 	srv := httptest.NewServer(api.NewHandler(api.Deps{
-		Logger:     slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Store:      store,
-		AdminToken: adminToken,
-		Ready:      func(ctx context.Context) map[string]error { return map[string]error{"postgres": pool.Ping(ctx)} },
+		Logger:         log,
+		Store:          store,
+		AdminToken:     adminToken,
+		Documents:      docs,
+		Queue:          queue,
+		MaxUploadBytes: testMaxUpload,
+		Ready:          func(ctx context.Context) map[string]error { return map[string]error{"postgres": pool.Ping(ctx)} },
 	}))
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() {

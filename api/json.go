@@ -20,13 +20,18 @@ const maxJSONBody = 1 << 20
 // fields, trailing data, empty bodies and bodies over maxJSONBody are errors
 // that name the problem.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	return decodeLimit(w, r, v, maxJSONBody)
+}
+
+// decodeLimit is decode with a body limit of its own.
+func decodeLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 			return errorf(http.StatusUnsupportedMediaType, codeUnsupportedMediaType, "the body must be application/json")
 		}
 	}
-	body := http.MaxBytesReader(w, r.Body, maxJSONBody)
+	body := http.MaxBytesReader(w, r.Body, limit)
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

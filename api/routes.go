@@ -14,7 +14,7 @@ type route struct {
 
 // routes is the whole API, in one screen.
 func routes(d Deps, auth *authenticator) []route {
-	log, store := d.Logger, d.Store
+	log, store, docs, queue := d.Logger, d.Store, d.Documents, d.Queue
 	admin := func(h handler) http.Handler { return serve(log, auth.admin(h)) }
 	tenant := func(s agents.Scope, h tenantHandler) http.Handler { return serve(log, auth.tenant(s, h)) }
 	return []route{
@@ -38,5 +38,13 @@ func routes(d Deps, auth *authenticator) []route {
 		{"GET /v1/agents/{agent_id}", tenant(agents.ScopeAgentsRead, handleGetAgent(store))},
 		{"PATCH /v1/agents/{agent_id}", tenant(agents.ScopeAgentsWrite, handleUpdateAgent(store))},
 		{"DELETE /v1/agents/{agent_id}", tenant(agents.ScopeAgentsWrite, handleDeleteAgent(store))},
+
+		{"POST /v1/documents", tenant(agents.ScopeDocumentsWrite, handleUpload(docs, queue, d.MaxUploadBytes))},
+		{"GET /v1/documents", tenant(agents.ScopeDocumentsRead, handleListDocuments(docs))},
+		{"GET /v1/documents/{document_id}", tenant(agents.ScopeDocumentsRead, handleGetDocument(docs))},
+		{"GET /v1/documents/{document_id}/chunks", tenant(agents.ScopeDocumentsRead, handleListChunks(docs))},
+		{"GET /v1/documents/{document_id}/content", tenant(agents.ScopeDocumentsRead, handleDocumentContent(docs))},
+		{"POST /v1/documents/{document_id}/reindex", tenant(agents.ScopeDocumentsWrite, handleReindexDocument(docs, queue))},
+		{"DELETE /v1/documents/{document_id}", tenant(agents.ScopeDocumentsWrite, handleDeleteDocument(docs, queue))},
 	}
 }

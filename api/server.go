@@ -6,19 +6,31 @@ import (
 	"net/http"
 
 	"github.com/ragd/ragd/agents"
+	"github.com/ragd/ragd/ingest"
 )
+
+// DefaultMaxUploadBytes is the upload limit when Deps leaves it zero.
+const DefaultMaxUploadBytes = 50 << 20
 
 // Deps is what the API needs from the rest of ragd.
 type Deps struct {
 	Logger     *slog.Logger
 	Store      *agents.Store
 	AdminToken string
+	// Documents and Queue serve the document routes.
+	Documents *ingest.Store
+	Queue     ingest.Enqueuer
+	// MaxUploadBytes bounds an uploaded file (RAGD_MAX_UPLOAD_BYTES).
+	MaxUploadBytes int64
 	// Ready reports whether each dependency answers, by name ("postgres").
 	Ready func(ctx context.Context) map[string]error
 }
 
 // NewHandler returns the whole HTTP API.
 func NewHandler(d Deps) http.Handler {
+	if d.MaxUploadBytes <= 0 {
+		d.MaxUploadBytes = DefaultMaxUploadBytes
+	}
 	mux := http.NewServeMux()
 	for _, rt := range routes(d, newAuthenticator(d.AdminToken, d.Store)) {
 		mux.Handle(rt.pattern, rt.handler)

@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"github.com/ragd/ragd/ingest/ingesttest"
+
 	"archive/zip"
 	"bytes"
 	"context"
@@ -25,7 +27,7 @@ func wantCode(t *testing.T, err error, code string) {
 
 func TestExtractPDF(t *testing.T) {
 	t.Parallel()
-	ext := mustExtract(t, TypePDF, reportPDF())
+	ext := mustExtract(t, TypePDF, ingesttest.ReportPDF())
 	if ext.PageCount != 2 || len(ext.Pages) != 2 {
 		t.Fatalf("pages = %d, spans %v", ext.PageCount, ext.Pages)
 	}
@@ -58,7 +60,7 @@ func TestExtractPDFMatchesPdftotext(t *testing.T) {
 	if err != nil {
 		t.Fatal("pdftotext is missing: install poppler-utils (make test does)")
 	}
-	for name, data := range map[string][]byte{"report": reportPDF(), "repaired-trailing-bytes": append(reportPDF(), "garbage after EOF"...)} {
+	for name, data := range map[string][]byte{"report": ingesttest.ReportPDF(), "repaired-trailing-bytes": append(ingesttest.ReportPDF(), "garbage after EOF"...)} {
 		path := filepath.Join(t.TempDir(), name+".pdf")
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			t.Fatal(err)
@@ -77,7 +79,7 @@ func TestExtractPDFMatchesPdftotext(t *testing.T) {
 
 func TestExtractPDFRepairs(t *testing.T) {
 	t.Parallel()
-	good := reportPDF()
+	good := ingesttest.ReportPDF()
 	for name, data := range map[string][]byte{
 		"TrailingBytes":   append(bytes.Clone(good), "\n<html>appended by a proxy</html>\n"...),
 		"HeaderSpace":     bytes.Replace(bytes.Clone(good), []byte("%PDF-1.4\n"), []byte("%PDF-1.4 "), 1),
@@ -98,8 +100,8 @@ func TestExtractPDFRepairs(t *testing.T) {
 
 func TestExtractPDFBadInput(t *testing.T) {
 	t.Parallel()
-	good := reportPDF()
-	noText := makePDF([]string{"0 0 1 rg 72 72 200 200 re f\n"})
+	good := ingesttest.ReportPDF()
+	noText := ingesttest.MakePDF([]string{"0 0 1 rg 72 72 200 200 re f\n"})
 	cases := map[string]struct {
 		data []byte
 		lim  Limits
@@ -129,7 +131,7 @@ func TestExtractPDFEncrypted(t *testing.T) {
 	}
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.pdf")
-	if err := os.WriteFile(in, reportPDF(), 0o600); err != nil {
+	if err := os.WriteFile(in, ingesttest.ReportPDF(), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	encrypt := func(name string, args ...string) []byte {
@@ -172,15 +174,15 @@ func TestJoinHyphenated(t *testing.T) {
 
 func TestExtractDOCX(t *testing.T) {
 	t.Parallel()
-	body := wPara("Title", "Employee Handbook") +
-		wPara("", "Welcome to Initech.") +
-		wPara("Berschrift1", "Leave") +
-		wPara("Sub", "Vacation") +
-		wPara("", "You get <w:r>twenty</w:r> days.") +
-		wListItem("Ask your manager") + wListItem("Log it in the HR tool") +
-		wTable([]string{"Years", "Days"}, []string{"0-5", "20"}, []string{"5+", "25"}) +
+	body := ingesttest.WPara("Title", "Employee Handbook") +
+		ingesttest.WPara("", "Welcome to Initech.") +
+		ingesttest.WPara("Berschrift1", "Leave") +
+		ingesttest.WPara("Sub", "Vacation") +
+		ingesttest.WPara("", "You get <w:r>twenty</w:r> days.") +
+		ingesttest.WListItem("Ask your manager") + ingesttest.WListItem("Log it in the HR tool") +
+		ingesttest.WTable([]string{"Years", "Days"}, []string{"0-5", "20"}, []string{"5+", "25"}) +
 		`<w:p><w:r><w:delText>deleted words</w:delText></w:r><w:r><w:t>Kept words.</w:t></w:r></w:p>`
-	ext := mustExtract(t, TypeDOCX, makeDOCX(body))
+	ext := mustExtract(t, TypeDOCX, ingesttest.MakeDOCX(body))
 	secs := sectionTexts(ext)
 	vac := secs["Leave > Vacation"]
 	for _, want := range []string{"- Ask your manager", "Years | Days", "0-5 | 20", "5+ | 25", "Kept words."} {
@@ -198,8 +200,8 @@ func TestExtractDOCX(t *testing.T) {
 
 func TestExtractDOCXBadInput(t *testing.T) {
 	t.Parallel()
-	bomb := makeDOCX(wPara("", strings.Repeat("a", 3<<20)))
-	laughs := makeDOCX(`<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]><w:p><w:r><w:t>&lol2;</w:t></w:r></w:p>`)
+	bomb := ingesttest.MakeDOCX(ingesttest.WPara("", strings.Repeat("a", 3<<20)))
+	laughs := ingesttest.MakeDOCX(`<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]><w:p><w:r><w:t>&lol2;</w:t></w:r></w:p>`)
 	cases := map[string]struct {
 		data []byte
 		lim  Limits
@@ -209,8 +211,8 @@ func TestExtractDOCXBadInput(t *testing.T) {
 		"EntityExpansion": {laughs, Limits{}, CodeUnsupportedType},
 		"NotAZip":         {[]byte("PK\x03\x04 not really"), Limits{}, CodeUnsupportedType},
 		"NoBody":          {makeDOCXWithout("word/document.xml"), Limits{}, CodeUnsupportedType},
-		"BrokenXML":       {makeDOCX(`<w:p><w:r><w:t>unclosed`), Limits{}, CodeUnsupportedType},
-		"Empty":           {makeDOCX(``), Limits{}, CodeNoText},
+		"BrokenXML":       {ingesttest.MakeDOCX(`<w:p><w:r><w:t>unclosed`), Limits{}, CodeUnsupportedType},
+		"Empty":           {ingesttest.MakeDOCX(``), Limits{}, CodeNoText},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -391,8 +393,8 @@ func TestDetect(t *testing.T) {
 		want Type
 		ok   bool
 	}{
-		{"PDF", reportPDF(), "report.bin", TypePDF, true},
-		{"DOCX", makeDOCX(wPara("", "x")), "file", TypeDOCX, true},
+		{"PDF", ingesttest.ReportPDF(), "report.bin", TypePDF, true},
+		{"DOCX", ingesttest.MakeDOCX(ingesttest.WPara("", "x")), "file", TypeDOCX, true},
 		{"HTMLBySniff", []byte("<!DOCTYPE html><p>x"), "page", TypeHTML, true},
 		{"HTMLByName", []byte("<p>x"), "page.htm", TypeHTML, true},
 		{"Markdown", []byte("# T\n"), "README.md", TypeMarkdown, true},

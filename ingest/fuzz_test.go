@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"github.com/ragd/ragd/ingest/ingesttest"
+
 	"context"
 	"testing"
 	"time"
@@ -41,12 +43,12 @@ func fuzzExtract(f *testing.F, typ Type, seeds ...[]byte) {
 }
 
 func FuzzExtractPDF(f *testing.F) {
-	good := reportPDF()
-	fuzzExtract(f, TypePDF, good, good[:len(good)/2], makePDF([]string{"BT /F1 12 Tf (x) Tj ET"}), []byte("%PDF-1.4\n%%EOF"))
+	good := ingesttest.ReportPDF()
+	fuzzExtract(f, TypePDF, good, good[:len(good)/2], ingesttest.MakePDF([]string{"BT /F1 12 Tf (x) Tj ET"}), []byte("%PDF-1.4\n%%EOF"))
 }
 
 func FuzzExtractDOCX(f *testing.F) {
-	fuzzExtract(f, TypeDOCX, makeDOCX(wPara("Heading1", "T")+wPara("", "body")+wTable([]string{"a", "b"})), []byte("PK\x03\x04"))
+	fuzzExtract(f, TypeDOCX, ingesttest.MakeDOCX(ingesttest.WPara("Heading1", "T")+ingesttest.WPara("", "body")+ingesttest.WTable([]string{"a", "b"})), []byte("PK\x03\x04"))
 }
 
 func FuzzExtractHTML(f *testing.F) {

@@ -46,9 +46,25 @@ type config struct {
 	// ReadTimeout, WriteTimeout (RAGD_HTTP_READ_TIMEOUT, RAGD_HTTP_WRITE_TIMEOUT):
 	// per request, Go durations. Default 60s each.
 	ReadTimeout, WriteTimeout time.Duration
-	// ShutdownTimeout (RAGD_SHUTDOWN_TIMEOUT): how long in-flight requests
-	// may take to finish after SIGTERM. Default 30s.
+	// ShutdownTimeout (RAGD_SHUTDOWN_TIMEOUT): how long in-flight requests,
+	// then running jobs, may take to finish after SIGTERM. Default 30s.
 	ShutdownTimeout time.Duration
+	// MaxUploadBytes (RAGD_MAX_UPLOAD_BYTES): the largest file accepted,
+	// in bytes or with a KiB/MiB/GiB suffix. Default 50MiB.
+	MaxUploadBytes int64
+	// Workers (RAGD_WORKERS, --workers): jobs run at once by serve or
+	// worker; serve --workers=0 serves the API only. Default 2.
+	Workers int
+	// MaxPages (RAGD_MAX_PAGES, default 2000), MaxTextBytes
+	// (RAGD_MAX_TEXT_BYTES, default 20MiB) and ExtractTimeout
+	// (RAGD_EXTRACT_TIMEOUT, default 2m) bound one document's extraction.
+	MaxPages       int
+	MaxTextBytes   int64
+	ExtractTimeout time.Duration
+	// ChunkMaxTokens (RAGD_CHUNK_MAX_TOKENS, default 512) and ChunkOverlap
+	// (RAGD_CHUNK_OVERLAP_TOKENS, default 64) are the chunking defaults;
+	// tenant settings and uploads may set their own.
+	ChunkMaxTokens, ChunkOverlap int
 }
 
 // String prints the configuration with its secrets redacted.
@@ -87,6 +103,33 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	if c.ShutdownTimeout, err = parseDuration(getenv("RAGD_SHUTDOWN_TIMEOUT"), 30*time.Second); err != nil {
 		return c, fmt.Errorf("RAGD_SHUTDOWN_TIMEOUT: %w", err)
 	}
+	if c.MaxUploadBytes, err = parseBytes(getenv("RAGD_MAX_UPLOAD_BYTES"), 50<<20); err != nil {
+		return c, fmt.Errorf("RAGD_MAX_UPLOAD_BYTES: %w", err)
+	}
+	if c.MaxTextBytes, err = parseBytes(getenv("RAGD_MAX_TEXT_BYTES"), 20<<20); err != nil {
+		return c, fmt.Errorf("RAGD_MAX_TEXT_BYTES: %w", err)
+	}
+	if c.ExtractTimeout, err = parseDuration(getenv("RAGD_EXTRACT_TIMEOUT"), 2*time.Minute); err != nil {
+		return c, fmt.Errorf("RAGD_EXTRACT_TIMEOUT: %w", err)
+	}
+	for _, v := range []struct {
+		name     string
+		dst      *int
+		def, min int
+		max      int
+	}{
+		{"RAGD_WORKERS", &c.Workers, 2, 0, 256},
+		{"RAGD_MAX_PAGES", &c.MaxPages, 2000, 1, 1_000_000},
+		{"RAGD_CHUNK_MAX_TOKENS", &c.ChunkMaxTokens, 512, 16, 8191},
+		{"RAGD_CHUNK_OVERLAP_TOKENS", &c.ChunkOverlap, 64, 0, 4095},
+	} {
+		if *v.dst, err = parseInt(getenv(v.name), v.def, v.min, v.max); err != nil {
+			return c, fmt.Errorf("%s: %w", v.name, err)
+		}
+	}
+	if c.ChunkOverlap*2 >= c.ChunkMaxTokens {
+		return c, errors.New("RAGD_CHUNK_OVERLAP_TOKENS: must be less than half of RAGD_CHUNK_MAX_TOKENS")
+	}
 	if s := getenv("RAGD_LOG_LEVEL"); s != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(s)); err != nil {
 			return c, fmt.Errorf("RAGD_LOG_LEVEL: must be debug, info, warn or error, not %q", s)
@@ -106,6 +149,9 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 		fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (RAGD_ADDR)")
 		fs.BoolVar(&c.AutoMigrate, "migrate", c.AutoMigrate, "apply migrations before serving (RAGD_AUTO_MIGRATE)")
 	}
+	if cmd == "serve" || cmd == "worker" {
+		fs.IntVar(&c.Workers, "workers", c.Workers, "jobs run at once; 0 serves the API only (RAGD_WORKERS)")
+	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -123,6 +169,12 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	case "", "json", "text":
 	default:
 		return c, fmt.Errorf("RAGD_LOG_FORMAT: must be json or text, not %q", c.LogFormat)
+	}
+	if c.Workers < 0 {
+		return c, errors.New("RAGD_WORKERS: must be at least 0")
+	}
+	if cmd == "worker" && c.Workers == 0 {
+		return c, errors.New("RAGD_WORKERS: ragd worker needs at least one worker")
 	}
 	if c.AdminTokenValue != "" && len(c.AdminTokenValue) < 16 {
 		return c, errors.New("RAGD_ADMIN_TOKEN: must be at least 16 characters")
@@ -224,4 +276,38 @@ func parseDuration(s string, def time.Duration) (time.Duration, error) {
 		return 0, fmt.Errorf("must be a positive duration such as 30s, not %q", s)
 	}
 	return d, nil
+}
+
+func parseInt(s string, def, lo, hi int) (int, error) {
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("must be an integer from %d to %d, not %q", lo, hi, s)
+	}
+	return n, nil
+}
+
+// parseBytes reads a size: a plain number of bytes, or one with a KiB,
+// MiB or GiB (or KB, MB, GB, read as the same powers of two) suffix.
+func parseBytes(s string, def int64) (int64, error) {
+	if s == "" {
+		return def, nil
+	}
+	num, mult := strings.TrimSpace(s), int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"B", 1}} {
+		if rest, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, mult = strings.TrimSpace(rest), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > (1<<40)/mult {
+		return 0, fmt.Errorf("must be a positive size such as 52428800 or 50MiB, not %q", s)
+	}
+	return n * mult, nil
 }

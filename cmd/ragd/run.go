@@ -17,6 +17,9 @@ import (
 
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/api"
+	"github.com/ragd/ragd/chunker"
+	"github.com/ragd/ragd/ingest"
+	"github.com/ragd/ragd/jobs"
 	"github.com/ragd/ragd/postgres"
 	"github.com/ragd/ragd/secret"
 )
@@ -29,6 +32,7 @@ const usage = `usage: ragd <command> [flags]
 commands:
   serve     serve the HTTP API (migrates first unless RAGD_AUTO_MIGRATE=false)
   migrate   apply ragd's and River's schema migrations (idempotent)
+  worker    run background jobs only (document ingestion), no HTTP API
   seed      create demo tenants and agents, print a key per new tenant (idempotent)
   version   print the version
 
@@ -49,7 +53,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
-	case "serve", "migrate", "seed":
+	case "serve", "worker", "migrate", "seed":
 	default:
 		fmt.Fprintln(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)
@@ -94,7 +98,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return nil
 	default:
-		return serve(ctx, cfg, pool, log)
+		return serve(ctx, cmd, cfg, pool, log)
 	}
 }
 
@@ -110,8 +114,12 @@ func openStore(cfg config, pool *pgxpool.Pool, log *slog.Logger) (*agents.Store,
 	return agents.NewStore(pool, box), nil
 }
 
-func serve(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logger) error {
-	if cfg.AutoMigrate {
+// serve runs the HTTP API and the workers (serve), or the workers alone
+// (worker), until ctx is cancelled; then it stops accepting requests,
+// lets in-flight requests and running jobs finish within the grace period,
+// and returns.
+func serve(ctx context.Context, cmd string, cfg config, pool *pgxpool.Pool, log *slog.Logger) error {
+	if cfg.AutoMigrate && cmd == "serve" {
 		if _, err := postgres.Migrate(ctx, pool, log); err != nil {
 			return err
 		}
@@ -120,14 +128,56 @@ func serve(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logger
 	if err != nil {
 		return err
 	}
+	docs := ingest.NewStore(pool)
+	qcfg := jobs.Config{Workers: cfg.Workers, Logger: log, Store: docs}
+	if cfg.Workers > 0 {
+		tok, err := chunker.NewCL100K()
+		if err != nil {
+			return fmt.Errorf("tokenizer: %w", err)
+		}
+		qcfg.Pipeline, err = ingest.NewPipeline(docs, tok, ingest.PipelineConfig{
+			Limits:   ingest.Limits{MaxPages: cfg.MaxPages, MaxTextBytes: int(cfg.MaxTextBytes), Timeout: cfg.ExtractTimeout},
+			Chunking: chunker.Options{MaxTokens: cfg.ChunkMaxTokens, OverlapTokens: cfg.ChunkOverlap},
+		}, log)
+		if err != nil {
+			return err
+		}
+	}
+	queue, err := jobs.New(pool, qcfg)
+	if err != nil {
+		return err
+	}
+	// Not ctx: cancelling Start's context hard-stops River; stopQueue stops it softly.
+	if err := queue.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("start workers: %w", err)
+	}
+	stopQueue := func() error {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		defer cancel()
+		log.Info("stopping workers: letting running jobs finish", "grace", cfg.ShutdownTimeout.String())
+		return queue.Stop(stopCtx)
+	}
+	if cmd == "worker" {
+		log.Info("ragd worker running", "workers", cfg.Workers, "version", buildVersion())
+		<-ctx.Done()
+		if err := stopQueue(); err != nil {
+			return fmt.Errorf("stop workers: %w", err)
+		}
+		log.Info("stopped")
+		return nil
+	}
+
 	adminToken, err := cfg.adminToken(log)
 	if err != nil {
 		return err
 	}
 	handler := api.NewHandler(api.Deps{
-		Logger:     log,
-		Store:      store,
-		AdminToken: adminToken,
+		Logger:         log,
+		Store:          store,
+		AdminToken:     adminToken,
+		Documents:      docs,
+		Queue:          queue,
+		MaxUploadBytes: cfg.MaxUploadBytes,
 		Ready: func(ctx context.Context) map[string]error {
 			return map[string]error{"postgres": pool.Ping(ctx)}
 		},
@@ -144,22 +194,28 @@ func serve(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logger
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
+		_ = stopQueue()
 		return fmt.Errorf("RAGD_ADDR: %w", err)
 	}
-	log.Info("ragd serving", "addr", ln.Addr().String(), "version", buildVersion())
+	log.Info("ragd serving", "addr", ln.Addr().String(), "workers", cfg.Workers, "version", buildVersion())
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
+		_ = stopQueue()
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: finishing in-flight requests", "grace", cfg.ShutdownTimeout.String())
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil {
+	httpErr := srv.Shutdown(shutCtx)
+	if httpErr != nil {
 		_ = srv.Close()
+	}
+	queueErr := stopQueue()
+	if err := errors.Join(httpErr, queueErr); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info("stopped")

@@ -1,0 +1,321 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/ragd/ragd"
+	"github.com/ragd/ragd/ingest"
+)
+
+// maxFormField bounds each non-file field of a multipart upload.
+const maxFormField = 64 << 10
+
+// jsonUpload is the body of a text upload.
+type jsonUpload struct {
+	Text          string         `json:"text"`
+	Format        string         `json:"format"`
+	Title         string         `json:"title"`
+	Filename      string         `json:"filename"`
+	Tags          []string       `json:"tags"`
+	Metadata      map[string]any `json:"metadata"`
+	ExternalID    string         `json:"external_id"`
+	MaxTokens     int            `json:"max_tokens"`
+	OverlapTokens int            `json:"overlap_tokens"`
+}
+
+func handleUpload(docs *ingest.Store, q ingest.Enqueuer, maxUpload int64) tenantHandler {
+	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
+		opts := ingest.CreateOptions{IdempotencyKey: r.Header.Get("Idempotency-Key")}
+		switch v := r.URL.Query().Get("duplicate"); v {
+		case "", "reject":
+		case "allow":
+			opts.AllowDuplicate = true
+		default:
+			return fieldError("duplicate", "must be allow or reject")
+		}
+		if k := opts.IdempotencyKey; k != "" && (len(k) > 255 || strings.IndexFunc(k, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0) {
+			return fieldError("Idempotency-Key", "must be 1 to 255 visible ASCII characters")
+		}
+		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		var u ingest.Upload
+		var err error
+		switch mt {
+		case "multipart/form-data":
+			u, err = readMultipartUpload(w, r, maxUpload)
+		case "application/json":
+			u, err = readJSONUpload(w, r, maxUpload)
+		default:
+			return errorf(http.StatusUnsupportedMediaType, codeUnsupportedMediaType, "upload a file as multipart/form-data (field \"file\") or text as application/json (field \"text\")")
+		}
+		if err != nil {
+			return err
+		}
+		created, err := docs.Create(r.Context(), t.TenantID, u, opts, q)
+		if errors.Is(err, ingest.ErrIdempotencyMismatch) {
+			return &httpError{status: http.StatusConflict, code: codeConflict, detail: err.Error(),
+				fields: map[string]string{"Idempotency-Key": "was used for a different upload"}}
+		}
+		if err != nil {
+			return err
+		}
+		status := http.StatusOK
+		if created.New {
+			status = http.StatusAccepted
+		}
+		w.Header().Set("Location", "/v1/documents/"+created.Document.ID.String())
+		writeJSON(w, status, created.Document)
+		return nil
+	}
+}
+
+func fieldError(field, msg string) error {
+	return &httpError{status: http.StatusBadRequest, code: codeValidationFailed, detail: "the request has invalid fields",
+		fields: map[string]string{field: msg}}
+}
+
+func tooLarge(limit int64) error {
+	return errorf(http.StatusRequestEntityTooLarge, codePayloadTooLarge, "the file is larger than the upload limit of "+byteSize(limit))
+}
+
+func readMultipartUpload(w http.ResponseWriter, r *http.Request, maxUpload int64) (ingest.Upload, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxUpload+1<<20)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return ingest.Upload{}, errorf(http.StatusBadRequest, codeInvalidJSON, "the multipart body could not be read: "+err.Error())
+	}
+	var u ingest.Upload
+	var probs ragd.Problems
+	gotFile := false
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return u, tooLarge(maxUpload)
+		}
+		if err != nil {
+			return u, fieldError("body", "the multipart body is malformed")
+		}
+		name := part.FormName()
+		if name == "file" {
+			if gotFile {
+				probs.Add("file", "send one file per upload")
+				continue
+			}
+			gotFile = true
+			u.Filename = part.FileName()
+			u.Data, err = io.ReadAll(io.LimitReader(part, maxUpload+1))
+			if errors.As(err, &mbe) || int64(len(u.Data)) > maxUpload {
+				return u, tooLarge(maxUpload)
+			}
+			if err != nil {
+				return u, fieldError("file", "the file could not be read")
+			}
+			continue
+		}
+		val, err := io.ReadAll(io.LimitReader(part, maxFormField+1))
+		if err != nil || len(val) > maxFormField {
+			probs.Add(name, "must be at most %d bytes", maxFormField)
+			continue
+		}
+		s := string(val)
+		switch name {
+		case "title":
+			u.Title = s
+		case "external_id":
+			u.ExternalID = s
+		case "tags":
+			if strings.HasPrefix(strings.TrimSpace(s), "[") {
+				var tags []string
+				if json.Unmarshal(val, &tags) != nil {
+					probs.Add("tags", "must be a JSON array of strings, or one tag per field")
+				}
+				u.Tags = append(u.Tags, tags...)
+			} else {
+				u.Tags = append(u.Tags, s)
+			}
+		case "metadata":
+			dec := json.NewDecoder(bytes.NewReader(val))
+			if dec.Decode(&u.Metadata) != nil || dec.More() {
+				probs.Add("metadata", "must be a JSON object of strings, numbers and booleans")
+			}
+		case "max_tokens", "overlap_tokens":
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil {
+				probs.Add(name, "must be an integer")
+			}
+			if name == "max_tokens" {
+				u.MaxTokens = n
+			} else {
+				u.OverlapTokens = n
+			}
+		default:
+			probs.Add(name, "unknown field")
+		}
+	}
+	if !gotFile {
+		probs.Add("file", "is required: send the document in a form field named \"file\"")
+	}
+	if err := probs.Err(); err != nil {
+		return u, err
+	}
+	if len(u.Data) == 0 {
+		return u, fieldError("file", "is empty")
+	}
+	typ, ok := ingest.Detect(u.Data, u.Filename)
+	if !ok {
+		return u, errorf(http.StatusUnsupportedMediaType, codeUnsupportedMediaType,
+			"the file is not a document ragd can read; supported: PDF, Word (.docx), HTML, Markdown and plain text")
+	}
+	u.Type = typ
+	return u, nil
+}
+
+func readJSONUpload(w http.ResponseWriter, r *http.Request, maxUpload int64) (ingest.Upload, error) {
+	var in jsonUpload
+	if err := decodeLimit(w, r, &in, maxUpload+maxFormField); err != nil {
+		return ingest.Upload{}, err
+	}
+	if strings.TrimSpace(in.Text) == "" {
+		return ingest.Upload{}, fieldError("text", "is required and must not be blank")
+	}
+	if int64(len(in.Text)) > maxUpload {
+		return ingest.Upload{}, tooLarge(maxUpload)
+	}
+	typ := ingest.TypeText
+	switch in.Format {
+	case "", "text":
+	case "markdown":
+		typ = ingest.TypeMarkdown
+	case "html":
+		typ = ingest.TypeHTML
+	default:
+		return ingest.Upload{}, fieldError("format", "must be text, markdown or html")
+	}
+	return ingest.Upload{
+		Title: in.Title, Filename: in.Filename, Data: []byte(in.Text), Type: typ, Tags: in.Tags,
+		Metadata: in.Metadata, ExternalID: in.ExternalID, MaxTokens: in.MaxTokens, OverlapTokens: in.OverlapTokens,
+	}, nil
+}
+
+var documentStatuses = []string{ingest.StatusQueued, ingest.StatusProcessing, ingest.StatusReady, ingest.StatusFailed, ingest.StatusDeleting}
+
+func handleListDocuments(docs *ingest.Store) tenantHandler {
+	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
+		page, err := pageFrom(r)
+		if err != nil {
+			return err
+		}
+		q := r.URL.Query()
+		f := ingest.Filter{Status: q.Get("status"), Tag: q.Get("tag"), ExternalID: q.Get("external_id")}
+		if f.Status != "" && !slices.Contains(documentStatuses, f.Status) {
+			return fieldError("status", "must be one of "+strings.Join(documentStatuses, ", "))
+		}
+		list, next, err := docs.List(r.Context(), t.TenantID, f, page)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, newList(list, next))
+		return nil
+	}
+}
+
+func handleGetDocument(docs *ingest.Store) tenantHandler {
+	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
+		id, err := pathUUID(r, "document_id")
+		if err != nil {
+			return err
+		}
+		d, err := docs.Get(r.Context(), t.TenantID, id)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, d)
+		return nil
+	}
+}
+
+func handleListChunks(docs *ingest.Store) tenantHandler {
+	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
+		id, err := pathUUID(r, "document_id")
+		if err != nil {
+			return err
+		}
+		page, err := pageFrom(r)
+		if err != nil {
+			return err
+		}
+		chunks, next, err := docs.Chunks(r.Context(), t.TenantID, id, page)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, newList(chunks, next))
+		return nil
+	}
+}
+
+func handleDocumentContent(docs *ingest.Store) tenantHandler {
+	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
+		id, err := pathUUID(r, "document_id")
+		if err != nil {
+			return err
+		}
+		d, data, err := docs.Content(r.Context(), t.TenantID, id)
+		if err != nil {
+			return err
+		}
+		name := "document"
+		if d.Filename != nil {
+			name = *d.Filename
+		}
+		w.Header().Set("Content-Type", d.Type.MediaType())
+		// Always a download: an uploaded HTML page must not run in our origin.
+		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Content-Security-Policy", "sandbox")
+		w.Header().Set("Content-Length", fmt.Sprint(len(data)))
+		_, _ = w.Write(data)
+		return nil
+	}
+}
+
+func handleReindexDocument(docs *ingest.Store, q ingest.Enqueuer) tenantHandler {
+	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
+		id, err := pathUUID(r, "document_id")
+		if err != nil {
+			return err
+		}
+		d, err := docs.Reindex(r.Context(), t.TenantID, id, q)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusAccepted, d)
+		return nil
+	}
+}
+
+func handleDeleteDocument(docs *ingest.Store, q ingest.Enqueuer) tenantHandler {
+	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
+		id, err := pathUUID(r, "document_id")
+		if err != nil {
+			return err
+		}
+		d, err := docs.Delete(r.Context(), t.TenantID, id, q)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusAccepted, d)
+		return nil
+	}
+}

@@ -1,0 +1,372 @@
+package api_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"fmt"
+	"mime/multipart"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ragd/ragd/ingest/ingesttest"
+)
+
+// multipartBody builds an upload form: the file, then fields as name,
+// value pairs.
+func multipartBody(t testing.TB, filename string, data []byte, fields ...string) (string, []byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	if filename != "-" {
+		fw, err := mw.CreateFormFile("file", filename)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fw.Write(data)
+	}
+	for i := 0; i+1 < len(fields); i += 2 {
+		mw.WriteField(fields[i], fields[i+1])
+	}
+	mw.Close()
+	return mw.FormDataContentType(), buf.Bytes()
+}
+
+// upload posts a file and returns the response.
+func (b *testBundle) upload(key, query, filename string, data []byte, fields ...string) response {
+	b.t.Helper()
+	ct, body := multipartBody(b.t, filename, data, fields...)
+	return b.req("POST", "/v1/documents"+query, key, body, "Content-Type", ct)
+}
+
+// waitDocument polls a document until it leaves queued and processing.
+func (b *testBundle) waitDocument(key, id string) map[string]any {
+	b.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		d := b.must(200, "GET", "/v1/documents/"+id, key, nil).json(b.t)
+		if s := d["status"]; s == "ready" || s == "failed" {
+			return d
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("document %s still %v after 60s", id, d["status"])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestDocuments(t *testing.T) {
+	t.Parallel()
+
+	t.Run("PDFBecomesReadyWithPagesAndHeadings", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, key := b.tenantWithKey("acme")
+		pdf := ingesttest.ReportPDF()
+		r := b.upload(key, "", "report.pdf", pdf, "title", "Q3 report", "tags", "reports", "tags", "2026", "metadata", `{"team":"research","year":2026,"public":false}`)
+		if r.Status != 202 {
+			t.Fatalf("upload: %d %s", r.Status, r.Body)
+		}
+		doc := r.json(t)
+		id := doc["id"].(string)
+		if doc["status"] != "queued" || doc["type"] != "pdf" || doc["title"] != "Q3 report" || r.Header.Get("Location") != "/v1/documents/"+id {
+			t.Fatalf("upload answered %s", r.Body)
+		}
+		d := b.waitDocument(key, id)
+		if d["status"] != "ready" || d["page_count"] != 2.0 || d["chunk_count"].(float64) < 1 || d["progress"] != 1.0 || d["error"] != nil {
+			t.Fatalf("document = %v", d)
+		}
+		if tm := d["timings"].(map[string]any); tm["started_at"] == nil || tm["finished_at"] == nil || tm["total_ms"] == nil {
+			t.Fatalf("timings = %v", tm)
+		}
+		chunks := b.must(200, "GET", "/v1/documents/"+id+"/chunks", key, nil).json(t)["data"].([]any)
+		var pages, headings []string
+		for _, c := range chunks {
+			m := c.(map[string]any)
+			pages = append(pages, fmt.Sprintf("%v-%v", m["page_start"], m["page_end"]))
+			for _, h := range m["heading_path"].([]any) {
+				headings = append(headings, h.(string))
+			}
+			if m["token_count"].(float64) < 1 || m["end_offset"].(float64) <= m["start_offset"].(float64) {
+				t.Fatalf("chunk = %v", m)
+			}
+		}
+		if !strings.Contains(strings.Join(pages, ","), "1-") || !strings.Contains(strings.Join(headings, ","), "Introduction") {
+			t.Fatalf("chunks lack pages or headings: pages %v headings %v", pages, headings)
+		}
+		content := b.must(200, "GET", "/v1/documents/"+id+"/content", key, nil)
+		if !bytes.Equal(content.Body, pdf) || content.Header.Get("Content-Type") != "application/pdf" ||
+			!strings.HasPrefix(content.Header.Get("Content-Disposition"), "attachment") {
+			t.Fatalf("content: %d bytes, headers %v", len(content.Body), content.Header)
+		}
+		list := b.must(200, "GET", "/v1/documents?tag=reports&status=ready", key, nil).json(t)["data"].([]any)
+		if len(list) != 1 {
+			t.Fatalf("filtered list = %v", list)
+		}
+		if list := b.must(200, "GET", "/v1/documents?tag=other", key, nil).json(t)["data"].([]any); len(list) != 0 {
+			t.Fatalf("tag filter let through %v", list)
+		}
+	})
+
+	t.Run("JSONTextAndMarkdown", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, key := b.tenantWithKey("acme")
+		r := b.must(202, "POST", "/v1/documents", key, map[string]any{
+			"text": "# Guide\n\nInstall it.\n\n## Usage\n\nRun it.", "format": "markdown", "title": "Guide", "external_id": "kb-42",
+		})
+		id := r.json(t)["id"].(string)
+		if d := b.waitDocument(key, id); d["status"] != "ready" || d["type"] != "markdown" {
+			t.Fatalf("document = %v", d)
+		}
+		list := b.must(200, "GET", "/v1/documents?external_id=kb-42", key, nil).json(t)["data"].([]any)
+		if len(list) != 1 {
+			t.Fatalf("external_id filter = %v", list)
+		}
+		for name, body := range map[string]any{
+			"Blank":       map[string]any{"text": "   "},
+			"BadFormat":   map[string]any{"text": "x", "format": "pdf"},
+			"BadMetadata": map[string]any{"text": "x", "metadata": map[string]any{"nested": map[string]any{"a": 1}}},
+			"BadTags":     map[string]any{"text": "x", "tags": []string{""}},
+			"BadChunking": map[string]any{"text": "x", "max_tokens": 5},
+		} {
+			if code := b.must(400, "POST", "/v1/documents", key, body).code(t); code != "validation_failed" {
+				t.Fatalf("%s: code %q", name, code)
+			}
+		}
+	})
+
+	t.Run("DuplicatesAndIdempotency", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, key := b.tenantWithKey("acme")
+		data := []byte("the same bytes twice")
+		first := b.upload(key, "", "a.txt", data).json(t)["id"]
+		again := b.upload(key, "", "b.txt", data)
+		if again.Status != 200 || again.json(t)["id"] != first {
+			t.Fatalf("duplicate upload: %d %s", again.Status, again.Body)
+		}
+		allowed := b.upload(key, "?duplicate=allow", "c.txt", data)
+		if allowed.Status != 202 || allowed.json(t)["id"] == first {
+			t.Fatalf("?duplicate=allow: %d %s", allowed.Status, allowed.Body)
+		}
+		// Another tenant's identical bytes are its own document.
+		_, keyB := b.tenantWithKey("other")
+		if r := b.upload(keyB, "", "a.txt", data); r.Status != 202 {
+			t.Fatalf("other tenant's upload: %d", r.Status)
+		}
+
+		ct, body := multipartBody(t, "idem.txt", []byte("retried upload"))
+		r1 := b.req("POST", "/v1/documents?duplicate=allow", key, body, "Content-Type", ct, "Idempotency-Key", "retry-1")
+		r2 := b.req("POST", "/v1/documents?duplicate=allow", key, body, "Content-Type", ct, "Idempotency-Key", "retry-1")
+		if r1.Status != 202 || r2.Status != 202 || r1.json(t)["id"] != r2.json(t)["id"] {
+			t.Fatalf("idempotent retry: %d %s / %d %s", r1.Status, r1.Body, r2.Status, r2.Body)
+		}
+		ct2, body2 := multipartBody(t, "idem.txt", []byte("a different upload"))
+		r3 := b.req("POST", "/v1/documents", key, body2, "Content-Type", ct2, "Idempotency-Key", "retry-1")
+		if r3.Status != 409 || r3.code(t) != "conflict" {
+			t.Fatalf("key reused for another request: %d %s", r3.Status, r3.Body)
+		}
+	})
+
+	t.Run("ReindexMakesANewVersion", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, key := b.tenantWithKey("acme")
+		id := b.upload(key, "", "notes.md", []byte("# Notes\n\nSome text to index.")).json(t)["id"].(string)
+		b.waitDocument(key, id)
+		r := b.must(202, "POST", "/v1/documents/"+id+"/reindex", key, nil).json(t)
+		if r["content_version"] != 2.0 || r["status"] != "queued" {
+			t.Fatalf("reindex = %v", r)
+		}
+		if d := b.waitDocument(key, id); d["status"] != "ready" || d["content_version"] != 2.0 {
+			t.Fatalf("after reindex = %v", d)
+		}
+		var versions []int
+		rows, _ := b.pool.Query(t.Context(), "SELECT DISTINCT content_version FROM chunks WHERE document_id = $1", id)
+		for rows.Next() {
+			var v int
+			rows.Scan(&v)
+			versions = append(versions, v)
+		}
+		if len(versions) != 1 || versions[0] != 2 {
+			t.Fatalf("chunk versions after reindex = %v, want only 2", versions)
+		}
+	})
+
+	t.Run("DeleteLeavesListsAtOnceThenIsGone", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, key := b.tenantWithKey("acme")
+		id := b.upload(key, "", "gone.txt", []byte("soon gone")).json(t)["id"].(string)
+		b.waitDocument(key, id)
+		if d := b.must(202, "DELETE", "/v1/documents/"+id, key, nil).json(t); d["status"] != "deleting" {
+			t.Fatalf("delete answered %v", d)
+		}
+		if list := b.must(200, "GET", "/v1/documents", key, nil).json(t)["data"].([]any); len(list) != 0 {
+			t.Fatalf("a deleting document is listed: %v", list)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for b.req("GET", "/v1/documents/"+id, key, nil).Status != 404 {
+			if time.Now().After(deadline) {
+				t.Fatal("document still there 30s after delete")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		var n int
+		b.pool.QueryRow(t.Context(), "SELECT (SELECT count(*) FROM chunks) + (SELECT count(*) FROM document_blobs)").Scan(&n)
+		if n != 0 {
+			t.Fatalf("%d chunk or blob rows left after delete", n)
+		}
+	})
+
+	t.Run("ScopesAndIsolation", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, keyA := b.tenantWithKey("a")
+		_, readOnly := b.tenantWithKey("ro", "documents:read")
+		_, keyB := b.tenantWithKey("b", "documents:read", "documents:write")
+		id := b.upload(keyA, "", "a.txt", []byte("tenant A's secret plans")).json(t)["id"].(string)
+		b.waitDocument(keyA, id)
+		if code := b.upload(readOnly, "", "x.txt", []byte("x")).code(t); code != "forbidden_scope" {
+			t.Fatalf("upload with documents:read only: %q", code)
+		}
+		for _, rt := range []struct{ method, path string }{
+			{"GET", "/v1/documents/" + id}, {"GET", "/v1/documents/" + id + "/chunks"}, {"GET", "/v1/documents/" + id + "/content"},
+			{"POST", "/v1/documents/" + id + "/reindex"}, {"DELETE", "/v1/documents/" + id},
+		} {
+			if r := b.req(rt.method, rt.path, keyB, nil); r.Status != 404 {
+				t.Errorf("%s %s with B's key: %d %s", rt.method, rt.path, r.Status, r.Body)
+			}
+		}
+		if body := string(b.must(200, "GET", "/v1/documents", keyB, nil).Body); strings.Contains(body, id) {
+			t.Fatalf("B's list shows A's document")
+		}
+		if d := b.must(200, "GET", "/v1/documents/"+id, keyA, nil).json(t); d["status"] != "ready" || d["content_version"] != 1.0 {
+			t.Fatalf("A's document changed: %v", d)
+		}
+	})
+}
+
+// TestDocumentsBadInput uploads every kind of bad file. Each ends in a 4xx
+// at upload or a failed document with the right code, and the worker goes
+// on to process a good document afterwards.
+func TestDocumentsBadInput(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, key := b.tenantWithKey("acme")
+	good := ingesttest.ReportPDF()
+	random := make([]byte, 64<<10)
+	for i := range random {
+		random[i] = byte((i*2654435761)>>13) | 0x80
+	}
+	for i := 0; i < len(random); i += 97 {
+		random[i] = 0
+	}
+
+	// Refused at upload.
+	for _, tc := range []struct {
+		name, filename string
+		data           []byte
+		status         int
+		code           string
+	}{
+		{"EmptyFile", "empty.txt", nil, 400, "validation_failed"},
+		{"RandomBytesNamedPDF", "scan.pdf", random, 415, "unsupported_media_type"},
+		{"Image", "photo.txt", []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00"), 415, "unsupported_media_type"},
+		{"OverTheLimit", "big.txt", bytes.Repeat([]byte("a"), testMaxUpload+1), 413, "payload_too_large"},
+		{"NoFilePart", "-", nil, 400, "validation_failed"},
+	} {
+		r := b.upload(key, "", tc.filename, tc.data)
+		if r.Status != tc.status || r.code(t) != tc.code {
+			t.Errorf("%s: %d %s, want %d %s", tc.name, r.Status, r.Body, tc.status, tc.code)
+		}
+	}
+	if r := b.req("POST", "/v1/documents", key, "not a form", "Content-Type", "text/plain"); r.Status != 415 {
+		t.Errorf("text/plain body: %d", r.Status)
+	}
+	if r := b.req("POST", "/v1/documents", key, "--x\r\ngarbage", "Content-Type", "multipart/form-data; boundary=x"); r.Status != 400 {
+		t.Errorf("malformed multipart: %d %s", r.Status, r.Body)
+	}
+
+	// Accepted, then failed with a code.
+	encrypted := encryptPDF(t, good)
+	bomb := zipBomb(t, 16<<20)
+	noText := ingesttest.MakePDF([]string{"0 0 1 rg 72 72 200 200 re f\n"})
+	type failCase struct {
+		name, filename string
+		data           []byte
+		code           string // "" means it must become ready
+	}
+	cases := []failCase{
+		{"TruncatedPDF", "cut.pdf", good[:len(good)/2], "pdf_malformed"},
+		{"EncryptedPDF", "locked.pdf", encrypted, "pdf_encrypted"},
+		{"ScannedPDF", "scan.pdf", noText, "no_text"},
+		{"ZipBombNamedDocx", "bomb.docx", bomb, "too_large"},
+		{"HugeSingleLine", "line.txt", bytes.Repeat([]byte("x"), 20_000_000), "too_large"},
+		{"InvalidUTF8", "latin1.txt", []byte("caf\xe9 cr\xe8me br\xfbl\xe9e"), ""},
+		{"DeepHTML", "deep.html", []byte(strings.Repeat("<div>", 20000) + "deep text" + strings.Repeat("</div>", 20000)), ""},
+		{"GoodAfterwards", "good.pdf", good, ""},
+	}
+	ids := map[string]string{}
+	for _, tc := range cases {
+		r := b.upload(key, "?duplicate=allow", tc.filename, tc.data)
+		if r.Status != 202 {
+			t.Fatalf("%s: upload answered %d %s", tc.name, r.Status, r.Body)
+		}
+		ids[tc.name] = r.json(t)["id"].(string)
+	}
+	for _, tc := range cases {
+		d := b.waitDocument(key, ids[tc.name])
+		if tc.code == "" {
+			if d["status"] != "ready" {
+				t.Errorf("%s: %v %v, want ready", tc.name, d["status"], d["error"])
+			}
+			continue
+		}
+		e, _ := d["error"].(map[string]any)
+		if d["status"] != "failed" || e == nil || e["code"] != tc.code || e["message"] == "" {
+			t.Errorf("%s: status %v error %v, want failed %s", tc.name, d["status"], d["error"], tc.code)
+		}
+	}
+	// Permanent failures were not retried.
+	var attempts int
+	b.pool.QueryRow(t.Context(), "SELECT coalesce(max(attempt), 0) FROM river_job WHERE kind = 'ingest_document' AND state = 'cancelled'").Scan(&attempts)
+	if attempts != 1 {
+		t.Errorf("a permanently failed job ran %d times", attempts)
+	}
+}
+
+func encryptPDF(t *testing.T, pdf []byte) []byte {
+	t.Helper()
+	qpdf, err := exec.LookPath("qpdf")
+	if err != nil {
+		t.Fatal("qpdf is missing: install it (make test does)")
+	}
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
+	os.WriteFile(in, pdf, 0o600)
+	if b, err := exec.Command(qpdf, "--encrypt", "user-pw", "owner-pw", "256", "--", in, out).CombinedOutput(); err != nil {
+		t.Fatalf("qpdf: %v %s", err, b)
+	}
+	data, _ := os.ReadFile(out)
+	return data
+}
+
+// zipBomb is a .docx whose document.xml inflates to size bytes.
+func zipBomb(t *testing.T, size int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, _ := zw.Create("word/document.xml")
+	chunk := bytes.Repeat([]byte("a"), 1<<20)
+	for range size >> 20 {
+		w.Write(chunk)
+	}
+	zw.Close()
+	return buf.Bytes()
+}
+

@@ -1,0 +1,180 @@
+package ingest
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/ragd/ragd"
+)
+
+// Document statuses and stages.
+const (
+	StatusQueued     = "queued"
+	StatusProcessing = "processing"
+	StatusReady      = "ready"
+	StatusFailed     = "failed"
+	StatusDeleting   = "deleting"
+
+	StageExtracting = "extracting"
+	StageChunking   = "chunking"
+	StageStoring    = "storing"
+)
+
+// Document is an uploaded file and what became of it.
+type Document struct {
+	ID             uuid.UUID       `json:"id"`
+	TenantID       uuid.UUID       `json:"tenant_id"`
+	Title          string          `json:"title"`
+	Filename       *string         `json:"filename"`
+	Type           Type            `json:"type"`
+	SizeBytes      int64           `json:"size_bytes"`
+	SHA256         string          `json:"sha256"`
+	Tags           []string        `json:"tags"`
+	Metadata       json.RawMessage `json:"metadata"`
+	ExternalID     *string         `json:"external_id"`
+	Status         string          `json:"status"`
+	Stage          *string         `json:"stage"`
+	Progress       float64         `json:"progress"`
+	Error          *DocumentError  `json:"error"`
+	ContentVersion int             `json:"content_version"`
+	PageCount      *int            `json:"page_count"`
+	CharCount      *int            `json:"char_count"`
+	ChunkCount     *int            `json:"chunk_count"`
+	TokenCount     *int            `json:"token_count"`
+	ChunkMaxTokens *int            `json:"chunk_max_tokens"`
+	ChunkOverlap   *int            `json:"chunk_overlap_tokens"`
+	Timings        Timings         `json:"timings"`
+	CreatedAt      time.Time       `json:"created_at"`
+	UpdatedAt      time.Time       `json:"updated_at"`
+}
+
+// DocumentError says why a document failed.
+type DocumentError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Timings of a document's processing (the latest run).
+type Timings struct {
+	QueuedAt   time.Time  `json:"queued_at"`
+	StartedAt  *time.Time `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at"`
+	ExtractMS  *int       `json:"extract_ms"`
+	ChunkMS    *int       `json:"chunk_ms"`
+	TotalMS    *int       `json:"total_ms"`
+}
+
+// Chunk is a stored piece of a document.
+type Chunk struct {
+	ID          uuid.UUID `json:"id"`
+	DocumentID  uuid.UUID `json:"document_id"`
+	Index       int       `json:"index"`
+	Text        string    `json:"text"`
+	TokenCount  int       `json:"token_count"`
+	PageStart   *int      `json:"page_start"`
+	PageEnd     *int      `json:"page_end"`
+	HeadingPath []string  `json:"heading_path"`
+	StartOffset int       `json:"start_offset"`
+	EndOffset   int       `json:"end_offset"`
+}
+
+// chunkNamespace roots the UUIDv5 chunk ids.
+var chunkNamespace = uuid.MustParse("6f1d2a7e-3c59-4b8e-9a53-2d4c8e0b7f11")
+
+// ChunkID is the deterministic id of chunk index of a document version:
+// the same work done twice writes the same ids.
+func ChunkID(documentID uuid.UUID, version, index int) uuid.UUID {
+	return uuid.NewSHA1(chunkNamespace, fmt.Appendf(nil, "%s/%d/%d", documentID, version, index))
+}
+
+// Upload is a new document as a client sends it.
+type Upload struct {
+	Title      string
+	Filename   string
+	Data       []byte
+	Type       Type
+	Tags       []string
+	Metadata   map[string]any
+	ExternalID string
+	// Chunking for this document; zero takes the tenant's or the default.
+	MaxTokens, OverlapTokens int
+}
+
+// Limits on upload fields.
+const (
+	MaxTags          = 32
+	MaxTagLen        = 64
+	MaxMetadataKeys  = 64
+	MaxMetadataValue = 1024
+	MaxExternalIDLen = 256
+	MaxTitleLen      = 300
+)
+
+// Validate checks the fields of an upload (not its bytes).
+func (u *Upload) Validate() error {
+	var probs ragd.Problems
+	u.Title = strings.TrimSpace(u.Title)
+	if utf8.RuneCountInString(u.Title) > MaxTitleLen || strings.ContainsFunc(u.Title, isCtl) {
+		probs.Add("title", "must be at most %d characters without control characters", MaxTitleLen)
+	}
+	if utf8.RuneCountInString(u.Filename) > 255 || strings.ContainsFunc(u.Filename, isCtl) {
+		probs.Add("filename", "must be at most 255 characters without control characters")
+	}
+	if len(u.Tags) > MaxTags {
+		probs.Add("tags", "at most %d tags", MaxTags)
+	}
+	for i, t := range u.Tags {
+		if t = strings.TrimSpace(t); t == "" || utf8.RuneCountInString(t) > MaxTagLen || strings.ContainsFunc(t, isCtl) {
+			probs.Add(fmt.Sprintf("tags[%d]", i), "must be 1 to %d characters", MaxTagLen)
+		}
+		u.Tags[i] = t
+	}
+	slices.Sort(u.Tags)
+	u.Tags = slices.Compact(u.Tags)
+	if len(u.Metadata) > MaxMetadataKeys {
+		probs.Add("metadata", "at most %d keys", MaxMetadataKeys)
+	}
+	for k, v := range u.Metadata {
+		f := "metadata." + k
+		if k == "" || len(k) > 64 || strings.ContainsFunc(k, isCtl) {
+			probs.Add("metadata", "keys must be 1 to 64 characters")
+			continue
+		}
+		switch v := v.(type) {
+		case string:
+			if len(v) > MaxMetadataValue {
+				probs.Add(f, "must be at most %d bytes", MaxMetadataValue)
+			}
+		case bool:
+		case float64:
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				probs.Add(f, "must be a finite number")
+			}
+		case json.Number:
+		default:
+			probs.Add(f, "must be a string, a number or a boolean")
+		}
+	}
+	if len(u.ExternalID) > MaxExternalIDLen || strings.ContainsFunc(u.ExternalID, isCtl) {
+		probs.Add("external_id", "must be at most %d characters", MaxExternalIDLen)
+	}
+	if u.MaxTokens != 0 && (u.MaxTokens < 16 || u.MaxTokens > 8191) {
+		probs.Add("max_tokens", "must be between 16 and 8191")
+	}
+	if u.OverlapTokens < 0 || (u.OverlapTokens != 0 && u.OverlapTokens*2 >= max(u.MaxTokens, 512)) {
+		probs.Add("overlap_tokens", "must be at least 0 and less than half of max_tokens")
+	}
+	return probs.Err()
+}
+
+func isCtl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+func hexSHA(b []byte) string { return hex.EncodeToString(b) }

@@ -1,0 +1,128 @@
+// Package ingesttest makes small, real documents for tests: PDFs with
+// headings, pages and kerned text, and Word documents with styles, lists
+// and tables.
+package ingesttest
+
+import (
+	"archive/zip"
+	"bytes"
+	"fmt"
+	"strings"
+)
+
+// MakePDF writes a PDF with one content stream per page, in Courier (whose
+// widths are given, so every reader spaces the text alike).
+func MakePDF(pages []string) []byte {
+	var b bytes.Buffer
+	var offsets []int
+	obj := func(body string) {
+		offsets = append(offsets, b.Len())
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offsets), body)
+	}
+	b.WriteString("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+	kids := make([]string, len(pages))
+	for i := range pages {
+		kids[i] = fmt.Sprintf("%d 0 R", 4+2*i)
+	}
+	obj("<< /Type /Catalog /Pages 2 0 R >>")
+	obj(fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d >>", strings.Join(kids, " "), len(pages)))
+	widths := strings.TrimSpace(strings.Repeat("600 ", 95))
+	obj("<< /Type /Font /Subtype /Type1 /BaseFont /Courier /Encoding /WinAnsiEncoding /FirstChar 32 /LastChar 126 /Widths [" + widths + "] >>")
+	for i, content := range pages {
+		obj(fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>", 5+2*i))
+		obj(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content))
+	}
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(offsets)+1)
+	for _, off := range offsets {
+		fmt.Fprintf(&b, "%010d 00000 n \n", off)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(offsets)+1, xref)
+	return b.Bytes()
+}
+
+func pdfEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "(", `\(`, ")", `\)`).Replace(s)
+}
+
+// PDFText draws one line of text at (x, y).
+func PDFText(x, y, size float64, s string) string {
+	return fmt.Sprintf("BT /F1 %g Tf %g %g Td (%s) Tj ET\n", size, x, y, pdfEscape(s))
+}
+
+// PDFKerned draws words in one TJ array, spaced only by kerning, as LaTeX
+// and many generators do.
+func PDFKerned(x, y, size float64, words ...string) string {
+	parts := make([]string, len(words))
+	for i, w := range words {
+		parts[i] = "(" + pdfEscape(w) + ")"
+	}
+	return fmt.Sprintf("BT /F1 %g Tf %g %g Td [%s] TJ ET\n", size, x, y, strings.Join(parts, "-400"))
+}
+
+// ReportPDF is a two-page report with headings in larger type, body
+// paragraphs, and a line spaced only by kerning.
+func ReportPDF() []byte {
+	p1 := PDFText(72, 720, 20, "Introduction") +
+		PDFText(72, 690, 11, "Retrieval augmented generation answers questions") +
+		PDFText(72, 676, 11, "from a tenant's own documents.") +
+		PDFText(72, 640, 11, "Each chunk keeps its page and heading.") +
+		PDFKerned(72, 626, 11, "Kerned", "words", "stay", "apart.")
+	p2 := PDFText(72, 720, 20, "Methods") +
+		PDFText(72, 690, 15, "Data") +
+		PDFText(72, 668, 11, "We split documents by tokens and embed them.") +
+		PDFText(72, 654, 11, "Vectors live in Qdrant with a tenant filter.")
+	return MakePDF([]string{p1, p2})
+}
+
+// WordNS is Word's main XML namespace.
+const WordNS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+
+// DOCXPart is one part of a Word document.
+type DOCXPart struct{ Name, Body string }
+
+// MakeDOCX zips a Word document whose body is the given XML.
+func MakeDOCX(body string, extra ...DOCXPart) []byte {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	files := append([]DOCXPart{
+		{"[Content_Types].xml", `<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>`},
+		{"word/document.xml", `<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="` + WordNS + `"><w:body>` + body + `</w:body></w:document>`},
+		{"word/styles.xml", `<?xml version="1.0" encoding="UTF-8"?><w:styles xmlns:w="` + WordNS + `"><w:style w:styleId="Berschrift1"><w:name w:val="heading 1"/></w:style><w:style w:styleId="Sub"><w:name w:val="Subheading"/><w:pPr><w:outlineLvl w:val="1"/></w:pPr></w:style></w:styles>`},
+	}, extra...)
+	for _, f := range files {
+		w, _ := zw.Create(f.Name)
+		w.Write([]byte(f.Body))
+	}
+	zw.Close()
+	return buf.Bytes()
+}
+
+// WPara is a Word paragraph with an optional style id.
+func WPara(style, text string) string {
+	ppr := ""
+	if style != "" {
+		ppr = `<w:pPr><w:pStyle w:val="` + style + `"/></w:pPr>`
+	}
+	return `<w:p>` + ppr + `<w:r><w:t xml:space="preserve">` + text + `</w:t></w:r></w:p>`
+}
+
+// WListItem is a bulleted Word paragraph.
+func WListItem(text string) string {
+	return `<w:p><w:pPr><w:numPr><w:ilvl w:val="0"/><w:numId w:val="1"/></w:numPr></w:pPr><w:r><w:t>` + text + `</w:t></w:r></w:p>`
+}
+
+// WTable is a Word table, one row per slice.
+func WTable(rows ...[]string) string {
+	var b strings.Builder
+	b.WriteString("<w:tbl>")
+	for _, r := range rows {
+		b.WriteString("<w:tr>")
+		for _, c := range r {
+			b.WriteString("<w:tc>" + WPara("", c) + "</w:tc>")
+		}
+		b.WriteString("</w:tr>")
+	}
+	b.WriteString("</w:tbl>")
+	return b.String()
+}

@@ -1,0 +1,392 @@
+package ingest
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ragd/ragd"
+)
+
+// Enqueuer adds jobs in the caller's transaction, so that a document and
+// its job commit together or not at all. The jobs package implements it.
+type Enqueuer interface {
+	EnqueueIngest(ctx context.Context, tx pgx.Tx, doc Document) error
+	EnqueueDelete(ctx context.Context, tx pgx.Tx, doc Document) error
+}
+
+// Store keeps documents, their bytes and their chunks in Postgres. Every
+// method takes the tenant id and filters on it.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// NewStore returns a Store on pool.
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+const docColumns = `id, tenant_id, title, filename, type, size_bytes, sha256, tags, metadata, external_id,
+	status, stage, progress, error_code, error_message, content_version, page_count, char_count,
+	chunk_count, token_count, chunk_max_tokens, chunk_overlap, extract_ms, chunk_ms,
+	created_at, updated_at, started_at, finished_at`
+
+func scanDoc(row pgx.Row) (Document, error) {
+	var d Document
+	var sha, meta []byte
+	var code, msg *string
+	var progress float32
+	err := row.Scan(&d.ID, &d.TenantID, &d.Title, &d.Filename, &d.Type, &d.SizeBytes, &sha, &d.Tags, &meta, &d.ExternalID,
+		&d.Status, &d.Stage, &progress, &code, &msg, &d.ContentVersion, &d.PageCount, &d.CharCount,
+		&d.ChunkCount, &d.TokenCount, &d.ChunkMaxTokens, &d.ChunkOverlap, &d.Timings.ExtractMS, &d.Timings.ChunkMS,
+		&d.CreatedAt, &d.UpdatedAt, &d.Timings.StartedAt, &d.Timings.FinishedAt)
+	if err != nil {
+		return Document{}, err
+	}
+	d.SHA256 = hexSHA(sha)
+	d.Metadata = meta
+	d.Progress = float64(progress)
+	if code != nil {
+		d.Error = &DocumentError{Code: *code, Message: deref(msg)}
+	}
+	d.Timings.QueuedAt = d.CreatedAt
+	if d.Timings.StartedAt != nil && d.Timings.FinishedAt != nil {
+		ms := int(d.Timings.FinishedAt.Sub(*d.Timings.StartedAt).Milliseconds())
+		d.Timings.TotalMS = &ms
+	}
+	if d.Tags == nil {
+		d.Tags = []string{}
+	}
+	return d, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func notFound(err error, what string) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, ragd.ErrNotFound)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// CreateOptions change how Create treats repeats.
+type CreateOptions struct {
+	// AllowDuplicate stores the upload even when the tenant already has a
+	// document with the same bytes.
+	AllowDuplicate bool
+	// IdempotencyKey, when set, makes a retry of the same request answer
+	// the first request's document and status.
+	IdempotencyKey string
+}
+
+// ErrIdempotencyMismatch: the Idempotency-Key was used for another request.
+var ErrIdempotencyMismatch = errors.New("the Idempotency-Key was already used for a different request")
+
+// Created is Create's answer: the document and whether it is new (false:
+// an existing document with the same bytes, or a replayed request).
+type Created struct {
+	Document Document
+	New      bool
+}
+
+// Create stores an upload: the row (queued), its bytes and its ingest job,
+// in one transaction.
+func (s *Store) Create(ctx context.Context, tenantID uuid.UUID, u Upload, opts CreateOptions, q Enqueuer) (Created, error) {
+	if err := u.Validate(); err != nil {
+		return Created{}, err
+	}
+	sum := sha256.Sum256(u.Data)
+	reqHash := requestHash(sum[:], u, opts.AllowDuplicate)
+	meta, err := json.Marshal(orEmpty(u.Metadata))
+	if err != nil {
+		return Created{}, err
+	}
+	var out Created
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if opts.IdempotencyKey != "" {
+			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", "ragd:idem:"+tenantID.String()+":"+opts.IdempotencyKey); err != nil {
+				return err
+			}
+			var prevHash []byte
+			var docID uuid.UUID
+			var status int
+			err := tx.QueryRow(ctx, "SELECT request_hash, document_id, status FROM idempotency_keys WHERE tenant_id = $1 AND key = $2",
+				tenantID, opts.IdempotencyKey).Scan(&prevHash, &docID, &status)
+			switch {
+			case err == nil:
+				if string(prevHash) != string(reqHash) {
+					return ErrIdempotencyMismatch
+				}
+				d, err := scanDoc(tx.QueryRow(ctx, "SELECT "+docColumns+" FROM documents WHERE tenant_id = $1 AND id = $2", tenantID, docID))
+				if err != nil {
+					return notFound(err, "replay upload")
+				}
+				out = Created{Document: d, New: status == 202}
+				return nil
+			case !errors.Is(err, pgx.ErrNoRows):
+				return err
+			}
+		}
+		if !opts.AllowDuplicate {
+			// Serialise uploads of the same bytes by the same tenant, so
+			// two at once still make one document.
+			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", "ragd:sha:"+tenantID.String()+":"+hexSHA(sum[:])); err != nil {
+				return err
+			}
+			d, err := scanDoc(tx.QueryRow(ctx, "SELECT "+docColumns+` FROM documents
+				WHERE tenant_id = $1 AND sha256 = $2 AND status <> 'deleting' ORDER BY created_at LIMIT 1`, tenantID, sum[:]))
+			if err == nil {
+				out = Created{Document: d}
+				return s.rememberKey(ctx, tx, tenantID, opts.IdempotencyKey, reqHash, d.ID, 200)
+			}
+			if !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+		}
+		// Chunking left unset comes from the tenant's settings:
+		// {"chunking": {"max_tokens": 400, "overlap_tokens": 40}}.
+		if u.MaxTokens == 0 || u.OverlapTokens == 0 {
+			var raw []byte
+			err := tx.QueryRow(ctx, `SELECT settings->'chunking' FROM tenants WHERE id = $1`, tenantID).Scan(&raw)
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return fmt.Errorf("read tenant chunking settings: %w", err)
+			}
+			var set struct {
+				MaxTokens     float64 `json:"max_tokens"`
+				OverlapTokens float64 `json:"overlap_tokens"`
+			}
+			_ = json.Unmarshal(raw, &set) // settings that do not parse are ignored
+			if m := int(set.MaxTokens); u.MaxTokens == 0 && float64(m) == set.MaxTokens && m >= 16 && m <= 8191 {
+				u.MaxTokens = m
+			}
+			if o := int(set.OverlapTokens); u.OverlapTokens == 0 && float64(o) == set.OverlapTokens && o > 0 && o*2 < cmp.Or(u.MaxTokens, 512) {
+				u.OverlapTokens = o
+			}
+		}
+		title := u.Title
+		if title == "" {
+			title = u.Filename
+		}
+		if title == "" {
+			title = "Untitled " + string(u.Type)
+		}
+		d, err := scanDoc(tx.QueryRow(ctx, `
+			INSERT INTO documents (id, tenant_id, title, filename, type, size_bytes, sha256, tags, metadata, external_id,
+				status, chunk_max_tokens, chunk_overlap)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $12)
+			RETURNING `+docColumns,
+			uuid.Must(uuid.NewV7()), tenantID, title, nilIfEmpty(u.Filename), string(u.Type), len(u.Data), sum[:],
+			orEmptySlice(u.Tags), meta, nilIfEmpty(u.ExternalID), nilIfZero(u.MaxTokens), nilIfZero(u.OverlapTokens)))
+		if err != nil {
+			return notFound(err, "insert document")
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO document_blobs (document_id, content) VALUES ($1, $2)", d.ID, u.Data); err != nil {
+			return fmt.Errorf("insert document bytes: %w", err)
+		}
+		if err := q.EnqueueIngest(ctx, tx, d); err != nil {
+			return fmt.Errorf("enqueue ingest: %w", err)
+		}
+		out = Created{Document: d, New: true}
+		return s.rememberKey(ctx, tx, tenantID, opts.IdempotencyKey, reqHash, d.ID, 202)
+	})
+	if err != nil {
+		return Created{}, err
+	}
+	return out, nil
+}
+
+func (s *Store) rememberKey(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, key string, hash []byte, docID uuid.UUID, status int) error {
+	if key == "" {
+		return nil
+	}
+	_, err := tx.Exec(ctx, "INSERT INTO idempotency_keys (tenant_id, key, request_hash, document_id, status) VALUES ($1, $2, $3, $4, $5)",
+		tenantID, key, hash, docID, status)
+	return err
+}
+
+// requestHash identifies an upload request for Idempotency-Key checks.
+func requestHash(sum []byte, u Upload, allowDup bool) []byte {
+	h := sha256.New()
+	h.Write(sum)
+	meta, _ := json.Marshal(orEmpty(u.Metadata))
+	fmt.Fprintf(h, "\x00%s\x00%s\x00%q\x00%s\x00%s\x00%d\x00%d\x00%t", u.Title, u.Filename, u.Tags, meta, u.ExternalID, u.MaxTokens, u.OverlapTokens, allowDup)
+	return h.Sum(nil)
+}
+
+func orEmpty(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+func orEmptySlice(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func nilIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func nilIfZero(n int) *int {
+	if n == 0 {
+		return nil
+	}
+	return &n
+}
+
+// Get returns the tenant's document.
+func (s *Store) Get(ctx context.Context, tenantID, id uuid.UUID) (Document, error) {
+	d, err := scanDoc(s.pool.QueryRow(ctx, "SELECT "+docColumns+" FROM documents WHERE tenant_id = $1 AND id = $2", tenantID, id))
+	if err != nil {
+		return Document{}, notFound(err, "get document")
+	}
+	return d, nil
+}
+
+// Filter narrows List; empty fields do not filter.
+type Filter struct {
+	Status     string
+	Tag        string
+	ExternalID string
+}
+
+// List returns a page of the tenant's documents, oldest first.
+func (s *Store) List(ctx context.Context, tenantID uuid.UUID, f Filter, p ragd.Page) ([]Document, *ragd.Cursor, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = ragd.DefaultPageLimit
+	}
+	var at time.Time
+	var after string
+	if p.After != nil {
+		at, after = p.After.Time, p.After.ID
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+docColumns+` FROM documents
+		WHERE tenant_id = $1 AND (created_at, id::text) > ($2, $3)
+		  AND ($4 = '' OR status = $4) AND (status <> 'deleting' OR $4 = 'deleting') AND ($5 = '' OR $5 = ANY (tags)) AND ($6 = '' OR external_id = $6)
+		ORDER BY created_at, id::text LIMIT $7`, tenantID, at, after, f.Status, f.Tag, f.ExternalID, limit+1)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list documents: %w", err)
+	}
+	docs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Document, error) { return scanDoc(r) })
+	if err != nil {
+		return nil, nil, fmt.Errorf("list documents: %w", err)
+	}
+	docs, next := ragd.TrimPage(docs, limit, func(d Document) ragd.Cursor { return ragd.Cursor{Time: d.CreatedAt, ID: d.ID.String()} })
+	return docs, next, nil
+}
+
+// Chunks returns a page of the chunks of the document's current version,
+// in order.
+func (s *Store) Chunks(ctx context.Context, tenantID, id uuid.UUID, p ragd.Page) ([]Chunk, *ragd.Cursor, error) {
+	d, err := s.Get(ctx, tenantID, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	limit := p.Limit
+	if limit <= 0 {
+		limit = ragd.DefaultPageLimit
+	}
+	after := -1
+	if p.After != nil {
+		if after, err = strconv.Atoi(p.After.ID); err != nil {
+			return nil, nil, (ragd.Problems{"cursor": "is not a cursor this API returned"}).Err()
+		}
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id, document_id, idx, text, token_count, page_start, page_end, heading_path, start_offset, end_offset
+		FROM chunks WHERE tenant_id = $1 AND document_id = $2 AND content_version = $3 AND idx > $4
+		ORDER BY idx LIMIT $5`, tenantID, id, d.ContentVersion, after, limit+1)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list chunks: %w", err)
+	}
+	chunks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Chunk, error) {
+		var c Chunk
+		err := r.Scan(&c.ID, &c.DocumentID, &c.Index, &c.Text, &c.TokenCount, &c.PageStart, &c.PageEnd, &c.HeadingPath, &c.StartOffset, &c.EndOffset)
+		if c.HeadingPath == nil {
+			c.HeadingPath = []string{}
+		}
+		return c, err
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list chunks: %w", err)
+	}
+	chunks, next := ragd.TrimPage(chunks, limit, func(c Chunk) ragd.Cursor { return ragd.Cursor{ID: strconv.Itoa(c.Index)} })
+	return chunks, next, nil
+}
+
+// Content returns the document and its original bytes.
+func (s *Store) Content(ctx context.Context, tenantID, id uuid.UUID) (Document, []byte, error) {
+	d, err := s.Get(ctx, tenantID, id)
+	if err != nil {
+		return Document{}, nil, err
+	}
+	var data []byte
+	err = s.pool.QueryRow(ctx, `SELECT b.content FROM document_blobs b JOIN documents d ON d.id = b.document_id
+		WHERE d.tenant_id = $1 AND b.document_id = $2`, tenantID, id).Scan(&data)
+	if err != nil {
+		return Document{}, nil, notFound(err, "document content")
+	}
+	return d, data, nil
+}
+
+// Reindex queues the document to be processed again as a new content
+// version; its current chunks stay until the new ones are stored.
+func (s *Store) Reindex(ctx context.Context, tenantID, id uuid.UUID, q Enqueuer) (Document, error) {
+	var out Document
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		d, err := scanDoc(tx.QueryRow(ctx, `UPDATE documents SET content_version = content_version + 1, status = 'queued',
+			stage = NULL, progress = 0, error_code = NULL, error_message = NULL, started_at = NULL, finished_at = NULL, updated_at = now()
+			WHERE tenant_id = $1 AND id = $2 AND status <> 'deleting' RETURNING `+docColumns, tenantID, id))
+		if err != nil {
+			return notFound(err, "reindex document")
+		}
+		out = d
+		return q.EnqueueIngest(ctx, tx, d)
+	})
+	return out, err
+}
+
+// Delete marks the document deleting (it leaves lists and results at once)
+// and queues the job that removes it.
+func (s *Store) Delete(ctx context.Context, tenantID, id uuid.UUID, q Enqueuer) (Document, error) {
+	var out Document
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		d, err := scanDoc(tx.QueryRow(ctx, `UPDATE documents SET status = 'deleting', updated_at = now()
+			WHERE tenant_id = $1 AND id = $2 RETURNING `+docColumns, tenantID, id))
+		if err != nil {
+			return notFound(err, "delete document")
+		}
+		out = d
+		return q.EnqueueDelete(ctx, tx, d)
+	})
+	return out, err
+}
+
+// Purge removes a document, its bytes and its chunks. Purging a document
+// that is already gone is not an error.
+func (s *Store) Purge(ctx context.Context, tenantID, id uuid.UUID) error {
+	_, err := s.pool.Exec(ctx, "DELETE FROM documents WHERE tenant_id = $1 AND id = $2", tenantID, id)
+	if err != nil {
+		return fmt.Errorf("purge document: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,169 @@
+// Package jobs is ragd's background work on River: the job kinds (named
+// for people: ingest_document, delete_document), their workers, and the
+// client that both enqueues (inside the caller's transaction) and works.
+// Job args carry ids only, never document text or secrets.
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/ragd/ragd/ingest"
+)
+
+// IngestArgs asks for one content version of a document to be processed.
+// The version makes a reindex a new job rather than a duplicate of the
+// completed one.
+type IngestArgs struct {
+	TenantID       uuid.UUID `json:"tenant_id"`
+	DocumentID     uuid.UUID `json:"document_id"`
+	ContentVersion int       `json:"content_version"`
+}
+
+// Kind implements river.JobArgs.
+func (IngestArgs) Kind() string { return "ingest_document" }
+
+// InsertOpts: one job per document version at a time.
+func (IngestArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// DeleteArgs asks for a document to be removed.
+type DeleteArgs struct {
+	TenantID   uuid.UUID `json:"tenant_id"`
+	DocumentID uuid.UUID `json:"document_id"`
+}
+
+// Kind implements river.JobArgs.
+func (DeleteArgs) Kind() string { return "delete_document" }
+
+// InsertOpts: deleting twice is harmless, but once is enough.
+func (DeleteArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// IngestWorker runs the ingest pipeline.
+type IngestWorker struct {
+	river.WorkerDefaults[IngestArgs]
+	Pipeline *ingest.Pipeline
+	Log      *slog.Logger
+}
+
+// Timeout: big PDFs take a while; the pipeline has its own, shorter,
+// extraction limit.
+func (w *IngestWorker) Timeout(*river.Job[IngestArgs]) time.Duration { return 15 * time.Minute }
+
+// Work processes the document. A document's own failure (bad file) is
+// final: the job is cancelled, not retried. Anything else is retried with
+// River's backoff; when attempts run out, the document is marked failed.
+func (w *IngestWorker) Work(ctx context.Context, job *river.Job[IngestArgs]) error {
+	a := job.Args
+	err := w.Pipeline.Process(ctx, a.TenantID, a.DocumentID, a.ContentVersion)
+	if err == nil {
+		return nil
+	}
+	if _, ok := ingest.AsError(err); ok {
+		return river.JobCancel(err)
+	}
+	if job.Attempt >= job.MaxAttempts {
+		if merr := w.Pipeline.MarkFailed(context.WithoutCancel(ctx), a.TenantID, a.DocumentID, a.ContentVersion, err); merr != nil {
+			w.Log.ErrorContext(ctx, "mark document failed", "err", merr, "document_id", a.DocumentID, "job_id", job.ID)
+		}
+	}
+	return err
+}
+
+// DeleteWorker removes a document and everything derived from it.
+type DeleteWorker struct {
+	river.WorkerDefaults[DeleteArgs]
+	Store *ingest.Store
+}
+
+// Work deletes the document.
+func (w *DeleteWorker) Work(ctx context.Context, job *river.Job[DeleteArgs]) error {
+	return w.Store.Purge(ctx, job.Args.TenantID, job.Args.DocumentID)
+}
+
+// Config configures the River client.
+type Config struct {
+	// Workers is how many jobs run at once in this process; 0 makes an
+	// insert-only client (ragd serve --workers=0).
+	Workers int
+	Logger  *slog.Logger
+	// Pipeline and Store serve the workers; required when Workers > 0.
+	Pipeline *ingest.Pipeline
+	Store    *ingest.Store
+	// FetchPollInterval overrides River's (tests make it short).
+	FetchPollInterval time.Duration
+}
+
+// Queue enqueues ragd's jobs and, with workers, works them.
+type Queue struct {
+	client  *river.Client[pgx.Tx]
+	working bool
+}
+
+// New returns a Queue on pool. Call Start to begin working jobs.
+func New(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
+	rc := &river.Config{Logger: cfg.Logger, FetchPollInterval: cfg.FetchPollInterval}
+	if cfg.Workers > 0 {
+		if cfg.Pipeline == nil || cfg.Store == nil {
+			return nil, errors.New("jobs: workers need a pipeline and a store")
+		}
+		workers := river.NewWorkers()
+		river.AddWorker(workers, &IngestWorker{Pipeline: cfg.Pipeline, Log: cfg.Logger})
+		river.AddWorker(workers, &DeleteWorker{Store: cfg.Store})
+		rc.Workers = workers
+		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
+	}
+	client, err := river.NewClient(riverpgxv5.New(pool), rc)
+	if err != nil {
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	return &Queue{client: client, working: cfg.Workers > 0}, nil
+}
+
+// Client returns the River client (for the job dashboard).
+func (q *Queue) Client() *river.Client[pgx.Tx] { return q.client }
+
+// Start begins working jobs (a no-op for an insert-only queue).
+func (q *Queue) Start(ctx context.Context) error {
+	if !q.working {
+		return nil
+	}
+	return q.client.Start(ctx)
+}
+
+// Stop stops fetching new jobs and waits for running ones until ctx is
+// done; then it cancels them (River will give them to another worker).
+func (q *Queue) Stop(ctx context.Context) error {
+	if !q.working {
+		return nil
+	}
+	err := q.client.Stop(ctx)
+	if err != nil && ctx.Err() != nil {
+		return q.client.StopAndCancel(context.WithoutCancel(ctx))
+	}
+	return err
+}
+
+// EnqueueIngest implements ingest.Enqueuer.
+func (q *Queue) EnqueueIngest(ctx context.Context, tx pgx.Tx, d ingest.Document) error {
+	_, err := q.client.InsertTx(ctx, tx, IngestArgs{TenantID: d.TenantID, DocumentID: d.ID, ContentVersion: d.ContentVersion}, nil)
+	return err
+}
+
+// EnqueueDelete implements ingest.Enqueuer.
+func (q *Queue) EnqueueDelete(ctx context.Context, tx pgx.Tx, d ingest.Document) error {
+	_, err := q.client.InsertTx(ctx, tx, DeleteArgs{TenantID: d.TenantID, DocumentID: d.ID}, nil)
+	return err
+}
