@@ -369,4 +369,3 @@ func zipBomb(t *testing.T, size int) []byte {
 	zw.Close()
 	return buf.Bytes()
 }
-
