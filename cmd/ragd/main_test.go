@@ -183,6 +183,46 @@ func TestRun(t *testing.T) {
 		}
 	})
 
+	t.Run("WorkerRunsUntilCancelled", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		logR, logW := io.Pipe()
+		done := make(chan error, 1)
+		go func() {
+			done <- run(ctx, []string{"ragd", "worker", "--workers", "1"}, envFrom(env), io.Discard, logW)
+			logW.Close()
+		}()
+		started := make(chan struct{})
+		go func() {
+			sc := bufio.NewScanner(logR)
+			var once sync.Once
+			for sc.Scan() {
+				if strings.Contains(sc.Text(), `"msg":"ragd worker running"`) {
+					once.Do(func() { close(started) })
+				}
+			}
+		}()
+		select {
+		case <-started:
+		case err := <-done:
+			t.Fatalf("worker ended early: %v", err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("worker did not start")
+		}
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("worker returned %v after cancel", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("worker did not stop after cancel")
+		}
+		if err := run(context.Background(), []string{"ragd", "worker", "--workers", "0"}, envFrom(env), io.Discard, io.Discard); err == nil || !strings.HasPrefix(err.Error(), "RAGD_WORKERS:") {
+			t.Fatalf("worker with no workers: %v", err)
+		}
+	})
+
 	t.Run("ServeAnswersAndShutsDownOnCancel", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()

@@ -1,0 +1,187 @@
+package ingest_test
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/ragd/ragd"
+	"github.com/ragd/ragd/agents"
+	"github.com/ragd/ragd/chunker"
+	"github.com/ragd/ragd/ingest"
+	"github.com/ragd/ragd/ingest/ingesttest"
+	"github.com/ragd/ragd/jobs"
+	"github.com/ragd/ragd/postgres/pgtest"
+	"github.com/ragd/ragd/secret"
+)
+
+type pipelineBundle struct {
+	store    *ingest.Store
+	pipeline *ingest.Pipeline
+	queue    *jobs.Queue
+	tenant   uuid.UUID
+}
+
+func setupPipeline(t *testing.T) *pipelineBundle {
+	t.Helper()
+	pool := pgtest.NewPool(t)
+	box, _ := secret.NewBox(secret.NewKey())
+	tenant, err := agents.NewStore(pool, box).CreateTenant(t.Context(), agents.TenantPatch{Name: ragd.Some("T")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := chunker.NewCL100K()
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := ingest.NewStore(pool)
+	p, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{Chunking: chunker.Options{MaxTokens: 32, OverlapTokens: 4}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)}) // insert-only
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &pipelineBundle{store: store, pipeline: p, queue: q, tenant: tenant.ID}
+}
+
+func (b *pipelineBundle) create(t *testing.T, name string, data []byte) ingest.Document {
+	t.Helper()
+	typ, ok := ingest.Detect(data, name)
+	if !ok {
+		t.Fatalf("%s is not detected", name)
+	}
+	c, err := b.store.Create(t.Context(), b.tenant, ingest.Upload{Filename: name, Data: data, Type: typ}, ingest.CreateOptions{AllowDuplicate: true}, b.queue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Document
+}
+
+func (b *pipelineBundle) chunkIDs(t *testing.T, id uuid.UUID) []uuid.UUID {
+	t.Helper()
+	chunks, _, err := b.store.Chunks(t.Context(), b.tenant, id, ragd.Page{Limit: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]uuid.UUID, len(chunks))
+	for i, c := range chunks {
+		ids[i] = c.ID
+	}
+	return ids
+}
+
+func TestPipeline(t *testing.T) {
+	t.Parallel()
+
+	t.Run("RetryAfterACrashWritesTheSameChunks", func(t *testing.T) {
+		t.Parallel()
+		b := setupPipeline(t)
+		d := b.create(t, "report.pdf", ingesttest.ReportPDF())
+		if err := b.pipeline.Process(t.Context(), b.tenant, d.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+		first := b.chunkIDs(t, d.ID)
+		if len(first) < 2 {
+			t.Fatalf("%d chunks, want several", len(first))
+		}
+		// The job runs again (a crash after the commit, or a second
+		// delivery): same ids, no duplicates.
+		if err := b.pipeline.Process(t.Context(), b.tenant, d.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+		second := b.chunkIDs(t, d.ID)
+		if len(second) != len(first) {
+			t.Fatalf("chunks after a second run: %d, want %d", len(second), len(first))
+		}
+		for i := range first {
+			if first[i] != second[i] || first[i] != ingest.ChunkID(d.ID, 1, i) {
+				t.Fatalf("chunk %d id changed: %s then %s", i, first[i], second[i])
+			}
+		}
+		got, _ := b.store.Get(t.Context(), b.tenant, d.ID)
+		if got.Status != ingest.StatusReady || *got.ChunkCount != len(first) {
+			t.Fatalf("document = %+v", got)
+		}
+	})
+
+	t.Run("DeletedOrSupersededDocumentsAreLeftAlone", func(t *testing.T) {
+		t.Parallel()
+		b := setupPipeline(t)
+		if err := b.pipeline.Process(t.Context(), b.tenant, uuid.New(), 1); err != nil {
+			t.Fatalf("a job for a document that does not exist: %v", err)
+		}
+		gone := b.create(t, "gone.txt", []byte("about to be deleted"))
+		if _, err := b.store.Delete(t.Context(), b.tenant, gone.ID, b.queue); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.pipeline.Process(t.Context(), b.tenant, gone.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+		if ids := b.chunkIDs(t, gone.ID); len(ids) != 0 {
+			t.Fatalf("a deleting document got %d chunks", len(ids))
+		}
+
+		old := b.create(t, "v.txt", []byte("version one text"))
+		if _, err := b.store.Reindex(t.Context(), b.tenant, old.ID, b.queue); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.pipeline.Process(t.Context(), b.tenant, old.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+		d, _ := b.store.Get(t.Context(), b.tenant, old.ID)
+		if d.Status != ingest.StatusQueued || d.ContentVersion != 2 {
+			t.Fatalf("a stale job changed the document: %+v", d)
+		}
+	})
+
+	t.Run("OtherTenantCannotProcess", func(t *testing.T) {
+		t.Parallel()
+		b := setupPipeline(t)
+		d := b.create(t, "a.txt", []byte("tenant A's text"))
+		if err := b.pipeline.Process(t.Context(), uuid.New(), d.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := b.store.Get(t.Context(), b.tenant, d.ID)
+		if got.Status != ingest.StatusQueued {
+			t.Fatalf("a job naming another tenant touched the document: %s", got.Status)
+		}
+	})
+
+	t.Run("BadFileFailsWithCode", func(t *testing.T) {
+		t.Parallel()
+		b := setupPipeline(t)
+		pdf := ingesttest.ReportPDF()
+		d := b.create(t, "cut.pdf", pdf[:len(pdf)/3])
+		err := b.pipeline.Process(t.Context(), b.tenant, d.ID, 1)
+		if e, ok := ingest.AsError(err); !ok || e.Code != ingest.CodePDFMalformed {
+			t.Fatalf("err = %v", err)
+		}
+		got, _ := b.store.Get(t.Context(), b.tenant, d.ID)
+		if got.Status != ingest.StatusFailed || got.Error == nil || got.Error.Code != ingest.CodePDFMalformed {
+			t.Fatalf("document = %+v", got)
+		}
+	})
+
+	t.Run("CancelledRunIsTransient", func(t *testing.T) {
+		t.Parallel()
+		b := setupPipeline(t)
+		d := b.create(t, "a.txt", []byte("text"))
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		err := b.pipeline.Process(ctx, b.tenant, d.ID, 1)
+		if _, ok := ingest.AsError(err); err == nil || ok {
+			t.Fatalf("a cancelled run returned %v, want a transient error", err)
+		}
+		if err := b.pipeline.MarkFailed(t.Context(), b.tenant, d.ID, 1, err); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := b.store.Get(t.Context(), b.tenant, d.ID)
+		if got.Status != ingest.StatusFailed || got.Error.Code != ingest.CodeInternal {
+			t.Fatalf("after MarkFailed: %+v", got)
+		}
+	})
+}

@@ -1,0 +1,110 @@
+package jobs_test
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertest"
+
+	"github.com/ragd/ragd"
+	"github.com/ragd/ragd/agents"
+	"github.com/ragd/ragd/chunker"
+	"github.com/ragd/ragd/ingest"
+	"github.com/ragd/ragd/ingest/ingesttest"
+	"github.com/ragd/ragd/jobs"
+	"github.com/ragd/ragd/postgres/pgtest"
+	"github.com/ragd/ragd/secret"
+)
+
+func TestIngestWorker(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	log := slog.New(slog.DiscardHandler)
+	box, _ := secret.NewBox(secret.NewKey())
+	tenant, err := agents.NewStore(pool, box).CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("T")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := chunker.NewCL100K()
+	store := ingest.NewStore(pool)
+	pipeline, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	queue, err := jobs.New(pool, jobs.Config{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	create := func(name string, data []byte) ingest.Document {
+		typ, _ := ingest.Detect(data, name)
+		c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: name, Data: data, Type: typ}, ingest.CreateOptions{AllowDuplicate: true}, queue)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Document
+	}
+	worker := rivertest.NewWorker(t, riverpgxv5.New(pool), &river.Config{}, &jobs.IngestWorker{Pipeline: pipeline, Log: log})
+	work := func(ctx context.Context, d ingest.Document, opts *river.InsertOpts) (*rivertest.WorkResult, error) {
+		var res *rivertest.WorkResult
+		var werr error
+		err := pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
+			res, werr = worker.Work(ctx, t, tx, jobs.IngestArgs{TenantID: d.TenantID, DocumentID: d.ID, ContentVersion: d.ContentVersion}, opts)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res, werr
+	}
+
+	t.Run("CompletesAGoodDocument", func(t *testing.T) {
+		d := create("r.pdf", ingesttest.ReportPDF())
+		res, err := work(ctx, d, nil)
+		if err != nil || res.EventKind != river.EventKindJobCompleted {
+			t.Fatalf("result %v, err %v", res, err)
+		}
+	})
+
+	t.Run("CancelsABadFileInsteadOfRetrying", func(t *testing.T) {
+		d := create("bad.pdf", []byte("%PDF-1.4\nnot really"))
+		res, _ := work(ctx, d, nil)
+		if res == nil || res.EventKind != river.EventKindJobCancelled {
+			t.Fatalf("result %+v, want cancelled", res)
+		}
+	})
+
+	t.Run("LastAttemptMarksTheDocumentFailed", func(t *testing.T) {
+		d := create("x.txt", []byte("text"))
+		// A transient failure: the pipeline cannot read the document's bytes.
+		if _, err := pool.Exec(ctx, "ALTER TABLE document_blobs RENAME TO document_blobs_away"); err != nil {
+			t.Fatal(err)
+		}
+		res, _ := work(ctx, d, &river.InsertOpts{MaxAttempts: 1})
+		if _, err := pool.Exec(ctx, "ALTER TABLE document_blobs_away RENAME TO document_blobs"); err != nil {
+			t.Fatal(err)
+		}
+		if res == nil || res.EventKind == river.EventKindJobCompleted {
+			t.Fatalf("result %+v", res)
+		}
+		got, _ := store.Get(ctx, tenant.ID, d.ID)
+		if got.Status != ingest.StatusFailed || got.Error == nil || got.Error.Code != ingest.CodeInternal {
+			t.Fatalf("document after the last attempt = %s %+v", got.Status, got.Error)
+		}
+	})
+
+	t.Run("ArgsCarryIDsOnly", func(t *testing.T) {
+		d := create("secret.txt", []byte("confidential words"))
+		var args string
+		if err := pool.QueryRow(ctx, "SELECT args::text FROM river_job WHERE kind = 'ingest_document' AND args->>'document_id' = $1", d.ID.String()).Scan(&args); err != nil {
+			t.Fatal(err)
+		}
+		if want := `{"tenant_id": "` + tenant.ID.String() + `", "document_id": "` + d.ID.String() + `", "content_version": 1}`; args != want {
+			t.Fatalf("args = %s, want %s", args, want)
+		}
+	})
+}
