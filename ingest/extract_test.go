@@ -268,6 +268,29 @@ func TestExtractHTML(t *testing.T) {
 	}
 }
 
+// TestExtractHTMLMainContent: a page of plain divs, with no element that
+// marks its main content, still loses its menus and footer.
+func TestExtractHTMLMainContent(t *testing.T) {
+	t.Parallel()
+	article := strings.Repeat("Tenants upload documents and their chatbots answer from them with citations. ", 12)
+	page := `<html><head><title>Blog</title></head><body>
+	<div class="menu"><a href="/">Home</a> | <a href="/products">Products</a> | <a href="/jobs">Jobs</a> | <a href="/login">Log in</a></div>
+	<div class="content"><h1>How retrieval works</h1><p>` + article + `</p><h2>Chunking</h2><p>` + article + `</p>
+	<ul><li>Split by headings first</li><li>Then by tokens</li></ul></div>
+	<div class="footer"><a href="/imprint">Imprint</a> <a href="/privacy">Privacy policy</a> <a href="/cookies">Cookie settings</a></div>
+	</body></html>`
+	ext := mustExtract(t, TypeHTML, []byte(page))
+	for _, gone := range []string{"Log in", "Privacy policy", "Cookie settings"} {
+		if strings.Contains(ext.Text, gone) {
+			t.Errorf("boilerplate %q kept: %q", gone, ext.Text)
+		}
+	}
+	secs := sectionTexts(ext)
+	if !strings.Contains(secs["How retrieval works > Chunking"], "Split by headings first") {
+		t.Errorf("structure lost: %q", secs)
+	}
+}
+
 func TestExtractHTMLHostile(t *testing.T) {
 	t.Parallel()
 	deep := strings.Repeat("<div>", 50000) + "deep text" + strings.Repeat("</div>", 50000)

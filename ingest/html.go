@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 
+	trafilatura "github.com/markusmobius/go-trafilatura"
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
 )
@@ -12,9 +13,13 @@ import (
 // extractHTML keeps a page's readable text: the title, headings (as
 // sections), paragraphs, list items and table rows (cells joined by " | ").
 // Scripts, styles, forms, navigation, headers, footers, asides and hidden
-// elements are dropped. When the page marks its main content (<main>,
-// <article>, role="main") and that holds a fair share of the text, only it
-// is kept, so menus and footers stay out of the chunks.
+// elements are dropped. Menus, footers and ads are kept out of the chunks
+// in two ways:
+//   - a page that marks its main content (<main>, <article>, role="main")
+//     keeps only that, when it holds a fair share of the text;
+//   - any other page goes through go-trafilatura's main-content extraction,
+//     whose result is used when it kept the page's structure and at least a
+//     tenth of its text, and the whole body otherwise.
 func extractHTML(ctx context.Context, data []byte, lim Limits) (Extracted, error) {
 	s, err := decodeText(data)
 	if err != nil {
@@ -36,6 +41,8 @@ func extractHTML(ctx context.Context, data []byte, lim Limits) (Extracted, error
 	}
 	if main := mainContent(root); main != nil {
 		root = main
+	} else if content := trafilaturaContent(s, visibleLen(root)); content != nil {
+		root = content
 	}
 
 	w := &htmlWalker{ctx: ctx, b: newBuilder(lim.MaxTextBytes)}
@@ -66,6 +73,27 @@ func mainContent(body *html.Node) *html.Node {
 		return nil
 	}
 	return main
+}
+
+// trafilaturaContent runs go-trafilatura's main-content extraction on page
+// and returns its content when it looks right: several blocks (a single
+// paragraph is its baseline fallback, which glues headings, lists and cells
+// together) holding at least a tenth of the body's text. Otherwise nil.
+func trafilaturaContent(page string, bodyLen int) *html.Node {
+	res, err := trafilatura.Extract(strings.NewReader(page), trafilatura.Options{ExcludeComments: true, EnableFallback: true, Deduplicate: true})
+	if err != nil || res == nil || res.ContentNode == nil {
+		return nil
+	}
+	blocks := 0
+	for c := res.ContentNode.FirstChild; c != nil; c = c.NextSibling {
+		if c.Type == html.ElementNode {
+			blocks++
+		}
+	}
+	if blocks < 2 || visibleLen(res.ContentNode)*10 < bodyLen {
+		return nil
+	}
+	return res.ContentNode
 }
 
 // dropped reports whether an element and everything in it is left out.
