@@ -442,6 +442,17 @@ func (s *Store) GetAgent(ctx context.Context, tenantID uuid.UUID, agentID string
 	return a, nil
 }
 
+// AgentExists reports whether the tenant has an agent with the public id,
+// without reading (or being able to read) its secrets.
+func (s *Store) AgentExists(ctx context.Context, tenantID uuid.UUID, agentID string) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT FROM agents WHERE tenant_id = $1 AND id = $2)", tenantID, agentID).Scan(&ok)
+	if err != nil {
+		return false, translate(err, "agent exists")
+	}
+	return ok, nil
+}
+
 // ListAgents returns a page of the tenant's agents, oldest first.
 func (s *Store) ListAgents(ctx context.Context, tenantID uuid.UUID, p ragd.Page) ([]Agent, *ragd.Cursor, error) {
 	limit := pageLimit(p)

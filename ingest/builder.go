@@ -178,6 +178,15 @@ func cleanInline(s string) string {
 			continue
 		case unicode.IsControl(r), r == '\u00ad', r == '\ufeff', r == '\u200b':
 			continue // soft hyphens, BOMs and zero-width spaces carry no text
+		case r >= '\ufb00' && r <= '\ufb06':
+			// Typographic ligatures (ﬁ, ﬂ, ...), common in PDFs, would
+			// keep "speciﬁcation" from matching "specification".
+			if space && b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			space = false
+			b.WriteString(ligatures[r-'\ufb00'])
+			continue
 		}
 		if space && b.Len() > 0 {
 			b.WriteByte(' ')
@@ -187,6 +196,8 @@ func cleanInline(s string) string {
 	}
 	return b.String()
 }
+
+var ligatures = [...]string{"ff", "fi", "fl", "ffi", "ffl", "st", "st"}
 
 func truncateRunes(s string, n int) string {
 	if utf8.RuneCountInString(s) <= n {

@@ -77,6 +77,33 @@ func TestExtractPDFMatchesPdftotext(t *testing.T) {
 	}
 }
 
+// TestExtractPDFCIDFont reads a Type0 font's 2-byte codes with their /W
+// widths: words kerned apart come out spaced, letters of a word together.
+func TestExtractPDFCIDFont(t *testing.T) {
+	t.Parallel()
+	data := ingesttest.MakeCIDPDF([]string{"tenant", "documents", "stay", "apart"}, []string{"second", "line"})
+	ext := mustExtract(t, TypePDF, data)
+	if ext.Text != "tenant documents stay apart\n\nsecond line" {
+		t.Fatalf("text = %q", ext.Text)
+	}
+	out, err := exec.Command("pdftotext", "-enc", "UTF-8", writeTemp(t, data), "-").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ours := strings.Join(strings.Fields(string(out)), " "), strings.Join(strings.Fields(ext.Text), " "); got != ours {
+		t.Fatalf("pdftotext reads %q, we read %q", got, ours)
+	}
+}
+
+func writeTemp(t *testing.T, data []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "doc.pdf")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func TestExtractPDFRepairs(t *testing.T) {
 	t.Parallel()
 	good := ingesttest.ReportPDF()
@@ -330,6 +357,7 @@ func TestExtractText(t *testing.T) {
 		"Latin1":      {[]byte("caf\xe9 cr\xe8me"), "café crème"},
 		"Controls":    {[]byte("a\x01b\x7fc\u200bd"), "abcd"},
 		"NFC":         {[]byte("cafe\u0301"), "caf\u00e9"},
+		"Ligatures":   {[]byte("speci\ufb01cation \ufb02ow e\ufb03cient"), "specification flow efficient"},
 		"CRLF":        {[]byte("one\r\ntwo\r\n\r\nthree"), "one\ntwo\n\nthree"},
 		"FoldsSpaces": {[]byte("a  \t b"), "a b"},
 	} {

@@ -155,14 +155,7 @@ func pageLines(r *pdf.Reader, num int) (lines []pdfLine, err error) {
 	if p.V.IsNull() {
 		return nil, fmt.Errorf("page %d: missing", num)
 	}
-	var gs []glyph
-	for _, t := range p.Content().Text {
-		if t.S == "" || t.S == "\n" {
-			continue
-		}
-		gs = append(gs, glyph{x: t.X, y: t.Y, w: t.W, size: t.FontSize, s: t.S})
-	}
-	return buildLines(gs), nil
+	return buildLines(pageGlyphs(p)), nil
 }
 
 // buildLines groups glyphs, in drawing order, into lines: a new line starts

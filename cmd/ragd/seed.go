@@ -116,8 +116,8 @@ func seed(ctx context.Context, store *agents.Store, stdout io.Writer) error {
 			return fmt.Errorf("seed tenant %s: %w", st.slug, err)
 		}
 		for _, sa := range st.agents {
-			_, err := store.GetAgent(ctx, t.ID, sa.id)
-			if errors.Is(err, ragd.ErrNotFound) {
+			exists, err := store.AgentExists(ctx, t.ID, sa.id)
+			if err == nil && !exists {
 				p := sa.patch()
 				p.ID = ragd.Some(sa.id)
 				_, err = store.CreateAgent(ctx, t.ID, p)

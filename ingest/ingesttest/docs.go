@@ -126,3 +126,48 @@ func WTable(rows ...[]string) string {
 	b.WriteString("</w:tbl>")
 	return b.String()
 }
+
+// MakeCIDPDF writes a one-page PDF whose text is set in a Type0 (CID) font
+// with 2-byte codes, as Word and LaTeX write TrueType fonts: CIDs 1 to 26
+// are the letters a to z, each 500 units wide, and a ToUnicode CMap maps
+// them back. Each line's words are placed by kerning alone, with no space
+// glyph between them.
+func MakeCIDPDF(lines ...[]string) []byte {
+	cid := func(word string) string {
+		var b strings.Builder
+		for _, r := range word {
+			fmt.Fprintf(&b, "%04X", int(r-'a'+1))
+		}
+		return "<" + b.String() + ">"
+	}
+	var content strings.Builder
+	for i, words := range lines {
+		parts := make([]string, len(words))
+		for j, w := range words {
+			parts[j] = cid(w)
+		}
+		fmt.Fprintf(&content, "BT /F1 12 Tf 72 %d Td [%s] TJ ET\n", 720-20*i, strings.Join(parts, " -350 "))
+	}
+	cmap := "/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CMapName /Test def 1 begincodespacerange <0000> <FFFF> endcodespacerange 1 beginbfrange <0001> <001A> <0061> endbfrange endcmap CMapName currentdict /CMap defineresource pop end end"
+	var b bytes.Buffer
+	var offsets []int
+	obj := func(body string) {
+		offsets = append(offsets, b.Len())
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offsets), body)
+	}
+	b.WriteString("%PDF-1.5\n")
+	obj("<< /Type /Catalog /Pages 2 0 R >>")
+	obj("<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
+	obj("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>")
+	obj(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", content.Len(), content.String()))
+	obj("<< /Type /Font /Subtype /Type0 /BaseFont /TestSans /Encoding /Identity-H /DescendantFonts [6 0 R] /ToUnicode 7 0 R >>")
+	obj("<< /Type /Font /Subtype /CIDFontType2 /BaseFont /TestSans /CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> /DW 1000 /W [1 26 500] >>")
+	obj(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(cmap), cmap))
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(offsets)+1)
+	for _, off := range offsets {
+		fmt.Fprintf(&b, "%010d 00000 n \n", off)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(offsets)+1, xref)
+	return b.Bytes()
+}
