@@ -44,7 +44,8 @@ type config struct {
 	// LogLevel (RAGD_LOG_LEVEL: debug, info, warn, error). Default info.
 	LogLevel slog.Level
 	// ReadTimeout, WriteTimeout (RAGD_HTTP_READ_TIMEOUT, RAGD_HTTP_WRITE_TIMEOUT):
-	// per request, Go durations. Default 60s each.
+	// per request, Go durations. Default 5m each: a 50 MiB upload on a slow
+	// link takes minutes. Headers must arrive within 10s whatever these say.
 	ReadTimeout, WriteTimeout time.Duration
 	// ShutdownTimeout (RAGD_SHUTDOWN_TIMEOUT): how long in-flight requests,
 	// then running jobs, may take to finish after SIGTERM. Default 30s.
@@ -94,10 +95,10 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	if c.AutoMigrate, err = parseBool(getenv("RAGD_AUTO_MIGRATE"), true); err != nil {
 		return c, fmt.Errorf("RAGD_AUTO_MIGRATE: %w", err)
 	}
-	if c.ReadTimeout, err = parseDuration(getenv("RAGD_HTTP_READ_TIMEOUT"), time.Minute); err != nil {
+	if c.ReadTimeout, err = parseDuration(getenv("RAGD_HTTP_READ_TIMEOUT"), 5*time.Minute); err != nil {
 		return c, fmt.Errorf("RAGD_HTTP_READ_TIMEOUT: %w", err)
 	}
-	if c.WriteTimeout, err = parseDuration(getenv("RAGD_HTTP_WRITE_TIMEOUT"), time.Minute); err != nil {
+	if c.WriteTimeout, err = parseDuration(getenv("RAGD_HTTP_WRITE_TIMEOUT"), 5*time.Minute); err != nil {
 		return c, fmt.Errorf("RAGD_HTTP_WRITE_TIMEOUT: %w", err)
 	}
 	if c.ShutdownTimeout, err = parseDuration(getenv("RAGD_SHUTDOWN_TIMEOUT"), 30*time.Second); err != nil {
