@@ -1,0 +1,87 @@
+// Package embedder turns texts into dense vectors: an OpenAI (or any
+// OpenAI-compatible server) embedder built on go-openai, with batching to
+// the provider's limits, bounded concurrency and polite retries; a local,
+// deterministic hashing embedder for machines without an API key; and a
+// Postgres cache keyed by (model, dimensions, SHA-256 of the text) so the
+// same text is never paid for twice.
+package embedder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Embedder embeds texts. Implementations are safe for concurrent use.
+type Embedder interface {
+	// Model names the model; with Dimensions it keys cached vectors.
+	Model() string
+	// Dimensions is the length of every vector Embed returns.
+	Dimensions() int
+	// Embed returns one vector per text, in input order. Texts must not be
+	// empty.
+	Embed(ctx context.Context, texts []string) (Result, error)
+}
+
+// Result is what one Embed call produced.
+type Result struct {
+	Vectors [][]float32
+	// Tokens the provider billed (0 for the local embedder).
+	Tokens int
+	// Requests made to the provider, retries included.
+	Requests int
+	// CacheHits: texts answered from the cache without a request.
+	CacheHits int
+}
+
+// Kind classifies an embedding failure.
+type Kind string
+
+// Failure kinds. Auth, Model, BadRequest and Dimensions are permanent:
+// retrying cannot help until the configuration changes.
+const (
+	KindAuth       Kind = "auth"
+	KindModel      Kind = "model"
+	KindBadRequest Kind = "bad_request"
+	KindDimensions Kind = "dimensions"
+	KindRateLimit  Kind = "rate_limit"
+	KindServer     Kind = "server"
+	KindTimeout    Kind = "timeout"
+	KindNetwork    Kind = "network"
+)
+
+// Error is an embedding failure that names its cause.
+type Error struct {
+	Kind    Kind
+	Status  int           // HTTP status, 0 when there was no response
+	Message string        // for people: what is wrong and what to change
+	Retry   time.Duration // for rate limits: how long the provider asked us to wait
+	Err     error
+}
+
+func (e *Error) Error() string {
+	msg := fmt.Sprintf("embedding %s: %s", e.Kind, e.Message)
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Permanent reports whether retrying the same request cannot succeed.
+func (e *Error) Permanent() bool {
+	switch e.Kind {
+	case KindAuth, KindModel, KindBadRequest, KindDimensions:
+		return true
+	}
+	return false
+}
+
+// AsError returns the *Error in err's chain.
+func AsError(err error) (*Error, bool) {
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
+}
