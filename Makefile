@@ -19,7 +19,7 @@ test:
 # already runs). FUZZTIME=5m make fuzz for a longer look.
 fuzz:
 	@scripts/test-deps.sh
-	@for pkg in ./chunker ./ingest ./agents; do \
+	@for pkg in ./chunker ./ingest ./agents ./search; do \
 	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "fuzz $$pkg $$target"; \
 	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
