@@ -1,0 +1,611 @@
+package search
+
+import (
+	"bufio"
+	"cmp"
+	"container/heap"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+
+	"github.com/google/uuid"
+)
+
+// Embedded is the vector store used when no Qdrant is configured: exact
+// search in memory, one partition per tenant, persisted as an append-only
+// log of checksummed records under a directory.
+//
+// Durability: Upsert and the deletes return only after their records are
+// written and fsynced. At start the log is replayed up to the first record
+// that is short or fails its checksum (a write torn by a crash, which was
+// never acknowledged) and cut there. When the log holds much more than the
+// live points, it is rewritten to a new file that replaces it atomically.
+//
+// One process at a time: the directory is locked, and a second process
+// fails to open it with a message saying so.
+type Embedded struct {
+	mu       sync.RWMutex
+	dir      string
+	lock     *os.File
+	log      *os.File
+	logBytes int64
+	dims     int
+	tenants  map[uuid.UUID]*partition
+}
+
+type partition struct {
+	points map[uuid.UUID]*Point
+	df     map[uint32]int // points containing each sparse term
+}
+
+// Record kinds in the log.
+const (
+	recSchema       byte = 1
+	recUpsert       byte = 2
+	recDeleteDoc    byte = 3
+	recDeleteTenant byte = 4
+)
+
+// OpenEmbedded opens (or creates) the store in dir.
+func OpenEmbedded(dir string) (*Embedded, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("vector store: %w", err)
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("vector store: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("vector store %s is open in another process: the embedded store serves one process (run the workers inside ragd serve, or use Qdrant)", dir)
+	}
+	e := &Embedded{dir: dir, lock: lock, tenants: map[uuid.UUID]*partition{}}
+	if err := e.load(); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *Embedded) logPath() string { return filepath.Join(e.dir, "points.log") }
+
+// load replays the log and cuts off a torn tail.
+func (e *Embedded) load() error {
+	f, err := os.OpenFile(e.logPath(), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("vector store: %w", err)
+	}
+	r := bufio.NewReaderSize(f, 1<<20)
+	var good int64
+	for {
+		kind, body, n, err := readRecord(r)
+		if err != nil {
+			break // io.EOF, or a torn or corrupt tail
+		}
+		if err := e.apply(kind, body); err != nil {
+			break
+		}
+		good += n
+	}
+	if err := f.Truncate(good); err != nil {
+		f.Close()
+		return fmt.Errorf("vector store: cut torn tail: %w", err)
+	}
+	if _, err := f.Seek(good, io.SeekStart); err != nil {
+		f.Close()
+		return err
+	}
+	e.log, e.logBytes = f, good
+	return nil
+}
+
+// A record is: length of body (uint32), CRC-32C of kind+body (uint32),
+// kind (1 byte), body.
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+func appendRecord(buf []byte, kind byte, body []byte) []byte {
+	var hdr [9]byte
+	binary.LittleEndian.PutUint32(hdr[0:4], uint32(len(body)))
+	crc := crc32.Update(crc32.Update(0, crcTable, []byte{kind}), crcTable, body)
+	binary.LittleEndian.PutUint32(hdr[4:8], crc)
+	hdr[8] = kind
+	return append(append(buf, hdr[:]...), body...)
+}
+
+func readRecord(r *bufio.Reader) (byte, []byte, int64, error) {
+	var hdr [9]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return 0, nil, 0, err
+	}
+	n := binary.LittleEndian.Uint32(hdr[0:4])
+	if n > 1<<30 {
+		return 0, nil, 0, errors.New("record too large")
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return 0, nil, 0, err
+	}
+	crc := crc32.Update(crc32.Update(0, crcTable, hdr[8:9]), crcTable, body)
+	if crc != binary.LittleEndian.Uint32(hdr[4:8]) {
+		return 0, nil, 0, errors.New("checksum mismatch")
+	}
+	return hdr[8], body, int64(9 + n), nil
+}
+
+// Point bodies: JSON of the point without its dense vector, then the
+// vector as little-endian float32s; the JSON's length comes first.
+func encodePoint(p Point) ([]byte, error) {
+	dense := p.Dense
+	p.Dense = nil
+	js, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	b := binary.LittleEndian.AppendUint32(nil, uint32(len(js)))
+	b = append(b, js...)
+	for _, x := range dense {
+		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(x))
+	}
+	return b, nil
+}
+
+func decodePoint(b []byte) (Point, error) {
+	var p Point
+	if len(b) < 4 {
+		return p, errors.New("short point")
+	}
+	n := int(binary.LittleEndian.Uint32(b))
+	if 4+n > len(b) || (len(b)-4-n)%4 != 0 {
+		return p, errors.New("bad point")
+	}
+	if err := json.Unmarshal(b[4:4+n], &p); err != nil {
+		return p, err
+	}
+	rest := b[4+n:]
+	p.Dense = make([]float32, len(rest)/4)
+	for i := range p.Dense {
+		p.Dense[i] = math.Float32frombits(binary.LittleEndian.Uint32(rest[4*i:]))
+	}
+	return p, nil
+}
+
+// apply changes the in-memory state for one record.
+func (e *Embedded) apply(kind byte, body []byte) error {
+	switch kind {
+	case recSchema:
+		if len(body) != 4 {
+			return errors.New("bad schema record")
+		}
+		e.dims = int(binary.LittleEndian.Uint32(body))
+	case recUpsert:
+		p, err := decodePoint(body)
+		if err != nil {
+			return err
+		}
+		e.put(p)
+	case recDeleteDoc, recDeleteTenant:
+		var d struct {
+			Tenant, Document uuid.UUID
+			Keep             int
+		}
+		if err := json.Unmarshal(body, &d); err != nil {
+			return err
+		}
+		if kind == recDeleteTenant {
+			delete(e.tenants, d.Tenant)
+			return nil
+		}
+		if part := e.tenants[d.Tenant]; part != nil {
+			for id, p := range part.points {
+				if p.DocumentID == d.Document && (d.Keep == 0 || p.ContentVersion != d.Keep) {
+					part.remove(id)
+				}
+			}
+		}
+	default:
+		return fmt.Errorf("unknown record kind %d", kind)
+	}
+	return nil
+}
+
+func (e *Embedded) put(p Point) {
+	part := e.tenants[p.TenantID]
+	if part == nil {
+		part = &partition{points: map[uuid.UUID]*Point{}, df: map[uint32]int{}}
+		e.tenants[p.TenantID] = part
+	}
+	part.remove(p.ID)
+	normalize(p.Dense)
+	part.points[p.ID] = &p
+	for _, i := range p.Sparse.Indices {
+		part.df[i]++
+	}
+}
+
+func (part *partition) remove(id uuid.UUID) {
+	old, ok := part.points[id]
+	if !ok {
+		return
+	}
+	for _, i := range old.Sparse.Indices {
+		if part.df[i]--; part.df[i] <= 0 {
+			delete(part.df, i)
+		}
+	}
+	delete(part.points, id)
+}
+
+func normalize(v []float32) {
+	var s float64
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	if s == 0 {
+		return
+	}
+	inv := float32(1 / math.Sqrt(s))
+	for i := range v {
+		v[i] *= inv
+	}
+}
+
+// write appends records, fsyncs, then applies them: nothing is visible
+// (or acknowledged) before it is durable.
+func (e *Embedded) write(recs []byte, apply func()) error {
+	_, err := e.log.Write(recs)
+	if err == nil {
+		err = e.log.Sync()
+	}
+	if err != nil {
+		// Cut off what may have been written, so that later records do not
+		// land behind a broken one (replay stops at the first).
+		_ = e.log.Truncate(e.logBytes)
+		_, _ = e.log.Seek(e.logBytes, io.SeekStart)
+		return fmt.Errorf("vector store: write: %w", err)
+	}
+	e.logBytes += int64(len(recs))
+	apply()
+	return e.maybeCompact()
+}
+
+// EnsureSchema implements Store.
+func (e *Embedded) EnsureSchema(ctx context.Context, dims int) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.dims == dims {
+		return nil
+	}
+	if e.dims != 0 {
+		return fmt.Errorf("%w: the embedded store in %s holds %d-dimensional vectors, the embedder makes %d; run ragd reindex after moving the store away", ErrDimensions, e.dir, e.dims, dims)
+	}
+	if dims < 1 {
+		return fmt.Errorf("%w: %d", ErrDimensions, dims)
+	}
+	rec := appendRecord(nil, recSchema, binary.LittleEndian.AppendUint32(nil, uint32(dims)))
+	return e.write(rec, func() { e.dims = dims })
+}
+
+// Upsert implements Store.
+func (e *Embedded) Upsert(ctx context.Context, tenantID uuid.UUID, points []Point) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.dims == 0 {
+		return errors.New("vector store: EnsureSchema first")
+	}
+	if err := validatePoints(tenantID, e.dims, points); err != nil {
+		return err
+	}
+	var recs []byte
+	for _, p := range points {
+		body, err := encodePoint(p)
+		if err != nil {
+			return err
+		}
+		recs = appendRecord(recs, recUpsert, body)
+	}
+	return e.write(recs, func() {
+		for _, p := range points {
+			p.Dense = slices.Clone(p.Dense)
+			e.put(p)
+		}
+	})
+}
+
+// DeleteDocument implements Store.
+func (e *Embedded) DeleteDocument(ctx context.Context, tenantID, documentID uuid.UUID, keepVersion int) error {
+	return e.delete(recDeleteDoc, tenantID, documentID, keepVersion)
+}
+
+// DeleteTenant implements Store.
+func (e *Embedded) DeleteTenant(ctx context.Context, tenantID uuid.UUID) error {
+	return e.delete(recDeleteTenant, tenantID, uuid.Nil, 0)
+}
+
+func (e *Embedded) delete(kind byte, tenant, doc uuid.UUID, keep int) error {
+	body, _ := json.Marshal(struct {
+		Tenant, Document uuid.UUID
+		Keep             int
+	}{tenant, doc, keep})
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.write(appendRecord(nil, kind, body), func() { _ = e.apply(kind, body) })
+}
+
+// Count implements Store.
+func (e *Embedded) Count(ctx context.Context, tenantID uuid.UUID, f Filter) (int, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	n := 0
+	if part := e.tenants[tenantID]; part != nil {
+		for _, p := range part.points {
+			if f.matches(p) {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
+// Query implements Store. Dense scores are cosine similarities; sparse
+// scores use IDF over the tenant's partition, ln(1 + (N − n + 0.5)/(n +
+// 0.5)), as Qdrant's IDF modifier does over its collection; hybrid fuses
+// both with RRF.
+func (e *Embedded) Query(ctx context.Context, tenantID uuid.UUID, q Query) ([]Hit, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if err := validateQuery(q, e.dims); err != nil {
+		return nil, err
+	}
+	part := e.tenants[tenantID]
+	if part == nil {
+		return []Hit{}, nil
+	}
+	switch q.Mode {
+	case ModeDense:
+		return part.dense(ctx, q.Dense, q.Filter, q.TopK)
+	case ModeSparse:
+		return part.sparse(ctx, q.Sparse, q.Filter, q.TopK)
+	}
+	limit := PrefetchLimit(q.TopK)
+	dense, err := part.dense(ctx, q.Dense, q.Filter, limit)
+	if err != nil {
+		return nil, err
+	}
+	sparse, err := part.sparse(ctx, q.Sparse, q.Filter, limit)
+	if err != nil {
+		return nil, err
+	}
+	return FuseRRF(q.TopK, dense, sparse), nil
+}
+
+// FuseRRF merges ranked lists by Reciprocal Rank Fusion (see RRFK).
+func FuseRRF(topK int, lists ...[]Hit) []Hit {
+	byID := map[uuid.UUID]*Hit{}
+	for _, list := range lists {
+		for pos, h := range list {
+			s := float32(1 / float64(pos+RRFK))
+			if got, ok := byID[h.ID]; ok {
+				got.Score += s
+				continue
+			}
+			h.Score = s
+			byID[h.ID] = &h
+		}
+	}
+	out := make([]Hit, 0, len(byID))
+	for _, h := range byID {
+		out = append(out, *h)
+	}
+	sortHits(out)
+	return out[:min(topK, len(out))]
+}
+
+func sortHits(hs []Hit) {
+	slices.SortFunc(hs, func(a, b Hit) int {
+		if c := cmp.Compare(b.Score, a.Score); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID.String(), b.ID.String())
+	})
+}
+
+func (part *partition) dense(ctx context.Context, q []float32, f Filter, k int) ([]Hit, error) {
+	qn := slices.Clone(q)
+	normalize(qn)
+	top := &hitHeap{}
+	i := 0
+	for _, p := range part.points {
+		if i++; i%4096 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if !f.matches(p) {
+			continue
+		}
+		top.offer(p, dot(qn, p.Dense), k)
+	}
+	return top.sorted(), nil
+}
+
+func (part *partition) sparse(ctx context.Context, q SparseVector, f Filter, k int) ([]Hit, error) {
+	n := float64(len(part.points))
+	idf := make(map[uint32]float64, len(q.Indices))
+	for j, t := range q.Indices {
+		df := float64(part.df[t])
+		if df > 0 {
+			idf[t] = math.Log(1+(n-df+0.5)/(df+0.5)) * float64(q.Values[j])
+		}
+	}
+	if len(idf) == 0 {
+		return []Hit{}, nil
+	}
+	top := &hitHeap{}
+	i := 0
+	for _, p := range part.points {
+		if i++; i%4096 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		var s float64
+		for j, t := range p.Sparse.Indices {
+			if w, ok := idf[t]; ok {
+				s += w * float64(p.Sparse.Values[j])
+			}
+		}
+		if s > 0 && f.matches(p) {
+			top.offer(p, float32(s), k)
+		}
+	}
+	return top.sorted(), nil
+}
+
+func dot(a, b []float32) float32 {
+	var s float32
+	for i := range a {
+		s += a[i] * b[i]
+	}
+	return s
+}
+
+// hitHeap keeps the k best hits: a min-heap on score.
+type hitHeap []Hit
+
+func (h hitHeap) Len() int { return len(h) }
+func (h hitHeap) Less(i, j int) bool {
+	if h[i].Score != h[j].Score {
+		return h[i].Score < h[j].Score
+	}
+	return h[i].ID.String() > h[j].ID.String()
+}
+func (h hitHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *hitHeap) Push(x any)   { *h = append(*h, x.(Hit)) }
+func (h *hitHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+func (h *hitHeap) offer(p *Point, score float32, k int) {
+	if h.Len() < k {
+		heap.Push(h, hitOf(p, score))
+		return
+	}
+	if min := (*h)[0]; score > min.Score || (score == min.Score && p.ID.String() < min.ID.String()) {
+		(*h)[0] = hitOf(p, score)
+		heap.Fix(h, 0)
+	}
+}
+
+func hitOf(p *Point, score float32) Hit {
+	hp := *p
+	hp.Dense, hp.Sparse = nil, SparseVector{}
+	return Hit{Point: hp, Score: score}
+}
+
+func (h *hitHeap) sorted() []Hit {
+	out := slices.Clone(*h)
+	sortHits(out)
+	return out
+}
+
+// maybeCompact rewrites the log when it is over 64 MiB and more than twice
+// what the live points need. Called with the write lock held.
+func (e *Embedded) maybeCompact() error {
+	if e.logBytes < 64<<20 {
+		return nil
+	}
+	live := 0
+	for _, part := range e.tenants {
+		live += len(part.points)
+	}
+	perPoint := int64(4*e.dims + 512)
+	if e.logBytes < 2*int64(live)*perPoint {
+		return nil
+	}
+	return e.compact()
+}
+
+// compact writes the live state to a new log and renames it over the old.
+func (e *Embedded) compact() error {
+	tmp := e.logPath() + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("vector store: compact: %w", err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	var size int64
+	emit := func(kind byte, body []byte) error {
+		rec := appendRecord(nil, kind, body)
+		size += int64(len(rec))
+		_, err := w.Write(rec)
+		return err
+	}
+	err = emit(recSchema, binary.LittleEndian.AppendUint32(nil, uint32(e.dims)))
+	for _, part := range e.tenants {
+		for _, p := range part.points {
+			if err != nil {
+				break
+			}
+			var body []byte
+			if body, err = encodePoint(*p); err == nil {
+				err = emit(recUpsert, body)
+			}
+		}
+	}
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, e.logPath())
+	}
+	if err == nil {
+		err = syncDir(e.dir)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("vector store: compact: %w", err)
+	}
+	nf, err := os.OpenFile(e.logPath(), os.O_RDWR, 0o600)
+	if err == nil {
+		_, err = nf.Seek(size, io.SeekStart)
+	}
+	if err != nil {
+		return fmt.Errorf("vector store: reopen after compact: %w", err)
+	}
+	e.log.Close()
+	e.log, e.logBytes = nf, size
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Close implements Store.
+func (e *Embedded) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	err := e.log.Close()
+	e.lock.Close() // releases the flock
+	return err
+}
