@@ -172,16 +172,23 @@ func (s *Store) UpdateTenant(ctx context.Context, id uuid.UUID, p TenantPatch) (
 	return out, nil
 }
 
-// DeleteTenant deletes a tenant and, by cascade, everything it owns.
-func (s *Store) DeleteTenant(ctx context.Context, id uuid.UUID) error {
-	tag, err := s.pool.Exec(ctx, "DELETE FROM tenants WHERE id = $1", id)
-	if err != nil {
-		return translate(err, "delete tenant")
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("delete tenant: %w", ragd.ErrNotFound)
-	}
-	return nil
+// DeleteTenant deletes a tenant and, by cascade, every row it owns. inTx,
+// when not nil, runs in the same transaction (to queue the removal of
+// what lives outside Postgres).
+func (s *Store) DeleteTenant(ctx context.Context, id uuid.UUID, inTx func(context.Context, pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, "DELETE FROM tenants WHERE id = $1", id)
+		if err != nil {
+			return translate(err, "delete tenant")
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("delete tenant: %w", ragd.ErrNotFound)
+		}
+		if inTx != nil {
+			return inTx(ctx, tx)
+		}
+		return nil
+	})
 }
 
 // ---- API keys ----

@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/ragd/ragd/ingest/ingesttest"
+	"github.com/ragd/ragd/search"
 )
 
 // multipartBody builds an upload form: the file, then fields as name,
@@ -79,8 +82,20 @@ func TestDocuments(t *testing.T) {
 		if d["status"] != "ready" || d["page_count"] != 2.0 || d["chunk_count"].(float64) < 1 || d["progress"] != 1.0 || d["error"] != nil {
 			t.Fatalf("document = %v", d)
 		}
-		if tm := d["timings"].(map[string]any); tm["started_at"] == nil || tm["finished_at"] == nil || tm["total_ms"] == nil {
+		if tm := d["timings"].(map[string]any); tm["started_at"] == nil || tm["finished_at"] == nil || tm["total_ms"] == nil || tm["embed_ms"] == nil {
 			t.Fatalf("timings = %v", tm)
+		}
+		// Ready means searchable: a point per chunk, with its payload.
+		docID, tenantID := mustUUID(t, id), mustUUID(t, doc["tenant_id"].(string))
+		if n, _ := b.vectors.Count(t.Context(), tenantID, search.Filter{DocumentIDs: []uuid.UUID{docID}}); n != int(d["chunk_count"].(float64)) {
+			t.Fatalf("%d points for %v chunks", n, d["chunk_count"])
+		}
+		if n, _ := b.vectors.Count(t.Context(), tenantID, search.Filter{TagsAll: []string{"reports", "2026"}, Metadata: map[string]any{"team": "research"}}); n == 0 {
+			t.Fatal("points lack the document's tags and metadata")
+		}
+		hits, err := b.vectors.Query(t.Context(), tenantID, search.Query{Mode: search.ModeSparse, Sparse: search.QuerySparse("Qdrant tenant filter"), TopK: 1})
+		if err != nil || len(hits) != 1 || hits[0].PageEnd != 2 || hits[0].Title != "Q3 report" || len(hits[0].HeadingPath) == 0 {
+			t.Fatalf("sparse query: %+v, %v", hits, err)
 		}
 		chunks := b.must(200, "GET", "/v1/documents/"+id+"/chunks", key, nil).json(t)["data"].([]any)
 		var pages, headings []string
@@ -185,6 +200,16 @@ func TestDocuments(t *testing.T) {
 		if d := b.waitDocument(key, id); d["status"] != "ready" || d["content_version"] != 2.0 {
 			t.Fatalf("after reindex = %v", d)
 		}
+		tenantID := mustUUID(t, r["tenant_id"].(string))
+		hits, err := b.vectors.Query(t.Context(), tenantID, search.Query{Mode: search.ModeSparse, Sparse: search.QuerySparse("text index"), TopK: 50})
+		if err != nil || len(hits) == 0 {
+			t.Fatalf("no points after reindex: %v", err)
+		}
+		for _, h := range hits {
+			if h.ContentVersion != 2 {
+				t.Fatalf("a point of version %d survived the reindex", h.ContentVersion)
+			}
+		}
 		var versions []int
 		rows, _ := b.pool.Query(t.Context(), "SELECT DISTINCT content_version FROM chunks WHERE document_id = $1", id)
 		for rows.Next() {
@@ -200,7 +225,8 @@ func TestDocuments(t *testing.T) {
 	t.Run("DeleteLeavesListsAtOnceThenIsGone", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		_, key := b.tenantWithKey("acme")
+		tid, key := b.tenantWithKey("acme")
+		tenant := mustUUID(t, tid)
 		id := b.upload(key, "", "gone.txt", []byte("soon gone")).json(t)["id"].(string)
 		b.waitDocument(key, id)
 		if d := b.must(202, "DELETE", "/v1/documents/"+id, key, nil).json(t); d["status"] != "deleting" {
@@ -220,6 +246,9 @@ func TestDocuments(t *testing.T) {
 		b.pool.QueryRow(t.Context(), "SELECT (SELECT count(*) FROM chunks) + (SELECT count(*) FROM document_blobs)").Scan(&n)
 		if n != 0 {
 			t.Fatalf("%d chunk or blob rows left after delete", n)
+		}
+		if n, _ := b.vectors.Count(t.Context(), tenant, search.Filter{}); n != 0 {
+			t.Fatalf("%d points left after delete", n)
 		}
 	})
 

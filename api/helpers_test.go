@@ -18,9 +18,11 @@ import (
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/api"
 	"github.com/ragd/ragd/chunker"
+	"github.com/ragd/ragd/embedder"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/jobs"
 	"github.com/ragd/ragd/postgres/pgtest"
+	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/secret"
 )
 
@@ -71,6 +73,8 @@ type testBundle struct {
 	store  *agents.Store
 	encKey []byte
 	logs   *syncBuffer
+	// vectors is the embedded vector store the workers index into.
+	vectors *search.Embedded
 }
 
 func setup(t testing.TB) *testBundle {
@@ -85,11 +89,20 @@ func setup(t testing.TB) *testBundle {
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	docs := ingest.NewStore(pool)
-	pipeline, err := ingest.NewPipeline(docs, tokenizer(t), ingest.PipelineConfig{Limits: testLimits}, log)
+	emb, err := embedder.NewLocal(64)
 	if err != nil {
 		t.Fatal(err)
 	}
-	queue, err := jobs.New(pool, jobs.Config{Workers: 2, Logger: log, Pipeline: pipeline, Store: docs, FetchPollInterval: 100 * time.Millisecond})
+	vectors, err := search.OpenEmbedded(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { vectors.Close() })
+	pipeline, err := ingest.NewPipeline(docs, tokenizer(t), ingest.PipelineConfig{Limits: testLimits, Embedder: emb, Vectors: vectors}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	queue, err := jobs.New(pool, jobs.Config{Workers: 2, Logger: log, Pipeline: pipeline, Store: docs, Vectors: vectors, FetchPollInterval: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +129,7 @@ func setup(t testing.TB) *testBundle {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	return &testBundle{t: t, srv: srv, pool: pool, store: store, encKey: key, logs: logs}
+	return &testBundle{t: t, srv: srv, pool: pool, store: store, encKey: key, logs: logs, vectors: vectors}
 }
 
 // response is what a test reads back.

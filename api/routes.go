@@ -26,7 +26,7 @@ func routes(d Deps, auth *authenticator) []route {
 		{"GET /v1/tenants", admin(handleListTenants(store))},
 		{"GET /v1/tenants/{tenant_id}", admin(handleGetTenant(store))},
 		{"PATCH /v1/tenants/{tenant_id}", admin(handleUpdateTenant(store))},
-		{"DELETE /v1/tenants/{tenant_id}", admin(handleDeleteTenant(store))},
+		{"DELETE /v1/tenants/{tenant_id}", admin(handleDeleteTenant(store, queue))},
 		{"POST /v1/tenants/{tenant_id}/api-keys", admin(handleAdminCreateKey(store))},
 
 		{"GET /v1/api-keys", tenant(agents.ScopeKeysWrite, handleListKeys(store))},

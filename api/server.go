@@ -2,12 +2,21 @@ package api
 
 import (
 	"context"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"log/slog"
 	"net/http"
 
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/ingest"
 )
+
+// Queue enqueues the jobs API calls start, in the caller's transaction.
+type Queue interface {
+	ingest.Enqueuer
+	EnqueuePurgeTenant(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID) error
+}
 
 // DefaultMaxUploadBytes is the upload limit when Deps leaves it zero.
 const DefaultMaxUploadBytes = 50 << 20
@@ -19,7 +28,7 @@ type Deps struct {
 	AdminToken string
 	// Documents and Queue serve the document routes.
 	Documents *ingest.Store
-	Queue     ingest.Enqueuer
+	Queue     Queue
 	// MaxUploadBytes bounds an uploaded file (RAGD_MAX_UPLOAD_BYTES).
 	MaxUploadBytes int64
 	// Ready reports whether each dependency answers, by name ("postgres").

@@ -1,9 +1,11 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/agents"
@@ -96,13 +98,14 @@ func handleUpdateTenant(store *agents.Store) handler {
 	}
 }
 
-func handleDeleteTenant(store *agents.Store) handler {
+func handleDeleteTenant(store *agents.Store, q Queue) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathUUID(r, "tenant_id")
 		if err != nil {
 			return err
 		}
-		if err := store.DeleteTenant(r.Context(), id); err != nil {
+		purge := func(ctx context.Context, tx pgx.Tx) error { return q.EnqueuePurgeTenant(ctx, tx, id) }
+		if err := store.DeleteTenant(r.Context(), id, purge); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/ragd/ragd/search"
 )
 
 func TestTenants(t *testing.T) {
@@ -173,10 +176,23 @@ func TestTenants(t *testing.T) {
 		b := setup(t)
 		id, key := b.tenantWithKey("doomed")
 		b.must(201, "POST", "/v1/agents", key, map[string]any{"name": "Bot", "model": "gpt-4o-mini"})
+		doc := b.upload(key, "", "t.txt", []byte("text of a tenant about to go")).json(t)["id"].(string)
+		b.waitDocument(key, doc)
+		tenant := mustUUID(t, id)
+		if n, _ := b.vectors.Count(t.Context(), tenant, search.Filter{}); n == 0 {
+			t.Fatal("no points before the delete")
+		}
 		b.must(204, "DELETE", "/v1/tenants/"+id, adminToken, nil)
+		deadline := time.Now().Add(30 * time.Second)
+		for n, _ := b.vectors.Count(t.Context(), tenant, search.Filter{}); n != 0; n, _ = b.vectors.Count(t.Context(), tenant, search.Filter{}) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d points left 30s after the tenant was deleted", n)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 		b.must(401, "GET", "/v1/agents", key, nil)
 		var n int
-		if err := b.pool.QueryRow(t.Context(), "SELECT (SELECT count(*) FROM agents) + (SELECT count(*) FROM api_keys)").Scan(&n); err != nil || n != 0 {
+		if err := b.pool.QueryRow(t.Context(), "SELECT (SELECT count(*) FROM agents) + (SELECT count(*) FROM api_keys) + (SELECT count(*) FROM documents)").Scan(&n); err != nil || n != 0 {
 			t.Fatalf("rows left after tenant delete: %d (%v)", n, err)
 		}
 	})

@@ -26,6 +26,8 @@ const (
 	StageExtracting = "extracting"
 	StageChunking   = "chunking"
 	StageStoring    = "storing"
+	StageEmbedding  = "embedding"
+	StageIndexing   = "indexing"
 )
 
 // Document is an uploaded file and what became of it.
@@ -49,6 +51,10 @@ type Document struct {
 	CharCount      *int            `json:"char_count"`
 	ChunkCount     *int            `json:"chunk_count"`
 	TokenCount     *int            `json:"token_count"`
+	// EmbeddingTokens the provider billed for the last run, and the
+	// chunks answered from the embedding cache instead.
+	EmbeddingTokens    *int `json:"embedding_tokens"`
+	EmbeddingCacheHits *int `json:"embedding_cache_hits"`
 	ChunkMaxTokens *int            `json:"chunk_max_tokens"`
 	ChunkOverlap   *int            `json:"chunk_overlap_tokens"`
 	Timings        Timings         `json:"timings"`
@@ -69,6 +75,8 @@ type Timings struct {
 	FinishedAt *time.Time `json:"finished_at"`
 	ExtractMS  *int       `json:"extract_ms"`
 	ChunkMS    *int       `json:"chunk_ms"`
+	EmbedMS    *int       `json:"embed_ms"`
+	IndexMS    *int       `json:"index_ms"`
 	TotalMS    *int       `json:"total_ms"`
 }
 

@@ -16,6 +16,10 @@ const (
 	CodeInvalidEncoding = "invalid_encoding"
 	CodeTimeout         = "timeout"
 	CodeInternal        = "internal"
+	// CodeEmbeddingFailed: the embedding provider refused for a reason
+	// retrying cannot fix (key, model, dimensions); reindex after fixing
+	// the configuration.
+	CodeEmbeddingFailed = "embedding_failed"
 )
 
 // Error is a permanent failure to process a document: retrying cannot help.

@@ -1,7 +1,9 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -14,15 +16,22 @@ import (
 
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/chunker"
+	"github.com/ragd/ragd/embedder"
+	"github.com/ragd/ragd/search"
 )
 
-// Pipeline does the work of an ingest job: extract, chunk, store.
+// Pipeline does the work of an ingest job: extract, chunk, store, and,
+// with an embedder and a vector store, embed and index.
 type Pipeline struct {
-	store  *Store
-	tok    chunker.Tokenizer
-	limits Limits
-	chunks chunker.Options
-	log    *slog.Logger
+	store   *Store
+	tok     chunker.Tokenizer
+	limits  Limits
+	chunks  chunker.Options
+	emb     embedder.Embedder
+	vectors search.Store
+	log     *slog.Logger
+
+	embedBatch int
 }
 
 // PipelineConfig configures a Pipeline. Zero fields take defaults.
@@ -30,6 +39,13 @@ type PipelineConfig struct {
 	Limits Limits
 	// Chunking defaults; a document's own settings win.
 	Chunking chunker.Options
+	// Embedder and Vectors, when both are set, make a document searchable
+	// before it is ready. Without them, ready means chunked.
+	Embedder embedder.Embedder
+	Vectors  search.Store
+	// EmbedBatch is how many chunks are embedded between progress updates
+	// (default 512; the embedder batches each slice to its own limits).
+	EmbedBatch int
 }
 
 // NewPipeline returns a pipeline that tokenizes with tok.
@@ -38,7 +54,16 @@ func NewPipeline(store *Store, tok chunker.Tokenizer, cfg PipelineConfig, log *s
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("chunking: %w", err)
 	}
-	return &Pipeline{store: store, tok: tok, limits: cfg.Limits.WithDefaults(), chunks: opts, log: log}, nil
+	if (cfg.Embedder == nil) != (cfg.Vectors == nil) {
+		return nil, errors.New("pipeline: an embedder and a vector store go together")
+	}
+	if cfg.Embedder != nil {
+		if err := cfg.Vectors.EnsureSchema(context.Background(), cfg.Embedder.Dimensions()); err != nil {
+			return nil, err
+		}
+	}
+	return &Pipeline{store: store, tok: tok, limits: cfg.Limits.WithDefaults(), chunks: opts,
+		emb: cfg.Embedder, vectors: cfg.Vectors, log: log, embedBatch: cmp.Or(cfg.EmbedBatch, 512)}, nil
 }
 
 // errStale: the document was deleted or re-queued as a newer version while
@@ -109,12 +134,89 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 	for _, c := range pieces {
 		res.tokenCount += c.TokenCount
 	}
-	if err := p.store.saveChunks(ctx, doc, pieces, res); err != nil {
+	indexing := p.emb != nil
+	if err := p.store.saveChunks(ctx, doc, pieces, res, !indexing); err != nil {
 		return ignoreStale(err)
+	}
+	if indexing {
+		if err := p.index(ctx, doc, pieces, &res); err != nil {
+			return err
+		}
 	}
 	p.log.InfoContext(ctx, "document ready", "tenant_id", tenantID, "document_id", docID, "version", version,
 		"chunks", len(pieces), "tokens", res.tokenCount, "pages", ext.PageCount, "duration_ms", time.Since(started).Milliseconds())
 	return nil
+}
+
+// index embeds the chunks, writes their points (the new version's before
+// the old versions' are removed, so a document never vanishes from search
+// during a reindex) and marks the document ready.
+func (p *Pipeline) index(ctx context.Context, doc Document, pieces []chunker.Chunk, res *result) error {
+	if err := p.store.setStage(ctx, doc, StageEmbedding, 0.85, false); err != nil {
+		return ignoreStale(err)
+	}
+	embedStart := time.Now()
+	points := make([]search.Point, len(pieces))
+	for start := 0; start < len(pieces); start += p.embedBatch {
+		end := min(start+p.embedBatch, len(pieces))
+		texts := make([]string, end-start)
+		for i := range texts {
+			texts[i] = pieces[start+i].Text
+		}
+		out, err := p.emb.Embed(ctx, texts)
+		res.embedTokens += out.Tokens
+		res.cacheHits += out.CacheHits
+		if err != nil {
+			if e, ok := embedder.AsError(err); ok && e.Permanent() {
+				return p.fail(ctx, doc, &Error{Code: CodeEmbeddingFailed, Message: e.Message, Err: err})
+			}
+			return err // transient: retried, and the cache keeps what was paid for
+		}
+		for i, v := range out.Vectors {
+			c := pieces[start+i]
+			points[start+i] = search.Point{
+				ID: ChunkID(doc.ID, doc.ContentVersion, c.Index), TenantID: doc.TenantID, DocumentID: doc.ID,
+				ContentVersion: doc.ContentVersion, Index: c.Index, Dense: v, Sparse: search.DocumentSparse(c.Text),
+				Title: doc.Title, Text: c.Text, Tags: doc.Tags, Metadata: metadataMap(doc.Metadata),
+				HeadingPath: c.HeadingPath, PageStart: c.PageStart, PageEnd: c.PageEnd,
+			}
+		}
+		progress := 0.85 + 0.1*float64(end)/float64(len(pieces))
+		if err := p.store.setStage(ctx, doc, StageEmbedding, progress, false); err != nil {
+			return ignoreStale(err)
+		}
+	}
+	res.embedMS = int(time.Since(embedStart).Milliseconds())
+	if err := p.store.setStage(ctx, doc, StageIndexing, 0.95, false); err != nil {
+		return ignoreStale(err)
+	}
+	indexStart := time.Now()
+	for start := 0; start < len(points); start += 256 {
+		if err := p.vectors.Upsert(ctx, doc.TenantID, points[start:min(start+256, len(points))]); err != nil {
+			return fmt.Errorf("index points: %w", err)
+		}
+	}
+	if err := p.vectors.DeleteDocument(ctx, doc.TenantID, doc.ID, doc.ContentVersion); err != nil {
+		return fmt.Errorf("remove older versions' points: %w", err)
+	}
+	res.indexMS = int(time.Since(indexStart).Milliseconds())
+	res.indexed = true
+	err := p.store.markReady(ctx, doc, *res)
+	if errors.Is(err, errStale) {
+		// Deleted while we indexed: take our points back out. (A newer
+		// version's job removes ours itself.)
+		if d, gerr := p.store.Get(ctx, doc.TenantID, doc.ID); errors.Is(gerr, ragd.ErrNotFound) || (gerr == nil && d.Status == StatusDeleting) {
+			return p.vectors.DeleteDocument(ctx, doc.TenantID, doc.ID, 0)
+		}
+		return nil
+	}
+	return err
+}
+
+func metadataMap(raw []byte) map[string]any {
+	m := map[string]any{}
+	_ = json.Unmarshal(raw, &m)
+	return m
 }
 
 // MarkFailed records a failure that is not the document's fault (the job
@@ -145,6 +247,9 @@ func ignoreStale(err error) error {
 type result struct {
 	pageCount, charCount, tokenCount int
 	extractMS, chunkMS               int
+	embedMS, indexMS                 int
+	embedTokens, cacheHits           int
+	indexed                          bool
 }
 
 // setStage records progress for the document's version; errStale when the
@@ -179,8 +284,9 @@ func (s *Store) setFailed(ctx context.Context, d Document, e *Error) error {
 }
 
 // saveChunks replaces the chunks of the document's version, removes those
-// of older versions, and marks the document ready, in one transaction.
-func (s *Store) saveChunks(ctx context.Context, d Document, pieces []chunker.Chunk, r result) error {
+// of older versions and records the counts, in one transaction; with ready
+// it also marks the document ready (when nothing is indexed after).
+func (s *Store) saveChunks(ctx context.Context, d Document, pieces []chunker.Chunk, r result, ready bool) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Lock the row first: a concurrent delete or reindex waits for us or
 		// makes us stale, never half of each.
@@ -210,10 +316,40 @@ func (s *Store) saveChunks(ctx context.Context, d Document, pieces []chunker.Chu
 			"token_count", "page_start", "page_end", "heading_path", "start_offset", "end_offset", "sha256"}, pgx.CopyFromRows(rows)); err != nil {
 			return fmt.Errorf("insert chunks: %w", err)
 		}
-		_, err = tx.Exec(ctx, `UPDATE documents SET status = 'ready', stage = NULL, progress = 1, error_code = NULL, error_message = NULL,
-			page_count = $3, char_count = $4, chunk_count = $5, token_count = $6, extract_ms = $7, chunk_ms = $8,
-			finished_at = now(), updated_at = now() WHERE tenant_id = $1 AND id = $2`,
+		_, err = tx.Exec(ctx, `UPDATE documents SET page_count = $3, char_count = $4, chunk_count = $5, token_count = $6,
+			extract_ms = $7, chunk_ms = $8, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
 			d.TenantID, d.ID, nilIfZero(r.pageCount), r.charCount, len(pieces), r.tokenCount, r.extractMS, r.chunkMS)
-		return err
+		if err != nil || !ready {
+			return err
+		}
+		return setReady(ctx, tx, d, r)
 	})
+}
+
+// markReady marks the document's version ready after indexing; errStale
+// when it was deleted or superseded meanwhile.
+func (s *Store) markReady(ctx context.Context, d Document, r result) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var version int
+		var status string
+		err := tx.QueryRow(ctx, "SELECT content_version, status FROM documents WHERE tenant_id = $1 AND id = $2 FOR UPDATE", d.TenantID, d.ID).Scan(&version, &status)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && (version != d.ContentVersion || status == StatusDeleting)) {
+			return errStale
+		}
+		if err != nil {
+			return err
+		}
+		return setReady(ctx, tx, d, r)
+	})
+}
+
+func setReady(ctx context.Context, tx pgx.Tx, d Document, r result) error {
+	var embedMS, indexMS, tokens, hits *int
+	if r.indexed {
+		embedMS, indexMS, tokens, hits = &r.embedMS, &r.indexMS, &r.embedTokens, &r.cacheHits
+	}
+	_, err := tx.Exec(ctx, `UPDATE documents SET status = 'ready', stage = NULL, progress = 1, error_code = NULL, error_message = NULL,
+		embed_ms = $3, index_ms = $4, embedding_tokens = $5, embedding_cache_hits = $6, finished_at = now(), updated_at = now()
+		WHERE tenant_id = $1 AND id = $2`, d.TenantID, d.ID, embedMS, indexMS, tokens, hits)
+	return err
 }

@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/uuid"
@@ -10,10 +11,12 @@ import (
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/chunker"
+	"github.com/ragd/ragd/embedder"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/ingest/ingesttest"
 	"github.com/ragd/ragd/jobs"
 	"github.com/ragd/ragd/postgres/pgtest"
+	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/secret"
 )
 
@@ -72,6 +75,77 @@ func (b *pipelineBundle) chunkIDs(t *testing.T, id uuid.UUID) []uuid.UUID {
 		ids[i] = c.ID
 	}
 	return ids
+}
+
+// crashingEmbedder stands for a worker killed mid-job: on its second call
+// it cancels the job's context and fails as a cancelled request would.
+type crashingEmbedder struct {
+	embedder.Embedder
+	calls  atomic.Int32
+	cancel context.CancelFunc
+}
+
+func (c *crashingEmbedder) Embed(ctx context.Context, texts []string) (embedder.Result, error) {
+	if c.calls.Add(1) == 2 && c.cancel != nil {
+		c.cancel()
+		return embedder.Result{}, ctx.Err()
+	}
+	return c.Embedder.Embed(ctx, texts)
+}
+
+func TestPipelineIndexing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	box, _ := secret.NewBox(secret.NewKey())
+	tenant, err := agents.NewStore(pool, box).CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("T")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := chunker.NewCL100K()
+	local, _ := embedder.NewLocal(32)
+	crash := &crashingEmbedder{Embedder: local}
+	vectors, err := search.OpenEmbedded(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vectors.Close()
+	store := ingest.NewStore(pool)
+	p, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{
+		Chunking: chunker.Options{MaxTokens: 32, OverlapTokens: 4}, Embedder: crash, Vectors: vectors, EmbedBatch: 2,
+	}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, _ := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
+	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "r.pdf", Data: ingesttest.ReportPDF(), Type: ingest.TypePDF}, ingest.CreateOptions{}, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := c.Document
+
+	jobCtx, cancel := context.WithCancel(ctx)
+	crash.cancel = cancel
+	err = p.Process(jobCtx, tenant.ID, doc.ID, 1)
+	if err == nil {
+		t.Fatal("the killed run reported success")
+	}
+	if d, _ := store.Get(ctx, tenant.ID, doc.ID); d.Status != ingest.StatusProcessing {
+		t.Fatalf("after the kill: %s", d.Status)
+	}
+	// The retry finishes the job with the exact number of points.
+	crash.cancel = nil
+	if err := p.Process(ctx, tenant.ID, doc.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := store.Get(ctx, tenant.ID, doc.ID)
+	n, _ := vectors.Count(ctx, tenant.ID, search.Filter{DocumentIDs: []uuid.UUID{doc.ID}})
+	if d.Status != ingest.StatusReady || d.ChunkCount == nil || n != *d.ChunkCount || n < 3 {
+		t.Fatalf("after the retry: %s, %v chunks, %d points", d.Status, d.ChunkCount, n)
+	}
+	if d.EmbeddingTokens == nil || d.Timings.EmbedMS == nil {
+		t.Fatalf("indexing timings missing: %+v", d.Timings)
+	}
 }
 
 func TestPipeline(t *testing.T) {

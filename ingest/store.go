@@ -36,6 +36,7 @@ func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 const docColumns = `id, tenant_id, title, filename, type, size_bytes, sha256, tags, metadata, external_id,
 	status, stage, progress, error_code, error_message, content_version, page_count, char_count,
 	chunk_count, token_count, chunk_max_tokens, chunk_overlap, extract_ms, chunk_ms,
+	embed_ms, index_ms, embedding_tokens, embedding_cache_hits,
 	created_at, updated_at, started_at, finished_at`
 
 func scanDoc(row pgx.Row) (Document, error) {
@@ -46,6 +47,7 @@ func scanDoc(row pgx.Row) (Document, error) {
 	err := row.Scan(&d.ID, &d.TenantID, &d.Title, &d.Filename, &d.Type, &d.SizeBytes, &sha, &d.Tags, &meta, &d.ExternalID,
 		&d.Status, &d.Stage, &progress, &code, &msg, &d.ContentVersion, &d.PageCount, &d.CharCount,
 		&d.ChunkCount, &d.TokenCount, &d.ChunkMaxTokens, &d.ChunkOverlap, &d.Timings.ExtractMS, &d.Timings.ChunkMS,
+		&d.Timings.EmbedMS, &d.Timings.IndexMS, &d.EmbeddingTokens, &d.EmbeddingCacheHits,
 		&d.CreatedAt, &d.UpdatedAt, &d.Timings.StartedAt, &d.Timings.FinishedAt)
 	if err != nil {
 		return Document{}, err

@@ -17,7 +17,9 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/ragd/ragd/embedder"
 	"github.com/ragd/ragd/ingest"
+	"github.com/ragd/ragd/search"
 )
 
 // IngestArgs asks for one content version of a document to be processed.
@@ -51,6 +53,21 @@ func (DeleteArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
+// PurgeTenantArgs asks for everything derived from a deleted tenant (its
+// points in the vector store) to be removed; Postgres rows went with the
+// tenant already.
+type PurgeTenantArgs struct {
+	TenantID uuid.UUID `json:"tenant_id"`
+}
+
+// Kind implements river.JobArgs.
+func (PurgeTenantArgs) Kind() string { return "purge_tenant" }
+
+// InsertOpts: once per tenant is enough.
+func (PurgeTenantArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 25, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
 // IngestWorker runs the ingest pipeline.
 type IngestWorker struct {
 	river.WorkerDefaults[IngestArgs]
@@ -74,6 +91,11 @@ func (w *IngestWorker) Work(ctx context.Context, job *river.Job[IngestArgs]) err
 	if _, ok := ingest.AsError(err); ok {
 		return river.JobCancel(err)
 	}
+	// The provider asked for a pause longer than the embedder waits in a
+	// job: come back then, without spending an attempt.
+	if e, ok := embedder.AsError(err); ok && e.Kind == embedder.KindRateLimit && e.Retry > 0 {
+		return river.JobSnooze(e.Retry)
+	}
 	if job.Attempt >= job.MaxAttempts {
 		if merr := w.Pipeline.MarkFailed(context.WithoutCancel(ctx), a.TenantID, a.DocumentID, a.ContentVersion, err); merr != nil {
 			w.Log.ErrorContext(ctx, "mark document failed", "err", merr, "document_id", a.DocumentID, "job_id", job.ID)
@@ -82,15 +104,36 @@ func (w *IngestWorker) Work(ctx context.Context, job *river.Job[IngestArgs]) err
 	return err
 }
 
-// DeleteWorker removes a document and everything derived from it.
+// DeleteWorker removes a document and everything derived from it: its
+// points first, then its rows (so a failure leaves the rows to retry from).
 type DeleteWorker struct {
 	river.WorkerDefaults[DeleteArgs]
-	Store *ingest.Store
+	Store   *ingest.Store
+	Vectors search.Store // nil when nothing is indexed
 }
 
 // Work deletes the document.
 func (w *DeleteWorker) Work(ctx context.Context, job *river.Job[DeleteArgs]) error {
+	if w.Vectors != nil {
+		if err := w.Vectors.DeleteDocument(ctx, job.Args.TenantID, job.Args.DocumentID, 0); err != nil {
+			return err
+		}
+	}
 	return w.Store.Purge(ctx, job.Args.TenantID, job.Args.DocumentID)
+}
+
+// PurgeTenantWorker removes a deleted tenant's points.
+type PurgeTenantWorker struct {
+	river.WorkerDefaults[PurgeTenantArgs]
+	Vectors search.Store
+}
+
+// Work deletes the tenant's points.
+func (w *PurgeTenantWorker) Work(ctx context.Context, job *river.Job[PurgeTenantArgs]) error {
+	if w.Vectors == nil {
+		return nil
+	}
+	return w.Vectors.DeleteTenant(ctx, job.Args.TenantID)
 }
 
 // Config configures the River client.
@@ -102,6 +145,8 @@ type Config struct {
 	// Pipeline and Store serve the workers; required when Workers > 0.
 	Pipeline *ingest.Pipeline
 	Store    *ingest.Store
+	// Vectors is the vector store the pipeline indexes into, if any.
+	Vectors search.Store
 	// FetchPollInterval overrides River's (tests make it short).
 	FetchPollInterval time.Duration
 }
@@ -121,7 +166,8 @@ func New(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
 		}
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &IngestWorker{Pipeline: cfg.Pipeline, Log: cfg.Logger})
-		river.AddWorker(workers, &DeleteWorker{Store: cfg.Store})
+		river.AddWorker(workers, &DeleteWorker{Store: cfg.Store, Vectors: cfg.Vectors})
+		river.AddWorker(workers, &PurgeTenantWorker{Vectors: cfg.Vectors})
 		rc.Workers = workers
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
 	}
@@ -165,5 +211,12 @@ func (q *Queue) EnqueueIngest(ctx context.Context, tx pgx.Tx, d ingest.Document)
 // EnqueueDelete implements ingest.Enqueuer.
 func (q *Queue) EnqueueDelete(ctx context.Context, tx pgx.Tx, d ingest.Document) error {
 	_, err := q.client.InsertTx(ctx, tx, DeleteArgs{TenantID: d.TenantID, DocumentID: d.ID}, nil)
+	return err
+}
+
+// EnqueuePurgeTenant queues the removal of a deleted tenant's points, in
+// the transaction that deletes the tenant.
+func (q *Queue) EnqueuePurgeTenant(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID) error {
+	_, err := q.client.InsertTx(ctx, tx, PurgeTenantArgs{TenantID: tenantID}, nil)
 	return err
 }

@@ -66,12 +66,26 @@ type config struct {
 	// (RAGD_CHUNK_OVERLAP_TOKENS, default 64) are the chunking defaults;
 	// tenant settings and uploads may set their own.
 	ChunkMaxTokens, ChunkOverlap int
+
+	// OpenAIKey (OPENAI_API_KEY) and OpenAIBaseURL (OPENAI_BASE_URL): an
+	// OpenAI or OpenAI-compatible embeddings API. With neither, the local
+	// hashing embedder is used (lexical retrieval, said in the logs).
+	OpenAIKey, OpenAIBaseURL string
+	// EmbeddingModel (RAGD_EMBEDDING_MODEL, default text-embedding-3-small)
+	// and EmbeddingDimensions (RAGD_EMBEDDING_DIMENSIONS, default 1536).
+	EmbeddingModel      string
+	EmbeddingDimensions int
+	// EmbeddingConcurrency (RAGD_EMBEDDING_CONCURRENCY, default 4),
+	// EmbeddingBatchTokens (RAGD_EMBEDDING_BATCH_TOKENS, default 300000) and
+	// EmbeddingTimeout (RAGD_EMBEDDING_TIMEOUT, default 60s, per request).
+	EmbeddingConcurrency, EmbeddingBatchTokens int
+	EmbeddingTimeout                           time.Duration
 }
 
 // String prints the configuration with its secrets redacted.
 func (c config) String() string {
-	return fmt.Sprintf("addr=%s data_dir=%s production=%t auto_migrate=%t admin_token=%s encryption_key=%s",
-		c.Addr, c.DataDir, c.Production, c.AutoMigrate, secret.Redact(c.AdminTokenValue), secret.Redact(string(c.EncryptionKeyValue)))
+	return fmt.Sprintf("addr=%s data_dir=%s production=%t auto_migrate=%t admin_token=%s encryption_key=%s openai_api_key=%s",
+		c.Addr, c.DataDir, c.Production, c.AutoMigrate, secret.Redact(c.AdminTokenValue), secret.Redact(string(c.EncryptionKeyValue)), secret.Redact(c.OpenAIKey))
 }
 
 // loadConfig reads the environment, then the command's flags. Every error
@@ -127,6 +141,31 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 		if *v.dst, err = parseInt(getenv(v.name), v.def, v.min, v.max); err != nil {
 			return c, fmt.Errorf("%s: %w", v.name, err)
 		}
+	}
+	c.OpenAIKey, c.OpenAIBaseURL = getenv("OPENAI_API_KEY"), getenv("OPENAI_BASE_URL")
+	c.EmbeddingModel = cmpOr(getenv("RAGD_EMBEDDING_MODEL"), "text-embedding-3-small")
+	for _, v := range []struct {
+		name     string
+		dst      *int
+		def, min int
+		max      int
+	}{
+		{"RAGD_EMBEDDING_DIMENSIONS", &c.EmbeddingDimensions, 1536, 8, 16384},
+		{"RAGD_EMBEDDING_CONCURRENCY", &c.EmbeddingConcurrency, 4, 1, 64},
+		{"RAGD_EMBEDDING_BATCH_TOKENS", &c.EmbeddingBatchTokens, 300_000, 8191, 10_000_000},
+	} {
+		if *v.dst, err = parseInt(getenv(v.name), v.def, v.min, v.max); err != nil {
+			return c, fmt.Errorf("%s: %w", v.name, err)
+		}
+	}
+	if c.EmbeddingTimeout, err = parseDuration(getenv("RAGD_EMBEDDING_TIMEOUT"), time.Minute); err != nil {
+		return c, fmt.Errorf("RAGD_EMBEDDING_TIMEOUT: %w", err)
+	}
+	if u := c.OpenAIBaseURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		return c, fmt.Errorf("OPENAI_BASE_URL: must be an http or https URL, not %q", u)
+	}
+	if getenv("QDRANT_URL") != "" {
+		return c, errors.New("QDRANT_URL: this ragd does not speak to Qdrant yet (the embedded store is used without it); unset QDRANT_URL")
 	}
 	if c.ChunkOverlap*2 >= c.ChunkMaxTokens {
 		return c, errors.New("RAGD_CHUNK_OVERLAP_TOKENS: must be less than half of RAGD_CHUNK_MAX_TOKENS")

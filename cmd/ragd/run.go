@@ -18,9 +18,11 @@ import (
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/api"
 	"github.com/ragd/ragd/chunker"
+	"github.com/ragd/ragd/embedder"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/jobs"
 	"github.com/ragd/ragd/postgres"
+	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/secret"
 )
 
@@ -135,9 +137,21 @@ func serve(ctx context.Context, cmd string, cfg config, pool *pgxpool.Pool, log 
 		if err != nil {
 			return fmt.Errorf("tokenizer: %w", err)
 		}
+		emb, err := newEmbedder(cfg, tok, pool, log)
+		if err != nil {
+			return err
+		}
+		vectors, err := search.OpenEmbedded(filepath.Join(cfg.DataDir, "vectors"))
+		if err != nil {
+			return err
+		}
+		defer vectors.Close()
+		qcfg.Vectors = vectors
 		qcfg.Pipeline, err = ingest.NewPipeline(docs, tok, ingest.PipelineConfig{
 			Limits:   ingest.Limits{MaxPages: cfg.MaxPages, MaxTextBytes: int(cfg.MaxTextBytes), Timeout: cfg.ExtractTimeout},
 			Chunking: chunker.Options{MaxTokens: cfg.ChunkMaxTokens, OverlapTokens: cfg.ChunkOverlap},
+			Embedder: emb,
+			Vectors:  vectors,
 		}, log)
 		if err != nil {
 			return err
@@ -220,6 +234,26 @@ func serve(ctx context.Context, cmd string, cfg config, pool *pgxpool.Pool, log 
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// newEmbedder returns the OpenAI-compatible embedder (with the Postgres
+// cache) when an API key or base URL is configured, else the local one.
+func newEmbedder(cfg config, tok *chunker.BPE, pool *pgxpool.Pool, log *slog.Logger) (embedder.Embedder, error) {
+	if cfg.OpenAIKey == "" && cfg.OpenAIBaseURL == "" {
+		log.Warn("no embedding model configured: using the local hashing embedder, so retrieval is lexical until OPENAI_API_KEY or OPENAI_BASE_URL is set",
+			"dimensions", cfg.EmbeddingDimensions)
+		return embedder.NewLocal(cfg.EmbeddingDimensions)
+	}
+	e, err := embedder.NewOpenAI(embedder.OpenAIConfig{
+		APIKey: cfg.OpenAIKey, BaseURL: cfg.OpenAIBaseURL, Model: cfg.EmbeddingModel, Dimensions: cfg.EmbeddingDimensions,
+		MaxBatchTokens: cfg.EmbeddingBatchTokens, Concurrency: cfg.EmbeddingConcurrency, Timeout: cfg.EmbeddingTimeout,
+		Counter: tok,
+	})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("embedding with an OpenAI-compatible API", "model", cfg.EmbeddingModel, "dimensions", cfg.EmbeddingDimensions, "base_url", cmpOr(cfg.OpenAIBaseURL, "https://api.openai.com/v1"))
+	return embedder.NewCached(e, pool), nil
 }
 
 func buildVersion() string {

@@ -114,9 +114,16 @@ func create(t testing.TB, template string) string {
 			return
 		}
 		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", pgx.Identifier{name}.Sanitize())); err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
+		// An autovacuum worker may be in the database; FORCE cannot end it
+		// for a non-superuser, but it leaves soon: try again for a while.
+		var err2 error
+		for range 40 {
+			if _, err2 = conn.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", pgx.Identifier{name}.Sanitize())); err2 == nil {
+				return
+			}
+			time.Sleep(250 * time.Millisecond)
 		}
+		t.Errorf("drop test database %s: %v", name, err2)
 	})
 
 	return withDatabase(t, URL(t), name)
