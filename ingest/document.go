@@ -53,13 +53,13 @@ type Document struct {
 	TokenCount     *int            `json:"token_count"`
 	// EmbeddingTokens the provider billed for the last run, and the
 	// chunks answered from the embedding cache instead.
-	EmbeddingTokens    *int `json:"embedding_tokens"`
-	EmbeddingCacheHits *int `json:"embedding_cache_hits"`
-	ChunkMaxTokens *int            `json:"chunk_max_tokens"`
-	ChunkOverlap   *int            `json:"chunk_overlap_tokens"`
-	Timings        Timings         `json:"timings"`
-	CreatedAt      time.Time       `json:"created_at"`
-	UpdatedAt      time.Time       `json:"updated_at"`
+	EmbeddingTokens    *int      `json:"embedding_tokens"`
+	EmbeddingCacheHits *int      `json:"embedding_cache_hits"`
+	ChunkMaxTokens     *int      `json:"chunk_max_tokens"`
+	ChunkOverlap       *int      `json:"chunk_overlap_tokens"`
+	Timings            Timings   `json:"timings"`
+	CreatedAt          time.Time `json:"created_at"`
+	UpdatedAt          time.Time `json:"updated_at"`
 }
 
 // DocumentError says why a document failed.

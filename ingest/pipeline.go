@@ -3,8 +3,8 @@ package ingest
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
