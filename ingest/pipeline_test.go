@@ -17,6 +17,7 @@ import (
 	"github.com/ragd/ragd/jobs"
 	"github.com/ragd/ragd/postgres/pgtest"
 	"github.com/ragd/ragd/search"
+	"github.com/ragd/ragd/search/qdranttest"
 	"github.com/ragd/ragd/secret"
 )
 
@@ -95,6 +96,30 @@ func (c *crashingEmbedder) Embed(ctx context.Context, texts []string) (embedder.
 
 func TestPipelineIndexing(t *testing.T) {
 	t.Parallel()
+	for name, open := range map[string]func(t *testing.T) search.Store{
+		"Embedded": func(t *testing.T) search.Store {
+			s, err := search.OpenEmbedded(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
+		"Qdrant": func(t *testing.T) search.Store {
+			s, err := search.OpenQdrant(search.QdrantConfig{URL: qdranttest.Start(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testPipelineIndexing(t, open(t))
+		})
+	}
+}
+
+func testPipelineIndexing(t *testing.T, vectors search.Store) {
 	ctx := context.Background()
 	pool := pgtest.NewPool(t)
 	box, _ := secret.NewBox(secret.NewKey())
@@ -105,10 +130,6 @@ func TestPipelineIndexing(t *testing.T) {
 	tok, _ := chunker.NewCL100K()
 	local, _ := embedder.NewLocal(32)
 	crash := &crashingEmbedder{Embedder: local}
-	vectors, err := search.OpenEmbedded(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer vectors.Close()
 	store := ingest.NewStore(pool)
 	p, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{

@@ -80,6 +80,12 @@ type config struct {
 	// EmbeddingTimeout (RAGD_EMBEDDING_TIMEOUT, default 60s, per request).
 	EmbeddingConcurrency, EmbeddingBatchTokens int
 	EmbeddingTimeout                           time.Duration
+
+	// QdrantURL (QDRANT_URL, e.g. http://localhost:6334: gRPC), QdrantAPIKey
+	// (QDRANT_API_KEY) and QdrantCollection (RAGD_QDRANT_COLLECTION, default
+	// ragd_chunks). Without a URL the embedded store in DataDir/vectors is
+	// used.
+	QdrantURL, QdrantAPIKey, QdrantCollection string
 }
 
 // String prints the configuration with its secrets redacted.
@@ -164,9 +170,8 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	if u := c.OpenAIBaseURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 		return c, fmt.Errorf("OPENAI_BASE_URL: must be an http or https URL, not %q", u)
 	}
-	if getenv("QDRANT_URL") != "" {
-		return c, errors.New("QDRANT_URL: this ragd does not speak to Qdrant yet (the embedded store is used without it); unset QDRANT_URL")
-	}
+	c.QdrantURL, c.QdrantAPIKey = getenv("QDRANT_URL"), getenv("QDRANT_API_KEY")
+	c.QdrantCollection = cmpOr(getenv("RAGD_QDRANT_COLLECTION"), "ragd_chunks")
 	if c.ChunkOverlap*2 >= c.ChunkMaxTokens {
 		return c, errors.New("RAGD_CHUNK_OVERLAP_TOKENS: must be less than half of RAGD_CHUNK_MAX_TOKENS")
 	}

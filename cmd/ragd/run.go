@@ -141,7 +141,7 @@ func serve(ctx context.Context, cmd string, cfg config, pool *pgxpool.Pool, log 
 		if err != nil {
 			return err
 		}
-		vectors, err := search.OpenEmbedded(filepath.Join(cfg.DataDir, "vectors"))
+		vectors, err := openVectors(cfg, log)
 		if err != nil {
 			return err
 		}
@@ -234,6 +234,17 @@ func serve(ctx context.Context, cmd string, cfg config, pool *pgxpool.Pool, log 
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// openVectors opens Qdrant when QDRANT_URL is set, else the embedded store.
+func openVectors(cfg config, log *slog.Logger) (search.Store, error) {
+	if cfg.QdrantURL != "" {
+		log.Info("vector store: Qdrant", "url", cfg.QdrantURL, "collection", cfg.QdrantCollection)
+		return search.OpenQdrant(search.QdrantConfig{URL: cfg.QdrantURL, APIKey: cfg.QdrantAPIKey, Collection: cfg.QdrantCollection})
+	}
+	dir := filepath.Join(cfg.DataDir, "vectors")
+	log.Info("vector store: embedded (set QDRANT_URL to use Qdrant)", "dir", dir)
+	return search.OpenEmbedded(dir)
 }
 
 // newEmbedder returns the OpenAI-compatible embedder (with the Postgres

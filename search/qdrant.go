@@ -1,0 +1,393 @@
+package search
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"strconv"
+	"sync"
+
+	"github.com/google/uuid"
+	"github.com/qdrant/go-client/qdrant"
+	"google.golang.org/grpc"
+)
+
+// Qdrant keeps all tenants' points in one collection, as Qdrant's
+// multitenancy guidance advises: a keyword index on tenant_id with
+// is_tenant (Qdrant then lays points out by tenant), HNSW built per tenant
+// (m 0 with payload_m 16), and a must-filter on tenant_id in every query,
+// count and delete this type sends.
+//
+// Sparse scores use Qdrant's IDF modifier, computed over the whole
+// collection: a tenant's BM25 ranking depends slightly on other tenants'
+// term statistics (the embedded store computes IDF per tenant).
+type Qdrant struct {
+	client     *qdrant.Client
+	collection string
+	mu         sync.RWMutex
+	dims       int
+}
+
+// Vector names in the collection.
+const (
+	denseName  = "dense"
+	sparseName = "sparse"
+)
+
+// QdrantConfig locates a Qdrant server.
+type QdrantConfig struct {
+	// URL of the gRPC endpoint, e.g. http://localhost:6334 (https for TLS).
+	URL        string
+	APIKey     string
+	Collection string // default "ragd_chunks"
+	// MaxMessageBytes raises gRPC's 4 MiB limit on responses (default 64 MiB).
+	MaxMessageBytes int
+}
+
+// OpenQdrant connects to Qdrant.
+func OpenQdrant(cfg QdrantConfig) (*Qdrant, error) {
+	u, err := url.Parse(cfg.URL)
+	if err != nil || u.Hostname() == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, fmt.Errorf("QDRANT_URL: must look like http://host:6334, not %q", cfg.URL)
+	}
+	port := 6334
+	if p := u.Port(); p != "" {
+		if port, err = strconv.Atoi(p); err != nil {
+			return nil, fmt.Errorf("QDRANT_URL: bad port %q", p)
+		}
+	}
+	maxMsg := cfg.MaxMessageBytes
+	if maxMsg == 0 {
+		maxMsg = 64 << 20
+	}
+	client, err := qdrant.NewClient(&qdrant.Config{
+		Host: u.Hostname(), Port: port, APIKey: cfg.APIKey, UseTLS: u.Scheme == "https",
+		SkipCompatibilityCheck: true, PoolSize: 1,
+		GrpcOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMsg), grpc.MaxCallSendMsgSize(maxMsg))},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect to Qdrant: %w", err)
+	}
+	coll := cfg.Collection
+	if coll == "" {
+		coll = "ragd_chunks"
+	}
+	return &Qdrant{client: client, collection: coll}, nil
+}
+
+// EnsureSchema implements Store: it creates the collection and its payload
+// indexes, or checks that an existing collection has dims dimensions.
+func (s *Qdrant) EnsureSchema(ctx context.Context, dims int) error {
+	exists, err := s.client.CollectionExists(ctx, s.collection)
+	if err != nil {
+		return fmt.Errorf("qdrant: %w", err)
+	}
+	if exists {
+		info, err := s.client.GetCollectionInfo(ctx, s.collection)
+		if err != nil {
+			return fmt.Errorf("qdrant: %w", err)
+		}
+		params := info.GetConfig().GetParams().GetVectorsConfig().GetParamsMap().GetMap()[denseName]
+		if params == nil {
+			return fmt.Errorf("qdrant: collection %s has no %q vector; it was not made by ragd", s.collection, denseName)
+		}
+		if int(params.GetSize()) != dims {
+			return fmt.Errorf("%w: Qdrant collection %s holds %d-dimensional vectors, the embedder makes %d; use another RAGD_QDRANT_COLLECTION and run ragd reindex",
+				ErrDimensions, s.collection, params.GetSize(), dims)
+		}
+	} else {
+		zero, sixteen := uint64(0), uint64(16)
+		err := s.client.CreateCollection(ctx, &qdrant.CreateCollection{
+			CollectionName: s.collection,
+			VectorsConfig: qdrant.NewVectorsConfigMap(map[string]*qdrant.VectorParams{
+				denseName: {Size: uint64(dims), Distance: qdrant.Distance_Cosine},
+			}),
+			SparseVectorsConfig: qdrant.NewSparseVectorsConfig(map[string]*qdrant.SparseVectorParams{
+				sparseName: {Modifier: qdrant.Modifier_Idf.Enum()},
+			}),
+			// Per-tenant graphs: no global graph, one per tenant_id value.
+			HnswConfig: &qdrant.HnswConfigDiff{M: &zero, PayloadM: &sixteen},
+		})
+		if err != nil {
+			return fmt.Errorf("qdrant: create collection %s: %w", s.collection, err)
+		}
+		wait, isTenant := true, true
+		for _, f := range []struct {
+			name   string
+			tenant bool
+		}{{"tenant_id", true}, {"document_id", false}, {"tags", false}} {
+			params := &qdrant.KeywordIndexParams{}
+			if f.tenant {
+				params.IsTenant = &isTenant
+			}
+			_, err := s.client.CreateFieldIndex(ctx, &qdrant.CreateFieldIndexCollection{
+				CollectionName: s.collection, Wait: &wait, FieldName: f.name,
+				FieldType: qdrant.FieldType_FieldTypeKeyword.Enum(), FieldIndexParams: qdrant.NewPayloadIndexParamsKeyword(params),
+			})
+			if err != nil {
+				return fmt.Errorf("qdrant: index %s: %w", f.name, err)
+			}
+		}
+	}
+	s.mu.Lock()
+	s.dims = dims
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Qdrant) dimensions() (int, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.dims == 0 {
+		return 0, errors.New("qdrant: EnsureSchema first")
+	}
+	return s.dims, nil
+}
+
+// Upsert implements Store; it waits until Qdrant has applied the points.
+func (s *Qdrant) Upsert(ctx context.Context, tenantID uuid.UUID, points []Point) error {
+	dims, err := s.dimensions()
+	if err != nil {
+		return err
+	}
+	if err := validatePoints(tenantID, dims, points); err != nil {
+		return err
+	}
+	structs := make([]*qdrant.PointStruct, len(points))
+	for i, p := range points {
+		payload, err := pointPayload(p)
+		if err != nil {
+			return err
+		}
+		structs[i] = &qdrant.PointStruct{
+			Id: qdrant.NewIDUUID(p.ID.String()),
+			Vectors: qdrant.NewVectorsMap(map[string]*qdrant.Vector{
+				denseName:  qdrant.NewVectorDense(p.Dense),
+				sparseName: qdrant.NewVectorSparse(p.Sparse.Indices, p.Sparse.Values),
+			}),
+			Payload: payload,
+		}
+	}
+	wait := true
+	if _, err := s.client.Upsert(ctx, &qdrant.UpsertPoints{CollectionName: s.collection, Wait: &wait, Points: structs}); err != nil {
+		return fmt.Errorf("qdrant: upsert: %w", err)
+	}
+	return nil
+}
+
+// pointPayload builds a point's payload. Lists are built value by value:
+// qdrant.NewValueMap panics on []string.
+func pointPayload(p Point) (map[string]*qdrant.Value, error) {
+	fields := make(map[string]*qdrant.Value, len(p.Metadata))
+	for k, v := range p.Metadata {
+		switch x := v.(type) {
+		case string:
+			fields[k] = qdrant.NewValueString(x)
+		case bool:
+			fields[k] = qdrant.NewValueBool(x)
+		default:
+			n, ok := toFloat(v)
+			if !ok {
+				return nil, fmt.Errorf("qdrant: metadata %q is not a string, number or boolean", k)
+			}
+			// Whole numbers as integers, so that an integer match finds them.
+			if n == math.Trunc(n) && math.Abs(n) < 1<<53 {
+				fields[k] = qdrant.NewValueInt(int64(n))
+			} else {
+				fields[k] = qdrant.NewValueDouble(n)
+			}
+		}
+	}
+	meta := &qdrant.Struct{Fields: fields}
+	return map[string]*qdrant.Value{
+		"tenant_id":       qdrant.NewValueString(p.TenantID.String()),
+		"document_id":     qdrant.NewValueString(p.DocumentID.String()),
+		"chunk_id":        qdrant.NewValueString(p.ID.String()),
+		"content_version": qdrant.NewValueInt(int64(p.ContentVersion)),
+		"index":           qdrant.NewValueInt(int64(p.Index)),
+		"title":           qdrant.NewValueString(p.Title),
+		"text":            qdrant.NewValueString(p.Text),
+		"tags":            stringList(p.Tags),
+		"heading_path":    stringList(p.HeadingPath),
+		"page_start":      qdrant.NewValueInt(int64(p.PageStart)),
+		"page_end":        qdrant.NewValueInt(int64(p.PageEnd)),
+		"metadata":        qdrant.NewValueStruct(meta),
+	}, nil
+}
+
+func stringList(ss []string) *qdrant.Value {
+	vals := make([]*qdrant.Value, len(ss))
+	for i, s := range ss {
+		vals[i] = qdrant.NewValueString(s)
+	}
+	return qdrant.NewValueFromList(vals...)
+}
+
+// filter is the tenant condition plus f's.
+func (f Filter) qdrant(tenantID uuid.UUID) *qdrant.Filter {
+	must := []*qdrant.Condition{qdrant.NewMatchKeyword("tenant_id", tenantID.String())}
+	if len(f.DocumentIDs) > 0 {
+		ids := make([]string, len(f.DocumentIDs))
+		for i, id := range f.DocumentIDs {
+			ids[i] = id.String()
+		}
+		must = append(must, qdrant.NewMatchKeywords("document_id", ids...))
+	}
+	if len(f.TagsAny) > 0 {
+		must = append(must, qdrant.NewMatchKeywords("tags", f.TagsAny...))
+	}
+	for _, t := range f.TagsAll {
+		must = append(must, qdrant.NewMatchKeyword("tags", t))
+	}
+	for k, v := range f.Metadata {
+		key := "metadata." + k
+		switch x := v.(type) {
+		case string:
+			must = append(must, qdrant.NewMatchKeyword(key, x))
+		case bool:
+			must = append(must, qdrant.NewMatchBool(key, x))
+		default:
+			n, ok := toFloat(v)
+			if !ok {
+				continue // not a JSON scalar: validation upstream refuses it
+			}
+			if n == math.Trunc(n) && math.Abs(n) < 1<<53 {
+				must = append(must, qdrant.NewMatchInt(key, int64(n)))
+			} else {
+				must = append(must, qdrant.NewRange(key, &qdrant.Range{Gte: &n, Lte: &n}))
+			}
+		}
+	}
+	return &qdrant.Filter{Must: must}
+}
+
+// DeleteDocument implements Store.
+func (s *Qdrant) DeleteDocument(ctx context.Context, tenantID, documentID uuid.UUID, keepVersion int) error {
+	f := Filter{DocumentIDs: []uuid.UUID{documentID}}.qdrant(tenantID)
+	if keepVersion != 0 {
+		f.MustNot = []*qdrant.Condition{qdrant.NewMatchInt("content_version", int64(keepVersion))}
+	}
+	return s.deleteWhere(ctx, f)
+}
+
+// DeleteTenant implements Store.
+func (s *Qdrant) DeleteTenant(ctx context.Context, tenantID uuid.UUID) error {
+	return s.deleteWhere(ctx, Filter{}.qdrant(tenantID))
+}
+
+func (s *Qdrant) deleteWhere(ctx context.Context, f *qdrant.Filter) error {
+	wait := true
+	if _, err := s.client.Delete(ctx, &qdrant.DeletePoints{CollectionName: s.collection, Wait: &wait, Points: qdrant.NewPointsSelectorFilter(f)}); err != nil {
+		return fmt.Errorf("qdrant: delete: %w", err)
+	}
+	return nil
+}
+
+// Count implements Store.
+func (s *Qdrant) Count(ctx context.Context, tenantID uuid.UUID, f Filter) (int, error) {
+	exact := true
+	n, err := s.client.Count(ctx, &qdrant.CountPoints{CollectionName: s.collection, Filter: f.qdrant(tenantID), Exact: &exact})
+	if err != nil {
+		return 0, fmt.Errorf("qdrant: count: %w", err)
+	}
+	return int(n), nil
+}
+
+// Query implements Store. Hybrid queries prefetch both branches and fuse
+// them with Qdrant's RRF; the top-level filter applies to both prefetches.
+func (s *Qdrant) Query(ctx context.Context, tenantID uuid.UUID, q Query) ([]Hit, error) {
+	dims, err := s.dimensions()
+	if err != nil {
+		return nil, err
+	}
+	if err := validateQuery(q, dims); err != nil {
+		return nil, err
+	}
+	if q.Mode == ModeSparse && len(q.Sparse.Indices) == 0 {
+		return []Hit{}, nil
+	}
+	dense, sparse := denseName, sparseName
+	limit := uint64(q.TopK)
+	req := &qdrant.QueryPoints{CollectionName: s.collection, Filter: q.Filter.qdrant(tenantID), Limit: &limit, WithPayload: qdrant.NewWithPayload(true)}
+	switch q.Mode {
+	case ModeDense:
+		req.Query, req.Using = qdrant.NewQueryDense(q.Dense), &dense
+	case ModeSparse:
+		req.Query, req.Using = qdrant.NewQuerySparse(q.Sparse.Indices, q.Sparse.Values), &sparse
+	case ModeHybrid:
+		pre := uint64(PrefetchLimit(q.TopK))
+		req.Prefetch = []*qdrant.PrefetchQuery{{Query: qdrant.NewQueryDense(q.Dense), Using: &dense, Limit: &pre}}
+		if len(q.Sparse.Indices) > 0 {
+			req.Prefetch = append(req.Prefetch, &qdrant.PrefetchQuery{Query: qdrant.NewQuerySparse(q.Sparse.Indices, q.Sparse.Values), Using: &sparse, Limit: &pre})
+		}
+		req.Query = qdrant.NewQueryFusion(qdrant.Fusion_RRF)
+	}
+	res, err := s.client.Query(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("qdrant: query: %w", err)
+	}
+	hits := make([]Hit, 0, len(res))
+	for _, sp := range res {
+		h, err := hitFromPayload(sp.GetId().GetUuid(), sp.GetPayload(), sp.GetScore())
+		if err != nil {
+			return nil, err
+		}
+		if h.TenantID != tenantID {
+			// Cannot happen with the filter above; never hand it out if it does.
+			return nil, fmt.Errorf("qdrant: a point of another tenant came back for tenant %s", tenantID)
+		}
+		hits = append(hits, h)
+	}
+	return hits, nil
+}
+
+func hitFromPayload(id string, p map[string]*qdrant.Value, score float32) (Hit, error) {
+	var h Hit
+	var err error
+	if h.ID, err = uuid.Parse(id); err != nil {
+		return h, fmt.Errorf("qdrant: point id %q: %w", id, err)
+	}
+	h.TenantID, _ = uuid.Parse(p["tenant_id"].GetStringValue())
+	h.DocumentID, _ = uuid.Parse(p["document_id"].GetStringValue())
+	h.ContentVersion = int(p["content_version"].GetIntegerValue())
+	h.Index = int(p["index"].GetIntegerValue())
+	h.Title = p["title"].GetStringValue()
+	h.Text = p["text"].GetStringValue()
+	h.Tags = listOf(p["tags"])
+	h.HeadingPath = listOf(p["heading_path"])
+	h.PageStart = int(p["page_start"].GetIntegerValue())
+	h.PageEnd = int(p["page_end"].GetIntegerValue())
+	h.Metadata = map[string]any{}
+	for k, v := range p["metadata"].GetStructValue().GetFields() {
+		switch x := v.GetKind().(type) {
+		case *qdrant.Value_StringValue:
+			h.Metadata[k] = x.StringValue
+		case *qdrant.Value_BoolValue:
+			h.Metadata[k] = x.BoolValue
+		case *qdrant.Value_IntegerValue:
+			h.Metadata[k] = float64(x.IntegerValue)
+		case *qdrant.Value_DoubleValue:
+			h.Metadata[k] = x.DoubleValue
+		}
+	}
+	h.Score = score
+	return h, nil
+}
+
+func listOf(v *qdrant.Value) []string {
+	out := []string{}
+	for _, x := range v.GetListValue().GetValues() {
+		out = append(out, x.GetStringValue())
+	}
+	return out
+}
+
+// Close implements Store.
+func (s *Qdrant) Close() error { return s.client.Close() }
+
+// DropCollection deletes the store's collection (tests and tooling).
+func DropCollection(ctx context.Context, s *Qdrant) error {
+	return s.client.DeleteCollection(ctx, s.collection)
+}

@@ -1,0 +1,47 @@
+package search_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/ragd/ragd/search"
+	"github.com/ragd/ragd/search/qdranttest"
+	"github.com/ragd/ragd/search/storetest"
+)
+
+// TestQdrantConformance runs the suite against the in-process Qdrant
+// server, and against a real Qdrant too when QDRANT_URL is set (each test
+// in a collection of its own, dropped afterwards).
+func TestQdrantConformance(t *testing.T) {
+	t.Parallel()
+	t.Run("InProcessServer", func(t *testing.T) {
+		t.Parallel()
+		storetest.Run(t, func(t *testing.T) search.Store {
+			s, err := search.OpenQdrant(search.QdrantConfig{URL: qdranttest.Start(t), Collection: "ragd_test"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		})
+	})
+	if url := os.Getenv("QDRANT_URL"); url != "" {
+		t.Run("RealQdrant", func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T) search.Store {
+				name := fmt.Sprintf("ragd_test_%d", time.Now().UnixNano())
+				s, err := search.OpenQdrant(search.QdrantConfig{URL: url, APIKey: os.Getenv("QDRANT_API_KEY"), Collection: name})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() {
+					search.DropCollection(context.Background(), s)
+					s.Close()
+				})
+				return s
+			})
+		})
+	}
+}
