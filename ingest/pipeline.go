@@ -152,8 +152,31 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 // the old versions' are removed, so a document never vanishes from search
 // during a reindex) and marks the document ready.
 func (p *Pipeline) index(ctx context.Context, doc Document, pieces []chunker.Chunk, res *result) error {
-	if err := p.store.setStage(ctx, doc, StageEmbedding, 0.85, false); err != nil {
+	stage := func(name string, progress float64) error { return p.store.setStage(ctx, doc, name, progress, false) }
+	if err := p.embedAndWrite(ctx, doc, pieces, res, stage); err != nil {
+		if e, ok := embedder.AsError(err); ok && e.Permanent() {
+			return p.fail(ctx, doc, &Error{Code: CodeEmbeddingFailed, Message: e.Message, Err: err})
+		}
 		return ignoreStale(err)
+	}
+	res.indexed = true
+	err := p.store.markReady(ctx, doc, *res)
+	if errors.Is(err, errStale) {
+		// Deleted while we indexed: take our points back out. (A newer
+		// version's job removes ours itself.)
+		if d, gerr := p.store.Get(ctx, doc.TenantID, doc.ID); errors.Is(gerr, ragd.ErrNotFound) || (gerr == nil && d.Status == StatusDeleting) {
+			return p.vectors.DeleteDocument(ctx, doc.TenantID, doc.ID, 0)
+		}
+		return nil
+	}
+	return err
+}
+
+// embedAndWrite embeds pieces in slices of embedBatch, reporting progress
+// through stage, writes the points and removes other versions' points.
+func (p *Pipeline) embedAndWrite(ctx context.Context, doc Document, pieces []chunker.Chunk, res *result, stage func(string, float64) error) error {
+	if err := stage(StageEmbedding, 0.85); err != nil {
+		return err
 	}
 	embedStart := time.Now()
 	points := make([]search.Point, len(pieces))
@@ -166,11 +189,9 @@ func (p *Pipeline) index(ctx context.Context, doc Document, pieces []chunker.Chu
 		out, err := p.emb.Embed(ctx, texts)
 		res.embedTokens += out.Tokens
 		res.cacheHits += out.CacheHits
+		res.embedRequests += out.Requests
 		if err != nil {
-			if e, ok := embedder.AsError(err); ok && e.Permanent() {
-				return p.fail(ctx, doc, &Error{Code: CodeEmbeddingFailed, Message: e.Message, Err: err})
-			}
-			return err // transient: retried, and the cache keeps what was paid for
+			return err // transient ones are retried, and the cache keeps what was paid for
 		}
 		for i, v := range out.Vectors {
 			c := pieces[start+i]
@@ -181,14 +202,13 @@ func (p *Pipeline) index(ctx context.Context, doc Document, pieces []chunker.Chu
 				HeadingPath: c.HeadingPath, PageStart: c.PageStart, PageEnd: c.PageEnd,
 			}
 		}
-		progress := 0.85 + 0.1*float64(end)/float64(len(pieces))
-		if err := p.store.setStage(ctx, doc, StageEmbedding, progress, false); err != nil {
-			return ignoreStale(err)
+		if err := stage(StageEmbedding, 0.85+0.1*float64(end)/float64(len(pieces))); err != nil {
+			return err
 		}
 	}
 	res.embedMS = int(time.Since(embedStart).Milliseconds())
-	if err := p.store.setStage(ctx, doc, StageIndexing, 0.95, false); err != nil {
-		return ignoreStale(err)
+	if err := stage(StageIndexing, 0.95); err != nil {
+		return err
 	}
 	indexStart := time.Now()
 	for start := 0; start < len(points); start += 256 {
@@ -200,17 +220,47 @@ func (p *Pipeline) index(ctx context.Context, doc Document, pieces []chunker.Chu
 		return fmt.Errorf("remove older versions' points: %w", err)
 	}
 	res.indexMS = int(time.Since(indexStart).Milliseconds())
-	res.indexed = true
-	err := p.store.markReady(ctx, doc, *res)
-	if errors.Is(err, errStale) {
-		// Deleted while we indexed: take our points back out. (A newer
-		// version's job removes ours itself.)
-		if d, gerr := p.store.Get(ctx, doc.TenantID, doc.ID); errors.Is(gerr, ragd.ErrNotFound) || (gerr == nil && d.Status == StatusDeleting) {
-			return p.vectors.DeleteDocument(ctx, doc.TenantID, doc.ID, 0)
-		}
-		return nil
+	return nil
+}
+
+// RebuildStats counts what Rebuild did.
+type RebuildStats struct {
+	Documents, Chunks, EmbeddingRequests, CacheHits int
+}
+
+// Rebuild writes the vector store again from Postgres, the source of
+// truth: every ready document's current chunks are embedded (the cache
+// answers for texts already embedded with the same model) and upserted,
+// for one tenant or (tenantID nil) all. Documents stay ready throughout.
+// progress, when not nil, is called after each document.
+func (p *Pipeline) Rebuild(ctx context.Context, tenantID *uuid.UUID, progress func(done, total int, st RebuildStats)) (RebuildStats, error) {
+	var st RebuildStats
+	if p.emb == nil {
+		return st, errors.New("rebuild: no embedder and vector store configured")
 	}
-	return err
+	docs, err := p.store.readyDocuments(ctx, tenantID)
+	if err != nil {
+		return st, err
+	}
+	noStage := func(string, float64) error { return nil }
+	for i, d := range docs {
+		pieces, err := p.store.storedChunks(ctx, d)
+		if err != nil {
+			return st, err
+		}
+		var res result
+		if err := p.embedAndWrite(ctx, d, pieces, &res, noStage); err != nil {
+			return st, fmt.Errorf("rebuild document %s: %w", d.ID, err)
+		}
+		st.Documents++
+		st.Chunks += len(pieces)
+		st.EmbeddingRequests += res.embedRequests
+		st.CacheHits += res.cacheHits
+		if progress != nil {
+			progress(i+1, len(docs), st)
+		}
+	}
+	return st, nil
 }
 
 func metadataMap(raw []byte) map[string]any {
@@ -249,6 +299,7 @@ type result struct {
 	extractMS, chunkMS               int
 	embedMS, indexMS                 int
 	embedTokens, cacheHits           int
+	embedRequests                    int
 	indexed                          bool
 }
 

@@ -167,6 +167,28 @@ func testPipelineIndexing(t *testing.T, vectors search.Store) {
 	if d.EmbeddingTokens == nil || d.Timings.EmbedMS == nil {
 		t.Fatalf("indexing timings missing: %+v", d.Timings)
 	}
+
+	// The vector store can be rebuilt from Postgres alone: wipe the
+	// tenant's points, rebuild, and count them again.
+	if err := vectors.DeleteTenant(ctx, tenant.ID); err != nil {
+		t.Fatal(err)
+	}
+	other := uuid.New()
+	st, err := p.Rebuild(ctx, &other, nil)
+	if err != nil || st.Documents != 0 {
+		t.Fatalf("rebuilding a tenant without documents: %+v, %v", st, err)
+	}
+	var reported int
+	st, err = p.Rebuild(ctx, &tenant.ID, func(done, total int, _ ingest.RebuildStats) { reported = done })
+	if err != nil || st.Documents != 1 || st.Chunks != n || reported != 1 {
+		t.Fatalf("rebuild: %+v (progress %d), %v", st, reported, err)
+	}
+	if got, _ := vectors.Count(ctx, tenant.ID, search.Filter{}); got != n {
+		t.Fatalf("after rebuild: %d points, want %d", got, n)
+	}
+	if d, _ := store.Get(ctx, tenant.ID, doc.ID); d.Status != ingest.StatusReady {
+		t.Fatalf("rebuild changed the document's status to %s", d.Status)
+	}
 }
 
 func TestPipeline(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ragd/ragd"
+	"github.com/ragd/ragd/chunker"
 )
 
 // Enqueuer adds jobs in the caller's transaction, so that a document and
@@ -391,4 +392,34 @@ func (s *Store) Purge(ctx context.Context, tenantID, id uuid.UUID) error {
 		return fmt.Errorf("purge document: %w", err)
 	}
 	return nil
+}
+
+// readyDocuments lists the ready documents of a tenant (nil: of all
+// tenants), oldest first.
+func (s *Store) readyDocuments(ctx context.Context, tenantID *uuid.UUID) ([]Document, error) {
+	rows, err := s.pool.Query(ctx, "SELECT "+docColumns+` FROM documents
+		WHERE status = 'ready' AND ($1::uuid IS NULL OR tenant_id = $1) ORDER BY created_at, id`, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("list ready documents: %w", err)
+	}
+	docs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Document, error) { return scanDoc(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list ready documents: %w", err)
+	}
+	return docs, nil
+}
+
+// storedChunks reads the chunks of a document's current version as the
+// chunker made them.
+func (s *Store) storedChunks(ctx context.Context, d Document) ([]chunker.Chunk, error) {
+	rows, err := s.pool.Query(ctx, `SELECT idx, text, token_count, coalesce(page_start, 0), coalesce(page_end, 0), heading_path, start_offset, end_offset
+		FROM chunks WHERE tenant_id = $1 AND document_id = $2 AND content_version = $3 ORDER BY idx`, d.TenantID, d.ID, d.ContentVersion)
+	if err != nil {
+		return nil, fmt.Errorf("read chunks: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (chunker.Chunk, error) {
+		var c chunker.Chunk
+		err := r.Scan(&c.Index, &c.Text, &c.TokenCount, &c.PageStart, &c.PageEnd, &c.HeadingPath, &c.Start, &c.End)
+		return c, err
+	})
 }

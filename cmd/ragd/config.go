@@ -86,6 +86,9 @@ type config struct {
 	// ragd_chunks). Without a URL the embedded store in DataDir/vectors is
 	// used.
 	QdrantURL, QdrantAPIKey, QdrantCollection string
+
+	// ReindexTenant (reindex --tenant): one tenant's id, or all when empty.
+	ReindexTenant string
 }
 
 // String prints the configuration with its secrets redacted.
@@ -193,6 +196,9 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	if cmd == "serve" {
 		fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (RAGD_ADDR)")
 		fs.BoolVar(&c.AutoMigrate, "migrate", c.AutoMigrate, "apply migrations before serving (RAGD_AUTO_MIGRATE)")
+	}
+	if cmd == "reindex" {
+		fs.StringVar(&c.ReindexTenant, "tenant", "", "rebuild only this tenant's points (its id)")
 	}
 	if cmd == "serve" || cmd == "worker" {
 		fs.IntVar(&c.Workers, "workers", c.Workers, "jobs run at once; 0 serves the API only (RAGD_WORKERS)")

@@ -183,6 +183,15 @@ func TestRun(t *testing.T) {
 		}
 	})
 
+	t.Run("ReindexRebuildsFromPostgres", func(t *testing.T) {
+		if out := runOut("reindex"); !strings.Contains(out, "reindexed 0 documents") {
+			t.Fatalf("reindex printed %q", out)
+		}
+		if err := run(ctx, []string{"ragd", "reindex", "--tenant", "nope"}, envFrom(env), io.Discard, io.Discard); err == nil {
+			t.Fatal("reindex accepted a malformed tenant id")
+		}
+	})
+
 	t.Run("WorkerRunsUntilCancelled", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()

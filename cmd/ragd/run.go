@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ragd/ragd/agents"
@@ -36,6 +37,7 @@ commands:
   migrate   apply ragd's and River's schema migrations (idempotent)
   worker    run background jobs only (document ingestion), no HTTP API
   seed      create demo tenants and agents, print a key per new tenant (idempotent)
+  reindex   rebuild the vector store from Postgres (--tenant ID for one tenant)
   version   print the version
 
 Run 'ragd <command> -h' for the flags of a command; every flag has an
@@ -55,7 +57,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
-	case "serve", "worker", "migrate", "seed":
+	case "serve", "worker", "migrate", "seed", "reindex":
 	default:
 		fmt.Fprintln(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)
@@ -99,9 +101,67 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			fmt.Fprintf(stdout, "admin token: %s (kept in %s)\n", token, filepath.Join(cfg.DataDir, "admin-token"))
 		}
 		return nil
+	case "reindex":
+		return reindex(ctx, cfg, pool, log, stdout)
 	default:
 		return serve(ctx, cmd, cfg, pool, log)
 	}
+}
+
+// reindex rebuilds the vector store from the chunks in Postgres: after a
+// move from the embedded store to Qdrant, a new embedding model, or a
+// lost vector directory. Documents stay searchable meanwhile.
+func reindex(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logger, stdout io.Writer) error {
+	var tenant *uuid.UUID
+	if cfg.ReindexTenant != "" {
+		id, err := uuid.Parse(cfg.ReindexTenant)
+		if err != nil {
+			return fmt.Errorf("--tenant: not a tenant id: %q", cfg.ReindexTenant)
+		}
+		tenant = &id
+	}
+	pipeline, vectors, err := newIndexingPipeline(cfg, pool, log)
+	if err != nil {
+		return err
+	}
+	defer vectors.Close()
+	start := time.Now()
+	st, err := pipeline.Rebuild(ctx, tenant, func(done, total int, st ingest.RebuildStats) {
+		fmt.Fprintf(stdout, "reindex: %d/%d documents, %d chunks, %d embedding requests, %d cached\n", done, total, st.Chunks, st.EmbeddingRequests, st.CacheHits)
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "reindexed %d documents (%d chunks) in %s\n", st.Documents, st.Chunks, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// newIndexingPipeline builds the ingest pipeline with its tokenizer,
+// embedder and vector store; the caller closes the store.
+func newIndexingPipeline(cfg config, pool *pgxpool.Pool, log *slog.Logger) (*ingest.Pipeline, search.Store, error) {
+	tok, err := chunker.NewCL100K()
+	if err != nil {
+		return nil, nil, fmt.Errorf("tokenizer: %w", err)
+	}
+	emb, err := newEmbedder(cfg, tok, pool, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	vectors, err := openVectors(cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := ingest.NewPipeline(ingest.NewStore(pool), tok, ingest.PipelineConfig{
+		Limits:   ingest.Limits{MaxPages: cfg.MaxPages, MaxTextBytes: int(cfg.MaxTextBytes), Timeout: cfg.ExtractTimeout},
+		Chunking: chunker.Options{MaxTokens: cfg.ChunkMaxTokens, OverlapTokens: cfg.ChunkOverlap},
+		Embedder: emb,
+		Vectors:  vectors,
+	}, log)
+	if err != nil {
+		vectors.Close()
+		return nil, nil, err
+	}
+	return p, vectors, nil
 }
 
 func openStore(cfg config, pool *pgxpool.Pool, log *slog.Logger) (*agents.Store, error) {
@@ -133,29 +193,12 @@ func serve(ctx context.Context, cmd string, cfg config, pool *pgxpool.Pool, log 
 	docs := ingest.NewStore(pool)
 	qcfg := jobs.Config{Workers: cfg.Workers, Logger: log, Store: docs}
 	if cfg.Workers > 0 {
-		tok, err := chunker.NewCL100K()
-		if err != nil {
-			return fmt.Errorf("tokenizer: %w", err)
-		}
-		emb, err := newEmbedder(cfg, tok, pool, log)
-		if err != nil {
-			return err
-		}
-		vectors, err := openVectors(cfg, log)
+		pipeline, vectors, err := newIndexingPipeline(cfg, pool, log)
 		if err != nil {
 			return err
 		}
 		defer vectors.Close()
-		qcfg.Vectors = vectors
-		qcfg.Pipeline, err = ingest.NewPipeline(docs, tok, ingest.PipelineConfig{
-			Limits:   ingest.Limits{MaxPages: cfg.MaxPages, MaxTextBytes: int(cfg.MaxTextBytes), Timeout: cfg.ExtractTimeout},
-			Chunking: chunker.Options{MaxTokens: cfg.ChunkMaxTokens, OverlapTokens: cfg.ChunkOverlap},
-			Embedder: emb,
-			Vectors:  vectors,
-		}, log)
-		if err != nil {
-			return err
-		}
+		qcfg.Pipeline, qcfg.Vectors = pipeline, vectors
 	}
 	queue, err := jobs.New(pool, qcfg)
 	if err != nil {
