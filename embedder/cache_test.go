@@ -21,8 +21,8 @@ func TestCached(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first.CacheHits != 0 || len(fake.requests) != 3 { // 9 distinct texts, 4 per request
-		t.Fatalf("first run: %d hits, %d requests", first.CacheHits, len(fake.requests))
+	if first.CacheHits != 0 || len(fake.Requests()) != 3 { // 9 distinct texts, 4 per request
+		t.Fatalf("first run: %d hits, %d requests", first.CacheHits, len(fake.Requests()))
 	}
 	if first.Vectors[9][0] != 3 {
 		t.Fatalf("a repeated text got vector %v", first.Vectors[9][:1])
@@ -33,8 +33,8 @@ func TestCached(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.CacheHits != 10 || len(fake.requests) != 3 || again.Requests != 0 {
-		t.Fatalf("unchanged re-run: %d hits, %d requests in all", again.CacheHits, len(fake.requests))
+	if again.CacheHits != 10 || len(fake.Requests()) != 3 || again.Requests != 0 {
+		t.Fatalf("unchanged re-run: %d hits, %d requests in all", again.CacheHits, len(fake.Requests()))
 	}
 	for i := range doc {
 		if again.Vectors[i][0] != first.Vectors[i][0] {
@@ -48,10 +48,10 @@ func TestCached(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if changed.CacheHits != 9 || len(fake.requests) != 4 || changed.Vectors[5][0] != 55 {
-		t.Fatalf("changed re-run: %d hits, %d requests, vector %v", changed.CacheHits, len(fake.requests), changed.Vectors[5][:1])
+	if changed.CacheHits != 9 || len(fake.Requests()) != 4 || changed.Vectors[5][0] != 55 {
+		t.Fatalf("changed re-run: %d hits, %d requests, vector %v", changed.CacheHits, len(fake.Requests()), changed.Vectors[5][:1])
 	}
-	if n := len(fake.requests[3]["input"].([]any)); n != 1 {
+	if n := len(fake.Requests()[3].Inputs); n != 1 {
 		t.Fatalf("the changed run sent %d inputs, want 1", n)
 	}
 

@@ -2,16 +2,14 @@ package embedder
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ragd/ragd/embedder/openaitest"
 )
 
 // wordCounter counts words: predictable token counts for batching tests.
@@ -19,61 +17,12 @@ type wordCounter struct{}
 
 func (wordCounter) Count(s string) int { return len(strings.Fields(s)) }
 
-// fakeOpenAI speaks the embeddings API. Each vector's first component is
-// the number in its input text ("text 7" -> 7), so order can be checked.
-type fakeOpenAI struct {
-	mu       sync.Mutex
-	requests []map[string]any
-	// respond, when set, may answer a request itself (the n-th, from 1).
-	respond func(w http.ResponseWriter, n int) bool
-	dims    int
-}
-
-func (f *fakeOpenAI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var body map[string]any
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || r.URL.Path != "/v1/embeddings" {
-		http.Error(w, "bad request", 400)
-		return
-	}
-	f.mu.Lock()
-	f.requests = append(f.requests, body)
-	n := len(f.requests)
-	f.mu.Unlock()
-	if r.Header.Get("Authorization") != "Bearer test-key" {
-		w.WriteHeader(401)
-		fmt.Fprint(w, `{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","code":"invalid_api_key"}}`)
-		return
-	}
-	if f.respond != nil && f.respond(w, n) {
-		return
-	}
-	inputs := body["input"].([]any)
-	type item struct {
-		Object    string    `json:"object"`
-		Embedding []float32 `json:"embedding"`
-		Index     int       `json:"index"`
-	}
-	data := make([]item, len(inputs))
-	for i, in := range inputs {
-		var num float32
-		fmt.Sscanf(in.(string), "text %g", &num)
-		v := make([]float32, f.dims)
-		v[0] = num
-		data[i] = item{"embedding", v, i}
-	}
-	rand.Shuffle(len(data), func(i, j int) { data[i], data[j] = data[j], data[i] })
-	json.NewEncoder(w).Encode(map[string]any{"object": "list", "data": data, "model": body["model"],
-		"usage": map[string]int{"prompt_tokens": 2 * len(inputs), "total_tokens": 2 * len(inputs)}})
-}
-
-func newFake(t *testing.T, cfg OpenAIConfig) (*OpenAI, *fakeOpenAI) {
+func newFake(t *testing.T, cfg OpenAIConfig) (*OpenAI, *openaitest.Server) {
 	t.Helper()
-	fake := &fakeOpenAI{dims: cmpInt(cfg.Dimensions, 8)}
-	srv := httptest.NewServer(fake)
-	t.Cleanup(srv.Close)
-	cfg.APIKey = cmpStr(cfg.APIKey, "test-key")
-	cfg.BaseURL = srv.URL + "/v1"
-	cfg.Dimensions = fake.dims
+	cfg.Dimensions = cmpInt(cfg.Dimensions, 8)
+	fake := openaitest.Start(t, cfg.Dimensions)
+	cfg.APIKey = cmpStr(cfg.APIKey, openaitest.Key)
+	cfg.BaseURL = fake.URL
 	cfg.Counter = wordCounter{}
 	cfg.MinBackoff = cmpDur(cfg.MinBackoff, time.Millisecond)
 	cfg.MaxBackoff = cmpDur(cfg.MaxBackoff, 20*time.Millisecond)
@@ -136,11 +85,11 @@ func TestOpenAI(t *testing.T) {
 				t.Fatalf("vector %d belongs to input %g", i, v[0])
 			}
 		}
-		if len(fake.requests) != 4 || res.Requests != 4 || res.Tokens != 20 {
-			t.Fatalf("%d requests (%d counted), %d tokens; want 4, 4, 20", len(fake.requests), res.Requests, res.Tokens)
+		if len(fake.Requests()) != 4 || res.Requests != 4 || res.Tokens != 20 {
+			t.Fatalf("%d requests (%d counted), %d tokens; want 4, 4, 20", len(fake.Requests()), res.Requests, res.Tokens)
 		}
-		if fake.requests[0]["dimensions"] != 8.0 || fake.requests[0]["model"] != "text-embedding-3-small" {
-			t.Fatalf("request = %v", fake.requests[0])
+		if fake.Requests()[0].Dimensions != 8 || fake.Requests()[0].Model != "text-embedding-3-small" {
+			t.Fatalf("request = %+v", fake.Requests()[0])
 		}
 	})
 
@@ -168,15 +117,15 @@ func TestOpenAI(t *testing.T) {
 		if _, err := e.Embed(ctx, texts(2)); err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := fake.requests[0]["dimensions"]; ok {
-			t.Fatalf("dimensions sent to a model that does not take it: %v", fake.requests[0])
+		if fake.Requests()[0].HasDims {
+			t.Fatalf("dimensions sent to a model that does not take it: %+v", fake.Requests()[0])
 		}
 	})
 
 	t.Run("RetriesRateLimitHonouringRetryAfter", func(t *testing.T) {
 		t.Parallel()
 		e, fake := newFake(t, OpenAIConfig{MinBackoff: time.Hour, MaxBackoff: time.Hour})
-		fake.respond = func(w http.ResponseWriter, n int) bool {
+		fake.Respond = func(w http.ResponseWriter, n int) bool {
 			if n == 1 {
 				w.Header().Set("Retry-After", "0.05")
 				w.WriteHeader(429)
@@ -199,7 +148,7 @@ func TestOpenAI(t *testing.T) {
 	t.Run("LongRetryAfterComesBackToSnooze", func(t *testing.T) {
 		t.Parallel()
 		e, fake := newFake(t, OpenAIConfig{})
-		fake.respond = func(w http.ResponseWriter, n int) bool {
+		fake.Respond = func(w http.ResponseWriter, n int) bool {
 			w.Header().Set("Retry-After", "120")
 			w.WriteHeader(429)
 			fmt.Fprint(w, `{"error":{"message":"slow down"}}`)
@@ -214,7 +163,7 @@ func TestOpenAI(t *testing.T) {
 	t.Run("ServerErrorThenSuccess", func(t *testing.T) {
 		t.Parallel()
 		e, fake := newFake(t, OpenAIConfig{})
-		fake.respond = func(w http.ResponseWriter, n int) bool {
+		fake.Respond = func(w http.ResponseWriter, n int) bool {
 			if n <= 2 {
 				w.WriteHeader(500 + n)
 				fmt.Fprint(w, `{"error":{"message":"overloaded"}}`)
@@ -233,7 +182,7 @@ func TestOpenAI(t *testing.T) {
 		e, fake := newFake(t, OpenAIConfig{Timeout: 50 * time.Millisecond, MaxAttempts: 2})
 		release := make(chan struct{})
 		t.Cleanup(func() { close(release) })
-		fake.respond = func(w http.ResponseWriter, n int) bool {
+		fake.Respond = func(w http.ResponseWriter, n int) bool {
 			select {
 			case <-release:
 			case <-time.After(2 * time.Second):
@@ -254,14 +203,14 @@ func TestOpenAI(t *testing.T) {
 			kind   Kind
 		}{{401, KindAuth}, {403, KindAuth}, {404, KindModel}, {400, KindBadRequest}} {
 			e, fake := newFake(t, OpenAIConfig{})
-			fake.respond = func(w http.ResponseWriter, n int) bool {
+			fake.Respond = func(w http.ResponseWriter, n int) bool {
 				w.WriteHeader(tc.status)
 				fmt.Fprint(w, `{"error":{"message":"nope"}}`)
 				return true
 			}
 			_, err := e.Embed(ctx, texts(1))
-			if ek := wantKind(t, err, tc.kind); !ek.Permanent() || len(fake.requests) != 1 {
-				t.Fatalf("%d: permanent=%v after %d requests", tc.status, ek.Permanent(), len(fake.requests))
+			if ek := wantKind(t, err, tc.kind); !ek.Permanent() || len(fake.Requests()) != 1 {
+				t.Fatalf("%d: permanent=%v after %d requests", tc.status, ek.Permanent(), len(fake.Requests()))
 			}
 		}
 		e, _ := newFake(t, OpenAIConfig{APIKey: "wrong-key"})
@@ -274,7 +223,7 @@ func TestOpenAI(t *testing.T) {
 	t.Run("WrongDimensionsAreCaught", func(t *testing.T) {
 		t.Parallel()
 		e, fake := newFake(t, OpenAIConfig{})
-		fake.dims = 4 // the server answers 4 while 8 are configured
+		fake.SetDims(4) // the server answers 4 while 8 are configured
 		_, err := e.Embed(ctx, texts(1))
 		if ek := wantKind(t, err, KindDimensions); !strings.Contains(ek.Message, "RAGD_EMBEDDING_DIMENSIONS") {
 			t.Fatalf("message %q", ek.Message)
@@ -285,7 +234,7 @@ func TestOpenAI(t *testing.T) {
 		t.Parallel()
 		e, fake := newFake(t, OpenAIConfig{MaxBatchInputs: 1, Concurrency: 2})
 		var inflight, peak atomic.Int32
-		fake.respond = func(w http.ResponseWriter, n int) bool {
+		fake.Respond = func(w http.ResponseWriter, n int) bool {
 			cur := inflight.Add(1)
 			for p := peak.Load(); cur > p && !peak.CompareAndSwap(p, cur); p = peak.Load() {
 			}

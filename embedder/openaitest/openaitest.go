@@ -1,0 +1,127 @@
+// Package openaitest is an httptest server that speaks OpenAI's embeddings
+// API (POST /v1/embeddings), for driving go-openai through batching,
+// errors and retries in tests. It is a double for a network boundary we do
+// not own.
+package openaitest
+
+import (
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Key is the API key the server accepts.
+const Key = "test-key"
+
+// Server answers embedding requests. Each vector is derived from its text:
+// a text "text N" gets N as its first component (so tests can check
+// order); any other text gets a deterministic hash-based vector.
+type Server struct {
+	URL string // base URL, ending in /v1
+
+	mu       sync.Mutex
+	dims     int
+	requests []Request
+	// Respond, when set, may answer the n-th request (from 1) itself by
+	// writing to w and returning true.
+	Respond func(w http.ResponseWriter, n int) bool
+}
+
+// Request is what one request asked for.
+type Request struct {
+	Model      string
+	Inputs     []string
+	Dimensions int
+	HasDims    bool
+}
+
+// Start serves until the test ends; vectors have dims dimensions.
+func Start(t testing.TB, dims int) *Server {
+	t.Helper()
+	s := &Server{dims: dims}
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	s.URL = srv.URL + "/v1"
+	return s
+}
+
+// SetDims changes the size of the vectors the server returns.
+func (s *Server) SetDims(d int) {
+	s.mu.Lock()
+	s.dims = d
+	s.mu.Unlock()
+}
+
+// Requests returns the requests received so far.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Input      []string `json:"input"`
+		Model      string   `json:"model"`
+		Dimensions *int     `json:"dimensions"`
+	}
+	if r.URL.Path != "/v1/embeddings" || json.NewDecoder(r.Body).Decode(&body) != nil {
+		w.WriteHeader(400)
+		fmt.Fprint(w, `{"error":{"message":"bad request","type":"invalid_request_error"}}`)
+		return
+	}
+	s.mu.Lock()
+	req := Request{Model: body.Model, Inputs: body.Input, HasDims: body.Dimensions != nil}
+	if body.Dimensions != nil {
+		req.Dimensions = *body.Dimensions
+	}
+	s.requests = append(s.requests, req)
+	n, dims, respond := len(s.requests), s.dims, s.Respond
+	s.mu.Unlock()
+	if r.Header.Get("Authorization") != "Bearer "+Key {
+		w.WriteHeader(401)
+		fmt.Fprint(w, `{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","code":"invalid_api_key"}}`)
+		return
+	}
+	if respond != nil && respond(w, n) {
+		return
+	}
+	type item struct {
+		Object    string    `json:"object"`
+		Embedding []float32 `json:"embedding"`
+		Index     int       `json:"index"`
+	}
+	data := make([]item, len(body.Input))
+	tokens := 0
+	for i, in := range body.Input {
+		data[i] = item{"embedding", Vector(in, dims), i}
+		tokens += len(strings.Fields(in))
+	}
+	// Out of order, as the API allows: clients must use the index.
+	rand.Shuffle(len(data), func(i, j int) { data[i], data[j] = data[j], data[i] })
+	json.NewEncoder(w).Encode(map[string]any{"object": "list", "data": data, "model": body.Model,
+		"usage": map[string]int{"prompt_tokens": tokens, "total_tokens": tokens}})
+}
+
+// Vector is the vector the server returns for text.
+func Vector(text string, dims int) []float32 {
+	v := make([]float32, dims)
+	var num float32
+	if _, err := fmt.Sscanf(text, "text %g", &num); err == nil {
+		v[0] = num
+		return v
+	}
+	h := fnv.New64a()
+	h.Write([]byte(text))
+	r := rand.New(rand.NewPCG(h.Sum64(), 1))
+	for i := range v {
+		v[i] = float32(r.NormFloat64())
+	}
+	return v
+}
