@@ -12,6 +12,7 @@ import (
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/chunker"
 	"github.com/ragd/ragd/embedder"
+	"github.com/ragd/ragd/embedder/openaitest"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/ingest/ingesttest"
 	"github.com/ragd/ragd/jobs"
@@ -301,4 +302,59 @@ func TestPipeline(t *testing.T) {
 			t.Fatalf("after MarkFailed: %+v", got)
 		}
 	})
+}
+
+// TestPipelineWithOpenAI runs the flow against a server speaking OpenAI's
+// embeddings API: the chunks go out in one full request, and processing
+// the same text again costs none.
+func TestPipelineWithOpenAI(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	box, _ := secret.NewBox(secret.NewKey())
+	tenant, err := agents.NewStore(pool, box).CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("T")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := chunker.NewCL100K()
+	fake := openaitest.Start(t, 64)
+	oa, err := embedder.NewOpenAI(embedder.OpenAIConfig{APIKey: openaitest.Key, BaseURL: fake.URL, Dimensions: 64, Counter: tok})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vectors, err := search.OpenEmbedded(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vectors.Close()
+	store := ingest.NewStore(pool)
+	p, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{
+		Chunking: chunker.Options{MaxTokens: 32, OverlapTokens: 4}, Embedder: embedder.NewCached(oa, pool), Vectors: vectors,
+	}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, _ := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
+	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "r.pdf", Data: ingesttest.ReportPDF(), Type: ingest.TypePDF}, ingest.CreateOptions{}, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Process(ctx, tenant.ID, c.Document.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := store.Get(ctx, tenant.ID, c.Document.ID)
+	reqs := fake.Requests()
+	if d.Status != ingest.StatusReady || len(reqs) != 1 || len(reqs[0].Inputs) != *d.ChunkCount || reqs[0].Dimensions != 64 {
+		t.Fatalf("status %s, %d requests for %v chunks", d.Status, len(reqs), d.ChunkCount)
+	}
+	if _, err := store.Reindex(ctx, tenant.ID, d.ID, q); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Process(ctx, tenant.ID, d.ID, 2); err != nil {
+		t.Fatal(err)
+	}
+	d, _ = store.Get(ctx, tenant.ID, d.ID)
+	if len(fake.Requests()) != 1 || d.EmbeddingCacheHits == nil || *d.EmbeddingCacheHits != *d.ChunkCount {
+		t.Fatalf("reprocessing the same text: %d requests in all, %v cache hits of %v", len(fake.Requests()), d.EmbeddingCacheHits, d.ChunkCount)
+	}
 }
