@@ -120,6 +120,7 @@ func setup(t testing.TB) *testBundle {
 		AdminToken:     adminToken,
 		Documents:      docs,
 		Queue:          queue,
+		Searcher:       search.NewSearcher(emb, vectors, docs, 0),
 		MaxUploadBytes: testMaxUpload,
 		Ready:          func(ctx context.Context) map[string]error { return map[string]error{"postgres": pool.Ping(ctx)} },
 	}))

@@ -23,6 +23,8 @@ const (
 	codeUnsupportedMediaType = "unsupported_media_type"
 	codeInternal             = "internal"
 	codeUnavailable          = "unavailable"
+	codeRetrievalDisabled    = "retrieval_disabled"
+	codeEmbeddingUnavailable = "embedding_unavailable"
 )
 
 // httpError is an error the HTTP layer itself raises, with what the client

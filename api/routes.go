@@ -38,6 +38,9 @@ func routes(d Deps, auth *authenticator) []route {
 		{"GET /v1/agents/{agent_id}", tenant(agents.ScopeAgentsRead, handleGetAgent(store))},
 		{"PATCH /v1/agents/{agent_id}", tenant(agents.ScopeAgentsWrite, handleUpdateAgent(store))},
 		{"DELETE /v1/agents/{agent_id}", tenant(agents.ScopeAgentsWrite, handleDeleteAgent(store))},
+		{"POST /v1/agents/{agent_id}/search", tenant(agents.ScopeSearch, handleAgentSearch(store, d.Searcher))},
+
+		{"POST /v1/search", tenant(agents.ScopeSearch, handleSearch(d.Searcher))},
 
 		{"POST /v1/documents", tenant(agents.ScopeDocumentsWrite, handleUpload(docs, queue, d.MaxUploadBytes))},
 		{"GET /v1/documents", tenant(agents.ScopeDocumentsRead, handleListDocuments(docs))},

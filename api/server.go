@@ -10,6 +10,7 @@ import (
 
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/ingest"
+	"github.com/ragd/ragd/search"
 )
 
 // Queue enqueues the jobs API calls start, in the caller's transaction.
@@ -29,6 +30,8 @@ type Deps struct {
 	// Documents and Queue serve the document routes.
 	Documents *ingest.Store
 	Queue     Queue
+	// Searcher answers the search routes.
+	Searcher *search.Searcher
 	// MaxUploadBytes bounds an uploaded file (RAGD_MAX_UPLOAD_BYTES).
 	MaxUploadBytes int64
 	// Ready reports whether each dependency answers, by name ("postgres").

@@ -400,7 +400,8 @@ func setReady(ctx context.Context, tx pgx.Tx, d Document, r result) error {
 		embedMS, indexMS, tokens, hits = &r.embedMS, &r.indexMS, &r.embedTokens, &r.cacheHits
 	}
 	_, err := tx.Exec(ctx, `UPDATE documents SET status = 'ready', stage = NULL, progress = 1, error_code = NULL, error_message = NULL,
-		embed_ms = $3, index_ms = $4, embedding_tokens = $5, embedding_cache_hits = $6, finished_at = now(), updated_at = now()
+		embed_ms = $3, index_ms = $4, embedding_tokens = $5, embedding_cache_hits = $6, indexed_version = content_version,
+		finished_at = now(), updated_at = now()
 		WHERE tenant_id = $1 AND id = $2`, d.TenantID, d.ID, embedMS, indexMS, tokens, hits)
 	return err
 }

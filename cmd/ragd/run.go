@@ -120,7 +120,7 @@ func reindex(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logg
 		}
 		tenant = &id
 	}
-	pipeline, vectors, err := newIndexingPipeline(cfg, pool, log)
+	pipeline, _, vectors, err := newIndexingPipeline(cfg, pool, log)
 	if err != nil {
 		return err
 	}
@@ -138,18 +138,18 @@ func reindex(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logg
 
 // newIndexingPipeline builds the ingest pipeline with its tokenizer,
 // embedder and vector store; the caller closes the store.
-func newIndexingPipeline(cfg config, pool *pgxpool.Pool, log *slog.Logger) (*ingest.Pipeline, search.Store, error) {
+func newIndexingPipeline(cfg config, pool *pgxpool.Pool, log *slog.Logger) (*ingest.Pipeline, embedder.Embedder, search.Store, error) {
 	tok, err := chunker.NewCL100K()
 	if err != nil {
-		return nil, nil, fmt.Errorf("tokenizer: %w", err)
+		return nil, nil, nil, fmt.Errorf("tokenizer: %w", err)
 	}
 	emb, err := newEmbedder(cfg, tok, pool, log)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	vectors, err := openVectors(cfg, log)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	p, err := ingest.NewPipeline(ingest.NewStore(pool), tok, ingest.PipelineConfig{
 		Limits:   ingest.Limits{MaxPages: cfg.MaxPages, MaxTextBytes: int(cfg.MaxTextBytes), Timeout: cfg.ExtractTimeout},
@@ -159,9 +159,9 @@ func newIndexingPipeline(cfg config, pool *pgxpool.Pool, log *slog.Logger) (*ing
 	}, log)
 	if err != nil {
 		vectors.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return p, vectors, nil
+	return p, emb, vectors, nil
 }
 
 func openStore(cfg config, pool *pgxpool.Pool, log *slog.Logger) (*agents.Store, error) {
@@ -192,12 +192,14 @@ func serve(ctx context.Context, cmd string, cfg config, pool *pgxpool.Pool, log 
 	}
 	docs := ingest.NewStore(pool)
 	qcfg := jobs.Config{Workers: cfg.Workers, Logger: log, Store: docs}
+	// The API searches and the workers index: both need the embedder and
+	// the vector store (the embedded one serves one process).
+	pipeline, emb, vectors, err := newIndexingPipeline(cfg, pool, log)
+	if err != nil {
+		return err
+	}
+	defer vectors.Close()
 	if cfg.Workers > 0 {
-		pipeline, vectors, err := newIndexingPipeline(cfg, pool, log)
-		if err != nil {
-			return err
-		}
-		defer vectors.Close()
 		qcfg.Pipeline, qcfg.Vectors = pipeline, vectors
 	}
 	queue, err := jobs.New(pool, qcfg)
@@ -234,9 +236,11 @@ func serve(ctx context.Context, cmd string, cfg config, pool *pgxpool.Pool, log 
 		AdminToken:     adminToken,
 		Documents:      docs,
 		Queue:          queue,
+		Searcher:       search.NewSearcher(emb, vectors, docs, 0),
 		MaxUploadBytes: cfg.MaxUploadBytes,
 		Ready: func(ctx context.Context) map[string]error {
-			return map[string]error{"postgres": pool.Ping(ctx)}
+			_, err := vectors.Count(ctx, uuid.Nil, search.Filter{})
+			return map[string]error{"postgres": pool.Ping(ctx), "vectors": err}
 		},
 	})
 	srv := &http.Server{

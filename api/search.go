@@ -1,0 +1,164 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ragd/ragd"
+	"github.com/ragd/ragd/agents"
+	"github.com/ragd/ragd/embedder"
+	"github.com/ragd/ragd/search"
+)
+
+type searchFilter struct {
+	DocumentIDs []string       `json:"document_ids"`
+	TagsAny     []string       `json:"tags_any"`
+	TagsAll     []string       `json:"tags_all"`
+	Metadata    map[string]any `json:"metadata"`
+}
+
+type searchRequest struct {
+	Query          string                 `json:"query"`
+	TopK           ragd.Optional[int]     `json:"top_k"`
+	Mode           ragd.Optional[string]  `json:"mode"`
+	Filter         *searchFilter          `json:"filter"`
+	ScoreThreshold ragd.Optional[float64] `json:"score_threshold"`
+}
+
+type searchHit struct {
+	ChunkID       uuid.UUID      `json:"chunk_id"`
+	DocumentID    uuid.UUID      `json:"document_id"`
+	DocumentTitle string         `json:"document_title"`
+	Score         float32        `json:"score"`
+	Text          string         `json:"text"`
+	PageStart     *int           `json:"page_start"`
+	PageEnd       *int           `json:"page_end"`
+	HeadingPath   []string       `json:"heading_path"`
+	Tags          []string       `json:"tags"`
+	Metadata      map[string]any `json:"metadata"`
+}
+
+type searchResponse struct {
+	Data  []searchHit `json:"data"`
+	Usage struct {
+		EmbeddingTokens int `json:"embedding_tokens"`
+	} `json:"usage"`
+	Mode search.Mode `json:"mode"`
+}
+
+// toRequest turns the body into a search request, the agent's retrieval
+// settings (when given) filling what the body leaves out.
+func (b searchRequest) toRequest(defaults *agents.Retrieval) (search.Request, error) {
+	r := search.Request{Query: b.Query}
+	if defaults != nil {
+		r.TopK, r.Mode, r.ScoreThreshold = defaults.TopK, search.Mode(defaults.Mode), defaults.ScoreThreshold
+		r.Filter.TagsAny = defaults.Tags
+	}
+	if b.TopK.Present() {
+		r.TopK = b.TopK.Value
+	}
+	if b.Mode.Present() {
+		r.Mode = search.Mode(b.Mode.Value)
+	}
+	if b.ScoreThreshold.Present() {
+		r.ScoreThreshold = b.ScoreThreshold.Value
+	}
+	var probs ragd.Problems
+	if f := b.Filter; f != nil {
+		for i, s := range f.DocumentIDs {
+			id, err := uuid.Parse(s)
+			if err != nil {
+				probs.Add(fmt.Sprintf("filter.document_ids[%d]", i), "is not a document id")
+			}
+			r.Filter.DocumentIDs = append(r.Filter.DocumentIDs, id)
+		}
+		if f.TagsAny != nil {
+			r.Filter.TagsAny = f.TagsAny
+		}
+		r.Filter.TagsAll, r.Filter.Metadata = f.TagsAll, f.Metadata
+	}
+	if err := probs.Err(); err != nil {
+		return r, err
+	}
+	return r, r.Validate()
+}
+
+func handleSearch(s *search.Searcher) tenantHandler {
+	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
+		var body searchRequest
+		if err := decode(w, r, &body); err != nil {
+			return err
+		}
+		req, err := body.toRequest(nil)
+		if err != nil {
+			return err
+		}
+		return runSearch(w, r, s, t, req)
+	}
+}
+
+func handleAgentSearch(store *agents.Store, s *search.Searcher) tenantHandler {
+	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
+		a, err := store.GetAgent(r.Context(), t.TenantID, r.PathValue("agent_id"))
+		if err != nil {
+			return err
+		}
+		if !a.Retrieval.Enabled {
+			return errorf(http.StatusConflict, codeRetrievalDisabled, "retrieval is disabled for agent "+a.ID)
+		}
+		var body searchRequest
+		if err := decode(w, r, &body); err != nil {
+			return err
+		}
+		req, err := body.toRequest(&a.Retrieval)
+		if err != nil {
+			return err
+		}
+		return runSearch(w, r, s, t, req)
+	}
+}
+
+func runSearch(w http.ResponseWriter, r *http.Request, s *search.Searcher, t tenantScope, req search.Request) error {
+	res, err := s.Search(r.Context(), t.TenantID, req)
+	if err != nil {
+		if e, ok := embedder.AsError(err); ok {
+			return errorf(http.StatusBadGateway, codeEmbeddingUnavailable, "the query could not be embedded: "+e.Message)
+		}
+		if errors.Is(err, search.ErrDimensions) {
+			return err // a configuration error: a 500, logged
+		}
+		return err
+	}
+	out := searchResponse{Data: make([]searchHit, len(res.Hits)), Mode: res.Mode}
+	out.Usage.EmbeddingTokens = res.EmbeddingTokens
+	for i, h := range res.Hits {
+		out.Data[i] = searchHit{ChunkID: h.ChunkID, DocumentID: h.DocumentID, DocumentTitle: h.DocumentTitle, Score: h.Score,
+			Text: h.Text, PageStart: nonZero(h.PageStart), PageEnd: nonZero(h.PageEnd), HeadingPath: orEmpty(h.HeadingPath),
+			Tags: orEmpty(h.Tags), Metadata: h.Metadata}
+		if out.Data[i].Metadata == nil {
+			out.Data[i].Metadata = map[string]any{}
+		}
+	}
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	w.Header().Set("Server-Timing", fmt.Sprintf("embed;dur=%.3f, store;dur=%.3f, db;dur=%.3f", ms(res.EmbedTime), ms(res.StoreTime), ms(res.LookupTime)))
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func nonZero(n int) *int {
+	if n == 0 {
+		return nil
+	}
+	return &n
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,249 @@
+package search
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/ragd/ragd"
+	"github.com/ragd/ragd/embedder"
+)
+
+// DocumentInfo is what search needs to know of a document.
+type DocumentInfo struct {
+	Title string
+	// Version is the content version whose points are complete.
+	Version int
+}
+
+// Documents tells which documents search may show. ingest.Store is one.
+type Documents interface {
+	// Searchable returns, of ids (all of tenantID), the documents that are
+	// not being deleted and have a complete indexed version.
+	Searchable(ctx context.Context, tenantID uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]DocumentInfo, error)
+}
+
+// Request limits.
+const (
+	DefaultTopK   = 8
+	MaxTopK       = 100
+	MaxQueryChars = 2000
+)
+
+// Request is a tenant's search.
+type Request struct {
+	Query          string
+	TopK           int  // default DefaultTopK
+	Mode           Mode // default hybrid
+	Filter         Filter
+	ScoreThreshold float64
+}
+
+// Validate checks a request and fills its defaults.
+func (r *Request) Validate() error {
+	var probs ragd.Problems
+	switch {
+	case r.Query == "":
+		probs.Add("query", "is required")
+	case utf8.RuneCountInString(r.Query) > MaxQueryChars:
+		probs.Add("query", "must be at most %d characters", MaxQueryChars)
+	case !utf8.ValidString(r.Query):
+		probs.Add("query", "must be UTF-8")
+	}
+	if r.TopK == 0 {
+		r.TopK = DefaultTopK
+	}
+	if r.TopK < 1 || r.TopK > MaxTopK {
+		probs.Add("top_k", "must be between 1 and %d", MaxTopK)
+	}
+	switch r.Mode {
+	case "":
+		r.Mode = ModeHybrid
+	case ModeHybrid, ModeDense, ModeSparse:
+	default:
+		probs.Add("mode", "must be hybrid, dense or sparse")
+	}
+	if r.ScoreThreshold < 0 {
+		probs.Add("score_threshold", "must be at least 0")
+	}
+	if len(r.Filter.DocumentIDs) > 1000 || len(r.Filter.TagsAny) > 64 || len(r.Filter.TagsAll) > 64 || len(r.Filter.Metadata) > 32 {
+		probs.Add("filter", "has too many values")
+	}
+	for k, v := range r.Filter.Metadata {
+		switch v.(type) {
+		case string, bool, float64:
+		default:
+			probs.Add("filter.metadata."+k, "must be a string, a number or a boolean")
+		}
+	}
+	return probs.Err()
+}
+
+// Found is a search result: a chunk and its score.
+type Found struct {
+	ChunkID       uuid.UUID
+	DocumentID    uuid.UUID
+	DocumentTitle string
+	Score         float32
+	Text          string
+	PageStart     int
+	PageEnd       int
+	HeadingPath   []string
+	Tags          []string
+	Metadata      map[string]any
+}
+
+// Result is a search's answer.
+type Result struct {
+	Hits            []Found
+	Mode            Mode
+	EmbeddingTokens int
+	// Time spent embedding the query, in the vector store, and looking the
+	// documents up.
+	EmbedTime, StoreTime, LookupTime time.Duration
+}
+
+// Searcher answers tenants' searches: it embeds the query (through a small
+// cache), asks the store, and keeps only hits of documents search may
+// show, at the version that is completely indexed.
+type Searcher struct {
+	emb   embedder.Embedder
+	store Store
+	docs  Documents
+	cache *queryCache
+}
+
+// NewSearcher returns a Searcher; cacheSize bounds the query-embedding
+// cache (0: 1024 queries).
+func NewSearcher(emb embedder.Embedder, store Store, docs Documents, cacheSize int) *Searcher {
+	if cacheSize <= 0 {
+		cacheSize = 1024
+	}
+	return &Searcher{emb: emb, store: store, docs: docs, cache: newQueryCache(cacheSize)}
+}
+
+// Search runs a validated request for tenantID.
+func (s *Searcher) Search(ctx context.Context, tenantID uuid.UUID, r Request) (Result, error) {
+	res := Result{Mode: r.Mode, Hits: []Found{}}
+	q := Query{Mode: r.Mode, TopK: overfetch(r.TopK), Filter: r.Filter}
+	if r.Mode != ModeDense {
+		q.Sparse = QuerySparse(r.Query)
+	}
+	if r.Mode != ModeSparse {
+		start := time.Now()
+		v, tokens, err := s.embedQuery(ctx, r.Query)
+		if err != nil {
+			return res, err
+		}
+		q.Dense, res.EmbeddingTokens, res.EmbedTime = v, tokens, time.Since(start)
+	}
+	if r.Mode == ModeSparse && len(q.Sparse.Indices) == 0 {
+		return res, nil // only stop words: nothing can match
+	}
+	start := time.Now()
+	hits, err := s.store.Query(ctx, tenantID, q)
+	res.StoreTime = time.Since(start)
+	if err != nil {
+		return res, err
+	}
+	if len(hits) == 0 {
+		return res, nil
+	}
+	start = time.Now()
+	ids := make([]uuid.UUID, 0, len(hits))
+	seen := map[uuid.UUID]bool{}
+	for _, h := range hits {
+		if !seen[h.DocumentID] {
+			seen[h.DocumentID] = true
+			ids = append(ids, h.DocumentID)
+		}
+	}
+	docs, err := s.docs.Searchable(ctx, tenantID, ids)
+	res.LookupTime = time.Since(start)
+	if err != nil {
+		return res, err
+	}
+	for _, h := range hits {
+		d, ok := docs[h.DocumentID]
+		if !ok || d.Version != h.ContentVersion || h.TenantID != tenantID || float64(h.Score) < r.ScoreThreshold {
+			continue
+		}
+		res.Hits = append(res.Hits, Found{
+			ChunkID: h.ID, DocumentID: h.DocumentID, DocumentTitle: d.Title, Score: h.Score, Text: h.Text,
+			PageStart: h.PageStart, PageEnd: h.PageEnd, HeadingPath: h.HeadingPath, Tags: h.Tags, Metadata: h.Metadata,
+		})
+		if len(res.Hits) == r.TopK {
+			break
+		}
+	}
+	return res, nil
+}
+
+// overfetch asks the store for more than wanted, so that hits dropped
+// afterwards (a document being deleted, an older version during a
+// reindex) rarely leave the answer short.
+func overfetch(k int) int { return min(2*k+10, 250) }
+
+func (s *Searcher) embedQuery(ctx context.Context, q string) ([]float32, int, error) {
+	key := fmt.Sprintf("%s\x00%d\x00%s", s.emb.Model(), s.emb.Dimensions(), q)
+	if v, ok := s.cache.get(key); ok {
+		return v, 0, nil
+	}
+	out, err := s.emb.Embed(ctx, []string{q})
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(out.Vectors) != 1 {
+		return nil, 0, errors.New("search: the embedder returned no vector")
+	}
+	s.cache.put(key, out.Vectors[0])
+	return out.Vectors[0], out.Tokens, nil
+}
+
+// queryCache is a bounded LRU of query embeddings.
+type queryCache struct {
+	mu    sync.Mutex
+	max   int
+	order *list.List
+	items map[string]*list.Element
+}
+
+type cacheEntry struct {
+	key string
+	vec []float32
+}
+
+func newQueryCache(max int) *queryCache {
+	return &queryCache{max: max, order: list.New(), items: map[string]*list.Element{}}
+}
+
+func (c *queryCache) get(key string) ([]float32, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[key]; ok {
+		c.order.MoveToFront(e)
+		return e.Value.(*cacheEntry).vec, true
+	}
+	return nil, false
+}
+
+func (c *queryCache) put(key string, vec []float32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[key]; ok {
+		c.order.MoveToFront(e)
+		return
+	}
+	c.items[key] = c.order.PushFront(&cacheEntry{key, vec})
+	for c.order.Len() > c.max {
+		last := c.order.Back()
+		c.order.Remove(last)
+		delete(c.items, last.Value.(*cacheEntry).key)
+	}
+}
