@@ -58,8 +58,12 @@ func (b searchRequest) toRequest(defaults *agents.Retrieval) (search.Request, er
 		r.TopK, r.Mode, r.ScoreThreshold = defaults.TopK, search.Mode(defaults.Mode), defaults.ScoreThreshold
 		r.Filter.TagsAny = defaults.Tags
 	}
+	var probs ragd.Problems
 	if b.TopK.Present() {
 		r.TopK = b.TopK.Value
+		if r.TopK < 1 {
+			probs.Add("top_k", "must be between 1 and %d", search.MaxTopK)
+		}
 	}
 	if b.Mode.Present() {
 		r.Mode = search.Mode(b.Mode.Value)
@@ -67,7 +71,6 @@ func (b searchRequest) toRequest(defaults *agents.Retrieval) (search.Request, er
 	if b.ScoreThreshold.Present() {
 		r.ScoreThreshold = b.ScoreThreshold.Value
 	}
-	var probs ragd.Problems
 	if f := b.Filter; f != nil {
 		for i, s := range f.DocumentIDs {
 			id, err := uuid.Parse(s)

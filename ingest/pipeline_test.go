@@ -357,4 +357,29 @@ func TestPipelineWithOpenAI(t *testing.T) {
 	if len(fake.Requests()) != 1 || d.EmbeddingCacheHits == nil || *d.EmbeddingCacheHits != *d.ChunkCount {
 		t.Fatalf("reprocessing the same text: %d requests in all, %v cache hits of %v", len(fake.Requests()), d.EmbeddingCacheHits, d.ChunkCount)
 	}
+
+	// Search: a repeated question costs one embedding call in all.
+	s := search.NewSearcher(oa, vectors, store, 8)
+	for range 3 {
+		res, err := s.Search(ctx, tenant.ID, search.Request{Query: "where do vectors live", Mode: search.ModeHybrid, TopK: 3})
+		if err != nil || len(res.Hits) == 0 {
+			t.Fatalf("search: %+v, %v", res, err)
+		}
+		for _, h := range res.Hits {
+			if h.DocumentID != d.ID || h.DocumentTitle != "r.pdf" {
+				t.Fatalf("hit %+v", h)
+			}
+		}
+	}
+	if n := len(fake.Requests()); n != 2 {
+		t.Fatalf("three identical searches made %d embedding requests, want 1", n-1)
+	}
+	// While a new version is being processed, the complete old one is found.
+	if _, err := store.Reindex(ctx, tenant.ID, d.ID, q); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Search(ctx, tenant.ID, search.Request{Query: "where do vectors live", Mode: search.ModeSparse, TopK: 3})
+	if err != nil || len(res.Hits) == 0 {
+		t.Fatalf("during a reindex the document vanished: %+v, %v", res, err)
+	}
 }

@@ -42,6 +42,8 @@ type Request struct {
 	TopK           int  // default DefaultTopK
 	Mode           Mode // default hybrid
 	Filter         Filter
+	// ScoreThreshold drops hits scoring below it; 0 keeps every hit (dense
+	// scores can be negative).
 	ScoreThreshold float64
 }
 
@@ -171,7 +173,7 @@ func (s *Searcher) Search(ctx context.Context, tenantID uuid.UUID, r Request) (R
 	}
 	for _, h := range hits {
 		d, ok := docs[h.DocumentID]
-		if !ok || d.Version != h.ContentVersion || h.TenantID != tenantID || float64(h.Score) < r.ScoreThreshold {
+		if !ok || d.Version != h.ContentVersion || h.TenantID != tenantID || (r.ScoreThreshold > 0 && float64(h.Score) < r.ScoreThreshold) {
 			continue
 		}
 		res.Hits = append(res.Hits, Found{
