@@ -10,8 +10,8 @@ import (
 // corpus is a small set of documents with known answers.
 var corpus = []struct {
 	title, text, question string
-	tags                 []string
-	meta                 map[string]any
+	tags                  []string
+	meta                  map[string]any
 }{
 	{"Vacation policy", "# Vacation\n\nEmployees receive twenty-five vacation days per year. Unused vacation days expire in March.\n\n## Requests\n\nSubmit vacation requests through the HR portal two weeks ahead.",
 		"how many vacation days do employees receive", []string{"hr", "policy"}, map[string]any{"team": "hr", "year": 2026.0}},

@@ -38,10 +38,10 @@ const (
 
 // Request is a tenant's search.
 type Request struct {
-	Query          string
-	TopK           int  // default DefaultTopK
-	Mode           Mode // default hybrid
-	Filter         Filter
+	Query  string
+	TopK   int  // default DefaultTopK
+	Mode   Mode // default hybrid
+	Filter Filter
 	// ScoreThreshold drops hits scoring below it; 0 keeps every hit (dense
 	// scores can be negative).
 	ScoreThreshold float64
