@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/google/uuid"
@@ -143,4 +144,49 @@ func serve(log *slog.Logger, h handler) http.Handler {
 			writeError(w, r, log, err)
 		}
 	})
+}
+
+// adminUI guards a browser-facing admin page (the job dashboard): the
+// admin token as a bearer token or as the password of HTTP basic auth, so
+// a browser can sign in. Browsers send cached basic credentials on
+// cross-site requests too, so requests that change state must come from
+// the same site (Sec-Fetch-Site, or else Origin against Host).
+func (a *authenticator) adminUI(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := a.authenticate(r)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Basic realm="ragd jobs", charset="UTF-8"`)
+			http.Error(w, "the admin token is required (as the password)", http.StatusUnauthorized)
+			return
+		}
+		if !c.admin {
+			http.Error(w, "the admin token is required", http.StatusForbidden)
+			return
+		}
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+		default:
+			if crossSite(r) {
+				http.Error(w, "cross-site requests may not change jobs", http.StatusForbidden)
+				return
+			}
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		h.ServeHTTP(w, r)
+	})
+}
+
+func crossSite(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin", "none":
+		return false
+	case "same-site", "cross-site":
+		return true
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return false // not a browser's cross-site request (curl, scripts)
+	}
+	u, err := url.Parse(origin)
+	return err != nil || u.Host != r.Host
 }

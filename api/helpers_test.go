@@ -114,7 +114,12 @@ func setup(t testing.TB) *testBundle {
 		defer cancel()
 		_ = queue.Stop(ctx)
 	})
+	dashboard, err := queue.Dashboard(t.Context(), "/jobs", log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(api.NewHandler(api.Deps{
+		JobsUI:         dashboard,
 		Logger:         log,
 		Store:          store,
 		AdminToken:     adminToken,

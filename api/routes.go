@@ -6,10 +6,12 @@ import (
 	"github.com/ragd/ragd/agents"
 )
 
-// route is one entry of the API surface. The OpenAPI test walks this table.
+// route is one entry of the API surface. The OpenAPI test walks this table;
+// ui routes are pages for people, not API, and are not in it.
 type route struct {
 	pattern string
 	handler http.Handler
+	ui      bool
 }
 
 // routes is the whole API, in one screen.
@@ -18,36 +20,47 @@ func routes(d Deps, auth *authenticator) []route {
 	admin := func(h handler) http.Handler { return serve(log, auth.admin(h)) }
 	tenant := func(s agents.Scope, h tenantHandler) http.Handler { return serve(log, auth.tenant(s, h)) }
 	return []route{
-		{"GET /healthz", handleHealthz()},
-		{"GET /readyz", handleReadyz(d.Ready)},
-		{"GET /openapi.json", handleOpenAPI()},
+		{"GET /healthz", handleHealthz(), false},
+		{"GET /readyz", handleReadyz(d.Ready), false},
+		{"GET /openapi.json", handleOpenAPI(), false},
 
-		{"POST /v1/tenants", admin(handleCreateTenant(store))},
-		{"GET /v1/tenants", admin(handleListTenants(store))},
-		{"GET /v1/tenants/{tenant_id}", admin(handleGetTenant(store))},
-		{"PATCH /v1/tenants/{tenant_id}", admin(handleUpdateTenant(store))},
-		{"DELETE /v1/tenants/{tenant_id}", admin(handleDeleteTenant(store, queue))},
-		{"POST /v1/tenants/{tenant_id}/api-keys", admin(handleAdminCreateKey(store))},
+		{"POST /v1/tenants", admin(handleCreateTenant(store)), false},
+		{"GET /v1/tenants", admin(handleListTenants(store)), false},
+		{"GET /v1/tenants/{tenant_id}", admin(handleGetTenant(store)), false},
+		{"PATCH /v1/tenants/{tenant_id}", admin(handleUpdateTenant(store)), false},
+		{"DELETE /v1/tenants/{tenant_id}", admin(handleDeleteTenant(store, queue)), false},
+		{"POST /v1/tenants/{tenant_id}/api-keys", admin(handleAdminCreateKey(store)), false},
 
-		{"GET /v1/api-keys", tenant(agents.ScopeKeysWrite, handleListKeys(store))},
-		{"POST /v1/api-keys", tenant(agents.ScopeKeysWrite, handleCreateKey(store))},
-		{"DELETE /v1/api-keys/{key_id}", tenant(agents.ScopeKeysWrite, handleRevokeKey(store))},
+		{"GET /v1/api-keys", tenant(agents.ScopeKeysWrite, handleListKeys(store)), false},
+		{"POST /v1/api-keys", tenant(agents.ScopeKeysWrite, handleCreateKey(store)), false},
+		{"DELETE /v1/api-keys/{key_id}", tenant(agents.ScopeKeysWrite, handleRevokeKey(store)), false},
 
-		{"GET /v1/agents", tenant(agents.ScopeAgentsRead, handleListAgents(store))},
-		{"POST /v1/agents", tenant(agents.ScopeAgentsWrite, handleCreateAgent(store))},
-		{"GET /v1/agents/{agent_id}", tenant(agents.ScopeAgentsRead, handleGetAgent(store))},
-		{"PATCH /v1/agents/{agent_id}", tenant(agents.ScopeAgentsWrite, handleUpdateAgent(store))},
-		{"DELETE /v1/agents/{agent_id}", tenant(agents.ScopeAgentsWrite, handleDeleteAgent(store))},
-		{"POST /v1/agents/{agent_id}/search", tenant(agents.ScopeSearch, handleAgentSearch(store, d.Searcher))},
+		{"GET /v1/agents", tenant(agents.ScopeAgentsRead, handleListAgents(store)), false},
+		{"POST /v1/agents", tenant(agents.ScopeAgentsWrite, handleCreateAgent(store)), false},
+		{"GET /v1/agents/{agent_id}", tenant(agents.ScopeAgentsRead, handleGetAgent(store)), false},
+		{"PATCH /v1/agents/{agent_id}", tenant(agents.ScopeAgentsWrite, handleUpdateAgent(store)), false},
+		{"DELETE /v1/agents/{agent_id}", tenant(agents.ScopeAgentsWrite, handleDeleteAgent(store)), false},
+		{"POST /v1/agents/{agent_id}/search", tenant(agents.ScopeSearch, handleAgentSearch(store, d.Searcher)), false},
 
-		{"POST /v1/search", tenant(agents.ScopeSearch, handleSearch(d.Searcher))},
+		{"POST /v1/search", tenant(agents.ScopeSearch, handleSearch(d.Searcher)), false},
 
-		{"POST /v1/documents", tenant(agents.ScopeDocumentsWrite, handleUpload(docs, queue, d.MaxUploadBytes))},
-		{"GET /v1/documents", tenant(agents.ScopeDocumentsRead, handleListDocuments(docs))},
-		{"GET /v1/documents/{document_id}", tenant(agents.ScopeDocumentsRead, handleGetDocument(docs))},
-		{"GET /v1/documents/{document_id}/chunks", tenant(agents.ScopeDocumentsRead, handleListChunks(docs))},
-		{"GET /v1/documents/{document_id}/content", tenant(agents.ScopeDocumentsRead, handleDocumentContent(docs))},
-		{"POST /v1/documents/{document_id}/reindex", tenant(agents.ScopeDocumentsWrite, handleReindexDocument(docs, queue))},
-		{"DELETE /v1/documents/{document_id}", tenant(agents.ScopeDocumentsWrite, handleDeleteDocument(docs, queue))},
+		{"POST /v1/documents", tenant(agents.ScopeDocumentsWrite, handleUpload(docs, queue, d.MaxUploadBytes)), false},
+		{"GET /v1/documents", tenant(agents.ScopeDocumentsRead, handleListDocuments(docs)), false},
+		{"GET /v1/documents/{document_id}", tenant(agents.ScopeDocumentsRead, handleGetDocument(docs)), false},
+		{"GET /v1/documents/{document_id}/chunks", tenant(agents.ScopeDocumentsRead, handleListChunks(docs)), false},
+		{"GET /v1/documents/{document_id}/content", tenant(agents.ScopeDocumentsRead, handleDocumentContent(docs)), false},
+		{"POST /v1/documents/{document_id}/reindex", tenant(agents.ScopeDocumentsWrite, handleReindexDocument(docs, queue)), false},
+		{"DELETE /v1/documents/{document_id}", tenant(agents.ScopeDocumentsWrite, handleDeleteDocument(docs, queue)), false},
+
+		// River's job dashboard (it serves its own API under /jobs/api/).
+		{"/jobs/", auth.adminUI(orNotFound(d.JobsUI)), true},
 	}
+}
+
+// orNotFound serves h, or 404 when the server runs without it.
+func orNotFound(h http.Handler) http.Handler {
+	if h == nil {
+		return http.NotFoundHandler()
+	}
+	return h
 }

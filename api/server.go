@@ -30,6 +30,8 @@ type Deps struct {
 	// Documents and Queue serve the document routes.
 	Documents *ingest.Store
 	Queue     Queue
+	// JobsUI is River's dashboard, mounted at /jobs/ for the admin.
+	JobsUI http.Handler
 	// Searcher answers the search routes.
 	Searcher *search.Searcher
 	// MaxUploadBytes bounds an uploaded file (RAGD_MAX_UPLOAD_BYTES).

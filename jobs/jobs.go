@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/google/uuid"
@@ -16,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"riverqueue.com/riverui"
 
 	"github.com/ragd/ragd/embedder"
 	"github.com/ragd/ragd/ingest"
@@ -219,4 +221,24 @@ func (q *Queue) EnqueueDelete(ctx context.Context, tx pgx.Tx, d ingest.Document)
 func (q *Queue) EnqueuePurgeTenant(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID) error {
 	_, err := q.client.InsertTx(ctx, tx, PurgeTenantArgs{TenantID: tenantID}, nil)
 	return err
+}
+
+// Dashboard returns River's job dashboard for this queue, serving under
+// prefix; it runs until ctx is done. It has no authentication of its own:
+// the caller guards it.
+func (q *Queue) Dashboard(ctx context.Context, prefix string, log *slog.Logger) (http.Handler, error) {
+	h, err := riverui.NewHandler(&riverui.HandlerOpts{
+		Endpoints: riverui.NewEndpoints(q.client, nil),
+		Logger:    log,
+		Prefix:    prefix,
+		// Job args carry only ids, but hide them unless asked, all the same.
+		JobListHideArgsByDefault: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("job dashboard: %w", err)
+	}
+	if err := h.Start(ctx); err != nil {
+		return nil, fmt.Errorf("job dashboard: %w", err)
+	}
+	return h, nil
 }

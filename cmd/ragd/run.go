@@ -230,7 +230,13 @@ func serve(ctx context.Context, cmd string, cfg config, pool *pgxpool.Pool, log 
 	if err != nil {
 		return err
 	}
+	dashboard, err := queue.Dashboard(ctx, "/jobs", log)
+	if err != nil {
+		_ = stopQueue()
+		return err
+	}
 	handler := api.NewHandler(api.Deps{
+		JobsUI:         dashboard,
 		Logger:         log,
 		Store:          store,
 		AdminToken:     adminToken,
