@@ -7,6 +7,10 @@ import (
 	"net/http"
 	"slices"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ragd/ragd/metrics"
 )
 
 func handleHealthz() http.Handler {
@@ -49,4 +53,13 @@ func handleOpenAPI() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPIDoc)
 	})
+}
+
+// handleMetrics serves Prometheus metrics. They carry no tenant data
+// (no tenant ids in labels), so, like /healthz, they need no token.
+func handleMetrics(m *metrics.Metrics) http.Handler {
+	if m == nil {
+		return http.NotFoundHandler()
+	}
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
 }

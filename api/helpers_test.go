@@ -21,6 +21,7 @@ import (
 	"github.com/ragd/ragd/embedder"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/jobs"
+	"github.com/ragd/ragd/metrics"
 	"github.com/ragd/ragd/postgres/pgtest"
 	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/secret"
@@ -98,7 +99,8 @@ func setup(t testing.TB) *testBundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { vectors.Close() })
-	pipeline, err := ingest.NewPipeline(docs, tokenizer(t), ingest.PipelineConfig{Limits: testLimits, Embedder: emb, Vectors: vectors}, log)
+	m := metrics.New(pool, log)
+	pipeline, err := ingest.NewPipeline(docs, tokenizer(t), ingest.PipelineConfig{Limits: testLimits, Embedder: emb, Vectors: vectors, Metrics: m}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,6 +122,7 @@ func setup(t testing.TB) *testBundle {
 	}
 	srv := httptest.NewServer(api.NewHandler(api.Deps{
 		JobsUI:         dashboard,
+		Metrics:        m,
 		Logger:         log,
 		Store:          store,
 		AdminToken:     adminToken,

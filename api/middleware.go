@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/ragd/ragd/metrics"
 )
 
 type ctxKey int
@@ -68,7 +70,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // observe gives each request an id (the client's X-Request-Id when it is
 // sane), logs one line per request, and turns a panic into a 500.
-func observe(log *slog.Logger, next http.Handler) http.Handler {
+func observe(log *slog.Logger, m *metrics.Metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ri := &requestInfo{id: r.Header.Get("X-Request-Id")}
@@ -98,6 +100,7 @@ func observe(log *slog.Logger, next http.Handler) http.Handler {
 				attrs = append(attrs, "tenant_id", ri.tenantID)
 			}
 			log.InfoContext(r.Context(), "http request", attrs...)
+			m.HTTPRequest(r.Pattern, r.Method, sw.status, time.Since(start))
 		}()
 		next.ServeHTTP(sw, r)
 	})

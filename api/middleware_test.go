@@ -18,7 +18,7 @@ func TestObserve(t *testing.T) {
 		t.Parallel()
 		var logs bytes.Buffer
 		log := slog.New(slog.NewJSONHandler(&logs, nil))
-		h := observe(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := observe(log, nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			panic("database password is hunter2")
 		}))
 		rec := httptest.NewRecorder()
@@ -40,7 +40,7 @@ func TestObserve(t *testing.T) {
 
 	t.Run("KeepsASaneRequestIDAndReplacesOthers", func(t *testing.T) {
 		t.Parallel()
-		h := observe(slog.New(slog.DiscardHandler), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+		h := observe(slog.New(slog.DiscardHandler), nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 		for in, keep := range map[string]bool{"abc-123": true, "bad id\n": false, strings.Repeat("x", 65): false} {
 			r := httptest.NewRequest("GET", "/", nil)
 			r.Header.Set("X-Request-Id", in)

@@ -23,6 +23,7 @@ func routes(d Deps, auth *authenticator) []route {
 		{"GET /healthz", handleHealthz(), false},
 		{"GET /readyz", handleReadyz(d.Ready), false},
 		{"GET /openapi.json", handleOpenAPI(), false},
+		{"GET /metrics", handleMetrics(d.Metrics), false},
 
 		{"POST /v1/tenants", admin(handleCreateTenant(store)), false},
 		{"GET /v1/tenants", admin(handleListTenants(store)), false},
@@ -40,9 +41,9 @@ func routes(d Deps, auth *authenticator) []route {
 		{"GET /v1/agents/{agent_id}", tenant(agents.ScopeAgentsRead, handleGetAgent(store)), false},
 		{"PATCH /v1/agents/{agent_id}", tenant(agents.ScopeAgentsWrite, handleUpdateAgent(store)), false},
 		{"DELETE /v1/agents/{agent_id}", tenant(agents.ScopeAgentsWrite, handleDeleteAgent(store)), false},
-		{"POST /v1/agents/{agent_id}/search", tenant(agents.ScopeSearch, handleAgentSearch(store, d.Searcher)), false},
+		{"POST /v1/agents/{agent_id}/search", tenant(agents.ScopeSearch, handleAgentSearch(store, d.Searcher, d.Metrics)), false},
 
-		{"POST /v1/search", tenant(agents.ScopeSearch, handleSearch(d.Searcher)), false},
+		{"POST /v1/search", tenant(agents.ScopeSearch, handleSearch(d.Searcher, d.Metrics)), false},
 
 		{"POST /v1/documents", tenant(agents.ScopeDocumentsWrite, handleUpload(docs, queue, d.MaxUploadBytes)), false},
 		{"GET /v1/documents", tenant(agents.ScopeDocumentsRead, handleListDocuments(docs)), false},

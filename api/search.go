@@ -11,6 +11,7 @@ import (
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/embedder"
+	"github.com/ragd/ragd/metrics"
 	"github.com/ragd/ragd/search"
 )
 
@@ -90,7 +91,7 @@ func (b searchRequest) toRequest(defaults *agents.Retrieval) (search.Request, er
 	return r, r.Validate()
 }
 
-func handleSearch(s *search.Searcher) tenantHandler {
+func handleSearch(s *search.Searcher, m *metrics.Metrics) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		var body searchRequest
 		if err := decode(w, r, &body); err != nil {
@@ -100,11 +101,11 @@ func handleSearch(s *search.Searcher) tenantHandler {
 		if err != nil {
 			return err
 		}
-		return runSearch(w, r, s, t, req)
+		return runSearch(w, r, s, m, t, req)
 	}
 }
 
-func handleAgentSearch(store *agents.Store, s *search.Searcher) tenantHandler {
+func handleAgentSearch(store *agents.Store, s *search.Searcher, m *metrics.Metrics) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		a, err := store.GetAgent(r.Context(), t.TenantID, r.PathValue("agent_id"))
 		if err != nil {
@@ -121,14 +122,17 @@ func handleAgentSearch(store *agents.Store, s *search.Searcher) tenantHandler {
 		if err != nil {
 			return err
 		}
-		return runSearch(w, r, s, t, req)
+		return runSearch(w, r, s, m, t, req)
 	}
 }
 
-func runSearch(w http.ResponseWriter, r *http.Request, s *search.Searcher, t tenantScope, req search.Request) error {
+func runSearch(w http.ResponseWriter, r *http.Request, s *search.Searcher, m *metrics.Metrics, t tenantScope, req search.Request) error {
+	start := time.Now()
 	res, err := s.Search(r.Context(), t.TenantID, req)
+	m.Search(string(req.Mode), time.Since(start))
 	if err != nil {
 		if e, ok := embedder.AsError(err); ok {
+			m.EmbeddingError(string(e.Kind))
 			return errorf(http.StatusBadGateway, codeEmbeddingUnavailable, "the query could not be embedded: "+e.Message)
 		}
 		if errors.Is(err, search.ErrDimensions) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/ingest"
+	"github.com/ragd/ragd/metrics"
 	"github.com/ragd/ragd/search"
 )
 
@@ -30,6 +31,8 @@ type Deps struct {
 	// Documents and Queue serve the document routes.
 	Documents *ingest.Store
 	Queue     Queue
+	// Metrics records requests and searches and is served at /metrics.
+	Metrics *metrics.Metrics
 	// JobsUI is River's dashboard, mounted at /jobs/ for the admin.
 	JobsUI http.Handler
 	// Searcher answers the search routes.
@@ -49,5 +52,5 @@ func NewHandler(d Deps) http.Handler {
 	for _, rt := range routes(d, newAuthenticator(d.AdminToken, d.Store)) {
 		mux.Handle(rt.pattern, rt.handler)
 	}
-	return observe(d.Logger, problemMux(d.Logger, mux))
+	return observe(d.Logger, d.Metrics, problemMux(d.Logger, mux))
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/chunker"
 	"github.com/ragd/ragd/embedder"
+	"github.com/ragd/ragd/metrics"
 	"github.com/ragd/ragd/search"
 )
 
@@ -30,6 +31,7 @@ type Pipeline struct {
 	emb     embedder.Embedder
 	vectors search.Store
 	log     *slog.Logger
+	metrics *metrics.Metrics
 
 	embedBatch int
 }
@@ -43,6 +45,8 @@ type PipelineConfig struct {
 	// before it is ready. Without them, ready means chunked.
 	Embedder embedder.Embedder
 	Vectors  search.Store
+	// Metrics records stage durations, outcomes and embedding costs (nil: none).
+	Metrics *metrics.Metrics
 	// EmbedBatch is how many chunks are embedded between progress updates
 	// (default 512; the embedder batches each slice to its own limits).
 	EmbedBatch int
@@ -63,7 +67,7 @@ func NewPipeline(store *Store, tok chunker.Tokenizer, cfg PipelineConfig, log *s
 		}
 	}
 	return &Pipeline{store: store, tok: tok, limits: cfg.Limits.WithDefaults(), chunks: opts,
-		emb: cfg.Embedder, vectors: cfg.Vectors, log: log, embedBatch: cmp.Or(cfg.EmbedBatch, 512)}, nil
+		emb: cfg.Embedder, vectors: cfg.Vectors, log: log, metrics: cfg.Metrics, embedBatch: cmp.Or(cfg.EmbedBatch, 512)}, nil
 }
 
 // errStale: the document was deleted or re-queued as a newer version while
@@ -94,6 +98,7 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 
 	ext, err := Extract(ctx, doc.Type, data, p.limits)
 	extractMS := int(time.Since(started).Milliseconds())
+	p.metrics.Stage(StageExtracting, time.Since(started))
 	if err != nil {
 		if e, ok := AsError(err); ok {
 			return p.fail(ctx, doc, e)
@@ -123,6 +128,7 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 		return p.fail(ctx, doc, &Error{Code: CodeInternal, Message: "the extracted text could not be chunked", Err: err})
 	}
 	chunkMS := int(time.Since(chunkStart).Milliseconds())
+	p.metrics.Stage(StageChunking, time.Since(chunkStart))
 
 	if err := p.store.setStage(ctx, doc, StageStoring, 0.8, false); err != nil {
 		return ignoreStale(err)
@@ -137,6 +143,9 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 	indexing := p.emb != nil
 	if err := p.store.saveChunks(ctx, doc, pieces, res, !indexing); err != nil {
 		return ignoreStale(err)
+	}
+	if !indexing {
+		p.metrics.Document(StatusReady, "")
 	}
 	if indexing {
 		if err := p.index(ctx, doc, pieces, &res); err != nil {
@@ -160,7 +169,11 @@ func (p *Pipeline) index(ctx context.Context, doc Document, pieces []chunker.Chu
 		return ignoreStale(err)
 	}
 	res.indexed = true
+	p.metrics.Indexed(len(pieces), res.embedRequests, res.embedTokens, res.cacheHits)
 	err := p.store.markReady(ctx, doc, *res)
+	if err == nil {
+		p.metrics.Document(StatusReady, "")
+	}
 	if errors.Is(err, errStale) {
 		// Deleted while we indexed: take our points back out. (A newer
 		// version's job removes ours itself.)
@@ -190,6 +203,9 @@ func (p *Pipeline) embedAndWrite(ctx context.Context, doc Document, pieces []chu
 		res.embedTokens += out.Tokens
 		res.cacheHits += out.CacheHits
 		res.embedRequests += out.Requests
+		if e, ok := embedder.AsError(err); ok {
+			p.metrics.EmbeddingError(string(e.Kind))
+		}
 		if err != nil {
 			return err // transient ones are retried, and the cache keeps what was paid for
 		}
@@ -207,6 +223,7 @@ func (p *Pipeline) embedAndWrite(ctx context.Context, doc Document, pieces []chu
 		}
 	}
 	res.embedMS = int(time.Since(embedStart).Milliseconds())
+	p.metrics.Stage(StageEmbedding, time.Since(embedStart))
 	if err := stage(StageIndexing, 0.95); err != nil {
 		return err
 	}
@@ -220,6 +237,7 @@ func (p *Pipeline) embedAndWrite(ctx context.Context, doc Document, pieces []chu
 		return fmt.Errorf("remove older versions' points: %w", err)
 	}
 	res.indexMS = int(time.Since(indexStart).Milliseconds())
+	p.metrics.Stage(StageIndexing, time.Since(indexStart))
 	return nil
 }
 
@@ -283,6 +301,7 @@ func (p *Pipeline) fail(ctx context.Context, doc Document, e *Error) error {
 	if err := p.store.setFailed(ctx, doc, e); err != nil {
 		return ignoreStale(err)
 	}
+	p.metrics.Document(StatusFailed, e.Code)
 	p.log.InfoContext(ctx, "document failed", "tenant_id", doc.TenantID, "document_id", doc.ID, "code", e.Code, "cause", e.Error())
 	return e
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/ragd/ragd/embedder"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/jobs"
+	"github.com/ragd/ragd/metrics"
 	"github.com/ragd/ragd/postgres"
 	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/secret"
@@ -120,7 +121,7 @@ func reindex(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logg
 		}
 		tenant = &id
 	}
-	pipeline, _, vectors, err := newIndexingPipeline(cfg, pool, log)
+	pipeline, _, vectors, err := newIndexingPipeline(cfg, pool, log, nil)
 	if err != nil {
 		return err
 	}
@@ -138,7 +139,7 @@ func reindex(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logg
 
 // newIndexingPipeline builds the ingest pipeline with its tokenizer,
 // embedder and vector store; the caller closes the store.
-func newIndexingPipeline(cfg config, pool *pgxpool.Pool, log *slog.Logger) (*ingest.Pipeline, embedder.Embedder, search.Store, error) {
+func newIndexingPipeline(cfg config, pool *pgxpool.Pool, log *slog.Logger, m *metrics.Metrics) (*ingest.Pipeline, embedder.Embedder, search.Store, error) {
 	tok, err := chunker.NewCL100K()
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("tokenizer: %w", err)
@@ -156,6 +157,7 @@ func newIndexingPipeline(cfg config, pool *pgxpool.Pool, log *slog.Logger) (*ing
 		Chunking: chunker.Options{MaxTokens: cfg.ChunkMaxTokens, OverlapTokens: cfg.ChunkOverlap},
 		Embedder: emb,
 		Vectors:  vectors,
+		Metrics:  m,
 	}, log)
 	if err != nil {
 		vectors.Close()
@@ -194,7 +196,8 @@ func serve(ctx context.Context, cmd string, cfg config, pool *pgxpool.Pool, log 
 	qcfg := jobs.Config{Workers: cfg.Workers, Logger: log, Store: docs}
 	// The API searches and the workers index: both need the embedder and
 	// the vector store (the embedded one serves one process).
-	pipeline, emb, vectors, err := newIndexingPipeline(cfg, pool, log)
+	m := metrics.New(pool, log)
+	pipeline, emb, vectors, err := newIndexingPipeline(cfg, pool, log, m)
 	if err != nil {
 		return err
 	}
@@ -237,6 +240,7 @@ func serve(ctx context.Context, cmd string, cfg config, pool *pgxpool.Pool, log 
 	}
 	handler := api.NewHandler(api.Deps{
 		JobsUI:         dashboard,
+		Metrics:        m,
 		Logger:         log,
 		Store:          store,
 		AdminToken:     adminToken,
