@@ -31,6 +31,8 @@ func routes(d Deps, auth *authenticator) []route {
 		{"PATCH /v1/tenants/{tenant_id}", admin(handleUpdateTenant(store)), false},
 		{"DELETE /v1/tenants/{tenant_id}", admin(handleDeleteTenant(store, queue)), false},
 		{"POST /v1/tenants/{tenant_id}/api-keys", admin(handleAdminCreateKey(store)), false},
+		{"GET /v1/tenants/{tenant_id}/usage", admin(handleTenantUsage(store, docs)), false},
+		{"GET /v1/usage", tenant(agents.ScopeDocumentsRead, handleUsage(docs)), false},
 
 		{"GET /v1/api-keys", tenant(agents.ScopeKeysWrite, handleListKeys(store)), false},
 		{"POST /v1/api-keys", tenant(agents.ScopeKeysWrite, handleCreateKey(store)), false},
@@ -41,9 +43,9 @@ func routes(d Deps, auth *authenticator) []route {
 		{"GET /v1/agents/{agent_id}", tenant(agents.ScopeAgentsRead, handleGetAgent(store)), false},
 		{"PATCH /v1/agents/{agent_id}", tenant(agents.ScopeAgentsWrite, handleUpdateAgent(store)), false},
 		{"DELETE /v1/agents/{agent_id}", tenant(agents.ScopeAgentsWrite, handleDeleteAgent(store)), false},
-		{"POST /v1/agents/{agent_id}/search", tenant(agents.ScopeSearch, handleAgentSearch(store, d.Searcher, d.Metrics)), false},
+		{"POST /v1/agents/{agent_id}/search", tenant(agents.ScopeSearch, handleAgentSearch(store, d.Searcher, d.Metrics, docs)), false},
 
-		{"POST /v1/search", tenant(agents.ScopeSearch, handleSearch(d.Searcher, d.Metrics)), false},
+		{"POST /v1/search", tenant(agents.ScopeSearch, handleSearch(d.Searcher, d.Metrics, docs)), false},
 
 		{"POST /v1/documents", tenant(agents.ScopeDocumentsWrite, handleUpload(docs, queue, d.MaxUploadBytes)), false},
 		{"GET /v1/documents", tenant(agents.ScopeDocumentsRead, handleListDocuments(docs)), false},

@@ -11,6 +11,7 @@ import (
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/embedder"
+	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/metrics"
 	"github.com/ragd/ragd/search"
 )
@@ -91,7 +92,7 @@ func (b searchRequest) toRequest(defaults *agents.Retrieval) (search.Request, er
 	return r, r.Validate()
 }
 
-func handleSearch(s *search.Searcher, m *metrics.Metrics) tenantHandler {
+func handleSearch(s *search.Searcher, m *metrics.Metrics, usage *ingest.Store) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		var body searchRequest
 		if err := decode(w, r, &body); err != nil {
@@ -101,11 +102,11 @@ func handleSearch(s *search.Searcher, m *metrics.Metrics) tenantHandler {
 		if err != nil {
 			return err
 		}
-		return runSearch(w, r, s, m, t, req)
+		return runSearch(w, r, s, m, usage, t, req)
 	}
 }
 
-func handleAgentSearch(store *agents.Store, s *search.Searcher, m *metrics.Metrics) tenantHandler {
+func handleAgentSearch(store *agents.Store, s *search.Searcher, m *metrics.Metrics, usage *ingest.Store) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		a, err := store.GetAgent(r.Context(), t.TenantID, r.PathValue("agent_id"))
 		if err != nil {
@@ -122,14 +123,17 @@ func handleAgentSearch(store *agents.Store, s *search.Searcher, m *metrics.Metri
 		if err != nil {
 			return err
 		}
-		return runSearch(w, r, s, m, t, req)
+		return runSearch(w, r, s, m, usage, t, req)
 	}
 }
 
-func runSearch(w http.ResponseWriter, r *http.Request, s *search.Searcher, m *metrics.Metrics, t tenantScope, req search.Request) error {
+func runSearch(w http.ResponseWriter, r *http.Request, s *search.Searcher, m *metrics.Metrics, usage *ingest.Store, t tenantScope, req search.Request) error {
 	start := time.Now()
 	res, err := s.Search(r.Context(), t.TenantID, req)
 	m.Search(string(req.Mode), time.Since(start))
+	if uerr := usage.AddUsage(r.Context(), t.TenantID, res.EmbeddingTokens, 1); uerr != nil && err == nil {
+		return uerr
+	}
 	if err != nil {
 		if e, ok := embedder.AsError(err); ok {
 			m.EmbeddingError(string(e.Kind))
@@ -168,4 +172,33 @@ func orEmpty(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+func handleUsage(docs *ingest.Store) tenantHandler {
+	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
+		u, err := docs.Usage(r.Context(), t.TenantID)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, u)
+		return nil
+	}
+}
+
+func handleTenantUsage(store *agents.Store, docs *ingest.Store) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathUUID(r, "tenant_id")
+		if err != nil {
+			return err
+		}
+		if _, err := store.GetTenant(r.Context(), id); err != nil {
+			return err
+		}
+		u, err := docs.Usage(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, u)
+		return nil
+	}
 }

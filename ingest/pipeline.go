@@ -170,6 +170,9 @@ func (p *Pipeline) index(ctx context.Context, doc Document, pieces []chunker.Chu
 	}
 	res.indexed = true
 	p.metrics.Indexed(len(pieces), res.embedRequests, res.embedTokens, res.cacheHits)
+	if err := p.store.AddUsage(ctx, doc.TenantID, res.embedTokens, 0); err != nil {
+		p.log.WarnContext(ctx, "record usage", "err", err, "tenant_id", doc.TenantID)
+	}
 	err := p.store.markReady(ctx, doc, *res)
 	if err == nil {
 		p.metrics.Document(StatusReady, "")

@@ -358,6 +358,10 @@ func TestPipelineWithOpenAI(t *testing.T) {
 		t.Fatalf("reprocessing the same text: %d requests in all, %v cache hits of %v", len(fake.Requests()), d.EmbeddingCacheHits, d.ChunkCount)
 	}
 
+	if u, err := store.Usage(ctx, tenant.ID); err != nil || u.EmbeddingTokens == 0 || u.Chunks != int64(*d.ChunkCount) {
+		t.Fatalf("usage after ingest: %+v, %v", u, err)
+	}
+
 	// Search: a repeated question costs one embedding call in all.
 	s := search.NewSearcher(oa, vectors, store, 8)
 	for range 3 {
