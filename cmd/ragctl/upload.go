@@ -1,0 +1,316 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"mime/multipart"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/schollz/progressbar/v3"
+)
+
+// uploadItem is one file and what became of it.
+type uploadItem struct {
+	path string
+	size int64
+	doc  document
+	err  error
+}
+
+func (e *env) upload(ctx context.Context, args []string) error {
+	fset := flag.NewFlagSet("upload", flag.ContinueOnError)
+	fset.SetOutput(io.Discard)
+	var include, exclude, tags stringsFlag
+	fset.Var(&include, "include", "")
+	fset.Var(&exclude, "exclude", "")
+	fset.Var(&tags, "tag", "")
+	concurrency := fset.Int("concurrency", 4, "")
+	noWait := fset.Bool("no-wait", false, "")
+	dup := fset.Bool("duplicate", false, "")
+	if err := fset.Parse(args); err != nil {
+		return usageErr("%v", err)
+	}
+	if fset.NArg() == 0 {
+		return usageErr("upload PATH...")
+	}
+	if *concurrency < 1 || *concurrency > 64 {
+		return usageErr("--concurrency must be between 1 and 64")
+	}
+	for _, g := range append(include, exclude...) {
+		if _, err := filepath.Match(g, ""); err != nil {
+			return usageErr("bad glob %q", g)
+		}
+	}
+	items, err := collect(fset.Args(), include, exclude)
+	if err != nil {
+		return err
+	}
+	if len(items) == 0 {
+		return usageErr("no files to upload")
+	}
+	var total int64
+	for _, it := range items {
+		total += it.size
+	}
+
+	// Send: one bar for bytes.
+	sent := e.bar(total, "uploading", true)
+	query := ""
+	if *dup {
+		query = "?duplicate=allow"
+	}
+	work := make(chan *uploadItem)
+	var wg sync.WaitGroup
+	for range *concurrency {
+		wg.Go(func() {
+			for it := range work {
+				it.doc, it.err = e.sendFile(ctx, it.path, query, tags, sent)
+				if !e.terminal {
+					if it.err != nil {
+						fmt.Fprintf(e.errOut, "upload failed: %s: %v\n", it.path, it.err)
+					} else {
+						fmt.Fprintf(e.errOut, "uploaded %s -> %s (%s)\n", it.path, it.doc.ID, it.doc.Status)
+					}
+				}
+			}
+		})
+	}
+	for _, it := range items {
+		work <- it
+	}
+	close(work)
+	wg.Wait()
+	sent.Finish()
+
+	// Wait: one bar for documents finished, fed by each document's events.
+	if !*noWait {
+		done := e.bar(int64(len(items)), "processing", false)
+		sem := make(chan struct{}, 16)
+		for _, it := range items {
+			if it.err != nil {
+				done.Add(1)
+				continue
+			}
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				it.doc, it.err = e.follow(ctx, it.doc)
+				done.Add(1)
+				if !e.terminal && it.err == nil {
+					fmt.Fprintf(e.errOut, "%s %s\n", it.doc.Status, it.path)
+				}
+			}()
+		}
+		wg.Wait()
+		done.Finish()
+	}
+	return e.summary(items, *noWait)
+}
+
+// bar is a progress bar on a terminal, and a silent one otherwise.
+func (e *env) bar(max int64, what string, bytes bool) *progressbar.ProgressBar {
+	if !e.terminal {
+		return progressbar.DefaultSilent(max)
+	}
+	opts := []progressbar.Option{
+		progressbar.OptionSetWriter(e.errOut), progressbar.OptionSetDescription(what),
+		progressbar.OptionShowCount(), progressbar.OptionOnCompletion(func() { fmt.Fprintln(e.errOut) }),
+		progressbar.OptionSetWidth(30), progressbar.OptionThrottle(100_000_000),
+	}
+	if bytes {
+		opts = append(opts, progressbar.OptionShowBytes(true))
+	}
+	return progressbar.NewOptions64(max, opts...)
+}
+
+// collect walks the paths: files as given, folders recursively, hidden
+// files and folders skipped, include/exclude globs matched on file names.
+func collect(paths, include, exclude []string) ([]*uploadItem, error) {
+	var out []*uploadItem
+	keep := func(name string) bool {
+		for _, g := range exclude {
+			if ok, _ := filepath.Match(g, name); ok {
+				return false
+			}
+		}
+		if len(include) == 0 {
+			return true
+		}
+		for _, g := range include {
+			if ok, _ := filepath.Match(g, name); ok {
+				return true
+			}
+		}
+		return false
+	}
+	for _, root := range paths {
+		st, err := os.Stat(root)
+		if err != nil {
+			return nil, usageErr("%v", err)
+		}
+		if !st.IsDir() {
+			out = append(out, &uploadItem{path: root, size: st.Size()})
+			continue
+		}
+		err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if p != root && strings.HasPrefix(d.Name(), ".") {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if d.Type().IsRegular() && keep(d.Name()) {
+				info, err := d.Info()
+				if err != nil {
+					return err
+				}
+				out = append(out, &uploadItem{path: p, size: info.Size()})
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, usageErr("%v", err)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].path < out[j].path })
+	return out, nil
+}
+
+// sendFile streams one file as multipart, counting bytes on bar.
+func (e *env) sendFile(ctx context.Context, path, query string, tags []string, bar *progressbar.ProgressBar) (document, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return document{}, err
+	}
+	defer f.Close()
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		part, err := mw.CreateFormFile("file", filepath.Base(path))
+		if err == nil {
+			_, err = io.Copy(part, io.TeeReader(f, bar))
+		}
+		for _, t := range tags {
+			if err == nil {
+				err = mw.WriteField("tags", t)
+			}
+		}
+		if err == nil {
+			err = mw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	req, err := e.c.request(ctx, "POST", "/v1/documents"+query, pr, mw.FormDataContentType())
+	if err != nil {
+		return document{}, err
+	}
+	var d document
+	err = e.c.send(req, &d)
+	return d, err
+}
+
+// follow reads the document's events until it is ready or failed.
+func (e *env) follow(ctx context.Context, d document) (document, error) {
+	if d.Status == "ready" || d.Status == "failed" {
+		return d, nil
+	}
+	req, err := e.c.request(ctx, "GET", "/v1/documents/"+url.PathEscape(d.ID)+"/events", nil, "")
+	if err != nil {
+		return d, err
+	}
+	resp, err := e.c.http.Do(req)
+	if err != nil {
+		return d, unreachable(e.c.base, err)
+	}
+	defer resp.Body.Close()
+	if err := decodeAnswer(resp, nil); err != nil {
+		return d, err
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		var next document
+		if json.Unmarshal([]byte(line), &next) == nil && next.ID != "" {
+			d = next
+			if d.Status == "ready" || d.Status == "failed" {
+				return d, nil
+			}
+		}
+	}
+	if d.Status != "ready" && d.Status != "failed" {
+		return d, fmt.Errorf("the event stream ended while the document was %s", d.Status)
+	}
+	return d, nil
+}
+
+// summary prints what failed and says whether the whole upload succeeded.
+func (e *env) summary(items []*uploadItem, noWait bool) error {
+	var failed []*uploadItem
+	ready := 0
+	for _, it := range items {
+		switch {
+		case it.err != nil, it.doc.Status == "failed":
+			failed = append(failed, it)
+		case it.doc.Status == "ready":
+			ready++
+		}
+	}
+	if e.json {
+		type row struct {
+			Path, ID, Status, Code, Message string
+		}
+		var rows []row
+		for _, it := range items {
+			r := row{Path: it.path, ID: it.doc.ID, Status: it.doc.Status}
+			if it.err != nil {
+				r.Status, r.Message = "error", it.err.Error()
+			} else if it.doc.Error != nil {
+				r.Code, r.Message = it.doc.Error.Code, it.doc.Error.Message
+			}
+			rows = append(rows, r)
+		}
+		e.printJSON(rows)
+	} else {
+		if noWait {
+			fmt.Fprintf(e.out, "%d uploaded, %d not\n", len(items)-len(failed), len(failed))
+		} else {
+			fmt.Fprintf(e.out, "%d ready, %d failed\n", ready, len(failed))
+		}
+		if len(failed) > 0 {
+			tw := e.table()
+			fmt.Fprintln(tw, "FILE\tCODE\tMESSAGE")
+			for _, it := range failed {
+				code, msg := "error", ""
+				if it.err != nil {
+					msg = strings.SplitN(it.err.Error(), "\n", 2)[0]
+				} else if it.doc.Error != nil {
+					code, msg = it.doc.Error.Code, it.doc.Error.Message
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", it.path, code, msg)
+			}
+			tw.Flush()
+		}
+	}
+	if len(failed) > 0 {
+		return &exitError{exitFailed, fmt.Sprintf("%d of %d files failed", len(failed), len(items))}
+	}
+	return nil
+}
