@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -72,7 +73,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	e := &env{
 		c:   &client{base: strings.TrimRight(*base, "/"), key: *key, tenant: *tenant, http: &http.Client{Timeout: 0}},
-		out: stdout, errOut: stderr, json: *asJSON, terminal: terminal,
+		out: stdout, errOut: &lockedWriter{w: stderr}, json: *asJSON, terminal: terminal,
 	}
 	if e.c.key == "" {
 		return usageErr("no credentials: set RAGD_API_KEY or --key")
@@ -497,4 +498,16 @@ func (e *env) tenants(ctx context.Context, args []string) error {
 		return nil
 	}
 	return usageErr("tenants ls | show ID | create NAME | rm ID")
+}
+
+// lockedWriter lets concurrent uploads print whole lines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
