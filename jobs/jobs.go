@@ -86,7 +86,11 @@ func (w *IngestWorker) Timeout(*river.Job[IngestArgs]) time.Duration { return 15
 // River's backoff; when attempts run out, the document is marked failed.
 func (w *IngestWorker) Work(ctx context.Context, job *river.Job[IngestArgs]) error {
 	a := job.Args
+	start := time.Now()
 	err := w.Pipeline.Process(ctx, a.TenantID, a.DocumentID, a.ContentVersion)
+	w.Log.InfoContext(ctx, "job done", "job_id", job.ID, "kind", job.Kind, "attempt", job.Attempt,
+		"tenant_id", a.TenantID, "document_id", a.DocumentID, "version", a.ContentVersion,
+		"duration_ms", time.Since(start).Milliseconds(), "err", errString(err))
 	if err == nil {
 		return nil
 	}
@@ -161,6 +165,9 @@ type Queue struct {
 
 // New returns a Queue on pool. Call Start to begin working jobs.
 func New(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	rc := &river.Config{Logger: cfg.Logger, FetchPollInterval: cfg.FetchPollInterval}
 	if cfg.Workers > 0 {
 		if cfg.Pipeline == nil || cfg.Store == nil {
@@ -241,4 +248,11 @@ func (q *Queue) Dashboard(ctx context.Context, prefix string, log *slog.Logger) 
 		return nil, fmt.Errorf("job dashboard: %w", err)
 	}
 	return h, nil
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
