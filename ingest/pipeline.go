@@ -361,15 +361,7 @@ func (s *Store) setFailed(ctx context.Context, d Document, e *Error) error {
 // it also marks the document ready (when nothing is indexed after).
 func (s *Store) saveChunks(ctx context.Context, d Document, pieces []chunker.Chunk, r result, ready bool) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		// Lock the row first: a concurrent delete or reindex waits for us or
-		// makes us stale, never half of each.
-		var version int
-		var status string
-		err := tx.QueryRow(ctx, "SELECT content_version, status FROM documents WHERE tenant_id = $1 AND id = $2 FOR UPDATE", d.TenantID, d.ID).Scan(&version, &status)
-		if errors.Is(err, pgx.ErrNoRows) || (err == nil && (version != d.ContentVersion || status == StatusDeleting)) {
-			return errStale
-		}
-		if err != nil {
+		if err := lockCurrent(ctx, tx, d); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, "DELETE FROM chunks WHERE document_id = $1", d.ID); err != nil {
@@ -389,7 +381,7 @@ func (s *Store) saveChunks(ctx context.Context, d Document, pieces []chunker.Chu
 			"token_count", "page_start", "page_end", "heading_path", "start_offset", "end_offset", "sha256"}, pgx.CopyFromRows(rows)); err != nil {
 			return fmt.Errorf("insert chunks: %w", err)
 		}
-		_, err = tx.Exec(ctx, `UPDATE documents SET page_count = $3, char_count = $4, chunk_count = $5, token_count = $6,
+		_, err := tx.Exec(ctx, `UPDATE documents SET page_count = $3, char_count = $4, chunk_count = $5, token_count = $6,
 			extract_ms = $7, chunk_ms = $8, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
 			d.TenantID, d.ID, nilIfZero(r.pageCount), r.charCount, len(pieces), r.tokenCount, r.extractMS, r.chunkMS)
 		if err != nil || !ready {
@@ -403,17 +395,25 @@ func (s *Store) saveChunks(ctx context.Context, d Document, pieces []chunker.Chu
 // when it was deleted or superseded meanwhile.
 func (s *Store) markReady(ctx context.Context, d Document, r result) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var version int
-		var status string
-		err := tx.QueryRow(ctx, "SELECT content_version, status FROM documents WHERE tenant_id = $1 AND id = $2 FOR UPDATE", d.TenantID, d.ID).Scan(&version, &status)
-		if errors.Is(err, pgx.ErrNoRows) || (err == nil && (version != d.ContentVersion || status == StatusDeleting)) {
-			return errStale
-		}
-		if err != nil {
+		if err := lockCurrent(ctx, tx, d); err != nil {
 			return err
 		}
 		return setReady(ctx, tx, d, r)
 	})
+}
+
+// lockCurrent locks the document's row for the rest of tx, or returns
+// errStale when the document is gone, being deleted or at another version:
+// a concurrent delete or reindex then waits for us or makes us stale,
+// never half of each.
+func lockCurrent(ctx context.Context, tx pgx.Tx, d Document) error {
+	var version int
+	var status string
+	err := tx.QueryRow(ctx, "SELECT content_version, status FROM documents WHERE tenant_id = $1 AND id = $2 FOR UPDATE", d.TenantID, d.ID).Scan(&version, &status)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (version != d.ContentVersion || status == StatusDeleting)) {
+		return errStale
+	}
+	return err
 }
 
 func setReady(ctx context.Context, tx pgx.Tx, d Document, r result) error {
