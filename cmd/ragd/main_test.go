@@ -235,32 +235,7 @@ func TestRun(t *testing.T) {
 	t.Run("ServeAnswersAndShutsDownOnCancel", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		logR, logW := io.Pipe()
-		done := make(chan error, 1)
-		go func() {
-			done <- run(ctx, []string{"ragd", "serve"}, envFrom(env), io.Discard, logW)
-			logW.Close()
-		}()
-		addr := make(chan string, 1)
-		var once sync.Once
-		go func() {
-			sc := bufio.NewScanner(logR)
-			for sc.Scan() {
-				var line struct{ Msg, Addr string }
-				if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "ragd serving" {
-					once.Do(func() { addr <- line.Addr })
-				}
-			}
-		}()
-		var base string
-		select {
-		case a := <-addr:
-			base = "http://" + a
-		case err := <-done:
-			t.Fatalf("serve ended early: %v", err)
-		case <-time.After(30 * time.Second):
-			t.Fatal("serve did not start")
-		}
+		base, done := startServe(t, ctx, env)
 		for _, path := range []string{"/healthz", "/readyz"} {
 			resp, err := http.Get(base + path)
 			if err != nil || resp.StatusCode != 200 {
@@ -278,4 +253,37 @@ func TestRun(t *testing.T) {
 			t.Fatal("serve did not stop after cancel")
 		}
 	})
+}
+
+// startServe runs `ragd serve` until ctx is done and returns its base URL
+// (read from the "ragd serving" log line) and the channel run's result
+// arrives on.
+func startServe(t *testing.T, ctx context.Context, env map[string]string) (string, <-chan error) {
+	t.Helper()
+	logR, logW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"ragd", "serve"}, envFrom(env), io.Discard, logW)
+		logW.Close()
+	}()
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(logR)
+		var once sync.Once
+		for sc.Scan() {
+			var line struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "ragd serving" {
+				once.Do(func() { addr <- line.Addr })
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		return "http://" + a, done
+	case err := <-done:
+		t.Fatalf("serve ended early: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	return "", nil
 }

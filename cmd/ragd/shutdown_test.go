@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -56,32 +54,7 @@ func TestGracefulShutdown(t *testing.T) {
 
 	srvCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	logR, logW := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(srvCtx, []string{"ragd", "serve"}, envFrom(env), io.Discard, logW)
-		logW.Close()
-	}()
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(logR)
-		var once sync.Once
-		for sc.Scan() {
-			var line struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "ragd serving" {
-				once.Do(func() { addr <- line.Addr })
-			}
-		}
-	}()
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case err := <-done:
-		t.Fatalf("serve ended: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("serve did not start")
-	}
+	base, done := startServe(t, srvCtx, env)
 	call := func(method, path string, body io.Reader) (*http.Response, error) {
 		req, _ := http.NewRequest(method, base+path, body)
 		req.Header.Set("Authorization", "Bearer "+apiKey)
