@@ -13,9 +13,9 @@ func BenchmarkGetAgent(b *testing.B) {
 	tb := setup(b)
 	_, key := tb.tenantWithKey("bench")
 	tb.must(201, "POST", "/v1/agents", key, fullAgent("bench-agent"))
-	client := tb.srv.Client()
+	client := http.DefaultClient
 	get := func(b *testing.B, path, auth string) {
-		req, _ := http.NewRequest("GET", tb.srv.URL+path, nil)
+		req, _ := http.NewRequest("GET", tb.url+path, nil)
 		if auth != "" {
 			req.Header.Set("Authorization", "Bearer "+auth)
 		}
@@ -30,7 +30,7 @@ func BenchmarkGetAgent(b *testing.B) {
 	b.Run("Healthz", func(b *testing.B) { get(b, "/healthz", "") })
 	b.Run("AgentWithKey", func(b *testing.B) { get(b, "/v1/agents/bench-agent", key) })
 	b.Run("AgentWithAdminToken", func(b *testing.B) {
-		req, _ := http.NewRequest("GET", tb.srv.URL+"/v1/agents/bench-agent", nil)
+		req, _ := http.NewRequest("GET", tb.url+"/v1/agents/bench-agent", nil)
 		req.Header.Set("Authorization", "Bearer "+adminToken)
 		req.Header.Set("Ragd-Tenant", tb.must(200, "GET", "/v1/tenants", adminToken, nil).json(b)["data"].([]any)[0].(map[string]any)["id"].(string))
 		for b.Loop() {

@@ -55,7 +55,7 @@ func TestJobDashboardInBrowser(t *testing.T) {
 		}
 		tctx, tcancel := context.WithTimeout(ctx, 60*time.Second)
 		defer tcancel()
-		steps := []chromedp.Action[chromedp.Void]{chromedp.Navigate(b.srv.URL + "/jobs/jobs?state=completed")}
+		steps := []chromedp.Action[chromedp.Void]{chromedp.Navigate(b.url + "/jobs/jobs?state=completed")}
 		if auth != "" {
 			steps = append(steps, chromedp.WaitVisible(chromedp.Search(`//*[contains(text(), "ingest_document")]`)))
 		}

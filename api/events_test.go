@@ -15,7 +15,7 @@ func readEvents(t *testing.T, b *testBundle, path, key string) []struct {
 	Data  map[string]any
 } {
 	t.Helper()
-	req, _ := http.NewRequest("GET", b.srv.URL+path, nil)
+	req, _ := http.NewRequest("GET", b.url+path, nil)
 	req.Header.Set("Authorization", "Bearer "+key)
 	client := &http.Client{Timeout: 60 * time.Second}
 	resp, err := client.Do(req)

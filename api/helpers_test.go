@@ -2,12 +2,10 @@ package api_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -16,38 +14,17 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ragd/ragd/agents"
-	"github.com/ragd/ragd/api"
-	"github.com/ragd/ragd/chunker"
-	"github.com/ragd/ragd/embedder"
+	"github.com/ragd/ragd/api/apitest"
 	"github.com/ragd/ragd/ingest"
-	"github.com/ragd/ragd/jobs"
-	"github.com/ragd/ragd/metrics"
-	"github.com/ragd/ragd/postgres/pgtest"
 	"github.com/ragd/ragd/search"
-	"github.com/ragd/ragd/secret"
 )
 
-const adminToken = "test-admin-token-0123456789"
+const adminToken = apitest.AdminToken
 
 // Limits small enough that the bad-input tests stay fast under -race.
 const testMaxUpload = 24 << 20
 
 var testLimits = ingest.Limits{MaxTextBytes: 4 << 20, MaxUnzippedBytes: 8 << 20, Timeout: 30 * time.Second}
-
-var (
-	tokOnce sync.Once
-	tok     *chunker.BPE
-)
-
-func tokenizer(t testing.TB) *chunker.BPE {
-	tokOnce.Do(func() {
-		var err error
-		if tok, err = chunker.NewCL100K(); err != nil {
-			panic(err)
-		}
-	})
-	return tok
-}
 
 // syncBuffer collects log output from concurrent handlers.
 type syncBuffer struct {
@@ -69,7 +46,7 @@ func (b *syncBuffer) String() string {
 
 type testBundle struct {
 	t      testing.TB
-	srv    *httptest.Server
+	url    string
 	pool   *pgxpool.Pool
 	store  *agents.Store
 	encKey []byte
@@ -80,65 +57,15 @@ type testBundle struct {
 
 func setup(t testing.TB) *testBundle {
 	t.Helper()
-	pool := pgtest.NewPool(t)
-	key := secret.NewKey()
-	box, err := secret.NewBox(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := agents.NewStore(pool, box)
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	docs := ingest.NewStore(pool)
-	emb, err := embedder.NewLocal(64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vectors, err := search.OpenEmbedded(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { vectors.Close() })
-	m := metrics.New(pool, log)
-	pipeline, err := ingest.NewPipeline(docs, tokenizer(t), ingest.PipelineConfig{Limits: testLimits, Embedder: emb, Vectors: vectors, Metrics: m}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	queue, err := jobs.New(pool, jobs.Config{Workers: 2, Logger: log, Pipeline: pipeline, Store: docs, Vectors: vectors, FetchPollInterval: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := queue.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = queue.Stop(ctx)
-	})
-	dashboard, err := queue.Dashboard(t.Context(), "/jobs", log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(api.NewHandler(api.Deps{
-		JobsUI:         dashboard,
-		Metrics:        m,
-		Logger:         log,
-		Store:          store,
-		AdminToken:     adminToken,
-		Documents:      docs,
-		Queue:          queue,
-		Searcher:       search.NewSearcher(emb, vectors, docs, 0),
-		MaxUploadBytes: testMaxUpload,
-		Ready:          func(ctx context.Context) map[string]error { return map[string]error{"postgres": pool.Ping(ctx)} },
-	}))
-	t.Cleanup(srv.Close)
+	srv := apitest.Start(t, apitest.Options{Logger: log, Limits: testLimits, MaxUploadBytes: testMaxUpload})
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	return &testBundle{t: t, srv: srv, pool: pool, store: store, encKey: key, logs: logs, vectors: vectors}
+	return &testBundle{t: t, url: srv.URL, pool: srv.Pool, store: srv.Store, encKey: srv.EncryptionKey, logs: logs, vectors: srv.Vectors}
 }
 
 // response is what a test reads back.
@@ -185,7 +112,7 @@ func (b *testBundle) req(method, path, token string, body any, headers ...string
 		}
 		rd = bytes.NewReader(js)
 	}
-	r, err := http.NewRequest(method, b.srv.URL+path, rd)
+	r, err := http.NewRequest(method, b.url+path, rd)
 	if err != nil {
 		b.t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ func TestJobDashboard(t *testing.T) {
 
 	get := func(path string, auth func(*http.Request), headers ...string) *http.Response {
 		t.Helper()
-		r, _ := http.NewRequest("GET", b.srv.URL+path, nil)
+		r, _ := http.NewRequest("GET", b.url+path, nil)
 		if auth != nil {
 			auth(r)
 		}
@@ -48,7 +48,7 @@ func TestJobDashboard(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("jobs API: %d", resp.StatusCode)
 	}
-	r2, _ := http.NewRequest("POST", b.srv.URL+"/jobs/api/jobs/cancel", strings.NewReader(`{"job_ids":["1"]}`))
+	r2, _ := http.NewRequest("POST", b.url+"/jobs/api/jobs/cancel", strings.NewReader(`{"job_ids":["1"]}`))
 	r2.SetBasicAuth("admin", adminToken)
 	r2.Header.Set("Origin", "https://evil.example")
 	r2.Header.Set("Content-Type", "application/json")

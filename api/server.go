@@ -2,11 +2,11 @@ package api
 
 import (
 	"context"
+	"log/slog"
+	"net/http"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"log/slog"
-	"net/http"
 
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/ingest"

@@ -1,12 +1,14 @@
-// Package apitest starts a complete ragd API in process for tests of its
-// clients (ragctl): real Postgres (a database per test), River workers,
-// the local embedder and the embedded vector store.
+// Package apitest starts a complete ragd API in process for tests of the
+// API and of its clients (ragctl): real Postgres (a database per test),
+// River workers, the local embedder, the embedded vector store, metrics
+// and the job dashboard.
 package apitest
 
 import (
 	"context"
 	"log/slog"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/ragd/ragd/embedder"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/jobs"
+	"github.com/ragd/ragd/metrics"
 	"github.com/ragd/ragd/postgres/pgtest"
 	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/secret"
@@ -27,27 +30,46 @@ import (
 // AdminToken is the test server's admin token.
 const AdminToken = "apitest-admin-token-0123456789"
 
-// Server is a running test API.
-type Server struct {
-	URL   string
-	Pool  *pgxpool.Pool
-	Store *agents.Store
+// Options change the server; zero values take the defaults.
+type Options struct {
+	Logger         *slog.Logger
+	Limits         ingest.Limits
+	MaxUploadBytes int64
 }
 
+// Server is a running test API.
+type Server struct {
+	URL           string
+	Pool          *pgxpool.Pool
+	Store         *agents.Store
+	Vectors       *search.Embedded
+	EncryptionKey []byte
+}
+
+var (
+	tokOnce sync.Once
+	tok     *chunker.BPE
+	tokErr  error
+)
+
 // Start runs the API until the test ends.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB, o Options) *Server {
 	t.Helper()
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	pool := pgtest.NewPool(t)
-	box, err := secret.NewBox(secret.NewKey())
+	key := secret.NewKey()
+	box, err := secret.NewBox(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.DiscardHandler)
 	store := agents.NewStore(pool, box)
 	docs := ingest.NewStore(pool)
-	tok, err := chunker.NewCL100K()
-	if err != nil {
-		t.Fatal(err)
+	tokOnce.Do(func() { tok, tokErr = chunker.NewCL100K() })
+	if tokErr != nil {
+		t.Fatal(tokErr)
 	}
 	emb, _ := embedder.NewLocal(64)
 	vectors, err := search.OpenEmbedded(t.TempDir())
@@ -55,7 +77,8 @@ func Start(t testing.TB) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { vectors.Close() })
-	pipeline, err := ingest.NewPipeline(docs, tok, ingest.PipelineConfig{Embedder: emb, Vectors: vectors}, log)
+	m := metrics.New(pool, log)
+	pipeline, err := ingest.NewPipeline(docs, tok, ingest.PipelineConfig{Limits: o.Limits, Embedder: emb, Vectors: vectors, Metrics: m}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,13 +94,21 @@ func Start(t testing.TB) *Server {
 		defer cancel()
 		_ = queue.Stop(ctx)
 	})
+	dashboard, err := queue.Dashboard(t.Context(), "/jobs", log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(api.NewHandler(api.Deps{
 		Logger: log, Store: store, AdminToken: AdminToken, Documents: docs, Queue: queue,
-		Searcher: search.NewSearcher(emb, vectors, docs, 0),
-		Ready:    func(context.Context) map[string]error { return nil },
+		Searcher: search.NewSearcher(emb, vectors, docs, 0), Metrics: m, JobsUI: dashboard,
+		MaxUploadBytes: o.MaxUploadBytes,
+		Ready: func(ctx context.Context) map[string]error {
+			_, err := vectors.Count(ctx, [16]byte{}, search.Filter{})
+			return map[string]error{"postgres": pool.Ping(ctx), "vectors": err}
+		},
 	}))
 	t.Cleanup(srv.Close)
-	return &Server{URL: srv.URL, Pool: pool, Store: store}
+	return &Server{URL: srv.URL, Pool: pool, Store: store, Vectors: vectors, EncryptionKey: key}
 }
 
 // TenantKey creates a tenant and a key with every scope.

@@ -32,7 +32,7 @@ func ragctl(t *testing.T, env map[string]string, args ...string) (string, string
 
 func TestRagctl(t *testing.T) {
 	t.Parallel()
-	srv := apitest.Start(t)
+	srv := apitest.Start(t, apitest.Options{})
 	tenantID, key := srv.TenantKey(t, "Acme")
 	env := map[string]string{"RAGD_URL": srv.URL, "RAGD_API_KEY": key}
 
