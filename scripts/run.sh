@@ -21,7 +21,9 @@ cat <<TXT
 ragd is starting on http://localhost:$port  (Ctrl-C stops it)
   curl localhost:$port/healthz
   curl -H "Authorization: Bearer ${token:-\$RAGD_ADMIN_TOKEN}" localhost:$port/v1/tenants
-The README's "Try it" section walks through tenant -> key -> agent.
+  job dashboard: http://localhost:$port/jobs/  (any user, the admin token as password)
+  ragctl: go build -o bin/ ./cmd/ragctl && RAGD_URL=http://localhost:$port RAGD_API_KEY=<a key above> bin/ragctl upload ./docs
+The README's "Try it" section walks through tenant -> key -> agent -> documents -> search.
 
 TXT
 exec bin/ragd serve
