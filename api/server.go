@@ -18,6 +18,7 @@ import (
 type Queue interface {
 	ingest.Enqueuer
 	EnqueuePurgeTenant(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID) error
+	EnqueueReindexTenant(ctx context.Context, tenantID uuid.UUID) error
 }
 
 // DefaultMaxUploadBytes is the upload limit when Deps leaves it zero.

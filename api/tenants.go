@@ -112,3 +112,22 @@ func handleDeleteTenant(store *agents.Store, q Queue) handler {
 		return nil
 	}
 }
+
+// handleReindexTenant queues the rebuild of a tenant's vector points from
+// Postgres (the reindex_tenant job).
+func handleReindexTenant(store *agents.Store, q Queue) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathUUID(r, "tenant_id")
+		if err != nil {
+			return err
+		}
+		if _, err := store.GetTenant(r.Context(), id); err != nil {
+			return err
+		}
+		if err := q.EnqueueReindexTenant(r.Context(), id); err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusAccepted, map[string]string{"tenant_id": id.String(), "job": "reindex_tenant", "status": "queued"})
+		return nil
+	}
+}

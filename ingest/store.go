@@ -445,3 +445,13 @@ func (s *Store) Searchable(ctx context.Context, tenantID uuid.UUID, ids []uuid.U
 	}
 	return out, rows.Err()
 }
+
+// ExpireIdempotencyKeys forgets upload Idempotency-Keys made before t and
+// says how many.
+func (s *Store) ExpireIdempotencyKeys(ctx context.Context, t time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, "DELETE FROM idempotency_keys WHERE created_at < $1", t)
+	if err != nil {
+		return 0, fmt.Errorf("expire idempotency keys: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 	"riverqueue.com/riverui"
 
 	"github.com/ragd/ragd/embedder"
@@ -69,6 +70,32 @@ func (PurgeTenantArgs) Kind() string { return "purge_tenant" }
 func (PurgeTenantArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: 25, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
+
+// ReindexTenantArgs asks for a tenant's points to be rebuilt from Postgres
+// (ragd reindex --tenant, as a job).
+type ReindexTenantArgs struct {
+	TenantID uuid.UUID `json:"tenant_id"`
+}
+
+// Kind implements river.JobArgs.
+func (ReindexTenantArgs) Kind() string { return "reindex_tenant" }
+
+// InsertOpts: one at a time per tenant; a new one may follow a finished one.
+func (ReindexTenantArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled,
+	}}}
+}
+
+// ExpireIdempotencyKeysArgs is the periodic clean-up of upload
+// Idempotency-Keys older than a day.
+type ExpireIdempotencyKeysArgs struct{}
+
+// Kind implements river.JobArgs.
+func (ExpireIdempotencyKeysArgs) Kind() string { return "expire_idempotency_keys" }
+
+// IdempotencyKeyTTL is how long an upload's Idempotency-Key is remembered.
+const IdempotencyKeyTTL = 24 * time.Hour
 
 // IngestWorker runs the ingest pipeline.
 type IngestWorker struct {
@@ -128,6 +155,36 @@ func (w *DeleteWorker) Work(ctx context.Context, job *river.Job[DeleteArgs]) err
 	return w.Store.Purge(ctx, job.Args.TenantID, job.Args.DocumentID)
 }
 
+// ReindexTenantWorker rebuilds a tenant's points from Postgres.
+type ReindexTenantWorker struct {
+	river.WorkerDefaults[ReindexTenantArgs]
+	Pipeline *ingest.Pipeline
+	Log      *slog.Logger
+}
+
+// Timeout: a large tenant takes a while; the cache spares the provider.
+func (w *ReindexTenantWorker) Timeout(*river.Job[ReindexTenantArgs]) time.Duration { return 2 * time.Hour }
+
+// Work rebuilds the points.
+func (w *ReindexTenantWorker) Work(ctx context.Context, job *river.Job[ReindexTenantArgs]) error {
+	st, err := w.Pipeline.Rebuild(ctx, &job.Args.TenantID, nil)
+	w.Log.InfoContext(ctx, "job done", "job_id", job.ID, "kind", job.Kind, "tenant_id", job.Args.TenantID,
+		"documents", st.Documents, "chunks", st.Chunks, "err", errString(err))
+	return err
+}
+
+// ExpireIdempotencyKeysWorker deletes old Idempotency-Keys.
+type ExpireIdempotencyKeysWorker struct {
+	river.WorkerDefaults[ExpireIdempotencyKeysArgs]
+	Store *ingest.Store
+}
+
+// Work deletes keys older than IdempotencyKeyTTL.
+func (w *ExpireIdempotencyKeysWorker) Work(ctx context.Context, job *river.Job[ExpireIdempotencyKeysArgs]) error {
+	_, err := w.Store.ExpireIdempotencyKeys(ctx, time.Now().Add(-IdempotencyKeyTTL))
+	return err
+}
+
 // PurgeTenantWorker removes a deleted tenant's points.
 type PurgeTenantWorker struct {
 	river.WorkerDefaults[PurgeTenantArgs]
@@ -177,7 +234,12 @@ func New(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
 		river.AddWorker(workers, &IngestWorker{Pipeline: cfg.Pipeline, Log: cfg.Logger})
 		river.AddWorker(workers, &DeleteWorker{Store: cfg.Store, Vectors: cfg.Vectors})
 		river.AddWorker(workers, &PurgeTenantWorker{Vectors: cfg.Vectors})
+		river.AddWorker(workers, &ReindexTenantWorker{Pipeline: cfg.Pipeline, Log: cfg.Logger})
+		river.AddWorker(workers, &ExpireIdempotencyKeysWorker{Store: cfg.Store})
 		rc.Workers = workers
+		rc.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+			func() (river.JobArgs, *river.InsertOpts) { return ExpireIdempotencyKeysArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true})}
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), rc)
@@ -255,4 +317,11 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// EnqueueReindexTenant queues the rebuild of a tenant's points; a rebuild
+// already waiting or running for it is not doubled.
+func (q *Queue) EnqueueReindexTenant(ctx context.Context, tenantID uuid.UUID) error {
+	_, err := q.client.Insert(ctx, ReindexTenantArgs{TenantID: tenantID}, nil)
+	return err
 }
