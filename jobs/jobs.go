@@ -163,7 +163,9 @@ type ReindexTenantWorker struct {
 }
 
 // Timeout: a large tenant takes a while; the cache spares the provider.
-func (w *ReindexTenantWorker) Timeout(*river.Job[ReindexTenantArgs]) time.Duration { return 2 * time.Hour }
+func (w *ReindexTenantWorker) Timeout(*river.Job[ReindexTenantArgs]) time.Duration {
+	return 2 * time.Hour
+}
 
 // Work rebuilds the points.
 func (w *ReindexTenantWorker) Work(ctx context.Context, job *river.Job[ReindexTenantArgs]) error {
