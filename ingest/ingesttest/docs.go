@@ -13,13 +13,8 @@ import (
 // MakePDF writes a PDF with one content stream per page, in Courier (whose
 // widths are given, so every reader spaces the text alike).
 func MakePDF(pages []string) []byte {
-	var b bytes.Buffer
-	var offsets []int
-	obj := func(body string) {
-		offsets = append(offsets, b.Len())
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offsets), body)
-	}
-	b.WriteString("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+	w := newPDFWriter("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+	obj := w.obj
 	kids := make([]string, len(pages))
 	for i := range pages {
 		kids[i] = fmt.Sprintf("%d 0 R", 4+2*i)
@@ -32,13 +27,35 @@ func MakePDF(pages []string) []byte {
 		obj(fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>", 5+2*i))
 		obj(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content))
 	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(offsets)+1)
-	for _, off := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n \n", off)
+	return w.finish()
+}
+
+// pdfWriter numbers objects from 1 (object 1 must be the catalog), records
+// their offsets, and writes the cross-reference table and trailer.
+type pdfWriter struct {
+	b       bytes.Buffer
+	offsets []int
+}
+
+func newPDFWriter(header string) *pdfWriter {
+	w := &pdfWriter{}
+	w.b.WriteString(header)
+	return w
+}
+
+func (w *pdfWriter) obj(body string) {
+	w.offsets = append(w.offsets, w.b.Len())
+	fmt.Fprintf(&w.b, "%d 0 obj\n%s\nendobj\n", len(w.offsets), body)
+}
+
+func (w *pdfWriter) finish() []byte {
+	xref := w.b.Len()
+	fmt.Fprintf(&w.b, "xref\n0 %d\n0000000000 65535 f \n", len(w.offsets)+1)
+	for _, off := range w.offsets {
+		fmt.Fprintf(&w.b, "%010d 00000 n \n", off)
 	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(offsets)+1, xref)
-	return b.Bytes()
+	fmt.Fprintf(&w.b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(w.offsets)+1, xref)
+	return w.b.Bytes()
 }
 
 func pdfEscape(s string) string {
@@ -149,13 +166,8 @@ func MakeCIDPDF(lines ...[]string) []byte {
 		fmt.Fprintf(&content, "BT /F1 12 Tf 72 %d Td [%s] TJ ET\n", 720-20*i, strings.Join(parts, " -350 "))
 	}
 	cmap := "/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CMapName /Test def 1 begincodespacerange <0000> <FFFF> endcodespacerange 1 beginbfrange <0001> <001A> <0061> endbfrange endcmap CMapName currentdict /CMap defineresource pop end end"
-	var b bytes.Buffer
-	var offsets []int
-	obj := func(body string) {
-		offsets = append(offsets, b.Len())
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offsets), body)
-	}
-	b.WriteString("%PDF-1.5\n")
+	w := newPDFWriter("%PDF-1.5\n")
+	obj := w.obj
 	obj("<< /Type /Catalog /Pages 2 0 R >>")
 	obj("<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
 	obj("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>")
@@ -163,11 +175,5 @@ func MakeCIDPDF(lines ...[]string) []byte {
 	obj("<< /Type /Font /Subtype /Type0 /BaseFont /TestSans /Encoding /Identity-H /DescendantFonts [6 0 R] /ToUnicode 7 0 R >>")
 	obj("<< /Type /Font /Subtype /CIDFontType2 /BaseFont /TestSans /CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> /DW 1000 /W [1 26 500] >>")
 	obj(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(cmap), cmap))
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(offsets)+1)
-	for _, off := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n \n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(offsets)+1, xref)
-	return b.Bytes()
+	return w.finish()
 }
