@@ -124,10 +124,8 @@ func (w *IngestWorker) Work(ctx context.Context, job *river.Job[IngestArgs]) err
 	if _, ok := ingest.AsError(err); ok {
 		return river.JobCancel(err)
 	}
-	// The provider asked for a pause longer than the embedder waits in a
-	// job: come back then, without spending an attempt.
-	if e, ok := embedder.AsError(err); ok && e.Kind == embedder.KindRateLimit && e.Retry > 0 {
-		return river.JobSnooze(e.Retry)
+	if snooze := rateLimited(err); snooze != nil {
+		return snooze
 	}
 	if job.Attempt >= job.MaxAttempts {
 		if merr := w.Pipeline.MarkFailed(context.WithoutCancel(ctx), a.TenantID, a.DocumentID, a.ContentVersion, err); merr != nil {
@@ -149,7 +147,7 @@ type DeleteWorker struct {
 func (w *DeleteWorker) Work(ctx context.Context, job *river.Job[DeleteArgs]) error {
 	if w.Vectors != nil {
 		if err := w.Vectors.DeleteDocument(ctx, job.Args.TenantID, job.Args.DocumentID, 0); err != nil {
-			return err
+			return orSnooze(err)
 		}
 	}
 	return w.Store.Purge(ctx, job.Args.TenantID, job.Args.DocumentID)
@@ -172,7 +170,7 @@ func (w *ReindexTenantWorker) Work(ctx context.Context, job *river.Job[ReindexTe
 	st, err := w.Pipeline.Rebuild(ctx, &job.Args.TenantID, nil)
 	w.Log.InfoContext(ctx, "job done", "job_id", job.ID, "kind", job.Kind, "tenant_id", job.Args.TenantID,
 		"documents", st.Documents, "chunks", st.Chunks, "err", errString(err))
-	return err
+	return orSnooze(err)
 }
 
 // ExpireIdempotencyKeysWorker deletes old Idempotency-Keys.
@@ -198,7 +196,8 @@ func (w *PurgeTenantWorker) Work(ctx context.Context, job *river.Job[PurgeTenant
 	if w.Vectors == nil {
 		return nil
 	}
-	return w.Vectors.DeleteTenant(ctx, job.Args.TenantID)
+	err := w.Vectors.DeleteTenant(ctx, job.Args.TenantID)
+	return orSnooze(err)
 }
 
 // Config configures the River client.
@@ -326,4 +325,29 @@ func errString(err error) string {
 func (q *Queue) EnqueueReindexTenant(ctx context.Context, tenantID uuid.UUID) error {
 	_, err := q.client.Insert(ctx, ReindexTenantArgs{TenantID: tenantID}, nil)
 	return err
+}
+
+// orSnooze is err, or a snooze when err says to come back later.
+func orSnooze(err error) error {
+	if snooze := rateLimited(err); snooze != nil {
+		return snooze
+	}
+	return err
+}
+
+// rateLimited returns a snooze when err is a provider's or the vector
+// store's request to come back later (the job then waits without spending
+// an attempt), else nil.
+func rateLimited(err error) error {
+	if err == nil {
+		return nil
+	}
+	if e, ok := embedder.AsError(err); ok && e.Kind == embedder.KindRateLimit && e.Retry > 0 {
+		return river.JobSnooze(e.Retry)
+	}
+	var rl *search.RateLimitError
+	if errors.As(err, &rl) && rl.RetryAfter > 0 {
+		return river.JobSnooze(rl.RetryAfter)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
@@ -13,10 +14,13 @@ import (
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/chunker"
+	"github.com/ragd/ragd/embedder"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/ingest/ingesttest"
 	"github.com/ragd/ragd/jobs"
 	"github.com/ragd/ragd/postgres/pgtest"
+	"github.com/ragd/ragd/search"
+	"github.com/ragd/ragd/search/qdranttest"
 	"github.com/ragd/ragd/secret"
 )
 
@@ -107,4 +111,52 @@ func TestIngestWorker(t *testing.T) {
 			t.Fatalf("args = %s, want %s", args, want)
 		}
 	})
+}
+
+// TestIngestWorkerSnoozesOnRateLimit: when the vector store says "later",
+// the job waits without spending an attempt.
+func TestIngestWorkerSnoozesOnRateLimit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	log := slog.New(slog.DiscardHandler)
+	box, _ := secret.NewBox(secret.NewKey())
+	tenant, err := agents.NewStore(pool, box).CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("T")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := qdranttest.StartServer(t)
+	vectors, err := search.OpenQdrant(search.QdrantConfig{URL: fake.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vectors.Close()
+	tok, _ := chunker.NewCL100K()
+	emb, _ := embedder.NewLocal(16)
+	store := ingest.NewStore(pool)
+	pipeline, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{Embedder: emb, Vectors: vectors}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	queue, _ := jobs.New(pool, jobs.Config{Logger: log})
+	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "a.txt", Data: []byte("rate limited text"), Type: ingest.TypeText}, ingest.CreateOptions{}, queue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake.RateLimitUpserts(1, 30)
+	worker := rivertest.NewWorker(t, riverpgxv5.New(pool), &river.Config{}, &jobs.IngestWorker{Pipeline: pipeline, Log: log})
+	var res *rivertest.WorkResult
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		var werr error
+		res, werr = worker.Work(ctx, t, tx, jobs.IngestArgs{TenantID: tenant.ID, DocumentID: c.Document.ID, ContentVersion: 1}, nil)
+		_ = werr
+		return nil
+	})
+	if err != nil || res == nil || res.EventKind != river.EventKindJobSnoozed {
+		t.Fatalf("result %+v, %v; want the job snoozed", res, err)
+	}
+	// River gives the attempt back on a snooze.
+	if res.Job.Attempt != 0 || res.Job.ScheduledAt.Before(time.Now().Add(20*time.Second)) {
+		t.Fatalf("snoozed job: attempt %d, scheduled at %s", res.Job.Attempt, res.Job.ScheduledAt)
+	}
 }

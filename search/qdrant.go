@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/qdrant/go-client/qdrant"
@@ -172,7 +173,7 @@ func (s *Qdrant) Upsert(ctx context.Context, tenantID uuid.UUID, points []Point)
 	}
 	wait := true
 	if _, err := s.client.Upsert(ctx, &qdrant.UpsertPoints{CollectionName: s.collection, Wait: &wait, Points: structs}); err != nil {
-		return fmt.Errorf("qdrant: upsert: %w", err)
+		return qdrantErr("upsert", err)
 	}
 	return nil
 }
@@ -280,7 +281,7 @@ func (s *Qdrant) DeleteTenant(ctx context.Context, tenantID uuid.UUID) error {
 func (s *Qdrant) deleteWhere(ctx context.Context, f *qdrant.Filter) error {
 	wait := true
 	if _, err := s.client.Delete(ctx, &qdrant.DeletePoints{CollectionName: s.collection, Wait: &wait, Points: qdrant.NewPointsSelectorFilter(f)}); err != nil {
-		return fmt.Errorf("qdrant: delete: %w", err)
+		return qdrantErr("delete", err)
 	}
 	return nil
 }
@@ -290,7 +291,7 @@ func (s *Qdrant) Count(ctx context.Context, tenantID uuid.UUID, f Filter) (int, 
 	exact := true
 	n, err := s.client.Count(ctx, &qdrant.CountPoints{CollectionName: s.collection, Filter: f.qdrant(tenantID), Exact: &exact})
 	if err != nil {
-		return 0, fmt.Errorf("qdrant: count: %w", err)
+		return 0, qdrantErr("count", err)
 	}
 	return int(n), nil
 }
@@ -326,7 +327,7 @@ func (s *Qdrant) Query(ctx context.Context, tenantID uuid.UUID, q Query) ([]Hit,
 	}
 	res, err := s.client.Query(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("qdrant: query: %w", err)
+		return nil, qdrantErr("query", err)
 	}
 	hits := make([]Hit, 0, len(res))
 	for _, sp := range res {
@@ -390,4 +391,14 @@ func (s *Qdrant) Close() error { return s.client.Close() }
 // DropCollection deletes the store's collection (tests and tooling).
 func DropCollection(ctx context.Context, s *Qdrant) error {
 	return s.client.DeleteCollection(ctx, s.collection)
+}
+
+// qdrantErr wraps a client error, turning Qdrant's rate limit (gRPC
+// ResourceExhausted with a retry-after trailer) into a *RateLimitError.
+func qdrantErr(op string, err error) error {
+	var re *qdrant.QdrantResourceExhaustedError
+	if errors.As(err, &re) {
+		return &RateLimitError{RetryAfter: time.Duration(re.RetryAfterS) * time.Second, Err: fmt.Errorf("qdrant: %s: %w", op, err)}
+	}
+	return fmt.Errorf("qdrant: %s: %w", op, err)
 }

@@ -2,10 +2,13 @@ package search_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/search/qdranttest"
@@ -43,5 +46,30 @@ func TestQdrantConformance(t *testing.T) {
 				return s
 			})
 		})
+	}
+}
+
+func TestQdrantRateLimit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	fake := qdranttest.StartServer(t)
+	s, err := search.OpenQdrant(search.QdrantConfig{URL: fake.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.EnsureSchema(ctx, storetest.Dims); err != nil {
+		t.Fatal(err)
+	}
+	tenant := uuid.New()
+	pts := storetest.Points(tenant, uuid.New(), 1, 3, "rate", nil)
+	fake.RateLimitUpserts(1, 7)
+	err = s.Upsert(ctx, tenant, pts)
+	var rl *search.RateLimitError
+	if !errors.As(err, &rl) || rl.RetryAfter != 7*time.Second {
+		t.Fatalf("err = %v, want a rate limit of 7s", err)
+	}
+	if err := s.Upsert(ctx, tenant, pts); err != nil {
+		t.Fatalf("after the limit: %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -99,6 +100,18 @@ type Store interface {
 	// Close releases the store.
 	Close() error
 }
+
+// RateLimitError says the vector store asked to be called again later.
+type RateLimitError struct {
+	RetryAfter time.Duration
+	Err        error
+}
+
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("%v (retry after %s)", e.Err, e.RetryAfter)
+}
+
+func (e *RateLimitError) Unwrap() error { return e.Err }
 
 // ErrDimensions is returned when vectors or a schema do not match the
 // store's dimensions.

@@ -14,6 +14,7 @@ import (
 	"math"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,12 +22,33 @@ import (
 	"github.com/qdrant/go-client/qdrant"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
 // Start serves a fresh, empty fake on a loopback port until the test ends,
 // and returns its URL.
 func Start(t testing.TB) string {
+	t.Helper()
+	return StartServer(t).URL
+}
+
+// Server is a running fake.
+type Server struct {
+	URL string
+	f   *fake
+}
+
+// RateLimitUpserts makes the next n upserts fail as Qdrant's rate limit
+// does: ResourceExhausted with a retry-after trailer of seconds.
+func (s *Server) RateLimitUpserts(n, seconds int) {
+	s.f.mu.Lock()
+	defer s.f.mu.Unlock()
+	s.f.limitUpserts, s.f.retryAfter = n, seconds
+}
+
+// StartServer is Start, returning the fake for further set-up.
+func StartServer(t testing.TB) *Server {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -38,12 +60,14 @@ func Start(t testing.TB) string {
 	qdrant.RegisterPointsServer(srv, &pointsServer{f: f})
 	go srv.Serve(ln)
 	t.Cleanup(srv.Stop)
-	return "http://" + ln.Addr().String()
+	return &Server{URL: "http://" + ln.Addr().String(), f: f}
 }
 
 type fake struct {
-	mu          sync.Mutex
-	collections map[string]*collection
+	mu           sync.Mutex
+	collections  map[string]*collection
+	limitUpserts int
+	retryAfter   int
 }
 
 type collection struct {
@@ -143,6 +167,11 @@ func (s *pointsServer) CreateFieldIndex(ctx context.Context, r *qdrant.CreateFie
 func (s *pointsServer) Upsert(ctx context.Context, r *qdrant.UpsertPoints) (*qdrant.PointsOperationResponse, error) {
 	s.f.mu.Lock()
 	defer s.f.mu.Unlock()
+	if s.f.limitUpserts > 0 {
+		s.f.limitUpserts--
+		_ = grpc.SetTrailer(ctx, metadata.Pairs("retry-after", strconv.Itoa(s.f.retryAfter)))
+		return nil, status.Error(codes.ResourceExhausted, "Too many requests")
+	}
 	c, err := s.f.get(r.GetCollectionName())
 	if err != nil {
 		return nil, err
