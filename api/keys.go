@@ -49,11 +49,8 @@ func createKey(w http.ResponseWriter, r *http.Request, store *agents.Store, tena
 
 func handleAdminCreateKey(store *agents.Store) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathUUID(r, "tenant_id")
+		id, err := pathTenant(r, store)
 		if err != nil {
-			return err
-		}
-		if _, err := store.GetTenant(r.Context(), id); err != nil {
 			return err
 		}
 		return createKey(w, r, store, id, caller{admin: true})

@@ -187,11 +187,8 @@ func handleUsage(docs *ingest.Store) tenantHandler {
 
 func handleTenantUsage(store *agents.Store, docs *ingest.Store) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathUUID(r, "tenant_id")
+		id, err := pathTenant(r, store)
 		if err != nil {
-			return err
-		}
-		if _, err := store.GetTenant(r.Context(), id); err != nil {
 			return err
 		}
 		u, err := docs.Usage(r.Context(), id)

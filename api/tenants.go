@@ -11,6 +11,19 @@ import (
 	"github.com/ragd/ragd/agents"
 )
 
+// pathTenant reads the tenant_id path parameter of an admin route and
+// checks that the tenant exists (404 otherwise).
+func pathTenant(r *http.Request, store *agents.Store) (uuid.UUID, error) {
+	id, err := pathUUID(r, "tenant_id")
+	if err != nil {
+		return uuid.Nil, err
+	}
+	if _, err := store.GetTenant(r.Context(), id); err != nil {
+		return uuid.Nil, err
+	}
+	return id, nil
+}
+
 // pathUUID reads a uuid path parameter; anything else is simply not found.
 func pathUUID(r *http.Request, name string) (uuid.UUID, error) {
 	id, err := uuid.Parse(r.PathValue(name))
@@ -117,11 +130,8 @@ func handleDeleteTenant(store *agents.Store, q Queue) handler {
 // Postgres (the reindex_tenant job).
 func handleReindexTenant(store *agents.Store, q Queue) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathUUID(r, "tenant_id")
+		id, err := pathTenant(r, store)
 		if err != nil {
-			return err
-		}
-		if _, err := store.GetTenant(r.Context(), id); err != nil {
 			return err
 		}
 		if err := q.EnqueueReindexTenant(r.Context(), id); err != nil {

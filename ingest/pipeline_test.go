@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/agents"
@@ -32,11 +33,7 @@ type pipelineBundle struct {
 func setupPipeline(t *testing.T) *pipelineBundle {
 	t.Helper()
 	pool := pgtest.NewPool(t)
-	box, _ := secret.NewBox(secret.NewKey())
-	tenant, err := agents.NewStore(pool, box).CreateTenant(t.Context(), agents.TenantPatch{Name: ragd.Some("T")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tenant := newTenant(t, pool)
 	tok, err := chunker.NewCL100K()
 	if err != nil {
 		t.Fatal(err)
@@ -123,11 +120,7 @@ func TestPipelineIndexing(t *testing.T) {
 func testPipelineIndexing(t *testing.T, vectors search.Store) {
 	ctx := context.Background()
 	pool := pgtest.NewPool(t)
-	box, _ := secret.NewBox(secret.NewKey())
-	tenant, err := agents.NewStore(pool, box).CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("T")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tenant := newTenant(t, pool)
 	tok, _ := chunker.NewCL100K()
 	local, _ := embedder.NewLocal(32)
 	crash := &crashingEmbedder{Embedder: local}
@@ -311,11 +304,7 @@ func TestPipelineWithOpenAI(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := pgtest.NewPool(t)
-	box, _ := secret.NewBox(secret.NewKey())
-	tenant, err := agents.NewStore(pool, box).CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("T")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tenant := newTenant(t, pool)
 	tok, _ := chunker.NewCL100K()
 	fake := openaitest.Start(t, 64)
 	oa, err := embedder.NewOpenAI(embedder.OpenAIConfig{APIKey: openaitest.Key, BaseURL: fake.URL, Dimensions: 64, Counter: tok})
@@ -386,4 +375,15 @@ func TestPipelineWithOpenAI(t *testing.T) {
 	if err != nil || len(res.Hits) == 0 {
 		t.Fatalf("during a reindex the document vanished: %+v, %v", res, err)
 	}
+}
+
+// newTenant creates a tenant in the test database.
+func newTenant(t *testing.T, pool *pgxpool.Pool) agents.Tenant {
+	t.Helper()
+	box, _ := secret.NewBox(secret.NewKey())
+	tenant, err := agents.NewStore(pool, box).CreateTenant(context.Background(), agents.TenantPatch{Name: ragd.Some("T")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tenant
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertest"
@@ -29,11 +30,7 @@ func TestIngestWorker(t *testing.T) {
 	ctx := context.Background()
 	pool := pgtest.NewPool(t)
 	log := slog.New(slog.DiscardHandler)
-	box, _ := secret.NewBox(secret.NewKey())
-	tenant, err := agents.NewStore(pool, box).CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("T")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tenant := newTenant(t, pool)
 	tok, _ := chunker.NewCL100K()
 	store := ingest.NewStore(pool)
 	pipeline, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{}, log)
@@ -120,11 +117,7 @@ func TestIngestWorkerSnoozesOnRateLimit(t *testing.T) {
 	ctx := context.Background()
 	pool := pgtest.NewPool(t)
 	log := slog.New(slog.DiscardHandler)
-	box, _ := secret.NewBox(secret.NewKey())
-	tenant, err := agents.NewStore(pool, box).CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("T")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tenant := newTenant(t, pool)
 	fake := qdranttest.StartServer(t)
 	vectors, err := search.OpenQdrant(search.QdrantConfig{URL: fake.URL})
 	if err != nil {
@@ -159,4 +152,15 @@ func TestIngestWorkerSnoozesOnRateLimit(t *testing.T) {
 	if res.Job.Attempt != 0 || res.Job.ScheduledAt.Before(time.Now().Add(20*time.Second)) {
 		t.Fatalf("snoozed job: attempt %d, scheduled at %s", res.Job.Attempt, res.Job.ScheduledAt)
 	}
+}
+
+// newTenant creates a tenant in the test database.
+func newTenant(t *testing.T, pool *pgxpool.Pool) agents.Tenant {
+	t.Helper()
+	box, _ := secret.NewBox(secret.NewKey())
+	tenant, err := agents.NewStore(pool, box).CreateTenant(context.Background(), agents.TenantPatch{Name: ragd.Some("T")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tenant
 }
