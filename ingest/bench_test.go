@@ -73,3 +73,46 @@ func BenchmarkExtractPDF(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSandboxOverhead is what parsing in a child process adds to a
+// document: the same extraction in this process (the baseline), in a warm
+// child (the common case: children serve one document after another), and
+// in a new child per document (after a child was retired).
+func BenchmarkSandboxOverhead(b *testing.B) {
+	docs := map[string]struct {
+		typ  Type
+		data []byte
+	}{
+		"Text4KB": {TypeText, []byte(strings.Repeat("Tenants upload documents and search them by meaning. ", 80))},
+		"Book100": {TypePDF, bookPDF(100)},
+	}
+	for name, d := range docs {
+		b.Run(name+"/InProcess", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Extract(context.Background(), d.typ, d.data, Limits{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/WarmChild", func(b *testing.B) {
+			sb := &Sandbox{MaxUses: 1 << 30}
+			defer sb.Close()
+			if err := sb.Warm(Limits{}); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := sb.Extract(context.Background(), d.typ, BytesOpener(d.data), Limits{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/NewChild", func(b *testing.B) {
+			sb := &Sandbox{MaxIdle: -1}
+			for b.Loop() {
+				if _, err := sb.Extract(context.Background(), d.typ, BytesOpener(d.data), Limits{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

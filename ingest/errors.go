@@ -15,7 +15,13 @@ const (
 	CodeTooLarge        = "too_large"
 	CodeInvalidEncoding = "invalid_encoding"
 	CodeTimeout         = "timeout"
-	CodeInternal        = "internal"
+	// CodeTooComplex: extracting the file hit the sandbox's memory or CPU
+	// limit, or nests too deeply (see Limits).
+	CodeTooComplex = "too_complex"
+	// CodeExtractCrashed: the extraction child died, twice, for another
+	// reason.
+	CodeExtractCrashed = "extract_crashed"
+	CodeInternal       = "internal"
 	// CodeEmbeddingFailed: the embedding provider refused for a reason
 	// retrying cannot fix (key, model, dimensions); reindex after fixing
 	// the configuration.

@@ -18,8 +18,13 @@ type Limits struct {
 	// MaxUnzippedBytes: a DOCX whose parts inflate beyond this fails with
 	// too_large (zip bombs). Default 100 MiB.
 	MaxUnzippedBytes int64
-	// Timeout for extracting one document. Default 2 minutes.
+	// Timeout for extracting one document, wall clock. Default 2 minutes.
 	Timeout time.Duration
+	// Memory bounds the extraction child's data segment (its heap and
+	// every other private writable mapping), in bytes. Default 1 GiB.
+	Memory int64
+	// CPU bounds the extraction child's processor time. Default: Timeout.
+	CPU time.Duration
 }
 
 // WithDefaults returns l with zero fields set to their defaults.
@@ -36,6 +41,12 @@ func (l Limits) WithDefaults() Limits {
 	if l.Timeout == 0 {
 		l.Timeout = 2 * time.Minute
 	}
+	if l.Memory == 0 {
+		l.Memory = 1 << 30
+	}
+	if l.CPU == 0 {
+		l.CPU = l.Timeout
+	}
 	return l
 }
 
@@ -50,10 +61,13 @@ var extractors = map[Type]extractor{
 	TypeDOCX:     extractDOCX,
 }
 
-// Extract extracts a document of type typ. A panic in a parser becomes an
-// internal *Error and the time limit a timeout *Error; parsers check ctx
-// between pages or blocks, and one that cannot be interrupted is left to
-// finish in the background while Extract returns.
+// Extract extracts a document of type typ in this process. A panic in a
+// parser becomes an internal *Error and the time limit a timeout *Error;
+// parsers check ctx between pages or blocks, and one that cannot be
+// interrupted is left to finish in the background while Extract returns.
+// Neither protects against Go's fatal errors (out of memory, stack
+// overflow) or a parser that never returns: servers extract untrusted
+// files through a Sandbox, whose child process calls Extract.
 func Extract(ctx context.Context, typ Type, data []byte, lim Limits) (Extracted, error) {
 	lim = lim.WithDefaults()
 	ex, ok := extractors[typ]

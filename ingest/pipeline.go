@@ -30,6 +30,7 @@ type Pipeline struct {
 	chunks  chunker.Options
 	emb     embedder.Embedder
 	vectors search.Store
+	sandbox *Sandbox
 	log     *slog.Logger
 	metrics *metrics.Metrics
 
@@ -50,6 +51,10 @@ type PipelineConfig struct {
 	// EmbedBatch is how many chunks are embedded between progress updates
 	// (default 512; the embedder batches each slice to its own limits).
 	EmbedBatch int
+	// Sandbox runs the extractors in child processes. Default: a Sandbox
+	// that starts this program (see ServeIfSandboxChild) and reports each run
+	// to Metrics and the log; the Pipeline closes it in Close.
+	Sandbox *Sandbox
 }
 
 // NewPipeline returns a pipeline that tokenizes with tok.
@@ -66,29 +71,48 @@ func NewPipeline(store *Store, tok chunker.Tokenizer, cfg PipelineConfig, log *s
 			return nil, err
 		}
 	}
-	return &Pipeline{store: store, tok: tok, limits: cfg.Limits.WithDefaults(), chunks: opts,
+	sb := cfg.Sandbox
+	if sb == nil {
+		sb = &Sandbox{Observe: func(r SandboxRun) {
+			cfg.Metrics.Extraction(r.Outcome, r.Reused, r.PeakRSS)
+			log.Debug("extraction child", "type", r.Type, "outcome", r.Outcome, "attempt", r.Attempt, "reused", r.Reused,
+				"wall_ms", r.Wall.Milliseconds(), "cpu_ms", r.CPU.Milliseconds(), "peak_rss", r.PeakRSS, "pid", r.PID)
+		}}
+	}
+	return &Pipeline{store: store, tok: tok, limits: cfg.Limits.WithDefaults(), chunks: opts, sandbox: sb,
 		emb: cfg.Embedder, vectors: cfg.Vectors, log: log, metrics: cfg.Metrics, embedBatch: cmp.Or(cfg.EmbedBatch, 512)}, nil
 }
+
+// Close ends the pipeline's idle extraction children.
+func (p *Pipeline) Close() { p.sandbox.Close() }
 
 // errStale: the document was deleted or re-queued as a newer version while
 // this run worked on it; its result must not be stored.
 var errStale = errors.New("document deleted or superseded")
 
 // Process runs the pipeline for one version of a document. It returns nil
-// when there is nothing to do (the document is gone, being deleted, or at
-// a newer version) and when the document failed for good (it is marked
-// failed; the returned error is then an *Error). Other errors are
-// transient: the caller should retry, and a retry redoes the work without
-// duplicating anything.
+// when there is nothing to do (the document is gone, being deleted, at a
+// newer version, or this version already ended ready or failed: a job
+// delivered again after a crash changes nothing) and when the document
+// failed for good (it is marked failed; the returned error is then an
+// *Error). Other errors are transient: the caller should retry, and a
+// retry redoes the work without duplicating anything.
 func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, version int) error {
 	doc, data, err := p.store.Content(ctx, tenantID, docID)
 	if err != nil {
 		if errors.Is(err, ragd.ErrNotFound) {
-			return nil
+			// Deleted, perhaps while an earlier run of this job was
+			// writing points: none may stay behind.
+			return p.dropPoints(ctx, tenantID, docID)
 		}
 		return err
 	}
-	if doc.Status == StatusDeleting || doc.ContentVersion != version {
+	switch {
+	case doc.ContentVersion != version:
+		return nil
+	case doc.Status == StatusDeleting:
+		return p.dropPoints(ctx, tenantID, docID)
+	case doc.Status == StatusReady || doc.Status == StatusFailed:
 		return nil
 	}
 	started := time.Now()
@@ -96,7 +120,8 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 		return ignoreStale(err)
 	}
 
-	ext, err := Extract(ctx, doc.Type, data, p.limits)
+	ext, err := p.sandbox.Extract(ctx, doc.Type, BytesOpener(data), p.limits)
+	data = nil
 	extractMS := int(time.Since(started).Milliseconds())
 	p.metrics.Stage(StageExtracting, time.Since(started))
 	if err != nil {
@@ -282,6 +307,15 @@ func (p *Pipeline) Rebuild(ctx context.Context, tenantID *uuid.UUID, progress fu
 		}
 	}
 	return st, nil
+}
+
+// dropPoints removes every point of a document that is gone or being
+// deleted (the delete job does too; this covers a run that raced it).
+func (p *Pipeline) dropPoints(ctx context.Context, tenantID, docID uuid.UUID) error {
+	if p.vectors == nil {
+		return nil
+	}
+	return p.vectors.DeleteDocument(ctx, tenantID, docID, 0)
 }
 
 func metadataMap(raw []byte) map[string]any {

@@ -43,6 +43,7 @@ func setupPipeline(t *testing.T) *pipelineBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(p.Close)
 	q, err := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)}) // insert-only
 	if err != nil {
 		t.Fatal(err)
@@ -132,6 +133,7 @@ func testPipelineIndexing(t *testing.T, vectors search.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(p.Close)
 	q, _ := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
 	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "r.pdf", Data: ingesttest.ReportPDF(), Type: ingest.TypePDF}, ingest.CreateOptions{}, q)
 	if err != nil {
@@ -323,6 +325,7 @@ func TestPipelineWithOpenAI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(p.Close)
 	q, _ := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
 	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "r.pdf", Data: ingesttest.ReportPDF(), Type: ingest.TypePDF}, ingest.CreateOptions{}, q)
 	if err != nil {

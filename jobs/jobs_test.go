@@ -37,6 +37,7 @@ func TestIngestWorker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(pipeline.Close)
 	queue, err := jobs.New(pool, jobs.Config{Logger: log})
 	if err != nil {
 		t.Fatal(err)
@@ -131,6 +132,7 @@ func TestIngestWorkerSnoozesOnRateLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(pipeline.Close)
 	queue, _ := jobs.New(pool, jobs.Config{Logger: log})
 	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "a.txt", Data: []byte("rate limited text"), Type: ingest.TypeText}, ingest.CreateOptions{}, queue)
 	if err != nil {

@@ -28,6 +28,8 @@ type Metrics struct {
 	embedCacheHits prometheus.Counter
 	embedErrors    *prometheus.CounterVec
 	searchDuration *prometheus.HistogramVec
+	extractions    *prometheus.CounterVec
+	extractRSS     prometheus.Histogram
 }
 
 // New registers ragd's metrics, Go's and the process's, and, when pool is
@@ -70,9 +72,16 @@ func New(pool *pgxpool.Pool, log *slog.Logger) *Metrics {
 			Name: "ragd_search_duration_seconds", Help: "Search latency by mode, from query to answer.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"mode"}),
+		extractions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ragd_extractions_total", Help: "Documents given to an extraction child, by outcome (ok, failed, too_complex, timeout, extract_crashed, cancelled) and whether the child was reused.",
+		}, []string{"outcome", "reused"}),
+		extractRSS: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "ragd_extraction_peak_rss_bytes", Help: "Peak resident memory of an extraction child while it worked on one document.",
+			Buckets: prometheus.ExponentialBuckets(32<<20, 2, 7),
+		}),
 	}
 	reg.MustRegister(m.httpRequests, m.httpDuration, m.stageDuration, m.documents, m.chunks,
-		m.embedRequests, m.embedTokens, m.embedCacheHits, m.embedErrors, m.searchDuration,
+		m.embedRequests, m.embedTokens, m.embedCacheHits, m.embedErrors, m.searchDuration, m.extractions, m.extractRSS,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if pool != nil {
 		reg.MustRegister(&queueDepth{pool: pool, log: log, desc: prometheus.NewDesc(
@@ -122,6 +131,17 @@ func (m *Metrics) Indexed(chunks, requests, tokens, cacheHits int) {
 func (m *Metrics) EmbeddingError(kind string) {
 	if m != nil {
 		m.embedErrors.WithLabelValues(kind).Inc()
+	}
+}
+
+// Extraction records what an extraction child did with one document.
+func (m *Metrics) Extraction(outcome string, reused bool, peakRSS int64) {
+	if m == nil {
+		return
+	}
+	m.extractions.WithLabelValues(outcome, strconv.FormatBool(reused)).Inc()
+	if peakRSS > 0 {
+		m.extractRSS.Observe(float64(peakRSS))
 	}
 }
 

@@ -82,6 +82,7 @@ func Start(t testing.TB, o Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(pipeline.Close)
 	queue, err := jobs.New(pool, jobs.Config{Workers: 2, Logger: log, Pipeline: pipeline, Store: docs, Vectors: vectors, FetchPollInterval: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

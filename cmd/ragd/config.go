@@ -62,6 +62,11 @@ type config struct {
 	MaxPages       int
 	MaxTextBytes   int64
 	ExtractTimeout time.Duration
+	// ExtractMemory (RAGD_EXTRACT_MEMORY, default 1GiB) bounds the data
+	// segment of each extraction child; ExtractCPU (RAGD_EXTRACT_CPU,
+	// default RAGD_EXTRACT_TIMEOUT) its processor time per document.
+	ExtractMemory int64
+	ExtractCPU    time.Duration
 	// ChunkMaxTokens (RAGD_CHUNK_MAX_TOKENS, default 512) and ChunkOverlap
 	// (RAGD_CHUNK_OVERLAP_TOKENS, default 64) are the chunking defaults;
 	// tenant settings and uploads may set their own.
@@ -135,6 +140,15 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	}
 	if c.ExtractTimeout, err = parseDuration(getenv("RAGD_EXTRACT_TIMEOUT"), 2*time.Minute); err != nil {
 		return c, fmt.Errorf("RAGD_EXTRACT_TIMEOUT: %w", err)
+	}
+	if c.ExtractMemory, err = parseBytes(getenv("RAGD_EXTRACT_MEMORY"), 1<<30); err != nil {
+		return c, fmt.Errorf("RAGD_EXTRACT_MEMORY: %w", err)
+	}
+	if c.ExtractMemory < 64<<20 {
+		return c, errors.New("RAGD_EXTRACT_MEMORY: must be at least 64MiB (a child needs some to start)")
+	}
+	if c.ExtractCPU, err = parseDuration(getenv("RAGD_EXTRACT_CPU"), c.ExtractTimeout); err != nil {
+		return c, fmt.Errorf("RAGD_EXTRACT_CPU: %w", err)
 	}
 	for _, v := range []struct {
 		name     string

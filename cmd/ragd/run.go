@@ -126,6 +126,7 @@ func reindex(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logg
 		return err
 	}
 	defer vectors.Close()
+	defer pipeline.Close()
 	start := time.Now()
 	st, err := pipeline.Rebuild(ctx, tenant, func(done, total int, st ingest.RebuildStats) {
 		fmt.Fprintf(stdout, "reindex: %d/%d documents, %d chunks, %d embedding requests, %d cached\n", done, total, st.Chunks, st.EmbeddingRequests, st.CacheHits)
@@ -153,7 +154,8 @@ func newIndexingPipeline(cfg config, pool *pgxpool.Pool, log *slog.Logger, m *me
 		return nil, nil, nil, err
 	}
 	p, err := ingest.NewPipeline(ingest.NewStore(pool), tok, ingest.PipelineConfig{
-		Limits:   ingest.Limits{MaxPages: cfg.MaxPages, MaxTextBytes: int(cfg.MaxTextBytes), Timeout: cfg.ExtractTimeout},
+		Limits: ingest.Limits{MaxPages: cfg.MaxPages, MaxTextBytes: int(cfg.MaxTextBytes), Timeout: cfg.ExtractTimeout,
+			Memory: cfg.ExtractMemory, CPU: cfg.ExtractCPU},
 		Chunking: chunker.Options{MaxTokens: cfg.ChunkMaxTokens, OverlapTokens: cfg.ChunkOverlap},
 		Embedder: emb,
 		Vectors:  vectors,
@@ -202,6 +204,7 @@ func serve(ctx context.Context, cmd string, cfg config, pool *pgxpool.Pool, log 
 		return err
 	}
 	defer vectors.Close()
+	defer pipeline.Close()
 	if cfg.Workers > 0 {
 		qcfg.Pipeline, qcfg.Vectors = pipeline, vectors
 	}

@@ -1,0 +1,267 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"os"
+	"reflect"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ragd/ragd/chunker"
+	"github.com/ragd/ragd/ingest/ingesttest"
+)
+
+// Parsers that die the ways a hostile file makes a real one die. They are
+// registered in the test binary, which is also the sandbox's child, so
+// the child runs them for real.
+const (
+	typeOOM     Type = "test-oom"
+	typeStack   Type = "test-stack"
+	typeSpin    Type = "test-spin"
+	typeHang    Type = "test-hang"
+	typeCrash   Type = "test-crash"
+	typeGarbage Type = "test-garbage"
+	typeLeak    Type = "test-leak"
+	typeEcho    Type = "test-echo"
+	typeEnv     Type = "test-env"
+)
+
+var sink [][]byte
+
+func init() {
+	extractors[typeOOM] = func(context.Context, []byte, Limits) (Extracted, error) {
+		for {
+			b := make([]byte, 16<<20)
+			for i := range b {
+				b[i] = 1
+			}
+			sink = append(sink, b)
+		}
+	}
+	extractors[typeStack] = func(context.Context, []byte, Limits) (Extracted, error) {
+		var nest func(int) int
+		nest = func(n int) int { return nest(n+1) + 1 }
+		return Extracted{}, errors.New(string(rune(nest(0))))
+	}
+	extractors[typeSpin] = func(context.Context, []byte, Limits) (Extracted, error) {
+		x := 0
+		for {
+			x++
+		}
+	}
+	extractors[typeHang] = func(context.Context, []byte, Limits) (Extracted, error) {
+		select {} // no CPU, never returns, ignores ctx
+	}
+	extractors[typeCrash] = func(context.Context, []byte, Limits) (Extracted, error) {
+		// A panic on another goroutine: no recover in the parser's reach.
+		done := make(chan struct{})
+		go func() { panic("parser bug on a goroutine of its own") }()
+		<-done
+		return Extracted{}, nil
+	}
+	extractors[typeGarbage] = func(context.Context, []byte, Limits) (Extracted, error) {
+		os.Stdout.WriteString("this is not an answer")
+		os.Exit(0)
+		return Extracted{}, nil
+	}
+	extractors[typeLeak] = func(_ context.Context, data []byte, _ Limits) (Extracted, error) {
+		go func() { select {} }()
+		return Extracted{Document: docOf(string(data))}, nil
+	}
+	extractors[typeEnv] = func(context.Context, []byte, Limits) (Extracted, error) {
+		return Extracted{Document: docOf(strings.Join(os.Environ(), "\n"))}, nil
+	}
+	extractors[typeEcho] = func(_ context.Context, data []byte, _ Limits) (Extracted, error) {
+		return Extracted{Document: docOf(string(data)), Title: "echo"}, nil
+	}
+}
+
+type sandboxBundle struct {
+	sb   *Sandbox
+	mu   sync.Mutex
+	runs []SandboxRun
+}
+
+func setupSandbox(t *testing.T) *sandboxBundle {
+	t.Helper()
+	b := &sandboxBundle{}
+	b.sb = &Sandbox{Observe: func(r SandboxRun) {
+		b.mu.Lock()
+		b.runs = append(b.runs, r)
+		b.mu.Unlock()
+	}}
+	t.Cleanup(b.sb.Close)
+	return b
+}
+
+func (b *sandboxBundle) lastRuns() []SandboxRun {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]SandboxRun(nil), b.runs...)
+}
+
+func TestSandboxMatchesInProcess(t *testing.T) {
+	t.Parallel()
+	b := setupSandbox(t)
+	docs := map[Type][]byte{
+		TypePDF:      ingesttest.ReportPDF(),
+		TypeDOCX:     ingesttest.MakeDOCX(ingesttest.WPara("Berschrift1", "Title") + ingesttest.WPara("", "Body text.")),
+		TypeHTML:     []byte("<html><head><title>T</title></head><body><h1>Heading</h1><p>Para one.</p></body></html>"),
+		TypeMarkdown: []byte("# Head\n\nSome *text*.\n\n## Sub\n\nMore."),
+		TypeText:     []byte("plain text\n\nin two paragraphs"),
+	}
+	for typ, data := range docs {
+		want := mustExtract(t, typ, data)
+		got, err := b.sb.Extract(t.Context(), typ, BytesOpener(data), Limits{})
+		if err != nil {
+			t.Fatalf("%s: %v", typ, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: sandbox gave %+v, in process %+v", typ, got, want)
+		}
+	}
+	runs := b.lastRuns()
+	if len(runs) != len(docs) {
+		t.Fatalf("%d runs observed, want %d", len(runs), len(docs))
+	}
+	reused := 0
+	for _, r := range runs {
+		if r.Outcome != "ok" || r.PeakRSS <= 0 || r.Wall <= 0 {
+			t.Errorf("run %+v", r)
+		}
+		if r.Reused {
+			reused++
+		}
+	}
+	if reused != len(docs)-1 {
+		t.Errorf("%d of %d documents went to a warm child, want all but the first", reused, len(docs))
+	}
+}
+
+func TestSandboxPassesParserFailures(t *testing.T) {
+	t.Parallel()
+	b := setupSandbox(t)
+	_, err := b.sb.Extract(t.Context(), TypePDF, BytesOpener([]byte("%PDF-1.4\nnot really")), Limits{})
+	wantCode(t, err, CodePDFMalformed)
+	_, err = b.sb.Extract(t.Context(), Type("exe"), BytesOpener([]byte("MZ")), Limits{})
+	wantCode(t, err, CodeUnsupportedType)
+	// A refused file does not cost the child.
+	if _, err := b.sb.Extract(t.Context(), typeEcho, BytesOpener([]byte("next")), Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	runs := b.lastRuns()
+	if runs[0].Outcome != "failed" || !runs[len(runs)-1].Reused {
+		t.Errorf("runs %+v: want a parser failure, then the same child again", runs)
+	}
+}
+
+// TestSandboxContainsFatalParsers: each way a parser can take a process
+// down ends one child, with the code that says why, and leaves no process.
+func TestSandboxContainsFatalParsers(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		typ      Type
+		lim      Limits
+		code     string
+		attempts int
+	}{
+		{typeOOM, Limits{Memory: 256 << 20}, CodeTooComplex, 1},
+		{typeStack, Limits{}, CodeTooComplex, 1},
+		{typeSpin, Limits{Timeout: 30 * time.Second, CPU: 1 * time.Second}, CodeTooComplex, 1},
+		{typeHang, Limits{Timeout: 1 * time.Second}, CodeTimeout, 1},
+		{typeCrash, Limits{}, CodeExtractCrashed, 2},
+		{typeGarbage, Limits{}, CodeExtractCrashed, 2},
+	}
+	for _, tc := range cases {
+		t.Run(string(tc.typ), func(t *testing.T) {
+			t.Parallel()
+			b := setupSandbox(t)
+			start := time.Now()
+			_, err := b.sb.Extract(t.Context(), tc.typ, BytesOpener([]byte("x")), tc.lim)
+			wantCode(t, err, tc.code)
+			runs := b.lastRuns()
+			if len(runs) != tc.attempts {
+				t.Fatalf("%d attempts, want %d: %+v", len(runs), tc.attempts, runs)
+			}
+			t.Logf("%s in %s, child peak RSS %d MiB", err, time.Since(start).Round(time.Millisecond), runs[0].PeakRSS>>20)
+			if tc.typ == typeSpin && time.Since(start) > 15*time.Second {
+				t.Errorf("the CPU limit acted after %s", time.Since(start))
+			}
+			assertGone(t, runs)
+			// The next document gets a healthy child.
+			got, err := b.sb.Extract(t.Context(), typeEcho, BytesOpener([]byte("after")), Limits{})
+			if err != nil || got.Text != "after" {
+				t.Fatalf("next document: %q, %v", got.Text, err)
+			}
+		})
+	}
+}
+
+func TestSandboxRetiresUnfitChildren(t *testing.T) {
+	t.Parallel()
+	b := setupSandbox(t)
+	for range 2 {
+		if _, err := b.sb.Extract(t.Context(), typeLeak, BytesOpener([]byte("leak")), Limits{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if runs := b.lastRuns(); runs[1].Reused {
+		t.Fatal("a child that left a goroutine running served again")
+	}
+	b.sb.MaxUses = 1
+	for range 2 {
+		if _, err := b.sb.Extract(t.Context(), typeEcho, BytesOpener([]byte("x")), Limits{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if runs := b.lastRuns(); runs[3].Reused {
+		t.Fatal("MaxUses 1 reused a child")
+	}
+}
+
+func TestSandboxCancel(t *testing.T) {
+	t.Parallel()
+	b := setupSandbox(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	_, err := b.sb.Extract(ctx, typeHang, BytesOpener([]byte("x")), Limits{Timeout: time.Minute})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled (not the file's fault)", err)
+	}
+	if _, ok := AsError(err); ok {
+		t.Fatal("a cancellation was blamed on the file")
+	}
+	assertGone(t, b.lastRuns())
+}
+
+func TestSandboxHidesServerEnvironment(t *testing.T) {
+	t.Setenv("RAGD_TEST_SECRET", "postgres://secret@db/ragd")
+	b := setupSandbox(t)
+	got, err := b.sb.Extract(t.Context(), typeEnv, BytesOpener([]byte("x")), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(got.Text, "secret") || !strings.Contains(got.Text, sandboxEnv) {
+		t.Fatalf("the child's environment: %q", got.Text)
+	}
+}
+
+func docOf(text string) chunker.Document { return chunker.Document{Text: text} }
+
+// assertGone fails when a child that the sandbox gave up on still exists
+// (running, or unreaped).
+func assertGone(t *testing.T, runs []SandboxRun) {
+	t.Helper()
+	for _, r := range runs {
+		if r.Outcome == "ok" || r.Outcome == "failed" {
+			continue
+		}
+		if err := syscall.Kill(r.PID, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("child %d (%s) still exists after its document: %v", r.PID, r.Outcome, err)
+		}
+	}
+}

@@ -1,0 +1,15 @@
+package jobs_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/ragd/ragd/ingest"
+)
+
+// TestMain lets this test binary be the extraction sandbox's child: the
+// pipeline under test starts os.Executable(), which is this binary.
+func TestMain(m *testing.M) {
+	ingest.ServeIfSandboxChild()
+	os.Exit(m.Run())
+}
