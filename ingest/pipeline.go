@@ -202,7 +202,7 @@ func (p *Pipeline) embedAndWrite(ctx context.Context, doc Document, pieces []chu
 		for i := range texts {
 			texts[i] = pieces[start+i].Text
 		}
-		out, err := p.emb.Embed(ctx, texts)
+		out, err := p.emb.Embed(ctx, doc.TenantID, texts)
 		res.embedTokens += out.Tokens
 		res.cacheHits += out.CacheHits
 		res.embedRequests += out.Requests

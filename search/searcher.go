@@ -139,7 +139,7 @@ func (s *Searcher) Search(ctx context.Context, tenantID uuid.UUID, r Request) (R
 	}
 	if r.Mode != ModeSparse {
 		start := time.Now()
-		v, tokens, err := s.embedQuery(ctx, r.Query)
+		v, tokens, err := s.embedQuery(ctx, tenantID, r.Query)
 		if err != nil {
 			return res, err
 		}
@@ -192,12 +192,12 @@ func (s *Searcher) Search(ctx context.Context, tenantID uuid.UUID, r Request) (R
 // reindex) rarely leave the answer short.
 func overfetch(k int) int { return min(2*k+10, 250) }
 
-func (s *Searcher) embedQuery(ctx context.Context, q string) ([]float32, int, error) {
+func (s *Searcher) embedQuery(ctx context.Context, tenantID uuid.UUID, q string) ([]float32, int, error) {
 	key := fmt.Sprintf("%s\x00%d\x00%s", s.emb.Model(), s.emb.Dimensions(), q)
 	if v, ok := s.cache.get(key); ok {
 		return v, 0, nil
 	}
-	out, err := s.emb.Embed(ctx, []string{q})
+	out, err := s.emb.Embed(ctx, tenantID, []string{q})
 	if err != nil {
 		return nil, 0, err
 	}
