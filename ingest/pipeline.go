@@ -251,8 +251,9 @@ type RebuildStats struct {
 
 // Rebuild writes the vector store again from Postgres, the source of
 // truth: every ready document's current chunks are embedded (the cache
-// answers for texts already embedded with the same model) and upserted,
-// for one tenant or (tenantID nil) all. Documents stay ready throughout.
+// answers for texts the document's tenant already embedded with the same
+// model) and upserted, for one tenant or (tenantID nil) all. Documents
+// stay ready throughout.
 // progress, when not nil, is called after each document.
 func (p *Pipeline) Rebuild(ctx context.Context, tenantID *uuid.UUID, progress func(done, total int, st RebuildStats)) (RebuildStats, error) {
 	var st RebuildStats

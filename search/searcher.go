@@ -219,7 +219,9 @@ type queryKey struct {
 	query  string
 }
 
-// queryCache is a bounded LRU of query embeddings.
+// queryCache is a bounded LRU of query embeddings. Entries are keyed by
+// tenant but share the capacity: one tenant's new queries can evict
+// another's, which that tenant then pays to embed again.
 type queryCache struct {
 	mu    sync.Mutex
 	max   int
