@@ -15,6 +15,7 @@ import (
 
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/api/apitest"
+	"github.com/ragd/ragd/embedder/openaitest"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/search"
 )
@@ -53,19 +54,34 @@ type testBundle struct {
 	logs   *syncBuffer
 	// vectors is the embedded vector store the workers index into.
 	vectors *search.Embedded
+	// openai is the embeddings API double, with setupOpenAI.
+	openai *openaitest.Server
 }
 
 func setup(t testing.TB) *testBundle {
 	t.Helper()
+	return setupWith(t, apitest.Options{})
+}
+
+// setupOpenAI embeds through the Postgres cache with the OpenAI API
+// double, so documents and searches report embedding tokens.
+func setupOpenAI(t testing.TB) *testBundle {
+	t.Helper()
+	return setupWith(t, apitest.Options{OpenAI: true})
+}
+
+func setupWith(t testing.TB, o apitest.Options) *testBundle {
+	t.Helper()
 	logs := &syncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := apitest.Start(t, apitest.Options{Logger: log, Limits: testLimits, MaxUploadBytes: testMaxUpload})
+	o.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	o.Limits, o.MaxUploadBytes = testLimits, testMaxUpload
+	srv := apitest.Start(t, o)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	return &testBundle{t: t, url: srv.URL, pool: srv.Pool, store: srv.Store, encKey: srv.EncryptionKey, logs: logs, vectors: srv.Vectors}
+	return &testBundle{t: t, url: srv.URL, pool: srv.Pool, store: srv.Store, encKey: srv.EncryptionKey, logs: logs, vectors: srv.Vectors, openai: srv.OpenAI}
 }
 
 // response is what a test reads back.

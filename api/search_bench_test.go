@@ -88,7 +88,7 @@ func benchSearch(b *testing.B, n int) {
 	batch := make([]search.Point, 0, 500)
 	for i := range n {
 		t := text(40)
-		v, _ := emb.Embed(ctx, []string{t})
+		v, _ := emb.Embed(ctx, tenant.ID, []string{t})
 		doc := docIDs[i%len(docIDs)]
 		batch = append(batch, search.Point{ID: uuid.New(), TenantID: tenant.ID, DocumentID: doc, ContentVersion: 1, Index: i / len(docIDs),
 			Dense: v.Vectors[0], Sparse: search.DocumentSparse(t), Text: t, Tags: []string{}, Metadata: map[string]any{}})
@@ -101,7 +101,7 @@ func benchSearch(b *testing.B, n int) {
 	}
 	for range 500 {
 		other := uuid.New()
-		v, _ := emb.Embed(ctx, []string{"small tenant"})
+		v, _ := emb.Embed(ctx, other, []string{"small tenant"})
 		if err := vectors.Upsert(ctx, other, []search.Point{{ID: uuid.New(), TenantID: other, DocumentID: uuid.New(), ContentVersion: 1, Dense: v.Vectors[0], Sparse: search.DocumentSparse("small tenant")}}); err != nil {
 			b.Fatal(err)
 		}
@@ -133,7 +133,7 @@ func benchSearch(b *testing.B, n int) {
 	}
 	storeQuery := func(q string) time.Duration {
 		start := time.Now()
-		v, _ := emb.Embed(ctx, []string{q})
+		v, _ := emb.Embed(ctx, tenant.ID, []string{q})
 		if _, err := vectors.Query(ctx, tenant.ID, search.Query{Mode: search.ModeHybrid, Dense: v.Vectors[0], Sparse: search.QuerySparse(q), TopK: 8}); err != nil {
 			b.Fatal(err)
 		}

@@ -52,12 +52,14 @@ func BenchmarkEmbeddingRequests(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		c := NewCached(e, pgtest.NewPool(b))
-		first, err := c.Embed(ctx, texts)
+		pool := pgtest.NewPool(b)
+		tenant := newTenant(b, pool, "T")
+		c := NewCached(e, pool)
+		first, err := c.Embed(ctx, tenant, texts)
 		if err != nil {
 			b.Fatal(err)
 		}
-		same, err := c.Embed(ctx, texts)
+		same, err := c.Embed(ctx, tenant, texts)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -65,7 +67,7 @@ func BenchmarkEmbeddingRequests(b *testing.B) {
 		for i := 0; i < len(changed); i += 20 { // 5%
 			changed[i] += " (edited)"
 		}
-		edited, err := c.Embed(ctx, changed)
+		edited, err := c.Embed(ctx, tenant, changed)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -4,16 +4,24 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Cached wraps an Embedder with a Postgres cache keyed by (model,
-// dimensions, SHA-256 of the text): a text embedded once is never sent
-// again, whichever document or tenant it comes from, and identical texts
-// in one call are sent once.
+// Cached wraps an Embedder with a Postgres cache keyed by (tenant, model,
+// dimensions, SHA-256 of the text): a text a tenant embedded once is never
+// sent again for that tenant, whichever of its documents or searches it
+// comes from, and identical texts in one call are sent once.
+//
+// Entries are never shared between tenants, although a text embeds the
+// same for everyone: a hit shows in what the tenant sees (a document's
+// embedding_tokens and embedding_cache_hits, a search's usage and
+// Server-Timing), so a shared entry would tell tenant B that tenant A had
+// ingested or searched that exact text. Entries go with their tenant.
 type Cached struct {
 	inner Embedder
 	pool  *pgxpool.Pool
@@ -30,8 +38,13 @@ func (c *Cached) Model() string { return c.inner.Model() }
 // Dimensions implements Embedder.
 func (c *Cached) Dimensions() int { return c.inner.Dimensions() }
 
-// Embed implements Embedder.
-func (c *Cached) Embed(ctx context.Context, texts []string) (Result, error) {
+// Embed implements Embedder: it answers from tenantID's entries only,
+// embeds the rest through the inner embedder and stores them for tenantID.
+// tenantID must name an existing tenant.
+func (c *Cached) Embed(ctx context.Context, tenantID uuid.UUID, texts []string) (Result, error) {
+	if tenantID == uuid.Nil {
+		return Result{}, errors.New("embedding cache: no tenant")
+	}
 	dims := c.inner.Dimensions()
 	keys := make([][]byte, len(texts))
 	for i, t := range texts {
@@ -40,7 +53,7 @@ func (c *Cached) Embed(ctx context.Context, texts []string) (Result, error) {
 	}
 	found := map[[32]byte][]float32{}
 	rows, err := c.pool.Query(ctx, `SELECT sha256, vector FROM embedding_cache
-		WHERE model = $1 AND dimensions = $2 AND sha256 = ANY($3)`, c.inner.Model(), dims, keys)
+		WHERE tenant_id = $1 AND model = $2 AND dimensions = $3 AND sha256 = ANY($4)`, tenantID, c.inner.Model(), dims, keys)
 	if err != nil {
 		return Result{}, fmt.Errorf("read embedding cache: %w", err)
 	}
@@ -78,7 +91,7 @@ func (c *Cached) Embed(ctx context.Context, texts []string) (Result, error) {
 	if len(missTexts) == 0 {
 		return res, nil
 	}
-	got, err := c.inner.Embed(ctx, missTexts)
+	got, err := c.inner.Embed(ctx, tenantID, missTexts)
 	res.Requests, res.Tokens = got.Requests, got.Tokens
 	if err != nil {
 		return res, err
@@ -90,9 +103,9 @@ func (c *Cached) Embed(ctx context.Context, texts []string) (Result, error) {
 		}
 		enc[j] = encodeVector(v)
 	}
-	if _, err := c.pool.Exec(ctx, `INSERT INTO embedding_cache (model, dimensions, sha256, vector)
-		SELECT $1, $2, k, v FROM unnest($3::bytea[], $4::bytea[]) AS t(k, v)
-		ON CONFLICT DO NOTHING`, c.inner.Model(), dims, missKeys, enc); err != nil {
+	if _, err := c.pool.Exec(ctx, `INSERT INTO embedding_cache (tenant_id, model, dimensions, sha256, vector)
+		SELECT $1, $2, $3, k, v FROM unnest($4::bytea[], $5::bytea[]) AS t(k, v)
+		ON CONFLICT DO NOTHING`, tenantID, c.inner.Model(), dims, missKeys, enc); err != nil {
 		return res, fmt.Errorf("write embedding cache: %w", err)
 	}
 	return res, nil

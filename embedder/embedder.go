@@ -2,8 +2,9 @@
 // OpenAI-compatible server) embedder built on go-openai, with batching to
 // the provider's limits, bounded concurrency and polite retries; a local,
 // deterministic hashing embedder for machines without an API key; and a
-// Postgres cache keyed by (model, dimensions, SHA-256 of the text) so the
-// same text is never paid for twice.
+// Postgres cache keyed by (tenant, model, dimensions, SHA-256 of the text)
+// so a tenant never pays twice for the same text, and never learns from
+// the cost or the speed of an embedding whether another tenant holds it.
 package embedder
 
 import (
@@ -11,17 +12,28 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Embedder embeds texts. Implementations are safe for concurrent use.
+//
+// Embed takes the tenant on whose behalf it embeds, as every store method
+// of tenant data takes its tenant: an implementation that keeps anything
+// between calls (Cached) must keep it per tenant, because what a cached
+// answer saves (tokens, requests, time) shows in what the tenant sees, and
+// must not depend on another tenant's texts. The providers keep nothing and
+// ignore it. A parameter rather than a tenant-scoped view or a context
+// value, so that no caller can embed without naming the tenant: the
+// compiler finds every call site.
 type Embedder interface {
 	// Model names the model; with Dimensions it keys cached vectors.
 	Model() string
 	// Dimensions is the length of every vector Embed returns.
 	Dimensions() int
-	// Embed returns one vector per text, in input order. Texts must not be
-	// empty.
-	Embed(ctx context.Context, texts []string) (Result, error)
+	// Embed returns one vector per text, in input order, for tenantID.
+	// Texts must not be empty.
+	Embed(ctx context.Context, tenantID uuid.UUID, texts []string) (Result, error)
 }
 
 // Result is what one Embed call produced.

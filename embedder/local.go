@@ -7,6 +7,8 @@ import (
 	"math"
 	"strings"
 	"unicode"
+
+	"github.com/google/uuid"
 )
 
 // Local is a deterministic hashing embedder: each word and each character
@@ -36,8 +38,8 @@ func (l *Local) Model() string { return LocalModel }
 // Dimensions implements Embedder.
 func (l *Local) Dimensions() int { return l.dims }
 
-// Embed implements Embedder.
-func (l *Local) Embed(ctx context.Context, texts []string) (Result, error) {
+// Embed implements Embedder. A text's vector depends on the text alone.
+func (l *Local) Embed(ctx context.Context, _ uuid.UUID, texts []string) (Result, error) {
 	out := make([][]float32, len(texts))
 	for i, t := range texts {
 		if i%256 == 0 && ctx.Err() != nil {

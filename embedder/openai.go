@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	openai "github.com/sashabaranov/go-openai"
 	"golang.org/x/sync/errgroup"
 )
@@ -122,8 +123,9 @@ func (o *OpenAI) Batches(texts []string) ([][2]int, error) {
 	return out, nil
 }
 
-// Embed implements Embedder.
-func (o *OpenAI) Embed(ctx context.Context, texts []string) (Result, error) {
+// Embed implements Embedder. Every call is a request: the tenant is not
+// sent to the provider and plays no part.
+func (o *OpenAI) Embed(ctx context.Context, _ uuid.UUID, texts []string) (Result, error) {
 	batches, err := o.Batches(texts)
 	if err != nil {
 		return Result{}, err

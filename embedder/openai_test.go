@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/ragd/ragd/embedder/openaitest"
 )
 
@@ -76,7 +78,7 @@ func TestOpenAI(t *testing.T) {
 	t.Run("BatchesToTheLimitsAndKeepsOrder", func(t *testing.T) {
 		t.Parallel()
 		e, fake := newFake(t, OpenAIConfig{MaxBatchInputs: 3, Concurrency: 3})
-		res, err := e.Embed(ctx, texts(10))
+		res, err := e.Embed(ctx, uuid.Nil, texts(10))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,14 +109,14 @@ func TestOpenAI(t *testing.T) {
 		if _, err := e.Batches([]string{"a b c d e f"}); err == nil {
 			t.Fatal("an input over the token limit was accepted")
 		}
-		_, err = e.Embed(ctx, []string{"text 0", ""})
+		_, err = e.Embed(ctx, uuid.Nil, []string{"text 0", ""})
 		wantKind(t, err, KindBadRequest)
 	})
 
 	t.Run("NoDimensionsFieldForOtherModels", func(t *testing.T) {
 		t.Parallel()
 		e, fake := newFake(t, OpenAIConfig{Model: "nomic-embed-text"})
-		if _, err := e.Embed(ctx, texts(2)); err != nil {
+		if _, err := e.Embed(ctx, uuid.Nil, texts(2)); err != nil {
 			t.Fatal(err)
 		}
 		if fake.Requests()[0].HasDims {
@@ -135,7 +137,7 @@ func TestOpenAI(t *testing.T) {
 			return false
 		}
 		start := time.Now()
-		res, err := e.Embed(ctx, texts(2))
+		res, err := e.Embed(ctx, uuid.Nil, texts(2))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +156,7 @@ func TestOpenAI(t *testing.T) {
 			fmt.Fprint(w, `{"error":{"message":"slow down"}}`)
 			return true
 		}
-		_, err := e.Embed(ctx, texts(1))
+		_, err := e.Embed(ctx, uuid.Nil, texts(1))
 		if ek := wantKind(t, err, KindRateLimit); ek.Retry != 120*time.Second || ek.Permanent() {
 			t.Fatalf("retry = %s", ek.Retry)
 		}
@@ -171,7 +173,7 @@ func TestOpenAI(t *testing.T) {
 			}
 			return false
 		}
-		res, err := e.Embed(ctx, texts(3))
+		res, err := e.Embed(ctx, uuid.Nil, texts(3))
 		if err != nil || res.Requests != 3 {
 			t.Fatalf("err %v after %d requests", err, res.Requests)
 		}
@@ -189,7 +191,7 @@ func TestOpenAI(t *testing.T) {
 			}
 			return true
 		}
-		res, err := e.Embed(ctx, texts(1))
+		res, err := e.Embed(ctx, uuid.Nil, texts(1))
 		wantKind(t, err, KindTimeout)
 		if res.Requests != 2 {
 			t.Fatalf("%d attempts, want 2", res.Requests)
@@ -208,13 +210,13 @@ func TestOpenAI(t *testing.T) {
 				fmt.Fprint(w, `{"error":{"message":"nope"}}`)
 				return true
 			}
-			_, err := e.Embed(ctx, texts(1))
+			_, err := e.Embed(ctx, uuid.Nil, texts(1))
 			if ek := wantKind(t, err, tc.kind); !ek.Permanent() || len(fake.Requests()) != 1 {
 				t.Fatalf("%d: permanent=%v after %d requests", tc.status, ek.Permanent(), len(fake.Requests()))
 			}
 		}
 		e, _ := newFake(t, OpenAIConfig{APIKey: "wrong-key"})
-		_, err := e.Embed(ctx, texts(1))
+		_, err := e.Embed(ctx, uuid.Nil, texts(1))
 		if ek := wantKind(t, err, KindAuth); !strings.Contains(ek.Message, "OPENAI_API_KEY") {
 			t.Fatalf("message %q does not say what to fix", ek.Message)
 		}
@@ -224,7 +226,7 @@ func TestOpenAI(t *testing.T) {
 		t.Parallel()
 		e, fake := newFake(t, OpenAIConfig{})
 		fake.SetDims(4) // the server answers 4 while 8 are configured
-		_, err := e.Embed(ctx, texts(1))
+		_, err := e.Embed(ctx, uuid.Nil, texts(1))
 		if ek := wantKind(t, err, KindDimensions); !strings.Contains(ek.Message, "RAGD_EMBEDDING_DIMENSIONS") {
 			t.Fatalf("message %q", ek.Message)
 		}
@@ -242,7 +244,7 @@ func TestOpenAI(t *testing.T) {
 			inflight.Add(-1)
 			return false
 		}
-		if _, err := e.Embed(ctx, texts(8)); err != nil {
+		if _, err := e.Embed(ctx, uuid.Nil, texts(8)); err != nil {
 			t.Fatal(err)
 		}
 		if p := peak.Load(); p > 2 || p < 1 {
@@ -270,7 +272,7 @@ func TestLocal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := l.Embed(context.Background(), []string{"Tenants upload documents", "tenants upload their documents", "Quantum chromodynamics lecture", "!!!"})
+	res, err := l.Embed(context.Background(), uuid.Nil, []string{"Tenants upload documents", "tenants upload their documents", "Quantum chromodynamics lecture", "!!!"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +290,7 @@ func TestLocal(t *testing.T) {
 	if near, far := cos(v[0], v[1]), cos(v[0], v[2]); near < 0.5 || far > 0.3 {
 		t.Fatalf("similar texts %.2f, unrelated %.2f", near, far)
 	}
-	again, _ := l.Embed(context.Background(), []string{"Tenants upload documents"})
+	again, _ := l.Embed(context.Background(), uuid.Nil, []string{"Tenants upload documents"})
 	if cos(again.Vectors[0], v[0]) < 0.9999 {
 		t.Fatal("not deterministic")
 	}

@@ -227,7 +227,7 @@ func (p *Pipeline) embedAndWrite(ctx context.Context, doc Document, pieces []chu
 		for i := range texts {
 			texts[i] = pieces[start+i].Text
 		}
-		out, err := p.emb.Embed(ctx, texts)
+		out, err := p.emb.Embed(ctx, doc.TenantID, texts)
 		res.embedTokens += out.Tokens
 		res.cacheHits += out.CacheHits
 		res.embedRequests += out.Requests
@@ -276,8 +276,9 @@ type RebuildStats struct {
 
 // Rebuild writes the vector store again from Postgres, the source of
 // truth: every ready document's current chunks are embedded (the cache
-// answers for texts already embedded with the same model) and upserted,
-// for one tenant or (tenantID nil) all. Documents stay ready throughout.
+// answers for texts the document's tenant already embedded with the same
+// model) and upserted, for one tenant or (tenantID nil) all. Documents
+// stay ready throughout.
 // progress, when not nil, is called after each document.
 func (p *Pipeline) Rebuild(ctx context.Context, tenantID *uuid.UUID, progress func(done, total int, st RebuildStats)) (RebuildStats, error) {
 	var st RebuildStats

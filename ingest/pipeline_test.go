@@ -85,12 +85,12 @@ type crashingEmbedder struct {
 	cancel context.CancelFunc
 }
 
-func (c *crashingEmbedder) Embed(ctx context.Context, texts []string) (embedder.Result, error) {
+func (c *crashingEmbedder) Embed(ctx context.Context, tenantID uuid.UUID, texts []string) (embedder.Result, error) {
 	if c.calls.Add(1) == 2 && c.cancel != nil {
 		c.cancel()
 		return embedder.Result{}, ctx.Err()
 	}
-	return c.Embedder.Embed(ctx, texts)
+	return c.Embedder.Embed(ctx, tenantID, texts)
 }
 
 func TestPipelineIndexing(t *testing.T) {

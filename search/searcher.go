@@ -4,7 +4,6 @@ import (
 	"container/list"
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -112,8 +111,8 @@ type Result struct {
 }
 
 // Searcher answers tenants' searches: it embeds the query (through a small
-// cache), asks the store, and keeps only hits of documents search may
-// show, at the version that is completely indexed.
+// cache of each tenant's own queries), asks the store, and keeps only hits
+// of documents search may show, at the version that is completely indexed.
 type Searcher struct {
 	emb   embedder.Embedder
 	store Store
@@ -139,7 +138,7 @@ func (s *Searcher) Search(ctx context.Context, tenantID uuid.UUID, r Request) (R
 	}
 	if r.Mode != ModeSparse {
 		start := time.Now()
-		v, tokens, err := s.embedQuery(ctx, r.Query)
+		v, tokens, err := s.embedQuery(ctx, tenantID, r.Query)
 		if err != nil {
 			return res, err
 		}
@@ -192,12 +191,15 @@ func (s *Searcher) Search(ctx context.Context, tenantID uuid.UUID, r Request) (R
 // reindex) rarely leave the answer short.
 func overfetch(k int) int { return min(2*k+10, 250) }
 
-func (s *Searcher) embedQuery(ctx context.Context, q string) ([]float32, int, error) {
-	key := fmt.Sprintf("%s\x00%d\x00%s", s.emb.Model(), s.emb.Dimensions(), q)
+// embedQuery embeds q for tenantID, answering from the tenant's own cached
+// queries only: a hit shows (no tokens in the usage, a short embed time),
+// so one tenant's query must never answer another's.
+func (s *Searcher) embedQuery(ctx context.Context, tenantID uuid.UUID, q string) ([]float32, int, error) {
+	key := queryKey{tenant: tenantID, model: s.emb.Model(), dims: s.emb.Dimensions(), query: q}
 	if v, ok := s.cache.get(key); ok {
 		return v, 0, nil
 	}
-	out, err := s.emb.Embed(ctx, []string{q})
+	out, err := s.emb.Embed(ctx, tenantID, []string{q})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -208,24 +210,35 @@ func (s *Searcher) embedQuery(ctx context.Context, q string) ([]float32, int, er
 	return out.Vectors[0], out.Tokens, nil
 }
 
-// queryCache is a bounded LRU of query embeddings.
+// queryKey keys a cached query embedding: the tenant, then the model and
+// dimensions that made it, then the query's text.
+type queryKey struct {
+	tenant uuid.UUID
+	model  string
+	dims   int
+	query  string
+}
+
+// queryCache is a bounded LRU of query embeddings. Entries are keyed by
+// tenant but share the capacity: one tenant's new queries can evict
+// another's, which that tenant then pays to embed again.
 type queryCache struct {
 	mu    sync.Mutex
 	max   int
 	order *list.List
-	items map[string]*list.Element
+	items map[queryKey]*list.Element
 }
 
 type cacheEntry struct {
-	key string
+	key queryKey
 	vec []float32
 }
 
 func newQueryCache(max int) *queryCache {
-	return &queryCache{max: max, order: list.New(), items: map[string]*list.Element{}}
+	return &queryCache{max: max, order: list.New(), items: map[queryKey]*list.Element{}}
 }
 
-func (c *queryCache) get(key string) ([]float32, bool) {
+func (c *queryCache) get(key queryKey) ([]float32, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.items[key]; ok {
@@ -235,7 +248,7 @@ func (c *queryCache) get(key string) ([]float32, bool) {
 	return nil, false
 }
 
-func (c *queryCache) put(key string, vec []float32) {
+func (c *queryCache) put(key queryKey, vec []float32) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.items[key]; ok {

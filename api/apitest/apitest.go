@@ -1,7 +1,8 @@
 // Package apitest starts a complete ragd API in process for tests of the
 // API and of its clients (ragctl): real Postgres (a database per test),
-// River workers, the local embedder, the embedded vector store, metrics
-// and the job dashboard.
+// River workers, the local embedder (or the OpenAI API double behind the
+// Postgres embedding cache), the embedded vector store, metrics and the
+// job dashboard.
 package apitest
 
 import (
@@ -19,6 +20,7 @@ import (
 	"github.com/ragd/ragd/api"
 	"github.com/ragd/ragd/chunker"
 	"github.com/ragd/ragd/embedder"
+	"github.com/ragd/ragd/embedder/openaitest"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/jobs"
 	"github.com/ragd/ragd/metrics"
@@ -35,6 +37,10 @@ type Options struct {
 	Logger         *slog.Logger
 	Limits         ingest.Limits
 	MaxUploadBytes int64
+	// OpenAI embeds with an OpenAI API double (Server.OpenAI) through the
+	// Postgres embedding cache, as ragd serve does with a real provider,
+	// instead of the local embedder: embedding tokens are then counted.
+	OpenAI bool
 }
 
 // Server is a running test API.
@@ -44,6 +50,8 @@ type Server struct {
 	Store         *agents.Store
 	Vectors       *search.Embedded
 	EncryptionKey []byte
+	// OpenAI is the embeddings API double, with Options.OpenAI.
+	OpenAI *openaitest.Server
 }
 
 var (
@@ -71,7 +79,17 @@ func Start(t testing.TB, o Options) *Server {
 	if tokErr != nil {
 		t.Fatal(tokErr)
 	}
-	emb, _ := embedder.NewLocal(64)
+	var emb embedder.Embedder
+	emb, _ = embedder.NewLocal(64)
+	var fake *openaitest.Server
+	if o.OpenAI {
+		fake = openaitest.Start(t, 64)
+		oa, err := embedder.NewOpenAI(embedder.OpenAIConfig{APIKey: openaitest.Key, BaseURL: fake.URL, Dimensions: 64, Counter: tok})
+		if err != nil {
+			t.Fatal(err)
+		}
+		emb = embedder.NewCached(oa, pool)
+	}
 	vectors, err := search.OpenEmbedded(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +127,7 @@ func Start(t testing.TB, o Options) *Server {
 		},
 	}))
 	t.Cleanup(srv.Close)
-	return &Server{URL: srv.URL, Pool: pool, Store: store, Vectors: vectors, EncryptionKey: key}
+	return &Server{URL: srv.URL, Pool: pool, Store: store, Vectors: vectors, EncryptionKey: key, OpenAI: fake}
 }
 
 // TenantKey creates a tenant and a key with every scope.
