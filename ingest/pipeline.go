@@ -329,8 +329,8 @@ func metadataMap(raw []byte) map[string]any {
 // ran out of attempts) so that the document does not stay in processing.
 func (p *Pipeline) MarkFailed(ctx context.Context, tenantID, docID uuid.UUID, version int, cause error) error {
 	doc, err := p.store.Get(ctx, tenantID, docID)
-	if err != nil || doc.ContentVersion != version {
-		return nil
+	if err != nil || doc.ContentVersion != version || doc.Status == StatusReady || doc.Status == StatusFailed {
+		return nil // gone, superseded, or this version already ended
 	}
 	return ignoreStale(p.store.setFailed(ctx, doc, &Error{Code: CodeInternal, Message: "processing failed repeatedly; try reindexing later", Err: cause}))
 }

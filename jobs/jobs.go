@@ -213,20 +213,33 @@ type Config struct {
 	Vectors search.Store
 	// FetchPollInterval overrides River's (tests make it short).
 	FetchPollInterval time.Duration
+	// Supervisor timings (heartbeat, rescue, dispatch); zero fields take
+	// defaults.
+	Supervisor SupervisorTimings
 }
 
 // Queue enqueues ragd's jobs and, with workers, works them.
 type Queue struct {
 	client  *river.Client[pgx.Tx]
 	working bool
+	sup     *supervisor
+	stopSup context.CancelFunc
+	supDone chan struct{}
 }
+
+// stuckAfter is River's own stuck-job rescue, for a job still running in a
+// live process long after its timeout: longer than the longest timeout
+// (reindex_tenant, 2 hours), so that no job is rescued while it works.
+// Jobs of dead processes are the supervisor's, within seconds.
+const stuckAfter = 3 * time.Hour
 
 // New returns a Queue on pool. Call Start to begin working jobs.
 func New(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	rc := &river.Config{Logger: cfg.Logger, FetchPollInterval: cfg.FetchPollInterval}
+	rc := &river.Config{Logger: cfg.Logger, FetchPollInterval: cfg.FetchPollInterval, RescueStuckJobsAfter: stuckAfter}
+	var sup *supervisor
 	if cfg.Workers > 0 {
 		if cfg.Pipeline == nil || cfg.Store == nil {
 			return nil, errors.New("jobs: workers need a pipeline and a store")
@@ -242,41 +255,70 @@ func New(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
 			func() (river.JobArgs, *river.InsertOpts) { return ExpireIdempotencyKeysArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true})}
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
+		sup = &supervisor{pool: pool, id: newClientID(), workers: cfg.Workers, t: cfg.Supervisor.withDefaults(),
+			log: cfg.Logger, failed: markFailedFunc(cfg.Pipeline)}
+		rc.ID = sup.id
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), rc)
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
-	return &Queue{client: client, working: cfg.Workers > 0}, nil
+	return &Queue{client: client, working: cfg.Workers > 0, sup: sup}, nil
 }
 
 // Client returns the River client (for the job dashboard).
 func (q *Queue) Client() *river.Client[pgx.Tx] { return q.client }
 
-// Start begins working jobs (a no-op for an insert-only queue).
+// Start begins working jobs (a no-op for an insert-only queue): it
+// registers the process's heartbeat, starts River, then the supervisor.
 func (q *Queue) Start(ctx context.Context) error {
 	if !q.working {
 		return nil
 	}
-	return q.client.Start(ctx)
+	if err := q.sup.register(ctx); err != nil {
+		return err
+	}
+	if err := q.client.Start(ctx); err != nil {
+		return err
+	}
+	events, cancelEvents := q.client.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed,
+		river.EventKindJobCancelled, river.EventKindJobSnoozed)
+	supCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	q.stopSup, q.supDone = stop, make(chan struct{})
+	go func() {
+		defer close(q.supDone)
+		defer cancelEvents()
+		q.sup.run(supCtx, events)
+	}()
+	return nil
 }
 
 // Stop stops fetching new jobs and waits for running ones until ctx is
 // done; then it cancels them (River will give them to another worker).
+// The heartbeat goes last: until then this process's jobs are its own.
 func (q *Queue) Stop(ctx context.Context) error {
 	if !q.working {
 		return nil
 	}
 	err := q.client.Stop(ctx)
 	if err != nil && ctx.Err() != nil {
-		return q.client.StopAndCancel(context.WithoutCancel(ctx))
+		err = q.client.StopAndCancel(context.WithoutCancel(ctx))
+	}
+	if q.stopSup != nil {
+		q.stopSup()
+		<-q.supDone
+	}
+	if uerr := q.sup.unregister(context.WithoutCancel(ctx)); uerr != nil && err == nil {
+		err = fmt.Errorf("unregister worker process: %w", uerr)
 	}
 	return err
 }
 
-// EnqueueIngest implements ingest.Enqueuer.
+// EnqueueIngest implements ingest.Enqueuer. The job waits as pending
+// until the supervisor releases it in its tenant's turn.
 func (q *Queue) EnqueueIngest(ctx context.Context, tx pgx.Tx, d ingest.Document) error {
-	_, err := q.client.InsertTx(ctx, tx, IngestArgs{TenantID: d.TenantID, DocumentID: d.ID, ContentVersion: d.ContentVersion}, nil)
+	_, err := q.client.InsertTx(ctx, tx, IngestArgs{TenantID: d.TenantID, DocumentID: d.ID, ContentVersion: d.ContentVersion},
+		&river.InsertOpts{Pending: true})
 	return err
 }
 

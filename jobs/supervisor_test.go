@@ -1,0 +1,246 @@
+package jobs
+
+import (
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ragd/ragd"
+	"github.com/ragd/ragd/agents"
+	"github.com/ragd/ragd/chunker"
+	"github.com/ragd/ragd/ingest"
+	"github.com/ragd/ragd/postgres/pgtest"
+	"github.com/ragd/ragd/secret"
+)
+
+type supervisorBundle struct {
+	pool  *pgxpool.Pool
+	sup   *supervisor
+	queue *Queue // insert-only: the supervisor is driven by hand
+}
+
+func setupSupervisor(t *testing.T, workers int) *supervisorBundle {
+	t.Helper()
+	pool := pgtest.NewPool(t)
+	q, err := New(pool, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sup := &supervisor{pool: pool, id: newClientID(), workers: workers, log: slog.New(slog.DiscardHandler),
+		t: SupervisorTimings{DeadAfter: 2 * time.Second}.withDefaults()}
+	if err := sup.register(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return &supervisorBundle{pool: pool, sup: sup, queue: q}
+}
+
+// enqueue inserts n ingest jobs for tenant, as an upload does.
+func (b *supervisorBundle) enqueue(t *testing.T, tenant uuid.UUID, n int) []int64 {
+	t.Helper()
+	var ids []int64
+	for range n {
+		err := pgx.BeginFunc(t.Context(), b.pool, func(tx pgx.Tx) error {
+			return b.queue.EnqueueIngest(t.Context(), tx, ingest.Document{TenantID: tenant, ID: uuid.New(), ContentVersion: 1})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var id int64
+		if err := b.pool.QueryRow(t.Context(), "SELECT max(id) FROM river_job").Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// work plays the workers: it takes every available job, in River's order,
+// and completes it; it returns the tenants of the jobs taken.
+func (b *supervisorBundle) work(t *testing.T) []uuid.UUID {
+	t.Helper()
+	rows, err := b.pool.Query(t.Context(), `UPDATE river_job SET state = 'completed', finalized_at = now()
+		WHERE id IN (SELECT id FROM river_job WHERE state = 'available' ORDER BY priority, scheduled_at, id)
+		RETURNING id, (args->>'tenant_id')::uuid`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type taken struct {
+		id     int64
+		tenant uuid.UUID
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (taken, error) {
+		var x taken
+		err := r.Scan(&x.id, &x.tenant)
+		return x, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(list, func(a, b taken) int { return int(a.id - b.id) })
+	out := make([]uuid.UUID, len(list))
+	for i, x := range list {
+		out[i] = x.tenant
+	}
+	return out
+}
+
+func (b *supervisorBundle) states(t *testing.T, state string) int {
+	t.Helper()
+	var n int
+	if err := b.pool.QueryRow(t.Context(), "SELECT count(*) FROM river_job WHERE state = $1", state).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestDispatch(t *testing.T) {
+	t.Parallel()
+
+	t.Run("KeepsAsManyAvailableAsLiveWorkers", func(t *testing.T) {
+		t.Parallel()
+		b := setupSupervisor(t, 3)
+		b.enqueue(t, uuid.New(), 10)
+		if n := b.states(t, "pending"); n != 10 {
+			t.Fatalf("%d pending after upload, want all 10 (an upload's job waits for its turn)", n)
+		}
+		b.sup.dispatch(t.Context())
+		b.sup.dispatch(t.Context())
+		if n := b.states(t, "available"); n != 3 {
+			t.Fatalf("%d available for 3 live workers", n)
+		}
+	})
+
+	t.Run("RoundRobinAcrossTenants", func(t *testing.T) {
+		t.Parallel()
+		b := setupSupervisor(t, 2)
+		flood, one, few := uuid.New(), uuid.New(), uuid.New()
+		b.enqueue(t, flood, 12)
+		b.enqueue(t, one, 1)
+		b.enqueue(t, few, 3)
+		var order []uuid.UUID
+		for b.states(t, "pending") > 0 {
+			b.sup.dispatch(t.Context())
+			order = append(order, b.work(t)...)
+		}
+		if len(order) != 16 {
+			t.Fatalf("%d jobs worked, want 16", len(order))
+		}
+		// Two at a time, the tenant with the fewest jobs in flight first,
+		// the older job on a tie: the single upload goes in the first
+		// round, then the three alternate with the flood.
+		want := []uuid.UUID{flood, one, flood, few, flood, few, flood, few}
+		for range 8 {
+			want = append(want, flood)
+		}
+		if !slices.Equal(order, want) {
+			t.Errorf("order of release:\n got %v\nwant %v", order, want)
+		}
+	})
+
+	t.Run("OnlyLiveWorkersCount", func(t *testing.T) {
+		t.Parallel()
+		b := setupSupervisor(t, 1)
+		if _, err := b.pool.Exec(t.Context(), `INSERT INTO ragd_workers (client_id, hostname, pid, workers, heartbeat_at)
+			VALUES ('dead', 'h', 1, 50, now() - interval '1 hour')`); err != nil {
+			t.Fatal(err)
+		}
+		b.enqueue(t, uuid.New(), 5)
+		b.sup.dispatch(t.Context())
+		if n := b.states(t, "available"); n != 1 {
+			t.Fatalf("%d available: a dead process's workers were counted", n)
+		}
+	})
+}
+
+func TestRescue(t *testing.T) {
+	t.Parallel()
+	b := setupSupervisor(t, 2)
+	ctx := t.Context()
+	tok, err := chunker.NewCL100K()
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := ingest.NewStore(b.pool)
+	pipeline, err := ingest.NewPipeline(docs, tok, ingest.PipelineConfig{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pipeline.Close)
+	b.sup.failed = markFailedFunc(pipeline)
+	box, _ := secret.NewBox(secret.NewKey())
+	tenant, err := agents.NewStore(b.pool, box).CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("T")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upload := func() ingest.Document {
+		c, err := docs.Create(ctx, tenant.ID, ingest.Upload{Data: []byte(uuid.NewString()), Type: ingest.TypeText}, ingest.CreateOptions{}, b.queue)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Document
+	}
+	deadDoc, lastDoc, liveDoc := upload(), upload(), upload()
+	// Three jobs running: two under a process that died a minute ago (one
+	// of them at its last attempt), one under this live process.
+	run := func(d ingest.Document, by string, attempt int) {
+		_, err := b.pool.Exec(ctx, `UPDATE river_job SET state = 'running', attempt = $2, max_attempts = 5,
+			attempted_at = now() - interval '1 minute', attempted_by = ARRAY[$3::text]
+			WHERE args->>'document_id' = $1`, d.ID.String(), attempt, by)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.pool.Exec(ctx, "UPDATE documents SET status = 'processing' WHERE id = $1", d.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.pool.Exec(ctx, `INSERT INTO ragd_workers (client_id, hostname, pid, workers, heartbeat_at)
+		VALUES ('dead-process', 'h', 1, 2, now() - interval '1 minute')`); err != nil {
+		t.Fatal(err)
+	}
+	run(deadDoc, "dead-process", 1)
+	run(lastDoc, "never-registered", 5)
+	run(liveDoc, b.sup.id, 1)
+
+	b.sup.rescue(ctx)
+
+	state := func(d ingest.Document) (string, int) {
+		var s string
+		var nerr int
+		if err := b.pool.QueryRow(ctx, "SELECT state::text, coalesce(array_length(errors, 1), 0) FROM river_job WHERE args->>'document_id' = $1",
+			d.ID.String()).Scan(&s, &nerr); err != nil {
+			t.Fatal(err)
+		}
+		return s, nerr
+	}
+	if s, n := state(deadDoc); s != "available" || n != 1 {
+		t.Errorf("dead process's job: %s with %d errors, want available with the rescue noted", s, n)
+	}
+	if s, _ := state(lastDoc); s != "discarded" {
+		t.Errorf("last attempt of a dead process's job: %s, want discarded", s)
+	}
+	if d, _ := docs.Get(ctx, tenant.ID, lastDoc.ID); d.Status != ingest.StatusFailed || d.Error == nil {
+		t.Errorf("document of a discarded job: %s, want failed with a reason", d.Status)
+	}
+	if s, _ := state(liveDoc); s != "running" {
+		t.Errorf("live process's job: %s, want running (untouched)", s)
+	}
+	var rows int
+	if err := b.pool.QueryRow(ctx, "SELECT count(*) FROM ragd_workers WHERE client_id = $1", b.sup.id).Scan(&rows); err != nil || rows != 1 {
+		t.Fatalf("own heartbeat row: %d, %v", rows, err)
+	}
+	// A ready document's job rescued at its last attempt stays ready.
+	readyDoc := upload()
+	run(readyDoc, "dead-process", 5)
+	if _, err := b.pool.Exec(ctx, "UPDATE documents SET status = 'ready' WHERE id = $1", readyDoc.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.sup.rescue(ctx)
+	if d, _ := docs.Get(ctx, tenant.ID, readyDoc.ID); d.Status != ingest.StatusReady {
+		t.Errorf("a ready document became %s when its job was discarded", d.Status)
+	}
+}
