@@ -15,9 +15,10 @@ import (
 const wordNS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 
 // extractDOCX reads word/document.xml: paragraphs, headings (by paragraph
-// style or outline level) as sections, list items, and tables row by row.
-// Inflated parts are capped (zip bombs fail with too_large), and
-// encoding/xml neither expands entity declarations nor fetches anything.
+// style or outline level) as sections, list items and tables row by row.
+// Inflated parts are capped (zip bombs fail with too_large), document.xml
+// is streamed rather than held in memory, and encoding/xml neither expands
+// entity declarations nor fetches anything.
 func extractDOCX(ctx context.Context, data []byte, lim Limits) (Extracted, error) {
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
@@ -27,53 +28,68 @@ func extractDOCX(ctx context.Context, data []byte, lim Limits) (Extracted, error
 		return Extracted{}, fail(CodeTooLarge, "the Word document has %d parts; that is not a normal document", len(zr.File))
 	}
 	budget := lim.MaxUnzippedBytes
-	read := func(name string) ([]byte, error) {
+	tooLarge := fail(CodeTooLarge, "the Word document inflates to more than %d bytes", lim.MaxUnzippedBytes)
+	find := func(name string) *zip.File {
 		for _, f := range zr.File {
-			if f.Name != name {
-				continue
+			if f.Name == name {
+				return f
 			}
-			rc, err := f.Open()
-			if err != nil {
-				return nil, err
-			}
-			defer rc.Close()
-			// Never trust the size in the zip header: read at most what is left.
-			b, err := io.ReadAll(io.LimitReader(rc, budget+1))
-			if err != nil {
-				return nil, err
-			}
-			if int64(len(b)) > budget {
-				return nil, fail(CodeTooLarge, "the Word document inflates to more than %d bytes", lim.MaxUnzippedBytes)
-			}
-			budget -= int64(len(b))
-			return b, nil
 		}
-		return nil, nil
+		return nil
 	}
-	body, err := read("word/document.xml")
-	if err != nil {
-		if _, ok := AsError(err); ok {
-			return Extracted{}, err
-		}
-		return Extracted{}, &Error{Code: CodeUnsupportedType, Message: "the Word document is damaged", Err: err}
-	}
-	if body == nil {
+
+	doc := find("word/document.xml")
+	if doc == nil {
 		return Extracted{}, fail(CodeUnsupportedType, "the archive is not a Word document (no word/document.xml)")
 	}
-	styles, err := read("word/styles.xml")
-	if err != nil {
+	// Styles first, whole (they are small); then the body, streamed.
+	var styles []byte
+	if f := find("word/styles.xml"); f != nil {
+		rc, err := f.Open()
+		if err == nil {
+			// Never trust the size in the zip header: read at most what is left.
+			styles, err = io.ReadAll(&cappedReader{r: rc, left: &budget, err: tooLarge})
+			rc.Close()
+		}
 		if _, ok := AsError(err); ok {
 			return Extracted{}, err
 		}
-		styles = nil // headings then come from style ids and outline levels alone
+		if err != nil {
+			styles = nil // headings then come from style ids and outline levels alone
+		}
 	}
 	headingStyles := docxHeadingStyles(styles)
 
+	rc, err := doc.Open()
+	if err != nil {
+		return Extracted{}, &Error{Code: CodeUnsupportedType, Message: "the Word document is damaged", Err: err}
+	}
+	defer rc.Close()
 	b := newBuilder(lim.MaxTextBytes)
-	if err := walkDOCX(ctx, body, headingStyles, b); err != nil {
+	if err := walkDOCX(ctx, &cappedReader{r: rc, left: &budget, err: tooLarge}, headingStyles, b); err != nil {
 		return Extracted{}, err
 	}
 	return b.result()
+}
+
+// cappedReader reads r, counting what it reads against *left, and fails
+// with err once more than *left bytes have come.
+type cappedReader struct {
+	r    io.Reader
+	left *int64
+	err  error
+}
+
+func (c *cappedReader) Read(p []byte) (int, error) {
+	if int64(len(p)) > *c.left+1 {
+		p = p[:*c.left+1]
+	}
+	n, err := c.r.Read(p)
+	*c.left -= int64(n)
+	if *c.left < 0 {
+		return 0, c.err
+	}
+	return n, err
 }
 
 // docxHeadingStyles maps style ids to heading levels, from styles.xml
@@ -127,8 +143,8 @@ func wattr(se xml.StartElement, local string) string {
 }
 
 // walkDOCX streams document.xml into the builder.
-func walkDOCX(ctx context.Context, body []byte, headingStyles map[string]int, b *builder) error {
-	dec := xml.NewDecoder(bytes.NewReader(body))
+func walkDOCX(ctx context.Context, r io.Reader, headingStyles map[string]int, b *builder) error {
+	dec := xml.NewDecoder(r)
 	dec.Strict = true
 	var (
 		para      strings.Builder
@@ -148,6 +164,9 @@ func walkDOCX(ctx context.Context, body []byte, headingStyles map[string]int, b 
 			break
 		}
 		if err != nil {
+			if _, ok := AsError(err); ok {
+				return err // from the reader: over the inflated size limit
+			}
 			return &Error{Code: CodeUnsupportedType, Message: "the Word document's XML is damaged", Err: err}
 		}
 		switch t := tok.(type) {
