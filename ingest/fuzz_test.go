@@ -48,7 +48,10 @@ func FuzzExtractPDF(f *testing.F) {
 }
 
 func FuzzExtractDOCX(f *testing.F) {
-	fuzzExtract(f, TypeDOCX, ingesttest.MakeDOCX(ingesttest.WPara("Heading1", "T")+ingesttest.WPara("", "body")+ingesttest.WTable([]string{"a", "b"})), []byte("PK\x03\x04"))
+	textBox := ingesttest.WParaRuns(ingesttest.WRun("anchor"), ingesttest.WTextBox(ingesttest.WPara("", "box"), ingesttest.WTable([]string{"c"})))
+	fuzzExtract(f, TypeDOCX, ingesttest.MakeDOCX(ingesttest.WPara("Heading1", "T")+ingesttest.WPara("", "body")+ingesttest.WTable([]string{"a", "b"})), []byte("PK\x03\x04"),
+		ingesttest.MakeDOCX(ingesttest.WPara("", "before")+textBox+ingesttest.WPara("", "after")),
+		ingesttest.NestedDOCX(8), ingesttest.NestedDOCX(60))
 }
 
 func FuzzExtractHTML(f *testing.F) {
