@@ -67,7 +67,7 @@ func (w *pdfWriter) xrefStream(compressed [][2]uint32, extra string) {
 		row(2, c[0], c[1])
 	}
 	row(1, uint32(at), 0)
-	packed := flate(rows.Bytes())
+	packed := zlibCompress(rows.Bytes())
 	fmt.Fprintf(&w.b, "%d 0 obj\n<< /Type /XRef /Size %d /W [1 4 4] /Root 1 0 R %s /Filter /FlateDecode /Length %d >>\nstream\n", num, num+1, extra, len(packed))
 	w.b.Write(packed)
 	fmt.Fprintf(&w.b, "\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n", at)
@@ -124,7 +124,7 @@ func ObjectStreamPDF(n int) []byte {
 		fmt.Fprintf(&index, "%d %d ", 6+i, body.Len())
 		body.WriteString("[1] ")
 	}
-	payload := flate(append(index.Bytes(), body.Bytes()...))
+	payload := zlibCompress(append(index.Bytes(), body.Bytes()...))
 	w.offsets = append(w.offsets, w.b.Len())
 	fmt.Fprintf(&w.b, "5 0 obj\n<< /Type /ObjStm /N %d /First %d /Filter /FlateDecode /Length %d >>\nstream\n", n, index.Len(), len(payload))
 	w.b.Write(payload)
@@ -154,7 +154,7 @@ func ShortLengthPDF() []byte {
 	return bytes.Replace(doc, fmt.Appendf(nil, "<< /Length %d >>", len(content)), []byte("<< /Length 5 >>"), 1)
 }
 
-func flate(b []byte) []byte {
+func zlibCompress(b []byte) []byte {
 	var out bytes.Buffer
 	zw := zlib.NewWriter(&out)
 	zw.Write(b)
