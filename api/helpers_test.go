@@ -74,7 +74,12 @@ func setupWith(t testing.TB, o apitest.Options) *testBundle {
 	t.Helper()
 	logs := &syncBuffer{}
 	o.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	o.Limits, o.MaxUploadBytes = testLimits, testMaxUpload
+	if o.Limits == (ingest.Limits{}) {
+		o.Limits = testLimits
+	}
+	if o.MaxUploadBytes == 0 {
+		o.MaxUploadBytes = testMaxUpload
+	}
 	srv := apitest.Start(t, o)
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -59,11 +59,10 @@ type pdfLine struct {
 // is skipped; a PDF none of whose pages can be read is pdf_malformed.
 func extractPDF(ctx context.Context, data []byte, lim Limits) (Extracted, error) {
 	data = repairPDF(data)
-	r, err := pdf.NewReader(bytes.NewReader(data), int64(len(data)))
+	r, n, err := openPDF(data)
 	if err != nil {
-		return Extracted{}, pdfOpenError(data, err)
+		return Extracted{}, err
 	}
-	n := r.NumPage()
 	if n > lim.MaxPages {
 		return Extracted{}, fail(CodeTooManyPages, "the PDF has %d pages; the limit is %d", n, lim.MaxPages)
 	}
@@ -141,6 +140,23 @@ func cmpOrErr(a, b error) error {
 		return a
 	}
 	return b
+}
+
+// openPDF opens data and counts its pages. The library panics on some
+// malformed files (a catalog nested past its depth limit, say): that is
+// the file's fault, so it is pdf_malformed, not an internal error.
+func openPDF(data []byte) (r *pdf.Reader, n int, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			r, n, err = nil, 0, &Error{Code: CodePDFMalformed, Message: "the file is not a readable PDF (damaged, or built to break readers)",
+				Err: fmt.Errorf("pdf library panicked: %v", v)}
+		}
+	}()
+	r, err = pdf.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return nil, 0, pdfOpenError(data, err)
+	}
+	return r, r.NumPage(), nil
 }
 
 // pageLines rebuilds the text lines of page num, recovering from the

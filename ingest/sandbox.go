@@ -588,7 +588,8 @@ func runSandboxChild(stdin io.Reader, stdout io.Writer) int {
 		resetPeakRSS()
 		cpu0 := selfCPU()
 		res, text := serveOne(br, req)
-		runtime.GC()
+		// Collect and give the memory back, so that an idle child is small.
+		debug.FreeOSMemory()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		res.PeakRSS = peakRSS()

@@ -41,6 +41,9 @@ type Options struct {
 	// Postgres embedding cache, as ragd serve does with a real provider,
 	// instead of the local embedder: embedding tokens are then counted.
 	OpenAI bool
+	// Sandbox runs the extractors (default: the pipeline's own, which
+	// starts this test binary as its child).
+	Sandbox *ingest.Sandbox
 }
 
 // Server is a running test API.
@@ -96,7 +99,7 @@ func Start(t testing.TB, o Options) *Server {
 	}
 	t.Cleanup(func() { vectors.Close() })
 	m := metrics.New(pool, log)
-	pipeline, err := ingest.NewPipeline(docs, tok, ingest.PipelineConfig{Limits: o.Limits, Embedder: emb, Vectors: vectors, Metrics: m}, log)
+	pipeline, err := ingest.NewPipeline(docs, tok, ingest.PipelineConfig{Limits: o.Limits, Embedder: emb, Vectors: vectors, Metrics: m, Sandbox: o.Sandbox}, log)
 	if err != nil {
 		t.Fatal(err)
 	}

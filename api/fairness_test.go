@@ -1,0 +1,63 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ragd/ragd/ingest"
+	"github.com/ragd/ragd/jobs"
+)
+
+// TestFairIngestion: while one tenant has a thousand documents queued,
+// another tenant's single small document becomes ready within 5 seconds
+// on the default two workers (RELIABILITY.md quotes the figure with -v).
+func TestFairIngestion(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	flood, _ := b.tenantWithKey("flood")
+	_, small := b.tenantWithKey("small")
+	floodID := uuid.MustParse(flood)
+
+	// The flood goes in through the store (a thousand HTTP uploads would
+	// only make the test slower), into the same queue.
+	docs := ingest.NewStore(b.pool)
+	q, err := jobs.New(b.pool, jobs.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1000 {
+		_, err := docs.Create(context.Background(), floodID, ingest.Upload{
+			Filename: fmt.Sprintf("flood-%d.txt", i), Type: ingest.TypeText,
+			Data: fmt.Appendf(nil, "Flood document %d: a small text, one of a thousand.", i),
+		}, ingest.CreateOptions{}, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var queued int
+	if err := b.pool.QueryRow(t.Context(), "SELECT count(*) FROM documents WHERE tenant_id = $1 AND status IN ('queued', 'processing')", floodID).Scan(&queued); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	r := b.upload(small, "", "one.txt", []byte("The small tenant's only document."))
+	if r.Status != 202 {
+		t.Fatalf("upload: %d %s", r.Status, r.Body)
+	}
+	d := b.waitDocument(small, r.json(t)["id"].(string))
+	took := time.Since(start)
+	var left int
+	if err := b.pool.QueryRow(t.Context(), "SELECT count(*) FROM documents WHERE tenant_id = $1 AND status IN ('queued', 'processing')", floodID).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the small tenant's document was %s in %s, behind %d of the flood's documents (%d still waiting then)", d["status"], took.Round(10*time.Millisecond), queued, left)
+	if d["status"] != "ready" || took > 5*time.Second {
+		t.Fatalf("the small tenant's document: %v after %s behind a flood of %d", d["status"], took, queued)
+	}
+	if left < 900 {
+		t.Fatalf("only %d of the flood's documents were still waiting: the test did not measure a flood", left)
+	}
+}
