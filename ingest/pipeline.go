@@ -203,14 +203,26 @@ func (p *Pipeline) index(ctx context.Context, doc Document, pieces []chunker.Chu
 		p.metrics.Document(StatusReady, "")
 	}
 	if errors.Is(err, errStale) {
-		// Deleted while we indexed: take our points back out. (A newer
-		// version's job removes ours itself.)
-		if d, gerr := p.store.Get(ctx, doc.TenantID, doc.ID); errors.Is(gerr, ragd.ErrNotFound) || (gerr == nil && d.Status == StatusDeleting) {
-			return p.vectors.DeleteDocument(ctx, doc.TenantID, doc.ID, 0)
-		}
-		return nil
+		return p.dropStale(ctx, doc)
 	}
 	return err
+}
+
+// dropStale takes back the points a run wrote for a version that was
+// deleted or superseded while it worked: all of the document's when it is
+// gone or being deleted, else exactly this version's, unless search still
+// shows this version (a reindex is under way after it completed).
+func (p *Pipeline) dropStale(ctx context.Context, doc Document) error {
+	d, indexed, err := p.store.indexedVersion(ctx, doc.TenantID, doc.ID)
+	switch {
+	case errors.Is(err, ragd.ErrNotFound) || (err == nil && d.Status == StatusDeleting):
+		return p.vectors.DeleteDocument(ctx, doc.TenantID, doc.ID, search.AllVersions)
+	case err != nil:
+		return err
+	case indexed == doc.ContentVersion:
+		return nil
+	}
+	return p.vectors.DeleteDocument(ctx, doc.TenantID, doc.ID, search.Versions{Only: doc.ContentVersion})
 }
 
 // embedAndWrite embeds pieces in slices of embedBatch, reporting progress
@@ -261,7 +273,7 @@ func (p *Pipeline) embedAndWrite(ctx context.Context, doc Document, pieces []chu
 			return fmt.Errorf("index points: %w", err)
 		}
 	}
-	if err := p.vectors.DeleteDocument(ctx, doc.TenantID, doc.ID, doc.ContentVersion); err != nil {
+	if err := p.vectors.DeleteDocument(ctx, doc.TenantID, doc.ID, search.Versions{Below: doc.ContentVersion}); err != nil {
 		return fmt.Errorf("remove older versions' points: %w", err)
 	}
 	res.indexMS = int(time.Since(indexStart).Milliseconds())
@@ -290,7 +302,16 @@ func (p *Pipeline) Rebuild(ctx context.Context, tenantID *uuid.UUID, progress fu
 		return st, err
 	}
 	noStage := func(string, float64) error { return nil }
-	for i, d := range docs {
+	for i, listed := range docs {
+		// Read it again: it may have been reindexed, deleted or failed
+		// since the list was made; a newer version writes its own points.
+		d, err := p.store.Get(ctx, listed.TenantID, listed.ID)
+		if errors.Is(err, ragd.ErrNotFound) || (err == nil && (d.Status != StatusReady || d.ContentVersion != listed.ContentVersion)) {
+			continue
+		}
+		if err != nil {
+			return st, err
+		}
 		pieces, err := p.store.storedChunks(ctx, d)
 		if err != nil {
 			return st, err
@@ -316,7 +337,7 @@ func (p *Pipeline) dropPoints(ctx context.Context, tenantID, docID uuid.UUID) er
 	if p.vectors == nil {
 		return nil
 	}
-	return p.vectors.DeleteDocument(ctx, tenantID, docID, 0)
+	return p.vectors.DeleteDocument(ctx, tenantID, docID, search.AllVersions)
 }
 
 func metadataMap(raw []byte) map[string]any {

@@ -41,16 +41,18 @@ const docColumns = `id, tenant_id, title, filename, type, size_bytes, sha256, ta
 	embed_ms, index_ms, embedding_tokens, embedding_cache_hits,
 	created_at, updated_at, started_at, finished_at`
 
-func scanDoc(row pgx.Row) (Document, error) {
+// scanDoc scans docColumns, then extra destinations for columns the
+// query selects after them.
+func scanDoc(row pgx.Row, extra ...any) (Document, error) {
 	var d Document
 	var sha, meta []byte
 	var code, msg *string
 	var progress float32
-	err := row.Scan(&d.ID, &d.TenantID, &d.Title, &d.Filename, &d.Type, &d.SizeBytes, &sha, &d.Tags, &meta, &d.ExternalID,
+	err := row.Scan(append([]any{&d.ID, &d.TenantID, &d.Title, &d.Filename, &d.Type, &d.SizeBytes, &sha, &d.Tags, &meta, &d.ExternalID,
 		&d.Status, &d.Stage, &progress, &code, &msg, &d.ContentVersion, &d.PageCount, &d.CharCount,
 		&d.ChunkCount, &d.TokenCount, &d.ChunkMaxTokens, &d.ChunkOverlap, &d.Timings.ExtractMS, &d.Timings.ChunkMS,
 		&d.Timings.EmbedMS, &d.Timings.IndexMS, &d.EmbeddingTokens, &d.EmbeddingCacheHits,
-		&d.CreatedAt, &d.UpdatedAt, &d.Timings.StartedAt, &d.Timings.FinishedAt)
+		&d.CreatedAt, &d.UpdatedAt, &d.Timings.StartedAt, &d.Timings.FinishedAt}, extra...)...)
 	if err != nil {
 		return Document{}, err
 	}
@@ -408,6 +410,20 @@ func (s *Store) readyDocuments(ctx context.Context, tenantID *uuid.UUID) ([]Docu
 		return nil, fmt.Errorf("list ready documents: %w", err)
 	}
 	return docs, nil
+}
+
+// indexedVersion returns the document and the content version whose
+// points are complete (0: none).
+func (s *Store) indexedVersion(ctx context.Context, tenantID, id uuid.UUID) (Document, int, error) {
+	var indexed *int
+	d, err := scanDoc(s.pool.QueryRow(ctx, "SELECT "+docColumns+", indexed_version FROM documents WHERE tenant_id = $1 AND id = $2", tenantID, id), &indexed)
+	if err != nil {
+		return Document{}, 0, notFound(err, "get document")
+	}
+	if indexed == nil {
+		return d, 0, nil
+	}
+	return d, *indexed, nil
 }
 
 // storedChunks reads the chunks of a document's current version as the

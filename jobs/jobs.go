@@ -146,7 +146,7 @@ type DeleteWorker struct {
 // Work deletes the document.
 func (w *DeleteWorker) Work(ctx context.Context, job *river.Job[DeleteArgs]) error {
 	if w.Vectors != nil {
-		if err := w.Vectors.DeleteDocument(ctx, job.Args.TenantID, job.Args.DocumentID, 0); err != nil {
+		if err := w.Vectors.DeleteDocument(ctx, job.Args.TenantID, job.Args.DocumentID, search.AllVersions); err != nil {
 			return orSnooze(err)
 		}
 	}

@@ -45,7 +45,7 @@ func TestEmbeddedCompaction(t *testing.T) {
 		t.Fatalf("log %d bytes before compaction, %d after", before, after)
 	}
 	// Writes after compaction are kept too.
-	if err := e.DeleteDocument(ctx, tenant, uuid.New(), 0); err != nil {
+	if err := e.DeleteDocument(ctx, tenant, uuid.New(), AllVersions); err != nil {
 		t.Fatal(err)
 	}
 	e.Close()
@@ -70,4 +70,39 @@ func fileSize(t *testing.T, path string) int64 {
 		t.Fatal(err)
 	}
 	return st.Size()
+}
+
+// TestEmbeddedReplaysKeepDeletes: logs written before Versions hold
+// deletes that keep one version ("every version but Keep"); they still
+// replay as they meant.
+func TestEmbeddedReplaysKeepDeletes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	e, err := OpenEmbedded(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.EnsureSchema(ctx, 4); err != nil {
+		t.Fatal(err)
+	}
+	tenant, doc := uuid.New(), uuid.New()
+	for v := 1; v <= 3; v++ {
+		p := Point{ID: uuid.New(), TenantID: tenant, DocumentID: doc, ContentVersion: v, Dense: []float32{1, 0, 0, 0}, Text: "x"}
+		if err := e.Upsert(ctx, tenant, []Point{p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.delete(recDeleteDoc, deleteRecord{Tenant: tenant, Document: doc, Keep: 2}); err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	if e, err = OpenEmbedded(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	hits, err := e.Query(ctx, tenant, Query{Mode: ModeDense, Dense: []float32{1, 0, 0, 0}, TopK: 10})
+	if err != nil || len(hits) != 1 || hits[0].ContentVersion != 2 {
+		t.Fatalf("after replay: %d hits, %v; want version 2 alone", len(hits), err)
+	}
 }

@@ -199,10 +199,7 @@ func (e *Embedded) apply(kind byte, body []byte) error {
 		}
 		e.put(p)
 	case recDeleteDoc, recDeleteTenant:
-		var d struct {
-			Tenant, Document uuid.UUID
-			Keep             int
-		}
+		var d deleteRecord
 		if err := json.Unmarshal(body, &d); err != nil {
 			return err
 		}
@@ -212,7 +209,7 @@ func (e *Embedded) apply(kind byte, body []byte) error {
 		}
 		if part := e.tenants[d.Tenant]; part != nil {
 			for id, p := range part.points {
-				if p.DocumentID == d.Document && (d.Keep == 0 || p.ContentVersion != d.Keep) {
+				if d.match(p) {
 					part.remove(id)
 				}
 			}
@@ -336,20 +333,36 @@ func (e *Embedded) Upsert(ctx context.Context, tenantID uuid.UUID, points []Poin
 }
 
 // DeleteDocument implements Store.
-func (e *Embedded) DeleteDocument(ctx context.Context, tenantID, documentID uuid.UUID, keepVersion int) error {
-	return e.delete(recDeleteDoc, tenantID, documentID, keepVersion)
+func (e *Embedded) DeleteDocument(ctx context.Context, tenantID, documentID uuid.UUID, v Versions) error {
+	return e.delete(recDeleteDoc, deleteRecord{Tenant: tenantID, Document: documentID, Below: v.Below, Only: v.Only})
 }
 
 // DeleteTenant implements Store.
 func (e *Embedded) DeleteTenant(ctx context.Context, tenantID uuid.UUID) error {
-	return e.delete(recDeleteTenant, tenantID, uuid.Nil, 0)
+	return e.delete(recDeleteTenant, deleteRecord{Tenant: tenantID})
 }
 
-func (e *Embedded) delete(kind byte, tenant, doc uuid.UUID, keep int) error {
-	body, _ := json.Marshal(struct {
-		Tenant, Document uuid.UUID
-		Keep             int
-	}{tenant, doc, keep})
+// deleteRecord is the body of a delete in the log. Keep (delete every
+// version but Keep) is what logs before Below and Only hold; it is read,
+// never written.
+type deleteRecord struct {
+	Tenant, Document uuid.UUID
+	Keep             int `json:",omitempty"`
+	Below, Only      int `json:",omitempty"`
+}
+
+func (d deleteRecord) match(p *Point) bool {
+	if p.DocumentID != d.Document {
+		return false
+	}
+	if d.Keep != 0 {
+		return p.ContentVersion != d.Keep
+	}
+	return Versions{Below: d.Below, Only: d.Only}.match(p.ContentVersion)
+}
+
+func (e *Embedded) delete(kind byte, d deleteRecord) error {
+	body, _ := json.Marshal(d)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.write(appendRecord(nil, kind, body), func() { _ = e.apply(kind, body) })

@@ -42,7 +42,7 @@ func TestEmbeddedDurability(t *testing.T) {
 		must(t, s.EnsureSchema(ctx, storetest.Dims))
 		must(t, s.Upsert(ctx, tenant, storetest.Points(tenant, d1, 1, 7, "a", nil)))
 		must(t, s.Upsert(ctx, tenant, storetest.Points(tenant, d2, 1, 5, "b", nil)))
-		must(t, s.DeleteDocument(ctx, tenant, d2, 0))
+		must(t, s.DeleteDocument(ctx, tenant, d2, search.AllVersions))
 		s.Close()
 
 		// A crash in the middle of a write leaves a torn record at the end.

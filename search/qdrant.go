@@ -265,10 +265,14 @@ func (f Filter) qdrant(tenantID uuid.UUID) *qdrant.Filter {
 }
 
 // DeleteDocument implements Store.
-func (s *Qdrant) DeleteDocument(ctx context.Context, tenantID, documentID uuid.UUID, keepVersion int) error {
+func (s *Qdrant) DeleteDocument(ctx context.Context, tenantID, documentID uuid.UUID, v Versions) error {
 	f := Filter{DocumentIDs: []uuid.UUID{documentID}}.qdrant(tenantID)
-	if keepVersion != 0 {
-		f.MustNot = []*qdrant.Condition{qdrant.NewMatchInt("content_version", int64(keepVersion))}
+	switch {
+	case v.Only != 0:
+		f.Must = append(f.Must, qdrant.NewMatchInt("content_version", int64(v.Only)))
+	case v.Below != 0:
+		lt := float64(v.Below)
+		f.Must = append(f.Must, qdrant.NewRange("content_version", &qdrant.Range{Lt: &lt}))
 	}
 	return s.deleteWhere(ctx, f)
 }

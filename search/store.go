@@ -41,6 +41,27 @@ type Filter struct {
 	Metadata map[string]any
 }
 
+// Versions selects content versions of a document: all of them (the zero
+// value), those older than Below, or exactly Only. Cleaning up after
+// indexing version n removes Below n, never "all but n": a run for an
+// older version that finishes late must not remove a newer one's points.
+type Versions struct {
+	Below, Only int
+}
+
+// AllVersions selects every version of a document.
+var AllVersions = Versions{}
+
+func (v Versions) match(version int) bool {
+	switch {
+	case v.Only != 0:
+		return version == v.Only
+	case v.Below != 0:
+		return version < v.Below
+	}
+	return true
+}
+
 // Mode is the kind of retrieval.
 type Mode string
 
@@ -88,9 +109,9 @@ type Store interface {
 	// Upsert writes points (all of tenantID); it returns once they are
 	// durable.
 	Upsert(ctx context.Context, tenantID uuid.UUID, points []Point) error
-	// DeleteDocument removes a document's points, all of them when
-	// keepVersion is 0, else those of every other content version.
-	DeleteDocument(ctx context.Context, tenantID, documentID uuid.UUID, keepVersion int) error
+	// DeleteDocument removes the document's points of the content
+	// versions v selects.
+	DeleteDocument(ctx context.Context, tenantID, documentID uuid.UUID, v Versions) error
 	// DeleteTenant removes all of a tenant's points.
 	DeleteTenant(ctx context.Context, tenantID uuid.UUID) error
 	// Query returns up to q.TopK hits, best first.

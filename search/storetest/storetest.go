@@ -94,14 +94,18 @@ func Run(t *testing.T, newStore func(t *testing.T) search.Store) {
 		must(t, s.Upsert(ctx, tenant, Points(tenant, d1, 1, 5, "gamma", nil)))
 		must(t, s.Upsert(ctx, tenant, Points(tenant, d1, 2, 4, "gamma", nil)))
 		must(t, s.Upsert(ctx, tenant, Points(tenant, d2, 1, 6, "gamma", nil)))
-		// Keep version 2 of d1: its version 1 goes.
-		must(t, s.DeleteDocument(ctx, tenant, d1, 2))
+		must(t, s.Upsert(ctx, tenant, Points(tenant, d1, 3, 3, "gamma", nil)))
+		// Below 2: version 1 goes, 2 and the newer 3 stay.
+		must(t, s.DeleteDocument(ctx, tenant, d1, search.Versions{Below: 2}))
+		count(t, s, tenant, search.Filter{DocumentIDs: []uuid.UUID{d1}}, 4+3)
+		// Only 3: exactly version 3 goes.
+		must(t, s.DeleteDocument(ctx, tenant, d1, search.Versions{Only: 3}))
 		count(t, s, tenant, search.Filter{DocumentIDs: []uuid.UUID{d1}}, 4)
-		must(t, s.DeleteDocument(ctx, tenant, d1, 0))
+		must(t, s.DeleteDocument(ctx, tenant, d1, search.AllVersions))
 		count(t, s, tenant, search.Filter{DocumentIDs: []uuid.UUID{d1}}, 0)
 		count(t, s, tenant, search.Filter{}, 6)
 		// Another tenant naming d2 deletes nothing.
-		must(t, s.DeleteDocument(ctx, uuid.New(), d2, 0))
+		must(t, s.DeleteDocument(ctx, uuid.New(), d2, search.AllVersions))
 		count(t, s, tenant, search.Filter{}, 6)
 		must(t, s.DeleteTenant(ctx, tenant))
 		count(t, s, tenant, search.Filter{}, 0)
