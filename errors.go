@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Sentinel errors. Domain packages wrap them with context (%w); callers test
@@ -63,3 +64,18 @@ type ConflictError struct {
 }
 
 func (e *ConflictError) Error() string { return e.Message }
+
+// QuotaError says that a tenant's quota does not allow the request.
+type QuotaError struct {
+	// Quota names it: "documents", "stored_bytes" or
+	// "embedding_tokens_per_month".
+	Quota       string
+	Limit, Used int64
+	// RetryAfter is when the quota resets (a monthly one); 0 when only
+	// deleting something or a higher quota helps.
+	RetryAfter time.Duration
+}
+
+func (e *QuotaError) Error() string {
+	return fmt.Sprintf("the tenant's %s quota of %d is used up (%d used)", e.Quota, e.Limit, e.Used)
+}

@@ -76,12 +76,13 @@ func afterArgs(p ragd.Page) (time.Time, string) {
 
 // ---- tenants ----
 
-const tenantColumns = "id, name, slug, clerk_org_id, settings, created_at, updated_at"
+const tenantColumns = "id, name, slug, clerk_org_id, settings, quota_documents, quota_stored_bytes, quota_embedding_tokens, created_at, updated_at"
 
 func scanTenant(row pgx.Row) (Tenant, error) {
 	var t Tenant
 	var settings []byte
-	err := row.Scan(&t.ID, &t.Name, &t.Slug, &t.ClerkOrgID, &settings, &t.CreatedAt, &t.UpdatedAt)
+	err := row.Scan(&t.ID, &t.Name, &t.Slug, &t.ClerkOrgID, &settings,
+		&t.Quotas.Documents, &t.Quotas.StoredBytes, &t.Quotas.EmbeddingTokensPerMonth, &t.CreatedAt, &t.UpdatedAt)
 	t.Settings = settings
 	return t, err
 }
@@ -95,9 +96,10 @@ func (s *Store) CreateTenant(ctx context.Context, p TenantPatch) (Tenant, error)
 	}
 	t.ID = uuid.Must(uuid.NewV7())
 	t, err = scanTenant(s.pool.QueryRow(ctx, `
-		INSERT INTO tenants (id, name, slug, clerk_org_id, settings)
-		VALUES ($1, $2, $3, $4, $5)
-		RETURNING `+tenantColumns, t.ID, t.Name, t.Slug, t.ClerkOrgID, []byte(t.Settings)))
+		INSERT INTO tenants (id, name, slug, clerk_org_id, settings, quota_documents, quota_stored_bytes, quota_embedding_tokens)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		RETURNING `+tenantColumns, t.ID, t.Name, t.Slug, t.ClerkOrgID, []byte(t.Settings),
+		t.Quotas.Documents, t.Quotas.StoredBytes, t.Quotas.EmbeddingTokensPerMonth))
 	if err != nil {
 		return Tenant{}, translate(err, "create tenant")
 	}
@@ -162,8 +164,10 @@ func (s *Store) UpdateTenant(ctx context.Context, id uuid.UUID, p TenantPatch) (
 			return err
 		}
 		out, err = scanTenant(tx.QueryRow(ctx, `
-			UPDATE tenants SET name = $2, slug = $3, clerk_org_id = $4, settings = $5, updated_at = now()
-			WHERE id = $1 RETURNING `+tenantColumns, id, t.Name, t.Slug, t.ClerkOrgID, []byte(t.Settings)))
+			UPDATE tenants SET name = $2, slug = $3, clerk_org_id = $4, settings = $5,
+				quota_documents = $6, quota_stored_bytes = $7, quota_embedding_tokens = $8, updated_at = now()
+			WHERE id = $1 RETURNING `+tenantColumns, id, t.Name, t.Slug, t.ClerkOrgID, []byte(t.Settings),
+			t.Quotas.Documents, t.Quotas.StoredBytes, t.Quotas.EmbeddingTokensPerMonth))
 		return translate(err, "update tenant")
 	})
 	if err != nil {

@@ -22,8 +22,29 @@ type Tenant struct {
 	Slug       string          `json:"slug"`
 	ClerkOrgID *string         `json:"clerk_org_id"`
 	Settings   json.RawMessage `json:"settings"`
-	CreatedAt  time.Time       `json:"created_at"`
-	UpdatedAt  time.Time       `json:"updated_at"`
+	// Quotas set for this tenant; a nil one takes the default from the
+	// environment.
+	Quotas    Quotas    `json:"quotas"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Quotas bound what a tenant may hold and spend. Nil takes the default;
+// 0 allows nothing.
+type Quotas struct {
+	Documents   *int64 `json:"documents"`
+	StoredBytes *int64 `json:"stored_bytes"`
+	// EmbeddingTokensPerMonth: tokens billed by the embedding provider per
+	// calendar month (UTC).
+	EmbeddingTokensPerMonth *int64 `json:"embedding_tokens_per_month"`
+}
+
+// QuotasPatch changes quotas field by field; null returns one to the
+// default.
+type QuotasPatch struct {
+	Documents               ragd.Optional[int64] `json:"documents"`
+	StoredBytes             ragd.Optional[int64] `json:"stored_bytes"`
+	EmbeddingTokensPerMonth ragd.Optional[int64] `json:"embedding_tokens_per_month"`
 }
 
 // TenantPatch creates (applied to an empty tenant) or changes a tenant.
@@ -33,6 +54,8 @@ type TenantPatch struct {
 	Slug       ragd.Optional[string]          `json:"slug"`
 	ClerkOrgID ragd.Optional[string]          `json:"clerk_org_id"`
 	Settings   ragd.Optional[json.RawMessage] `json:"settings"`
+	// Quotas merge field by field; null returns them all to the defaults.
+	Quotas ragd.Optional[QuotasPatch] `json:"quotas"`
 }
 
 // Limits on tenant fields.
@@ -84,6 +107,30 @@ func (p TenantPatch) apply(t Tenant, creating bool) (Tenant, error) {
 			probs.Add("settings", "must be at most %d bytes", MaxSettingsBytes)
 		} else if !isJSONObject(t.Settings) {
 			probs.Add("settings", "must be a JSON object")
+		}
+	}
+	if p.Quotas.Null {
+		t.Quotas = Quotas{}
+	} else if p.Quotas.Set {
+		q := p.Quotas.Value
+		for _, f := range []struct {
+			name string
+			p    ragd.Optional[int64]
+			dst  **int64
+		}{
+			{"quotas.documents", q.Documents, &t.Quotas.Documents},
+			{"quotas.stored_bytes", q.StoredBytes, &t.Quotas.StoredBytes},
+			{"quotas.embedding_tokens_per_month", q.EmbeddingTokensPerMonth, &t.Quotas.EmbeddingTokensPerMonth},
+		} {
+			switch {
+			case f.p.Null:
+				*f.dst = nil
+			case f.p.Set && f.p.Value < 0:
+				probs.Add(f.name, "must be at least 0 (0 allows nothing), or null for the default")
+			case f.p.Set:
+				v := f.p.Value
+				*f.dst = &v
+			}
 		}
 	}
 	return t, probs.Err()

@@ -20,7 +20,8 @@ func TestMetrics(t *testing.T) {
 	var body string
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		body = string(b.must(200, "GET", "/metrics", "", nil).Body)
-		if strings.Contains(body, `state="completed"} 1`) && strings.Contains(body, `state="cancelled"} 1`) || time.Now().After(deadline) {
+		if strings.Contains(body, `ragd_jobs{kind="ingest_document",state="completed"} 1`) &&
+			strings.Contains(body, `ragd_jobs{kind="ingest_document",state="cancelled"} 1`) || time.Now().After(deadline) {
 			break
 		}
 	}

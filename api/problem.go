@@ -3,8 +3,11 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/ragd/ragd"
 )
@@ -25,6 +28,7 @@ const (
 	codeUnavailable          = "unavailable"
 	codeRetrievalDisabled    = "retrieval_disabled"
 	codeEmbeddingUnavailable = "embedding_unavailable"
+	codeQuotaExceeded        = "quota_exceeded"
 )
 
 // httpError is an error the HTTP layer itself raises, with what the client
@@ -52,6 +56,8 @@ type problem struct {
 	Errors    map[string]string `json:"errors,omitempty"`
 	Instance  string            `json:"instance,omitempty"`
 	RequestID string            `json:"request_id,omitempty"`
+	// retryAfter, when set, is sent as Retry-After (seconds).
+	retryAfter time.Duration
 }
 
 // problemFor maps any error to what the client sees. Anything it does not
@@ -62,6 +68,7 @@ func problemFor(err error) problem {
 		ve  *ragd.ValidationError
 		ce  *ragd.ConflictError
 		mbe *http.MaxBytesError
+		qe  *ragd.QuotaError
 	)
 	switch {
 	case errors.As(err, &he):
@@ -70,6 +77,14 @@ func problemFor(err error) problem {
 		return problem{Status: http.StatusBadRequest, Code: codeValidationFailed, Detail: "the request has invalid fields", Errors: ve.Fields}
 	case errors.As(err, &ce):
 		return problem{Status: http.StatusConflict, Code: codeConflict, Detail: ce.Message, Errors: map[string]string{ce.Field: ce.Message}}
+	case errors.As(err, &qe):
+		detail := fmt.Sprintf("the tenant's %s quota is used up (%d of %d)", qe.Quota, qe.Used, qe.Limit)
+		if qe.RetryAfter > 0 {
+			detail += "; it resets at the start of next month (UTC)"
+		} else {
+			detail += "; delete documents or ask the platform for a higher quota"
+		}
+		return problem{Status: http.StatusTooManyRequests, Code: codeQuotaExceeded, Detail: detail, retryAfter: qe.RetryAfter}
 	case errors.As(err, &mbe):
 		return problem{Status: http.StatusRequestEntityTooLarge, Code: codePayloadTooLarge, Detail: "the request body is larger than the limit of " + byteSize(mbe.Limit)}
 	case errors.Is(err, ragd.ErrNotFound):
@@ -93,6 +108,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	p.RequestID = requestID(r.Context())
 	if p.Status >= 500 {
 		log.ErrorContext(r.Context(), "request failed", "err", err, "request_id", p.RequestID, "route", r.Pattern)
+	}
+	if p.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(p.retryAfter.Seconds())))
 	}
 	if p.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ragd"`)

@@ -26,6 +26,9 @@ const (
 	// retrying cannot fix (key, model, dimensions); reindex after fixing
 	// the configuration.
 	CodeEmbeddingFailed = "embedding_failed"
+	// CodeQuotaExceeded: the tenant's monthly embedding quota was used up
+	// before this document was embedded.
+	CodeQuotaExceeded = "quota_exceeded"
 )
 
 // Error is a permanent failure to process a document: retrying cannot help.

@@ -25,6 +25,10 @@ type Limits struct {
 	Memory int64
 	// CPU bounds the extraction child's processor time. Default: Timeout.
 	CPU time.Duration
+	// MaxTokens: a document whose chunks hold more tokens fails with
+	// too_large, so that a small file cannot become millions of embedding
+	// tokens. Default 3,000,000 (about 2,000 dense pages).
+	MaxTokens int
 }
 
 // WithDefaults returns l with zero fields set to their defaults.
@@ -46,6 +50,9 @@ func (l Limits) WithDefaults() Limits {
 	}
 	if l.CPU == 0 {
 		l.CPU = l.Timeout
+	}
+	if l.MaxTokens == 0 {
+		l.MaxTokens = 3_000_000
 	}
 	return l
 }

@@ -165,7 +165,19 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 	for _, c := range pieces {
 		res.tokenCount += c.TokenCount
 	}
+	if res.tokenCount > p.limits.MaxTokens {
+		return p.fail(ctx, doc, fail(CodeTooLarge, "the document's text is %d tokens (%d chunks); the limit is %d tokens a document",
+			res.tokenCount, len(pieces), p.limits.MaxTokens))
+	}
 	indexing := p.emb != nil
+	if indexing {
+		if err := p.store.tokensLeft(ctx, doc.TenantID); err != nil {
+			if e, ok := AsError(err); ok {
+				return p.fail(ctx, doc, e)
+			}
+			return err
+		}
+	}
 	if err := p.store.saveChunks(ctx, doc, pieces, res, !indexing); err != nil {
 		return ignoreStale(err)
 	}

@@ -29,11 +29,24 @@ type Enqueuer interface {
 // Store keeps documents, their bytes and their chunks in Postgres. Every
 // method takes the tenant id and filters on it.
 type Store struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	quotas Quotas
 }
 
+// StoreOption configures a Store.
+type StoreOption func(*Store)
+
+// WithDefaultQuotas sets the quotas of tenants that have none of their own.
+func WithDefaultQuotas(q Quotas) StoreOption { return func(s *Store) { s.quotas = q } }
+
 // NewStore returns a Store on pool.
-func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func NewStore(pool *pgxpool.Pool, opts ...StoreOption) *Store {
+	s := &Store{pool: pool}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
 
 const docColumns = `id, tenant_id, title, filename, type, size_bytes, sha256, tags, metadata, external_id,
 	status, stage, progress, error_code, error_message, content_version, page_count, char_count,
@@ -180,6 +193,9 @@ func (s *Store) Create(ctx context.Context, tenantID uuid.UUID, u Upload, opts C
 			if o := int(set.OverlapTokens); u.OverlapTokens == 0 && float64(o) == set.OverlapTokens && o > 0 && o*2 < cmp.Or(u.MaxTokens, 512) {
 				u.OverlapTokens = o
 			}
+		}
+		if err := s.checkUploadQuota(ctx, tx, tenantID, int64(len(u.Data))); err != nil {
+			return err
 		}
 		title := u.Title
 		if title == "" {

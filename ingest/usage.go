@@ -20,6 +20,8 @@ type Usage struct {
 	EmbeddingTokens int64     `json:"embedding_tokens"`
 	Searches        int64     `json:"searches"`
 	AsOf            time.Time `json:"as_of"`
+	// Quotas: each limit (null: none) and what is used of it.
+	Quotas QuotaUsage `json:"quotas"`
 }
 
 // AddUsage adds to a tenant's running totals. A tenant that no longer
@@ -28,10 +30,16 @@ func (s *Store) AddUsage(ctx context.Context, tenantID uuid.UUID, embeddingToken
 	if embeddingTokens == 0 && searches == 0 {
 		return nil
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO tenant_usage (tenant_id, embedding_tokens, searches)
+	_, err := s.pool.Exec(ctx, `WITH total AS (
+		INSERT INTO tenant_usage (tenant_id, embedding_tokens, searches)
 		SELECT $1, $2, $3 WHERE EXISTS (SELECT FROM tenants WHERE id = $1)
 		ON CONFLICT (tenant_id) DO UPDATE SET embedding_tokens = tenant_usage.embedding_tokens + $2,
-			searches = tenant_usage.searches + $3, updated_at = now()`, tenantID, embeddingTokens, searches)
+			searches = tenant_usage.searches + $3, updated_at = now()
+		RETURNING tenant_id)
+		INSERT INTO tenant_usage_monthly (tenant_id, month, embedding_tokens)
+		SELECT tenant_id, $4, $2 FROM total WHERE $2 > 0
+		ON CONFLICT (tenant_id, month) DO UPDATE SET embedding_tokens = tenant_usage_monthly.embedding_tokens + $2`,
+		tenantID, embeddingTokens, searches, monthStart(time.Now()))
 	if err != nil {
 		return fmt.Errorf("record usage: %w", err)
 	}
@@ -69,6 +77,9 @@ func (s *Store) Usage(ctx context.Context, tenantID uuid.UUID) (Usage, error) {
 		Scan(&u.Chunks, &u.EmbeddingTokens, &u.Searches)
 	if err != nil {
 		return u, fmt.Errorf("usage: %w", err)
+	}
+	if u.Quotas, err = s.quotaUsage(ctx, nil, tenantID); err != nil {
+		return u, err
 	}
 	return u, nil
 }

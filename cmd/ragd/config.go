@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/secret"
 )
 
@@ -67,6 +68,13 @@ type config struct {
 	// default RAGD_EXTRACT_TIMEOUT) its processor time per document.
 	ExtractMemory int64
 	ExtractCPU    time.Duration
+	// MaxDocumentTokens (RAGD_MAX_DOCUMENT_TOKENS, default 3000000): a
+	// document with more tokens fails with too_large.
+	MaxDocumentTokens int
+	// Quotas (RAGD_QUOTA_DOCUMENTS, RAGD_QUOTA_STORED_BYTES,
+	// RAGD_QUOTA_EMBEDDING_TOKENS a month) for tenants without their own;
+	// unset is unlimited.
+	Quotas ingest.Quotas
 	// ChunkMaxTokens (RAGD_CHUNK_MAX_TOKENS, default 512) and ChunkOverlap
 	// (RAGD_CHUNK_OVERLAP_TOKENS, default 64) are the chunking defaults;
 	// tenant settings and uploads may set their own.
@@ -150,6 +158,30 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	if c.ExtractCPU, err = parseDuration(getenv("RAGD_EXTRACT_CPU"), c.ExtractTimeout); err != nil {
 		return c, fmt.Errorf("RAGD_EXTRACT_CPU: %w", err)
 	}
+	for _, q := range []struct {
+		name  string
+		dst   **int64
+		bytes bool
+	}{
+		{"RAGD_QUOTA_DOCUMENTS", &c.Quotas.Documents, false},
+		{"RAGD_QUOTA_STORED_BYTES", &c.Quotas.StoredBytes, true},
+		{"RAGD_QUOTA_EMBEDDING_TOKENS", &c.Quotas.EmbeddingTokensPerMonth, false},
+	} {
+		v := getenv(q.name)
+		if v == "" {
+			continue
+		}
+		var n int64
+		if q.bytes {
+			n, err = parseBytes(v, 0)
+		} else if n, err = strconv.ParseInt(v, 10, 64); err != nil || n < 0 {
+			err = fmt.Errorf("must be a whole number, 0 or more, not %q", v)
+		}
+		if err != nil {
+			return c, fmt.Errorf("%s: %w", q.name, err)
+		}
+		*q.dst = &n
+	}
 	for _, v := range []struct {
 		name     string
 		dst      *int
@@ -158,6 +190,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	}{
 		{"RAGD_WORKERS", &c.Workers, 2, 0, 256},
 		{"RAGD_MAX_PAGES", &c.MaxPages, 2000, 1, 1_000_000},
+		{"RAGD_MAX_DOCUMENT_TOKENS", &c.MaxDocumentTokens, 3_000_000, 1000, 1_000_000_000},
 		{"RAGD_CHUNK_MAX_TOKENS", &c.ChunkMaxTokens, 512, 16, 8191},
 		{"RAGD_CHUNK_OVERLAP_TOKENS", &c.ChunkOverlap, 64, 0, 4095},
 	} {

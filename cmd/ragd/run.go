@@ -153,9 +153,9 @@ func newIndexingPipeline(cfg config, pool *pgxpool.Pool, log *slog.Logger, m *me
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	p, err := ingest.NewPipeline(ingest.NewStore(pool), tok, ingest.PipelineConfig{
+	p, err := ingest.NewPipeline(newDocStore(cfg, pool), tok, ingest.PipelineConfig{
 		Limits: ingest.Limits{MaxPages: cfg.MaxPages, MaxTextBytes: int(cfg.MaxTextBytes), Timeout: cfg.ExtractTimeout,
-			Memory: cfg.ExtractMemory, CPU: cfg.ExtractCPU},
+			Memory: cfg.ExtractMemory, CPU: cfg.ExtractCPU, MaxTokens: cfg.MaxDocumentTokens},
 		Chunking: chunker.Options{MaxTokens: cfg.ChunkMaxTokens, OverlapTokens: cfg.ChunkOverlap},
 		Embedder: emb,
 		Vectors:  vectors,
@@ -166,6 +166,11 @@ func newIndexingPipeline(cfg config, pool *pgxpool.Pool, log *slog.Logger, m *me
 		return nil, nil, nil, err
 	}
 	return p, emb, vectors, nil
+}
+
+// newDocStore is the document store with the configured default quotas.
+func newDocStore(cfg config, pool *pgxpool.Pool) *ingest.Store {
+	return ingest.NewStore(pool, ingest.WithDefaultQuotas(cfg.Quotas))
 }
 
 func openStore(cfg config, pool *pgxpool.Pool, log *slog.Logger) (*agents.Store, error) {
@@ -194,7 +199,7 @@ func serve(ctx context.Context, cmd string, cfg config, pool *pgxpool.Pool, log 
 	if err != nil {
 		return err
 	}
-	docs := ingest.NewStore(pool)
+	docs := newDocStore(cfg, pool)
 	qcfg := jobs.Config{Workers: cfg.Workers, Logger: log, Store: docs}
 	// The API searches and the workers index: both need the embedder and
 	// the vector store (the embedded one serves one process).
