@@ -243,7 +243,7 @@ func TestDocuments(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 		var n int
-		b.pool.QueryRow(t.Context(), "SELECT (SELECT count(*) FROM chunks) + (SELECT count(*) FROM document_blobs)").Scan(&n)
+		b.pool.QueryRow(t.Context(), "SELECT (SELECT count(*) FROM chunks) + (SELECT count(*) FROM document_blob_parts)").Scan(&n)
 		if n != 0 {
 			t.Fatalf("%d chunk or blob rows left after delete", n)
 		}

@@ -40,6 +40,9 @@ type Deps struct {
 	Searcher *search.Searcher
 	// MaxUploadBytes bounds an uploaded file (RAGD_MAX_UPLOAD_BYTES).
 	MaxUploadBytes int64
+	// UploadSpoolDir holds uploaded files while they arrive and are stored
+	// (RAGD_UPLOAD_SPOOL_DIR; empty: os.TempDir()).
+	UploadSpoolDir string
 	// Ready reports whether each dependency answers, by name ("postgres").
 	Ready func(ctx context.Context) map[string]error
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 	"unicode/utf8"
@@ -81,7 +82,7 @@ var errStale = errors.New("document deleted or superseded")
 // transient: the caller should retry, and a retry redoes the work without
 // duplicating anything.
 func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, version int) error {
-	doc, data, err := p.store.Content(ctx, tenantID, docID)
+	doc, content, size, err := p.store.OpenContent(ctx, tenantID, docID)
 	if err != nil {
 		if errors.Is(err, ragd.ErrNotFound) {
 			return nil
@@ -89,7 +90,15 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 		return err
 	}
 	if doc.Status == StatusDeleting || doc.ContentVersion != version {
+		content.Close()
 		return nil
+	}
+	// The extractors take the whole file in memory, read here part by part.
+	data := make([]byte, size)
+	_, err = io.ReadFull(content, data)
+	content.Close()
+	if err != nil {
+		return fmt.Errorf("read document content: %w", err)
 	}
 	started := time.Now()
 	if err := p.store.setStage(ctx, doc, StageExtracting, 0.05, true); err != nil {

@@ -35,6 +35,8 @@ type Options struct {
 	Logger         *slog.Logger
 	Limits         ingest.Limits
 	MaxUploadBytes int64
+	// UploadSpoolDir is where uploads are spooled (empty: os.TempDir()).
+	UploadSpoolDir string
 }
 
 // Server is a running test API.
@@ -101,7 +103,7 @@ func Start(t testing.TB, o Options) *Server {
 	srv := httptest.NewServer(api.NewHandler(api.Deps{
 		Logger: log, Store: store, AdminToken: AdminToken, Documents: docs, Queue: queue,
 		Searcher: search.NewSearcher(emb, vectors, docs, 0), Metrics: m, JobsUI: dashboard,
-		MaxUploadBytes: o.MaxUploadBytes,
+		MaxUploadBytes: o.MaxUploadBytes, UploadSpoolDir: o.UploadSpoolDir,
 		Ready: func(ctx context.Context) map[string]error {
 			_, err := vectors.Count(ctx, [16]byte{}, search.Filter{})
 			return map[string]error{"postgres": pool.Ping(ctx), "vectors": err}

@@ -53,6 +53,10 @@ type config struct {
 	// MaxUploadBytes (RAGD_MAX_UPLOAD_BYTES): the largest file accepted,
 	// in bytes or with a KiB/MiB/GiB suffix. Default 50MiB.
 	MaxUploadBytes int64
+	// UploadSpoolDir (RAGD_UPLOAD_SPOOL_DIR): where uploaded files wait on
+	// disk while they arrive and are stored. Default os.TempDir() ($TMPDIR
+	// or /tmp); put it on a disk, not a tmpfs, which would hold them in RAM.
+	UploadSpoolDir string
 	// Workers (RAGD_WORKERS, --workers): jobs run at once by serve or
 	// worker; serve --workers=0 serves the API only. Default 2.
 	Workers int
@@ -106,6 +110,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 		AdminTokenValue: getenv("RAGD_ADMIN_TOKEN"),
 		DataDir:         cmpOr(getenv("RAGD_DATA_DIR"), "./.ragd"),
 		LogFormat:       getenv("RAGD_LOG_FORMAT"),
+		UploadSpoolDir:  getenv("RAGD_UPLOAD_SPOOL_DIR"),
 	}
 	var err error
 	switch env := getenv("RAGD_ENV"); env {

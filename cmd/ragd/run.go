@@ -248,6 +248,7 @@ func serve(ctx context.Context, cmd string, cfg config, pool *pgxpool.Pool, log 
 		Queue:          queue,
 		Searcher:       search.NewSearcher(emb, vectors, docs, 0),
 		MaxUploadBytes: cfg.MaxUploadBytes,
+		UploadSpoolDir: cfg.UploadSpoolDir,
 		Ready: func(ctx context.Context) map[string]error {
 			_, err := vectors.Count(ctx, uuid.Nil, search.Filter{})
 			return map[string]error{"postgres": pool.Ping(ctx), "vectors": err}
