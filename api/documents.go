@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"io"
@@ -32,15 +33,18 @@ type jsonUpload struct {
 	OverlapTokens int            `json:"overlap_tokens"`
 }
 
-// uploads is what the upload route needs besides the stores.
+// uploads is what the upload route needs besides the stores: the limits
+// and the budget shared by every upload this handler serves.
 type uploads struct {
 	maxBytes int64
 	// spoolDir holds multipart files while they arrive ("": os.TempDir()).
 	spoolDir string
+	budget   *uploadBudget
 }
 
 func newUploads(d Deps) *uploads {
-	return &uploads{maxBytes: d.MaxUploadBytes, spoolDir: d.UploadSpoolDir}
+	return &uploads{maxBytes: d.MaxUploadBytes, spoolDir: d.UploadSpoolDir,
+		budget: &uploadBudget{limit: cmp.Or(d.MaxInflightUploadBytes, DefaultMaxInflightUploadBytes)}}
 }
 
 // bodyLimit bounds a whole upload request: the file plus room for the
@@ -69,9 +73,13 @@ func handleUpload(docs *ingest.Store, q ingest.Enqueuer, up *uploads) tenantHand
 		if mt != "multipart/form-data" && mt != "application/json" {
 			return errorf(http.StatusUnsupportedMediaType, codeUnsupportedMediaType, "upload a file as multipart/form-data (field \"file\") or text as application/json (field \"text\")")
 		}
+		release, err := up.reserve(r, mt)
+		if err != nil {
+			return err
+		}
+		defer release()
 		var u ingest.Upload
 		var spool *ingest.Spool
-		var err error
 		if mt == "multipart/form-data" {
 			u, spool, err = readMultipartUpload(w, r, up)
 		} else {
@@ -82,8 +90,11 @@ func handleUpload(docs *ingest.Store, q ingest.Enqueuer, up *uploads) tenantHand
 			return err
 		}
 		created, err := docs.Create(r.Context(), t.TenantID, u, opts, q)
-		// The bytes are stored (or refused): free the file before answering.
+		// The bytes are stored (or refused): free the file and the budget
+		// before answering, so that a client's next upload, sent on this
+		// answer, finds them free.
 		spool.Close()
+		release()
 		if errors.Is(err, ingest.ErrIdempotencyMismatch) {
 			return &httpError{status: http.StatusConflict, code: codeConflict, detail: err.Error(),
 				fields: map[string]string{"Idempotency-Key": "was used for a different upload"}}
@@ -99,6 +110,26 @@ func handleUpload(docs *ingest.Store, q ingest.Enqueuer, up *uploads) tenantHand
 		writeJSON(w, status, created.Document)
 		return nil
 	}
+}
+
+// reserve takes the upload's share of the budget before a byte of its body
+// is read: its declared length, or the largest file allowed when it
+// declares none (a chunked body). A declared length over the limit is
+// refused at once, unread.
+func (up *uploads) reserve(r *http.Request, mediaType string) (release func(), err error) {
+	if r.ContentLength > up.bodyLimit(mediaType) {
+		return nil, tooLarge(up.maxBytes)
+	}
+	n := up.maxBytes
+	if r.ContentLength >= 0 {
+		n = min(r.ContentLength, up.maxBytes)
+	}
+	release, ok := up.budget.reserve(n)
+	if !ok {
+		return nil, &httpError{status: http.StatusServiceUnavailable, code: codeOverloaded, retryAfter: uploadRetryAfter,
+			detail: "the server is receiving as many uploads as it can hold at once; retry after the time in Retry-After"}
+	}
+	return release, nil
 }
 
 func fieldError(field, msg string) error {

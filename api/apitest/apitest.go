@@ -35,8 +35,10 @@ type Options struct {
 	Logger         *slog.Logger
 	Limits         ingest.Limits
 	MaxUploadBytes int64
-	// UploadSpoolDir is where uploads are spooled (empty: os.TempDir()).
-	UploadSpoolDir string
+	// MaxInflightUploadBytes is the upload budget; UploadSpoolDir is where
+	// uploads are spooled (empty: os.TempDir()).
+	MaxInflightUploadBytes int64
+	UploadSpoolDir         string
 }
 
 // Server is a running test API.
@@ -103,7 +105,7 @@ func Start(t testing.TB, o Options) *Server {
 	srv := httptest.NewServer(api.NewHandler(api.Deps{
 		Logger: log, Store: store, AdminToken: AdminToken, Documents: docs, Queue: queue,
 		Searcher: search.NewSearcher(emb, vectors, docs, 0), Metrics: m, JobsUI: dashboard,
-		MaxUploadBytes: o.MaxUploadBytes, UploadSpoolDir: o.UploadSpoolDir,
+		MaxUploadBytes: o.MaxUploadBytes, MaxInflightUploadBytes: o.MaxInflightUploadBytes, UploadSpoolDir: o.UploadSpoolDir,
 		Ready: func(ctx context.Context) map[string]error {
 			_, err := vectors.Count(ctx, [16]byte{}, search.Filter{})
 			return map[string]error{"postgres": pool.Ping(ctx), "vectors": err}

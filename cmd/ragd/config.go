@@ -53,6 +53,12 @@ type config struct {
 	// MaxUploadBytes (RAGD_MAX_UPLOAD_BYTES): the largest file accepted,
 	// in bytes or with a KiB/MiB/GiB suffix. Default 50MiB.
 	MaxUploadBytes int64
+	// MaxInflightUploadBytes (RAGD_MAX_INFLIGHT_UPLOAD_BYTES): the bytes of
+	// all uploads in flight at once, same units. Each upload counts its
+	// Content-Length (at most MaxUploadBytes; MaxUploadBytes without one);
+	// one that does not fit is answered 503 with Retry-After. At least
+	// MaxUploadBytes. Default 256MiB.
+	MaxInflightUploadBytes int64
 	// UploadSpoolDir (RAGD_UPLOAD_SPOOL_DIR): where uploaded files wait on
 	// disk while they arrive and are stored. Default os.TempDir() ($TMPDIR
 	// or /tmp); put it on a disk, not a tmpfs, which would hold them in RAM.
@@ -134,6 +140,12 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	}
 	if c.MaxUploadBytes, err = parseBytes(getenv("RAGD_MAX_UPLOAD_BYTES"), 50<<20); err != nil {
 		return c, fmt.Errorf("RAGD_MAX_UPLOAD_BYTES: %w", err)
+	}
+	if c.MaxInflightUploadBytes, err = parseBytes(getenv("RAGD_MAX_INFLIGHT_UPLOAD_BYTES"), 256<<20); err != nil {
+		return c, fmt.Errorf("RAGD_MAX_INFLIGHT_UPLOAD_BYTES: %w", err)
+	}
+	if c.MaxInflightUploadBytes < c.MaxUploadBytes {
+		return c, errors.New("RAGD_MAX_INFLIGHT_UPLOAD_BYTES: must be at least RAGD_MAX_UPLOAD_BYTES, or no upload of the largest size could ever be received")
 	}
 	if c.MaxTextBytes, err = parseBytes(getenv("RAGD_MAX_TEXT_BYTES"), 20<<20); err != nil {
 		return c, fmt.Errorf("RAGD_MAX_TEXT_BYTES: %w", err)
