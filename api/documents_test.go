@@ -38,11 +38,15 @@ func multipartBody(t testing.TB, filename string, data []byte, fields ...string)
 	return mw.FormDataContentType(), buf.Bytes()
 }
 
-// upload posts a file and returns the response.
+// upload posts a file and returns the response. Whatever the answer, the
+// server must have freed the upload's spool file by the time it gave it
+// (checked at once: the garbage collector would close a leaked file later).
 func (b *testBundle) upload(key, query, filename string, data []byte, fields ...string) response {
 	b.t.Helper()
 	ct, body := multipartBody(b.t, filename, data, fields...)
-	return b.req("POST", "/v1/documents"+query, key, body, "Content-Type", ct)
+	r := b.req("POST", "/v1/documents"+query, key, body, "Content-Type", ct)
+	ingesttest.NoFilesLeft(b.t, b.spoolDir)
+	return r
 }
 
 // waitDocument polls a document until it leaves queued and processing.

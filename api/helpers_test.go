@@ -16,6 +16,7 @@ import (
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/api/apitest"
 	"github.com/ragd/ragd/ingest"
+	"github.com/ragd/ragd/ingest/ingesttest"
 	"github.com/ragd/ragd/search"
 )
 
@@ -53,19 +54,40 @@ type testBundle struct {
 	logs   *syncBuffer
 	// vectors is the embedded vector store the workers index into.
 	vectors *search.Embedded
+	// spoolDir is where the server spools uploads: the test's own.
+	spoolDir string
 }
 
 func setup(t testing.TB) *testBundle {
 	t.Helper()
+	return setupWith(t, apitest.Options{})
+}
+
+// setupWith starts a server with o, whose zero fields take the tests'
+// defaults: small limits, and an upload spool directory of the test's own,
+// which must hold no file, open or not, when the test ends.
+func setupWith(t testing.TB, o apitest.Options) *testBundle {
+	t.Helper()
 	logs := &syncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := apitest.Start(t, apitest.Options{Logger: log, Limits: testLimits, MaxUploadBytes: testMaxUpload})
+	o.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if o.Limits == (ingest.Limits{}) {
+		o.Limits = testLimits
+	}
+	if o.MaxUploadBytes == 0 {
+		o.MaxUploadBytes = testMaxUpload
+	}
+	if o.UploadSpoolDir == "" {
+		o.UploadSpoolDir = t.TempDir()
+	}
+	srv := apitest.Start(t, o)
 	t.Cleanup(func() {
+		ingesttest.NoFilesLeft(t, o.UploadSpoolDir)
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	return &testBundle{t: t, url: srv.URL, pool: srv.Pool, store: srv.Store, encKey: srv.EncryptionKey, logs: logs, vectors: srv.Vectors}
+	return &testBundle{t: t, url: srv.URL, pool: srv.Pool, store: srv.Store, encKey: srv.EncryptionKey, logs: logs, vectors: srv.Vectors,
+		spoolDir: o.UploadSpoolDir}
 }
 
 // response is what a test reads back.
