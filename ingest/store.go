@@ -234,12 +234,12 @@ func writeParts(ctx context.Context, tx pgx.Tx, docID uuid.UUID, c Content) erro
 		}
 		// COPY encodes the row before asking for the next one, so buf
 		// can be reused.
-		n, err := c.ReadAt(buf[:min(size-off, BlobPartSize)], off)
-		if n < len(buf[:min(size-off, BlobPartSize)]) {
+		part := buf[:min(size-off, BlobPartSize)]
+		if n, err := c.ReadAt(part, off); n < len(part) {
 			return nil, fmt.Errorf("read upload at %d: %w", off, cmp.Or(err, io.ErrUnexpectedEOF))
 		}
-		row := []any{docID, seq, buf[:n]}
-		off += int64(n)
+		row := []any{docID, seq, part}
+		off += int64(len(part))
 		seq++
 		return row, nil
 	})
