@@ -134,11 +134,13 @@ func freshDatabase(ctx context.Context, base string) (string, func(), error) {
 	u.Path = "/" + name
 	drop := func() {
 		c, err := pgx.Connect(ctx, base)
-		if err != nil {
-			return
+		if err == nil {
+			defer c.Close(ctx)
+			_, err = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
 		}
-		defer c.Close(ctx)
-		_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "uploadrss: drop database %s: %v\n", name, err)
+		}
 	}
 	return u.String(), drop, nil
 }
