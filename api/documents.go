@@ -2,10 +2,11 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"slices"
@@ -32,7 +33,30 @@ type jsonUpload struct {
 	OverlapTokens int            `json:"overlap_tokens"`
 }
 
-func handleUpload(docs *ingest.Store, q ingest.Enqueuer, maxUpload int64) tenantHandler {
+// uploads is what the upload route needs besides the stores: the limits
+// and the budget shared by every upload this handler serves.
+type uploads struct {
+	maxBytes int64
+	// spoolDir holds multipart files while they arrive ("": os.TempDir()).
+	spoolDir string
+	budget   *uploadBudget
+}
+
+func newUploads(d Deps) *uploads {
+	return &uploads{maxBytes: d.MaxUploadBytes, spoolDir: d.UploadSpoolDir,
+		budget: &uploadBudget{limit: cmp.Or(d.MaxInflightUploadBytes, DefaultMaxInflightUploadBytes)}}
+}
+
+// bodyLimit bounds a whole upload request: the file plus room for the
+// multipart framing and the other fields, or the JSON around the text.
+func (up *uploads) bodyLimit(mediaType string) int64 {
+	if mediaType == "application/json" {
+		return up.maxBytes + maxFormField
+	}
+	return up.maxBytes + 1<<20
+}
+
+func handleUpload(docs *ingest.Store, q ingest.Enqueuer, up *uploads) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		opts := ingest.CreateOptions{IdempotencyKey: r.Header.Get("Idempotency-Key")}
 		switch v := r.URL.Query().Get("duplicate"); v {
@@ -46,20 +70,31 @@ func handleUpload(docs *ingest.Store, q ingest.Enqueuer, maxUpload int64) tenant
 			return fieldError("Idempotency-Key", "must be 1 to 255 visible ASCII characters")
 		}
 		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		var u ingest.Upload
-		var err error
-		switch mt {
-		case "multipart/form-data":
-			u, err = readMultipartUpload(w, r, maxUpload)
-		case "application/json":
-			u, err = readJSONUpload(w, r, maxUpload)
-		default:
+		if mt != "multipart/form-data" && mt != "application/json" {
 			return errorf(http.StatusUnsupportedMediaType, codeUnsupportedMediaType, "upload a file as multipart/form-data (field \"file\") or text as application/json (field \"text\")")
 		}
+		release, err := up.reserve(r, mt)
+		if err != nil {
+			return err
+		}
+		defer release()
+		var u ingest.Upload
+		var spool *ingest.Spool
+		if mt == "multipart/form-data" {
+			u, spool, err = readMultipartUpload(w, r, up)
+		} else {
+			u, err = readJSONUpload(w, r, up.maxBytes)
+		}
+		defer spool.Close()
 		if err != nil {
 			return err
 		}
 		created, err := docs.Create(r.Context(), t.TenantID, u, opts, q)
+		// The bytes are stored (or refused): free the file and the budget
+		// before answering, so that a client's next upload, sent on this
+		// answer, finds them free.
+		spool.Close()
+		release()
 		if errors.Is(err, ingest.ErrIdempotencyMismatch) {
 			return &httpError{status: http.StatusConflict, code: codeConflict, detail: err.Error(),
 				fields: map[string]string{"Idempotency-Key": "was used for a different upload"}}
@@ -77,6 +112,26 @@ func handleUpload(docs *ingest.Store, q ingest.Enqueuer, maxUpload int64) tenant
 	}
 }
 
+// reserve takes the upload's share of the budget before a byte of its body
+// is read: its declared length, or the largest file allowed when it
+// declares none (a chunked body). A declared length over the limit is
+// refused at once, unread.
+func (up *uploads) reserve(r *http.Request, mediaType string) (release func(), err error) {
+	if r.ContentLength > up.bodyLimit(mediaType) {
+		return nil, tooLarge(up.maxBytes)
+	}
+	n := up.maxBytes
+	if r.ContentLength >= 0 {
+		n = min(r.ContentLength, up.maxBytes)
+	}
+	release, ok := up.budget.reserve(n)
+	if !ok {
+		return nil, &httpError{status: http.StatusServiceUnavailable, code: codeOverloaded, retryAfter: uploadRetryAfter,
+			detail: "the server is receiving as many uploads as it can hold at once; retry after the time in Retry-After"}
+	}
+	return release, nil
+}
+
 func fieldError(field, msg string) error {
 	return &httpError{status: http.StatusBadRequest, code: codeValidationFailed, detail: "the request has invalid fields",
 		fields: map[string]string{field: msg}}
@@ -86,13 +141,22 @@ func tooLarge(limit int64) error {
 	return errorf(http.StatusRequestEntityTooLarge, codePayloadTooLarge, "the file is larger than the upload limit of "+byteSize(limit))
 }
 
-func readMultipartUpload(w http.ResponseWriter, r *http.Request, maxUpload int64) (ingest.Upload, error) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxUpload+1<<20)
+// readMultipartUpload reads the form, spooling the file part to disk as it
+// arrives (hashed and size-checked on the way). On success the caller
+// closes the spool; on error nothing is left open.
+func readMultipartUpload(w http.ResponseWriter, r *http.Request, up *uploads) (_ ingest.Upload, _ *ingest.Spool, err error) {
+	var u ingest.Upload
+	var spool *ingest.Spool
+	defer func() {
+		if err != nil {
+			spool.Close()
+		}
+	}()
+	r.Body = http.MaxBytesReader(w, r.Body, up.bodyLimit("multipart/form-data"))
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return ingest.Upload{}, errorf(http.StatusBadRequest, codeInvalidJSON, "the multipart body could not be read: "+err.Error())
+		return u, nil, errorf(http.StatusBadRequest, codeInvalidJSON, "the multipart body could not be read: "+err.Error())
 	}
-	var u ingest.Upload
 	var probs ragd.Problems
 	gotFile := false
 	for {
@@ -102,10 +166,10 @@ func readMultipartUpload(w http.ResponseWriter, r *http.Request, maxUpload int64
 		}
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return u, tooLarge(maxUpload)
+			return u, nil, tooLarge(up.maxBytes)
 		}
 		if err != nil {
-			return u, fieldError("body", "the multipart body is malformed")
+			return u, nil, fieldError("body", "the multipart body is malformed")
 		}
 		name := part.FormName()
 		if name == "file" {
@@ -115,12 +179,16 @@ func readMultipartUpload(w http.ResponseWriter, r *http.Request, maxUpload int64
 			}
 			gotFile = true
 			u.Filename = part.FileName()
-			u.Data, err = io.ReadAll(io.LimitReader(part, maxUpload+1))
-			if errors.As(err, &mbe) || int64(len(u.Data)) > maxUpload {
-				return u, tooLarge(maxUpload)
-			}
-			if err != nil {
-				return u, fieldError("file", "the file could not be read")
+			body := &readErrors{r: part}
+			spool, err = ingest.NewSpool(up.spoolDir, body, up.maxBytes)
+			switch {
+			case errors.Is(err, ingest.ErrTooLarge), errors.As(body.err, &mbe):
+				return u, nil, tooLarge(up.maxBytes)
+			case body.err != nil:
+				// A broken body, or a client that went away.
+				return u, nil, fieldError("file", "the file could not be read")
+			case err != nil:
+				return u, nil, err
 			}
 			continue
 		}
@@ -168,20 +236,37 @@ func readMultipartUpload(w http.ResponseWriter, r *http.Request, maxUpload int64
 		probs.Add("file", "is required: send the document in a form field named \"file\"")
 	}
 	if err := probs.Err(); err != nil {
-		return u, err
+		return u, nil, err
 	}
-	if len(u.Data) == 0 {
-		return u, fieldError("file", "is empty")
+	if spool.Size() == 0 {
+		return u, nil, fieldError("file", "is empty")
 	}
-	typ, ok := ingest.Detect(u.Data, u.Filename)
+	typ, ok := ingest.Detect(spool, spool.Size(), u.Filename)
 	if !ok {
-		return u, errorf(http.StatusUnsupportedMediaType, codeUnsupportedMediaType,
+		return u, nil, errorf(http.StatusUnsupportedMediaType, codeUnsupportedMediaType,
 			"the file is not a document ragd can read; supported: PDF, Word (.docx), HTML, Markdown and plain text")
 	}
-	u.Type = typ
-	return u, nil
+	u.Type, u.Content = typ, spool
+	return u, spool, nil
 }
 
+// readErrors remembers its reader's error, so that a failure to read the
+// client's body can be told from a failure to write the spool.
+type readErrors struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErrors) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		e.err = err
+	}
+	return n, err
+}
+
+// readJSONUpload reads a text upload. The text stays in memory: the body
+// is at most the upload limit, and the budget counted it before reading.
 func readJSONUpload(w http.ResponseWriter, r *http.Request, maxUpload int64) (ingest.Upload, error) {
 	var in jsonUpload
 	if err := decodeLimit(w, r, &in, maxUpload+maxFormField); err != nil {
@@ -204,7 +289,7 @@ func readJSONUpload(w http.ResponseWriter, r *http.Request, maxUpload int64) (in
 		return ingest.Upload{}, fieldError("format", "must be text, markdown or html")
 	}
 	return ingest.Upload{
-		Title: in.Title, Filename: in.Filename, Data: []byte(in.Text), Type: typ, Tags: in.Tags,
+		Title: in.Title, Filename: in.Filename, Content: ingest.BytesContent([]byte(in.Text)), Type: typ, Tags: in.Tags,
 		Metadata: in.Metadata, ExternalID: in.ExternalID, MaxTokens: in.MaxTokens, OverlapTokens: in.OverlapTokens,
 	}, nil
 }
@@ -265,16 +350,17 @@ func handleListChunks(docs *ingest.Store) tenantHandler {
 	}
 }
 
-func handleDocumentContent(docs *ingest.Store) tenantHandler {
+func handleDocumentContent(log *slog.Logger, docs *ingest.Store) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		id, err := pathUUID(r, "document_id")
 		if err != nil {
 			return err
 		}
-		d, data, err := docs.Content(r.Context(), t.TenantID, id)
+		d, content, size, err := docs.OpenContent(r.Context(), t.TenantID, id)
 		if err != nil {
 			return err
 		}
+		defer content.Close()
 		name := "document"
 		if d.Filename != nil {
 			name = *d.Filename
@@ -284,8 +370,17 @@ func handleDocumentContent(docs *ingest.Store) tenantHandler {
 		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Content-Security-Policy", "sandbox")
-		w.Header().Set("Content-Length", fmt.Sprint(len(data)))
-		_, _ = w.Write(data)
+		w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+		// Part by part, from Postgres to the client.
+		if _, err := io.Copy(w, content); err != nil {
+			if r.Context().Err() != nil {
+				return nil // the client went away
+			}
+			// The status is sent: cut the connection, so that the client
+			// sees a short body rather than a complete-looking wrong one.
+			log.ErrorContext(r.Context(), "document content interrupted", "err", err, "document_id", id, "request_id", requestID(r.Context()))
+			panic(http.ErrAbortHandler)
+		}
 		return nil
 	}
 }

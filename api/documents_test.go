@@ -38,11 +38,15 @@ func multipartBody(t testing.TB, filename string, data []byte, fields ...string)
 	return mw.FormDataContentType(), buf.Bytes()
 }
 
-// upload posts a file and returns the response.
+// upload posts a file and returns the response. Whatever the answer, the
+// server must have freed the upload's spool file by the time it gave it
+// (checked at once: the garbage collector would close a leaked file later).
 func (b *testBundle) upload(key, query, filename string, data []byte, fields ...string) response {
 	b.t.Helper()
 	ct, body := multipartBody(b.t, filename, data, fields...)
-	return b.req("POST", "/v1/documents"+query, key, body, "Content-Type", ct)
+	r := b.req("POST", "/v1/documents"+query, key, body, "Content-Type", ct)
+	ingesttest.NoFilesLeft(b.t, b.spoolDir)
+	return r
 }
 
 // waitDocument polls a document until it leaves queued and processing.
@@ -243,7 +247,7 @@ func TestDocuments(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 		var n int
-		b.pool.QueryRow(t.Context(), "SELECT (SELECT count(*) FROM chunks) + (SELECT count(*) FROM document_blobs)").Scan(&n)
+		b.pool.QueryRow(t.Context(), "SELECT (SELECT count(*) FROM chunks) + (SELECT count(*) FROM document_blob_parts)").Scan(&n)
 		if n != 0 {
 			t.Fatalf("%d chunk or blob rows left after delete", n)
 		}

@@ -32,7 +32,7 @@ func TestFairIngestion(t *testing.T) {
 	for i := range 1000 {
 		_, err := docs.Create(context.Background(), floodID, ingest.Upload{
 			Filename: fmt.Sprintf("flood-%d.txt", i), Type: ingest.TypeText,
-			Data: fmt.Appendf(nil, "Flood document %d: a small text, one of a thousand.", i),
+			Content: ingest.BytesContent(fmt.Appendf(nil, "Flood document %d: a small text, one of a thousand.", i)),
 		}, ingest.CreateOptions{}, q)
 		if err != nil {
 			t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/ragd/ragd/api/apitest"
 	"github.com/ragd/ragd/embedder/openaitest"
 	"github.com/ragd/ragd/ingest"
+	"github.com/ragd/ragd/ingest/ingesttest"
 	"github.com/ragd/ragd/search"
 )
 
@@ -56,6 +57,8 @@ type testBundle struct {
 	vectors *search.Embedded
 	// openai is the embeddings API double, with setupOpenAI.
 	openai *openaitest.Server
+	// spoolDir is where the server spools uploads: the test's own.
+	spoolDir string
 }
 
 func setup(t testing.TB) *testBundle {
@@ -70,6 +73,9 @@ func setupOpenAI(t testing.TB) *testBundle {
 	return setupWith(t, apitest.Options{OpenAI: true})
 }
 
+// setupWith starts a server with o, whose zero fields take the tests'
+// defaults: small limits, and an upload spool directory of the test's own,
+// which must hold no file, open or not, when the test ends.
 func setupWith(t testing.TB, o apitest.Options) *testBundle {
 	t.Helper()
 	logs := &syncBuffer{}
@@ -80,13 +86,18 @@ func setupWith(t testing.TB, o apitest.Options) *testBundle {
 	if o.MaxUploadBytes == 0 {
 		o.MaxUploadBytes = testMaxUpload
 	}
+	if o.UploadSpoolDir == "" {
+		o.UploadSpoolDir = t.TempDir()
+	}
 	srv := apitest.Start(t, o)
 	t.Cleanup(func() {
+		ingesttest.NoFilesLeft(t, o.UploadSpoolDir)
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	return &testBundle{t: t, url: srv.URL, pool: srv.Pool, store: srv.Store, encKey: srv.EncryptionKey, logs: logs, vectors: srv.Vectors, openai: srv.OpenAI}
+	return &testBundle{t: t, url: srv.URL, pool: srv.Pool, store: srv.Store, encKey: srv.EncryptionKey, logs: logs, vectors: srv.Vectors,
+		openai: srv.OpenAI, spoolDir: o.UploadSpoolDir}
 }
 
 // response is what a test reads back.

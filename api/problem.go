@@ -26,6 +26,7 @@ const (
 	codeUnsupportedMediaType = "unsupported_media_type"
 	codeInternal             = "internal"
 	codeUnavailable          = "unavailable"
+	codeOverloaded           = "overloaded"
 	codeRetrievalDisabled    = "retrieval_disabled"
 	codeEmbeddingUnavailable = "embedding_unavailable"
 	codeQuotaExceeded        = "quota_exceeded"
@@ -38,6 +39,8 @@ type httpError struct {
 	code   string
 	detail string
 	fields map[string]string
+	// retryAfter, when set, is sent as the Retry-After header.
+	retryAfter time.Duration
 }
 
 func (e *httpError) Error() string { return e.code + ": " + e.detail }
@@ -72,7 +75,7 @@ func problemFor(err error) problem {
 	)
 	switch {
 	case errors.As(err, &he):
-		return problem{Status: he.status, Code: he.code, Detail: he.detail, Errors: he.fields}
+		return problem{Status: he.status, Code: he.code, Detail: he.detail, Errors: he.fields, retryAfter: he.retryAfter}
 	case errors.As(err, &ve):
 		return problem{Status: http.StatusBadRequest, Code: codeValidationFailed, Detail: "the request has invalid fields", Errors: ve.Fields}
 	case errors.As(err, &ce):
@@ -106,11 +109,13 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	p.Title = http.StatusText(p.Status)
 	p.Instance = r.URL.Path
 	p.RequestID = requestID(r.Context())
-	if p.Status >= 500 {
+	// A refusal under load is expected and says nothing is broken; the
+	// request log line records it.
+	if p.Status >= 500 && p.Code != codeOverloaded {
 		log.ErrorContext(r.Context(), "request failed", "err", err, "request_id", p.RequestID, "route", r.Pattern)
 	}
 	if p.retryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(p.retryAfter.Seconds())))
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(p.retryAfter.Seconds()))))
 	}
 	if p.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ragd"`)

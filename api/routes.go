@@ -17,6 +17,7 @@ type route struct {
 // routes is the whole API, in one screen.
 func routes(d Deps, auth *authenticator) []route {
 	log, store, docs, queue := d.Logger, d.Store, d.Documents, d.Queue
+	uploads := newUploads(d)
 	admin := func(h handler) http.Handler { return serve(log, auth.admin(h)) }
 	tenant := func(s agents.Scope, h tenantHandler) http.Handler { return serve(log, auth.tenant(s, h)) }
 	return []route{
@@ -48,12 +49,12 @@ func routes(d Deps, auth *authenticator) []route {
 
 		{"POST /v1/search", tenant(agents.ScopeSearch, handleSearch(d.Searcher, d.Metrics, docs)), false},
 
-		{"POST /v1/documents", tenant(agents.ScopeDocumentsWrite, handleUpload(docs, queue, d.MaxUploadBytes)), false},
+		{"POST /v1/documents", tenant(agents.ScopeDocumentsWrite, handleUpload(docs, queue, uploads)), false},
 		{"GET /v1/documents", tenant(agents.ScopeDocumentsRead, handleListDocuments(docs)), false},
 		{"GET /v1/documents/{document_id}", tenant(agents.ScopeDocumentsRead, handleGetDocument(docs)), false},
 		{"GET /v1/documents/{document_id}/events", tenant(agents.ScopeDocumentsRead, handleDocumentEvents(docs)), false},
 		{"GET /v1/documents/{document_id}/chunks", tenant(agents.ScopeDocumentsRead, handleListChunks(docs)), false},
-		{"GET /v1/documents/{document_id}/content", tenant(agents.ScopeDocumentsRead, handleDocumentContent(docs)), false},
+		{"GET /v1/documents/{document_id}/content", tenant(agents.ScopeDocumentsRead, handleDocumentContent(log, docs)), false},
 		{"POST /v1/documents/{document_id}/reindex", tenant(agents.ScopeDocumentsWrite, handleReindexDocument(docs, queue)), false},
 		{"DELETE /v1/documents/{document_id}", tenant(agents.ScopeDocumentsWrite, handleDeleteDocument(docs, queue)), false},
 

@@ -67,7 +67,7 @@ func benchSearch(b *testing.B, n int) {
 	// 100 documents, marked indexed, whose chunks are n generated points.
 	var docIDs []uuid.UUID
 	for i := range 100 {
-		c, err := docs.Create(ctx, tenant.ID, ingest.Upload{Title: fmt.Sprintf("Doc %d", i), Data: fmt.Appendf(nil, "doc %d", i), Type: ingest.TypeText}, ingest.CreateOptions{}, queue)
+		c, err := docs.Create(ctx, tenant.ID, ingest.Upload{Title: fmt.Sprintf("Doc %d", i), Content: ingest.BytesContent(fmt.Appendf(nil, "doc %d", i)), Type: ingest.TypeText}, ingest.CreateOptions{}, queue)
 		if err != nil {
 			b.Fatal(err)
 		}

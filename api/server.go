@@ -40,6 +40,14 @@ type Deps struct {
 	Searcher *search.Searcher
 	// MaxUploadBytes bounds an uploaded file (RAGD_MAX_UPLOAD_BYTES).
 	MaxUploadBytes int64
+	// MaxInflightUploadBytes bounds the bytes of all uploads in flight at
+	// once (RAGD_MAX_INFLIGHT_UPLOAD_BYTES; zero: 256 MiB). Each upload
+	// counts its Content-Length, or MaxUploadBytes without one; an upload
+	// that does not fit is answered 503 with Retry-After.
+	MaxInflightUploadBytes int64
+	// UploadSpoolDir holds uploaded files while they arrive and are stored
+	// (RAGD_UPLOAD_SPOOL_DIR; empty: os.TempDir()).
+	UploadSpoolDir string
 	// Ready reports whether each dependency answers, by name ("postgres").
 	Ready func(ctx context.Context) map[string]error
 }

@@ -3,6 +3,7 @@ package ingest
 import (
 	"archive/zip"
 	"bytes"
+	"io"
 	"net/http"
 	"path"
 	"strings"
@@ -39,25 +40,31 @@ func (t Type) MediaType() string {
 // Detect decides a file's type from its bytes first and its name second;
 // what the client said the type was plays no part. It returns false for
 // anything ragd cannot extract (images, archives, executables, random
-// bytes), whatever the file is called.
-func Detect(data []byte, filename string) (Type, bool) {
-	ext := strings.ToLower(path.Ext(filename))
-	head := data[:min(len(data), 1024)]
-	switch {
-	case len(data) == 0:
+// bytes), whatever the file is called. It reads the first 8 KiB of r and,
+// for a zip archive, its central directory: never the whole file.
+func Detect(r io.ReaderAt, size int64, filename string) (Type, bool) {
+	if size <= 0 {
 		return "", false
+	}
+	ext := strings.ToLower(path.Ext(filename))
+	sample := make([]byte, min(size, textSample))
+	if n, _ := r.ReadAt(sample, 0); n < len(sample) {
+		return "", false // unreadable, or shorter than size said
+	}
+	head := sample[:min(len(sample), 1024)]
+	switch {
 	case bytes.Contains(head, []byte("%PDF-")):
 		return TypePDF, true
-	case bytes.HasPrefix(data, []byte("PK\x03\x04")):
-		if isDOCX(data) {
+	case bytes.HasPrefix(sample, []byte("PK\x03\x04")):
+		if isDOCX(r, size) {
 			return TypeDOCX, true
 		}
 		return "", false
 	}
-	if !looksLikeText(data) {
+	if !looksLikeText(sample, size) {
 		return "", false
 	}
-	sniffed := http.DetectContentType(data)
+	sniffed := http.DetectContentType(sample)
 	switch {
 	case ext == ".md" || ext == ".markdown" || ext == ".mdown" || ext == ".mkd":
 		return TypeMarkdown, true
@@ -67,9 +74,13 @@ func Detect(data []byte, filename string) (Type, bool) {
 	return TypeText, true
 }
 
-// isDOCX reports whether a zip archive holds a Word document body.
-func isDOCX(data []byte) bool {
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+// textSample is how much of a file Detect reads to judge it.
+const textSample = 8192
+
+// isDOCX reports whether a zip archive holds a Word document body. It
+// reads only the archive's central directory.
+func isDOCX(r io.ReaderAt, size int64) bool {
+	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return false
 	}
@@ -83,12 +94,12 @@ func isDOCX(data []byte) bool {
 
 // looksLikeText accepts UTF-8, UTF-16 with a byte order mark, and 8-bit
 // text (Latin-1); it refuses data with NUL bytes or many control bytes,
-// which is what binary files look like.
-func looksLikeText(data []byte) bool {
-	if bytes.HasPrefix(data, []byte{0xFF, 0xFE}) || bytes.HasPrefix(data, []byte{0xFE, 0xFF}) {
-		return len(data)%2 == 0
+// which is what binary files look like. sample is the file's first
+// textSample bytes (or all of it), size the file's size.
+func looksLikeText(sample []byte, size int64) bool {
+	if bytes.HasPrefix(sample, []byte{0xFF, 0xFE}) || bytes.HasPrefix(sample, []byte{0xFE, 0xFF}) {
+		return size%2 == 0
 	}
-	sample := data[:min(len(data), 8192)]
 	if utf8.Valid(sample[:max(0, len(sample)-3)]) && !bytes.Contains(sample, []byte{0}) {
 		return true
 	}

@@ -105,9 +105,10 @@ func ChunkID(documentID uuid.UUID, version, index int) uuid.UUID {
 
 // Upload is a new document as a client sends it.
 type Upload struct {
-	Title      string
-	Filename   string
-	Data       []byte
+	Title    string
+	Filename string
+	// Content is the file; Create reads it once, part by part.
+	Content    Content
 	Type       Type
 	Tags       []string
 	Metadata   map[string]any

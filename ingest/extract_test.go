@@ -115,7 +115,7 @@ func TestExtractPDFRepairs(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			if typ, ok := Detect(data, "x.pdf"); !ok || typ != TypePDF {
+			if typ, ok := Detect(bytes.NewReader(data), int64(len(data)), "x.pdf"); !ok || typ != TypePDF {
 				t.Fatalf("Detect = %v, %v", typ, ok)
 			}
 			if ext := mustExtract(t, TypePDF, data); !strings.Contains(ext.Text, "Vectors live in Qdrant") {
@@ -455,7 +455,7 @@ func TestDetect(t *testing.T) {
 		{"ZipNotDocx", zipNotDocx, "x.docx", "", false},
 		{"Empty", nil, "empty.txt", "", false},
 	} {
-		got, ok := Detect(tc.data, tc.file)
+		got, ok := Detect(bytes.NewReader(tc.data), int64(len(tc.data)), tc.file)
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("%s: Detect = %q, %v; want %q, %v", tc.name, got, ok, tc.want, tc.ok)
 		}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 	"unicode/utf8"
@@ -98,7 +99,7 @@ var errStale = errors.New("document deleted or superseded")
 // *Error). Other errors are transient: the caller should retry, and a
 // retry redoes the work without duplicating anything.
 func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, version int) error {
-	doc, data, err := p.store.Content(ctx, tenantID, docID)
+	doc, err := p.store.Get(ctx, tenantID, docID)
 	if err != nil {
 		if errors.Is(err, ragd.ErrNotFound) {
 			// Deleted, perhaps while an earlier run of this job was
@@ -115,13 +116,17 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 	case doc.Status == StatusReady || doc.Status == StatusFailed:
 		return nil
 	}
+	// The bytes go from Postgres to the extraction child part by part.
+	open := func(ctx context.Context) (io.ReadCloser, int64, error) {
+		_, r, n, err := p.store.OpenContent(ctx, tenantID, docID)
+		return r, n, err
+	}
 	started := time.Now()
 	if err := p.store.setStage(ctx, doc, StageExtracting, 0.05, true); err != nil {
 		return ignoreStale(err)
 	}
 
-	ext, err := p.sandbox.Extract(ctx, doc.Type, BytesOpener(data), p.limits)
-	data = nil
+	ext, err := p.sandbox.Extract(ctx, doc.Type, open, p.limits)
 	extractMS := int(time.Since(started).Milliseconds())
 	p.metrics.Stage(StageExtracting, time.Since(started))
 	if err != nil {

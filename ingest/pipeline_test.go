@@ -1,6 +1,7 @@
 package ingest_test
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"sync/atomic"
@@ -53,11 +54,11 @@ func setupPipeline(t *testing.T) *pipelineBundle {
 
 func (b *pipelineBundle) create(t *testing.T, name string, data []byte) ingest.Document {
 	t.Helper()
-	typ, ok := ingest.Detect(data, name)
+	typ, ok := ingest.Detect(bytes.NewReader(data), int64(len(data)), name)
 	if !ok {
 		t.Fatalf("%s is not detected", name)
 	}
-	c, err := b.store.Create(t.Context(), b.tenant, ingest.Upload{Filename: name, Data: data, Type: typ}, ingest.CreateOptions{AllowDuplicate: true}, b.queue)
+	c, err := b.store.Create(t.Context(), b.tenant, ingest.Upload{Filename: name, Content: ingest.BytesContent(data), Type: typ}, ingest.CreateOptions{AllowDuplicate: true}, b.queue)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +136,7 @@ func testPipelineIndexing(t *testing.T, vectors search.Store) {
 	}
 	t.Cleanup(p.Close)
 	q, _ := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
-	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "r.pdf", Data: ingesttest.ReportPDF(), Type: ingest.TypePDF}, ingest.CreateOptions{}, q)
+	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "r.pdf", Content: ingest.BytesContent(ingesttest.ReportPDF()), Type: ingest.TypePDF}, ingest.CreateOptions{}, q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +328,7 @@ func TestPipelineWithOpenAI(t *testing.T) {
 	}
 	t.Cleanup(p.Close)
 	q, _ := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
-	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "r.pdf", Data: ingesttest.ReportPDF(), Type: ingest.TypePDF}, ingest.CreateOptions{}, q)
+	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "r.pdf", Content: ingest.BytesContent(ingesttest.ReportPDF()), Type: ingest.TypePDF}, ingest.CreateOptions{}, q)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -120,13 +121,17 @@ type Created struct {
 	New      bool
 }
 
-// Create stores an upload: the row (queued), its bytes and its ingest job,
+// Create stores an upload: the row (queued), its bytes (in parts of
+// BlobPartSize, copied from u.Content as they are sent) and its ingest job,
 // in one transaction.
 func (s *Store) Create(ctx context.Context, tenantID uuid.UUID, u Upload, opts CreateOptions, q Enqueuer) (Created, error) {
+	if u.Content == nil {
+		return Created{}, errors.New("create document: the upload has no content")
+	}
 	if err := u.Validate(); err != nil {
 		return Created{}, err
 	}
-	sum := sha256.Sum256(u.Data)
+	sum := u.Content.SHA256()
 	reqHash := requestHash(sum[:], u, opts.AllowDuplicate)
 	meta, err := json.Marshal(orEmpty(u.Metadata))
 	if err != nil {
@@ -194,7 +199,7 @@ func (s *Store) Create(ctx context.Context, tenantID uuid.UUID, u Upload, opts C
 				u.OverlapTokens = o
 			}
 		}
-		if err := s.checkUploadQuota(ctx, tx, tenantID, int64(len(u.Data))); err != nil {
+		if err := s.checkUploadQuota(ctx, tx, tenantID, u.Content.Size()); err != nil {
 			return err
 		}
 		title := u.Title
@@ -209,12 +214,12 @@ func (s *Store) Create(ctx context.Context, tenantID uuid.UUID, u Upload, opts C
 				status, chunk_max_tokens, chunk_overlap)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $12)
 			RETURNING `+docColumns,
-			uuid.Must(uuid.NewV7()), tenantID, title, nilIfEmpty(u.Filename), string(u.Type), len(u.Data), sum[:],
+			uuid.Must(uuid.NewV7()), tenantID, title, nilIfEmpty(u.Filename), string(u.Type), u.Content.Size(), sum[:],
 			orEmptySlice(u.Tags), meta, nilIfEmpty(u.ExternalID), nilIfZero(u.MaxTokens), nilIfZero(u.OverlapTokens)))
 		if err != nil {
 			return notFound(err, "insert document")
 		}
-		if _, err := tx.Exec(ctx, "INSERT INTO document_blobs (document_id, content) VALUES ($1, $2)", d.ID, u.Data); err != nil {
+		if err := writeParts(ctx, tx, d.ID, u.Content); err != nil {
 			return fmt.Errorf("insert document bytes: %w", err)
 		}
 		if err := q.EnqueueIngest(ctx, tx, d); err != nil {
@@ -227,6 +232,37 @@ func (s *Store) Create(ctx context.Context, tenantID uuid.UUID, u Upload, opts C
 		return Created{}, err
 	}
 	return out, nil
+}
+
+// BlobPartSize is the size of each stored part of a document's original
+// bytes (the last part may be shorter). Migration 0010 cut the older
+// single blobs at the same size.
+const BlobPartSize = 1 << 20
+
+// writeParts copies c into document_blob_parts with COPY, one part in
+// memory at a time.
+func writeParts(ctx context.Context, tx pgx.Tx, docID uuid.UUID, c Content) error {
+	size := c.Size()
+	buf := make([]byte, min(size, BlobPartSize))
+	var off int64
+	seq := 0
+	src := pgx.CopyFromFunc(func() ([]any, error) {
+		if off >= size {
+			return nil, nil
+		}
+		// COPY encodes the row before asking for the next one, so buf
+		// can be reused.
+		part := buf[:min(size-off, BlobPartSize)]
+		if n, err := c.ReadAt(part, off); n < len(part) {
+			return nil, fmt.Errorf("read upload at %d: %w", off, cmp.Or(err, io.ErrUnexpectedEOF))
+		}
+		row := []any{docID, seq, part}
+		off += int64(len(part))
+		seq++
+		return row, nil
+	})
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"document_blob_parts"}, []string{"document_id", "seq", "content"}, src)
+	return err
 }
 
 func (s *Store) rememberKey(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, key string, hash []byte, docID uuid.UUID, status int) error {
@@ -355,19 +391,100 @@ func (s *Store) Chunks(ctx context.Context, tenantID, id uuid.UUID, p ragd.Page)
 	return chunks, next, nil
 }
 
-// Content returns the document and its original bytes.
-func (s *Store) Content(ctx context.Context, tenantID, id uuid.UUID) (Document, []byte, error) {
+// OpenContent returns the document, a reader of its original bytes and
+// their size. The reader fetches the stored parts one at a time (at most
+// one part is in memory, and no connection is held between reads) and
+// fails with io.ErrUnexpectedEOF if the parts end early, for example when
+// the document is purged meanwhile. The first part is fetched before
+// OpenContent returns, so a missing document or unreadable bytes are
+// reported here rather than on the first Read. The caller closes the
+// reader.
+func (s *Store) OpenContent(ctx context.Context, tenantID, id uuid.UUID) (Document, io.ReadCloser, int64, error) {
 	d, err := s.Get(ctx, tenantID, id)
 	if err != nil {
-		return Document{}, nil, err
+		return Document{}, nil, 0, err
 	}
-	var data []byte
-	err = s.pool.QueryRow(ctx, `SELECT b.content FROM document_blobs b JOIN documents d ON d.id = b.document_id
-		WHERE d.tenant_id = $1 AND b.document_id = $2`, tenantID, id).Scan(&data)
+	r := &partReader{ctx: ctx, s: s, tenantID: tenantID, docID: id, size: d.SizeBytes}
+	if err := r.next(); err != nil && !errors.Is(err, io.EOF) {
+		return Document{}, nil, 0, err
+	}
+	return d, r, d.SizeBytes, nil
+}
+
+// partReader reads a document's parts in order.
+type partReader struct {
+	ctx             context.Context
+	s               *Store
+	tenantID, docID uuid.UUID
+	size, read      int64
+	seq             int
+	part            []byte // what is left of the current part
+	closed          bool
+}
+
+// next fetches the next part, or says io.EOF after the last.
+func (r *partReader) next() error {
+	if r.read >= r.size {
+		return io.EOF
+	}
+	var part []byte
+	err := r.s.pool.QueryRow(r.ctx, `SELECT p.content FROM document_blob_parts p JOIN documents d ON d.id = p.document_id
+		WHERE d.tenant_id = $1 AND p.document_id = $2 AND p.seq = $3`, r.tenantID, r.docID, r.seq).Scan(&part)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("document content: part %d of %d bytes is missing: %w", r.seq, r.size, io.ErrUnexpectedEOF)
+	}
 	if err != nil {
-		return Document{}, nil, notFound(err, "document content")
+		return fmt.Errorf("document content: %w", err)
 	}
-	return d, data, nil
+	if len(part) == 0 || r.read+int64(len(part)) > r.size {
+		return fmt.Errorf("document content: part %d does not fit the document's size", r.seq)
+	}
+	r.part = part
+	r.seq++
+	r.read += int64(len(part))
+	return nil
+}
+
+func (r *partReader) Read(p []byte) (int, error) {
+	if r.closed {
+		return 0, errors.New("document content: read after close")
+	}
+	if len(r.part) == 0 {
+		if err := r.next(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, r.part)
+	r.part = r.part[n:]
+	return n, nil
+}
+
+// WriteTo writes each part as it arrives: io.Copy to a response or a pipe
+// then needs no buffer of its own.
+func (r *partReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if len(r.part) == 0 {
+			err := r.next()
+			if errors.Is(err, io.EOF) {
+				return total, nil
+			}
+			if err != nil {
+				return total, err
+			}
+		}
+		n, err := w.Write(r.part)
+		total += int64(n)
+		r.part = r.part[n:]
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+func (r *partReader) Close() error {
+	r.closed, r.part = true, nil
+	return nil
 }
 
 // Reindex queues the document to be processed again as a new content

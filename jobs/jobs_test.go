@@ -1,6 +1,7 @@
 package jobs_test
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"testing"
@@ -43,8 +44,8 @@ func TestIngestWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	create := func(name string, data []byte) ingest.Document {
-		typ, _ := ingest.Detect(data, name)
-		c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: name, Data: data, Type: typ}, ingest.CreateOptions{AllowDuplicate: true}, queue)
+		typ, _ := ingest.Detect(bytes.NewReader(data), int64(len(data)), name)
+		c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: name, Content: ingest.BytesContent(data), Type: typ}, ingest.CreateOptions{AllowDuplicate: true}, queue)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,11 +84,11 @@ func TestIngestWorker(t *testing.T) {
 	t.Run("LastAttemptMarksTheDocumentFailed", func(t *testing.T) {
 		d := create("x.txt", []byte("text"))
 		// A transient failure: the pipeline cannot read the document's bytes.
-		if _, err := pool.Exec(ctx, "ALTER TABLE document_blobs RENAME TO document_blobs_away"); err != nil {
+		if _, err := pool.Exec(ctx, "ALTER TABLE document_blob_parts RENAME TO document_blob_parts_away"); err != nil {
 			t.Fatal(err)
 		}
 		res, _ := work(ctx, d, &river.InsertOpts{MaxAttempts: 1})
-		if _, err := pool.Exec(ctx, "ALTER TABLE document_blobs_away RENAME TO document_blobs"); err != nil {
+		if _, err := pool.Exec(ctx, "ALTER TABLE document_blob_parts_away RENAME TO document_blob_parts"); err != nil {
 			t.Fatal(err)
 		}
 		if res == nil || res.EventKind == river.EventKindJobCompleted {
@@ -134,7 +135,7 @@ func TestIngestWorkerSnoozesOnRateLimit(t *testing.T) {
 	}
 	t.Cleanup(pipeline.Close)
 	queue, _ := jobs.New(pool, jobs.Config{Logger: log})
-	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "a.txt", Data: []byte("rate limited text"), Type: ingest.TypeText}, ingest.CreateOptions{}, queue)
+	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "a.txt", Content: ingest.BytesContent([]byte("rate limited text")), Type: ingest.TypeText}, ingest.CreateOptions{}, queue)
 	if err != nil {
 		t.Fatal(err)
 	}

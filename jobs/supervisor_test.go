@@ -178,7 +178,7 @@ func TestRescue(t *testing.T) {
 		t.Fatal(err)
 	}
 	upload := func() ingest.Document {
-		c, err := docs.Create(ctx, tenant.ID, ingest.Upload{Data: []byte(uuid.NewString()), Type: ingest.TypeText}, ingest.CreateOptions{}, b.queue)
+		c, err := docs.Create(ctx, tenant.ID, ingest.Upload{Content: ingest.BytesContent([]byte(uuid.NewString())), Type: ingest.TypeText}, ingest.CreateOptions{}, b.queue)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -76,10 +76,19 @@ type MigrateResult struct {
 // second call applies nothing. An applied migration whose embedded text has
 // changed since is an error, since the database no longer matches the code.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (MigrateResult, error) {
+	return migrate(ctx, pool, log, 0)
+}
+
+// migrate is Migrate up to ragd's migration version upTo (0: all). Only
+// tests stop short, to test a migration against data of the schema before.
+func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, upTo int) (MigrateResult, error) {
 	var res MigrateResult
 	migs, err := Migrations()
 	if err != nil {
 		return res, err
+	}
+	if upTo > 0 && upTo < len(migs) {
+		migs = migs[:upTo]
 	}
 	conn, err := pool.Acquire(ctx)
 	if err != nil {

@@ -1,11 +1,15 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ragd/ragd/postgres"
@@ -70,6 +74,76 @@ func TestMigrate(t *testing.T) {
 		for range 3 {
 			if err := <-errs; err != nil {
 				t.Fatalf("concurrent migrate: %v", err)
+			}
+		}
+	})
+
+	t.Run("0010CutsBlobsIntoParts", func(t *testing.T) {
+		t.Parallel()
+		pool, err := postgres.Open(ctx, pgtest.NewEmptyDatabaseURL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pool.Close()
+		if _, err := postgres.MigrateTo(ctx, pool, log, 9); err != nil {
+			t.Fatalf("migrate to 9: %v", err)
+		}
+		// Files in the old layout, one bytea each: empty, tiny, exactly one
+		// part, and larger ones that compress (stored compressed by
+		// TOAST) and that do not.
+		const part = 1 << 20
+		rng := rand.New(rand.NewPCG(7, 7))
+		random := make([]byte, 2*part+part/2)
+		for i := range random {
+			random[i] = byte(rng.Uint32())
+		}
+		blobs := [][]byte{{}, []byte("x"), random[:part], random, bytes.Repeat([]byte("compressible text "), 3*part/18+5)}
+		tenant := uuid.New()
+		if _, err := pool.Exec(ctx, "INSERT INTO tenants (id, name, slug) VALUES ($1, 'T', 't')", tenant); err != nil {
+			t.Fatal(err)
+		}
+		ids := make([]uuid.UUID, len(blobs))
+		for i, b := range blobs {
+			ids[i] = uuid.New()
+			sum := sha256.Sum256(b)
+			if _, err := pool.Exec(ctx, `INSERT INTO documents (id, tenant_id, title, type, size_bytes, sha256, status)
+				VALUES ($1, $2, 'd', 'text', $3, $4, 'ready')`, ids[i], tenant, len(b), sum[:]); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := pool.Exec(ctx, "INSERT INTO document_blobs (document_id, content) VALUES ($1, $2)", ids[i], b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var compressed bool
+		if err := pool.QueryRow(ctx, "SELECT pg_column_compression(content) IS NOT NULL FROM document_blobs WHERE document_id = $1",
+			ids[len(ids)-1]).Scan(&compressed); err != nil || !compressed {
+			t.Fatalf("the compressible blob is not stored compressed (%v): the test would not cover that path", err)
+		}
+
+		res, err := postgres.Migrate(ctx, pool, log)
+		if err != nil {
+			t.Fatalf("migrate: %v", err)
+		}
+		if len(res.Applied) == 0 || res.Applied[0] != "0010_document_blob_parts" {
+			t.Fatalf("applied %v, want 0010_document_blob_parts first", res.Applied)
+		}
+		var gone bool
+		if err := pool.QueryRow(ctx, "SELECT to_regclass('document_blobs') IS NULL").Scan(&gone); err != nil || !gone {
+			t.Fatalf("document_blobs still there (%v)", err)
+		}
+		for i, b := range blobs {
+			var got []byte
+			var parts, short, maxSeq int
+			err := pool.QueryRow(ctx, `SELECT coalesce(string_agg(content, ''::bytea ORDER BY seq), ''::bytea), count(*),
+					count(*) FILTER (WHERE length(content) <> $2), coalesce(max(seq), -1)
+				FROM document_blob_parts WHERE document_id = $1`, ids[i], part).Scan(&got, &parts, &short, &maxSeq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := (len(b) + part - 1) / part
+			if !bytes.Equal(got, b) || parts != want || maxSeq != want-1 || short > 1 {
+				t.Errorf("blob %d (%d bytes): %d bytes back in %d parts (last seq %d, %d short), want %d parts",
+					i, len(b), len(got), parts, maxSeq, short, want)
 			}
 		}
 	})

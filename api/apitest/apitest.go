@@ -44,6 +44,10 @@ type Options struct {
 	// Sandbox runs the extractors (default: the pipeline's own, which
 	// starts this test binary as its child).
 	Sandbox *ingest.Sandbox
+	// MaxInflightUploadBytes is the upload budget; UploadSpoolDir is where
+	// uploads are spooled (empty: os.TempDir()).
+	MaxInflightUploadBytes int64
+	UploadSpoolDir         string
 }
 
 // Server is a running test API.
@@ -123,7 +127,7 @@ func Start(t testing.TB, o Options) *Server {
 	srv := httptest.NewServer(api.NewHandler(api.Deps{
 		Logger: log, Store: store, AdminToken: AdminToken, Documents: docs, Queue: queue,
 		Searcher: search.NewSearcher(emb, vectors, docs, 0), Metrics: m, JobsUI: dashboard,
-		MaxUploadBytes: o.MaxUploadBytes,
+		MaxUploadBytes: o.MaxUploadBytes, MaxInflightUploadBytes: o.MaxInflightUploadBytes, UploadSpoolDir: o.UploadSpoolDir,
 		Ready: func(ctx context.Context) map[string]error {
 			_, err := vectors.Count(ctx, [16]byte{}, search.Filter{})
 			return map[string]error{"postgres": pool.Ping(ctx), "vectors": err}

@@ -54,6 +54,16 @@ type config struct {
 	// MaxUploadBytes (RAGD_MAX_UPLOAD_BYTES): the largest file accepted,
 	// in bytes or with a KiB/MiB/GiB suffix. Default 50MiB.
 	MaxUploadBytes int64
+	// MaxInflightUploadBytes (RAGD_MAX_INFLIGHT_UPLOAD_BYTES): the bytes of
+	// all uploads in flight at once, same units. Each upload counts its
+	// Content-Length (at most MaxUploadBytes; MaxUploadBytes without one);
+	// one that does not fit is answered 503 with Retry-After. At least
+	// MaxUploadBytes. Default 256MiB.
+	MaxInflightUploadBytes int64
+	// UploadSpoolDir (RAGD_UPLOAD_SPOOL_DIR): where uploaded files wait on
+	// disk while they arrive and are stored. Default os.TempDir() ($TMPDIR
+	// or /tmp); put it on a disk, not a tmpfs, which would hold them in RAM.
+	UploadSpoolDir string
 	// Workers (RAGD_WORKERS, --workers): jobs run at once by serve or
 	// worker; serve --workers=0 serves the API only. Default 2.
 	Workers int
@@ -119,6 +129,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 		AdminTokenValue: getenv("RAGD_ADMIN_TOKEN"),
 		DataDir:         cmpOr(getenv("RAGD_DATA_DIR"), "./.ragd"),
 		LogFormat:       getenv("RAGD_LOG_FORMAT"),
+		UploadSpoolDir:  getenv("RAGD_UPLOAD_SPOOL_DIR"),
 	}
 	var err error
 	switch env := getenv("RAGD_ENV"); env {
@@ -142,6 +153,12 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	}
 	if c.MaxUploadBytes, err = parseBytes(getenv("RAGD_MAX_UPLOAD_BYTES"), 50<<20); err != nil {
 		return c, fmt.Errorf("RAGD_MAX_UPLOAD_BYTES: %w", err)
+	}
+	if c.MaxInflightUploadBytes, err = parseBytes(getenv("RAGD_MAX_INFLIGHT_UPLOAD_BYTES"), 256<<20); err != nil {
+		return c, fmt.Errorf("RAGD_MAX_INFLIGHT_UPLOAD_BYTES: %w", err)
+	}
+	if c.MaxInflightUploadBytes < c.MaxUploadBytes {
+		return c, errors.New("RAGD_MAX_INFLIGHT_UPLOAD_BYTES: must be at least RAGD_MAX_UPLOAD_BYTES, or no upload of the largest size could ever be received")
 	}
 	if c.MaxTextBytes, err = parseBytes(getenv("RAGD_MAX_TEXT_BYTES"), 20<<20); err != nil {
 		return c, fmt.Errorf("RAGD_MAX_TEXT_BYTES: %w", err)

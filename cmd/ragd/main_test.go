@@ -42,6 +42,8 @@ func TestConfig(t *testing.T) {
 		"BadTimeout":         {"RAGD_SHUTDOWN_TIMEOUT", "-5s"},
 		"BadLogFormat":       {"RAGD_LOG_FORMAT", "xml"},
 		"BadLogLevel":        {"RAGD_LOG_LEVEL", "loud"},
+		"BadUploadBudget":    {"RAGD_MAX_INFLIGHT_UPLOAD_BYTES", "lots"},
+		"BudgetBelowMaxFile": {"RAGD_MAX_INFLIGHT_UPLOAD_BYTES", "10MiB"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -63,6 +65,20 @@ func TestConfig(t *testing.T) {
 		cfg, err := loadConfig("serve", []string{"--addr", "127.0.0.1:9999"}, envFrom(base()), io.Discard)
 		if err != nil || cfg.Addr != "127.0.0.1:9999" {
 			t.Fatalf("addr = %q, %v", cfg.Addr, err)
+		}
+	})
+
+	t.Run("UploadBudgetDefaultsAndParses", func(t *testing.T) {
+		t.Parallel()
+		cfg, err := loadConfig("serve", nil, envFrom(base()), io.Discard)
+		if err != nil || cfg.MaxInflightUploadBytes != 256<<20 || cfg.UploadSpoolDir != "" {
+			t.Fatalf("default budget = %d, spool dir %q, %v", cfg.MaxInflightUploadBytes, cfg.UploadSpoolDir, err)
+		}
+		env := base()
+		env["RAGD_MAX_INFLIGHT_UPLOAD_BYTES"], env["RAGD_UPLOAD_SPOOL_DIR"] = "1GiB", "/var/spool/ragd"
+		cfg, err = loadConfig("serve", nil, envFrom(env), io.Discard)
+		if err != nil || cfg.MaxInflightUploadBytes != 1<<30 || cfg.UploadSpoolDir != "/var/spool/ragd" {
+			t.Fatalf("budget = %d, spool dir %q, %v", cfg.MaxInflightUploadBytes, cfg.UploadSpoolDir, err)
 		}
 	})
 

@@ -247,15 +247,17 @@ func serve(ctx context.Context, cmd string, cfg config, pool *pgxpool.Pool, log 
 		return err
 	}
 	handler := api.NewHandler(api.Deps{
-		JobsUI:         dashboard,
-		Metrics:        m,
-		Logger:         log,
-		Store:          store,
-		AdminToken:     adminToken,
-		Documents:      docs,
-		Queue:          queue,
-		Searcher:       search.NewSearcher(emb, vectors, docs, 0),
-		MaxUploadBytes: cfg.MaxUploadBytes,
+		JobsUI:                 dashboard,
+		Metrics:                m,
+		Logger:                 log,
+		Store:                  store,
+		AdminToken:             adminToken,
+		Documents:              docs,
+		Queue:                  queue,
+		Searcher:               search.NewSearcher(emb, vectors, docs, 0),
+		MaxUploadBytes:         cfg.MaxUploadBytes,
+		MaxInflightUploadBytes: cfg.MaxInflightUploadBytes,
+		UploadSpoolDir:         cfg.UploadSpoolDir,
 		Ready: func(ctx context.Context) map[string]error {
 			_, err := vectors.Count(ctx, uuid.Nil, search.Filter{})
 			return map[string]error{"postgres": pool.Ping(ctx), "vectors": err}

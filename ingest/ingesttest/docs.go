@@ -1,6 +1,6 @@
 // Package ingesttest makes small, real documents for tests: PDFs with
 // headings, pages and kerned text, and Word documents with styles, lists
-// and tables.
+// and tables. It also checks that uploads leave no spool files behind.
 package ingesttest
 
 import (
