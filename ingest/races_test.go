@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ragd/ragd/chunker"
 	"github.com/ragd/ragd/embedder"
@@ -38,6 +39,7 @@ func (g *gatedStore) Upsert(ctx context.Context, tenant uuid.UUID, pts []search.
 
 type raceBundle struct {
 	pipelineBundle
+	pool    *pgxpool.Pool
 	vectors *search.Embedded
 	gate    *gatedStore
 }
@@ -63,7 +65,7 @@ func setupRace(t *testing.T) *raceBundle {
 	}
 	t.Cleanup(p.Close)
 	q, _ := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
-	return &raceBundle{pipelineBundle{store: store, pipeline: p, queue: q, tenant: tenant.ID}, vectors, gate}
+	return &raceBundle{pipelineBundle{store: store, pipeline: p, queue: q, tenant: tenant.ID}, pool, vectors, gate}
 }
 
 // points counts a document's points by content version.
@@ -186,4 +188,29 @@ func TestPipelineRaces(t *testing.T) {
 			t.Fatalf("the second delivery processed the document again: updated %s -> %s", before.UpdatedAt, after.UpdatedAt)
 		}
 	})
+}
+
+// TestPipelineStopsAtTheMonthlyTokenQuota: a document accepted while the
+// tenant had tokens left is not embedded once they are used up; it fails
+// with quota_exceeded and a date to reindex after.
+func TestPipelineStopsAtTheMonthlyTokenQuota(t *testing.T) {
+	t.Parallel()
+	b := setupRace(t)
+	d := b.create(t, "report.pdf", ingesttest.ReportPDF())
+	if err := b.store.AddUsage(t.Context(), b.tenant, 10, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.pool.Exec(t.Context(), "UPDATE tenants SET quota_embedding_tokens = 10 WHERE id = $1", b.tenant); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.pipeline.Process(t.Context(), b.tenant, d.ID, 1); err == nil {
+		t.Fatal("a document over the quota was processed")
+	}
+	doc, _ := b.store.Get(t.Context(), b.tenant, d.ID)
+	if doc.Status != ingest.StatusFailed || doc.Error == nil || doc.Error.Code != ingest.CodeQuotaExceeded {
+		t.Fatalf("%s %+v, want failed with quota_exceeded", doc.Status, doc.Error)
+	}
+	if n, _ := b.vectors.Count(t.Context(), b.tenant, search.Filter{}); n != 0 {
+		t.Fatalf("%d points written over the quota", n)
+	}
 }

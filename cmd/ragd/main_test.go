@@ -42,6 +42,12 @@ func TestConfig(t *testing.T) {
 		"BadTimeout":         {"RAGD_SHUTDOWN_TIMEOUT", "-5s"},
 		"BadLogFormat":       {"RAGD_LOG_FORMAT", "xml"},
 		"BadLogLevel":        {"RAGD_LOG_LEVEL", "loud"},
+		"BadExtractMemory":   {"RAGD_EXTRACT_MEMORY", "10MiB"},
+		"BadExtractCPU":      {"RAGD_EXTRACT_CPU", "soon"},
+		"BadQuotaDocuments":  {"RAGD_QUOTA_DOCUMENTS", "-3"},
+		"BadQuotaBytes":      {"RAGD_QUOTA_STORED_BYTES", "lots"},
+		"BadQuotaTokens":     {"RAGD_QUOTA_EMBEDDING_TOKENS", "1e9"},
+		"BadDocumentTokens":  {"RAGD_MAX_DOCUMENT_TOKENS", "10"},
 		"BadUploadBudget":    {"RAGD_MAX_INFLIGHT_UPLOAD_BYTES", "lots"},
 		"BudgetBelowMaxFile": {"RAGD_MAX_INFLIGHT_UPLOAD_BYTES", "10MiB"},
 	}
@@ -59,6 +65,24 @@ func TestConfig(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("QuotasAndExtractionLimits", func(t *testing.T) {
+		t.Parallel()
+		env := base()
+		env["RAGD_QUOTA_DOCUMENTS"], env["RAGD_QUOTA_STORED_BYTES"] = "1000", "2GiB"
+		env["RAGD_EXTRACT_MEMORY"], env["RAGD_EXTRACT_TIMEOUT"] = "512MiB", "90s"
+		cfg, err := loadConfig("serve", nil, envFrom(env), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := cfg.Quotas
+		if q.Documents == nil || *q.Documents != 1000 || q.StoredBytes == nil || *q.StoredBytes != 2<<30 || q.EmbeddingTokensPerMonth != nil {
+			t.Fatalf("quotas %+v", q)
+		}
+		if cfg.ExtractMemory != 512<<20 || cfg.ExtractCPU != 90*time.Second || cfg.MaxDocumentTokens != 3_000_000 {
+			t.Fatalf("extraction limits: memory %d, cpu %s, tokens %d", cfg.ExtractMemory, cfg.ExtractCPU, cfg.MaxDocumentTokens)
+		}
+	})
 
 	t.Run("FlagsOverrideEnvironment", func(t *testing.T) {
 		t.Parallel()
