@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"strings"
 	"sync"
 	"syscall"
@@ -588,18 +589,16 @@ func runSandboxChild(stdin io.Reader, stdout io.Writer) int {
 		resetPeakRSS()
 		cpu0 := selfCPU()
 		res, text := serveOne(br, req)
-		// Collect and give the memory back, so that an idle child is small.
-		debug.FreeOSMemory()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
 		res.PeakRSS = peakRSS()
 		res.CPUNanos = int64(selfCPU() - cpu0)
 		// Serve again only when nothing of this document is left running
-		// or held, and a whole document's CPU budget is left before the
-		// lifetime limit (limitSelf).
+		// or held (the live heap at the last collection), and a whole
+		// document's CPU budget is left before the lifetime limit
+		// (limitSelf). No collection is forced: it would cost more than a
+		// small document's extraction.
 		res.Reusable = res.Code == "" || (res.Code != CodeTimeout && res.Code != CodeInternal)
 		res.Reusable = res.Reusable && runtime.NumGoroutine() <= baseGoroutines &&
-			int64(ms.HeapInuse) < memory/4 && selfCPU() < lifetimeCPU(cpuLimit)/2
+			liveHeap() < memory/4 && selfCPU() < lifetimeCPU(cpuLimit)/2
 		if err := writeAnswer(bw, res, text); err != nil {
 			fmt.Fprintln(os.Stderr, "sandbox child: write answer:", err)
 			return 3
@@ -607,7 +606,26 @@ func runSandboxChild(stdin io.Reader, stdout io.Writer) int {
 		if !res.Reusable {
 			return 0
 		}
+		// After a big document, give the memory back while idle, so that
+		// an idle child stays small.
+		if res.PeakRSS > idleRSS {
+			debug.FreeOSMemory()
+		}
 	}
+}
+
+// idleRSS is the resident memory above which a child returns its free
+// memory to the system between documents.
+const idleRSS = 160 << 20
+
+// liveHeap is the heap that was live at the end of the last collection.
+func liveHeap() int64 {
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(sample)
+	if sample[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return int64(sample[0].Value.Uint64())
 }
 
 // serveOne reads one document and extracts it.
