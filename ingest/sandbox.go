@@ -148,20 +148,6 @@ func (s *Sandbox) Extract(ctx context.Context, typ Type, open Opener, lim Limits
 	}
 }
 
-// Warm starts a child ahead of the first document, so that it does not
-// wait for one. Errors are those of starting it.
-func (s *Sandbox) Warm(lim Limits) error {
-	if s.maxIdle() == 0 {
-		return nil
-	}
-	c, err := s.start(keyOf(lim.WithDefaults()))
-	if err != nil {
-		return err
-	}
-	s.release(c)
-	return nil
-}
-
 // Close kills the idle children; children at work finish their document
 // and are not kept.
 func (s *Sandbox) Close() {
@@ -311,8 +297,25 @@ func (s *Sandbox) start(k childKey) (*sandboxChild, error) {
 		outR.Close()
 		close(c.exited)
 	}()
+	// Wait until it has initialised, so that its start is not counted in
+	// the first document's CPU time and a child that cannot start is
+	// known now.
+	_ = outR.SetReadDeadline(time.Now().Add(childStartTimeout))
+	var ready [len(readyMagic)]byte
+	_, err = io.ReadFull(c.stdout, ready[:])
+	_ = outR.SetReadDeadline(time.Time{})
+	if err != nil || string(ready[:]) != readyMagic {
+		c.kill()
+		return nil, fmt.Errorf("extraction sandbox: child did not start: %v; stderr: %s", err, summarize(stderr.String()))
+	}
 	return c, nil
 }
+
+// readyMagic is what a child writes once it is ready for documents.
+const readyMagic = "RGX0"
+
+// childStartTimeout bounds a child's start (package initialisation).
+const childStartTimeout = 30 * time.Second
 
 // extractOnce gives the document to one child.
 func (s *Sandbox) extractOnce(ctx context.Context, typ Type, open Opener, lim Limits) (Extracted, SandboxRun, error) {
@@ -572,6 +575,10 @@ func runSandboxChild(stdin io.Reader, stdout io.Writer) int {
 	baseGoroutines := runtime.NumGoroutine()
 	br := bufio.NewReaderSize(stdin, 64<<10)
 	bw := bufio.NewWriterSize(stdout, 64<<10)
+	bw.WriteString(readyMagic)
+	if err := bw.Flush(); err != nil {
+		return 3
+	}
 	for {
 		line, err := br.ReadSlice('\n')
 		if errors.Is(err, io.EOF) && len(line) == 0 {
@@ -597,7 +604,7 @@ func runSandboxChild(stdin io.Reader, stdout io.Writer) int {
 		// (limitSelf). No collection is forced: it would cost more than a
 		// small document's extraction.
 		res.Reusable = res.Code == "" || (res.Code != CodeTimeout && res.Code != CodeInternal)
-		res.Reusable = res.Reusable && runtime.NumGoroutine() <= baseGoroutines &&
+		res.Reusable = res.Reusable && goroutinesBackTo(baseGoroutines) &&
 			liveHeap() < memory/4 && selfCPU() < lifetimeCPU(cpuLimit)/2
 		if err := writeAnswer(bw, res, text); err != nil {
 			fmt.Fprintln(os.Stderr, "sandbox child: write answer:", err)
@@ -612,6 +619,19 @@ func runSandboxChild(stdin io.Reader, stdout io.Writer) int {
 			debug.FreeOSMemory()
 		}
 	}
+}
+
+// goroutinesBackTo reports whether the goroutines are back to n, allowing
+// a few milliseconds for ones that are returning (the extractor's own
+// goroutine sends its result and then exits).
+func goroutinesBackTo(n int) bool {
+	for range 50 {
+		if runtime.NumGoroutine() <= n {
+			return true
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return false
 }
 
 // idleRSS is the resident memory above which a child returns its free
