@@ -177,6 +177,9 @@ func TestSandboxContainsFatalParsers(t *testing.T) {
 		{typeGarbage, Limits{}, CodeExtractCrashed, 2},
 	}
 	for _, tc := range cases {
+		if raceEnabled && tc.lim.Memory != 0 {
+			tc.lim.Memory = 2 << 30 // room for the detector to start the child
+		}
 		t.Run(string(tc.typ), func(t *testing.T) {
 			t.Parallel()
 			b := setupSandbox(t)
