@@ -506,9 +506,14 @@ func readSandboxResult(br *bufio.Reader, lim Limits) (childAnswer, error) {
 	}
 	ans := childAnswer{peakRSS: res.PeakRSS, cpu: time.Duration(res.CPUNanos), reusable: res.Reusable}
 	if res.Code != "" {
-		e := &Error{Code: res.Code, Message: res.Message}
+		// The code and message are stored and shown: a code is a known
+		// word, a message valid text without NULs, both bounded.
+		if !validCode(res.Code) {
+			return childAnswer{}, fmt.Errorf("child answer: bad code %q", res.Code)
+		}
+		e := &Error{Code: res.Code, Message: cleanText(res.Message, 1000)}
 		if res.Detail != "" {
-			e.Err = errors.New(res.Detail)
+			e.Err = errors.New(cleanText(res.Detail, 4000))
 		}
 		ans.err = e
 		return ans, nil
@@ -538,6 +543,27 @@ func readSandboxResult(br *bufio.Reader, lim Limits) (childAnswer, error) {
 		Title:    res.Title, PageCount: res.PageCount,
 	}
 	return ans, nil
+}
+
+func validCode(c string) bool {
+	if len(c) == 0 || len(c) > 40 {
+		return false
+	}
+	for _, r := range c {
+		if (r < 'a' || r > 'z') && r != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// cleanText is s as valid UTF-8 without NULs, at most max bytes.
+func cleanText(s string, max int) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+	if len(s) > max {
+		s = strings.ToValidUTF8(s[:max], "")
+	}
+	return s
 }
 
 // ServeIfSandboxChild turns this process into an extraction child, and

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -122,7 +123,7 @@ func (w *IngestWorker) Work(ctx context.Context, job *river.Job[IngestArgs]) err
 		return nil
 	}
 	if _, ok := ingest.AsError(err); ok {
-		return river.JobCancel(err)
+		return river.JobCancel(recordable(err))
 	}
 	if snooze := rateLimited(err); snooze != nil {
 		return snooze
@@ -132,7 +133,7 @@ func (w *IngestWorker) Work(ctx context.Context, job *river.Job[IngestArgs]) err
 			w.Log.ErrorContext(ctx, "mark document failed", "err", merr, "document_id", a.DocumentID, "job_id", job.ID)
 		}
 	}
-	return err
+	return recordable(err)
 }
 
 // DeleteWorker removes a document and everything derived from it: its
@@ -374,7 +375,32 @@ func orSnooze(err error) error {
 	if snooze := rateLimited(err); snooze != nil {
 		return snooze
 	}
-	return err
+	return recordable(err)
+}
+
+// recordable wraps err so that River can record its text: the job's
+// errors are JSON in Postgres, which refuses NUL characters, and a parser's
+// error may quote a file's raw bytes. One unrecordable error fails River's
+// whole batch of completions, so every job in it, any tenant's, would stay
+// running. The text is made valid UTF-8 without NULs and bounded.
+func recordable(err error) error {
+	if err == nil {
+		return nil
+	}
+	return cleanError{err}
+}
+
+type cleanError struct{ err error }
+
+func (e cleanError) Unwrap() error { return e.err }
+
+func (e cleanError) Error() string {
+	s := strings.ToValidUTF8(e.err.Error(), "\uFFFD")
+	s = strings.ReplaceAll(s, "\x00", "\\x00")
+	if len(s) > 2000 {
+		s = strings.ToValidUTF8(s[:2000], "") + "..."
+	}
+	return s
 }
 
 // rateLimited returns a snooze when err is a provider's or the vector

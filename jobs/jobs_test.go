@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,6 +79,22 @@ func TestIngestWorker(t *testing.T) {
 		res, _ := work(ctx, d, nil)
 		if res == nil || res.EventKind != river.EventKindJobCancelled {
 			t.Fatalf("result %+v, want cancelled", res)
+		}
+	})
+
+	t.Run("RecordsAnErrorHoldingRawBytes", func(t *testing.T) {
+		// The PDF library quotes the file's bytes in its errors: NUL and
+		// invalid UTF-8, which Postgres refuses in the job's JSON errors.
+		// Unsanitised, River's completer fails the whole batch, and every
+		// job in it (any tenant's) stays running.
+		d := create("raw.pdf", ingesttest.MakePDF([]string{"BT /F1 12 Tf 72 720 Td <4G\x00\x00\xff> Tj ET"}))
+		res, err := work(ctx, d, nil)
+		if err != nil || res == nil || res.EventKind != river.EventKindJobCancelled {
+			t.Fatalf("result %+v, err %v; want the job cancelled and recorded", res, err)
+		}
+		var msg string
+		if err := pool.QueryRow(ctx, "SELECT errors[1]->>'error' FROM river_job WHERE id = $1", res.Job.ID).Scan(&msg); err != nil || !strings.Contains(msg, "malformed") {
+			t.Fatalf("the job's recorded error: %q, %v", msg, err)
 		}
 	})
 
