@@ -57,7 +57,9 @@ func TestFairIngestion(t *testing.T) {
 	if d["status"] != "ready" || took > 5*time.Second {
 		t.Fatalf("the small tenant's document: %v after %s behind a flood of %d", d["status"], took, queued)
 	}
-	if left < 900 {
-		t.Fatalf("only %d of the flood's documents were still waiting: the test did not measure a flood", left)
+	// The workers run while the flood is inserted (slowly on a loaded
+	// machine); what matters is that a large backlog was ahead.
+	if queued < 500 || left < 500 {
+		t.Fatalf("%d of the flood's documents waiting at the upload, %d after: the test did not measure a flood", queued, left)
 	}
 }

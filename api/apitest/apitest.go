@@ -1,8 +1,9 @@
 // Package apitest starts a complete ragd API in process for tests of the
-// API and of its clients (ragctl): real Postgres (a database per test),
-// River workers, the local embedder (or the OpenAI API double behind the
-// Postgres embedding cache), the embedded vector store, metrics and the
-// job dashboard.
+// API and of its clients (ragctl), wired by package server exactly as
+// `ragd serve` is: real Postgres (a database per test), two River workers,
+// the local embedder (or the OpenAI API double behind the Postgres
+// embedding cache), the embedded vector store, metrics and the job
+// dashboard.
 package apitest
 
 import (
@@ -17,16 +18,14 @@ import (
 
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/agents"
-	"github.com/ragd/ragd/api"
 	"github.com/ragd/ragd/chunker"
 	"github.com/ragd/ragd/embedder"
 	"github.com/ragd/ragd/embedder/openaitest"
 	"github.com/ragd/ragd/ingest"
-	"github.com/ragd/ragd/jobs"
-	"github.com/ragd/ragd/metrics"
 	"github.com/ragd/ragd/postgres/pgtest"
 	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/secret"
+	"github.com/ragd/ragd/server"
 )
 
 // AdminToken is the test server's admin token.
@@ -80,8 +79,6 @@ func Start(t testing.TB, o Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := agents.NewStore(pool, box)
-	docs := ingest.NewStore(pool)
 	tokOnce.Do(func() { tok, tokErr = chunker.NewCL100K() })
 	if tokErr != nil {
 		t.Fatal(tokErr)
@@ -102,38 +99,29 @@ func Start(t testing.TB, o Options) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { vectors.Close() })
-	m := metrics.New(pool, log)
-	pipeline, err := ingest.NewPipeline(docs, tok, ingest.PipelineConfig{Limits: o.Limits, Embedder: emb, Vectors: vectors, Metrics: m, Sandbox: o.Sandbox}, log)
+	// ragd serve's own wiring, with the test's embedder, store and limits.
+	s, err := server.New(t.Context(), server.Config{
+		Pool: pool, Logger: log, Box: box, AdminToken: AdminToken,
+		Tokenizer: tok, Embedder: emb, Vectors: vectors,
+		Limits: o.Limits, Sandbox: o.Sandbox,
+		Workers: 2, FetchPollInterval: 100 * time.Millisecond,
+		API:            true,
+		MaxUploadBytes: o.MaxUploadBytes, MaxInflightUploadBytes: o.MaxInflightUploadBytes, UploadSpoolDir: o.UploadSpoolDir,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(pipeline.Close)
-	queue, err := jobs.New(pool, jobs.Config{Workers: 2, Logger: log, Pipeline: pipeline, Store: docs, Vectors: vectors, FetchPollInterval: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := queue.Start(context.Background()); err != nil {
+	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = queue.Stop(ctx)
+		_ = s.Stop(ctx)
 	})
-	dashboard, err := queue.Dashboard(t.Context(), "/jobs", log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(api.NewHandler(api.Deps{
-		Logger: log, Store: store, AdminToken: AdminToken, Documents: docs, Queue: queue,
-		Searcher: search.NewSearcher(emb, vectors, docs, 0), Metrics: m, JobsUI: dashboard,
-		MaxUploadBytes: o.MaxUploadBytes, MaxInflightUploadBytes: o.MaxInflightUploadBytes, UploadSpoolDir: o.UploadSpoolDir,
-		Ready: func(ctx context.Context) map[string]error {
-			_, err := vectors.Count(ctx, [16]byte{}, search.Filter{})
-			return map[string]error{"postgres": pool.Ping(ctx), "vectors": err}
-		},
-	}))
+	srv := httptest.NewServer(s.Handler)
 	t.Cleanup(srv.Close)
+	store := s.Agents
 	return &Server{URL: srv.URL, Pool: pool, Store: store, Vectors: vectors, EncryptionKey: key, OpenAI: fake}
 }
 

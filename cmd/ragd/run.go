@@ -17,15 +17,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ragd/ragd/agents"
-	"github.com/ragd/ragd/api"
 	"github.com/ragd/ragd/chunker"
 	"github.com/ragd/ragd/embedder"
 	"github.com/ragd/ragd/ingest"
-	"github.com/ragd/ragd/jobs"
-	"github.com/ragd/ragd/metrics"
 	"github.com/ragd/ragd/postgres"
 	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/secret"
+	"github.com/ragd/ragd/server"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -121,14 +119,14 @@ func reindex(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logg
 		}
 		tenant = &id
 	}
-	pipeline, _, vectors, err := newIndexingPipeline(cfg, pool, log, nil)
+	srv, vectors, err := newServer(ctx, cfg, pool, log, false, 0)
 	if err != nil {
 		return err
 	}
 	defer vectors.Close()
-	defer pipeline.Close()
+	defer srv.Pipeline.Close()
 	start := time.Now()
-	st, err := pipeline.Rebuild(ctx, tenant, func(done, total int, st ingest.RebuildStats) {
+	st, err := srv.Pipeline.Rebuild(ctx, tenant, func(done, total int, st ingest.RebuildStats) {
 		fmt.Fprintf(stdout, "reindex: %d/%d documents, %d chunks, %d embedding requests, %d cached\n", done, total, st.Chunks, st.EmbeddingRequests, st.CacheHits)
 	})
 	if err != nil {
@@ -138,51 +136,66 @@ func reindex(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logg
 	return nil
 }
 
-// newIndexingPipeline builds the ingest pipeline with its tokenizer,
-// embedder and vector store; the caller closes the store.
-func newIndexingPipeline(cfg config, pool *pgxpool.Pool, log *slog.Logger, m *metrics.Metrics) (*ingest.Pipeline, embedder.Embedder, search.Store, error) {
+// newServer assembles ragd (package server) from the configuration, with
+// the HTTP API when withAPI and workers jobs at once; the caller closes
+// the vector store after stopping the server.
+func newServer(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logger, withAPI bool, workers int) (*server.Server, search.Store, error) {
+	box, err := openBox(cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	var adminToken string
+	if withAPI {
+		if adminToken, err = cfg.adminToken(log); err != nil {
+			return nil, nil, err
+		}
+	}
 	tok, err := chunker.NewCL100K()
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("tokenizer: %w", err)
+		return nil, nil, fmt.Errorf("tokenizer: %w", err)
 	}
 	emb, err := newEmbedder(cfg, tok, pool, log)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	vectors, err := openVectors(cfg, log)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	p, err := ingest.NewPipeline(newDocStore(cfg, pool), tok, ingest.PipelineConfig{
+	srv, err := server.New(ctx, server.Config{
+		Pool: pool, Logger: log, Box: box, AdminToken: adminToken,
+		Tokenizer: tok, Embedder: emb, Vectors: vectors,
 		Limits: ingest.Limits{MaxPages: cfg.MaxPages, MaxTextBytes: int(cfg.MaxTextBytes), Timeout: cfg.ExtractTimeout,
 			Memory: cfg.ExtractMemory, CPU: cfg.ExtractCPU, MaxTokens: cfg.MaxDocumentTokens},
-		Chunking: chunker.Options{MaxTokens: cfg.ChunkMaxTokens, OverlapTokens: cfg.ChunkOverlap},
-		Embedder: emb,
-		Vectors:  vectors,
-		Metrics:  m,
-	}, log)
+		Chunking:       chunker.Options{MaxTokens: cfg.ChunkMaxTokens, OverlapTokens: cfg.ChunkOverlap},
+		Quotas:         cfg.Quotas,
+		Workers:        workers,
+		API:            withAPI,
+		MaxUploadBytes: cfg.MaxUploadBytes, MaxInflightUploadBytes: cfg.MaxInflightUploadBytes, UploadSpoolDir: cfg.UploadSpoolDir,
+	})
 	if err != nil {
 		vectors.Close()
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	return p, emb, vectors, nil
+	return srv, vectors, nil
 }
 
-// newDocStore is the document store with the configured default quotas.
-func newDocStore(cfg config, pool *pgxpool.Pool) *ingest.Store {
-	return ingest.NewStore(pool, ingest.WithDefaultQuotas(cfg.Quotas))
-}
-
+// openStore opens the agents store with the configured encryption key.
 func openStore(cfg config, pool *pgxpool.Pool, log *slog.Logger) (*agents.Store, error) {
-	key, err := cfg.encryptionKey(log)
-	if err != nil {
-		return nil, err
-	}
-	box, err := secret.NewBox(key)
+	box, err := openBox(cfg, log)
 	if err != nil {
 		return nil, err
 	}
 	return agents.NewStore(pool, box), nil
+}
+
+// openBox seals and opens agent secrets with the configured key.
+func openBox(cfg config, log *slog.Logger) (*secret.Box, error) {
+	key, err := cfg.encryptionKey(log)
+	if err != nil {
+		return nil, err
+	}
+	return secret.NewBox(key)
 }
 
 // serve runs the HTTP API and the workers (serve), or the workers alone
@@ -195,37 +208,22 @@ func serve(ctx context.Context, cmd string, cfg config, pool *pgxpool.Pool, log 
 			return err
 		}
 	}
-	store, err := openStore(cfg, pool, log)
-	if err != nil {
-		return err
-	}
-	docs := newDocStore(cfg, pool)
-	qcfg := jobs.Config{Workers: cfg.Workers, Logger: log, Store: docs}
 	// The API searches and the workers index: both need the embedder and
 	// the vector store (the embedded one serves one process).
-	m := metrics.New(pool, log)
-	pipeline, emb, vectors, err := newIndexingPipeline(cfg, pool, log, m)
+	srv, vectors, err := newServer(ctx, cfg, pool, log, cmd == "serve", cfg.Workers)
 	if err != nil {
 		return err
 	}
 	defer vectors.Close()
-	defer pipeline.Close()
-	if cfg.Workers > 0 {
-		qcfg.Pipeline, qcfg.Vectors = pipeline, vectors
-	}
-	queue, err := jobs.New(pool, qcfg)
-	if err != nil {
+	if err := srv.Start(ctx); err != nil {
+		srv.Pipeline.Close()
 		return err
-	}
-	// Not ctx: cancelling Start's context hard-stops River; stopQueue stops it softly.
-	if err := queue.Start(context.WithoutCancel(ctx)); err != nil {
-		return fmt.Errorf("start workers: %w", err)
 	}
 	stopQueue := func() error {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 		defer cancel()
 		log.Info("stopping workers: letting running jobs finish", "grace", cfg.ShutdownTimeout.String())
-		return queue.Stop(stopCtx)
+		return srv.Stop(stopCtx)
 	}
 	if cmd == "worker" {
 		log.Info("ragd worker running", "workers", cfg.Workers, "version", buildVersion())
@@ -237,35 +235,9 @@ func serve(ctx context.Context, cmd string, cfg config, pool *pgxpool.Pool, log 
 		return nil
 	}
 
-	adminToken, err := cfg.adminToken(log)
-	if err != nil {
-		return err
-	}
-	dashboard, err := queue.Dashboard(ctx, "/jobs", log)
-	if err != nil {
-		_ = stopQueue()
-		return err
-	}
-	handler := api.NewHandler(api.Deps{
-		JobsUI:                 dashboard,
-		Metrics:                m,
-		Logger:                 log,
-		Store:                  store,
-		AdminToken:             adminToken,
-		Documents:              docs,
-		Queue:                  queue,
-		Searcher:               search.NewSearcher(emb, vectors, docs, 0),
-		MaxUploadBytes:         cfg.MaxUploadBytes,
-		MaxInflightUploadBytes: cfg.MaxInflightUploadBytes,
-		UploadSpoolDir:         cfg.UploadSpoolDir,
-		Ready: func(ctx context.Context) map[string]error {
-			_, err := vectors.Count(ctx, uuid.Nil, search.Filter{})
-			return map[string]error{"postgres": pool.Ping(ctx), "vectors": err}
-		},
-	})
-	srv := &http.Server{
+	httpSrv := &http.Server{
 		Addr:              cfg.Addr,
-		Handler:           handler,
+		Handler:           srv.Handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
@@ -281,7 +253,7 @@ func serve(ctx context.Context, cmd string, cfg config, pool *pgxpool.Pool, log 
 	log.Info("ragd serving", "addr", ln.Addr().String(), "workers", cfg.Workers, "version", buildVersion())
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- httpSrv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		_ = stopQueue()
@@ -291,9 +263,9 @@ func serve(ctx context.Context, cmd string, cfg config, pool *pgxpool.Pool, log 
 	log.Info("shutting down: finishing in-flight requests", "grace", cfg.ShutdownTimeout.String())
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
-	httpErr := srv.Shutdown(shutCtx)
+	httpErr := httpSrv.Shutdown(shutCtx)
 	if httpErr != nil {
-		_ = srv.Close()
+		_ = httpSrv.Close()
 	}
 	queueErr := stopQueue()
 	if err := errors.Join(httpErr, queueErr); err != nil {

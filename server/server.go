@@ -1,0 +1,160 @@
+// Package server assembles ragd from its parts: the stores, the ingest
+// pipeline (with its extraction sandbox), the job queue and its workers,
+// the searcher, the job dashboard and the HTTP handler. `ragd serve`,
+// `ragd worker` and the tests' in-process server (api/apitest) all build
+// the service here, so there is one wiring to keep right; what differs
+// between them (the embedder, the vector store, limits, ports) is Config.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ragd/ragd/agents"
+	"github.com/ragd/ragd/api"
+	"github.com/ragd/ragd/chunker"
+	"github.com/ragd/ragd/embedder"
+	"github.com/ragd/ragd/ingest"
+	"github.com/ragd/ragd/jobs"
+	"github.com/ragd/ragd/metrics"
+	"github.com/ragd/ragd/search"
+	"github.com/ragd/ragd/secret"
+)
+
+// Config is what differs between one ragd and another. Pool, Box,
+// Tokenizer, Embedder and Vectors are required.
+type Config struct {
+	Pool   *pgxpool.Pool
+	Logger *slog.Logger // default: discard
+	// Box seals agents' secrets (RAGD_ENCRYPTION_KEY).
+	Box *secret.Box
+	// AdminToken is the platform admin's bearer token; required for the API.
+	AdminToken string
+
+	Tokenizer *chunker.BPE
+	Embedder  embedder.Embedder
+	Vectors   search.Store
+	// Limits, Chunking and Quotas of ingestion; zero fields take defaults.
+	Limits   ingest.Limits
+	Chunking chunker.Options
+	Quotas   ingest.Quotas
+	// Sandbox runs the extractors (default: one that starts this program).
+	Sandbox *ingest.Sandbox
+
+	// Workers is how many jobs run at once in this process; 0: none.
+	Workers int
+	// FetchPollInterval and Supervisor override the queue's timings.
+	FetchPollInterval time.Duration
+	Supervisor        jobs.SupervisorTimings
+
+	// API builds the HTTP handler; false for a worker-only process.
+	API bool
+	// Upload limits (RAGD_MAX_UPLOAD_BYTES, RAGD_MAX_INFLIGHT_UPLOAD_BYTES,
+	// RAGD_UPLOAD_SPOOL_DIR); zero takes the API's defaults.
+	MaxUploadBytes, MaxInflightUploadBytes int64
+	UploadSpoolDir                         string
+}
+
+// Server is an assembled ragd. Start begins working jobs; Stop ends them.
+type Server struct {
+	Handler   http.Handler // nil without Config.API
+	Agents    *agents.Store
+	Documents *ingest.Store
+	Pipeline  *ingest.Pipeline
+	Queue     *jobs.Queue
+	Metrics   *metrics.Metrics
+
+	log *slog.Logger
+}
+
+// New assembles a server; ctx bounds the job dashboard. It starts no
+// worker: call Start.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Pool == nil || cfg.Box == nil || cfg.Tokenizer == nil || cfg.Embedder == nil || cfg.Vectors == nil {
+		return nil, errors.New("server: Pool, Box, Tokenizer, Embedder and Vectors are required")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		Agents:    agents.NewStore(cfg.Pool, cfg.Box),
+		Documents: ingest.NewStore(cfg.Pool, ingest.WithDefaultQuotas(cfg.Quotas)),
+		Metrics:   metrics.New(cfg.Pool, log),
+		log:       log,
+	}
+	var err error
+	s.Pipeline, err = ingest.NewPipeline(s.Documents, cfg.Tokenizer, ingest.PipelineConfig{
+		Limits: cfg.Limits, Chunking: cfg.Chunking, Embedder: cfg.Embedder, Vectors: cfg.Vectors,
+		Metrics: s.Metrics, Sandbox: cfg.Sandbox,
+	}, log)
+	if err != nil {
+		return nil, err
+	}
+	qcfg := jobs.Config{Workers: cfg.Workers, Logger: log, Store: s.Documents,
+		FetchPollInterval: cfg.FetchPollInterval, Supervisor: cfg.Supervisor}
+	if cfg.Workers > 0 {
+		qcfg.Pipeline, qcfg.Vectors = s.Pipeline, cfg.Vectors
+	}
+	if s.Queue, err = jobs.New(cfg.Pool, qcfg); err != nil {
+		s.Pipeline.Close()
+		return nil, err
+	}
+	if !cfg.API {
+		return s, nil
+	}
+	if cfg.AdminToken == "" {
+		s.Pipeline.Close()
+		return nil, errors.New("server: the API needs an admin token")
+	}
+	dashboard, err := s.Queue.Dashboard(ctx, "/jobs", log)
+	if err != nil {
+		s.Pipeline.Close()
+		return nil, err
+	}
+	pool, vectors := cfg.Pool, cfg.Vectors
+	s.Handler = api.NewHandler(api.Deps{
+		JobsUI:                 dashboard,
+		Metrics:                s.Metrics,
+		Logger:                 log,
+		Store:                  s.Agents,
+		AdminToken:             cfg.AdminToken,
+		Documents:              s.Documents,
+		Queue:                  s.Queue,
+		Searcher:               search.NewSearcher(cfg.Embedder, vectors, s.Documents, 0),
+		MaxUploadBytes:         cfg.MaxUploadBytes,
+		MaxInflightUploadBytes: cfg.MaxInflightUploadBytes,
+		UploadSpoolDir:         cfg.UploadSpoolDir,
+		Ready: func(ctx context.Context) map[string]error {
+			_, err := vectors.Count(ctx, uuid.Nil, search.Filter{})
+			return map[string]error{"postgres": pool.Ping(ctx), "vectors": err}
+		},
+	})
+	return s, nil
+}
+
+// Start begins working jobs (nothing without workers). Cancelling ctx
+// does not stop them: Stop does, softly.
+func (s *Server) Start(ctx context.Context) error {
+	// Not ctx itself: cancelling Start's context hard-stops River.
+	if err := s.Queue.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("start workers: %w", err)
+	}
+	return nil
+}
+
+// Stop stops fetching jobs and lets running ones finish until ctx is done
+// (then they are cancelled and River hands them to another worker), then
+// ends the extraction children. The vector store is the caller's to close.
+func (s *Server) Stop(ctx context.Context) error {
+	err := s.Queue.Stop(ctx)
+	s.Pipeline.Close()
+	return err
+}
