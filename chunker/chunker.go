@@ -56,12 +56,28 @@ type Options struct {
 	MinTokens int
 }
 
-// Limits of Options.
+// Limits of Options: the one place they are written (uploads, tenant
+// settings and configuration check against these).
 const (
 	DefaultMaxTokens     = 512
 	DefaultOverlapTokens = 64
-	MaxMaxTokens         = 8191
+	// MinMaxTokens and MaxMaxTokens bound MaxTokens; 8191 is OpenAI's
+	// input limit for its embedding models.
+	MinMaxTokens = 16
+	MaxMaxTokens = 8191
 )
+
+// ValidMaxTokens reports whether n may be a chunk's MaxTokens.
+func ValidMaxTokens(n int) bool { return n >= MinMaxTokens && n <= MaxMaxTokens }
+
+// ValidOverlap reports whether overlap fits chunks of maxTokens tokens (0:
+// the default size): at least 0 and less than half of it.
+func ValidOverlap(overlap, maxTokens int) bool {
+	if maxTokens == 0 {
+		maxTokens = DefaultMaxTokens
+	}
+	return overlap >= 0 && overlap*2 < maxTokens
+}
 
 // WithDefaults returns o with zero fields set to their defaults.
 func (o Options) WithDefaults() Options {
@@ -80,9 +96,9 @@ func (o Options) WithDefaults() Options {
 // Validate reports what is wrong with o (after WithDefaults).
 func (o Options) Validate() error {
 	switch {
-	case o.MaxTokens < 16 || o.MaxTokens > MaxMaxTokens:
-		return fmt.Errorf("max_tokens must be between 16 and %d", MaxMaxTokens)
-	case o.OverlapTokens < 0 || o.OverlapTokens*2 >= o.MaxTokens:
+	case !ValidMaxTokens(o.MaxTokens):
+		return fmt.Errorf("max_tokens must be between %d and %d", MinMaxTokens, MaxMaxTokens)
+	case !ValidOverlap(o.OverlapTokens, o.MaxTokens):
 		return errors.New("overlap_tokens must be at least 0 and less than half of max_tokens")
 	case o.MinTokens < 1 || o.MinTokens > o.MaxTokens/2:
 		return errors.New("min_tokens must be between 1 and half of max_tokens")

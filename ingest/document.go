@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ragd/ragd"
+	"github.com/ragd/ragd/chunker"
 )
 
 // Document statuses and stages.
@@ -175,10 +176,10 @@ func (u *Upload) Validate() error {
 	if len(u.ExternalID) > MaxExternalIDLen || strings.ContainsFunc(u.ExternalID, isCtl) {
 		probs.Add("external_id", "must be at most %d characters", MaxExternalIDLen)
 	}
-	if u.MaxTokens != 0 && (u.MaxTokens < 16 || u.MaxTokens > 8191) {
-		probs.Add("max_tokens", "must be between 16 and 8191")
+	if u.MaxTokens != 0 && !chunker.ValidMaxTokens(u.MaxTokens) {
+		probs.Add("max_tokens", "must be between %d and %d", chunker.MinMaxTokens, chunker.MaxMaxTokens)
 	}
-	if u.OverlapTokens < 0 || (u.OverlapTokens != 0 && u.OverlapTokens*2 >= max(u.MaxTokens, 512)) {
+	if !chunker.ValidOverlap(u.OverlapTokens, u.MaxTokens) {
 		probs.Add("overlap_tokens", "must be at least 0 and less than half of max_tokens")
 	}
 	return probs.Err()

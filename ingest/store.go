@@ -192,10 +192,10 @@ func (s *Store) Create(ctx context.Context, tenantID uuid.UUID, u Upload, opts C
 				OverlapTokens float64 `json:"overlap_tokens"`
 			}
 			_ = json.Unmarshal(raw, &set) // settings that do not parse are ignored
-			if m := int(set.MaxTokens); u.MaxTokens == 0 && float64(m) == set.MaxTokens && m >= 16 && m <= 8191 {
+			if m := int(set.MaxTokens); u.MaxTokens == 0 && float64(m) == set.MaxTokens && chunker.ValidMaxTokens(m) {
 				u.MaxTokens = m
 			}
-			if o := int(set.OverlapTokens); u.OverlapTokens == 0 && float64(o) == set.OverlapTokens && o > 0 && o*2 < cmp.Or(u.MaxTokens, 512) {
+			if o := int(set.OverlapTokens); u.OverlapTokens == 0 && float64(o) == set.OverlapTokens && o > 0 && chunker.ValidOverlap(o, u.MaxTokens) {
 				u.OverlapTokens = o
 			}
 		}

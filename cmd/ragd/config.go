@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ragd/ragd/chunker"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/secret"
 )
@@ -208,8 +209,8 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 		{"RAGD_WORKERS", &c.Workers, 2, 0, 256},
 		{"RAGD_MAX_PAGES", &c.MaxPages, 2000, 1, 1_000_000},
 		{"RAGD_MAX_DOCUMENT_TOKENS", &c.MaxDocumentTokens, 3_000_000, 1000, 1_000_000_000},
-		{"RAGD_CHUNK_MAX_TOKENS", &c.ChunkMaxTokens, 512, 16, 8191},
-		{"RAGD_CHUNK_OVERLAP_TOKENS", &c.ChunkOverlap, 64, 0, 4095},
+		{"RAGD_CHUNK_MAX_TOKENS", &c.ChunkMaxTokens, chunker.DefaultMaxTokens, chunker.MinMaxTokens, chunker.MaxMaxTokens},
+		{"RAGD_CHUNK_OVERLAP_TOKENS", &c.ChunkOverlap, chunker.DefaultOverlapTokens, 0, chunker.MaxMaxTokens / 2},
 	} {
 		if *v.dst, err = parseInt(getenv(v.name), v.def, v.min, v.max); err != nil {
 			return c, fmt.Errorf("%s: %w", v.name, err)
