@@ -11,10 +11,9 @@ import (
 	"github.com/ragd/ragd/ingest"
 )
 
-// SSE timing: how often the document is looked at, how often a comment
-// keeps idle proxies from closing the stream, and how long a stream lives.
+// SSE timing: how often a comment keeps idle proxies from closing the
+// stream, and how long a stream lives.
 const (
-	eventPoll      = 250 * time.Millisecond
 	eventHeartbeat = 15 * time.Second
 	eventMaxStream = 30 * time.Minute
 )
@@ -22,13 +21,18 @@ const (
 // handleDocumentEvents streams a document's state as Server-Sent Events:
 // an "document" event with the document whenever its status, stage or
 // progress changes, until it is ready or failed (the last event), or a
-// "deleted" event when it goes away. Clients need not poll.
-func handleDocumentEvents(docs *ingest.Store) tenantHandler {
+// "deleted" event when it goes away. Clients need not poll, and neither
+// does the server: the stream reads the document when Postgres announces
+// a change (ingest.Watcher), so an idle stream costs no query.
+func handleDocumentEvents(docs *ingest.Store, watcher *ingest.Watcher) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		id, err := pathUUID(r, "document_id")
 		if err != nil {
 			return err
 		}
+		// Subscribe before the first read, so that no change is missed.
+		changed, unsubscribe := watcher.Subscribe(id)
+		defer unsubscribe()
 		d, err := docs.Get(r.Context(), t.TenantID, id)
 		if err != nil {
 			return err // 404 before the stream starts
@@ -59,8 +63,6 @@ func handleDocumentEvents(docs *ingest.Store) tenantHandler {
 			return nil
 		}
 		last := fmt.Sprint(d.Status, d.Stage, d.Progress, d.ContentVersion)
-		tick := time.NewTicker(eventPoll)
-		defer tick.Stop()
 		heartbeat := time.NewTicker(eventHeartbeat)
 		defer heartbeat.Stop()
 		deadline := time.After(eventMaxStream)
@@ -75,7 +77,7 @@ func handleDocumentEvents(docs *ingest.Store) tenantHandler {
 				if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil || rc.Flush() != nil {
 					return nil
 				}
-			case <-tick.C:
+			case <-changed:
 				d, err := docs.Get(r.Context(), t.TenantID, id)
 				if errors.Is(err, ragd.ErrNotFound) {
 					_ = send("deleted", map[string]string{"id": id.String()})

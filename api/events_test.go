@@ -79,3 +79,97 @@ func TestDocumentEvents(t *testing.T) {
 	// Another tenant's document is not found; no stream starts.
 	b.must(404, "GET", "/v1/documents/"+id+"/events", keyB, nil)
 }
+
+// TestDocumentEventsCostNothingWhileIdle: a thousand open streams on a
+// document that does not change make no query of the documents table;
+// when it changes, every stream hears of it, and a deleted document ends
+// them all.
+func TestDocumentEventsCostNothingWhileIdle(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	tenant, key := b.tenantWithKey("idle")
+	// A document that stays processing: no job will touch it.
+	var id string
+	err := b.pool.QueryRow(t.Context(), `INSERT INTO documents (id, tenant_id, title, type, size_bytes, sha256, status, stage)
+		VALUES (gen_random_uuid(), $1, 'idle', 'text', 1, sha256('x'), 'processing', 'embedding') RETURNING id::text`, tenant).Scan(&id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const streams = 1000
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 0, MaxIdleConnsPerHost: streams}}
+	type stream struct {
+		events chan string
+	}
+	all := make([]stream, streams)
+	for i := range all {
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", b.url+"/v1/documents/"+id+"/events", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := client.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("stream %d: %v", i, err)
+		}
+		s := stream{events: make(chan string, 16)}
+		go func() {
+			defer resp.Body.Close()
+			defer close(s.events)
+			sc := bufio.NewScanner(resp.Body)
+			for sc.Scan() {
+				if e, ok := strings.CutPrefix(sc.Text(), "event: "); ok {
+					s.events <- e
+				}
+			}
+		}()
+		all[i] = s
+	}
+	for i, s := range all {
+		if e := <-s.events; e != "document" {
+			t.Fatalf("stream %d began with %q", i, e)
+		}
+	}
+	scans := func() int64 {
+		var n int64
+		if err := b.pool.QueryRow(t.Context(), `SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) FROM pg_stat_user_tables
+			WHERE relname = 'documents'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// A backend reports its statistics when it has been idle for up to
+	// ten seconds: let the streams' first reads be counted, then count
+	// what three idle seconds cost. (Polling streams would cost thousands.)
+	time.Sleep(11 * time.Second)
+	before := scans()
+	time.Sleep(3 * time.Second)
+	after := scans()
+	t.Logf("%d open streams, 3 s idle: %d scans of documents", streams, after-before)
+	if after != before {
+		t.Fatalf("%d scans of the documents table while nothing changed (%d streams)", after-before, streams)
+	}
+
+	if _, err := b.pool.Exec(t.Context(), "UPDATE documents SET progress = 0.9 WHERE id = $1", id); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range all {
+		select {
+		case e := <-s.events:
+			if e != "document" {
+				t.Fatalf("stream %d: %q after a change", i, e)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("stream %d did not hear of the change", i)
+		}
+	}
+	if _, err := b.pool.Exec(t.Context(), "DELETE FROM documents WHERE id = $1", id); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range all {
+		select {
+		case e := <-s.events:
+			if e != "deleted" {
+				t.Fatalf("stream %d: %q after the delete", i, e)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("stream %d did not hear of the delete", i)
+		}
+	}
+}

@@ -52,7 +52,7 @@ func routes(d Deps, auth *authenticator) []route {
 		{"POST /v1/documents", tenant(agents.ScopeDocumentsWrite, handleUpload(docs, queue, uploads)), false},
 		{"GET /v1/documents", tenant(agents.ScopeDocumentsRead, handleListDocuments(docs)), false},
 		{"GET /v1/documents/{document_id}", tenant(agents.ScopeDocumentsRead, handleGetDocument(docs)), false},
-		{"GET /v1/documents/{document_id}/events", tenant(agents.ScopeDocumentsRead, handleDocumentEvents(docs)), false},
+		{"GET /v1/documents/{document_id}/events", tenant(agents.ScopeDocumentsRead, handleDocumentEvents(docs, d.Watcher)), false},
 		{"GET /v1/documents/{document_id}/chunks", tenant(agents.ScopeDocumentsRead, handleListChunks(docs)), false},
 		{"GET /v1/documents/{document_id}/content", tenant(agents.ScopeDocumentsRead, handleDocumentContent(log, docs)), false},
 		{"POST /v1/documents/{document_id}/reindex", tenant(agents.ScopeDocumentsWrite, handleReindexDocument(docs, queue)), false},

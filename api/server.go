@@ -29,9 +29,11 @@ type Deps struct {
 	Logger     *slog.Logger
 	Store      *agents.Store
 	AdminToken string
-	// Documents and Queue serve the document routes.
+	// Documents and Queue serve the document routes, and Watcher tells
+	// the events streams when a document changed (it must be running).
 	Documents *ingest.Store
 	Queue     Queue
+	Watcher   *ingest.Watcher
 	// Metrics records requests and searches and is served at /metrics.
 	Metrics *metrics.Metrics
 	// JobsUI is River's dashboard, mounted at /jobs/ for the admin.

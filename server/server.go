@@ -70,8 +70,12 @@ type Server struct {
 	Pipeline  *ingest.Pipeline
 	Queue     *jobs.Queue
 	Metrics   *metrics.Metrics
+	// Watcher announces document changes to the API's events streams.
+	Watcher *ingest.Watcher
 
-	log *slog.Logger
+	log         *slog.Logger
+	stopWatcher context.CancelFunc
+	watcherDone chan struct{}
 }
 
 // New assembles a server; ctx bounds the job dashboard. It starts no
@@ -120,6 +124,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	pool, vectors := cfg.Pool, cfg.Vectors
+	s.Watcher = ingest.NewWatcher(pool, log)
 	s.Handler = api.NewHandler(api.Deps{
 		JobsUI:                 dashboard,
 		Metrics:                s.Metrics,
@@ -128,6 +133,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		AdminToken:             cfg.AdminToken,
 		Documents:              s.Documents,
 		Queue:                  s.Queue,
+		Watcher:                s.Watcher,
 		Searcher:               search.NewSearcher(cfg.Embedder, vectors, s.Documents, 0),
 		MaxUploadBytes:         cfg.MaxUploadBytes,
 		MaxInflightUploadBytes: cfg.MaxInflightUploadBytes,
@@ -140,12 +146,21 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Start begins working jobs (nothing without workers). Cancelling ctx
-// does not stop them: Stop does, softly.
+// Start begins working jobs (nothing without workers) and, with the API,
+// listening for document changes. Cancelling ctx does not stop them: Stop
+// does, softly.
 func (s *Server) Start(ctx context.Context) error {
 	// Not ctx itself: cancelling Start's context hard-stops River.
 	if err := s.Queue.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start workers: %w", err)
+	}
+	if s.Watcher != nil {
+		wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		s.stopWatcher, s.watcherDone = stop, make(chan struct{})
+		go func() {
+			defer close(s.watcherDone)
+			s.Watcher.Run(wctx)
+		}()
 	}
 	return nil
 }
@@ -156,5 +171,9 @@ func (s *Server) Start(ctx context.Context) error {
 func (s *Server) Stop(ctx context.Context) error {
 	err := s.Queue.Stop(ctx)
 	s.Pipeline.Close()
+	if s.stopWatcher != nil {
+		s.stopWatcher()
+		<-s.watcherDone
+	}
 	return err
 }

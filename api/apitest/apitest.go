@@ -114,6 +114,11 @@ func Start(t testing.TB, o Options) *Server {
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	select { // events streams rely on it: start the tests with it listening
+	case <-s.Watcher.Listening():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the document watcher did not start listening")
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
