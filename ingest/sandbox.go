@@ -315,7 +315,7 @@ func (s *Sandbox) start(k childKey) (*sandboxChild, error) {
 const readyMagic = "RGX0"
 
 // childStartTimeout bounds a child's start (package initialisation).
-const childStartTimeout = 30 * time.Second
+const childStartTimeout = 2 * time.Minute
 
 // extractOnce gives the document to one child.
 func (s *Sandbox) extractOnce(ctx context.Context, typ Type, open Opener, lim Limits) (Extracted, SandboxRun, error) {
