@@ -114,7 +114,7 @@ func TestREADMECommands(t *testing.T) {
 		if err := c.checkOutput(stdout.String()); err != nil {
 			t.Fatalf("README.md:%d: %v\n%s\nstdout:\n%s\nstderr:\n%s", c.Line, err, c.Text, stdout.String(), stderr.String())
 		}
-		t.Logf("README.md:%d ok (%s, %v)", c.Line, c.Kind, time.Since(began).Round(time.Millisecond))
+		t.Logf("README.md:%d ok in %v: %.100q", c.Line, time.Since(began).Round(time.Millisecond), stdout.String())
 	}
 	t.Logf("%d commands in %v", len(rm.Commands), time.Since(start).Round(time.Millisecond))
 }
