@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -125,6 +127,113 @@ func TestRagctl(t *testing.T) {
 		}
 	})
 
+	// Issue 12: Go's flag stopped at the first argument, so each of these
+	// did the wrong thing.
+	t.Run("FlagsAfterArguments", func(t *testing.T) {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "a.md"), []byte("# Leave\n\nTwenty-five vacation days a year."), 0o644)
+		os.WriteFile(filepath.Join(dir, "b.md"), []byte("# Travel\n\nVacation days and travel days differ."), 0o644)
+		os.WriteFile(filepath.Join(dir, "c.txt"), []byte("left out by --include"), 0o644)
+		out, errOut, code := ragctl(t, env, "upload", dir, "--include", "*.md", "--tag", "flags-after")
+		if code != 0 || !strings.HasPrefix(out, "2 ready, 0 failed") || strings.Contains(errOut, "c.txt") {
+			t.Fatalf("upload DIR --include: %d\n%s%s", code, out, errOut)
+		}
+		out, _, code = ragctl(t, env, "search", "vacation", "days", "--top-k", "1", "--tag", "flags-after")
+		if code != 0 || !strings.HasPrefix(out, "1. [") || strings.Contains(out, "\n2. [") {
+			t.Fatalf("search QUERY --top-k 1: %d\n%s", code, out)
+		}
+		out, _, code = ragctl(t, env, "search", "vacation days", "--json", "--top-k", "1", "--tag", "flags-after")
+		var res struct{ Data []map[string]any }
+		if code != 0 || json.Unmarshal([]byte(out), &res) != nil || len(res.Data) != 1 {
+			t.Fatalf("search --json --top-k 1: %d\n%s", code, out)
+		}
+		admin := map[string]string{"RAGD_URL": srv.URL, "RAGD_API_KEY": apitest.AdminToken}
+		out, _, code = ragctl(t, admin, "tenants", "create", "Example Co", "--clerk-org", "org_flags", "--slug", "example-flags")
+		var tn struct {
+			ID, Name, Slug string
+			ClerkOrgID     string `json:"clerk_org_id"`
+		}
+		if code != 0 || json.Unmarshal([]byte(out), &tn) != nil || tn.Name != "Example Co" || tn.ClerkOrgID != "org_flags" || tn.Slug != "example-flags" {
+			t.Fatalf("tenants create NAME --clerk-org: %d\n%s", code, out)
+		}
+		// The long flags Go's flag package took with one dash still work.
+		if out, _, code := ragctl(t, env, "-json", "docs", "ls", "-tag=flags-after"); code != 0 || strings.Count(out, `"status": "ready"`) != 2 {
+			t.Fatalf("-json docs ls -tag=...: %d\n%s", code, out)
+		}
+	})
+
+	t.Run("ResourceVerbs", func(t *testing.T) {
+		admin := map[string]string{"RAGD_URL": srv.URL, "RAGD_API_KEY": apitest.AdminToken}
+		out, _, code := ragctl(t, admin, "--json", "tenants", "create", "Verbs", "Co")
+		var tn struct{ ID, Name string }
+		if code != 0 || json.Unmarshal([]byte(out), &tn) != nil || tn.Name != "Verbs Co" {
+			t.Fatalf("tenants create: %d %s", code, out)
+		}
+		patch := filepath.Join(t.TempDir(), "quotas.yaml")
+		os.WriteFile(patch, []byte("quotas:\n  documents: 7\n"), 0o644)
+		if out, _, code := ragctl(t, admin, "tenants", "edit", tn.ID, patch); code != 0 || !strings.Contains(out, `"documents": 7`) {
+			t.Fatalf("tenants edit: %d %s", code, out)
+		}
+		if out, _, code := ragctl(t, admin, "tenants", "show", tn.ID); code != 0 || !strings.Contains(out, `"name": "Verbs Co"`) {
+			t.Fatalf("tenants show: %d %s", code, out)
+		}
+		spec := filepath.Join(t.TempDir(), "agent.json")
+		os.WriteFile(spec, []byte(`{"id": "doomed", "name": "Doomed", "model": "gpt-4o-mini"}`), 0o644)
+		if _, errOut, code := ragctl(t, env, "agents", "create", spec); code != 0 {
+			t.Fatalf("agents create: %d %s", code, errOut)
+		}
+		if out, _, code := ragctl(t, env, "agents", "rm", "doomed"); code != 0 || out != "deleted doomed\n" {
+			t.Fatalf("agents rm: %d %q", code, out)
+		}
+		if _, _, code := ragctl(t, env, "agents", "show", "doomed"); code != exitFailed {
+			t.Fatalf("agents show after rm: exit %d", code)
+		}
+		if out, _, code := ragctl(t, admin, "tenants", "rm", tn.ID); code != 0 || out != "deleted "+tn.ID+"\n" {
+			t.Fatalf("tenants rm: %d %q", code, out)
+		}
+		out, _, code = ragctl(t, env, "--json", "keys", "create", "--name", "short-lived")
+		var k struct{ ID, Key string }
+		if code != 0 || json.Unmarshal([]byte(out), &k) != nil || !strings.HasPrefix(k.Key, "ragd_sk_") {
+			t.Fatalf("keys create --json: %d %s", code, out)
+		}
+		if out, _, code := ragctl(t, env, "keys", "revoke", k.ID); code != 0 || out != "revoked "+k.ID+"\n" {
+			t.Fatalf("keys revoke: %d %q", code, out)
+		}
+		out, _, _ = ragctl(t, env, "keys", "ls", "--json")
+		type keyJSON struct {
+			ID        string
+			RevokedAt *string `json:"revoked_at"`
+		}
+		var keys []keyJSON
+		revoked := func(x keyJSON) bool { return x.ID == k.ID && x.RevokedAt != nil }
+		if json.Unmarshal([]byte(out), &keys) != nil || !slices.ContainsFunc(keys, revoked) {
+			t.Fatalf("keys ls --json prints the server's keys:\n%s", out)
+		}
+	})
+
+	t.Run("HelpAndCompletion", func(t *testing.T) {
+		none := map[string]string{}
+		for _, args := range [][]string{{"help"}, {"--help"}, {"docs", "--help"}, {"help", "upload"}, {"completion", "bash"}, {"completion", "zsh"}} {
+			if out, errOut, code := ragctl(t, none, args...); code != 0 || out == "" {
+				t.Errorf("ragctl %v without credentials: exit %d, %d bytes\n%s", args, code, len(out), errOut)
+			}
+		}
+		if out, _, _ := ragctl(t, none, "upload", "--help"); !strings.Contains(out, "--include stringArray") {
+			t.Errorf("upload --help:\n%s", out)
+		}
+		// Shell completion asks the server for ids.
+		out, _, code := ragctl(t, env, "__complete", "agents", "show", "yaml")
+		if code != 0 || !strings.Contains(out, "yaml-bot\tYAML Bot") {
+			t.Errorf("completing an agent id: %d\n%s", code, out)
+		}
+		if out, _, _ := ragctl(t, env, "__complete", "docs", "ls", "--status", ""); !strings.Contains(out, "failed") {
+			t.Errorf("completing --status:\n%s", out)
+		}
+		if _, errOut, _ := ragctl(t, env, "serch", "x"); !strings.Contains(errOut, "search") {
+			t.Errorf("no suggestion for a misspelt command: %s", errOut)
+		}
+	})
+
 	t.Run("ExitCodes", func(t *testing.T) {
 		for _, tc := range []struct {
 			env  map[string]string
@@ -138,6 +247,18 @@ func TestRagctl(t *testing.T) {
 			{map[string]string{"RAGD_URL": srv.URL, "RAGD_API_KEY": "ragd_sk_wrong"}, []string{"docs", "ls"}, exitAuth},
 			{map[string]string{"RAGD_URL": "http://127.0.0.1:1", "RAGD_API_KEY": key}, []string{"docs", "ls"}, exitUnreachable},
 			{env, []string{"docs", "show", "00000000-0000-0000-0000-000000000000"}, exitFailed},
+			{env, []string{"docs"}, exitUsage},
+			{env, []string{"docs", "frobnicate"}, exitUsage},
+			{env, []string{"docs", "show"}, exitUsage},
+			{env, []string{"docs", "show", "a", "b"}, exitUsage},
+			{env, []string{"docs", "ls", "--bogus"}, exitUsage},
+			{env, []string{"search"}, exitUsage},
+			{env, []string{"search", "x", "--top-k", "many"}, exitUsage},
+			{env, []string{"upload", "--concurrency", "0", "."}, exitUsage},
+			{env, []string{"tenants", "create", " "}, exitUsage},
+			{map[string]string{"RAGD_URL": "localhost:8080", "RAGD_API_KEY": key}, []string{"docs", "ls"}, exitUsage},
+			{map[string]string{"RAGD_URL": srv.URL, "RAGD_API_KEY": key}, []string{"docs", "ls", "--key", ""}, exitUsage},
+			{map[string]string{"RAGD_URL": srv.URL}, []string{"--key", key, "docs", "ls"}, 0},
 		} {
 			if _, errOut, code := ragctl(t, tc.env, tc.args...); code != tc.code {
 				t.Errorf("ragctl %v: exit %d, want %d (%s)", tc.args, code, tc.code, errOut)

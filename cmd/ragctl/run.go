@@ -1,101 +1,233 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"text/tabwriter"
-	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
-	"sigs.k8s.io/yaml"
 )
 
-const usage = `usage: ragctl [--url URL] [--key KEY] [--tenant ID] [--json] <command> [args]
+const defaultURL = "http://localhost:8080"
 
-  upload PATH...            upload files and folders (recursively); waits until each is ready or failed
-         [--include GLOB] [--exclude GLOB] [--concurrency N] [--tag T] [--no-wait] [--duplicate]
-  search QUERY              [--top-k N] [--mode hybrid|dense|sparse] [--tag T] [--agent ID]
-  docs ls [--status S] [--tag T] | show ID | rm ID | reindex ID
-  agents ls | show ID | create FILE | edit ID FILE     (FILE: JSON or YAML)
-  keys ls | create [--name N] [--scopes a,b] | revoke ID
-  tenants ls | show ID | create NAME [--slug S] [--clerk-org ID] | rm ID     (admin token)
-  usage
-
-Environment: RAGD_URL (default http://localhost:8080), RAGD_API_KEY, RAGD_TENANT.
-Exit codes: 0 ok, 1 failed, 2 usage, 3 server unreachable, 4 credentials refused.`
-
-// stringsFlag collects a repeatable flag.
-type stringsFlag []string
-
-func (s *stringsFlag) String() string     { return strings.Join(*s, ",") }
-func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
-
-// env is what commands share.
+// env is what commands share: the global flags, the client they make, and
+// where and how to print.
 type env struct {
-	c        *client
+	getenv   func(string) string
 	out      io.Writer
 	errOut   io.Writer
-	json     bool
 	terminal bool
+
+	// Global flags; --key and --tenant fall back to the environment when
+	// not given (see connect).
+	url, key, tenant string
+	json             bool
+	global           *pflag.FlagSet
+
+	c *client
 }
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
+// run runs one ragctl command line. Every error it returns is an
+// *exitError carrying the exit code: cobra's own errors (an unknown command
+// or flag, wrong arguments) are usage errors.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, terminal bool) error {
-	fs := flag.NewFlagSet("ragctl", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	base := fs.String("url", cmp.Or(getenv("RAGD_URL"), "http://localhost:8080"), "server URL")
-	key := fs.String("key", getenv("RAGD_API_KEY"), "API key or admin token")
-	tenant := fs.String("tenant", getenv("RAGD_TENANT"), "tenant id, with the admin token")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args[1:]); err != nil {
-		return usageErr("%v\n%s", err, usage)
+	e := &env{getenv: getenv, out: stdout, errOut: &lockedWriter{w: stderr}, terminal: terminal}
+	root := e.rootCommand()
+	root.SetArgs(longSingleDash(root, args[1:]))
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return nil
 	}
-	rest := fs.Args()
-	if len(rest) == 0 || rest[0] == "help" {
-		fmt.Fprintln(stdout, usage)
-		if len(rest) == 0 {
+	var ex *exitError
+	if errors.As(err, &ex) {
+		return err
+	}
+	if cmd == nil {
+		cmd = root
+	}
+	return usageErr("%s\nRun '%s --help' for usage.", strings.TrimRight(err.Error(), "\n"), cmd.CommandPath())
+}
+
+func (e *env) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "ragctl",
+		Short: "ragd's command line client",
+		Long: `ragctl is ragd's command line client: upload files and folders with
+progress bars, search, and manage documents, agents, keys and tenants.
+
+Environment:
+  RAGD_URL      the server (default ` + defaultURL + `)
+  RAGD_API_KEY  a tenant key, or the admin token
+  RAGD_TENANT   with the admin token: the tenant to act for
+
+Exit codes: 0 ok, 1 failed, 2 usage, 3 server unreachable, 4 credentials refused.`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		// Without a command: the help, and a usage error.
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_ = cmd.Help()
 			return usageErr("no command given")
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&e.url, "url", cmp.Or(e.getenv("RAGD_URL"), defaultURL), "server URL (env RAGD_URL)")
+	pf.StringVar(&e.key, "key", "", "API key or admin token (env RAGD_API_KEY)")
+	pf.StringVar(&e.tenant, "tenant", e.getenv("RAGD_TENANT"), "with the admin token: the tenant to act for (env RAGD_TENANT)")
+	pf.BoolVar(&e.json, "json", false, "print JSON")
+	e.global = pf
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageErr("%v\nRun '%s --help' for usage.", err, c.CommandPath())
+	})
+
+	root.AddCommand(e.uploadCommand(), e.searchCommand())
+	for _, r := range e.resources() {
+		root.AddCommand(r)
+	}
+	root.AddCommand(&cobra.Command{
+		Use:   "usage",
+		Short: "the tenant's usage and quotas",
+		Args:  exactArgs(0),
+		RunE: e.action(func(ctx context.Context, _ *cobra.Command, _ []string) error {
+			var v json.RawMessage
+			if err := e.c.do(ctx, "GET", "/v1/usage", nil, &v); err != nil {
+				return err
+			}
+			return e.printRaw(v)
+		}),
+	})
+	return root
+}
+
+// connect checks the global settings and makes the client. Commands that
+// talk to the server call it (through action) before anything else, so
+// that help and completion work without credentials.
+func (e *env) connect() error {
+	if e.c != nil {
+		return nil
+	}
+	if u, err := url.Parse(e.url); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usageErr("--url / RAGD_URL must be an http(s) URL, not %q", e.url)
+	}
+	key := e.key
+	if !e.global.Changed("key") {
+		key = e.getenv("RAGD_API_KEY")
+	}
+	if key == "" {
+		return usageErr("no credentials: set RAGD_API_KEY or --key")
+	}
+	e.c = &client{base: strings.TrimRight(e.url, "/"), key: key, tenant: e.tenant, http: &http.Client{}}
+	return nil
+}
+
+// action makes a command's RunE: connect first, then fn; an error that is
+// not already an *exitError means the operation failed (exit 1).
+func (e *env) action(fn func(ctx context.Context, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := e.connect(); err != nil {
+			return err
+		}
+		err := fn(cmd.Context(), cmd, args)
+		var ex *exitError
+		if err != nil && !errors.As(err, &ex) {
+			return &exitError{exitFailed, err.Error()}
+		}
+		return err
+	}
+}
+
+// exactArgs accepts n arguments; the usage line names them.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageErr("usage: %s", cmd.UseLine())
 		}
 		return nil
 	}
-	if u, err := url.Parse(*base); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-		return usageErr("--url / RAGD_URL must be an http(s) URL, not %q", *base)
+}
+
+// minArgs accepts n or more arguments.
+func minArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < n {
+			return usageErr("usage: %s", cmd.UseLine())
+		}
+		return nil
 	}
-	e := &env{
-		c:   &client{base: strings.TrimRight(*base, "/"), key: *key, tenant: *tenant, http: &http.Client{Timeout: 0}},
-		out: stdout, errOut: &lockedWriter{w: stderr}, json: *asJSON, terminal: terminal,
+}
+
+// group is a command that only holds commands (docs, agents...): run
+// alone or with an unknown command it is a usage error, with suggestions.
+func group(use, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var names []string
+			for _, c := range cmd.Commands() {
+				if c.IsAvailableCommand() {
+					names = append(names, c.Name())
+				}
+			}
+			if len(args) == 0 {
+				return usageErr("%s needs a command: %s", cmd.CommandPath(), strings.Join(names, ", "))
+			}
+			msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				msg += "; did you mean " + strings.Join(s, " or ") + "?"
+			}
+			return usageErr("%s (commands: %s)", msg, strings.Join(names, ", "))
+		},
 	}
-	if e.c.key == "" {
-		return usageErr("no credentials: set RAGD_API_KEY or --key")
+}
+
+// longFlag is an argument that Go's flag package read as a long flag:
+// -json, -top-k=5.
+var longFlag = regexp.MustCompile(`^-([a-z][a-z0-9-]+)(=.*)?$`)
+
+// longSingleDash rewrites -name to --name where name is one of ragctl's
+// long flags, as ragctl accepted before it used pflag (which reads -abc
+// as the shorthands a, b, c). Arguments after "--" are left alone.
+func longSingleDash(root *cobra.Command, args []string) []string {
+	names := map[string]bool{"help": true}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		add := func(f *pflag.Flag) { names[f.Name] = true }
+		c.Flags().VisitAll(add)
+		c.PersistentFlags().VisitAll(add)
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
 	}
-	cmd, cargs := rest[0], rest[1:]
-	switch cmd {
-	case "upload":
-		return e.upload(ctx, cargs)
-	case "search":
-		return e.search(ctx, cargs)
-	case "docs":
-		return e.docs(ctx, cargs)
-	case "agents":
-		return e.agents(ctx, cargs)
-	case "keys":
-		return e.keys(ctx, cargs)
-	case "tenants":
-		return e.tenants(ctx, cargs)
-	case "usage":
-		return e.show(ctx, "/v1/usage")
+	walk(root)
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if m := longFlag.FindStringSubmatch(a); m != nil && names[m[1]] {
+			a = "-" + a
+		}
+		out = append(out, a)
 	}
-	return usageErr("unknown command %q\n%s", cmd, usage)
+	return out
 }
 
 // printJSON prints v indented.
@@ -104,72 +236,84 @@ func (e *env) printJSON(v any) {
 	fmt.Fprintln(e.out, string(b))
 }
 
-// show prints the JSON object at path.
-func (e *env) show(ctx context.Context, path string) error {
-	var v map[string]any
-	if err := e.c.do(ctx, "GET", path, nil, &v); err != nil {
-		return err
+// printRaw prints a JSON answer indented, in the server's field order.
+func (e *env) printRaw(raw json.RawMessage) error {
+	var b bytes.Buffer
+	if err := json.Indent(&b, raw, "", "  "); err != nil {
+		return fmt.Errorf("unreadable answer from the server: %w", err)
 	}
-	e.printJSON(v)
-	return nil
+	b.WriteByte('\n')
+	_, err := e.out.Write(b.Bytes())
+	return err
 }
 
 func (e *env) table() *tabwriter.Writer { return tabwriter.NewWriter(e.out, 2, 4, 2, ' ', 0) }
 
-func one(args []string, what string) (string, error) {
-	if len(args) != 1 {
-		return "", usageErr("give one %s", what)
+func (e *env) searchCommand() *cobra.Command {
+	var (
+		topK        int
+		mode, agent string
+		tags        []string
+	)
+	cmd := &cobra.Command{
+		Use:   "search QUERY...",
+		Short: "the passages that best answer a question",
+		Long: `search prints the passages that best answer QUERY (its words joined by
+spaces), each with its document's title, pages and headings.`,
+		Args: minArgs(1),
+		RunE: e.action(func(ctx context.Context, _ *cobra.Command, args []string) error {
+			query := strings.Join(args, " ")
+			if strings.TrimSpace(query) == "" {
+				return usageErr("search needs a query")
+			}
+			body := map[string]any{"query": query}
+			if topK > 0 {
+				body["top_k"] = topK
+			}
+			if mode != "" {
+				body["mode"] = mode
+			}
+			if len(tags) > 0 {
+				body["filter"] = map[string]any{"tags_any": tags}
+			}
+			path := "/v1/search"
+			if agent != "" {
+				path = "/v1/agents/" + url.PathEscape(agent) + "/search"
+			}
+			var raw json.RawMessage
+			if err := e.c.do(ctx, "POST", path, body, &raw); err != nil {
+				return err
+			}
+			if e.json {
+				return e.printRaw(raw)
+			}
+			return e.printHits(raw)
+		}),
 	}
-	return url.PathEscape(args[0]), nil
+	f := cmd.Flags()
+	f.IntVar(&topK, "top-k", 0, "how many passages (server default 8)")
+	f.StringVar(&mode, "mode", "", "hybrid, dense or sparse (default hybrid)")
+	f.StringArrayVar(&tags, "tag", nil, "only documents with one of these tags (repeatable)")
+	f.StringVar(&agent, "agent", "", "search with this agent's retrieval settings")
+	_ = cmd.RegisterFlagCompletionFunc("mode", cobra.FixedCompletions([]string{"hybrid", "dense", "sparse"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("agent", e.completeIDs("/v1/agents"))
+	return cmd
 }
 
-func (e *env) search(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("search", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	topK := fs.Int("top-k", 0, "")
-	mode := fs.String("mode", "", "")
-	agent := fs.String("agent", "", "")
-	var tags stringsFlag
-	fs.Var(&tags, "tag", "")
-	if err := fs.Parse(args); err != nil {
-		return usageErr("%v", err)
-	}
-	query := strings.Join(fs.Args(), " ")
-	if query == "" {
-		return usageErr("search needs a query")
-	}
-	body := map[string]any{"query": query}
-	if *topK > 0 {
-		body["top_k"] = *topK
-	}
-	if *mode != "" {
-		body["mode"] = *mode
-	}
-	if len(tags) > 0 {
-		body["filter"] = map[string]any{"tags_any": []string(tags)}
-	}
-	path := "/v1/search"
-	if *agent != "" {
-		path = "/v1/agents/" + url.PathEscape(*agent) + "/search"
-	}
+// printHits prints search results for people.
+func (e *env) printHits(raw json.RawMessage) error {
 	var res struct {
 		Data []struct {
 			Score         float64  `json:"score"`
-			DocumentID    string   `json:"document_id"`
 			DocumentTitle string   `json:"document_title"`
 			Text          string   `json:"text"`
 			PageStart     *int     `json:"page_start"`
 			PageEnd       *int     `json:"page_end"`
 			HeadingPath   []string `json:"heading_path"`
 		} `json:"data"`
-		Mode string `json:"mode"`
 	}
-	if err := e.c.do(ctx, "POST", path, body, &res); err != nil {
-		return err
-	}
-	if e.json {
-		e.printJSON(res)
-		return nil
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return fmt.Errorf("unreadable answer from the server: %w", err)
 	}
 	if len(res.Data) == 0 {
 		fmt.Fprintln(e.out, "no results")
@@ -193,311 +337,6 @@ func (e *env) search(ctx context.Context, args []string) error {
 		fmt.Fprintf(e.out, "%d. [%.3f] %s\n   %s\n\n", i+1, h.Score, cite, text)
 	}
 	return nil
-}
-
-func (e *env) docs(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		return usageErr("docs ls | show ID | rm ID | reindex ID")
-	}
-	switch args[0] {
-	case "ls":
-		fs := flag.NewFlagSet("docs ls", flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
-		status := fs.String("status", "", "")
-		tag := fs.String("tag", "", "")
-		if err := fs.Parse(args[1:]); err != nil {
-			return usageErr("%v", err)
-		}
-		q := url.Values{}
-		if *status != "" {
-			q.Set("status", *status)
-		}
-		if *tag != "" {
-			q.Set("tag", *tag)
-		}
-		docs, err := listAll[document](ctx, e.c, "/v1/documents", q)
-		if err != nil {
-			return err
-		}
-		if e.json {
-			e.printJSON(docs)
-			return nil
-		}
-		tw := e.table()
-		fmt.Fprintln(tw, "ID\tSTATUS\tTYPE\tCHUNKS\tTITLE")
-		for _, d := range docs {
-			chunks := "-"
-			if d.ChunkCount != nil {
-				chunks = fmt.Sprint(*d.ChunkCount)
-			}
-			status := d.Status
-			if d.Error != nil {
-				status += " (" + d.Error.Code + ")"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.ID, status, d.Type, chunks, d.Title)
-		}
-		return tw.Flush()
-	case "show":
-		id, err := one(args[1:], "document id")
-		if err != nil {
-			return err
-		}
-		return e.show(ctx, "/v1/documents/"+id)
-	case "rm", "reindex":
-		id, err := one(args[1:], "document id")
-		if err != nil {
-			return err
-		}
-		method, path := "DELETE", "/v1/documents/"+id
-		if args[0] == "reindex" {
-			method, path = "POST", path+"/reindex"
-		}
-		var d document
-		if err := e.c.do(ctx, method, path, nil, &d); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.out, "%s: %s\n", d.ID, d.Status)
-		return nil
-	}
-	return usageErr("docs ls | show ID | rm ID | reindex ID")
-}
-
-// listAll follows next_cursor to the end.
-func listAll[T any](ctx context.Context, c *client, path string, q url.Values) ([]T, error) {
-	var all []T
-	for {
-		var p page[T]
-		u := path
-		if len(q) > 0 {
-			u += "?" + q.Encode()
-		}
-		if err := c.do(ctx, "GET", u, nil, &p); err != nil {
-			return nil, err
-		}
-		all = append(all, p.Data...)
-		if p.NextCursor == nil {
-			return all, nil
-		}
-		q.Set("cursor", *p.NextCursor)
-	}
-}
-
-// readSpec reads a JSON or YAML file as JSON.
-func readSpec(path string) (map[string]any, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, usageErr("%v", err)
-	}
-	js, err := yaml.YAMLToJSON(b)
-	if err != nil {
-		return nil, usageErr("%s: not JSON or YAML: %v", path, err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(js, &m); err != nil {
-		return nil, usageErr("%s: must hold an object: %v", path, err)
-	}
-	return m, nil
-}
-
-func (e *env) agents(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		return usageErr("agents ls | show ID | create FILE | edit ID FILE")
-	}
-	switch args[0] {
-	case "ls":
-		type agent struct {
-			ID, Name, Model string
-			Retrieval       struct{ Enabled bool }
-		}
-		list, err := listAll[agent](ctx, e.c, "/v1/agents", url.Values{})
-		if err != nil {
-			return err
-		}
-		if e.json {
-			e.printJSON(list)
-			return nil
-		}
-		tw := e.table()
-		fmt.Fprintln(tw, "ID\tNAME\tMODEL\tRETRIEVAL")
-		for _, a := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%t\n", a.ID, a.Name, a.Model, a.Retrieval.Enabled)
-		}
-		return tw.Flush()
-	case "show":
-		id, err := one(args[1:], "agent id")
-		if err != nil {
-			return err
-		}
-		return e.show(ctx, "/v1/agents/"+id)
-	case "create":
-		if len(args) != 2 {
-			return usageErr("agents create FILE")
-		}
-		spec, err := readSpec(args[1])
-		if err != nil {
-			return err
-		}
-		var a map[string]any
-		if err := e.c.do(ctx, "POST", "/v1/agents", spec, &a); err != nil {
-			return err
-		}
-		e.printJSON(a)
-		return nil
-	case "edit":
-		if len(args) != 3 {
-			return usageErr("agents edit ID FILE")
-		}
-		spec, err := readSpec(args[2])
-		if err != nil {
-			return err
-		}
-		var a map[string]any
-		if err := e.c.do(ctx, "PATCH", "/v1/agents/"+url.PathEscape(args[1]), spec, &a); err != nil {
-			return err
-		}
-		e.printJSON(a)
-		return nil
-	}
-	return usageErr("agents ls | show ID | create FILE | edit ID FILE")
-}
-
-func (e *env) keys(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		return usageErr("keys ls | create [--name N] [--scopes a,b] | revoke ID")
-	}
-	switch args[0] {
-	case "ls":
-		type key struct {
-			ID, Name, Display string
-			Scopes            []string
-			RevokedAt         *time.Time `json:"revoked_at"`
-			LastUsedAt        *time.Time `json:"last_used_at"`
-		}
-		list, err := listAll[key](ctx, e.c, "/v1/api-keys", url.Values{})
-		if err != nil {
-			return err
-		}
-		if e.json {
-			e.printJSON(list)
-			return nil
-		}
-		tw := e.table()
-		fmt.Fprintln(tw, "ID\tNAME\tKEY\tSCOPES\tSTATE")
-		for _, k := range list {
-			state := "active"
-			if k.RevokedAt != nil {
-				state = "revoked"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s…\t%s\t%s\n", k.ID, k.Name, k.Display, strings.Join(k.Scopes, ","), state)
-		}
-		return tw.Flush()
-	case "create":
-		fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
-		name := fs.String("name", "", "")
-		scopes := fs.String("scopes", "", "")
-		if err := fs.Parse(args[1:]); err != nil {
-			return usageErr("%v", err)
-		}
-		body := map[string]any{"name": *name}
-		if *scopes != "" {
-			body["scopes"] = strings.Split(*scopes, ",")
-		}
-		var k struct{ ID, Key string }
-		if err := e.c.do(ctx, "POST", "/v1/api-keys", body, &k); err != nil {
-			return err
-		}
-		if e.json {
-			e.printJSON(k)
-			return nil
-		}
-		fmt.Fprintf(e.out, "key %s (shown once, keep it safe):\n%s\n", k.ID, k.Key)
-		return nil
-	case "revoke":
-		id, err := one(args[1:], "key id")
-		if err != nil {
-			return err
-		}
-		if err := e.c.do(ctx, "DELETE", "/v1/api-keys/"+id, nil, nil); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.out, "revoked %s\n", args[1])
-		return nil
-	}
-	return usageErr("keys ls | create | revoke ID")
-}
-
-func (e *env) tenants(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		return usageErr("tenants ls | show ID | create NAME | rm ID")
-	}
-	switch args[0] {
-	case "ls":
-		type tenant struct {
-			ID, Name, Slug string
-			ClerkOrgID     *string `json:"clerk_org_id"`
-		}
-		list, err := listAll[tenant](ctx, e.c, "/v1/tenants", url.Values{})
-		if err != nil {
-			return err
-		}
-		if e.json {
-			e.printJSON(list)
-			return nil
-		}
-		tw := e.table()
-		fmt.Fprintln(tw, "ID\tSLUG\tNAME\tCLERK ORG")
-		for _, t := range list {
-			org := "-"
-			if t.ClerkOrgID != nil {
-				org = *t.ClerkOrgID
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, t.Slug, t.Name, org)
-		}
-		return tw.Flush()
-	case "show":
-		id, err := one(args[1:], "tenant id")
-		if err != nil {
-			return err
-		}
-		return e.show(ctx, "/v1/tenants/"+id)
-	case "create":
-		fs := flag.NewFlagSet("tenants create", flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
-		slug := fs.String("slug", "", "")
-		org := fs.String("clerk-org", "", "")
-		if err := fs.Parse(args[1:]); err != nil {
-			return usageErr("%v", err)
-		}
-		name := strings.Join(fs.Args(), " ")
-		if name == "" {
-			return usageErr("tenants create NAME")
-		}
-		body := map[string]any{"name": name}
-		if *slug != "" {
-			body["slug"] = *slug
-		}
-		if *org != "" {
-			body["clerk_org_id"] = *org
-		}
-		var t map[string]any
-		if err := e.c.do(ctx, "POST", "/v1/tenants", body, &t); err != nil {
-			return err
-		}
-		e.printJSON(t)
-		return nil
-	case "rm":
-		id, err := one(args[1:], "tenant id")
-		if err != nil {
-			return err
-		}
-		if err := e.c.do(ctx, "DELETE", "/v1/tenants/"+id, nil, nil); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.out, "deleted %s\n", args[1])
-		return nil
-	}
-	return usageErr("tenants ls | show ID | create NAME | rm ID")
 }
 
 // lockedWriter lets concurrent uploads print whole lines.

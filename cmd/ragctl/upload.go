@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -17,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
 )
 
 // uploadItem is one file and what became of it.
@@ -27,31 +27,48 @@ type uploadItem struct {
 	err  error
 }
 
-func (e *env) upload(ctx context.Context, args []string) error {
-	fset := flag.NewFlagSet("upload", flag.ContinueOnError)
-	fset.SetOutput(io.Discard)
-	var include, exclude, tags stringsFlag
-	fset.Var(&include, "include", "")
-	fset.Var(&exclude, "exclude", "")
-	fset.Var(&tags, "tag", "")
-	concurrency := fset.Int("concurrency", 4, "")
-	noWait := fset.Bool("no-wait", false, "")
-	dup := fset.Bool("duplicate", false, "")
-	if err := fset.Parse(args); err != nil {
-		return usageErr("%v", err)
+// uploadOptions are upload's flags.
+type uploadOptions struct {
+	include, exclude, tags []string
+	concurrency            int
+	noWait, duplicate      bool
+}
+
+func (e *env) uploadCommand() *cobra.Command {
+	var o uploadOptions
+	cmd := &cobra.Command{
+		Use:   "upload PATH...",
+		Short: "upload files and folders; waits until each is ready or failed",
+		Long: `upload sends files, and folders recursively (hidden files and folders
+skipped), several at a time, then follows each document until it is ready
+or failed. On a terminal it shows a bar for the bytes sent and one for the
+documents processed, otherwise a line per file. It ends with a table of
+the files that failed and why, and exits 1 if any did.`,
+		Args: minArgs(1),
+		RunE: e.action(func(ctx context.Context, _ *cobra.Command, args []string) error {
+			return e.upload(ctx, args, o)
+		}),
 	}
-	if fset.NArg() == 0 {
-		return usageErr("upload PATH...")
-	}
-	if *concurrency < 1 || *concurrency > 64 {
+	f := cmd.Flags()
+	f.StringArrayVar(&o.include, "include", nil, "only files whose name matches this glob (repeatable)")
+	f.StringArrayVar(&o.exclude, "exclude", nil, "skip files whose name matches this glob (repeatable)")
+	f.StringArrayVar(&o.tags, "tag", nil, "tag every document (repeatable)")
+	f.IntVar(&o.concurrency, "concurrency", 4, "files sent at once (1 to 64)")
+	f.BoolVar(&o.noWait, "no-wait", false, "do not wait for the documents to be processed")
+	f.BoolVar(&o.duplicate, "duplicate", false, "store files the tenant already has again")
+	return cmd
+}
+
+func (e *env) upload(ctx context.Context, paths []string, o uploadOptions) error {
+	if o.concurrency < 1 || o.concurrency > 64 {
 		return usageErr("--concurrency must be between 1 and 64")
 	}
-	for _, g := range append(include, exclude...) {
+	for _, g := range append(o.include, o.exclude...) {
 		if _, err := filepath.Match(g, ""); err != nil {
 			return usageErr("bad glob %q", g)
 		}
 	}
-	items, err := collect(fset.Args(), include, exclude)
+	items, err := collect(paths, o.include, o.exclude)
 	if err != nil {
 		return err
 	}
@@ -66,15 +83,15 @@ func (e *env) upload(ctx context.Context, args []string) error {
 	// Send: one bar for bytes.
 	sent := e.bar(total, "uploading", true)
 	query := ""
-	if *dup {
+	if o.duplicate {
 		query = "?duplicate=allow"
 	}
 	work := make(chan *uploadItem)
 	var wg sync.WaitGroup
-	for range *concurrency {
+	for range o.concurrency {
 		wg.Go(func() {
 			for it := range work {
-				it.doc, it.err = e.sendFile(ctx, it.path, query, tags, sent)
+				it.doc, it.err = e.sendFile(ctx, it.path, query, o.tags, sent)
 				if !e.terminal {
 					if it.err != nil {
 						fmt.Fprintf(e.errOut, "upload failed: %s: %v\n", it.path, it.err)
@@ -93,7 +110,7 @@ func (e *env) upload(ctx context.Context, args []string) error {
 	sent.Finish()
 
 	// Wait: one bar for documents finished, fed by each document's events.
-	if !*noWait {
+	if !o.noWait {
 		done := e.bar(int64(len(items)), "processing", false)
 		sem := make(chan struct{}, 16)
 		for _, it := range items {
@@ -115,7 +132,7 @@ func (e *env) upload(ctx context.Context, args []string) error {
 		wg.Wait()
 		done.Finish()
 	}
-	return e.summary(items, *noWait)
+	return e.summary(items, o.noWait)
 }
 
 // bar is a progress bar on a terminal, and a silent one otherwise.
