@@ -18,7 +18,7 @@ run:
 test:
 	@scripts/test-deps.sh
 	@url=$$(scripts/postgres-up.sh) && \
-	  RAGD_TEST_DATABASE_URL=$${RAGD_TEST_DATABASE_URL:-$$url} $(GO) test -race -count=1 ./...
+	  RAGD_TEST_DATABASE_URL=$${RAGD_TEST_DATABASE_URL:-$$url} $(GO) test -race -count=1 -timeout 30m ./...
 
 # A short run of every fuzz target beyond its seed corpus (which go test
 # already runs). FUZZTIME=100000x make fuzz (or FUZZTIME=5m) for a longer look.

@@ -25,6 +25,8 @@ import (
 // Agent is a chatbot configuration, fetched by the chat runtime by its
 // public id. Its secrets print redacted everywhere (see secret.String).
 type Agent struct {
+	// ID is unique within the tenant: two tenants may each have a
+	// "support-bot", and each sees only its own.
 	ID       string    `json:"id"`
 	TenantID uuid.UUID `json:"tenant_id"`
 	AgentSpec

@@ -5,9 +5,11 @@
 //
 // Tenant isolation: every Store method that touches a tenant's data takes
 // the tenant id and filters on it in SQL; another tenant's object is
-// ErrNotFound, exactly like a missing one.
+// ErrNotFound, exactly like a missing one. Agent ids are unique per tenant,
+// so that no tenant can learn or take another's ids.
 //
 // Secrets (Langfuse secret keys, MCP header values) are sealed with
-// AES-256-GCM before they reach the database, bound to their agent's id, and
-// held in memory as secret.String so they print redacted everywhere.
+// AES-256-GCM before they reach the database, bound to their tenant's and
+// agent's ids, and held in memory as secret.String so they print redacted
+// everywhere.
 package agents

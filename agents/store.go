@@ -48,8 +48,8 @@ func translate(err error, what string) error {
 				return &ragd.ConflictError{Field: "slug", Message: "a tenant with this slug already exists"}
 			case "tenants_clerk_org_id_key":
 				return &ragd.ConflictError{Field: "clerk_org_id", Message: "another tenant has this clerk_org_id"}
-			case "agents_pkey":
-				return &ragd.ConflictError{Field: "id", Message: "an agent with this id already exists"}
+			case "agents_pkey": // (tenant_id, id): ids are unique per tenant
+				return &ragd.ConflictError{Field: "id", Message: "the tenant already has an agent with this id"}
 			}
 		case "23503": // foreign_key_violation: the tenant is gone
 			return fmt.Errorf("%s: tenant: %w", what, ragd.ErrNotFound)
@@ -304,7 +304,7 @@ func (s *Store) Authenticate(ctx context.Context, key string) (APIKey, error) {
 
 // ---- agents ----
 
-const agentColumns = "id, tenant_id, name, model, system_prompt, temperature, output_schema, mcp_servers, langfuse, retrieval, secrets, version, created_at, updated_at"
+const agentColumns = "id, tenant_id, name, model, system_prompt, temperature, output_schema, mcp_servers, langfuse, retrieval, secrets, secrets_bound_to_tenant, version, created_at, updated_at"
 
 // What the agents table holds: the configuration without its secrets ...
 type mcpServerRow struct {
@@ -334,7 +334,24 @@ type agentRow struct {
 	secrets  []byte
 }
 
-func (s *Store) encodeAgent(id string, spec AgentSpec) (agentRow, error) {
+// secretsAD is the associated data an agent's secrets are sealed with, so
+// that sealed bytes copied onto another agent's row cannot be opened there.
+// An agent id names one agent only within its tenant, so secrets are bound
+// to both ids; "/" never occurs in an agent id, so a value bound this way
+// cannot be opened as an old one, nor the other way round. Secrets sealed
+// before migration 0012 (boundToTenant false), when agent ids were unique
+// across tenants, are bound to the agent id alone; the next update of the
+// agent seals them again, bound to both.
+func secretsAD(tenantID uuid.UUID, agentID string, boundToTenant bool) []byte {
+	if !boundToTenant {
+		return []byte(agentID)
+	}
+	return []byte(tenantID.String() + "/" + agentID)
+}
+
+// encodeAgent splits spec into what the row holds, its secrets sealed
+// bound to the tenant and the agent id.
+func (s *Store) encodeAgent(tenantID uuid.UUID, id string, spec AgentSpec) (agentRow, error) {
 	var row agentRow
 	var sec sealedSecrets
 	servers := make([]mcpServerRow, len(spec.MCPServers))
@@ -367,7 +384,7 @@ func (s *Store) encodeAgent(id string, spec AgentSpec) (agentRow, error) {
 		if err != nil {
 			return row, err
 		}
-		row.secrets = s.box.Seal(plain, []byte(id))
+		row.secrets = s.box.Seal(plain, secretsAD(tenantID, id, true))
 	}
 	return row, nil
 }
@@ -375,13 +392,14 @@ func (s *Store) encodeAgent(id string, spec AgentSpec) (agentRow, error) {
 func (s *Store) scanAgent(row pgx.Row) (Agent, error) {
 	var a Agent
 	var schema, servers, langfuse, retrieval, sealed []byte
+	var boundToTenant bool
 	if err := row.Scan(&a.ID, &a.TenantID, &a.Name, &a.Model, &a.SystemPrompt, &a.Temperature,
-		&schema, &servers, &langfuse, &retrieval, &sealed, &a.Version, &a.CreatedAt, &a.UpdatedAt); err != nil {
+		&schema, &servers, &langfuse, &retrieval, &sealed, &boundToTenant, &a.Version, &a.CreatedAt, &a.UpdatedAt); err != nil {
 		return Agent{}, err
 	}
 	var sec sealedSecrets
 	if sealed != nil {
-		plain, err := s.box.Open(sealed, []byte(a.ID))
+		plain, err := s.box.Open(sealed, secretsAD(a.TenantID, a.ID, boundToTenant))
 		if err != nil {
 			return Agent{}, fmt.Errorf("agent %s secrets (was RAGD_ENCRYPTION_KEY changed?): %w", a.ID, err)
 		}
@@ -418,7 +436,9 @@ func (s *Store) scanAgent(row pgx.Row) (Agent, error) {
 }
 
 // CreateAgent creates an agent for the tenant. A missing id is generated
-// from the name; a given one must be a free slug (else *ragd.ConflictError).
+// from the name; a given one must be a slug the tenant does not use yet
+// (else *ragd.ConflictError). Other tenants' agents do not matter: ids are
+// unique per tenant.
 func (s *Store) CreateAgent(ctx context.Context, tenantID uuid.UUID, p AgentPatch) (Agent, error) {
 	spec, err := p.apply(AgentSpec{Retrieval: DefaultRetrieval()})
 	if err != nil {
@@ -428,13 +448,14 @@ func (s *Store) CreateAgent(ctx context.Context, tenantID uuid.UUID, p AgentPatc
 	if !p.ID.Present() {
 		id = newAgentID(spec.Name)
 	}
-	row, err := s.encodeAgent(id, spec)
+	row, err := s.encodeAgent(tenantID, id, spec)
 	if err != nil {
 		return Agent{}, err
 	}
 	a, err := s.scanAgent(s.pool.QueryRow(ctx, `
-		INSERT INTO agents (id, tenant_id, name, model, system_prompt, temperature, output_schema, mcp_servers, langfuse, retrieval, secrets)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		INSERT INTO agents (id, tenant_id, name, model, system_prompt, temperature, output_schema, mcp_servers, langfuse, retrieval,
+			secrets, secrets_bound_to_tenant)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, true)
 		RETURNING `+agentColumns,
 		id, tenantID, spec.Name, spec.Model, spec.SystemPrompt, spec.Temperature, nullJSON(spec.OutputSchema),
 		row.servers, nullJSON(row.langfuse), mustJSON(spec.Retrieval), row.secrets))
@@ -503,13 +524,14 @@ func (s *Store) UpdateAgent(ctx context.Context, tenantID uuid.UUID, agentID str
 		if err != nil {
 			return err
 		}
-		row, err := s.encodeAgent(agentID, spec)
+		row, err := s.encodeAgent(tenantID, agentID, spec)
 		if err != nil {
 			return err
 		}
 		out, err = s.scanAgent(tx.QueryRow(ctx, `
 			UPDATE agents SET name = $3, model = $4, system_prompt = $5, temperature = $6, output_schema = $7,
-				mcp_servers = $8, langfuse = $9, retrieval = $10, secrets = $11, version = version + 1, updated_at = now()
+				mcp_servers = $8, langfuse = $9, retrieval = $10, secrets = $11, secrets_bound_to_tenant = true,
+				version = version + 1, updated_at = now()
 			WHERE tenant_id = $1 AND id = $2 RETURNING `+agentColumns,
 			tenantID, agentID, spec.Name, spec.Model, spec.SystemPrompt, spec.Temperature, nullJSON(spec.OutputSchema),
 			row.servers, nullJSON(row.langfuse), mustJSON(spec.Retrieval), row.secrets))

@@ -3,6 +3,7 @@ package api_test
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -90,16 +91,23 @@ func TestAgents(t *testing.T) {
 		}
 	})
 
-	t.Run("AgentIDsAreGloballyUnique", func(t *testing.T) {
+	t.Run("AgentIDsAreUniquePerTenant", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		_, keyA := b.tenantWithKey("a")
 		_, keyB := b.tenantWithKey("b")
 		b.must(201, "POST", "/v1/agents", keyA, map[string]any{"id": "shared-name", "name": "A", "model": "m"})
+		// B may take the id A uses: no 409 tells B that A has it.
+		b.must(201, "POST", "/v1/agents", keyB, map[string]any{"id": "shared-name", "name": "B", "model": "m"})
 		for _, key := range []string{keyA, keyB} {
-			r := b.must(409, "POST", "/v1/agents", key, map[string]any{"id": "shared-name", "name": "B", "model": "m"})
+			r := b.must(409, "POST", "/v1/agents", key, map[string]any{"id": "shared-name", "name": "again", "model": "m"})
 			if r.code(t) != "conflict" {
-				t.Fatalf("duplicate id: %s", r.Body)
+				t.Fatalf("duplicate id within a tenant: %s", r.Body)
+			}
+		}
+		for key, name := range map[string]string{keyA: "A", keyB: "B"} {
+			if got := b.must(200, "GET", "/v1/agents/shared-name", key, nil).json(t)["name"]; got != name {
+				t.Fatalf("tenant %s reads agent named %v", name, got)
 			}
 		}
 	})
@@ -264,7 +272,9 @@ func TestAgents(t *testing.T) {
 }
 
 // TestTenantIsolation calls every tenant-scoped route with tenant B's
-// credentials on tenant A's objects: each answers 404 and changes nothing.
+// credentials on tenant A's objects: each answers 404, exactly as it does
+// once the object is gone, and changes nothing. B may then use the same
+// agent id for an agent of its own, and each tenant reaches only its own.
 func TestTenantIsolation(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -281,9 +291,12 @@ func TestTenantIsolation(t *testing.T) {
 		headers      []string
 	}{
 		{"GET", "/v1/agents/agent-of-a", nil, nil},
+		{"GET", "/v1/agents/agent-of-a", nil, []string{"If-None-Match", `"v1"`}},
 		{"PATCH", "/v1/agents/agent-of-a", map[string]any{"name": "hijacked"}, nil},
 		{"PATCH", "/v1/agents/agent-of-a", map[string]any{"name": "hijacked"}, []string{"If-Match", `"v1"`}},
+		{"PATCH", "/v1/agents/agent-of-a", map[string]any{"name": "hijacked"}, []string{"If-Match", `"v9"`}},
 		{"DELETE", "/v1/agents/agent-of-a", nil, nil},
+		{"POST", "/v1/agents/agent-of-a/search", map[string]any{"query": "secret plans"}, nil},
 		{"DELETE", "/v1/api-keys/" + keyIDA, nil, nil},
 		// B's key naming A in the header does not reach A either.
 		{"GET", "/v1/agents/agent-of-a", nil, []string{"Ragd-Tenant", idA}},
@@ -291,11 +304,13 @@ func TestTenantIsolation(t *testing.T) {
 		{"GET", "/v1/api-keys", nil, []string{"Ragd-Tenant", idA}},
 		{"POST", "/v1/agents", map[string]any{"name": "planted", "model": "m"}, []string{"Ragd-Tenant", idA}},
 	}
-	for _, tc := range cases {
+	whileAHasIt := make([]string, len(cases))
+	for i, tc := range cases {
 		r := b.req(tc.method, tc.path, keyB, tc.body, tc.headers...)
 		if r.Status != 404 || r.code(t) != "not_found" {
 			t.Errorf("%s %s %v with B's key: %d %s, want 404 not_found", tc.method, tc.path, tc.headers, r.Status, r.Body)
 		}
+		whileAHasIt[i] = sansRequestID(t, r)
 	}
 	// B's lists hold nothing of A's.
 	for _, path := range []string{"/v1/agents", "/v1/api-keys"} {
@@ -305,14 +320,72 @@ func TestTenantIsolation(t *testing.T) {
 		}
 	}
 	// Nothing of A's changed.
-	after := b.must(200, "GET", "/v1/agents/agent-of-a", keyA, nil)
-	if string(after.Body) != string(before.Body) {
-		t.Errorf("A's agent changed:\nbefore %s\nafter  %s", before.Body, after.Body)
+	unchanged := func(when string) {
+		t.Helper()
+		after := b.must(200, "GET", "/v1/agents/agent-of-a", keyA, nil)
+		if string(after.Body) != string(before.Body) {
+			t.Errorf("A's agent changed %s:\nbefore %s\nafter  %s", when, before.Body, after.Body)
+		}
 	}
+	unchanged("after B's requests")
 	b.must(200, "GET", "/v1/agents", otherKeyA["key"].(string), nil)
 	if n := len(b.must(200, "GET", "/v1/agents", keyA, nil).json(t)["data"].([]any)); n != 1 {
 		t.Errorf("A has %d agents, want 1", n)
 	}
+
+	// B takes the same id; every route resolves it within the caller's
+	// tenant. B's agent has retrieval off, A's on, so a search shows whose
+	// settings it used.
+	own := b.must(201, "POST", "/v1/agents", keyB, map[string]any{"id": "agent-of-a", "name": "B's own", "model": "m",
+		"langfuse": map[string]any{"public_key": "pk-b", "secret_key": "sk-lf-of-tenant-b-DDDD4444"}, "retrieval": map[string]any{"enabled": false}}).json(t)
+	if own["tenant_id"] == idA {
+		t.Fatalf("B's agent was made in A's tenant: %v", own)
+	}
+	if g := b.must(200, "GET", "/v1/agents/agent-of-a", keyB, nil).json(t); g["name"] != "B's own" || g["langfuse"].(map[string]any)["secret_key"] != "****4444" {
+		t.Errorf("B reads %v, want its own agent", g)
+	}
+	if code := b.must(409, "POST", "/v1/agents/agent-of-a/search", keyB, map[string]any{"query": "x"}).code(t); code != "retrieval_disabled" {
+		t.Errorf("B's search with its own agent: code %q, want retrieval_disabled", code)
+	}
+	b.must(200, "POST", "/v1/agents/agent-of-a/search", keyA, map[string]any{"query": "x"})
+	b.must(200, "PATCH", "/v1/agents/agent-of-a", keyB, map[string]any{"name": "B's renamed"}, "If-Match", `"v1"`)
+	unchanged("after B changed its agent of the same id")
+	b.must(204, "DELETE", "/v1/agents/agent-of-a", keyB, nil)
+	unchanged("after B deleted its agent of the same id")
+	if list := b.must(200, "GET", "/v1/agents", keyA, nil).json(t)["data"].([]any); len(list) != 1 {
+		t.Errorf("A has %d agents after B deleted its own, want 1", len(list))
+	}
+
+	// Once A's agent is gone, B's requests get the very answers they got
+	// while A had it: nothing tells "another tenant's" from "missing".
+	b.must(204, "DELETE", "/v1/agents/agent-of-a", keyA, nil)
+	for i, tc := range cases {
+		if got := sansRequestID(t, b.req(tc.method, tc.path, keyB, tc.body, tc.headers...)); got != whileAHasIt[i] {
+			t.Errorf("%s %s %v with B's key answers differently once A's object is gone:\nwhile A had it %s\nonce gone      %s",
+				tc.method, tc.path, tc.headers, whileAHasIt[i], got)
+		}
+	}
+}
+
+// sansRequestID is a response as one string (status, headers, body)
+// without what differs between any two requests: the request id, the date
+// and the length, which follows the request id's.
+func sansRequestID(t *testing.T, r response) string {
+	t.Helper()
+	var body map[string]any
+	if err := json.Unmarshal(r.Body, &body); err != nil {
+		t.Fatalf("not a JSON object: %s", r.Body)
+	}
+	delete(body, "request_id")
+	h := r.Header.Clone()
+	for _, k := range []string{"X-Request-Id", "Date", "Content-Length"} {
+		h.Del(k)
+	}
+	out, err := json.Marshal(map[string]any{"status": r.Status, "headers": h, "body": body})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
 }
 
 func mustUUID(t *testing.T, s string) uuid.UUID {

@@ -178,7 +178,9 @@ func readMultipartUpload(w http.ResponseWriter, r *http.Request, up *uploads) (_
 				continue
 			}
 			gotFile = true
-			u.Filename = part.FileName()
+			// Cleaned before Detect, which reads the extension of the
+			// name that will be stored.
+			u.Filename = ingest.BaseName(part.FileName())
 			body := &readErrors{r: part}
 			spool, err = ingest.NewSpool(up.spoolDir, body, up.maxBytes)
 			switch {
@@ -361,9 +363,11 @@ func handleDocumentContent(log *slog.Logger, docs *ingest.Store) tenantHandler {
 			return err
 		}
 		defer content.Close()
+		// The stored name is a BaseName already; cleaning it again (a
+		// no-op) also covers rows stored before names were cleaned.
 		name := "document"
 		if d.Filename != nil {
-			name = *d.Filename
+			name = cmp.Or(ingest.BaseName(*d.Filename), name)
 		}
 		w.Header().Set("Content-Type", d.Type.MediaType())
 		// Always a download: an uploaded HTML page must not run in our origin.

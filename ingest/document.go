@@ -128,16 +128,16 @@ const (
 	MaxTitleLen      = 300
 )
 
-// Validate checks the fields of an upload (not its bytes).
+// Validate checks the fields of an upload (not its bytes). It trims the
+// title and tags, and reduces the file name to its BaseName rather than
+// refusing it: clients send whatever path their platform gave them.
 func (u *Upload) Validate() error {
 	var probs ragd.Problems
 	u.Title = strings.TrimSpace(u.Title)
 	if utf8.RuneCountInString(u.Title) > MaxTitleLen || strings.ContainsFunc(u.Title, isCtl) {
 		probs.Add("title", "must be at most %d characters without control characters", MaxTitleLen)
 	}
-	if utf8.RuneCountInString(u.Filename) > 255 || strings.ContainsFunc(u.Filename, isCtl) {
-		probs.Add("filename", "must be at most 255 characters without control characters")
-	}
+	u.Filename = BaseName(u.Filename)
 	if len(u.Tags) > MaxTags {
 		probs.Add("tags", "at most %d tags", MaxTags)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"strings"
@@ -12,8 +13,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ragd/ragd"
+	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/postgres"
 	"github.com/ragd/ragd/postgres/pgtest"
+	"github.com/ragd/ragd/secret"
 )
 
 func TestMigrate(t *testing.T) {
@@ -148,6 +152,117 @@ func TestMigrate(t *testing.T) {
 		}
 	})
 
+	t.Run("0012MakesAgentIDsPerTenantAndKeepsSecrets", func(t *testing.T) {
+		t.Parallel()
+		pool, err := postgres.Open(ctx, pgtest.NewEmptyDatabaseURL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pool.Close()
+		if _, err := postgres.MigrateTo(ctx, pool, log, 11); err != nil {
+			t.Fatalf("migrate to 11: %v", err)
+		}
+		box, err := secret.NewBox(secret.NewKey())
+		if err != nil {
+			t.Fatal(err)
+		}
+		// An agent with secrets as the store wrote it before 0012: the
+		// sealed JSON bound to the agent id alone.
+		tenantA, tenantB := uuid.New(), uuid.New()
+		for _, tn := range []uuid.UUID{tenantA, tenantB} {
+			if _, err := pool.Exec(ctx, "INSERT INTO tenants (id, name, slug) VALUES ($1, 'T', $2)", tn, tn.String()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		const lfSecret, mcpSecret = "sk-lf-sealed-before-0012", "Bearer mcp-sealed-before-0012"
+		sealed := box.Seal([]byte(`{"langfuse_secret_key":"`+lfSecret+`","mcp_headers":{"tickets":{"Authorization":"`+mcpSecret+`"}}}`), []byte("support-bot"))
+		if _, err := pool.Exec(ctx, `INSERT INTO agents (id, tenant_id, name, model, mcp_servers, langfuse, retrieval, secrets)
+			VALUES ('support-bot', $1, 'Support', 'm',
+				'[{"name":"tickets","url":"https://mcp.example.com/mcp","transport":"streamable_http","header_names":["Authorization"],"allowed_tools":[]}]',
+				'{"public_key":"pk-lf","host":"https://cloud.langfuse.com","prompt_name":"","label":""}',
+				'{"enabled":true,"top_k":8,"score_threshold":0,"mode":"hybrid","tags":[]}', $2)`, tenantA, sealed); err != nil {
+			t.Fatal(err)
+		}
+
+		res, err := postgres.Migrate(ctx, pool, log)
+		if err != nil {
+			t.Fatalf("migrate: %v", err)
+		}
+		if len(res.Applied) == 0 || res.Applied[0] != "0012_agent_ids_per_tenant" {
+			t.Fatalf("applied %v, want 0012_agent_ids_per_tenant first", res.Applied)
+		}
+		store := agents.NewStore(pool, box)
+		secretsOf := func(a agents.Agent) [2]string {
+			t.Helper()
+			if a.Langfuse == nil || len(a.MCPServers) != 1 {
+				t.Fatalf("agent %s lacks its langfuse or MCP settings: %+v", a.ID, a)
+			}
+			return [2]string{a.Langfuse.SecretKey.Reveal(), a.MCPServers[0].Headers["Authorization"].Reveal()}
+		}
+		want := [2]string{lfSecret, mcpSecret}
+
+		// The old agent keeps its id and its secrets open.
+		a, err := store.GetAgent(ctx, tenantA, "support-bot")
+		if err != nil {
+			t.Fatalf("get the agent written before 0012: %v", err)
+		}
+		if got := secretsOf(a); got != want {
+			t.Fatalf("secrets sealed before 0012 read back as %q, want %q", got, want)
+		}
+
+		// Another tenant may now take the same id, and each sees its own.
+		patch := agents.AgentPatch{Name: ragd.Some("B's"), Model: ragd.Some("m"), ID: ragd.Some("support-bot"),
+			Langfuse: ragd.Some(agents.LangfusePatch{PublicKey: ragd.Some("pk-b"), SecretKey: ragd.Some(secret.String("sk-lf-of-tenant-b"))}),
+			MCPServers: ragd.Some([]agents.MCPServerIn{{Name: "tickets", URL: "https://b.example.com",
+				Headers: map[string]*secret.String{"Authorization": ptr(secret.String("Bearer of-tenant-b"))}}})}
+		if _, err := store.CreateAgent(ctx, tenantB, patch); err != nil {
+			t.Fatalf("B creates A's id: %v", err)
+		}
+		b, err := store.GetAgent(ctx, tenantB, "support-bot")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := secretsOf(b); got != [2]string{"sk-lf-of-tenant-b", "Bearer of-tenant-b"} || b.Name != "B's" {
+			t.Fatalf("B's agent = %+v, secrets %q", b, got)
+		}
+		if a, err := store.GetAgent(ctx, tenantA, "support-bot"); err != nil || secretsOf(a) != want || a.Name != "Support" {
+			t.Fatalf("A's agent after B created the same id: %+v, %v", a, err)
+		}
+
+		// An update seals A's secrets again, bound to the tenant too; they
+		// still read back, and the update goes by the old id.
+		if _, err := store.UpdateAgent(ctx, tenantA, "support-bot", agents.AgentPatch{Name: ragd.Some("Support 2")}, nil); err != nil {
+			t.Fatalf("update the old agent: %v", err)
+		}
+		var bound bool
+		var resealed []byte
+		if err := pool.QueryRow(ctx, "SELECT secrets_bound_to_tenant, secrets FROM agents WHERE tenant_id = $1 AND id = 'support-bot'", tenantA).
+			Scan(&bound, &resealed); err != nil || !bound {
+			t.Fatalf("after an update: bound to tenant %v (%v), want true", bound, err)
+		}
+		if a, err := store.GetAgent(ctx, tenantA, "support-bot"); err != nil || secretsOf(a) != want || a.Name != "Support 2" || a.Version != 2 {
+			t.Fatalf("A's agent after update: %+v, %v", a, err)
+		}
+
+		// Sealed secrets copied onto the other tenant's agent of the same id
+		// do not open there.
+		if _, err := pool.Exec(ctx, "UPDATE agents SET secrets = $2 WHERE tenant_id = $1 AND id = 'support-bot'", tenantB, resealed); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.GetAgent(ctx, tenantB, "support-bot"); !errors.Is(err, secret.ErrOpen) {
+			t.Fatalf("A's secrets on B's row: err = %v, want secret.ErrOpen", err)
+		}
+
+		// And the old id still deletes, only in its own tenant.
+		if err := store.DeleteAgent(ctx, tenantA, "support-bot"); err != nil {
+			t.Fatalf("delete the old agent: %v", err)
+		}
+		var left int
+		if err := pool.QueryRow(ctx, "SELECT count(*) FROM agents WHERE id = 'support-bot'").Scan(&left); err != nil || left != 1 {
+			t.Fatalf("%d agents support-bot left (%v), want B's alone", left, err)
+		}
+	})
+
 	t.Run("RefusesAChangedMigration", func(t *testing.T) {
 		t.Parallel()
 		pool := pgtest.NewPool(t)
@@ -181,3 +296,5 @@ func TestOpenHidesPassword(t *testing.T) {
 		t.Fatalf("error shows the password: %v", err)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
