@@ -76,14 +76,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer pool.Close()
 
-	switch cmd {
-	case "migrate":
+	switch {
+	case cmd == "migrate":
 		res, err := postgres.Migrate(ctx, pool, log)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "migrated: %d ragd migrations and %d River migrations applied\n", len(res.Applied), res.RiverApplied)
 		return nil
+	case cmd == "serve" && cfg.AutoMigrate:
+		if _, err := postgres.Migrate(ctx, pool, log); err != nil {
+			return err
+		}
+	default:
+		// A command that does not migrate runs only on the schema it was
+		// built for: on an older one its queries would fail in the middle
+		// of work, on a newer one they could miss what a newer ragd writes.
+		if err := postgres.CheckSchema(ctx, pool, log); err != nil {
+			return err
+		}
+	}
+
+	switch cmd {
 	case "seed":
 		store, err := openStore(cfg, pool, log)
 		if err != nil {
@@ -122,6 +136,10 @@ func reindex(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logg
 		tenant = &id
 	}
 	pipeline, _, vectors, err := newIndexingPipeline(cfg, pool, log, nil)
+	if errors.Is(err, search.ErrInUse) {
+		return fmt.Errorf("RAGD_DATA_DIR: the embedded vector store in %s is open in a running ragd; stop it and reindex again, or let it rebuild a tenant with POST /v1/tenants/{id}/reindex (with Qdrant, reindex runs beside serve)",
+			filepath.Join(cfg.DataDir, "vectors"))
+	}
 	if err != nil {
 		return err
 	}
@@ -190,11 +208,6 @@ func openStore(cfg config, pool *pgxpool.Pool, log *slog.Logger) (*agents.Store,
 // lets in-flight requests and running jobs finish within the grace period,
 // and returns.
 func serve(ctx context.Context, cmd string, cfg config, pool *pgxpool.Pool, log *slog.Logger) error {
-	if cfg.AutoMigrate && cmd == "serve" {
-		if _, err := postgres.Migrate(ctx, pool, log); err != nil {
-			return err
-		}
-	}
 	store, err := openStore(cfg, pool, log)
 	if err != nil {
 		return err
@@ -303,7 +316,8 @@ func serve(ctx context.Context, cmd string, cfg config, pool *pgxpool.Pool, log 
 	return nil
 }
 
-// openVectors opens Qdrant when QDRANT_URL is set, else the embedded store.
+// openVectors opens Qdrant when QDRANT_URL is set, else the embedded store
+// (an error wrapping search.ErrInUse when another process has it open).
 func openVectors(cfg config, log *slog.Logger) (search.Store, error) {
 	if cfg.QdrantURL != "" {
 		log.Info("vector store: Qdrant", "url", cfg.QdrantURL, "collection", cfg.QdrantCollection)
@@ -311,7 +325,11 @@ func openVectors(cfg config, log *slog.Logger) (search.Store, error) {
 	}
 	dir := filepath.Join(cfg.DataDir, "vectors")
 	log.Info("vector store: embedded (set QDRANT_URL to use Qdrant)", "dir", dir)
-	return search.OpenEmbedded(dir)
+	s, err := search.OpenEmbedded(dir)
+	if errors.Is(err, search.ErrInUse) {
+		return nil, fmt.Errorf("RAGD_DATA_DIR: the embedded vector store in %s is %w, and it serves one: stop that ragd, or set QDRANT_URL so that several processes share Qdrant", dir, search.ErrInUse)
+	}
+	return s, err
 }
 
 // newEmbedder returns the OpenAI-compatible embedder (with the Postgres
