@@ -68,7 +68,7 @@ type Error struct {
 	Kind    Kind
 	Status  int           // HTTP status, 0 when there was no response
 	Message string        // for people: what is wrong and what to change
-	Retry   time.Duration // for rate limits: how long the provider asked us to wait
+	Retry   time.Duration // how long the provider asked us to wait (Retry-After on a 429 or 5xx), or 0
 	Err     error
 }
 
