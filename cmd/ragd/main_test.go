@@ -268,8 +268,13 @@ func TestRun(t *testing.T) {
 	t.Run("WorkerRunsUntilCancelled", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
+		// A worker needs Qdrant, and neither the admin token nor the
+		// encryption key: production does not ask for them, and nothing
+		// is generated into the data directory.
 		workerEnv := maps.Clone(env)
 		workerEnv["QDRANT_URL"] = qdranttest.Start(t)
+		workerEnv["RAGD_ENV"] = "production"
+		workerEnv["RAGD_DATA_DIR"] = t.TempDir()
 		logR, logW := io.Pipe()
 		done := make(chan error, 1)
 		go func() {
@@ -301,6 +306,9 @@ func TestRun(t *testing.T) {
 			}
 		case <-time.After(30 * time.Second):
 			t.Fatal("worker did not stop after cancel")
+		}
+		if entries, _ := os.ReadDir(workerEnv["RAGD_DATA_DIR"]); len(entries) != 0 {
+			t.Fatalf("the worker wrote %d files into its data directory", len(entries))
 		}
 		if err := run(context.Background(), []string{"ragd", "worker", "--workers", "0"}, envFrom(workerEnv), io.Discard, io.Discard); err == nil || !strings.HasPrefix(err.Error(), "RAGD_WORKERS:") {
 			t.Fatalf("worker with no workers: %v", err)

@@ -36,7 +36,7 @@ const usage = `usage: ragd <command> [flags]
 commands:
   serve     serve the HTTP API (migrates first unless RAGD_AUTO_MIGRATE=false)
   migrate   apply ragd's and River's schema migrations (idempotent)
-  worker    run background jobs only (document ingestion), no HTTP API
+  worker    run background jobs only (document ingestion), no HTTP API; needs QDRANT_URL
   seed      create demo tenants and agents, print a key per new tenant (idempotent)
   reindex   rebuild the vector store from Postgres (--tenant ID for one tenant)
   version   print the version
@@ -208,9 +208,18 @@ func openStore(cfg config, pool *pgxpool.Pool, log *slog.Logger) (*agents.Store,
 // lets in-flight requests and running jobs finish within the grace period,
 // and returns.
 func serve(ctx context.Context, cmd string, cfg config, pool *pgxpool.Pool, log *slog.Logger) error {
-	store, err := openStore(cfg, pool, log)
-	if err != nil {
-		return err
+	// Only the API reads agents' secrets and checks the admin token, so a
+	// worker needs neither key. serve takes both before it starts a job.
+	var store *agents.Store
+	var adminToken string
+	if cmd == "serve" {
+		var err error
+		if store, err = openStore(cfg, pool, log); err != nil {
+			return err
+		}
+		if adminToken, err = cfg.adminToken(log); err != nil {
+			return err
+		}
 	}
 	docs := newDocStore(cfg, pool)
 	qcfg := jobs.Config{Workers: cfg.Workers, Logger: log, Store: docs}
@@ -250,10 +259,6 @@ func serve(ctx context.Context, cmd string, cfg config, pool *pgxpool.Pool, log 
 		return nil
 	}
 
-	adminToken, err := cfg.adminToken(log)
-	if err != nil {
-		return err
-	}
 	dashboard, err := queue.Dashboard(ctx, "/jobs", log)
 	if err != nil {
 		_ = stopQueue()
