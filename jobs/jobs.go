@@ -1,7 +1,3 @@
-// Package jobs is ragd's background work on River: the job kinds (named
-// for people: ingest_document, delete_document), their workers, and the
-// client that both enqueues (inside the caller's transaction) and works.
-// Job args carry ids only, never document text or secrets.
 package jobs
 
 import (
