@@ -1,7 +1,9 @@
 // Package agents is ragd's control plane: tenants (customer organisations,
-// optionally mapped to an auth provider's org id), their API keys (stored as
-// SHA-256 hashes, scoped, revocable) and their agents (chatbot
-// configurations). Store keeps all three in Postgres.
+// optionally mapped to an auth provider's org id, with their settings and
+// quotas), their API keys (stored as SHA-256 hashes, scoped, revocable,
+// expiring) and their agents (chatbot configurations: model, prompt,
+// output schema, MCP servers, Langfuse tracing, retrieval settings). Store
+// keeps all three in Postgres.
 //
 // Tenant isolation: every Store method that touches a tenant's data takes
 // the tenant id and filters on it in SQL; another tenant's object is

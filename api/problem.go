@@ -13,6 +13,8 @@ import (
 )
 
 // Stable problem codes. Clients match on these, never on titles or details.
+// Every code the API writes is one of these; the README's table and
+// openapi.json's Problem schema list each (TestErrorCodesAreDocumented).
 const (
 	codeInvalidJSON          = "invalid_json"
 	codeValidationFailed     = "validation_failed"
@@ -25,7 +27,6 @@ const (
 	codePayloadTooLarge      = "payload_too_large"
 	codeUnsupportedMediaType = "unsupported_media_type"
 	codeInternal             = "internal"
-	codeUnavailable          = "unavailable"
 	codeOverloaded           = "overloaded"
 	codeRetrievalDisabled    = "retrieval_disabled"
 	codeEmbeddingUnavailable = "embedding_unavailable"

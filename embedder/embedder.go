@@ -1,10 +1,13 @@
 // Package embedder turns texts into dense vectors: an OpenAI (or any
 // OpenAI-compatible server) embedder built on go-openai, with batching to
-// the provider's limits, bounded concurrency and polite retries; a local,
+// the provider's limits, bounded concurrency, and retries with jittered
+// backoff that honour the provider's Retry-After (a wait longer than the
+// embedder's own comes back at once, for the job to snooze); a local,
 // deterministic hashing embedder for machines without an API key; and a
 // Postgres cache keyed by (tenant, model, dimensions, SHA-256 of the text)
 // so a tenant never pays twice for the same text, and never learns from
 // the cost or the speed of an embedding whether another tenant holds it.
+// Failures are an *Error whose Kind says whether retrying can help.
 package embedder
 
 import (
@@ -68,7 +71,7 @@ type Error struct {
 	Kind    Kind
 	Status  int           // HTTP status, 0 when there was no response
 	Message string        // for people: what is wrong and what to change
-	Retry   time.Duration // for rate limits: how long the provider asked us to wait
+	Retry   time.Duration // how long the provider asked us to wait (Retry-After on a 429 or 5xx), or 0
 	Err     error
 }
 

@@ -42,10 +42,11 @@ type OpenAIConfig struct {
 	// Timeout of one HTTP request (default 60s).
 	Timeout time.Duration
 	// MaxAttempts per batch (default 6); backoff doubles from MinBackoff
-	// (default 500ms) to MaxBackoff (default 30s), with full jitter. A
-	// Retry-After from the provider is honoured up to MaxBackoff; longer
-	// waits come back as a rate-limit *Error carrying Retry, for the job
-	// to snooze.
+	// (default 500ms) to MaxBackoff (default 30s), with full jitter. 429,
+	// 408, 409 and 5xx are retried; a Retry-After on any of them (seconds
+	// or an HTTP date) replaces the backoff up to MaxBackoff, and a longer
+	// one comes back at once as an *Error carrying Retry, for the job to
+	// snooze.
 	MaxAttempts            int
 	MinBackoff, MaxBackoff time.Duration
 	// Counter counts tokens for batching; required.
@@ -171,10 +172,11 @@ func (o *OpenAI) embedBatch(ctx context.Context, texts []string) ([][]float32, i
 			return nil, 0, attempt, ctx.Err()
 		}
 		e := classify(err, o.cfg)
-		if e.Kind == KindRateLimit {
-			e.Retry = hint.get()
+		if e.Permanent() {
+			return nil, 0, attempt, e
 		}
-		if e.Permanent() || attempt >= o.cfg.MaxAttempts {
+		e.Retry = hint.get()
+		if attempt >= o.cfg.MaxAttempts {
 			return nil, 0, attempt, e
 		}
 		wait := backoff(attempt, o.cfg.MinBackoff, o.cfg.MaxBackoff)
@@ -231,7 +233,7 @@ func classify(err error, cfg OpenAIConfig) *Error {
 		return &Error{Kind: KindModel, Status: status, Message: fmt.Sprintf("model %q or the endpoint was not found (check RAGD_EMBEDDING_MODEL and OPENAI_BASE_URL): %s", cfg.Model, msg), Err: err}
 	case status == http.StatusTooManyRequests:
 		return &Error{Kind: KindRateLimit, Status: status, Message: "the provider asked us to slow down: " + msg, Err: err}
-	case status == http.StatusRequestTimeout || status == http.StatusConflict || status >= 500:
+	case retried(status):
 		return &Error{Kind: KindServer, Status: status, Message: "the provider failed: " + msg, Err: err}
 	case status >= 400:
 		return &Error{Kind: KindBadRequest, Status: status, Message: "the provider refused the request (wrong dimensions for this model?): " + msg, Err: err}
@@ -239,6 +241,13 @@ func classify(err error, cfg OpenAIConfig) *Error {
 		return &Error{Kind: KindTimeout, Message: fmt.Sprintf("no answer within %s", cfg.Timeout), Err: err}
 	}
 	return &Error{Kind: KindNetwork, Message: "the provider could not be reached", Err: err}
+}
+
+// retried reports whether a response with status is tried again (after
+// its Retry-After, when it sends one).
+func retried(status int) bool {
+	return status == http.StatusTooManyRequests || status == http.StatusRequestTimeout ||
+		status == http.StatusConflict || status >= 500
 }
 
 // backoff is exponential with full jitter: a random wait up to
@@ -252,7 +261,8 @@ func backoff(attempt int, base, limit time.Duration) time.Duration {
 }
 
 // go-openai keeps response headers away from its errors, so a transport
-// hands Retry-After to the request that asked, through its context.
+// hands the Retry-After of every response that is retried (a 503 sends one
+// as often as a 429) to the request that asked, through its context.
 type retryAfterKey struct{}
 
 type retryAfterHint struct {
@@ -270,7 +280,7 @@ type retryAfterTransport struct{ next http.RoundTripper }
 
 func (t *retryAfterTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(r)
-	if err != nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable) {
+	if err != nil || !retried(resp.StatusCode) {
 		return resp, err
 	}
 	if hint, ok := r.Context().Value(retryAfterKey{}).(*retryAfterHint); ok {

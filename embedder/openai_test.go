@@ -124,43 +124,78 @@ func TestOpenAI(t *testing.T) {
 		}
 	})
 
-	t.Run("RetriesRateLimitHonouringRetryAfter", func(t *testing.T) {
-		t.Parallel()
-		e, fake := newFake(t, OpenAIConfig{MinBackoff: time.Hour, MaxBackoff: time.Hour})
-		fake.Respond = func(w http.ResponseWriter, n int) bool {
-			if n == 1 {
-				w.Header().Set("Retry-After", "0.05")
-				w.WriteHeader(429)
-				fmt.Fprint(w, `{"error":{"message":"Rate limit reached","type":"requests"}}`)
+	// Retry-After is honoured on every status that is retried, in seconds
+	// or as an HTTP date. With an hour of backoff, only Retry-After
+	// explains a retry within seconds.
+	for _, tc := range []struct {
+		name       string
+		status     int
+		retryAfter func() string
+	}{
+		{"429Seconds", 429, func() string { return "0.05" }},
+		{"503Seconds", 503, func() string { return "0.05" }},
+		{"503HTTPDate", 503, func() string { return time.Now().Add(2 * time.Second).UTC().Format(http.TimeFormat) }},
+		{"429HTTPDate", 429, func() string { return time.Now().Add(2 * time.Second).UTC().Format(http.TimeFormat) }},
+		{"500Seconds", 500, func() string { return "0.05" }},
+		{"502Seconds", 502, func() string { return "0.05" }},
+		{"504Seconds", 504, func() string { return "0.05" }},
+		{"408Seconds", 408, func() string { return "0.05" }},
+	} {
+		t.Run("RetryAfterHonouredOn"+tc.name, func(t *testing.T) {
+			t.Parallel()
+			e, fake := newFake(t, OpenAIConfig{MinBackoff: time.Hour, MaxBackoff: time.Hour})
+			fake.Respond = func(w http.ResponseWriter, n int) bool {
+				if n == 1 {
+					w.Header().Set("Retry-After", tc.retryAfter())
+					w.WriteHeader(tc.status)
+					fmt.Fprint(w, `{"error":{"message":"later, please","type":"requests"}}`)
+					return true
+				}
+				return false
+			}
+			// Ignoring Retry-After would wait the hour: fail in seconds instead.
+			ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			start := time.Now()
+			res, err := e.Embed(ctx, uuid.Nil, texts(2))
+			if err != nil {
+				t.Fatalf("%v after %s: Retry-After not honoured", err, time.Since(start))
+			}
+			if res.Requests != 2 || time.Since(start) < 50*time.Millisecond {
+				t.Fatalf("%d requests in %s", res.Requests, time.Since(start))
+			}
+		})
+	}
+
+	// A Retry-After longer than the embedder waits comes back at once, as
+	// an error carrying it, for the job to snooze.
+	for _, tc := range []struct {
+		name       string
+		status     int
+		kind       Kind
+		retryAfter string
+		want       time.Duration
+	}{
+		{"429", 429, KindRateLimit, "120", 120 * time.Second},
+		{"503", 503, KindServer, "120", 120 * time.Second},
+		{"503HTTPDate", 503, KindServer, time.Now().Add(10 * time.Minute).UTC().Format(http.TimeFormat), 10 * time.Minute},
+	} {
+		t.Run("LongRetryAfterComesBackToSnooze"+tc.name, func(t *testing.T) {
+			t.Parallel()
+			e, fake := newFake(t, OpenAIConfig{})
+			fake.Respond = func(w http.ResponseWriter, n int) bool {
+				w.Header().Set("Retry-After", tc.retryAfter)
+				w.WriteHeader(tc.status)
+				fmt.Fprint(w, `{"error":{"message":"slow down"}}`)
 				return true
 			}
-			return false
-		}
-		start := time.Now()
-		res, err := e.Embed(ctx, uuid.Nil, texts(2))
-		if err != nil {
-			t.Fatal(err)
-		}
-		// With an hour of backoff, only the 50 ms Retry-After explains a retry this soon.
-		if res.Requests != 2 || time.Since(start) > 10*time.Second || time.Since(start) < 50*time.Millisecond {
-			t.Fatalf("%d requests in %s", res.Requests, time.Since(start))
-		}
-	})
-
-	t.Run("LongRetryAfterComesBackToSnooze", func(t *testing.T) {
-		t.Parallel()
-		e, fake := newFake(t, OpenAIConfig{})
-		fake.Respond = func(w http.ResponseWriter, n int) bool {
-			w.Header().Set("Retry-After", "120")
-			w.WriteHeader(429)
-			fmt.Fprint(w, `{"error":{"message":"slow down"}}`)
-			return true
-		}
-		_, err := e.Embed(ctx, uuid.Nil, texts(1))
-		if ek := wantKind(t, err, KindRateLimit); ek.Retry != 120*time.Second || ek.Permanent() {
-			t.Fatalf("retry = %s", ek.Retry)
-		}
-	})
+			_, err := e.Embed(ctx, uuid.Nil, texts(1))
+			ek := wantKind(t, err, tc.kind)
+			if ek.Retry > tc.want || ek.Retry < tc.want-5*time.Second || ek.Permanent() || len(fake.Requests()) != 1 {
+				t.Fatalf("retry = %s after %d requests, want %s after 1", ek.Retry, len(fake.Requests()), tc.want)
+			}
+		})
+	}
 
 	t.Run("ServerErrorThenSuccess", func(t *testing.T) {
 		t.Parallel()

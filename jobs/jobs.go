@@ -1,7 +1,3 @@
-// Package jobs is ragd's background work on River: the job kinds (named
-// for people: ingest_document, delete_document), their workers, and the
-// client that both enqueues (inside the caller's transaction) and works.
-// Job args carry ids only, never document text or secrets.
 package jobs
 
 import (
@@ -125,7 +121,7 @@ func (w *IngestWorker) Work(ctx context.Context, job *river.Job[IngestArgs]) err
 	if _, ok := ingest.AsError(err); ok {
 		return river.JobCancel(recordable(err))
 	}
-	if snooze := rateLimited(err); snooze != nil {
+	if snooze := askedToWait(err); snooze != nil {
 		return snooze
 	}
 	if job.Attempt >= job.MaxAttempts {
@@ -372,7 +368,7 @@ func (q *Queue) EnqueueReindexTenant(ctx context.Context, tenantID uuid.UUID) er
 
 // orSnooze is err, or a snooze when err says to come back later.
 func orSnooze(err error) error {
-	if snooze := rateLimited(err); snooze != nil {
+	if snooze := askedToWait(err); snooze != nil {
 		return snooze
 	}
 	return recordable(err)
@@ -403,14 +399,15 @@ func (e cleanError) Error() string {
 	return s
 }
 
-// rateLimited returns a snooze when err is a provider's or the vector
-// store's request to come back later (the job then waits without spending
-// an attempt), else nil.
-func rateLimited(err error) error {
+// askedToWait returns a snooze when err is the embedding provider's or the
+// vector store's request to come back later (a Retry-After on a 429, or on
+// a 503 or another retried status), so the job waits without spending an
+// attempt; else nil.
+func askedToWait(err error) error {
 	if err == nil {
 		return nil
 	}
-	if e, ok := embedder.AsError(err); ok && e.Kind == embedder.KindRateLimit && e.Retry > 0 {
+	if e, ok := embedder.AsError(err); ok && e.Retry > 0 {
 		return river.JobSnooze(e.Retry)
 	}
 	var rl *search.RateLimitError

@@ -3,7 +3,9 @@ package jobs_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +20,7 @@ import (
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/chunker"
 	"github.com/ragd/ragd/embedder"
+	"github.com/ragd/ragd/embedder/openaitest"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/ingest/ingesttest"
 	"github.com/ragd/ragd/jobs"
@@ -171,6 +174,60 @@ func TestIngestWorkerSnoozesOnRateLimit(t *testing.T) {
 	// River gives the attempt back on a snooze.
 	if res.Job.Attempt != 0 || res.Job.ScheduledAt.Before(time.Now().Add(20*time.Second)) {
 		t.Fatalf("snoozed job: attempt %d, scheduled at %s", res.Job.Attempt, res.Job.ScheduledAt)
+	}
+}
+
+// TestIngestWorkerSnoozesWhenTheProviderSaysLater: an embedding provider
+// that answers 503 with a Retry-After longer than the embedder waits gets
+// the job snoozed until then, as a 429 does, without spending an attempt.
+func TestIngestWorkerSnoozesWhenTheProviderSaysLater(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	log := slog.New(slog.DiscardHandler)
+	tenant := newTenant(t, pool)
+	fake := openaitest.Start(t, 16)
+	fake.Respond = func(w http.ResponseWriter, n int) bool {
+		w.Header().Set("Retry-After", "120")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprint(w, `{"error":{"message":"down for maintenance"}}`)
+		return true
+	}
+	tok, _ := chunker.NewCL100K()
+	emb, err := embedder.NewOpenAI(embedder.OpenAIConfig{APIKey: openaitest.Key, BaseURL: fake.URL, Dimensions: 16, Counter: tok})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vectors, err := search.OpenEmbedded(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vectors.Close()
+	store := ingest.NewStore(pool)
+	pipeline, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{Embedder: emb, Vectors: vectors}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pipeline.Close)
+	queue, _ := jobs.New(pool, jobs.Config{Logger: log})
+	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "a.txt", Content: ingest.BytesContent([]byte("text the provider cannot embed now")), Type: ingest.TypeText}, ingest.CreateOptions{}, queue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	worker := rivertest.NewWorker(t, riverpgxv5.New(pool), &river.Config{}, &jobs.IngestWorker{Pipeline: pipeline, Log: log})
+	var res *rivertest.WorkResult
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		res, _ = worker.Work(ctx, t, tx, jobs.IngestArgs{TenantID: tenant.ID, DocumentID: c.Document.ID, ContentVersion: 1}, nil)
+		return nil
+	})
+	if err != nil || res == nil || res.EventKind != river.EventKindJobSnoozed {
+		t.Fatalf("result %+v, %v; want the job snoozed", res, err)
+	}
+	if res.Job.Attempt != 0 || res.Job.ScheduledAt.Before(time.Now().Add(100*time.Second)) {
+		t.Fatalf("snoozed job: attempt %d, scheduled at %s; want about 120s from now", res.Job.Attempt, res.Job.ScheduledAt)
+	}
+	if n := len(fake.Requests()); n != 1 {
+		t.Fatalf("%d requests to the provider, want 1: a long Retry-After is not waited out in the job", n)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -112,25 +111,17 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, upTo int
 	)`); err != nil {
 		return res, fmt.Errorf("create migrations table: %w", err)
 	}
-	applied := map[int]string{}
-	rows, err := conn.Query(ctx, "SELECT version, checksum FROM ragd_schema_migrations")
+	applied, err := appliedMigrations(ctx, conn)
 	if err != nil {
-		return res, fmt.Errorf("read applied migrations: %w", err)
+		return res, err
 	}
-	for rows.Next() {
-		var v int
-		var sum string
-		if err := rows.Scan(&v, &sum); err != nil {
-			return res, err
-		}
-		applied[v] = sum
-	}
-	if err := rows.Err(); err != nil {
-		return res, fmt.Errorf("read applied migrations: %w", err)
+	// Nothing is applied over a schema from a newer ragd.
+	if se := compare(migs, applied); len(se.Unknown) > 0 {
+		return res, se
 	}
 	for _, m := range migs {
-		if sum, ok := applied[m.Version]; ok {
-			if sum != m.Checksum {
+		if a, ok := applied[m.Version]; ok {
+			if a.checksum != m.Checksum {
 				return res, fmt.Errorf("migration %04d_%s was changed after it was applied; add a new migration instead", m.Version, m.Name)
 			}
 			continue
@@ -147,9 +138,6 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, upTo int
 		}
 		res.Applied = append(res.Applied, fmt.Sprintf("%04d_%s", m.Version, m.Name))
 		log.Info("applied migration", "version", m.Version, "name", m.Name)
-	}
-	if len(applied) > len(migs) {
-		return res, errors.New("the database has migrations this binary does not know: run a newer ragd")
 	}
 
 	migrator, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Logger: log})

@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"strings"
@@ -298,3 +300,185 @@ func TestOpenHidesPassword(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestCheckSchema runs the check every command that does not migrate makes
+// at start, against databases in each state a deploy can meet.
+func TestCheckSchema(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	migs, err := postgres.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := migs[len(migs)-1]
+	lastName := fmt.Sprintf("%04d_%s", last.Version, last.Name)
+
+	open := func(t *testing.T, url string) *pgxpool.Pool {
+		t.Helper()
+		pool, err := postgres.Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		return pool
+	}
+	// check runs CheckSchema, wants a *SchemaError whose one-line text
+	// says fix, and returns it.
+	check := func(t *testing.T, pool *pgxpool.Pool, fix string) *postgres.SchemaError {
+		t.Helper()
+		err := postgres.CheckSchema(ctx, pool, log)
+		var se *postgres.SchemaError
+		if !errors.As(err, &se) {
+			t.Fatalf("CheckSchema = %v, want a *SchemaError", err)
+		}
+		if msg := err.Error(); !strings.Contains(msg, fix) || strings.Contains(msg, "\n") {
+			t.Fatalf("message %q is not one line saying %q", msg, fix)
+		}
+		return se
+	}
+
+	t.Run("UpToDate", func(t *testing.T) {
+		t.Parallel()
+		if err := postgres.CheckSchema(ctx, pgtest.NewPool(t), log); err != nil {
+			t.Fatalf("a fully migrated database: %v", err)
+		}
+	})
+
+	t.Run("EmptyDatabase", func(t *testing.T) {
+		t.Parallel()
+		pool := open(t, pgtest.NewEmptyDatabaseURL(t))
+		se := check(t, pool, "run `ragd migrate`")
+		if len(se.Missing) != len(migs) || len(se.RiverMissing) == 0 || len(se.Unknown)+len(se.Changed)+len(se.RiverUnknown) != 0 {
+			t.Fatalf("empty database: %+v", se)
+		}
+		// The check changes nothing, not even the migrations table.
+		var made bool
+		if err := pool.QueryRow(ctx, "SELECT to_regclass('ragd_schema_migrations') IS NOT NULL").Scan(&made); err != nil || made {
+			t.Fatalf("CheckSchema created the migrations table (%v)", err)
+		}
+	})
+
+	t.Run("OneMigrationBehind", func(t *testing.T) {
+		t.Parallel()
+		pool := open(t, pgtest.NewEmptyDatabaseURL(t))
+		if _, err := postgres.MigrateTo(ctx, pool, log, len(migs)-1); err != nil {
+			t.Fatal(err)
+		}
+		se := check(t, pool, "run `ragd migrate`")
+		if fmt.Sprint(se.Missing) != "["+lastName+"]" || len(se.RiverMissing)+len(se.Unknown)+len(se.Changed) != 0 {
+			t.Fatalf("one behind: %+v", se)
+		}
+		if !strings.Contains(se.Error(), lastName) {
+			t.Fatalf("message %q does not name %s", se, lastName)
+		}
+		if _, err := postgres.Migrate(ctx, pool, log); err != nil {
+			t.Fatal(err)
+		}
+		if err := postgres.CheckSchema(ctx, pool, log); err != nil {
+			t.Fatalf("after ragd migrate: %v", err)
+		}
+	})
+
+	t.Run("UnknownNewerMigration", func(t *testing.T) {
+		t.Parallel()
+		pool := pgtest.NewPool(t)
+		if _, err := pool.Exec(ctx, "INSERT INTO ragd_schema_migrations (version, name, checksum) VALUES ($1, 'from_the_future', 'x')", len(migs)+1); err != nil {
+			t.Fatal(err)
+		}
+		se := check(t, pool, "run a newer ragd")
+		if want := fmt.Sprintf("[%04d_from_the_future]", len(migs)+1); fmt.Sprint(se.Unknown) != want || len(se.Missing) != 0 {
+			t.Fatalf("newer: %+v, want unknown %s", se, want)
+		}
+		// Migrate refuses too, before applying anything.
+		if _, err := postgres.Migrate(ctx, pool, log); !errors.As(err, &se) {
+			t.Fatalf("Migrate on a newer schema: %v", err)
+		}
+	})
+
+	t.Run("ChangedMigration", func(t *testing.T) {
+		t.Parallel()
+		pool := pgtest.NewPool(t)
+		if _, err := pool.Exec(ctx, "UPDATE ragd_schema_migrations SET checksum = 'edited' WHERE version = 1"); err != nil {
+			t.Fatal(err)
+		}
+		if se := check(t, pool, "must never change"); len(se.Changed) != 1 || len(se.Missing) != 0 {
+			t.Fatalf("changed: %+v", se)
+		}
+	})
+
+	t.Run("RiverBehind", func(t *testing.T) {
+		t.Parallel()
+		pool := pgtest.NewPool(t)
+		var v int
+		if err := pool.QueryRow(ctx, "DELETE FROM river_migration WHERE version = (SELECT max(version) FROM river_migration) RETURNING version").Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		if se := check(t, pool, "run `ragd migrate`"); fmt.Sprint(se.RiverMissing) != fmt.Sprintf("[%d]", v) || len(se.Missing) != 0 {
+			t.Fatalf("River behind: %+v, want River %d missing", se, v)
+		}
+	})
+
+	t.Run("RiverNewer", func(t *testing.T) {
+		t.Parallel()
+		pool := pgtest.NewPool(t)
+		if _, err := pool.Exec(ctx, "INSERT INTO river_migration (line, version) VALUES ('main', 9999)"); err != nil {
+			t.Fatal(err)
+		}
+		if se := check(t, pool, "run a newer ragd"); fmt.Sprint(se.RiverUnknown) != "[9999]" {
+			t.Fatalf("River newer: %+v", se)
+		}
+	})
+
+	t.Run("WaitsForARunningMigration", func(t *testing.T) {
+		t.Parallel()
+		pool := open(t, pgtest.NewEmptyDatabaseURL(t))
+		if _, err := postgres.MigrateTo(ctx, pool, log, len(migs)-1); err != nil {
+			t.Fatal(err)
+		}
+		// Stand in for a migrating process: hold Migrate's lock.
+		conn, err := pool.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Release()
+		if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", postgres.MigrationLockKey); err != nil {
+			t.Fatal(err)
+		}
+		// waitForWaiters returns once n sessions wait for an advisory lock.
+		waitForWaiters := func(n int, done <-chan error) {
+			t.Helper()
+			for waiting := 0; waiting < n; {
+				select {
+				case err := <-done:
+					t.Fatalf("returned %v while a migration held the lock", err)
+				default:
+				}
+				if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+					AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&waiting); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		// A second migration queues behind the first, then the check
+		// behind both; Postgres grants the lock in that order.
+		migrated := make(chan error, 1)
+		go func() {
+			_, err := postgres.Migrate(ctx, pool, log)
+			migrated <- err
+		}()
+		waitForWaiters(1, migrated)
+		done := make(chan error, 1)
+		go func() { done <- postgres.CheckSchema(ctx, pool, log) }()
+		waitForWaiters(2, done)
+		if _, err := conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", postgres.MigrationLockKey); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-migrated; err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("after the migration: %v", err)
+		}
+	})
+}

@@ -1,5 +1,21 @@
-// Package search holds what retrieval needs besides dense vectors: BM25
-// sparse vectors computed in Go (so that the Qdrant and embedded stores
-// index exactly the same terms), and, as they land, the vector store
-// interface and its Qdrant and embedded implementations.
+// Package search is ragd's retrieval: the vector store and the searches
+// tenants make against it.
+//
+// Store is the vector store interface, with two implementations that pass
+// the same conformance suite (storetest): Qdrant (one collection for all
+// tenants, tenant_id indexed with is_tenant, rate limits returned as
+// *RateLimitError) and Embedded, an exact-search store persisted as an
+// fsynced, checksummed log in a directory that one process at a time may
+// open (ErrInUse otherwise). Every Store method takes the tenant id and
+// touches only that tenant's points; the store is derived from Postgres and
+// can be rebuilt from it.
+//
+// Sparse vectors are BM25 term weights computed in Go (bm25.go), exactly as
+// FastEmbed's Qdrant/bm25 does, so both stores index the same terms.
+//
+// Searcher answers a tenant's Request in dense, sparse or hybrid mode (the
+// two lists fused by Reciprocal Rank Fusion, in the store) with metadata
+// filters. It embeds the query through a small cache of that tenant's own
+// queries and keeps only hits of documents that may be shown, at their
+// completely indexed version, with what a chatbot needs to cite them.
 package search

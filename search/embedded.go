@@ -33,7 +33,7 @@ import (
 // live points, it is rewritten to a new file that replaces it atomically.
 //
 // One process at a time: the directory is locked, and a second process
-// fails to open it with a message saying so.
+// fails to open it with ErrInUse.
 type Embedded struct {
 	mu       sync.RWMutex
 	dir      string
@@ -72,7 +72,7 @@ func OpenEmbedded(dir string) (*Embedded, error) {
 	}
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		lock.Close()
-		return nil, fmt.Errorf("vector store %s is open in another process: the embedded store serves one process (run the workers inside ragd serve, or use Qdrant)", dir)
+		return nil, fmt.Errorf("vector store %s: %w: the embedded store serves one process (run the workers inside ragd serve, or use Qdrant)", dir, ErrInUse)
 	}
 	e := &Embedded{dir: dir, lock: lock, tenants: map[uuid.UUID]*partition{}}
 	if err := e.load(); err != nil {

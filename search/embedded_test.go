@@ -2,6 +2,7 @@ package search_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -75,8 +76,8 @@ func TestEmbeddedDurability(t *testing.T) {
 		dir := t.TempDir()
 		s := openEmbedded(t, dir)
 		defer s.Close()
-		if _, err := search.OpenEmbedded(dir); err == nil {
-			t.Fatal("a second open of the same directory succeeded")
+		if _, err := search.OpenEmbedded(dir); !errors.Is(err, search.ErrInUse) {
+			t.Fatalf("a second open of the same directory: %v, want ErrInUse", err)
 		}
 	})
 }

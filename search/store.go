@@ -138,6 +138,10 @@ func (e *RateLimitError) Unwrap() error { return e.Err }
 // store's dimensions.
 var ErrDimensions = errors.New("vector dimensions do not match the store")
 
+// ErrInUse is returned by OpenEmbedded when another process has the
+// directory open.
+var ErrInUse = errors.New("open in another process")
+
 // validate checks points and query arguments common to all stores.
 func validatePoints(tenantID uuid.UUID, dims int, points []Point) error {
 	for i, p := range points {

@@ -28,8 +28,8 @@ import (
 	"github.com/ragd/ragd/secret"
 )
 
-// Config is what differs between one ragd and another. Pool, Box,
-// Tokenizer, Embedder and Vectors are required.
+// Config is what differs between one ragd and another. Pool, Tokenizer,
+// Embedder and Vectors are required, and Box with the API.
 type Config struct {
 	Pool   *pgxpool.Pool
 	Logger *slog.Logger // default: discard
@@ -81,8 +81,11 @@ type Server struct {
 // New assembles a server; ctx bounds the job dashboard. It starts no
 // worker: call Start.
 func New(ctx context.Context, cfg Config) (*Server, error) {
-	if cfg.Pool == nil || cfg.Box == nil || cfg.Tokenizer == nil || cfg.Embedder == nil || cfg.Vectors == nil {
-		return nil, errors.New("server: Pool, Box, Tokenizer, Embedder and Vectors are required")
+	if cfg.Pool == nil || cfg.Tokenizer == nil || cfg.Embedder == nil || cfg.Vectors == nil {
+		return nil, errors.New("server: Pool, Tokenizer, Embedder and Vectors are required")
+	}
+	if cfg.API && cfg.Box == nil {
+		return nil, errors.New("server: the API needs Box, to seal agents' secrets")
 	}
 	log := cfg.Logger
 	if log == nil {

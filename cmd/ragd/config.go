@@ -108,7 +108,7 @@ type config struct {
 	// QdrantURL (QDRANT_URL, e.g. http://localhost:6334: gRPC), QdrantAPIKey
 	// (QDRANT_API_KEY) and QdrantCollection (RAGD_QDRANT_COLLECTION, default
 	// ragd_chunks). Without a URL the embedded store in DataDir/vectors is
-	// used.
+	// used, which one process at a time can open: worker requires a URL.
 	QdrantURL, QdrantAPIKey, QdrantCollection string
 
 	// ReindexTenant (reindex --tenant): one tenant's id, or all when empty.
@@ -291,6 +291,9 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	}
 	if cmd == "worker" && c.Workers == 0 {
 		return c, errors.New("RAGD_WORKERS: ragd worker needs at least one worker")
+	}
+	if cmd == "worker" && c.QdrantURL == "" {
+		return c, errors.New("QDRANT_URL: not set; ragd worker needs Qdrant, because the embedded vector store serves one process and what a separate worker indexed into its own would never be searched (without Qdrant, let ragd serve run the jobs)")
 	}
 	if c.AdminTokenValue != "" && len(c.AdminTokenValue) < 16 {
 		return c, errors.New("RAGD_ADMIN_TOKEN: must be at least 16 characters")

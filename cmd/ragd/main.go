@@ -1,15 +1,25 @@
 // Command ragd is the ragd service: the HTTP API, the ingestion workers,
 // its migrations, demo data and vector-store rebuilds.
 //
-//	ragd serve     migrate (unless RAGD_AUTO_MIGRATE=false), then serve the API and run jobs
-//	ragd worker    run jobs only
+//	ragd serve     migrate (unless RAGD_AUTO_MIGRATE=false), then serve the
+//	               API and run jobs (--workers=0: the API only)
+//	ragd worker    run jobs only, beside an API elsewhere; needs QDRANT_URL
 //	ragd migrate   apply ragd's and River's schema migrations; idempotent
 //	ragd seed      create demo tenants and agents; idempotent
-//	ragd reindex   rebuild the vector store from Postgres
+//	ragd reindex   rebuild the vector store from Postgres (--tenant ID)
 //	ragd version   print the version
 //
-// The same program, started by a worker with RAGD_SANDBOX_CHILD=1, is the
-// child process that parses one untrusted file (see ingest.Sandbox).
+// Configuration comes from the environment, with flags that override it
+// (config.go); an invalid value stops ragd with one line naming the
+// variable. The commands that do not migrate (worker, seed, reindex, and
+// serve with RAGD_AUTO_MIGRATE=false) first check that the database holds
+// exactly the migrations this binary embeds, and say which command fixes
+// it when not (postgres.CheckSchema).
+// run.go wires the packages together once, for serve and worker alike,
+// and shuts down in reverse order: HTTP, then jobs, then the pool.
+//
+// The same program, started by a worker with RAGD_SANDBOX_CHILD set, is the
+// child process that parses untrusted files (see ingest.Sandbox).
 package main
 
 import (

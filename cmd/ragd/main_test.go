@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/ragd/ragd/postgres"
 	"github.com/ragd/ragd/postgres/pgtest"
+	"github.com/ragd/ragd/search"
+	"github.com/ragd/ragd/search/qdranttest"
 )
 
 func envFrom(m map[string]string) func(string) string {
@@ -65,6 +68,23 @@ func TestConfig(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("WorkerNeedsQdrant", func(t *testing.T) {
+		t.Parallel()
+		_, err := loadConfig("worker", nil, envFrom(base()), io.Discard)
+		if err == nil || !strings.HasPrefix(err.Error(), "QDRANT_URL:") || strings.Contains(err.Error(), "\n") {
+			t.Fatalf("worker without QDRANT_URL: %v, want one line naming QDRANT_URL", err)
+		}
+		env := base()
+		env["QDRANT_URL"] = "http://localhost:6334"
+		if _, err := loadConfig("worker", nil, envFrom(env), io.Discard); err != nil {
+			t.Fatalf("worker with QDRANT_URL: %v", err)
+		}
+		// serve runs its own workers beside its API: the embedded store is fine.
+		if _, err := loadConfig("serve", nil, envFrom(base()), io.Discard); err != nil {
+			t.Fatalf("serve without QDRANT_URL: %v", err)
+		}
+	})
 
 	t.Run("QuotasAndExtractionLimits", func(t *testing.T) {
 		t.Parallel()
@@ -232,13 +252,33 @@ func TestRun(t *testing.T) {
 		}
 	})
 
+	t.Run("ReindexBesideServeSaysWhy", func(t *testing.T) {
+		// What a running serve with the embedded store holds.
+		vectors, err := search.OpenEmbedded(filepath.Join(env["RAGD_DATA_DIR"], "vectors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer vectors.Close()
+		err = run(ctx, []string{"ragd", "reindex"}, envFrom(env), io.Discard, io.Discard)
+		if err == nil || !strings.HasPrefix(err.Error(), "RAGD_DATA_DIR:") || !strings.Contains(err.Error(), "stop it") || strings.Contains(err.Error(), "\n") {
+			t.Fatalf("reindex beside a serve: %v, want one line saying what to do", err)
+		}
+	})
+
 	t.Run("WorkerRunsUntilCancelled", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
+		// A worker needs Qdrant, and neither the admin token nor the
+		// encryption key: production does not ask for them, and nothing
+		// is generated into the data directory.
+		workerEnv := maps.Clone(env)
+		workerEnv["QDRANT_URL"] = qdranttest.Start(t)
+		workerEnv["RAGD_ENV"] = "production"
+		workerEnv["RAGD_DATA_DIR"] = t.TempDir()
 		logR, logW := io.Pipe()
 		done := make(chan error, 1)
 		go func() {
-			done <- run(ctx, []string{"ragd", "worker", "--workers", "1"}, envFrom(env), io.Discard, logW)
+			done <- run(ctx, []string{"ragd", "worker", "--workers", "1"}, envFrom(workerEnv), io.Discard, logW)
 			logW.Close()
 		}()
 		started := make(chan struct{})
@@ -267,7 +307,10 @@ func TestRun(t *testing.T) {
 		case <-time.After(30 * time.Second):
 			t.Fatal("worker did not stop after cancel")
 		}
-		if err := run(context.Background(), []string{"ragd", "worker", "--workers", "0"}, envFrom(env), io.Discard, io.Discard); err == nil || !strings.HasPrefix(err.Error(), "RAGD_WORKERS:") {
+		if entries, _ := os.ReadDir(workerEnv["RAGD_DATA_DIR"]); len(entries) != 0 {
+			t.Fatalf("the worker wrote %d files into its data directory", len(entries))
+		}
+		if err := run(context.Background(), []string{"ragd", "worker", "--workers", "0"}, envFrom(workerEnv), io.Discard, io.Discard); err == nil || !strings.HasPrefix(err.Error(), "RAGD_WORKERS:") {
 			t.Fatalf("worker with no workers: %v", err)
 		}
 	})
@@ -293,6 +336,39 @@ func TestRun(t *testing.T) {
 			t.Fatal("serve did not stop after cancel")
 		}
 	})
+}
+
+// TestCommandsCheckTheSchema: every command that does not migrate refuses
+// to start on a database without the schema it was built for, with one
+// line saying what to run, and changes nothing.
+func TestCommandsCheckTheSchema(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{
+		"DATABASE_URL":    pgtest.NewEmptyDatabaseURL(t),
+		"RAGD_DATA_DIR":   t.TempDir(),
+		"RAGD_ADDR":       "127.0.0.1:0",
+		"RAGD_LOG_FORMAT": "json",
+		"QDRANT_URL":      qdranttest.Start(t),
+	}
+	for _, args := range [][]string{{"worker"}, {"seed"}, {"reindex"}, {"serve", "--migrate=false"}} {
+		err := run(context.Background(), append([]string{"ragd"}, args...), envFrom(env), io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "run `ragd migrate`") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("ragd %s on an empty database: %v, want one line saying to run ragd migrate", strings.Join(args, " "), err)
+		}
+	}
+	env["RAGD_AUTO_MIGRATE"] = "false"
+	if err := run(context.Background(), []string{"ragd", "serve"}, envFrom(env), io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "run `ragd migrate`") {
+		t.Errorf("serve with RAGD_AUTO_MIGRATE=false on an empty database: %v", err)
+	}
+	pool, err := postgres.Open(context.Background(), env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var tables int
+	if err := pool.QueryRow(context.Background(), "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").Scan(&tables); err != nil || tables != 0 {
+		t.Fatalf("the commands left %d tables in the empty database (%v)", tables, err)
+	}
 }
 
 // startServe runs `ragd serve` until ctx is done and returns its base URL

@@ -34,7 +34,7 @@ const usage = `usage: ragd <command> [flags]
 commands:
   serve     serve the HTTP API (migrates first unless RAGD_AUTO_MIGRATE=false)
   migrate   apply ragd's and River's schema migrations (idempotent)
-  worker    run background jobs only (document ingestion), no HTTP API
+  worker    run background jobs only (document ingestion), no HTTP API; needs QDRANT_URL
   seed      create demo tenants and agents, print a key per new tenant (idempotent)
   reindex   rebuild the vector store from Postgres (--tenant ID for one tenant)
   version   print the version
@@ -74,14 +74,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer pool.Close()
 
-	switch cmd {
-	case "migrate":
+	switch {
+	case cmd == "migrate":
 		res, err := postgres.Migrate(ctx, pool, log)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "migrated: %d ragd migrations and %d River migrations applied\n", len(res.Applied), res.RiverApplied)
 		return nil
+	case cmd == "serve" && cfg.AutoMigrate:
+		if _, err := postgres.Migrate(ctx, pool, log); err != nil {
+			return err
+		}
+	default:
+		// A command that does not migrate runs only on the schema it was
+		// built for: on an older one its queries would fail in the middle
+		// of work, on a newer one they could miss what a newer ragd writes.
+		if err := postgres.CheckSchema(ctx, pool, log); err != nil {
+			return err
+		}
+	}
+
+	switch cmd {
 	case "seed":
 		store, err := openStore(cfg, pool, log)
 		if err != nil {
@@ -120,6 +134,10 @@ func reindex(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logg
 		tenant = &id
 	}
 	srv, vectors, err := newServer(ctx, cfg, pool, log, false, 0)
+	if errors.Is(err, search.ErrInUse) {
+		return fmt.Errorf("RAGD_DATA_DIR: the embedded vector store in %s is open in a running ragd; stop it and reindex again, or let it rebuild a tenant with POST /v1/tenants/{id}/reindex (with Qdrant, reindex runs beside serve)",
+			filepath.Join(cfg.DataDir, "vectors"))
+	}
 	if err != nil {
 		return err
 	}
@@ -140,12 +158,15 @@ func reindex(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logg
 // the HTTP API when withAPI and workers jobs at once; the caller closes
 // the vector store after stopping the server.
 func newServer(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logger, withAPI bool, workers int) (*server.Server, search.Store, error) {
-	box, err := openBox(cfg, log)
-	if err != nil {
-		return nil, nil, err
-	}
+	// Only the API reads agents' secrets and checks the admin token, so a
+	// worker needs neither key; serve takes both before it starts a job.
+	var box *secret.Box
 	var adminToken string
 	if withAPI {
+		var err error
+		if box, err = openBox(cfg, log); err != nil {
+			return nil, nil, err
+		}
 		if adminToken, err = cfg.adminToken(log); err != nil {
 			return nil, nil, err
 		}
@@ -203,11 +224,6 @@ func openBox(cfg config, log *slog.Logger) (*secret.Box, error) {
 // lets in-flight requests and running jobs finish within the grace period,
 // and returns.
 func serve(ctx context.Context, cmd string, cfg config, pool *pgxpool.Pool, log *slog.Logger) error {
-	if cfg.AutoMigrate && cmd == "serve" {
-		if _, err := postgres.Migrate(ctx, pool, log); err != nil {
-			return err
-		}
-	}
 	// The API searches and the workers index: both need the embedder and
 	// the vector store (the embedded one serves one process).
 	srv, vectors, err := newServer(ctx, cfg, pool, log, cmd == "serve", cfg.Workers)
@@ -275,7 +291,8 @@ func serve(ctx context.Context, cmd string, cfg config, pool *pgxpool.Pool, log 
 	return nil
 }
 
-// openVectors opens Qdrant when QDRANT_URL is set, else the embedded store.
+// openVectors opens Qdrant when QDRANT_URL is set, else the embedded store
+// (an error wrapping search.ErrInUse when another process has it open).
 func openVectors(cfg config, log *slog.Logger) (search.Store, error) {
 	if cfg.QdrantURL != "" {
 		log.Info("vector store: Qdrant", "url", cfg.QdrantURL, "collection", cfg.QdrantCollection)
@@ -283,7 +300,11 @@ func openVectors(cfg config, log *slog.Logger) (search.Store, error) {
 	}
 	dir := filepath.Join(cfg.DataDir, "vectors")
 	log.Info("vector store: embedded (set QDRANT_URL to use Qdrant)", "dir", dir)
-	return search.OpenEmbedded(dir)
+	s, err := search.OpenEmbedded(dir)
+	if errors.Is(err, search.ErrInUse) {
+		return nil, fmt.Errorf("RAGD_DATA_DIR: the embedded vector store in %s is %w, and it serves one: stop that ragd, or set QDRANT_URL so that several processes share Qdrant", dir, search.ErrInUse)
+	}
+	return s, err
 }
 
 // newEmbedder returns the OpenAI-compatible embedder (with the Postgres

@@ -1,6 +1,8 @@
 // Package ingesttest makes small, real documents for tests: PDFs with
 // headings, pages and kerned text, and Word documents with styles, lists
-// and tables. It also checks that uploads leave no spool files behind.
+// and tables; and hostile ones, built to hurt a parser (deep nesting,
+// reference loops, lying lengths, huge cross-reference tables). It also
+// checks that uploads leave no spool files behind.
 package ingesttest
 
 import (

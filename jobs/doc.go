@@ -1,0 +1,30 @@
+// Package jobs is ragd's background work on River.
+//
+// The job kinds are named for people, as the dashboard shows them:
+// ingest_document (one content version of a document through the ingest
+// pipeline), delete_document (its points, then its rows), purge_tenant (a
+// deleted tenant's points), reindex_tenant (a tenant's points rebuilt from
+// Postgres) and expire_idempotency_keys (hourly, periodic). Args carry ids
+// only, never document text or secrets, and are inserted in the caller's
+// transaction, so a document row and its job commit together.
+//
+// Workers say what a failure means: a document's own (an *ingest.Error)
+// cancels the job, since retrying cannot help; a Retry-After from the
+// embedding provider or the vector store snoozes it without spending an
+// attempt; anything else is retried with River's backoff, and an ingest
+// job's last attempt marks its document failed. Errors are made storable
+// (valid UTF-8, no NUL, bounded) before River records them.
+//
+// A Queue is the River client: insert-only (serve --workers=0), or
+// working, when it runs a supervisor beside River (supervisor.go):
+//
+//   - a heartbeat: each working process keeps a row in ragd_workers;
+//   - rescue: the running jobs of a process whose heartbeat went stale
+//     (killed, frozen) are made available again within seconds, not after
+//     River's stuck-job rescue;
+//   - a fair dispatcher: ingest jobs are inserted pending and released as
+//     the live workers can take them, tenant by tenant, so that one
+//     tenant's flood of uploads does not stall another's.
+//
+// Dashboard serves River's job UI (riverui); the caller guards it.
+package jobs
