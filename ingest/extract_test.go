@@ -150,40 +150,10 @@ func TestExtractPDFBadInput(t *testing.T) {
 	}
 }
 
-// qpdfEncrypt encrypts ReportPDF with qpdf: args follow --encrypt (user
-// password, owner password, key bits, options). make test installs qpdf.
+// qpdfEncrypt is ingesttest.EncryptPDF of ReportPDF.
 func qpdfEncrypt(tb testing.TB, dir, name string, args ...string) []byte {
 	tb.Helper()
-	qpdf, err := exec.LookPath("qpdf")
-	if err != nil {
-		tb.Fatal("qpdf is missing: install it (make test does)")
-	}
-	in := filepath.Join(dir, "report.pdf")
-	if _, err := os.Stat(in); err != nil {
-		if err := os.WriteFile(in, ingesttest.ReportPDF(), 0o600); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	out := filepath.Join(dir, name+".pdf")
-	// General options go before --encrypt, its own after it.
-	general := []string{"--allow-weak-crypto"}
-	var encArgs []string
-	for _, a := range args {
-		if strings.HasPrefix(a, "--object-streams") {
-			general = append(general, a)
-		} else {
-			encArgs = append(encArgs, a)
-		}
-	}
-	cmd := exec.Command(qpdf, append(append(append(general, "--encrypt"), encArgs...), "--", in, out)...)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("qpdf --encrypt %v: %v: %s", args, err, b)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
+	return ingesttest.EncryptPDF(tb, ingesttest.ReportPDF(), dir, name, args...)
 }
 
 // encryptions are the standard security handler's methods as qpdf writes

@@ -513,9 +513,10 @@ func decryptPDF(data []byte, password string) ([]byte, error) {
 func (f *pdfFile) rewrite(sec *pdfSecurity, encNum int) ([]byte, error) {
 	var out bytes.Buffer
 	out.Grow(len(f.data) + len(f.data)/8)
-	header := f.data[:min(len(f.data), 8)]
-	if !bytes.HasPrefix(header, []byte("%PDF-1.")) {
-		header = []byte("%PDF-1.7")
+	// The file's own version when it is one the library accepts.
+	header := []byte("%PDF-1.7")
+	if len(f.data) > 8 && bytes.HasPrefix(f.data, []byte("%PDF-1.")) && f.data[7] >= '0' && f.data[7] <= '7' {
+		header[7] = f.data[7]
 	}
 	out.Write(header)
 	out.WriteString("\n%\xe2\xe3\xcf\xd3\n")
