@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ragd/ragd"
+	"github.com/ragd/ragd/secret"
 )
 
 // Document statuses and stages.
@@ -115,6 +116,10 @@ type Upload struct {
 	ExternalID string
 	// Chunking for this document; zero takes the tenant's or the default.
 	MaxTokens, OverlapTokens int
+	// Password opens a protected PDF ("" for none; other types ignore
+	// it). It is kept, sealed, only until the document's ingest job has
+	// run (see Store.Create), and never logged or returned.
+	Password secret.String
 }
 
 // Limits on upload fields.
@@ -125,6 +130,8 @@ const (
 	MaxMetadataValue = 1024
 	MaxExternalIDLen = 256
 	MaxTitleLen      = 300
+	// MaxPasswordLen bounds a password in bytes (PDF uses at most 127).
+	MaxPasswordLen = 1024
 )
 
 // Validate checks the fields of an upload (not its bytes).
@@ -136,6 +143,9 @@ func (u *Upload) Validate() error {
 	}
 	if utf8.RuneCountInString(u.Filename) > 255 || strings.ContainsFunc(u.Filename, isCtl) {
 		probs.Add("filename", "must be at most 255 characters without control characters")
+	}
+	if len(u.Password) > MaxPasswordLen {
+		probs.Add("password", "must be at most %d bytes", MaxPasswordLen)
 	}
 	if len(u.Tags) > MaxTags {
 		probs.Add("tags", "at most %d tags", MaxTags)

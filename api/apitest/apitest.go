@@ -81,7 +81,7 @@ func Start(t testing.TB, o Options) *Server {
 		t.Fatal(err)
 	}
 	store := agents.NewStore(pool, box)
-	docs := ingest.NewStore(pool)
+	docs := ingest.NewStore(pool, ingest.WithPasswordBox(box))
 	tokOnce.Do(func() { tok, tokErr = chunker.NewCL100K() })
 	if tokErr != nil {
 		t.Fatal(tokErr)

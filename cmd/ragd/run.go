@@ -85,7 +85,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stdout, "migrated: %d ragd migrations and %d River migrations applied\n", len(res.Applied), res.RiverApplied)
 		return nil
 	case "seed":
-		store, err := openStore(cfg, pool, log)
+		store, _, err := openStore(cfg, pool, log)
 		if err != nil {
 			return err
 		}
@@ -121,7 +121,8 @@ func reindex(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logg
 		}
 		tenant = &id
 	}
-	pipeline, _, vectors, err := newIndexingPipeline(cfg, pool, log, nil)
+	// Rebuilding embeds stored chunks and extracts nothing: no passwords.
+	pipeline, _, vectors, err := newIndexingPipeline(cfg, pool, newDocStore(cfg, pool, nil), log, nil)
 	if err != nil {
 		return err
 	}
@@ -138,9 +139,9 @@ func reindex(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logg
 	return nil
 }
 
-// newIndexingPipeline builds the ingest pipeline with its tokenizer,
-// embedder and vector store; the caller closes the store.
-func newIndexingPipeline(cfg config, pool *pgxpool.Pool, log *slog.Logger, m *metrics.Metrics) (*ingest.Pipeline, embedder.Embedder, search.Store, error) {
+// newIndexingPipeline builds the ingest pipeline on docs with its
+// tokenizer, embedder and vector store; the caller closes the store.
+func newIndexingPipeline(cfg config, pool *pgxpool.Pool, docs *ingest.Store, log *slog.Logger, m *metrics.Metrics) (*ingest.Pipeline, embedder.Embedder, search.Store, error) {
 	tok, err := chunker.NewCL100K()
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("tokenizer: %w", err)
@@ -153,7 +154,7 @@ func newIndexingPipeline(cfg config, pool *pgxpool.Pool, log *slog.Logger, m *me
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	p, err := ingest.NewPipeline(newDocStore(cfg, pool), tok, ingest.PipelineConfig{
+	p, err := ingest.NewPipeline(docs, tok, ingest.PipelineConfig{
 		Limits: ingest.Limits{MaxPages: cfg.MaxPages, MaxTextBytes: int(cfg.MaxTextBytes), Timeout: cfg.ExtractTimeout,
 			Memory: cfg.ExtractMemory, CPU: cfg.ExtractCPU, MaxTokens: cfg.MaxDocumentTokens},
 		Chunking: chunker.Options{MaxTokens: cfg.ChunkMaxTokens, OverlapTokens: cfg.ChunkOverlap},
@@ -168,21 +169,27 @@ func newIndexingPipeline(cfg config, pool *pgxpool.Pool, log *slog.Logger, m *me
 	return p, emb, vectors, nil
 }
 
-// newDocStore is the document store with the configured default quotas.
-func newDocStore(cfg config, pool *pgxpool.Pool) *ingest.Store {
-	return ingest.NewStore(pool, ingest.WithDefaultQuotas(cfg.Quotas))
+// newDocStore is the document store with the configured default quotas,
+// sealing upload passwords with box (nil: uploads with one are refused).
+func newDocStore(cfg config, pool *pgxpool.Pool, box *secret.Box) *ingest.Store {
+	return ingest.NewStore(pool, ingest.WithDefaultQuotas(cfg.Quotas), ingest.WithPasswordBox(box))
 }
 
-func openStore(cfg config, pool *pgxpool.Pool, log *slog.Logger) (*agents.Store, error) {
+// secretBox seals secrets at rest with RAGD_ENCRYPTION_KEY.
+func secretBox(cfg config, log *slog.Logger) (*secret.Box, error) {
 	key, err := cfg.encryptionKey(log)
 	if err != nil {
 		return nil, err
 	}
-	box, err := secret.NewBox(key)
+	return secret.NewBox(key)
+}
+
+func openStore(cfg config, pool *pgxpool.Pool, log *slog.Logger) (*agents.Store, *secret.Box, error) {
+	box, err := secretBox(cfg, log)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return agents.NewStore(pool, box), nil
+	return agents.NewStore(pool, box), box, nil
 }
 
 // serve runs the HTTP API and the workers (serve), or the workers alone
@@ -195,16 +202,18 @@ func serve(ctx context.Context, cmd string, cfg config, pool *pgxpool.Pool, log 
 			return err
 		}
 	}
-	store, err := openStore(cfg, pool, log)
+	store, box, err := openStore(cfg, pool, log)
 	if err != nil {
 		return err
 	}
-	docs := newDocStore(cfg, pool)
+	// One document store for the API and the workers: uploads seal
+	// passwords with the key the ingest jobs open them with.
+	docs := newDocStore(cfg, pool, box)
 	qcfg := jobs.Config{Workers: cfg.Workers, Logger: log, Store: docs}
 	// The API searches and the workers index: both need the embedder and
 	// the vector store (the embedded one serves one process).
 	m := metrics.New(pool, log)
-	pipeline, emb, vectors, err := newIndexingPipeline(cfg, pool, log, m)
+	pipeline, emb, vectors, err := newIndexingPipeline(cfg, pool, docs, log, m)
 	if err != nil {
 		return err
 	}
