@@ -177,20 +177,22 @@ func openPDF(data []byte, password string) (r *pdf.Reader, n int, err error) {
 	}()
 	if bytes.Contains(data, []byte("/Encrypt")) {
 		plain, derr := decryptPDF(data, password)
-		switch {
-		case derr == nil:
-			data = plain
-		case errors.Is(derr, errPDFSyntax):
-			// Not readable as an encrypted PDF (perhaps not encrypted at
-			// all, and "/Encrypt" was only text): the library decides.
-			r, err = pdf.NewReaderEncrypted(bytes.NewReader(data), int64(len(data)), passwordOnce(password))
-			if err != nil {
-				return nil, 0, pdfOpenError(data, err)
+		if derr == nil {
+			if r, err = pdf.NewReader(bytes.NewReader(plain), int64(len(plain))); err == nil {
+				return r, r.NumPage(), nil
 			}
-			return r, r.NumPage(), nil
-		default:
+		}
+		if derr != nil && !errors.Is(derr, errPDFSyntax) {
 			return nil, 0, pdfCryptError(derr)
 		}
+		// Not readable as an encrypted PDF (perhaps not encrypted at all,
+		// and "/Encrypt" was only text), or the library refused what the
+		// rewriter wrote: the library decides, with its own decryption.
+		r, err = pdf.NewReaderEncrypted(bytes.NewReader(data), int64(len(data)), passwordOnce(password))
+		if err != nil {
+			return nil, 0, pdfOpenError(data, err)
+		}
+		return r, r.NumPage(), nil
 	}
 	r, err = pdf.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
