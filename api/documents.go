@@ -15,6 +15,7 @@ import (
 
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/ingest"
+	"github.com/ragd/ragd/secret"
 )
 
 // maxFormField bounds each non-file field of a multipart upload.
@@ -31,6 +32,8 @@ type jsonUpload struct {
 	ExternalID    string         `json:"external_id"`
 	MaxTokens     int            `json:"max_tokens"`
 	OverlapTokens int            `json:"overlap_tokens"`
+	// Password is accepted for symmetry with file uploads; text needs none.
+	Password secret.String `json:"password"`
 }
 
 // uploads is what the upload route needs besides the stores: the limits
@@ -201,6 +204,9 @@ func readMultipartUpload(w http.ResponseWriter, r *http.Request, up *uploads) (_
 		}
 		s := string(val)
 		switch name {
+		case "password":
+			// Opens a protected PDF; sealed until its job has run (ingest.Store.Create).
+			u.Password = secret.String(s)
 		case "title":
 			u.Title = s
 		case "external_id":
@@ -292,7 +298,7 @@ func readJSONUpload(w http.ResponseWriter, r *http.Request, maxUpload int64) (in
 	}
 	return ingest.Upload{
 		Title: in.Title, Filename: in.Filename, Content: ingest.BytesContent([]byte(in.Text)), Type: typ, Tags: in.Tags,
-		Metadata: in.Metadata, ExternalID: in.ExternalID, MaxTokens: in.MaxTokens, OverlapTokens: in.OverlapTokens,
+		Metadata: in.Metadata, ExternalID: in.ExternalID, MaxTokens: in.MaxTokens, OverlapTokens: in.OverlapTokens, Password: in.Password,
 	}, nil
 }
 
@@ -395,7 +401,21 @@ func handleReindexDocument(docs *ingest.Store, q ingest.Enqueuer) tenantHandler 
 		if err != nil {
 			return err
 		}
-		d, err := docs.Reindex(r.Context(), t.TenantID, id, q)
+		// An optional body: {"password": "..."} opens a protected PDF.
+		var in struct {
+			Password secret.String `json:"password"`
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFormField))
+		if err != nil {
+			return err
+		}
+		if len(bytes.TrimSpace(body)) > 0 {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			if err := decodeLimit(w, r, &in, maxFormField); err != nil {
+				return err
+			}
+		}
+		d, err := docs.Reindex(r.Context(), t.TenantID, id, in.Password, q)
 		if err != nil {
 			return err
 		}

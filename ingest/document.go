@@ -14,6 +14,7 @@ import (
 
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/chunker"
+	"github.com/ragd/ragd/secret"
 )
 
 // Document statuses and stages.
@@ -116,6 +117,10 @@ type Upload struct {
 	ExternalID string
 	// Chunking for this document; zero takes the tenant's or the default.
 	MaxTokens, OverlapTokens int
+	// Password opens a protected PDF ("" for none; other types ignore
+	// it). It is kept, sealed, only until the document's ingest job has
+	// run (see Store.Create), and never logged or returned.
+	Password secret.String
 }
 
 // Limits on upload fields.
@@ -126,6 +131,8 @@ const (
 	MaxMetadataValue = 1024
 	MaxExternalIDLen = 256
 	MaxTitleLen      = 300
+	// MaxPasswordLen bounds a password in bytes (PDF uses at most 127).
+	MaxPasswordLen = 1024
 )
 
 // Validate checks the fields of an upload (not its bytes). It trims the
@@ -138,6 +145,9 @@ func (u *Upload) Validate() error {
 		probs.Add("title", "must be at most %d characters without control characters", MaxTitleLen)
 	}
 	u.Filename = BaseName(u.Filename)
+	if len(u.Password) > MaxPasswordLen {
+		probs.Add("password", "must be at most %d bytes", MaxPasswordLen)
+	}
 	if len(u.Tags) > MaxTags {
 		probs.Add("tags", "at most %d tags", MaxTags)
 	}

@@ -64,8 +64,10 @@ var extractors = map[Type]extractor{
 	TypeText:     extractText,
 	TypeMarkdown: extractMarkdown,
 	TypeHTML:     extractHTML,
-	TypePDF:      extractPDF,
-	TypeDOCX:     extractDOCX,
+	TypePDF: func(ctx context.Context, data []byte, lim Limits) (Extracted, error) {
+		return extractPDF(ctx, data, "", lim)
+	},
+	TypeDOCX: extractDOCX,
 }
 
 // Extract extracts a document of type typ in this process. A panic in a
@@ -76,10 +78,24 @@ var extractors = map[Type]extractor{
 // overflow) or a parser that never returns: servers extract untrusted
 // files through a Sandbox, whose child process calls Extract.
 func Extract(ctx context.Context, typ Type, data []byte, lim Limits) (Extracted, error) {
+	return ExtractWithPassword(ctx, typ, data, "", lim)
+}
+
+// ExtractWithPassword is Extract for a document that may be protected
+// with a password (a PDF; other types ignore it). password is used for
+// this extraction only: it is kept nowhere and no error mentions it. A
+// PDF that needs a password and was not given the right one fails with
+// pdf_encrypted.
+func ExtractWithPassword(ctx context.Context, typ Type, data []byte, password string, lim Limits) (Extracted, error) {
 	lim = lim.WithDefaults()
 	ex, ok := extractors[typ]
 	if !ok {
 		return Extracted{}, fail(CodeUnsupportedType, "documents of type %q are not supported", typ)
+	}
+	if typ == TypePDF && password != "" {
+		ex = func(ctx context.Context, data []byte, lim Limits) (Extracted, error) {
+			return extractPDF(ctx, data, password, lim)
+		}
 	}
 	return runExtractor(ctx, typ, ex, data, lim)
 }

@@ -150,44 +150,101 @@ func TestExtractPDFBadInput(t *testing.T) {
 	}
 }
 
+// qpdfEncrypt is ingesttest.EncryptPDF of ReportPDF.
+func qpdfEncrypt(tb testing.TB, dir, name string, args ...string) []byte {
+	tb.Helper()
+	return ingesttest.EncryptPDF(tb, ingesttest.ReportPDF(), dir, name, args...)
+}
+
+// encryptions are the standard security handler's methods as qpdf writes
+// them: R2 RC4-40, R3 RC4-128, R4 AES-128, R5 and R6 AES-256, some with
+// object streams (a cross-reference stream, objects inside an encrypted
+// stream) or metadata left in the clear.
+var encryptions = []struct {
+	name string
+	args []string // after the passwords
+}{
+	{"RC4-40-R2", []string{"40"}},
+	{"RC4-128-R3", []string{"128", "--use-aes=n"}},
+	{"RC4-128-R3-ObjectStreams", []string{"128", "--use-aes=n", "--object-streams=generate"}},
+	{"AES-128-R4", []string{"128", "--use-aes=y"}},
+	{"AES-128-R4-ClearMetadata", []string{"128", "--use-aes=y", "--cleartext-metadata"}},
+	{"AES-256-R5", []string{"256", "--force-R5"}},
+	{"AES-256-R6", []string{"256"}},
+	{"AES-256-R6-ObjectStreams", []string{"256", "--object-streams=generate"}},
+}
+
+// TestExtractPDFEncrypted: every method opens with an empty user password
+// (owner-password "protection") and reads as poppler reads it, and with a
+// user password given as the user's or the owner's; a missing or wrong
+// password fails pdf_encrypted, saying which.
 func TestExtractPDFEncrypted(t *testing.T) {
 	t.Parallel()
-	qpdf, err := exec.LookPath("qpdf")
-	if err != nil {
-		t.Fatal("qpdf is missing: install it (make test does)")
-	}
 	dir := t.TempDir()
-	in := filepath.Join(dir, "in.pdf")
-	if err := os.WriteFile(in, ingesttest.ReportPDF(), 0o600); err != nil {
-		t.Fatal(err)
+	for _, enc := range encryptions {
+		t.Run(enc.name, func(t *testing.T) {
+			t.Parallel()
+			t.Run("EmptyUserPassword", func(t *testing.T) {
+				t.Parallel()
+				data := qpdfEncrypt(t, dir, enc.name+"-open", append([]string{"", "owner"}, enc.args...)...)
+				if !bytes.Contains(data, []byte("/Encrypt")) {
+					t.Fatal("qpdf did not encrypt")
+				}
+				ext := mustExtract(t, TypePDF, data)
+				if !strings.Contains(ext.Text, "Vectors live in Qdrant") || ext.PageCount != 2 {
+					t.Fatalf("text = %q", ext.Text)
+				}
+				samePdftotext(t, data, ext.Text)
+			})
+			t.Run("UserPassword", func(t *testing.T) {
+				t.Parallel()
+				data := qpdfEncrypt(t, dir, enc.name+"-locked", append([]string{"s3cret pass", "0wner"}, enc.args...)...)
+				for _, pw := range []string{"s3cret pass", "0wner"} {
+					ext, err := ExtractWithPassword(t.Context(), TypePDF, data, pw, Limits{})
+					if err != nil || !strings.Contains(ext.Text, "Vectors live in Qdrant") {
+						t.Fatalf("password %q: %v, %q", pw, err, ext.Text)
+					}
+				}
+				_, err := Extract(t.Context(), TypePDF, data, Limits{})
+				wantCode(t, err, CodePDFEncrypted)
+				if e, _ := AsError(err); !strings.Contains(e.Message, "password field") {
+					t.Errorf("missing password: message %q does not say to give one", e.Message)
+				}
+				_, err = ExtractWithPassword(t.Context(), TypePDF, data, "s3cret", Limits{})
+				wantCode(t, err, CodePDFEncrypted)
+				if e, _ := AsError(err); !strings.Contains(e.Message, "does not open") || strings.Contains(err.Error(), "s3cret") {
+					t.Errorf("wrong password: %v", err)
+				}
+			})
+		})
 	}
-	encrypt := func(name string, args ...string) []byte {
-		out := filepath.Join(dir, name+".pdf")
-		pre := []string{}
-		if args[0] == "--allow-weak-crypto" {
-			pre, args = []string{args[0]}, args[1:]
+}
+
+// TestExtractPDFEncryptedUnicodePassword: a password with non-ASCII
+// letters opens revision 3 (Latin-1 bytes) and 6 (UTF-8, SASLprep) files,
+// typed composed or decomposed.
+func TestExtractPDFEncryptedUnicodePassword(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, bits := range [][]string{{"128", "--use-aes=n"}, {"256"}} {
+		data := qpdfEncrypt(t, dir, "unicode"+bits[0], append([]string{"h\u00f4tel", "owner"}, bits...)...)
+		for _, pw := range []string{"h\u00f4tel", "ho\u0302tel"} {
+			if _, err := ExtractWithPassword(t.Context(), TypePDF, data, pw, Limits{}); err != nil {
+				t.Errorf("%s-bit, password %q: %v", bits[0], pw, err)
+			}
 		}
-		cmd := exec.Command(qpdf, append(append(append(pre, "--encrypt"), args...), "--", in, out)...)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("qpdf %v: %v: %s", args, err, b)
-		}
-		b, _ := os.ReadFile(out)
-		return b
 	}
-	for _, tc := range []struct {
-		name string
-		args []string
-	}{
-		{"AES256WithPassword", []string{"secret", "owner", "256"}},
-		{"RC4WithPassword", []string{"--allow-weak-crypto", "secret", "owner", "128", "--use-aes=n"}},
-	} {
-		_, err := Extract(t.Context(), TypePDF, encrypt(tc.name, tc.args...), Limits{})
-		wantCode(t, err, CodePDFEncrypted)
+}
+
+// samePdftotext checks that text has poppler's words for the PDF data.
+func samePdftotext(t *testing.T, data []byte, text string, popplerArgs ...string) {
+	t.Helper()
+	out, err := exec.Command("pdftotext", append(append([]string{"-enc", "UTF-8"}, popplerArgs...), writeTemp(t, data), "-")...).Output()
+	if err != nil {
+		t.Fatalf("pdftotext: %v", err)
 	}
-	// Protected against editing only (empty user password): readable.
-	ext := mustExtract(t, TypePDF, encrypt("OwnerOnly", "--allow-weak-crypto", "", "owner", "128", "--use-aes=n"))
-	if !strings.Contains(ext.Text, "Vectors live in Qdrant") {
-		t.Fatalf("owner-only PDF text = %q", ext.Text)
+	if theirs, ours := strings.Join(strings.Fields(string(out)), " "), strings.Join(strings.Fields(text), " "); theirs != ours {
+		t.Fatalf("pdftotext reads %q, we read %q", theirs, ours)
 	}
 }
 

@@ -3,10 +3,14 @@ package ingest
 import (
 	"github.com/ragd/ragd/ingest/ingesttest"
 
+	"bytes"
 	"context"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/ledongthuc/pdf"
 )
 
 // fuzzExtract checks what every extractor promises on any input: no panic
@@ -44,7 +48,36 @@ func fuzzExtract(f *testing.F, typ Type, seeds ...[]byte) {
 
 func FuzzExtractPDF(f *testing.F) {
 	good := ingesttest.ReportPDF()
-	fuzzExtract(f, TypePDF, good, good[:len(good)/2], ingesttest.MakePDF([]string{"BT /F1 12 Tf (x) Tj ET"}), []byte("%PDF-1.4\n%%EOF"))
+	fuzzExtract(f, TypePDF, append([][]byte{good, good[:len(good)/2], ingesttest.MakePDF([]string{"BT /F1 12 Tf (x) Tj ET"}), []byte("%PDF-1.4\n%%EOF")},
+		encryptedSeeds(f)...)...)
+}
+
+// encryptedSeeds are ReportPDF encrypted with an empty user password by
+// each method, so that fuzzing reaches the decryption (qpdf makes them).
+func encryptedSeeds(f *testing.F) [][]byte {
+	dir := f.TempDir()
+	var seeds [][]byte
+	for _, enc := range encryptions {
+		seeds = append(seeds, qpdfEncrypt(f, dir, enc.name, append([]string{"", "owner"}, enc.args...)...))
+	}
+	return seeds
+}
+
+// FuzzDecryptPDF: the rewriter never panics (openPDF would hide a panic as
+// pdf_malformed) and what it writes, the library opens.
+func FuzzDecryptPDF(f *testing.F) {
+	for _, s := range encryptedSeeds(f) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		plain, err := decryptPDF(data, "")
+		if err != nil {
+			return
+		}
+		if _, err := pdf.NewReader(bytes.NewReader(plain), int64(len(plain))); err != nil && !strings.Contains(err.Error(), "malformed") {
+			t.Fatalf("the decrypted file does not open: %v", err)
+		}
+	})
 }
 
 func FuzzExtractDOCX(f *testing.F) {

@@ -56,10 +56,12 @@ type pdfLine struct {
 // positions (kerned TJ arrays otherwise glue words together), lines in a
 // noticeably larger font than the body become headings, and words broken
 // by a hyphen at a line end are joined again. A page that cannot be read
-// is skipped; a PDF none of whose pages can be read is pdf_malformed.
-func extractPDF(ctx context.Context, data []byte, lim Limits) (Extracted, error) {
+// is skipped; a PDF none of whose pages can be read is pdf_malformed. An
+// encrypted PDF opens with password, or without one when its user
+// password is empty (see pdfcrypt.go); otherwise it is pdf_encrypted.
+func extractPDF(ctx context.Context, data []byte, password string, lim Limits) (Extracted, error) {
 	data = repairPDF(data)
-	r, n, err := openPDF(data)
+	r, n, err := openPDF(data, password)
 	if err != nil {
 		return Extracted{}, err
 	}
@@ -124,15 +126,33 @@ func extractPDF(ctx context.Context, data []byte, lim Limits) (Extracted, error)
 	return ext, nil
 }
 
-// pdfOpenError says why a PDF did not open. ledongthuc/pdf reports
+// pdfOpenError says why the library did not open a PDF. It reports
 // encryption only in its messages, so they are read here, at the edge.
 func pdfOpenError(data []byte, err error) error {
 	msg := err.Error()
-	if errors.Is(err, pdf.ErrInvalidPassword) || strings.Contains(msg, "encrypt") ||
+	if errors.Is(err, pdf.ErrInvalidPassword) {
+		return pdfCryptError(fmt.Errorf("%w: %w", errPDFWrongPassword, err))
+	}
+	if strings.Contains(msg, "encrypt") ||
 		(bytes.Contains(data, []byte("/Encrypt")) && strings.Contains(msg, "malformed")) {
-		return &Error{Code: CodePDFEncrypted, Message: "the PDF is encrypted with a password; upload an unprotected copy", Err: err}
+		return &Error{Code: CodePDFEncrypted, Message: "the PDF is encrypted in a way ragd cannot read; upload an unprotected copy", Err: err}
 	}
 	return &Error{Code: CodePDFMalformed, Message: "the file is not a readable PDF (damaged or truncated?)", Err: err}
+}
+
+// pdfCryptError is the failure for a PDF whose encryption stopped
+// decryptPDF. The message never holds the password.
+func pdfCryptError(err error) error {
+	switch {
+	case errors.Is(err, errPDFNeedsPassword):
+		return &Error{Code: CodePDFEncrypted, Err: err,
+			Message: "the PDF is protected with a password; upload it again with its password in the password field"}
+	case errors.Is(err, errPDFWrongPassword):
+		return &Error{Code: CodePDFEncrypted, Err: err,
+			Message: "the PDF is protected with a password, and the password given does not open it"}
+	}
+	return &Error{Code: CodePDFEncrypted, Err: err,
+		Message: "the PDF is encrypted with a security handler ragd cannot read (a certificate, or a vendor's own); upload an unprotected copy"}
 }
 
 func cmpOrErr(a, b error) error {
@@ -142,21 +162,60 @@ func cmpOrErr(a, b error) error {
 	return b
 }
 
-// openPDF opens data and counts its pages. The library panics on some
-// malformed files (a catalog nested past its depth limit, say): that is
-// the file's fault, so it is pdf_malformed, not an internal error.
-func openPDF(data []byte) (r *pdf.Reader, n int, err error) {
+// openPDF opens data and counts its pages. An encrypted PDF is decrypted
+// first (decryptPDF), with password; when the rewriter cannot follow the
+// file's structure, the library's own decryption (RC4 and AES-128 only)
+// gets a try. The library panics on some malformed files (a catalog
+// nested past its depth limit, say): that is the file's fault, so it is
+// pdf_malformed, not an internal error.
+func openPDF(data []byte, password string) (r *pdf.Reader, n int, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			r, n, err = nil, 0, &Error{Code: CodePDFMalformed, Message: "the file is not a readable PDF (damaged, or built to break readers)",
 				Err: fmt.Errorf("pdf library panicked: %v", v)}
 		}
 	}()
+	if bytes.Contains(data, []byte("/Encrypt")) {
+		plain, derr := decryptPDF(data, password)
+		if derr == nil {
+			if r, err = pdf.NewReader(bytes.NewReader(plain), int64(len(plain))); err == nil {
+				return r, r.NumPage(), nil
+			}
+		}
+		if derr != nil && !errors.Is(derr, errPDFSyntax) {
+			return nil, 0, pdfCryptError(derr)
+		}
+		// Not readable as an encrypted PDF (perhaps not encrypted at all,
+		// and "/Encrypt" was only text), or the library refused what the
+		// rewriter wrote: the library decides, with its own decryption.
+		r, err = pdf.NewReaderEncrypted(bytes.NewReader(data), int64(len(data)), passwordOnce(password))
+		if err != nil {
+			return nil, 0, pdfOpenError(data, err)
+		}
+		return r, r.NumPage(), nil
+	}
 	r, err = pdf.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return nil, 0, pdfOpenError(data, err)
 	}
 	return r, r.NumPage(), nil
+}
+
+// passwordOnce offers the library password once (in Latin-1, as revisions
+// 2-4 want it), or nothing.
+func passwordOnce(password string) func() string {
+	if password == "" {
+		return nil
+	}
+	pws := legacyPasswords(password)
+	return func() string {
+		if len(pws) == 0 {
+			return ""
+		}
+		pw := string(pws[0])
+		pws = pws[1:]
+		return pw
+	}
 }
 
 // pageLines rebuilds the text lines of page num, recovering from the

@@ -20,6 +20,7 @@ import (
 	"github.com/ragd/ragd/embedder"
 	"github.com/ragd/ragd/metrics"
 	"github.com/ragd/ragd/search"
+	"github.com/ragd/ragd/secret"
 )
 
 // Pipeline does the work of an ingest job: extract, chunk, store, and,
@@ -125,8 +126,16 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 	if err := p.store.setStage(ctx, doc, StageExtracting, 0.05, true); err != nil {
 		return ignoreStale(err)
 	}
+	password, err := p.store.password(ctx, doc)
+	if errors.Is(err, secret.ErrOpen) {
+		// The key changed since the upload: the PDF then fails as one
+		// that needs a password, which a reindex with it can give.
+		p.log.WarnContext(ctx, "document password cannot be opened; extracting without it", "err", err, "tenant_id", tenantID, "document_id", docID)
+	} else if err != nil {
+		return err
+	}
 
-	ext, err := p.sandbox.Extract(ctx, doc.Type, open, p.limits)
+	ext, err := p.sandbox.ExtractWithPassword(ctx, doc.Type, open, password.Reveal(), p.limits)
 	extractMS := int(time.Since(started).Milliseconds())
 	p.metrics.Stage(StageExtracting, time.Since(started))
 	if err != nil {
@@ -415,18 +424,22 @@ func (s *Store) setStage(ctx context.Context, d Document, stage string, progress
 	return nil
 }
 
+// setFailed marks the document's version failed and forgets its password;
+// errStale when it was deleted or superseded meanwhile.
 func (s *Store) setFailed(ctx context.Context, d Document, e *Error) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE documents SET status = 'failed', stage = NULL, error_code = $4, error_message = $5,
-		finished_at = now(), updated_at = now()
-		WHERE tenant_id = $1 AND id = $2 AND content_version = $3 AND status <> 'deleting'`,
-		d.TenantID, d.ID, d.ContentVersion, e.Code, e.Message)
-	if err != nil {
-		return fmt.Errorf("record failure: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return errStale
-	}
-	return nil
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE documents SET status = 'failed', stage = NULL, error_code = $4, error_message = $5,
+			finished_at = now(), updated_at = now()
+			WHERE tenant_id = $1 AND id = $2 AND content_version = $3 AND status <> 'deleting'`,
+			d.TenantID, d.ID, d.ContentVersion, e.Code, e.Message)
+		if err != nil {
+			return fmt.Errorf("record failure: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return errStale
+		}
+		return forgetPassword(ctx, tx, d)
+	})
 }
 
 // saveChunks replaces the chunks of the document's version, removes those
@@ -498,5 +511,8 @@ func setReady(ctx context.Context, tx pgx.Tx, d Document, r result) error {
 		embed_ms = $3, index_ms = $4, embedding_tokens = $5, embedding_cache_hits = $6, indexed_version = content_version,
 		finished_at = now(), updated_at = now()
 		WHERE tenant_id = $1 AND id = $2`, d.TenantID, d.ID, embedMS, indexMS, tokens, hits)
-	return err
+	if err != nil {
+		return err
+	}
+	return forgetPassword(ctx, tx, d)
 }

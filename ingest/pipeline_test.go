@@ -3,11 +3,13 @@ package ingest_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"sync/atomic"
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ragd/ragd"
@@ -29,6 +31,7 @@ type pipelineBundle struct {
 	pipeline *ingest.Pipeline
 	queue    *jobs.Queue
 	tenant   uuid.UUID
+	pool     *pgxpool.Pool
 }
 
 func setupPipeline(t *testing.T) *pipelineBundle {
@@ -39,7 +42,11 @@ func setupPipeline(t *testing.T) *pipelineBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := ingest.NewStore(pool)
+	box, err := secret.NewBox(secret.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := ingest.NewStore(pool, ingest.WithPasswordBox(box))
 	p, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{Chunking: chunker.Options{MaxTokens: 32, OverlapTokens: 4}}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +56,7 @@ func setupPipeline(t *testing.T) *pipelineBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &pipelineBundle{store: store, pipeline: p, queue: q, tenant: tenant.ID}
+	return &pipelineBundle{store: store, pipeline: p, queue: q, tenant: tenant.ID, pool: pool}
 }
 
 func (b *pipelineBundle) create(t *testing.T, name string, data []byte) ingest.Document {
@@ -240,7 +247,7 @@ func TestPipeline(t *testing.T) {
 		}
 
 		old := b.create(t, "v.txt", []byte("version one text"))
-		if _, err := b.store.Reindex(t.Context(), b.tenant, old.ID, b.queue); err != nil {
+		if _, err := b.store.Reindex(t.Context(), b.tenant, old.ID, "", b.queue); err != nil {
 			t.Fatal(err)
 		}
 		if err := b.pipeline.Process(t.Context(), b.tenant, old.ID, 1); err != nil {
@@ -340,7 +347,7 @@ func TestPipelineWithOpenAI(t *testing.T) {
 	if d.Status != ingest.StatusReady || len(reqs) != 1 || len(reqs[0].Inputs) != *d.ChunkCount || reqs[0].Dimensions != 64 {
 		t.Fatalf("status %s, %d requests for %v chunks", d.Status, len(reqs), d.ChunkCount)
 	}
-	if _, err := store.Reindex(ctx, tenant.ID, d.ID, q); err != nil {
+	if _, err := store.Reindex(ctx, tenant.ID, d.ID, "", q); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Process(ctx, tenant.ID, d.ID, 2); err != nil {
@@ -372,7 +379,7 @@ func TestPipelineWithOpenAI(t *testing.T) {
 		t.Fatalf("three identical searches made %d embedding requests, want 1", n-1)
 	}
 	// While a new version is being processed, the complete old one is found.
-	if _, err := store.Reindex(ctx, tenant.ID, d.ID, q); err != nil {
+	if _, err := store.Reindex(ctx, tenant.ID, d.ID, "", q); err != nil {
 		t.Fatal(err)
 	}
 	res, err := s.Search(ctx, tenant.ID, search.Request{Query: "where do vectors live", Mode: search.ModeSparse, TopK: 3})
@@ -390,4 +397,52 @@ func newTenant(t *testing.T, pool *pgxpool.Pool) agents.Tenant {
 		t.Fatal(err)
 	}
 	return tenant
+}
+
+// TestPipelinePassword: an upload's password waits for its job sealed (not
+// in the clear), opens the PDF in the extraction child, and is gone once
+// the version is ready; a document deleted before its job forgets it too.
+func TestPipelinePassword(t *testing.T) {
+	t.Parallel()
+	const password = "sealed-until-the-job-runs"
+	b := setupPipeline(t)
+	pdf := ingesttest.EncryptPDF(t, ingesttest.ReportPDF(), t.TempDir(), "locked", password, "owner", "256")
+	upload := func() ingest.Document {
+		c, err := b.store.Create(t.Context(), b.tenant, ingest.Upload{Filename: "locked.pdf", Content: ingest.BytesContent(pdf), Type: ingest.TypePDF,
+			Password: password}, ingest.CreateOptions{AllowDuplicate: true}, b.queue)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Document
+	}
+	kept := func(id uuid.UUID) (sealed []byte) {
+		err := b.pool.QueryRow(t.Context(), "SELECT sealed FROM document_passwords WHERE document_id = $1", id).Scan(&sealed)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			t.Fatal(err)
+		}
+		return sealed
+	}
+
+	d := upload()
+	sealed := kept(d.ID)
+	if sealed == nil || bytes.Contains(sealed, []byte(password)) {
+		t.Fatalf("kept %q, want it sealed", sealed)
+	}
+	if err := b.pipeline.Process(t.Context(), b.tenant, d.ID, d.ContentVersion); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := b.store.Get(t.Context(), b.tenant, d.ID); got.Status != ingest.StatusReady {
+		t.Fatalf("status %s, error %+v", got.Status, got.Error)
+	}
+	if kept(d.ID) != nil {
+		t.Fatal("the password is kept after the job")
+	}
+
+	d = upload()
+	if _, err := b.store.Delete(t.Context(), b.tenant, d.ID, b.queue); err != nil {
+		t.Fatal(err)
+	}
+	if kept(d.ID) != nil {
+		t.Fatal("the password is kept after the document was deleted")
+	}
 }

@@ -104,6 +104,8 @@ type sandboxRequest struct {
 	Type   Type   `json:"type"`
 	Size   int64  `json:"size"`
 	Limits Limits `json:"limits"`
+	// Password opens a protected document, for this extraction only.
+	Password string `json:"password,omitempty"`
 }
 
 // sandboxResult heads a child's answer; the text follows it.
@@ -131,12 +133,20 @@ const frameMagic = "RGX1"
 // hit), timeout, and extract_crashed (a child died twice). Other errors
 // (ctx done, the program cannot be started) are not the file's fault.
 func (s *Sandbox) Extract(ctx context.Context, typ Type, open Opener, lim Limits) (Extracted, error) {
+	return s.ExtractWithPassword(ctx, typ, open, "", lim)
+}
+
+// ExtractWithPassword is Extract for a document that may be protected
+// with a password (see the package's ExtractWithPassword). The password
+// goes to the child in its request, on its stdin, for this document only;
+// it is not in any error or SandboxRun.
+func (s *Sandbox) ExtractWithPassword(ctx context.Context, typ Type, open Opener, password string, lim Limits) (Extracted, error) {
 	lim = lim.WithDefaults()
 	if _, ok := extractors[typ]; !ok {
 		return Extracted{}, fail(CodeUnsupportedType, "documents of type %q are not supported", typ)
 	}
 	for attempt := 1; ; attempt++ {
-		ext, run, err := s.extractOnce(ctx, typ, open, lim)
+		ext, run, err := s.extractOnce(ctx, typ, open, password, lim)
 		run.Type, run.Attempt = typ, attempt
 		if s.Observe != nil {
 			s.Observe(run)
@@ -318,7 +328,7 @@ const readyMagic = "RGX0"
 const childStartTimeout = 2 * time.Minute
 
 // extractOnce gives the document to one child.
-func (s *Sandbox) extractOnce(ctx context.Context, typ Type, open Opener, lim Limits) (Extracted, SandboxRun, error) {
+func (s *Sandbox) extractOnce(ctx context.Context, typ Type, open Opener, password string, lim Limits) (Extracted, SandboxRun, error) {
 	run := SandboxRun{Outcome: "cancelled"}
 	src, size, err := open(ctx)
 	if err != nil {
@@ -382,7 +392,7 @@ func (s *Sandbox) extractOnce(ctx context.Context, typ Type, open Opener, lim Li
 	wrote := make(chan struct{})
 	go func() {
 		defer close(wrote)
-		req, _ := json.Marshal(sandboxRequest{Type: typ, Size: size, Limits: lim})
+		req, _ := json.Marshal(sandboxRequest{Type: typ, Size: size, Limits: lim, Password: password})
 		if _, err := c.stdin.Write(append(req, '\n')); err != nil {
 			return
 		}
@@ -680,7 +690,7 @@ func serveOne(br *bufio.Reader, req sandboxRequest) (sandboxResult, string) {
 	if _, err := io.ReadFull(br, data); err != nil {
 		return sandboxResult{Code: CodeInternal, Message: "the document could not be read", Detail: "read document: " + err.Error()}, ""
 	}
-	ext, err := Extract(context.Background(), req.Type, data, req.Limits)
+	ext, err := ExtractWithPassword(context.Background(), req.Type, data, req.Password, req.Limits)
 	if err != nil {
 		e, ok := AsError(err)
 		if !ok {

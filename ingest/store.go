@@ -18,6 +18,7 @@ import (
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/chunker"
 	"github.com/ragd/ragd/search"
+	"github.com/ragd/ragd/secret"
 )
 
 // Enqueuer adds jobs in the caller's transaction, so that a document and
@@ -32,6 +33,7 @@ type Enqueuer interface {
 type Store struct {
 	pool   *pgxpool.Pool
 	quotas Quotas
+	box    *secret.Box
 }
 
 // StoreOption configures a Store.
@@ -39,6 +41,11 @@ type StoreOption func(*Store)
 
 // WithDefaultQuotas sets the quotas of tenants that have none of their own.
 func WithDefaultQuotas(q Quotas) StoreOption { return func(s *Store) { s.quotas = q } }
+
+// WithPasswordBox seals the passwords of protected uploads with box while
+// they wait for their ingest job. Without it, an upload with a password is
+// refused.
+func WithPasswordBox(box *secret.Box) StoreOption { return func(s *Store) { s.box = box } }
 
 // NewStore returns a Store on pool.
 func NewStore(pool *pgxpool.Pool, opts ...StoreOption) *Store {
@@ -122,14 +129,24 @@ type Created struct {
 }
 
 // Create stores an upload: the row (queued), its bytes (in parts of
-// BlobPartSize, copied from u.Content as they are sent) and its ingest job,
-// in one transaction.
+// BlobPartSize, copied from u.Content as they are sent), its ingest job
+// and, for a PDF, its password sealed (see sealPassword), in one
+// transaction. The bytes stored are the file as uploaded, protected or
+// not. The same bytes again with a password, while the tenant's existing
+// document with them failed for want of one, queue that document again
+// with the password.
 func (s *Store) Create(ctx context.Context, tenantID uuid.UUID, u Upload, opts CreateOptions, q Enqueuer) (Created, error) {
 	if u.Content == nil {
 		return Created{}, errors.New("create document: the upload has no content")
 	}
 	if err := u.Validate(); err != nil {
 		return Created{}, err
+	}
+	if u.Type != TypePDF {
+		u.Password = ""
+	}
+	if u.Password != "" && s.box == nil {
+		return Created{}, errors.New("create document: a password was given, and the store has no key to seal it with")
 	}
 	sum := u.Content.SHA256()
 	reqHash := requestHash(sum[:], u, opts.AllowDuplicate)
@@ -172,6 +189,11 @@ func (s *Store) Create(ctx context.Context, tenantID uuid.UUID, u Upload, opts C
 			d, err := scanDoc(tx.QueryRow(ctx, "SELECT "+docColumns+` FROM documents
 				WHERE tenant_id = $1 AND sha256 = $2 AND status <> 'deleting' ORDER BY created_at LIMIT 1`, tenantID, sum[:]))
 			if err == nil {
+				if u.Password != "" && d.Status == StatusFailed && d.Error != nil && d.Error.Code == CodePDFEncrypted {
+					if d, err = s.requeue(ctx, tx, tenantID, d.ID, u.Password, q); err != nil {
+						return err
+					}
+				}
 				out = Created{Document: d}
 				return s.rememberKey(ctx, tx, tenantID, opts.IdempotencyKey, reqHash, d.ID, 200)
 			}
@@ -221,6 +243,9 @@ func (s *Store) Create(ctx context.Context, tenantID uuid.UUID, u Upload, opts C
 		}
 		if err := writeParts(ctx, tx, d.ID, u.Content); err != nil {
 			return fmt.Errorf("insert document bytes: %w", err)
+		}
+		if err := s.sealPassword(ctx, tx, d, u.Password); err != nil {
+			return err
 		}
 		if err := q.EnqueueIngest(ctx, tx, d); err != nil {
 			return fmt.Errorf("enqueue ingest: %w", err)
@@ -488,20 +513,101 @@ func (r *partReader) Close() error {
 }
 
 // Reindex queues the document to be processed again as a new content
-// version; its current chunks stay until the new ones are stored.
-func (s *Store) Reindex(ctx context.Context, tenantID, id uuid.UUID, q Enqueuer) (Document, error) {
+// version; its current chunks stay until the new ones are stored. password
+// opens a protected PDF for that run ("" for none), as with Create.
+func (s *Store) Reindex(ctx context.Context, tenantID, id uuid.UUID, password secret.String, q Enqueuer) (Document, error) {
+	if len(password) > MaxPasswordLen {
+		var probs ragd.Problems
+		probs.Add("password", "must be at most %d bytes", MaxPasswordLen)
+		return Document{}, probs.Err()
+	}
+	if password != "" && s.box == nil {
+		return Document{}, errors.New("reindex document: a password was given, and the store has no key to seal it with")
+	}
 	var out Document
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		d, err := scanDoc(tx.QueryRow(ctx, `UPDATE documents SET content_version = content_version + 1, status = 'queued',
-			stage = NULL, progress = 0, error_code = NULL, error_message = NULL, started_at = NULL, finished_at = NULL, updated_at = now()
-			WHERE tenant_id = $1 AND id = $2 AND status <> 'deleting' RETURNING `+docColumns, tenantID, id))
-		if err != nil {
-			return notFound(err, "reindex document")
-		}
+		d, err := s.requeue(ctx, tx, tenantID, id, password, q)
 		out = d
-		return q.EnqueueIngest(ctx, tx, d)
+		return err
 	})
 	return out, err
+}
+
+// requeue makes the document's next content version, with its password
+// (for a PDF) and its ingest job.
+func (s *Store) requeue(ctx context.Context, tx pgx.Tx, tenantID, id uuid.UUID, password secret.String, q Enqueuer) (Document, error) {
+	d, err := scanDoc(tx.QueryRow(ctx, `UPDATE documents SET content_version = content_version + 1, status = 'queued',
+		stage = NULL, progress = 0, error_code = NULL, error_message = NULL, started_at = NULL, finished_at = NULL, updated_at = now()
+		WHERE tenant_id = $1 AND id = $2 AND status <> 'deleting' RETURNING `+docColumns, tenantID, id))
+	if err != nil {
+		return Document{}, notFound(err, "reindex document")
+	}
+	if d.Type != TypePDF {
+		password = ""
+	}
+	if err := s.sealPassword(ctx, tx, d, password); err != nil {
+		return Document{}, err
+	}
+	return d, q.EnqueueIngest(ctx, tx, d)
+}
+
+// sealPassword keeps password ("" for none) for the ingest job of d's
+// content version, replacing any earlier version's. It is sealed with the
+// server's key (AES-256-GCM) and bound to the document and version, so a
+// copy on another row or version does not open. Why keep it at all: the
+// job runs later, maybe after retries or in another process, and the
+// stored bytes must stay the file the user uploaded (GET .../content
+// returns it; duplicates are found by its hash), so the PDF cannot be
+// decrypted at upload time. Why not longer: forgetPassword deletes it in
+// the transaction that ends the version, or marks the document deleting.
+func (s *Store) sealPassword(ctx context.Context, tx pgx.Tx, d Document, password secret.String) error {
+	if password == "" {
+		_, err := tx.Exec(ctx, "DELETE FROM document_passwords WHERE document_id = $1", d.ID)
+		return err
+	}
+	sealed := s.box.Seal([]byte(password.Reveal()), passwordBinding(d.ID, d.ContentVersion))
+	_, err := tx.Exec(ctx, `INSERT INTO document_passwords (document_id, tenant_id, content_version, sealed) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (document_id) DO UPDATE SET content_version = excluded.content_version, sealed = excluded.sealed`,
+		d.ID, d.TenantID, d.ContentVersion, sealed)
+	if err != nil {
+		return fmt.Errorf("store document password: %w", err)
+	}
+	return nil
+}
+
+func passwordBinding(id uuid.UUID, version int) []byte {
+	return []byte("ragd document password " + id.String() + " " + strconv.Itoa(version))
+}
+
+// password returns the password kept for d's content version, or "".
+func (s *Store) password(ctx context.Context, d Document) (secret.String, error) {
+	var sealed []byte
+	err := s.pool.QueryRow(ctx, `SELECT sealed FROM document_passwords WHERE tenant_id = $1 AND document_id = $2 AND content_version = $3`,
+		d.TenantID, d.ID, d.ContentVersion).Scan(&sealed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read document password: %w", err)
+	}
+	if s.box == nil {
+		return "", errors.New("read document password: the store has no key to open it")
+	}
+	plain, err := s.box.Open(sealed, passwordBinding(d.ID, d.ContentVersion))
+	if err != nil {
+		return "", fmt.Errorf("document password (was RAGD_ENCRYPTION_KEY changed?): %w", err)
+	}
+	return secret.String(plain), nil
+}
+
+// forgetPassword deletes the password kept for d's version (and any
+// older): its job has ended.
+func forgetPassword(ctx context.Context, tx pgx.Tx, d Document) error {
+	_, err := tx.Exec(ctx, "DELETE FROM document_passwords WHERE document_id = $1 AND content_version <= $2", d.ID, d.ContentVersion)
+	if err != nil {
+		return fmt.Errorf("forget document password: %w", err)
+	}
+	return nil
 }
 
 // Delete marks the document deleting (it leaves lists and results at once)
@@ -513,6 +619,9 @@ func (s *Store) Delete(ctx context.Context, tenantID, id uuid.UUID, q Enqueuer) 
 			WHERE tenant_id = $1 AND id = $2 RETURNING `+docColumns, tenantID, id))
 		if err != nil {
 			return notFound(err, "delete document")
+		}
+		if err := forgetPassword(ctx, tx, d); err != nil {
+			return err
 		}
 		out = d
 		return q.EnqueueDelete(ctx, tx, d)

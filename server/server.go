@@ -93,7 +93,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		Agents:    agents.NewStore(cfg.Pool, cfg.Box),
-		Documents: ingest.NewStore(cfg.Pool, ingest.WithDefaultQuotas(cfg.Quotas)),
+		Documents: ingest.NewStore(cfg.Pool, ingest.WithDefaultQuotas(cfg.Quotas), ingest.WithPasswordBox(cfg.Box)),
 		Metrics:   metrics.New(cfg.Pool, log),
 		log:       log,
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"github.com/ragd/ragd/postgres/pgtest"
 	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/search/qdranttest"
+	"github.com/ragd/ragd/secret"
 )
 
 func envFrom(m map[string]string) func(string) string {
@@ -268,13 +270,19 @@ func TestRun(t *testing.T) {
 	t.Run("WorkerRunsUntilCancelled", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		// A worker needs Qdrant, and neither the admin token nor the
-		// encryption key: production does not ask for them, and nothing
-		// is generated into the data directory.
+		// A worker needs Qdrant and the encryption key (it opens the
+		// passwords of protected PDFs), not the admin token: production
+		// does not ask for it, and nothing is generated into the data
+		// directory.
 		workerEnv := maps.Clone(env)
 		workerEnv["QDRANT_URL"] = qdranttest.Start(t)
 		workerEnv["RAGD_ENV"] = "production"
 		workerEnv["RAGD_DATA_DIR"] = t.TempDir()
+		delete(workerEnv, "RAGD_ENCRYPTION_KEY")
+		if err := run(ctx, []string{"ragd", "worker", "--workers", "1"}, envFrom(workerEnv), io.Discard, io.Discard); err == nil || !strings.HasPrefix(err.Error(), "RAGD_ENCRYPTION_KEY:") {
+			t.Fatalf("production worker without an encryption key: %v, want an error naming RAGD_ENCRYPTION_KEY", err)
+		}
+		workerEnv["RAGD_ENCRYPTION_KEY"] = base64.StdEncoding.EncodeToString(secret.NewKey())
 		logR, logW := io.Pipe()
 		done := make(chan error, 1)
 		go func() {

@@ -158,15 +158,19 @@ func reindex(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logg
 // the HTTP API when withAPI and workers jobs at once; the caller closes
 // the vector store after stopping the server.
 func newServer(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logger, withAPI bool, workers int) (*server.Server, search.Store, error) {
-	// Only the API reads agents' secrets and checks the admin token, so a
-	// worker needs neither key; serve takes both before it starts a job.
+	// The API seals agents' secrets and upload passwords, and the workers
+	// open the passwords of protected PDFs: both need the encryption key.
+	// Only the API checks the admin token. serve takes both before it
+	// starts a job; reindex extracts nothing and needs neither.
 	var box *secret.Box
 	var adminToken string
-	if withAPI {
-		var err error
+	var err error
+	if withAPI || workers > 0 {
 		if box, err = openBox(cfg, log); err != nil {
 			return nil, nil, err
 		}
+	}
+	if withAPI {
 		if adminToken, err = cfg.adminToken(log); err != nil {
 			return nil, nil, err
 		}
