@@ -85,6 +85,24 @@ func TestRagctl(t *testing.T) {
 		}
 	})
 
+	t.Run("ProtectedPDFWithPasswordEnv", func(t *testing.T) {
+		const password = "correct horse battery"
+		dir := t.TempDir()
+		locked := ingesttest.EncryptPDF(t, ingesttest.ReportPDF(), t.TempDir(), "locked", password, "owner-pw", "256")
+		os.WriteFile(filepath.Join(dir, "statement.pdf"), locked, 0o600)
+		withPW := map[string]string{"RAGD_URL": srv.URL, "RAGD_API_KEY": key, "STATEMENT_PW": password}
+		if _, errOut, code := ragctl(t, withPW, "upload", dir, "--password-env", "UNSET_PW"); code != exitUsage || !strings.Contains(errOut, "UNSET_PW is not set") {
+			t.Fatalf("--password-env naming an unset variable: exit %d %s", code, errOut)
+		}
+		out, errOut, code := ragctl(t, withPW, "upload", dir, "--password-env", "STATEMENT_PW", "--tag", "locked")
+		if code != 0 || !strings.HasPrefix(out, "1 ready, 0 failed") {
+			t.Fatalf("upload with the password: %d\n%s%s", code, out, errOut)
+		}
+		if strings.Contains(out+errOut, password) {
+			t.Fatalf("ragctl printed the password:\n%s%s", out, errOut)
+		}
+	})
+
 	t.Run("AgentsFromYAML", func(t *testing.T) {
 		spec := filepath.Join(t.TempDir(), "agent.yaml")
 		os.WriteFile(spec, []byte("id: yaml-bot\nname: YAML Bot\nmodel: gpt-4o-mini\nretrieval:\n  top_k: 3\n"), 0o644)

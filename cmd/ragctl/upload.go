@@ -32,6 +32,9 @@ type uploadOptions struct {
 	include, exclude, tags []string
 	concurrency            int
 	noWait, duplicate      bool
+	// passwordEnv names the variable holding the password that opens
+	// protected PDFs, so that it stays off the command line.
+	passwordEnv string
 }
 
 func (e *env) uploadCommand() *cobra.Command {
@@ -56,6 +59,7 @@ the files that failed and why, and exits 1 if any did.`,
 	f.IntVar(&o.concurrency, "concurrency", 4, "files sent at once (1 to 64)")
 	f.BoolVar(&o.noWait, "no-wait", false, "do not wait for the documents to be processed")
 	f.BoolVar(&o.duplicate, "duplicate", false, "store files the tenant already has again")
+	f.StringVar(&o.passwordEnv, "password-env", "", "open protected PDFs with the password in this environment variable (kept off the command line)")
 	return cmd
 }
 
@@ -66,6 +70,12 @@ func (e *env) upload(ctx context.Context, paths []string, o uploadOptions) error
 	for _, g := range append(o.include, o.exclude...) {
 		if _, err := filepath.Match(g, ""); err != nil {
 			return usageErr("bad glob %q", g)
+		}
+	}
+	var password string
+	if o.passwordEnv != "" {
+		if password = e.getenv(o.passwordEnv); password == "" {
+			return usageErr("--password-env: %s is not set or empty", o.passwordEnv)
 		}
 	}
 	items, err := collect(paths, o.include, o.exclude)
@@ -91,7 +101,7 @@ func (e *env) upload(ctx context.Context, paths []string, o uploadOptions) error
 	for range o.concurrency {
 		wg.Go(func() {
 			for it := range work {
-				it.doc, it.err = e.sendFile(ctx, it.path, query, o.tags, sent)
+				it.doc, it.err = e.sendFile(ctx, it.path, query, o.tags, password, sent)
 				if !e.terminal {
 					if it.err != nil {
 						fmt.Fprintf(e.errOut, "upload failed: %s: %v\n", it.path, it.err)
@@ -207,8 +217,9 @@ func collect(paths, include, exclude []string) ([]*uploadItem, error) {
 	return out, nil
 }
 
-// sendFile streams one file as multipart, counting bytes on bar.
-func (e *env) sendFile(ctx context.Context, path, query string, tags []string, bar *progressbar.ProgressBar) (document, error) {
+// sendFile streams one file as multipart, counting bytes on bar; password
+// ("" for none) goes with PDFs only.
+func (e *env) sendFile(ctx context.Context, path, query string, tags []string, password string, bar *progressbar.ProgressBar) (document, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return document{}, err
@@ -225,6 +236,9 @@ func (e *env) sendFile(ctx context.Context, path, query string, tags []string, b
 			if err == nil {
 				err = mw.WriteField("tags", t)
 			}
+		}
+		if err == nil && password != "" && strings.EqualFold(filepath.Ext(path), ".pdf") {
+			err = mw.WriteField("password", password)
 		}
 		if err == nil {
 			err = mw.Close()
