@@ -10,7 +10,7 @@ GO ?= go
 FUZZTIME ?= 2000x
 FUZZMINIMIZETIME ?= 100x
 
-.PHONY: run test fuzz build vet fmt
+.PHONY: run test fuzz build vet fmt eval
 
 run:
 	@scripts/run.sh
@@ -30,6 +30,12 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+# The retrieval benchmark: judged queries over Debian's manual pages,
+# each mode and fusion (scripts/evalman). EVALFLAGS=-experiments adds chunk
+# context and BM25 variants.
+eval:
+	$(GO) run ./scripts/evalman $(EVALFLAGS)
 
 build:
 	$(GO) build -o bin/ ./cmd/...

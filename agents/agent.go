@@ -73,7 +73,22 @@ type Retrieval struct {
 	ScoreThreshold float64  `json:"score_threshold"`
 	Mode           string   `json:"mode"`
 	Tags           []string `json:"tags"`
+	// Fusion and Weights combine the arms of a hybrid search ("" and nil:
+	// the server's default for its embedder; see package search).
+	Fusion  string   `json:"fusion"`
+	Weights *Weights `json:"weights"`
 }
+
+// Weights are the dense and sparse arms' weights in a hybrid fusion.
+type Weights struct {
+	Dense  float64 `json:"dense"`
+	Sparse float64 `json:"sparse"`
+}
+
+// Fusions an agent may name, and the bound of a weight.
+var Fusions = []string{"rrf", "dbsf", "convex"}
+
+const MaxWeight = 100
 
 // Transports and retrieval modes.
 const (
@@ -149,6 +164,8 @@ type RetrievalPatch struct {
 	ScoreThreshold ragd.Optional[float64]  `json:"score_threshold"`
 	Mode           ragd.Optional[string]   `json:"mode"`
 	Tags           ragd.Optional[[]string] `json:"tags"`
+	Fusion         ragd.Optional[string]   `json:"fusion"`
+	Weights        ragd.Optional[Weights]  `json:"weights"`
 }
 
 var (
@@ -370,6 +387,21 @@ func applyRetrieval(r Retrieval, p RetrievalPatch, probs *ragd.Problems) Retriev
 	}
 	if p.Tags.Set {
 		r.Tags = p.Tags.Value
+	}
+	if p.Fusion.Set {
+		r.Fusion = p.Fusion.Value // null: ""
+	}
+	if p.Weights.Null {
+		r.Weights = nil
+	} else if p.Weights.Set {
+		w := p.Weights.Value
+		r.Weights = &w
+	}
+	if r.Fusion != "" && !slices.Contains(Fusions, r.Fusion) {
+		probs.Add("retrieval.fusion", "must be rrf, dbsf or convex (or null for the server's default)")
+	}
+	if w := r.Weights; w != nil && (!(w.Dense >= 0 && w.Sparse >= 0 && w.Dense <= MaxWeight && w.Sparse <= MaxWeight) || w.Dense+w.Sparse == 0) {
+		probs.Add("retrieval.weights", "dense and sparse must be between 0 and %d, not both 0 (or null for the server's default)", MaxWeight)
 	}
 	if r.Tags == nil {
 		r.Tags = []string{}

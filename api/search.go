@@ -29,6 +29,8 @@ type searchRequest struct {
 	Mode           ragd.Optional[string]  `json:"mode"`
 	Filter         *searchFilter          `json:"filter"`
 	ScoreThreshold ragd.Optional[float64] `json:"score_threshold"`
+	Fusion         ragd.Optional[string]  `json:"fusion"`
+	Weights        *search.Weights        `json:"weights"`
 }
 
 type searchHit struct {
@@ -50,6 +52,8 @@ type searchResponse struct {
 		EmbeddingTokens int `json:"embedding_tokens"`
 	} `json:"usage"`
 	Mode search.Mode `json:"mode"`
+	// Fusion is what combined a hybrid search's arms (absent otherwise).
+	Fusion *search.Fusing `json:"fusion,omitempty"`
 }
 
 // toRequest turns the body into a search request, the agent's retrieval
@@ -59,6 +63,10 @@ func (b searchRequest) toRequest(defaults *agents.Retrieval) (search.Request, er
 	if defaults != nil {
 		r.TopK, r.Mode, r.ScoreThreshold = defaults.TopK, search.Mode(defaults.Mode), defaults.ScoreThreshold
 		r.Filter.TagsAny = defaults.Tags
+		r.Fusion = search.Fusion(defaults.Fusion)
+		if w := defaults.Weights; w != nil {
+			r.Weights = &search.Weights{Dense: w.Dense, Sparse: w.Sparse}
+		}
 	}
 	var probs ragd.Problems
 	if b.TopK.Present() {
@@ -72,6 +80,12 @@ func (b searchRequest) toRequest(defaults *agents.Retrieval) (search.Request, er
 	}
 	if b.ScoreThreshold.Present() {
 		r.ScoreThreshold = b.ScoreThreshold.Value
+	}
+	if b.Fusion.Present() {
+		r.Fusion = search.Fusion(b.Fusion.Value)
+	}
+	if b.Weights != nil {
+		r.Weights = b.Weights
 	}
 	if f := b.Filter; f != nil {
 		for i, s := range f.DocumentIDs {
@@ -145,6 +159,9 @@ func runSearch(w http.ResponseWriter, r *http.Request, s *search.Searcher, m *me
 		return err
 	}
 	out := searchResponse{Data: make([]searchHit, len(res.Hits)), Mode: res.Mode}
+	if res.Mode == search.ModeHybrid {
+		out.Fusion = &res.Fusing
+	}
 	out.Usage.EmbeddingTokens = res.EmbeddingTokens
 	for i, h := range res.Hits {
 		out.Data[i] = searchHit{ChunkID: h.ChunkID, DocumentID: h.DocumentID, DocumentTitle: h.DocumentTitle, Score: h.Score,

@@ -52,6 +52,15 @@ func hitDocs(t testing.TB, r response) []string {
 	return out
 }
 
+func hitScores(t testing.TB, r response) []float64 {
+	t.Helper()
+	var out []float64
+	for _, h := range r.json(t)["data"].([]any) {
+		out = append(out, h.(map[string]any)["score"].(float64))
+	}
+	return out
+}
+
 func TestSearch(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -135,6 +144,11 @@ func TestSearch(t *testing.T) {
 			"BadMetadata":  map[string]any{"query": "x", "filter": map[string]any{"metadata": map[string]any{"a": []int{1}}}},
 			"NegThreshold": map[string]any{"query": "x", "score_threshold": -1},
 			"Unknown":      map[string]any{"query": "x", "limit": 3},
+			"BadFusion":    map[string]any{"query": "x", "fusion": "borda"},
+			"NegWeight":    map[string]any{"query": "x", "weights": map[string]any{"dense": -1, "sparse": 1}},
+			"ZeroWeights":  map[string]any{"query": "x", "weights": map[string]any{"dense": 0, "sparse": 0}},
+			"HugeWeight":   map[string]any{"query": "x", "weights": map[string]any{"dense": 1e9, "sparse": 1}},
+			"WeightKey":    map[string]any{"query": "x", "weights": map[string]any{"dense": 1, "colbert": 1}},
 		} {
 			r := b.req("POST", "/v1/search", key, body)
 			if r.Status != 400 || r.code(t) != "validation_failed" {
@@ -149,6 +163,38 @@ func TestSearch(t *testing.T) {
 		}
 		if n := len(b.must(200, "POST", "/v1/search", key, map[string]any{"query": "the and of", "mode": "sparse"}).json(t)["data"].([]any)); n != 0 {
 			t.Errorf("stop words found %d hits", n)
+		}
+	})
+
+	t.Run("Fusion", func(t *testing.T) {
+		// The default for the local embedder, said in the answer.
+		r := b.must(200, "POST", "/v1/search", key, map[string]any{"query": corpus[0].question})
+		f, _ := r.json(t)["fusion"].(map[string]any)
+		if f["fusion"] != "convex" || f["weights"].(map[string]any)["sparse"] != 0.7 {
+			t.Fatalf("default fusion %v", r.json(t)["fusion"])
+		}
+		for _, score := range hitScores(t, r) {
+			if score < 0 || score > 1 {
+				t.Fatalf("a convex score outside [0, 1]: %v", score)
+			}
+		}
+		// Asked for: rrf with the sparse arm alone ranks as sparse does.
+		sparse := hitDocs(t, b.must(200, "POST", "/v1/search", key, map[string]any{"query": corpus[1].question, "mode": "sparse", "top_k": 3}))
+		r = b.must(200, "POST", "/v1/search", key, map[string]any{"query": corpus[1].question, "top_k": 3, "fusion": "rrf", "weights": map[string]any{"dense": 0, "sparse": 1}})
+		if got := hitDocs(t, r); fmt.Sprint(got) != fmt.Sprint(sparse) || r.json(t)["fusion"].(map[string]any)["fusion"] != "rrf" {
+			t.Fatalf("rrf on the sparse arm alone: %v, sparse %v", got, sparse)
+		}
+		if r := b.must(200, "POST", "/v1/search", key, map[string]any{"query": "x", "mode": "dense"}); r.json(t)["fusion"] != nil {
+			t.Fatalf("a dense search reports a fusion: %s", r.Body)
+		}
+		// An agent's fusion applies to its searches; a bad one is refused.
+		b.must(201, "POST", "/v1/agents", key, map[string]any{"id": "dbsf-bot", "name": "D", "model": "m", "retrieval": map[string]any{"fusion": "dbsf", "weights": map[string]any{"dense": 1, "sparse": 2}}})
+		f = b.must(200, "POST", "/v1/agents/dbsf-bot/search", key, map[string]any{"query": "days"}).json(t)["fusion"].(map[string]any)
+		if f["fusion"] != "dbsf" || f["weights"].(map[string]any)["sparse"] != 2.0 {
+			t.Fatalf("agent fusion not applied: %v", f)
+		}
+		if r := b.req("POST", "/v1/agents", key, map[string]any{"id": "bad-fusion", "name": "B", "model": "m", "retrieval": map[string]any{"fusion": "borda"}}); r.Status != 400 {
+			t.Fatalf("agent with an unknown fusion: %d %s", r.Status, r.Body)
 		}
 	})
 

@@ -31,20 +31,57 @@ const (
 // that is not a letter, a digit or '_' separates terms; terms are
 // lowercased; English stop words and terms over 40 bytes are dropped; the
 // rest are stemmed with the Snowball English stemmer.
-func Terms(text string) []string {
+func Terms(text string) []string { return DefaultBM25.Terms(text) }
+
+// BM25 holds the parameters of the sparse vectors. DefaultBM25 is what
+// ragd indexes with; the others exist to measure alternatives (make eval).
+type BM25 struct {
+	K1, B, AvgLen float64
+	// NoStem keeps words unstemmed; KeepStopWords indexes stop words.
+	NoStem, KeepStopWords bool
+}
+
+// DefaultBM25 is FastEmbed's: k1 = 1.2, b = 0.75, an average length of 256
+// terms, stemming and stop words dropped.
+var DefaultBM25 = BM25{K1: bm25K1, B: bm25B, AvgLen: bm25AvgLen}
+
+// Terms tokenizes text (see the package function Terms) with p's choices.
+func (p BM25) Terms(text string) []string {
 	words := strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsNumber(r) && r != '_'
 	})
 	out := words[:0]
 	for _, w := range words {
-		if len(w) > maxTermBytes || stopWords[w] {
+		if len(w) > maxTermBytes || (!p.KeepStopWords && stopWords[w]) {
 			continue
 		}
-		if s := english.Stem(w, false); s != "" {
+		if p.NoStem {
+			out = append(out, w)
+		} else if s := english.Stem(w, false); s != "" {
 			out = append(out, s)
 		}
 	}
 	return out
+}
+
+// Document is the document side of p (see DocumentSparse).
+func (p BM25) Document(text string) SparseVector {
+	terms := p.Terms(text)
+	tf := map[uint32]float64{}
+	for _, t := range terms {
+		tf[TermIndex(t)]++
+	}
+	norm := p.K1 * (1 - p.B + p.B*float64(len(terms))/p.AvgLen)
+	return fromMap(tf, func(n float64) float32 { return float32(n * (p.K1 + 1) / (n + norm)) })
+}
+
+// Query is the query side of p (see QuerySparse).
+func (p BM25) Query(text string) SparseVector {
+	tf := map[uint32]float64{}
+	for _, t := range p.Terms(text) {
+		tf[TermIndex(t)] = 1
+	}
+	return fromMap(tf, func(float64) float32 { return 1 })
 }
 
 // TermIndex is a term's dimension: the absolute value of its 32-bit
@@ -63,24 +100,10 @@ func TermIndex(term string) uint32 {
 // tf·(k1+1) / (tf + k1·(1 − b + b·|d|/avg)). IDF is left to the store,
 // which knows the collection (Qdrant's IDF modifier; the embedded store
 // computes it per tenant).
-func DocumentSparse(text string) SparseVector {
-	terms := Terms(text)
-	tf := map[uint32]float64{}
-	for _, t := range terms {
-		tf[TermIndex(t)]++
-	}
-	norm := bm25K1 * (1 - bm25B + bm25B*float64(len(terms))/bm25AvgLen)
-	return fromMap(tf, func(n float64) float32 { return float32(n * (bm25K1 + 1) / (n + norm)) })
-}
+func DocumentSparse(text string) SparseVector { return DefaultBM25.Document(text) }
 
 // QuerySparse is the BM25 query side: 1 for each distinct term.
-func QuerySparse(text string) SparseVector {
-	tf := map[uint32]float64{}
-	for _, t := range Terms(text) {
-		tf[TermIndex(t)] = 1
-	}
-	return fromMap(tf, func(float64) float32 { return 1 })
-}
+func QuerySparse(text string) SparseVector { return DefaultBM25.Query(text) }
 
 func fromMap(m map[uint32]float64, value func(float64) float32) SparseVector {
 	v := SparseVector{Indices: make([]uint32, 0, len(m)), Values: make([]float32, 0, len(m))}

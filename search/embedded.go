@@ -386,7 +386,7 @@ func (e *Embedded) Count(ctx context.Context, tenantID uuid.UUID, f Filter) (int
 // Query implements Store. Dense scores are cosine similarities; sparse
 // scores use IDF over the tenant's partition, ln(1 + (N − n + 0.5)/(n +
 // 0.5)), as Qdrant's IDF modifier does over its collection; hybrid fuses
-// both with RRF.
+// both with Fuse.
 func (e *Embedded) Query(ctx context.Context, tenantID uuid.UUID, q Query) ([]Hit, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
@@ -412,29 +412,7 @@ func (e *Embedded) Query(ctx context.Context, tenantID uuid.UUID, q Query) ([]Hi
 	if err != nil {
 		return nil, err
 	}
-	return FuseRRF(q.TopK, dense, sparse), nil
-}
-
-// FuseRRF merges ranked lists by Reciprocal Rank Fusion (see RRFK).
-func FuseRRF(topK int, lists ...[]Hit) []Hit {
-	byID := map[uuid.UUID]*Hit{}
-	for _, list := range lists {
-		for pos, h := range list {
-			s := float32(1 / float64(pos+RRFK))
-			if got, ok := byID[h.ID]; ok {
-				got.Score += s
-				continue
-			}
-			h.Score = s
-			byID[h.ID] = &h
-		}
-	}
-	out := make([]Hit, 0, len(byID))
-	for _, h := range byID {
-		out = append(out, *h)
-	}
-	sortHits(out)
-	return out[:min(topK, len(out))]
+	return Fuse(q.Fusing, q.TopK, dense, sparse), nil
 }
 
 func sortHits(hs []Hit) {

@@ -300,8 +300,11 @@ func (s *Qdrant) Count(ctx context.Context, tenantID uuid.UUID, f Filter) (int, 
 	return int(n), nil
 }
 
-// Query implements Store. Hybrid queries prefetch both branches and fuse
-// them with Qdrant's RRF; the top-level filter applies to both prefetches.
+// Query implements Store. A hybrid query asks Qdrant for its two arms at
+// once (concurrently, PrefetchLimit candidates each, under the same
+// filter) and fuses them in ragd with Fuse, as the embedded store does:
+// one implementation of every fusion, weights included, rather than
+// Qdrant's RRF and DBSF, which take no weights.
 func (s *Qdrant) Query(ctx context.Context, tenantID uuid.UUID, q Query) ([]Hit, error) {
 	dims, err := s.dimensions()
 	if err != nil {
@@ -310,25 +313,42 @@ func (s *Qdrant) Query(ctx context.Context, tenantID uuid.UUID, q Query) ([]Hit,
 	if err := validateQuery(q, dims); err != nil {
 		return nil, err
 	}
-	if q.Mode == ModeSparse && len(q.Sparse.Indices) == 0 {
-		return []Hit{}, nil
-	}
-	dense, sparse := denseName, sparseName
-	limit := uint64(q.TopK)
-	req := &qdrant.QueryPoints{CollectionName: s.collection, Filter: q.Filter.qdrant(tenantID), Limit: &limit, WithPayload: qdrant.NewWithPayload(true)}
 	switch q.Mode {
 	case ModeDense:
-		req.Query, req.Using = qdrant.NewQueryDense(q.Dense), &dense
+		return s.arm(ctx, tenantID, q, q.TopK, false)
 	case ModeSparse:
-		req.Query, req.Using = qdrant.NewQuerySparse(q.Sparse.Indices, q.Sparse.Values), &sparse
-	case ModeHybrid:
-		pre := uint64(PrefetchLimit(q.TopK))
-		req.Prefetch = []*qdrant.PrefetchQuery{{Query: qdrant.NewQueryDense(q.Dense), Using: &dense, Limit: &pre}}
-		if len(q.Sparse.Indices) > 0 {
-			req.Prefetch = append(req.Prefetch, &qdrant.PrefetchQuery{Query: qdrant.NewQuerySparse(q.Sparse.Indices, q.Sparse.Values), Using: &sparse, Limit: &pre})
-		}
-		req.Query = qdrant.NewQueryFusion(qdrant.Fusion_RRF)
+		return s.arm(ctx, tenantID, q, q.TopK, true)
 	}
+	limit := PrefetchLimit(q.TopK)
+	var sparse []Hit
+	var sparseErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sparse, sparseErr = s.arm(ctx, tenantID, q, limit, true)
+	}()
+	dense, err := s.arm(ctx, tenantID, q, limit, false)
+	<-done
+	if err = errors.Join(err, sparseErr); err != nil {
+		return nil, err
+	}
+	return Fuse(q.Fusing, q.TopK, dense, sparse), nil
+}
+
+// arm runs the dense or the sparse half of q for up to limit points.
+func (s *Qdrant) arm(ctx context.Context, tenantID uuid.UUID, q Query, limit int, sparse bool) ([]Hit, error) {
+	if sparse && len(q.Sparse.Indices) == 0 {
+		return []Hit{}, nil
+	}
+	using, n := denseName, uint64(limit)
+	req := &qdrant.QueryPoints{CollectionName: s.collection, Filter: q.Filter.qdrant(tenantID), Limit: &n, WithPayload: qdrant.NewWithPayload(true)}
+	if sparse {
+		using = sparseName
+		req.Query = qdrant.NewQuerySparse(q.Sparse.Indices, q.Sparse.Values)
+	} else {
+		req.Query = qdrant.NewQueryDense(q.Dense)
+	}
+	req.Using = &using
 	res, err := s.client.Query(ctx, req)
 	if err != nil {
 		return nil, qdrantErr("query", err)

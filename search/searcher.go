@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -42,8 +43,15 @@ type Request struct {
 	Mode   Mode // default hybrid
 	Filter Filter
 	// ScoreThreshold drops hits scoring below it; 0 keeps every hit (dense
-	// scores can be negative).
+	// scores can be negative). Its scale is the mode's, and for hybrid the
+	// fusion's (see Fusion).
 	ScoreThreshold float64
+	// Fusion and Weights combine a hybrid search's arms; "" and nil take
+	// the Searcher's defaults (DefaultFusing for its embedder). Weights
+	// given alone apply to the default fusion, a fusion given alone gets
+	// the default weights.
+	Fusion  Fusion
+	Weights *Weights
 }
 
 // Validate checks a request and fills its defaults.
@@ -72,6 +80,12 @@ func (r *Request) Validate() error {
 	}
 	if r.ScoreThreshold < 0 {
 		probs.Add("score_threshold", "must be at least 0")
+	}
+	if r.Fusion != "" && !slices.Contains(Fusions, r.Fusion) {
+		probs.Add("fusion", "must be rrf, dbsf or convex")
+	}
+	if w := r.Weights; w != nil && (Fusing{Fusion: FusionRRF, Weights: *w}).Validate() != nil {
+		probs.Add("weights", "dense and sparse must be between 0 and %d, not both 0", MaxWeight)
 	}
 	if len(r.Filter.DocumentIDs) > 1000 || len(r.Filter.TagsAny) > 64 || len(r.Filter.TagsAll) > 64 || len(r.Filter.Metadata) > 32 {
 		probs.Add("filter", "has too many values")
@@ -102,8 +116,10 @@ type Found struct {
 
 // Result is a search's answer.
 type Result struct {
-	Hits            []Found
-	Mode            Mode
+	Hits []Found
+	Mode Mode
+	// Fusing is what combined a hybrid search's arms (zero otherwise).
+	Fusing          Fusing
 	EmbeddingTokens int
 	// Time spent embedding the query, in the vector store, and looking the
 	// documents up.
@@ -114,25 +130,47 @@ type Result struct {
 // cache of each tenant's own queries), asks the store, and keeps only hits
 // of documents search may show, at the version that is completely indexed.
 type Searcher struct {
-	emb   embedder.Embedder
-	store Store
-	docs  Documents
-	cache *queryCache
+	emb      embedder.Embedder
+	store    Store
+	docs     Documents
+	cache    *queryCache
+	defaults Fusing
 }
 
 // NewSearcher returns a Searcher; cacheSize bounds the query-embedding
-// cache (0: 1024 queries).
+// cache (0: 1024 queries). Hybrid searches that name no fusion get
+// DefaultFusing for emb.
 func NewSearcher(emb embedder.Embedder, store Store, docs Documents, cacheSize int) *Searcher {
 	if cacheSize <= 0 {
 		cacheSize = 1024
 	}
-	return &Searcher{emb: emb, store: store, docs: docs, cache: newQueryCache(cacheSize)}
+	return &Searcher{emb: emb, store: store, docs: docs, cache: newQueryCache(cacheSize),
+		defaults: DefaultFusing(emb.Model() == embedder.LocalModel)}
+}
+
+// Defaults returns the fusion hybrid searches get when they name none.
+func (s *Searcher) Defaults() Fusing { return s.defaults }
+
+// fusing is the request's fusion with the Searcher's defaults filled in.
+func (s *Searcher) fusing(r Request) Fusing {
+	f := s.defaults
+	if r.Fusion != "" {
+		f.Fusion = r.Fusion
+	}
+	if r.Weights != nil {
+		f.Weights = *r.Weights
+	}
+	return f
 }
 
 // Search runs a validated request for tenantID.
 func (s *Searcher) Search(ctx context.Context, tenantID uuid.UUID, r Request) (Result, error) {
 	res := Result{Mode: r.Mode, Hits: []Found{}}
 	q := Query{Mode: r.Mode, TopK: overfetch(r.TopK), Filter: r.Filter}
+	if r.Mode == ModeHybrid {
+		q.Fusing = s.fusing(r)
+		res.Fusing = q.Fusing
+	}
 	if r.Mode != ModeDense {
 		q.Sparse = QuerySparse(r.Query)
 	}

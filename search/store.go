@@ -67,17 +67,15 @@ type Mode string
 
 // Retrieval modes. Scores: dense is cosine similarity (−1 to 1); sparse is
 // BM25 (IDF × saturated term frequency, summed over query terms, ≥ 0);
-// hybrid is Reciprocal Rank Fusion of a dense and a sparse prefetch,
-// Σ 1/(RRFK + position) with positions from 0, as Qdrant computes it (the
-// best hit of one branch scores 0.5, of both 1.0).
+// hybrid fuses a dense and a sparse prefetch of PrefetchLimit candidates
+// each by the query's Fusing (see Fusion for each fusion's scores).
 const (
 	ModeDense  Mode = "dense"
 	ModeSparse Mode = "sparse"
 	ModeHybrid Mode = "hybrid"
 )
 
-// RRFK is the rank constant of Reciprocal Rank Fusion: Qdrant's default,
-// which the embedded store uses too so that both rank alike.
+// RRFK is the rank constant of Reciprocal Rank Fusion: Qdrant's default.
 const RRFK = 2
 
 // PrefetchLimit is how many candidates each branch of a hybrid query
@@ -92,6 +90,9 @@ type Query struct {
 	Sparse SparseVector
 	TopK   int
 	Filter Filter
+	// Fusing combines the arms of a hybrid query; the zero value is RRF
+	// with equal weights.
+	Fusing Fusing
 }
 
 // Hit is a point (without its vectors) and its score.

@@ -179,6 +179,47 @@ func Run(t *testing.T, newStore func(t *testing.T) search.Store) {
 		}
 	})
 
+	// Every fusion ranks a hybrid query as search.Fuse ranks the store's
+	// own two arms: so each store computes the same thing, and two stores
+	// holding the same points rank them alike.
+	t.Run("EachFusionRanksAsFuse", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		tenant := uuid.New()
+		words := []string{"apple", "banana", "cherry"}
+		for i, w := range words {
+			pts := Points(tenant, uuid.New(), 1, 40, w, func(p *search.Point) {
+				p.Text = fmt.Sprintf("%s %s %d", p.Text, words[(p.Index+i)%3], p.Index%7)
+				p.Sparse = search.DocumentSparse(p.Text)
+			})
+			must(t, s.Upsert(ctx, tenant, pts))
+		}
+		r := rand.New(rand.NewPCG(7, 8))
+		weights := []search.Weights{{Dense: 1, Sparse: 1}, {Dense: 0.3, Sparse: 0.7}, {Dense: 1, Sparse: 0}, {Dense: 0, Sparse: 2}}
+		for _, fusion := range search.Fusions {
+			for _, w := range weights {
+				f := search.Fusing{Fusion: fusion, Weights: w}
+				q := search.Query{Mode: search.ModeHybrid, Dense: Vector(r), Sparse: search.QuerySparse(fmt.Sprintf("%s %d", words[r.IntN(3)], r.IntN(7))), TopK: 10, Fusing: f}
+				got, err := s.Query(ctx, tenant, q)
+				must(t, err)
+				limit := search.PrefetchLimit(q.TopK)
+				dense, err := s.Query(ctx, tenant, search.Query{Mode: search.ModeDense, Dense: q.Dense, TopK: limit})
+				must(t, err)
+				sparse, err := s.Query(ctx, tenant, search.Query{Mode: search.ModeSparse, Sparse: q.Sparse, TopK: limit})
+				must(t, err)
+				want := search.Fuse(f, q.TopK, dense, sparse)
+				if ids(got) != ids(want) {
+					t.Fatalf("%s %+v: hybrid ranks\n%s, Fuse of the arms\n%s", fusion, w, describe(got), describe(want))
+				}
+				for i := range got {
+					if math.Abs(float64(got[i].Score-want[i].Score)) > 1e-5 {
+						t.Fatalf("%s %+v: hit %d scores %v, Fuse %v", fusion, w, i, got[i].Score, want[i].Score)
+					}
+				}
+			}
+		}
+	})
+
 	t.Run("DimensionsMustMatch", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t)
