@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ragd/ragd/agents"
+	"github.com/ragd/ragd/evals"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/metrics"
 	"github.com/ragd/ragd/search"
@@ -17,6 +18,7 @@ import (
 // Queue enqueues the jobs API calls start, in the caller's transaction.
 type Queue interface {
 	ingest.Enqueuer
+	evals.Enqueuer
 	EnqueuePurgeTenant(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID) error
 	EnqueueReindexTenant(ctx context.Context, tenantID uuid.UUID) error
 }
@@ -40,6 +42,8 @@ type Deps struct {
 	JobsUI http.Handler
 	// Searcher answers the search routes.
 	Searcher *search.Searcher
+	// Evals keeps the tenants' evaluations (their jobs run them).
+	Evals *evals.Store
 	// MaxUploadBytes bounds an uploaded file (RAGD_MAX_UPLOAD_BYTES).
 	MaxUploadBytes int64
 	// MaxInflightUploadBytes bounds the bytes of all uploads in flight at

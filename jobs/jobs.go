@@ -18,6 +18,7 @@ import (
 	"riverqueue.com/riverui"
 
 	"github.com/ragd/ragd/embedder"
+	"github.com/ragd/ragd/evals"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/search"
 )
@@ -90,6 +91,41 @@ type ExpireIdempotencyKeysArgs struct{}
 
 // Kind implements river.JobArgs.
 func (ExpireIdempotencyKeysArgs) Kind() string { return "expire_idempotency_keys" }
+
+// EvaluateArgs runs a tenant's retrieval evaluation.
+type EvaluateArgs struct {
+	TenantID     uuid.UUID `json:"tenant_id"`
+	EvaluationID uuid.UUID `json:"evaluation_id"`
+}
+
+// Kind implements river.JobArgs.
+func (EvaluateArgs) Kind() string { return "evaluate" }
+
+// InsertOpts: an evaluation's searches are cheap but many; a few attempts
+// cover a restart, and a failing search is recorded on the evaluation.
+func (EvaluateArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 3} }
+
+// EvaluateWorker runs evaluations.
+type EvaluateWorker struct {
+	river.WorkerDefaults[EvaluateArgs]
+	Evals *evals.Store
+	Store *ingest.Store
+	Log   *slog.Logger
+}
+
+// Timeout: at most 1,000 queries over 24 configurations.
+func (w *EvaluateWorker) Timeout(*river.Job[EvaluateArgs]) time.Duration { return time.Hour }
+
+// Work scores the configurations and records the query embeddings' tokens
+// in the tenant's usage.
+func (w *EvaluateWorker) Work(ctx context.Context, job *river.Job[EvaluateArgs]) error {
+	a := job.Args
+	err := w.Evals.Run(ctx, a.TenantID, a.EvaluationID, func(ctx context.Context, tokens int) error {
+		return w.Store.AddUsage(ctx, a.TenantID, tokens, 0)
+	})
+	w.Log.InfoContext(ctx, "job done", "job_id", job.ID, "kind", job.Kind, "tenant_id", a.TenantID, "evaluation_id", a.EvaluationID, "err", errString(err))
+	return recordable(orSnooze(err))
+}
 
 // IdempotencyKeyTTL is how long an upload's Idempotency-Key is remembered.
 const IdempotencyKeyTTL = 24 * time.Hour
@@ -208,6 +244,8 @@ type Config struct {
 	Store    *ingest.Store
 	// Vectors is the vector store the pipeline indexes into, if any.
 	Vectors search.Store
+	// Evals runs evaluations; without it evaluate jobs are not worked here.
+	Evals *evals.Store
 	// FetchPollInterval overrides River's (tests make it short).
 	FetchPollInterval time.Duration
 	// Supervisor timings (heartbeat, rescue, dispatch); zero fields take
@@ -247,6 +285,9 @@ func New(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
 		river.AddWorker(workers, &PurgeTenantWorker{Vectors: cfg.Vectors})
 		river.AddWorker(workers, &ReindexTenantWorker{Pipeline: cfg.Pipeline, Log: cfg.Logger})
 		river.AddWorker(workers, &ExpireIdempotencyKeysWorker{Store: cfg.Store})
+		if cfg.Evals != nil {
+			river.AddWorker(workers, &EvaluateWorker{Evals: cfg.Evals, Store: cfg.Store, Log: cfg.Logger})
+		}
 		rc.Workers = workers
 		rc.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 			func() (river.JobArgs, *river.InsertOpts) { return ExpireIdempotencyKeysArgs{}, nil },
@@ -357,6 +398,12 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// EnqueueEvaluation implements evals.Enqueuer.
+func (q *Queue) EnqueueEvaluation(ctx context.Context, tx pgx.Tx, tenantID, id uuid.UUID) error {
+	_, err := q.client.InsertTx(ctx, tx, EvaluateArgs{TenantID: tenantID, EvaluationID: id}, nil)
+	return err
 }
 
 // EnqueueReindexTenant queues the rebuild of a tenant's points; a rebuild

@@ -21,6 +21,7 @@ import (
 	"github.com/ragd/ragd/api"
 	"github.com/ragd/ragd/chunker"
 	"github.com/ragd/ragd/embedder"
+	"github.com/ragd/ragd/evals"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/jobs"
 	"github.com/ragd/ragd/metrics"
@@ -67,6 +68,7 @@ type Server struct {
 	Handler   http.Handler // nil without Config.API
 	Agents    *agents.Store
 	Documents *ingest.Store
+	Evals     *evals.Store
 	Pipeline  *ingest.Pipeline
 	Queue     *jobs.Queue
 	Metrics   *metrics.Metrics
@@ -105,10 +107,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// One Searcher for the search routes and the evaluate jobs, so that
+	// an evaluation scores the search the tenant's chatbot gets.
+	searcher := search.NewSearcher(cfg.Embedder, cfg.Vectors, s.Documents, 0)
+	s.Evals = evals.NewStore(cfg.Pool, s.Documents, s.Agents, searcher)
 	qcfg := jobs.Config{Workers: cfg.Workers, Logger: log, Store: s.Documents,
 		FetchPollInterval: cfg.FetchPollInterval, Supervisor: cfg.Supervisor}
 	if cfg.Workers > 0 {
-		qcfg.Pipeline, qcfg.Vectors = s.Pipeline, cfg.Vectors
+		qcfg.Pipeline, qcfg.Vectors, qcfg.Evals = s.Pipeline, cfg.Vectors, s.Evals
 	}
 	if s.Queue, err = jobs.New(cfg.Pool, qcfg); err != nil {
 		s.Pipeline.Close()
@@ -137,7 +143,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Documents:              s.Documents,
 		Queue:                  s.Queue,
 		Watcher:                s.Watcher,
-		Searcher:               search.NewSearcher(cfg.Embedder, vectors, s.Documents, 0),
+		Searcher:               searcher,
+		Evals:                  s.Evals,
 		MaxUploadBytes:         cfg.MaxUploadBytes,
 		MaxInflightUploadBytes: cfg.MaxInflightUploadBytes,
 		UploadSpoolDir:         cfg.UploadSpoolDir,

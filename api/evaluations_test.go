@@ -1,0 +1,156 @@
+package api_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// waitEvaluation polls an evaluation until it has finished.
+func (b *testBundle) waitEvaluation(key, id string) map[string]any {
+	b.t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		e := b.must(200, "GET", "/v1/evaluations/"+id, key, nil).json(b.t)
+		if e["status"] == "succeeded" || e["status"] == "failed" {
+			return e
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("evaluation %s still %v", id, e["status"])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestEvaluations(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, key := b.tenantWithKey("acme")
+	ids := b.loadCorpus(key)
+	ext := b.must(202, "POST", "/v1/documents", key, map[string]any{
+		"text": "# Parking\n\nStaff park in the north garage; visitors use the south lot.", "format": "markdown", "title": "Parking", "external_id": "kb-parking",
+	}).json(t)["id"].(string)
+	b.waitDocument(key, ext)
+
+	queries := []map[string]any{}
+	for i, d := range corpus {
+		queries = append(queries, map[string]any{"query": d.question, "relevant": []map[string]any{{"document_id": ids[i], "grade": 2}}})
+	}
+	queries = append(queries, map[string]any{"query": "where do visitors park", "relevant": []map[string]any{{"external_id": "kb-parking"}}})
+
+	t.Run("ScoresEveryConfigurationAndPicksTheBest", func(t *testing.T) {
+		r := b.must(202, "POST", "/v1/evaluations", key, map[string]any{"queries": queries, "per_query": true})
+		if !strings.HasPrefix(r.Header.Get("Location"), "/v1/evaluations/") {
+			t.Fatalf("Location %q", r.Header.Get("Location"))
+		}
+		e := b.waitEvaluation(key, r.json(t)["id"].(string))
+		if e["status"] != "succeeded" || e["queries"] != float64(len(queries)) || e["progress"] != 1.0 {
+			t.Fatalf("evaluation %v", e)
+		}
+		results := e["results"].([]any)
+		if len(results) != 11 { // sparse, dense, 3 fusions × 3 weightings; the default is one of them
+			t.Fatalf("%d results, want 11", len(results))
+		}
+		best := e["best"].(map[string]any)
+		bestNDCG := best["mean"].(map[string]any)["ndcg_at_10"].(float64)
+		for _, x := range results {
+			res := x.(map[string]any)
+			mean := res["mean"].(map[string]any)
+			if n := mean["ndcg_at_10"].(float64); n > bestNDCG || n < 0 || n > 1 {
+				t.Fatalf("%v scores nDCG %v; best %v", res["name"], n, bestNDCG)
+			}
+			if len(res["per_query"].([]any)) != len(queries) {
+				t.Fatalf("%v: %d per-query scores", res["name"], len(res["per_query"].([]any)))
+			}
+			// Each question was written for its document: sparse finds it first.
+			if res["name"] == "sparse" && (mean["mrr"].(float64) < 0.9 || mean["recall_at_k"].(float64) != 1) {
+				t.Fatalf("sparse: %v", mean)
+			}
+		}
+	})
+
+	t.Run("ChosenConfigsAndApplyToAgent", func(t *testing.T) {
+		b.must(201, "POST", "/v1/agents", key, map[string]any{"id": "eval-bot", "name": "E", "model": "m", "retrieval": map[string]any{"mode": "dense"}})
+		id := b.must(202, "POST", "/v1/evaluations", key, map[string]any{"queries": queries, "agent_id": "eval-bot", "k": 3,
+			"configs": []map[string]any{{"mode": "sparse"}, {"mode": "hybrid", "fusion": "rrf", "weights": map[string]any{"dense": 1, "sparse": 1}}}}).json(t)["id"].(string)
+		e := b.waitEvaluation(key, id)
+		results := e["results"].([]any)
+		if len(results) != 3 || e["k"] != 3.0 || e["agent_id"] != "eval-bot" {
+			t.Fatalf("results %v", e)
+		}
+		agentRes := results[2].(map[string]any)
+		if agentRes["agent"] != true || agentRes["config"].(map[string]any)["mode"] != "dense" {
+			t.Fatalf("the agent's configuration is not compared: %v", agentRes)
+		}
+		a := b.must(200, "POST", "/v1/evaluations/"+id+"/apply", key, map[string]any{"agent_id": "eval-bot"}).json(t)
+		best := e["best"].(map[string]any)["config"].(map[string]any)
+		ret := a["retrieval"].(map[string]any)
+		if ret["mode"] != best["mode"] || fmt.Sprint(ret["fusion"]) != fmt.Sprint(orNil(best["fusion"], "")) {
+			t.Fatalf("agent retrieval %v, best %v", ret, best)
+		}
+		b.must(404, "POST", "/v1/evaluations/"+id+"/apply", key, map[string]any{"agent_id": "nobody"})
+		if r := b.req("POST", "/v1/evaluations/"+id+"/apply", key, map[string]any{}); r.Status != 400 {
+			t.Fatalf("apply without an agent: %d", r.Status)
+		}
+	})
+
+	t.Run("BadInput", func(t *testing.T) {
+		_, otherKey := b.tenantWithKey("other")
+		otherDoc := b.must(202, "POST", "/v1/documents", otherKey, map[string]any{"text": "Other tenant's text."}).json(t)["id"].(string)
+		rel := func(m map[string]any) []map[string]any { return []map[string]any{m} }
+		many := make([]map[string]any, 10000)
+		for i := range many {
+			many[i] = map[string]any{"query": fmt.Sprint("q", i), "relevant": rel(map[string]any{"document_id": ids[0]})}
+		}
+		for name, tc := range map[string]struct {
+			body  any
+			field string
+		}{
+			"NoQueries":         {map[string]any{"queries": []any{}}, "queries"},
+			"Missing":           {map[string]any{}, "queries"},
+			"TenThousand":       {map[string]any{"queries": many}, "queries"},
+			"EmptyJudgments":    {map[string]any{"queries": []any{map[string]any{"query": "x", "relevant": []any{}}}}, "queries[0].relevant"},
+			"EmptyQuery":        {map[string]any{"queries": []any{map[string]any{"query": "", "relevant": rel(map[string]any{"document_id": ids[0]})}}}, "queries[0].query"},
+			"UnknownDocument":   {map[string]any{"queries": []any{map[string]any{"query": "x", "relevant": rel(map[string]any{"document_id": "0193a4b0-0000-7000-8000-000000000000"})}}}, "queries[0].relevant[0].document_id"},
+			"OtherTenantsDoc":   {map[string]any{"queries": []any{map[string]any{"query": "x", "relevant": rel(map[string]any{"document_id": otherDoc})}}}, "queries[0].relevant[0].document_id"},
+			"UnknownExternalID": {map[string]any{"queries": []any{map[string]any{"query": "x", "relevant": rel(map[string]any{"external_id": "nope"})}}}, "queries[0].relevant[0].external_id"},
+			"BothIDs":           {map[string]any{"queries": []any{map[string]any{"query": "x", "relevant": rel(map[string]any{"document_id": ids[0], "external_id": "kb-parking"})}}}, "queries[0].relevant[0]"},
+			"BadGrade":          {map[string]any{"queries": []any{map[string]any{"query": "x", "relevant": rel(map[string]any{"document_id": ids[0], "grade": 9})}}}, "queries[0].relevant[0].grade"},
+			"BadK":              {map[string]any{"queries": queries, "k": 1000}, "k"},
+			"BadMode":           {map[string]any{"queries": queries, "configs": []any{map[string]any{"mode": "psychic"}}}, "configs[0].mode"},
+			"FusionOnDense":     {map[string]any{"queries": queries, "configs": []any{map[string]any{"mode": "dense", "fusion": "rrf"}}}, "configs[0]"},
+			"BadWeights":        {map[string]any{"queries": queries, "configs": []any{map[string]any{"mode": "hybrid", "weights": map[string]any{"dense": 0, "sparse": 0}}}}, "configs[0]"},
+			"Twice":             {map[string]any{"queries": queries, "configs": []any{map[string]any{"mode": "sparse"}, map[string]any{"mode": "sparse"}}}, "configs[1]"},
+			"UnknownAgent":      {map[string]any{"queries": queries, "agent_id": "nobody"}, "agent_id"},
+		} {
+			r := b.req("POST", "/v1/evaluations", key, tc.body)
+			if r.Status != 400 || r.code(t) != "validation_failed" || !strings.Contains(string(r.Body), `"`+tc.field+`"`) {
+				t.Errorf("%s: %d %.300s, want a validation error on %s", name, r.Status, r.Body, tc.field)
+			}
+		}
+		if r := b.req("POST", "/v1/evaluations", key, "not an object"); r.Status != 400 {
+			t.Errorf("a string body: %d", r.Status)
+		}
+	})
+
+	t.Run("TenantsSeeOnlyTheirOwn", func(t *testing.T) {
+		_, otherKey := b.tenantWithKey("third")
+		id := b.must(202, "POST", "/v1/evaluations", key, map[string]any{"queries": queries[:1]}).json(t)["id"].(string)
+		b.waitEvaluation(key, id)
+		b.must(404, "GET", "/v1/evaluations/"+id, otherKey, nil)
+		b.must(404, "GET", "/v1/evaluations/not-a-uuid", key, nil)
+		b.must(404, "POST", "/v1/evaluations/"+id+"/apply", otherKey, map[string]any{"agent_id": "eval-bot"})
+		_, readOnly := b.tenantWithKey("readonly", "documents:read")
+		if r := b.req("POST", "/v1/evaluations", readOnly, map[string]any{"queries": queries}); r.Status != 403 {
+			t.Fatalf("without the search scope: %d", r.Status)
+		}
+	})
+}
+
+func orNil(v any, def any) any {
+	if v == nil {
+		return def
+	}
+	return v
+}
