@@ -103,6 +103,57 @@ func TestRagctl(t *testing.T) {
 		}
 	})
 
+	t.Run("EvalPrintsATableAndApplies", func(t *testing.T) {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "garden.md"), []byte("# Garden\n\nWater the tomatoes every morning in July."), 0o644)
+		os.WriteFile(filepath.Join(dir, "bikes.md"), []byte("# Bikes\n\nBicycles are parked in the cellar behind the boiler."), 0o644)
+		if out, errOut, code := ragctl(t, env, "upload", dir, "--tag", "eval"); code != 0 {
+			t.Fatalf("upload: %d %s %s", code, out, errOut)
+		}
+		out, _, _ := ragctl(t, env, "--json", "docs", "ls", "--tag", "eval")
+		var docs []struct{ ID, Title string }
+		if err := json.Unmarshal([]byte(out), &docs); err != nil || len(docs) != 2 {
+			t.Fatalf("docs ls: %v %s", err, out)
+		}
+		id := map[string]string{}
+		for _, d := range docs {
+			id[d.Title] = d.ID
+		}
+		judged := filepath.Join(t.TempDir(), "judged.jsonl")
+		os.WriteFile(judged, []byte("# judged queries\n"+
+			`{"query": "when to water tomatoes", "relevant": [{"document_id": "`+id["garden.md"]+`"}]}`+"\n\n"+
+			`{"query": "where are bicycles parked", "relevant": [{"document_id": "`+id["bikes.md"]+`", "grade": 2}]}`+"\n"), 0o644)
+		out, errOut, code := ragctl(t, env, "eval", judged, "--config", "sparse", "--config", "hybrid:convex:0.3/0.7", "--config", "dense")
+		if code != 0 || !strings.Contains(out, "CONFIGURATION") || !strings.Contains(out, "hybrid convex 0.3/0.7") || !strings.Contains(out, "best") || !strings.Contains(out, "2 queries") {
+			t.Fatalf("eval: %d\n%s%s", code, out, errOut)
+		}
+		// For an agent, applied: the agent then searches with the best.
+		ragctl(t, env, "agents", "create", writeFile(t, "id: garden-bot\nname: G\nmodel: m\nretrieval:\n  mode: dense\n"))
+		out, errOut, code = ragctl(t, env, "eval", judged, "--agent", "garden-bot", "--apply", "--config", "sparse")
+		if code != 0 || !strings.Contains(out, "dense (agent)") || !strings.Contains(out, "agent garden-bot now searches with") {
+			t.Fatalf("eval --agent --apply: %d\n%s%s", code, out, errOut)
+		}
+		if out, _, _ := ragctl(t, env, "--json", "agents", "show", "garden-bot"); !strings.Contains(out, `"mode": "sparse"`) {
+			t.Fatalf("the best (sparse finds both first) was not applied:\n%s", out)
+		}
+		for name, args := range map[string][]string{
+			"ApplyWithoutAgent": {"eval", judged, "--apply"},
+			"NoFile":            {"eval", filepath.Join(dir, "missing.jsonl")},
+			"NotJSON":           {"eval", writeFile(t, "query: nope\n")},
+			"Empty":             {"eval", writeFile(t, "\n# nothing\n")},
+			"BadConfig":         {"eval", judged, "--config", "hybrid:rrf:heavy"},
+		} {
+			if _, errOut, code := ragctl(t, env, args...); code != exitUsage {
+				t.Errorf("%s: exit %d %s", name, code, errOut)
+			}
+		}
+		// The server's validation comes back as a failure that names the field.
+		bad := writeFile(t, `{"query": "x", "relevant": [{"external_id": "no-such-doc"}]}`+"\n")
+		if _, errOut, code := ragctl(t, env, "eval", bad); code == 0 || !strings.Contains(errOut, "external_id") {
+			t.Fatalf("an unknown external id: exit %d %s", code, errOut)
+		}
+	})
+
 	t.Run("AgentsFromYAML", func(t *testing.T) {
 		spec := filepath.Join(t.TempDir(), "agent.yaml")
 		os.WriteFile(spec, []byte("id: yaml-bot\nname: YAML Bot\nmodel: gpt-4o-mini\nretrieval:\n  top_k: 3\n"), 0o644)
@@ -283,4 +334,14 @@ func TestRagctl(t *testing.T) {
 			}
 		}
 	})
+}
+
+// writeFile writes content to a new temporary file and returns its path.
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

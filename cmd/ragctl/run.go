@@ -96,7 +96,7 @@ Exit codes: 0 ok, 1 failed, 2 usage, 3 server unreachable, 4 credentials refused
 		return usageErr("%v\nRun '%s --help' for usage.", err, c.CommandPath())
 	})
 
-	root.AddCommand(e.uploadCommand(), e.searchCommand())
+	root.AddCommand(e.uploadCommand(), e.searchCommand(), e.evalCommand())
 	for _, r := range e.resources() {
 		root.AddCommand(r)
 	}
