@@ -111,7 +111,8 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	base := variant{bm25: search.DefaultBM25}
+	// As ragd indexes: title and heading path with each chunk, both arms.
+	base := variant{bm25: search.DefaultBM25, sparseContext: true, denseContext: true}
 	idx := build(ctx, emb, pages, base)
 	defer idx.close()
 	configs := search.StandardConfigs()
@@ -147,10 +148,10 @@ func main() {
 	fmt.Println("| --- | --- | --- | --- |")
 	small := []search.Config{{Mode: search.ModeSparse}, {Mode: search.ModeDense}, {Mode: search.ModeHybrid, Fusion: def.Fusion, Wts: def.Weights}}
 	for _, v := range []variant{
-		{name: "nothing (today)", bm25: search.DefaultBM25},
+		{name: "nothing", bm25: search.DefaultBM25},
 		{name: "for BM25", bm25: search.DefaultBM25, sparseContext: true},
 		{name: "for the embedding", bm25: search.DefaultBM25, denseContext: true},
-		{name: "for both", bm25: search.DefaultBM25, sparseContext: true, denseContext: true},
+		{name: "for both (ragd)", bm25: search.DefaultBM25, sparseContext: true, denseContext: true},
 	} {
 		ix := build(ctx, emb, pages, v)
 		rs, err := search.Evaluate(ctx, judged, small, 10, false, ix.searcher.RankDocuments(ix.tenant), nil)
@@ -170,7 +171,7 @@ func main() {
 		name string
 		p    search.BM25
 	}{
-		{"k1 1.2, b 0.75, stemmed, stop words dropped (today)", d},
+		{"k1 1.2, b 0.75, stemmed, stop words dropped (ragd)", d},
 		{"k1 0.9", search.BM25{K1: 0.9, B: d.B, AvgLen: d.AvgLen}},
 		{"k1 1.5", search.BM25{K1: 1.5, B: d.B, AvgLen: d.AvgLen}},
 		{"k1 2.0", search.BM25{K1: 2.0, B: d.B, AvgLen: d.AvgLen}},
@@ -179,7 +180,7 @@ func main() {
 		{"not stemmed", search.BM25{K1: d.K1, B: d.B, AvgLen: d.AvgLen, NoStem: true}},
 		{"stop words kept", search.BM25{K1: d.K1, B: d.B, AvgLen: d.AvgLen, KeepStopWords: true}},
 	} {
-		ix := build(ctx, emb, pages, variant{bm25: v.p, sparseOnly: true})
+		ix := build(ctx, emb, pages, variant{bm25: v.p, sparseOnly: true, sparseContext: true})
 		rank := func(ctx context.Context, _ search.Config, j search.Judgment) ([]uuid.UUID, error) {
 			hits, err := ix.store.Query(ctx, ix.tenant, search.Query{Mode: search.ModeSparse, Sparse: v.p.Query(j.Query), TopK: search.EvalDepth})
 			if err != nil {
@@ -237,11 +238,8 @@ func (d docs) Searchable(_ context.Context, _ uuid.UUID, ids []uuid.UUID) (map[u
 	return out, nil
 }
 
-// withContext is a chunk's text with its document's title and heading
-// path before it, as the context variants index it.
-func withContext(title string, c chunker.Chunk) string {
-	return title + "\n" + strings.Join(c.HeadingPath, " > ") + "\n" + c.Text
-}
+// withContext is what ragd indexes for a chunk (ingest.IndexText).
+func withContext(title string, c chunker.Chunk) string { return ingest.IndexText(title, c) }
 
 func build(ctx context.Context, emb embedder.Embedder, pages []*page, v variant) index {
 	dir, err := os.MkdirTemp("", "evalman-")
