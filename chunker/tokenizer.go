@@ -2,6 +2,9 @@ package chunker
 
 import (
 	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -26,6 +29,7 @@ type Tokenizer interface {
 // It is safe for concurrent use.
 type BPE struct {
 	ranks vocab
+	cache []atomic.Pointer[cachedPiece] // see split
 	// pairs holds the rank of every two-byte token, indexed by the two
 	// bytes (a merge starts with a rank for every pair of bytes).
 	pairs []uint32
@@ -57,7 +61,7 @@ func NewCL100K() (*BPE, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cl100k: %w", err)
 	}
-	b := &BPE{ranks: ranks, pairs: make([]uint32, 1<<16)}
+	b := &BPE{ranks: ranks, pairs: make([]uint32, 1<<16), cache: make([]atomic.Pointer[cachedPiece], 1<<cacheBits)}
 	for i := range b.pairs {
 		b.pairs[i] = noRank
 	}
@@ -83,7 +87,7 @@ func NewCL100K() (*BPE, error) {
 // such characters gets one offset, len(s), and a Count of 0.
 func (b *BPE) Offsets(dst []int32, s string) []int32 {
 	first := len(dst)
-	var parts [scanMax + 1]int32
+	var buf [scanMax + 1]int32
 	for p := 0; ; {
 		start, end := nextPiece(s, p)
 		if start == end {
@@ -94,17 +98,12 @@ func (b *BPE) Offsets(dst []int32, s string) []int32 {
 		}
 		p = end
 		piece := s[start:end]
-		if b.ranks.rank(piece) != noRank {
+		r, h := b.ranks.lookup(piece)
+		if r != noRank {
 			dst = append(dst, int32(end))
 			continue
 		}
-		var bounds []int32
-		if len(piece) <= scanMax {
-			bounds = b.mergeScan(piece, parts[:len(piece)+1])
-		} else {
-			bounds = b.mergeHeap(piece)
-		}
-		for _, e := range bounds[1:] {
+		for _, e := range b.split(piece, h, &buf)[1:] {
 			dst = append(dst, int32(start)+e)
 		}
 	}
@@ -119,7 +118,7 @@ func (b *BPE) Offsets(dst []int32, s string) []int32 {
 // Count implements Tokenizer.
 func (b *BPE) Count(s string) int {
 	n := 0
-	var parts [scanMax + 1]int32
+	var buf [scanMax + 1]int32
 	for p := 0; ; {
 		start, end := nextPiece(s, p)
 		if start == end {
@@ -127,14 +126,43 @@ func (b *BPE) Count(s string) int {
 		}
 		p = end
 		piece := s[start:end]
-		if b.ranks.rank(piece) != noRank {
+		if r, h := b.ranks.lookup(piece); r != noRank {
 			n++
-		} else if len(piece) <= scanMax {
-			n += len(b.mergeScan(piece, parts[:len(piece)+1])) - 1
 		} else {
-			n += len(b.mergeHeap(piece)) - 1
+			n += len(b.split(piece, h, &buf)) - 1
 		}
 	}
+}
+
+// split returns the boundaries of the tokens of piece, which is not a
+// token itself, with hash h (from vocab.lookup): offsets from 0 to
+// len(piece). The result may be shared: it must not be changed.
+//
+// Pieces that are not tokens repeat (an identifier in code, a long word
+// in prose), and merging one takes a dozen lookups where finding it in the
+// cache takes one: the cache keeps the last piece merged for each of its
+// slots (lock-free: a slot holds a pointer to an immutable entry).
+func (b *BPE) split(piece string, h uint64, buf *[scanMax + 1]int32) []int32 {
+	if len(piece) > scanMax {
+		return b.mergeHeap(piece)
+	}
+	slot := &b.cache[h>>(64-cacheBits)] // the top bits: the table indexes with the bottom ones
+	if c := slot.Load(); c != nil && c.piece == piece {
+		return c.bounds
+	}
+	bounds := b.mergeScan(piece, buf[:len(piece)+1])
+	// A copy of the piece, so that the cache does not keep the text alive.
+	slot.Store(&cachedPiece{piece: strings.Clone(piece), bounds: slices.Clone(bounds)})
+	return bounds
+}
+
+// cacheBits sets the size of the cache of merged pieces: 2^14 entries of
+// at most 96 bytes of piece and 97 offsets each, at most about 8 MB.
+const cacheBits = 14
+
+type cachedPiece struct {
+	piece  string
+	bounds []int32
 }
 
 // rank returns the rank of the token s, or noRank.

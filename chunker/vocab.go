@@ -51,17 +51,23 @@ func newVocab(toks []string) (vocab, error) {
 
 // rank returns the rank of token s, or noRank if s is not a token.
 func (v *vocab) rank(s string) uint32 {
+	r, _ := v.lookup(s)
+	return r
+}
+
+// lookup returns the rank of token s, or noRank, and the hash of s.
+func (v *vocab) lookup(s string) (uint32, uint64) {
 	h := maphash.String(v.seed, s)
 	tag := h >> 32
 	for i := h & v.mask; ; i = (i + 1) & v.mask {
 		e := v.slots[i]
 		if e == 0 {
-			return noRank
+			return noRank, h
 		}
 		if e>>32 == tag {
 			r := uint32(e) - 1
 			if v.text[v.start[r]:v.start[r+1]] == s {
-				return r
+				return r, h
 			}
 		}
 	}
