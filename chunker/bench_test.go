@@ -11,10 +11,11 @@ import (
 	"github.com/tiktoken-go/tokenizer/codec"
 )
 
-// benchDocs are about 1 MiB each: Markdown-like sections with headings and
-// paragraphs, plain prose in lines with no structure, and real text: the
-// Go distribution's own documentation (HTML and Markdown prose with code)
-// and some of its sources, which any machine that runs these benchmarks has.
+// benchDocs are Markdown-like sections with headings and paragraphs and
+// plain prose in lines with no structure, about 1 MiB each, and real text
+// (0.6 MB): the Go distribution's own documentation (HTML and Markdown prose
+// with code) and some of its sources, which any machine that runs these
+// benchmarks has.
 func benchDocs(tb testing.TB) map[string]Document {
 	r := rand.New(rand.NewPCG(42, 42))
 	md := markdownLike(r, 0)

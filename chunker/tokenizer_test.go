@@ -209,8 +209,8 @@ func generated(r *rand.Rand, n int) string {
 
 func TestBPEMatchesLibraryOnRealText(t *testing.T) {
 	t.Parallel()
-	budget := 2 << 20
-	if testing.Short() {
+	budget := 1 << 20
+	if testing.Short() || raceEnabled {
 		budget = 256 << 10
 	}
 	files := realCorpus(t, budget)
@@ -218,7 +218,7 @@ func TestBPEMatchesLibraryOnRealText(t *testing.T) {
 	for _, f := range files {
 		total += len(f.text)
 	}
-	if total < min(budget, 1<<20) {
+	if total < budget {
 		t.Fatalf("the corpus is only %d bytes in %d files", total, len(files))
 	}
 	t.Logf("%d files, %d bytes; %s", len(files), total, coverage(files))
@@ -315,7 +315,11 @@ func TestPiecesMatchLibraryPattern(t *testing.T) {
 		}
 	}
 	var b strings.Builder
-	for r := rune(0); r <= unicode.MaxRune; r++ {
+	last := rune(unicode.MaxRune)
+	if testing.Short() || raceEnabled {
+		last = 0xffff // the Basic Multilingual Plane
+	}
+	for r := rune(0); r <= last; r++ {
 		// Every character up to the end of plane 3 (all that Unicode
 		// assigns there) and plane 14's; a sample of the unassigned and
 		// private-use planes.
@@ -365,14 +369,18 @@ func libraryPieces(t testing.TB, re *regexp2.Regexp, s string) [][2]int {
 
 // TestBPELongRuns checks the texts that make byte-pair merging slow: one
 // piece a megabyte long. BPE counts them exactly (it never cuts a piece),
-// and its time grows with the length, not its square: at O(n²) a 1 MiB
-// piece takes minutes (the library's merge of one took over a second at
-// 32 KiB before it gained a heap), here about half a second of CPU.
+// and its time grows with the length, not its square: merged at O(n²) a
+// 1 MiB piece takes many minutes (DEPENDENCIES.md: 32k identical characters
+// took 1.2 s in pkoukk/tiktoken-go), here about half a second of CPU. With
+// -short or -race the runs are 256 KiB, and only exactness is in question.
 func TestBPELongRuns(t *testing.T) {
 	t.Parallel()
 	b, lib := cl100k(t), library()
 	r := rand.New(rand.NewPCG(3, 3))
-	const size = 1 << 20
+	size := 1 << 20
+	if testing.Short() || raceEnabled {
+		size = 256 << 10
+	}
 	letters := make([]byte, size)
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	for i := range letters {
@@ -388,12 +396,11 @@ func TestBPELongRuns(t *testing.T) {
 		// ... and linear on the whole: even on a loaded machine, under the
 		// race detector, two minutes are far from the hours O(n²) would take.
 		start := time.Now()
-		n := b.Count(long)
-		checkOffsets(t, b, long)
+		checkOffsets(t, b, long) // Offsets and Count
 		d := time.Since(start)
-		t.Logf("%s: %d tokens in %v", tc.name, n, d)
+		t.Logf("%s: Offsets and Count in %v", tc.name, d)
 		if d > 2*time.Minute {
-			t.Errorf("%s: 1 MiB took %v", tc.name, d)
+			t.Errorf("%s: %d bytes took %v", tc.name, len(long), d)
 		}
 	}
 }
