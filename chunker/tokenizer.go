@@ -157,7 +157,8 @@ func (b *BPE) split(piece string, h uint64, buf *[scanMax + 1]int32) []int32 {
 }
 
 // cacheBits sets the size of the cache of merged pieces: 2^14 entries of
-// at most 96 bytes of piece and 97 offsets each, at most about 8 MB.
+// at most 96 bytes of piece and 97 offsets each, so at most about 9 MB;
+// ordinary text, whose merged pieces are short, uses much less.
 const cacheBits = 14
 
 type cachedPiece struct {
