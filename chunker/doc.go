@@ -6,5 +6,7 @@
 // strongest structural boundary that fits: a section (heading) first, then
 // a paragraph, a line, a sentence, a word, and only then a bare token.
 // The text is tokenized once; a chunk's final count is checked once more on
-// its own text, so no chunk exceeds MaxTokens.
+// its own text, so no chunk exceeds MaxTokens. Counts are exact: BPE gives
+// the tokens of github.com/tiktoken-go/tokenizer's cl100k_base encoding of
+// the whole text, with a pre-tokenizer and merge of its own (tokenizer.go).
 package chunker

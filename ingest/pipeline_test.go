@@ -135,8 +135,10 @@ func testPipelineIndexing(t *testing.T, vectors search.Store) {
 	crash := &crashingEmbedder{Embedder: local}
 	defer vectors.Close()
 	store := ingest.NewStore(pool)
+	// 24 tokens cut the report into three chunks, so two embedding calls
+	// of two: the second is the one that crashes.
 	p, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{
-		Chunking: chunker.Options{MaxTokens: 32, OverlapTokens: 4}, Embedder: crash, Vectors: vectors, EmbedBatch: 2,
+		Chunking: chunker.Options{MaxTokens: 24, OverlapTokens: 4}, Embedder: crash, Vectors: vectors, EmbedBatch: 2,
 	}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
