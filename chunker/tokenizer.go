@@ -143,6 +143,9 @@ func (b *BPE) Count(s string) int {
 // cache takes one: the cache keeps the last piece merged for each of its
 // slots (lock-free: a slot holds a pointer to an immutable entry).
 func (b *BPE) split(piece string, h uint64, buf *[scanMax + 1]int32) []int32 {
+	if len(piece) > maxPiece {
+		return b.mergeLong(piece)
+	}
 	if len(piece) > scanMax {
 		return b.mergeHeap(piece)
 	}
@@ -221,11 +224,36 @@ func (b *BPE) mergeScan(piece string, bounds []int32) []int32 {
 	return bounds
 }
 
+// maxPiece bounds the piece mergeHeap takes at once. No piece of real
+// text comes near it (a word, a number, a run of punctuation or spaces);
+// a longer one (a hostile upload that is one 20 MiB word) is merged in
+// windows of maxPiece bytes, cut between characters, so that merging
+// needs at most about 20 × maxPiece bytes (1.3 MB) rather than 20 bytes a
+// byte of the piece. Its count may then differ from the provider's by a
+// token a window; counts of every piece shorter than this stay exact.
+const maxPiece = 64 << 10
+
+// mergeLong merges a piece longer than maxPiece window by window.
+func (b *BPE) mergeLong(piece string) []int32 {
+	out := []int32{0}
+	for start := 0; start < len(piece); {
+		end := min(start+maxPiece, len(piece))
+		for end < len(piece) && !utf8.RuneStart(piece[end]) {
+			end--
+		}
+		for _, e := range b.mergeHeap(piece[start:end])[1:] {
+			out = append(out, int32(start)+e)
+		}
+		start = end
+	}
+	return out
+}
+
 // mergeHeap returns what mergeScan would, in O(n log n) for a piece of n
 // bytes: a long run of one character (a line of dashes, a base64 blob) is
 // one piece, and mergeScan would take O(n²). It needs about 20 bytes of
-// memory per byte of the piece while it works: 400 MB for a text at
-// ingest's 20 MiB limit that is all one piece (a 20 MiB word).
+// memory per byte of the piece while it works, so split hands it at most
+// maxPiece bytes at a time.
 func (b *BPE) mergeHeap(piece string) []int32 {
 	n := int32(len(piece))
 	// Parts form a linked list of their start offsets; rank[i] is the rank

@@ -368,8 +368,9 @@ func libraryPieces(t testing.TB, re *regexp2.Regexp, s string) [][2]int {
 }
 
 // TestBPELongRuns checks the texts that make byte-pair merging slow: one
-// piece a megabyte long. BPE counts them exactly (it never cuts a piece),
-// and its time grows with the length, not its square: merged at O(n²) a
+// piece a megabyte long. BPE counts pieces up to maxPiece (64 KiB) exactly
+// and merges longer ones in windows of that size (bounded memory), and its
+// time grows with the length, not its square: merged at O(n²) a
 // 1 MiB piece takes many minutes (DEPENDENCIES.md: 32k identical characters
 // took 1.2 s in pkoukk/tiktoken-go), here about half a second of CPU. With
 // -short or -race the runs are 256 KiB, and only exactness is in question.
