@@ -10,7 +10,7 @@ GO ?= go
 FUZZTIME ?= 2000x
 FUZZMINIMIZETIME ?= 100x
 
-.PHONY: run test fuzz build vet fmt
+.PHONY: run test fuzz build vet fmt eval-html
 
 run:
 	@scripts/run.sh
@@ -30,6 +30,14 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+# Scores HTML main-content extraction against pages with known main
+# content (mozilla/readability's test pages: <page>/source.html and
+# <page>/expected.html). Not part of `make test`: the pages live outside
+# the repository. V=1 lists every page, worst first.
+HTML_DEVDATA ?= /work/shared/devdata/html
+eval-html:
+	$(GO) run ./scripts/evalhtml -dir $(HTML_DEVDATA) $(if $(V),-v)
 
 build:
 	$(GO) build -o bin/ ./cmd/...

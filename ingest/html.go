@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"strings"
+	"unicode/utf8"
 
 	trafilatura "github.com/markusmobius/go-trafilatura"
 	"golang.org/x/net/html"
@@ -11,15 +12,12 @@ import (
 )
 
 // extractHTML keeps a page's readable text: the title, headings (as
-// sections), paragraphs, list items and table rows (cells joined by " | ").
-// Scripts, styles, forms, navigation, headers, footers, asides and hidden
-// elements are dropped. Menus, footers and ads are kept out of the chunks
-// in two ways:
-//   - a page that marks its main content (<main>, <article>, role="main")
-//     keeps only that, when it holds a fair share of the text;
-//   - any other page goes through go-trafilatura's main-content extraction,
-//     whose result is used when it kept the page's structure and at least a
-//     tenth of its text, and the whole body otherwise.
+// sections), paragraphs, list items ("- item") and table rows (cells
+// joined by " | "), code blocks line by line. Scripts, styles, forms,
+// navigation, headers, footers, asides and hidden elements are dropped.
+// Which part of the page is its main content is go-trafilatura's call
+// (see mainContent); a page without a tree (the parser refuses it) keeps
+// its text through the flat tokenizer.
 func extractHTML(ctx context.Context, data []byte, lim Limits) (Extracted, error) {
 	s, err := decodeText(data)
 	if err != nil {
@@ -35,17 +33,13 @@ func extractHTML(ctx context.Context, data []byte, lim Limits) (Extracted, error
 	if t := findFirst(doc, func(n *html.Node) bool { return n.DataAtom == atom.Title }); t != nil {
 		title = cleanInline(textOf(t))
 	}
-	root := findFirst(doc, func(n *html.Node) bool { return n.DataAtom == atom.Body })
-	if root == nil {
-		root = doc
+	body := findFirst(doc, func(n *html.Node) bool { return n.DataAtom == atom.Body })
+	if body == nil {
+		body = doc
 	}
-	if main := mainContent(root); main != nil {
-		root = main
-	} else if content := trafilaturaContent(s, visibleLen(root)); content != nil {
-		root = content
-	}
+	root, fromTrafilatura := mainContent(doc, body)
 
-	w := &htmlWalker{ctx: ctx, b: newBuilder(lim.MaxTextBytes)}
+	w := &htmlWalker{ctx: ctx, b: newBuilder(lim.MaxTextBytes), dedupe: fromTrafilatura}
 	if title != "" {
 		w.b.title = title
 	}
@@ -57,43 +51,77 @@ func extractHTML(ctx context.Context, data []byte, lim Limits) (Extracted, error
 	return w.b.result()
 }
 
-// mainContent returns the page's marked main content when it holds at
+// minTrafilaturaRunes is go-trafilatura's own minimum extraction
+// (Config.MinExtractedSize): below it, it falls back to a flat "baseline"
+// of paragraphs that loses the structure and repeats text.
+const minTrafilaturaRunes = 250
+
+// mainContent returns the part of the page to walk, and whether it is
+// go-trafilatura's output. go-trafilatura's extraction (with its
+// readability and dom-distiller fallbacks) runs on every page, first; its
+// result is the main content unless it is shorter than its own minimum
+// (a short page, or a failure), in which case the page's marked main
+// content (<main>, role="main", <article>) is walked when it holds a fair
+// share of the text, and the whole body otherwise.
+func mainContent(doc, body *html.Node) (*html.Node, bool) {
+	if content := trafilaturaContent(doc); content != nil {
+		return content, true
+	}
+	if marked := markedContent(body); marked != nil {
+		return marked, false
+	}
+	return body, false
+}
+
+// trafilaturaOptions: comments left out (readers' comments are not the
+// page's content), tables kept, the fallbacks on, recall favoured (a
+// chunk too many costs less than a lost paragraph), no date extraction
+// (ragd does not use it, and go-dateparser's extensive mode is most of
+// go-trafilatura's time), no deduplication across pages (a reference page
+// repeats rows legitimately).
+var trafilaturaOptions = trafilatura.Options{
+	ExcludeComments: true,
+	EnableFallback:  true,
+	Focus:           trafilatura.FavorRecall,
+	HtmlDateMode:    trafilatura.Disabled,
+}
+
+// trafilaturaContent runs go-trafilatura on doc (which it does not
+// modify) and returns its content, or nil when it failed, panicked or
+// kept less than minTrafilaturaRunes. Its elements get their atoms, which
+// the nodes it builds lack.
+func trafilaturaContent(doc *html.Node) (content *html.Node) {
+	defer func() {
+		if recover() != nil {
+			content = nil // our own walk of the page still works
+		}
+	}()
+	res, err := trafilatura.ExtractDocument(doc, trafilaturaOptions)
+	if err != nil || res == nil || res.ContentNode == nil || utf8.RuneCountInString(res.ContentText) < minTrafilaturaRunes {
+		return nil
+	}
+	walk(res.ContentNode, func(n *html.Node) bool {
+		if n.Type == html.ElementNode {
+			n.DataAtom = atom.Lookup([]byte(n.Data))
+		}
+		return true
+	})
+	return res.ContentNode
+}
+
+// markedContent returns the page's marked main content when it holds at
 // least a quarter of the body's visible text, else nil.
-func mainContent(body *html.Node) *html.Node {
+func markedContent(body *html.Node) *html.Node {
 	main := findFirst(body, func(n *html.Node) bool {
 		return n.DataAtom == atom.Main || attr(n, "role") == "main"
 	})
 	if main == nil {
 		main = findFirst(body, func(n *html.Node) bool { return n.DataAtom == atom.Article })
 	}
-	if main == nil {
-		return nil
-	}
-	if visibleLen(main)*4 < visibleLen(body) {
+	if main == nil || visibleLen(main)*4 < visibleLen(body) {
 		return nil
 	}
 	return main
-}
-
-// trafilaturaContent runs go-trafilatura's main-content extraction on page
-// and returns its content when it looks right: several blocks (a single
-// paragraph is its baseline fallback, which glues headings, lists and cells
-// together) holding at least a tenth of the body's text. Otherwise nil.
-func trafilaturaContent(page string, bodyLen int) *html.Node {
-	res, err := trafilatura.Extract(strings.NewReader(page), trafilatura.Options{ExcludeComments: true, EnableFallback: true, Deduplicate: true})
-	if err != nil || res == nil || res.ContentNode == nil {
-		return nil
-	}
-	blocks := 0
-	for c := res.ContentNode.FirstChild; c != nil; c = c.NextSibling {
-		if c.Type == html.ElementNode {
-			blocks++
-		}
-	}
-	if blocks < 2 || visibleLen(res.ContentNode)*10 < bodyLen {
-		return nil
-	}
-	return res.ContentNode
 }
 
 // dropped reports whether an element and everything in it is left out.
@@ -125,13 +153,24 @@ type htmlWalker struct {
 	b      *builder
 	inline strings.Builder
 	steps  int
+	// dedupe drops a paragraph that is a part of the last kept paragraph
+	// (not the same text: pages repeat paragraphs): go-trafilatura keeps
+	// a <div> of <br>-separated lines whole and then again line by line.
+	dedupe bool
+	last   string
 }
 
 func (w *htmlWalker) flush() {
-	if w.inline.Len() > 0 {
-		w.b.paragraph(w.inline.String())
-		w.inline.Reset()
+	if w.inline.Len() == 0 {
+		return
 	}
+	text := cleanInline(w.inline.String())
+	w.inline.Reset()
+	if w.dedupe && len(text) < len(w.last) && strings.Contains(w.last, text) {
+		return
+	}
+	w.b.paragraph(text)
+	w.last = text
 }
 
 // block walks n's children, flushing running text at block boundaries.
@@ -156,15 +195,10 @@ func (w *htmlWalker) block(n *html.Node) {
 		case atom.H1, atom.H2, atom.H3, atom.H4, atom.H5, atom.H6:
 			w.flush()
 			w.b.heading(int(c.Data[1]-'0'), textOf(c))
+			w.last = ""
 		case atom.Ul, atom.Ol:
 			w.flush()
-			var items []string
-			for li := c.FirstChild; li != nil; li = li.NextSibling {
-				if li.DataAtom == atom.Li && !dropped(li) {
-					items = append(items, "- "+visibleText(li))
-				}
-			}
-			w.b.lines(items)
+			w.b.lines(listItems(c, nil))
 		case atom.Table:
 			w.flush()
 			w.b.lines(tableRows(c))
@@ -184,6 +218,33 @@ func (w *htmlWalker) block(n *html.Node) {
 	}
 }
 
+// listItems appends a line "- item" for each item of list (and of the lists
+// nested in it, after their item).
+func listItems(list *html.Node, lines []string) []string {
+	for li := list.FirstChild; li != nil; li = li.NextSibling {
+		if dropped(li) || li.Type != html.ElementNode {
+			continue
+		}
+		if li.DataAtom == atom.Ul || li.DataAtom == atom.Ol {
+			lines = listItems(li, lines) // a list directly in a list (invalid, common)
+			continue
+		}
+		var nested []*html.Node
+		text := blockTextExcept(li, func(n *html.Node) bool {
+			if n.DataAtom == atom.Ul || n.DataAtom == atom.Ol {
+				nested = append(nested, n)
+				return true
+			}
+			return false
+		})
+		lines = append(lines, "- "+text)
+		for _, l := range nested {
+			lines = listItems(l, lines)
+		}
+	}
+	return lines
+}
+
 func tableRows(table *html.Node) []string {
 	var rows []string
 	walk(table, func(n *html.Node) bool {
@@ -194,7 +255,7 @@ func tableRows(table *html.Node) []string {
 			var cells []string
 			for c := n.FirstChild; c != nil; c = c.NextSibling {
 				if c.DataAtom == atom.Td || c.DataAtom == atom.Th {
-					cells = append(cells, cleanInline(visibleText(c)))
+					cells = append(cells, cleanInline(blockText(c)))
 				}
 			}
 			if strings.Join(cells, "") != "" {
@@ -270,6 +331,60 @@ func visibleText(n *html.Node) string {
 		return true
 	})
 	return b.String()
+}
+
+// blockText is visibleText with a space at the boundaries of block
+// elements, so that the words of neighbouring blocks inside a list item or
+// table cell stay apart.
+func blockText(n *html.Node) string {
+	return blockTextExcept(n, func(*html.Node) bool { return false })
+}
+
+// blockTextExcept is blockText leaving out the elements skip reports.
+func blockTextExcept(n *html.Node, skip func(*html.Node) bool) string {
+	var b strings.Builder
+	var stack []*html.Node
+	push := func(p *html.Node) {
+		for k := p.LastChild; k != nil; k = k.PrevSibling {
+			stack = append(stack, k)
+		}
+	}
+	push(n)
+	for len(stack) > 0 {
+		c := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if c == nil { // the end of a block element
+			b.WriteByte(' ')
+			continue
+		}
+		if dropped(c) || skip(c) {
+			continue
+		}
+		switch {
+		case c.Type == html.TextNode:
+			b.WriteString(c.Data)
+		case c.Type == html.ElementNode && !inlineElement(c.DataAtom):
+			b.WriteByte(' ')
+			stack = append(stack, nil)
+			push(c)
+		default:
+			push(c)
+		}
+	}
+	return b.String()
+}
+
+// inlineElement reports whether text in a elements runs on with its
+// neighbours' (an unknown element, atom 0, counts as block).
+func inlineElement(a atom.Atom) bool {
+	switch a {
+	case atom.A, atom.Abbr, atom.B, atom.Bdi, atom.Bdo, atom.Cite, atom.Code, atom.Data, atom.Dfn,
+		atom.Em, atom.I, atom.Kbd, atom.Mark, atom.Q, atom.S, atom.Samp, atom.Small, atom.Span,
+		atom.Strong, atom.Sub, atom.Sup, atom.Time, atom.U, atom.Var, atom.Font, atom.Strike, atom.Tt,
+		atom.Big, atom.Label, atom.Ins, atom.Del, atom.Wbr, atom.Img:
+		return true
+	}
+	return false
 }
 
 func visibleLen(n *html.Node) int {
