@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	trafilatura "github.com/markusmobius/go-trafilatura"
@@ -37,6 +38,7 @@ func extractHTML(ctx context.Context, data []byte, lim Limits) (Extracted, error
 	if body == nil {
 		body = doc
 	}
+	prune(ctx, body)
 	root, fromTrafilatura := mainContent(doc, body)
 
 	w := &htmlWalker{ctx: ctx, b: newBuilder(lim.MaxTextBytes), dedupe: fromTrafilatura}
@@ -124,8 +126,15 @@ func markedContent(body *html.Node) *html.Node {
 	return main
 }
 
-// dropped reports whether an element and everything in it is left out.
+// dropped reports whether an element and everything in it is left out
+// by the flat tokenizer, which has no tree to weigh them in.
 func dropped(n *html.Node) bool {
+	return nonText(n) || boilerplate(n)
+}
+
+// nonText reports whether n holds no readable text: comments, scripts,
+// styles, embedded media and widgets.
+func nonText(n *html.Node) bool {
 	if n.Type == html.CommentNode || n.Type == html.DoctypeNode {
 		return true
 	}
@@ -134,18 +143,128 @@ func dropped(n *html.Node) bool {
 	}
 	switch n.DataAtom {
 	case atom.Script, atom.Style, atom.Noscript, atom.Template, atom.Svg, atom.Math, atom.Head,
-		atom.Nav, atom.Header, atom.Footer, atom.Aside, atom.Form, atom.Button, atom.Select,
-		atom.Iframe, atom.Object, atom.Embed, atom.Canvas, atom.Audio, atom.Video:
+		atom.Button, atom.Select, atom.Iframe, atom.Object, atom.Embed, atom.Canvas, atom.Audio, atom.Video:
+		return true
+	}
+	return false
+}
+
+// boilerplate reports whether n is, by its markup, something other than
+// the page's content: navigation, the page's header and footer (a
+// <header> or <footer> inside an <article>, <main> or <section> is that
+// part's own), asides, forms, hidden elements, and boxes whose class or
+// id names them (boilerplateWords).
+func boilerplate(n *html.Node) bool {
+	if n.Type != html.ElementNode {
+		return false
+	}
+	switch n.DataAtom {
+	case atom.Nav, atom.Aside, atom.Form:
+		return true
+	case atom.Header, atom.Footer:
+		for p := n.Parent; p != nil; p = p.Parent {
+			if p.DataAtom == atom.Article || p.DataAtom == atom.Main || p.DataAtom == atom.Section {
+				return false
+			}
+		}
 		return true
 	}
 	if hasAttr(n, "hidden") || attr(n, "aria-hidden") == "true" {
 		return true
 	}
-	switch attr(n, "role") {
-	case "navigation", "banner", "contentinfo", "complementary", "search":
+	if style := strings.ReplaceAll(attr(n, "style"), " ", ""); strings.Contains(style, "display:none") || strings.Contains(style, "visibility:hidden") {
 		return true
 	}
+	switch attr(n, "role") {
+	case "navigation", "banner", "contentinfo", "complementary", "search", "dialog", "alertdialog":
+		return true
+	}
+	switch n.DataAtom {
+	case atom.Div, atom.Section, atom.Ul, atom.Ol, atom.P, atom.Span, atom.Figure:
+		return namedBoilerplate(attr(n, "class")) || namedBoilerplate(attr(n, "id"))
+	}
 	return false
+}
+
+// boilerplateWords are words of class and id names that mark the boxes
+// news and blog pages put around and inside their articles. Whole words
+// only ("share-tools", not "shared"), in names of at most three words,
+// and never for an element that holds most of the page's text (see prune).
+var boilerplateWords = map[string]bool{
+	"share": true, "sharing": true, "social": true, "newsletter": true, "subscribe": true,
+	"subscription": true, "related": true, "breadcrumb": true, "breadcrumbs": true, "promo": true,
+	"advert": true, "advertisement": true, "sponsored": true, "outbrain": true, "taboola": true,
+	"cookie": true, "cookies": true, "popup": true, "modal": true, "signup": true,
+}
+
+func namedBoilerplate(name string) bool {
+	for _, token := range strings.Fields(name) {
+		words := strings.FieldsFunc(token, func(r rune) bool { return !unicode.IsLetter(r) })
+		if len(words) > 3 {
+			continue // a heading's anchor ("sharing-with-a-single-developer"), not a box's name
+		}
+		for _, w := range words {
+			if boilerplateWords[w] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// prune removes from body what is not its content (nonText, boilerplate),
+// except a boilerplate element that holds at least half of the body's
+// text: a page wrapped whole in a <form>, or an article whose class says
+// "related", is still the page.
+func prune(ctx context.Context, body *html.Node) {
+	lens := textLens(body)
+	var remove []*html.Node
+	steps := 0
+	walk(body, func(n *html.Node) bool {
+		if steps++; steps%4096 == 0 && ctx.Err() != nil {
+			return false
+		}
+		if nonText(n) || (boilerplate(n) && lens[n]*2 < lens[body]) {
+			remove = append(remove, n)
+			return false
+		}
+		return true
+	})
+	for _, n := range remove {
+		n.Parent.RemoveChild(n)
+	}
+}
+
+// textLens maps each element under (and including) root to the number of
+// bytes of text it holds, outside nonText elements.
+func textLens(root *html.Node) map[*html.Node]int {
+	lens := map[*html.Node]int{}
+	// Post-order without recursion: a node's length is added to its
+	// parent's once all of its children are done.
+	type frame struct {
+		n    *html.Node
+		next *html.Node
+	}
+	stack := []frame{{root, root.FirstChild}}
+	for len(stack) > 0 {
+		top := &stack[len(stack)-1]
+		if c := top.next; c != nil {
+			top.next = c.NextSibling
+			switch {
+			case nonText(c):
+			case c.Type == html.TextNode:
+				lens[top.n] += len(strings.TrimSpace(c.Data))
+			default:
+				stack = append(stack, frame{c, c.FirstChild})
+			}
+			continue
+		}
+		stack = stack[:len(stack)-1]
+		if len(stack) > 0 {
+			lens[stack[len(stack)-1].n] += lens[top.n]
+		}
+	}
+	return lens
 }
 
 type htmlWalker struct {
@@ -180,7 +299,7 @@ func (w *htmlWalker) block(n *html.Node) {
 		if w.steps++; w.steps%4096 == 0 && w.ctx.Err() != nil {
 			return
 		}
-		if dropped(c) {
+		if nonText(c) {
 			continue
 		}
 		if c.Type == html.TextNode {
@@ -205,6 +324,13 @@ func (w *htmlWalker) block(n *html.Node) {
 		case atom.Pre:
 			w.flush()
 			w.b.lines(strings.Split(visibleText(c), "\n"))
+		case atom.Code:
+			if !blockCode(c) {
+				w.block(c)
+				break
+			}
+			w.flush()
+			w.b.lines(strings.Split(visibleText(c), "\n"))
 		case atom.Br:
 			w.inline.WriteByte(' ')
 		case atom.P, atom.Div, atom.Section, atom.Blockquote, atom.Dl, atom.Dt, atom.Dd, atom.Figure,
@@ -218,11 +344,32 @@ func (w *htmlWalker) block(n *html.Node) {
 	}
 }
 
+// blockCode reports whether a <code> element is a code block of its own:
+// go-trafilatura turns <pre><code> into <code><code> among the paragraphs.
+// A <code> in a paragraph, a heading or inline text is inline code.
+func blockCode(code *html.Node) bool {
+	p := code.Parent
+	if p == nil {
+		return false
+	}
+	switch {
+	case p.DataAtom == atom.Code:
+		return false // the inner one of <code><code>
+	case p.DataAtom == atom.P, inlineElement(p.DataAtom):
+		return false
+	}
+	switch p.DataAtom {
+	case atom.H1, atom.H2, atom.H3, atom.H4, atom.H5, atom.H6, atom.Li, atom.Td, atom.Th, atom.Dt:
+		return false
+	}
+	return true
+}
+
 // listItems appends a line "- item" for each item of list (and of the lists
 // nested in it, after their item).
 func listItems(list *html.Node, lines []string) []string {
 	for li := list.FirstChild; li != nil; li = li.NextSibling {
-		if dropped(li) || li.Type != html.ElementNode {
+		if nonText(li) || li.Type != html.ElementNode {
 			continue
 		}
 		if li.DataAtom == atom.Ul || li.DataAtom == atom.Ol {
@@ -248,7 +395,7 @@ func listItems(list *html.Node, lines []string) []string {
 func tableRows(table *html.Node) []string {
 	var rows []string
 	walk(table, func(n *html.Node) bool {
-		if dropped(n) {
+		if nonText(n) {
 			return false
 		}
 		if n.DataAtom == atom.Tr {
@@ -314,12 +461,12 @@ func textOf(n *html.Node) string {
 	return b.String()
 }
 
-// visibleText returns the text under n that is not dropped, with <br> and
+// visibleText returns the text under n outside nonText elements, with <br> and
 // block ends as line breaks.
 func visibleText(n *html.Node) string {
 	var b strings.Builder
 	walk(n, func(c *html.Node) bool {
-		if dropped(c) {
+		if nonText(c) {
 			return false
 		}
 		switch {
@@ -357,7 +504,7 @@ func blockTextExcept(n *html.Node, skip func(*html.Node) bool) string {
 			b.WriteByte(' ')
 			continue
 		}
-		if dropped(c) || skip(c) {
+		if nonText(c) || skip(c) {
 			continue
 		}
 		switch {
