@@ -13,12 +13,12 @@ import (
 )
 
 // extractHTML keeps a page's readable text: the title, headings (as
-// sections), paragraphs, list items ("- item") and table rows (cells
-// joined by " | "), code blocks line by line. Scripts, styles, forms,
-// navigation, headers, footers, asides and hidden elements are dropped.
-// Which part of the page is its main content is go-trafilatura's call
-// (see mainContent); a page without a tree (the parser refuses it) keeps
-// its text through the flat tokenizer.
+// sections), paragraphs, list items ("- item"), table rows (cells joined
+// by " | ") and code blocks line by line, of the page's main content:
+// the page is pruned of what is not content (prune), go-trafilatura
+// finds the main content in what is left (mainContent), and our walker
+// turns that into text with its structure. A page without a tree (the
+// parser refuses it) keeps its text through the flat tokenizer.
 func extractHTML(ctx context.Context, data []byte, lim Limits) (Extracted, error) {
 	s, err := decodeText(data)
 	if err != nil {
@@ -79,8 +79,8 @@ func mainContent(doc, body *html.Node) (*html.Node, bool) {
 // page's content), tables kept, the fallbacks on, recall favoured (a
 // chunk too many costs less than a lost paragraph), no date extraction
 // (ragd does not use it, and go-dateparser's extensive mode is most of
-// go-trafilatura's time), no deduplication across pages (a reference page
-// repeats rows legitimately).
+// go-trafilatura's time), no deduplication (it drops text that repeats
+// within the page, and a reference page repeats cells legitimately).
 var trafilaturaOptions = trafilatura.Options{
 	ExcludeComments: true,
 	EnableFallback:  true,
