@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 )
 
 // para is a paragraph of article prose about topic, long enough to read
@@ -220,5 +223,50 @@ func TestExtractHTMLBadInput(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestExtractHTMLLongPage: a page with more text than go-trafilatura is
+// given (its time grows with the square of the text) is walked whole,
+// pruned, with its structure: a manual, not an article among menus.
+func TestExtractHTMLLongPage(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString(`<html><head><title>Manual</title></head><body><nav><a href="/">Home</a> <a href="/faq">FAQ</a></nav><main><h1>Manual</h1>`)
+	sections := 0
+	for ; b.Len() < 3*maxTrafilaturaText; sections++ {
+		fmt.Fprintf(&b, `<h2>Chapter %d</h2><p>Chapter %d explains one more part of how tenants upload documents and search them.</p>`+
+			`<div class="share-tools"><a href="/share">Share this chapter</a></div><table><tr><td>key%d</td><td>value%d</td></tr></table>`, sections, sections, sections, sections)
+	}
+	b.WriteString(`</main></body></html>`)
+	ext, err := Extract(t.Context(), TypeHTML, []byte(b.String()), Limits{Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secs := sectionTexts(ext)
+	for i := range sections {
+		path := fmt.Sprintf("Manual > Chapter %d", i)
+		if sec := secs[path]; !strings.Contains(sec, fmt.Sprintf("Chapter %d explains", i)) || !strings.Contains(sec, fmt.Sprintf("key%d | value%d", i, i)) {
+			t.Fatalf("section %q is %q", path, sec)
+		}
+	}
+	for _, gone := range []string{"Share this chapter", "FAQ"} {
+		if strings.Contains(ext.Text, gone) {
+			t.Errorf("boilerplate %q kept", gone)
+		}
+	}
+
+	// The walk is ours, not go-trafilatura's.
+	doc, err := html.Parse(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := findFirst(doc, func(n *html.Node) bool { return n.DataAtom == atom.Body })
+	textLen := prune(t.Context(), body)
+	if textLen <= maxTrafilaturaText {
+		t.Fatalf("the page holds %d bytes of text, want over %d", textLen, maxTrafilaturaText)
+	}
+	if root, fromTrafilatura := mainContent(doc, body, textLen); fromTrafilatura || root.DataAtom != atom.Main {
+		t.Errorf("mainContent = <%s>, from go-trafilatura %v; want our walk of <main>", root.Data, fromTrafilatura)
 	}
 }
