@@ -38,8 +38,8 @@ func extractHTML(ctx context.Context, data []byte, lim Limits) (Extracted, error
 	if body == nil {
 		body = doc
 	}
-	textLen := prune(ctx, body)
-	root, fromTrafilatura := mainContent(doc, body, textLen)
+	size := prune(ctx, body)
+	root, fromTrafilatura := mainContent(doc, body, size)
 
 	w := &htmlWalker{ctx: ctx, b: newBuilder(lim.MaxTextBytes), dedupe: fromTrafilatura}
 	if title != "" {
@@ -58,26 +58,38 @@ func extractHTML(ctx context.Context, data []byte, lim Limits) (Extracted, error
 // of paragraphs that loses the structure and repeats text.
 const minTrafilaturaRunes = 250
 
-// maxTrafilaturaText is the most text (bytes, after pruning) a page may
-// hold for go-trafilatura to look at it. Its content search concatenates
-// the text of every paragraph once per paragraph, so its time and garbage
-// grow with the square of the text: 1 s at 150 KB of text, 9 s at 1.2 MB,
-// over two minutes (and 36 GB allocated) at 6 MB. A page with more text
-// than this is a book, a manual or a specification rather than an article
-// among boilerplate, and is walked whole (its marked main content, else
-// its pruned body).
-const maxTrafilaturaText = 256 << 10
+// maxTrafilaturaText and maxTrafilaturaWork bound the pages go-trafilatura
+// is given: at most maxTrafilaturaText bytes of text (after pruning), and
+// paragraphs × text at most maxTrafilaturaWork. Its content search
+// concatenates the text of every paragraph once per paragraph, so its
+// time and garbage grow with paragraphs × text: 1 s at 150 KB of text in
+// 1,200 paragraphs, 9 s at 1.2 MB, over two minutes (36 GB allocated) at
+// 6 MB; 6 s and 3.7 GB for 40,000 one-word paragraphs (measured in
+// process, 2 cores). A page beyond either bound is a manual, a
+// specification or a machine's output rather than an article among
+// boilerplate, and is walked whole (its marked main content, else its
+// pruned body).
+const (
+	maxTrafilaturaText = 256 << 10
+	maxTrafilaturaWork = 256 << 20
+)
+
+// fitsTrafilatura reports whether go-trafilatura may look at a page of
+// this size.
+func (s pageSize) fitsTrafilatura() bool {
+	return s.text <= maxTrafilaturaText && s.paragraphs*s.text <= maxTrafilaturaWork
+}
 
 // mainContent returns the part of the page to walk, and whether it is
 // go-trafilatura's output. go-trafilatura's extraction (with its
 // readability and dom-distiller fallbacks) runs first, on every page that
-// holds at most maxTrafilaturaText bytes of text; its result is the main
-// content unless it is shorter than its own minimum (a short page, or a
-// failure), in which case the page's marked main content (<main>,
-// role="main", <article>) is walked when it holds a fair share of the
-// text, and the whole body otherwise.
-func mainContent(doc, body *html.Node, textLen int) (*html.Node, bool) {
-	if textLen <= maxTrafilaturaText {
+// fits it (pageSize.fitsTrafilatura); its result is the main content
+// unless it is shorter than its own minimum (a short page, or a failure),
+// in which case the page's marked main content (<main>, role="main",
+// <article>) is walked when it holds a fair share of the text, and the
+// whole body otherwise.
+func mainContent(doc, body *html.Node, size pageSize) (*html.Node, bool) {
+	if size.fitsTrafilatura() {
 		if content := trafilaturaContent(doc); content != nil {
 			return content, true
 		}
@@ -225,13 +237,19 @@ func namedBoilerplate(name string) bool {
 	return false
 }
 
+// pageSize is how much a pruned page holds.
+type pageSize struct {
+	text       int // bytes of text
+	paragraphs int // <p> elements
+}
+
 // prune removes from body what is not its content (nonText, boilerplate),
 // except a boilerplate element that holds at least half of the body's
 // text: a page wrapped whole in a <form>, or an article whose class says
-// "related", is still the page. It returns the bytes of text left.
-func prune(ctx context.Context, body *html.Node) int {
+// "related", is still the page. It returns the size of what is left.
+func prune(ctx context.Context, body *html.Node) pageSize {
 	lens := textLens(body)
-	left := lens[body]
+	size := pageSize{text: lens[body]}
 	var remove []*html.Node
 	steps := 0
 	walk(body, func(n *html.Node) bool {
@@ -240,15 +258,18 @@ func prune(ctx context.Context, body *html.Node) int {
 		}
 		if nonText(n) || (boilerplate(n) && lens[n]*2 < lens[body]) {
 			remove = append(remove, n)
-			left -= lens[n]
+			size.text -= lens[n]
 			return false
+		}
+		if n.DataAtom == atom.P {
+			size.paragraphs++
 		}
 		return true
 	})
 	for _, n := range remove {
 		n.Parent.RemoveChild(n)
 	}
-	return left
+	return size
 }
 
 // textLens maps each element under (and including) root to the number of

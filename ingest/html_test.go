@@ -262,11 +262,41 @@ func TestExtractHTMLLongPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := findFirst(doc, func(n *html.Node) bool { return n.DataAtom == atom.Body })
-	textLen := prune(t.Context(), body)
-	if textLen <= maxTrafilaturaText {
-		t.Fatalf("the page holds %d bytes of text, want over %d", textLen, maxTrafilaturaText)
+	size := prune(t.Context(), body)
+	if size.text <= maxTrafilaturaText {
+		t.Fatalf("the page holds %d bytes of text, want over %d", size.text, maxTrafilaturaText)
 	}
-	if root, fromTrafilatura := mainContent(doc, body, textLen); fromTrafilatura || root.DataAtom != atom.Main {
+	if root, fromTrafilatura := mainContent(doc, body, size); fromTrafilatura || root.DataAtom != atom.Main {
 		t.Errorf("mainContent = <%s>, from go-trafilatura %v; want our walk of <main>", root.Data, fromTrafilatura)
+	}
+}
+
+// TestExtractHTMLManyParagraphs: little text in very many paragraphs
+// (go-trafilatura's cost is paragraphs × text) is walked by us too, and
+// keeps every paragraph.
+func TestExtractHTMLManyParagraphs(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString(`<html><body><main>`)
+	const n = 40000
+	for i := range n {
+		fmt.Fprintf(&b, "<p>w%d</p>", i)
+	}
+	b.WriteString(`</main></body></html>`)
+	doc, err := html.Parse(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := findFirst(doc, func(n *html.Node) bool { return n.DataAtom == atom.Body })
+	size := prune(t.Context(), body)
+	if size.paragraphs != n || size.text > maxTrafilaturaText {
+		t.Fatalf("size %+v, want %d paragraphs and at most %d bytes of text", size, n, maxTrafilaturaText)
+	}
+	if _, fromTrafilatura := mainContent(doc, body, size); fromTrafilatura {
+		t.Error("go-trafilatura was given 40,000 paragraphs")
+	}
+	ext := mustExtract(t, TypeHTML, []byte(b.String()))
+	if got := strings.Count(ext.Text, "\n\n") + 1; got != n {
+		t.Errorf("%d paragraphs extracted, want %d", got, n)
 	}
 }
