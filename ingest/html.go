@@ -45,6 +45,11 @@ func extractHTML(ctx context.Context, data []byte, lim Limits) (Extracted, error
 	if title != "" {
 		w.b.title = title
 	}
+	if fromTrafilatura && findFirst(root, func(n *html.Node) bool { return n.DataAtom == atom.H1 }) == nil {
+		if h := headline(body, title); h != "" {
+			w.b.heading(1, h)
+		}
+	}
 	w.block(root)
 	w.flush()
 	if ctx.Err() != nil {
@@ -134,6 +139,27 @@ func trafilaturaContent(doc *html.Node) (content *html.Node) {
 		return true
 	})
 	return res.ContentNode
+}
+
+// headline returns the text of the page's first <h1> when the page's
+// title names it (titles are "Headline | Site" and the like), else "".
+// go-trafilatura often leaves the headline out (it sits outside the block
+// it keeps), and without it the heading paths of a page's chunks lose
+// their root.
+func headline(body *html.Node, title string) string {
+	h1 := findFirst(body, func(n *html.Node) bool { return n.DataAtom == atom.H1 })
+	if h1 == nil {
+		return ""
+	}
+	h := cleanInline(textOf(h1))
+	if h == "" || title == "" {
+		return ""
+	}
+	lh, lt := strings.ToLower(h), strings.ToLower(title)
+	if !strings.Contains(lt, lh) && !strings.Contains(lh, lt) {
+		return ""
+	}
+	return h
 }
 
 // markedContent returns the page's marked main content when it holds at

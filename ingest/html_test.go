@@ -300,3 +300,34 @@ func TestExtractHTMLManyParagraphs(t *testing.T) {
 		t.Errorf("%d paragraphs extracted, want %d", got, n)
 	}
 }
+
+// TestExtractHTMLHeadlineRootsHeadingPaths: a headline outside the block
+// go-trafilatura keeps still heads the sections, when the title names it;
+// an <h1> the title does not name (a site's logo) does not.
+func TestExtractHTMLHeadlineRootsHeadingPaths(t *testing.T) {
+	t.Parallel()
+	story := func(title, h1 string) string {
+		var b strings.Builder
+		fmt.Fprintf(&b, `<html><head><title>%s</title></head><body><div class="top"><h1>%s</h1></div><div class="story">`, title, h1)
+		for i := range 3 {
+			b.WriteString(para("Opening", i))
+		}
+		b.WriteString(`<h2>Reactions</h2>`)
+		for i := 3; i < 6; i++ {
+			b.WriteString(para("Reactions", i))
+		}
+		b.WriteString(`</div></body></html>`)
+		return b.String()
+	}
+	ext := mustExtract(t, TypeHTML, []byte(story("Council approves river plan | Daily Planet", "Council approves river plan")))
+	secs := sectionTexts(ext)
+	if !strings.Contains(secs["Council approves river plan > Reactions"], "Paragraph 4 explains") ||
+		!strings.Contains(secs["Council approves river plan"], "Paragraph 1 explains") {
+		t.Errorf("sections not under the headline: %q", secs)
+	}
+	ext = mustExtract(t, TypeHTML, []byte(story("Council approves river plan | Daily Planet", "Daily Planet Weekly")))
+	secs = sectionTexts(ext)
+	if !strings.Contains(secs["Reactions"], "Paragraph 4 explains") {
+		t.Errorf("an <h1> the title does not name rooted the sections: %q", secs)
+	}
+}
