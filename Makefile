@@ -10,7 +10,7 @@ GO ?= go
 FUZZTIME ?= 2000x
 FUZZMINIMIZETIME ?= 100x
 
-.PHONY: run test fuzz build vet fmt eval
+.PHONY: run test fuzz build vet fmt eval eval-html
 
 run:
 	@scripts/run.sh
@@ -36,6 +36,14 @@ fuzz:
 # context and BM25 variants.
 eval:
 	$(GO) run ./scripts/evalman $(EVALFLAGS)
+
+# Scores HTML main-content extraction against pages with known main
+# content (mozilla/readability's test pages: <page>/source.html and
+# <page>/expected.html). Not part of `make test`: the pages live outside
+# the repository. V=1 lists every page, worst first.
+HTML_DEVDATA ?= /work/shared/devdata/html
+eval-html:
+	$(GO) run ./scripts/evalhtml -dir $(HTML_DEVDATA) $(if $(V),-v)
 
 build:
 	$(GO) build -o bin/ ./cmd/...

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -116,4 +117,36 @@ func BenchmarkSandboxOverhead(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkExtractHTML reports the time Extract takes per page over the
+// page folders under RAGD_BENCH_HTML (each with a source.html, as
+// mozilla/readability's test pages in make eval-html), one core. It is
+// skipped when RAGD_BENCH_HTML is not set: the pages live outside the
+// repository.
+func BenchmarkExtractHTML(b *testing.B) {
+	dir := os.Getenv("RAGD_BENCH_HTML")
+	if dir == "" {
+		b.Skip("RAGD_BENCH_HTML names no folder of pages")
+	}
+	paths, err := filepath.Glob(filepath.Join(dir, "*", "source.html"))
+	if err != nil || len(paths) == 0 {
+		b.Fatalf("no */source.html under %s (%v)", dir, err)
+	}
+	pages := make([][]byte, len(paths))
+	for i, p := range paths {
+		if pages[i], err = os.ReadFile(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		for i, page := range pages {
+			if _, err := Extract(context.Background(), TypeHTML, page, Limits{}); err != nil {
+				if e, ok := AsError(err); !ok || e.Code != CodeNoText {
+					b.Fatalf("%s: %v", paths[i], err)
+				}
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N*len(pages)), "ms/page")
 }

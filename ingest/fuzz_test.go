@@ -87,8 +87,11 @@ func FuzzExtractDOCX(f *testing.F) {
 		ingesttest.NestedDOCX(8), ingesttest.NestedDOCX(60))
 }
 
+// FuzzExtractHTML: the short seeds exercise our own walk, the news and
+// documentation pages (html_test.go) go-trafilatura and the pruning.
 func FuzzExtractHTML(f *testing.F) {
-	fuzzExtract(f, TypeHTML, []byte("<html><title>t</title><body><h1>H</h1><p>x</p><table><tr><td>1</td></tr></table></body></html>"), []byte("<div><div><p>a"), []byte("<script>x"))
+	fuzzExtract(f, TypeHTML, []byte("<html><title>t</title><body><h1>H</h1><p>x</p><table><tr><td>1</td></tr></table></body></html>"), []byte("<div><div><p>a"), []byte("<script>x"),
+		[]byte(newsPage()), []byte(docsPage))
 }
 
 func FuzzExtractMarkdown(f *testing.F) {
