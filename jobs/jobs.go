@@ -357,6 +357,12 @@ func (q *Queue) Stop(ctx context.Context) error {
 func (q *Queue) EnqueueIngest(ctx context.Context, tx pgx.Tx, d ingest.Document) error {
 	_, err := q.client.InsertTx(ctx, tx, IngestArgs{TenantID: d.TenantID, DocumentID: d.ID, ContentVersion: d.ContentVersion},
 		&river.InsertOpts{Pending: true})
+	if err != nil {
+		return err
+	}
+	// Wake the dispatchers at commit (Postgres folds the notifications of
+	// one transaction into one), rather than at their next tick.
+	_, err = tx.Exec(ctx, "SELECT pg_notify($1, '')", dispatchChannel)
 	return err
 }
 

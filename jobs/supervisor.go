@@ -30,8 +30,15 @@ type SupervisorTimings struct {
 	// Default 2s.
 	Rescue time.Duration
 	// Dispatch: how often waiting ingest jobs are released (also after
-	// every job this process finishes). Default 250ms.
+	// every job this process finishes, and when any process enqueues one).
+	// Default 250ms.
 	Dispatch time.Duration
+	// Ahead: how many ingest jobs are kept available per live worker.
+	// River fetches at most every 100 ms, so with one a worker idles
+	// between a short job's end and the next fetch; a few more keep it
+	// busy, and a tenant's next upload still waits behind at most
+	// Ahead × workers jobs of others. Default 4.
+	Ahead int
 }
 
 func (t SupervisorTimings) withDefaults() SupervisorTimings {
@@ -46,6 +53,9 @@ func (t SupervisorTimings) withDefaults() SupervisorTimings {
 	}
 	if t.Dispatch == 0 {
 		t.Dispatch = 250 * time.Millisecond
+	}
+	if t.Ahead == 0 {
+		t.Ahead = 4
 	}
 	return t
 }
@@ -106,7 +116,9 @@ func (s *supervisor) unregister(ctx context.Context) error {
 }
 
 // run beats, rescues and dispatches until ctx is done; events are this
-// process's finished jobs, each a chance to dispatch at once.
+// process's finished jobs, and enqueued the notifications of new ingest
+// jobs (from any process), each a chance to dispatch at once; the ticker
+// is the backstop.
 func (s *supervisor) run(ctx context.Context, events <-chan *river.Event) {
 	beat := time.NewTicker(s.t.Heartbeat)
 	defer beat.Stop()
@@ -114,6 +126,13 @@ func (s *supervisor) run(ctx context.Context, events <-chan *river.Event) {
 	defer rescue.Stop()
 	dispatch := time.NewTicker(s.t.Dispatch)
 	defer dispatch.Stop()
+	enqueued := make(chan struct{}, 1)
+	listenDone := make(chan struct{})
+	go func() {
+		defer close(listenDone)
+		s.listen(ctx, enqueued)
+	}()
+	defer func() { <-listenDone }()
 	s.rescue(ctx)
 	s.dispatch(ctx)
 	for {
@@ -126,12 +145,54 @@ func (s *supervisor) run(ctx context.Context, events <-chan *river.Event) {
 			s.rescue(ctx)
 		case <-dispatch.C:
 			s.dispatch(ctx)
+		case <-enqueued:
+			s.dispatch(ctx)
 		case _, ok := <-events:
 			if !ok {
 				events = nil
 				continue
 			}
 			s.dispatch(ctx)
+		}
+	}
+}
+
+// dispatchChannel is the Postgres channel EnqueueIngest notifies.
+const dispatchChannel = "ragd_dispatch"
+
+// listen holds a connection on LISTEN dispatchChannel and signals
+// enqueued for each notification, until ctx is done; when the connection
+// fails it tries again after a Dispatch tick (the ticker dispatches
+// meanwhile).
+func (s *supervisor) listen(ctx context.Context, enqueued chan<- struct{}) {
+	for ctx.Err() == nil {
+		err := func() error {
+			pooled, err := s.pool.Acquire(ctx)
+			if err != nil {
+				return err
+			}
+			conn := pooled.Hijack() // it will hold a LISTEN: never back to the pool
+			defer conn.Close(context.WithoutCancel(ctx))
+			if _, err := conn.Exec(ctx, "LISTEN "+dispatchChannel); err != nil {
+				return err
+			}
+			for {
+				if _, err := conn.WaitForNotification(ctx); err != nil {
+					return err
+				}
+				select {
+				case enqueued <- struct{}{}:
+				default: // a dispatch is already due
+				}
+			}
+		}()
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("dispatch notifications: listening failed; dispatching on the ticker until it is back", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(s.t.Dispatch):
 		}
 	}
 }
@@ -218,12 +279,13 @@ func (s *supervisor) rescue(ctx context.Context) {
 const dispatchLock = 0x72616764_64697370 // "ragddisp"
 
 // dispatchSQL releases pending ingest jobs so that as many are available
-// as the live processes have workers, in round-robin order over tenants:
+// as the live processes have workers, times $2 (Ahead), in round-robin
+// order over tenants:
 // a tenant's r-th waiting job goes at position (its jobs available or
 // running) + r, ties to the older job.
 const dispatchSQL = `
 WITH live AS (
-	SELECT greatest(coalesce(sum(workers), 0), 1) AS slots FROM ragd_workers WHERE heartbeat_at > now() - make_interval(secs => $1)
+	SELECT greatest(coalesce(sum(workers), 0), 1) * $2 AS slots FROM ragd_workers WHERE heartbeat_at > now() - make_interval(secs => $1)
 ), ready AS (
 	SELECT count(*) AS n FROM river_job WHERE state = 'available' AND kind = 'ingest_document'
 ), room AS (
@@ -251,7 +313,16 @@ func (s *supervisor) dispatch(ctx context.Context) {
 		if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1)", int64(dispatchLock)).Scan(&got); err != nil || !got {
 			return err // another process is dispatching right now
 		}
-		_, err := tx.Exec(ctx, dispatchSQL, s.t.DeadAfter.Seconds())
+		tag, err := tx.Exec(ctx, dispatchSQL, s.t.DeadAfter.Seconds(), s.t.Ahead)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		// Jobs made available by an UPDATE wake no River producer: only
+		// River's own inserts notify. Send its insert notification, as
+		// River does (channel "<schema>.river_insert", payload naming the
+		// queue), so that workers fetch them now, not at their next poll
+		// (FetchPollInterval, a second by default).
+		_, err = tx.Exec(ctx, `SELECT pg_notify(current_schema() || '.river_insert', '{"queue": "default"}')`)
 		return err
 	})
 	if err != nil && ctx.Err() == nil {

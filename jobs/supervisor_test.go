@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"context"
 	"log/slog"
 	"slices"
 	"testing"
@@ -32,7 +33,7 @@ func setupSupervisor(t *testing.T, workers int) *supervisorBundle {
 		t.Fatal(err)
 	}
 	sup := &supervisor{pool: pool, id: newClientID(), workers: workers, log: slog.New(slog.DiscardHandler),
-		t: SupervisorTimings{DeadAfter: 2 * time.Second}.withDefaults()}
+		t: SupervisorTimings{DeadAfter: 2 * time.Second, Ahead: 1}.withDefaults()}
 	if err := sup.register(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -112,6 +113,58 @@ func TestDispatch(t *testing.T) {
 		b.sup.dispatch(t.Context())
 		if n := b.states(t, "available"); n != 3 {
 			t.Fatalf("%d available for 3 live workers", n)
+		}
+	})
+
+	t.Run("KeepsAheadPerWorker", func(t *testing.T) {
+		t.Parallel()
+		b := setupSupervisor(t, 3)
+		b.sup.t.Ahead = 4
+		b.enqueue(t, uuid.New(), 20)
+		b.sup.dispatch(t.Context())
+		if n := b.states(t, "available"); n != 12 {
+			t.Fatalf("%d available for 3 live workers, 4 ahead each: want 12", n)
+		}
+	})
+
+	// An upload wakes the dispatchers at its commit, not at their next
+	// tick; a release wakes River's producers (their insert channel), not
+	// their next poll.
+	t.Run("EnqueueAndReleaseNotify", func(t *testing.T) {
+		t.Parallel()
+		b := setupSupervisor(t, 1)
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		enqueued := make(chan struct{}, 1)
+		done := make(chan struct{})
+		go func() { defer close(done); b.sup.listen(ctx, enqueued) }()
+		defer func() { cancel(); <-done }()
+		river, err := b.pool.Acquire(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer river.Release()
+		if _, err := river.Exec(t.Context(), `LISTEN "public.river_insert"`); err != nil {
+			t.Fatal(err)
+		}
+		// The listener may not be up yet: enqueue until it hears one.
+		deadline := time.After(30 * time.Second)
+		for heard := false; !heard; {
+			b.enqueue(t, uuid.New(), 1)
+			select {
+			case <-enqueued:
+				heard = true
+			case <-time.After(200 * time.Millisecond):
+			case <-deadline:
+				t.Fatal("no dispatch notification after an enqueue")
+			}
+		}
+		b.sup.dispatch(t.Context())
+		wctx, wcancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer wcancel()
+		n, err := river.Conn().WaitForNotification(wctx)
+		if err != nil || n.Payload != `{"queue": "default"}` {
+			t.Fatalf("River's insert notification after a release: %+v, %v", n, err)
 		}
 	})
 
