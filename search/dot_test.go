@@ -1,0 +1,54 @@
+package search
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestDotMatchesPortable checks the vector kernel against the scalar loop
+// at every length up to 80 (all tails) and at 1536.
+func TestDotMatchesPortable(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(1, 1))
+	for _, n := range append(seq(0, 80), 1536) {
+		a, b := make([]float32, n), make([]float32, n+3)
+		for i := range a {
+			a[i] = float32(r.NormFloat64())
+		}
+		for i := range b {
+			b[i] = float32(r.NormFloat64())
+		}
+		got, want := dot(a, b), dotGo(a, b)
+		if math.Abs(float64(got-want)) > 1e-4*math.Sqrt(float64(n)+1) {
+			t.Fatalf("n=%d: dot %v, portable %v", n, got, want)
+		}
+	}
+}
+
+func seq(lo, hi int) []int {
+	var s []int
+	for i := lo; i <= hi; i++ {
+		s = append(s, i)
+	}
+	return s
+}
+
+func BenchmarkDot1536(b *testing.B) {
+	x, y := make([]float32, 1536), make([]float32, 1536)
+	for i := range x {
+		x[i], y[i] = float32(i%7), float32(i%5)
+	}
+	var sink float32
+	b.Run("kernel", func(b *testing.B) {
+		for b.Loop() {
+			sink += dot(x, y)
+		}
+	})
+	b.Run("portable", func(b *testing.B) {
+		for b.Loop() {
+			sink += dotGo(x, y)
+		}
+	})
+	_ = sink
+}
