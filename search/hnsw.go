@@ -74,8 +74,16 @@ func (h *hnsw) randomLevel() int {
 
 func (h *hnsw) dist(q []float32, i int32) float32 { return 1 - dot(q, h.vecs[i]) }
 
-// linksOf copies i's links on layer into buf.
-func (h *hnsw) linksOf(buf []int32, i int32, layer int) []int32 {
+// linksOf returns i's links on layer. While the graph is being built
+// (locked) it copies them into buf under i's lock; a search without
+// writers reads them in place.
+func (h *hnsw) linksOf(buf []int32, i int32, layer int, locked bool) []int32 {
+	if !locked {
+		if layer >= len(h.nodes[i].links) {
+			return nil
+		}
+		return h.nodes[i].links[layer]
+	}
 	h.locks[i].Lock()
 	defer h.locks[i].Unlock()
 	if layer >= len(h.nodes[i].links) {
@@ -131,11 +139,11 @@ func (h *hnsw) add(i int32) {
 	q := h.vecs[i]
 	cur := candidate{ep, h.dist(q, ep)}
 	for l := top; l > level; l-- {
-		cur = h.greedy(q, cur, l)
+		cur = h.greedy(q, cur, l, true)
 	}
 	eps := []candidate{cur}
 	for l := min(level, top); l >= 0; l-- {
-		found := h.searchLayer(q, eps, hnswEfConstruction, l, nil)
+		found := h.searchLayer(q, eps, hnswEfConstruction, l, nil, true)
 		maxLinks := hnswM
 		if l == 0 {
 			maxLinks = 2 * hnswM
@@ -226,11 +234,11 @@ func (h *hnsw) selectNeighbours(cands []candidate, m int) []candidate {
 }
 
 // greedy walks layer l towards q from cur.
-func (h *hnsw) greedy(q []float32, cur candidate, l int) candidate {
+func (h *hnsw) greedy(q []float32, cur candidate, l int, locked bool) candidate {
 	var buf []int32
 	for changed := true; changed; {
 		changed = false
-		buf = h.linksOf(buf, cur.id, l)
+		buf = h.linksOf(buf, cur.id, l, locked)
 		for _, n := range buf {
 			if d := h.dist(q, n); d < cur.dist {
 				cur, changed = candidate{n, d}, true
@@ -244,7 +252,7 @@ func (h *hnsw) greedy(q []float32, cur candidate, l int) candidate {
 // nodes to q that accept allows (all when accept is nil), nearest first.
 // Nodes accept refuses are still walked through, so a filter or a
 // tombstone never cuts the graph.
-func (h *hnsw) searchLayer(q []float32, eps []candidate, ef, l int, accept func(int32) bool) []candidate {
+func (h *hnsw) searchLayer(q []float32, eps []candidate, ef, l int, accept func(int32) bool, locked bool) []candidate {
 	vs := h.visitSet()
 	defer h.visited.Put(vs)
 	var cands minHeap
@@ -262,7 +270,7 @@ func (h *hnsw) searchLayer(q []float32, eps []candidate, ef, l int, accept func(
 		if len(found) >= ef && c.dist > found[0].dist {
 			break
 		}
-		buf = h.linksOf(buf, c.id, l)
+		buf = h.linksOf(buf, c.id, l, locked)
 		for _, n := range buf {
 			if !vs.visit(n) {
 				continue
@@ -295,9 +303,9 @@ func (h *hnsw) search(q []float32, ef int, accept func(int32) bool) []candidate 
 	}
 	cur := candidate{ep, h.dist(q, ep)}
 	for l := top; l > 0; l-- {
-		cur = h.greedy(q, cur, l)
+		cur = h.greedy(q, cur, l, false)
 	}
-	return h.searchLayer(q, []candidate{cur}, ef, 0, accept)
+	return h.searchLayer(q, []candidate{cur}, ef, 0, accept, false)
 }
 
 type candidate struct {
