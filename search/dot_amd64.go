@@ -18,3 +18,16 @@ func dot(a, b []float32) float32 {
 	}
 	return dotGo(a, b)
 }
+
+//go:noescape
+func dotInt8AVX2(a, b []int8) int32
+
+// dotInt8 is the dot product of a and b[:len(a)], exact in int32 (for
+// vectors of up to 133,000 dimensions).
+func dotInt8(a, b []int8) int32 {
+	b = b[:len(a)]
+	if useAVX2 {
+		return dotInt8AVX2(a, b)
+	}
+	return dotInt8Go(a, b)
+}

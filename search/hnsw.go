@@ -33,9 +33,15 @@ const (
 // entryMu. search only reads and may run alongside other searches, never
 // alongside add (the store's lock sees to that).
 type hnsw struct {
-	vecs  [][]float32
-	nodes []hnswNode
-	locks []sync.Mutex
+	vecs [][]float32
+	// codes and scales are the vectors quantised to int8 (see quantize):
+	// the graph is built and walked with them, a quarter of the bytes to
+	// read per distance; the caller re-scores what search returns with the
+	// float32 vectors.
+	codes  [][]int8
+	scales []float32
+	nodes  []hnswNode
+	locks  []sync.Mutex
 
 	entryMu  sync.RWMutex
 	entry    int32
@@ -54,9 +60,14 @@ func newHNSW() *hnsw {
 	return &hnsw{entry: -1, levelMult: 1 / math.Log(hnswM)}
 }
 
-// grow makes room for slots up to n−1 (not concurrent with add).
+// grow makes room for (and quantises) the slots of vecs not yet seen;
+// not concurrent with add.
 func (h *hnsw) grow(vecs [][]float32) {
 	h.vecs = vecs
+	for _, v := range vecs[len(h.codes):] {
+		c, s := quantize(v)
+		h.codes, h.scales = append(h.codes, c), append(h.scales, s)
+	}
 	if n := len(vecs); n > len(h.nodes) {
 		h.nodes = append(h.nodes, make([]hnswNode, n-len(h.nodes))...)
 	}
@@ -72,7 +83,23 @@ func (h *hnsw) randomLevel() int {
 	return int(-math.Log(1-r.Float64()) * h.levelMult)
 }
 
-func (h *hnsw) dist(q []float32, i int32) float32 { return 1 - dot(q, h.vecs[i]) }
+// hq is a vector to measure distances from, quantised.
+type hq struct {
+	codes []int8
+	scale float32
+}
+
+func newHQ(v []float32) hq {
+	c, s := quantize(v)
+	return hq{c, s}
+}
+
+func (h *hnsw) node(i int32) hq { return hq{h.codes[i], h.scales[i]} }
+
+// dist approximates 1 − cosine from the int8 codes.
+func (h *hnsw) dist(q hq, i int32) float32 {
+	return 1 - float32(dotInt8(q.codes, h.codes[i]))*q.scale*h.scales[i]
+}
 
 // linksOf returns i's links on layer. While the graph is being built
 // (locked) it copies them into buf under i's lock; a search without
@@ -136,7 +163,7 @@ func (h *hnsw) add(i int32) {
 		ep, top = h.entry, h.maxLevel
 		h.entryMu.Unlock()
 	}
-	q := h.vecs[i]
+	q := h.node(i)
 	cur := candidate{ep, h.dist(q, ep)}
 	for l := top; l > level; l-- {
 		cur = h.greedy(q, cur, l, true)
@@ -185,7 +212,7 @@ func (h *hnsw) link(from, to int32, d float32, l, maxLinks int) {
 	}
 	cands := make([]candidate, 0, len(links[l])+1)
 	cands = append(cands, candidate{to, d})
-	v := h.vecs[from]
+	v := h.node(from)
 	for _, n := range links[l] {
 		cands = append(cands, candidate{n, h.dist(v, n)})
 	}
@@ -199,42 +226,34 @@ func (h *hnsw) link(from, to int32, d float32, l, maxLinks int) {
 
 // selectNeighbours is the paper's heuristic (algorithm 4): of candidates
 // sorted nearest first, keep one only if it is nearer to the new node than
-// to every one already kept, so links spread in all directions; fill up
-// with the nearest rejected ones.
+// to every one already kept, so links spread in all directions. Like
+// hnswlib it does not fill up with the rejected: a list pruned below m has
+// room, so the next links to it cost no pruning.
 func (h *hnsw) selectNeighbours(cands []candidate, m int) []candidate {
 	if len(cands) <= m {
 		return cands
 	}
 	kept := make([]candidate, 0, m)
-	var rejected []candidate
 	for _, c := range cands {
 		if len(kept) == m {
 			break
 		}
 		good := true
 		for _, k := range kept {
-			if h.dist(h.vecs[c.id], k.id) < c.dist {
+			if h.dist(h.node(c.id), k.id) < c.dist {
 				good = false
 				break
 			}
 		}
 		if good {
 			kept = append(kept, c)
-		} else {
-			rejected = append(rejected, c)
 		}
-	}
-	for _, c := range rejected {
-		if len(kept) == m {
-			break
-		}
-		kept = append(kept, c)
 	}
 	return kept
 }
 
 // greedy walks layer l towards q from cur.
-func (h *hnsw) greedy(q []float32, cur candidate, l int, locked bool) candidate {
+func (h *hnsw) greedy(q hq, cur candidate, l int, locked bool) candidate {
 	var buf []int32
 	for changed := true; changed; {
 		changed = false
@@ -252,7 +271,7 @@ func (h *hnsw) greedy(q []float32, cur candidate, l int, locked bool) candidate 
 // nodes to q that accept allows (all when accept is nil), nearest first.
 // Nodes accept refuses are still walked through, so a filter or a
 // tombstone never cuts the graph.
-func (h *hnsw) searchLayer(q []float32, eps []candidate, ef, l int, accept func(int32) bool, locked bool) []candidate {
+func (h *hnsw) searchLayer(q hq, eps []candidate, ef, l int, accept func(int32) bool, locked bool) []candidate {
 	vs := h.visitSet()
 	defer h.visited.Put(vs)
 	var cands minHeap
@@ -293,8 +312,9 @@ func (h *hnsw) searchLayer(q []float32, eps []candidate, ef, l int, accept func(
 }
 
 // search returns up to ef accepted nodes nearest to q (normalised),
-// nearest first.
-func (h *hnsw) search(q []float32, ef int, accept func(int32) bool) []candidate {
+// nearest first by the quantised distance.
+func (h *hnsw) search(v []float32, ef int, accept func(int32) bool) []candidate {
+	q := newHQ(v)
 	h.entryMu.RLock()
 	ep, top := h.entry, h.maxLevel
 	h.entryMu.RUnlock()

@@ -159,13 +159,13 @@ func (part *partition) dense(ctx context.Context, q []float32, f Filter, k int) 
 	if len(found) < want {
 		return part.exact(ctx, qn, k, func(s int32, _ *Point) bool { return accept(s) })
 	}
-	hits := make([]Hit, 0, min(k, len(found)))
-	for _, c := range found[:min(k, len(found))] {
-		// The exact scan's score, so both paths rank and score alike.
-		hits = append(hits, hitOf(part.slots[c.id], dot(qn, part.vecs[c.id])))
+	// Re-score every candidate the graph found with the float32 vectors:
+	// the exact scan's scores, and the order the int8 distances blurred.
+	top := &hitHeap{}
+	for _, c := range found {
+		top.offer(part.slots[c.id], dot(qn, part.vecs[c.id]), k)
 	}
-	sortHits(hits)
-	return hits, nil
+	return top.sorted(), nil
 }
 
 // exact scans every live point that keep accepts; partitions of
