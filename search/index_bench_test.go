@@ -34,7 +34,7 @@ type annFixture struct {
 	// CPU time of the same (user + system), which a loaded machine
 	// stretches less than the wall clock.
 	buildCPU, reopenCPU time.Duration
-	heapPP  float64       // heap bytes per point, indexes included
+	heapPP              float64 // heap bytes per point, indexes included
 }
 
 var (
