@@ -21,9 +21,10 @@ import (
 	"github.com/google/uuid"
 )
 
-// Embedded is the vector store used when no Qdrant is configured: exact
-// search in memory, one partition per tenant, persisted as an append-only
-// log of checksummed records under a directory.
+// Embedded is the vector store used when no Qdrant is configured: search
+// in memory, one indexed partition per tenant (see partition), persisted
+// as an append-only log of checksummed records under a directory; the
+// indexes are not persisted but built again from the log at start.
 //
 // Durability: Upsert and the deletes return only after their records are
 // written and fsynced. At start the log is replayed up to the first record

@@ -289,3 +289,52 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkGraphVsScan picks annMinPoints: for partitions of n clustered
+// 1536-dimensional points, a top-10 query by the graph (re-scored as the
+// store does) against the exact scan, p50 over 200 queries each.
+func BenchmarkGraphVsScan(b *testing.B) {
+	for _, n := range []int{1000, 2000, 5000, 10_000, 20_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			gen := newClustered(uint64(n), 1536, 300, 1.0)
+			part := newPartition()
+			for i := range n {
+				part.put(&Point{ID: uuid.New(), Index: i, Dense: gen.next()})
+			}
+			part.graph = newHNSW()
+			part.graph.build(part.vecs, 0, part.alive)
+			part.indexed = n
+			queries := make([][]float32, 200)
+			for i := range queries {
+				queries[i] = gen.next()
+			}
+			ctx := context.Background()
+			p50 := func(f func(q []float32)) float64 {
+				lat := make([]time.Duration, 0, len(queries))
+				for _, q := range queries {
+					start := time.Now()
+					f(q)
+					lat = append(lat, time.Since(start))
+				}
+				slices.Sort(lat)
+				return float64(lat[len(lat)/2].Microseconds()) / 1000
+			}
+			var graph, scan float64
+			for b.Loop() {
+				graph = p50(func(q []float32) {
+					if _, err := part.dense(ctx, q, Filter{}, 10); err != nil {
+						b.Fatal(err)
+					}
+				})
+				scan = p50(func(q []float32) {
+					if _, err := part.exact(ctx, q, 10, func(int32, *Point) bool { return true }); err != nil {
+						b.Fatal(err)
+					}
+				})
+			}
+			b.ReportMetric(graph, "graph-p50-ms")
+			b.ReportMetric(scan, "scan-p50-ms")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
