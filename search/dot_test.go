@@ -50,6 +50,13 @@ func BenchmarkDot1536(b *testing.B) {
 			sink += dotGo(x, y)
 		}
 	})
+	cx, _ := quantize(x)
+	cy, _ := quantize(y)
+	b.Run("int8", func(b *testing.B) {
+		for b.Loop() {
+			sink += float32(dotInt8(cx, cy))
+		}
+	})
 	_ = sink
 }
 
