@@ -12,8 +12,9 @@ import (
 // HNSW parameters (Malkov and Yashunin, 2016): m links per node on the
 // upper layers and 2m on layer 0, efConstruction candidates while linking a
 // node, efSearch candidates while searching (never fewer than asked for).
-// Measured on clustered 1536-dimensional vectors (BENCHMARKS.md): recall@10
-// against the exact scan is about 0.99 with these.
+// Measured on 100k clustered 1536-dimensional vectors (BENCHMARKS.md):
+// recall@10 against the exact scan 1.000 with these, as hnswlib's with the
+// same parameters.
 const (
 	hnswM              = 16
 	hnswEfConstruction = 100
@@ -22,7 +23,7 @@ const (
 
 // hnsw is a Hierarchical Navigable Small World graph over a partition's
 // slots. Vectors are not copied: vecs[i] is slot i's (normalised) vector.
-// Distances are 1 − cosine.
+// Distances are 1 − cosine, computed from int8 codes of the vectors.
 //
 // Nodes are never removed: a deleted slot stays in the graph as a
 // waypoint (alive says which slots may be returned) until the partition
