@@ -104,14 +104,16 @@ func recall(got, want []Hit) float64 {
 }
 
 // TestEmbeddedANNRecall checks the graph against the exact scan on
-// clustered vectors: mean recall@10 over 100 queries above 0.95.
+// clustered vectors: mean recall@10 over 100 queries above 0.95. Clusters
+// of 400 points with wide noise, more than ef covers, keep it from being
+// trivially 1 (it measured 0.994).
 func TestEmbeddedANNRecall(t *testing.T) {
 	t.Parallel()
 	const dims, n = 96, 20_000
 	e := openTest(t, t.TempDir(), dims)
 	defer e.Close()
 	tenant := uuid.New()
-	gen := newClustered(1, dims, 200, 0.8)
+	gen := newClustered(1, dims, 50, 1.5)
 	fill(t, e, tenant, []uuid.UUID{uuid.New()}, gen, n, nil)
 	part := e.tenants[tenant]
 	if part.graph == nil || part.indexed != n {
