@@ -13,7 +13,9 @@ import (
 )
 
 // BenchmarkEmbeddedQuery measures dense queries over one tenant's n
-// 1536-dimensional points (with many small tenants beside it): latency
+// 1536-dimensional points of uniform noise (with many small tenants beside
+// it), through the graph since both sizes pass annMinPoints (for recall on
+// data where it means something, see BenchmarkEmbeddedIndex): latency
 // p50 and p99 over 50 queries, the heap each point costs, and, in the same
 // run, the time to read those vectors' bytes once, the floor an exact
 // scan cannot beat.

@@ -4,9 +4,14 @@
 // Store is the vector store interface, with two implementations that pass
 // the same conformance suite (storetest): Qdrant (one collection for all
 // tenants, tenant_id indexed with is_tenant, rate limits returned as
-// *RateLimitError) and Embedded, an exact-search store persisted as an
+// *RateLimitError) and Embedded, an in-memory store persisted as an
 // fsynced, checksummed log in a directory that one process at a time may
-// open (ErrInUse otherwise). Every Store method takes the tenant id and
+// open (ErrInUse otherwise). Embedded indexes each tenant's partition
+// (partition.go): an HNSW graph over int8 codes for dense vectors from
+// annMinPoints points, an exact scan below it and for selective filters
+// (hnsw.go, quant.go, the AVX2 kernels in dot_amd64.s), posting lists
+// searched with MaxScore for sparse ones; the indexes are rebuilt from
+// the log at start. Every Store method takes the tenant id and
 // touches only that tenant's points; the store is derived from Postgres and
 // can be rebuilt from it.
 //

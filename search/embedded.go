@@ -14,7 +14,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sync"
 	"syscall"
@@ -22,9 +21,10 @@ import (
 	"github.com/google/uuid"
 )
 
-// Embedded is the vector store used when no Qdrant is configured: exact
-// search in memory, one partition per tenant, persisted as an append-only
-// log of checksummed records under a directory.
+// Embedded is the vector store used when no Qdrant is configured: search
+// in memory, one indexed partition per tenant (see partition), persisted
+// as an append-only log of checksummed records under a directory; the
+// indexes are not persisted but built again from the log at start.
 //
 // Durability: Upsert and the deletes return only after their records are
 // written and fsynced. At start the log is replayed up to the first record
@@ -42,15 +42,6 @@ type Embedded struct {
 	logBytes int64
 	dims     int
 	tenants  map[uuid.UUID]*partition
-}
-
-type partition struct {
-	points map[uuid.UUID]*Point
-	// list holds the same points in a slice (pos: each one's index), so a
-	// scan can be cut into ranges for several cores.
-	list []*Point
-	pos  map[uuid.UUID]int
-	df   map[uint32]int // points containing each sparse term
 }
 
 // Record kinds in the log.
@@ -101,6 +92,9 @@ func (e *Embedded) load() error {
 			break
 		}
 		good += n
+	}
+	for _, part := range e.tenants {
+		part.index() // the indexes are built once, after the replay
 	}
 	if err := f.Truncate(good); err != nil {
 		f.Close()
@@ -223,37 +217,10 @@ func (e *Embedded) apply(kind byte, body []byte) error {
 func (e *Embedded) put(p Point) {
 	part := e.tenants[p.TenantID]
 	if part == nil {
-		part = &partition{points: map[uuid.UUID]*Point{}, pos: map[uuid.UUID]int{}, df: map[uint32]int{}}
+		part = newPartition()
 		e.tenants[p.TenantID] = part
 	}
-	part.remove(p.ID)
-	normalize(p.Dense)
-	part.points[p.ID] = &p
-	part.pos[p.ID] = len(part.list)
-	part.list = append(part.list, &p)
-	for _, i := range p.Sparse.Indices {
-		part.df[i]++
-	}
-}
-
-func (part *partition) remove(id uuid.UUID) {
-	old, ok := part.points[id]
-	if !ok {
-		return
-	}
-	for _, i := range old.Sparse.Indices {
-		if part.df[i]--; part.df[i] <= 0 {
-			delete(part.df, i)
-		}
-	}
-	delete(part.points, id)
-	// Swap-remove from the list.
-	i, last := part.pos[id], len(part.list)-1
-	moved := part.list[last]
-	part.list[i], part.pos[moved.ID] = moved, i
-	part.list[last] = nil
-	part.list = part.list[:last]
-	delete(part.pos, id)
+	part.put(&p)
 }
 
 func normalize(v []float32) {
@@ -329,6 +296,9 @@ func (e *Embedded) Upsert(ctx context.Context, tenantID uuid.UUID, points []Poin
 			p.Dense = slices.Clone(p.Dense)
 			e.put(p)
 		}
+		if part := e.tenants[tenantID]; part != nil {
+			part.index()
+		}
 	})
 }
 
@@ -365,7 +335,12 @@ func (e *Embedded) delete(kind byte, d deleteRecord) error {
 	body, _ := json.Marshal(d)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.write(appendRecord(nil, kind, body), func() { _ = e.apply(kind, body) })
+	return e.write(appendRecord(nil, kind, body), func() {
+		_ = e.apply(kind, body)
+		if part := e.tenants[d.Tenant]; part != nil {
+			part.index()
+		}
+	})
 }
 
 // Count implements Store.
@@ -404,12 +379,16 @@ func (e *Embedded) Query(ctx context.Context, tenantID uuid.UUID, q Query) ([]Hi
 		return part.sparse(ctx, q.Sparse, q.Filter, q.TopK)
 	}
 	limit := PrefetchLimit(q.TopK)
-	dense, err := part.dense(ctx, q.Dense, q.Filter, limit)
-	if err != nil {
-		return nil, err
-	}
-	sparse, err := part.sparse(ctx, q.Sparse, q.Filter, limit)
-	if err != nil {
+	// The two arms run at once (each only reads the partition).
+	var (
+		dense, sparse []Hit
+		derr, serr    error
+		wg            sync.WaitGroup
+	)
+	wg.Go(func() { dense, derr = part.dense(ctx, q.Dense, q.Filter, limit) })
+	sparse, serr = part.sparse(ctx, q.Sparse, q.Filter, limit)
+	wg.Wait()
+	if err := errors.Join(derr, serr); err != nil {
 		return nil, err
 	}
 	return Fuse(q.Fusing, q.TopK, dense, sparse), nil
@@ -424,88 +403,10 @@ func sortHits(hs []Hit) {
 	})
 }
 
-// parallelScanMin is the partition size from which a dense scan is split
-// across the cores.
-const parallelScanMin = 8192
-
-func (part *partition) dense(ctx context.Context, q []float32, f Filter, k int) ([]Hit, error) {
-	qn := slices.Clone(q)
-	normalize(qn)
-	scan := func(points []*Point) (*hitHeap, error) {
-		top := &hitHeap{}
-		for i, p := range points {
-			if i%4096 == 4095 && ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			if f.matches(p) {
-				top.offer(p, dot(qn, p.Dense), k)
-			}
-		}
-		return top, nil
-	}
-	workers := min(runtime.GOMAXPROCS(0), 8)
-	if len(part.list) < parallelScanMin || workers < 2 {
-		top, err := scan(part.list)
-		if err != nil {
-			return nil, err
-		}
-		return top.sorted(), nil
-	}
-	// Each core keeps its own best k of a range; the best k of those win.
-	tops := make([]*hitHeap, workers)
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	size := (len(part.list) + workers - 1) / workers
-	for w := range workers {
-		lo, hi := w*size, min((w+1)*size, len(part.list))
-		wg.Go(func() { tops[w], errs[w] = scan(part.list[lo:hi]) })
-	}
-	wg.Wait()
-	var all []Hit
-	for w := range workers {
-		if errs[w] != nil {
-			return nil, errs[w]
-		}
-		all = append(all, *tops[w]...)
-	}
-	sortHits(all)
-	return all[:min(k, len(all))], nil
-}
-
-func (part *partition) sparse(ctx context.Context, q SparseVector, f Filter, k int) ([]Hit, error) {
-	n := float64(len(part.points))
-	idf := make(map[uint32]float64, len(q.Indices))
-	for j, t := range q.Indices {
-		df := float64(part.df[t])
-		if df > 0 {
-			idf[t] = math.Log(1+(n-df+0.5)/(df+0.5)) * float64(q.Values[j])
-		}
-	}
-	if len(idf) == 0 {
-		return []Hit{}, nil
-	}
-	top := &hitHeap{}
-	i := 0
-	for _, p := range part.points {
-		if i++; i%4096 == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		var s float64
-		for j, t := range p.Sparse.Indices {
-			if w, ok := idf[t]; ok {
-				s += w * float64(p.Sparse.Values[j])
-			}
-		}
-		if s > 0 && f.matches(p) {
-			top.offer(p, float32(s), k)
-		}
-	}
-	return top.sorted(), nil
-}
-
-// dot is the dot product, four lanes at a time (the compiler does not
-// vectorise; independent sums let the CPU overlap the multiplications).
-func dot(a, b []float32) float32 {
+// dotGo is the portable dot product, four lanes at a time (the compiler
+// does not vectorise; independent sums let the CPU overlap the
+// multiplications).
+func dotGo(a, b []float32) float32 {
 	b = b[:len(a)]
 	var s0, s1, s2, s3 float32
 	i := 0

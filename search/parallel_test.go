@@ -9,7 +9,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// TestEmbeddedDenseParallelMatchesExact checks the split scan of a large
+// TestEmbeddedDenseParallelMatchesExact checks the split exact scan of a large
 // partition against a plain sort of every score, after removals too.
 func TestEmbeddedDenseParallelMatchesExact(t *testing.T) {
 	t.Parallel()
@@ -47,12 +47,12 @@ func TestEmbeddedDenseParallelMatchesExact(t *testing.T) {
 	}
 	for range 20 {
 		q := vec()
-		got, err := e.Query(ctx, tenant, Query{Mode: ModeDense, Dense: q, TopK: 10, Filter: Filter{DocumentIDs: docs}})
+		qn := slices.Clone(q)
+		normalize(qn)
+		got, err := e.tenants[tenant].exact(ctx, qn, 10, func(int32, *Point) bool { return true })
 		if err != nil {
 			t.Fatal(err)
 		}
-		qn := slices.Clone(q)
-		normalize(qn)
 		var want []Hit
 		for _, p := range e.tenants[tenant].points {
 			want = append(want, Hit{Point: Point{ID: p.ID}, Score: dot(qn, p.Dense)})
@@ -64,7 +64,7 @@ func TestEmbeddedDenseParallelMatchesExact(t *testing.T) {
 			}
 		}
 	}
-	if len(e.tenants[tenant].list) != len(e.tenants[tenant].points) || len(e.tenants[tenant].points) != n-n/4 {
-		t.Fatalf("list %d, map %d, want %d", len(e.tenants[tenant].list), len(e.tenants[tenant].points), n-n/4)
+	if part := e.tenants[tenant]; len(part.slots)-part.dead != len(part.points) || len(part.points) != n-n/4 {
+		t.Fatalf("slots %d (%d removed), map %d, want %d", len(part.slots), part.dead, len(part.points), n-n/4)
 	}
 }
