@@ -8,6 +8,8 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -71,20 +73,17 @@ func extractPDF(ctx context.Context, data []byte, password string, lim Limits) (
 	if n == 0 {
 		return Extracted{}, fail(CodePDFMalformed, "the PDF has no pages")
 	}
-	pages := make([][]pdfLine, n)
+	pages, errs := readPages(ctx, newPDFDoc(r, n), n, lim.Parallel)
+	if ctx.Err() != nil {
+		return Extracted{}, ctx.Err()
+	}
 	failed := 0
 	var firstErr error
-	for i := range n {
-		if ctx.Err() != nil {
-			return Extracted{}, ctx.Err()
-		}
-		lines, err := pageLines(r, i+1)
+	for _, err := range errs {
 		if err != nil {
 			failed++
 			firstErr = cmpOrErr(firstErr, err)
-			continue
 		}
-		pages[i] = lines
 	}
 	if failed == n {
 		return Extracted{}, &Error{Code: CodePDFMalformed, Message: "no page of the PDF could be read", Err: firstErr}
@@ -179,7 +178,8 @@ func openPDF(data []byte, password string) (r *pdf.Reader, n int, err error) {
 		plain, derr := decryptPDF(data, password)
 		if derr == nil {
 			if r, err = pdf.NewReader(bytes.NewReader(plain), int64(len(plain))); err == nil {
-				return r, r.NumPage(), nil
+				r, n = withInflatedObjectStreams(r, plain)
+				return r, n, nil
 			}
 		}
 		if derr != nil && !errors.Is(derr, errPDFSyntax) {
@@ -198,7 +198,26 @@ func openPDF(data []byte, password string) (r *pdf.Reader, n int, err error) {
 	if err != nil {
 		return nil, 0, pdfOpenError(data, err)
 	}
-	return r, r.NumPage(), nil
+	r, n = withInflatedObjectStreams(r, data)
+	return r, n, nil
+}
+
+// withInflatedObjectStreams returns a reader of data with its object
+// streams inflated once (inflateObjectStreams), r when data has none or
+// the library does not read that copy as it reads data: it must open and
+// count the same pages. r itself opened data, so that a file fails
+// exactly as it did before.
+func withInflatedObjectStreams(r *pdf.Reader, data []byte) (*pdf.Reader, int) {
+	n := r.NumPage()
+	fast := inflateObjectStreams(data)
+	if len(fast) == len(data) {
+		return r, n
+	}
+	rf, err := pdf.NewReader(bytes.NewReader(fast), int64(len(fast)))
+	if err != nil || rf.NumPage() != n {
+		return r, n
+	}
+	return rf, n
 }
 
 // passwordOnce offers the library password once (in Latin-1, as revisions
@@ -218,19 +237,44 @@ func passwordOnce(password string) func() string {
 	}
 }
 
+// readPages rebuilds the lines of pages 1 to n, workers pages at a time,
+// each page on its own (a page's lines depend on nothing but the page and
+// the fonts it uses), so the result is the same for any number of
+// workers: lines[i] and errs[i] are page i+1's. Workers stop taking pages
+// when ctx is done. Every panic is recovered by pageLines: a panic in a
+// worker goroutine would end the process.
+func readPages(ctx context.Context, d *pdfDoc, n, workers int) (lines [][]pdfLine, errs []error) {
+	lines, errs = make([][]pdfLine, n), make([]error, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range max(1, min(workers, n)) {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				lines[i], errs[i] = pageLines(d, i+1)
+			}
+		})
+	}
+	wg.Wait()
+	return lines, errs
+}
+
 // pageLines rebuilds the text lines of page num, recovering from the
 // library's panics on bad content streams.
-func pageLines(r *pdf.Reader, num int) (lines []pdfLine, err error) {
+func pageLines(d *pdfDoc, num int) (lines []pdfLine, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			lines, err = nil, fmt.Errorf("page %d: %v", num, v)
 		}
 	}()
-	p := r.Page(num)
+	p := d.page(num)
 	if p.V.IsNull() {
 		return nil, fmt.Errorf("page %d: missing", num)
 	}
-	return buildLines(pageGlyphs(p)), nil
+	return buildLines(pageGlyphs(d, p)), nil
 }
 
 // buildLines groups glyphs, in drawing order, into lines: a new line starts
