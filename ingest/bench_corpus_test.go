@@ -66,8 +66,17 @@ func BenchmarkPDFCorpus(b *testing.B) {
 			b.Fatalf("pdftotext %s: %v", path, err)
 		}
 	}
-	extract := func(b *testing.B, data []byte) {
-		if _, err := Extract(context.Background(), TypePDF, data, Limits{MaxPages: 1 << 20, Timeout: time.Hour}); err != nil {
+	// Extract on as many threads as the process has (the default), and
+	// on one, which shows what the work itself costs.
+	variants := []struct {
+		name string
+		lim  Limits
+	}{
+		{"Extract", Limits{MaxPages: 1 << 20, Timeout: time.Hour}},
+		{"Extract1", Limits{MaxPages: 1 << 20, Timeout: time.Hour, Parallel: 1}},
+	}
+	extract := func(b *testing.B, data []byte, lim Limits) {
+		if _, err := Extract(context.Background(), TypePDF, data, lim); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -78,12 +87,14 @@ func BenchmarkPDFCorpus(b *testing.B) {
 			}
 			b.ReportMetric(float64(d.pages*b.N)/b.Elapsed().Seconds(), "pages/s")
 		})
-		b.Run(d.name+"/Extract", func(b *testing.B) {
-			for b.Loop() {
-				extract(b, d.data)
-			}
-			b.ReportMetric(float64(d.pages*b.N)/b.Elapsed().Seconds(), "pages/s")
-		})
+		for _, v := range variants {
+			b.Run(d.name+"/"+v.name, func(b *testing.B) {
+				for b.Loop() {
+					extract(b, d.data, v.lim)
+				}
+				b.ReportMetric(float64(d.pages*b.N)/b.Elapsed().Seconds(), "pages/s")
+			})
+		}
 	}
 	b.Run("All/pdftotext", func(b *testing.B) {
 		for b.Loop() {
@@ -93,14 +104,16 @@ func BenchmarkPDFCorpus(b *testing.B) {
 		}
 		b.ReportMetric(float64(allPages*b.N)/b.Elapsed().Seconds(), "pages/s")
 	})
-	b.Run("All/Extract", func(b *testing.B) {
-		for b.Loop() {
-			for _, d := range docs {
-				extract(b, d.data)
+	for _, v := range variants {
+		b.Run("All/"+v.name, func(b *testing.B) {
+			for b.Loop() {
+				for _, d := range docs {
+					extract(b, d.data, v.lim)
+				}
 			}
-		}
-		b.ReportMetric(float64(allPages*b.N)/b.Elapsed().Seconds(), "pages/s")
-	})
+			b.ReportMetric(float64(allPages*b.N)/b.Elapsed().Seconds(), "pages/s")
+		})
+	}
 }
 
 // wordRecall is the share of reference's words (letters and digits,

@@ -209,11 +209,12 @@ func openPDF(data []byte, password string) (r *pdf.Reader, n int, err error) {
 // exactly as it did before.
 func withInflatedObjectStreams(r *pdf.Reader, data []byte) (*pdf.Reader, int) {
 	n := r.NumPage()
-	fast := inflateObjectStreams(data)
-	if len(fast) == len(data) {
+	update := inflateObjectStreams(data)
+	if update == nil {
 		return r, n
 	}
-	rf, err := pdf.NewReader(bytes.NewReader(fast), int64(len(fast)))
+	fast := appendedFile{data, update}
+	rf, err := pdf.NewReader(fast, fast.size())
 	if err != nil || rf.NumPage() != n {
 		return r, n
 	}

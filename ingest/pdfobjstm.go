@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"compress/zlib"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -21,34 +22,35 @@ import (
 // points the streams' numbers at the copies and links to the file's own
 // cross-reference sections with /Prev. The library then reads exactly the
 // bytes it read before, from memory instead of through zlib; every other
-// object is where it was.
+// object is where it was. The update is kept apart from the file's bytes
+// (appendedFile), so the file is not copied.
 
 // maxInflatedObjStm bounds the bytes of object streams inflated ahead for
 // one document; streams beyond it stay compressed (slower, not wrong).
 const maxInflatedObjStm = 64 << 20
 
-// inflateObjectStreams returns data with its object streams appended
-// uncompressed, or data itself when there is nothing to gain or the file's
+// inflateObjectStreams returns the update that appends data's object
+// streams uncompressed, or nil when there is nothing to gain or the file's
 // structure is not the plain kind this is sure to get right: the newest
 // cross-reference section must be a stream (as in every file with object
 // streams that the library reads), and only streams whose /Length is exact
 // and whose only filter is FlateDecode without parameters, inflating
-// without error, are copied. The caller never changes data.
+// without error, are copied.
 func inflateObjectStreams(data []byte) []byte {
 	if !bytes.Contains(data, []byte("/ObjStm")) {
-		return data
+		return nil
 	}
 	startxref, err := lastStartxref(data)
 	if err != nil {
-		return data
+		return nil
 	}
 	f, err := readXrefChain(data)
 	if err != nil || f.trailer["Type"] != pdfName("XRef") || f.trailer["Encrypt"] != nil {
-		return data
+		return nil
 	}
 	size, ok := pdfInt(f.trailer["Size"])
 	if !ok || size <= 0 || size >= maxPDFObjects {
-		return data
+		return nil
 	}
 	streams := map[int]bool{}
 	for _, e := range f.xref {
@@ -58,9 +60,10 @@ func inflateObjectStreams(data []byte) []byte {
 	}
 	type copied struct{ num, gen, off int }
 	var done []copied
-	out := bytes.NewBuffer(make([]byte, 0, len(data)+len(data)/2))
-	out.Write(data)
+	// Offsets in the update count from the start of data.
+	out := bytes.NewBuffer(make([]byte, 0, 1<<20))
 	out.WriteByte('\n')
+	at := func() int { return len(data) + out.Len() }
 	budget := maxInflatedObjStm
 	for _, num := range slices.Sorted(maps.Keys(streams)) {
 		raw, in, ok := inflateObjStm(f, num, budget)
@@ -75,7 +78,7 @@ func inflateObjectStreams(data []byte) []byte {
 			}
 		}
 		d["Length"] = pdfNum(strconv.Itoa(len(raw)))
-		done = append(done, copied{num, in.gen, out.Len()})
+		done = append(done, copied{num, in.gen, at()})
 		fmt.Fprintf(out, "%d %d obj\n", num, in.gen)
 		writePDFObject(out, d, nil)
 		out.WriteString("\nstream\n")
@@ -83,14 +86,14 @@ func inflateObjectStreams(data []byte) []byte {
 		out.WriteString("\nendstream\nendobj\n")
 	}
 	if len(done) == 0 {
-		return data
+		return nil
 	}
 
 	// The cross-reference stream: one row per copied stream (type 1, its
 	// offset, its generation), the trailer entries the library reads, and
 	// /Prev to the file's own sections, which it reads after this one
 	// (the first entry it reads for an object number wins).
-	xrefOff := out.Len()
+	xrefOff := at()
 	var index pdfArray
 	rows := make([]byte, 0, len(done)*11)
 	for _, c := range done {
@@ -160,4 +163,27 @@ func inflateObjStm(f *pdfFile, num, budget int) ([]byte, indirect, bool) {
 		return nil, indirect{}, false
 	}
 	return raw, in, true
+}
+
+// appendedFile reads as the bytes of file followed by those of update.
+// Like a bytes.Reader, it serves concurrent ReadAt calls.
+type appendedFile struct{ file, update []byte }
+
+func (a appendedFile) size() int64 { return int64(len(a.file) + len(a.update)) }
+
+func (a appendedFile) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("appendedFile.ReadAt: negative offset")
+	}
+	n := 0
+	if off < int64(len(a.file)) {
+		n = copy(p, a.file[off:])
+	}
+	if rest := off + int64(n) - int64(len(a.file)); n < len(p) && rest < int64(len(a.update)) {
+		n += copy(p[n:], a.update[rest:])
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
 }

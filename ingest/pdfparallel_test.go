@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -117,10 +118,13 @@ func TestPDFInflatedObjectStreamsReadTheSame(t *testing.T) {
 				t.Fatal(err)
 			}
 			n := plain.NumPage()
-			inflated := inflateObjectStreams(data)
-			if grew := len(inflated) > len(data); grew != d.objStm {
-				t.Fatalf("object streams inflated: %v, want %v", grew, d.objStm)
+			update := inflateObjectStreams(data)
+			if (update != nil) != d.objStm {
+				t.Fatalf("object streams inflated: %v, want %v", update != nil, d.objStm)
 			}
+			// Read as the file with the update appended, in one piece (the
+			// appendedFile reader is tested below).
+			inflated := append(bytes.Clone(data), update...)
 			fast, err := pdf.NewReader(bytes.NewReader(inflated), int64(len(inflated)))
 			if err != nil || fast.NumPage() != n {
 				t.Fatalf("the inflated file does not open as the original: %v", err)
@@ -137,5 +141,28 @@ func TestPDFInflatedObjectStreamsReadTheSame(t *testing.T) {
 				t.Fatal("the inflated file's lines differ from the original's")
 			}
 		})
+	}
+}
+
+// TestAppendedFileReadAt: reads across the join, at the end and past it.
+func TestAppendedFileReadAt(t *testing.T) {
+	t.Parallel()
+	a := appendedFile{[]byte("hello "), []byte("world")}
+	whole := "hello world"
+	for off := 0; off <= len(whole)+2; off++ {
+		for n := 0; n <= len(whole)+2; n++ {
+			p := make([]byte, n)
+			got, err := a.ReadAt(p, int64(off))
+			want := ""
+			if off < len(whole) {
+				want = whole[off:min(len(whole), off+n)]
+			}
+			if string(p[:got]) != want || (got < n) != (err == io.EOF) || (err != nil && err != io.EOF) {
+				t.Fatalf("ReadAt(%d bytes, %d) = %q, %v; want %q", n, off, p[:got], err, want)
+			}
+		}
+	}
+	if _, err := a.ReadAt(make([]byte, 1), -1); err == nil {
+		t.Fatal("a negative offset was read")
 	}
 }
