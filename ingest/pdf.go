@@ -285,21 +285,20 @@ func pageLines(d *pdfDoc, num int) (lines []pdfLine, err error) {
 func buildLines(gs []glyph) []pdfLine {
 	var lines []pdfLine
 	var cur strings.Builder
-	var sizes map[float64]int
+	var sizes sizeCounts
 	var lineY, lastEnd, lastSize, prevLineY, prevLineSize float64
 	started := false
 	finish := func() {
 		text := strings.TrimSpace(cur.String())
 		if text != "" {
-			size := dominant(sizes)
+			size := sizes.dominant()
 			gap := len(lines) > 0 && math.Abs(prevLineY-lineY) > 1.6*math.Max(size, prevLineSize)
 			lines = append(lines, pdfLine{text: text, size: size, y: lineY, gap: gap})
 			prevLineY, prevLineSize = lineY, size
 		}
 		cur.Reset()
-		sizes = map[float64]int{}
+		sizes = sizes[:0]
 	}
-	sizes = map[float64]int{}
 	for _, g := range gs {
 		size := math.Abs(g.size)
 		if size == 0 {
@@ -316,7 +315,7 @@ func buildLines(gs []glyph) []pdfLine {
 			cur.WriteByte(' ')
 		}
 		cur.WriteString(g.s)
-		sizes[roundSize(size)] += utf8.RuneCountInString(g.s)
+		sizes.add(roundSize(size), utf8.RuneCountInString(g.s))
 		lastEnd = g.x + g.w
 		lastSize = size
 	}
@@ -332,6 +331,38 @@ func endsWithSpace(b *strings.Builder) bool {
 }
 
 func roundSize(s float64) float64 { return math.Round(s*2) / 2 }
+
+// sizeCounts counts characters by font size within a line, which holds
+// few sizes: a slice is cheaper than a map, and dominant's answer does
+// not depend on the order.
+type sizeCounts []struct {
+	size float64
+	n    int
+}
+
+func (c *sizeCounts) add(size float64, n int) {
+	for i := range *c {
+		if (*c)[i].size == size {
+			(*c)[i].n += n
+			return
+		}
+	}
+	*c = append(*c, struct {
+		size float64
+		n    int
+	}{size, n})
+}
+
+// dominant is the size with the most characters (the smallest of a tie).
+func (c sizeCounts) dominant() float64 {
+	best, n := 0.0, -1
+	for _, e := range c {
+		if e.n > n || (e.n == n && e.size < best) {
+			best, n = e.size, e.n
+		}
+	}
+	return best
+}
 
 func dominant(sizes map[float64]int) float64 {
 	best, n := 0.0, -1

@@ -257,6 +257,28 @@ func (x pdfMatrix) mul(y pdfMatrix) pdfMatrix {
 
 func translate(tx, ty float64) pdfMatrix { return pdfMatrix{{1, 0, 0}, {0, 1, 0}, {tx, ty, 1}} }
 
+// The two products below are computed per glyph. Text and graphics
+// matrices are affine (their third column is 0, 0, 1), so they skip the
+// terms that are products with those constants and compute the others in
+// mul's order: for finite numbers the results are mul's, bit for bit, but
+// for the sign of a zero, which no comparison sees.
+
+// advance is translate(tx, 0).mul(m).
+func advance(tx float64, m pdfMatrix) pdfMatrix {
+	m[2][0] = tx*m[0][0] + m[2][0]
+	m[2][1] = tx*m[0][1] + m[2][1]
+	return m
+}
+
+// glyphOrigin is the x, y and horizontal scale (font size) of the glyph
+// rendering matrix {{fs*h, 0, 0}, {0, fs, 0}, {0, rise, 1}}.mul(tm).mul(ctm).
+func glyphOrigin(fs, h, rise float64, tm, ctm pdfMatrix) (x, y, scale float64) {
+	a := fs * h
+	p00, p01 := a*tm[0][0], a*tm[0][1]
+	p20, p21 := rise*tm[1][0]+tm[2][0], rise*tm[1][1]+tm[2][1]
+	return p20*ctm[0][0] + p21*ctm[1][0] + ctm[2][0], p20*ctm[0][1] + p21*ctm[1][1] + ctm[2][1], p00*ctm[0][0] + p01*ctm[1][0]
+}
+
 type textState struct {
 	tc, tw, th, tl, tfs, trise float64
 	font                       *pdfFont
@@ -293,15 +315,15 @@ func pageGlyphs(d *pdfDoc, p pdf.Page) []glyph {
 				code = code<<8 | int(raw[1])
 			}
 			w0 := f.width(code)
-			trm := pdfMatrix{{g.tfs * g.th, 0, 0}, {0, g.tfs, 0}, {0, g.trise, 1}}.mul(g.tm).mul(g.ctm)
 			if text := f.text(code, raw); text != "" {
-				out = append(out, glyph{x: trm[2][0], y: trm[2][1], w: w0 / 1000 * trm[0][0], size: trm[0][0], s: text})
+				x, y, scale := glyphOrigin(g.tfs, g.th, g.trise, g.tm, g.ctm)
+				out = append(out, glyph{x: x, y: y, w: w0 / 1000 * scale, size: scale, s: text})
 			}
 			tx := w0/1000*g.tfs + g.tc
 			if step == 1 && code == ' ' {
 				tx += g.tw
 			}
-			g.tm = translate(tx*g.th, 0).mul(g.tm)
+			g.tm = advance(tx*g.th, g.tm)
 		}
 	}
 	num := func(args []pdf.Value, n int) bool { return len(args) == n }
@@ -405,7 +427,7 @@ func pageGlyphs(d *pdfDoc, p pdf.Page) []glyph {
 					if x.Kind() == pdf.String {
 						show(x.RawString())
 					} else {
-						g.tm = translate(-x.Float64()/1000*g.tfs*g.th, 0).mul(g.tm)
+						g.tm = advance(-x.Float64()/1000*g.tfs*g.th, g.tm)
 					}
 				}
 			}
