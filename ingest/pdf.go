@@ -250,12 +250,13 @@ func readPages(ctx context.Context, d *pdfDoc, n, workers int) (lines [][]pdfLin
 	var wg sync.WaitGroup
 	for range max(1, min(workers, n)) {
 		wg.Go(func() {
+			var glyphs []glyph // reused from page to page
 			for ctx.Err() == nil {
 				i := int(next.Add(1)) - 1
 				if i >= n {
 					return
 				}
-				lines[i], errs[i] = pageLines(d, i+1)
+				lines[i], errs[i] = pageLines(d, i+1, &glyphs)
 			}
 		})
 	}
@@ -264,8 +265,8 @@ func readPages(ctx context.Context, d *pdfDoc, n, workers int) (lines [][]pdfLin
 }
 
 // pageLines rebuilds the text lines of page num, recovering from the
-// library's panics on bad content streams.
-func pageLines(d *pdfDoc, num int) (lines []pdfLine, err error) {
+// library's panics on bad content streams. glyphs is a buffer it may use.
+func pageLines(d *pdfDoc, num int, glyphs *[]glyph) (lines []pdfLine, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			lines, err = nil, fmt.Errorf("page %d: %v", num, v)
@@ -275,7 +276,8 @@ func pageLines(d *pdfDoc, num int) (lines []pdfLine, err error) {
 	if p.V.IsNull() {
 		return nil, fmt.Errorf("page %d: missing", num)
 	}
-	return buildLines(pageGlyphs(d, p)), nil
+	*glyphs = pageGlyphs(d, p, (*glyphs)[:0])
+	return buildLines(*glyphs), nil
 }
 
 // buildLines groups glyphs, in drawing order, into lines: a new line starts

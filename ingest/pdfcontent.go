@@ -285,20 +285,19 @@ type textState struct {
 	tm, tlm, ctm               pdfMatrix
 }
 
-// pageGlyphs interprets a page's content stream and returns its text as
-// positioned glyphs, in drawing order. Malformed operators panic, as in
-// the library; the caller recovers.
-func pageGlyphs(d *pdfDoc, p pdf.Page) []glyph {
+// pageGlyphs interprets a page's content stream and appends its text to
+// out as positioned glyphs, in drawing order. Malformed operators panic,
+// as in the library; the caller recovers.
+func pageGlyphs(d *pdfDoc, p pdf.Page, out []glyph) []glyph {
 	contents := p.V.Key("Contents")
 	if contents.IsNull() {
-		return nil
+		return out
 	}
 	fonts := map[string]*pdfFont{}
 	var res pdf.Value // the page's /Font resources, once a font is used
 	var resKey string
 	g := textState{th: 1, ctm: pdfIdent, tm: pdfIdent, tlm: pdfIdent}
 	var stack []textState
-	var out []glyph
 	show := func(s string) {
 		f := g.font
 		if f == nil {
