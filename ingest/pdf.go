@@ -204,11 +204,16 @@ func openPDF(data []byte, password string) (r *pdf.Reader, n int, err error) {
 
 // withInflatedObjectStreams returns a reader of data with its object
 // streams inflated once (inflateObjectStreams), r when data has none or
-// the library does not read that copy as it reads data: it must open and
-// count the same pages. r itself opened data, so that a file fails
-// exactly as it did before.
-func withInflatedObjectStreams(r *pdf.Reader, data []byte) (*pdf.Reader, int) {
-	n := r.NumPage()
+// the library does not read that copy as it reads data: it must open
+// (without panicking) and count the same pages. r itself opened data, so
+// that a file fails exactly as it did before.
+func withInflatedObjectStreams(r *pdf.Reader, data []byte) (out *pdf.Reader, n int) {
+	n = r.NumPage()
+	defer func() {
+		if recover() != nil {
+			out = r
+		}
+	}()
 	update := inflateObjectStreams(data)
 	if update == nil {
 		return r, n
