@@ -89,7 +89,7 @@ func FuzzInflateObjectStreams(f *testing.F) {
 	f.Add(ingesttest.XRefStmLoopPDF())
 	f.Add(ingesttest.ReportPDF())
 	f.Fuzz(func(t *testing.T, data []byte) {
-		update := inflateObjectStreams(data)
+		update := inflateObjectStreams(data, 100)
 		if update == nil {
 			return
 		}

@@ -214,7 +214,7 @@ func withInflatedObjectStreams(r *pdf.Reader, data []byte) (out *pdf.Reader, n i
 			out = r
 		}
 	}()
-	update := inflateObjectStreams(data)
+	update := inflateObjectStreams(data, n)
 	if update == nil {
 		return r, n
 	}

@@ -25,23 +25,38 @@ import (
 // object is where it was. The update is kept apart from the file's bytes
 // (appendedFile), so the file is not copied.
 
+// maxObjectsPerPage, with 100,000 more, bounds the objects a file may
+// declare for its object streams to be inflated.
+const maxObjectsPerPage = 1000
+
 // maxInflatedObjStm bounds the bytes of object streams inflated ahead for
 // one document; streams beyond it stay compressed (slower, not wrong).
 const maxInflatedObjStm = 64 << 20
 
-// inflateObjectStreams returns the update that appends data's object
-// streams uncompressed, or nil when there is nothing to gain or the file's
-// structure is not the plain kind this is sure to get right: the newest
-// cross-reference section must be a stream (as in every file with object
-// streams that the library reads), and only streams whose /Length is exact
-// and whose only filter is FlateDecode without parameters, inflating
-// without error, are copied.
-func inflateObjectStreams(data []byte) []byte {
+// inflateObjectStreams returns the update that appends the object streams
+// of data, a PDF of pages pages, uncompressed; or nil when there is
+// nothing to gain or the file's structure is not the plain kind this is
+// sure to get right: the newest cross-reference section must be a stream
+// (as in every file with object streams that the library reads), and only
+// streams whose /Length is exact and whose only filter is FlateDecode
+// without parameters, inflating without error, are copied. A file that
+// declares far more objects than its pages could use (real manuals have
+// up to about 25 a page; a hostile one a million for one page) is left
+// as it is: reading its cross-reference table again would cost more
+// memory and time than inflating could save.
+func inflateObjectStreams(data []byte, pages int) []byte {
 	if !bytes.Contains(data, []byte("/ObjStm")) {
 		return nil
 	}
 	startxref, err := lastStartxref(data)
 	if err != nil {
+		return nil
+	}
+	newest, err := (&pdfFile{data: data}).readObjectAt(startxref)
+	if err != nil || newest.dict["Type"] != pdfName("XRef") {
+		return nil
+	}
+	if size, ok := pdfInt(newest.dict["Size"]); !ok || size > maxObjectsPerPage*pages+100_000 {
 		return nil
 	}
 	f, err := readXrefChain(data)
@@ -134,7 +149,7 @@ func inflateObjStm(f *pdfFile, num, budget int) ([]byte, indirect, bool) {
 		return nil, indirect{}, false
 	}
 	in, err := f.readObjectAt(e.off)
-	if err != nil || in.num != num || in.data == nil || in.dict["Type"] != pdfName("ObjStm") {
+	if err != nil || in.num != num || in.gen > 0xffff || in.data == nil || in.dict["Type"] != pdfName("ObjStm") {
 		return nil, indirect{}, false
 	}
 	// The library reads /Length bytes from just after "stream" and its

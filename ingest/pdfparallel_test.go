@@ -118,7 +118,7 @@ func TestPDFInflatedObjectStreamsReadTheSame(t *testing.T) {
 				t.Fatal(err)
 			}
 			n := plain.NumPage()
-			update := inflateObjectStreams(data)
+			update := inflateObjectStreams(data, n)
 			if (update != nil) != d.objStm {
 				t.Fatalf("object streams inflated: %v, want %v", update != nil, d.objStm)
 			}
@@ -141,6 +141,18 @@ func TestPDFInflatedObjectStreamsReadTheSame(t *testing.T) {
 				t.Fatal("the inflated file's lines differ from the original's")
 			}
 		})
+	}
+}
+
+// TestInflateObjectStreamsSkipsHugeTables: a file that declares a million
+// objects for one page is read as it is.
+func TestInflateObjectStreamsSkipsHugeTables(t *testing.T) {
+	t.Parallel()
+	if inflateObjectStreams(ingesttest.ObjectStreamPDF(1000), 1) == nil {
+		t.Fatal("a small object stream was not inflated")
+	}
+	if inflateObjectStreams(ingesttest.ObjectStreamPDF(1_000_000), 1) != nil {
+		t.Fatal("a million objects for one page were inflated")
 	}
 }
 
