@@ -4,14 +4,26 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"time"
 )
 
+// DefaultMaxPages is the default page limit of a PDF: above the
+// longest manuals people upload (R's reference manual has 2,415 pages,
+// Intel's combined architecture manual about 5,000). What bounds the work
+// of a document is its text (MaxTextBytes, MaxTokens), time, processor
+// time and memory; the page count only refuses a file early.
+const DefaultMaxPages = 10_000
+
 // Limits bound the work one document may cause. Zero fields take defaults.
 type Limits struct {
-	// MaxPages: PDFs with more pages fail with too_many_pages. Default 2000.
+	// MaxPages: PDFs with more pages fail with too_many_pages. Default
+	// DefaultMaxPages.
 	MaxPages int
+	// Parallel: pages of one PDF read at once, each on its own thread.
+	// Default GOMAXPROCS. The text is the same for any value.
+	Parallel int
 	// MaxTextBytes: extracted text over this fails with too_large.
 	// Default 20 MiB.
 	MaxTextBytes int
@@ -23,7 +35,10 @@ type Limits struct {
 	// Memory bounds the extraction child's data segment (its heap and
 	// every other private writable mapping), in bytes. Default 1 GiB.
 	Memory int64
-	// CPU bounds the extraction child's processor time. Default: Timeout.
+	// CPU bounds the extraction child's processor time per document,
+	// counting all its threads. Default: Timeout × Parallel, so that by
+	// default the clock decides (reading Parallel pages at once spends
+	// processor time up to Parallel times as fast as the clock runs).
 	CPU time.Duration
 	// MaxTokens: a document whose chunks hold more tokens fails with
 	// too_large, so that a small file cannot become millions of embedding
@@ -34,7 +49,10 @@ type Limits struct {
 // WithDefaults returns l with zero fields set to their defaults.
 func (l Limits) WithDefaults() Limits {
 	if l.MaxPages == 0 {
-		l.MaxPages = 2000
+		l.MaxPages = DefaultMaxPages
+	}
+	if l.Parallel <= 0 {
+		l.Parallel = runtime.GOMAXPROCS(0)
 	}
 	if l.MaxTextBytes == 0 {
 		l.MaxTextBytes = 20 << 20
@@ -49,7 +67,7 @@ func (l Limits) WithDefaults() Limits {
 		l.Memory = 1 << 30
 	}
 	if l.CPU == 0 {
-		l.CPU = l.Timeout
+		l.CPU = l.Timeout * time.Duration(l.Parallel)
 	}
 	if l.MaxTokens == 0 {
 		l.MaxTokens = 3_000_000

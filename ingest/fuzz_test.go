@@ -80,6 +80,29 @@ func FuzzDecryptPDF(f *testing.F) {
 	})
 }
 
+// FuzzInflateObjectStreams: inflating a file's object streams ahead never
+// panics, and the library opens what it appends whenever it opened the
+// file (withInflatedObjectStreams falls back on the file otherwise, but a
+// plain file's update should never need it).
+func FuzzInflateObjectStreams(f *testing.F) {
+	f.Add(ingesttest.ObjectStreamPDF(3))
+	f.Add(ingesttest.XRefStmLoopPDF())
+	f.Add(ingesttest.ReportPDF())
+	f.Fuzz(func(t *testing.T, data []byte) {
+		update := inflateObjectStreams(data, 100)
+		if update == nil {
+			return
+		}
+		if _, err := pdf.NewReader(bytes.NewReader(data), int64(len(data))); err != nil {
+			return
+		}
+		joined := appendedFile{data, update}
+		if _, err := pdf.NewReader(joined, joined.size()); err != nil {
+			t.Fatalf("the library opened the file but not its update: %v", err)
+		}
+	})
+}
+
 func FuzzExtractDOCX(f *testing.F) {
 	textBox := ingesttest.WParaRuns(ingesttest.WRun("anchor"), ingesttest.WTextBox(ingesttest.WPara("", "box"), ingesttest.WTable([]string{"c"})))
 	fuzzExtract(f, TypeDOCX, ingesttest.MakeDOCX(ingesttest.WPara("Heading1", "T")+ingesttest.WPara("", "body")+ingesttest.WTable([]string{"a", "b"})), []byte("PK\x03\x04"),

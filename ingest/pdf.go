@@ -8,6 +8,8 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -71,20 +73,17 @@ func extractPDF(ctx context.Context, data []byte, password string, lim Limits) (
 	if n == 0 {
 		return Extracted{}, fail(CodePDFMalformed, "the PDF has no pages")
 	}
-	pages := make([][]pdfLine, n)
+	pages, errs := readPages(ctx, newPDFDoc(r, n), n, lim.Parallel)
+	if ctx.Err() != nil {
+		return Extracted{}, ctx.Err()
+	}
 	failed := 0
 	var firstErr error
-	for i := range n {
-		if ctx.Err() != nil {
-			return Extracted{}, ctx.Err()
-		}
-		lines, err := pageLines(r, i+1)
+	for _, err := range errs {
 		if err != nil {
 			failed++
 			firstErr = cmpOrErr(firstErr, err)
-			continue
 		}
-		pages[i] = lines
 	}
 	if failed == n {
 		return Extracted{}, &Error{Code: CodePDFMalformed, Message: "no page of the PDF could be read", Err: firstErr}
@@ -179,7 +178,8 @@ func openPDF(data []byte, password string) (r *pdf.Reader, n int, err error) {
 		plain, derr := decryptPDF(data, password)
 		if derr == nil {
 			if r, err = pdf.NewReader(bytes.NewReader(plain), int64(len(plain))); err == nil {
-				return r, r.NumPage(), nil
+				r, n = withInflatedObjectStreams(r, plain)
+				return r, n, nil
 			}
 		}
 		if derr != nil && !errors.Is(derr, errPDFSyntax) {
@@ -198,7 +198,32 @@ func openPDF(data []byte, password string) (r *pdf.Reader, n int, err error) {
 	if err != nil {
 		return nil, 0, pdfOpenError(data, err)
 	}
-	return r, r.NumPage(), nil
+	r, n = withInflatedObjectStreams(r, data)
+	return r, n, nil
+}
+
+// withInflatedObjectStreams returns a reader of data with its object
+// streams inflated once (inflateObjectStreams), r when data has none or
+// the library does not read that copy as it reads data: it must open
+// (without panicking) and count the same pages. r itself opened data, so
+// that a file fails exactly as it did before.
+func withInflatedObjectStreams(r *pdf.Reader, data []byte) (out *pdf.Reader, n int) {
+	n = r.NumPage()
+	defer func() {
+		if recover() != nil {
+			out = r
+		}
+	}()
+	update := inflateObjectStreams(data, n)
+	if update == nil {
+		return r, n
+	}
+	fast := appendedFile{data, update}
+	rf, err := pdf.NewReader(fast, fast.size())
+	if err != nil || rf.NumPage() != n {
+		return r, n
+	}
+	return rf, n
 }
 
 // passwordOnce offers the library password once (in Latin-1, as revisions
@@ -218,19 +243,46 @@ func passwordOnce(password string) func() string {
 	}
 }
 
+// readPages rebuilds the lines of pages 1 to n, workers pages at a time,
+// each page on its own (a page's lines depend on nothing but the page and
+// the fonts it uses), so the result is the same for any number of
+// workers: lines[i] and errs[i] are page i+1's. Workers stop taking pages
+// when ctx is done. Every panic is recovered by pageLines: a panic in a
+// worker goroutine would end the process.
+func readPages(ctx context.Context, d *pdfDoc, n, workers int) (lines [][]pdfLine, errs []error) {
+	lines, errs = make([][]pdfLine, n), make([]error, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range max(1, min(workers, n)) {
+		wg.Go(func() {
+			var glyphs []glyph // reused from page to page
+			for ctx.Err() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				lines[i], errs[i] = pageLines(d, i+1, &glyphs)
+			}
+		})
+	}
+	wg.Wait()
+	return lines, errs
+}
+
 // pageLines rebuilds the text lines of page num, recovering from the
-// library's panics on bad content streams.
-func pageLines(r *pdf.Reader, num int) (lines []pdfLine, err error) {
+// library's panics on bad content streams. glyphs is a buffer it may use.
+func pageLines(d *pdfDoc, num int, glyphs *[]glyph) (lines []pdfLine, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			lines, err = nil, fmt.Errorf("page %d: %v", num, v)
 		}
 	}()
-	p := r.Page(num)
+	p := d.page(num)
 	if p.V.IsNull() {
 		return nil, fmt.Errorf("page %d: missing", num)
 	}
-	return buildLines(pageGlyphs(p)), nil
+	*glyphs = pageGlyphs(d, p, (*glyphs)[:0])
+	return buildLines(*glyphs), nil
 }
 
 // buildLines groups glyphs, in drawing order, into lines: a new line starts
@@ -240,21 +292,20 @@ func pageLines(r *pdf.Reader, num int) (lines []pdfLine, err error) {
 func buildLines(gs []glyph) []pdfLine {
 	var lines []pdfLine
 	var cur strings.Builder
-	var sizes map[float64]int
+	var sizes sizeCounts
 	var lineY, lastEnd, lastSize, prevLineY, prevLineSize float64
 	started := false
 	finish := func() {
 		text := strings.TrimSpace(cur.String())
 		if text != "" {
-			size := dominant(sizes)
+			size := sizes.dominant()
 			gap := len(lines) > 0 && math.Abs(prevLineY-lineY) > 1.6*math.Max(size, prevLineSize)
 			lines = append(lines, pdfLine{text: text, size: size, y: lineY, gap: gap})
 			prevLineY, prevLineSize = lineY, size
 		}
 		cur.Reset()
-		sizes = map[float64]int{}
+		sizes = sizes[:0]
 	}
-	sizes = map[float64]int{}
 	for _, g := range gs {
 		size := math.Abs(g.size)
 		if size == 0 {
@@ -271,7 +322,7 @@ func buildLines(gs []glyph) []pdfLine {
 			cur.WriteByte(' ')
 		}
 		cur.WriteString(g.s)
-		sizes[roundSize(size)] += utf8.RuneCountInString(g.s)
+		sizes.add(roundSize(size), utf8.RuneCountInString(g.s))
 		lastEnd = g.x + g.w
 		lastSize = size
 	}
@@ -287,6 +338,38 @@ func endsWithSpace(b *strings.Builder) bool {
 }
 
 func roundSize(s float64) float64 { return math.Round(s*2) / 2 }
+
+// sizeCounts counts characters by font size within a line, which holds
+// few sizes: a slice is cheaper than a map, and dominant's answer does
+// not depend on the order.
+type sizeCounts []struct {
+	size float64
+	n    int
+}
+
+func (c *sizeCounts) add(size float64, n int) {
+	for i := range *c {
+		if (*c)[i].size == size {
+			(*c)[i].n += n
+			return
+		}
+	}
+	*c = append(*c, struct {
+		size float64
+		n    int
+	}{size, n})
+}
+
+// dominant is the size with the most characters (the smallest of a tie).
+func (c sizeCounts) dominant() float64 {
+	best, n := 0.0, -1
+	for _, e := range c {
+		if e.n > n || (e.n == n && e.size < best) {
+			best, n = e.size, e.n
+		}
+	}
+	return best
+}
 
 func dominant(sizes map[float64]int) float64 {
 	best, n := 0.0, -1

@@ -437,16 +437,9 @@ func scanPDFObjects(data []byte) (*pdfFile, error) {
 // readXrefChain follows startxref and the /Prev chain.
 func readXrefChain(data []byte) (*pdfFile, error) {
 	f := &pdfFile{data: data, xref: map[int]xrefEntry{}}
-	tail := data[max(0, len(data)-1024):]
-	i := bytes.LastIndex(tail, []byte("startxref"))
-	if i < 0 {
-		return nil, syntaxErr("no startxref")
-	}
-	l := &pdfLexer{data: tail, pos: i + len("startxref")}
-	tok, _ := l.token()
-	off, ok := pdfInt(tok)
-	if !ok {
-		return nil, syntaxErr("startxref is not followed by an offset")
+	off, err := lastStartxref(data)
+	if err != nil {
+		return nil, err
 	}
 	seen := map[int]bool{}
 	for n := 0; ; n++ {
@@ -480,6 +473,22 @@ func readXrefChain(data []byte) (*pdfFile, error) {
 		return nil, syntaxErr("the cross-reference sections list no objects")
 	}
 	return f, nil
+}
+
+// lastStartxref is the offset the file's last startxref names.
+func lastStartxref(data []byte) (int, error) {
+	tail := data[max(0, len(data)-1024):]
+	i := bytes.LastIndex(tail, []byte("startxref"))
+	if i < 0 {
+		return 0, syntaxErr("no startxref")
+	}
+	l := &pdfLexer{data: tail, pos: i + len("startxref")}
+	tok, _ := l.token()
+	off, ok := pdfInt(tok)
+	if !ok {
+		return 0, syntaxErr("startxref is not followed by an offset")
+	}
+	return off, nil
 }
 
 // readXrefSection reads the table or stream at off into f.xref (entries

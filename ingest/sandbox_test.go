@@ -28,6 +28,7 @@ const (
 	typeLeak    Type = "test-leak"
 	typeEcho    Type = "test-echo"
 	typeEnv     Type = "test-env"
+	typeBusy    Type = "test-busy"
 )
 
 var sink [][]byte
@@ -74,6 +75,23 @@ func init() {
 	}
 	extractors[typeEnv] = func(context.Context, []byte, Limits) (Extracted, error) {
 		return Extracted{Document: docOf(strings.Join(os.Environ(), "\n"))}, nil
+	}
+	// Busy on lim.Parallel threads for the duration the document names,
+	// as a long PDF read in parallel is.
+	extractors[typeBusy] = func(ctx context.Context, data []byte, lim Limits) (Extracted, error) {
+		d, err := time.ParseDuration(string(data))
+		if err != nil {
+			return Extracted{}, err
+		}
+		var wg sync.WaitGroup
+		for range lim.Parallel {
+			wg.Go(func() {
+				for start := time.Now(); time.Since(start) < d && ctx.Err() == nil; {
+				}
+			})
+		}
+		wg.Wait()
+		return Extracted{Document: docOf("busy")}, nil
 	}
 	extractors[typeEcho] = func(_ context.Context, data []byte, _ Limits) (Extracted, error) {
 		return Extracted{Document: docOf(string(data)), Title: "echo"}, nil
@@ -202,6 +220,28 @@ func TestSandboxContainsFatalParsers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSandboxCPULimitCountsThreads: the processor time allowed by
+// default is the timeout times the threads that read a document, so a
+// document that keeps them all busy for most of its time is stopped by
+// neither limit (with a limit of the timeout alone, two busy threads
+// would use it up in half the time).
+func TestSandboxCPULimitCountsThreads(t *testing.T) {
+	t.Parallel()
+	lim := Limits{Timeout: 3 * time.Second, Parallel: 2}
+	if cpu := lim.WithDefaults().CPU; cpu != 6*time.Second {
+		t.Fatalf("default CPU limit %s, want 6s", cpu)
+	}
+	if cpu := (Limits{Timeout: 3 * time.Second, Parallel: 2, CPU: time.Second}).WithDefaults().CPU; cpu != time.Second {
+		t.Fatalf("a CPU limit given became %s", cpu)
+	}
+	b := setupSandbox(t)
+	got, err := b.sb.Extract(t.Context(), typeBusy, BytesOpener([]byte("2400ms")), lim)
+	if err != nil || got.Text != "busy" {
+		t.Fatalf("busy document: %q, %v", got.Text, err)
+	}
+	t.Logf("2.4s on 2 threads: %s of processor time", b.lastRuns()[0].CPU)
 }
 
 func TestSandboxRetiresUnfitChildren(t *testing.T) {

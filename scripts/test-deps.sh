@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the tools the tests compare against or generate fixtures with:
 # poppler's pdftotext (the reference for PDF text), qpdf (encrypts test
-# PDFs), Chromium (the job dashboard's browser test), and curl and jq (the
+# PDFs), bash-doc (real manuals as PDFs, one with object streams),
+# Chromium (the job dashboard's browser test), and curl and jq (the
 # README's commands, run by cmd/ragctl's tests). Debian's packages;
 # idempotent.
 set -euo pipefail
 missing=()
 command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
 command -v qpdf >/dev/null 2>&1 || missing+=(qpdf)
+[ -e /usr/share/doc/bash-doc/bashref.pdf ] || missing+=(bash-doc)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v jq >/dev/null 2>&1 || missing+=(jq)
@@ -18,6 +20,6 @@ if command -v apt-get >/dev/null 2>&1; then
   $sudo apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >&2
 else
-  echo "test-deps: please install ${missing[*]} (poppler, qpdf, chromium, curl, jq)" >&2
+  echo "test-deps: please install ${missing[*]} (poppler, qpdf, bash-doc, chromium, curl, jq)" >&2
   exit 1
 fi

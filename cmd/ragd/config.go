@@ -68,7 +68,7 @@ type config struct {
 	// Workers (RAGD_WORKERS, --workers): jobs run at once by serve or
 	// worker; serve --workers=0 serves the API only. Default 2.
 	Workers int
-	// MaxPages (RAGD_MAX_PAGES, default 2000), MaxTextBytes
+	// MaxPages (RAGD_MAX_PAGES, default ingest.DefaultMaxPages), MaxTextBytes
 	// (RAGD_MAX_TEXT_BYTES, default 20MiB) and ExtractTimeout
 	// (RAGD_EXTRACT_TIMEOUT, default 2m) bound one document's extraction.
 	MaxPages       int
@@ -76,7 +76,9 @@ type config struct {
 	ExtractTimeout time.Duration
 	// ExtractMemory (RAGD_EXTRACT_MEMORY, default 1GiB) bounds the data
 	// segment of each extraction child; ExtractCPU (RAGD_EXTRACT_CPU,
-	// default RAGD_EXTRACT_TIMEOUT) its processor time per document.
+	// default RAGD_EXTRACT_TIMEOUT times the threads that read a PDF's
+	// pages, GOMAXPROCS) its processor time per document, all threads
+	// counted.
 	ExtractMemory int64
 	ExtractCPU    time.Duration
 	// MaxDocumentTokens (RAGD_MAX_DOCUMENT_TOKENS, default 3000000): a
@@ -173,7 +175,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	if c.ExtractMemory < 64<<20 {
 		return c, errors.New("RAGD_EXTRACT_MEMORY: must be at least 64MiB (a child needs some to start)")
 	}
-	if c.ExtractCPU, err = parseDuration(getenv("RAGD_EXTRACT_CPU"), c.ExtractTimeout); err != nil {
+	if c.ExtractCPU, err = parseDuration(getenv("RAGD_EXTRACT_CPU"), ingest.Limits{Timeout: c.ExtractTimeout}.WithDefaults().CPU); err != nil {
 		return c, fmt.Errorf("RAGD_EXTRACT_CPU: %w", err)
 	}
 	for _, q := range []struct {
@@ -207,7 +209,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 		max      int
 	}{
 		{"RAGD_WORKERS", &c.Workers, 2, 0, 256},
-		{"RAGD_MAX_PAGES", &c.MaxPages, 2000, 1, 1_000_000},
+		{"RAGD_MAX_PAGES", &c.MaxPages, ingest.DefaultMaxPages, 1, 1_000_000},
 		{"RAGD_MAX_DOCUMENT_TOKENS", &c.MaxDocumentTokens, 3_000_000, 1000, 1_000_000_000},
 		{"RAGD_CHUNK_MAX_TOKENS", &c.ChunkMaxTokens, chunker.DefaultMaxTokens, chunker.MinMaxTokens, chunker.MaxMaxTokens},
 		{"RAGD_CHUNK_OVERLAP_TOKENS", &c.ChunkOverlap, chunker.DefaultOverlapTokens, 0, chunker.MaxMaxTokens / 2},

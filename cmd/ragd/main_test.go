@@ -13,11 +13,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/postgres"
 	"github.com/ragd/ragd/postgres/pgtest"
 	"github.com/ragd/ragd/search"
@@ -101,7 +103,10 @@ func TestConfig(t *testing.T) {
 		if q.Documents == nil || *q.Documents != 1000 || q.StoredBytes == nil || *q.StoredBytes != 2<<30 || q.EmbeddingTokensPerMonth != nil {
 			t.Fatalf("quotas %+v", q)
 		}
-		if cfg.ExtractMemory != 512<<20 || cfg.ExtractCPU != 90*time.Second || cfg.MaxDocumentTokens != 3_000_000 {
+		// Pages are read on GOMAXPROCS threads: the processor time allowed
+		// by default grows with them, so that the clock limit acts first.
+		cpu := 90 * time.Second * time.Duration(runtime.GOMAXPROCS(0))
+		if cfg.ExtractMemory != 512<<20 || cfg.ExtractCPU != cpu || cfg.MaxDocumentTokens != 3_000_000 || cfg.MaxPages != ingest.DefaultMaxPages {
 			t.Fatalf("extraction limits: memory %d, cpu %s, tokens %d", cfg.ExtractMemory, cfg.ExtractCPU, cfg.MaxDocumentTokens)
 		}
 	})
