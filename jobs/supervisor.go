@@ -307,11 +307,25 @@ UPDATE river_job SET state = 'available', scheduled_at = now()
 WHERE id IN (SELECT id FROM chosen) AND state = 'pending'
 RETURNING id`
 
+// dispatchFullSQL says whether as many ingest jobs are available as
+// dispatchSQL would make available.
+const dispatchFullSQL = `
+SELECT (SELECT count(*) FROM river_job WHERE state = 'available' AND kind = 'ingest_document') >=
+       (SELECT greatest(coalesce(sum(workers), 0), 1) * $2 FROM ragd_workers WHERE heartbeat_at > now() - make_interval(secs => $1))`
+
 func (s *supervisor) dispatch(ctx context.Context) {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var got bool
 		if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1)", int64(dispatchLock)).Scan(&got); err != nil || !got {
 			return err // another process is dispatching right now
+		}
+		// Most calls find the workers' share already available (every
+		// upload and every finished job asks): say so from an index before
+		// ranking every waiting job, which costs milliseconds with
+		// thousands waiting.
+		var full bool
+		if err := tx.QueryRow(ctx, dispatchFullSQL, s.t.DeadAfter.Seconds(), s.t.Ahead).Scan(&full); err != nil || full {
+			return err
 		}
 		tag, err := tx.Exec(ctx, dispatchSQL, s.t.DeadAfter.Seconds(), s.t.Ahead)
 		if err != nil || tag.RowsAffected() == 0 {
