@@ -282,7 +282,11 @@ const dispatchLock = 0x72616764_64697370 // "ragddisp"
 // as the live processes have workers, times $2 (Ahead), in round-robin
 // order over tenants:
 // a tenant's r-th waiting job goes at position (its jobs available or
-// running) + r, ties to the older job.
+// running) + r, ties to the older job. The first job of a tenant with
+// none available or running gets River priority 1 and the others 2, so
+// that River fetches it before the jobs already released ahead of it
+// (Ahead per worker): a tenant's first upload waits for a free worker,
+// not for a flood's share.
 const dispatchSQL = `
 WITH live AS (
 	SELECT greatest(coalesce(sum(workers), 0), 1) * $2 AS slots FROM ragd_workers WHERE heartbeat_at > now() - make_interval(secs => $1)
@@ -298,14 +302,15 @@ WITH live AS (
 	       row_number() OVER (PARTITION BY args->>'tenant_id' ORDER BY priority, id) AS rn
 	FROM river_job WHERE state = 'pending' AND kind = 'ingest_document'
 ), chosen AS (
-	SELECT w.id FROM waiting w LEFT JOIN active a USING (tenant), room
+	SELECT w.id, coalesce(a.n, 0) = 0 AND w.rn = 1 AS first FROM waiting w LEFT JOIN active a USING (tenant), room
 	WHERE w.rn <= room.n
 	ORDER BY coalesce(a.n, 0) + w.rn, w.id
 	LIMIT (SELECT n FROM room)
 )
-UPDATE river_job SET state = 'available', scheduled_at = now()
-WHERE id IN (SELECT id FROM chosen) AND state = 'pending'
-RETURNING id`
+UPDATE river_job SET state = 'available', scheduled_at = now(), priority = CASE WHEN chosen.first THEN 1 ELSE 2 END
+FROM chosen
+WHERE river_job.id = chosen.id AND river_job.state = 'pending'
+RETURNING river_job.id`
 
 // dispatchFullSQL says whether as many ingest jobs are available as
 // dispatchSQL would make available.

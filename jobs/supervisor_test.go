@@ -125,6 +125,20 @@ func TestDispatch(t *testing.T) {
 		if n := b.states(t, "available"); n != 12 {
 			t.Fatalf("%d available for 3 live workers, 4 ahead each: want 12", n)
 		}
+		// Another tenant's first upload goes ahead of the flood's share:
+		// released at River priority 1, the flood's second and later at 2.
+		b.work(t) // the workers take some
+		small := uuid.New()
+		b.enqueue(t, small, 1)
+		b.sup.dispatch(t.Context())
+		var pri int
+		if err := b.pool.QueryRow(t.Context(), "SELECT priority FROM river_job WHERE state = 'available' AND args->>'tenant_id' = $1", small.String()).Scan(&pri); err != nil || pri != 1 {
+			t.Fatalf("the small tenant's job: priority %d, %v; want 1", pri, err)
+		}
+		var later int
+		if err := b.pool.QueryRow(t.Context(), "SELECT count(*) FROM river_job WHERE state = 'available' AND priority = 2").Scan(&later); err != nil || later == 0 {
+			t.Fatalf("%d of the flood's jobs at priority 2, %v", later, err)
+		}
 	})
 
 	// An upload wakes the dispatchers at its commit, not at their next
