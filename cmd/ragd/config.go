@@ -26,6 +26,10 @@ type config struct {
 	DatabaseURL string
 	// Addr (RAGD_ADDR, --addr): where serve listens. Default ":8080".
 	Addr string
+	// DebugAddr (RAGD_DEBUG_ADDR, e.g. 127.0.0.1:6060): where serve and
+	// worker answer Go's profiling endpoints (/debug/pprof/). Unset: none.
+	// It has no authentication: keep it on a loopback address.
+	DebugAddr string
 	// AdminTokenValue (RAGD_ADMIN_TOKEN): the platform admin's bearer token,
 	// at least 16 characters. Outside production a missing one is generated
 	// once into DataDir/admin-token.
@@ -129,6 +133,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	c := config{
 		DatabaseURL:     getenv("DATABASE_URL"),
 		Addr:            cmpOr(getenv("RAGD_ADDR"), ":8080"),
+		DebugAddr:       getenv("RAGD_DEBUG_ADDR"),
 		AdminTokenValue: getenv("RAGD_ADMIN_TOKEN"),
 		DataDir:         cmpOr(getenv("RAGD_DATA_DIR"), "./.ragd"),
 		LogFormat:       getenv("RAGD_LOG_FORMAT"),

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -235,6 +236,13 @@ func serve(ctx context.Context, cmd string, cfg config, pool *pgxpool.Pool, log 
 		return err
 	}
 	defer vectors.Close()
+	if cfg.DebugAddr != "" {
+		stop, err := serveDebug(cfg.DebugAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	if err := srv.Start(ctx); err != nil {
 		srv.Pipeline.Close()
 		return err
@@ -293,6 +301,24 @@ func serve(ctx context.Context, cmd string, cfg config, pool *pgxpool.Pool, log 
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// serveDebug answers Go's profiling endpoints on addr until stop is called.
+func serveDebug(addr string, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("RAGD_DEBUG_ADDR: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("profiling endpoints", "addr", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
 }
 
 // openVectors opens Qdrant when QDRANT_URL is set, else the embedded store
