@@ -19,18 +19,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/http"
-	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -39,10 +34,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/ragd/ragd/scripts/internal/harness"
 )
 
 func main() {
@@ -75,25 +69,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	if o.build {
-		if err := os.MkdirAll(filepath.Dir(o.bin), 0o755); err != nil {
-			return err
-		}
-		cmd := exec.Command("go", "build", "-o", o.bin, "./cmd/ragd")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("build ragd: %w", err)
-		}
-	}
-	base := os.Getenv("DATABASE_URL")
-	if base == "" {
-		out, err := exec.Command("scripts/postgres-up.sh").Output()
-		if err != nil {
-			return fmt.Errorf("scripts/postgres-up.sh: %w", err)
-		}
-		base = strings.TrimSpace(string(out))
-	}
-	dbURL, drop, err := freshDatabase(ctx, base)
+	dbURL, drop, err := harness.Prepare(ctx, "smalldocs", o.bin, o.build)
 	if err != nil {
 		return err
 	}
@@ -105,53 +81,26 @@ func run() error {
 	}
 	defer os.RemoveAll(tmp)
 	const token = "smalldocs-admin-token-0123456789"
-	logPath := filepath.Join(tmp, "ragd.log")
-	logFile, err := os.Create(logPath)
+	env := []string{"RAGD_LOG_LEVEL=warn"}
+	if o.workers > 0 {
+		env = append(env, "RAGD_WORKERS="+strconv.Itoa(o.workers))
+	}
+	srv, err := harness.Start(harness.Config{Bin: o.bin, Addr: o.addr, Dir: tmp, DatabaseURL: dbURL, AdminToken: token, Env: env})
 	if err != nil {
 		return err
 	}
-	defer logFile.Close()
-	cmd := exec.Command(o.bin, "serve")
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "RAGD_ADDR="+o.addr, "RAGD_DATA_DIR="+filepath.Join(tmp, "data"),
-		"RAGD_ADMIN_TOKEN="+token, "RAGD_LOG_FORMAT=json", "RAGD_LOG_LEVEL=warn")
-	if o.workers > 0 {
-		cmd.Env = append(cmd.Env, "RAGD_WORKERS="+strconv.Itoa(o.workers))
-	}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start ragd: %w", err)
-	}
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-		}
-	}()
-	srv := "http://localhost" + o.addr
-	if err := waitHealthy(srv, 60*time.Second); err != nil {
-		return fmt.Errorf("%w (log: %s)", err, tail(logPath))
-	}
-	c := &client{base: srv, token: token}
-	var tenant struct{ ID string }
-	if err := c.json("POST", "/v1/tenants", map[string]any{"name": "Small", "slug": "small"}, &tenant); err != nil {
+	defer srv.Stop()
+	c := &harness.Client{Base: srv.URL, Token: token}
+	if err := c.UseNewTenant("Small", "small"); err != nil {
 		return err
 	}
-	var key struct{ Key string }
-	if err := c.json("POST", "/v1/tenants/"+tenant.ID+"/api-keys", map[string]any{"name": "small"}, &key); err != nil {
-		return err
-	}
-	c.token = key.Key
 
 	// Single uploads on an idle server: 202 to ready on the events stream.
 	var lat []time.Duration
 	for i := range o.single {
-		d, err := c.timeToReady(texts[o.docs+i])
+		d, err := timeToReady(c, texts[o.docs+i])
 		if err != nil {
-			return fmt.Errorf("single upload: %w (log: %s)", err, tail(logPath))
+			return fmt.Errorf("single upload: %w (log: %s)", err, srv.Tail())
 		}
 		lat = append(lat, d)
 	}
@@ -169,7 +118,7 @@ func run() error {
 					return
 				}
 				var d struct{ ID string }
-				if err := c.json("POST", "/v1/documents?duplicate=allow", map[string]any{"text": texts[i], "title": fmt.Sprintf("doc %d", i)}, &d); err != nil {
+				if err := c.JSON("POST", "/v1/documents?duplicate=allow", map[string]any{"text": texts[i], "title": fmt.Sprintf("doc %d", i)}, &d); err != nil {
 					errs[w] = err
 					return
 				}
@@ -179,7 +128,7 @@ func run() error {
 	wg.Wait()
 	uploaded := time.Since(start)
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("upload: %w (log: %s)", err, tail(logPath))
+		return fmt.Errorf("upload: %w (log: %s)", err, srv.Tail())
 	}
 	var usage struct {
 		Documents map[string]int `json:"documents_by_status"`
@@ -187,7 +136,7 @@ func run() error {
 	deadline := time.Now().Add(30 * time.Minute)
 	for {
 		var u map[string]any
-		if err := c.json("GET", "/v1/usage", nil, &u); err != nil {
+		if err := c.JSON("GET", "/v1/usage", nil, &u); err != nil {
 			return err
 		}
 		b, _ := json.Marshal(u)
@@ -202,7 +151,11 @@ func run() error {
 
 	slices.Sort(lat)
 	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
-	fmt.Printf("machine: %d CPUs (GOMAXPROCS), server workers %s\n", runtime.NumCPU(), cmpOr(strconv.Itoa(o.workers), "default"))
+	workers := "default"
+	if o.workers != 0 {
+		workers = strconv.Itoa(o.workers)
+	}
+	fmt.Printf("machine: %d CPUs (GOMAXPROCS), server workers %s\n", runtime.NumCPU(), workers)
 	if len(lat) > 0 {
 		fmt.Printf("single upload, 202 to ready (events stream), %d uploads: p50 %s, p90 %s, max %s\n", len(lat),
 			pct(0.5).Round(time.Millisecond), pct(0.9).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
@@ -259,14 +212,13 @@ func corpus(n int) ([]string, error) {
 
 // timeToReady uploads text and follows its events until ready: the time
 // from the 202 to the ready event.
-func (c *client) timeToReady(text string) (time.Duration, error) {
+func timeToReady(c *harness.Client, text string) (time.Duration, error) {
 	var d struct{ ID string }
-	if err := c.json("POST", "/v1/documents?duplicate=allow", map[string]any{"text": text}, &d); err != nil {
+	if err := c.JSON("POST", "/v1/documents?duplicate=allow", map[string]any{"text": text}, &d); err != nil {
 		return 0, err
 	}
 	accepted := time.Now()
-	req, _ := http.NewRequest("GET", c.base+"/v1/documents/"+d.ID+"/events", nil)
-	req.Header.Set("Authorization", "Bearer "+c.token)
+	req, _ := c.NewRequest("GET", "/v1/documents/"+d.ID+"/events", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, err
@@ -286,91 +238,4 @@ func (c *client) timeToReady(text string) (time.Duration, error) {
 		}
 	}
 	return 0, fmt.Errorf("events of %s ended before ready: %v", d.ID, sc.Err())
-}
-
-func freshDatabase(ctx context.Context, base string) (string, func(), error) {
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		return "", nil, fmt.Errorf("connect to postgres: %w", err)
-	}
-	defer conn.Close(ctx)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "ragd_smalldocs_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		return "", nil, fmt.Errorf("create database: %w", err)
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		return "", nil, err
-	}
-	u.Path = "/" + name
-	drop := func() {
-		c, err := pgx.Connect(ctx, base)
-		if err == nil {
-			defer c.Close(ctx)
-			_, err = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "smalldocs: drop database %s: %v\n", name, err)
-		}
-	}
-	return u.String(), drop, nil
-}
-
-func cmpOr(s, def string) string {
-	if s == "" || s == "0" {
-		return def
-	}
-	return s
-}
-
-func waitHealthy(base string, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(base + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return errors.New("ragd did not become healthy")
-}
-
-func tail(path string) string {
-	b, _ := os.ReadFile(path)
-	if len(b) > 2000 {
-		b = b[len(b)-2000:]
-	}
-	return string(b)
-}
-
-type client struct {
-	base, token string
-}
-
-func (c *client) json(method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, _ := json.Marshal(in)
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, c.base+path, body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, b)
-	}
-	return json.Unmarshal(b, out)
 }

@@ -16,9 +16,8 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -28,18 +27,15 @@ import (
 	mrand "math/rand/v2"
 	"mime/multipart"
 	"net/http"
-	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/ragd/ragd/scripts/internal/harness"
 )
 
 func main() {
@@ -73,25 +69,7 @@ func run() error {
 	}
 	ctx := context.Background()
 
-	if o.build {
-		if err := os.MkdirAll(filepath.Dir(o.bin), 0o755); err != nil {
-			return err
-		}
-		cmd := exec.Command("go", "build", "-o", o.bin, "./cmd/ragd")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("build ragd: %w", err)
-		}
-	}
-	base := os.Getenv("DATABASE_URL")
-	if base == "" {
-		out, err := exec.Command("scripts/postgres-up.sh").Output()
-		if err != nil {
-			return fmt.Errorf("scripts/postgres-up.sh: %w", err)
-		}
-		base = strings.TrimSpace(string(out))
-	}
-	dbURL, drop, err := freshDatabase(ctx, base)
+	dbURL, drop, err := harness.Prepare(ctx, "uploadrss", o.bin, o.build)
 	if err != nil {
 		return err
 	}
@@ -113,84 +91,23 @@ func run() error {
 	return measure(ctx, o, tmp, files)
 }
 
-// freshDatabase creates an empty database on the server of base and
-// returns its URL and a function that drops it.
-func freshDatabase(ctx context.Context, base string) (string, func(), error) {
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		return "", nil, fmt.Errorf("connect to postgres: %w", err)
-	}
-	defer conn.Close(ctx)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "ragd_uploadrss_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		return "", nil, fmt.Errorf("create database: %w", err)
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		return "", nil, err
-	}
-	u.Path = "/" + name
-	drop := func() {
-		c, err := pgx.Connect(ctx, base)
-		if err == nil {
-			defer c.Close(ctx)
-			_, err = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "uploadrss: drop database %s: %v\n", name, err)
-		}
-	}
-	return u.String(), drop, nil
-}
-
 func measure(ctx context.Context, o options, tmp string, files []string) error {
 	const token = "uploadrss-admin-token-0123456789"
-	logPath := filepath.Join(tmp, "ragd.log")
-	logFile, err := os.Create(logPath)
+	env := []string{"RAGD_WORKERS=" + strconv.Itoa(o.workers), "RAGD_MAX_UPLOAD_BYTES=50MiB"}
+	if o.budget != "" {
+		env = append(env, "RAGD_MAX_INFLIGHT_UPLOAD_BYTES="+o.budget)
+	}
+	srv, err := harness.Start(harness.Config{Bin: o.bin, Addr: o.addr, Dir: tmp, DatabaseURL: o.dbURL, AdminToken: token, Env: env})
 	if err != nil {
 		return err
 	}
-	defer logFile.Close()
-	cmd := exec.Command(o.bin, "serve")
-	cmd.Env = append(os.Environ(),
-		"DATABASE_URL="+o.dbURL, "RAGD_ADDR="+o.addr, "RAGD_DATA_DIR="+filepath.Join(tmp, "data"),
-		"RAGD_ADMIN_TOKEN="+token, "RAGD_WORKERS="+strconv.Itoa(o.workers), "RAGD_LOG_FORMAT=json",
-		"RAGD_MAX_UPLOAD_BYTES=50MiB")
-	if o.budget != "" {
-		cmd.Env = append(cmd.Env, "RAGD_MAX_INFLIGHT_UPLOAD_BYTES="+o.budget)
-	}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start ragd: %w", err)
-	}
-	pid := cmd.Process.Pid
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-		}
-	}()
+	defer srv.Stop()
+	pid := srv.Pid()
 
-	base := "http://localhost" + o.addr
-	if err := waitHealthy(base, 60*time.Second); err != nil {
-		return fmt.Errorf("%w (log: %s)", err, tail(logPath))
-	}
-	c := &client{base: base, token: token}
-	var tenant struct{ ID string }
-	if err := c.json("POST", "/v1/tenants", map[string]any{"name": "RSS", "slug": "rss"}, &tenant); err != nil {
+	c := &harness.Client{Base: srv.URL, Token: token}
+	if err := c.UseNewTenant("RSS", "rss"); err != nil {
 		return err
 	}
-	var key struct{ Key string }
-	if err := c.json("POST", "/v1/tenants/"+tenant.ID+"/api-keys", map[string]any{"name": "rss"}, &key); err != nil {
-		return err
-	}
-	c.token = key.Key
 
 	idle, _ := procStatus(pid, "VmRSS")
 	var peak atomic.Int64
@@ -218,13 +135,13 @@ func measure(ctx context.Context, o options, tmp string, files []string) error {
 	errs := make([]error, len(files))
 	var wg sync.WaitGroup
 	for i, f := range files {
-		wg.Go(func() { ids[i], errs[i] = c.upload(f, &retries) })
+		wg.Go(func() { ids[i], errs[i] = upload(c, f, &retries) })
 	}
 	wg.Wait()
 	uploaded := time.Since(start)
 	if err := errors.Join(errs...); err != nil {
 		close(stop)
-		return fmt.Errorf("upload: %w (log: %s)", err, tail(logPath))
+		return fmt.Errorf("upload: %w (log: %s)", err, srv.Tail())
 	}
 	statuses := map[string]int{}
 	if o.workers > 0 {
@@ -232,7 +149,7 @@ func measure(ctx context.Context, o options, tmp string, files []string) error {
 		for _, id := range ids {
 			for {
 				var d struct{ Status string }
-				if err := c.json("GET", "/v1/documents/"+id, nil, &d); err != nil {
+				if err := c.JSON("GET", "/v1/documents/"+id, nil, &d); err != nil {
 					close(stop)
 					return err
 				}
@@ -252,7 +169,7 @@ func measure(ctx context.Context, o options, tmp string, files []string) error {
 		return err
 	}
 	mib := func(kib int64) string { return fmt.Sprintf("%.0f MiB", float64(kib)/1024) }
-	fmt.Printf("uploads: %d × %.1f MiB %s, workers %d, budget %s\n", len(files), float64(o.size)/(1<<20), o.kind, o.workers, cmpOr(o.budget, "default"))
+	fmt.Printf("uploads: %d × %.1f MiB %s, workers %d, budget %s\n", len(files), float64(o.size)/(1<<20), o.kind, o.workers, cmp.Or(o.budget, "default"))
 	fmt.Printf("idle RSS before uploads: %s\n", mib(idle))
 	fmt.Printf("peak RSS (sampled VmRSS every 10 ms): %s\n", mib(peak.Load()))
 	fmt.Printf("VmHWM (kernel's peak RSS of the process): %s\n", mib(hwm))
@@ -262,13 +179,6 @@ func measure(ctx context.Context, o options, tmp string, files []string) error {
 		fmt.Printf("all documents finished after %s: %v\n", total.Round(time.Millisecond), statuses)
 	}
 	return nil
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // procStatus reads a kB field of /proc/<pid>/status.
@@ -285,59 +195,9 @@ func procStatus(pid int, field string) (int64, error) {
 	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
 
-func waitHealthy(base string, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(base + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return errors.New("ragd did not become healthy")
-}
-
-func tail(path string) string {
-	b, _ := os.ReadFile(path)
-	if len(b) > 2000 {
-		b = b[len(b)-2000:]
-	}
-	return string(b)
-}
-
-type client struct {
-	base, token string
-}
-
-func (c *client) json(method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, _ := json.Marshal(in)
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, c.base+path, body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, b)
-	}
-	return json.Unmarshal(b, out)
-}
-
 // upload sends the file as multipart with a Content-Length, as curl -F
 // does, retrying after a 503's Retry-After.
-func (c *client) upload(path string, retries *atomic.Int64) (string, error) {
+func upload(c *harness.Client, path string, retries *atomic.Int64) (string, error) {
 	for {
 		f, err := os.Open(path)
 		if err != nil {
@@ -353,12 +213,11 @@ func (c *client) upload(path string, retries *atomic.Int64) (string, error) {
 		mw.Close()
 		foot.Write(head.Bytes()[prefix:])
 		head.Truncate(prefix)
-		req, err := http.NewRequest("POST", c.base+"/v1/documents?duplicate=allow", io.MultiReader(&head, f, &foot))
+		req, err := c.NewRequest("POST", "/v1/documents?duplicate=allow", io.MultiReader(&head, f, &foot))
 		if err != nil {
 			return "", err
 		}
 		req.ContentLength = int64(head.Len()) + st.Size() + int64(foot.Len())
-		req.Header.Set("Authorization", "Bearer "+c.token)
 		req.Header.Set("Content-Type", mw.FormDataContentType())
 		resp, err := http.DefaultClient.Do(req)
 		f.Close()
