@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/google/uuid"
@@ -24,7 +25,9 @@ import (
 // Embedded is the vector store used when no Qdrant is configured: search
 // in memory, one indexed partition per tenant (see partition), persisted
 // as an append-only log of checksummed records under a directory; the
-// indexes are not persisted but built again from the log at start.
+// indexes are not persisted: the log is replayed at start (posting lists
+// included), and the HNSW graphs are then built in the background while
+// the store serves, dense queries scanning until they are done.
 //
 // Durability: Upsert and the deletes return only after their records are
 // written and fsynced. At start the log is replayed up to the first record
@@ -35,13 +38,31 @@ import (
 // One process at a time: the directory is locked, and a second process
 // fails to open it with ErrInUse.
 type Embedded struct {
-	mu       sync.RWMutex
-	dir      string
-	lock     *os.File
+	mu      sync.RWMutex // guards the in-memory state below
+	dir     string
+	lock    *os.File
+	dims    int
+	tenants map[uuid.UUID]*partition
+	closed  bool
+	built   chan struct{} // closed when the graphs left after the replay are built
+
+	// Writes are committed in groups: a writer queues its records, and
+	// whoever holds wmu writes everything queued with one fsync, then
+	// applies it in log order. Searches wait only for the apply, never
+	// for the disk. log and logBytes belong to wmu's holder.
+	wmu      sync.Mutex
+	qmu      sync.Mutex
+	queue    []*pendingWrite
 	log      *os.File
 	logBytes int64
-	dims     int
-	tenants  map[uuid.UUID]*partition
+	syncs    atomic.Int64 // fsyncs of the log, for tests
+}
+
+// pendingWrite is one writer's records, waiting for a group commit.
+type pendingWrite struct {
+	recs  []byte
+	apply func() // called with mu held, after the records are durable
+	done  chan error
 }
 
 // Record kinds in the log.
@@ -93,9 +114,14 @@ func (e *Embedded) load() error {
 		}
 		good += n
 	}
+	// The graphs are built after the replay, in the background
+	// (buildIndexes): the store serves at once, dense queries on a
+	// partition scanning until its graph is complete.
 	for _, part := range e.tenants {
-		part.index() // the indexes are built once, after the replay
+		part.building = len(part.points) >= annMinPoints
 	}
+	e.built = make(chan struct{})
+	go e.buildIndexes()
 	if err := f.Truncate(good); err != nil {
 		f.Close()
 		return fmt.Errorf("vector store: cut torn tail: %w", err)
@@ -106,6 +132,45 @@ func (e *Embedded) load() error {
 	}
 	e.log, e.logBytes = f, good
 	return nil
+}
+
+// buildStep is how many points the background build links into a graph
+// per hold of the write lock (tens of milliseconds at 100k points: the
+// longest a write or search waits for it).
+const buildStep = 64
+
+// buildIndexes builds the graphs of the partitions marked building, a
+// step at a time under the write lock, until they are done or the store
+// is closed.
+func (e *Embedded) buildIndexes() {
+	defer close(e.built)
+	for {
+		e.mu.Lock()
+		var part *partition
+		for _, p := range e.tenants {
+			if p.building {
+				part = p
+				break
+			}
+		}
+		if e.closed || part == nil {
+			e.mu.Unlock()
+			return
+		}
+		part.buildSome(buildStep)
+		e.mu.Unlock()
+	}
+}
+
+// WaitIndexed waits until the graphs the store builds after it opens are
+// built (queries are exact until then), or ctx is done.
+func (e *Embedded) WaitIndexed(ctx context.Context) error {
+	select {
+	case <-e.built:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // A record is: length of body (uint32), CRC-32C of kind+body (uint32),
@@ -202,7 +267,7 @@ func (e *Embedded) apply(kind byte, body []byte) error {
 			return nil
 		}
 		if part := e.tenants[d.Tenant]; part != nil {
-			for id, p := range part.points {
+			for id, p := range part.docs[d.Document] {
 				if d.match(p) {
 					part.remove(id)
 				}
@@ -238,11 +303,46 @@ func normalize(v []float32) {
 }
 
 // write appends records, fsyncs, then applies them: nothing is visible
-// (or acknowledged) before it is durable.
+// (or acknowledged) before it is durable. Concurrent writes share one
+// fsync (see Embedded); each returns the error of the group it was in.
 func (e *Embedded) write(recs []byte, apply func()) error {
+	w := &pendingWrite{recs: recs, apply: apply, done: make(chan error, 1)}
+	e.qmu.Lock()
+	e.queue = append(e.queue, w)
+	e.qmu.Unlock()
+	e.wmu.Lock()
+	defer e.wmu.Unlock()
+	select {
+	case err := <-w.done: // the holder before us committed it
+		return err
+	default:
+	}
+	e.qmu.Lock()
+	group := e.queue
+	e.queue = nil
+	e.qmu.Unlock()
+	err := e.commit(group)
+	for _, g := range group {
+		g.done <- err
+	}
+	return <-w.done
+}
+
+// commit writes a group's records with one fsync and applies them in
+// order. Called with wmu held.
+func (e *Embedded) commit(group []*pendingWrite) error {
+	var recs []byte
+	if len(group) == 1 {
+		recs = group[0].recs
+	} else {
+		for _, g := range group {
+			recs = append(recs, g.recs...)
+		}
+	}
 	_, err := e.log.Write(recs)
 	if err == nil {
 		err = e.log.Sync()
+		e.syncs.Add(1)
 	}
 	if err != nil {
 		// Cut off what may have been written, so that later records do not
@@ -252,35 +352,45 @@ func (e *Embedded) write(recs []byte, apply func()) error {
 		return fmt.Errorf("vector store: write: %w", err)
 	}
 	e.logBytes += int64(len(recs))
-	apply()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, g := range group {
+		g.apply()
+	}
 	return e.maybeCompact()
 }
 
 // EnsureSchema implements Store.
 func (e *Embedded) EnsureSchema(ctx context.Context, dims int) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.dims == dims {
+	// Holding wmu, no other write can change dims between the check and
+	// the commit.
+	e.wmu.Lock()
+	defer e.wmu.Unlock()
+	e.mu.RLock()
+	have := e.dims
+	e.mu.RUnlock()
+	if have == dims {
 		return nil
 	}
-	if e.dims != 0 {
-		return fmt.Errorf("%w: the embedded store in %s holds %d-dimensional vectors, the embedder makes %d; run ragd reindex after moving the store away", ErrDimensions, e.dir, e.dims, dims)
+	if have != 0 {
+		return fmt.Errorf("%w: the embedded store in %s holds %d-dimensional vectors, the embedder makes %d; run ragd reindex after moving the store away", ErrDimensions, e.dir, have, dims)
 	}
 	if dims < 1 {
 		return fmt.Errorf("%w: %d", ErrDimensions, dims)
 	}
 	rec := appendRecord(nil, recSchema, binary.LittleEndian.AppendUint32(nil, uint32(dims)))
-	return e.write(rec, func() { e.dims = dims })
+	return e.commit([]*pendingWrite{{recs: rec, apply: func() { e.dims = dims }}})
 }
 
 // Upsert implements Store.
 func (e *Embedded) Upsert(ctx context.Context, tenantID uuid.UUID, points []Point) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.dims == 0 {
+	e.mu.RLock()
+	dims := e.dims // set once, by EnsureSchema
+	e.mu.RUnlock()
+	if dims == 0 {
 		return errors.New("vector store: EnsureSchema first")
 	}
-	if err := validatePoints(tenantID, e.dims, points); err != nil {
+	if err := validatePoints(tenantID, dims, points); err != nil {
 		return err
 	}
 	var recs []byte
@@ -333,14 +443,32 @@ func (d deleteRecord) match(p *Point) bool {
 
 func (e *Embedded) delete(kind byte, d deleteRecord) error {
 	body, _ := json.Marshal(d)
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	if kind == recDeleteDoc && !e.holdsAny(d) {
+		// Nothing to delete: no record is written. A point that a
+		// concurrent Upsert is writing may land after this returns,
+		// as it could if the delete had been committed first.
+		return nil
+	}
 	return e.write(appendRecord(nil, kind, body), func() {
 		_ = e.apply(kind, body)
 		if part := e.tenants[d.Tenant]; part != nil {
 			part.index()
 		}
 	})
+}
+
+// holdsAny reports whether a document delete would remove any point.
+func (e *Embedded) holdsAny(d deleteRecord) bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if part := e.tenants[d.Tenant]; part != nil {
+		for _, p := range part.docs[d.Document] {
+			if d.match(p) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Count implements Store.
@@ -465,7 +593,7 @@ func (h *hitHeap) sorted() []Hit {
 }
 
 // maybeCompact rewrites the log when it is over 64 MiB and more than twice
-// what the live points need. Called with the write lock held.
+// what the live points need. Called with wmu and mu held.
 func (e *Embedded) maybeCompact() error {
 	if e.logBytes < 64<<20 {
 		return nil
@@ -550,6 +678,12 @@ func syncDir(dir string) error {
 
 // Close implements Store.
 func (e *Embedded) Close() error {
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
+	<-e.built // the background build stops after its step
+	e.wmu.Lock()
+	defer e.wmu.Unlock()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	err := e.log.Close()

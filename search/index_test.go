@@ -441,7 +441,21 @@ func TestEmbeddedIndexesSurviveDeletesAndReopen(t *testing.T) {
 	}
 	e = openTest(t, dir, dims)
 	defer e.Close()
-	if part := e.tenants[tenant]; part.graph == nil || part.indexed != len(part.slots) {
+	// Searches are answered while the graph is built.
+	for i, q := range queries[:5] {
+		q.Mode = ModeDense
+		hits, err := e.Query(ctx, tenant, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := recall(hits, before[i].exact); r < 0.9 {
+			t.Fatalf("query %d while the graph is built: recall %.2f", i, r)
+		}
+	}
+	if err := e.WaitIndexed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if part := e.tenants[tenant]; part.graph == nil || part.indexed != len(part.slots) || part.building {
 		t.Fatal("no complete graph after reopening")
 	}
 	after := answers(e)
@@ -460,6 +474,58 @@ func TestEmbeddedIndexesSurviveDeletesAndReopen(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestPartitionBuildingInSteps: while a background build owns the graph,
+// dense queries are exact, puts do not build it, and step by step it
+// becomes the graph the queries then use.
+func TestPartitionBuildingInSteps(t *testing.T) {
+	t.Parallel()
+	const dims, n = 16, annMinPoints + 500
+	gen := newClustered(9, dims, 40, 0.8)
+	part := newPartition()
+	part.building = true
+	tenant, doc := uuid.New(), uuid.New()
+	for i := range n {
+		part.put(&Point{ID: uuid.New(), TenantID: tenant, DocumentID: doc, Index: i, Dense: gen.next()})
+	}
+	part.index()
+	if part.graph != nil {
+		t.Fatal("index built the graph a background build owns")
+	}
+	check := func(stage string) {
+		for range 5 {
+			q := gen.next()
+			got, err := part.dense(context.Background(), q, Filter{}, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := exactDense(t, part, q, Filter{}, 10); ids(got) != ids(want) {
+				t.Fatalf("%s: dense query differs from the exact scan", stage)
+			}
+		}
+	}
+	check("before the build")
+	steps := 0
+	for !part.buildSome(2000) {
+		steps++
+		check(fmt.Sprintf("after %d steps", steps))
+		part.put(&Point{ID: uuid.New(), TenantID: tenant, DocumentID: doc, Dense: gen.next()}) // a write between steps
+		part.index()
+	}
+	if steps < 2 || part.building || part.graph == nil || part.indexed != len(part.slots) {
+		t.Fatalf("after %d steps: building %v, graph %v, %d of %d slots indexed", steps, part.building, part.graph != nil, part.indexed, len(part.slots))
+	}
+	// Now the graph answers: its results are near the exact ones.
+	var sum float64
+	for range 50 {
+		q := gen.next()
+		got, _ := part.dense(context.Background(), q, Filter{}, 10)
+		sum += recall(got, exactDense(t, part, q, Filter{}, 10))
+	}
+	if r := sum / 50; r < 0.9 {
+		t.Fatalf("graph recall@10 %.3f", r)
 	}
 }
 

@@ -25,6 +25,7 @@ const parallelScanMin = 8192
 // and builds the indexes afresh.
 type partition struct {
 	points map[uuid.UUID]*Point
+	docs   map[uuid.UUID]map[uuid.UUID]*Point // points by document
 	slot   map[uuid.UUID]int32
 	slots  []*Point    // nil where removed
 	vecs   [][]float32 // each slot's normalised vector, kept after removal: the graph walks through it
@@ -34,9 +35,13 @@ type partition struct {
 	terms map[uint32]*postingList
 
 	// graph indexes slots [0, indexed) once the partition has annMinPoints
-	// points; nil before.
+	// points; nil before. Until indexed covers every slot, dense queries
+	// scan.
 	graph   *hnsw
 	indexed int
+	// building: a background build (Embedded.buildIndexes) is bringing the
+	// graph up to date a few slots at a time; index leaves it alone.
+	building bool
 }
 
 // postingList holds, in slot order, the points containing a term and the
@@ -48,7 +53,7 @@ type postingList struct {
 }
 
 func newPartition() *partition {
-	return &partition{points: map[uuid.UUID]*Point{}, slot: map[uuid.UUID]int32{}, df: map[uint32]int{}, terms: map[uint32]*postingList{}}
+	return &partition{points: map[uuid.UUID]*Point{}, docs: map[uuid.UUID]map[uuid.UUID]*Point{}, slot: map[uuid.UUID]int32{}, df: map[uint32]int{}, terms: map[uint32]*postingList{}}
 }
 
 // put adds or replaces a point; its vector is normalised in place. The
@@ -58,6 +63,12 @@ func (part *partition) put(p *Point) {
 	normalize(p.Dense)
 	s := int32(len(part.slots))
 	part.points[p.ID], part.slot[p.ID] = p, s
+	doc := part.docs[p.DocumentID]
+	if doc == nil {
+		doc = map[uuid.UUID]*Point{}
+		part.docs[p.DocumentID] = doc
+	}
+	doc[p.ID] = p
 	part.slots = append(part.slots, p)
 	part.vecs = append(part.vecs, p.Dense)
 	for j, t := range p.Sparse.Indices {
@@ -88,6 +99,11 @@ func (part *partition) remove(id uuid.UUID) {
 	part.dead++
 	delete(part.points, id)
 	delete(part.slot, id)
+	if doc := part.docs[old.DocumentID]; len(doc) <= 1 {
+		delete(part.docs, old.DocumentID)
+	} else {
+		delete(doc, id)
+	}
 }
 
 // index brings the indexes up to date after puts and removes: it compacts
@@ -97,6 +113,9 @@ func (part *partition) remove(id uuid.UUID) {
 func (part *partition) index() {
 	if part.dead > 64 && part.dead > len(part.points)/2 {
 		part.compact()
+	}
+	if part.building {
+		return
 	}
 	if part.graph == nil {
 		if len(part.points) < annMinPoints {
@@ -110,6 +129,27 @@ func (part *partition) index() {
 	}
 }
 
+// buildSome links up to n more slots into the graph (making the graph if
+// the partition has reached annMinPoints) and reports whether the graph
+// is then up to date, which ends building.
+func (part *partition) buildSome(n int) (done bool) {
+	if part.graph == nil {
+		if len(part.points) < annMinPoints {
+			part.building = false
+			return true
+		}
+		part.graph, part.indexed = newHNSW(), 0
+	}
+	end := min(part.indexed+n, len(part.slots))
+	part.graph.build(part.vecs[:end], part.indexed, part.alive)
+	part.indexed = end
+	if end == len(part.slots) {
+		part.building = false
+		return true
+	}
+	return false
+}
+
 func (part *partition) alive(s int32) bool { return part.slots[s] != nil }
 
 // compact renumbers the live points in slot order and drops the
@@ -121,21 +161,23 @@ func (part *partition) compact() {
 			live = append(live, p)
 		}
 	}
+	building := part.building
 	*part = *newPartition()
+	part.building = building
 	for _, p := range live {
 		part.put(p)
 	}
 }
 
-// dense returns the k points nearest to q that pass f. Below annMinPoints
-// it scans every point. With a graph it searches the graph, unless f
+// dense returns the k points nearest to q that pass f. Below annMinPoints,
+// and while the graph is being built after a start, it scans every point. With a graph it searches the graph, unless f
 // leaves few enough points that scanning them is cheaper; a graph search
 // that finds fewer than k (or all that pass) is answered by a scan, so a
 // filter never hides a hit that exists.
 func (part *partition) dense(ctx context.Context, q []float32, f Filter, k int) ([]Hit, error) {
 	qn := slices.Clone(q)
 	normalize(qn)
-	if part.graph == nil {
+	if part.graph == nil || part.indexed < len(part.slots) { // no graph, or one being built
 		return part.exact(ctx, qn, k, func(_ int32, p *Point) bool { return f.matches(p) })
 	}
 	accept := part.alive
