@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -37,7 +38,8 @@ type Pipeline struct {
 	log     *slog.Logger
 	metrics *metrics.Metrics
 
-	embedBatch int
+	embedBatch    int
+	progressAfter time.Duration
 }
 
 // PipelineConfig configures a Pipeline. Zero fields take defaults.
@@ -54,10 +56,17 @@ type PipelineConfig struct {
 	// EmbedBatch is how many chunks are embedded between progress updates
 	// (default 512; the embedder batches each slice to its own limits).
 	EmbedBatch int
+	// ProgressAfter is how long a document is processed before its stage
+	// is shown (default 200ms): a document done sooner goes from queued to
+	// ready, or failed, in one commit.
+	ProgressAfter time.Duration
 	// Sandbox runs the extractors in child processes. Default: a Sandbox
-	// that starts this program (see ServeIfSandboxChild) and reports each run
-	// to Metrics and the log; the Pipeline closes it in Close.
+	// that starts this program (see ServeIfSandboxChild), keeps a child
+	// warm for each of Workers, and reports each run to Metrics and the
+	// log; the Pipeline closes it in Close.
 	Sandbox *Sandbox
+	// Workers is how many documents are processed at once (default 2).
+	Workers int
 }
 
 // NewPipeline returns a pipeline that tokenizes with tok.
@@ -76,14 +85,15 @@ func NewPipeline(store *Store, tok chunker.Tokenizer, cfg PipelineConfig, log *s
 	}
 	sb := cfg.Sandbox
 	if sb == nil {
-		sb = &Sandbox{Observe: func(r SandboxRun) {
+		sb = &Sandbox{MaxIdle: cmp.Or(cfg.Workers, 2), Observe: func(r SandboxRun) {
 			cfg.Metrics.Extraction(r.Outcome, r.Reused, r.PeakRSS)
 			log.Debug("extraction child", "type", r.Type, "outcome", r.Outcome, "attempt", r.Attempt, "reused", r.Reused,
 				"wall_ms", r.Wall.Milliseconds(), "cpu_ms", r.CPU.Milliseconds(), "peak_rss", r.PeakRSS, "pid", r.PID)
 		}}
 	}
 	return &Pipeline{store: store, tok: tok, limits: cfg.Limits.WithDefaults(), chunks: opts, sandbox: sb,
-		emb: cfg.Embedder, vectors: cfg.Vectors, log: log, metrics: cfg.Metrics, embedBatch: cmp.Or(cfg.EmbedBatch, 512)}, nil
+		emb: cfg.Embedder, vectors: cfg.Vectors, log: log, metrics: cfg.Metrics, embedBatch: cmp.Or(cfg.EmbedBatch, 512),
+		progressAfter: cmp.Or(cfg.ProgressAfter, 200*time.Millisecond)}, nil
 }
 
 // Close ends the pipeline's idle extraction children.
@@ -124,16 +134,21 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 		return r, n, err
 	}
 	started := time.Now()
-	if err := p.store.setStage(ctx, doc, StageExtracting, 0.05, true); err != nil {
+	rep := p.store.newProgress(ctx, doc, started, p.progressAfter)
+	defer rep.close()
+	if err := rep.stage(StageExtracting, 0.05); err != nil {
 		return ignoreStale(err)
 	}
-	password, err := p.store.password(ctx, doc)
-	if errors.Is(err, secret.ErrOpen) {
-		// The key changed since the upload: the PDF then fails as one
-		// that needs a password, which a reindex with it can give.
-		p.log.WarnContext(ctx, "document password cannot be opened; extracting without it", "err", err, "tenant_id", tenantID, "document_id", docID)
-	} else if err != nil {
-		return err
+	var password secret.String
+	if doc.Type == TypePDF { // only PDFs are opened with one
+		password, err = p.store.password(ctx, doc)
+		if errors.Is(err, secret.ErrOpen) {
+			// The key changed since the upload: the PDF then fails as one
+			// that needs a password, which a reindex with it can give.
+			p.log.WarnContext(ctx, "document password cannot be opened; extracting without it", "err", err, "tenant_id", tenantID, "document_id", docID)
+		} else if err != nil {
+			return err
+		}
 	}
 
 	ext, err := p.sandbox.ExtractWithPassword(ctx, doc.Type, open, password.Reveal(), p.limits)
@@ -141,11 +156,11 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 	p.metrics.Stage(StageExtracting, time.Since(started))
 	if err != nil {
 		if e, ok := AsError(err); ok {
-			return p.fail(ctx, doc, e)
+			return p.fail(ctx, rep, e)
 		}
 		return err // cancelled: the job is retried
 	}
-	if err := p.store.setStage(ctx, doc, StageChunking, 0.5, false); err != nil {
+	if err := rep.stage(StageChunking, 0.5); err != nil {
 		return ignoreStale(err)
 	}
 
@@ -160,49 +175,43 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 	}
 	ck, err := chunker.New(p.tok, opts)
 	if err != nil {
-		return p.fail(ctx, doc, &Error{Code: CodeInternal, Message: "the document's chunking settings are invalid: " + err.Error()})
+		return p.fail(ctx, rep, &Error{Code: CodeInternal, Message: "the document's chunking settings are invalid: " + err.Error()})
 	}
 	chunkStart := time.Now()
 	pieces, err := ck.Split(ext.Document)
 	if err != nil {
-		return p.fail(ctx, doc, &Error{Code: CodeInternal, Message: "the extracted text could not be chunked", Err: err})
+		return p.fail(ctx, rep, &Error{Code: CodeInternal, Message: "the extracted text could not be chunked", Err: err})
 	}
 	chunkMS := int(time.Since(chunkStart).Milliseconds())
 	p.metrics.Stage(StageChunking, time.Since(chunkStart))
 
-	if err := p.store.setStage(ctx, doc, StageStoring, 0.8, false); err != nil {
-		return ignoreStale(err)
-	}
 	res := result{
 		pageCount: ext.PageCount, charCount: utf8.RuneCountInString(ext.Text),
-		extractMS: extractMS, chunkMS: chunkMS,
+		extractMS: extractMS, chunkMS: chunkMS, started: started,
 	}
 	for _, c := range pieces {
 		res.tokenCount += c.TokenCount
 	}
 	if res.tokenCount > p.limits.MaxTokens {
-		return p.fail(ctx, doc, fail(CodeTooLarge, "the document's text is %d tokens (%d chunks); the limit is %d tokens a document",
+		return p.fail(ctx, rep, fail(CodeTooLarge, "the document's text is %d tokens (%d chunks); the limit is %d tokens a document",
 			res.tokenCount, len(pieces), p.limits.MaxTokens))
 	}
-	indexing := p.emb != nil
-	if indexing {
+	if p.emb != nil {
 		if err := p.store.tokensLeft(ctx, doc.TenantID); err != nil {
 			if e, ok := AsError(err); ok {
-				return p.fail(ctx, doc, e)
+				return p.fail(ctx, rep, e)
 			}
 			return err
 		}
-	}
-	if err := p.store.saveChunks(ctx, doc, pieces, res, !indexing); err != nil {
-		return ignoreStale(err)
-	}
-	if !indexing {
-		p.metrics.Document(StatusReady, "")
-	}
-	if indexing {
-		if err := p.index(ctx, doc, pieces, &res); err != nil {
+		if err := p.index(ctx, rep, pieces, &res); err != nil {
 			return err
 		}
+	} else {
+		rep.close()
+		if err := p.store.finish(ctx, doc, pieces, res); err != nil {
+			return ignoreStale(err)
+		}
+		p.metrics.Document(StatusReady, "")
 	}
 	p.log.InfoContext(ctx, "document ready", "tenant_id", tenantID, "document_id", docID, "version", version,
 		"chunks", len(pieces), "tokens", res.tokenCount, "pages", ext.PageCount, "duration_ms", time.Since(started).Milliseconds())
@@ -211,25 +220,32 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 
 // index embeds the chunks, writes their points (the new version's before
 // the old versions' are removed, so a document never vanishes from search
-// during a reindex) and marks the document ready.
-func (p *Pipeline) index(ctx context.Context, doc Document, pieces []chunker.Chunk, res *result) error {
-	stage := func(name string, progress float64) error { return p.store.setStage(ctx, doc, name, progress, false) }
-	if err := p.embedAndWrite(ctx, doc, pieces, res, stage); err != nil {
+// during a reindex), then stores the chunks and marks the document ready
+// in one transaction.
+func (p *Pipeline) index(ctx context.Context, rep *progress, pieces []chunker.Chunk, res *result) error {
+	doc := rep.doc
+	if err := p.embedAndWrite(ctx, doc, pieces, res, rep.stage); err != nil {
 		if e, ok := embedder.AsError(err); ok && e.Permanent() {
-			return p.fail(ctx, doc, &Error{Code: CodeEmbeddingFailed, Message: e.Message, Err: err})
+			return p.fail(ctx, rep, &Error{Code: CodeEmbeddingFailed, Message: e.Message, Err: err})
 		}
-		return ignoreStale(err)
+		if errors.Is(err, errStale) {
+			return p.dropStale(ctx, doc)
+		}
+		return err
 	}
 	res.indexed = true
 	p.metrics.Indexed(len(pieces), res.embedRequests, res.embedTokens, res.cacheHits)
-	if err := p.store.AddUsage(ctx, doc.TenantID, res.embedTokens, 0); err != nil {
-		p.log.WarnContext(ctx, "record usage", "err", err, "tenant_id", doc.TenantID)
-	}
-	err := p.store.markReady(ctx, doc, *res)
+	rep.close()
+	err := p.store.finish(ctx, doc, pieces, *res)
 	if err == nil {
 		p.metrics.Document(StatusReady, "")
+		return nil
 	}
 	if errors.Is(err, errStale) {
+		// The tokens were spent all the same.
+		if err := p.store.AddUsage(ctx, doc.TenantID, res.embedTokens, 0); err != nil {
+			p.log.WarnContext(ctx, "record usage", "err", err, "tenant_id", doc.TenantID)
+		}
 		return p.dropStale(ctx, doc)
 	}
 	return err
@@ -332,8 +348,10 @@ func (p *Pipeline) embedAndWrite(ctx context.Context, doc Document, pieces []chu
 			return fmt.Errorf("index points: %w", err)
 		}
 	}
-	if err := p.vectors.DeleteDocument(ctx, doc.TenantID, doc.ID, search.Versions{Below: doc.ContentVersion}); err != nil {
-		return fmt.Errorf("remove older versions' points: %w", err)
+	if doc.ContentVersion > 1 { // the first version has none before it
+		if err := p.vectors.DeleteDocument(ctx, doc.TenantID, doc.ID, search.Versions{Below: doc.ContentVersion}); err != nil {
+			return fmt.Errorf("remove older versions' points: %w", err)
+		}
 	}
 	res.indexMS = int(time.Since(indexStart).Milliseconds())
 	p.metrics.Stage(StageIndexing, time.Since(indexStart))
@@ -412,11 +430,14 @@ func (p *Pipeline) MarkFailed(ctx context.Context, tenantID, docID uuid.UUID, ve
 	if err != nil || doc.ContentVersion != version || doc.Status == StatusReady || doc.Status == StatusFailed {
 		return nil // gone, superseded, or this version already ended
 	}
-	return ignoreStale(p.store.setFailed(ctx, doc, &Error{Code: CodeInternal, Message: "processing failed repeatedly; try reindexing later", Err: cause}))
+	return ignoreStale(p.store.setFailed(ctx, doc, nil, &Error{Code: CodeInternal, Message: "processing failed repeatedly; try reindexing later", Err: cause}))
 }
 
-func (p *Pipeline) fail(ctx context.Context, doc Document, e *Error) error {
-	if err := p.store.setFailed(ctx, doc, e); err != nil {
+// fail ends the run with the document failed for good.
+func (p *Pipeline) fail(ctx context.Context, rep *progress, e *Error) error {
+	rep.close()
+	doc := rep.doc
+	if err := p.store.setFailed(ctx, doc, &rep.started, e); err != nil {
 		return ignoreStale(err)
 	}
 	p.metrics.Document(StatusFailed, e.Code)
@@ -438,16 +459,83 @@ type result struct {
 	embedTokens, cacheHits           int
 	embedRequests                    int
 	indexed                          bool
+	started                          time.Time
+}
+
+// progress records a run's stage and progress once the run has taken
+// PipelineConfig.ProgressAfter, from a timer if the run is then in the middle of a stage
+// (a long extraction), and at each stage after that. Every write made
+// before close has returned; none is made after.
+type progress struct {
+	ctx     context.Context
+	store   *Store
+	doc     Document
+	started time.Time
+	after   time.Duration
+	timer   *time.Timer
+
+	mu           sync.Mutex
+	name         string
+	frac         float64
+	shown, ended bool
+	err          error // errStale once a write found the version gone
+}
+
+func (s *Store) newProgress(ctx context.Context, doc Document, started time.Time, after time.Duration) *progress {
+	r := &progress{ctx: ctx, store: s, doc: doc, started: started, after: after}
+	r.timer = time.AfterFunc(after, func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if !r.shown && !r.ended && r.err == nil && r.name != "" {
+			r.writeLocked()
+		}
+	})
+	return r
+}
+
+// stage records that the run is at stage name, progress frac; errStale
+// when the document was deleted or superseded.
+func (r *progress) stage(name string, frac float64) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.name, r.frac = name, frac
+	if r.ended || r.err != nil {
+		return r.err
+	}
+	if r.shown || time.Since(r.started) >= r.after {
+		r.writeLocked()
+	}
+	return r.err
+}
+
+func (r *progress) writeLocked() {
+	err := r.store.setStage(r.ctx, r.doc, r.name, r.frac, r.started, !r.shown)
+	if err == nil {
+		r.shown = true
+	} else if errors.Is(err, errStale) {
+		r.err = err
+	}
+	// Another error (a lost connection) leaves the stage unrecorded; the
+	// run's next write finds the same trouble or ends it.
+}
+
+// close stops the timer and waits for a write in flight.
+func (r *progress) close() {
+	r.timer.Stop()
+	r.mu.Lock()
+	r.ended = true
+	r.mu.Unlock()
 }
 
 // setStage records progress for the document's version; errStale when the
 // document was deleted or superseded meanwhile.
-func (s *Store) setStage(ctx context.Context, d Document, stage string, progress float64, start bool) error {
+// With start, the run's first, it also sets started_at to started.
+func (s *Store) setStage(ctx context.Context, d Document, stage string, progress float64, started time.Time, start bool) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE documents SET status = 'processing', stage = $4, progress = $5,
-		started_at = CASE WHEN $6 THEN now() ELSE started_at END, finished_at = NULL,
+		started_at = CASE WHEN $6 THEN $7 ELSE started_at END, finished_at = NULL,
 		error_code = NULL, error_message = NULL, updated_at = now()
-		WHERE tenant_id = $1 AND id = $2 AND content_version = $3 AND status <> 'deleting'`,
-		d.TenantID, d.ID, d.ContentVersion, stage, progress, start)
+		WHERE tenant_id = $1 AND id = $2 AND content_version = $3 AND status NOT IN ('deleting', 'ready', 'failed')`,
+		d.TenantID, d.ID, d.ContentVersion, stage, progress, start, started)
 	if err != nil {
 		return fmt.Errorf("record stage: %w", err)
 	}
@@ -458,13 +546,14 @@ func (s *Store) setStage(ctx context.Context, d Document, stage string, progress
 }
 
 // setFailed marks the document's version failed and forgets its password;
-// errStale when it was deleted or superseded meanwhile.
-func (s *Store) setFailed(ctx context.Context, d Document, e *Error) error {
+// errStale when it was deleted or superseded meanwhile. started, when
+// not nil, is when this run started.
+func (s *Store) setFailed(ctx context.Context, d Document, started *time.Time, e *Error) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE documents SET status = 'failed', stage = NULL, error_code = $4, error_message = $5,
-			finished_at = now(), updated_at = now()
+			started_at = coalesce($6, started_at), finished_at = now(), updated_at = now()
 			WHERE tenant_id = $1 AND id = $2 AND content_version = $3 AND status <> 'deleting'`,
-			d.TenantID, d.ID, d.ContentVersion, e.Code, e.Message)
+			d.TenantID, d.ID, d.ContentVersion, e.Code, e.Message, started)
 		if err != nil {
 			return fmt.Errorf("record failure: %w", err)
 		}
@@ -475,10 +564,12 @@ func (s *Store) setFailed(ctx context.Context, d Document, e *Error) error {
 	})
 }
 
-// saveChunks replaces the chunks of the document's version, removes those
-// of older versions and records the counts, in one transaction; with ready
-// it also marks the document ready (when nothing is indexed after).
-func (s *Store) saveChunks(ctx context.Context, d Document, pieces []chunker.Chunk, r result, ready bool) error {
+// finish ends a run in one transaction: it replaces the chunks of the
+// document's version (removing those of older versions), records the
+// counts and the embedding tokens used, and marks the version ready;
+// errStale, with nothing changed, when the document was deleted or
+// superseded meanwhile.
+func (s *Store) finish(ctx context.Context, d Document, pieces []chunker.Chunk, r result) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := lockCurrent(ctx, tx, d); err != nil {
 			return err
@@ -500,24 +591,24 @@ func (s *Store) saveChunks(ctx context.Context, d Document, pieces []chunker.Chu
 			"token_count", "page_start", "page_end", "heading_path", "start_offset", "end_offset", "sha256"}, pgx.CopyFromRows(rows)); err != nil {
 			return fmt.Errorf("insert chunks: %w", err)
 		}
-		_, err := tx.Exec(ctx, `UPDATE documents SET page_count = $3, char_count = $4, chunk_count = $5, token_count = $6,
-			extract_ms = $7, chunk_ms = $8, updated_at = now() WHERE tenant_id = $1 AND id = $2`,
-			d.TenantID, d.ID, nilIfZero(r.pageCount), r.charCount, len(pieces), r.tokenCount, r.extractMS, r.chunkMS)
-		if err != nil || !ready {
+		if err := addUsage(ctx, tx, d.TenantID, r.embedTokens, 0); err != nil {
 			return err
 		}
-		return setReady(ctx, tx, d, r)
-	})
-}
-
-// markReady marks the document's version ready after indexing; errStale
-// when it was deleted or superseded meanwhile.
-func (s *Store) markReady(ctx context.Context, d Document, r result) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := lockCurrent(ctx, tx, d); err != nil {
-			return err
+		var embedMS, indexMS, tokens, hits *int
+		if r.indexed {
+			embedMS, indexMS, tokens, hits = &r.embedMS, &r.indexMS, &r.embedTokens, &r.cacheHits
 		}
-		return setReady(ctx, tx, d, r)
+		_, err := tx.Exec(ctx, `UPDATE documents SET status = 'ready', stage = NULL, progress = 1, error_code = NULL, error_message = NULL,
+			page_count = $3, char_count = $4, chunk_count = $5, token_count = $6, extract_ms = $7, chunk_ms = $8,
+			embed_ms = $9, index_ms = $10, embedding_tokens = $11, embedding_cache_hits = $12, indexed_version = content_version,
+			started_at = $13, finished_at = now(), updated_at = now()
+			WHERE tenant_id = $1 AND id = $2`,
+			d.TenantID, d.ID, nilIfZero(r.pageCount), r.charCount, len(pieces), r.tokenCount, r.extractMS, r.chunkMS,
+			embedMS, indexMS, tokens, hits, r.started)
+		if err != nil {
+			return fmt.Errorf("mark ready: %w", err)
+		}
+		return forgetPassword(ctx, tx, d)
 	})
 }
 
@@ -535,17 +626,3 @@ func lockCurrent(ctx context.Context, tx pgx.Tx, d Document) error {
 	return err
 }
 
-func setReady(ctx context.Context, tx pgx.Tx, d Document, r result) error {
-	var embedMS, indexMS, tokens, hits *int
-	if r.indexed {
-		embedMS, indexMS, tokens, hits = &r.embedMS, &r.indexMS, &r.embedTokens, &r.cacheHits
-	}
-	_, err := tx.Exec(ctx, `UPDATE documents SET status = 'ready', stage = NULL, progress = 1, error_code = NULL, error_message = NULL,
-		embed_ms = $3, index_ms = $4, embedding_tokens = $5, embedding_cache_hits = $6, indexed_version = content_version,
-		finished_at = now(), updated_at = now()
-		WHERE tenant_id = $1 AND id = $2`, d.TenantID, d.ID, embedMS, indexMS, tokens, hits)
-	if err != nil {
-		return err
-	}
-	return forgetPassword(ctx, tx, d)
-}

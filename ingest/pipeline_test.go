@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -157,7 +159,8 @@ func testPipelineIndexing(t *testing.T, vectors search.Store) {
 	if err == nil {
 		t.Fatal("the killed run reported success")
 	}
-	if d, _ := store.Get(ctx, tenant.ID, doc.ID); d.Status != ingest.StatusProcessing {
+	// Queued or processing (a run shows its stage only after a while).
+	if d, _ := store.Get(ctx, tenant.ID, doc.ID); d.Status != ingest.StatusProcessing && d.Status != ingest.StatusQueued {
 		t.Fatalf("after the kill: %s", d.Status)
 	}
 	// The retry finishes the job with the exact number of points.
@@ -194,6 +197,97 @@ func testPipelineIndexing(t *testing.T, vectors search.Store) {
 	}
 	if d, _ := store.Get(ctx, tenant.ID, doc.ID); d.Status != ingest.StatusReady {
 		t.Fatalf("rebuild changed the document's status to %s", d.Status)
+	}
+}
+
+// slowEmbedder takes delay over each call.
+type slowEmbedder struct {
+	embedder.Embedder
+	delay time.Duration
+}
+
+func (s slowEmbedder) Embed(ctx context.Context, tenantID uuid.UUID, texts []string) (embedder.Result, error) {
+	time.Sleep(s.delay)
+	return s.Embedder.Embed(ctx, tenantID, texts)
+}
+
+// TestPipelineShowsStagesOfLongRuns: a run shorter than ProgressAfter
+// writes the document once, from queued to ready; a longer one shows its
+// stage (from the timer, in the middle of a stage) and then each stage,
+// and nothing is written after ready.
+func TestPipelineShowsStagesOfLongRuns(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		after, embedDelay time.Duration
+		want              string
+	}{
+		// want: the changes, in order; * stands for any number of
+		// earlier stages (a new extraction child may take over 50ms).
+		"Short": {after: time.Minute, want: "ready/"},
+		"Long":  {after: 50 * time.Millisecond, embedDelay: 400 * time.Millisecond, want: "* processing/embedding processing/embedding processing/indexing ready/"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			pool := pgtest.NewPool(t)
+			tenant := newTenant(t, pool)
+			// Every change to a document, in order.
+			if _, err := pool.Exec(ctx, `CREATE TABLE doc_history (seq serial, line text);
+				CREATE FUNCTION note_doc() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+					INSERT INTO doc_history (line) VALUES (NEW.status || '/' || coalesce(NEW.stage, '') ||
+						CASE WHEN NEW.started_at IS NULL THEN ' (no start)' ELSE '' END);
+					RETURN NEW; END $$;
+				CREATE TRIGGER note_doc AFTER UPDATE ON documents FOR EACH ROW EXECUTE FUNCTION note_doc();`); err != nil {
+				t.Fatal(err)
+			}
+			tok, _ := chunker.NewCL100K()
+			local, _ := embedder.NewLocal(32)
+			vectors, err := search.OpenEmbedded(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer vectors.Close()
+			store := ingest.NewStore(pool)
+			p, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{Embedder: slowEmbedder{local, tc.embedDelay},
+				Vectors: vectors, ProgressAfter: tc.after}, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(p.Close)
+			q, _ := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
+			c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "a.txt", Content: ingest.BytesContent([]byte("A short note.")), Type: ingest.TypeText}, ingest.CreateOptions{}, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Process(ctx, tenant.ID, c.Document.ID, 1); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(100 * time.Millisecond) // nothing more may come
+			var lines []string
+			rows, _ := pool.Query(ctx, "SELECT line FROM doc_history ORDER BY seq")
+			lines, err = pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Join(lines, " ")
+			if rest, ok := strings.CutPrefix(tc.want, "* "); ok {
+				for len(lines) > 0 && lines[0] != "processing/embedding" {
+					if !strings.HasPrefix(lines[0], "processing/") || strings.Contains(lines[0], "no start") {
+						break
+					}
+					lines = lines[1:]
+				}
+				if strings.Join(lines, " ") != rest {
+					t.Fatalf("the document's changes: %q, want %q", got, tc.want)
+				}
+			} else if got != tc.want {
+				t.Fatalf("the document's changes: %q, want %q", got, tc.want)
+			}
+			d, _ := store.Get(ctx, tenant.ID, c.Document.ID)
+			if tm := d.Timings; tm.StartedAt == nil || tm.FinishedAt == nil || tm.FinishedAt.Before(*tm.StartedAt) {
+				t.Fatalf("timings %+v", d.Timings)
+			}
+		})
 	}
 }
 

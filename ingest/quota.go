@@ -67,6 +67,16 @@ func (s *Store) quotaUsage(ctx context.Context, q pgx.Tx, tenantID uuid.UUID) (Q
 // tx when any quota is set, so that two at once cannot both take the last
 // place.
 func (s *Store) checkUploadQuota(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, size int64) error {
+	// Without quotas nothing is counted and uploads are not serialised.
+	var docs, bytes, tokens *int64
+	err := tx.QueryRow(ctx, `SELECT coalesce(quota_documents, $2), coalesce(quota_stored_bytes, $3), coalesce(quota_embedding_tokens, $4)
+		FROM tenants WHERE id = $1`, tenantID, s.quotas.Documents, s.quotas.StoredBytes, s.quotas.EmbeddingTokensPerMonth).Scan(&docs, &bytes, &tokens)
+	if err != nil {
+		return notFound(err, "read quotas")
+	}
+	if docs == nil && bytes == nil && tokens == nil {
+		return nil
+	}
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", "ragd:quota:"+tenantID.String()); err != nil {
 		return err
 	}
@@ -90,17 +100,22 @@ func (s *Store) checkUploadQuota(ctx context.Context, tx pgx.Tx, tenantID uuid.U
 // month; a document already under way may take the quota past its limit
 // (by at most one document), the next one fails.
 func (s *Store) tokensLeft(ctx context.Context, tenantID uuid.UUID) error {
-	u, err := s.quotaUsage(ctx, nil, tenantID)
-	if errors.Is(err, ragd.ErrNotFound) {
+	month := monthStart(time.Now())
+	var limit *int64
+	var used int64
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(t.quota_embedding_tokens, $2),
+		coalesce((SELECT embedding_tokens FROM tenant_usage_monthly WHERE tenant_id = $1 AND month = $3), 0)
+		FROM tenants t WHERE t.id = $1`, tenantID, s.quotas.EmbeddingTokensPerMonth, month).Scan(&limit, &used)
+	if errors.Is(err, pgx.ErrNoRows) {
 		return nil // the tenant is gone: the run is stale anyway
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("read embedding quota: %w", err)
 	}
-	if tk := u.EmbeddingTokensThisMonth; tk.Limit != nil && tk.Used >= *tk.Limit {
+	if limit != nil && used >= *limit {
 		return &Error{Code: CodeQuotaExceeded, Message: fmt.Sprintf(
 			"the tenant's embedding quota of %d tokens this month is used up; reindex the document after %s or ask for a higher quota",
-			*tk.Limit, u.MonthResetsAt.Format("2006-01-02"))}
+			*limit, month.AddDate(0, 1, 0).Format("2006-01-02"))}
 	}
 	return nil
 }

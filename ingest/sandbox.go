@@ -60,8 +60,10 @@ type Sandbox struct {
 	// negative: none). Idle ones exit after IdleTimeout (default 2m).
 	MaxIdle     int
 	IdleTimeout time.Duration
-	// MaxUses documents per child (default 100; 1: a new child for every
-	// document).
+	// MaxUses documents per child (default 10,000; 1: a new child for
+	// every document). The checks before each reuse (no goroutine left,
+	// live heap small, CPU budget left) are what keep a child fit; this
+	// bounds what they cannot see.
 	MaxUses int
 
 	mu     sync.Mutex
@@ -233,7 +235,7 @@ func (s *Sandbox) acquire(k childKey) (*sandboxChild, error) {
 func (s *Sandbox) release(c *sandboxChild) {
 	maxUses := s.MaxUses
 	if maxUses == 0 {
-		maxUses = 100
+		maxUses = 10_000
 	}
 	s.mu.Lock()
 	if s.closed || c.uses >= maxUses || len(s.idle) >= s.maxIdle() {

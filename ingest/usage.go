@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Usage is what a tenant has used, for billing.
@@ -27,10 +28,19 @@ type Usage struct {
 // AddUsage adds to a tenant's running totals. A tenant that no longer
 // exists is ignored.
 func (s *Store) AddUsage(ctx context.Context, tenantID uuid.UUID, embeddingTokens, searches int) error {
+	return addUsage(ctx, s.pool, tenantID, embeddingTokens, searches)
+}
+
+// execer is a pool, a connection or a transaction.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+func addUsage(ctx context.Context, db execer, tenantID uuid.UUID, embeddingTokens, searches int) error {
 	if embeddingTokens == 0 && searches == 0 {
 		return nil
 	}
-	_, err := s.pool.Exec(ctx, `WITH total AS (
+	_, err := db.Exec(ctx, `WITH total AS (
 		INSERT INTO tenant_usage (tenant_id, embedding_tokens, searches)
 		SELECT $1, $2, $3 WHERE EXISTS (SELECT FROM tenants WHERE id = $1)
 		ON CONFLICT (tenant_id) DO UPDATE SET embedding_tokens = tenant_usage.embedding_tokens + $2,

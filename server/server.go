@@ -102,7 +102,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	var err error
 	s.Pipeline, err = ingest.NewPipeline(s.Documents, cfg.Tokenizer, ingest.PipelineConfig{
 		Limits: cfg.Limits, Chunking: cfg.Chunking, Embedder: cfg.Embedder, Vectors: cfg.Vectors,
-		Metrics: s.Metrics, Sandbox: cfg.Sandbox,
+		Metrics: s.Metrics, Sandbox: cfg.Sandbox, Workers: cfg.Workers,
 	}, log)
 	if err != nil {
 		return nil, err
