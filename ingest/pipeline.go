@@ -625,4 +625,3 @@ func lockCurrent(ctx context.Context, tx pgx.Tx, d Document) error {
 	}
 	return err
 }
-
