@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -61,12 +62,15 @@ type PipelineConfig struct {
 	// ready, or failed, in one commit.
 	ProgressAfter time.Duration
 	// Sandbox runs the extractors in child processes. Default: a Sandbox
-	// that starts this program (see ServeIfSandboxChild), keeps a child
-	// warm for each of Workers, and reports each run to Metrics and the
-	// log; the Pipeline closes it in Close.
+	// that starts this program (see ServeIfSandboxChild), runs at most
+	// ExtractConcurrency children at once and keeps as many warm, and
+	// reports each run to Metrics and the log; the Pipeline closes it in
+	// Close.
 	Sandbox *Sandbox
-	// Workers is how many documents are processed at once (default 2).
-	Workers int
+	// ExtractConcurrency is how many documents are extracted at once
+	// (default GOMAXPROCS): the other stages of more documents (database
+	// round trips, embedding requests) overlap with them.
+	ExtractConcurrency int
 }
 
 // NewPipeline returns a pipeline that tokenizes with tok.
@@ -85,7 +89,8 @@ func NewPipeline(store *Store, tok chunker.Tokenizer, cfg PipelineConfig, log *s
 	}
 	sb := cfg.Sandbox
 	if sb == nil {
-		sb = &Sandbox{MaxIdle: cmp.Or(cfg.Workers, 2), Observe: func(r SandboxRun) {
+		n := cmp.Or(cfg.ExtractConcurrency, runtime.GOMAXPROCS(0))
+		sb = &Sandbox{MaxChildren: n, MaxIdle: n, Observe: func(r SandboxRun) {
 			cfg.Metrics.Extraction(r.Outcome, r.Reused, r.PeakRSS)
 			log.Debug("extraction child", "type", r.Type, "outcome", r.Outcome, "attempt", r.Attempt, "reused", r.Reused,
 				"wall_ms", r.Wall.Milliseconds(), "cpu_ms", r.CPU.Milliseconds(), "peak_rss", r.PeakRSS, "pid", r.PID)

@@ -56,6 +56,10 @@ type Sandbox struct {
 	// Observe, when set, is told about every document a child extracted
 	// or died on.
 	Observe func(SandboxRun)
+	// MaxChildren bounds the children extracting at once (0: no bound);
+	// an extraction beyond it waits for one to finish. With Limits.Memory
+	// it bounds the memory extraction can take.
+	MaxChildren int
 	// MaxIdle children are kept warm between documents (default 2;
 	// negative: none). Idle ones exit after IdleTimeout (default 2m).
 	MaxIdle     int
@@ -69,6 +73,33 @@ type Sandbox struct {
 	mu     sync.Mutex
 	idle   []*sandboxChild
 	closed bool
+	slots  chan struct{} // MaxChildren of them; made at first use
+}
+
+// take waits for one of MaxChildren slots, or ctx.
+func (s *Sandbox) take(ctx context.Context) error {
+	if s.MaxChildren <= 0 {
+		return nil
+	}
+	s.mu.Lock()
+	if s.slots == nil {
+		s.slots = make(chan struct{}, s.MaxChildren)
+	}
+	slots := s.slots
+	s.mu.Unlock()
+	select {
+	case slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// give returns a slot take took.
+func (s *Sandbox) give() {
+	if s.MaxChildren > 0 {
+		<-s.slots
+	}
 }
 
 // SandboxRun is what one child did with one document.
@@ -337,6 +368,10 @@ func (s *Sandbox) extractOnce(ctx context.Context, typ Type, open Opener, passwo
 		return Extracted{}, run, fmt.Errorf("open document bytes: %w", err)
 	}
 	defer src.Close()
+	if err := s.take(ctx); err != nil {
+		return Extracted{}, run, err
+	}
+	defer s.give()
 	c, err := s.acquire(keyOf(lim))
 	if err != nil {
 		return Extracted{}, run, err

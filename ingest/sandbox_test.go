@@ -29,6 +29,7 @@ const (
 	typeEcho    Type = "test-echo"
 	typeEnv     Type = "test-env"
 	typeBusy    Type = "test-busy"
+	typeSleep   Type = "test-sleep"
 )
 
 var sink [][]byte
@@ -92,6 +93,14 @@ func init() {
 		}
 		wg.Wait()
 		return Extracted{Document: docOf("busy")}, nil
+	}
+	extractors[typeSleep] = func(_ context.Context, data []byte, _ Limits) (Extracted, error) {
+		d, err := time.ParseDuration(string(data))
+		if err != nil {
+			return Extracted{}, err
+		}
+		time.Sleep(d)
+		return Extracted{Document: docOf("slept")}, nil
 	}
 	extractors[typeEcho] = func(_ context.Context, data []byte, _ Limits) (Extracted, error) {
 		return Extracted{Document: docOf(string(data)), Title: "echo"}, nil
@@ -279,6 +288,54 @@ func TestSandboxCancel(t *testing.T) {
 		t.Fatal("a cancellation was blamed on the file")
 	}
 	assertGone(t, b.lastRuns())
+}
+
+// TestSandboxBoundsChildren: with MaxChildren 2, three documents at once
+// are extracted two at a time, and a caller that gives up while both
+// slots are taken gets its context's error.
+func TestSandboxBoundsChildren(t *testing.T) {
+	t.Parallel()
+	b := setupSandbox(t)
+	b.sb.MaxChildren, b.sb.MaxIdle = 2, 4
+	extract := func(ctx context.Context, d string) error {
+		_, err := b.sb.Extract(ctx, typeSleep, BytesOpener([]byte(d)), Limits{})
+		return err
+	}
+	// Two children first, so that the timed part does not include their
+	// start (a child the sandbox does not keep is started again: the
+	// bound on the time allows for one).
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			if err := extract(t.Context(), "1ms"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	start := time.Now()
+	for range 3 {
+		wg.Go(func() {
+			if err := extract(t.Context(), "400ms"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	for taken := 0; taken < 2; {
+		time.Sleep(time.Millisecond)
+		b.sb.mu.Lock()
+		taken = len(b.sb.slots)
+		b.sb.mu.Unlock()
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if err := extract(ctx, "1ms"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a caller that gave up waiting for a child: %v", err)
+	}
+	wg.Wait()
+	if d := time.Since(start); d < 800*time.Millisecond {
+		t.Fatalf("three 400ms documents, two at a time, took %s", d)
+	}
 }
 
 func TestSandboxHidesServerEnvironment(t *testing.T) {

@@ -26,6 +26,10 @@ import (
 type Enqueuer interface {
 	EnqueueIngest(ctx context.Context, tx pgx.Tx, doc Document) error
 	EnqueueDelete(ctx context.Context, tx pgx.Tx, doc Document) error
+	// Enqueued is called after a transaction that may have enqueued
+	// ingest jobs committed, so that the jobs are released now rather
+	// than at the dispatcher's next tick.
+	Enqueued(ctx context.Context)
 }
 
 // Store keeps documents, their bytes and their chunks in Postgres. Every
@@ -256,6 +260,7 @@ func (s *Store) Create(ctx context.Context, tenantID uuid.UUID, u Upload, opts C
 	if err != nil {
 		return Created{}, err
 	}
+	q.Enqueued(ctx)
 	return out, nil
 }
 
@@ -530,6 +535,9 @@ func (s *Store) Reindex(ctx context.Context, tenantID, id uuid.UUID, password se
 		out = d
 		return err
 	})
+	if err == nil {
+		q.Enqueued(ctx)
+	}
 	return out, err
 }
 

@@ -256,6 +256,8 @@ type Config struct {
 // Queue enqueues ragd's jobs and, with workers, works them.
 type Queue struct {
 	client  *river.Client[pgx.Tx]
+	pool    *pgxpool.Pool
+	log     *slog.Logger
 	working bool
 	sup     *supervisor
 	stopSup context.CancelFunc
@@ -310,7 +312,7 @@ func New(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
-	return &Queue{client: client, working: cfg.Workers > 0, sup: sup}, nil
+	return &Queue{client: client, pool: pool, log: cfg.Logger, working: cfg.Workers > 0, sup: sup}, nil
 }
 
 // Client returns the River client (for the job dashboard).
@@ -366,13 +368,19 @@ func (q *Queue) Stop(ctx context.Context) error {
 func (q *Queue) EnqueueIngest(ctx context.Context, tx pgx.Tx, d ingest.Document) error {
 	_, err := q.client.InsertTx(ctx, tx, IngestArgs{TenantID: d.TenantID, DocumentID: d.ID, ContentVersion: d.ContentVersion},
 		&river.InsertOpts{Pending: true})
-	if err != nil {
-		return err
-	}
-	// Wake the dispatchers at commit (Postgres folds the notifications of
-	// one transaction into one), rather than at their next tick.
-	_, err = tx.Exec(ctx, "SELECT pg_notify($1, '')", dispatchChannel)
 	return err
+}
+
+// Enqueued implements ingest.Enqueuer: it wakes the dispatchers of every
+// process. The notification is its own statement, after the commit, not
+// part of the upload's transaction: Postgres serialises the commits of
+// transactions that notify, holding a lock through their WAL flush, and
+// one that only notifies flushes nothing. A notification lost to a crash
+// costs a dispatcher tick.
+func (q *Queue) Enqueued(ctx context.Context) {
+	if _, err := q.pool.Exec(context.WithoutCancel(ctx), "SELECT pg_notify($1, '')", dispatchChannel); err != nil {
+		q.log.Warn("wake the dispatchers", "err", err)
+	}
 }
 
 // EnqueueDelete implements ingest.Enqueuer.

@@ -319,6 +319,7 @@ SELECT (SELECT count(*) FROM river_job WHERE state = 'available' AND kind = 'ing
        (SELECT greatest(coalesce(sum(workers), 0), 1) * $2 FROM ragd_workers WHERE heartbeat_at > now() - make_interval(secs => $1))`
 
 func (s *supervisor) dispatch(ctx context.Context) {
+	var released int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var got bool
 		if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1)", int64(dispatchLock)).Scan(&got); err != nil || !got {
@@ -333,17 +334,18 @@ func (s *supervisor) dispatch(ctx context.Context) {
 			return err
 		}
 		tag, err := tx.Exec(ctx, dispatchSQL, s.t.DeadAfter.Seconds(), s.t.Ahead)
-		if err != nil || tag.RowsAffected() == 0 {
-			return err
-		}
+		released = tag.RowsAffected()
+		return err
+	})
+	if err == nil && released > 0 {
 		// Jobs made available by an UPDATE wake no River producer: only
 		// River's own inserts notify. Send its insert notification, as
 		// River does (channel "<schema>.river_insert", payload naming the
 		// queue), so that workers fetch them now, not at their next poll
-		// (FetchPollInterval, a second by default).
-		_, err = tx.Exec(ctx, `SELECT pg_notify(current_schema() || '.river_insert', '{"queue": "default"}')`)
-		return err
-	})
+		// (FetchPollInterval, a second by default). After the commit, in
+		// a statement of its own, for the reason Queue.Enqueued gives.
+		_, err = s.pool.Exec(ctx, `SELECT pg_notify(current_schema() || '.river_insert', '{"queue": "default"}')`)
+	}
 	if err != nil && ctx.Err() == nil {
 		s.log.Warn("dispatch ingest jobs", "err", err)
 	}

@@ -51,6 +51,7 @@ func (b *supervisorBundle) enqueue(t *testing.T, tenant uuid.UUID, n int) []int6
 		if err != nil {
 			t.Fatal(err)
 		}
+		b.queue.Enqueued(t.Context()) // as ingest.Store does after its commit
 		var id int64
 		if err := b.pool.QueryRow(t.Context(), "SELECT max(id) FROM river_job").Scan(&id); err != nil {
 			t.Fatal(err)

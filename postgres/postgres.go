@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -11,10 +12,21 @@ import (
 // Open connects a pool to url and checks that the server answers within
 // the context's deadline (or 10 seconds when the context has none).
 func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	return OpenSized(ctx, url, 0)
+}
+
+// OpenSized is Open with a pool of at most maxConns connections unless the
+// URL sets pool_max_conns (0: pgx's default, the larger of 4 and the
+// number of CPUs, which a process whose River notifier and dispatcher
+// each hold one connection while they listen outgrows with a few workers).
+func OpenSized(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// pgx's message can quote the URL, password included: keep it out.
 		return nil, fmt.Errorf("parse DATABASE_URL: invalid connection string")
+	}
+	if maxConns > 0 && !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = maxConns
 	}
 	return OpenConfig(ctx, cfg)
 }

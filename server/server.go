@@ -46,8 +46,10 @@ type Config struct {
 	Limits   ingest.Limits
 	Chunking chunker.Options
 	Quotas   ingest.Quotas
-	// Sandbox runs the extractors (default: one that starts this program).
-	Sandbox *ingest.Sandbox
+	// Sandbox runs the extractors (default: one that starts this program
+	// and runs ExtractConcurrency children at once, default GOMAXPROCS).
+	Sandbox            *ingest.Sandbox
+	ExtractConcurrency int
 
 	// Workers is how many jobs run at once in this process; 0: none.
 	Workers int
@@ -102,7 +104,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	var err error
 	s.Pipeline, err = ingest.NewPipeline(s.Documents, cfg.Tokenizer, ingest.PipelineConfig{
 		Limits: cfg.Limits, Chunking: cfg.Chunking, Embedder: cfg.Embedder, Vectors: cfg.Vectors,
-		Metrics: s.Metrics, Sandbox: cfg.Sandbox, Workers: cfg.Workers,
+		Metrics: s.Metrics, Sandbox: cfg.Sandbox, ExtractConcurrency: cfg.ExtractConcurrency,
 	}, log)
 	if err != nil {
 		return nil, err

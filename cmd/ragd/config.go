@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -70,8 +71,13 @@ type config struct {
 	// or /tmp); put it on a disk, not a tmpfs, which would hold them in RAM.
 	UploadSpoolDir string
 	// Workers (RAGD_WORKERS, --workers): jobs run at once by serve or
-	// worker; serve --workers=0 serves the API only. Default 2.
+	// worker; serve --workers=0 serves the API only. Default 8: most of a
+	// short document's time is round trips, which overlap.
 	Workers int
+	// ExtractConcurrency (RAGD_EXTRACT_CONCURRENCY): documents extracted
+	// at once (each in a child of up to RAGD_EXTRACT_MEMORY); the other
+	// workers wait for one. Default GOMAXPROCS, the cores.
+	ExtractConcurrency int
 	// MaxPages (RAGD_MAX_PAGES, default ingest.DefaultMaxPages), MaxTextBytes
 	// (RAGD_MAX_TEXT_BYTES, default 20MiB) and ExtractTimeout
 	// (RAGD_EXTRACT_TIMEOUT, default 2m) bound one document's extraction.
@@ -213,7 +219,8 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 		def, min int
 		max      int
 	}{
-		{"RAGD_WORKERS", &c.Workers, 2, 0, 256},
+		{"RAGD_WORKERS", &c.Workers, 8, 0, 256},
+		{"RAGD_EXTRACT_CONCURRENCY", &c.ExtractConcurrency, runtime.GOMAXPROCS(0), 1, 256},
 		{"RAGD_MAX_PAGES", &c.MaxPages, ingest.DefaultMaxPages, 1, 1_000_000},
 		{"RAGD_MAX_DOCUMENT_TOKENS", &c.MaxDocumentTokens, 3_000_000, 1000, 1_000_000_000},
 		{"RAGD_CHUNK_MAX_TOKENS", &c.ChunkMaxTokens, chunker.DefaultMaxTokens, chunker.MinMaxTokens, chunker.MaxMaxTokens},

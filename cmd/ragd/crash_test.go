@@ -240,14 +240,15 @@ func uploadBatch(t *testing.T, base, key, name string, n int) []uuid.UUID {
 }
 
 // runningUnder counts the jobs running in the process with pid on
-// documents still being processed.
+// documents not yet ready (queued until a run has taken 200 ms, then
+// processing).
 func runningUnder(t *testing.T, pool *pgxpool.Pool, pid int) int {
 	t.Helper()
 	var n int
 	err := pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job j
 		JOIN ragd_workers w ON w.client_id = j.attempted_by[array_upper(j.attempted_by, 1)]
 		JOIN documents d ON d.id = (j.args->>'document_id')::uuid
-		WHERE j.state = 'running' AND w.pid = $1 AND d.status = 'processing'`, pid).Scan(&n)
+		WHERE j.state = 'running' AND w.pid = $1 AND d.status IN ('queued', 'processing')`, pid).Scan(&n)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,7 +69,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log := newLogger(cfg, stderr)
 
-	pool, err := postgres.Open(ctx, cfg.DatabaseURL)
+	// Each worker holds a connection for a moment at a time; River's
+	// notifier and the dispatcher hold one each while they listen, and
+	// the API's requests and River's maintenance share the rest.
+	pool, err := postgres.OpenSized(ctx, cfg.DatabaseURL, int32(cfg.Workers+12))
 	if err != nil {
 		return err
 	}
@@ -193,11 +196,12 @@ func newServer(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Lo
 		Tokenizer: tok, Embedder: emb, Vectors: vectors,
 		Limits: ingest.Limits{MaxPages: cfg.MaxPages, MaxTextBytes: int(cfg.MaxTextBytes), Timeout: cfg.ExtractTimeout,
 			Memory: cfg.ExtractMemory, CPU: cfg.ExtractCPU, MaxTokens: cfg.MaxDocumentTokens},
-		Chunking:       chunker.Options{MaxTokens: cfg.ChunkMaxTokens, OverlapTokens: cfg.ChunkOverlap},
-		Quotas:         cfg.Quotas,
-		Workers:        workers,
-		API:            withAPI,
-		MaxUploadBytes: cfg.MaxUploadBytes, MaxInflightUploadBytes: cfg.MaxInflightUploadBytes, UploadSpoolDir: cfg.UploadSpoolDir,
+		Chunking:           chunker.Options{MaxTokens: cfg.ChunkMaxTokens, OverlapTokens: cfg.ChunkOverlap},
+		Quotas:             cfg.Quotas,
+		Workers:            workers,
+		ExtractConcurrency: cfg.ExtractConcurrency,
+		API:                withAPI,
+		MaxUploadBytes:     cfg.MaxUploadBytes, MaxInflightUploadBytes: cfg.MaxInflightUploadBytes, UploadSpoolDir: cfg.UploadSpoolDir,
 	})
 	if err != nil {
 		vectors.Close()
