@@ -27,9 +27,11 @@ const (
 
 	StageExtracting = "extracting"
 	StageChunking   = "chunking"
-	StageStoring    = "storing"
-	StageEmbedding  = "embedding"
-	StageIndexing   = "indexing"
+	// StageStoring is no longer reported: chunks are stored in the run's
+	// final commit. Rows written by older versions may still hold it.
+	StageStoring   = "storing"
+	StageEmbedding = "embedding"
+	StageIndexing  = "indexing"
 )
 
 // Document is an uploaded file and what became of it.

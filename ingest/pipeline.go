@@ -131,12 +131,15 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 	case doc.Status == StatusDeleting:
 		return p.dropPoints(ctx, tenantID, docID)
 	case doc.Status == StatusReady || doc.Status == StatusFailed:
+		// Delivered again after a crash, perhaps one between the commit
+		// that ended the version and its announcement: announce it.
+		p.store.announce(ctx, doc.ID)
 		return nil
 	}
 	// The bytes go from Postgres to the extraction child part by part.
 	open := func(ctx context.Context) (io.ReadCloser, int64, error) {
-		_, r, n, err := p.store.OpenContent(ctx, tenantID, docID)
-		return r, n, err
+		r, err := p.store.openParts(ctx, doc)
+		return r, doc.SizeBytes, err
 	}
 	started := time.Now()
 	rep := p.store.newProgress(ctx, doc, started, p.progressAfter)
@@ -547,6 +550,7 @@ func (s *Store) setStage(ctx context.Context, d Document, stage string, progress
 	if tag.RowsAffected() == 0 {
 		return errStale
 	}
+	s.announce(ctx, d.ID)
 	return nil
 }
 
@@ -554,7 +558,7 @@ func (s *Store) setStage(ctx context.Context, d Document, stage string, progress
 // errStale when it was deleted or superseded meanwhile. started, when
 // not nil, is when this run started.
 func (s *Store) setFailed(ctx context.Context, d Document, started *time.Time, e *Error) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE documents SET status = 'failed', stage = NULL, error_code = $4, error_message = $5,
 			started_at = coalesce($6, started_at), finished_at = now(), updated_at = now()
 			WHERE tenant_id = $1 AND id = $2 AND content_version = $3 AND status <> 'deleting'`,
@@ -567,6 +571,10 @@ func (s *Store) setFailed(ctx context.Context, d Document, started *time.Time, e
 		}
 		return forgetPassword(ctx, tx, d)
 	})
+	if err == nil {
+		s.announce(ctx, d.ID)
+	}
+	return err
 }
 
 // finish ends a run in one transaction: it replaces the chunks of the
@@ -575,12 +583,33 @@ func (s *Store) setFailed(ctx context.Context, d Document, started *time.Time, e
 // errStale, with nothing changed, when the document was deleted or
 // superseded meanwhile.
 func (s *Store) finish(ctx context.Context, d Document, pieces []chunker.Chunk, r result) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := lockCurrent(ctx, tx, d); err != nil {
-			return err
+	var embedMS, indexMS, tokens, hits *int
+	if r.indexed {
+		embedMS, indexMS, tokens, hits = &r.embedMS, &r.indexMS, &r.embedTokens, &r.cacheHits
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// The UPDATE locks the row first: a concurrent delete or reindex
+		// waits for this transaction or makes it stale, never half of each;
+		// so does another run of the same version that finished first.
+		tag, err := tx.Exec(ctx, `UPDATE documents SET status = 'ready', stage = NULL, progress = 1, error_code = NULL, error_message = NULL,
+			page_count = $4, char_count = $5, chunk_count = $6, token_count = $7, extract_ms = $8, chunk_ms = $9,
+			embed_ms = $10, index_ms = $11, embedding_tokens = $12, embedding_cache_hits = $13, indexed_version = content_version,
+			started_at = $14, finished_at = now(), updated_at = now()
+			WHERE tenant_id = $1 AND id = $2 AND content_version = $3 AND status NOT IN ('deleting', 'ready')`,
+			d.TenantID, d.ID, d.ContentVersion, nilIfZero(r.pageCount), r.charCount, len(pieces), r.tokenCount, r.extractMS, r.chunkMS,
+			embedMS, indexMS, tokens, hits, r.started)
+		if err != nil {
+			return fmt.Errorf("mark ready: %w", err)
 		}
-		if _, err := tx.Exec(ctx, "DELETE FROM chunks WHERE document_id = $1", d.ID); err != nil {
-			return fmt.Errorf("clear chunks: %w", err)
+		if tag.RowsAffected() == 0 {
+			return errStale
+		}
+		// A version's own chunks exist only once it is ready; older
+		// versions' go here (the first version has none).
+		if d.ContentVersion > 1 {
+			if _, err := tx.Exec(ctx, "DELETE FROM chunks WHERE document_id = $1", d.ID); err != nil {
+				return fmt.Errorf("clear chunks: %w", err)
+			}
 		}
 		rows := make([][]any, len(pieces))
 		for i, c := range pieces {
@@ -599,34 +628,13 @@ func (s *Store) finish(ctx context.Context, d Document, pieces []chunker.Chunk, 
 		if err := addUsage(ctx, tx, d.TenantID, r.embedTokens, 0); err != nil {
 			return err
 		}
-		var embedMS, indexMS, tokens, hits *int
-		if r.indexed {
-			embedMS, indexMS, tokens, hits = &r.embedMS, &r.indexMS, &r.embedTokens, &r.cacheHits
-		}
-		_, err := tx.Exec(ctx, `UPDATE documents SET status = 'ready', stage = NULL, progress = 1, error_code = NULL, error_message = NULL,
-			page_count = $3, char_count = $4, chunk_count = $5, token_count = $6, extract_ms = $7, chunk_ms = $8,
-			embed_ms = $9, index_ms = $10, embedding_tokens = $11, embedding_cache_hits = $12, indexed_version = content_version,
-			started_at = $13, finished_at = now(), updated_at = now()
-			WHERE tenant_id = $1 AND id = $2`,
-			d.TenantID, d.ID, nilIfZero(r.pageCount), r.charCount, len(pieces), r.tokenCount, r.extractMS, r.chunkMS,
-			embedMS, indexMS, tokens, hits, r.started)
-		if err != nil {
-			return fmt.Errorf("mark ready: %w", err)
+		if d.Type != TypePDF { // only PDFs are given passwords
+			return nil
 		}
 		return forgetPassword(ctx, tx, d)
 	})
-}
-
-// lockCurrent locks the document's row for the rest of tx, or returns
-// errStale when the document is gone, being deleted or at another version:
-// a concurrent delete or reindex then waits for us or makes us stale,
-// never half of each.
-func lockCurrent(ctx context.Context, tx pgx.Tx, d Document) error {
-	var version int
-	var status string
-	err := tx.QueryRow(ctx, "SELECT content_version, status FROM documents WHERE tenant_id = $1 AND id = $2 FOR UPDATE", d.TenantID, d.ID).Scan(&version, &status)
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (version != d.ContentVersion || status == StatusDeleting)) {
-		return errStale
+	if err == nil {
+		s.announce(ctx, d.ID)
 	}
 	return err
 }

@@ -159,7 +159,9 @@ func (s *Store) Create(ctx context.Context, tenantID uuid.UUID, u Upload, opts C
 		return Created{}, err
 	}
 	var out Created
+	var requeued bool
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		requeued = false // BeginFunc runs this once, but say so
 		if opts.IdempotencyKey != "" {
 			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", "ragd:idem:"+tenantID.String()+":"+opts.IdempotencyKey); err != nil {
 				return err
@@ -197,6 +199,7 @@ func (s *Store) Create(ctx context.Context, tenantID uuid.UUID, u Upload, opts C
 					if d, err = s.requeue(ctx, tx, tenantID, d.ID, u.Password, q); err != nil {
 						return err
 					}
+					requeued = true
 				}
 				out = Created{Document: d}
 				return s.rememberKey(ctx, tx, tenantID, opts.IdempotencyKey, reqHash, d.ID, 200)
@@ -261,7 +264,21 @@ func (s *Store) Create(ctx context.Context, tenantID uuid.UUID, u Upload, opts C
 		return Created{}, err
 	}
 	q.Enqueued(ctx)
+	if requeued { // an existing document changed; a new one has no watchers yet
+		s.announce(ctx, out.Document.ID)
+	}
 	return out, nil
+}
+
+// announce tells the Watchers of every process that a document changed,
+// after the commit that changed it: a statement of its own, because
+// Postgres serialises the commits of transactions that notify (holding a
+// lock through their WAL flush), and one that only notifies flushes
+// nothing. A run's final announcement lost to a crash is made again when
+// its job is delivered again (Pipeline.Process); the others are followed
+// by later ones.
+func (s *Store) announce(ctx context.Context, id uuid.UUID) {
+	_, _ = s.pool.Exec(context.WithoutCancel(ctx), "SELECT pg_notify($1, $2)", notifyChannel, id.String())
 }
 
 // BlobPartSize is the size of each stored part of a document's original
@@ -434,11 +451,20 @@ func (s *Store) OpenContent(ctx context.Context, tenantID, id uuid.UUID) (Docume
 	if err != nil {
 		return Document{}, nil, 0, err
 	}
-	r := &partReader{ctx: ctx, s: s, tenantID: tenantID, docID: id, size: d.SizeBytes}
-	if err := r.next(); err != nil && !errors.Is(err, io.EOF) {
+	r, err := s.openParts(ctx, d)
+	if err != nil {
 		return Document{}, nil, 0, err
 	}
 	return d, r, d.SizeBytes, nil
+}
+
+// openParts is OpenContent for a document already read.
+func (s *Store) openParts(ctx context.Context, d Document) (io.ReadCloser, error) {
+	r := &partReader{ctx: ctx, s: s, tenantID: d.TenantID, docID: d.ID, size: d.SizeBytes}
+	if err := r.next(); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return r, nil
 }
 
 // partReader reads a document's parts in order.
@@ -537,6 +563,7 @@ func (s *Store) Reindex(ctx context.Context, tenantID, id uuid.UUID, password se
 	})
 	if err == nil {
 		q.Enqueued(ctx)
+		s.announce(ctx, id)
 	}
 	return out, err
 }
@@ -634,6 +661,9 @@ func (s *Store) Delete(ctx context.Context, tenantID, id uuid.UUID, q Enqueuer) 
 		out = d
 		return q.EnqueueDelete(ctx, tx, d)
 	})
+	if err == nil {
+		s.announce(ctx, id)
+	}
 	return out, err
 }
 

@@ -10,15 +10,20 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// notifyChannel is where Postgres announces document changes (migration
-// 0011: a trigger on documents sends the row's id after commit).
+// notifyChannel is where document changes are announced with the
+// document's id: by Store.announce after each commit that changes a
+// document, and by a trigger when a row is deleted (migrations 0011 and
+// 0015).
 const notifyChannel = "ragd_documents"
 
 // Watcher tells subscribers when a document changes. One connection per
 // process listens for Postgres's notifications, so a client waiting on a
 // document costs no query while nothing changes. While that connection is
 // down, and once it is back, every subscriber is told to look again: a
-// change is never missed, at worst looked at for nothing.
+// change is never missed, at worst looked at for nothing. (A process that
+// dies between a run's last commit and its announcement leaves the job
+// unfinished in River; the job is run again, finds the version ended, and
+// announces it then.)
 type Watcher struct {
 	pool *pgxpool.Pool
 	log  *slog.Logger

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -259,9 +260,12 @@ type Queue struct {
 	pool    *pgxpool.Pool
 	log     *slog.Logger
 	working bool
-	sup     *supervisor
-	stopSup context.CancelFunc
-	supDone chan struct{}
+
+	wakeMu            sync.Mutex
+	waking, wakeAgain bool
+	sup               *supervisor
+	stopSup           context.CancelFunc
+	supDone           chan struct{}
 }
 
 // stuckAfter is River's own stuck-job rescue, for a job still running in a
@@ -377,9 +381,29 @@ func (q *Queue) EnqueueIngest(ctx context.Context, tx pgx.Tx, d ingest.Document)
 // transactions that notify, holding a lock through their WAL flush, and
 // one that only notifies flushes nothing. A notification lost to a crash
 // costs a dispatcher tick.
+//
+// Concurrent calls share notifications: while one is being sent, later
+// callers only ask for one more, which the sender sends after its own
+// (from a goroutine, so that no caller waits for more than one), so
+// every commit is followed by a notification that was sent after it.
 func (q *Queue) Enqueued(ctx context.Context) {
+	q.wakeMu.Lock()
+	if q.waking {
+		q.wakeAgain = true
+		q.wakeMu.Unlock()
+		return
+	}
+	q.waking = true
+	q.wakeMu.Unlock()
 	if _, err := q.pool.Exec(context.WithoutCancel(ctx), "SELECT pg_notify($1, '')", dispatchChannel); err != nil {
 		q.log.Warn("wake the dispatchers", "err", err)
+	}
+	q.wakeMu.Lock()
+	again := q.wakeAgain
+	q.waking, q.wakeAgain = false, false
+	q.wakeMu.Unlock()
+	if again {
+		go q.Enqueued(context.WithoutCancel(ctx))
 	}
 }
 

@@ -44,7 +44,7 @@ var (
 )
 
 // annBench sizes: ANN_BENCH_SIZES="100000x1536,1000000x128" (default the
-// first). ANN_BENCH_OUT names a file to write the vectors and queries to
+// first); ANN_BENCH_QUERIES queries (default 200). ANN_BENCH_OUT names a file to write the vectors and queries to
 // for scripts/annbench.py: int32 n, queries, dims, then the points' then
 // the queries' float32s, little-endian.
 func annSizes() [][2]int {
@@ -109,7 +109,10 @@ func loadANNFixture(b *testing.B, n, dims int) *annFixture {
 			b.Fatal(err)
 		}
 	}
-	const nq = 200
+	nq := 200 // ANN_BENCH_QUERIES overrides (the exact scans of 1M points take seconds a query)
+	if v, err := strconv.Atoi(os.Getenv("ANN_BENCH_QUERIES")); err == nil && v > 0 {
+		nq = v
+	}
 	writeVec := func(v []float32) {
 		if out == nil {
 			return
@@ -123,7 +126,7 @@ func loadANNFixture(b *testing.B, n, dims int) *annFixture {
 		}
 	}
 	if out != nil {
-		if err := binary.Write(out, binary.LittleEndian, [3]int32{int32(n), nq, int32(dims)}); err != nil {
+		if err := binary.Write(out, binary.LittleEndian, [3]int32{int32(n), int32(nq), int32(dims)}); err != nil {
 			b.Fatal(err)
 		}
 	}
