@@ -10,7 +10,7 @@ GO ?= go
 FUZZTIME ?= 2000x
 FUZZMINIMIZETIME ?= 100x
 
-.PHONY: run test fuzz build vet fmt eval eval-html
+.PHONY: run test fuzz build vet fmt eval eval-html bench
 
 run:
 	@scripts/run.sh
@@ -44,6 +44,12 @@ eval:
 HTML_DEVDATA ?= /work/shared/devdata/html
 eval-html:
 	$(GO) run ./scripts/evalhtml -dir $(HTML_DEVDATA) $(if $(V),-v)
+
+# Issue 11's performance table, each figure beside its baseline from the
+# same run (scripts/bench.sh; about an hour; ONLY="chunker smalldocs" for
+# some). Not part of `make test`.
+bench:
+	@scripts/bench.sh
 
 build:
 	$(GO) build -o bin/ ./cmd/...
