@@ -182,20 +182,30 @@ func TestHostileFiles(t *testing.T) {
 
 // steadyGoroutines waits until the number of goroutines has stayed the
 // same for two seconds (River's leader starts its maintenance services a
-// while after start) and returns it.
+// while after start) and returns it. On a busy machine short-lived
+// goroutines (a pool's connection being made, River's periodic work) can
+// keep it from ever staying put; after 30 seconds it returns the fewest
+// seen, which only makes the later "back to idle" checks stricter.
 func steadyGoroutines(t *testing.T) int {
 	t.Helper()
 	last, since := runtime.NumGoroutine(), time.Now()
+	fewest := last
+	seen := map[int]int{} // how often each count was seen
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if n := runtime.NumGoroutine(); n != last {
+		n := runtime.NumGoroutine()
+		seen[n]++
+		fewest = min(fewest, n)
+		if n != last {
 			last, since = n, time.Now()
 		}
 		if time.Since(since) > 2*time.Second {
 			return last
 		}
 	}
-	t.Fatalf("the goroutine count never settled (last %d)", last)
-	return 0
+	var dump bytes.Buffer
+	_ = pprof.Lookup("goroutine").WriteTo(&dump, 1)
+	t.Logf("the goroutine count never stayed put for 2 s; using the fewest seen, %d (count: times seen %v); goroutines now:\n%s", fewest, seen, dump.String())
+	return fewest
 }
 
 // waitIdle waits until the server's goroutines are back to (about) idle
