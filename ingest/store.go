@@ -161,7 +161,6 @@ func (s *Store) Create(ctx context.Context, tenantID uuid.UUID, u Upload, opts C
 	var out Created
 	var requeued bool
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		requeued = false // BeginFunc runs this once, but say so
 		if opts.IdempotencyKey != "" {
 			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", "ragd:idem:"+tenantID.String()+":"+opts.IdempotencyKey); err != nil {
 				return err
