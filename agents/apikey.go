@@ -1,9 +1,7 @@
 package agents
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"slices"
 	"strings"
 	"time"
@@ -103,11 +101,7 @@ func joinScopes(ss []Scope) string {
 }
 
 // newKeySecret returns a fresh key: the prefix and 256 random bits.
-func newKeySecret() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return KeyPrefix + base64.RawURLEncoding.EncodeToString(b)
-}
+func newKeySecret() string { return KeyPrefix + randomToken() }
 
 // HashKey returns the SHA-256 under which a key is stored. A fast hash is
 // right here: the key has 256 random bits, so there is nothing to brute-force.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -19,11 +20,19 @@ import (
 // TenantHeader lets the admin token call tenant-scoped routes.
 const TenantHeader = "Ragd-Tenant"
 
-// caller is who a request comes from, once authenticated.
+// caller is who a request comes from, once authenticated: the admin, or a
+// tenant's API key, console session or identity-provider token, each of
+// which carries its tenant and scopes.
 type caller struct {
-	admin bool
-	key   agents.APIKey // zero for the admin
+	admin    bool
+	tenantID uuid.UUID // zero for the admin
+	scopes   []agents.Scope
+	// session is set when the request came with a console session cookie.
+	session *agents.Session
 }
+
+// has reports whether a tenant caller holds scope s.
+func (c caller) has(s agents.Scope) bool { return slices.Contains(c.scopes, s) }
 
 // tenantScope is what a tenant-scoped handler receives: the tenant it may
 // touch, decided by authentication and nothing else.
@@ -45,6 +54,14 @@ type authenticator struct {
 	store          *agents.Store
 }
 
+// SessionCookie holds a console session's token. The __Host- prefix makes
+// browsers accept it only when Secure, for this host alone and path /.
+const SessionCookie = "__Host-ragd_session"
+
+// CSRFHeader carries a console session's CSRF token on requests that change
+// something (the console's forms send it as the csrf_token field instead).
+const CSRFHeader = "X-CSRF-Token"
+
 func newAuthenticator(adminToken string, store *agents.Store) *authenticator {
 	return &authenticator{adminTokenHash: sha256.Sum256([]byte(adminToken)), store: store}
 }
@@ -54,6 +71,9 @@ func newAuthenticator(adminToken string, store *agents.Store) *authenticator {
 func (a *authenticator) authenticate(r *http.Request) (caller, error) {
 	token, ok := bearer(r)
 	if !ok {
+		if c, err := r.Cookie(SessionCookie); err == nil {
+			return a.fromSession(r, c.Value)
+		}
 		return caller{}, ragd.ErrUnauthorized
 	}
 	// Compare hashes so the comparison takes the same time whatever the
@@ -66,7 +86,26 @@ func (a *authenticator) authenticate(r *http.Request) (caller, error) {
 	if err != nil {
 		return caller{}, err
 	}
-	return caller{key: key}, nil
+	return caller{tenantID: key.TenantID, scopes: key.Scopes}, nil
+}
+
+// fromSession authenticates a console session. A request that may change
+// something must also come from the same site and carry the session's
+// CSRF token, so that another site cannot ride on the cookie.
+func (a *authenticator) fromSession(r *http.Request, token string) (caller, error) {
+	s, err := a.store.Session(r.Context(), token)
+	if err != nil {
+		return caller{}, err
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+	default:
+		got := r.Header.Get(CSRFHeader)
+		if crossSite(r) || subtle.ConstantTimeCompare([]byte(got), []byte(s.CSRFToken)) != 1 {
+			return caller{}, errorf(http.StatusForbidden, codeCSRFFailed, "a console session must send its CSRF token ("+CSRFHeader+") from the console's own site to change anything")
+		}
+	}
+	return caller{tenantID: s.TenantID, scopes: s.Scopes, session: &s}, nil
 }
 
 func bearer(r *http.Request) (string, bool) {
@@ -121,13 +160,13 @@ func (a *authenticator) tenant(scope agents.Scope, h tenantHandler) handler {
 			}
 			t.TenantID = id
 		} else {
-			if header != "" && header != c.key.TenantID.String() {
+			if header != "" && header != c.tenantID.String() {
 				return ragd.ErrNotFound
 			}
-			if !c.key.Has(scope) {
-				return errorf(http.StatusForbidden, codeForbiddenScope, "this key lacks the "+string(scope)+" scope")
+			if !c.has(scope) {
+				return errorf(http.StatusForbidden, codeForbiddenScope, "these credentials lack the "+string(scope)+" scope")
 			}
-			t.TenantID = c.key.TenantID
+			t.TenantID = c.tenantID
 		}
 		setTenant(r.Context(), t.TenantID)
 		return h(w, r, t)

@@ -26,13 +26,13 @@ func createKey(w http.ResponseWriter, r *http.Request, store *agents.Store, tena
 	// A tenant key may only hand out scopes it holds itself.
 	if !c.admin {
 		for _, s := range in.Scopes {
-			if !c.key.Has(s) {
+			if !c.has(s) {
 				return errorf(http.StatusForbidden, codeForbiddenScope, "a key cannot grant the "+string(s)+" scope, which it does not hold")
 			}
 		}
 		if in.Scopes == nil {
 			for _, s := range agents.DefaultScopes {
-				if !c.key.Has(s) {
+				if !c.has(s) {
 					return errorf(http.StatusForbidden, codeForbiddenScope, "this key lacks default scopes; name the scopes to grant")
 				}
 			}

@@ -20,6 +20,7 @@ const (
 	codeValidationFailed     = "validation_failed"
 	codeUnauthorized         = "unauthorized"
 	codeForbiddenScope       = "forbidden_scope"
+	codeCSRFFailed           = "csrf_failed"
 	codeNotFound             = "not_found"
 	codeMethodNotAllowed     = "method_not_allowed"
 	codeConflict             = "conflict"
