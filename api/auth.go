@@ -15,6 +15,7 @@ import (
 
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/agents"
+	"github.com/ragd/ragd/console"
 )
 
 // TenantHeader lets the admin token call tenant-scoped routes.
@@ -54,14 +55,6 @@ type authenticator struct {
 	store          *agents.Store
 }
 
-// SessionCookie holds a console session's token. The __Host- prefix makes
-// browsers accept it only when Secure, for this host alone and path /.
-const SessionCookie = "__Host-ragd_session"
-
-// CSRFHeader carries a console session's CSRF token on requests that change
-// something (the console's forms send it as the csrf_token field instead).
-const CSRFHeader = "X-CSRF-Token"
-
 func newAuthenticator(adminToken string, store *agents.Store) *authenticator {
 	return &authenticator{adminTokenHash: sha256.Sum256([]byte(adminToken)), store: store}
 }
@@ -71,7 +64,7 @@ func newAuthenticator(adminToken string, store *agents.Store) *authenticator {
 func (a *authenticator) authenticate(r *http.Request) (caller, error) {
 	token, ok := bearer(r)
 	if !ok {
-		if c, err := r.Cookie(SessionCookie); err == nil {
+		if c, err := r.Cookie(console.SessionCookie); err == nil {
 			return a.fromSession(r, c.Value)
 		}
 		return caller{}, ragd.ErrUnauthorized
@@ -100,9 +93,9 @@ func (a *authenticator) fromSession(r *http.Request, token string) (caller, erro
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 	default:
-		got := r.Header.Get(CSRFHeader)
+		got := r.Header.Get(console.CSRFHeader)
 		if crossSite(r) || subtle.ConstantTimeCompare([]byte(got), []byte(s.CSRFToken)) != 1 {
-			return caller{}, errorf(http.StatusForbidden, codeCSRFFailed, "a console session must send its CSRF token ("+CSRFHeader+") from the console's own site to change anything")
+			return caller{}, errorf(http.StatusForbidden, codeCSRFFailed, "a console session must send its CSRF token ("+console.CSRFHeader+") from the console's own site to change anything")
 		}
 	}
 	return caller{tenantID: s.TenantID, scopes: s.Scopes, session: &s}, nil

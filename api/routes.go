@@ -63,6 +63,9 @@ func routes(d Deps, auth *authenticator) []route {
 
 		// River's job dashboard (it serves its own API under /jobs/api/).
 		{"/jobs/", auth.adminUI(orNotFound(d.JobsUI)), true},
+		// The tenants' console: pages that call the routes above in-process.
+		{"/console/", orNotFound(d.console), true},
+		{"GET /{$}", http.RedirectHandler("/console/", http.StatusSeeOther), true},
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ragd/ragd/agents"
+	"github.com/ragd/ragd/console"
 	"github.com/ragd/ragd/evals"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/metrics"
@@ -56,6 +57,11 @@ type Deps struct {
 	UploadSpoolDir string
 	// Ready reports whether each dependency answers, by name ("postgres").
 	Ready func(ctx context.Context) map[string]error
+	// Console, when set, serves the tenant console at /console/ (its API
+	// field is filled in here: the console calls these routes in-process).
+	Console *console.Config
+
+	console http.Handler
 }
 
 // NewHandler returns the whole HTTP API.
@@ -64,8 +70,14 @@ func NewHandler(d Deps) http.Handler {
 		d.MaxUploadBytes = DefaultMaxUploadBytes
 	}
 	mux := http.NewServeMux()
+	inner := problemMux(d.Logger, mux)
+	if d.Console != nil {
+		cfg := *d.Console
+		cfg.API = inner
+		d.console = console.New(cfg)
+	}
 	for _, rt := range routes(d, newAuthenticator(d.AdminToken, d.Store)) {
 		mux.Handle(rt.pattern, rt.handler)
 	}
-	return observe(d.Logger, d.Metrics, problemMux(d.Logger, mux))
+	return observe(d.Logger, d.Metrics, inner)
 }

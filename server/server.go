@@ -20,6 +20,7 @@ import (
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/api"
 	"github.com/ragd/ragd/chunker"
+	"github.com/ragd/ragd/console"
 	"github.com/ragd/ragd/embedder"
 	"github.com/ragd/ragd/evals"
 	"github.com/ragd/ragd/ingest"
@@ -63,6 +64,9 @@ type Config struct {
 	// RAGD_UPLOAD_SPOOL_DIR); zero takes the API's defaults.
 	MaxUploadBytes, MaxInflightUploadBytes int64
 	UploadSpoolDir                         string
+	// ConsoleOIDC offers browser sign-in to the console with the identity
+	// provider; nil: API keys only.
+	ConsoleOIDC *console.OIDC
 }
 
 // Server is an assembled ragd. Start begins working jobs; Stop ends them.
@@ -150,6 +154,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		MaxUploadBytes:         cfg.MaxUploadBytes,
 		MaxInflightUploadBytes: cfg.MaxInflightUploadBytes,
 		UploadSpoolDir:         cfg.UploadSpoolDir,
+		Console:                &console.Config{Logger: log, Store: s.Agents, OIDC: cfg.ConsoleOIDC},
 		Ready: func(ctx context.Context) map[string]error {
 			_, err := vectors.Count(ctx, uuid.Nil, search.Filter{})
 			return map[string]error{"postgres": pool.Ping(ctx), "vectors": err}

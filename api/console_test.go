@@ -1,0 +1,251 @@
+package api_test
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/ragd/ragd/console"
+)
+
+// visitor is a browser without a browser: it keeps the console's session
+// cookie by hand (Go's cookie jar will not send a Secure cookie over the
+// tests' plain http, which browsers allow on localhost) and follows no
+// redirect, so that tests see each one.
+type visitor struct {
+	b       *testBundle
+	session string
+}
+
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+func (v *visitor) do(method, path string, body io.Reader, headers ...string) response {
+	v.b.t.Helper()
+	r, err := http.NewRequest(method, v.b.url+path, body)
+	if err != nil {
+		v.b.t.Fatal(err)
+	}
+	if v.session != "" {
+		r.AddCookie(&http.Cookie{Name: console.SessionCookie, Value: v.session})
+	}
+	if body != nil {
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		r.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := noRedirect.Do(r)
+	if err != nil {
+		v.b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: data}
+}
+
+func (v *visitor) get(path string) response { v.b.t.Helper(); return v.do("GET", path, nil) }
+
+// post sends a console form from the console's own page.
+func (v *visitor) post(path string, form url.Values, headers ...string) response {
+	v.b.t.Helper()
+	return v.do("POST", path, strings.NewReader(form.Encode()), append([]string{"Sec-Fetch-Site", "same-origin"}, headers...)...)
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf-token" content="([^"]+)"`)
+
+// csrf reads the CSRF token a console page carries.
+func (v *visitor) csrf() string {
+	v.b.t.Helper()
+	m := csrfRE.FindSubmatch(v.get("/console/documents").Body)
+	if m == nil {
+		v.b.t.Fatal("no CSRF token on the documents page")
+	}
+	return string(m[1])
+}
+
+// signIn signs in to the console with an API key.
+func (b *testBundle) signIn(key string) *visitor {
+	b.t.Helper()
+	v := &visitor{b: b}
+	r := v.post("/console/login", url.Values{"api_key": {key}, "next": {"/console/documents"}})
+	if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/console/documents" {
+		b.t.Fatalf("sign in: %d %s: %.300s", r.Status, r.Header.Get("Location"), r.Body)
+	}
+	for _, c := range (&http.Response{Header: r.Header}).Cookies() {
+		if c.Name == console.SessionCookie {
+			v.session = c.Value
+		}
+	}
+	if v.session == "" {
+		b.t.Fatalf("sign in set no session cookie: %v", r.Header["Set-Cookie"])
+	}
+	return v
+}
+
+func TestConsole(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, keyA := b.tenantWithKey("console-a", allScopes...)
+	_, keyB := b.tenantWithKey("console-b")
+	docA := b.upload(keyA, "", "alpha.txt", []byte("the alpha handbook says vacation is 25 days")).json(t)["id"].(string)
+	b.waitDocument(keyA, docA)
+
+	t.Run("RedirectsToSignIn", func(t *testing.T) {
+		v := &visitor{b: b}
+		for _, path := range []string{"/", "/console/", "/console/documents?status=ready"} {
+			r := v.get(path)
+			if r.Status != http.StatusSeeOther {
+				t.Fatalf("GET %s signed out: %d", path, r.Status)
+			}
+		}
+		if loc := v.get("/console/documents?status=ready").Header.Get("Location"); loc != "/console/login?next="+url.QueryEscape("/console/documents?status=ready") {
+			t.Fatalf("redirect to %q", loc)
+		}
+		if r := v.get("/console/login"); r.Status != 200 || !strings.Contains(string(r.Body), `name="api_key"`) {
+			t.Fatalf("sign-in page: %d", r.Status)
+		}
+	})
+
+	t.Run("SessionCookieIsHostOnlySecureHttpOnlyLax", func(t *testing.T) {
+		v := &visitor{b: b}
+		r := v.post("/console/login", url.Values{"api_key": {keyA}})
+		set := strings.Join(r.Header["Set-Cookie"], "\n")
+		for _, want := range []string{console.SessionCookie + "=ragd_ss_", "Path=/", "HttpOnly", "Secure", "SameSite=Lax"} {
+			if !strings.Contains(set, want) {
+				t.Errorf("Set-Cookie %q lacks %q", set, want)
+			}
+		}
+		if strings.Contains(set, "Domain=") {
+			t.Errorf("a __Host- cookie must not name a domain: %q", set)
+		}
+	})
+
+	t.Run("RefusesBadKeys", func(t *testing.T) {
+		v := &visitor{b: b}
+		for _, key := range []string{"", "ragd_sk_unknown", strings.Repeat("x", 100000), adminToken, "<script>alert(1)</script>"} {
+			r := v.post("/console/login", url.Values{"api_key": {key}})
+			if r.Status != http.StatusUnauthorized || len(r.Header["Set-Cookie"]) != 0 {
+				t.Fatalf("key %.20q: %d %v", key, r.Status, r.Header["Set-Cookie"])
+			}
+			if strings.Contains(string(r.Body), "<script>alert") {
+				t.Fatal("the sign-in page echoes the key unescaped")
+			}
+		}
+	})
+
+	t.Run("RefusesCrossSiteSignIn", func(t *testing.T) {
+		v := &visitor{b: b}
+		r := v.do("POST", "/console/login", strings.NewReader(url.Values{"api_key": {keyA}}.Encode()), "Sec-Fetch-Site", "cross-site")
+		if r.Status != http.StatusForbidden || len(r.Header["Set-Cookie"]) != 0 {
+			t.Fatalf("cross-site sign-in: %d", r.Status)
+		}
+	})
+
+	t.Run("NoOpenRedirect", func(t *testing.T) {
+		v := &visitor{b: b}
+		for _, next := range []string{"//evil.example/x", "https://evil.example/", "/\\evil.example", "/console/../v1/x", "javascript:alert(1)"} {
+			r := v.post("/console/login", url.Values{"api_key": {keyA}, "next": {next}})
+			loc := r.Header.Get("Location")
+			if r.Status != http.StatusSeeOther || !strings.HasPrefix(loc, "/console/") || strings.HasPrefix(loc, "//") {
+				t.Fatalf("next %q: %d to %q", next, r.Status, loc)
+			}
+		}
+	})
+
+	t.Run("PagesShowOnlyTheTenantsOwn", func(t *testing.T) {
+		a, bv := b.signIn(keyA), b.signIn(keyB)
+		for _, path := range []string{"/console/documents", "/console/search?q=vacation", "/console/agents", "/console/keys", "/console/usage"} {
+			r := a.get(path)
+			if r.Status != 200 {
+				t.Fatalf("GET %s: %d %.300s", path, r.Status, r.Body)
+			}
+			for _, h := range []string{"Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options"} {
+				if r.Header.Get(h) == "" {
+					t.Errorf("GET %s lacks %s", path, h)
+				}
+			}
+			if !strings.Contains(r.Header.Get("Content-Security-Policy"), "script-src 'self'") {
+				t.Errorf("CSP %q", r.Header.Get("Content-Security-Policy"))
+			}
+			other := bv.get(path)
+			if other.Status != 200 || strings.Contains(string(other.Body), docA) || strings.Contains(string(other.Body), "alpha") {
+				t.Fatalf("tenant B's %s shows tenant A's document: %d", path, other.Status)
+			}
+		}
+		if r := a.get("/console/documents"); !strings.Contains(string(r.Body), docA) {
+			t.Fatal("the documents page does not list the tenant's document")
+		}
+		if r := a.get("/console/search?q=vacation+days"); !strings.Contains(string(r.Body), "alpha") {
+			t.Fatalf("the search page does not find the document: %.500s", r.Body)
+		}
+		// B cannot act on A's document through the console either.
+		r := bv.post("/console/documents/"+docA+"/delete", url.Values{"csrf_token": {bv.csrf()}})
+		if r.Status != http.StatusNotFound {
+			t.Fatalf("B deleting A's document: %d", r.Status)
+		}
+		b.must(200, "GET", "/v1/documents/"+docA, keyA, nil)
+	})
+
+	t.Run("ChangesNeedTheCSRFToken", func(t *testing.T) {
+		v := b.signIn(keyA)
+		token := v.csrf()
+		for name, form := range map[string]url.Values{"missing": {}, "wrong": {"csrf_token": {"x" + token}}} {
+			if r := v.post("/console/documents/"+docA+"/reindex", form); r.Status != http.StatusForbidden {
+				t.Fatalf("%s token: %d", name, r.Status)
+			}
+		}
+		r := v.do("POST", "/console/documents/"+docA+"/reindex", strings.NewReader(url.Values{"csrf_token": {token}}.Encode()), "Sec-Fetch-Site", "cross-site")
+		if r.Status != http.StatusForbidden {
+			t.Fatalf("cross-site form with the token: %d", r.Status)
+		}
+		// The API takes the session cookie too, with the same rules.
+		if r := v.do("POST", "/v1/documents/"+docA+"/reindex", nil); r.Status != http.StatusForbidden || r.code(t) != "csrf_failed" {
+			t.Fatalf("API change with the cookie and no token: %d %s", r.Status, r.Body)
+		}
+		if r := v.do("GET", "/v1/documents/"+docA, nil); r.Status != 200 {
+			t.Fatalf("API read with the cookie: %d", r.Status)
+		}
+		if r := v.post("/console/documents/"+docA+"/reindex", url.Values{"csrf_token": {token}}); r.Status != http.StatusSeeOther {
+			t.Fatalf("reindex with the token: %d %.300s", r.Status, r.Body)
+		}
+		b.waitDocument(keyA, docA)
+	})
+
+	t.Run("RevokingTheKeyEndsItsSessions", func(t *testing.T) {
+		_, key := b.tenantWithKey("console-revoke", allScopes...)
+		v := b.signIn(key)
+		id := b.must(200, "GET", "/v1/api-keys", key, nil).json(t)["data"].([]any)[0].(map[string]any)["id"].(string)
+		b.must(204, "DELETE", "/v1/api-keys/"+id, key, nil)
+		if r := v.get("/console/documents"); r.Status != http.StatusSeeOther {
+			t.Fatalf("a revoked key's session still reads pages: %d", r.Status)
+		}
+		if r := v.do("GET", "/v1/documents", nil); r.Status != http.StatusUnauthorized {
+			t.Fatalf("a revoked key's session still reads the API: %d", r.Status)
+		}
+	})
+
+	t.Run("SignOutEndsTheSession", func(t *testing.T) {
+		v := b.signIn(keyA)
+		if r := v.post("/console/logout", url.Values{"csrf_token": {v.csrf()}}); r.Status != http.StatusSeeOther {
+			t.Fatalf("sign out: %d", r.Status)
+		}
+		if r := v.get("/console/documents"); r.Status != http.StatusSeeOther {
+			t.Fatalf("after sign out: %d", r.Status)
+		}
+	})
+
+	t.Run("AMemberKeyCannotWrite", func(t *testing.T) {
+		_, key := b.tenantWithKey("console-reader", "documents:read", "agents:read", "search")
+		v := b.signIn(key)
+		page := string(v.get("/console/documents").Body)
+		if strings.Contains(page, `id="upload"`) {
+			t.Fatal("a read-only session is offered the upload form")
+		}
+		if r := v.post("/console/keys", url.Values{"csrf_token": {v.csrf()}, "name": {"x"}}); r.Status != http.StatusForbidden {
+			t.Fatalf("a read-only session created a key: %d", r.Status)
+		}
+	})
+}

@@ -1,0 +1,210 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+
+	"github.com/ragd/ragd"
+	"github.com/ragd/ragd/agents"
+	"github.com/ragd/ragd/ingest"
+)
+
+// mux is the console's routes, in one screen.
+func (c *Console) mux() *http.ServeMux {
+	m := http.NewServeMux()
+	m.Handle("GET /console/static/", c.static)
+	m.HandleFunc("GET /console/{$}", c.home)
+	m.HandleFunc("GET /console/login", c.loginPage)
+	m.HandleFunc("POST /console/login", c.loginWithKey)
+	m.HandleFunc("GET /console/login/oidc", c.loginWithOIDC)
+	m.HandleFunc("GET /console/callback", c.oidcCallback)
+	m.HandleFunc("POST /console/logout", c.signedIn(c.logout))
+
+	m.HandleFunc("GET /console/documents", c.signedIn(c.documents))
+	m.HandleFunc("POST /console/documents/{id}/reindex", c.signedIn(c.reindexDocument))
+	m.HandleFunc("POST /console/documents/{id}/delete", c.signedIn(c.deleteDocument))
+	m.HandleFunc("GET /console/search", c.signedIn(c.search))
+	m.HandleFunc("GET /console/agents", c.signedIn(c.agents))
+	m.HandleFunc("GET /console/agents/new", c.signedIn(c.newAgent))
+	m.HandleFunc("POST /console/agents/new", c.signedIn(c.saveAgent))
+	m.HandleFunc("GET /console/agents/{id}/edit", c.signedIn(c.editAgent))
+	m.HandleFunc("POST /console/agents/{id}/edit", c.signedIn(c.saveAgent))
+	m.HandleFunc("POST /console/agents/validate", c.signedIn(c.validateAgent))
+	m.HandleFunc("GET /console/keys", c.signedIn(c.keys))
+	m.HandleFunc("POST /console/keys", c.signedIn(c.createKey))
+	m.HandleFunc("POST /console/keys/{id}/revoke", c.signedIn(c.revokeKey))
+	m.HandleFunc("GET /console/usage", c.signedIn(c.usage))
+	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
+		c.render(w, http.StatusNotFound, "notfound", page{Title: "Not found", Session: c.sessionOf(r)})
+	})
+	return m
+}
+
+func (c *Console) home(w http.ResponseWriter, r *http.Request) {
+	if c.sessionOf(r) == nil {
+		http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/console/documents", http.StatusSeeOther)
+}
+
+// ---- signing in and out ----
+
+type loginData struct {
+	Next     string
+	OIDCName string
+}
+
+// safeNext keeps a post-sign-in destination only if it is a console page
+// of this site (no open redirect).
+func safeNext(next string) string {
+	const home = "/console/documents"
+	if strings.HasPrefix(next, "//") || strings.Contains(next, `\`) {
+		return home
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Host != "" || u.Scheme != "" || u.User != nil {
+		return home
+	}
+	if p := path.Clean(u.Path); p != u.Path || !strings.HasPrefix(p, "/console/") {
+		return home
+	}
+	return u.RequestURI()
+}
+
+func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
+	d := loginData{Next: safeNext(r.URL.Query().Get("next"))}
+	if c.OIDC != nil {
+		d.OIDCName = c.OIDC.Name
+	}
+	p := page{Title: "Sign in", Data: d}
+	if e := r.URL.Query().Get("error"); e != "" {
+		p.Error = loginErrors[e]
+	}
+	c.render(w, http.StatusOK, "login", p)
+}
+
+// loginErrors are the fixed messages the sign-in page shows (the query
+// names one; nothing from the URL is shown as is).
+var loginErrors = map[string]string{
+	"oidc":     "Signing in with the identity provider failed; try again.",
+	"tenant":   "Your organisation has no ragd tenant yet; ask the platform's operator to map it.",
+	"role":     "Your role in the organisation gives no access to ragd.",
+	"state":    "The sign-in took too long or was started in another tab; try again.",
+	"provider": "The identity provider cannot be reached; try again shortly.",
+}
+
+// loginWithKey starts a session with a tenant API key (for development and
+// for tenants without an identity provider). The session lives only while
+// the key does and has the key's scopes.
+func (c *Console) loginWithKey(w http.ResponseWriter, r *http.Request) {
+	next := safeNext(r.PostFormValue("next"))
+	// A sign-in form posted from another site would sign the victim in to
+	// the attacker's tenant (login CSRF).
+	if crossSite(r) {
+		http.Error(w, "sign in from the console's own page", http.StatusForbidden)
+		return
+	}
+	key, err := c.Store.Authenticate(r.Context(), strings.TrimSpace(r.PostFormValue("api_key")))
+	if err != nil {
+		status, msg := http.StatusUnauthorized, "That key is unknown, revoked or expired."
+		if !errors.Is(err, ragd.ErrUnauthorized) {
+			c.Logger.ErrorContext(r.Context(), "console: sign in", "err", err)
+			status, msg = http.StatusInternalServerError, "Signing in failed; try again."
+		}
+		c.render(w, status, "login", page{Title: "Sign in", Error: msg, Data: loginData{Next: next, OIDCName: c.oidcName()}})
+		return
+	}
+	id := key.ID
+	c.startSession(w, r, agents.Session{TenantID: key.TenantID, KeyID: &id, Subject: "key " + key.Display + "… (" + key.Name + ")"}, next)
+}
+
+func (c *Console) oidcName() string {
+	if c.OIDC == nil {
+		return ""
+	}
+	return c.OIDC.Name
+}
+
+func (c *Console) startSession(w http.ResponseWriter, r *http.Request, in agents.Session, next string) {
+	token, s, err := c.Store.CreateSession(r.Context(), in, c.SessionTTL)
+	if err != nil {
+		c.Logger.ErrorContext(r.Context(), "console: create session", "err", err)
+		http.Error(w, "signing in failed; try again", http.StatusInternalServerError)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: token, Path: "/", Expires: s.ExpiresAt,
+		HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (c *Console) logout(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := c.Store.DeleteSession(r.Context(), s.token); err != nil {
+		c.Logger.ErrorContext(r.Context(), "console: sign out", "err", err)
+	}
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+}
+
+// ---- documents ----
+
+type documentsData struct {
+	Documents  []ingest.Document
+	Status     string
+	Tag        string
+	NextCursor string
+	Statuses   []string
+	CanWrite   bool
+}
+
+func (c *Console) documents(w http.ResponseWriter, r *http.Request, s *session) {
+	in := r.URL.Query()
+	q := url.Values{}
+	for _, k := range []string{"status", "tag", "cursor"} {
+		if v := in.Get(k); v != "" {
+			q.Set(k, v)
+		}
+	}
+	d := documentsData{Status: in.Get("status"), Tag: in.Get("tag"), CanWrite: s.Has(agents.ScopeDocumentsWrite),
+		Statuses: []string{ingest.StatusQueued, ingest.StatusProcessing, ingest.StatusReady, ingest.StatusFailed}}
+	p := page{Title: "Documents", Nav: "documents", Session: s, Notice: notices[in.Get("done")]}
+	res := c.api(r, s, http.MethodGet, "/v1/documents?"+q.Encode(), nil)
+	var list struct {
+		Data       []ingest.Document `json:"data"`
+		NextCursor string            `json:"next_cursor"`
+	}
+	if err := res.Decode(&list); err != nil {
+		p.Error = res.Problem().Detail
+	}
+	d.Documents, d.NextCursor = list.Data, list.NextCursor
+	p.Data = d
+	c.render(w, http.StatusOK, "documents", p)
+}
+
+// notices are the fixed messages shown after an action (named in ?done=).
+var notices = map[string]string{
+	"reindexed":   "The document is queued to be processed again.",
+	"deleted":     "The document is being deleted.",
+	"revoked":     "The key is revoked; requests with it now answer 401.",
+	"agent-saved": "The agent is saved.",
+}
+
+func (c *Console) reindexDocument(w http.ResponseWriter, r *http.Request, s *session) {
+	c.documentAction(w, r, s, http.MethodPost, "/v1/documents/"+url.PathEscape(r.PathValue("id"))+"/reindex", "reindexed")
+}
+
+func (c *Console) deleteDocument(w http.ResponseWriter, r *http.Request, s *session) {
+	c.documentAction(w, r, s, http.MethodDelete, "/v1/documents/"+url.PathEscape(r.PathValue("id")), "deleted")
+}
+
+func (c *Console) documentAction(w http.ResponseWriter, r *http.Request, s *session, method, path, done string) {
+	res := c.api(r, s, method, path, nil)
+	if !res.OK() {
+		c.render(w, res.Status, "message", page{Title: "Documents", Nav: "documents", Session: s, Error: res.Problem().Detail})
+		return
+	}
+	http.Redirect(w, r, "/console/documents?done="+done, http.StatusSeeOther)
+}

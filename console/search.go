@@ -1,0 +1,86 @@
+package console
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// hit is one search result as the API returns it.
+type hit struct {
+	DocumentID    string   `json:"document_id"`
+	DocumentTitle string   `json:"document_title"`
+	Score         float32  `json:"score"`
+	Text          string   `json:"text"`
+	PageStart     *int     `json:"page_start"`
+	PageEnd       *int     `json:"page_end"`
+	HeadingPath   []string `json:"heading_path"`
+	Tags          []string `json:"tags"`
+}
+
+type searchData struct {
+	Query, Mode, Fusion, Tag, TopK string
+	Searched                       bool
+	Hits                           []hit
+	UsedMode, UsedFusion           string
+	Errors                         map[string]string
+}
+
+// search is the playground: the form is a GET, so a search can be linked
+// and reloaded; the page asks POST /v1/search as the signed-in person.
+func (c *Console) search(w http.ResponseWriter, r *http.Request, s *session) {
+	q := r.URL.Query()
+	d := searchData{Query: q.Get("q"), Mode: q.Get("mode"), Fusion: q.Get("fusion"), Tag: q.Get("tag"), TopK: q.Get("top_k")}
+	p := page{Title: "Search", Nav: "search", Session: s}
+	if strings.TrimSpace(d.Query) != "" {
+		d.Searched = true
+		body := map[string]any{"query": d.Query}
+		if d.Mode != "" {
+			body["mode"] = d.Mode
+		}
+		if d.Fusion != "" {
+			body["fusion"] = d.Fusion
+		}
+		if d.TopK != "" {
+			n, err := strconv.Atoi(d.TopK)
+			if err != nil {
+				d.Errors = map[string]string{"top_k": "must be a whole number"}
+			}
+			body["top_k"] = n
+		}
+		if tags := splitList(d.Tag); len(tags) > 0 {
+			body["filter"] = map[string]any{"tags_any": tags}
+		}
+		if d.Errors == nil {
+			res := c.apiJSON(r, s, http.MethodPost, "/v1/search", body)
+			var out struct {
+				Data   []hit  `json:"data"`
+				Mode   string `json:"mode"`
+				Fusion *struct {
+					Fusion string `json:"fusion"`
+				} `json:"fusion"`
+			}
+			if err := res.Decode(&out); err != nil {
+				pr := res.Problem()
+				p.Error, d.Errors = pr.Detail, pr.Errors
+			}
+			d.Hits, d.UsedMode = out.Data, out.Mode
+			if out.Fusion != nil {
+				d.UsedFusion = out.Fusion.Fusion
+			}
+		}
+	}
+	p.Data = d
+	c.render(w, http.StatusOK, "search", p)
+}
+
+// splitList reads a comma-separated form field.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
