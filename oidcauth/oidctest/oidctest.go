@@ -309,7 +309,8 @@ func (iss *Issuer) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, back.String(), http.StatusFound)
 }
 
-// handleToken exchanges a code once, for a client proving PKCE.
+// handleToken exchanges a code once, for a client proving PKCE; a failed
+// exchange spends the code too.
 func (iss *Issuer) handleToken(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request"})
@@ -319,13 +320,19 @@ func (iss *Issuer) handleToken(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unsupported_grant_type"})
 		return
 	}
+	// Clients send their id in the form or, as golang.org/x/oauth2 tries
+	// first, as the user of HTTP Basic authentication (form-encoded).
+	clientID := r.PostForm.Get("client_id")
+	if user, _, ok := r.BasicAuth(); ok {
+		clientID, _ = url.QueryUnescape(user)
+	}
 	code := r.PostForm.Get("code")
 	iss.mu.Lock()
 	g, ok := iss.codes[code]
 	delete(iss.codes, code)
 	iss.mu.Unlock()
 	sum := sha256.Sum256([]byte(r.PostForm.Get("code_verifier")))
-	if !ok || g.clientID != r.PostForm.Get("client_id") || g.redirectURI != r.PostForm.Get("redirect_uri") ||
+	if !ok || g.clientID != clientID || g.redirectURI != r.PostForm.Get("redirect_uri") ||
 		base64.RawURLEncoding.EncodeToString(sum[:]) != g.challenge {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant"})
 		return
