@@ -78,8 +78,9 @@ type Config struct {
 	// DefaultRoleScopes). A role not listed grants nothing.
 	RoleScopes map[string][]agents.Scope
 
-	// ClockSkew is allowed on exp and nbf (RAGD_OIDC_CLOCK_SKEW, default
-	// 30s, at most MaxClockSkew).
+	// ClockSkew is allowed on exp and nbf (RAGD_OIDC_CLOCK_SKEW, a Go
+	// duration, default 30s, at most MaxClockSkew; "0s" in the environment
+	// means none).
 	ClockSkew time.Duration
 
 	// RefreshInterval is the least time between two fetches of the key set,

@@ -28,11 +28,16 @@ func setup(t *testing.T, cfg func(*oidcauth.Config)) testBundle {
 	if cfg != nil {
 		cfg(&c)
 	}
+	return testBundle{iss: iss, v: mustNew(t, c)}
+}
+
+func mustNew(t *testing.T, c oidcauth.Config) *oidcauth.Verifier {
+	t.Helper()
 	v, err := oidcauth.New(t.Context(), c)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	return testBundle{iss: iss, v: v}
+	return v
 }
 
 // admin returns the claims of an organization admin, with changes.
@@ -42,6 +47,30 @@ func admin(changes map[string]any) map[string]any {
 		c[k] = v
 	}
 	return c
+}
+
+// claimCase is a change to admin's claims and whether Verify accepts it
+// (or refuses it as ErrInvalidToken).
+type claimCase struct {
+	name   string
+	claims map[string]any
+	ok     bool
+}
+
+func (b testBundle) runClaimCases(t *testing.T, cases []claimCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := b.v.Verify(t.Context(), b.iss.Sign(admin(tc.claims)))
+			if tc.ok && err != nil {
+				t.Fatal(err)
+			}
+			if !tc.ok {
+				wantErr(t, err, oidcauth.ErrInvalidToken)
+			}
+		})
+	}
 }
 
 func wantErr(t *testing.T, err, want error) {
@@ -68,73 +97,31 @@ func TestVerify(t *testing.T) {
 		}
 	})
 
-	t.Run("TimeChecks", func(t *testing.T) {
+	t.Run("ClaimChecks", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil) // ClockSkew: the default 30s
 		now := time.Now()
-		for _, tc := range []struct {
-			name   string
-			claims map[string]any
-			ok     bool
-		}{
+		b.runClaimCases(t, []claimCase{
 			{"RefusesExpired", map[string]any{"exp": now.Add(-2 * time.Minute).Unix()}, false},
 			{"AcceptsExpiredWithinSkew", map[string]any{"exp": now.Add(-10 * time.Second).Unix()}, true},
 			{"RefusesMissingExp", map[string]any{"exp": nil}, false},
 			{"RefusesNotYetValid", map[string]any{"nbf": now.Add(2 * time.Minute).Unix()}, false},
 			{"AcceptsNotYetValidWithinSkew", map[string]any{"nbf": now.Add(10 * time.Second).Unix()}, true},
 			{"RefusesNonNumericNbf", map[string]any{"nbf": "soon"}, false},
-		} {
-			t.Run(tc.name, func(t *testing.T) {
-				t.Parallel()
-				_, err := b.v.Verify(t.Context(), b.iss.Sign(admin(tc.claims)))
-				if tc.ok && err != nil {
-					t.Fatal(err)
-				}
-				if !tc.ok {
-					wantErr(t, err, oidcauth.ErrInvalidToken)
-				}
-			})
-		}
-	})
-
-	t.Run("RefusesWrongIssuer", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t, nil)
-		_, err := b.v.Verify(t.Context(), b.iss.Sign(admin(map[string]any{"iss": "https://evil.example"})))
-		wantErr(t, err, oidcauth.ErrInvalidToken)
-	})
-
-	t.Run("RefusesMissingSubject", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t, nil)
-		_, err := b.v.Verify(t.Context(), b.iss.Sign(admin(map[string]any{"sub": nil})))
-		wantErr(t, err, oidcauth.ErrInvalidToken)
+			{"RefusesWrongIssuer", map[string]any{"iss": "https://evil.example"}, false},
+			{"RefusesMissingSubject", map[string]any{"sub": nil}, false},
+		})
 	})
 
 	t.Run("Audience", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, func(c *oidcauth.Config) { c.Audience = "ragd" })
-		for _, tc := range []struct {
-			name string
-			aud  any
-			ok   bool
-		}{
-			{"AcceptsSame", "ragd", true},
-			{"AcceptsOneOfMany", []string{"other", "ragd"}, true},
-			{"RefusesWrong", "other", false},
-			{"RefusesMissing", nil, false},
-		} {
-			t.Run(tc.name, func(t *testing.T) {
-				t.Parallel()
-				_, err := b.v.Verify(t.Context(), b.iss.Sign(admin(map[string]any{"aud": tc.aud})))
-				if tc.ok && err != nil {
-					t.Fatal(err)
-				}
-				if !tc.ok {
-					wantErr(t, err, oidcauth.ErrInvalidToken)
-				}
-			})
-		}
+		b.runClaimCases(t, []claimCase{
+			{"AcceptsSame", map[string]any{"aud": "ragd"}, true},
+			{"AcceptsOneOfMany", map[string]any{"aud": []string{"other", "ragd"}}, true},
+			{"RefusesWrong", map[string]any{"aud": "other"}, false},
+			{"RefusesMissing", map[string]any{"aud": nil}, false},
+		})
 	})
 
 	t.Run("IgnoresAudienceWhenNotConfigured", func(t *testing.T) {
@@ -342,20 +329,26 @@ func TestKeyRotation(t *testing.T) {
 func TestAvailability(t *testing.T) {
 	t.Parallel()
 
-	t.Run("IssuerDownAtStart", func(t *testing.T) {
+	t.Run("RecoversWhenIssuerIsBack", func(t *testing.T) {
 		t.Parallel()
-		iss := oidctest.New(t)
-		iss.SetDown(true)
-		v, err := oidcauth.New(t.Context(), oidcauth.Config{Issuer: iss.URL(), RefreshInterval: time.Nanosecond})
-		if err != nil {
-			t.Fatalf("New with the issuer down: %v", err)
-		}
-		raw := iss.Sign(admin(nil))
-		_, err = v.Verify(t.Context(), raw)
-		wantErr(t, err, oidcauth.ErrUnavailable)
-		iss.SetDown(false)
-		if _, err := v.Verify(t.Context(), raw); err != nil {
-			t.Fatalf("with the issuer back: %v", err)
+		for name, withJWKSURL := range map[string]bool{"Discovery": false, "KeySet": true} {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				iss := oidctest.New(t)
+				iss.SetDown(true)
+				c := oidcauth.Config{Issuer: iss.URL(), RefreshInterval: time.Nanosecond}
+				if withJWKSURL {
+					c.JWKSURL = iss.JWKSURL()
+				}
+				v := mustNew(t, c) // New succeeds with the issuer down
+				raw := iss.Sign(admin(nil))
+				_, err := v.Verify(t.Context(), raw)
+				wantErr(t, err, oidcauth.ErrUnavailable)
+				iss.SetDown(false)
+				if _, err := v.Verify(t.Context(), raw); err != nil {
+					t.Fatalf("with the issuer back: %v", err)
+				}
+			})
 		}
 	})
 
@@ -363,44 +356,32 @@ func TestAvailability(t *testing.T) {
 		t.Parallel()
 		iss := oidctest.New(t)
 		iss.SetDown(true)
-		v, err := oidcauth.New(t.Context(), oidcauth.Config{Issuer: iss.URL(), RefreshInterval: time.Hour})
-		if err != nil {
-			t.Fatal(err)
-		}
+		v := mustNew(t, oidcauth.Config{Issuer: iss.URL(), RefreshInterval: time.Hour})
 		iss.SetDown(false)
-		_, err = v.Verify(t.Context(), iss.Sign(admin(nil)))
+		_, err := v.Verify(t.Context(), iss.Sign(admin(nil)))
 		wantErr(t, err, oidcauth.ErrUnavailable) // the failure at New still holds
 	})
 
-	t.Run("KeySetDown", func(t *testing.T) {
+	t.Run("CachedKeysServeWhileKeySetIsDown", func(t *testing.T) {
 		t.Parallel()
-		iss := oidctest.New(t)
-		v, err := oidcauth.New(t.Context(), oidcauth.Config{Issuer: iss.URL(), JWKSURL: iss.JWKSURL(), RefreshInterval: time.Nanosecond})
-		if err != nil {
+		b := setup(t, nil)
+		raw := b.iss.Sign(admin(nil))
+		if _, err := b.v.Verify(t.Context(), raw); err != nil {
 			t.Fatal(err)
 		}
-		iss.SetDown(true)
-		_, err = v.Verify(t.Context(), iss.Sign(admin(nil)))
-		wantErr(t, err, oidcauth.ErrUnavailable)
-		iss.SetDown(false)
-		raw := iss.Sign(admin(nil))
-		if _, err := v.Verify(t.Context(), raw); err != nil {
+		b.iss.SetDown(true)
+		if _, err := b.v.Verify(t.Context(), raw); err != nil {
 			t.Fatal(err)
 		}
-		iss.SetDown(true)
-		if _, err := v.Verify(t.Context(), raw); err != nil {
-			t.Fatalf("cached key with the key set down: %v", err)
-		}
+		_, err := b.v.Verify(t.Context(), b.iss.SignWith("unknown", admin(nil)))
+		wantErr(t, err, oidcauth.ErrUnavailable) // the key might be one we cannot fetch
 	})
 
 	t.Run("IssuerMismatchInDiscovery", func(t *testing.T) {
 		t.Parallel()
 		iss := oidctest.New(t)
-		v, err := oidcauth.New(t.Context(), oidcauth.Config{Issuer: iss.URL() + "/"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = v.Verify(t.Context(), iss.Sign(admin(map[string]any{"iss": iss.URL() + "/"})))
+		v := mustNew(t, oidcauth.Config{Issuer: iss.URL() + "/"})
+		_, err := v.Verify(t.Context(), iss.Sign(admin(map[string]any{"iss": iss.URL() + "/"})))
 		wantErr(t, err, oidcauth.ErrUnavailable)
 	})
 }
