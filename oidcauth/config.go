@@ -14,17 +14,15 @@ import (
 	"github.com/ragd/ragd/agents"
 )
 
-// Defaults, and the limits config is checked against.
+// The defaults of Config, and the bound on ClockSkew.
 const (
-	DefaultOrgClaim        = "org_id"
-	DefaultRoleClaim       = "org_role"
-	DefaultRoleScopes      = "org:admin=*;org:member=agents:read,documents:read,search"
-	DefaultClockSkew       = 30 * time.Second
-	DefaultRefreshInterval = 10 * time.Second
-	DefaultHTTPTimeout     = 10 * time.Second
-
-	// MaxClockSkew bounds ClockSkew: a larger skew would make exp meaningless.
-	MaxClockSkew = 5 * time.Minute
+	defaultOrgClaim        = "org_id"
+	defaultRoleClaim       = "org_role"
+	defaultRoleScopes      = "org:admin=*;org:member=agents:read,documents:read,search"
+	defaultClockSkew       = 30 * time.Second
+	defaultRefreshInterval = 10 * time.Second
+	httpTimeout            = 10 * time.Second // also bounds each fetch, whatever the client
+	maxClockSkew           = 5 * time.Minute  // more would make exp meaningless
 )
 
 // signingAlgs are the algorithms a token may be signed with: asymmetric ones
@@ -75,11 +73,12 @@ type Config struct {
 
 	// RoleScopes gives each role its scopes (RAGD_OIDC_ROLE_SCOPES, as
 	// "role=scope,scope;role=*", where * means agents.AllScopes; default
-	// DefaultRoleScopes). A role not listed grants nothing.
+	// "org:admin=*;org:member=agents:read,documents:read,search"). A role
+	// not listed grants nothing.
 	RoleScopes map[string][]agents.Scope
 
 	// ClockSkew is allowed on exp and nbf (RAGD_OIDC_CLOCK_SKEW, a Go
-	// duration, default 30s, at most MaxClockSkew; "0s" in the environment
+	// duration, default 30s, at most 5m; "0s" in the environment
 	// means none).
 	ClockSkew time.Duration
 
@@ -120,7 +119,7 @@ func ConfigFromEnv(getenv func(string) string) (c Config, enabled bool, err erro
 	c.OrgClaim = strings.TrimSpace(getenv("RAGD_OIDC_ORG_CLAIM"))
 	c.RoleClaim = strings.TrimSpace(getenv("RAGD_OIDC_ROLE_CLAIM"))
 	if s := getenv("RAGD_OIDC_ROLE_SCOPES"); s != "" {
-		if c.RoleScopes, err = ParseRoleScopes(s); err != nil {
+		if c.RoleScopes, err = parseRoleScopes(s); err != nil {
 			return Config{}, false, fmt.Errorf("RAGD_OIDC_ROLE_SCOPES: %w", err)
 		}
 	}
@@ -140,10 +139,9 @@ func ConfigFromEnv(getenv func(string) string) (c Config, enabled bool, err erro
 	return c, true, nil
 }
 
-// ParseRoleScopes parses "role=scope,scope;role=*" as RAGD_OIDC_ROLE_SCOPES
-// holds it. Roles may contain ':' ("org:admin"); each role appears once and
+// parseRoleScopes parses RAGD_OIDC_ROLE_SCOPES, "role=scope,scope;role=*". Roles may contain ':' ("org:admin"); each role appears once and
 // names at least one known scope.
-func ParseRoleScopes(s string) (map[string][]agents.Scope, error) {
+func parseRoleScopes(s string) (map[string][]agents.Scope, error) {
 	m := make(map[string][]agents.Scope)
 	for entry := range strings.SplitSeq(s, ";") {
 		entry = strings.TrimSpace(entry)
@@ -180,15 +178,15 @@ func ParseRoleScopes(s string) (map[string][]agents.Scope, error) {
 }
 
 func (c Config) withDefaults() Config {
-	c.OrgClaim = cmp.Or(c.OrgClaim, DefaultOrgClaim)
-	c.RoleClaim = cmp.Or(c.RoleClaim, DefaultRoleClaim)
+	c.OrgClaim = cmp.Or(c.OrgClaim, defaultOrgClaim)
+	c.RoleClaim = cmp.Or(c.RoleClaim, defaultRoleClaim)
 	if c.RoleScopes == nil {
-		c.RoleScopes, _ = ParseRoleScopes(DefaultRoleScopes)
+		c.RoleScopes, _ = parseRoleScopes(defaultRoleScopes)
 	}
-	c.ClockSkew = cmp.Or(c.ClockSkew, DefaultClockSkew)
-	c.RefreshInterval = cmp.Or(c.RefreshInterval, DefaultRefreshInterval)
+	c.ClockSkew = cmp.Or(c.ClockSkew, defaultClockSkew)
+	c.RefreshInterval = cmp.Or(c.RefreshInterval, defaultRefreshInterval)
 	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{Timeout: DefaultHTTPTimeout}
+		c.HTTPClient = &http.Client{Timeout: httpTimeout}
 	}
 	return c
 }
@@ -220,8 +218,8 @@ func (c Config) validate() error {
 			}
 		}
 	}
-	if c.ClockSkew < 0 || c.ClockSkew > MaxClockSkew {
-		errs = append(errs, fmt.Errorf("clock skew %v is outside 0 to %v", c.ClockSkew, MaxClockSkew))
+	if c.ClockSkew < 0 || c.ClockSkew > maxClockSkew {
+		errs = append(errs, fmt.Errorf("clock skew %v is outside 0 to %v", c.ClockSkew, maxClockSkew))
 	}
 	if c.RefreshInterval < 0 {
 		errs = append(errs, fmt.Errorf("refresh interval %v is negative", c.RefreshInterval))

@@ -133,7 +133,7 @@ func (ks *keySet) refresh(ctx context.Context) (keys []jose.JSONWebKey, fetched 
 	// The fetch serves every waiter, so the caller's cancellation must not
 	// end it (nor count as the issuer failing); the client's timeout and
 	// this one bound it.
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultHTTPTimeout)
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), httpTimeout)
 	defer cancel()
 	keys, err = ks.fetch(fctx)
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -62,6 +63,10 @@ type Verifier struct {
 func New(ctx context.Context, c Config) (*Verifier, error) {
 	c = c.withDefaults()
 	c.Algorithms = slices.Clone(c.Algorithms)
+	c.RoleScopes = maps.Clone(c.RoleScopes)
+	for role, scopes := range c.RoleScopes {
+		c.RoleScopes[role] = slices.Clone(scopes)
+	}
 	if err := c.validate(); err != nil {
 		return nil, fmt.Errorf("oidc config: %w", err)
 	}
@@ -70,8 +75,10 @@ func New(ctx context.Context, c Config) (*Verifier, error) {
 		v.iv.Store(v.newIDTokenVerifier(c.JWKSURL, c.Algorithms))
 		return v, nil
 	}
+	dctx, cancel := context.WithTimeout(ctx, httpTimeout)
+	defer cancel()
 	v.sem <- struct{}{}
-	_, _ = v.discover(ctx)
+	_, _ = v.discover(dctx)
 	<-v.sem
 	return v, nil
 }
@@ -113,8 +120,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Identity, error) {
 		if !isNum {
 			return Identity{}, fmt.Errorf("%w: nbf is not a number", ErrInvalidToken)
 		}
-		if t := time.Unix(int64(n), 0); t.After(time.Now().Add(v.cfg.ClockSkew)) {
-			return Identity{}, fmt.Errorf("%w: not valid before %s", ErrInvalidToken, t.UTC().Format(time.RFC3339))
+		// Compared as floats: int64(1e300) would be far in the past.
+		if n > float64(time.Now().Add(v.cfg.ClockSkew).Unix()) {
+			return Identity{}, fmt.Errorf("%w: not valid before %.0f", ErrInvalidToken, n)
 		}
 	}
 	if tok.Subject == "" {
@@ -189,7 +197,7 @@ func (v *Verifier) idTokenVerifier(ctx context.Context) (*oidc.IDTokenVerifier, 
 	}
 	// The attempt's outcome holds for every caller until the next one, so
 	// this caller's cancellation must not decide it.
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultHTTPTimeout)
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), httpTimeout)
 	defer cancel()
 	return v.discover(dctx)
 }

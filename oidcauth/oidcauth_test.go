@@ -108,6 +108,8 @@ func TestVerify(t *testing.T) {
 			{"RefusesNotYetValid", map[string]any{"nbf": now.Add(2 * time.Minute).Unix()}, false},
 			{"AcceptsNotYetValidWithinSkew", map[string]any{"nbf": now.Add(10 * time.Second).Unix()}, true},
 			{"RefusesNonNumericNbf", map[string]any{"nbf": "soon"}, false},
+			{"RefusesHugeNbf", map[string]any{"nbf": 1e300}, false},
+			{"RefusesHugeExp", map[string]any{"exp": -1e300}, false},
 			{"RefusesWrongIssuer", map[string]any{"iss": "https://evil.example"}, false},
 			{"RefusesMissingSubject", map[string]any{"sub": nil}, false},
 		})
