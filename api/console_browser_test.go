@@ -1,0 +1,286 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/accessibility"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/chromedp"
+)
+
+// bashManual is a real PDF (the bash manual page, 87 pages, from Debian's
+// bash-doc, which make test installs).
+const bashManual = "/usr/share/doc/bash-doc/bash.pdf"
+
+// chromiumAllocator starts headless Chromium for the test (make test
+// installs Debian's chromium).
+func chromiumAllocator(t *testing.T) context.Context {
+	t.Helper()
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("chromium is missing: install Debian's chromium (make test does)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true),
+		chromedp.WindowSize(1280, 900), chromedp.UserDataDir(t.TempDir()),
+	)
+	alloc, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	// Start the browser in a first tab: people get their own browser
+	// contexts (profiles) in it.
+	browser, cancelBrowser := chromedp.NewContext(alloc)
+	t.Cleanup(cancelBrowser)
+	if err := chromedp.Do(browser); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return browser
+}
+
+// person is one browser profile (its own cookies) with one tab.
+type person struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+func newPerson(t *testing.T, alloc context.Context) *person {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(alloc, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	// Open the tab on this context: the first Do binds the tab to its
+	// context, and a timeout's context would take the tab with it.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("open a tab: %v", err)
+	}
+	return &person{t: t, ctx: ctx}
+}
+
+// do runs steps, each wait bounded by d.
+func (p *person) do(d time.Duration, steps ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, d)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		body, _ := chromedp.Run(p.ctx, chromedp.Text(chromedp.CSS("body")))
+		p.t.Fatalf("browser: %v\npage text: %.1500s", err, body)
+	}
+}
+
+func (p *person) text(sel string) string {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		p.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
+func (p *person) eval(js string) string {
+	p.t.Helper()
+	s, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](js))
+	if err != nil {
+		p.t.Fatalf("evaluate %s: %v", js, err)
+	}
+	return s
+}
+
+// screenshot saves the page for the README when RAGD_SCREENSHOTS names a
+// directory (make screenshots); otherwise it does nothing.
+func (p *person) screenshot(name string) {
+	p.t.Helper()
+	dir := os.Getenv("RAGD_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	if err != nil {
+		p.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// unnamedControls lists the page's controls (fields, buttons, links) that
+// a screen reader would announce without a name, from Chromium's
+// accessibility tree.
+func (p *person) unnamedControls() []string {
+	p.t.Helper()
+	var bad []string
+	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
+	defer cancel()
+	err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		tree, err := cdp.Call(ctx, tg, accessibility.GetFullAXTree, accessibility.GetFullAXTreeParams{})
+		if err != nil {
+			return err
+		}
+		for _, n := range tree.Nodes {
+			if n.Ignored || n.Role == nil {
+				continue
+			}
+			var role, name string
+			_ = json.Unmarshal(n.Role.Value, &role)
+			if n.Name != nil {
+				_ = json.Unmarshal(n.Name.Value, &name)
+			}
+			switch role {
+			case "textbox", "searchbox", "combobox", "checkbox", "button", "link", "spinbutton", "radio", "progressbar", "image":
+				if strings.TrimSpace(name) == "" {
+					bad = append(bad, role)
+				}
+			}
+		}
+		return nil
+	}))
+	if err != nil {
+		p.t.Fatalf("accessibility tree: %v", err)
+	}
+	return bad
+}
+
+// TestConsoleInBrowser uses the console as a person would, in headless
+// Chromium: sign in with a key, upload a real PDF and watch it become
+// ready, search it and see a citation with its page, create an agent whose
+// output schema is wrong and see the server's error as they type, fix it,
+// create and revoke a key, read the usage; a second tenant's person sees
+// none of it. Every page's controls have names, and the keyboard reaches
+// the skip link and the navigation first.
+func TestConsoleInBrowser(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat(bashManual); err != nil {
+		t.Fatalf("%s is missing: install Debian's bash-doc (make test does)", bashManual)
+	}
+	b := setup(t)
+	_, keyA := b.tenantWithKey("browser-a", allScopes...)
+	_, keyB := b.tenantWithKey("browser-b", allScopes...)
+	alloc := chromiumAllocator(t)
+	a := newPerson(t, alloc)
+	checkNames := func(page string) {
+		t.Helper()
+		if bad := a.unnamedControls(); len(bad) > 0 {
+			t.Errorf("%s: controls without an accessible name: %v", page, bad)
+		}
+	}
+
+	// Sign in with the key.
+	a.do(30*time.Second, chromedp.Navigate(b.url+"/"), chromedp.WaitVisible(chromedp.ID("api_key")))
+	checkNames("sign-in")
+	a.screenshot("signin")
+	a.do(30*time.Second, chromedp.SendKeys(chromedp.ID("api_key"), keyA), chromedp.Submit(chromedp.ID("api_key")),
+		chromedp.WaitVisible(chromedp.ID("upload")))
+
+	// The keyboard: the first Tab reaches the skip link, the next ones the
+	// navigation.
+	a.do(10*time.Second, chromedp.KeyEvent("\t"))
+	if got := a.eval(`document.activeElement.textContent.trim()`); got != "Skip to content" {
+		t.Errorf("the first Tab focuses %q, want the skip link", got)
+	}
+	a.do(10*time.Second, chromedp.KeyEvent("\t"))
+	if got := a.eval(`document.activeElement.textContent.trim()`); got != "Documents" {
+		t.Errorf("the second Tab focuses %q, want the Documents link", got)
+	}
+
+	// Upload the manual; its row goes to ready by itself (events stream).
+	a.do(30*time.Second, chromedp.SetUploadFiles(chromedp.ID("files"), []string{bashManual}),
+		chromedp.Click(chromedp.CSS(`#upload button[type="submit"]`)))
+	a.do(3*time.Minute, chromedp.WaitVisible(chromedp.CSS(`#uploads li[data-status="ready"]`)))
+	if got := a.eval(`document.querySelector("#uploads progress").value.toString()`); got != "1" {
+		t.Errorf("the upload's progress bar ends at %s, want 1", got)
+	}
+	a.do(30*time.Second, chromedp.Navigate(b.url+"/console/documents"), chromedp.WaitVisible(chromedp.CSS(`tr[data-status="ready"]`)))
+	if row := a.text(`tr[data-status="ready"]`); !strings.Contains(row, "bash.pdf") || !strings.Contains(row, "87") {
+		t.Errorf("the documents table shows %q, want bash.pdf with its 87 pages", row)
+	}
+	checkNames("documents")
+	a.screenshot("documents")
+
+	// Search it: a citation with its page and a link to the file.
+	a.do(30*time.Second, chromedp.Navigate(b.url+"/console/search"), chromedp.WaitVisible(chromedp.ID("q")),
+		chromedp.SendKeys(chromedp.ID("q"), "PROMPT_COMMAND executed before each prompt"),
+		chromedp.Submit(chromedp.ID("q")), chromedp.WaitVisible(chromedp.CSS(".hit")))
+	cite := a.text(".hit .cite")
+	if !strings.Contains(cite, "page") || !strings.Contains(a.text(".hit blockquote"), "PROMPT_COMMAND") {
+		t.Errorf("first hit: %q", cite)
+	}
+	if href := a.eval(`document.querySelector(".hit .cite a").getAttribute("href")`); !strings.HasPrefix(href, "/v1/documents/") || !strings.HasSuffix(href, "/content") {
+		t.Errorf("the citation links to %q", href)
+	}
+	checkNames("search")
+	a.screenshot("search")
+
+	// An agent with a wrong output schema: the server's error shows next to
+	// the field as it is typed; fixed, the agent saves.
+	a.do(30*time.Second, chromedp.Navigate(b.url+"/console/agents/new"), chromedp.WaitVisible(chromedp.ID("name")),
+		chromedp.SendKeys(chromedp.ID("name"), "Support Bot"), chromedp.SendKeys(chromedp.ID("model"), "gpt-4o-mini"),
+		chromedp.SendKeys(chromedp.ID("output_schema"), `{"type": "object", "properties": {"answer": {"type": "strnig"}}}`),
+		chromedp.WaitVisible(chromedp.CSS(`#output_schema-error .field-error`)))
+	if msg := a.text(`#output_schema-error .field-error`); msg == "" {
+		t.Error("no error shown next to the output schema")
+	}
+	checkNames("agent editor")
+	a.screenshot("agent")
+	a.eval(`document.getElementById("output_schema").value = ""`)
+	a.do(30*time.Second,
+		chromedp.SendKeys(chromedp.ID("output_schema"), `{"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}`),
+		chromedp.WaitNotPresent(chromedp.CSS(`#output_schema-error .field-error`)),
+		chromedp.Click(chromedp.CSS(`#agent-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.ID("agents")))
+	if list := a.text("#agents"); !strings.Contains(list, "Support Bot") {
+		t.Errorf("agents list: %q", list)
+	}
+	checkNames("agents")
+
+	// A key: created, shown once, works; revoked (after a confirmation),
+	// refused.
+	a.do(30*time.Second, chromedp.Navigate(b.url+"/console/keys"), chromedp.WaitVisible(chromedp.ID("key-name")),
+		chromedp.SendKeys(chromedp.ID("key-name"), "chat runtime"),
+		chromedp.Click(chromedp.CSS(`form[action="/console/keys"] button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.ID("new-key")))
+	newKey := a.text("#new-key")
+	if !strings.HasPrefix(newKey, "ragd_sk_") {
+		t.Fatalf("new key shown as %q", newKey)
+	}
+	b.must(200, "GET", "/v1/documents", newKey, nil)
+	checkNames("keys")
+	a.screenshot("keys")
+	a.eval(`window.confirm = (m) => { window.asked = m; return true }; ""`)
+	a.do(30*time.Second, chromedp.Click(chromedp.CSS(`button[aria-label="Revoke chat runtime"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//td[contains(., "revoked")]`)))
+	if b.req("GET", "/v1/documents", newKey, nil).Status != 401 {
+		t.Error("the revoked key still works")
+	}
+
+	// Usage: charts drawn on the server.
+	a.do(30*time.Second, chromedp.Navigate(b.url+"/console/usage"), chromedp.WaitVisible(chromedp.CSS("figure.chart svg")))
+	if n := a.eval(`document.querySelectorAll("figure.chart svg rect").length.toString()`); n == "0" {
+		t.Error("the usage charts have no bars")
+	}
+	checkNames("usage")
+	a.screenshot("usage")
+
+	// Another tenant's person sees none of it.
+	other := newPerson(t, alloc)
+	other.do(30*time.Second, chromedp.Navigate(b.url+"/console/login"), chromedp.WaitVisible(chromedp.ID("api_key")),
+		chromedp.SendKeys(chromedp.ID("api_key"), keyB), chromedp.Submit(chromedp.ID("api_key")),
+		chromedp.WaitVisible(chromedp.ID("documents-empty")))
+	other.do(30*time.Second, chromedp.Navigate(b.url+"/console/search?q=PROMPT_COMMAND"), chromedp.WaitVisible(chromedp.ID("results")))
+	if got := other.text("#results"); !strings.HasPrefix(got, "0 passages") {
+		t.Errorf("tenant B's search: %q", got)
+	}
+	other.do(30*time.Second, chromedp.Navigate(b.url+"/console/agents"))
+	if strings.Contains(other.text("main"), "Support Bot") {
+		t.Error("tenant B sees tenant A's agent")
+	}
+}
