@@ -198,6 +198,8 @@ func (p AgentPatch) apply(spec AgentSpec) (AgentSpec, error) {
 	setString(&spec.SystemPrompt, p.SystemPrompt, &probs, "system_prompt", false)
 	if len(spec.SystemPrompt) > MaxSystemPromptBytes {
 		probs.Add("system_prompt", "must be at most %d bytes", MaxSystemPromptBytes)
+	} else if strings.ContainsRune(spec.SystemPrompt, 0) {
+		probs.Add("system_prompt", "must not contain NUL (U+0000)")
 	}
 
 	if p.Temperature.Null {
@@ -460,6 +462,9 @@ func CheckOutputSchema(raw json.RawMessage) error {
 	if err != nil {
 		return errors.New("must be valid JSON")
 	}
+	if hasNUL(doc) { // Postgres's text and jsonb cannot hold it
+		return errors.New("must not contain NUL (U+0000)")
+	}
 	if d, ok := doc.(map[string]any)["$schema"]; ok && d != draft2020 && d != draft2020+"#" {
 		return fmt.Errorf("must use JSON Schema draft 2020-12 (%q)", draft2020)
 	}
@@ -493,6 +498,23 @@ func schemaProblem(err error) string {
 			ve.ErrorKind.LocalizedString(message.NewPrinter(language.English)))
 	}
 	return firstLine(err.Error())
+}
+
+// hasNUL reports whether a decoded JSON value has U+0000 in a string or key.
+func hasNUL(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return strings.ContainsRune(v, 0)
+	case []any:
+		return slices.ContainsFunc(v, hasNUL)
+	case map[string]any:
+		for k, e := range v {
+			if strings.ContainsRune(k, 0) || hasNUL(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 type noLoader struct{}

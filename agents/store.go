@@ -49,13 +49,18 @@ func translate(err error, what string) error {
 			case "tenants_clerk_org_id_key":
 				return &ragd.ConflictError{Field: "clerk_org_id", Message: "another tenant has this clerk_org_id"}
 			case "agents_pkey": // (tenant_id, id): ids are unique per tenant
-				return &ragd.ConflictError{Field: "id", Message: "the tenant already has an agent with this id"}
+				return agentIDTaken()
 			}
 		case "23503": // foreign_key_violation: the tenant is gone
 			return fmt.Errorf("%s: tenant: %w", what, ragd.ErrNotFound)
 		}
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// agentIDTaken: the tenant already has an agent with the id asked for.
+func agentIDTaken() error {
+	return &ragd.ConflictError{Field: "id", Message: "the tenant already has an agent with this id"}
 }
 
 func pageLimit(p ragd.Page) int {
@@ -440,6 +445,18 @@ func (s *Store) scanAgent(row pgx.Row) (Agent, error) {
 // (else *ragd.ConflictError). Other tenants' agents do not matter: ids are
 // unique per tenant.
 func (s *Store) CreateAgent(ctx context.Context, tenantID uuid.UUID, p AgentPatch) (Agent, error) {
+	return s.createAgent(ctx, tenantID, p, false)
+}
+
+// DryRunCreateAgent validates p exactly as CreateAgent does, including
+// whether the tenant already has an agent with the id given, and returns
+// the agent CreateAgent would create now, writing nothing. A generated id
+// is one CreateAgent might choose, not the one it will.
+func (s *Store) DryRunCreateAgent(ctx context.Context, tenantID uuid.UUID, p AgentPatch) (Agent, error) {
+	return s.createAgent(ctx, tenantID, p, true)
+}
+
+func (s *Store) createAgent(ctx context.Context, tenantID uuid.UUID, p AgentPatch, dryRun bool) (Agent, error) {
 	spec, err := p.apply(AgentSpec{Retrieval: DefaultRetrieval()})
 	if err != nil {
 		return Agent{}, err
@@ -447,6 +464,17 @@ func (s *Store) CreateAgent(ctx context.Context, tenantID uuid.UUID, p AgentPatc
 	id := p.ID.Value
 	if !p.ID.Present() {
 		id = newAgentID(spec.Name)
+	}
+	if dryRun {
+		if p.ID.Present() {
+			if taken, err := s.AgentExists(ctx, tenantID, id); err != nil {
+				return Agent{}, err
+			} else if taken {
+				return Agent{}, agentIDTaken()
+			}
+		}
+		now := time.Now().UTC()
+		return Agent{ID: id, TenantID: tenantID, AgentSpec: spec, Version: 1, CreatedAt: now, UpdatedAt: now}, nil
 	}
 	row, err := s.encodeAgent(tenantID, id, spec)
 	if err != nil {
@@ -508,12 +536,27 @@ func (s *Store) ListAgents(ctx context.Context, tenantID uuid.UUID, p ragd.Page)
 // must equal the agent's current version, else ragd.ErrPreconditionFailed.
 // Each update increments the version.
 func (s *Store) UpdateAgent(ctx context.Context, tenantID uuid.UUID, agentID string, p AgentPatch, ifMatch *int) (Agent, error) {
+	return s.updateAgent(ctx, tenantID, agentID, p, ifMatch, false)
+}
+
+// DryRunUpdateAgent checks p and ifMatch exactly as UpdateAgent does and
+// returns the agent UpdateAgent would make of the current one, writing
+// nothing and locking nothing.
+func (s *Store) DryRunUpdateAgent(ctx context.Context, tenantID uuid.UUID, agentID string, p AgentPatch, ifMatch *int) (Agent, error) {
+	return s.updateAgent(ctx, tenantID, agentID, p, ifMatch, true)
+}
+
+func (s *Store) updateAgent(ctx context.Context, tenantID uuid.UUID, agentID string, p AgentPatch, ifMatch *int, dryRun bool) (Agent, error) {
 	if p.ID.Set && p.ID.Value != agentID {
 		return Agent{}, (ragd.Problems{"id": "cannot be changed"}).Err()
 	}
+	lock := " FOR UPDATE"
+	if dryRun {
+		lock = ""
+	}
 	var out Agent
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		cur, err := s.scanAgent(tx.QueryRow(ctx, "SELECT "+agentColumns+" FROM agents WHERE tenant_id = $1 AND id = $2 FOR UPDATE", tenantID, agentID))
+		cur, err := s.scanAgent(tx.QueryRow(ctx, "SELECT "+agentColumns+" FROM agents WHERE tenant_id = $1 AND id = $2"+lock, tenantID, agentID))
 		if err != nil {
 			return translate(err, "update agent")
 		}
@@ -523,6 +566,11 @@ func (s *Store) UpdateAgent(ctx context.Context, tenantID uuid.UUID, agentID str
 		spec, err := p.apply(cur.AgentSpec)
 		if err != nil {
 			return err
+		}
+		if dryRun {
+			out = cur
+			out.AgentSpec, out.Version, out.UpdatedAt = spec, cur.Version+1, time.Now().UTC()
+			return nil
 		}
 		row, err := s.encodeAgent(tenantID, agentID, spec)
 		if err != nil {

@@ -35,11 +35,41 @@ func ifMatch(r *http.Request) (*int, error) {
 	return nil, ragd.ErrPreconditionFailed
 }
 
+// dryRun reads ?dry_run=: true or false, false when absent. A dry run
+// validates a change as the real one would and answers 200 with the agent
+// it would make (without an ETag: that version does not exist), writing
+// nothing.
+func dryRun(r *http.Request) (bool, error) {
+	q := r.URL.Query()
+	if !q.Has("dry_run") {
+		return false, nil
+	}
+	switch q.Get("dry_run") {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, fieldError("dry_run", "must be true or false")
+}
+
 func handleCreateAgent(store *agents.Store) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
+		dry, err := dryRun(r)
+		if err != nil {
+			return err
+		}
 		var in agents.AgentPatch
 		if err := decode(w, r, &in); err != nil {
 			return err
+		}
+		if dry {
+			a, err := store.DryRunCreateAgent(r.Context(), t.TenantID, in)
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, a)
+			return nil
 		}
 		a, err := store.CreateAgent(r.Context(), t.TenantID, in)
 		if err != nil {
@@ -84,6 +114,10 @@ func handleGetAgent(store *agents.Store) tenantHandler {
 
 func handleUpdateAgent(store *agents.Store) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
+		dry, err := dryRun(r)
+		if err != nil {
+			return err
+		}
 		version, err := ifMatch(r)
 		if err != nil {
 			return err
@@ -91,6 +125,14 @@ func handleUpdateAgent(store *agents.Store) tenantHandler {
 		var in agents.AgentPatch
 		if err := decode(w, r, &in); err != nil {
 			return err
+		}
+		if dry {
+			a, err := store.DryRunUpdateAgent(r.Context(), t.TenantID, r.PathValue("agent_id"), in, version)
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, a)
+			return nil
 		}
 		a, err := store.UpdateAgent(r.Context(), t.TenantID, r.PathValue("agent_id"), in, version)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -158,6 +159,9 @@ func TestAgents(t *testing.T) {
 			{"RetrievalThreshold", with("retrieval", map[string]any{"score_threshold": -1}), "retrieval.score_threshold"},
 			{"UnknownField", with("colour", "blue"), "colour"},
 			{"SystemPromptTooLong", with("system_prompt", strings.Repeat("x", 100<<10+1)), "system_prompt"},
+			// Postgres cannot store NUL: refused as a field error, not a 500.
+			{"SystemPromptNUL", with("system_prompt", "a\u0000b"), "system_prompt"},
+			{"SchemaNUL", with("output_schema", map[string]any{"properties": map[string]any{"a\u0000": map[string]any{}}}), "output_schema"},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
@@ -170,6 +174,11 @@ func TestAgents(t *testing.T) {
 				}
 				if strings.Contains(string(r.Body), "root:") {
 					t.Fatal("the response shows a local file's content")
+				}
+				// A dry run finds exactly what the real call does.
+				dry := b.must(400, "POST", "/v1/agents?dry_run=true", key, tc.body)
+				if dry.code(t) != "validation_failed" || !reflect.DeepEqual(dry.json(t)["errors"], r.json(t)["errors"]) {
+					t.Fatalf("dry run errors = %s, want those of the real call: %s", dry.Body, r.Body)
 				}
 			})
 		}
@@ -254,6 +263,84 @@ func TestAgents(t *testing.T) {
 			if strings.Contains(b.logs.String(), s) {
 				t.Fatalf("logs contain %q", s)
 			}
+		}
+	})
+
+	t.Run("DryRunWritesNothing", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, key := b.tenantWithKey("acme")
+		_, keyB := b.tenantWithKey("b")
+		agentCount := func() int {
+			t.Helper()
+			return len(b.must(200, "GET", "/v1/agents", key, nil).json(t)["data"].([]any))
+		}
+
+		r := b.must(200, "POST", "/v1/agents?dry_run=true", key, fullAgent("support-bot"))
+		a := r.json(t)
+		if a["id"] != "support-bot" || a["version"] != 1.0 || a["name"] != "Support Bot" || a["retrieval"].(map[string]any)["enabled"] != true ||
+			a["langfuse"].(map[string]any)["secret_key"] != "****2222" || r.Header.Get("ETag") != "" || r.Header.Get("Location") != "" {
+			t.Fatalf("dry run = %s, headers %v", r.Body, r.Header)
+		}
+		if gen := b.must(200, "POST", "/v1/agents?dry_run=true", key, map[string]any{"name": "Sales", "model": "m"}).json(t); !strings.HasPrefix(gen["id"].(string), "sales-") {
+			t.Fatalf("dry run without id = %v", gen)
+		}
+		if n := agentCount(); n != 0 {
+			t.Fatalf("dry runs created %d agents", n)
+		}
+		b.must(404, "GET", "/v1/agents/support-bot", key, nil)
+
+		made := b.must(201, "POST", "/v1/agents?dry_run=false", key, fullAgent("support-bot")).json(t)
+		delete(made, "created_at")
+		delete(made, "updated_at")
+		delete(a, "created_at")
+		delete(a, "updated_at")
+		if !reflect.DeepEqual(a, made) {
+			t.Fatalf("dry run = %v, the real call made %v", a, made)
+		}
+		if code := b.must(409, "POST", "/v1/agents?dry_run=true", key, fullAgent("support-bot")).code(t); code != "conflict" {
+			t.Fatalf("dry run of a taken id: code %q", code)
+		}
+		b.must(200, "POST", "/v1/agents?dry_run=true", keyB, fullAgent("support-bot")) // another tenant's id is free
+
+		patch := map[string]any{"name": "Renamed", "mcp_servers": []any{map[string]any{"name": "tickets", "url": "https://mcp2.example.com", "headers": map[string]any{"Authorization": nil}}}}
+		p := b.must(200, "PATCH", "/v1/agents/support-bot?dry_run=true", key, patch, "If-Match", `"v1"`)
+		pa := p.json(t)
+		if pa["name"] != "Renamed" || pa["version"] != 2.0 || pa["model"] != "gpt-4o-mini" || p.Header.Get("ETag") != "" ||
+			pa["mcp_servers"].([]any)[0].(map[string]any)["headers"].(map[string]any)["Authorization"] != "****1111" {
+			t.Fatalf("PATCH dry run = %s", p.Body)
+		}
+		for _, s := range plaintextSecrets {
+			if strings.Contains(string(r.Body)+string(p.Body), s) {
+				t.Fatalf("a dry run shows secret %q", s)
+			}
+		}
+		if g := b.must(200, "GET", "/v1/agents/support-bot", key, nil); g.Header.Get("ETag") != `"v1"` || g.json(t)["name"] != "Support Bot" {
+			t.Fatalf("after a PATCH dry run: %s %v", g.Body, g.Header)
+		}
+		if code := b.must(412, "PATCH", "/v1/agents/support-bot?dry_run=true", key, patch, "If-Match", `"v7"`).code(t); code != "precondition_failed" {
+			t.Fatalf("stale If-Match in a dry run: code %q", code)
+		}
+		bad := map[string]any{"output_schema": map[string]any{"type": "nonsense"}}
+		realBad := b.must(400, "PATCH", "/v1/agents/support-bot", key, bad)
+		dryBad := b.must(400, "PATCH", "/v1/agents/support-bot?dry_run=true", key, bad)
+		if _, ok := dryBad.json(t)["errors"].(map[string]any)["output_schema"]; !ok || !reflect.DeepEqual(dryBad.json(t)["errors"], realBad.json(t)["errors"]) {
+			t.Fatalf("PATCH dry run errors = %s, want those of the real call: %s", dryBad.Body, realBad.Body)
+		}
+		b.must(400, "PATCH", "/v1/agents/support-bot?dry_run=true", key, map[string]any{"id": "renamed"})
+		b.must(404, "PATCH", "/v1/agents/missing?dry_run=true", key, map[string]any{"name": "X"})
+		b.must(404, "PATCH", "/v1/agents/support-bot?dry_run=true", keyB, map[string]any{"name": "X"}, "If-Match", `"v1"`)
+
+		for _, v := range []string{"", "yes", "1", "TRUE", "True", "false,true"} {
+			for _, req := range []struct{ method, path string }{{"POST", "/v1/agents"}, {"PATCH", "/v1/agents/support-bot"}} {
+				r := b.must(400, req.method, req.path+"?dry_run="+v, key, map[string]any{"id": "support-bot", "name": "Changed", "model": "m"})
+				if _, ok := r.json(t)["errors"].(map[string]any)["dry_run"]; !ok || r.code(t) != "validation_failed" {
+					t.Fatalf("%s dry_run=%q: %s", req.method, v, r.Body)
+				}
+			}
+		}
+		if g := b.must(200, "GET", "/v1/agents/support-bot", key, nil); g.Header.Get("ETag") != `"v1"` || agentCount() != 1 {
+			t.Fatalf("the dry runs changed something: %s %v", g.Body, g.Header)
 		}
 	})
 

@@ -33,8 +33,10 @@ func routes(d Deps, auth *authenticator) []route {
 		{"DELETE /v1/tenants/{tenant_id}", admin(handleDeleteTenant(store, queue)), false},
 		{"POST /v1/tenants/{tenant_id}/api-keys", admin(handleAdminCreateKey(store)), false},
 		{"GET /v1/tenants/{tenant_id}/usage", admin(handleTenantUsage(store, docs)), false},
+		{"GET /v1/tenants/{tenant_id}/usage/daily", admin(handleTenantUsageDaily(store, docs)), false},
 		{"POST /v1/tenants/{tenant_id}/reindex", admin(handleReindexTenant(store, queue)), false},
 		{"GET /v1/usage", tenant(agents.ScopeDocumentsRead, handleUsage(docs)), false},
+		{"GET /v1/usage/daily", tenant(agents.ScopeDocumentsRead, handleUsageDaily(docs)), false},
 
 		{"GET /v1/api-keys", tenant(agents.ScopeKeysWrite, handleListKeys(store)), false},
 		{"POST /v1/api-keys", tenant(agents.ScopeKeysWrite, handleCreateKey(store)), false},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -215,4 +216,39 @@ func handleTenantUsage(store *agents.Store, docs *ingest.Store) handler {
 		writeJSON(w, http.StatusOK, u)
 		return nil
 	}
+}
+
+func handleUsageDaily(docs *ingest.Store) tenantHandler {
+	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
+		return writeUsageDaily(w, r, docs, t.TenantID)
+	}
+}
+
+func handleTenantUsageDaily(store *agents.Store, docs *ingest.Store) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathTenant(r, store)
+		if err != nil {
+			return err
+		}
+		return writeUsageDaily(w, r, docs, id)
+	}
+}
+
+// writeUsageDaily answers with the tenant's usage per day over ?days=
+// (1 to ingest.MaxUsageDays, default ingest.DefaultUsageDays).
+func writeUsageDaily(w http.ResponseWriter, r *http.Request, docs *ingest.Store, tenantID uuid.UUID) error {
+	days := ingest.DefaultUsageDays
+	if q := r.URL.Query(); q.Has("days") {
+		n, err := strconv.Atoi(q.Get("days"))
+		if err != nil {
+			return fieldError("days", ingest.UsageDaysProblem)
+		}
+		days = n
+	}
+	list, err := docs.UsageDaily(r.Context(), tenantID, days)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newList(list, nil))
+	return nil
 }

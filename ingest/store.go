@@ -256,6 +256,9 @@ func (s *Store) Create(ctx context.Context, tenantID uuid.UUID, u Upload, opts C
 		if err := q.EnqueueIngest(ctx, tx, d); err != nil {
 			return fmt.Errorf("enqueue ingest: %w", err)
 		}
+		if err := addUploadUsage(ctx, tx, tenantID, d.SizeBytes); err != nil {
+			return err
+		}
 		out = Created{Document: d, New: true}
 		return s.rememberKey(ctx, tx, tenantID, opts.IdempotencyKey, reqHash, d.ID, 202)
 	})
