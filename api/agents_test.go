@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+
+	"github.com/ragd/ragd/api/apitest"
 )
 
 // fullAgent is an agent with every field set, secrets included.
@@ -362,11 +364,26 @@ func TestAgents(t *testing.T) {
 // credentials on tenant A's objects: each answers 404, exactly as it does
 // once the object is gone, and changes nothing. B may then use the same
 // agent id for an agent of its own, and each tenant reaches only its own.
+// B's credentials are an API key, then an identity provider's token (an
+// admin of the organisation mapped to B).
 func TestTenantIsolation(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	t.Run("APIKey", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, keyB := b.tenantWithKey("tenant-b", allScopes...)
+		tenantIsolation(t, b, keyB)
+	})
+	t.Run("IdentityProviderToken", func(t *testing.T) {
+		t.Parallel()
+		b, iss := setupOIDC(t, apitest.Options{})
+		b.tenantWithOrg("tenant-b", "org_b")
+		tenantIsolation(t, b, member(iss, "user_b", "org_b", "org:admin"))
+	})
+}
+
+func tenantIsolation(t *testing.T, b *testBundle, keyB string) {
 	idA, keyA := b.tenantWithKey("tenant-a", allScopes...)
-	_, keyB := b.tenantWithKey("tenant-b", allScopes...)
 	b.must(201, "POST", "/v1/agents", keyA, fullAgent("agent-of-a"))
 	otherKeyA := b.must(201, "POST", "/v1/api-keys", keyA, map[string]any{"name": "a2"}).json(t)
 	keyIDA := otherKeyA["id"].(string)

@@ -10,12 +10,14 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/console"
+	"github.com/ragd/ragd/oidcauth"
 )
 
 // TenantHeader lets the admin token call tenant-scoped routes.
@@ -53,10 +55,12 @@ type tenantHandler func(w http.ResponseWriter, r *http.Request, t tenantScope) e
 type authenticator struct {
 	adminTokenHash [32]byte
 	store          *agents.Store
+	// oidc verifies bearer JWTs from the identity provider; nil: none.
+	oidc *oidcauth.Verifier
 }
 
-func newAuthenticator(adminToken string, store *agents.Store) *authenticator {
-	return &authenticator{adminTokenHash: sha256.Sum256([]byte(adminToken)), store: store}
+func newAuthenticator(adminToken string, store *agents.Store, oidc *oidcauth.Verifier) *authenticator {
+	return &authenticator{adminTokenHash: sha256.Sum256([]byte(adminToken)), store: store, oidc: oidc}
 }
 
 // authenticate reads the bearer token (or, for browsers, the password of
@@ -75,11 +79,43 @@ func (a *authenticator) authenticate(r *http.Request) (caller, error) {
 	if subtle.ConstantTimeCompare(h[:], a.adminTokenHash[:]) == 1 {
 		return caller{admin: true}, nil
 	}
+	if a.oidc != nil && oidcauth.LooksLikeJWT(token) {
+		return a.fromJWT(r, token)
+	}
 	key, err := a.store.Authenticate(r.Context(), token)
 	if err != nil {
 		return caller{}, err
 	}
 	return caller{tenantID: key.TenantID, scopes: key.Scopes}, nil
+}
+
+// fromJWT authenticates a token of the identity provider: its organisation
+// is the tenant whose clerk_org_id it is, its role gives the scopes. A
+// valid token whose organisation has no tenant, or whose role gives
+// nothing, is refused with 403: the caller is known, and not let in.
+func (a *authenticator) fromJWT(r *http.Request, token string) (caller, error) {
+	ctx := r.Context()
+	id, err := a.oidc.Verify(ctx, token)
+	switch {
+	case errors.Is(err, oidcauth.ErrUnavailable):
+		return caller{}, &httpError{status: http.StatusServiceUnavailable, code: codeIdentityProviderUnavailable,
+			detail: "the identity provider's keys cannot be fetched now; retry shortly", retryAfter: 5 * time.Second}
+	case errors.Is(err, oidcauth.ErrNoOrganization):
+		return caller{}, errorf(http.StatusForbidden, codeUnknownOrganization, "the token names no organisation")
+	case errors.Is(err, oidcauth.ErrNoScopes):
+		return caller{}, errorf(http.StatusForbidden, codeForbiddenScope, "the token's role in its organisation grants no scope")
+	case err != nil:
+		slog.DebugContext(ctx, "bearer token refused", "err", err)
+		return caller{}, ragd.ErrUnauthorized
+	}
+	t, err := a.store.GetTenantByClerkOrg(ctx, id.OrgID)
+	if errors.Is(err, ragd.ErrNotFound) {
+		return caller{}, errorf(http.StatusForbidden, codeUnknownOrganization, "the token's organisation has no tenant in ragd")
+	}
+	if err != nil {
+		return caller{}, err
+	}
+	return caller{tenantID: t.ID, scopes: id.Scopes}, nil
 }
 
 // fromSession authenticates a console session. A request that may change

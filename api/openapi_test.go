@@ -22,7 +22,7 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 		t.Fatalf("openapi = %q", doc.OpenAPI)
 	}
 	registered := map[string]bool{}
-	for _, rt := range routes(Deps{Logger: slog.New(slog.DiscardHandler)}, newAuthenticator("x", nil)) {
+	for _, rt := range routes(Deps{Logger: slog.New(slog.DiscardHandler)}, newAuthenticator("x", nil, nil)) {
 		if rt.ui {
 			continue
 		}

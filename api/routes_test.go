@@ -51,7 +51,7 @@ func TestEveryRouteRefusesBadCredentials(t *testing.T) {
 	h := NewHandler(d)
 	params := strings.NewReplacer("{tenant_id}", tenant.ID.String(), "{agent_id}", "some-agent", "{key_id}", revokedRec.ID.String())
 	checked := 0
-	for _, rt := range routes(d, newAuthenticator(d.AdminToken, store)) {
+	for _, rt := range routes(d, newAuthenticator(d.AdminToken, store, nil)) {
 		if public[rt.pattern] {
 			continue
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/console"
+	"github.com/ragd/ragd/oidcauth"
 	"github.com/ragd/ragd/evals"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/metrics"
@@ -60,6 +61,9 @@ type Deps struct {
 	// Console, when set, serves the tenant console at /console/ (its API
 	// field is filled in here: the console calls these routes in-process).
 	Console *console.Config
+	// OIDC, when set, lets callers authenticate with the identity
+	// provider's bearer tokens besides API keys.
+	OIDC *oidcauth.Verifier
 
 	console http.Handler
 }
@@ -76,7 +80,7 @@ func NewHandler(d Deps) http.Handler {
 		cfg.API = inner
 		d.console = console.New(cfg)
 	}
-	for _, rt := range routes(d, newAuthenticator(d.AdminToken, d.Store)) {
+	for _, rt := range routes(d, newAuthenticator(d.AdminToken, d.Store, d.OIDC)) {
 		mux.Handle(rt.pattern, rt.handler)
 	}
 	return observe(d.Logger, d.Metrics, inner)

@@ -68,6 +68,7 @@ type chart struct {
 	Width, Height int
 	Bars          []bar
 	Max           float64
+	Baseline      int
 	// LabelEvery shows every n-th label under the bars (dates crowd).
 	LabelEvery int
 }
@@ -90,7 +91,7 @@ const (
 // barChart lays out bars: wide slots for a few, narrow ones for a series
 // of days, whose labels then show once a week.
 func barChart(title string, bars []bar) chart {
-	c := chart{Title: title, Height: chartHeight + chartBottom + chartTop, Bars: bars, LabelEvery: 1}
+	c := chart{Title: title, Height: chartHeight + chartBottom + chartTop, Bars: bars, LabelEvery: 1, Baseline: chartTop + chartHeight}
 	slot := 20.0
 	if len(bars) <= 6 {
 		slot = 90

@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/api"
 	"github.com/ragd/ragd/chunker"
@@ -26,6 +27,7 @@ import (
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/jobs"
 	"github.com/ragd/ragd/metrics"
+	"github.com/ragd/ragd/oidcauth"
 	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/secret"
 )
@@ -64,8 +66,12 @@ type Config struct {
 	// RAGD_UPLOAD_SPOOL_DIR); zero takes the API's defaults.
 	MaxUploadBytes, MaxInflightUploadBytes int64
 	UploadSpoolDir                         string
+	// OIDC verifies the identity provider's bearer tokens (and maps the
+	// claims of the console's sign-ins); nil: API keys only.
+	OIDC *oidcauth.Verifier
 	// ConsoleOIDC offers browser sign-in to the console with the identity
-	// provider; nil: API keys only.
+	// provider (it needs OIDC, which maps its ID tokens' claims to a tenant
+	// and scopes); nil: the console signs in with API keys only.
 	ConsoleOIDC *console.OIDC
 }
 
@@ -138,6 +144,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.Pipeline.Close()
 		return nil, err
 	}
+	if cfg.ConsoleOIDC != nil {
+		if cfg.OIDC == nil {
+			s.Pipeline.Close()
+			return nil, errors.New("server: console sign-in with OIDC needs the OIDC verifier")
+		}
+		cfg.ConsoleOIDC.Identify = identify(cfg.OIDC, s.Agents)
+	}
 	pool, vectors := cfg.Pool, cfg.Vectors
 	s.Watcher = ingest.NewWatcher(pool, log)
 	s.Handler = api.NewHandler(api.Deps{
@@ -155,12 +168,42 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		MaxInflightUploadBytes: cfg.MaxInflightUploadBytes,
 		UploadSpoolDir:         cfg.UploadSpoolDir,
 		Console:                &console.Config{Logger: log, Store: s.Agents, OIDC: cfg.ConsoleOIDC},
+		OIDC:                   cfg.OIDC,
 		Ready: func(ctx context.Context) map[string]error {
 			_, err := vectors.Count(ctx, uuid.Nil, search.Filter{})
 			return map[string]error{"postgres": pool.Ping(ctx), "vectors": err}
 		},
 	})
 	return s, nil
+}
+
+// identify maps a console sign-in's verified ID token claims to a session
+// exactly as the API maps a bearer token: the organisation's tenant, the
+// role's scopes.
+func identify(v *oidcauth.Verifier, store *agents.Store) func(ctx context.Context, claims map[string]any) (agents.Session, error) {
+	return func(ctx context.Context, claims map[string]any) (agents.Session, error) {
+		id, err := v.Identify(claims)
+		switch {
+		case errors.Is(err, oidcauth.ErrNoOrganization):
+			return agents.Session{}, fmt.Errorf("%w: %w", console.ErrNoTenant, err)
+		case errors.Is(err, oidcauth.ErrNoScopes):
+			return agents.Session{}, fmt.Errorf("%w: %w", console.ErrNoAccess, err)
+		case err != nil:
+			return agents.Session{}, err
+		}
+		t, err := store.GetTenantByClerkOrg(ctx, id.OrgID)
+		if errors.Is(err, ragd.ErrNotFound) {
+			return agents.Session{}, fmt.Errorf("%w: organisation %s", console.ErrNoTenant, id.OrgID)
+		}
+		if err != nil {
+			return agents.Session{}, err
+		}
+		who := id.Subject
+		if email, _ := claims["email"].(string); email != "" {
+			who = email
+		}
+		return agents.Session{TenantID: t.ID, Subject: who + " (" + id.Role + ")", Scopes: id.Scopes}, nil
+	}
 }
 
 // Start begins working jobs (nothing without workers) and, with the API,

@@ -19,9 +19,11 @@ import (
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/chunker"
+	"github.com/ragd/ragd/console"
 	"github.com/ragd/ragd/embedder"
 	"github.com/ragd/ragd/embedder/openaitest"
 	"github.com/ragd/ragd/ingest"
+	"github.com/ragd/ragd/oidcauth"
 	"github.com/ragd/ragd/postgres/pgtest"
 	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/secret"
@@ -47,6 +49,10 @@ type Options struct {
 	// uploads are spooled (empty: os.TempDir()).
 	MaxInflightUploadBytes int64
 	UploadSpoolDir         string
+	// OIDC accepts the identity provider's bearer tokens; ConsoleOIDC signs
+	// in to the console with it (both nil: API keys only).
+	OIDC        *oidcauth.Verifier
+	ConsoleOIDC *console.OIDC
 }
 
 // Server is a running test API.
@@ -107,6 +113,7 @@ func Start(t testing.TB, o Options) *Server {
 		Workers: 2, FetchPollInterval: 100 * time.Millisecond,
 		API:            true,
 		MaxUploadBytes: o.MaxUploadBytes, MaxInflightUploadBytes: o.MaxInflightUploadBytes, UploadSpoolDir: o.UploadSpoolDir,
+		OIDC: o.OIDC, ConsoleOIDC: o.ConsoleOIDC,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/ragd/ragd/chunker"
 	"github.com/ragd/ragd/ingest"
+	"github.com/ragd/ragd/oidcauth"
 	"github.com/ragd/ragd/secret"
 )
 
@@ -125,6 +127,19 @@ type config struct {
 
 	// ReindexTenant (reindex --tenant): one tenant's id, or all when empty.
 	ReindexTenant string
+
+	// OIDC (RAGD_OIDC_ISSUER and the other RAGD_OIDC_* variables of
+	// oidcauth.Config): the identity provider whose bearer tokens the API
+	// accepts besides API keys; OIDCEnabled is false without an issuer.
+	OIDC        oidcauth.Config
+	OIDCEnabled bool
+	// ConsoleClientID (RAGD_OIDC_CLIENT_ID), ConsoleClientSecret
+	// (RAGD_OIDC_CLIENT_SECRET, empty for a public client), ConsoleRedirectURL
+	// (RAGD_OIDC_REDIRECT_URL, default: the request's host + /console/callback)
+	// and ConsoleProviderName (RAGD_OIDC_PROVIDER_NAME, default the issuer's
+	// host): the console's browser sign-in with that provider. Without a
+	// client id the console signs in with API keys only.
+	ConsoleClientID, ConsoleClientSecret, ConsoleRedirectURL, ConsoleProviderName string
 }
 
 // String prints the configuration with its secrets redacted.
@@ -260,6 +275,19 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	if s := getenv("RAGD_LOG_LEVEL"); s != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(s)); err != nil {
 			return c, fmt.Errorf("RAGD_LOG_LEVEL: must be debug, info, warn or error, not %q", s)
+		}
+	}
+	if c.OIDC, c.OIDCEnabled, err = oidcauth.ConfigFromEnv(getenv); err != nil {
+		return c, err
+	}
+	c.ConsoleClientID, c.ConsoleClientSecret = getenv("RAGD_OIDC_CLIENT_ID"), getenv("RAGD_OIDC_CLIENT_SECRET")
+	c.ConsoleRedirectURL, c.ConsoleProviderName = getenv("RAGD_OIDC_REDIRECT_URL"), getenv("RAGD_OIDC_PROVIDER_NAME")
+	if c.ConsoleClientID != "" && !c.OIDCEnabled {
+		return c, errors.New("RAGD_OIDC_CLIENT_ID: set, but RAGD_OIDC_ISSUER is not")
+	}
+	if c.ConsoleProviderName == "" && c.OIDCEnabled {
+		if u, err := url.Parse(c.OIDC.Issuer); err == nil {
+			c.ConsoleProviderName = u.Host
 		}
 	}
 	if s := getenv("RAGD_ENCRYPTION_KEY"); s != "" {

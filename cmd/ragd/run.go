@@ -19,8 +19,10 @@ import (
 
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/chunker"
+	"github.com/ragd/ragd/console"
 	"github.com/ragd/ragd/embedder"
 	"github.com/ragd/ragd/ingest"
+	"github.com/ragd/ragd/oidcauth"
 	"github.com/ragd/ragd/postgres"
 	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/secret"
@@ -191,7 +193,22 @@ func newServer(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Lo
 	if err != nil {
 		return nil, nil, err
 	}
+	var verifier *oidcauth.Verifier
+	var consoleOIDC *console.OIDC
+	if withAPI && cfg.OIDCEnabled {
+		// New does not fail when the issuer is down: discovery is retried.
+		if verifier, err = oidcauth.New(ctx, cfg.OIDC); err != nil {
+			vectors.Close()
+			return nil, nil, fmt.Errorf("oidc: %w", err)
+		}
+		log.Info("bearer tokens of the identity provider accepted", "issuer", cfg.OIDC.Issuer, "audience", cfg.OIDC.Audience)
+		if cfg.ConsoleClientID != "" {
+			consoleOIDC = &console.OIDC{Name: cfg.ConsoleProviderName, Issuer: cfg.OIDC.Issuer, ClientID: cfg.ConsoleClientID,
+				ClientSecret: cfg.ConsoleClientSecret, RedirectURL: cfg.ConsoleRedirectURL}
+		}
+	}
 	srv, err := server.New(ctx, server.Config{
+		OIDC: verifier, ConsoleOIDC: consoleOIDC,
 		Pool: pool, Logger: log, Box: box, AdminToken: adminToken,
 		Tokenizer: tok, Embedder: emb, Vectors: vectors,
 		Limits: ingest.Limits{MaxPages: cfg.MaxPages, MaxTextBytes: int(cfg.MaxTextBytes), Timeout: cfg.ExtractTimeout,
