@@ -10,10 +10,10 @@ import (
 
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/console"
-	"github.com/ragd/ragd/oidcauth"
 	"github.com/ragd/ragd/evals"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/metrics"
+	"github.com/ragd/ragd/oidcauth"
 	"github.com/ragd/ragd/search"
 )
 
