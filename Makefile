@@ -10,7 +10,7 @@ GO ?= go
 FUZZTIME ?= 2000x
 FUZZMINIMIZETIME ?= 100x
 
-.PHONY: run test fuzz build vet fmt eval eval-html bench
+.PHONY: run test fuzz build vet fmt eval eval-html bench screenshots
 
 run:
 	@scripts/run.sh
@@ -50,6 +50,15 @@ eval-html:
 # some). Not part of `make test`.
 bench:
 	@scripts/bench.sh
+
+# The README's console screenshots, taken by the console's browser test
+# (headless Chromium) into docs/console/.
+screenshots:
+	@scripts/test-deps.sh
+	@mkdir -p docs/console
+	@url=$$(scripts/postgres-up.sh) && \
+	  RAGD_SCREENSHOTS=$(CURDIR)/docs/console RAGD_TEST_DATABASE_URL=$${RAGD_TEST_DATABASE_URL:-$$url} \
+	  $(GO) test -count=1 -run '^TestConsoleInBrowser$$' ./api/
 
 build:
 	$(GO) build -o bin/ ./cmd/...

@@ -13,6 +13,8 @@ import (
 	"github.com/chromedp/cdproto/accessibility"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/chromedp"
+
+	"github.com/ragd/ragd/api/apitest"
 )
 
 // bashManual is a real PDF (the bash manual page, 87 pages, from Debian's
@@ -104,7 +106,7 @@ func (p *person) screenshot(name string) {
 	}
 	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()) // the window, 1280x900
 	if err != nil {
 		p.t.Fatalf("screenshot %s: %v", name, err)
 	}
@@ -151,7 +153,7 @@ func (p *person) unnamedControls() []string {
 }
 
 // TestConsoleInBrowser uses the console as a person would, in headless
-// Chromium: sign in with a key, upload a real PDF and watch it become
+// Chromium: sign in through the identity provider, upload a real PDF and watch it become
 // ready, search it and see a citation with its page, create an agent whose
 // output schema is wrong and see the server's error as they type, fix it,
 // create and revoke a key, read the usage; a second tenant's person sees
@@ -162,8 +164,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	if _, err := os.Stat(bashManual); err != nil {
 		t.Fatalf("%s is missing: install Debian's bash-doc (make test does)", bashManual)
 	}
-	b := setup(t)
-	_, keyA := b.tenantWithKey("browser-a", allScopes...)
+	b, iss := setupOIDC(t, apitest.Options{}, true)
+	b.tenantWithOrg("browser-a", "org_a")
+	iss.SetLogin(map[string]any{"sub": "user_ada", "email": "ada@a.example", "org_id": "org_a", "org_role": "org:admin"})
 	_, keyB := b.tenantWithKey("browser-b", allScopes...)
 	alloc := chromiumAllocator(t)
 	a := newPerson(t, alloc)
@@ -174,12 +177,16 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	}
 
-	// Sign in with the key.
+	// Sign in through the identity provider (the in-process issuer
+	// approves at once).
 	a.do(30*time.Second, chromedp.Navigate(b.url+"/"), chromedp.WaitVisible(chromedp.ID("api_key")))
 	checkNames("sign-in")
 	a.screenshot("signin")
-	a.do(30*time.Second, chromedp.SendKeys(chromedp.ID("api_key"), keyA), chromedp.Submit(chromedp.ID("api_key")),
+	a.do(30*time.Second, chromedp.Click(chromedp.Search(`//a[contains(., "Sign in with Test IdP")]`)),
 		chromedp.WaitVisible(chromedp.ID("upload")))
+	if who := a.text(".who"); !strings.Contains(who, "ada@a.example") {
+		t.Errorf("signed in as %q", who)
+	}
 
 	// The keyboard: the first Tab reaches the skip link, the next ones the
 	// navigation.
@@ -240,6 +247,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	if list := a.text("#agents"); !strings.Contains(list, "Support Bot") {
 		t.Errorf("agents list: %q", list)
 	}
+	// The checks as one typed were dry runs: one agent, the one saved.
+	if n := a.eval(`document.querySelectorAll("#agents tbody tr").length.toString()`); n != "1" {
+		t.Errorf("%s agents after saving one", n)
+	}
 	checkNames("agents")
 
 	// A key: created, shown once, works; revoked (after a confirmation),
@@ -270,7 +281,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	checkNames("usage")
 	a.screenshot("usage")
 
-	// Another tenant's person sees none of it.
+	// Another tenant's person, signed in with a key, sees none of it.
 	other := newPerson(t, alloc)
 	other.do(30*time.Second, chromedp.Navigate(b.url+"/console/login"), chromedp.WaitVisible(chromedp.ID("api_key")),
 		chromedp.SendKeys(chromedp.ID("api_key"), keyB), chromedp.Submit(chromedp.ID("api_key")),

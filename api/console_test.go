@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ragd/ragd/api/apitest"
 	"github.com/ragd/ragd/console"
 )
 
@@ -18,6 +19,8 @@ import (
 type visitor struct {
 	b       *testBundle
 	session string
+	// cookies are the others the console set (the sign-in flow's).
+	cookies map[string]string
 }
 
 var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -31,6 +34,9 @@ func (v *visitor) do(method, path string, body io.Reader, headers ...string) res
 	if v.session != "" {
 		r.AddCookie(&http.Cookie{Name: console.SessionCookie, Value: v.session})
 	}
+	for name, value := range v.cookies {
+		r.AddCookie(&http.Cookie{Name: name, Value: value})
+	}
 	if body != nil {
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
@@ -43,6 +49,19 @@ func (v *visitor) do(method, path string, body io.Reader, headers ...string) res
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
+	for _, c := range resp.Cookies() {
+		switch {
+		case c.Name == console.SessionCookie:
+			v.session = c.Value
+		case v.cookies == nil:
+			v.cookies = map[string]string{c.Name: c.Value}
+		default:
+			v.cookies[c.Name] = c.Value
+		}
+		if c.MaxAge < 0 {
+			delete(v.cookies, c.Name)
+		}
+	}
 	return response{Status: resp.StatusCode, Header: resp.Header, Body: data}
 }
 
@@ -73,11 +92,6 @@ func (b *testBundle) signIn(key string) *visitor {
 	r := v.post("/console/login", url.Values{"api_key": {key}, "next": {"/console/documents"}})
 	if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/console/documents" {
 		b.t.Fatalf("sign in: %d %s: %.300s", r.Status, r.Header.Get("Location"), r.Body)
-	}
-	for _, c := range (&http.Response{Header: r.Header}).Cookies() {
-		if c.Name == console.SessionCookie {
-			v.session = c.Value
-		}
 	}
 	if v.session == "" {
 		b.t.Fatalf("sign in set no session cookie: %v", r.Header["Set-Cookie"])
@@ -246,6 +260,141 @@ func TestConsole(t *testing.T) {
 		}
 		if r := v.post("/console/keys", url.Values{"csrf_token": {v.csrf()}, "name": {"x"}}); r.Status != http.StatusForbidden {
 			t.Fatalf("a read-only session created a key: %d", r.Status)
+		}
+	})
+}
+
+// oidcSignIn walks the console's sign-in with the identity provider as a
+// browser would: the console sends it to the issuer, which approves
+// (oidctest) and sends it back with a code. It returns the callback's
+// answer; tamper may change the callback URL first.
+func (v *visitor) oidcSignIn(next string, tamper func(*url.URL)) response {
+	v.b.t.Helper()
+	r := v.get("/console/login/oidc?next=" + url.QueryEscape(next))
+	if r.Status != http.StatusFound {
+		v.b.t.Fatalf("start: %d %.300s", r.Status, r.Body)
+	}
+	resp, err := noRedirect.Get(r.Header.Get("Location"))
+	if err != nil {
+		v.b.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		v.b.t.Fatalf("the issuer answered %d", resp.StatusCode)
+	}
+	back, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		v.b.t.Fatal(err)
+	}
+	if tamper != nil {
+		tamper(back)
+	}
+	return v.get(back.RequestURI())
+}
+
+// TestConsoleSignInWithIdentityProvider: the authorization code flow with
+// PKCE signs a person in to the tenant of their organisation with the
+// scopes of their role, and every way it can go wrong ends on the sign-in
+// page with a reason and no session.
+func TestConsoleSignInWithIdentityProvider(t *testing.T) {
+	t.Parallel()
+	b, iss := setupOIDC(t, apitest.Options{}, true)
+	b.tenantWithOrg("sso-acme", "org_acme")
+	login := func(role, org string) {
+		iss.SetLogin(map[string]any{"sub": "user_" + role, "email": role + "@acme.example", "org_id": org, "org_role": role})
+	}
+
+	t.Run("AdminSignsIn", func(t *testing.T) {
+		login("org:admin", "org_acme")
+		v := &visitor{b: b}
+		if page := string(v.get("/console/login").Body); !strings.Contains(page, "Sign in with Test IdP") {
+			t.Fatal("the sign-in page offers no identity provider")
+		}
+		r := v.oidcSignIn("/console/search", nil)
+		if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/console/search" || v.session == "" {
+			t.Fatalf("callback: %d to %q, session %t", r.Status, r.Header.Get("Location"), v.session != "")
+		}
+		if _, ok := v.cookies["__Host-ragd_oidc"]; ok {
+			t.Error("the sign-in flow's cookie outlives the callback")
+		}
+		page := string(v.get("/console/documents").Body)
+		if !strings.Contains(page, "org:admin@acme.example") || !strings.Contains(page, `id="upload"`) {
+			t.Fatalf("an admin's documents page: %.600s", page)
+		}
+	})
+
+	t.Run("MemberSignsInReadOnly", func(t *testing.T) {
+		login("org:member", "org_acme")
+		v := &visitor{b: b}
+		if r := v.oidcSignIn("/console/documents", nil); r.Status != http.StatusSeeOther || v.session == "" {
+			t.Fatalf("callback: %d", r.Status)
+		}
+		if page := string(v.get("/console/documents").Body); strings.Contains(page, `id="upload"`) {
+			t.Fatal("a member is offered the upload form")
+		}
+		if r := v.post("/console/keys", url.Values{"csrf_token": {v.csrf()}, "name": {"x"}}); r.Status != http.StatusForbidden {
+			t.Fatalf("a member created a key: %d", r.Status)
+		}
+	})
+
+	refused := []struct {
+		name   string
+		role   string
+		org    string
+		tamper func(*url.URL)
+		reason string
+	}{
+		{"OrganisationWithoutTenant", "org:admin", "org_other", nil, "tenant"},
+		{"RoleWithoutScopes", "org:guest", "org_acme", nil, "role"},
+		{"StateMismatch", "org:admin", "org_acme", func(u *url.URL) {
+			q := u.Query()
+			q.Set("state", "forged")
+			u.RawQuery = q.Encode()
+		}, "state"},
+		{"CodeTamperedWith", "org:admin", "org_acme", func(u *url.URL) {
+			q := u.Query()
+			q.Set("code", q.Get("code")+"x")
+			u.RawQuery = q.Encode()
+		}, "oidc"},
+		{"ProviderError", "org:admin", "org_acme", func(u *url.URL) {
+			q := u.Query()
+			q.Del("code")
+			q.Set("error", "access_denied")
+			u.RawQuery = q.Encode()
+		}, "oidc"},
+	}
+	for _, tc := range refused {
+		t.Run(tc.name, func(t *testing.T) {
+			login(tc.role, tc.org)
+			v := &visitor{b: b}
+			r := v.oidcSignIn("/console/documents", tc.tamper)
+			if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/console/login?error="+tc.reason || v.session != "" {
+				t.Fatalf("callback: %d to %q, session %t", r.Status, r.Header.Get("Location"), v.session != "")
+			}
+		})
+	}
+
+	t.Run("CallbackWithoutTheFlowCookie", func(t *testing.T) {
+		login("org:admin", "org_acme")
+		v := &visitor{b: b}
+		r := v.oidcSignIn("/console/documents", func(*url.URL) { v.cookies = nil })
+		if r.Header.Get("Location") != "/console/login?error=state" || v.session != "" {
+			t.Fatalf("callback without the cookie: %d to %q", r.Status, r.Header.Get("Location"))
+		}
+	})
+
+	t.Run("CodeUsedTwice", func(t *testing.T) {
+		login("org:admin", "org_acme")
+		v := &visitor{b: b}
+		var callback string
+		if r := v.oidcSignIn("/console/documents", func(u *url.URL) { callback = u.RequestURI() }); v.session == "" {
+			t.Fatalf("first use: %d", r.Status)
+		}
+		// Replayed by someone who saw the URL, with a flow of their own.
+		w := &visitor{b: b}
+		w.get("/console/login/oidc")
+		if r := w.get(callback); r.Header.Get("Location") != "/console/login?error=state" || w.session != "" {
+			t.Fatalf("replay: %d to %q", r.Status, r.Header.Get("Location"))
 		}
 	})
 }

@@ -315,6 +315,13 @@ func handleListDocuments(docs *ingest.Store) tenantHandler {
 		if f.Status != "" && !slices.Contains(documentStatuses, f.Status) {
 			return fieldError("status", "must be one of "+strings.Join(documentStatuses, ", "))
 		}
+		switch q.Get("order") {
+		case "", "asc":
+		case "desc":
+			f.NewestFirst = true
+		default:
+			return fieldError("order", "must be asc or desc")
+		}
 		list, next, err := docs.List(r.Context(), t.TenantID, f, page)
 		if err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -401,4 +402,39 @@ func zipBomb(t *testing.T, size int) []byte {
 	}
 	zw.Close()
 	return buf.Bytes()
+}
+
+// TestListDocumentsNewestFirst: ?order=desc lists newest first, its cursor
+// continues in that order, and other orders are refused.
+func TestListDocumentsNewestFirst(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, key := b.tenantWithKey("order")
+	var ids []string
+	for _, name := range []string{"one.txt", "two.txt", "three.txt"} {
+		ids = append(ids, b.upload(key, "", name, []byte("the text of "+name)).json(t)["id"].(string))
+	}
+	page := func(path string) ([]string, string) {
+		t.Helper()
+		r := b.must(200, "GET", path, key, nil).json(t)
+		var got []string
+		for _, d := range r["data"].([]any) {
+			got = append(got, d.(map[string]any)["id"].(string))
+		}
+		next, _ := r["next_cursor"].(string)
+		return got, next
+	}
+	first, next := page("/v1/documents?order=desc&limit=2")
+	rest, _ := page("/v1/documents?order=desc&limit=2&cursor=" + next)
+	if got, want := append(first, rest...), []string{ids[2], ids[1], ids[0]}; !slices.Equal(got, want) {
+		t.Fatalf("newest first: %v, want %v", got, want)
+	}
+	if asc, _ := page("/v1/documents?order=asc"); !slices.Equal(asc, ids) {
+		t.Fatalf("oldest first: %v, want %v", asc, ids)
+	}
+	for _, bad := range []string{"DESC", "newest", "1", "desc%00"} {
+		if r := b.req("GET", "/v1/documents?order="+bad, key, nil); r.Status != 400 || r.code(t) != "validation_failed" {
+			t.Errorf("order=%s: %d %s", bad, r.Status, r.Body)
+		}
+	}
 }

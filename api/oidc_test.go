@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ragd/ragd/api/apitest"
+	"github.com/ragd/ragd/console"
 	"github.com/ragd/ragd/oidcauth"
 	"github.com/ragd/ragd/oidcauth/oidctest"
 )
@@ -14,8 +15,10 @@ import (
 const testAudience = "ragd-api"
 
 // setupOIDC starts a server that accepts the bearer tokens of an
-// in-process issuer (besides API keys), with o's other options.
-func setupOIDC(t *testing.T, o apitest.Options) (*testBundle, *oidctest.Issuer) {
+// in-process issuer (besides API keys), with o's other options; with
+// withConsole, the console signs in with it too (as client ragd-console,
+// "Test IdP").
+func setupOIDC(t testing.TB, o apitest.Options, withConsole ...bool) (*testBundle, *oidctest.Issuer) {
 	t.Helper()
 	iss := oidctest.New(t)
 	// A short refresh interval, so that a rotation is picked up at once.
@@ -24,7 +27,12 @@ func setupOIDC(t *testing.T, o apitest.Options) (*testBundle, *oidctest.Issuer) 
 		t.Fatal(err)
 	}
 	o.OIDC = v
-	return setupWith(t, o), iss
+	if len(withConsole) > 0 && withConsole[0] {
+		o.ConsoleOIDC = &console.OIDC{Name: "Test IdP", Issuer: iss.URL(), ClientID: "ragd-console"}
+	}
+	b := setupWith(t, o)
+	iss.RegisterClient("ragd-console", b.url+"/console/callback")
+	return b, iss
 }
 
 // tenantWithOrg creates a tenant mapped to an organisation of the identity

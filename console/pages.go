@@ -162,7 +162,7 @@ type documentsData struct {
 
 func (c *Console) documents(w http.ResponseWriter, r *http.Request, s *session) {
 	in := r.URL.Query()
-	q := url.Values{}
+	q := url.Values{"order": {"desc"}}
 	for _, k := range []string{"status", "tag", "cursor"} {
 		if v := in.Get(k); v != "" {
 			q.Set(k, v)

@@ -53,7 +53,11 @@ func (c *Console) usage(w http.ResponseWriter, r *http.Request, s *session) {
 	for _, se := range series {
 		var bars []bar
 		for _, day := range d.Days {
-			bars = append(bars, bar{Label: day.Day, Value: float64(se.value(day))})
+			label := day.Day
+			if len(label) == len("2006-01-02") {
+				label = label[5:] // MM-DD: the month and day fit under a bar
+			}
+			bars = append(bars, bar{Label: label, Value: float64(se.value(day))})
 		}
 		d.Daily = append(d.Daily, barChart(se.title, bars))
 	}
@@ -78,7 +82,7 @@ type bar struct {
 	Value                 float64
 	X, Y, W, H            float64
 	LabelX, LabelY        float64
-	ShowLabel             bool
+	ShowLabel, ShowValue  bool
 	ValueLabel, ValueText string
 }
 
@@ -115,7 +119,12 @@ func barChart(title string, bars []bar) chart {
 		b.Y = chartTop + chartHeight - h
 		b.LabelX = b.X + b.W/2
 		b.LabelY = float64(chartTop + chartHeight + 16)
-		b.ShowLabel = i%c.LabelEvery == 0 || i == len(c.Bars)-1
+		// Every LabelEvery-th label, and the last one when it has room.
+		last := len(c.Bars) - 1
+		b.ShowLabel = i%c.LabelEvery == 0 || (i == last && last%c.LabelEvery > c.LabelEvery/2)
+		// The value over the bar, where it has room: over every bar of a
+		// short chart, else over the highest and the last.
+		b.ShowValue = b.Value > 0 && (c.LabelEvery == 1 || i == last || b.Value == c.Max)
 		b.ValueText = humanNumber(b.Value)
 		b.ValueLabel = fmt.Sprintf("%s: %s", b.Label, b.ValueText)
 	}

@@ -374,9 +374,13 @@ type Filter struct {
 	Status     string
 	Tag        string
 	ExternalID string
+	// NewestFirst lists in reverse; a cursor continues in the order it was
+	// read in.
+	NewestFirst bool
 }
 
-// List returns a page of the tenant's documents, oldest first.
+// List returns a page of the tenant's documents, oldest first (or newest
+// first with f.NewestFirst).
 func (s *Store) List(ctx context.Context, tenantID uuid.UUID, f Filter, p ragd.Page) ([]Document, *ragd.Cursor, error) {
 	limit := p.Limit
 	if limit <= 0 {
@@ -384,13 +388,18 @@ func (s *Store) List(ctx context.Context, tenantID uuid.UUID, f Filter, p ragd.P
 	}
 	var at time.Time
 	var after string
+	past, order := ">", "created_at, id::text"
+	if f.NewestFirst {
+		// After the end of time: every document is before it.
+		at, past, order = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), "<", "created_at DESC, id::text DESC"
+	}
 	if p.After != nil {
 		at, after = p.After.Time, p.After.ID
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+docColumns+` FROM documents
-		WHERE tenant_id = $1 AND (created_at, id::text) > ($2, $3)
+		WHERE tenant_id = $1 AND (created_at, id::text) `+past+` ($2, $3)
 		  AND ($4 = '' OR status = $4) AND (status <> 'deleting' OR $4 = 'deleting') AND ($5 = '' OR $5 = ANY (tags)) AND ($6 = '' OR external_id = $6)
-		ORDER BY created_at, id::text LIMIT $7`, tenantID, at, after, f.Status, f.Tag, f.ExternalID, limit+1)
+		ORDER BY `+order+` LIMIT $7`, tenantID, at, after, f.Status, f.Tag, f.ExternalID, limit+1)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list documents: %w", err)
 	}
