@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -248,6 +249,45 @@ func TestConsole(t *testing.T) {
 		}
 		if r := v.get("/console/documents"); r.Status != http.StatusSeeOther {
 			t.Fatalf("after sign out: %d", r.Status)
+		}
+	})
+
+	t.Run("HostileForms", func(t *testing.T) {
+		v := b.signIn(keyA)
+		token := v.csrf()
+		huge := strings.Repeat("x", 2<<20)
+		if r := v.post("/console/agents/new", url.Values{"csrf_token": {token}, "name": {huge}}); r.Status != http.StatusRequestEntityTooLarge {
+			t.Errorf("a 2 MiB agent form: %d", r.Status)
+		}
+		if r := v.post("/console/login", url.Values{"api_key": {huge}}); r.Status != http.StatusRequestEntityTooLarge {
+			t.Errorf("a 2 MiB sign-in form: %d", r.Status)
+		}
+		// Text areas that are not JSON are caught before the API.
+		r := v.post("/console/agents/new", url.Values{"csrf_token": {token}, "name": {"n"}, "model": {"m"}, "output_schema": {`{"type": `}})
+		if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "is not JSON") {
+			t.Errorf("a schema that is not JSON: %d %.300s", r.Status, r.Body)
+		}
+		// The as-you-type check answers the API's field errors as JSON and
+		// saves nothing.
+		r = v.post("/console/agents/validate", url.Values{"csrf_token": {token}, "name": {""}, "model": {"m"}, "output_schema": {`{"type": 7}`}})
+		var check struct {
+			OK     bool              `json:"ok"`
+			Errors map[string]string `json:"errors"`
+		}
+		if err := json.Unmarshal(r.Body, &check); err != nil || check.OK || check.Errors["output_schema"] == "" || check.Errors["name"] == "" {
+			t.Errorf("validate: %d %s", r.Status, r.Body)
+		}
+		// Markup in names is shown as text.
+		name := `<script>alert("x")</script><img src=x onerror=alert(1)>`
+		if r := v.post("/console/agents/new", url.Values{"csrf_token": {token}, "name": {name}, "model": {"m"}}); r.Status != http.StatusSeeOther {
+			t.Fatalf("an agent named with markup: %d %.300s", r.Status, r.Body)
+		}
+		page := string(v.get("/console/agents").Body)
+		if strings.Contains(page, "<script>alert") || strings.Contains(page, "<img src=x") || !strings.Contains(page, "&lt;script&gt;") {
+			t.Errorf("the agents page does not escape names: %.2000s", page)
+		}
+		if n := len(b.must(200, "GET", "/v1/agents", keyA, nil).json(t)["data"].([]any)); n != 1 {
+			t.Errorf("%d agents after one save and failed or dry runs, want 1", n)
 		}
 	})
 

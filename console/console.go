@@ -36,6 +36,9 @@ const CSRFHeader = "X-CSRF-Token"
 const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
+// maxFormBytes bounds a form posted to the console.
+const maxFormBytes = 1 << 20
+
 //go:embed templates static
 var assets embed.FS
 
@@ -87,6 +90,9 @@ func New(c Config) *Console {
 
 // ServeHTTP routes the console's pages.
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The console's own forms are small (an agent's schema and prompt the
+	// largest); uploads go to the API, which has its own limits.
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	h := w.Header()
 	h.Set("Content-Security-Policy", contentSecurityPolicy)
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -160,6 +166,10 @@ func (c *Console) signedIn(h func(w http.ResponseWriter, r *http.Request, s *ses
 			return
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if err := r.ParseForm(); err != nil {
+				http.Error(w, "the form could not be read (over 1 MiB?)", http.StatusRequestEntityTooLarge)
+				return
+			}
 			if crossSite(r) || subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf_token")), []byte(s.CSRFToken)) != 1 {
 				http.Error(w, "this form is stale or came from another site; reload the page and try again", http.StatusForbidden)
 				return

@@ -101,6 +101,10 @@ var loginErrors = map[string]string{
 // for tenants without an identity provider). The session lives only while
 // the key does and has the key's scopes.
 func (c *Console) loginWithKey(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "the form could not be read (over 1 MiB?)", http.StatusRequestEntityTooLarge)
+		return
+	}
 	next := safeNext(r.PostFormValue("next"))
 	// A sign-in form posted from another site would sign the victim in to
 	// the attacker's tenant (login CSRF).
