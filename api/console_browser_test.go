@@ -206,7 +206,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if got := a.eval(`document.querySelector("#uploads progress").value.toString()`); got != "1" {
 		t.Errorf("the upload's progress bar ends at %s, want 1", got)
 	}
-	a.do(30*time.Second, chromedp.Navigate(b.url+"/console/documents"), chromedp.WaitVisible(chromedp.CSS(`tr[data-status="ready"]`)))
+	a.do(30*time.Second, chromedp.Click(chromedp.CSS(`#uploads-done a`)), chromedp.WaitVisible(chromedp.CSS(`tr[data-status="ready"]`)))
 	if row := a.text(`tr[data-status="ready"]`); !strings.Contains(row, "bash.pdf") || !strings.Contains(row, "87") {
 		t.Errorf("the documents table shows %q, want bash.pdf with its 87 pages", row)
 	}

@@ -71,6 +71,19 @@ for (const row of document.querySelectorAll("tr[data-document]")) {
   });
 }
 
+// settled offers the refreshed list once every upload has ended.
+function settled(list) {
+  const pending = [...list.querySelectorAll("li")].some((li) => !["ready", "failed", "refused", "deleted"].includes(li.dataset.status));
+  if (pending || document.getElementById("uploads-done")) return;
+  const p = document.createElement("p");
+  p.id = "uploads-done";
+  const a = document.createElement("a");
+  a.href = "/console/documents";
+  a.textContent = "All uploads have ended: show them in the list";
+  p.append(a);
+  list.after(p);
+}
+
 function uploadOne(file, tags, list) {
   const li = document.createElement("li");
   const name = document.createElement("span");
@@ -105,11 +118,13 @@ function uploadOne(file, tags, list) {
         li.dataset.status = d.status;
         state.textContent = statusText(d);
         state.classList.toggle("failed", d.status === "failed");
+        settled(list);
       });
     } else {
       li.dataset.status = "refused";
       state.classList.add("failed");
       state.textContent = "refused: " + (body.detail || ("HTTP " + xhr.status));
+      settled(list);
     }
   };
   xhr.onerror = () => { state.classList.add("failed"); state.textContent = "the upload failed: network error"; };
@@ -121,6 +136,7 @@ if (upload) {
   const input = document.getElementById("files");
   const list = document.getElementById("uploads");
   const send = (files) => {
+    document.getElementById("uploads-done")?.remove();
     const tags = document.getElementById("upload-tags").value.split(",").map((t) => t.trim()).filter(Boolean);
     for (const f of files) uploadOne(f, tags, list);
     input.value = "";
