@@ -1,13 +1,17 @@
 package api_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+
+	"golang.org/x/net/html"
 
 	"github.com/ragd/ragd/api/apitest"
 	"github.com/ragd/ragd/console"
@@ -437,4 +441,121 @@ func TestConsoleSignInWithIdentityProvider(t *testing.T) {
 			t.Fatalf("replay: %d to %q", r.Status, r.Header.Get("Location"))
 		}
 	})
+}
+
+// formValues reads what a browser would submit from the form with id in
+// page: its inputs (checked boxes only), text areas and selects.
+func formValues(t *testing.T, page []byte, id string) url.Values {
+	t.Helper()
+	doc, err := html.Parse(bytes.NewReader(page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	attr := func(n *html.Node, name string) (string, bool) {
+		for _, a := range n.Attr {
+			if a.Key == name {
+				return a.Val, true
+			}
+		}
+		return "", false
+	}
+	var form *html.Node
+	for n := range doc.Descendants() {
+		if n.Type == html.ElementNode && n.Data == "form" {
+			if v, _ := attr(n, "id"); v == id {
+				form = n
+			}
+		}
+	}
+	if form == nil {
+		t.Fatalf("no form %q in the page", id)
+	}
+	out := url.Values{}
+	for n := range form.Descendants() {
+		if n.Type != html.ElementNode {
+			continue
+		}
+		name, ok := attr(n, "name")
+		if !ok {
+			continue
+		}
+		switch n.Data {
+		case "input":
+			typ, _ := attr(n, "type")
+			if _, checked := attr(n, "checked"); (typ == "checkbox" || typ == "radio") && !checked {
+				continue
+			}
+			v, _ := attr(n, "value")
+			out.Add(name, v)
+		case "textarea":
+			var text strings.Builder
+			for c := range n.Descendants() {
+				if c.Type == html.TextNode {
+					text.WriteString(c.Data)
+				}
+			}
+			out.Add(name, text.String())
+		case "select":
+			for o := range n.Descendants() {
+				if _, sel := attr(o, "selected"); o.Type == html.ElementNode && o.Data == "option" && sel {
+					v, _ := attr(o, "value")
+					out.Add(name, v)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestConsoleEditsAgent: the editor never shows an agent's secrets, and
+// saving it as read (a new name only) keeps every secret and field; an
+// edit of a version someone else has changed since is refused.
+func TestConsoleEditsAgent(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, key := b.tenantWithKey("editor", allScopes...)
+	b.must(201, "POST", "/v1/agents", key, fullAgent("support-bot"))
+	before := b.must(200, "GET", "/v1/agents/support-bot", key, nil).json(t)
+	v := b.signIn(key)
+
+	page := v.get("/console/agents/support-bot/edit")
+	if page.Status != 200 {
+		t.Fatalf("edit page: %d", page.Status)
+	}
+	for _, s := range plaintextSecrets {
+		if strings.Contains(string(page.Body), s) {
+			t.Fatalf("the editor shows the secret %q", s)
+		}
+	}
+	form := formValues(t, page.Body, "agent-form")
+	if !strings.Contains(form.Get("mcp_servers"), `"Authorization": null`) || form.Get("langfuse_secret_key") != "" || form.Get("langfuse_secret_shown") != "****2222" {
+		t.Fatalf("editor form: %v", form)
+	}
+	form.Set("name", "Support Bot, renamed")
+	if r := v.post("/console/agents/support-bot/edit", form); r.Status != http.StatusSeeOther {
+		t.Fatalf("save: %d %.800s", r.Status, r.Body)
+	}
+	after := b.must(200, "GET", "/v1/agents/support-bot", key, nil).json(t)
+	if after["name"] != "Support Bot, renamed" || after["version"].(float64) != 2 {
+		t.Fatalf("after saving: %v", after)
+	}
+	for _, field := range []string{"langfuse", "mcp_servers", "retrieval", "output_schema", "temperature", "system_prompt", "model"} {
+		if fmt.Sprint(after[field]) != fmt.Sprint(before[field]) {
+			t.Errorf("%s changed: %v, was %v", field, after[field], before[field])
+		}
+	}
+	// The agent keeps its secrets for real, not only their redacted form:
+	// a secret cleared would read back as absent or empty.
+	if lf := after["langfuse"].(map[string]any); lf["secret_key"] != "****2222" {
+		t.Errorf("langfuse after saving: %v", lf)
+	}
+
+	// The same form again names version 1, which is gone.
+	r := v.post("/console/agents/support-bot/edit", form)
+	if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "has changed since") {
+		t.Fatalf("a stale edit: %d %.500s", r.Status, r.Body)
+	}
+	if strings.Contains(string(r.Body), "sk-lf") {
+		t.Fatal("a refused edit echoes a secret")
+	}
 }

@@ -14,17 +14,19 @@ import (
 // (output schema, MCP servers, retrieval) are JSON text areas: what the
 // API takes, with the server's own validation shown beside each.
 type agentForm struct {
-	Editing           bool
-	ID                string
-	Version           int
-	Name              string
-	Model             string
-	SystemPrompt      string
-	Temperature       string
-	OutputSchema      string
-	MCPServers        string
-	LangfusePublicKey string
-	LangfuseHost      string
+	Editing            bool
+	ID                 string
+	Version            int
+	Name               string
+	Model              string
+	SystemPrompt       string
+	Temperature        string
+	OutputSchema       string
+	MCPServers         string
+	LangfusePublicKey  string
+	LangfuseHost       string
+	LangfusePromptName string
+	LangfuseLabel      string
 	// LangfuseSecret is what was typed (write-only: never filled in from
 	// the server); LangfuseSecretShown is the stored one, redacted.
 	LangfuseSecret      string
@@ -38,7 +40,7 @@ type agentForm struct {
 func formField(path string) string {
 	if rest, ok := strings.CutPrefix(path, "langfuse."); ok {
 		switch rest {
-		case "public_key", "secret_key", "host":
+		case "public_key", "secret_key", "host", "prompt_name", "label":
 			return "langfuse_" + rest
 		}
 		return "langfuse_public_key"
@@ -82,6 +84,7 @@ func readAgentForm(r *http.Request) agentForm {
 		Temperature: strings.TrimSpace(r.PostFormValue("temperature")), OutputSchema: r.PostFormValue("output_schema"),
 		MCPServers: r.PostFormValue("mcp_servers"), LangfusePublicKey: strings.TrimSpace(r.PostFormValue("langfuse_public_key")),
 		LangfuseHost: strings.TrimSpace(r.PostFormValue("langfuse_host")), LangfuseSecret: r.PostFormValue("langfuse_secret_key"),
+		LangfusePromptName: strings.TrimSpace(r.PostFormValue("langfuse_prompt_name")), LangfuseLabel: strings.TrimSpace(r.PostFormValue("langfuse_label")),
 		LangfuseSecretShown: r.PostFormValue("langfuse_secret_shown"), Retrieval: r.PostFormValue("retrieval"),
 	}
 }
@@ -123,14 +126,16 @@ func (f agentForm) body() (map[string]any, map[string]string) {
 		}
 		b[j.field] = raw
 	}
-	if f.LangfusePublicKey == "" && f.LangfuseHost == "" && f.LangfuseSecret == "" {
+	if f.LangfusePublicKey == "" && f.LangfuseHost == "" && f.LangfuseSecret == "" && f.LangfusePromptName == "" && f.LangfuseLabel == "" {
 		clear("langfuse")
 	} else {
 		lf := map[string]any{"public_key": f.LangfusePublicKey}
-		if f.LangfuseHost != "" {
-			lf["host"] = f.LangfuseHost
-		} else if f.Editing {
-			lf["host"] = nil
+		for _, o := range []struct{ field, value string }{{"host", f.LangfuseHost}, {"prompt_name", f.LangfusePromptName}, {"label", f.LangfuseLabel}} {
+			if o.value != "" {
+				lf[o.field] = o.value
+			} else if f.Editing {
+				lf[o.field] = nil
+			}
 		}
 		if f.LangfuseSecret != "" {
 			lf["secret_key"] = f.LangfuseSecret
@@ -165,7 +170,10 @@ func formOf(a agents.Agent) agentForm {
 	}
 	if a.Langfuse != nil {
 		f.LangfusePublicKey, f.LangfuseHost = a.Langfuse.PublicKey, a.Langfuse.Host
-		f.LangfuseSecretShown = a.Langfuse.SecretKey.String()
+		f.LangfusePromptName, f.LangfuseLabel = a.Langfuse.PromptName, a.Langfuse.Label
+		// The API answered with the redacted form ("****2222"); Reveal
+		// gives that as it came (String would redact it again, to "****").
+		f.LangfuseSecretShown = a.Langfuse.SecretKey.Reveal()
 	}
 	b, _ := json.Marshal(a.Retrieval)
 	f.Retrieval = indentJSON(b)
