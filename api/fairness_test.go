@@ -57,9 +57,12 @@ func TestFairIngestion(t *testing.T) {
 	if d["status"] != "ready" || took > 5*time.Second {
 		t.Fatalf("the small tenant's document: %v after %s behind a flood of %d", d["status"], took, queued)
 	}
-	// The workers run while the flood is inserted (slowly on a loaded
-	// machine); what matters is that a large backlog was ahead.
-	if queued < 500 || left < 500 {
+	// The workers run while the flood is inserted, and on a loaded machine
+	// they take more than half of it before the upload (446 left of 1,000
+	// once, with other test runs beside this one); what matters is that a
+	// large backlog was ahead, one that first-come-first-served would have
+	// taken well over 5 seconds to work through.
+	if queued < 300 || left < 300 {
 		t.Fatalf("%d of the flood's documents waiting at the upload, %d after: the test did not measure a flood", queued, left)
 	}
 }

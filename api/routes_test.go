@@ -10,16 +10,20 @@ import (
 
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/agents"
+	"github.com/ragd/ragd/console"
 	"github.com/ragd/ragd/postgres/pgtest"
 	"github.com/ragd/ragd/secret"
 )
 
 // public routes answer without credentials; every other route must not.
-var public = map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /openapi.json": true, "GET /metrics": true}
+var public = map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /openapi.json": true, "GET /metrics": true,
+	"GET /{$}": true} // a redirect to the console, which asks for a sign-in
 
 // TestEveryRouteRefusesBadCredentials walks the route table, so a route
 // added later is covered without touching this test: no credentials, a
-// wrong token, an unknown key, a revoked key and an expired key all get 401.
+// wrong token, an unknown key, a revoked key and an expired key all get 401
+// (the console, which signs people in with a session of its own, sends
+// them to its sign-in page instead).
 func TestEveryRouteRefusesBadCredentials(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -47,7 +51,7 @@ func TestEveryRouteRefusesBadCredentials(t *testing.T) {
 	}
 
 	d := Deps{Logger: slog.New(slog.DiscardHandler), Store: store, AdminToken: "admin-token-for-this-test",
-		Ready: func(context.Context) map[string]error { return nil }}
+		Ready: func(context.Context) map[string]error { return nil }, Console: &console.Config{Store: store}}
 	h := NewHandler(d)
 	params := strings.NewReplacer("{tenant_id}", tenant.ID.String(), "{agent_id}", "some-agent", "{key_id}", revokedRec.ID.String())
 	checked := 0
@@ -72,6 +76,12 @@ func TestEveryRouteRefusesBadCredentials(t *testing.T) {
 			}
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, r)
+			if strings.HasPrefix(path, "/console/") {
+				if rec.Code != http.StatusSeeOther || !strings.HasPrefix(rec.Header().Get("Location"), "/console/login") {
+					t.Errorf("%s with %s credentials: %d to %q, want the sign-in page", rt.pattern, name, rec.Code, rec.Header().Get("Location"))
+				}
+				continue
+			}
 			if rec.Code != http.StatusUnauthorized || (!rt.ui && !strings.Contains(rec.Body.String(), `"code":"unauthorized"`)) {
 				t.Errorf("%s with %s credentials: %d %s", rt.pattern, name, rec.Code, rec.Body)
 			}
