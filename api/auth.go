@@ -7,7 +7,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -130,7 +129,7 @@ func (a *authenticator) fromSession(r *http.Request, token string) (caller, erro
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 	default:
 		got := r.Header.Get(console.CSRFHeader)
-		if crossSite(r) || subtle.ConstantTimeCompare([]byte(got), []byte(s.CSRFToken)) != 1 {
+		if console.CrossSite(r) || subtle.ConstantTimeCompare([]byte(got), []byte(s.CSRFToken)) != 1 {
 			return caller{}, errorf(http.StatusForbidden, codeCSRFFailed, "a console session must send its CSRF token ("+console.CSRFHeader+") from the console's own site to change anything")
 		}
 	}
@@ -234,7 +233,7 @@ func (a *authenticator) adminUI(h http.Handler) http.Handler {
 		switch r.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
 		default:
-			if crossSite(r) {
+			if console.CrossSite(r) {
 				http.Error(w, "cross-site requests may not change jobs", http.StatusForbidden)
 				return
 			}
@@ -242,19 +241,4 @@ func (a *authenticator) adminUI(h http.Handler) http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		h.ServeHTTP(w, r)
 	})
-}
-
-func crossSite(r *http.Request) bool {
-	switch r.Header.Get("Sec-Fetch-Site") {
-	case "same-origin", "none":
-		return false
-	case "same-site", "cross-site":
-		return true
-	}
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return false // not a browser's cross-site request (curl, scripts)
-	}
-	u, err := url.Parse(origin)
-	return err != nil || u.Host != r.Host
 }

@@ -76,6 +76,17 @@ func fieldErrors(apiErrors map[string]string) (map[string]string, []string) {
 	return out, other
 }
 
+// formProblem is an API error for the agent editor: the errors filed
+// under its fields, and the detail with the errors no field takes.
+func (a apiResult) formProblem() (map[string]string, string) {
+	pr := a.Problem()
+	fields, other := fieldErrors(pr.Errors)
+	if len(other) > 0 {
+		pr.Detail += " (" + strings.Join(other, "; ") + ")"
+	}
+	return fields, pr.Detail
+}
+
 func readAgentForm(r *http.Request) agentForm {
 	v, _ := strconv.Atoi(r.PostFormValue("version"))
 	return agentForm{
@@ -253,13 +264,7 @@ func (c *Console) saveAgent(w http.ResponseWriter, r *http.Request, s *session) 
 	case local != nil:
 		f.Errors, p.Error = local, "Some fields need fixing."
 	case !res.OK():
-		pr := res.Problem()
-		var other []string
-		f.Errors, other = fieldErrors(pr.Errors)
-		p.Error = pr.Detail
-		if len(other) > 0 {
-			p.Error += " (" + strings.Join(other, "; ") + ")"
-		}
+		f.Errors, p.Error = res.formProblem()
 	default:
 		http.Redirect(w, r, "/console/agents?done=agent-saved", http.StatusSeeOther)
 		return
@@ -283,13 +288,7 @@ func (c *Console) validateAgent(w http.ResponseWriter, r *http.Request, s *sessi
 		if res.OK() {
 			out.OK, out.Errors = true, map[string]string{}
 		} else {
-			pr := res.Problem()
-			var other []string
-			out.Errors, other = fieldErrors(pr.Errors)
-			out.Detail = pr.Detail
-			if len(other) > 0 {
-				out.Detail += " (" + strings.Join(other, "; ") + ")"
-			}
+			out.Errors, out.Detail = res.formProblem()
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")

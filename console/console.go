@@ -170,7 +170,7 @@ func (c *Console) signedIn(h func(w http.ResponseWriter, r *http.Request, s *ses
 				http.Error(w, "the form could not be read (over 1 MiB?)", http.StatusRequestEntityTooLarge)
 				return
 			}
-			if crossSite(r) || subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf_token")), []byte(s.CSRFToken)) != 1 {
+			if CrossSite(r) || subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf_token")), []byte(s.CSRFToken)) != 1 {
 				http.Error(w, "this form is stale or came from another site; reload the page and try again", http.StatusForbidden)
 				return
 			}
@@ -179,8 +179,10 @@ func (c *Console) signedIn(h func(w http.ResponseWriter, r *http.Request, s *ses
 	}
 }
 
-// crossSite reports whether a browser sent r from another site.
-func crossSite(r *http.Request) bool {
+// CrossSite reports whether a browser sent r from another site: by
+// Sec-Fetch-Site, or else by Origin against Host. Requests without either
+// (curl, scripts) are not a browser's cross-site requests.
+func CrossSite(r *http.Request) bool {
 	switch r.Header.Get("Sec-Fetch-Site") {
 	case "same-origin", "none":
 		return false

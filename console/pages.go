@@ -108,7 +108,7 @@ func (c *Console) loginWithKey(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.PostFormValue("next"))
 	// A sign-in form posted from another site would sign the victim in to
 	// the attacker's tenant (login CSRF).
-	if crossSite(r) {
+	if CrossSite(r) {
 		http.Error(w, "sign in from the console's own page", http.StatusForbidden)
 		return
 	}
