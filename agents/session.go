@@ -28,7 +28,10 @@ type Session struct {
 	// KeyID is the API key signed in with, nil for an OIDC sign-in. Such a
 	// session ends when its key is revoked or expires, and has the key's
 	// scopes of the moment.
-	KeyID     *uuid.UUID
+	KeyID *uuid.UUID
+	// OrgID is the organisation of an OIDC sign-in: the session ends when
+	// the tenant is no longer mapped to it (its clerk_org_id changes).
+	OrgID     *string
 	Subject   string
 	Scopes    []Scope
 	CSRFToken string
@@ -57,9 +60,9 @@ func (s *Store) CreateSession(ctx context.Context, in Session, ttl time.Duration
 			return err
 		}
 		return tx.QueryRow(ctx, `
-			INSERT INTO console_sessions (token_hash, tenant_id, api_key_id, subject, scopes, csrf_token, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, now() + $7::interval) RETURNING expires_at`,
-			HashKey(token), in.TenantID, in.KeyID, in.Subject, scopes, in.CSRFToken, ttl.String()).Scan(&in.ExpiresAt)
+			INSERT INTO console_sessions (token_hash, tenant_id, api_key_id, org_id, subject, scopes, csrf_token, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, now() + $8::interval) RETURNING expires_at`,
+			HashKey(token), in.TenantID, in.KeyID, in.OrgID, in.Subject, scopes, in.CSRFToken, ttl.String()).Scan(&in.ExpiresAt)
 	})
 	if err != nil {
 		return "", Session{}, translate(err, "create session")
@@ -68,7 +71,8 @@ func (s *Store) CreateSession(ctx context.Context, in Session, ttl time.Duration
 }
 
 // Session returns the live session whose token is token. Unknown and
-// expired sessions, and sessions whose API key is revoked or expired, are
+// expired sessions, sessions whose API key is revoked or expired, and OIDC
+// sessions whose tenant is no longer mapped to their organisation, are
 // ragd.ErrUnauthorized.
 func (s *Store) Session(ctx context.Context, token string) (Session, error) {
 	if !strings.HasPrefix(token, SessionPrefix) || len(token) > 128 {
@@ -77,11 +81,12 @@ func (s *Store) Session(ctx context.Context, token string) (Session, error) {
 	var out Session
 	var scopes, keyScopes []string
 	err := s.pool.QueryRow(ctx, `
-		SELECT s.tenant_id, s.api_key_id, s.subject, s.scopes, k.scopes, s.csrf_token, s.expires_at
+		SELECT s.tenant_id, s.api_key_id, s.org_id, s.subject, s.scopes, k.scopes, s.csrf_token, s.expires_at
 		FROM console_sessions s LEFT JOIN api_keys k ON k.id = s.api_key_id
 		WHERE s.token_hash = $1 AND s.expires_at > now()
-		  AND (s.api_key_id IS NULL OR (k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())))`,
-		HashKey(token)).Scan(&out.TenantID, &out.KeyID, &out.Subject, &scopes, &keyScopes, &out.CSRFToken, &out.ExpiresAt)
+		  AND (s.api_key_id IS NULL OR (k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())))
+		  AND (s.org_id IS NULL OR EXISTS (SELECT FROM tenants t WHERE t.id = s.tenant_id AND t.clerk_org_id = s.org_id))`,
+		HashKey(token)).Scan(&out.TenantID, &out.KeyID, &out.OrgID, &out.Subject, &scopes, &keyScopes, &out.CSRFToken, &out.ExpiresAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Session{}, ragd.ErrUnauthorized
 	}

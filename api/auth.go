@@ -220,7 +220,14 @@ func serve(log *slog.Logger, h handler) http.Handler {
 // the same site (Sec-Fetch-Site, or else Origin against Host).
 func (a *authenticator) adminUI(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Only the admin token opens the dashboard: a console session's
+		// cookie (sent here too, its path is /) must not stand in the way
+		// of the browser's prompt for it.
+		_, hasToken := bearer(r)
 		c, err := a.authenticate(r)
+		if !hasToken {
+			err = ragd.ErrUnauthorized
+		}
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Basic realm="ragd jobs", charset="UTF-8"`)
 			http.Error(w, "the admin token is required (as the password)", http.StatusUnauthorized)

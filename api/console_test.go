@@ -233,6 +233,25 @@ func TestConsole(t *testing.T) {
 		b.waitDocument(keyA, docA)
 	})
 
+	t.Run("JobDashboardStillAsksForTheAdminToken", func(t *testing.T) {
+		// The session cookie (path /) reaches /jobs/ too; the browser must
+		// still get the prompt for the admin token, not a dead end.
+		r := b.signIn(keyA).get("/jobs/")
+		if r.Status != http.StatusUnauthorized || !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Basic") {
+			t.Fatalf("/jobs/ with a console session: %d %v", r.Status, r.Header)
+		}
+	})
+
+	t.Run("SearchLinksFromElsewhereWork", func(t *testing.T) {
+		// A search page opened from a link in a chat or a mail arrives
+		// cross-site; it only reads, and must show its results.
+		v := b.signIn(keyA)
+		r := v.do("GET", "/console/search?q=vacation+days", nil, "Sec-Fetch-Site", "cross-site")
+		if r.Status != 200 || !strings.Contains(string(r.Body), "alpha") {
+			t.Fatalf("a linked search: %d %.500s", r.Status, r.Body)
+		}
+	})
+
 	t.Run("RevokingTheKeyEndsItsSessions", func(t *testing.T) {
 		_, key := b.tenantWithKey("console-revoke", allScopes...)
 		v := b.signIn(key)
@@ -367,6 +386,22 @@ func TestConsoleSignInWithIdentityProvider(t *testing.T) {
 		}
 	})
 
+	t.Run("RemappingTheTenantEndsTheSession", func(t *testing.T) {
+		tenant := b.tenantWithOrg("sso-remap", "org_remap")
+		login("org:admin", "org_remap")
+		v := &visitor{b: b}
+		if r := v.oidcSignIn("/console/documents", nil); v.session == "" {
+			t.Fatalf("sign in: %d", r.Status)
+		}
+		if r := v.get("/console/documents"); r.Status != 200 {
+			t.Fatalf("before: %d", r.Status)
+		}
+		b.must(200, "PATCH", "/v1/tenants/"+tenant, adminToken, map[string]any{"clerk_org_id": "org_elsewhere"})
+		if r := v.get("/console/documents"); r.Status != http.StatusSeeOther {
+			t.Fatalf("a session from an organisation the tenant no longer maps: %d", r.Status)
+		}
+	})
+
 	t.Run("MemberSignsInReadOnly", func(t *testing.T) {
 		login("org:member", "org_acme")
 		v := &visitor{b: b}
@@ -494,7 +529,9 @@ func formValues(t *testing.T, page []byte, id string) url.Values {
 					text.WriteString(c.Data)
 				}
 			}
-			out.Add(name, text.String())
+			// Browsers submit a text area's line breaks as CRLF (and the
+			// parser, like theirs, dropped a newline right after the tag).
+			out.Add(name, strings.ReplaceAll(text.String(), "\n", "\r\n"))
 		case "select":
 			for o := range n.Descendants() {
 				if _, sel := attr(o, "selected"); o.Type == html.ElementNode && o.Data == "option" && sel {
@@ -514,7 +551,12 @@ func TestConsoleEditsAgent(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	_, key := b.tenantWithKey("editor", allScopes...)
-	b.must(201, "POST", "/v1/agents", key, fullAgent("support-bot"))
+	agent := fullAgent("support-bot")
+	// A prompt of several lines that starts with one, and a schema with an
+	// integer beyond float64's exact range: both must come back as they were.
+	agent["system_prompt"] = "\nYou answer from the handbook.\n\nCite the page."
+	agent["output_schema"] = map[string]any{"type": "object", "properties": map[string]any{"n": map[string]any{"type": "integer", "maximum": json.Number("9007199254740993")}}}
+	b.must(201, "POST", "/v1/agents", key, agent)
 	before := b.must(200, "GET", "/v1/agents/support-bot", key, nil).json(t)
 	v := b.signIn(key)
 
@@ -539,6 +581,9 @@ func TestConsoleEditsAgent(t *testing.T) {
 	if after["name"] != "Support Bot, renamed" || after["version"].(float64) != 2 {
 		t.Fatalf("after saving: %v", after)
 	}
+	if !strings.Contains(string(b.must(200, "GET", "/v1/agents/support-bot", key, nil).Body), "9007199254740993") {
+		t.Error("the schema's large integer changed on the way through the editor")
+	}
 	for _, field := range []string{"langfuse", "mcp_servers", "retrieval", "output_schema", "temperature", "system_prompt", "model"} {
 		if fmt.Sprint(after[field]) != fmt.Sprint(before[field]) {
 			t.Errorf("%s changed: %v, was %v", field, after[field], before[field])
@@ -552,7 +597,7 @@ func TestConsoleEditsAgent(t *testing.T) {
 
 	// The same form again names version 1, which is gone.
 	r := v.post("/console/agents/support-bot/edit", form)
-	if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "has changed since") {
+	if r.Status != http.StatusPreconditionFailed || !strings.Contains(string(r.Body), "has changed since") {
 		t.Fatalf("a stale edit: %d %.500s", r.Status, r.Body)
 	}
 	if strings.Contains(string(r.Body), "sk-lf") {

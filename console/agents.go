@@ -1,6 +1,7 @@
 package console
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -89,9 +90,12 @@ func (a apiResult) formProblem() (map[string]string, string) {
 
 func readAgentForm(r *http.Request) agentForm {
 	v, _ := strconv.Atoi(r.PostFormValue("version"))
+	// Browsers send a text area's line breaks as CRLF; the API's text has
+	// LF, and saving an agent as read must not change its prompt.
+	lf := func(s string) string { return strings.ReplaceAll(s, "\r\n", "\n") }
 	return agentForm{
 		Editing: r.PostFormValue("editing") == "true", ID: strings.TrimSpace(r.PostFormValue("id")), Version: v,
-		Name: r.PostFormValue("name"), Model: r.PostFormValue("model"), SystemPrompt: r.PostFormValue("system_prompt"),
+		Name: r.PostFormValue("name"), Model: r.PostFormValue("model"), SystemPrompt: lf(r.PostFormValue("system_prompt")),
 		Temperature: strings.TrimSpace(r.PostFormValue("temperature")), OutputSchema: r.PostFormValue("output_schema"),
 		MCPServers: r.PostFormValue("mcp_servers"), LangfusePublicKey: strings.TrimSpace(r.PostFormValue("langfuse_public_key")),
 		LangfuseHost: strings.TrimSpace(r.PostFormValue("langfuse_host")), LangfuseSecret: r.PostFormValue("langfuse_secret_key"),
@@ -191,13 +195,15 @@ func formOf(a agents.Agent) agentForm {
 	return f
 }
 
+// indentJSON lays JSON out for a text area without changing a value:
+// json.Indent keeps numbers as written (decoding into float64 would round
+// integers beyond 2^53).
 func indentJSON(b []byte) string {
-	var v any
-	if json.Unmarshal(b, &v) != nil {
+	var out bytes.Buffer
+	if json.Indent(&out, b, "", "  ") != nil {
 		return string(b)
 	}
-	out, _ := json.MarshalIndent(v, "", "  ")
-	return string(out)
+	return out.String()
 }
 
 func (c *Console) agents(w http.ResponseWriter, r *http.Request, s *session) {
@@ -205,14 +211,15 @@ func (c *Console) agents(w http.ResponseWriter, r *http.Request, s *session) {
 	var list struct {
 		Data []agents.Agent `json:"data"`
 	}
+	status := http.StatusOK
 	if res := c.api(r, s, http.MethodGet, "/v1/agents?limit=200", nil); res.Decode(&list) != nil {
-		p.Error = res.Problem().Detail
+		p.Error, status = res.Problem().Detail, res.Status
 	}
 	p.Data = struct {
 		Agents   []agents.Agent
 		CanWrite bool
 	}{list.Data, s.Has(agents.ScopeAgentsWrite)}
-	c.render(w, http.StatusOK, "agents", p)
+	c.render(w, status, "agents", p)
 }
 
 func (c *Console) newAgent(w http.ResponseWriter, r *http.Request, s *session) {
@@ -260,18 +267,20 @@ func (c *Console) saveAgent(w http.ResponseWriter, r *http.Request, s *session) 
 	}
 	p := page{Title: title, Nav: "agents", Session: s}
 	res, local := c.sendAgent(r, s, f, false)
+	status := http.StatusBadRequest
 	switch {
 	case local != nil:
 		f.Errors, p.Error = local, "Some fields need fixing."
 	case !res.OK():
 		f.Errors, p.Error = res.formProblem()
+		status = res.Status // 412 for a stale version, 403, ...
 	default:
 		http.Redirect(w, r, "/console/agents?done=agent-saved", http.StatusSeeOther)
 		return
 	}
 	f.LangfuseSecret = "" // never echo a secret back into the page
 	p.Data = f
-	c.render(w, http.StatusBadRequest, "agent", p)
+	c.render(w, status, "agent", p)
 }
 
 // validateAgent answers the editor's as-you-type check: the API's dry run

@@ -231,10 +231,10 @@ func (a apiResult) Decode(v any) error {
 	return json.Unmarshal(a.Body, v)
 }
 
-// api calls the HTTP API in-process (headers come in name, value pairs) as the session's person: the request
-// carries the session cookie and its CSRF token (the console checked the
-// form's), and the browser's site headers, so the API authenticates and
-// authorises it exactly as it would the browser's own request.
+// api calls the HTTP API in-process (headers come in name, value pairs)
+// as the session's person: the request carries the session cookie and its
+// CSRF token, so the API authenticates and authorises it exactly as it
+// would the browser's own request.
 func (c *Console) api(r *http.Request, s *session, method, path string, body io.Reader, headers ...string) apiResult {
 	req, err := http.NewRequestWithContext(r.Context(), method, path, body)
 	if err != nil {
@@ -246,11 +246,13 @@ func (c *Console) api(r *http.Request, s *session, method, path string, body io.
 	req.Host = r.Host
 	req.RemoteAddr = r.RemoteAddr
 	req.AddCookie(&http.Cookie{Name: SessionCookie, Value: s.token})
+	// The console is the caller here: it has checked its own form's CSRF
+	// token and site (signedIn) before any change, and a page reached by a
+	// link from elsewhere (a shared search) is a read. So the browser's
+	// site headers stay out, and the session's token goes in.
 	req.Header.Set(CSRFHeader, s.CSRFToken)
-	for _, h := range []string{"Sec-Fetch-Site", "Origin", "User-Agent"} {
-		if v := r.Header.Get(h); v != "" {
-			req.Header.Set(h, v)
-		}
+	if v := r.Header.Get("User-Agent"); v != "" {
+		req.Header.Set("User-Agent", v)
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])

@@ -180,12 +180,13 @@ func (c *Console) documents(w http.ResponseWriter, r *http.Request, s *session) 
 		Data       []ingest.Document `json:"data"`
 		NextCursor string            `json:"next_cursor"`
 	}
+	status := http.StatusOK
 	if err := res.Decode(&list); err != nil {
-		p.Error = res.Problem().Detail
+		p.Error, status = res.Problem().Detail, res.Status // a bad filter is 400
 	}
 	d.Documents, d.NextCursor = list.Data, list.NextCursor
 	p.Data = d
-	c.render(w, http.StatusOK, "documents", p)
+	c.render(w, status, "documents", p)
 }
 
 // notices are the fixed messages shown after an action (named in ?done=).

@@ -32,6 +32,7 @@ func (c *Console) search(w http.ResponseWriter, r *http.Request, s *session) {
 	q := r.URL.Query()
 	d := searchData{Query: q.Get("q"), Mode: q.Get("mode"), Fusion: q.Get("fusion"), Tag: q.Get("tag"), TopK: q.Get("top_k")}
 	p := page{Title: "Search", Nav: "search", Session: s}
+	status := http.StatusOK
 	if strings.TrimSpace(d.Query) != "" {
 		d.Searched = true
 		body := map[string]any{"query": d.Query}
@@ -44,7 +45,7 @@ func (c *Console) search(w http.ResponseWriter, r *http.Request, s *session) {
 		if d.TopK != "" {
 			n, err := strconv.Atoi(d.TopK)
 			if err != nil {
-				d.Errors = map[string]string{"top_k": "must be a whole number"}
+				d.Errors, status = map[string]string{"top_k": "must be a whole number"}, http.StatusBadRequest
 			}
 			body["top_k"] = n
 		}
@@ -62,7 +63,7 @@ func (c *Console) search(w http.ResponseWriter, r *http.Request, s *session) {
 			}
 			if err := res.Decode(&out); err != nil {
 				pr := res.Problem()
-				p.Error, d.Errors = pr.Detail, pr.Errors
+				p.Error, d.Errors, status = pr.Detail, pr.Errors, res.Status
 			}
 			d.Hits, d.UsedMode = out.Data, out.Mode
 			if out.Fusion != nil {
@@ -71,7 +72,7 @@ func (c *Console) search(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 	}
 	p.Data = d
-	c.render(w, http.StatusOK, "search", p)
+	c.render(w, status, "search", p)
 }
 
 // splitList reads a comma-separated form field.

@@ -49,6 +49,13 @@ type Config struct {
 	// issues tokens for this service only.
 	Audience string
 
+	// AuthorizedParties, when set, must name the token's azp claim
+	// (RAGD_OIDC_AUTHORIZED_PARTIES, a comma list; Clerk puts the origin of
+	// the app that got the token there, and recommends this check). With
+	// neither Audience nor AuthorizedParties, any client of the issuer
+	// could present its tokens here.
+	AuthorizedParties []string
+
 	// JWKSURL is where the signing keys are served (RAGD_OIDC_JWKS_URL).
 	// Empty: the jwks_uri of Issuer/.well-known/openid-configuration.
 	JWKSURL string
@@ -98,7 +105,7 @@ type Config struct {
 // them without RAGD_OIDC_ISSUER is an error. The result has its defaults
 // filled in and is validated as New would.
 func ConfigFromEnv(getenv func(string) string) (c Config, enabled bool, err error) {
-	vars := []string{"RAGD_OIDC_ISSUER", "RAGD_OIDC_AUDIENCE", "RAGD_OIDC_JWKS_URL", "RAGD_OIDC_ALGORITHMS",
+	vars := []string{"RAGD_OIDC_ISSUER", "RAGD_OIDC_AUDIENCE", "RAGD_OIDC_AUTHORIZED_PARTIES", "RAGD_OIDC_JWKS_URL", "RAGD_OIDC_ALGORITHMS",
 		"RAGD_OIDC_ORG_CLAIM", "RAGD_OIDC_ROLE_CLAIM", "RAGD_OIDC_ROLE_SCOPES", "RAGD_OIDC_CLOCK_SKEW"}
 	c.Issuer = strings.TrimSpace(getenv("RAGD_OIDC_ISSUER"))
 	if c.Issuer == "" {
@@ -110,6 +117,11 @@ func ConfigFromEnv(getenv func(string) string) (c Config, enabled bool, err erro
 		return Config{}, false, nil
 	}
 	c.Audience = strings.TrimSpace(getenv("RAGD_OIDC_AUDIENCE"))
+	for p := range strings.SplitSeq(getenv("RAGD_OIDC_AUTHORIZED_PARTIES"), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			c.AuthorizedParties = append(c.AuthorizedParties, p)
+		}
+	}
 	c.JWKSURL = strings.TrimSpace(getenv("RAGD_OIDC_JWKS_URL"))
 	if s := getenv("RAGD_OIDC_ALGORITHMS"); strings.TrimSpace(s) != "" {
 		for a := range strings.SplitSeq(s, ",") {

@@ -125,6 +125,12 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Identity, error) {
 			return Identity{}, fmt.Errorf("%w: not valid before %.0f", ErrInvalidToken, n)
 		}
 	}
+	if len(v.cfg.AuthorizedParties) > 0 {
+		azp, _ := claims["azp"].(string)
+		if !slices.Contains(v.cfg.AuthorizedParties, azp) {
+			return Identity{}, fmt.Errorf("%w: azp %q is not an authorized party", ErrInvalidToken, azp)
+		}
+	}
 	id, err := v.Identify(claims)
 	id.Expiry = tok.Expiry
 	return id, err

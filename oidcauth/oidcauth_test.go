@@ -126,6 +126,17 @@ func TestVerify(t *testing.T) {
 		})
 	})
 
+	t.Run("AuthorizedParties", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, func(c *oidcauth.Config) { c.AuthorizedParties = []string{"https://app.example", "https://admin.example"} })
+		b.runClaimCases(t, []claimCase{
+			{"AcceptsListed", map[string]any{"azp": "https://admin.example"}, true},
+			{"RefusesUnlisted", map[string]any{"azp": "https://evil.example"}, false},
+			{"RefusesMissing", map[string]any{"azp": nil}, false},
+			{"RefusesNonString", map[string]any{"azp": []string{"https://app.example"}}, false},
+		})
+	})
+
 	t.Run("IgnoresAudienceWhenNotConfigured", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
@@ -423,6 +434,14 @@ func TestConfigFromEnv(t *testing.T) {
 		}
 		if c.HTTPClient == nil || c.HTTPClient.Timeout != 10*time.Second {
 			t.Fatalf("HTTP client = %+v", c.HTTPClient)
+		}
+	})
+
+	t.Run("AuthorizedPartiesList", func(t *testing.T) {
+		t.Parallel()
+		c, _, err := oidcauth.ConfigFromEnv(env("RAGD_OIDC_ISSUER", "https://clerk.example.com", "RAGD_OIDC_AUTHORIZED_PARTIES", " https://a.example, ,https://b.example "))
+		if err != nil || !slices.Equal(c.AuthorizedParties, []string{"https://a.example", "https://b.example"}) {
+			t.Fatalf("authorized parties = %q, err = %v", c.AuthorizedParties, err)
 		}
 	})
 

@@ -202,7 +202,8 @@ func identify(v *oidcauth.Verifier, store *agents.Store) func(ctx context.Contex
 		if email, _ := claims["email"].(string); email != "" {
 			who = email
 		}
-		return agents.Session{TenantID: t.ID, Subject: who + " (" + id.Role + ")", Scopes: id.Scopes}, nil
+		org := id.OrgID
+		return agents.Session{TenantID: t.ID, OrgID: &org, Subject: who + " (" + id.Role + ")", Scopes: id.Scopes}, nil
 	}
 }
 

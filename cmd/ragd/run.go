@@ -201,7 +201,11 @@ func newServer(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Lo
 			vectors.Close()
 			return nil, nil, fmt.Errorf("oidc: %w", err)
 		}
-		log.Info("bearer tokens of the identity provider accepted", "issuer", cfg.OIDC.Issuer, "audience", cfg.OIDC.Audience)
+		log.Info("bearer tokens of the identity provider accepted", "issuer", cfg.OIDC.Issuer, "audience", cfg.OIDC.Audience,
+			"authorized_parties", cfg.OIDC.AuthorizedParties)
+		if cfg.OIDC.Audience == "" && len(cfg.OIDC.AuthorizedParties) == 0 {
+			log.Warn("RAGD_OIDC_AUDIENCE and RAGD_OIDC_AUTHORIZED_PARTIES are both unset: a token the issuer gave any of its clients is accepted; set one unless the issuer serves ragd alone")
+		}
 		if cfg.ConsoleClientID != "" {
 			consoleOIDC = &console.OIDC{Name: cfg.ConsoleProviderName, Issuer: cfg.OIDC.Issuer, ClientID: cfg.ConsoleClientID,
 				ClientSecret: cfg.ConsoleClientSecret, RedirectURL: cfg.ConsoleRedirectURL}

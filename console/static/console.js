@@ -36,16 +36,46 @@ function statusText(d) {
 }
 
 // watch follows a document's events until it is ready, failed or deleted,
-// calling show with each state.
+// calling show with each state. A page over plain HTTP/1.1 gets six
+// connections to the server, and each stream holds one: at most four
+// streams are open at once, the others wait their turn, so that uploads
+// and clicks always have a connection.
+const maxStreams = 4;
+let streams = 0;
+const waiting = [];
+
 function watch(id, show) {
+  waiting.push([id, show]);
+  pump();
+}
+
+function pump() {
+  while (streams < maxStreams && waiting.length > 0) {
+    const [id, show] = waiting.shift();
+    streams++;
+    follow(id, show);
+  }
+}
+
+function follow(id, show) {
   const es = new EventSource("/v1/documents/" + encodeURIComponent(id) + "/events");
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    es.close();
+    streams--;
+    pump();
+  };
   es.addEventListener("document", (ev) => {
     const d = JSON.parse(ev.data);
     show(d);
-    if (d.status === "ready" || d.status === "failed") es.close();
+    if (d.status === "ready" || d.status === "failed") end();
   });
-  es.addEventListener("deleted", () => { show({ status: "deleted" }); es.close(); });
-  es.onerror = () => { if (es.readyState === EventSource.CLOSED) return; };
+  es.addEventListener("deleted", () => { show({ status: "deleted" }); end(); });
+  // The browser reconnects by itself after a dropped stream; a refusal
+  // (the session ended, the document is gone) closes it for good.
+  es.onerror = () => { if (es.readyState === EventSource.CLOSED) end(); };
 }
 
 // Rows still being processed update themselves.
