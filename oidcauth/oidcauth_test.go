@@ -128,7 +128,9 @@ func TestVerify(t *testing.T) {
 
 	t.Run("AuthorizedParties", func(t *testing.T) {
 		t.Parallel()
-		b := setup(t, func(c *oidcauth.Config) { c.AuthorizedParties = []string{"https://app.example", "https://admin.example"} })
+		b := setup(t, func(c *oidcauth.Config) {
+			c.AuthorizedParties = []string{"https://app.example", "https://admin.example"}
+		})
 		b.runClaimCases(t, []claimCase{
 			{"AcceptsListed", map[string]any{"azp": "https://admin.example"}, true},
 			{"RefusesUnlisted", map[string]any{"azp": "https://evil.example"}, false},
