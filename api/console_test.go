@@ -265,6 +265,18 @@ func TestConsole(t *testing.T) {
 		}
 	})
 
+	t.Run("SigningInAgainEndsTheOldSession", func(t *testing.T) {
+		v := b.signIn(keyA)
+		old := v.session
+		if r := v.post("/console/login", url.Values{"api_key": {keyB}}); r.Status != http.StatusSeeOther || v.session == old {
+			t.Fatalf("second sign-in: %d", r.Status)
+		}
+		stale := &visitor{b: b, session: old}
+		if r := stale.get("/console/documents"); r.Status != http.StatusSeeOther {
+			t.Fatalf("the replaced session still works: %d", r.Status)
+		}
+	})
+
 	t.Run("SignOutEndsTheSession", func(t *testing.T) {
 		v := b.signIn(keyA)
 		if r := v.post("/console/logout", url.Values{"csrf_token": {v.csrf()}}); r.Status != http.StatusSeeOther {

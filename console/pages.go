@@ -134,6 +134,12 @@ func (c *Console) oidcName() string {
 }
 
 func (c *Console) startSession(w http.ResponseWriter, r *http.Request, in agents.Session, next string) {
+	// A sign-in replaces the browser's session, if it had one: end that.
+	if old, err := r.Cookie(SessionCookie); err == nil {
+		if err := c.Store.DeleteSession(r.Context(), old.Value); err != nil {
+			c.Logger.WarnContext(r.Context(), "console: end the replaced session", "err", err)
+		}
+	}
 	token, s, err := c.Store.CreateSession(r.Context(), in, c.SessionTTL)
 	if err != nil {
 		c.Logger.ErrorContext(r.Context(), "console: create session", "err", err)
