@@ -1,0 +1,75 @@
+package webhooks_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ragd/ragd"
+	"github.com/ragd/ragd/agents"
+	"github.com/ragd/ragd/ingest"
+	"github.com/ragd/ragd/jobs"
+	"github.com/ragd/ragd/postgres/pgtest"
+	"github.com/ragd/ragd/secret"
+	"github.com/ragd/ragd/webhooks"
+)
+
+// TestRecordIsPartOfTheChange: an event, its deliveries and their jobs
+// are written in the caller's transaction, so they exist if and only if
+// it commits; a type no endpoint asked for writes nothing.
+func TestRecordIsPartOfTheChange(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	box, _ := secret.NewBox(secret.NewKey())
+	tenant, err := agents.NewStore(pool, box).CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("T")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ins, err := jobs.NewInserter(pool, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooks := webhooks.NewStore(pool, box, ins, webhooks.Config{AllowPrivate: true})
+	if _, _, err := hooks.Create(ctx, tenant.ID, webhooks.Input{URL: "http://127.0.0.1:9/", EventTypes: []string{ingest.EventDocumentReady}}); err != nil {
+		t.Fatal(err)
+	}
+	counts := func() (events, deliveries, queued int) {
+		t.Helper()
+		err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM webhook_events), (SELECT count(*) FROM webhook_deliveries),
+			(SELECT count(*) FROM river_job WHERE kind = 'deliver_webhook')`).Scan(&events, &deliveries, &queued)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	subject := uuid.New()
+	rollback := errors.New("the change failed")
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if err := hooks.Record(ctx, tx, tenant.ID, ingest.EventDocumentReady, subject, map[string]any{"id": subject}); err != nil {
+			return err
+		}
+		return rollback
+	})
+	if !errors.Is(err, rollback) {
+		t.Fatal(err)
+	}
+	if e, d, q := counts(); e+d+q != 0 {
+		t.Fatalf("after a rollback: %d events, %d deliveries, %d jobs", e, d, q)
+	}
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if err := hooks.Record(ctx, tx, tenant.ID, ingest.EventDocumentFailed, subject, nil); err != nil {
+			return err
+		}
+		return hooks.Record(ctx, tx, tenant.ID, ingest.EventDocumentReady, subject, map[string]any{"id": subject})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, d, q := counts(); e != 1 || d != 1 || q != 1 {
+		t.Fatalf("after a commit: %d events, %d deliveries, %d jobs; want 1 each (none for the type nobody asked for)", e, d, q)
+	}
+}
