@@ -290,6 +290,27 @@ func TestWebhooks(t *testing.T) {
 		rcv.wait("the retry", has("document.ready", docID, 200))
 	})
 
+	t.Run("EvaluationCompleted", func(t *testing.T) {
+		t.Parallel()
+		key := tenant("hooks-eval")
+		rcv := newReceiver(t)
+		_, secret := b.createWebhook(key, rcv.srv.URL, "evaluation.completed")
+		rcv.setSecret(secret)
+		doc := b.must(202, "POST", "/v1/documents", key, map[string]any{"text": "Visitors park in the south lot.", "external_id": "kb-park"}).json(t)
+		b.waitDocument(key, doc["id"].(string))
+		id := b.must(202, "POST", "/v1/evaluations", key, map[string]any{"queries": []map[string]any{
+			{"query": "where do visitors park", "relevant": []map[string]any{{"external_id": "kb-park"}}}}}).json(t)["id"].(string)
+		got := rcv.wait("evaluation.completed", has("evaluation.completed", id, 200))
+		for _, g := range got {
+			if g.Data["id"] == id && (g.Data["status"] != "succeeded" || g.Data["best"] == nil || g.Data["results"] != nil) {
+				t.Fatalf("evaluation.completed data: %v", g.Data)
+			}
+		}
+		if e := b.must(200, "GET", "/v1/evaluations/"+id, key, nil).json(t); e["status"] != "succeeded" {
+			t.Fatalf("evaluation %v", e["status"])
+		}
+	})
+
 	t.Run("Validation", func(t *testing.T) {
 		t.Parallel()
 		key := tenant("hooks-valid")
@@ -355,4 +376,28 @@ func TestWebhooksRefusePrivateAddresses(t *testing.T) {
 		}
 	}
 	b.must(201, "POST", "/v1/webhooks", key, map[string]any{"url": "https://hooks.example.com/ragd", "event_types": []string{"document.ready"}})
+}
+
+// TestWebhooksKeepADocumentsOrderThroughRetries: a document's deletion
+// is not sent while its ready event is waiting for a retry; it follows
+// once ready got through.
+func TestWebhooksKeepADocumentsOrderThroughRetries(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, apitest.Options{Webhooks: webhooks.Config{AllowPrivate: true, Retries: []time.Duration{500 * time.Millisecond, 500 * time.Millisecond}}})
+	_, key := b.tenantWithKey("hooks-ordered", allScopes...)
+	rcv := newReceiver(t, 500)
+	_, secret := b.createWebhook(key, rcv.srv.URL, "document.ready", "document.deleted")
+	rcv.setSecret(secret)
+	docID := b.must(202, "POST", "/v1/documents", key, map[string]any{"text": "soon gone"}).json(t)["id"].(string)
+	rcv.wait("the failed first attempt", has("document.ready", docID, 500))
+	b.must(202, "DELETE", "/v1/documents/"+docID, key, nil)
+	got := rcv.wait("document.deleted", has("document.deleted", docID, 200))
+	var seq []string
+	for _, g := range got {
+		seq = append(seq, g.Type+" "+http.StatusText(g.Status))
+	}
+	want := []string{"document.ready Internal Server Error", "document.ready OK", "document.deleted OK"}
+	if len(seq) != 3 || seq[0] != want[0] || seq[1] != want[1] || seq[2] != want[2] {
+		t.Fatalf("the receiver got %v, want %v", seq, want)
+	}
 }
