@@ -172,6 +172,25 @@ func (w *DeliverWebhookWorker) Work(ctx context.Context, job *river.Job[DeliverW
 	return nil
 }
 
+// ExpireWebhookEventsArgs is the periodic clean-up of webhook events
+// older than webhooks.Retention.
+type ExpireWebhookEventsArgs struct{}
+
+// Kind implements river.JobArgs.
+func (ExpireWebhookEventsArgs) Kind() string { return "expire_webhook_events" }
+
+// ExpireWebhookEventsWorker deletes old webhook events.
+type ExpireWebhookEventsWorker struct {
+	river.WorkerDefaults[ExpireWebhookEventsArgs]
+	Webhooks *webhooks.Store
+}
+
+// Work deletes events older than webhooks.Retention that nothing waits to send.
+func (w *ExpireWebhookEventsWorker) Work(ctx context.Context, job *river.Job[ExpireWebhookEventsArgs]) error {
+	_, err := w.Webhooks.Expire(ctx, time.Now().Add(-webhooks.Retention))
+	return err
+}
+
 // Inserter inserts jobs in a caller's transaction without working any
 // (River's insert-only client). The stores that record webhook events need
 // it before the Queue exists, since the Queue's workers need those stores.
@@ -374,11 +393,16 @@ func New(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
 		}
 		if cfg.Webhooks != nil {
 			river.AddWorker(workers, &DeliverWebhookWorker{Webhooks: cfg.Webhooks})
+			river.AddWorker(workers, &ExpireWebhookEventsWorker{Webhooks: cfg.Webhooks})
 		}
 		rc.Workers = workers
 		rc.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 			func() (river.JobArgs, *river.InsertOpts) { return ExpireIdempotencyKeysArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true})}
+		if cfg.Webhooks != nil {
+			rc.PeriodicJobs = append(rc.PeriodicJobs, river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+				func() (river.JobArgs, *river.InsertOpts) { return ExpireWebhookEventsArgs{}, nil }, nil))
+		}
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
 		sup = &supervisor{pool: pool, id: newClientID(), workers: cfg.Workers, t: cfg.Supervisor.withDefaults(),
 			log: cfg.Logger, failed: markFailedFunc(cfg.Pipeline)}

@@ -171,6 +171,21 @@ func (s *Store) Delete(ctx context.Context, tenantID, id uuid.UUID) error {
 	return nil
 }
 
+// Retention is how long events and their deliveries are kept once none
+// of their deliveries is pending.
+const Retention = 30 * 24 * time.Hour
+
+// Expire deletes the events recorded before before, with their deliveries
+// and attempts, unless a delivery of theirs is still pending.
+func (s *Store) Expire(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM webhook_events ev WHERE ev.created_at < $1
+		AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = ev.id AND d.status = 'pending')`, before)
+	if err != nil {
+		return 0, fmt.Errorf("expire webhook events: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // Record writes an event to the outbox, with a delivery and its job for
 // every enabled endpoint of the tenant that asked for its type, in tx: the
 // transaction of the change the event reports, so that the event exists

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -71,5 +72,23 @@ func TestRecordIsPartOfTheChange(t *testing.T) {
 	}
 	if e, d, q := counts(); e != 1 || d != 1 || q != 1 {
 		t.Fatalf("after a commit: %d events, %d deliveries, %d jobs; want 1 each (none for the type nobody asked for)", e, d, q)
+	}
+
+	// Expiry keeps what is still to be sent, and removes the rest.
+	later := time.Now().Add(time.Hour)
+	if n, err := hooks.Expire(ctx, later); err != nil || n != 0 {
+		t.Fatalf("expired %d events with a pending delivery (%v)", n, err)
+	}
+	if _, err := pool.Exec(ctx, "UPDATE webhook_deliveries SET status = 'delivered'"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := hooks.Expire(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("expired %d recent events (%v)", n, err)
+	}
+	if n, err := hooks.Expire(ctx, later); err != nil || n != 1 {
+		t.Fatalf("expired %d events, want 1 (%v)", n, err)
+	}
+	if e, d, _ := counts(); e != 0 || d != 0 {
+		t.Fatalf("after expiry: %d events, %d deliveries", e, d)
 	}
 }
