@@ -3,6 +3,9 @@ package webhooks_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,5 +93,58 @@ func TestRecordIsPartOfTheChange(t *testing.T) {
 	}
 	if e, d, _ := counts(); e != 0 || d != 0 {
 		t.Fatalf("after expiry: %d events, %d deliveries", e, d)
+	}
+}
+
+// TestDeliverAfterACrashMidAttempt: a worker that died while sending
+// leaves its lease; once the lease runs out the delivery is sent again
+// (at least once), and while it holds, no second worker sends it.
+func TestDeliverAfterACrashMidAttempt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	box, _ := secret.NewBox(secret.NewKey())
+	tenant, err := agents.NewStore(pool, box).CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("T")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hits atomic.Int32
+	rcv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	t.Cleanup(rcv.Close)
+	ins, err := jobs.NewInserter(pool, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooks := webhooks.NewStore(pool, box, ins, webhooks.Config{AllowPrivate: true})
+	if _, _, err := hooks.Create(ctx, tenant.ID, webhooks.Input{URL: rcv.URL, EventTypes: []string{ingest.EventDocumentReady}}); err != nil {
+		t.Fatal(err)
+	}
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		return hooks.Record(ctx, tx, tenant.ID, ingest.EventDocumentReady, uuid.New(), map[string]any{})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id uuid.UUID
+	// The crashed worker's lease, still held.
+	if err := pool.QueryRow(ctx, "UPDATE webhook_deliveries SET leased_until = now() + interval '1 minute' RETURNING id").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	wait, err := hooks.Deliver(ctx, tenant.ID, id, 1)
+	if err != nil || wait <= 0 || hits.Load() != 0 {
+		t.Fatalf("while leased: wait %s, err %v, %d requests; want a wait and none", wait, err, hits.Load())
+	}
+	if _, err := pool.Exec(ctx, "UPDATE webhook_deliveries SET leased_until = now() - interval '1 second'"); err != nil {
+		t.Fatal(err)
+	}
+	wait, err = hooks.Deliver(ctx, tenant.ID, id, 1)
+	if err != nil || wait != 0 || hits.Load() != 1 {
+		t.Fatalf("after the lease: wait %s, err %v, %d requests; want it sent once", wait, err, hits.Load())
+	}
+	// A job of an older run, or delivered twice, sends nothing more.
+	for _, gen := range []int{0, 1} {
+		if wait, err := hooks.Deliver(ctx, tenant.ID, id, gen); err != nil || wait != 0 || hits.Load() != 1 {
+			t.Fatalf("generation %d again: wait %s, err %v, %d requests", gen, wait, err, hits.Load())
+		}
 	}
 }
