@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/agents"
@@ -21,11 +22,15 @@ import (
 	"github.com/ragd/ragd/webhooks"
 )
 
-// TestRecordIsPartOfTheChange: an event, its deliveries and their jobs
-// are written in the caller's transaction, so they exist if and only if
-// it commits; a type no endpoint asked for writes nothing.
-func TestRecordIsPartOfTheChange(t *testing.T) {
-	t.Parallel()
+// testBundle is a tenant with one endpoint, subscribed to document.ready.
+type testBundle struct {
+	pool   *pgxpool.Pool
+	tenant uuid.UUID
+	hooks  *webhooks.Store
+}
+
+func setup(t *testing.T, url string) testBundle {
+	t.Helper()
 	ctx := context.Background()
 	pool := pgtest.NewPool(t)
 	box, _ := secret.NewBox(secret.NewKey())
@@ -38,9 +43,20 @@ func TestRecordIsPartOfTheChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	hooks := webhooks.NewStore(pool, box, ins, webhooks.Config{AllowPrivate: true})
-	if _, _, err := hooks.Create(ctx, tenant.ID, webhooks.Input{URL: "http://127.0.0.1:9/", EventTypes: []string{ingest.EventDocumentReady}}); err != nil {
+	if _, _, err := hooks.Create(ctx, tenant.ID, webhooks.Input{URL: url, EventTypes: []string{ingest.EventDocumentReady}}); err != nil {
 		t.Fatal(err)
 	}
+	return testBundle{pool: pool, tenant: tenant.ID, hooks: hooks}
+}
+
+// TestRecordIsPartOfTheChange: an event, its deliveries and their jobs
+// are written in the caller's transaction, so they exist if and only if
+// it commits; a type no endpoint asked for writes nothing.
+func TestRecordIsPartOfTheChange(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, "http://127.0.0.1:9/")
+	pool, hooks, tenantID := b.pool, b.hooks, b.tenant
 	counts := func() (events, deliveries, queued int) {
 		t.Helper()
 		err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM webhook_events), (SELECT count(*) FROM webhook_deliveries),
@@ -52,8 +68,8 @@ func TestRecordIsPartOfTheChange(t *testing.T) {
 	}
 	subject := uuid.New()
 	rollback := errors.New("the change failed")
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if err := hooks.Record(ctx, tx, tenant.ID, ingest.EventDocumentReady, subject, map[string]any{"id": subject}); err != nil {
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if err := hooks.Record(ctx, tx, tenantID, ingest.EventDocumentReady, subject, map[string]any{"id": subject}); err != nil {
 			return err
 		}
 		return rollback
@@ -65,10 +81,10 @@ func TestRecordIsPartOfTheChange(t *testing.T) {
 		t.Fatalf("after a rollback: %d events, %d deliveries, %d jobs", e, d, q)
 	}
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if err := hooks.Record(ctx, tx, tenant.ID, ingest.EventDocumentFailed, subject, nil); err != nil {
+		if err := hooks.Record(ctx, tx, tenantID, ingest.EventDocumentFailed, subject, nil); err != nil {
 			return err
 		}
-		return hooks.Record(ctx, tx, tenant.ID, ingest.EventDocumentReady, subject, map[string]any{"id": subject})
+		return hooks.Record(ctx, tx, tenantID, ingest.EventDocumentReady, subject, map[string]any{"id": subject})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -102,25 +118,13 @@ func TestRecordIsPartOfTheChange(t *testing.T) {
 func TestDeliverAfterACrashMidAttempt(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := pgtest.NewPool(t)
-	box, _ := secret.NewBox(secret.NewKey())
-	tenant, err := agents.NewStore(pool, box).CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("T")})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var hits atomic.Int32
 	rcv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
 	t.Cleanup(rcv.Close)
-	ins, err := jobs.NewInserter(pool, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hooks := webhooks.NewStore(pool, box, ins, webhooks.Config{AllowPrivate: true})
-	if _, _, err := hooks.Create(ctx, tenant.ID, webhooks.Input{URL: rcv.URL, EventTypes: []string{ingest.EventDocumentReady}}); err != nil {
-		t.Fatal(err)
-	}
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		return hooks.Record(ctx, tx, tenant.ID, ingest.EventDocumentReady, uuid.New(), map[string]any{})
+	b := setup(t, rcv.URL)
+	pool, hooks, tenantID := b.pool, b.hooks, b.tenant
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		return hooks.Record(ctx, tx, tenantID, ingest.EventDocumentReady, uuid.New(), map[string]any{})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -130,20 +134,20 @@ func TestDeliverAfterACrashMidAttempt(t *testing.T) {
 	if err := pool.QueryRow(ctx, "UPDATE webhook_deliveries SET leased_until = now() + interval '1 minute' RETURNING id").Scan(&id); err != nil {
 		t.Fatal(err)
 	}
-	wait, err := hooks.Deliver(ctx, tenant.ID, id, 1)
+	wait, err := hooks.Deliver(ctx, tenantID, id, 1)
 	if err != nil || wait <= 0 || hits.Load() != 0 {
 		t.Fatalf("while leased: wait %s, err %v, %d requests; want a wait and none", wait, err, hits.Load())
 	}
 	if _, err := pool.Exec(ctx, "UPDATE webhook_deliveries SET leased_until = now() - interval '1 second'"); err != nil {
 		t.Fatal(err)
 	}
-	wait, err = hooks.Deliver(ctx, tenant.ID, id, 1)
+	wait, err = hooks.Deliver(ctx, tenantID, id, 1)
 	if err != nil || wait != 0 || hits.Load() != 1 {
 		t.Fatalf("after the lease: wait %s, err %v, %d requests; want it sent once", wait, err, hits.Load())
 	}
 	// A job of an older run, or delivered twice, sends nothing more.
 	for _, gen := range []int{0, 1} {
-		if wait, err := hooks.Deliver(ctx, tenant.ID, id, gen); err != nil || wait != 0 || hits.Load() != 1 {
+		if wait, err := hooks.Deliver(ctx, tenantID, id, gen); err != nil || wait != 0 || hits.Load() != 1 {
 			t.Fatalf("generation %d again: wait %s, err %v, %d requests", gen, wait, err, hits.Load())
 		}
 	}
