@@ -22,13 +22,15 @@ const (
 	ScopeDocumentsWrite Scope = "documents:write"
 	ScopeSearch         Scope = "search"
 	ScopeKeysWrite      Scope = "keys:write"
+	ScopeWebhooksWrite  Scope = "webhooks:write"
 )
 
 // AllScopes lists every scope, in a stable order.
-var AllScopes = []Scope{ScopeAgentsRead, ScopeAgentsWrite, ScopeDocumentsRead, ScopeDocumentsWrite, ScopeSearch, ScopeKeysWrite}
+var AllScopes = []Scope{ScopeAgentsRead, ScopeAgentsWrite, ScopeDocumentsRead, ScopeDocumentsWrite, ScopeSearch, ScopeKeysWrite, ScopeWebhooksWrite}
 
 // DefaultScopes are given to a key created without scopes: all but
-// keys:write, so that a leaked key cannot mint more keys.
+// keys:write and webhooks:write, so that a leaked key can neither mint
+// more keys nor send the tenant's events somewhere new.
 var DefaultScopes = []Scope{ScopeAgentsRead, ScopeAgentsWrite, ScopeDocumentsRead, ScopeDocumentsWrite, ScopeSearch}
 
 // KeyPrefix starts every API key, so that people and secret scanners

@@ -193,4 +193,4 @@ func (b *testBundle) tenantWithKey(slug string, scopes ...string) (string, strin
 	return id, kr["key"].(string)
 }
 
-var allScopes = []string{"agents:read", "agents:write", "documents:read", "documents:write", "search", "keys:write"}
+var allScopes = []string{"agents:read", "agents:write", "documents:read", "documents:write", "search", "keys:write", "webhooks:write"}

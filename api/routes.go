@@ -63,6 +63,14 @@ func routes(d Deps, auth *authenticator) []route {
 		{"POST /v1/documents/{document_id}/reindex", tenant(agents.ScopeDocumentsWrite, handleReindexDocument(docs, queue)), false},
 		{"DELETE /v1/documents/{document_id}", tenant(agents.ScopeDocumentsWrite, handleDeleteDocument(docs, queue)), false},
 
+		{"POST /v1/webhooks", tenant(agents.ScopeWebhooksWrite, handleCreateWebhook(d.Webhooks)), false},
+		{"GET /v1/webhooks", tenant(agents.ScopeWebhooksWrite, handleListWebhooks(d.Webhooks)), false},
+		{"GET /v1/webhooks/{webhook_id}", tenant(agents.ScopeWebhooksWrite, handleGetWebhook(d.Webhooks)), false},
+		{"PATCH /v1/webhooks/{webhook_id}", tenant(agents.ScopeWebhooksWrite, handleUpdateWebhook(d.Webhooks)), false},
+		{"DELETE /v1/webhooks/{webhook_id}", tenant(agents.ScopeWebhooksWrite, handleDeleteWebhook(d.Webhooks)), false},
+		{"GET /v1/webhooks/{webhook_id}/deliveries", tenant(agents.ScopeWebhooksWrite, handleListDeliveries(d.Webhooks)), false},
+		{"POST /v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", tenant(agents.ScopeWebhooksWrite, handleRetryDelivery(d.Webhooks)), false},
+
 		// River's job dashboard (it serves its own API under /jobs/api/).
 		{"/jobs/", auth.adminUI(orNotFound(d.JobsUI)), true},
 		// The tenants' console: pages that call the routes above in-process.

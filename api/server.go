@@ -15,6 +15,7 @@ import (
 	"github.com/ragd/ragd/metrics"
 	"github.com/ragd/ragd/oidcauth"
 	"github.com/ragd/ragd/search"
+	"github.com/ragd/ragd/webhooks"
 )
 
 // Queue enqueues the jobs API calls start, in the caller's transaction.
@@ -46,6 +47,8 @@ type Deps struct {
 	Searcher *search.Searcher
 	// Evals keeps the tenants' evaluations (their jobs run them).
 	Evals *evals.Store
+	// Webhooks keeps the tenants' webhook endpoints and deliveries.
+	Webhooks *webhooks.Store
 	// MaxUploadBytes bounds an uploaded file (RAGD_MAX_UPLOAD_BYTES).
 	MaxUploadBytes int64
 	// MaxInflightUploadBytes bounds the bytes of all uploads in flight at

@@ -140,18 +140,46 @@ type Resolver interface {
 	Resolve(ctx context.Context, tenantID uuid.UUID, ids []uuid.UUID, externalIDs []string) (map[uuid.UUID]bool, map[string][]uuid.UUID, error)
 }
 
+// EventCompleted is the event an evaluation's end (succeeded or failed)
+// is recorded as, for webhooks.
+const EventCompleted = "evaluation.completed"
+
+// Events records what happened to an evaluation in the transaction that
+// made it happen (the webhooks package implements it).
+type Events interface {
+	Record(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, typ string, subjectID uuid.UUID, data any) error
+}
+
+// Completed is the data of an evaluation.completed event: the evaluation
+// without its results (GET it for them), with its best configuration.
+type Completed struct {
+	ID              uuid.UUID  `json:"id"`
+	TenantID        uuid.UUID  `json:"tenant_id"`
+	Status          string     `json:"status"`
+	Queries         int        `json:"queries"`
+	K               int        `json:"k"`
+	AgentID         string     `json:"agent_id,omitempty"`
+	Best            *Result    `json:"best"`
+	Error           *string    `json:"error"`
+	EmbeddingTokens int64      `json:"embedding_tokens"`
+	CreatedAt       time.Time  `json:"created_at"`
+	FinishedAt      *time.Time `json:"finished_at"`
+}
+
 // Store keeps evaluations and runs them.
 type Store struct {
 	pool     *pgxpool.Pool
 	docs     Resolver
 	agents   *agents.Store
 	searcher *search.Searcher
+	events   Events
 }
 
 // NewStore returns a Store. searcher runs the searches (nil in a process
-// that only creates and reads evaluations).
-func NewStore(pool *pgxpool.Pool, docs Resolver, ag *agents.Store, searcher *search.Searcher) *Store {
-	return &Store{pool: pool, docs: docs, agents: ag, searcher: searcher}
+// that only creates and reads evaluations); events, when not nil, records
+// each evaluation's end in the transaction that stores it.
+func NewStore(pool *pgxpool.Pool, docs Resolver, ag *agents.Store, searcher *search.Searcher, events Events) *Store {
+	return &Store{pool: pool, docs: docs, agents: ag, searcher: searcher, events: events}
 }
 
 // Create validates in, resolves its documents and agent, and stores the
@@ -482,15 +510,33 @@ func (s *Store) Run(ctx context.Context, tenantID, id uuid.UUID, usage func(ctx 
 	if err != nil {
 		return err
 	}
-	_, err = s.pool.Exec(ctx, `UPDATE evaluations SET status = 'succeeded', progress = 1, results = $3, embedding_tokens = embedding_tokens + $4, finished_at = now()
-		WHERE tenant_id = $1 AND id = $2`, tenantID, id, out, tokens)
-	return err
+	return s.complete(ctx, tenantID, id, `UPDATE evaluations SET status = 'succeeded', progress = 1, results = $3, embedding_tokens = embedding_tokens + $4, finished_at = now()
+		WHERE tenant_id = $1 AND id = $2 RETURNING `+columns, out, tokens)
 }
 
 func (s *Store) fail(ctx context.Context, tenantID, id uuid.UUID, msg string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE evaluations SET status = 'failed', error_message = $3, finished_at = now() WHERE tenant_id = $1 AND id = $2`,
-		tenantID, id, msg)
-	return err
+	return s.complete(ctx, tenantID, id, `UPDATE evaluations SET status = 'failed', error_message = $3, finished_at = now()
+		WHERE tenant_id = $1 AND id = $2 RETURNING `+columns, msg)
+}
+
+// complete runs update, which ends the evaluation and returns its columns,
+// and records evaluation.completed in the same transaction.
+func (s *Store) complete(ctx context.Context, tenantID, id uuid.UUID, update string, args ...any) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		e, err := scan(tx.QueryRow(ctx, update, append([]any{tenantID, id}, args...)...))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // gone with its tenant
+		}
+		if err != nil {
+			return fmt.Errorf("complete evaluation: %w", err)
+		}
+		if s.events == nil {
+			return nil
+		}
+		return s.events.Record(ctx, tx, tenantID, EventCompleted, id, Completed{ID: e.ID, TenantID: tenantID, Status: e.Status,
+			Queries: e.Queries, K: e.K, AgentID: e.AgentID, Best: e.Best, Error: e.Error, EmbeddingTokens: e.EmbeddingTokens,
+			CreatedAt: e.CreatedAt, FinishedAt: e.FinishedAt})
+	})
 }
 
 func trim(s string) string {

@@ -559,15 +559,18 @@ func (s *Store) setStage(ctx context.Context, d Document, stage string, progress
 // not nil, is when this run started.
 func (s *Store) setFailed(ctx context.Context, d Document, started *time.Time, e *Error) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE documents SET status = 'failed', stage = NULL, error_code = $4, error_message = $5,
+		failed, err := scanDoc(tx.QueryRow(ctx, `UPDATE documents SET status = 'failed', stage = NULL, error_code = $4, error_message = $5,
 			started_at = coalesce($6, started_at), finished_at = now(), updated_at = now()
-			WHERE tenant_id = $1 AND id = $2 AND content_version = $3 AND status <> 'deleting'`,
-			d.TenantID, d.ID, d.ContentVersion, e.Code, e.Message, started)
+			WHERE tenant_id = $1 AND id = $2 AND content_version = $3 AND status <> 'deleting' RETURNING `+docColumns,
+			d.TenantID, d.ID, d.ContentVersion, e.Code, e.Message, started))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errStale
+		}
 		if err != nil {
 			return fmt.Errorf("record failure: %w", err)
 		}
-		if tag.RowsAffected() == 0 {
-			return errStale
+		if err := s.record(ctx, tx, EventDocumentFailed, failed); err != nil {
+			return err
 		}
 		return forgetPassword(ctx, tx, d)
 	})
@@ -591,18 +594,21 @@ func (s *Store) finish(ctx context.Context, d Document, pieces []chunker.Chunk, 
 		// The UPDATE locks the row first: a concurrent delete or reindex
 		// waits for this transaction or makes it stale, never half of each;
 		// so does another run of the same version that finished first.
-		tag, err := tx.Exec(ctx, `UPDATE documents SET status = 'ready', stage = NULL, progress = 1, error_code = NULL, error_message = NULL,
+		ready, err := scanDoc(tx.QueryRow(ctx, `UPDATE documents SET status = 'ready', stage = NULL, progress = 1, error_code = NULL, error_message = NULL,
 			page_count = $4, char_count = $5, chunk_count = $6, token_count = $7, extract_ms = $8, chunk_ms = $9,
 			embed_ms = $10, index_ms = $11, embedding_tokens = $12, embedding_cache_hits = $13, indexed_version = content_version,
 			started_at = $14, finished_at = now(), updated_at = now()
-			WHERE tenant_id = $1 AND id = $2 AND content_version = $3 AND status NOT IN ('deleting', 'ready')`,
+			WHERE tenant_id = $1 AND id = $2 AND content_version = $3 AND status NOT IN ('deleting', 'ready') RETURNING `+docColumns,
 			d.TenantID, d.ID, d.ContentVersion, nilIfZero(r.pageCount), r.charCount, len(pieces), r.tokenCount, r.extractMS, r.chunkMS,
-			embedMS, indexMS, tokens, hits, r.started)
+			embedMS, indexMS, tokens, hits, r.started))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errStale
+		}
 		if err != nil {
 			return fmt.Errorf("mark ready: %w", err)
 		}
-		if tag.RowsAffected() == 0 {
-			return errStale
+		if err := s.record(ctx, tx, EventDocumentReady, ready); err != nil {
+			return err
 		}
 		// A version's own chunks exist only once it is ready; older
 		// versions' go here (the first version has none).

@@ -32,12 +32,27 @@ type Enqueuer interface {
 	Enqueued(ctx context.Context)
 }
 
+// The events a document's changes are recorded as, for webhooks.
+const (
+	EventDocumentReady   = "document.ready"
+	EventDocumentFailed  = "document.failed"
+	EventDocumentDeleted = "document.deleted"
+)
+
+// Events records what happened to a document in the transaction that made
+// it happen, after the statement that changed the document's row (the
+// webhooks package implements it). data is the document as it now is.
+type Events interface {
+	Record(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, typ string, subjectID uuid.UUID, data any) error
+}
+
 // Store keeps documents, their bytes and their chunks in Postgres. Every
 // method takes the tenant id and filters on it.
 type Store struct {
 	pool   *pgxpool.Pool
 	quotas Quotas
 	box    *secret.Box
+	events Events
 }
 
 // StoreOption configures a Store.
@@ -50,6 +65,18 @@ func WithDefaultQuotas(q Quotas) StoreOption { return func(s *Store) { s.quotas 
 // they wait for their ingest job. Without it, an upload with a password is
 // refused.
 func WithPasswordBox(box *secret.Box) StoreOption { return func(s *Store) { s.box = box } }
+
+// WithEvents records documents turning ready or failed and being deleted
+// with events, in the transactions that change them.
+func WithEvents(e Events) StoreOption { return func(s *Store) { s.events = e } }
+
+// record records an event of d's, when the store has Events.
+func (s *Store) record(ctx context.Context, tx pgx.Tx, typ string, d Document) error {
+	if s.events == nil {
+		return nil
+	}
+	return s.events.Record(ctx, tx, d.TenantID, typ, d.ID, d)
+}
 
 // NewStore returns a Store on pool.
 func NewStore(pool *pgxpool.Pool, opts ...StoreOption) *Store {
@@ -667,6 +694,9 @@ func (s *Store) Delete(ctx context.Context, tenantID, id uuid.UUID, q Enqueuer) 
 			return notFound(err, "delete document")
 		}
 		if err := forgetPassword(ctx, tx, d); err != nil {
+			return err
+		}
+		if err := s.record(ctx, tx, EventDocumentDeleted, d); err != nil {
 			return err
 		}
 		out = d

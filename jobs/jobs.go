@@ -22,6 +22,7 @@ import (
 	"github.com/ragd/ragd/evals"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/search"
+	"github.com/ragd/ragd/webhooks"
 )
 
 // IngestArgs asks for one content version of a document to be processed.
@@ -126,6 +127,90 @@ func (w *EvaluateWorker) Work(ctx context.Context, job *river.Job[EvaluateArgs])
 	})
 	w.Log.InfoContext(ctx, "job done", "job_id", job.ID, "kind", job.Kind, "tenant_id", a.TenantID, "evaluation_id", a.EvaluationID, "err", errString(err))
 	return recordable(orSnooze(err))
+}
+
+// DeliverWebhookArgs asks for a webhook delivery's attempts. Generation
+// is the delivery's run (a retry asked for by a person starts a new one).
+type DeliverWebhookArgs struct {
+	TenantID   uuid.UUID `json:"tenant_id"`
+	DeliveryID uuid.UUID `json:"delivery_id"`
+	Generation int       `json:"generation"`
+}
+
+// Kind implements river.JobArgs.
+func (DeliverWebhookArgs) Kind() string { return "deliver_webhook" }
+
+// InsertOpts: the delivery keeps its own schedule (the job snoozes between
+// attempts), so River's attempts count only ragd's own errors (Postgres
+// down); one job per run of a delivery.
+func (DeliverWebhookArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 25, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// DeliverWebhookWorker sends webhooks.
+type DeliverWebhookWorker struct {
+	river.WorkerDefaults[DeliverWebhookArgs]
+	Webhooks *webhooks.Store
+}
+
+// Timeout: one attempt, and its bookkeeping.
+func (w *DeliverWebhookWorker) Timeout(*river.Job[DeliverWebhookArgs]) time.Duration {
+	return w.Webhooks.LeaseFor()
+}
+
+// Work makes the delivery's next attempt; the job sleeps (snoozes) until
+// the one after, or until an earlier event of the same document is sent.
+func (w *DeliverWebhookWorker) Work(ctx context.Context, job *river.Job[DeliverWebhookArgs]) error {
+	a := job.Args
+	wait, err := w.Webhooks.Deliver(ctx, a.TenantID, a.DeliveryID, a.Generation)
+	if err != nil {
+		return recordable(err)
+	}
+	if wait > 0 {
+		return river.JobSnooze(wait)
+	}
+	return nil
+}
+
+// ExpireWebhookEventsArgs is the periodic clean-up of webhook events
+// older than webhooks.Retention.
+type ExpireWebhookEventsArgs struct{}
+
+// Kind implements river.JobArgs.
+func (ExpireWebhookEventsArgs) Kind() string { return "expire_webhook_events" }
+
+// ExpireWebhookEventsWorker deletes old webhook events.
+type ExpireWebhookEventsWorker struct {
+	river.WorkerDefaults[ExpireWebhookEventsArgs]
+	Webhooks *webhooks.Store
+}
+
+// Work deletes events older than webhooks.Retention that nothing waits to send.
+func (w *ExpireWebhookEventsWorker) Work(ctx context.Context, job *river.Job[ExpireWebhookEventsArgs]) error {
+	_, err := w.Webhooks.Expire(ctx, time.Now().Add(-webhooks.Retention))
+	return err
+}
+
+// Inserter inserts jobs in a caller's transaction without working any
+// (River's insert-only client). The stores that record webhook events need
+// it before the Queue exists, since the Queue's workers need those stores.
+type Inserter struct {
+	client *river.Client[pgx.Tx]
+}
+
+// NewInserter returns an Inserter on pool.
+func NewInserter(pool *pgxpool.Pool, log *slog.Logger) (*Inserter, error) {
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("river insert client: %w", err)
+	}
+	return &Inserter{client: client}, nil
+}
+
+// EnqueueWebhookDelivery implements webhooks.Enqueuer.
+func (i *Inserter) EnqueueWebhookDelivery(ctx context.Context, tx pgx.Tx, tenantID, deliveryID uuid.UUID, generation int) error {
+	_, err := i.client.InsertTx(ctx, tx, DeliverWebhookArgs{TenantID: tenantID, DeliveryID: deliveryID, Generation: generation}, nil)
+	return err
 }
 
 // IdempotencyKeyTTL is how long an upload's Idempotency-Key is remembered.
@@ -247,6 +332,9 @@ type Config struct {
 	Vectors search.Store
 	// Evals runs evaluations; without it evaluate jobs are not worked here.
 	Evals *evals.Store
+	// Webhooks delivers webhooks; without it deliver_webhook jobs are not
+	// worked here.
+	Webhooks *webhooks.Store
 	// FetchPollInterval overrides River's (tests make it short).
 	FetchPollInterval time.Duration
 	// Supervisor timings (heartbeat, rescue, dispatch); zero fields take
@@ -303,10 +391,18 @@ func New(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
 		if cfg.Evals != nil {
 			river.AddWorker(workers, &EvaluateWorker{Evals: cfg.Evals, Store: cfg.Store, Log: cfg.Logger})
 		}
+		if cfg.Webhooks != nil {
+			river.AddWorker(workers, &DeliverWebhookWorker{Webhooks: cfg.Webhooks})
+			river.AddWorker(workers, &ExpireWebhookEventsWorker{Webhooks: cfg.Webhooks})
+		}
 		rc.Workers = workers
 		rc.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 			func() (river.JobArgs, *river.InsertOpts) { return ExpireIdempotencyKeysArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true})}
+		if cfg.Webhooks != nil {
+			rc.PeriodicJobs = append(rc.PeriodicJobs, river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+				func() (river.JobArgs, *river.InsertOpts) { return ExpireWebhookEventsArgs{}, nil }, nil))
+		}
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
 		sup = &supervisor{pool: pool, id: newClientID(), workers: cfg.Workers, t: cfg.Supervisor.withDefaults(),
 			log: cfg.Logger, failed: markFailedFunc(cfg.Pipeline)}

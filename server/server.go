@@ -30,6 +30,7 @@ import (
 	"github.com/ragd/ragd/oidcauth"
 	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/secret"
+	"github.com/ragd/ragd/webhooks"
 )
 
 // Config is what differs between one ragd and another. Pool, Tokenizer,
@@ -73,6 +74,9 @@ type Config struct {
 	// provider (it needs OIDC, which maps its ID tokens' claims to a tenant
 	// and scopes); nil: the console signs in with API keys only.
 	ConsoleOIDC *console.OIDC
+	// Webhooks is how webhooks are sent (RAGD_WEBHOOK_ALLOW_PRIVATE,
+	// https only in production, the retry schedule).
+	Webhooks webhooks.Config
 }
 
 // Server is an assembled ragd. Start begins working jobs; Stop ends them.
@@ -81,6 +85,7 @@ type Server struct {
 	Agents    *agents.Store
 	Documents *ingest.Store
 	Evals     *evals.Store
+	Webhooks  *webhooks.Store
 	Pipeline  *ingest.Pipeline
 	Queue     *jobs.Queue
 	Metrics   *metrics.Metrics
@@ -105,13 +110,21 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// Webhook events are recorded in the stores' transactions, with their
+	// delivery jobs: through an insert-only client, since the Queue's
+	// workers need the stores first.
+	inserter, err := jobs.NewInserter(cfg.Pool, log)
+	if err != nil {
+		return nil, err
+	}
+	hooks := webhooks.NewStore(cfg.Pool, cfg.Box, inserter, cfg.Webhooks)
 	s := &Server{
 		Agents:    agents.NewStore(cfg.Pool, cfg.Box),
-		Documents: ingest.NewStore(cfg.Pool, ingest.WithDefaultQuotas(cfg.Quotas), ingest.WithPasswordBox(cfg.Box)),
+		Documents: ingest.NewStore(cfg.Pool, ingest.WithDefaultQuotas(cfg.Quotas), ingest.WithPasswordBox(cfg.Box), ingest.WithEvents(hooks)),
+		Webhooks:  hooks,
 		Metrics:   metrics.New(cfg.Pool, log),
 		log:       log,
 	}
-	var err error
 	s.Pipeline, err = ingest.NewPipeline(s.Documents, cfg.Tokenizer, ingest.PipelineConfig{
 		Limits: cfg.Limits, Chunking: cfg.Chunking, Embedder: cfg.Embedder, Vectors: cfg.Vectors,
 		Metrics: s.Metrics, Sandbox: cfg.Sandbox, ExtractConcurrency: cfg.ExtractConcurrency,
@@ -122,11 +135,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// One Searcher for the search routes and the evaluate jobs, so that
 	// an evaluation scores the search the tenant's chatbot gets.
 	searcher := search.NewSearcher(cfg.Embedder, cfg.Vectors, s.Documents, 0)
-	s.Evals = evals.NewStore(cfg.Pool, s.Documents, s.Agents, searcher)
+	s.Evals = evals.NewStore(cfg.Pool, s.Documents, s.Agents, searcher, hooks)
 	qcfg := jobs.Config{Workers: cfg.Workers, Logger: log, Store: s.Documents,
 		FetchPollInterval: cfg.FetchPollInterval, Supervisor: cfg.Supervisor}
 	if cfg.Workers > 0 {
-		qcfg.Pipeline, qcfg.Vectors, qcfg.Evals = s.Pipeline, cfg.Vectors, s.Evals
+		qcfg.Pipeline, qcfg.Vectors, qcfg.Evals, qcfg.Webhooks = s.Pipeline, cfg.Vectors, s.Evals, hooks
 	}
 	if s.Queue, err = jobs.New(cfg.Pool, qcfg); err != nil {
 		s.Pipeline.Close()
@@ -164,6 +177,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Watcher:                s.Watcher,
 		Searcher:               searcher,
 		Evals:                  s.Evals,
+		Webhooks:               hooks,
 		MaxUploadBytes:         cfg.MaxUploadBytes,
 		MaxInflightUploadBytes: cfg.MaxInflightUploadBytes,
 		UploadSpoolDir:         cfg.UploadSpoolDir,

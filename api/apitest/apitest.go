@@ -28,6 +28,7 @@ import (
 	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/secret"
 	"github.com/ragd/ragd/server"
+	"github.com/ragd/ragd/webhooks"
 )
 
 // AdminToken is the test server's admin token.
@@ -53,6 +54,10 @@ type Options struct {
 	// in to the console with it (both nil: API keys only).
 	OIDC        *oidcauth.Verifier
 	ConsoleOIDC *console.OIDC
+	// Webhooks is how webhooks are sent; its zero value refuses loopback
+	// receivers, so tests with an httptest receiver allow private
+	// addresses explicitly.
+	Webhooks webhooks.Config
 }
 
 // Server is a running test API.
@@ -113,7 +118,7 @@ func Start(t testing.TB, o Options) *Server {
 		Workers: 2, FetchPollInterval: 100 * time.Millisecond,
 		API:            true,
 		MaxUploadBytes: o.MaxUploadBytes, MaxInflightUploadBytes: o.MaxInflightUploadBytes, UploadSpoolDir: o.UploadSpoolDir,
-		OIDC: o.OIDC, ConsoleOIDC: o.ConsoleOIDC,
+		OIDC: o.OIDC, ConsoleOIDC: o.ConsoleOIDC, Webhooks: o.Webhooks,
 	})
 	if err != nil {
 		t.Fatal(err)

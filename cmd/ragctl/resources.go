@@ -85,6 +85,8 @@ func (e *env) resources() []*cobra.Command {
 			},
 		}.command(e),
 
+		e.webhooks(),
+
 		resource[tenant]{
 			Name: "tenants", Short: "tenants (the admin token)", Path: "/v1/tenants",
 			Header: "ID\tSLUG\tNAME\tCLERK ORG",

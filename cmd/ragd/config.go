@@ -47,6 +47,10 @@ type config struct {
 	Production bool
 	// AutoMigrate (RAGD_AUTO_MIGRATE, default true): serve migrates first.
 	AutoMigrate bool
+	// WebhookAllowPrivate (RAGD_WEBHOOK_ALLOW_PRIVATE, default false): let
+	// webhook endpoints be loopback, private or link-local addresses (local
+	// development). In production webhooks are https only.
+	WebhookAllowPrivate bool
 	// LogFormat (RAGD_LOG_FORMAT: "json" or "text"): default text on a
 	// terminal outside production, else json.
 	LogFormat string
@@ -170,6 +174,9 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	}
 	if c.AutoMigrate, err = parseBool(getenv("RAGD_AUTO_MIGRATE"), true); err != nil {
 		return c, fmt.Errorf("RAGD_AUTO_MIGRATE: %w", err)
+	}
+	if c.WebhookAllowPrivate, err = parseBool(getenv("RAGD_WEBHOOK_ALLOW_PRIVATE"), false); err != nil {
+		return c, fmt.Errorf("RAGD_WEBHOOK_ALLOW_PRIVATE: %w", err)
 	}
 	if c.ReadTimeout, err = parseDuration(getenv("RAGD_HTTP_READ_TIMEOUT"), 5*time.Minute); err != nil {
 		return c, fmt.Errorf("RAGD_HTTP_READ_TIMEOUT: %w", err)

@@ -27,6 +27,7 @@ import (
 	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/secret"
 	"github.com/ragd/ragd/server"
+	"github.com/ragd/ragd/webhooks"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -223,6 +224,7 @@ func newServer(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Lo
 		ExtractConcurrency: cfg.ExtractConcurrency,
 		API:                withAPI,
 		MaxUploadBytes:     cfg.MaxUploadBytes, MaxInflightUploadBytes: cfg.MaxInflightUploadBytes, UploadSpoolDir: cfg.UploadSpoolDir,
+		Webhooks: webhooks.Config{AllowPrivate: cfg.WebhookAllowPrivate, RequireHTTPS: cfg.Production},
 	})
 	if err != nil {
 		vectors.Close()

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+)
+
+// webhook is what the ls table shows of an endpoint.
+type webhook struct {
+	ID, URL        string
+	EventTypes     []string `json:"event_types"`
+	Enabled        bool
+	DisabledReason *string `json:"disabled_reason"`
+}
+
+func (e *env) webhooks() *cobra.Command {
+	enable := func(on bool) func([]string, func(string) string) (any, error) {
+		return func([]string, func(string) string) (any, error) { return map[string]any{"enabled": on}, nil }
+	}
+	cmd := resource[webhook]{
+		Name: "webhooks", Short: "signed webhook endpoints (needs webhooks:write); listen: a local receiver", Path: "/v1/webhooks",
+		Header: "ID\tSTATE\tEVENTS\tURL",
+		Row: func(w webhook) string {
+			state := "enabled"
+			if !w.Enabled {
+				state = "disabled"
+				if w.DisabledReason != nil {
+					state += " by ragd"
+				}
+			}
+			return strings.Join([]string{w.ID, state, strings.Join(w.EventTypes, ","), w.URL}, "\t")
+		},
+		Verbs: []verb{
+			show("endpoint (with why it was disabled)"),
+			{
+				Name: "create", Args: "URL", Short: "register an endpoint (its signing secret is shown once)", Method: "POST",
+				Flags: []option{{Name: "events", Usage: "comma-separated event types (default: all)"}, {Name: "description", Usage: "what it is for"}},
+				Body: func(args []string, flag func(string) string) (any, error) {
+					body := map[string]any{"url": args[0], "description": flag("description"),
+						"event_types": []string{"document.ready", "document.failed", "document.deleted", "evaluation.completed"}}
+					if ev := flag("events"); ev != "" {
+						body["event_types"] = strings.Split(ev, ",")
+					}
+					return body, nil
+				},
+				Done: func(_ string, answer json.RawMessage) (string, error) {
+					var w struct{ ID, Secret string }
+					err := json.Unmarshal(answer, &w)
+					return fmt.Sprintf("endpoint %s; signing secret (shown once, keep it with the receiver):\n%s", w.ID, w.Secret), err
+				},
+			},
+			{Name: "edit", Args: "ID FILE", Short: "change an endpoint by a merge patch in a JSON or YAML file", Method: "PATCH", Body: fromFile},
+			{Name: "enable", Args: "ID", Short: "enable an endpoint (clears why ragd disabled it)", Method: "PATCH", Body: enable(true), Done: said("enabled")},
+			{Name: "disable", Args: "ID", Short: "disable an endpoint", Method: "PATCH", Body: enable(false), Done: said("disabled")},
+			{Name: "deliveries", Args: "ID", Short: "the endpoint's deliveries and their attempts, newest first", Method: "GET", Suffix: "/deliveries"},
+			{Name: "rm", Args: "ID", Short: "delete an endpoint", Method: "DELETE", Done: said("deleted")},
+		},
+	}.command(e)
+	cmd.AddCommand(e.listen())
+	return cmd
+}
+
+// listen is a receiver for local development: it verifies each webhook's
+// signature with the endpoint's secret and prints the event.
+func (e *env) listen() *cobra.Command {
+	var addr, secretEnv string
+	cmd := &cobra.Command{
+		Use:   "listen",
+		Short: "receive webhooks locally: verify each signature and print the event (ragd needs RAGD_WEBHOOK_ALLOW_PRIVATE=true to send to it)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			secret := e.getenv(secretEnv)
+			if secret == "" {
+				return usageErr("set %s to the endpoint's signing secret (whsec_...)", secretEnv)
+			}
+			wh, err := standardwebhooks.NewWebhook(secret)
+			if err != nil {
+				return usageErr("%s: not a signing secret: %v", secretEnv, err)
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.errOut, "listening on http://%s/ (register it with: ragctl webhooks create http://%s/)\n", ln.Addr(), ln.Addr())
+			return serveWebhooks(cmd.Context(), ln, wh, e.out, e.errOut)
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:9000", "where to listen")
+	cmd.Flags().StringVar(&secretEnv, "secret-env", "RAGD_WEBHOOK_SECRET", "the environment variable holding the signing secret")
+	return cmd
+}
+
+// serveWebhooks answers 204 to each verified webhook, printing its body as
+// one line on out, and 401 to any other request, saying why on errOut,
+// until ctx ends.
+func serveWebhooks(ctx context.Context, ln net.Listener, wh *standardwebhooks.Webhook, out, errOut io.Writer) error {
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err == nil {
+			err = wh.Verify(body, r.Header)
+		}
+		if err != nil {
+			fmt.Fprintf(errOut, "refused a request from %s: %v\n", r.RemoteAddr, err)
+			http.Error(w, "signature not verified", http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprintf(out, "%s\n", strings.TrimSpace(string(body)))
+		w.WriteHeader(http.StatusNoContent)
+	})}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

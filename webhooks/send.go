@@ -1,0 +1,222 @@
+package webhooks
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+)
+
+// Config is the operator's choice of how webhooks are sent. Its zero value
+// is safe: https or http to public addresses only, the default schedule.
+type Config struct {
+	// AllowPrivate lets endpoints be (or resolve to) loopback, private,
+	// link-local and other non-public addresses
+	// (RAGD_WEBHOOK_ALLOW_PRIVATE; default false). Tests and local
+	// development set it.
+	AllowPrivate bool
+	// RequireHTTPS refuses http endpoints (on in production).
+	RequireHTTPS bool
+	// Retries are the waits after each failed attempt; a delivery fails
+	// once they are used up (default DefaultRetries: 9 attempts over
+	// about 23 hours).
+	Retries []time.Duration
+	// Timeout bounds an attempt, from dialling to the answer's headers
+	// and its first ExcerptBytes (default 10 s; connecting alone 5 s).
+	Timeout time.Duration
+}
+
+// DefaultRetries is the schedule after a failed attempt: a receiver down
+// for a deploy gets the event within minutes, one down for most of a day
+// still gets it.
+var DefaultRetries = []time.Duration{30 * time.Second, 2 * time.Minute, 10 * time.Minute, 30 * time.Minute,
+	time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour}
+
+// DefaultTimeout bounds an attempt.
+const DefaultTimeout = 10 * time.Second
+
+// dialTimeout bounds connecting to a receiver.
+const dialTimeout = 5 * time.Second
+
+func (c Config) withDefaults() Config {
+	if len(c.Retries) == 0 {
+		c.Retries = DefaultRetries
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = DefaultTimeout
+	}
+	return c
+}
+
+// ErrRefusedAddress is returned when an endpoint's host is, or resolves
+// to, an address the configuration refuses.
+var ErrRefusedAddress = errors.New("address refused")
+
+// extraRefused are ranges netip's predicates do not name but that no
+// public receiver uses: "this network", carrier-grade NAT, IETF protocol
+// assignments, benchmarking, reserved, broadcast, and NAT64, which can
+// reach IPv4 addresses (private ones too) from IPv6.
+var extraRefused = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("240.0.0.0/4"),
+	netip.MustParsePrefix("64:ff9b::/96"),
+	netip.MustParsePrefix("64:ff9b:1::/48"),
+}
+
+// refused says why addr may not be sent to ("" when it may).
+func refused(addr netip.Addr) string {
+	addr = addr.Unmap()
+	switch {
+	case addr.IsLoopback():
+		return "loopback"
+	case addr.IsPrivate():
+		return "private"
+	case addr.IsLinkLocalUnicast(), addr.IsLinkLocalMulticast():
+		return "link-local"
+	case addr.IsUnspecified():
+		return "unspecified"
+	case addr.IsMulticast(), addr.IsInterfaceLocalMulticast():
+		return "multicast"
+	}
+	for _, p := range extraRefused {
+		if p.Contains(addr) {
+			return "reserved"
+		}
+	}
+	return ""
+}
+
+// sender makes attempts: one request, signed, to a checked address.
+type sender struct {
+	cfg    Config
+	client *http.Client
+}
+
+func newSender(cfg Config) *sender {
+	dialer := &net.Dialer{Timeout: dialTimeout}
+	if !cfg.AllowPrivate {
+		// Control runs after name resolution, for each address tried: a
+		// name that resolves (or is rebound) to a refused address is
+		// refused as the address itself is.
+		dialer.Control = func(network, address string, _ syscall.RawConn) error {
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil {
+				return fmt.Errorf("%w: %s", ErrRefusedAddress, address)
+			}
+			if why := refused(ap.Addr()); why != "" {
+				return fmt.Errorf("%w: %s is a %s address", ErrRefusedAddress, ap.Addr(), why)
+			}
+			return nil
+		}
+	}
+	transport := &http.Transport{
+		Proxy:                 nil, // a proxy would be dialled instead of the receiver, unchecked
+		DialContext:           dialer.DialContext,
+		TLSHandshakeTimeout:   dialTimeout,
+		ResponseHeaderTimeout: cfg.Timeout,
+		MaxIdleConnsPerHost:   2,
+		IdleConnTimeout:       time.Minute,
+		ForceAttemptHTTP2:     true,
+	}
+	client := &http.Client{
+		Transport: transport,
+		Timeout:   cfg.Timeout,
+		// A redirect is not followed, to another host or the same one: it
+		// is the receiver's answer, and not a 2xx, so the attempt failed.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return &sender{cfg: cfg, client: client}
+}
+
+// result is what an attempt came to.
+type result struct {
+	statusCode int // 0: no answer
+	latency    time.Duration
+	err        string // why it failed ("" when delivered)
+	response   string // the start of the answer
+}
+
+func (r result) delivered() bool { return r.err == "" }
+
+// Sign returns the webhook-signature header value for a message: "v1,"
+// and the base64 of HMAC-SHA256(key, id + "." + unix seconds + "." + body),
+// per the Standard Webhooks specification (its Go library signs).
+func Sign(key []byte, msgID string, at time.Time, body []byte) (string, error) {
+	wh, err := standardwebhooks.NewWebhookRaw(key)
+	if err != nil {
+		return "", err
+	}
+	return wh.Sign(msgID, at, body)
+}
+
+// send makes one attempt to deliver body to rawURL.
+func (s *sender) send(ctx context.Context, rawURL string, key []byte, msgID string, body []byte) result {
+	start := time.Now()
+	fail := func(format string, args ...any) result {
+		return result{latency: time.Since(start), err: excerpt(fmt.Sprintf(format, args...))}
+	}
+	if s.cfg.RequireHTTPS && !strings.HasPrefix(rawURL, "https://") {
+		return fail("refused: the endpoint must be https")
+	}
+	now := time.Now()
+	sig, err := Sign(key, msgID, now, body)
+	if err != nil {
+		return fail("sign: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
+	if err != nil {
+		return fail("bad endpoint URL: %v", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "ragd-webhooks/1")
+	req.Header.Set(standardwebhooks.HeaderWebhookID, msgID)
+	req.Header.Set(standardwebhooks.HeaderWebhookTimestamp, strconv.FormatInt(now.Unix(), 10))
+	req.Header.Set(standardwebhooks.HeaderWebhookSignature, sig)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		if errors.Is(err, ErrRefusedAddress) {
+			var oe *net.OpError
+			if errors.As(err, &oe) && oe.Err != nil {
+				return fail("refused: %v", oe.Err)
+			}
+		}
+		return fail("%v", err)
+	}
+	defer resp.Body.Close()
+	// Only the start of the answer is read, and kept.
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, ExcerptBytes))
+	r := result{statusCode: resp.StatusCode, latency: time.Since(start), response: excerpt(string(head))}
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		r.err = fmt.Sprintf("HTTP %d: redirects are not followed; register the final URL", resp.StatusCode)
+	default:
+		r.err = fmt.Sprintf("HTTP %d", resp.StatusCode)
+	}
+	return r
+}
+
+// excerpt makes s storable and short: valid UTF-8, no NULs, at most
+// ExcerptBytes bytes.
+func excerpt(s string) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+	if len(s) > ExcerptBytes {
+		s = strings.ToValidUTF8(s[:ExcerptBytes], "")
+	}
+	return s
+}
