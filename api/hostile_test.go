@@ -184,8 +184,10 @@ func TestHostileFiles(t *testing.T) {
 // same for two seconds (River's leader starts its maintenance services a
 // while after start) and returns it. On a busy machine short-lived
 // goroutines (a pool's connection being made, River's periodic work) can
-// keep it from ever staying put; after 30 seconds it returns the fewest
-// seen, which only makes the later "back to idle" checks stricter.
+// keep it from ever staying put; after 30 seconds it returns the count seen
+// most often (the fewer of two as common). Not the fewest: a CI run saw 63
+// once and 66 in 252 of 300 samples, and then failed the later "back to
+// idle" check (at most idle+2) at a steady 66.
 func steadyGoroutines(t *testing.T) int {
 	t.Helper()
 	last, since := runtime.NumGoroutine(), time.Now()
@@ -204,8 +206,14 @@ func steadyGoroutines(t *testing.T) int {
 	}
 	var dump bytes.Buffer
 	_ = pprof.Lookup("goroutine").WriteTo(&dump, 1)
-	t.Logf("the goroutine count never stayed put for 2 s; using the fewest seen, %d (count: times seen %v); goroutines now:\n%s", fewest, seen, dump.String())
-	return fewest
+	common := fewest
+	for n, times := range seen {
+		if times > seen[common] || (times == seen[common] && n < common) {
+			common = n
+		}
+	}
+	t.Logf("the goroutine count never stayed put for 2 s; using the most common, %d (count: times seen %v); goroutines now:\n%s", common, seen, dump.String())
+	return common
 }
 
 // waitIdle waits until the server's goroutines are back to (about) idle
