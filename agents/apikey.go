@@ -23,14 +23,18 @@ const (
 	ScopeSearch         Scope = "search"
 	ScopeKeysWrite      Scope = "keys:write"
 	ScopeWebhooksWrite  Scope = "webhooks:write"
+	// ScopeEmbeddingsWrite lets a tenant move itself to another embedding
+	// model, among those the operator offers (RAGD_EMBEDDING_MODELS).
+	ScopeEmbeddingsWrite Scope = "embeddings:write"
 )
 
 // AllScopes lists every scope, in a stable order.
-var AllScopes = []Scope{ScopeAgentsRead, ScopeAgentsWrite, ScopeDocumentsRead, ScopeDocumentsWrite, ScopeSearch, ScopeKeysWrite, ScopeWebhooksWrite}
+var AllScopes = []Scope{ScopeAgentsRead, ScopeAgentsWrite, ScopeDocumentsRead, ScopeDocumentsWrite, ScopeSearch, ScopeKeysWrite, ScopeWebhooksWrite, ScopeEmbeddingsWrite}
 
 // DefaultScopes are given to a key created without scopes: all but
-// keys:write and webhooks:write, so that a leaked key can neither mint
-// more keys nor send the tenant's events somewhere new.
+// keys:write, webhooks:write and embeddings:write, so that a leaked key can
+// neither mint more keys, nor send the tenant's events somewhere new, nor
+// start re-embedding everything.
 var DefaultScopes = []Scope{ScopeAgentsRead, ScopeAgentsWrite, ScopeDocumentsRead, ScopeDocumentsWrite, ScopeSearch}
 
 // KeyPrefix starts every API key, so that people and secret scanners

@@ -59,6 +59,8 @@ type testBundle struct {
 	openai *openaitest.Server
 	// spoolDir is where the server spools uploads: the test's own.
 	spoolDir string
+	// spaces are the embedding spaces' indexes.
+	spaces *search.Spaces
 }
 
 func setup(t testing.TB) *testBundle {
@@ -97,7 +99,7 @@ func setupWith(t testing.TB, o apitest.Options) *testBundle {
 		}
 	})
 	return &testBundle{t: t, url: srv.URL, pool: srv.Pool, store: srv.Store, encKey: srv.EncryptionKey, logs: logs, vectors: srv.Vectors,
-		openai: srv.OpenAI, spoolDir: o.UploadSpoolDir}
+		openai: srv.OpenAI, spoolDir: o.UploadSpoolDir, spaces: srv.Spaces}
 }
 
 // response is what a test reads back.
@@ -193,4 +195,4 @@ func (b *testBundle) tenantWithKey(slug string, scopes ...string) (string, strin
 	return id, kr["key"].(string)
 }
 
-var allScopes = []string{"agents:read", "agents:write", "documents:read", "documents:write", "search", "keys:write", "webhooks:write"}
+var allScopes = []string{"agents:read", "agents:write", "documents:read", "documents:write", "search", "keys:write", "webhooks:write", "embeddings:write"}

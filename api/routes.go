@@ -20,7 +20,7 @@ func routes(d Deps, auth *authenticator) []route {
 	uploads := newUploads(d)
 	admin := func(h handler) http.Handler { return serve(log, auth.admin(h)) }
 	tenant := func(s agents.Scope, h tenantHandler) http.Handler { return serve(log, auth.tenant(s, h)) }
-	return []route{
+	return append([]route{
 		{"GET /healthz", handleHealthz(), false},
 		{"GET /readyz", handleReadyz(d.Ready), false},
 		{"GET /openapi.json", handleOpenAPI(), false},
@@ -76,7 +76,7 @@ func routes(d Deps, auth *authenticator) []route {
 		// The tenants' console: pages that call the routes above in-process.
 		{"/console/", orNotFound(d.console), true},
 		{"GET /{$}", http.RedirectHandler("/console/", http.StatusSeeOther), true},
-	}
+	}, migrationRoutes(d, auth)...)
 }
 
 // orNotFound serves h, or 404 when the server runs without it.

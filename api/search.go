@@ -55,6 +55,9 @@ type searchResponse struct {
 	Mode search.Mode `json:"mode"`
 	// Fusion is what combined a hybrid search's arms (absent otherwise).
 	Fusion *search.Fusing `json:"fusion,omitempty"`
+	// EmbeddingSpace is the model and dimensions of the index searched:
+	// the tenant's, which an embedding migration switches in one step.
+	EmbeddingSpace search.Space `json:"embedding_space"`
 }
 
 // toRequest turns the body into a search request, the agent's retrieval
@@ -159,7 +162,7 @@ func runSearch(w http.ResponseWriter, r *http.Request, s *search.Searcher, m *me
 		}
 		return err
 	}
-	out := searchResponse{Data: make([]searchHit, len(res.Hits)), Mode: res.Mode}
+	out := searchResponse{Data: make([]searchHit, len(res.Hits)), Mode: res.Mode, EmbeddingSpace: res.Space}
 	if res.Mode == search.ModeHybrid {
 		out.Fusion = &res.Fusing
 	}

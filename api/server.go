@@ -24,6 +24,7 @@ type Queue interface {
 	evals.Enqueuer
 	EnqueuePurgeTenant(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID) error
 	EnqueueReindexTenant(ctx context.Context, tenantID uuid.UUID) error
+	ingest.MigrationQueue
 }
 
 // DefaultMaxUploadBytes is the upload limit when Deps leaves it zero.
@@ -49,6 +50,13 @@ type Deps struct {
 	Evals *evals.Store
 	// Webhooks keeps the tenants' webhook endpoints and deliveries.
 	Webhooks *webhooks.Store
+	// Spaces are the embedding spaces' indexes, for embedding migrations
+	// (nil: none can be started); EmbeddingPrices price their estimates
+	// (nil: embedder.ListPrices); OfferedSpaces are those tenants may move
+	// to themselves (RAGD_EMBEDDING_MODELS; the admin may pick any).
+	Spaces          *search.Spaces
+	EmbeddingPrices map[string]float64
+	OfferedSpaces   []search.Space
 	// MaxUploadBytes bounds an uploaded file (RAGD_MAX_UPLOAD_BYTES).
 	MaxUploadBytes int64
 	// MaxInflightUploadBytes bounds the bytes of all uploads in flight at

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -33,8 +34,7 @@ type Pipeline struct {
 	tok     chunker.Tokenizer
 	limits  Limits
 	chunks  chunker.Options
-	emb     embedder.Embedder
-	vectors search.Store
+	spaces  *search.Spaces // nil: nothing is embedded
 	sandbox *Sandbox
 	log     *slog.Logger
 	metrics *metrics.Metrics
@@ -52,6 +52,10 @@ type PipelineConfig struct {
 	// before it is ready. Without them, ready means chunked.
 	Embedder embedder.Embedder
 	Vectors  search.Store
+	// Spaces, instead of Embedder and Vectors, embeds each tenant's
+	// documents in its embedding space (and, during a migration, in the
+	// other space too); its default index is Embedder and Vectors'.
+	Spaces *search.Spaces
 	// Metrics records stage durations, outcomes and embedding costs (nil: none).
 	Metrics *metrics.Metrics
 	// EmbedBatch is how many chunks are embedded between progress updates
@@ -82,8 +86,13 @@ func NewPipeline(store *Store, tok chunker.Tokenizer, cfg PipelineConfig, log *s
 	if (cfg.Embedder == nil) != (cfg.Vectors == nil) {
 		return nil, errors.New("pipeline: an embedder and a vector store go together")
 	}
-	if cfg.Embedder != nil {
-		if err := cfg.Vectors.EnsureSchema(context.Background(), cfg.Embedder.Dimensions()); err != nil {
+	spaces := cfg.Spaces
+	if spaces == nil && cfg.Embedder != nil {
+		spaces = search.Single(cfg.Embedder, cfg.Vectors)
+	}
+	if spaces != nil {
+		def := spaces.Default()
+		if err := def.Store.EnsureSchema(context.Background(), def.Embedder.Dimensions()); err != nil {
 			return nil, err
 		}
 	}
@@ -97,7 +106,7 @@ func NewPipeline(store *Store, tok chunker.Tokenizer, cfg PipelineConfig, log *s
 		}}
 	}
 	return &Pipeline{store: store, tok: tok, limits: cfg.Limits.WithDefaults(), chunks: opts, sandbox: sb,
-		emb: cfg.Embedder, vectors: cfg.Vectors, log: log, metrics: cfg.Metrics, embedBatch: cmp.Or(cfg.EmbedBatch, 512),
+		spaces: spaces, log: log, metrics: cfg.Metrics, embedBatch: cmp.Or(cfg.EmbedBatch, 512),
 		progressAfter: cmp.Or(cfg.ProgressAfter, 200*time.Millisecond)}, nil
 }
 
@@ -204,7 +213,7 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 		return p.fail(ctx, rep, fail(CodeTooLarge, "the document's text is %d tokens (%d chunks); the limit is %d tokens a document",
 			res.tokenCount, len(pieces), p.limits.MaxTokens))
 	}
-	if p.emb != nil {
+	if p.spaces != nil {
 		if err := p.store.tokensLeft(ctx, doc.TenantID); err != nil {
 			if e, ok := AsError(err); ok {
 				return p.fail(ctx, rep, e)
@@ -216,7 +225,7 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 		}
 	} else {
 		rep.close()
-		if err := p.store.finish(ctx, doc, pieces, res); err != nil {
+		if err := p.store.finish(ctx, doc, pieces, res, nil); err != nil {
 			return ignoreStale(err)
 		}
 		p.metrics.Document(StatusReady, "")
@@ -226,54 +235,102 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 	return nil
 }
 
-// index embeds the chunks, writes their points (the new version's before
-// the old versions' are removed, so a document never vanishes from search
-// during a reindex), then stores the chunks and marks the document ready
-// in one transaction.
+// index embeds the chunks into every index the tenant's documents go to
+// (its search space's and, during a migration, the other one's), writes
+// their points (the new version's before the old versions' are removed,
+// so a document never vanishes from search during a reindex), then stores
+// the chunks and marks the document ready in one transaction, which
+// checks that no index was added meanwhile (else the run embeds into it
+// too, and tries again).
 func (p *Pipeline) index(ctx context.Context, rep *progress, pieces []chunker.Chunk, res *result) error {
 	doc := rep.doc
-	if err := p.embedAndWrite(ctx, doc, pieces, res, rep.stage); err != nil {
-		if e, ok := embedder.AsError(err); ok && e.Permanent() {
-			return p.fail(ctx, rep, &Error{Code: CodeEmbeddingFailed, Message: e.Message, Err: err})
+	check := &spaceCheck{def: p.spaces.Default().Space}
+	for attempt := 1; ; attempt++ {
+		idxs, err := p.writeIndexes(ctx, doc.TenantID)
+		if err != nil {
+			return err
+		}
+		for _, idx := range idxs {
+			if slices.Contains(check.written, idx.Space) {
+				continue
+			}
+			stage := rep.stage
+			if len(check.written) > 0 { // the progress shown is the first index's
+				stage = func(string, float64) error { return nil }
+			}
+			// Written before it is: a failure leaves no points behind
+			// that dropStale does not reach.
+			check.written = append(check.written, idx.Space)
+			if err := p.embedAndWrite(ctx, idx, doc, pieces, res, stage); err != nil {
+				if e, ok := embedder.AsError(err); ok && e.Permanent() {
+					return p.fail(ctx, rep, &Error{Code: CodeEmbeddingFailed, Message: e.Message, Err: err})
+				}
+				if errors.Is(err, errStale) {
+					return p.dropStale(ctx, doc, check.written)
+				}
+				return err
+			}
+		}
+		res.indexed = true
+		rep.close()
+		err = p.store.finish(ctx, doc, pieces, *res, check)
+		if errors.Is(err, errSpacesChanged) && attempt < 3 {
+			continue
+		}
+		if err == nil {
+			p.metrics.Indexed(len(pieces), res.embedRequests, res.embedTokens, res.cacheHits)
+			p.metrics.Document(StatusReady, "")
+			p.dropUnused(ctx, doc, check)
+			return nil
 		}
 		if errors.Is(err, errStale) {
-			return p.dropStale(ctx, doc)
+			// The tokens were spent all the same.
+			if err := p.store.AddUsage(ctx, doc.TenantID, res.embedTokens, 0); err != nil {
+				p.log.WarnContext(ctx, "record usage", "err", err, "tenant_id", doc.TenantID)
+			}
+			return p.dropStale(ctx, doc, check.written)
 		}
 		return err
 	}
-	res.indexed = true
-	p.metrics.Indexed(len(pieces), res.embedRequests, res.embedTokens, res.cacheHits)
-	rep.close()
-	err := p.store.finish(ctx, doc, pieces, *res)
-	if err == nil {
-		p.metrics.Document(StatusReady, "")
-		return nil
-	}
-	if errors.Is(err, errStale) {
-		// The tokens were spent all the same.
-		if err := p.store.AddUsage(ctx, doc.TenantID, res.embedTokens, 0); err != nil {
-			p.log.WarnContext(ctx, "record usage", "err", err, "tenant_id", doc.TenantID)
-		}
-		return p.dropStale(ctx, doc)
-	}
-	return err
 }
 
 // dropStale takes back the points a run wrote for a version that was
 // deleted or superseded while it worked: all of the document's when it is
 // gone or being deleted, else exactly this version's, unless search still
-// shows this version (a reindex is under way after it completed).
-func (p *Pipeline) dropStale(ctx context.Context, doc Document) error {
+// shows this version (a reindex is under way after it completed). It
+// removes them from the indexes the run wrote and those the tenant's
+// documents go to now.
+func (p *Pipeline) dropStale(ctx context.Context, doc Document, written []search.Space) error {
 	d, indexed, err := p.store.indexedVersion(ctx, doc.TenantID, doc.ID)
+	v := search.Versions{Only: doc.ContentVersion}
 	switch {
 	case errors.Is(err, ragd.ErrNotFound) || (err == nil && d.Status == StatusDeleting):
-		return p.vectors.DeleteDocument(ctx, doc.TenantID, doc.ID, search.AllVersions)
+		v = search.AllVersions
 	case err != nil:
 		return err
 	case indexed == doc.ContentVersion:
 		return nil
 	}
-	return p.vectors.DeleteDocument(ctx, doc.TenantID, doc.ID, search.Versions{Only: doc.ContentVersion})
+	return p.deleteIn(ctx, doc.TenantID, doc.ID, v, written)
+}
+
+// dropUnused removes a version's points from the indexes the run wrote
+// that the tenant's documents no longer go to (a migration ended while
+// the run worked; its removal of the tenant's points may have come first).
+func (p *Pipeline) dropUnused(ctx context.Context, doc Document, check *spaceCheck) {
+	for _, sp := range check.written {
+		if slices.Contains(check.required, sp) {
+			continue
+		}
+		idx, err := p.spaces.Get(ctx, sp)
+		if err == nil {
+			err = idx.Store.DeleteDocument(ctx, doc.TenantID, doc.ID, search.AllVersions)
+		}
+		if err != nil {
+			p.log.WarnContext(ctx, "remove points from an index the tenant left", "err", err, "tenant_id", doc.TenantID,
+				"document_id", doc.ID, "space", sp.String())
+		}
+	}
 }
 
 // IndexText is what a chunk is indexed as, for BM25 and for the
@@ -310,7 +367,7 @@ const maxContextBytes = 256
 
 // embedAndWrite embeds pieces in slices of embedBatch, reporting progress
 // through stage, writes the points and removes other versions' points.
-func (p *Pipeline) embedAndWrite(ctx context.Context, doc Document, pieces []chunker.Chunk, res *result, stage func(string, float64) error) error {
+func (p *Pipeline) embedAndWrite(ctx context.Context, idx search.Index, doc Document, pieces []chunker.Chunk, res *result, stage func(string, float64) error) error {
 	if err := stage(StageEmbedding, 0.85); err != nil {
 		return err
 	}
@@ -322,7 +379,7 @@ func (p *Pipeline) embedAndWrite(ctx context.Context, doc Document, pieces []chu
 		for i := range texts {
 			texts[i] = IndexText(doc.Title, pieces[start+i])
 		}
-		out, err := p.emb.Embed(ctx, doc.TenantID, texts)
+		out, err := idx.Embedder.Embed(ctx, doc.TenantID, texts)
 		res.embedTokens += out.Tokens
 		res.cacheHits += out.CacheHits
 		res.embedRequests += out.Requests
@@ -345,23 +402,23 @@ func (p *Pipeline) embedAndWrite(ctx context.Context, doc Document, pieces []chu
 			return err
 		}
 	}
-	res.embedMS = int(time.Since(embedStart).Milliseconds())
+	res.embedMS += int(time.Since(embedStart).Milliseconds())
 	p.metrics.Stage(StageEmbedding, time.Since(embedStart))
 	if err := stage(StageIndexing, 0.95); err != nil {
 		return err
 	}
 	indexStart := time.Now()
 	for start := 0; start < len(points); start += 256 {
-		if err := p.vectors.Upsert(ctx, doc.TenantID, points[start:min(start+256, len(points))]); err != nil {
+		if err := idx.Store.Upsert(ctx, doc.TenantID, points[start:min(start+256, len(points))]); err != nil {
 			return fmt.Errorf("index points: %w", err)
 		}
 	}
 	if doc.ContentVersion > 1 { // the first version has none before it
-		if err := p.vectors.DeleteDocument(ctx, doc.TenantID, doc.ID, search.Versions{Below: doc.ContentVersion}); err != nil {
+		if err := idx.Store.DeleteDocument(ctx, doc.TenantID, doc.ID, search.Versions{Below: doc.ContentVersion}); err != nil {
 			return fmt.Errorf("remove older versions' points: %w", err)
 		}
 	}
-	res.indexMS = int(time.Since(indexStart).Milliseconds())
+	res.indexMS += int(time.Since(indexStart).Milliseconds())
 	p.metrics.Stage(StageIndexing, time.Since(indexStart))
 	return nil
 }
@@ -374,12 +431,12 @@ type RebuildStats struct {
 // Rebuild writes the vector store again from Postgres, the source of
 // truth: every ready document's current chunks are embedded (the cache
 // answers for texts the document's tenant already embedded with the same
-// model) and upserted, for one tenant or (tenantID nil) all. Documents
-// stay ready throughout.
+// model) and upserted into every index the tenant's documents go to, for
+// one tenant or (tenantID nil) all. Documents stay ready throughout.
 // progress, when not nil, is called after each document.
 func (p *Pipeline) Rebuild(ctx context.Context, tenantID *uuid.UUID, progress func(done, total int, st RebuildStats)) (RebuildStats, error) {
 	var st RebuildStats
-	if p.emb == nil {
+	if p.spaces == nil {
 		return st, errors.New("rebuild: no embedder and vector store configured")
 	}
 	docs, err := p.store.readyDocuments(ctx, tenantID)
@@ -401,9 +458,15 @@ func (p *Pipeline) Rebuild(ctx context.Context, tenantID *uuid.UUID, progress fu
 		if err != nil {
 			return st, err
 		}
+		idxs, err := p.writeIndexes(ctx, d.TenantID)
+		if err != nil {
+			return st, err
+		}
 		var res result
-		if err := p.embedAndWrite(ctx, d, pieces, &res, noStage); err != nil {
-			return st, fmt.Errorf("rebuild document %s: %w", d.ID, err)
+		for _, idx := range idxs {
+			if err := p.embedAndWrite(ctx, idx, d, pieces, &res, noStage); err != nil {
+				return st, fmt.Errorf("rebuild document %s: %w", d.ID, err)
+			}
 		}
 		st.Documents++
 		st.Chunks += len(pieces)
@@ -419,10 +482,7 @@ func (p *Pipeline) Rebuild(ctx context.Context, tenantID *uuid.UUID, progress fu
 // dropPoints removes every point of a document that is gone or being
 // deleted (the delete job does too; this covers a run that raced it).
 func (p *Pipeline) dropPoints(ctx context.Context, tenantID, docID uuid.UUID) error {
-	if p.vectors == nil {
-		return nil
-	}
-	return p.vectors.DeleteDocument(ctx, tenantID, docID, search.AllVersions)
+	return p.DeleteDocumentPoints(ctx, tenantID, docID)
 }
 
 func metadataMap(raw []byte) map[string]any {
@@ -463,7 +523,7 @@ func ignoreStale(err error) error {
 type result struct {
 	pageCount, charCount, tokenCount int
 	extractMS, chunkMS               int
-	embedMS, indexMS                 int
+	embedMS, indexMS                 int // summed over the indexes
 	embedTokens, cacheHits           int
 	embedRequests                    int
 	indexed                          bool
@@ -584,8 +644,11 @@ func (s *Store) setFailed(ctx context.Context, d Document, started *time.Time, e
 // document's version (removing those of older versions), records the
 // counts and the embedding tokens used, and marks the version ready;
 // errStale, with nothing changed, when the document was deleted or
-// superseded meanwhile.
-func (s *Store) finish(ctx context.Context, d Document, pieces []chunker.Chunk, r result) error {
+// superseded meanwhile. With check (an indexed run), it also checks that
+// the run wrote every index the tenant's documents go to (errSpacesChanged
+// otherwise, with nothing changed) and records the version as in a
+// building migration's target when the run wrote it.
+func (s *Store) finish(ctx context.Context, d Document, pieces []chunker.Chunk, r result, check *spaceCheck) error {
 	var embedMS, indexMS, tokens, hits *int
 	if r.indexed {
 		embedMS, indexMS, tokens, hits = &r.embedMS, &r.indexMS, &r.embedTokens, &r.cacheHits
@@ -606,6 +669,11 @@ func (s *Store) finish(ctx context.Context, d Document, pieces []chunker.Chunk, 
 		}
 		if err != nil {
 			return fmt.Errorf("mark ready: %w", err)
+		}
+		if check != nil {
+			if err := check.verify(ctx, tx, d); err != nil {
+				return err
+			}
 		}
 		if err := s.record(ctx, tx, EventDocumentReady, ready); err != nil {
 			return err

@@ -4,7 +4,11 @@
 // ingest_document (one content version of a document through the ingest
 // pipeline), delete_document (its points, then its rows), purge_tenant (a
 // deleted tenant's points), reindex_tenant (a tenant's points rebuilt from
-// Postgres) and expire_idempotency_keys (hourly, periodic). Args carry ids
+// Postgres), build_embedding_index (a tenant's documents embedded into an
+// embedding migration's target, then the cut-over), settle_embedding_migration
+// (completing a migration when its rollback window ends, removing the
+// points of the space a tenant left) and expire_idempotency_keys (hourly,
+// periodic). Args carry ids
 // only, never document text or secrets, and are inserted in the caller's
 // transaction, so a document row and its job commit together.
 //

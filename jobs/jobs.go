@@ -258,16 +258,14 @@ func (w *IngestWorker) Work(ctx context.Context, job *river.Job[IngestArgs]) err
 // points first, then its rows (so a failure leaves the rows to retry from).
 type DeleteWorker struct {
 	river.WorkerDefaults[DeleteArgs]
-	Store   *ingest.Store
-	Vectors search.Store // nil when nothing is indexed
+	Store    *ingest.Store
+	Pipeline *ingest.Pipeline
 }
 
 // Work deletes the document.
 func (w *DeleteWorker) Work(ctx context.Context, job *river.Job[DeleteArgs]) error {
-	if w.Vectors != nil {
-		if err := w.Vectors.DeleteDocument(ctx, job.Args.TenantID, job.Args.DocumentID, search.AllVersions); err != nil {
-			return orSnooze(err)
-		}
+	if err := w.Pipeline.DeleteDocumentPoints(ctx, job.Args.TenantID, job.Args.DocumentID); err != nil {
+		return orSnooze(err)
 	}
 	return w.Store.Purge(ctx, job.Args.TenantID, job.Args.DocumentID)
 }
@@ -307,16 +305,99 @@ func (w *ExpireIdempotencyKeysWorker) Work(ctx context.Context, job *river.Job[E
 // PurgeTenantWorker removes a deleted tenant's points.
 type PurgeTenantWorker struct {
 	river.WorkerDefaults[PurgeTenantArgs]
-	Vectors search.Store
+	Pipeline *ingest.Pipeline
 }
 
-// Work deletes the tenant's points.
+// Work deletes the tenant's points, in every embedding space.
 func (w *PurgeTenantWorker) Work(ctx context.Context, job *river.Job[PurgeTenantArgs]) error {
-	if w.Vectors == nil {
-		return nil
-	}
-	err := w.Vectors.DeleteTenant(ctx, job.Args.TenantID)
+	return orSnooze(w.Pipeline.PurgeTenantPoints(ctx, job.Args.TenantID))
+}
+
+// BuildEmbeddingIndexArgs asks for a tenant's documents to be embedded
+// into a migration's target space, and for the cut-over.
+type BuildEmbeddingIndexArgs struct {
+	TenantID    uuid.UUID `json:"tenant_id"`
+	MigrationID uuid.UUID `json:"migration_id"`
+}
+
+// Kind implements river.JobArgs.
+func (BuildEmbeddingIndexArgs) Kind() string { return "build_embedding_index" }
+
+// InsertOpts: one per migration; many attempts, since each resumes where
+// the last stopped and the provider may be down for a while.
+func (BuildEmbeddingIndexArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 25, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// BuildEmbeddingIndexWorker runs Pipeline.Migrate.
+type BuildEmbeddingIndexWorker struct {
+	river.WorkerDefaults[BuildEmbeddingIndexArgs]
+	Pipeline *ingest.Pipeline
+	Queue    ingest.MigrationQueue
+	Log      *slog.Logger
+}
+
+// Timeout: a large tenant takes a while; progress is recorded as it goes.
+func (w *BuildEmbeddingIndexWorker) Timeout(*river.Job[BuildEmbeddingIndexArgs]) time.Duration {
+	return 2 * time.Hour
+}
+
+// Work builds the target and cuts over.
+func (w *BuildEmbeddingIndexWorker) Work(ctx context.Context, job *river.Job[BuildEmbeddingIndexArgs]) error {
+	a := job.Args
+	err := w.Pipeline.Migrate(ctx, a.TenantID, a.MigrationID, w.Queue)
+	w.Log.InfoContext(ctx, "job done", "job_id", job.ID, "kind", job.Kind, "tenant_id", a.TenantID, "migration_id", a.MigrationID, "err", errString(err))
 	return orSnooze(err)
+}
+
+// SettleEmbeddingMigrationArgs asks for what a migration's new state
+// needs: completing it when its rollback window ends, removing the points
+// of the space it left.
+type SettleEmbeddingMigrationArgs struct {
+	TenantID    uuid.UUID `json:"tenant_id"`
+	MigrationID uuid.UUID `json:"migration_id"`
+	State       string    `json:"state"` // the state that queued it (for the dashboard)
+}
+
+// Kind implements river.JobArgs.
+func (SettleEmbeddingMigrationArgs) Kind() string { return "settle_embedding_migration" }
+
+// InsertOpts: settling twice is harmless.
+func (SettleEmbeddingMigrationArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 25}
+}
+
+// SettleEmbeddingMigrationWorker runs Pipeline.Settle.
+type SettleEmbeddingMigrationWorker struct {
+	river.WorkerDefaults[SettleEmbeddingMigrationArgs]
+	Pipeline *ingest.Pipeline
+	Queue    ingest.MigrationQueue
+}
+
+// Work settles the migration, or comes back when its window ends.
+func (w *SettleEmbeddingMigrationWorker) Work(ctx context.Context, job *river.Job[SettleEmbeddingMigrationArgs]) error {
+	a := job.Args
+	at, err := w.Pipeline.Settle(ctx, a.TenantID, a.MigrationID, w.Queue)
+	if err == nil && !at.IsZero() {
+		return river.JobSnooze(max(time.Until(at), time.Second))
+	}
+	return orSnooze(err)
+}
+
+// EnqueueBuild implements ingest.MigrationQueue.
+func (q *Queue) EnqueueBuild(ctx context.Context, tx pgx.Tx, m ingest.Migration) error {
+	_, err := q.client.InsertTx(ctx, tx, BuildEmbeddingIndexArgs{TenantID: m.TenantID, MigrationID: m.ID}, nil)
+	return err
+}
+
+// EnqueueSettle implements ingest.MigrationQueue.
+func (q *Queue) EnqueueSettle(ctx context.Context, tx pgx.Tx, m ingest.Migration, at time.Time) error {
+	var opts *river.InsertOpts
+	if !at.IsZero() {
+		opts = &river.InsertOpts{ScheduledAt: at}
+	}
+	_, err := q.client.InsertTx(ctx, tx, SettleEmbeddingMigrationArgs{TenantID: m.TenantID, MigrationID: m.ID, State: m.State}, opts)
+	return err
 }
 
 // Config configures the River client.
@@ -328,8 +409,6 @@ type Config struct {
 	// Pipeline and Store serve the workers; required when Workers > 0.
 	Pipeline *ingest.Pipeline
 	Store    *ingest.Store
-	// Vectors is the vector store the pipeline indexes into, if any.
-	Vectors search.Store
 	// Evals runs evaluations; without it evaluate jobs are not worked here.
 	Evals *evals.Store
 	// Webhooks delivers webhooks; without it deliver_webhook jobs are not
@@ -378,16 +457,19 @@ func New(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
 	rc := &river.Config{Logger: cfg.Logger, FetchPollInterval: cfg.FetchPollInterval, RescueStuckJobsAfter: stuckAfter,
 		FetchCooldown: fetchCooldown}
 	var sup *supervisor
+	q := &Queue{} // the migration workers enqueue through it
 	if cfg.Workers > 0 {
 		if cfg.Pipeline == nil || cfg.Store == nil {
 			return nil, errors.New("jobs: workers need a pipeline and a store")
 		}
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &IngestWorker{Pipeline: cfg.Pipeline, Log: cfg.Logger})
-		river.AddWorker(workers, &DeleteWorker{Store: cfg.Store, Vectors: cfg.Vectors})
-		river.AddWorker(workers, &PurgeTenantWorker{Vectors: cfg.Vectors})
+		river.AddWorker(workers, &DeleteWorker{Store: cfg.Store, Pipeline: cfg.Pipeline})
+		river.AddWorker(workers, &PurgeTenantWorker{Pipeline: cfg.Pipeline})
 		river.AddWorker(workers, &ReindexTenantWorker{Pipeline: cfg.Pipeline, Log: cfg.Logger})
 		river.AddWorker(workers, &ExpireIdempotencyKeysWorker{Store: cfg.Store})
+		river.AddWorker(workers, &BuildEmbeddingIndexWorker{Pipeline: cfg.Pipeline, Queue: q, Log: cfg.Logger})
+		river.AddWorker(workers, &SettleEmbeddingMigrationWorker{Pipeline: cfg.Pipeline, Queue: q})
 		if cfg.Evals != nil {
 			river.AddWorker(workers, &EvaluateWorker{Evals: cfg.Evals, Store: cfg.Store, Log: cfg.Logger})
 		}
@@ -412,7 +494,8 @@ func New(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
-	return &Queue{client: client, pool: pool, log: cfg.Logger, working: cfg.Workers > 0, sup: sup}, nil
+	q.client, q.pool, q.log, q.working, q.sup = client, pool, cfg.Logger, cfg.Workers > 0, sup
+	return q, nil
 }
 
 // Client returns the River client (for the job dashboard).

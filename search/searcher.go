@@ -119,33 +119,61 @@ type Result struct {
 	Hits []Found
 	Mode Mode
 	// Fusing is what combined a hybrid search's arms (zero otherwise).
-	Fusing          Fusing
+	Fusing Fusing
+	// Space is the embedding space searched.
+	Space           Space
 	EmbeddingTokens int
 	// Time spent embedding the query, in the vector store, and looking the
 	// documents up.
 	EmbedTime, StoreTime, LookupTime time.Duration
 }
 
+// Router says which embedding space a tenant's searches use.
+type Router interface {
+	// SearchSpace returns tenantID's space (zero: the default).
+	SearchSpace(ctx context.Context, tenantID uuid.UUID) (Space, error)
+}
+
 // Searcher answers tenants' searches: it embeds the query (through a small
-// cache of each tenant's own queries), asks the store, and keeps only hits
-// of documents search may show, at the version that is completely indexed.
+// cache of each tenant's own queries) in the tenant's embedding space,
+// asks that space's store, and keeps only hits of documents search may
+// show, at the version that is completely indexed.
 type Searcher struct {
-	emb      embedder.Embedder
-	store    Store
+	spaces   *Spaces
+	router   Router // nil: every tenant is in the default space
 	docs     Documents
 	cache    *queryCache
 	defaults Fusing
 }
 
-// NewSearcher returns a Searcher; cacheSize bounds the query-embedding
-// cache (0: 1024 queries). Hybrid searches that name no fusion get
-// DefaultFusing for emb.
+// NewSearcher returns a Searcher of one embedding space; cacheSize bounds
+// the query-embedding cache (0: 1024 queries). Hybrid searches that name
+// no fusion get DefaultFusing for emb.
 func NewSearcher(emb embedder.Embedder, store Store, docs Documents, cacheSize int) *Searcher {
+	return NewRoutedSearcher(Single(emb, store), nil, docs, cacheSize)
+}
+
+// NewRoutedSearcher returns a Searcher that asks router, at each search,
+// which of spaces the tenant's searches use: a migration's cut-over is
+// one row in Postgres, seen by the next search.
+func NewRoutedSearcher(spaces *Spaces, router Router, docs Documents, cacheSize int) *Searcher {
 	if cacheSize <= 0 {
 		cacheSize = 1024
 	}
-	return &Searcher{emb: emb, store: store, docs: docs, cache: newQueryCache(cacheSize),
-		defaults: DefaultFusing(emb.Model() == embedder.LocalModel)}
+	return &Searcher{spaces: spaces, router: router, docs: docs, cache: newQueryCache(cacheSize),
+		defaults: DefaultFusing(spaces.Default().Embedder.Model() == embedder.LocalModel)}
+}
+
+// index returns the index tenantID's searches use.
+func (s *Searcher) index(ctx context.Context, tenantID uuid.UUID) (Index, error) {
+	if s.router == nil {
+		return s.spaces.Default(), nil
+	}
+	sp, err := s.router.SearchSpace(ctx, tenantID)
+	if err != nil {
+		return Index{}, err
+	}
+	return s.spaces.Get(ctx, sp)
 }
 
 // Defaults returns the fusion hybrid searches get when they name none.
@@ -166,6 +194,11 @@ func (s *Searcher) fusing(r Request) Fusing {
 // Search runs a validated request for tenantID.
 func (s *Searcher) Search(ctx context.Context, tenantID uuid.UUID, r Request) (Result, error) {
 	res := Result{Mode: r.Mode, Hits: []Found{}}
+	idx, err := s.index(ctx, tenantID)
+	if err != nil {
+		return res, err
+	}
+	res.Space = idx.Space
 	q := Query{Mode: r.Mode, TopK: overfetch(r.TopK), Filter: r.Filter}
 	if r.Mode == ModeHybrid {
 		q.Fusing = s.fusing(r)
@@ -176,7 +209,7 @@ func (s *Searcher) Search(ctx context.Context, tenantID uuid.UUID, r Request) (R
 	}
 	if r.Mode != ModeSparse {
 		start := time.Now()
-		v, tokens, err := s.embedQuery(ctx, tenantID, r.Query)
+		v, tokens, err := s.embedQuery(ctx, idx.Embedder, tenantID, r.Query)
 		if err != nil {
 			return res, err
 		}
@@ -186,7 +219,7 @@ func (s *Searcher) Search(ctx context.Context, tenantID uuid.UUID, r Request) (R
 		return res, nil // only stop words: nothing can match
 	}
 	start := time.Now()
-	hits, err := s.store.Query(ctx, tenantID, q)
+	hits, err := idx.Store.Query(ctx, tenantID, q)
 	res.StoreTime = time.Since(start)
 	if err != nil {
 		return res, err
@@ -232,12 +265,12 @@ func overfetch(k int) int { return min(2*k+10, 250) }
 // embedQuery embeds q for tenantID, answering from the tenant's own cached
 // queries only: a hit shows (no tokens in the usage, a short embed time),
 // so one tenant's query must never answer another's.
-func (s *Searcher) embedQuery(ctx context.Context, tenantID uuid.UUID, q string) ([]float32, int, error) {
-	key := queryKey{tenant: tenantID, model: s.emb.Model(), dims: s.emb.Dimensions(), query: q}
+func (s *Searcher) embedQuery(ctx context.Context, emb embedder.Embedder, tenantID uuid.UUID, q string) ([]float32, int, error) {
+	key := queryKey{tenant: tenantID, model: emb.Model(), dims: emb.Dimensions(), query: q}
 	if v, ok := s.cache.get(key); ok {
 		return v, 0, nil
 	}
-	out, err := s.emb.Embed(ctx, tenantID, []string{q})
+	out, err := emb.Embed(ctx, tenantID, []string{q})
 	if err != nil {
 		return nil, 0, err
 	}

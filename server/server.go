@@ -46,6 +46,16 @@ type Config struct {
 	Tokenizer *chunker.BPE
 	Embedder  embedder.Embedder
 	Vectors   search.Store
+	// OpenSpace opens the index of an embedding space other than
+	// Embedder's, for tenants that migrate (nil: Embedder's space alone).
+	// Server.Stop closes the stores it opened.
+	OpenSpace search.OpenFunc
+	// EmbeddingPrices are models' prices in USD per million tokens, for
+	// migration estimates (nil: embedder.ListPrices).
+	EmbeddingPrices map[string]float64
+	// OfferedSpaces are the spaces tenants may migrate to themselves
+	// (RAGD_EMBEDDING_MODELS); the admin may choose any.
+	OfferedSpaces []search.Space
 	// Limits, Chunking and Quotas of ingestion; zero fields take defaults.
 	Limits   ingest.Limits
 	Chunking chunker.Options
@@ -87,8 +97,10 @@ type Server struct {
 	Evals     *evals.Store
 	Webhooks  *webhooks.Store
 	Pipeline  *ingest.Pipeline
-	Queue     *jobs.Queue
-	Metrics   *metrics.Metrics
+	// Spaces holds the index of each embedding space in use.
+	Spaces  *search.Spaces
+	Queue   *jobs.Queue
+	Metrics *metrics.Metrics
 	// Watcher announces document changes to the API's events streams.
 	Watcher *ingest.Watcher
 
@@ -125,8 +137,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Metrics:   metrics.New(cfg.Pool, log),
 		log:       log,
 	}
+	s.Spaces = search.NewSpaces(search.Index{Embedder: cfg.Embedder, Store: cfg.Vectors}, cfg.OpenSpace)
 	s.Pipeline, err = ingest.NewPipeline(s.Documents, cfg.Tokenizer, ingest.PipelineConfig{
-		Limits: cfg.Limits, Chunking: cfg.Chunking, Embedder: cfg.Embedder, Vectors: cfg.Vectors,
+		Limits: cfg.Limits, Chunking: cfg.Chunking, Embedder: cfg.Embedder, Vectors: cfg.Vectors, Spaces: s.Spaces,
 		Metrics: s.Metrics, Sandbox: cfg.Sandbox, ExtractConcurrency: cfg.ExtractConcurrency,
 	}, log)
 	if err != nil {
@@ -134,12 +147,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	// One Searcher for the search routes and the evaluate jobs, so that
 	// an evaluation scores the search the tenant's chatbot gets.
-	searcher := search.NewSearcher(cfg.Embedder, cfg.Vectors, s.Documents, 0)
+	searcher := search.NewRoutedSearcher(s.Spaces, s.Documents, s.Documents, 0)
 	s.Evals = evals.NewStore(cfg.Pool, s.Documents, s.Agents, searcher, hooks)
 	qcfg := jobs.Config{Workers: cfg.Workers, Logger: log, Store: s.Documents,
 		FetchPollInterval: cfg.FetchPollInterval, Supervisor: cfg.Supervisor}
 	if cfg.Workers > 0 {
-		qcfg.Pipeline, qcfg.Vectors, qcfg.Evals, qcfg.Webhooks = s.Pipeline, cfg.Vectors, s.Evals, hooks
+		qcfg.Pipeline, qcfg.Evals, qcfg.Webhooks = s.Pipeline, s.Evals, hooks
 	}
 	if s.Queue, err = jobs.New(cfg.Pool, qcfg); err != nil {
 		s.Pipeline.Close()
@@ -178,6 +191,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Searcher:               searcher,
 		Evals:                  s.Evals,
 		Webhooks:               hooks,
+		Spaces:                 s.Spaces,
+		EmbeddingPrices:        cfg.EmbeddingPrices,
+		OfferedSpaces:          cfg.OfferedSpaces,
 		MaxUploadBytes:         cfg.MaxUploadBytes,
 		MaxInflightUploadBytes: cfg.MaxInflightUploadBytes,
 		UploadSpoolDir:         cfg.UploadSpoolDir,
@@ -250,5 +266,5 @@ func (s *Server) Stop(ctx context.Context) error {
 		s.stopWatcher()
 		<-s.watcherDone
 	}
-	return err
+	return errors.Join(err, s.Spaces.Close())
 }

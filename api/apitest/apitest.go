@@ -8,6 +8,7 @@ package apitest
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"sync"
@@ -58,6 +59,9 @@ type Options struct {
 	// receivers, so tests with an httptest receiver allow private
 	// addresses explicitly.
 	Webhooks webhooks.Config
+	// OfferedSpaces are the embedding spaces tenants may migrate to
+	// themselves (RAGD_EMBEDDING_MODELS).
+	OfferedSpaces []search.Space
 }
 
 // Server is a running test API.
@@ -69,6 +73,11 @@ type Server struct {
 	EncryptionKey []byte
 	// OpenAI is the embeddings API double, with Options.OpenAI.
 	OpenAI *openaitest.Server
+	// Spaces holds the index of each embedding space: the default one
+	// (Vectors) and those tenants migrate to, each opened on first use
+	// with an embedder of the same provider (the API double's model, or
+	// the local embedder at another size) and an embedded store of its own.
+	Spaces *search.Spaces
 }
 
 var (
@@ -110,10 +119,34 @@ func Start(t testing.TB, o Options) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { vectors.Close() })
+	open := func(ctx context.Context, sp search.Space) (search.Index, error) {
+		var e embedder.Embedder
+		if fake != nil {
+			oa, err := embedder.NewOpenAI(embedder.OpenAIConfig{APIKey: openaitest.Key, BaseURL: fake.URL, Model: sp.Model, Dimensions: sp.Dimensions, Counter: tok})
+			if err != nil {
+				return search.Index{}, fmt.Errorf("%w: %w", search.ErrUnknownSpace, err)
+			}
+			e = embedder.NewCached(oa, pool)
+		} else {
+			if sp.Model != embedder.LocalModel {
+				return search.Index{}, fmt.Errorf("%w: %s", search.ErrUnknownSpace, sp)
+			}
+			l, err := embedder.NewLocal(sp.Dimensions)
+			if err != nil {
+				return search.Index{}, fmt.Errorf("%w: %w", search.ErrUnknownSpace, err)
+			}
+			e = l
+		}
+		store, err := search.OpenEmbedded(t.TempDir())
+		if err != nil {
+			return search.Index{}, err
+		}
+		return search.Index{Embedder: e, Store: store}, nil
+	}
 	// ragd serve's own wiring, with the test's embedder, store and limits.
 	s, err := server.New(t.Context(), server.Config{
 		Pool: pool, Logger: log, Box: box, AdminToken: AdminToken,
-		Tokenizer: tok, Embedder: emb, Vectors: vectors,
+		Tokenizer: tok, Embedder: emb, Vectors: vectors, OpenSpace: open, OfferedSpaces: o.OfferedSpaces,
 		Limits: o.Limits, Sandbox: o.Sandbox,
 		Workers: 2, FetchPollInterval: 100 * time.Millisecond,
 		API:            true,
@@ -139,7 +172,7 @@ func Start(t testing.TB, o Options) *Server {
 	srv := httptest.NewServer(s.Handler)
 	t.Cleanup(srv.Close)
 	store := s.Agents
-	return &Server{URL: srv.URL, Pool: pool, Store: store, Vectors: vectors, EncryptionKey: key, OpenAI: fake}
+	return &Server{URL: srv.URL, Pool: pool, Store: store, Vectors: vectors, EncryptionKey: key, OpenAI: fake, Spaces: s.Spaces}
 }
 
 // TenantKey creates a tenant and a key with every scope.

@@ -17,8 +17,10 @@ import (
 	"time"
 
 	"github.com/ragd/ragd/chunker"
+	"github.com/ragd/ragd/embedder"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/oidcauth"
+	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/secret"
 )
 
@@ -122,6 +124,12 @@ type config struct {
 	// EmbeddingTimeout (RAGD_EMBEDDING_TIMEOUT, default 60s, per request).
 	EmbeddingConcurrency, EmbeddingBatchTokens int
 	EmbeddingTimeout                           time.Duration
+	// EmbeddingModels (RAGD_EMBEDDING_MODELS, "model@dimensions,...") are
+	// the spaces tenants may migrate to themselves (the admin may choose
+	// any); EmbeddingPrices (RAGD_EMBEDDING_PRICES, "model=usd,...", USD
+	// per million tokens) price migration estimates over the list prices.
+	EmbeddingModels []search.Space
+	EmbeddingPrices map[string]float64
 
 	// QdrantURL (QDRANT_URL, e.g. http://localhost:6334: gRPC), QdrantAPIKey
 	// (QDRANT_API_KEY) and QdrantCollection (RAGD_QDRANT_COLLECTION, default
@@ -270,6 +278,12 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	}
 	if c.EmbeddingTimeout, err = parseDuration(getenv("RAGD_EMBEDDING_TIMEOUT"), time.Minute); err != nil {
 		return c, fmt.Errorf("RAGD_EMBEDDING_TIMEOUT: %w", err)
+	}
+	if c.EmbeddingModels, err = parseSpaces(getenv("RAGD_EMBEDDING_MODELS")); err != nil {
+		return c, fmt.Errorf("RAGD_EMBEDDING_MODELS: %w", err)
+	}
+	if c.EmbeddingPrices, err = embedder.ParsePrices(getenv("RAGD_EMBEDDING_PRICES")); err != nil {
+		return c, fmt.Errorf("RAGD_EMBEDDING_PRICES: %w", err)
 	}
 	if u := c.OpenAIBaseURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 		return c, fmt.Errorf("OPENAI_BASE_URL: must be an http or https URL, not %q", u)
@@ -478,4 +492,25 @@ func parseBytes(s string, def int64) (int64, error) {
 		return 0, fmt.Errorf("must be a positive size such as 52428800 or 50MiB, not %q", s)
 	}
 	return n * mult, nil
+}
+
+// parseSpaces reads "model@dimensions,model@dimensions".
+func parseSpaces(s string) ([]search.Space, error) {
+	var out []search.Space
+	for item := range strings.SplitSeq(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		i := strings.LastIndexByte(item, '@')
+		if i <= 0 {
+			return nil, fmt.Errorf("%q: want model@dimensions, e.g. text-embedding-3-large@1024", item)
+		}
+		dims, err := strconv.Atoi(item[i+1:])
+		if err != nil || dims < 8 || dims > 16384 {
+			return nil, fmt.Errorf("%q: dimensions must be a number from 8 to 16384", item)
+		}
+		out = append(out, search.Space{Model: item[:i], Dimensions: dims})
+	}
+	return out, nil
 }

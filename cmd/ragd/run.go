@@ -216,6 +216,7 @@ func newServer(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Lo
 		OIDC: verifier, ConsoleOIDC: consoleOIDC,
 		Pool: pool, Logger: log, Box: box, AdminToken: adminToken,
 		Tokenizer: tok, Embedder: emb, Vectors: vectors,
+		OpenSpace: spaceOpener(cfg, tok, pool, log), EmbeddingPrices: cfg.EmbeddingPrices, OfferedSpaces: cfg.EmbeddingModels,
 		Limits: ingest.Limits{MaxPages: cfg.MaxPages, MaxTextBytes: int(cfg.MaxTextBytes), Timeout: cfg.ExtractTimeout,
 			Memory: cfg.ExtractMemory, CPU: cfg.ExtractCPU, MaxTokens: cfg.MaxDocumentTokens},
 		Chunking:           chunker.Options{MaxTokens: cfg.ChunkMaxTokens, OverlapTokens: cfg.ChunkOverlap},
@@ -362,6 +363,51 @@ func openVectors(cfg config, log *slog.Logger) (search.Store, error) {
 		return nil, fmt.Errorf("RAGD_DATA_DIR: the embedded vector store in %s is %w, and it serves one: stop that ragd, or set QDRANT_URL so that several processes share Qdrant", dir, search.ErrInUse)
 	}
 	return s, err
+}
+
+// spaceOpener opens the index of an embedding space a tenant migrates to:
+// an embedder of the same provider for that model and size, and a store of
+// its own (a Qdrant collection named for the space beside the default one,
+// or a directory beside DataDir/vectors).
+func spaceOpener(cfg config, tok *chunker.BPE, pool *pgxpool.Pool, log *slog.Logger) search.OpenFunc {
+	return func(ctx context.Context, sp search.Space) (search.Index, error) {
+		var emb embedder.Embedder
+		if cfg.OpenAIKey == "" && cfg.OpenAIBaseURL == "" {
+			if sp.Model != embedder.LocalModel {
+				return search.Index{}, fmt.Errorf("%w: %s (without OPENAI_API_KEY or OPENAI_BASE_URL only %s embeds, at any size)", search.ErrUnknownSpace, sp, embedder.LocalModel)
+			}
+			l, err := embedder.NewLocal(sp.Dimensions)
+			if err != nil {
+				return search.Index{}, fmt.Errorf("%w: %w", search.ErrUnknownSpace, err)
+			}
+			emb = l
+		} else {
+			e, err := embedder.NewOpenAI(embedder.OpenAIConfig{
+				APIKey: cfg.OpenAIKey, BaseURL: cfg.OpenAIBaseURL, Model: sp.Model, Dimensions: sp.Dimensions,
+				MaxBatchTokens: cfg.EmbeddingBatchTokens, Concurrency: cfg.EmbeddingConcurrency, Timeout: cfg.EmbeddingTimeout,
+				Counter: tok,
+			})
+			if err != nil {
+				return search.Index{}, fmt.Errorf("%w: %w", search.ErrUnknownSpace, err)
+			}
+			emb = embedder.NewCached(e, pool)
+		}
+		var store search.Store
+		var err error
+		if cfg.QdrantURL != "" {
+			collection := cfg.QdrantCollection + "__" + sp.Slug()
+			log.Info("embedding space opened: Qdrant", "space", sp.String(), "collection", collection)
+			store, err = search.OpenQdrant(search.QdrantConfig{URL: cfg.QdrantURL, APIKey: cfg.QdrantAPIKey, Collection: collection})
+		} else {
+			dir := filepath.Join(cfg.DataDir, "vectors-"+sp.Slug())
+			log.Info("embedding space opened: embedded store", "space", sp.String(), "dir", dir)
+			store, err = search.OpenEmbedded(dir)
+		}
+		if err != nil {
+			return search.Index{}, err
+		}
+		return search.Index{Embedder: emb, Store: store}, nil
+	}
 }
 
 // newEmbedder returns the OpenAI-compatible embedder (with the Postgres

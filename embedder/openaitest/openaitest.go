@@ -27,10 +27,22 @@ type Server struct {
 
 	mu       sync.Mutex
 	dims     int
+	models   map[string]int // AddModel's: their vectors' sizes
 	requests []Request
 	// Respond, when set, may answer the n-th request (from 1) itself by
 	// writing to w and returning true.
 	Respond func(w http.ResponseWriter, n int) bool
+	// before, when set (SetBefore), is called with each request before
+	// it is answered.
+	before func(r Request)
+}
+
+// SetBefore makes the server call fn with each request before answering
+// it (to slow a model down, or hold it); nil stops it.
+func (s *Server) SetBefore(fn func(r Request)) {
+	s.mu.Lock()
+	s.before = fn
+	s.mu.Unlock()
 }
 
 // Request is what one request asked for.
@@ -58,6 +70,21 @@ func (s *Server) SetDims(d int) {
 	s.mu.Unlock()
 }
 
+// AddModel makes the server answer for model with vectors of dims
+// dimensions of its own (ModelVector): another embedding space, whose
+// vectors are unrelated to the default model's for the same text. Any
+// other model not added gets the default model's vectors, except one
+// named "missing-..." which is answered 404, as OpenAI answers a model
+// that does not exist.
+func (s *Server) AddModel(model string, dims int) {
+	s.mu.Lock()
+	if s.models == nil {
+		s.models = map[string]int{}
+	}
+	s.models[model] = dims
+	s.mu.Unlock()
+}
+
 // Requests returns the requests received so far.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
@@ -82,14 +109,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		req.Dimensions = *body.Dimensions
 	}
 	s.requests = append(s.requests, req)
-	n, dims, respond := len(s.requests), s.dims, s.Respond
+	n, dims, respond, before := len(s.requests), s.dims, s.Respond, s.before
+	modelDims, own := s.models[body.Model]
 	s.mu.Unlock()
+	if before != nil {
+		before(req)
+	}
 	if r.Header.Get("Authorization") != "Bearer "+Key {
 		w.WriteHeader(401)
 		fmt.Fprint(w, `{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","code":"invalid_api_key"}}`)
 		return
 	}
 	if respond != nil && respond(w, n) {
+		return
+	}
+	if strings.HasPrefix(body.Model, "missing-") {
+		w.WriteHeader(404)
+		fmt.Fprintf(w, `{"error":{"message":"The model '%s' does not exist or you do not have access to it.","type":"invalid_request_error","code":"model_not_found"}}`, body.Model)
 		return
 	}
 	type item struct {
@@ -100,7 +136,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	data := make([]item, len(body.Input))
 	tokens := 0
 	for i, in := range body.Input {
-		data[i] = item{"embedding", Vector(in, dims), i}
+		if own {
+			data[i] = item{"embedding", ModelVector(body.Model, in, modelDims), i}
+		} else {
+			data[i] = item{"embedding", Vector(in, dims), i}
+		}
 		tokens += len(strings.Fields(in))
 	}
 	// Out of order, as the API allows: clients must use the index.
@@ -120,6 +160,21 @@ func Vector(text string, dims int) []float32 {
 	h := fnv.New64a()
 	h.Write([]byte(text))
 	r := rand.New(rand.NewPCG(h.Sum64(), 1))
+	for i := range v {
+		v[i] = float32(r.NormFloat64())
+	}
+	return v
+}
+
+// ModelVector is the vector the server returns for text from a model
+// added with AddModel: a deterministic hash of the model and the text.
+func ModelVector(model, text string, dims int) []float32 {
+	h := fnv.New64a()
+	h.Write([]byte(model))
+	h.Write([]byte{0})
+	h.Write([]byte(text))
+	r := rand.New(rand.NewPCG(h.Sum64(), 2))
+	v := make([]float32, dims)
 	for i := range v {
 		v[i] = float32(r.NormFloat64())
 	}

@@ -1,0 +1,146 @@
+package ingest_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/ragd/ragd/chunker"
+	"github.com/ragd/ragd/embedder"
+	"github.com/ragd/ragd/ingest"
+	"github.com/ragd/ragd/jobs"
+	"github.com/ragd/ragd/postgres/pgtest"
+	"github.com/ragd/ragd/search"
+)
+
+// crashAfter embeds with inner until it has answered n calls; the next
+// call cancels the run's context, as a crash or a shutdown does.
+type crashAfter struct {
+	embedder.Embedder
+	mu     sync.Mutex
+	n      int
+	cancel context.CancelFunc
+	texts  map[string]int // how often each text was embedded
+}
+
+func (c *crashAfter) Embed(ctx context.Context, tenantID uuid.UUID, texts []string) (embedder.Result, error) {
+	c.mu.Lock()
+	if c.n == 0 && c.cancel != nil {
+		c.cancel()
+		c.mu.Unlock()
+		return embedder.Result{}, context.Canceled
+	}
+	c.n--
+	for _, t := range texts {
+		c.texts[t]++
+	}
+	c.mu.Unlock()
+	return c.Embedder.Embed(ctx, tenantID, texts)
+}
+
+// TestMigrationResumesAfterACrash stops the build job in the middle of a
+// tenant's documents and runs it again: it goes on after the last document
+// it recorded, embeds no text twice, and cuts over with every document.
+func TestMigrationResumesAfterACrash(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	tenant := newTenant(t, pool)
+	tok, err := chunker.NewCL100K()
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, _ := embedder.NewLocal(64)
+	vectors, err := search.OpenEmbedded(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vectors.Close()
+	local32, _ := embedder.NewLocal(32)
+	target := &crashAfter{Embedder: local32, texts: map[string]int{}}
+	to := search.Space{Model: embedder.LocalModel, Dimensions: 32}
+	spaces := search.NewSpaces(search.Index{Embedder: def, Store: vectors}, func(ctx context.Context, sp search.Space) (search.Index, error) {
+		if sp != to {
+			return search.Index{}, search.ErrUnknownSpace
+		}
+		s, err := search.OpenEmbedded(t.TempDir())
+		return search.Index{Embedder: target, Store: s}, err
+	})
+	defer spaces.Close()
+	store := ingest.NewStore(pool)
+	p, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{Embedder: def, Vectors: vectors, Spaces: spaces}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	q, err := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)}) // insert-only
+	if err != nil {
+		t.Fatal(err)
+	}
+	const docs = 8
+	for i := range docs {
+		c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: fmt.Sprintf("n%d.txt", i), Type: ingest.TypeText,
+			Content: ingest.BytesContent(fmt.Appendf(nil, "Note %d about the otter colony by the weir.", i))}, ingest.CreateOptions{}, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Process(ctx, tenant.ID, c.Document.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	est, err := store.EstimateMigration(ctx, tenant.ID)
+	if err != nil || est.Documents != docs || est.Chunks != docs {
+		t.Fatalf("estimate %+v, %v", est, err)
+	}
+	m, err := store.CreateMigration(ctx, tenant.ID, ingest.MigrationInput{From: spaces.Default().Space, To: to, Estimate: est, CreatedBy: "test"}, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	run, crash := context.WithCancel(ctx)
+	target.n, target.cancel = 3, crash
+	if err := p.Migrate(run, tenant.ID, m.ID, q); err == nil {
+		t.Fatal("the crashed run returned nil")
+	}
+	m, _ = store.GetMigration(ctx, tenant.ID, m.ID)
+	if m.State != ingest.MigrationBuilding || m.DoneDocuments != 3 {
+		t.Fatalf("after the crash: %s with %d documents done, want building with 3", m.State, m.DoneDocuments)
+	}
+	if sp, _ := store.SearchSpace(ctx, tenant.ID); !sp.IsZero() {
+		t.Fatalf("search moved to %s before the target was complete", sp)
+	}
+
+	target.mu.Lock()
+	target.n, target.cancel = 1000, nil
+	target.mu.Unlock()
+	if err := p.Migrate(ctx, tenant.ID, m.ID, q); err != nil {
+		t.Fatal(err)
+	}
+	m, _ = store.GetMigration(ctx, tenant.ID, m.ID)
+	if m.State != ingest.MigrationActive || m.DoneDocuments != docs {
+		t.Fatalf("after the resumed run: %s with %d documents done", m.State, m.DoneDocuments)
+	}
+	if len(target.texts) != docs {
+		t.Fatalf("%d texts embedded, want %d", len(target.texts), docs)
+	}
+	for text, n := range target.texts {
+		if n != 1 {
+			t.Fatalf("%q was embedded %d times", text, n)
+		}
+	}
+	if sp, _ := store.SearchSpace(ctx, tenant.ID); sp != to {
+		t.Fatalf("search uses %v after the cut-over", sp)
+	}
+	idx, _ := spaces.Get(ctx, to)
+	if n, err := idx.Store.Count(ctx, tenant.ID, search.Filter{}); err != nil || n != docs {
+		t.Fatalf("the target holds %d points, %v", n, err)
+	}
+	res, err := search.NewRoutedSearcher(spaces, store, store, 0).Search(ctx, tenant.ID, search.Request{Query: "otter colony", Mode: search.ModeDense, TopK: 3})
+	if err != nil || len(res.Hits) != 3 || res.Space != to {
+		t.Fatalf("search after the cut-over: %d hits in %v, %v", len(res.Hits), res.Space, err)
+	}
+}
