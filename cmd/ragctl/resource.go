@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -33,6 +34,9 @@ type option struct {
 	Name, Usage string
 	// Values, when known, are offered by shell completion.
 	Values []string
+	// Bool makes a verb's option a boolean flag (--dry-run), which its
+	// Body and Query read as "true" or "false".
+	Bool bool
 }
 
 // verb is a command on the collection, or on one object when its first
@@ -50,6 +54,9 @@ type verb struct {
 	// Body builds the request from the arguments after ID and the flags;
 	// nil sends none.
 	Body func(args []string, flag func(name string) string) (any, error)
+	// Query, when not nil, makes the request's query parameters from the
+	// flags: ?dry_run=true.
+	Query func(flag func(name string) string) url.Values
 	// Done says what happened, for people; nil prints the answer as JSON
 	// (as --json always does, when there is an answer).
 	Done func(id string, answer json.RawMessage) (string, error)
@@ -113,7 +120,8 @@ func (r resource[T]) verb(e *env, v verb) *cobra.Command {
 	if variadic {
 		nargs = minArgs(len(words))
 	}
-	flags := map[string]*string{}
+	flags := map[string]func() string{}
+	flag := func(name string) string { return flags[name]() }
 	cmd := &cobra.Command{
 		Use:   strings.TrimSpace(v.Name + " " + v.Args),
 		Short: v.Short,
@@ -141,9 +149,14 @@ func (r resource[T]) verb(e *env, v verb) *cobra.Command {
 				path += "/" + url.PathEscape(id)
 			}
 			path += v.Suffix
+			if v.Query != nil {
+				if q := v.Query(flag); len(q) > 0 {
+					path += "?" + q.Encode()
+				}
+			}
 			var body any
 			if v.Body != nil {
-				b, err := v.Body(args, func(name string) string { return *flags[name] })
+				b, err := v.Body(args, flag)
 				if err != nil {
 					return err
 				}
@@ -168,7 +181,13 @@ func (r resource[T]) verb(e *env, v verb) *cobra.Command {
 		}),
 	}
 	for _, f := range v.Flags {
-		flags[f.Name] = cmd.Flags().String(f.Name, "", f.Usage)
+		if f.Bool {
+			b := cmd.Flags().Bool(f.Name, false, f.Usage)
+			flags[f.Name] = func() string { return strconv.FormatBool(*b) }
+			continue
+		}
+		s := cmd.Flags().String(f.Name, "", f.Usage)
+		flags[f.Name] = func() string { return *s }
 		completeValues(cmd, f)
 	}
 	return cmd

@@ -86,6 +86,7 @@ func (e *env) resources() []*cobra.Command {
 		}.command(e),
 
 		e.webhooks(),
+		e.embeddings(),
 
 		resource[tenant]{
 			Name: "tenants", Short: "tenants (the admin token)", Path: "/v1/tenants",
