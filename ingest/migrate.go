@@ -76,13 +76,21 @@ func (p *Pipeline) Migrate(ctx context.Context, tenantID, id uuid.UUID, q Migrat
 			return nil
 		}
 		for i, d := range docs {
+			// The tenant pays for the new embeddings: its monthly token
+			// quota bounds them as it bounds uploads'.
+			if err := p.store.tokensLeft(ctx, tenantID); err != nil {
+				if e, ok := AsError(err); ok {
+					return p.store.failMigration(ctx, m, e.Message, q)
+				}
+				return err
+			}
 			d.ContentVersion = versions[i] // the searchable version, whose chunks are stored
 			pieces, err := p.store.storedChunks(ctx, d)
 			if err != nil {
 				return err
 			}
 			var res result
-			if err := p.embedAndWrite(ctx, idx, d, pieces, &res, noStage); err != nil {
+			if err := p.embedAndWrite(ctx, idx, d, pieces, &res, noStage, true); err != nil {
 				if e, ok := embedder.AsError(err); ok && e.Permanent() {
 					p.log.WarnContext(ctx, "embedding migration failed", "tenant_id", tenantID, "migration_id", id, "err", err)
 					return p.store.failMigration(ctx, m, e.Message, q)
@@ -120,6 +128,19 @@ func (p *Pipeline) Migrate(ctx context.Context, tenantID, id uuid.UUID, q Migrat
 			}
 		}
 	}
+}
+
+// FailMigration fails a building migration whose job gave up (it ran out
+// of attempts): search stays on the source, and the target's points go.
+func (p *Pipeline) FailMigration(ctx context.Context, tenantID, id uuid.UUID, cause error, q MigrationQueue) error {
+	m, err := p.store.GetMigration(ctx, tenantID, id)
+	if errors.Is(err, ragd.ErrNotFound) || (err == nil && m.State != MigrationBuilding) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return p.store.failMigration(ctx, m, "building failed repeatedly: "+cause.Error(), q)
 }
 
 func ignoreMoved(err error) error {

@@ -112,6 +112,7 @@ func lockSpaces(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, exclusive bo
 type tenantSpaces struct {
 	search search.Space
 	live   *Migration
+	gone   bool // the tenant was deleted
 }
 
 // other is the live migration's space that search does not use.
@@ -135,7 +136,11 @@ func readTenantSpaces(ctx context.Context, q querier, tenantID uuid.UUID) (tenan
 	var model *string
 	var dims *int
 	err := q.QueryRow(ctx, "SELECT embedding_model, embedding_dimensions FROM tenants WHERE id = $1", tenantID).Scan(&model, &dims)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) { // a deleted tenant: the default, and nothing live
+	if errors.Is(err, pgx.ErrNoRows) { // deleted: nothing of it is in use
+		t.gone = true
+		return t, nil
+	}
+	if err != nil {
 		return t, fmt.Errorf("read the tenant's embedding space: %w", err)
 	}
 	if model != nil && dims != nil {
@@ -212,8 +217,10 @@ func (s *Store) CreateMigration(ctx context.Context, tenantID uuid.UUID, in Migr
 		if !cur.search.IsZero() && cur.search != in.From {
 			return &ragd.ConflictError{Field: "model", Message: "the tenant's embedding space changed meanwhile; try again"}
 		}
-		if _, err := tx.Exec(ctx, "INSERT INTO embedding_spaces (model, dimensions) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-			in.To.Model, in.To.Dimensions); err != nil {
+		// Both: a rollback pins the tenant to From, which the server's
+		// default may later stop being; purging a tenant reaches both.
+		if _, err := tx.Exec(ctx, "INSERT INTO embedding_spaces (model, dimensions) VALUES ($1, $2), ($3, $4) ON CONFLICT DO NOTHING",
+			in.To.Model, in.To.Dimensions, in.From.Model, in.From.Dimensions); err != nil {
 			return fmt.Errorf("record the embedding space: %w", err)
 		}
 		m, err = scanMigration(tx.QueryRow(ctx, `INSERT INTO embedding_migrations (id, tenant_id, from_model, from_dimensions, to_model, to_dimensions,
@@ -461,6 +468,9 @@ func (s *Store) withSpaceUnused(ctx context.Context, tenantID uuid.UUID, sp, def
 		cur, err := readTenantSpaces(ctx, tx, tenantID)
 		if err != nil {
 			return err
+		}
+		if cur.gone {
+			return purge(ctx)
 		}
 		if resolve(cur.search, def) == sp {
 			return nil

@@ -261,15 +261,27 @@ func (p *Pipeline) index(ctx context.Context, rep *progress, pieces []chunker.Ch
 			// Written before it is: a failure leaves no points behind
 			// that dropStale does not reach.
 			check.written = append(check.written, idx.Space)
-			if err := p.embedAndWrite(ctx, idx, doc, pieces, res, stage); err != nil {
-				if e, ok := embedder.AsError(err); ok && e.Permanent() {
+			if err := p.embedAndWrite(ctx, idx, doc, pieces, res, stage, false); err != nil {
+				e, ok := embedder.AsError(err)
+				switch {
+				case ok && e.Permanent() && idx.Space == idxs[0].Space:
 					return p.fail(ctx, rep, &Error{Code: CodeEmbeddingFailed, Message: e.Message, Err: err})
-				}
-				if errors.Is(err, errStale) {
+				case ok && e.Permanent():
+					// The migration's other space refuses: that is the
+					// migration's failure (its job fails it), not the
+					// document's; retried until the space is no longer
+					// one the tenant's documents go to.
+					return fmt.Errorf("embed into %s, where a migration of the tenant needs it: %s", idx.Space, e.Message)
+				case errors.Is(err, errStale):
 					return p.dropStale(ctx, doc, check.written)
 				}
 				return err
 			}
+		}
+		// Older versions' points go only once this version's are in every
+		// index, so that search finds the document throughout.
+		if err := p.dropOlder(ctx, doc, check.written); err != nil {
+			return err
 		}
 		res.indexed = true
 		rep.close()
@@ -314,9 +326,29 @@ func (p *Pipeline) dropStale(ctx context.Context, doc Document, written []search
 	return p.deleteIn(ctx, doc.TenantID, doc.ID, v, written)
 }
 
+// dropOlder removes the points of the document's older versions from the
+// indexes in spaces.
+func (p *Pipeline) dropOlder(ctx context.Context, doc Document, spaces []search.Space) error {
+	if doc.ContentVersion <= 1 { // the first version has none before it
+		return nil
+	}
+	for _, sp := range spaces {
+		idx, err := p.spaces.Get(ctx, sp)
+		if err != nil {
+			return err
+		}
+		if err := idx.Store.DeleteDocument(ctx, doc.TenantID, doc.ID, search.Versions{Below: doc.ContentVersion}); err != nil {
+			return fmt.Errorf("remove older versions' points: %w", err)
+		}
+	}
+	return nil
+}
+
 // dropUnused removes a version's points from the indexes the run wrote
 // that the tenant's documents no longer go to (a migration ended while
-// the run worked; its removal of the tenant's points may have come first).
+// the run worked; its removal of the tenant's points may have come first),
+// under the tenant's exclusive space lock, unless a newer migration made
+// the space one they go to again.
 func (p *Pipeline) dropUnused(ctx context.Context, doc Document, check *spaceCheck) {
 	for _, sp := range check.written {
 		if slices.Contains(check.required, sp) {
@@ -324,7 +356,9 @@ func (p *Pipeline) dropUnused(ctx context.Context, doc Document, check *spaceChe
 		}
 		idx, err := p.spaces.Get(ctx, sp)
 		if err == nil {
-			err = idx.Store.DeleteDocument(ctx, doc.TenantID, doc.ID, search.AllVersions)
+			err = p.store.withSpaceUnused(ctx, doc.TenantID, sp, check.def, func(ctx context.Context) error {
+				return idx.Store.DeleteDocument(ctx, doc.TenantID, doc.ID, search.AllVersions)
+			})
 		}
 		if err != nil {
 			p.log.WarnContext(ctx, "remove points from an index the tenant left", "err", err, "tenant_id", doc.TenantID,
@@ -367,7 +401,8 @@ const maxContextBytes = 256
 
 // embedAndWrite embeds pieces in slices of embedBatch, reporting progress
 // through stage, writes the points and removes other versions' points.
-func (p *Pipeline) embedAndWrite(ctx context.Context, idx search.Index, doc Document, pieces []chunker.Chunk, res *result, stage func(string, float64) error) error {
+// With dropOlder, it also removes older versions' points from idx.
+func (p *Pipeline) embedAndWrite(ctx context.Context, idx search.Index, doc Document, pieces []chunker.Chunk, res *result, stage func(string, float64) error, dropOlder bool) error {
 	if err := stage(StageEmbedding, 0.85); err != nil {
 		return err
 	}
@@ -413,7 +448,7 @@ func (p *Pipeline) embedAndWrite(ctx context.Context, idx search.Index, doc Docu
 			return fmt.Errorf("index points: %w", err)
 		}
 	}
-	if doc.ContentVersion > 1 { // the first version has none before it
+	if dropOlder && doc.ContentVersion > 1 { // the first version has none before it
 		if err := idx.Store.DeleteDocument(ctx, doc.TenantID, doc.ID, search.Versions{Below: doc.ContentVersion}); err != nil {
 			return fmt.Errorf("remove older versions' points: %w", err)
 		}
@@ -464,7 +499,7 @@ func (p *Pipeline) Rebuild(ctx context.Context, tenantID *uuid.UUID, progress fu
 		}
 		var res result
 		for _, idx := range idxs {
-			if err := p.embedAndWrite(ctx, idx, d, pieces, &res, noStage); err != nil {
+			if err := p.embedAndWrite(ctx, idx, d, pieces, &res, noStage, true); err != nil {
 				return st, fmt.Errorf("rebuild document %s: %w", d.ID, err)
 			}
 		}

@@ -308,6 +308,9 @@ type PurgeTenantWorker struct {
 	Pipeline *ingest.Pipeline
 }
 
+// Timeout: removing a large tenant's points from every space takes a while.
+func (w *PurgeTenantWorker) Timeout(*river.Job[PurgeTenantArgs]) time.Duration { return 30 * time.Minute }
+
 // Work deletes the tenant's points, in every embedding space.
 func (w *PurgeTenantWorker) Work(ctx context.Context, job *river.Job[PurgeTenantArgs]) error {
 	return orSnooze(w.Pipeline.PurgeTenantPoints(ctx, job.Args.TenantID))
@@ -347,7 +350,15 @@ func (w *BuildEmbeddingIndexWorker) Work(ctx context.Context, job *river.Job[Bui
 	a := job.Args
 	err := w.Pipeline.Migrate(ctx, a.TenantID, a.MigrationID, w.Queue)
 	w.Log.InfoContext(ctx, "job done", "job_id", job.ID, "kind", job.Kind, "tenant_id", a.TenantID, "migration_id", a.MigrationID, "err", errString(err))
-	return orSnooze(err)
+	if snooze := askedToWait(err); snooze != nil {
+		return snooze
+	}
+	if err != nil && job.Attempt >= job.MaxAttempts {
+		if ferr := w.Pipeline.FailMigration(context.WithoutCancel(ctx), a.TenantID, a.MigrationID, err, w.Queue); ferr != nil {
+			w.Log.ErrorContext(ctx, "fail migration", "err", ferr, "migration_id", a.MigrationID, "job_id", job.ID)
+		}
+	}
+	return recordable(err)
 }
 
 // SettleEmbeddingMigrationArgs asks for what a migration's new state
@@ -372,6 +383,11 @@ type SettleEmbeddingMigrationWorker struct {
 	river.WorkerDefaults[SettleEmbeddingMigrationArgs]
 	Pipeline *ingest.Pipeline
 	Queue    ingest.MigrationQueue
+}
+
+// Timeout: removing a large tenant's points from a space takes a while.
+func (w *SettleEmbeddingMigrationWorker) Timeout(*river.Job[SettleEmbeddingMigrationArgs]) time.Duration {
+	return 30 * time.Minute
 }
 
 // Work settles the migration, or comes back when its window ends.

@@ -224,6 +224,17 @@ func (s *Searcher) Search(ctx context.Context, tenantID uuid.UUID, r Request) (R
 	if err != nil {
 		return res, err
 	}
+	if s.router != nil {
+		// A migration may have switched the tenant's space after it was
+		// read, and the space left may be losing the tenant's points:
+		// that removal starts only after the switch, so a space read
+		// again now shows it, and the search runs again in the new one.
+		if again, err := s.index(ctx, tenantID); err != nil {
+			return res, err
+		} else if again.Space != idx.Space {
+			return s.Search(ctx, tenantID, r)
+		}
+	}
 	if len(hits) == 0 {
 		return res, nil
 	}

@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -23,7 +24,9 @@ func (s Space) String() string { return fmt.Sprintf("%s@%d", s.Model, s.Dimensio
 func (s Space) IsZero() bool { return s == Space{} }
 
 // Slug is the space as a name for a collection or a directory: the model's
-// letters, digits, '-' and '_' (others become '_'), then the dimensions.
+// letters, digits, '-' and '_' (others become '_'), then the dimensions,
+// then, when the model had other characters, a hash of its exact name
+// (so that "org/model" and "org_model" do not share an index).
 func (s Space) Slug() string {
 	m := strings.Map(func(r rune) rune {
 		switch {
@@ -32,6 +35,10 @@ func (s Space) Slug() string {
 		}
 		return '_'
 	}, s.Model)
+	if m != s.Model {
+		sum := sha256.Sum256([]byte(s.Model))
+		return fmt.Sprintf("%s_%d_%x", m, s.Dimensions, sum[:4])
+	}
 	return fmt.Sprintf("%s_%d", m, s.Dimensions)
 }
 
