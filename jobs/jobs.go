@@ -309,7 +309,9 @@ type PurgeTenantWorker struct {
 }
 
 // Timeout: removing a large tenant's points from every space takes a while.
-func (w *PurgeTenantWorker) Timeout(*river.Job[PurgeTenantArgs]) time.Duration { return 30 * time.Minute }
+func (w *PurgeTenantWorker) Timeout(*river.Job[PurgeTenantArgs]) time.Duration {
+	return 30 * time.Minute
+}
 
 // Work deletes the tenant's points, in every embedding space.
 func (w *PurgeTenantWorker) Work(ctx context.Context, job *river.Job[PurgeTenantArgs]) error {
