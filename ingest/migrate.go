@@ -119,12 +119,20 @@ func (p *Pipeline) Migrate(ctx context.Context, tenantID, id uuid.UUID, q Migrat
 			if cursor != nil {
 				m.cursor = cursor
 			}
-			// Deleted while it was embedded: its delete job may have
-			// cleared the target before these points came.
-			if now, err := p.store.Get(ctx, d.TenantID, d.ID); errors.Is(err, ragd.ErrNotFound) || (err == nil && now.Status == StatusDeleting) {
-				if err := idx.Store.DeleteDocument(ctx, d.TenantID, d.ID, search.AllVersions); err != nil {
-					return err
-				}
+			// Deleted while it was embedded, its delete job may have
+			// cleared the target before these points came; made
+			// searchable at a newer version, that run may have removed
+			// older versions' points before these came. Either way these
+			// are no longer wanted.
+			now, indexed, err := p.store.indexedVersion(ctx, d.TenantID, d.ID)
+			switch {
+			case errors.Is(err, ragd.ErrNotFound) || (err == nil && now.Status == StatusDeleting):
+				err = idx.Store.DeleteDocument(ctx, d.TenantID, d.ID, search.AllVersions)
+			case err == nil && indexed != versions[i]:
+				err = idx.Store.DeleteDocument(ctx, d.TenantID, d.ID, search.Versions{Only: versions[i]})
+			}
+			if err != nil {
+				return err
 			}
 		}
 	}

@@ -1,0 +1,344 @@
+package ingest_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/ragd/ragd/chunker"
+	"github.com/ragd/ragd/embedder"
+	"github.com/ragd/ragd/ingest"
+	"github.com/ragd/ragd/jobs"
+	"github.com/ragd/ragd/postgres/pgtest"
+	"github.com/ragd/ragd/search"
+)
+
+type switchEmb struct {
+	embedder.Embedder
+	mu      sync.Mutex
+	failErr error
+	block   chan struct{}
+	entered chan struct{}
+}
+
+func (s *switchEmb) Embed(ctx context.Context, tenantID uuid.UUID, texts []string) (embedder.Result, error) {
+	s.mu.Lock()
+	ferr, block, entered := s.failErr, s.block, s.entered
+	s.mu.Unlock()
+	if entered != nil {
+		select {
+		case <-entered:
+		default:
+			close(entered)
+		}
+	}
+	if block != nil {
+		<-block
+	}
+	if ferr != nil {
+		return embedder.Result{}, ferr
+	}
+	return s.Embedder.Embed(ctx, tenantID, texts)
+}
+
+type migrationEnv struct {
+	store    *ingest.Store
+	p        *ingest.Pipeline
+	q        *jobs.Queue
+	spaces   *search.Spaces
+	target   *switchEmb
+	tstore   *gateDelete
+	to       search.Space
+	tenant   uuid.UUID
+	searcher *search.Searcher
+}
+
+func setupMigrationRace(t *testing.T) *migrationEnv {
+	pool := pgtest.NewPool(t)
+	tenant := newTenant(t, pool)
+	tok, _ := chunker.NewCL100K()
+	def, _ := embedder.NewLocal(64)
+	vectors, err := search.OpenEmbedded(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { vectors.Close() })
+	l32, _ := embedder.NewLocal(32)
+	target := &switchEmb{Embedder: l32}
+	gd := &gateDelete{}
+	to := search.Space{Model: embedder.LocalModel, Dimensions: 32}
+	spaces := search.NewSpaces(search.Index{Embedder: def, Store: vectors}, func(ctx context.Context, sp search.Space) (search.Index, error) {
+		if sp != to {
+			return search.Index{}, search.ErrUnknownSpace
+		}
+		s, err := search.OpenEmbedded(t.TempDir())
+		gd.Store = s
+		return search.Index{Embedder: target, Store: gd}, err
+	})
+	t.Cleanup(func() { spaces.Close() })
+	store := ingest.NewStore(pool)
+	p, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{Embedder: def, Vectors: vectors, Spaces: spaces}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	q, _ := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
+	return &migrationEnv{store: store, p: p, q: q, spaces: spaces, target: target, tstore: gd, to: to, tenant: tenant.ID,
+		searcher: search.NewRoutedSearcher(spaces, store, store, 0)}
+}
+
+func (e *migrationEnv) hits(t *testing.T) int {
+	res, err := e.searcher.Search(context.Background(), e.tenant, search.Request{Query: "otter colony weir", Mode: search.ModeDense, TopK: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(res.Hits)
+}
+
+func (e *migrationEnv) upload(t *testing.T) uuid.UUID {
+	ctx := context.Background()
+	c, err := e.store.Create(ctx, e.tenant, ingest.Upload{Filename: "otter.txt", Type: ingest.TypeText,
+		Content: ingest.BytesContent([]byte("Notes about the otter colony by the weir."))}, ingest.CreateOptions{}, e.q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.p.Process(ctx, e.tenant, c.Document.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	return c.Document.ID
+}
+
+// A permanent error of the migration target's model while a document is
+// reindexed is not the document's: its searchable version stays findable
+// in the space search uses, and it is not failed.
+func TestMigrationTargetRefusalKeepsDocumentFindable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := setupMigrationRace(t)
+	id := e.upload(t)
+	if n := e.hits(t); n == 0 {
+		t.Fatal("no hits before the migration")
+	}
+	if _, err := e.store.CreateMigration(ctx, e.tenant, ingest.MigrationInput{From: e.spaces.Default().Space, To: e.to, CreatedBy: "t"}, e.q); err != nil {
+		t.Fatal(err)
+	}
+	e.target.failErr = &embedder.Error{Kind: embedder.KindModel, Message: "model not served"}
+	if _, err := e.store.Reindex(ctx, e.tenant, id, "", e.q); err != nil {
+		t.Fatal(err)
+	}
+	err := e.p.Process(ctx, e.tenant, id, 2)
+	var ie *ingest.Error
+	if err == nil || errors.As(err, &ie) {
+		t.Fatalf("process v2: %v; want an error to retry, not the document's failure", err)
+	}
+	if d, _ := e.store.Get(ctx, e.tenant, id); d.Status == ingest.StatusFailed {
+		t.Fatal("the document failed for the migration target's refusal")
+	}
+	if n := e.hits(t); n == 0 {
+		t.Error("the document findable at version 1 has no hits")
+	}
+}
+
+// While a reindex embeds into the migration target, the document's
+// searchable version stays findable in the space search uses.
+func TestMigrationReindexKeepsDocumentFindable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := setupMigrationRace(t)
+	id := e.upload(t)
+	if _, err := e.store.CreateMigration(ctx, e.tenant, ingest.MigrationInput{From: e.spaces.Default().Space, To: e.to, CreatedBy: "t"}, e.q); err != nil {
+		t.Fatal(err)
+	}
+	e.target.block, e.target.entered = make(chan struct{}), make(chan struct{})
+	if _, err := e.store.Reindex(ctx, e.tenant, id, "", e.q); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() { done <- e.p.Process(ctx, e.tenant, id, 2) }()
+	<-e.target.entered
+	n := e.hits(t)
+	close(e.target.block)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Error("no hits while the reindex embedded into the target")
+	}
+	if n := e.hits(t); n == 0 {
+		t.Error("0 hits after the run")
+	}
+}
+
+type gateDelete struct {
+	search.Store
+	mu      sync.Mutex
+	armed   bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gateDelete) DeleteDocument(ctx context.Context, tenant, doc uuid.UUID, v search.Versions) error {
+	g.mu.Lock()
+	armed := g.armed
+	g.armed = false
+	g.mu.Unlock()
+	if armed {
+		close(g.entered)
+		<-g.release
+	}
+	return g.Store.DeleteDocument(ctx, tenant, doc, v)
+}
+
+// A run that finished after its migration was cancelled removes its
+// points from the cancelled target under the tenant's space lock, so a
+// migration back to that space, created meanwhile, waits for it and then
+// embeds the document itself: search finds it after the cut-over.
+func TestMigrationDropUnusedWaitsForANewMigration(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := setupMigrationRace(t)
+	c, err := e.store.Create(ctx, e.tenant, ingest.Upload{Filename: "otter.txt", Type: ingest.TypeText,
+		Content: ingest.BytesContent([]byte("Notes about the otter colony by the weir."))}, ingest.CreateOptions{}, e.q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m1, err := e.store.CreateMigration(ctx, e.tenant, ingest.MigrationInput{From: e.spaces.Default().Space, To: e.to, CreatedBy: "t"}, e.q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.target.mu.Lock()
+	e.target.block, e.target.entered = make(chan struct{}), make(chan struct{})
+	e.target.mu.Unlock()
+	e.tstore.mu.Lock()
+	e.tstore.armed, e.tstore.entered, e.tstore.release = true, make(chan struct{}), make(chan struct{})
+	e.tstore.mu.Unlock()
+	done := make(chan error)
+	go func() { done <- e.p.Process(ctx, e.tenant, c.Document.ID, 1) }()
+	<-e.target.entered
+	if _, err := e.store.EndMigration(ctx, e.tenant, m1.ID, ingest.EndCancel, e.q); err != nil {
+		t.Fatal(err)
+	}
+	e.target.mu.Lock()
+	blk := e.target.block
+	e.target.block, e.target.entered = nil, nil
+	e.target.mu.Unlock()
+	close(blk)
+	<-e.tstore.entered // the run committed ready and is removing its points from the target
+	migrated := make(chan error)
+	var m2 ingest.Migration
+	go func() {
+		var err error
+		if m2, err = e.store.CreateMigration(ctx, e.tenant, ingest.MigrationInput{From: e.spaces.Default().Space, To: e.to, CreatedBy: "t"}, e.q); err != nil {
+			migrated <- err
+			return
+		}
+		migrated <- e.p.Migrate(ctx, e.tenant, m2.ID, e.q)
+	}()
+	close(e.tstore.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-migrated; err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := e.store.GetMigration(ctx, e.tenant, m2.ID); m.State != ingest.MigrationActive {
+		t.Fatalf("the second migration is %s", m.State)
+	}
+	if n := e.hits(t); n == 0 {
+		t.Error("no hits after the second migration cut over")
+	}
+}
+
+// With a rollback window of 0 (or complete right after the cut-over), a
+// search that read the old space before the cut-over reaches the store
+// after the old space lost the tenant's points: it reads the space again,
+// and searches the new one.
+type gateQuery struct {
+	embedder.Embedder
+	mu      sync.Mutex
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gateQuery) Embed(ctx context.Context, tenantID uuid.UUID, texts []string) (embedder.Result, error) {
+	g.mu.Lock()
+	en, rel := g.entered, g.release
+	if len(texts) == 1 && texts[0] == "otter colony weir" && en != nil {
+		g.entered = nil
+		g.mu.Unlock()
+		close(en)
+		<-rel
+	} else {
+		g.mu.Unlock()
+	}
+	return g.Embedder.Embed(ctx, tenantID, texts)
+}
+
+func TestMigrationSearchInFlightAcrossCompletion(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	tenant := newTenant(t, pool)
+	tok, _ := chunker.NewCL100K()
+	l64, _ := embedder.NewLocal(64)
+	def := &gateQuery{Embedder: l64}
+	vectors, _ := search.OpenEmbedded(t.TempDir())
+	t.Cleanup(func() { vectors.Close() })
+	l32, _ := embedder.NewLocal(32)
+	to := search.Space{Model: embedder.LocalModel, Dimensions: 32}
+	spaces := search.NewSpaces(search.Index{Embedder: def, Store: vectors}, func(ctx context.Context, sp search.Space) (search.Index, error) {
+		s, err := search.OpenEmbedded(t.TempDir())
+		return search.Index{Embedder: l32, Store: s}, err
+	})
+	t.Cleanup(func() { spaces.Close() })
+	store := ingest.NewStore(pool)
+	p, _ := ingest.NewPipeline(store, tok, ingest.PipelineConfig{Embedder: def, Vectors: vectors, Spaces: spaces}, slog.New(slog.DiscardHandler))
+	t.Cleanup(p.Close)
+	q, _ := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
+	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "otter.txt", Type: ingest.TypeText,
+		Content: ingest.BytesContent([]byte("Notes about the otter colony by the weir."))}, ingest.CreateOptions{}, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Process(ctx, tenant.ID, c.Document.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	m, err := store.CreateMigration(ctx, tenant.ID, ingest.MigrationInput{From: spaces.Default().Space, To: to, RollbackWindow: 0, CreatedBy: "t"}, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def.mu.Lock()
+	def.entered, def.release = make(chan struct{}), make(chan struct{})
+	en, rel := def.entered, def.release
+	def.mu.Unlock()
+	searcher := search.NewRoutedSearcher(spaces, store, store, 0)
+	type out struct {
+		n   int
+		sp  search.Space
+		err error
+	}
+	done := make(chan out)
+	go func() {
+		res, err := searcher.Search(ctx, tenant.ID, search.Request{Query: "otter colony weir", Mode: search.ModeDense, TopK: 5})
+		done <- out{len(res.Hits), res.Space, err}
+	}()
+	<-en
+	if err := p.Migrate(ctx, tenant.ID, m.ID, q); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // active -> completed, completed -> drop the source
+		if _, err := p.Settle(ctx, tenant.ID, m.ID, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, _ = store.GetMigration(ctx, tenant.ID, m.ID)
+	close(rel)
+	o := <-done
+	if m.State != ingest.MigrationCompleted || o.err != nil || o.n == 0 || o.sp != to {
+		t.Errorf("migration %s; the search in flight found %d in %v, %v", m.State, o.n, o.sp, o.err)
+	}
+}
