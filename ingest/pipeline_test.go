@@ -485,7 +485,7 @@ func TestPipelineWithOpenAI(t *testing.T) {
 }
 
 // newTenant creates a tenant in the test database.
-func newTenant(t *testing.T, pool *pgxpool.Pool) agents.Tenant {
+func newTenant(t testing.TB, pool *pgxpool.Pool) agents.Tenant {
 	t.Helper()
 	box, _ := secret.NewBox(secret.NewKey())
 	tenant, err := agents.NewStore(pool, box).CreateTenant(context.Background(), agents.TenantPatch{Name: ragd.Some("T")})

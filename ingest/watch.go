@@ -135,9 +135,11 @@ func (w *Watcher) listen(ctx context.Context) error {
 	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
 		return err
 	}
-	w.once.Do(func() { close(w.listening) })
-	// Changes made while not listening were not announced.
+	// Changes made while not listening were not announced. (Told before
+	// Listening is closed: a subscriber that waited for it, as the tests
+	// do, hears only announcements made after.)
 	w.tellAll()
+	w.once.Do(func() { close(w.listening) })
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {

@@ -1,0 +1,154 @@
+package ingest_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/ragd/ragd/chunker"
+	"github.com/ragd/ragd/embedder"
+	"github.com/ragd/ragd/ingest"
+	"github.com/ragd/ragd/jobs"
+	"github.com/ragd/ragd/postgres/pgtest"
+	"github.com/ragd/ragd/search"
+)
+
+// benchTenant is a tenant with docs ready documents of about 6 chunks
+// each, indexed in the default space (the local embedder at 256
+// dimensions, the embedded store), and a second space (local at 128).
+type benchTenant struct {
+	store  *ingest.Store
+	p      *ingest.Pipeline
+	q      *jobs.Queue
+	spaces *search.Spaces
+	tenant ingest.Document // TenantID only
+	to     search.Space
+}
+
+func setupBenchTenant(b *testing.B, docs int) *benchTenant {
+	ctx := context.Background()
+	pool := pgtest.NewPool(b)
+	tenant := newTenant(b, pool)
+	tok, _ := chunker.NewCL100K()
+	def, _ := embedder.NewLocal(256)
+	vectors, err := search.OpenEmbedded(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { vectors.Close() })
+	to := search.Space{Model: embedder.LocalModel, Dimensions: 128}
+	spaces := search.NewSpaces(search.Index{Embedder: def, Store: vectors}, func(ctx context.Context, sp search.Space) (search.Index, error) {
+		e, err := embedder.NewLocal(sp.Dimensions)
+		if err != nil {
+			return search.Index{}, err
+		}
+		s, err := search.OpenEmbedded(b.TempDir())
+		return search.Index{Embedder: e, Store: s}, err
+	})
+	b.Cleanup(func() { spaces.Close() })
+	store := ingest.NewStore(pool)
+	p, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{Embedder: def, Vectors: vectors, Spaces: spaces,
+		Chunking: chunker.Options{MaxTokens: 64, OverlapTokens: 8}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(p.Close)
+	q, err := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	words := strings.Fields("otter colony weir river bank holt cub fish eel reed dam survey count spring autumn night trail camera")
+	for i := range docs {
+		var sb strings.Builder
+		for j := range 300 {
+			sb.WriteString(words[(i*7+j*j)%len(words)])
+			sb.WriteString(" ")
+		}
+		c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: fmt.Sprintf("n%d.txt", i), Type: ingest.TypeText,
+			Content: ingest.BytesContent([]byte(sb.String()))}, ingest.CreateOptions{}, q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := p.Process(ctx, tenant.ID, c.Document.ID, 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return &benchTenant{store: store, p: p, q: q, spaces: spaces, tenant: ingest.Document{TenantID: tenant.ID}, to: to}
+}
+
+// BenchmarkMigration measures moving a tenant of 200 documents (about 1,200
+// chunks) to another embedding space with the build job's work
+// (Pipeline.Migrate: embed, write, record each document, cut over) against
+// the baseline a user has without migrations, `ragd reindex --tenant`
+// (Pipeline.Rebuild: embed and write the same chunks), in the same run.
+func BenchmarkMigration(b *testing.B) {
+	ctx := context.Background()
+	bt := setupBenchTenant(b, 200)
+	id := bt.tenant.TenantID
+	est, err := bt.store.EstimateMigration(ctx, id)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("rebuild", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := bt.p.Rebuild(ctx, &id, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(est.Chunks), "ns/chunk")
+	})
+	b.Run("migrate", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			m, err := bt.store.CreateMigration(ctx, id, ingest.MigrationInput{From: bt.spaces.Default().Space, To: bt.to, Estimate: est, CreatedBy: "bench"}, bt.q)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			if err := bt.p.Migrate(ctx, id, m.ID, bt.q); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			if m, _ = bt.store.GetMigration(ctx, id, m.ID); m.State != ingest.MigrationActive {
+				b.Fatalf("migration %s", m.State)
+			}
+			if _, err := bt.store.EndMigration(ctx, id, m.ID, ingest.EndRollback, bt.q); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := bt.p.Settle(ctx, id, m.ID, bt.q); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(est.Chunks), "ns/chunk")
+	})
+}
+
+// BenchmarkSearchRouting measures a dense search of the tenant above with
+// the Searcher of one space (no lookup) against the routed Searcher ragd
+// serves with, which reads the tenant's space from Postgres before the
+// store query and again after it: the cost of migrations to every search.
+func BenchmarkSearchRouting(b *testing.B) {
+	ctx := context.Background()
+	bt := setupBenchTenant(b, 50)
+	id := bt.tenant.TenantID
+	def := bt.spaces.Default()
+	for _, s := range []struct {
+		name     string
+		searcher *search.Searcher
+	}{
+		{"single", search.NewSearcher(def.Embedder, def.Store, bt.store, 0)},
+		{"routed", search.NewRoutedSearcher(bt.spaces, bt.store, bt.store, 0)},
+	} {
+		b.Run(s.name, func(b *testing.B) {
+			for b.Loop() {
+				res, err := s.searcher.Search(ctx, id, search.Request{Query: "otter holt survey", Mode: search.ModeDense, TopK: 8})
+				if err != nil || len(res.Hits) == 0 {
+					b.Fatalf("%d hits, %v", len(res.Hits), err)
+				}
+			}
+		})
+	}
+}
