@@ -62,6 +62,7 @@ func setupBenchTenant(b *testing.B, docs int) *benchTenant {
 	words := strings.Fields("otter colony weir river bank holt cub fish eel reed dam survey count spring autumn night trail camera")
 	for i := range docs {
 		var sb strings.Builder
+		fmt.Fprintf(&sb, "Survey note %d. ", i)
 		for j := range 300 {
 			sb.WriteString(words[(i*7+j*j)%len(words)])
 			sb.WriteString(" ")
@@ -91,6 +92,7 @@ func BenchmarkMigration(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Logf("%d documents, %d chunks, %d tokens", est.Documents, est.Chunks, est.Tokens)
 	b.Run("rebuild", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := bt.p.Rebuild(ctx, &id, nil); err != nil {

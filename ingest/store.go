@@ -783,6 +783,35 @@ func (s *Store) Searchable(ctx context.Context, tenantID uuid.UUID, ids []uuid.U
 	return out, rows.Err()
 }
 
+// SearchableIn is Searchable, and the tenant's search space (zero: the
+// default), in one query.
+func (s *Store) SearchableIn(ctx context.Context, tenantID uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]search.DocumentInfo, search.Space, error) {
+	rows, err := s.pool.Query(ctx, `SELECT t.embedding_model, t.embedding_dimensions, d.id, d.title, d.indexed_version
+		FROM tenants t LEFT JOIN documents d ON d.tenant_id = t.id AND d.id = ANY($2) AND d.status <> 'deleting' AND d.indexed_version IS NOT NULL
+		WHERE t.id = $1`, tenantID, ids)
+	if err != nil {
+		return nil, search.Space{}, fmt.Errorf("look up documents: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[uuid.UUID]search.DocumentInfo, len(ids))
+	var sp search.Space
+	for rows.Next() {
+		var model, title *string
+		var dims, version *int
+		var id *uuid.UUID
+		if err := rows.Scan(&model, &dims, &id, &title, &version); err != nil {
+			return nil, search.Space{}, fmt.Errorf("look up documents: %w", err)
+		}
+		if model != nil && dims != nil {
+			sp = search.Space{Model: *model, Dimensions: *dims}
+		}
+		if id != nil {
+			out[*id] = search.DocumentInfo{Title: *title, Version: *version}
+		}
+	}
+	return out, sp, rows.Err()
+}
+
 // ExpireIdempotencyKeys forgets upload Idempotency-Keys made before t and
 // says how many.
 func (s *Store) ExpireIdempotencyKeys(ctx context.Context, t time.Time) (int64, error) {

@@ -29,6 +29,14 @@ type Documents interface {
 	Searchable(ctx context.Context, tenantID uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]DocumentInfo, error)
 }
 
+// SpaceDocuments is Documents that also reads the tenant's search space in
+// the same lookup (ingest.Store is one): the routed Searcher's check
+// after the store query, that the tenant's space did not change, then
+// costs no round trip of its own.
+type SpaceDocuments interface {
+	SearchableIn(ctx context.Context, tenantID uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]DocumentInfo, Space, error)
+}
+
 // Request limits.
 const (
 	DefaultTopK   = 8
@@ -224,11 +232,12 @@ func (s *Searcher) Search(ctx context.Context, tenantID uuid.UUID, r Request) (R
 	if err != nil {
 		return res, err
 	}
-	if s.router != nil {
-		// A migration may have switched the tenant's space after it was
-		// read, and the space left may be losing the tenant's points:
-		// that removal starts only after the switch, so a space read
-		// again now shows it, and the search runs again in the new one.
+	// A migration may have switched the tenant's space after it was read,
+	// and the space left may be losing the tenant's points: that removal
+	// starts only after the switch, so the space read again after the
+	// store answered shows it, and the search runs again in the new one.
+	sd, together := s.docs.(SpaceDocuments)
+	if s.router != nil && (len(hits) == 0 || !together) {
 		if again, err := s.index(ctx, tenantID); err != nil {
 			return res, err
 		} else if again.Space != idx.Space {
@@ -247,7 +256,16 @@ func (s *Searcher) Search(ctx context.Context, tenantID uuid.UUID, r Request) (R
 			ids = append(ids, h.DocumentID)
 		}
 	}
-	docs, err := s.docs.Searchable(ctx, tenantID, ids)
+	var docs map[uuid.UUID]DocumentInfo
+	if s.router != nil && together {
+		var sp Space
+		docs, sp, err = sd.SearchableIn(ctx, tenantID, ids)
+		if err == nil && resolveSpace(sp, s.spaces) != idx.Space {
+			return s.Search(ctx, tenantID, r)
+		}
+	} else {
+		docs, err = s.docs.Searchable(ctx, tenantID, ids)
+	}
 	res.LookupTime = time.Since(start)
 	if err != nil {
 		return res, err
@@ -266,6 +284,13 @@ func (s *Searcher) Search(ctx context.Context, tenantID uuid.UUID, r Request) (R
 		}
 	}
 	return res, nil
+}
+
+func resolveSpace(sp Space, spaces *Spaces) Space {
+	if sp.IsZero() {
+		return spaces.Default().Space
+	}
+	return sp
 }
 
 // overfetch asks the store for more than wanted, so that hits dropped
