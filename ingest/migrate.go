@@ -110,7 +110,7 @@ func (p *Pipeline) Migrate(ctx context.Context, tenantID, id uuid.UUID, q Migrat
 					// its removal of the target's points may have come
 					// first, so remove them again (unless the target is
 					// again in use).
-					return p.store.withSpaceUnused(ctx, tenantID, m.To, p.spaces.Default().Space, func(ctx context.Context) error {
+					return p.store.clearSpace(ctx, tenantID, m.To, p.spaces.Default().Space, func(ctx context.Context) error {
 						return idx.Store.DeleteTenant(ctx, tenantID)
 					})
 				}
@@ -198,7 +198,7 @@ func (p *Pipeline) Settle(ctx context.Context, tenantID, id uuid.UUID, q Migrati
 	if err != nil {
 		return time.Time{}, err
 	}
-	err = p.store.withSpaceUnused(ctx, tenantID, drop, p.spaces.Default().Space, func(ctx context.Context) error {
+	err = p.store.clearSpace(ctx, tenantID, drop, p.spaces.Default().Space, func(ctx context.Context) error {
 		return idx.Store.DeleteTenant(ctx, tenantID)
 	})
 	if err == nil {

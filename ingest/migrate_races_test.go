@@ -6,8 +6,11 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/ragd/ragd"
 
 	"github.com/ragd/ragd/chunker"
 	"github.com/ragd/ragd/embedder"
@@ -179,6 +182,29 @@ type gateDelete struct {
 	armed   bool
 	entered chan struct{}
 	release chan struct{}
+
+	tenantEntered, tenantRelease chan struct{}
+}
+
+// holdTenantDelete makes the next DeleteTenant wait until release is
+// closed; entered is closed when it starts waiting.
+func (g *gateDelete) holdTenantDelete() (entered, release chan struct{}) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.tenantEntered, g.tenantRelease = make(chan struct{}), make(chan struct{})
+	return g.tenantEntered, g.tenantRelease
+}
+
+func (g *gateDelete) DeleteTenant(ctx context.Context, tenant uuid.UUID) error {
+	g.mu.Lock()
+	entered, release := g.tenantEntered, g.tenantRelease
+	g.tenantEntered, g.tenantRelease = nil, nil
+	g.mu.Unlock()
+	if entered != nil {
+		close(entered)
+		<-release
+	}
+	return g.Store.DeleteTenant(ctx, tenant)
 }
 
 func (g *gateDelete) DeleteDocument(ctx context.Context, tenant, doc uuid.UUID, v search.Versions) error {
@@ -340,5 +366,61 @@ func TestMigrationSearchInFlightAcrossCompletion(t *testing.T) {
 	o := <-done
 	if m.State != ingest.MigrationCompleted || o.err != nil || o.n == 0 || o.sp != to {
 		t.Errorf("migration %s; the search in flight found %d in %v, %v", m.State, o.n, o.sp, o.err)
+	}
+}
+
+// While a rolled-back migration's target loses the tenant's points, the
+// removal holds no lock: the tenant's documents still become ready; and a
+// migration back to that space waits (409) until the removal is done.
+func TestMigrationRemovalHoldsNoLock(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := setupMigrationRace(t)
+	e.upload(t)
+	m, err := e.store.CreateMigration(ctx, e.tenant, ingest.MigrationInput{From: e.spaces.Default().Space, To: e.to, CreatedBy: "t"}, e.q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.p.Migrate(ctx, e.tenant, m.ID, e.q); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.EndMigration(ctx, e.tenant, m.ID, ingest.EndRollback, e.q); err != nil {
+		t.Fatal(err)
+	}
+	entered, release := e.tstore.holdTenantDelete()
+	settled := make(chan error)
+	go func() {
+		_, err := e.p.Settle(ctx, e.tenant, m.ID, e.q)
+		settled <- err
+	}()
+	<-entered
+	// The tenant's ingestion goes on meanwhile.
+	c, err := e.store.Create(ctx, e.tenant, ingest.Upload{Filename: "holt.txt", Type: ingest.TypeText,
+		Content: ingest.BytesContent([]byte("Field notes on the otter holt by the weir, second survey."))}, ingest.CreateOptions{}, e.q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bounded, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := e.p.Process(bounded, e.tenant, c.Document.ID, 1); err != nil {
+		t.Fatalf("a document of the tenant could not become ready during the removal: %v", err)
+	}
+	var ce *ragd.ConflictError
+	if _, err := e.store.CreateMigration(ctx, e.tenant, ingest.MigrationInput{From: e.spaces.Default().Space, To: e.to, CreatedBy: "t"}, e.q); !errors.As(err, &ce) {
+		t.Fatalf("a migration to the space being cleared: %v, want a conflict", err)
+	}
+	close(release)
+	if err := <-settled; err != nil {
+		t.Fatal(err)
+	}
+	m2, err := e.store.CreateMigration(ctx, e.tenant, ingest.MigrationInput{From: e.spaces.Default().Space, To: e.to, CreatedBy: "t"}, e.q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.p.Migrate(ctx, e.tenant, m2.ID, e.q); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.hits(t); n != 2 {
+		t.Fatalf("%d hits after the second migration, want both documents", n)
 	}
 }

@@ -214,6 +214,14 @@ func (s *Store) CreateMigration(ctx context.Context, tenantID uuid.UUID, in Migr
 		if cur.live != nil {
 			return &ragd.ConflictError{Field: "migration", Message: fmt.Sprintf("migration %s of this tenant is %s; cancel, roll it back or complete it first", cur.live.ID, cur.live.State)}
 		}
+		var clearing bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM embedding_space_purges WHERE tenant_id = $1 AND model = $2 AND dimensions = $3
+			AND started_at > now() - interval '1 hour')`, tenantID, in.To.Model, in.To.Dimensions).Scan(&clearing); err != nil {
+			return fmt.Errorf("check removals: %w", err)
+		}
+		if clearing {
+			return &ragd.ConflictError{Field: "model", Message: "the tenant's points in " + in.To.String() + " are still being removed after an earlier migration; try again in a minute"}
+		}
 		if !cur.search.IsZero() && cur.search != in.From {
 			return &ragd.ConflictError{Field: "model", Message: "the tenant's embedding space changed meanwhile; try again"}
 		}
@@ -457,9 +465,53 @@ func (s *Store) failMigration(ctx context.Context, m Migration, cause string, q 
 	return err
 }
 
-// spaceInUse reports, under the tenant's exclusive lock, whether sp is
-// one the tenant's documents go to; purge runs within the lock, so no
-// migration to sp can start while sp's points of the tenant are removed.
+// clearSpace removes the tenant's points from sp with purge, unless sp is
+// one the tenant's documents go to (checked under the tenant's exclusive
+// lock). The removal runs outside any transaction, behind a row in
+// embedding_space_purges that keeps a migration to sp from starting
+// until it is done: a removal of a large tenant's points holds no lock
+// that the tenant's ingestion, or a pool connection, would wait on.
+func (s *Store) clearSpace(ctx context.Context, tenantID uuid.UUID, sp, def search.Space, purge func(ctx context.Context) error) error {
+	unused := false
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockSpaces(ctx, tx, tenantID, true); err != nil {
+			return err
+		}
+		cur, err := readTenantSpaces(ctx, tx, tenantID)
+		if err != nil {
+			return err
+		}
+		if cur.gone { // nothing can start for a deleted tenant
+			unused = true
+			return nil
+		}
+		if o, ok := cur.other(); resolve(cur.search, def) == sp || (ok && o == sp) {
+			return nil
+		}
+		unused = true
+		_, err = tx.Exec(ctx, `INSERT INTO embedding_space_purges (tenant_id, model, dimensions) VALUES ($1, $2, $3)
+			ON CONFLICT (tenant_id, model, dimensions) DO UPDATE SET started_at = now()`, tenantID, sp.Model, sp.Dimensions)
+		if err != nil {
+			return fmt.Errorf("record the removal: %w", err)
+		}
+		return nil
+	})
+	if err != nil || !unused {
+		return err
+	}
+	if err := purge(ctx); err != nil {
+		return err
+	}
+	if _, err := s.pool.Exec(ctx, "DELETE FROM embedding_space_purges WHERE tenant_id = $1 AND model = $2 AND dimensions = $3",
+		tenantID, sp.Model, sp.Dimensions); err != nil {
+		return fmt.Errorf("end the removal: %w", err)
+	}
+	return nil
+}
+
+// withSpaceUnused runs purge under the tenant's exclusive lock unless sp
+// is one the tenant's documents go to: for a small removal (one
+// document's points), which a migration to sp then waits for.
 func (s *Store) withSpaceUnused(ctx context.Context, tenantID uuid.UUID, sp, def search.Space, purge func(ctx context.Context) error) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := lockSpaces(ctx, tx, tenantID, true); err != nil {
