@@ -566,11 +566,8 @@ type spaceCheck struct {
 }
 
 // verify runs in the transaction that marks d's version ready, under the
-// tenant's shared space lock.
+// tenant's shared space lock (taken first, by finish).
 func (c *spaceCheck) verify(ctx context.Context, tx pgx.Tx, d Document) error {
-	if err := lockSpaces(ctx, tx, d.TenantID, false); err != nil {
-		return err
-	}
 	t, err := readTenantSpaces(ctx, tx, d.TenantID)
 	if err != nil {
 		return err

@@ -689,6 +689,14 @@ func (s *Store) finish(ctx context.Context, d Document, pieces []chunker.Chunk, 
 		embedMS, indexMS, tokens, hits = &r.embedMS, &r.indexMS, &r.embedTokens, &r.cacheHits
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// The tenant's space lock before the row's: a cut-over takes it
+		// and then the tenant's row, which a deletion of the tenant locks
+		// before the documents' rows; the other order can deadlock.
+		if check != nil {
+			if err := lockSpaces(ctx, tx, d.TenantID, false); err != nil {
+				return err
+			}
+		}
 		// The UPDATE locks the row first: a concurrent delete or reindex
 		// waits for this transaction or makes it stale, never half of each;
 		// so does another run of the same version that finished first.
