@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ragd/ragd"
 
@@ -58,6 +59,7 @@ type migrationEnv struct {
 	to       search.Space
 	tenant   uuid.UUID
 	searcher *search.Searcher
+	pool     *pgxpool.Pool
 }
 
 func setupMigrationRace(t *testing.T) *migrationEnv {
@@ -91,7 +93,7 @@ func setupMigrationRace(t *testing.T) *migrationEnv {
 	t.Cleanup(p.Close)
 	q, _ := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
 	return &migrationEnv{store: store, p: p, q: q, spaces: spaces, target: target, tstore: gd, to: to, tenant: tenant.ID,
-		searcher: search.NewRoutedSearcher(spaces, store, store, 0)}
+		searcher: search.NewRoutedSearcher(spaces, store, store, 0), pool: pool}
 }
 
 func (e *migrationEnv) hits(t *testing.T) int {
@@ -264,6 +266,23 @@ func TestMigrationDropUnusedWaitsForANewMigration(t *testing.T) {
 		}
 		migrated <- e.p.Migrate(ctx, e.tenant, m2.ID, e.q)
 	}()
+	// Release the removal only once the new migration waits for the lock
+	// it holds, so that the test exercises that order.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var waiting int
+		if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the new migration never waited for the removal's lock")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	close(e.tstore.release)
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -422,5 +441,149 @@ func TestMigrationRemovalHoldsNoLock(t *testing.T) {
 	}
 	if n := e.hits(t); n != 2 {
 		t.Fatalf("%d hits after the second migration, want both documents", n)
+	}
+}
+
+// Two removals of the same (tenant, space) at once (the settle job and the
+// cancelled build job's, or a second settle): the first to end must not
+// let a migration back to the space start while the second still removes.
+func TestMigrationTwoRemovalsOfASpace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := setupMigrationRace(t)
+	e.upload(t)
+	m, err := e.store.CreateMigration(ctx, e.tenant, ingest.MigrationInput{From: e.spaces.Default().Space, To: e.to, CreatedBy: "t"}, e.q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.p.Migrate(ctx, e.tenant, m.ID, e.q); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.EndMigration(ctx, e.tenant, m.ID, ingest.EndRollback, e.q); err != nil {
+		t.Fatal(err)
+	}
+	entered, release := e.tstore.holdTenantDelete()
+	s1 := make(chan error)
+	go func() { _, err := e.p.Settle(ctx, e.tenant, m.ID, e.q); s1 <- err }()
+	<-entered
+	// A second settle of the same migration (cutOver's scheduled one, a retry...).
+	if _, err := e.p.Settle(ctx, e.tenant, m.ID, e.q); err != nil {
+		t.Fatal(err)
+	}
+	var ce *ragd.ConflictError
+	if _, err := e.store.CreateMigration(ctx, e.tenant, ingest.MigrationInput{From: e.spaces.Default().Space, To: e.to, CreatedBy: "t"}, e.q); !errors.As(err, &ce) {
+		t.Fatalf("a migration back to the space while a removal of it still runs: %v, want a conflict", err)
+	}
+	close(release)
+	if err := <-s1; err != nil {
+		t.Fatal(err)
+	}
+	m2, err := e.store.CreateMigration(ctx, e.tenant, ingest.MigrationInput{From: e.spaces.Default().Space, To: e.to, CreatedBy: "t"}, e.q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.p.Migrate(ctx, e.tenant, m2.ID, e.q); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.hits(t); n == 0 {
+		t.Error("no hits after the migration back")
+	}
+}
+
+type armEmb struct {
+	embedder.Embedder
+	mu      sync.Mutex
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (a *armEmb) Embed(ctx context.Context, tenantID uuid.UUID, texts []string) (embedder.Result, error) {
+	a.mu.Lock()
+	en, rel := a.entered, a.release
+	a.entered, a.release = nil, nil
+	a.mu.Unlock()
+	if en != nil {
+		close(en)
+		<-rel
+	}
+	return a.Embedder.Embed(ctx, tenantID, texts)
+}
+
+// A reindex whose finish finds a migration begun meanwhile embeds into its
+// target too, and the target refuses for good: throughout, the searchable
+// version stays findable; the refusal fails the migration, not the
+// document, which then becomes ready at its new version.
+func TestMigrationBegunDuringAReindex(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	tenant := newTenant(t, pool)
+	tok, _ := chunker.NewCL100K()
+	l64, _ := embedder.NewLocal(64)
+	def := &armEmb{Embedder: l64}
+	vectors, _ := search.OpenEmbedded(t.TempDir())
+	t.Cleanup(func() { vectors.Close() })
+	l32, _ := embedder.NewLocal(32)
+	target := &switchEmb{Embedder: l32}
+	to := search.Space{Model: embedder.LocalModel, Dimensions: 32}
+	spaces := search.NewSpaces(search.Index{Embedder: def, Store: vectors}, func(ctx context.Context, sp search.Space) (search.Index, error) {
+		s, err := search.OpenEmbedded(t.TempDir())
+		return search.Index{Embedder: target, Store: s}, err
+	})
+	t.Cleanup(func() { spaces.Close() })
+	store := ingest.NewStore(pool)
+	p, _ := ingest.NewPipeline(store, tok, ingest.PipelineConfig{Embedder: def, Vectors: vectors, Spaces: spaces}, slog.New(slog.DiscardHandler))
+	t.Cleanup(p.Close)
+	q, _ := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
+	p.SetMigrationQueue(q)
+	searcher := search.NewRoutedSearcher(spaces, store, store, 0)
+	hits := func() int {
+		res, err := searcher.Search(ctx, tenant.ID, search.Request{Query: "otter colony weir", Mode: search.ModeDense, TopK: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(res.Hits)
+	}
+	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "otter.txt", Type: ingest.TypeText,
+		Content: ingest.BytesContent([]byte("Notes about the otter colony by the weir."))}, ingest.CreateOptions{}, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Process(ctx, tenant.ID, c.Document.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Reindex(ctx, tenant.ID, c.Document.ID, "", q); err != nil {
+		t.Fatal(err)
+	}
+	def.mu.Lock()
+	def.entered, def.release = make(chan struct{}), make(chan struct{})
+	den, drel := def.entered, def.release
+	def.mu.Unlock()
+	done := make(chan error)
+	go func() { done <- p.Process(ctx, tenant.ID, c.Document.ID, 2) }()
+	<-den // the run read its write set (default only) and embeds v2
+	m, err := store.CreateMigration(ctx, tenant.ID, ingest.MigrationInput{From: spaces.Default().Space, To: to, CreatedBy: "t"}, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target.mu.Lock()
+	target.block, target.entered = make(chan struct{}), make(chan struct{})
+	target.failErr = &embedder.Error{Kind: embedder.KindModel, Message: "model not served"}
+	ten, tblk := target.entered, target.block
+	target.mu.Unlock()
+	close(drel)
+	<-ten // finish said errSpacesChanged; the run now embeds into the target
+	n := hits()
+	target.mu.Lock()
+	target.block = nil
+	target.mu.Unlock()
+	close(tblk)
+	if err := <-done; err != nil {
+		t.Fatalf("process v2: %v", err)
+	}
+	m, _ = store.GetMigration(ctx, tenant.ID, m.ID)
+	d, _ := store.Get(ctx, tenant.ID, c.Document.ID)
+	if n == 0 || hits() == 0 || m.State != ingest.MigrationFailed || d.Status != ingest.StatusReady || d.ContentVersion != 2 {
+		t.Fatalf("hits %d while the target embedded, %d after; migration %s; document %s at %d", n, hits(), m.State, d.Status, d.ContentVersion)
 	}
 }

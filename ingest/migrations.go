@@ -216,7 +216,7 @@ func (s *Store) CreateMigration(ctx context.Context, tenantID uuid.UUID, in Migr
 		}
 		var clearing bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM embedding_space_purges WHERE tenant_id = $1 AND model = $2 AND dimensions = $3
-			AND started_at > now() - interval '1 hour')`, tenantID, in.To.Model, in.To.Dimensions).Scan(&clearing); err != nil {
+			AND started_at > now() - interval '2 hours')`, tenantID, in.To.Model, in.To.Dimensions).Scan(&clearing); err != nil {
 			return fmt.Errorf("check removals: %w", err)
 		}
 		if clearing {
@@ -472,7 +472,7 @@ func (s *Store) failMigration(ctx context.Context, m Migration, cause string, q 
 // until it is done: a removal of a large tenant's points holds no lock
 // that the tenant's ingestion, or a pool connection, would wait on.
 func (s *Store) clearSpace(ctx context.Context, tenantID uuid.UUID, sp, def search.Space, purge func(ctx context.Context) error) error {
-	unused := false
+	unused, guard := false, uuid.New()
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := lockSpaces(ctx, tx, tenantID, true); err != nil {
 			return err
@@ -489,8 +489,8 @@ func (s *Store) clearSpace(ctx context.Context, tenantID uuid.UUID, sp, def sear
 			return nil
 		}
 		unused = true
-		_, err = tx.Exec(ctx, `INSERT INTO embedding_space_purges (tenant_id, model, dimensions) VALUES ($1, $2, $3)
-			ON CONFLICT (tenant_id, model, dimensions) DO UPDATE SET started_at = now()`, tenantID, sp.Model, sp.Dimensions)
+		_, err = tx.Exec(ctx, "INSERT INTO embedding_space_purges (id, tenant_id, model, dimensions) VALUES ($1, $2, $3, $4)",
+			guard, tenantID, sp.Model, sp.Dimensions)
 		if err != nil {
 			return fmt.Errorf("record the removal: %w", err)
 		}
@@ -502,8 +502,7 @@ func (s *Store) clearSpace(ctx context.Context, tenantID uuid.UUID, sp, def sear
 	if err := purge(ctx); err != nil {
 		return err
 	}
-	if _, err := s.pool.Exec(ctx, "DELETE FROM embedding_space_purges WHERE tenant_id = $1 AND model = $2 AND dimensions = $3",
-		tenantID, sp.Model, sp.Dimensions); err != nil {
+	if _, err := s.pool.Exec(ctx, "DELETE FROM embedding_space_purges WHERE id = $1", guard); err != nil {
 		return fmt.Errorf("end the removal: %w", err)
 	}
 	return nil

@@ -30,14 +30,16 @@ import (
 // Pipeline does the work of an ingest job: extract, chunk, store, and,
 // with an embedder and a vector store, embed and index.
 type Pipeline struct {
-	store   *Store
-	tok     chunker.Tokenizer
-	limits  Limits
-	chunks  chunker.Options
-	spaces  *search.Spaces // nil: nothing is embedded
-	sandbox *Sandbox
-	log     *slog.Logger
-	metrics *metrics.Metrics
+	store  *Store
+	tok    chunker.Tokenizer
+	limits Limits
+	chunks chunker.Options
+	spaces *search.Spaces // nil: nothing is embedded
+	// migrations ends a migration whose other space refuses (nil: none).
+	migrations MigrationQueue
+	sandbox    *Sandbox
+	log        *slog.Logger
+	metrics    *metrics.Metrics
 
 	embedBatch    int
 	progressAfter time.Duration
@@ -237,14 +239,17 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 
 // index embeds the chunks into every index the tenant's documents go to
 // (its search space's and, during a migration, the other one's), writes
-// their points (the new version's before the old versions' are removed,
-// so a document never vanishes from search during a reindex), then stores
-// the chunks and marks the document ready in one transaction, which
-// checks that no index was added meanwhile (else the run embeds into it
-// too, and tries again).
+// their points, then stores the chunks and marks the document ready in
+// one transaction, which checks that no index was added meanwhile (else
+// the run embeds into it too, and tries again). Older versions' points are
+// removed only after that commit: until it, search shows the older
+// version, so a document never vanishes from search during a reindex (a
+// crash in between leaves points of an older version, which search
+// skips, until the next version's run removes them).
 func (p *Pipeline) index(ctx context.Context, rep *progress, pieces []chunker.Chunk, res *result) error {
 	doc := rep.doc
 	check := &spaceCheck{def: p.spaces.Default().Space}
+attempts:
 	for attempt := 1; ; attempt++ {
 		idxs, err := p.writeIndexes(ctx, doc.TenantID)
 		if err != nil {
@@ -268,20 +273,22 @@ func (p *Pipeline) index(ctx context.Context, rep *progress, pieces []chunker.Ch
 					return p.fail(ctx, rep, &Error{Code: CodeEmbeddingFailed, Message: e.Message, Err: err})
 				case ok && e.Permanent():
 					// The migration's other space refuses: that is the
-					// migration's failure (its job fails it), not the
-					// document's; retried until the space is no longer
-					// one the tenant's documents go to.
+					// migration's end, not the document's failure.
+					if attempt < 3 {
+						ended, err := p.otherSpaceRefused(ctx, doc.TenantID, idx.Space, e)
+						if err != nil {
+							return err
+						}
+						if ended {
+							continue attempts
+						}
+					}
 					return fmt.Errorf("embed into %s, where a migration of the tenant needs it: %s", idx.Space, e.Message)
 				case errors.Is(err, errStale):
 					return p.dropStale(ctx, doc, check.written)
 				}
 				return err
 			}
-		}
-		// Older versions' points go only once this version's are in every
-		// index, so that search finds the document throughout.
-		if err := p.dropOlder(ctx, doc, check.written); err != nil {
-			return err
 		}
 		res.indexed = true
 		rep.close()
@@ -292,6 +299,9 @@ func (p *Pipeline) index(ctx context.Context, rep *progress, pieces []chunker.Ch
 		if err == nil {
 			p.metrics.Indexed(len(pieces), res.embedRequests, res.embedTokens, res.cacheHits)
 			p.metrics.Document(StatusReady, "")
+			if err := p.dropOlder(ctx, doc, check.required); err != nil {
+				p.log.WarnContext(ctx, "remove older versions' points", "err", err, "tenant_id", doc.TenantID, "document_id", doc.ID)
+			}
 			p.dropUnused(ctx, doc, check)
 			return nil
 		}
@@ -325,6 +335,42 @@ func (p *Pipeline) dropStale(ctx context.Context, doc Document, written []search
 	}
 	return p.deleteIn(ctx, doc.TenantID, doc.ID, v, written)
 }
+
+// otherSpaceRefused ends the tenant's live migration when sp, the space of
+// it that search does not use, refused a text for good: a building one
+// fails (its target cannot hold every document), an active one completes
+// early (its source can no longer be kept whole for a rollback). It
+// reports whether the tenant's spaces changed, so the run goes on with
+// the spaces its documents go to now.
+func (p *Pipeline) otherSpaceRefused(ctx context.Context, tenantID uuid.UUID, sp search.Space, e *embedder.Error) (bool, error) {
+	if p.migrations == nil {
+		return false, nil
+	}
+	m, err := p.store.LiveMigration(ctx, tenantID)
+	if err != nil || m == nil {
+		return m == nil && err == nil, err // none: it ended meanwhile
+	}
+	cause := fmt.Sprintf("%s refused a document's text: %s", sp, e.Message)
+	switch {
+	case m.State == MigrationBuilding && m.To == sp:
+		p.log.WarnContext(ctx, "embedding migration failed: its target refused a document", "tenant_id", tenantID, "migration_id", m.ID, "err", e)
+		return true, p.store.failMigration(ctx, *m, cause, p.migrations)
+	case m.State == MigrationActive && m.From == sp:
+		p.log.WarnContext(ctx, "embedding migration completed early: its source refused a document", "tenant_id", tenantID, "migration_id", m.ID, "err", e)
+		cause += "; completed early, since a rollback could no longer find every document"
+		_, err := p.store.setMigrationState(ctx, tenantID, m.ID, MigrationActive, MigrationCompleted, &cause, p.migrations)
+		var ce *ragd.ConflictError
+		if errors.As(err, &ce) {
+			err = nil // it moved on meanwhile
+		}
+		return true, err
+	}
+	return false, nil
+}
+
+// SetMigrationQueue lets the pipeline end a migration whose other space
+// refuses a document's text (without it, the run fails and is retried).
+func (p *Pipeline) SetMigrationQueue(q MigrationQueue) { p.migrations = q }
 
 // dropOlder removes the points of the document's older versions from the
 // indexes in spaces.

@@ -375,9 +375,10 @@ type SettleEmbeddingMigrationArgs struct {
 // Kind implements river.JobArgs.
 func (SettleEmbeddingMigrationArgs) Kind() string { return "settle_embedding_migration" }
 
-// InsertOpts: settling twice is harmless.
+// InsertOpts: once per state a migration enters (settling twice would be
+// harmless, but is work for nothing).
 func (SettleEmbeddingMigrationArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 25}
+	return river.InsertOpts{MaxAttempts: 25, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
 // SettleEmbeddingMigrationWorker runs Pipeline.Settle.

@@ -158,6 +158,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.Pipeline.Close()
 		return nil, err
 	}
+	s.Pipeline.SetMigrationQueue(s.Queue)
 	if !cfg.API {
 		return s, nil
 	}
