@@ -63,10 +63,16 @@ type migrationEnv struct {
 }
 
 func setupMigrationRace(t *testing.T) *migrationEnv {
+	def, _ := embedder.NewLocal(64)
+	return setupMigrationWith(t, def)
+}
+
+// setupMigrationWith is setupMigrationRace with def as the default
+// space's embedder (the local one at 64 dimensions, or a wrapper of it).
+func setupMigrationWith(t *testing.T, def embedder.Embedder) *migrationEnv {
 	pool := pgtest.NewPool(t)
 	tenant := newTenant(t, pool)
 	tok, _ := chunker.NewCL100K()
-	def, _ := embedder.NewLocal(64)
 	vectors, err := search.OpenEmbedded(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -94,6 +100,25 @@ func setupMigrationRace(t *testing.T) *migrationEnv {
 	q, _ := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
 	return &migrationEnv{store: store, p: p, q: q, spaces: spaces, target: target, tstore: gd, to: to, tenant: tenant.ID,
 		searcher: search.NewRoutedSearcher(spaces, store, store, 0), pool: pool}
+}
+
+// rolledBack uploads a document, migrates to the target, cuts over and
+// rolls back: the target's removal is then the settle job's to do.
+func (e *migrationEnv) rolledBack(t *testing.T) ingest.Migration {
+	t.Helper()
+	ctx := context.Background()
+	e.upload(t)
+	m, err := e.store.CreateMigration(ctx, e.tenant, ingest.MigrationInput{From: e.spaces.Default().Space, To: e.to, CreatedBy: "t"}, e.q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.p.Migrate(ctx, e.tenant, m.ID, e.q); err != nil {
+		t.Fatal(err)
+	}
+	if m, err = e.store.EndMigration(ctx, e.tenant, m.ID, ingest.EndRollback, e.q); err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 func (e *migrationEnv) hits(t *testing.T) int {
@@ -326,33 +351,11 @@ func (g *gateQuery) Embed(ctx context.Context, tenantID uuid.UUID, texts []strin
 func TestMigrationSearchInFlightAcrossCompletion(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := pgtest.NewPool(t)
-	tenant := newTenant(t, pool)
-	tok, _ := chunker.NewCL100K()
 	l64, _ := embedder.NewLocal(64)
 	def := &gateQuery{Embedder: l64}
-	vectors, _ := search.OpenEmbedded(t.TempDir())
-	t.Cleanup(func() { vectors.Close() })
-	l32, _ := embedder.NewLocal(32)
-	to := search.Space{Model: embedder.LocalModel, Dimensions: 32}
-	spaces := search.NewSpaces(search.Index{Embedder: def, Store: vectors}, func(ctx context.Context, sp search.Space) (search.Index, error) {
-		s, err := search.OpenEmbedded(t.TempDir())
-		return search.Index{Embedder: l32, Store: s}, err
-	})
-	t.Cleanup(func() { spaces.Close() })
-	store := ingest.NewStore(pool)
-	p, _ := ingest.NewPipeline(store, tok, ingest.PipelineConfig{Embedder: def, Vectors: vectors, Spaces: spaces}, slog.New(slog.DiscardHandler))
-	t.Cleanup(p.Close)
-	q, _ := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
-	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "otter.txt", Type: ingest.TypeText,
-		Content: ingest.BytesContent([]byte("Notes about the otter colony by the weir."))}, ingest.CreateOptions{}, q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Process(ctx, tenant.ID, c.Document.ID, 1); err != nil {
-		t.Fatal(err)
-	}
-	m, err := store.CreateMigration(ctx, tenant.ID, ingest.MigrationInput{From: spaces.Default().Space, To: to, RollbackWindow: 0, CreatedBy: "t"}, q)
+	e := setupMigrationWith(t, def)
+	e.upload(t)
+	m, err := e.store.CreateMigration(ctx, e.tenant, ingest.MigrationInput{From: e.spaces.Default().Space, To: e.to, RollbackWindow: 0, CreatedBy: "t"}, e.q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +363,6 @@ func TestMigrationSearchInFlightAcrossCompletion(t *testing.T) {
 	def.entered, def.release = make(chan struct{}), make(chan struct{})
 	en, rel := def.entered, def.release
 	def.mu.Unlock()
-	searcher := search.NewRoutedSearcher(spaces, store, store, 0)
 	type out struct {
 		n   int
 		sp  search.Space
@@ -368,44 +370,35 @@ func TestMigrationSearchInFlightAcrossCompletion(t *testing.T) {
 	}
 	done := make(chan out)
 	go func() {
-		res, err := searcher.Search(ctx, tenant.ID, search.Request{Query: "otter colony weir", Mode: search.ModeDense, TopK: 5})
+		res, err := e.searcher.Search(ctx, e.tenant, search.Request{Query: "otter colony weir", Mode: search.ModeDense, TopK: 5})
 		done <- out{len(res.Hits), res.Space, err}
 	}()
 	<-en
-	if err := p.Migrate(ctx, tenant.ID, m.ID, q); err != nil {
+	if err := e.p.Migrate(ctx, e.tenant, m.ID, e.q); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 { // active -> completed, completed -> drop the source
-		if _, err := p.Settle(ctx, tenant.ID, m.ID, q); err != nil {
+		if _, err := e.p.Settle(ctx, e.tenant, m.ID, e.q); err != nil {
 			t.Fatal(err)
 		}
 	}
-	m, _ = store.GetMigration(ctx, tenant.ID, m.ID)
+	m, _ = e.store.GetMigration(ctx, e.tenant, m.ID)
 	close(rel)
 	o := <-done
-	if m.State != ingest.MigrationCompleted || o.err != nil || o.n == 0 || o.sp != to {
+	if m.State != ingest.MigrationCompleted || o.err != nil || o.n == 0 || o.sp != e.to {
 		t.Errorf("migration %s; the search in flight found %d in %v, %v", m.State, o.n, o.sp, o.err)
 	}
 }
 
 // While a rolled-back migration's target loses the tenant's points, the
 // removal holds no lock: the tenant's documents still become ready; and a
-// migration back to that space waits (409) until the removal is done.
+// migration back to that space waits (409) until the removal is done, even
+// when a second removal of it ends first.
 func TestMigrationRemovalHoldsNoLock(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := setupMigrationRace(t)
-	e.upload(t)
-	m, err := e.store.CreateMigration(ctx, e.tenant, ingest.MigrationInput{From: e.spaces.Default().Space, To: e.to, CreatedBy: "t"}, e.q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.p.Migrate(ctx, e.tenant, m.ID, e.q); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.store.EndMigration(ctx, e.tenant, m.ID, ingest.EndRollback, e.q); err != nil {
-		t.Fatal(err)
-	}
+	m := e.rolledBack(t)
 	entered, release := e.tstore.holdTenantDelete()
 	settled := make(chan error)
 	go func() {
@@ -424,6 +417,11 @@ func TestMigrationRemovalHoldsNoLock(t *testing.T) {
 	if err := e.p.Process(bounded, e.tenant, c.Document.ID, 1); err != nil {
 		t.Fatalf("a document of the tenant could not become ready during the removal: %v", err)
 	}
+	// A second removal of the same space (a second settle, or the
+	// cancelled build job's) ends first: the first one's guard stays.
+	if _, err := e.p.Settle(ctx, e.tenant, m.ID, e.q); err != nil {
+		t.Fatal(err)
+	}
 	var ce *ragd.ConflictError
 	if _, err := e.store.CreateMigration(ctx, e.tenant, ingest.MigrationInput{From: e.spaces.Default().Space, To: e.to, CreatedBy: "t"}, e.q); !errors.As(err, &ce) {
 		t.Fatalf("a migration to the space being cleared: %v, want a conflict", err)
@@ -441,52 +439,6 @@ func TestMigrationRemovalHoldsNoLock(t *testing.T) {
 	}
 	if n := e.hits(t); n != 2 {
 		t.Fatalf("%d hits after the second migration, want both documents", n)
-	}
-}
-
-// Two removals of the same (tenant, space) at once (the settle job and the
-// cancelled build job's, or a second settle): the first to end must not
-// let a migration back to the space start while the second still removes.
-func TestMigrationTwoRemovalsOfASpace(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	e := setupMigrationRace(t)
-	e.upload(t)
-	m, err := e.store.CreateMigration(ctx, e.tenant, ingest.MigrationInput{From: e.spaces.Default().Space, To: e.to, CreatedBy: "t"}, e.q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.p.Migrate(ctx, e.tenant, m.ID, e.q); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.store.EndMigration(ctx, e.tenant, m.ID, ingest.EndRollback, e.q); err != nil {
-		t.Fatal(err)
-	}
-	entered, release := e.tstore.holdTenantDelete()
-	s1 := make(chan error)
-	go func() { _, err := e.p.Settle(ctx, e.tenant, m.ID, e.q); s1 <- err }()
-	<-entered
-	// A second settle of the same migration (cutOver's scheduled one, a retry...).
-	if _, err := e.p.Settle(ctx, e.tenant, m.ID, e.q); err != nil {
-		t.Fatal(err)
-	}
-	var ce *ragd.ConflictError
-	if _, err := e.store.CreateMigration(ctx, e.tenant, ingest.MigrationInput{From: e.spaces.Default().Space, To: e.to, CreatedBy: "t"}, e.q); !errors.As(err, &ce) {
-		t.Fatalf("a migration back to the space while a removal of it still runs: %v, want a conflict", err)
-	}
-	close(release)
-	if err := <-s1; err != nil {
-		t.Fatal(err)
-	}
-	m2, err := e.store.CreateMigration(ctx, e.tenant, ingest.MigrationInput{From: e.spaces.Default().Space, To: e.to, CreatedBy: "t"}, e.q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.p.Migrate(ctx, e.tenant, m2.ID, e.q); err != nil {
-		t.Fatal(err)
-	}
-	if n := e.hits(t); n == 0 {
-		t.Error("no hits after the migration back")
 	}
 }
 
@@ -516,43 +468,13 @@ func (a *armEmb) Embed(ctx context.Context, tenantID uuid.UUID, texts []string) 
 func TestMigrationBegunDuringAReindex(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool := pgtest.NewPool(t)
-	tenant := newTenant(t, pool)
-	tok, _ := chunker.NewCL100K()
 	l64, _ := embedder.NewLocal(64)
 	def := &armEmb{Embedder: l64}
-	vectors, _ := search.OpenEmbedded(t.TempDir())
-	t.Cleanup(func() { vectors.Close() })
-	l32, _ := embedder.NewLocal(32)
-	target := &switchEmb{Embedder: l32}
-	to := search.Space{Model: embedder.LocalModel, Dimensions: 32}
-	spaces := search.NewSpaces(search.Index{Embedder: def, Store: vectors}, func(ctx context.Context, sp search.Space) (search.Index, error) {
-		s, err := search.OpenEmbedded(t.TempDir())
-		return search.Index{Embedder: target, Store: s}, err
-	})
-	t.Cleanup(func() { spaces.Close() })
-	store := ingest.NewStore(pool)
-	p, _ := ingest.NewPipeline(store, tok, ingest.PipelineConfig{Embedder: def, Vectors: vectors, Spaces: spaces}, slog.New(slog.DiscardHandler))
-	t.Cleanup(p.Close)
-	q, _ := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
-	p.SetMigrationQueue(q)
-	searcher := search.NewRoutedSearcher(spaces, store, store, 0)
-	hits := func() int {
-		res, err := searcher.Search(ctx, tenant.ID, search.Request{Query: "otter colony weir", Mode: search.ModeDense, TopK: 5})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return len(res.Hits)
-	}
-	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "otter.txt", Type: ingest.TypeText,
-		Content: ingest.BytesContent([]byte("Notes about the otter colony by the weir."))}, ingest.CreateOptions{}, q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Process(ctx, tenant.ID, c.Document.ID, 1); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.Reindex(ctx, tenant.ID, c.Document.ID, "", q); err != nil {
+	e := setupMigrationWith(t, def)
+	e.p.SetMigrationQueue(e.q)
+	store, p, q, tenant, target, hits := e.store, e.p, e.q, e.tenant, e.target, func() int { return e.hits(t) }
+	id := e.upload(t)
+	if _, err := store.Reindex(ctx, tenant, id, "", q); err != nil {
 		t.Fatal(err)
 	}
 	def.mu.Lock()
@@ -560,9 +482,9 @@ func TestMigrationBegunDuringAReindex(t *testing.T) {
 	den, drel := def.entered, def.release
 	def.mu.Unlock()
 	done := make(chan error)
-	go func() { done <- p.Process(ctx, tenant.ID, c.Document.ID, 2) }()
+	go func() { done <- p.Process(ctx, tenant, id, 2) }()
 	<-den // the run read its write set (default only) and embeds v2
-	m, err := store.CreateMigration(ctx, tenant.ID, ingest.MigrationInput{From: spaces.Default().Space, To: to, CreatedBy: "t"}, q)
+	m, err := store.CreateMigration(ctx, tenant, ingest.MigrationInput{From: e.spaces.Default().Space, To: e.to, CreatedBy: "t"}, q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -581,8 +503,8 @@ func TestMigrationBegunDuringAReindex(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("process v2: %v", err)
 	}
-	m, _ = store.GetMigration(ctx, tenant.ID, m.ID)
-	d, _ := store.Get(ctx, tenant.ID, c.Document.ID)
+	m, _ = store.GetMigration(ctx, tenant, m.ID)
+	d, _ := store.Get(ctx, tenant, id)
 	if n == 0 || hits() == 0 || m.State != ingest.MigrationFailed || d.Status != ingest.StatusReady || d.ContentVersion != 2 {
 		t.Fatalf("hits %d while the target embedded, %d after; migration %s; document %s at %d", n, hits(), m.State, d.Status, d.ContentVersion)
 	}
