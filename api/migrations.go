@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -162,10 +161,8 @@ func (h migrations) create(w http.ResponseWriter, r *http.Request, t tenantScope
 		return fieldError("model", "is not one of the models offered: "+strings.Join(names, ", "))
 	}
 	ctx := r.Context()
-	if live, err := h.docs.LiveMigration(ctx, t.TenantID); err != nil {
+	if err := h.docs.CheckNoLiveMigration(ctx, t.TenantID); err != nil {
 		return err
-	} else if live != nil {
-		return &ragd.ConflictError{Field: "migration", Message: fmt.Sprintf("migration %s of this tenant is %s; cancel, roll it back or complete it first", live.ID, live.State)}
 	}
 	cur, err := h.docs.SearchSpace(ctx, t.TenantID)
 	if err != nil {

@@ -90,13 +90,16 @@ func (p *Pipeline) Migrate(ctx context.Context, tenantID, id uuid.UUID, q Migrat
 				return err
 			}
 			var res result
-			if err := p.embedAndWrite(ctx, idx, d, pieces, &res, noStage, true); err != nil {
+			if err := p.embedAndWrite(ctx, idx, d, pieces, &res, noStage); err != nil {
 				if e, ok := embedder.AsError(err); ok && e.Permanent() {
 					p.log.WarnContext(ctx, "embedding migration failed", "tenant_id", tenantID, "migration_id", id, "err", err)
 					return p.store.failMigration(ctx, m, e.Message, q)
 				}
 				// The tokens paid for are in the cache; the retry's
 				// requests for them are answered there.
+				return err
+			}
+			if err := p.dropOlder(ctx, d, []search.Space{m.To}); err != nil {
 				return err
 			}
 			var cursor *uuid.UUID

@@ -49,6 +49,11 @@ type Migration struct {
 	scanned bool
 }
 
+// underWay is the conflict a second migration of the tenant meets.
+func (m Migration) underWay() error {
+	return &ragd.ConflictError{Field: "migration", Message: fmt.Sprintf("migration %s of this tenant is %s; cancel, roll it back or complete it first", m.ID, m.State)}
+}
+
 // Live reports whether the migration is under way (building or active).
 func (m Migration) Live() bool { return m.State == MigrationBuilding || m.State == MigrationActive }
 
@@ -127,24 +132,38 @@ func (t tenantSpaces) other() (search.Space, bool) {
 	}
 }
 
+// uses reports whether the tenant's documents go to sp (def: the default).
+func (t tenantSpaces) uses(sp, def search.Space) bool {
+	o, ok := t.other()
+	return t.search.Or(def) == sp || (ok && o == sp)
+}
+
 type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-func readTenantSpaces(ctx context.Context, q querier, tenantID uuid.UUID) (tenantSpaces, error) {
-	var t tenantSpaces
+// searchSpace reads the space tenantID's searches use (zero: the
+// default); gone when the tenant does not exist.
+func searchSpace(ctx context.Context, q querier, tenantID uuid.UUID) (sp search.Space, gone bool, err error) {
 	var model *string
 	var dims *int
-	err := q.QueryRow(ctx, "SELECT embedding_model, embedding_dimensions FROM tenants WHERE id = $1", tenantID).Scan(&model, &dims)
-	if errors.Is(err, pgx.ErrNoRows) { // deleted: nothing of it is in use
-		t.gone = true
-		return t, nil
+	err = q.QueryRow(ctx, "SELECT embedding_model, embedding_dimensions FROM tenants WHERE id = $1", tenantID).Scan(&model, &dims)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return sp, true, nil
+	case err != nil:
+		return sp, false, fmt.Errorf("read the tenant's embedding space: %w", err)
+	case model != nil && dims != nil:
+		sp = search.Space{Model: *model, Dimensions: *dims}
 	}
-	if err != nil {
-		return t, fmt.Errorf("read the tenant's embedding space: %w", err)
-	}
-	if model != nil && dims != nil {
-		t.search = search.Space{Model: *model, Dimensions: *dims}
+	return sp, false, nil
+}
+
+func readTenantSpaces(ctx context.Context, q querier, tenantID uuid.UUID) (tenantSpaces, error) {
+	var t tenantSpaces
+	var err error
+	if t.search, t.gone, err = searchSpace(ctx, q, tenantID); err != nil || t.gone {
+		return t, err // deleted: nothing of it is in use
 	}
 	m, err := scanMigration(q.QueryRow(ctx, "SELECT "+migrationColumns+` FROM embedding_migrations
 		WHERE tenant_id = $1 AND state IN ('building', 'active')`, tenantID))
@@ -161,16 +180,8 @@ func readTenantSpaces(ctx context.Context, q querier, tenantID uuid.UUID) (tenan
 // SearchSpace implements search.Router: the space tenantID's searches use
 // (zero: the default).
 func (s *Store) SearchSpace(ctx context.Context, tenantID uuid.UUID) (search.Space, error) {
-	var model *string
-	var dims *int
-	err := s.pool.QueryRow(ctx, "SELECT embedding_model, embedding_dimensions FROM tenants WHERE id = $1", tenantID).Scan(&model, &dims)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return search.Space{}, fmt.Errorf("read the tenant's embedding space: %w", err)
-	}
-	if model == nil || dims == nil {
-		return search.Space{}, nil
-	}
-	return search.Space{Model: *model, Dimensions: *dims}, nil
+	sp, _, err := searchSpace(ctx, s.pool, tenantID)
+	return sp, err
 }
 
 // EstimateMigration says what re-embedding tenantID's searchable
@@ -212,7 +223,7 @@ func (s *Store) CreateMigration(ctx context.Context, tenantID uuid.UUID, in Migr
 			return err
 		}
 		if cur.live != nil {
-			return &ragd.ConflictError{Field: "migration", Message: fmt.Sprintf("migration %s of this tenant is %s; cancel, roll it back or complete it first", cur.live.ID, cur.live.State)}
+			return cur.live.underWay()
 		}
 		var clearing bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM embedding_space_purges WHERE tenant_id = $1 AND model = $2 AND dimensions = $3
@@ -261,6 +272,16 @@ func (s *Store) GetMigration(ctx context.Context, tenantID, id uuid.UUID) (Migra
 func (s *Store) LiveMigration(ctx context.Context, tenantID uuid.UUID) (*Migration, error) {
 	t, err := readTenantSpaces(ctx, s.pool, tenantID)
 	return t.live, err
+}
+
+// CheckNoLiveMigration is the conflict CreateMigration would meet now
+// because a migration of the tenant is under way (nil: none is).
+func (s *Store) CheckNoLiveMigration(ctx context.Context, tenantID uuid.UUID) error {
+	m, err := s.LiveMigration(ctx, tenantID)
+	if err != nil || m == nil {
+		return err
+	}
+	return m.underWay()
 }
 
 // ListMigrations returns a page of tenantID's migrations, oldest first.
@@ -485,7 +506,7 @@ func (s *Store) clearSpace(ctx context.Context, tenantID uuid.UUID, sp, def sear
 			unused = true
 			return nil
 		}
-		if o, ok := cur.other(); resolve(cur.search, def) == sp || (ok && o == sp) {
+		if cur.uses(sp, def) {
 			return nil
 		}
 		unused = true
@@ -520,24 +541,11 @@ func (s *Store) withSpaceUnused(ctx context.Context, tenantID uuid.UUID, sp, def
 		if err != nil {
 			return err
 		}
-		if cur.gone {
-			return purge(ctx)
-		}
-		if resolve(cur.search, def) == sp {
-			return nil
-		}
-		if o, ok := cur.other(); ok && o == sp {
+		if !cur.gone && cur.uses(sp, def) {
 			return nil
 		}
 		return purge(ctx)
 	})
-}
-
-func resolve(sp, def search.Space) search.Space {
-	if sp.IsZero() {
-		return def
-	}
-	return sp
 }
 
 // AllSpaces returns every space other than the default ever migrated to.
@@ -571,7 +579,7 @@ func (c *spaceCheck) verify(ctx context.Context, tx pgx.Tx, d Document) error {
 	if err != nil {
 		return err
 	}
-	c.required = []search.Space{resolve(t.search, c.def)}
+	c.required = []search.Space{t.search.Or(c.def)}
 	if o, ok := t.other(); ok {
 		c.required = append(c.required, o)
 	}
@@ -601,7 +609,7 @@ func (p *Pipeline) writeIndexes(ctx context.Context, tenantID uuid.UUID) ([]sear
 	for _, sp := range spaces {
 		idx, err := p.spaces.Get(ctx, sp)
 		if err != nil {
-			return nil, fmt.Errorf("open the index of %s: %w", resolve(sp, p.spaces.Default().Space), err)
+			return nil, fmt.Errorf("open the index of %s: %w", sp.Or(p.spaces.Default().Space), err)
 		}
 		idxs = append(idxs, idx)
 	}

@@ -132,7 +132,7 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 		if errors.Is(err, ragd.ErrNotFound) {
 			// Deleted, perhaps while an earlier run of this job was
 			// writing points: none may stay behind.
-			return p.dropPoints(ctx, tenantID, docID)
+			return p.DeleteDocumentPoints(ctx, tenantID, docID)
 		}
 		return err
 	}
@@ -140,7 +140,7 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 	case doc.ContentVersion != version:
 		return nil
 	case doc.Status == StatusDeleting:
-		return p.dropPoints(ctx, tenantID, docID)
+		return p.DeleteDocumentPoints(ctx, tenantID, docID)
 	case doc.Status == StatusReady || doc.Status == StatusFailed:
 		// Delivered again after a crash, perhaps one between the commit
 		// that ended the version and its announcement: announce it.
@@ -266,7 +266,7 @@ attempts:
 			// Written before it is: a failure leaves no points behind
 			// that dropStale does not reach.
 			check.written = append(check.written, idx.Space)
-			if err := p.embedAndWrite(ctx, idx, doc, pieces, res, stage, false); err != nil {
+			if err := p.embedAndWrite(ctx, idx, doc, pieces, res, stage); err != nil {
 				e, ok := embedder.AsError(err)
 				switch {
 				case ok && e.Permanent() && idx.Space == idxs[0].Space:
@@ -446,9 +446,9 @@ func IndexText(title string, c chunker.Chunk) string {
 const maxContextBytes = 256
 
 // embedAndWrite embeds pieces in slices of embedBatch, reporting progress
-// through stage, writes the points and removes other versions' points.
-// With dropOlder, it also removes older versions' points from idx.
-func (p *Pipeline) embedAndWrite(ctx context.Context, idx search.Index, doc Document, pieces []chunker.Chunk, res *result, stage func(string, float64) error, dropOlder bool) error {
+// through stage, and writes the points into idx (dropOlder removes older
+// versions' points, once the caller may).
+func (p *Pipeline) embedAndWrite(ctx context.Context, idx search.Index, doc Document, pieces []chunker.Chunk, res *result, stage func(string, float64) error) error {
 	if err := stage(StageEmbedding, 0.85); err != nil {
 		return err
 	}
@@ -492,11 +492,6 @@ func (p *Pipeline) embedAndWrite(ctx context.Context, idx search.Index, doc Docu
 	for start := 0; start < len(points); start += 256 {
 		if err := idx.Store.Upsert(ctx, doc.TenantID, points[start:min(start+256, len(points))]); err != nil {
 			return fmt.Errorf("index points: %w", err)
-		}
-	}
-	if dropOlder && doc.ContentVersion > 1 { // the first version has none before it
-		if err := idx.Store.DeleteDocument(ctx, doc.TenantID, doc.ID, search.Versions{Below: doc.ContentVersion}); err != nil {
-			return fmt.Errorf("remove older versions' points: %w", err)
 		}
 	}
 	res.indexMS += int(time.Since(indexStart).Milliseconds())
@@ -545,7 +540,10 @@ func (p *Pipeline) Rebuild(ctx context.Context, tenantID *uuid.UUID, progress fu
 		}
 		var res result
 		for _, idx := range idxs {
-			if err := p.embedAndWrite(ctx, idx, d, pieces, &res, noStage, true); err != nil {
+			if err := p.embedAndWrite(ctx, idx, d, pieces, &res, noStage); err != nil {
+				return st, fmt.Errorf("rebuild document %s: %w", d.ID, err)
+			}
+			if err := p.dropOlder(ctx, d, []search.Space{idx.Space}); err != nil {
 				return st, fmt.Errorf("rebuild document %s: %w", d.ID, err)
 			}
 		}
@@ -558,12 +556,6 @@ func (p *Pipeline) Rebuild(ctx context.Context, tenantID *uuid.UUID, progress fu
 		}
 	}
 	return st, nil
-}
-
-// dropPoints removes every point of a document that is gone or being
-// deleted (the delete job does too; this covers a run that raced it).
-func (p *Pipeline) dropPoints(ctx context.Context, tenantID, docID uuid.UUID) error {
-	return p.DeleteDocumentPoints(ctx, tenantID, docID)
 }
 
 func metadataMap(raw []byte) map[string]any {

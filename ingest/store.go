@@ -765,22 +765,8 @@ func (s *Store) storedChunks(ctx context.Context, d Document) ([]chunker.Chunk, 
 // Searchable returns, of the given documents of a tenant, those search may
 // show: not being deleted, with a complete indexed version, keyed by id.
 func (s *Store) Searchable(ctx context.Context, tenantID uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]search.DocumentInfo, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, title, indexed_version FROM documents
-		WHERE tenant_id = $1 AND id = ANY($2) AND status <> 'deleting' AND indexed_version IS NOT NULL`, tenantID, ids)
-	if err != nil {
-		return nil, fmt.Errorf("look up documents: %w", err)
-	}
-	out := make(map[uuid.UUID]search.DocumentInfo, len(ids))
-	for rows.Next() {
-		var id uuid.UUID
-		var info search.DocumentInfo
-		if err := rows.Scan(&id, &info.Title, &info.Version); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("look up documents: %w", err)
-		}
-		out[id] = info
-	}
-	return out, rows.Err()
+	docs, _, err := s.SearchableIn(ctx, tenantID, ids)
+	return docs, err
 }
 
 // SearchableIn is Searchable, and the tenant's search space (zero: the

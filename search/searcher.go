@@ -260,7 +260,7 @@ func (s *Searcher) Search(ctx context.Context, tenantID uuid.UUID, r Request) (R
 	if s.router != nil && together {
 		var sp Space
 		docs, sp, err = sd.SearchableIn(ctx, tenantID, ids)
-		if err == nil && resolveSpace(sp, s.spaces) != idx.Space {
+		if err == nil && sp.Or(s.spaces.Default().Space) != idx.Space {
 			return s.Search(ctx, tenantID, r)
 		}
 	} else {
@@ -284,13 +284,6 @@ func (s *Searcher) Search(ctx context.Context, tenantID uuid.UUID, r Request) (R
 		}
 	}
 	return res, nil
-}
-
-func resolveSpace(sp Space, spaces *Spaces) Space {
-	if sp.IsZero() {
-		return spaces.Default().Space
-	}
-	return sp
 }
 
 // overfetch asks the store for more than wanted, so that hits dropped

@@ -23,6 +23,14 @@ func (s Space) String() string { return fmt.Sprintf("%s@%d", s.Model, s.Dimensio
 // IsZero reports whether s names no space (a tenant on the default).
 func (s Space) IsZero() bool { return s == Space{} }
 
+// Or is s, or def when s is zero (a tenant on the default).
+func (s Space) Or(def Space) Space {
+	if s.IsZero() {
+		return def
+	}
+	return s
+}
+
 // Slug is the space as a name for a collection or a directory: the model's
 // letters, digits, '-' and '_' (others become '_'), then the dimensions,
 // then, when the model had other characters, a hash of its exact name
