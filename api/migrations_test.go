@@ -464,3 +464,47 @@ func TestEmbeddingMigrationRequests(t *testing.T) {
 		t.Fatalf("searched %v after the rollback", sp)
 	}
 }
+
+// TestEmbeddingMigrationsLeaveWorkersForUploads holds the build jobs of
+// two tenants' migrations in the middle of a document, on a server with
+// two workers: another tenant's upload still becomes ready, since the
+// build jobs run in a queue of their own (one at a time here), not on the
+// workers uploads need.
+func TestEmbeddingMigrationsLeaveWorkersForUploads(t *testing.T) {
+	t.Parallel()
+	b := setupOpenAI(t)
+	const slow = "text-embedding-3-large"
+	b.openai.AddModel(slow, 32)
+	held, release := make(chan struct{}, 2), make(chan struct{})
+	b.openai.SetBefore(func(r openaitest.Request) {
+		if r.Model == slow && !slices.Contains(r.Inputs, "ragd embedding probe") {
+			select {
+			case held <- struct{}{}:
+			default:
+			}
+			<-release
+		}
+	})
+	defer close(release)
+	for i, slug := range []string{"alpha", "beta"} {
+		tenant, key := b.tenantWithKey(slug)
+		b.uploadFindable(key, i)
+		b.must(202, "POST", "/v1/tenants/"+tenant+"/embedding-migrations", adminToken, map[string]any{"model": slow, "dimensions": 32})
+	}
+	select {
+	case <-held: // a build job is working, and holds its worker
+	case <-time.After(30 * time.Second):
+		t.Fatal("no build job asked for an embedding")
+	}
+	_, key := b.tenantWithKey("gamma")
+	d := b.uploadFindable(key, 2) // fails unless a worker is free for it
+	if _, problem := checkFindable(b.url, key, d); problem != "" {
+		t.Fatal(problem)
+	}
+	// The second build job waits for the migrations' one worker.
+	select {
+	case <-held:
+		t.Fatal("two build jobs ran at once on a two-worker server")
+	case <-time.After(500 * time.Millisecond):
+	}
+}

@@ -5,7 +5,9 @@
 // pipeline), delete_document (its points, then its rows), purge_tenant (a
 // deleted tenant's points), reindex_tenant (a tenant's points rebuilt from
 // Postgres), build_embedding_index (a tenant's documents embedded into an
-// embedding migration's target, then the cut-over), settle_embedding_migration
+// embedding migration's target, then the cut-over; in a queue of its own,
+// QueueMigrations, so that hours-long builds never take the workers
+// uploads need), settle_embedding_migration
 // (completing a migration when its rollback window ends, removing the
 // points of the space a tenant left) and expire_idempotency_keys (hourly,
 // periodic). Args carry ids

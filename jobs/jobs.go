@@ -328,11 +328,22 @@ type BuildEmbeddingIndexArgs struct {
 // Kind implements river.JobArgs.
 func (BuildEmbeddingIndexArgs) Kind() string { return "build_embedding_index" }
 
-// InsertOpts: one per migration; many attempts, since each resumes where
-// the last stopped and the provider may be down for a while.
+// InsertOpts: one per migration, in the migrations' own queue; many
+// attempts, since each resumes where the last stopped and the provider may
+// be down for a while.
 func (BuildEmbeddingIndexArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 25, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{Queue: QueueMigrations, MaxAttempts: 25, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
+
+// QueueMigrations is the River queue of build_embedding_index jobs, each
+// of which may run for hours: a process works MigrationWorkers of them at
+// once, beside (not among) its Workers, so that migrations, however many
+// are started, never take the workers uploads need.
+const QueueMigrations = "embedding_migrations"
+
+// MigrationWorkers is how many build_embedding_index jobs a process with
+// workers works at once: a quarter of them, at least one.
+func MigrationWorkers(workers int) int { return max(1, workers/4) }
 
 // BuildEmbeddingIndexWorker runs Pipeline.Migrate.
 type BuildEmbeddingIndexWorker struct {
@@ -504,7 +515,8 @@ func New(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
 			rc.PeriodicJobs = append(rc.PeriodicJobs, river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 				func() (river.JobArgs, *river.InsertOpts) { return ExpireWebhookEventsArgs{}, nil }, nil))
 		}
-		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
+		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers},
+			QueueMigrations: {MaxWorkers: MigrationWorkers(cfg.Workers)}}
 		sup = &supervisor{pool: pool, id: newClientID(), workers: cfg.Workers, t: cfg.Supervisor.withDefaults(),
 			log: cfg.Logger, failed: markFailedFunc(cfg.Pipeline)}
 		rc.ID = sup.id
