@@ -206,13 +206,20 @@ func TestDocuments(t *testing.T) {
 			t.Fatalf("after reindex = %v", d)
 		}
 		tenantID := mustUUID(t, r["tenant_id"].(string))
-		hits, err := b.vectors.Query(t.Context(), tenantID, search.Query{Mode: search.ModeSparse, Sparse: search.QuerySparse("text index"), TopK: 50})
-		if err != nil || len(hits) == 0 {
-			t.Fatalf("no points after reindex: %v", err)
-		}
-		for _, h := range hits {
-			if h.ContentVersion != 2 {
-				t.Fatalf("a point of version %d survived the reindex", h.ContentVersion)
+		// Version 1's points go right after the commit that makes version
+		// 2 searchable (until it, search shows version 1): by then, or
+		// within moments of it, none may be left.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			hits, err := b.vectors.Query(t.Context(), tenantID, search.Query{Mode: search.ModeSparse, Sparse: search.QuerySparse("text index"), TopK: 50})
+			if err != nil || len(hits) == 0 {
+				t.Fatalf("no points after reindex: %v", err)
+			}
+			old := slices.IndexFunc(hits, func(h search.Hit) bool { return h.ContentVersion != 2 })
+			if old < 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("a point of version %d survived the reindex", hits[old].ContentVersion)
 			}
 		}
 		var versions []int
