@@ -274,6 +274,12 @@ func TestRescue(t *testing.T) {
 	run(lastDoc, "never-registered", 5)
 	run(liveDoc, b.sup.id, 1)
 
+	// The live process beats now: the set-up above (the tokenizer's load
+	// under the race detector, on a busy machine) can take longer than
+	// DeadAfter since it registered, and the test has no heartbeat loop.
+	if err := b.sup.register(ctx); err != nil {
+		t.Fatal(err)
+	}
 	b.sup.rescue(ctx)
 
 	state := func(d ingest.Document) (string, int) {
