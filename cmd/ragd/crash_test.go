@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,7 +25,6 @@ import (
 
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/agents"
-	"github.com/ragd/ragd/postgres"
 	"github.com/ragd/ragd/postgres/pgtest"
 	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/search/qdranttest"
@@ -50,6 +51,9 @@ func startProcess(t *testing.T, env map[string]string, args ...string) *ragdProc
 	if err != nil {
 		t.Fatal(err)
 	}
+	// ragd's pool: its workers and the twelve serve adds (run.go).
+	workers, _ := strconv.Atoi(cmp.Or(env["RAGD_WORKERS"], "8"))
+	pgtest.ReserveConns(t, workers+12)
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), asRagdEnv+"=1")
 	for k, v := range env {
@@ -145,11 +149,7 @@ func TestCrashRecovery(t *testing.T) {
 		"RAGD_EMBEDDING_DIMENSIONS": "64",
 		"RAGD_WORKERS":              "2",
 	}
-	pool, err := postgres.Open(ctx, env["DATABASE_URL"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := pgtest.OpenPool(t, env["DATABASE_URL"])
 	box, _ := secret.NewBox(key)
 	tenant, err := agents.NewStore(pool, box).CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("T")})
 	if err != nil {

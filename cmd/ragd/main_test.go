@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -373,11 +375,7 @@ func TestCommandsCheckTheSchema(t *testing.T) {
 	if err := run(context.Background(), []string{"ragd", "serve"}, envFrom(env), io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "run `ragd migrate`") {
 		t.Errorf("serve with RAGD_AUTO_MIGRATE=false on an empty database: %v", err)
 	}
-	pool, err := postgres.Open(context.Background(), env["DATABASE_URL"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := pgtest.OpenPool(t, env["DATABASE_URL"])
 	var tables int
 	if err := pool.QueryRow(context.Background(), "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").Scan(&tables); err != nil || tables != 0 {
 		t.Fatalf("the commands left %d tables in the empty database (%v)", tables, err)
@@ -389,6 +387,8 @@ func TestCommandsCheckTheSchema(t *testing.T) {
 // arrives on.
 func startServe(t *testing.T, ctx context.Context, env map[string]string) (string, <-chan error) {
 	t.Helper()
+	workers, _ := strconv.Atoi(cmp.Or(env["RAGD_WORKERS"], "8"))
+	pgtest.ReserveConns(t, workers+12) // ragd's pool (run.go)
 	logR, logW := io.Pipe()
 	done := make(chan error, 1)
 	go func() {

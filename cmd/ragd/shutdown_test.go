@@ -13,7 +13,6 @@ import (
 
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/agents"
-	"github.com/ragd/ragd/postgres"
 	"github.com/ragd/ragd/postgres/pgtest"
 	"github.com/ragd/ragd/secret"
 )
@@ -36,11 +35,7 @@ func TestGracefulShutdown(t *testing.T) {
 		"RAGD_SHUTDOWN_TIMEOUT":     "120s",
 		"RAGD_EMBEDDING_DIMENSIONS": "64",
 	}
-	pool, err := postgres.Open(ctx, env["DATABASE_URL"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := pgtest.OpenPool(t, env["DATABASE_URL"])
 	box, _ := secret.NewBox(key)
 	store := agents.NewStore(pool, box)
 	tenant, err := store.CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("T")})

@@ -1,7 +1,12 @@
 // Package pgtest gives each test its own real Postgres database, copied from
-// a template that holds every migration, so tests run in parallel and leave
-// nothing behind. The server comes from RAGD_TEST_DATABASE_URL or
+// a template that holds every schema migration, so tests run in parallel
+// and leave nothing behind. The server comes from RAGD_TEST_DATABASE_URL or
 // DATABASE_URL (`make test` sets both); the role needs CREATEDB.
+//
+// Several roles may test against one server: each builds and copies a
+// template of its own. Every connection a test process makes counts
+// against its share of the server's max_connections (budget.go), so the
+// test processes of `go test ./...` together never exceed it.
 package pgtest
 
 import (
@@ -46,15 +51,30 @@ func URL(t testing.TB) string {
 	return url
 }
 
-// NewPool returns a pool on a fresh, fully migrated database that is dropped
-// when the test ends.
+// NewPool returns a pool on a fresh, fully migrated database that is
+// dropped when the test ends.
 func NewPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(NewDatabaseURL(t))
+	return OpenPool(t, NewDatabaseURL(t))
+}
+
+// OpenPool returns a pool on the database at url (one of NewDatabaseURL's,
+// say), within the connection budget, closed when the test ends.
+func OpenPool(t testing.TB, url string) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := theBudget(URL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.MaxConns = 8
+	// Idle connections go soon, so that the places of a test's pool that
+	// waits (for its subtests, for a job) serve the tests that run.
+	cfg.MaxConnIdleTime, cfg.HealthCheckPeriod = 3*time.Second, time.Second
+	cfg.ConnConfig.DialFunc = b.dial
 	pool, err := postgres.OpenConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +84,8 @@ func NewPool(t testing.TB) *pgxpool.Pool {
 }
 
 // NewDatabaseURL returns the URL of a fresh, fully migrated database that is
-// dropped when the test ends, for tests that start ragd itself.
+// dropped when the test ends, for tests that start ragd itself (whose
+// connections are outside this process's budget: see ReserveConns).
 func NewDatabaseURL(t testing.TB) string {
 	t.Helper()
 	templateOnce.Do(func() { templateName, templateErr = buildTemplate(URL(t)) })
@@ -81,12 +102,41 @@ func NewEmptyDatabaseURL(t testing.TB) string {
 	return create(t, "template0")
 }
 
+// ReserveConns takes n places of the connection budget until the test
+// ends, for the connections of a process the test starts (ragd's pool).
+func ReserveConns(t testing.TB, n int) {
+	t.Helper()
+	b, err := theBudget(URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.take(t.Context(), n); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.give(n) })
+}
+
+// connect opens an administrative connection to the test server, within
+// the budget.
+func connect(ctx context.Context, url string) (*pgx.Conn, error) {
+	b, err := theBudget(url)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	cfg.DialFunc = b.dial
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
 // create makes a database from template, dropped when the test ends, and
 // returns its URL.
 func create(t testing.TB, template string) string {
 	t.Helper()
 	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, URL(t))
+	admin, err := connect(ctx, URL(t))
 	if err != nil {
 		t.Fatalf("connect to test server: %v", err)
 	}
@@ -108,7 +158,7 @@ func create(t testing.TB, template string) string {
 	}
 	t.Cleanup(func() {
 		ctx := context.Background()
-		conn, err := pgx.Connect(ctx, URL(t))
+		conn, err := connect(ctx, URL(t))
 		if err != nil {
 			t.Errorf("drop test database %s: %v", name, err)
 			return
@@ -144,12 +194,24 @@ func withDatabase(t testing.TB, base, name string) string {
 	return u.String()
 }
 
-// buildTemplate creates, once per schema version across all test processes,
-// a database holding every migration. Its name carries a digest of the
-// migrations, so a changed migration builds a new template.
+// buildTemplate creates, once per schema version and role across all test
+// processes, a database holding every migration. Its name carries a digest
+// of the migrations, so a changed migration builds a new template, and of
+// the role: only a template's owner (or a superuser) may copy it, so each
+// role that runs the tests on a shared server has its own.
 func buildTemplate(url string) (string, error) {
 	migs, err := postgres.Migrations()
 	if err != nil {
+		return "", err
+	}
+	ctx := context.Background()
+	admin, err := connect(ctx, url)
+	if err != nil {
+		return "", fmt.Errorf("connect to test server: %w", err)
+	}
+	defer admin.Close(ctx)
+	var role string
+	if err := admin.QueryRow(ctx, "SELECT current_user").Scan(&role); err != nil {
 		return "", err
 	}
 	h := sha256.New()
@@ -158,14 +220,8 @@ func buildTemplate(url string) (string, error) {
 	}
 	// A River upgrade may bring new River migrations: build a new template.
 	io.WriteString(h, riverModuleVersion())
+	io.WriteString(h, "\x00"+role)
 	name := "ragd_template_" + hex.EncodeToString(h.Sum(nil))[:16]
-
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return "", fmt.Errorf("connect to test server: %w", err)
-	}
-	defer admin.Close(ctx)
 	// Serialise template builds between the test binaries `go test ./...`
 	// runs in parallel.
 	if _, err := admin.Exec(ctx, "SELECT pg_advisory_lock(7357)"); err != nil {
@@ -173,8 +229,10 @@ func buildTemplate(url string) (string, error) {
 	}
 	defer admin.Exec(ctx, "SELECT pg_advisory_unlock(7357)")
 
+	// A template of another owner (made before names carried the role)
+	// cannot be copied: it is built again under this role's name.
 	var exists bool
-	if err := admin.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+	if err := admin.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1 AND pg_get_userbyid(datdba) = current_user)", name).Scan(&exists); err != nil {
 		return "", err
 	}
 	if exists {
@@ -195,6 +253,7 @@ func buildTemplate(url string) (string, error) {
 	}
 	// Not withDatabase: this runs once for many tests, outside any one test.
 	cfg.ConnConfig.Database = building
+	cfg.ConnConfig.DialFunc = conns.dial
 	pool, err := postgres.OpenConfig(ctx, cfg)
 	if err != nil {
 		return "", err
