@@ -5,6 +5,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,16 +18,17 @@ import (
 // TestErrorCodesAreDocumented fails when the error codes clients match on
 // and their documentation part: a problem code (a code* constant of
 // problem.go) or a document failure code (a Code* constant of
-// ingest/errors.go) added, removed or renamed without the README's tables
+// extract/errors.go or ingest/errors.go) added, removed or renamed without the README's tables
 // and openapi.json following, or the other way round; a code written as a
 // literal instead of a constant; a constant nothing uses; and a README
 // status that is not the one the code answers with.
 func TestErrorCodesAreDocumented(t *testing.T) {
 	t.Parallel()
 	api := parseDir(t, ".")
-	ingest := parseDir(t, "../ingest")
+	ingest, extract, sandbox := parseDir(t, "../ingest"), parseDir(t, "../extract"), parseDir(t, "../extract/sandbox")
 	problemCodes := constants(t, api, "problem.go", "code")
-	docCodes := constants(t, ingest, "errors.go", "Code")
+	docCodes := constants(t, extract, "errors.go", "Code")
+	maps.Copy(docCodes, constants(t, ingest, "errors.go", "Code"))
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +36,7 @@ func TestErrorCodesAreDocumented(t *testing.T) {
 
 	t.Run("CodesAreWrittenOnlyAsConstants", func(t *testing.T) {
 		t.Parallel()
-		for _, pkg := range []map[string]*ast.File{api, ingest} {
+		for _, pkg := range []map[string]*ast.File{api, ingest, extract, sandbox} {
 			for name, f := range pkg {
 				ast.Inspect(f, func(n ast.Node) bool {
 					var v ast.Expr

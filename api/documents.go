@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/ragd/ragd"
+	"github.com/ragd/ragd/extract"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/secret"
 )
@@ -249,7 +250,7 @@ func readMultipartUpload(w http.ResponseWriter, r *http.Request, up *uploads) (_
 	if spool.Size() == 0 {
 		return u, nil, fieldError("file", "is empty")
 	}
-	typ, ok := ingest.Detect(spool, spool.Size(), u.Filename)
+	typ, ok := extract.Detect(spool, spool.Size(), u.Filename)
 	if !ok {
 		return u, nil, errorf(http.StatusUnsupportedMediaType, codeUnsupportedMediaType,
 			"the file is not a document ragd can read; supported: PDF, Word (.docx), HTML, Markdown and plain text")
@@ -286,13 +287,13 @@ func readJSONUpload(w http.ResponseWriter, r *http.Request, maxUpload int64) (in
 	if int64(len(in.Text)) > maxUpload {
 		return ingest.Upload{}, tooLarge(maxUpload)
 	}
-	typ := ingest.TypeText
+	typ := extract.TypeText
 	switch in.Format {
 	case "", "text":
 	case "markdown":
-		typ = ingest.TypeMarkdown
+		typ = extract.TypeMarkdown
 	case "html":
-		typ = ingest.TypeHTML
+		typ = extract.TypeHTML
 	default:
 		return ingest.Upload{}, fieldError("format", "must be text, markdown or html")
 	}

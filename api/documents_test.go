@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ragd/ragd/extract/extracttest"
 	"github.com/ragd/ragd/ingest/ingesttest"
 	"github.com/ragd/ragd/search"
 )
@@ -73,7 +74,7 @@ func TestDocuments(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		_, key := b.tenantWithKey("acme")
-		pdf := ingesttest.ReportPDF()
+		pdf := extracttest.ReportPDF()
 		r := b.upload(key, "", "report.pdf", pdf, "title", "Q3 report", "tags", "reports", "tags", "2026", "metadata", `{"team":"research","year":2026,"public":false}`)
 		if r.Status != 202 {
 			t.Fatalf("upload: %d %s", r.Status, r.Body)
@@ -299,7 +300,7 @@ func TestDocumentsBadInput(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	_, key := b.tenantWithKey("acme")
-	good := ingesttest.ReportPDF()
+	good := extracttest.ReportPDF()
 	random := make([]byte, 64<<10)
 	for i := range random {
 		random[i] = byte((i*2654435761)>>13) | 0x80
@@ -336,7 +337,7 @@ func TestDocumentsBadInput(t *testing.T) {
 	// Accepted, then failed with a code.
 	encrypted := encryptPDF(t, good)
 	bomb := zipBomb(t, 16<<20)
-	noText := ingesttest.MakePDF([]string{"0 0 1 rg 72 72 200 200 re f\n"})
+	noText := extracttest.MakePDF([]string{"0 0 1 rg 72 72 200 200 re f\n"})
 	type failCase struct {
 		name, filename string
 		data           []byte

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ragd/ragd/extract"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/jobs"
 )
@@ -48,7 +49,7 @@ func TestFairIngestion(t *testing.T) {
 	held := &heldJobs{Enqueuer: q}
 	for i := range 1000 {
 		_, err := docs.Create(context.Background(), floodID, ingest.Upload{
-			Filename: fmt.Sprintf("flood-%d.txt", i), Type: ingest.TypeText,
+			Filename: fmt.Sprintf("flood-%d.txt", i), Type: extract.TypeText,
 			Content: ingest.BytesContent(fmt.Appendf(nil, "Flood document %d: a small text, one of a thousand.", i)),
 		}, ingest.CreateOptions{}, held)
 		if err != nil {

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ragd/ragd/ingest/ingesttest"
+	"github.com/ragd/ragd/extract/extracttest"
 )
 
 // rfc2231 encodes a file name as a filename* parameter value, which
@@ -56,7 +56,7 @@ func TestDocumentFilenames(t *testing.T) {
 		wantType string
 	}{
 		{"WindowsTraversal", `..\..\win.ini.txt`, form, []byte("windows traversal"), "win.ini.txt", "text"},
-		{"WindowsAbsolute", `C:\Users\x\report.pdf`, form, ingesttest.ReportPDF(), "report.pdf", "pdf"},
+		{"WindowsAbsolute", `C:\Users\x\report.pdf`, form, extracttest.ReportPDF(), "report.pdf", "pdf"},
 		{"UnixTraversal", "../../etc/passwd", form, []byte("unix traversal"), "passwd", "text"},
 		{"UnixTraversalRaw", "../../etc/shadow", raw, []byte("unix traversal, raw"), "shadow", "text"},
 		{"Relative", "a/b/c.md", raw, markdown("relative"), "c.md", "markdown"},

@@ -16,6 +16,7 @@ import (
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/api/apitest"
 	"github.com/ragd/ragd/embedder/openaitest"
+	"github.com/ragd/ragd/extract"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/ingest/ingesttest"
 	"github.com/ragd/ragd/search"
@@ -26,7 +27,7 @@ const adminToken = apitest.AdminToken
 // Limits small enough that the bad-input tests stay fast under -race.
 const testMaxUpload = 24 << 20
 
-var testLimits = ingest.Limits{MaxTextBytes: 4 << 20, MaxUnzippedBytes: 8 << 20, Timeout: 30 * time.Second}
+var testLimits = ingest.Limits{Limits: extract.Limits{MaxTextBytes: 4 << 20, MaxUnzippedBytes: 8 << 20, Timeout: 30 * time.Second}}
 
 // syncBuffer collects log output from concurrent handlers.
 type syncBuffer struct {

@@ -15,8 +15,10 @@ import (
 	"time"
 
 	"github.com/ragd/ragd/api/apitest"
+	"github.com/ragd/ragd/extract"
+	"github.com/ragd/ragd/extract/extracttest"
+	"github.com/ragd/ragd/extract/sandbox"
 	"github.com/ragd/ragd/ingest"
-	"github.com/ragd/ragd/ingest/ingesttest"
 )
 
 // TestHostileFiles uploads files built to hurt a parser, one after the
@@ -29,15 +31,15 @@ import (
 // file (RELIABILITY.md quotes them). It does not run in parallel: the
 // goroutines and CPU it measures are the whole test process's.
 func TestHostileFiles(t *testing.T) {
-	lim := ingest.Limits{MaxTextBytes: 4 << 20, MaxUnzippedBytes: 16 << 20, Timeout: 6 * time.Second, Memory: 512 << 20}
+	lim := ingest.Limits{Limits: extract.Limits{MaxTextBytes: 4 << 20, MaxUnzippedBytes: 16 << 20, Timeout: 6 * time.Second, Memory: 512 << 20}}
 	if raceEnabled {
 		// The race detector's shadow memory counts too, and it makes
 		// honest files several times slower to read.
 		lim.Memory, lim.Timeout = 4<<30, 15*time.Second
 	}
 	var mu sync.Mutex
-	var runs []ingest.SandboxRun
-	sb := &ingest.Sandbox{Observe: func(r ingest.SandboxRun) {
+	var runs []sandbox.Run
+	sb := &sandbox.Pool{Observe: func(r sandbox.Run) {
 		mu.Lock()
 		runs = append(runs, r)
 		mu.Unlock()
@@ -88,26 +90,26 @@ func TestHostileFiles(t *testing.T) {
 	good(0) // warm: a child is started, River is running
 	idleGoroutines := steadyGoroutines(t)
 
-	textBox := ingesttest.MakeDOCX(ingesttest.WPara("", "Before the box.") +
-		ingesttest.WParaRuns(ingesttest.WRun("Anchor text."), ingesttest.WTextBox(ingesttest.WPara("", "Inside the box."))) +
-		ingesttest.WPara("", "After the box."))
+	textBox := extracttest.MakeDOCX(extracttest.WPara("", "Before the box.") +
+		extracttest.WParaRuns(extracttest.WRun("Anchor text."), extracttest.WTextBox(extracttest.WPara("", "Inside the box."))) +
+		extracttest.WPara("", "After the box."))
 	cases := []struct {
 		name, file string
 		data       []byte
 		// want: "failed" (any code), "failed:<code>", or "ready:<text it must hold once>"
 		want string
 	}{
-		{"PDF xref declaring 10^12 objects", "xref.pdf", ingesttest.HugeXrefPDF(), "failed"},
-		{"PDF xref /Prev loop", "prev.pdf", ingesttest.PrevLoopPDF(), "failed"},
-		{"PDF xref stream /Prev loop", "xrefstm.pdf", ingesttest.XRefStmLoopPDF(), "failed"},
-		{"PDF self-referencing /Pages", "pages.pdf", ingesttest.SelfPagesPDF(), "failed"},
-		{"PDF arrays nested 10^6 deep", "arrays.pdf", ingesttest.NestedArraysPDF(1_000_000), "failed:pdf_malformed"},
-		{"PDF dictionaries nested 10^6 deep", "dicts.pdf", ingesttest.NestedDictsPDF(1_000_000), "failed:pdf_malformed"},
-		{"PDF object stream of 10^6 objects", "objstm.pdf", ingesttest.ObjectStreamPDF(1_000_000), "ready:Object stream"},
-		{"PDF stream /Length past the end", "long.pdf", ingesttest.LyingLengthPDF(), "failed"},
-		{"PDF stream /Length too short", "short.pdf", ingesttest.ShortLengthPDF(), "failed"},
-		{"PDF truncated", "cut.pdf", ingesttest.ReportPDF()[:900], "failed"},
-		{"DOCX paragraphs nested 10^6 deep", "nested.docx", ingesttest.NestedDOCX(1_000_000), "failed:too_large"},
+		{"PDF xref declaring 10^12 objects", "xref.pdf", extracttest.HugeXrefPDF(), "failed"},
+		{"PDF xref /Prev loop", "prev.pdf", extracttest.PrevLoopPDF(), "failed"},
+		{"PDF xref stream /Prev loop", "xrefstm.pdf", extracttest.XRefStmLoopPDF(), "failed"},
+		{"PDF self-referencing /Pages", "pages.pdf", extracttest.SelfPagesPDF(), "failed"},
+		{"PDF arrays nested 10^6 deep", "arrays.pdf", extracttest.NestedArraysPDF(1_000_000), "failed:pdf_malformed"},
+		{"PDF dictionaries nested 10^6 deep", "dicts.pdf", extracttest.NestedDictsPDF(1_000_000), "failed:pdf_malformed"},
+		{"PDF object stream of 10^6 objects", "objstm.pdf", extracttest.ObjectStreamPDF(1_000_000), "ready:Object stream"},
+		{"PDF stream /Length past the end", "long.pdf", extracttest.LyingLengthPDF(), "failed"},
+		{"PDF stream /Length too short", "short.pdf", extracttest.ShortLengthPDF(), "failed"},
+		{"PDF truncated", "cut.pdf", extracttest.ReportPDF()[:900], "failed"},
+		{"DOCX paragraphs nested 10^6 deep", "nested.docx", extracttest.NestedDOCX(1_000_000), "failed:too_large"},
 		{"DOCX with a text box", "box.docx", textBox, "ready:Inside the box."},
 		{"DOCX zip bomb", "bomb.docx", zipBomb(t, 1<<30), "failed:too_large"},
 		{"HTML nested 10^5 deep", "deep.html", []byte(strings.Repeat("<div>", 100_000) + "deep text" + strings.Repeat("</div>", 100_000)), "ready:deep text"},
@@ -151,7 +153,7 @@ func TestHostileFiles(t *testing.T) {
 			t.Errorf("%s: took %s, beyond its limits", tc.name, took)
 		}
 		mu.Lock()
-		mine := append([]ingest.SandboxRun(nil), runs[before:]...)
+		mine := append([]sandbox.Run(nil), runs[before:]...)
 		mu.Unlock()
 		var rss int64
 		var outcomes []string

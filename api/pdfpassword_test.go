@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/ragd/ragd/ingest/ingesttest"
+	"github.com/ragd/ragd/extract/extracttest"
 )
 
 // TestProtectedPDF: a PDF protected with a user password is read with the
@@ -21,7 +21,7 @@ func TestProtectedPDF(t *testing.T) {
 	const password = "Tr0ub4dor&3 kept-nowhere"
 	locked := func(t *testing.T, cipher ...string) []byte {
 		t.Helper()
-		return ingesttest.EncryptPDF(t, ingesttest.ReportPDF(), t.TempDir(), "locked", append([]string{password, "owner-pw-also-secret"}, cipher...)...)
+		return extracttest.EncryptPDF(t, extracttest.ReportPDF(), t.TempDir(), "locked", append([]string{password, "owner-pw-also-secret"}, cipher...)...)
 	}
 
 	t.Run("PasswordOpensItAndIsNotKept", func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ragd/ragd/api/apitest"
+	"github.com/ragd/ragd/extract"
 	"github.com/ragd/ragd/ingest"
 )
 
@@ -120,7 +121,7 @@ func TestQuotas(t *testing.T) {
 
 	t.Run("DocumentTokensBound", func(t *testing.T) {
 		t.Parallel()
-		b := setupWith(t, apitest.Options{Limits: ingest.Limits{MaxTextBytes: 4 << 20, Timeout: 30 * time.Second, MaxTokens: 2000}})
+		b := setupWith(t, apitest.Options{Limits: ingest.Limits{Limits: extract.Limits{MaxTextBytes: 4 << 20, Timeout: 30 * time.Second}, MaxTokens: 2000}})
 		_, key := b.tenantWithKey("token-bound")
 		d := b.waitDocument(key, b.upload(key, "", "long.txt", []byte(strings.Repeat("many different words here ", 2000))).json(t)["id"].(string))
 		e, _ := d["error"].(map[string]any)

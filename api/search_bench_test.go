@@ -19,6 +19,7 @@ import (
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/api"
 	"github.com/ragd/ragd/embedder"
+	"github.com/ragd/ragd/extract"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/jobs"
 	"github.com/ragd/ragd/postgres/pgtest"
@@ -67,7 +68,7 @@ func benchSearch(b *testing.B, n int) {
 	// 100 documents, marked indexed, whose chunks are n generated points.
 	var docIDs []uuid.UUID
 	for i := range 100 {
-		c, err := docs.Create(ctx, tenant.ID, ingest.Upload{Title: fmt.Sprintf("Doc %d", i), Content: ingest.BytesContent(fmt.Appendf(nil, "doc %d", i)), Type: ingest.TypeText}, ingest.CreateOptions{}, queue)
+		c, err := docs.Create(ctx, tenant.ID, ingest.Upload{Title: fmt.Sprintf("Doc %d", i), Content: ingest.BytesContent(fmt.Appendf(nil, "doc %d", i)), Type: extract.TypeText}, ingest.CreateOptions{}, queue)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/agents"
+	"github.com/ragd/ragd/extract"
+	"github.com/ragd/ragd/extract/extracttest"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/ingest/ingesttest"
 	"github.com/ragd/ragd/jobs"
@@ -121,13 +123,13 @@ func TestDetectReadsOnlyTheHeadAndTheZipDirectory(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		data []byte
-		want ingest.Type
+		want extract.Type
 	}{
-		{"DOCXWithALargeImage", ingesttest.MakeDOCX(ingesttest.WPara("", "x"), ingesttest.DOCXPart{Name: "word/media/image1.bin", Body: big}), ingest.TypeDOCX},
-		{"LongText", text, ingest.TypeText},
+		{"DOCXWithALargeImage", extracttest.MakeDOCX(extracttest.WPara("", "x"), extracttest.DOCXPart{Name: "word/media/image1.bin", Body: big}), extract.TypeDOCX},
+		{"LongText", text, extract.TypeText},
 	} {
 		c := &countingReaderAt{r: bytes.NewReader(tc.data)}
-		typ, ok := ingest.Detect(c, int64(len(tc.data)), "file")
+		typ, ok := extract.Detect(c, int64(len(tc.data)), "file")
 		if !ok || typ != tc.want {
 			t.Fatalf("%s: Detect = %q, %v", tc.name, typ, ok)
 		}
@@ -156,7 +158,7 @@ func setupContent(t *testing.T) *contentBundle {
 
 func (b *contentBundle) create(t *testing.T, c ingest.Content) ingest.Document {
 	t.Helper()
-	created, err := b.store.Create(t.Context(), b.tenant, ingest.Upload{Filename: "f.txt", Content: c, Type: ingest.TypeText}, ingest.CreateOptions{AllowDuplicate: true}, b.queue)
+	created, err := b.store.Create(t.Context(), b.tenant, ingest.Upload{Filename: "f.txt", Content: c, Type: extract.TypeText}, ingest.CreateOptions{AllowDuplicate: true}, b.queue)
 	if err != nil {
 		t.Fatal(err)
 	}

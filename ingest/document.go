@@ -14,6 +14,7 @@ import (
 
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/chunker"
+	"github.com/ragd/ragd/extract"
 	"github.com/ragd/ragd/secret"
 )
 
@@ -40,7 +41,7 @@ type Document struct {
 	TenantID       uuid.UUID       `json:"tenant_id"`
 	Title          string          `json:"title"`
 	Filename       *string         `json:"filename"`
-	Type           Type            `json:"type"`
+	Type           extract.Type    `json:"type"`
 	SizeBytes      int64           `json:"size_bytes"`
 	SHA256         string          `json:"sha256"`
 	Tags           []string        `json:"tags"`
@@ -113,7 +114,7 @@ type Upload struct {
 	Filename string
 	// Content is the file; Create reads it once, part by part.
 	Content    Content
-	Type       Type
+	Type       extract.Type
 	Tags       []string
 	Metadata   map[string]any
 	ExternalID string

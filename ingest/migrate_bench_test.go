@@ -9,6 +9,7 @@ import (
 
 	"github.com/ragd/ragd/chunker"
 	"github.com/ragd/ragd/embedder"
+	"github.com/ragd/ragd/extract"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/jobs"
 	"github.com/ragd/ragd/postgres/pgtest"
@@ -67,7 +68,7 @@ func setupBenchTenant(b *testing.B, docs int) *benchTenant {
 			sb.WriteString(words[(i*7+j*j)%len(words)])
 			sb.WriteString(" ")
 		}
-		c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: fmt.Sprintf("n%d.txt", i), Type: ingest.TypeText,
+		c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: fmt.Sprintf("n%d.txt", i), Type: extract.TypeText,
 			Content: ingest.BytesContent([]byte(sb.String()))}, ingest.CreateOptions{}, q)
 		if err != nil {
 			b.Fatal(err)

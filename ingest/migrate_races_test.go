@@ -15,6 +15,7 @@ import (
 
 	"github.com/ragd/ragd/chunker"
 	"github.com/ragd/ragd/embedder"
+	"github.com/ragd/ragd/extract"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/jobs"
 	"github.com/ragd/ragd/postgres/pgtest"
@@ -131,7 +132,7 @@ func (e *migrationEnv) hits(t *testing.T) int {
 
 func (e *migrationEnv) upload(t *testing.T) uuid.UUID {
 	ctx := context.Background()
-	c, err := e.store.Create(ctx, e.tenant, ingest.Upload{Filename: "otter.txt", Type: ingest.TypeText,
+	c, err := e.store.Create(ctx, e.tenant, ingest.Upload{Filename: "otter.txt", Type: extract.TypeText,
 		Content: ingest.BytesContent([]byte("Notes about the otter colony by the weir."))}, ingest.CreateOptions{}, e.q)
 	if err != nil {
 		t.Fatal(err)
@@ -254,7 +255,7 @@ func TestMigrationDropUnusedWaitsForANewMigration(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := setupMigrationRace(t)
-	c, err := e.store.Create(ctx, e.tenant, ingest.Upload{Filename: "otter.txt", Type: ingest.TypeText,
+	c, err := e.store.Create(ctx, e.tenant, ingest.Upload{Filename: "otter.txt", Type: extract.TypeText,
 		Content: ingest.BytesContent([]byte("Notes about the otter colony by the weir."))}, ingest.CreateOptions{}, e.q)
 	if err != nil {
 		t.Fatal(err)
@@ -407,7 +408,7 @@ func TestMigrationRemovalHoldsNoLock(t *testing.T) {
 	}()
 	<-entered
 	// The tenant's ingestion goes on meanwhile.
-	c, err := e.store.Create(ctx, e.tenant, ingest.Upload{Filename: "holt.txt", Type: ingest.TypeText,
+	c, err := e.store.Create(ctx, e.tenant, ingest.Upload{Filename: "holt.txt", Type: extract.TypeText,
 		Content: ingest.BytesContent([]byte("Field notes on the otter holt by the weir, second survey."))}, ingest.CreateOptions{}, e.q)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ragd/ragd/chunker"
 	"github.com/ragd/ragd/embedder"
+	"github.com/ragd/ragd/extract"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/jobs"
 	"github.com/ragd/ragd/postgres/pgtest"
@@ -83,7 +84,7 @@ func TestMigrationResumesAfterACrash(t *testing.T) {
 	}
 	const docs = 8
 	for i := range docs {
-		c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: fmt.Sprintf("n%d.txt", i), Type: ingest.TypeText,
+		c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: fmt.Sprintf("n%d.txt", i), Type: extract.TypeText,
 			Content: ingest.BytesContent(fmt.Appendf(nil, "Note %d about the otter colony by the weir.", i))}, ingest.CreateOptions{}, q)
 		if err != nil {
 			t.Fatal(err)

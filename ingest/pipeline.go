@@ -22,10 +22,31 @@ import (
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/chunker"
 	"github.com/ragd/ragd/embedder"
+	"github.com/ragd/ragd/extract"
+	"github.com/ragd/ragd/extract/sandbox"
 	"github.com/ragd/ragd/metrics"
 	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/secret"
 )
+
+// Limits bound the work one document may cause: its extraction's, and
+// the tokens its chunks may hold. Zero fields take defaults.
+type Limits struct {
+	extract.Limits
+	// MaxTokens: a document whose chunks hold more tokens fails with
+	// too_large, so that a small file cannot become millions of embedding
+	// tokens. Default 3,000,000 (about 2,000 dense pages).
+	MaxTokens int
+}
+
+// WithDefaults returns l with zero fields set to their defaults.
+func (l Limits) WithDefaults() Limits {
+	l.Limits = l.Limits.WithDefaults()
+	if l.MaxTokens == 0 {
+		l.MaxTokens = 3_000_000
+	}
+	return l
+}
 
 // Pipeline does the work of an ingest job: extract, chunk, store, and,
 // with an embedder and a vector store, embed and index.
@@ -37,7 +58,7 @@ type Pipeline struct {
 	spaces *search.Spaces // nil: nothing is embedded
 	// migrations ends a migration whose other space refuses (nil: none).
 	migrations MigrationQueue
-	sandbox    *Sandbox
+	sandbox    *sandbox.Pool
 	log        *slog.Logger
 	metrics    *metrics.Metrics
 
@@ -67,12 +88,12 @@ type PipelineConfig struct {
 	// is shown (default 200ms): a document done sooner goes from queued to
 	// ready, or failed, in one commit.
 	ProgressAfter time.Duration
-	// Sandbox runs the extractors in child processes. Default: a Sandbox
-	// that starts this program (see ServeIfSandboxChild), runs at most
+	// Sandbox runs the extractors in child processes. Default: a pool
+	// that starts this program (see sandbox.ServeIfChild), runs at most
 	// ExtractConcurrency children at once and keeps as many warm, and
 	// reports each run to Metrics and the log; the Pipeline closes it in
 	// Close.
-	Sandbox *Sandbox
+	Sandbox *sandbox.Pool
 	// ExtractConcurrency is how many documents are extracted at once
 	// (default GOMAXPROCS): the other stages of more documents (database
 	// round trips, embedding requests) overlap with them.
@@ -101,7 +122,7 @@ func NewPipeline(store *Store, tok chunker.Tokenizer, cfg PipelineConfig, log *s
 	sb := cfg.Sandbox
 	if sb == nil {
 		n := cmp.Or(cfg.ExtractConcurrency, runtime.GOMAXPROCS(0))
-		sb = &Sandbox{MaxChildren: n, MaxIdle: n, Observe: func(r SandboxRun) {
+		sb = &sandbox.Pool{MaxChildren: n, MaxIdle: n, Observe: func(r sandbox.Run) {
 			cfg.Metrics.Extraction(r.Outcome, r.Reused, r.PeakRSS)
 			log.Debug("extraction child", "type", r.Type, "outcome", r.Outcome, "attempt", r.Attempt, "reused", r.Reused,
 				"wall_ms", r.Wall.Milliseconds(), "cpu_ms", r.CPU.Milliseconds(), "peak_rss", r.PeakRSS, "pid", r.PID)
@@ -159,7 +180,7 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 		return ignoreStale(err)
 	}
 	var password secret.String
-	if doc.Type == TypePDF { // only PDFs are opened with one
+	if doc.Type == extract.TypePDF { // only PDFs are opened with one
 		password, err = p.store.password(ctx, doc)
 		if errors.Is(err, secret.ErrOpen) {
 			// The key changed since the upload: the PDF then fails as one
@@ -170,7 +191,7 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 		}
 	}
 
-	ext, err := p.sandbox.ExtractWithPassword(ctx, doc.Type, open, password.Reveal(), p.limits)
+	ext, err := p.sandbox.ExtractWithPassword(ctx, doc.Type, open, password.Reveal(), p.limits.Limits)
 	extractMS := int(time.Since(started).Milliseconds())
 	p.metrics.Stage(StageExtracting, time.Since(started))
 	if err != nil {
@@ -194,12 +215,12 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 	}
 	ck, err := chunker.New(p.tok, opts)
 	if err != nil {
-		return p.fail(ctx, rep, &Error{Code: CodeInternal, Message: "the document's chunking settings are invalid: " + err.Error()})
+		return p.fail(ctx, rep, &Error{Code: extract.CodeInternal, Message: "the document's chunking settings are invalid: " + err.Error()})
 	}
 	chunkStart := time.Now()
 	pieces, err := ck.Split(ext.Document)
 	if err != nil {
-		return p.fail(ctx, rep, &Error{Code: CodeInternal, Message: "the extracted text could not be chunked", Err: err})
+		return p.fail(ctx, rep, &Error{Code: extract.CodeInternal, Message: "the extracted text could not be chunked", Err: err})
 	}
 	chunkMS := int(time.Since(chunkStart).Milliseconds())
 	p.metrics.Stage(StageChunking, time.Since(chunkStart))
@@ -212,7 +233,7 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 		res.tokenCount += c.TokenCount
 	}
 	if res.tokenCount > p.limits.MaxTokens {
-		return p.fail(ctx, rep, fail(CodeTooLarge, "the document's text is %d tokens (%d chunks); the limit is %d tokens a document",
+		return p.fail(ctx, rep, fail(extract.CodeTooLarge, "the document's text is %d tokens (%d chunks); the limit is %d tokens a document",
 			res.tokenCount, len(pieces), p.limits.MaxTokens))
 	}
 	if p.spaces != nil {
@@ -571,7 +592,7 @@ func (p *Pipeline) MarkFailed(ctx context.Context, tenantID, docID uuid.UUID, ve
 	if err != nil || doc.ContentVersion != version || doc.Status == StatusReady || doc.Status == StatusFailed {
 		return nil // gone, superseded, or this version already ended
 	}
-	return ignoreStale(p.store.setFailed(ctx, doc, nil, &Error{Code: CodeInternal, Message: "processing failed repeatedly; try reindexing later", Err: cause}))
+	return ignoreStale(p.store.setFailed(ctx, doc, nil, &Error{Code: extract.CodeInternal, Message: "processing failed repeatedly; try reindexing later", Err: cause}))
 }
 
 // fail ends the run with the document failed for good.
@@ -783,7 +804,7 @@ func (s *Store) finish(ctx context.Context, d Document, pieces []chunker.Chunk, 
 		if err := addUsage(ctx, tx, d.TenantID, r.embedTokens, 0); err != nil {
 			return err
 		}
-		if d.Type != TypePDF { // only PDFs are given passwords
+		if d.Type != extract.TypePDF { // only PDFs are given passwords
 			return nil
 		}
 		return forgetPassword(ctx, tx, d)

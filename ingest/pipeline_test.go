@@ -19,8 +19,9 @@ import (
 	"github.com/ragd/ragd/chunker"
 	"github.com/ragd/ragd/embedder"
 	"github.com/ragd/ragd/embedder/openaitest"
+	"github.com/ragd/ragd/extract"
+	"github.com/ragd/ragd/extract/extracttest"
 	"github.com/ragd/ragd/ingest"
-	"github.com/ragd/ragd/ingest/ingesttest"
 	"github.com/ragd/ragd/jobs"
 	"github.com/ragd/ragd/postgres/pgtest"
 	"github.com/ragd/ragd/search"
@@ -63,7 +64,7 @@ func setupPipeline(t *testing.T) *pipelineBundle {
 
 func (b *pipelineBundle) create(t *testing.T, name string, data []byte) ingest.Document {
 	t.Helper()
-	typ, ok := ingest.Detect(bytes.NewReader(data), int64(len(data)), name)
+	typ, ok := extract.Detect(bytes.NewReader(data), int64(len(data)), name)
 	if !ok {
 		t.Fatalf("%s is not detected", name)
 	}
@@ -147,7 +148,7 @@ func testPipelineIndexing(t *testing.T, vectors search.Store) {
 	}
 	t.Cleanup(p.Close)
 	q, _ := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
-	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "r.pdf", Content: ingest.BytesContent(ingesttest.ReportPDF()), Type: ingest.TypePDF}, ingest.CreateOptions{}, q)
+	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "r.pdf", Content: ingest.BytesContent(extracttest.ReportPDF()), Type: extract.TypePDF}, ingest.CreateOptions{}, q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +256,7 @@ func TestPipelineShowsStagesOfLongRuns(t *testing.T) {
 			}
 			t.Cleanup(p.Close)
 			q, _ := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
-			c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "a.txt", Content: ingest.BytesContent([]byte("A short note.")), Type: ingest.TypeText}, ingest.CreateOptions{}, q)
+			c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "a.txt", Content: ingest.BytesContent([]byte("A short note.")), Type: extract.TypeText}, ingest.CreateOptions{}, q)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -297,7 +298,7 @@ func TestPipeline(t *testing.T) {
 	t.Run("RetryAfterACrashWritesTheSameChunks", func(t *testing.T) {
 		t.Parallel()
 		b := setupPipeline(t)
-		d := b.create(t, "report.pdf", ingesttest.ReportPDF())
+		d := b.create(t, "report.pdf", extracttest.ReportPDF())
 		if err := b.pipeline.Process(t.Context(), b.tenant, d.ID, 1); err != nil {
 			t.Fatal(err)
 		}
@@ -371,14 +372,14 @@ func TestPipeline(t *testing.T) {
 	t.Run("BadFileFailsWithCode", func(t *testing.T) {
 		t.Parallel()
 		b := setupPipeline(t)
-		pdf := ingesttest.ReportPDF()
+		pdf := extracttest.ReportPDF()
 		d := b.create(t, "cut.pdf", pdf[:len(pdf)/3])
 		err := b.pipeline.Process(t.Context(), b.tenant, d.ID, 1)
-		if e, ok := ingest.AsError(err); !ok || e.Code != ingest.CodePDFMalformed {
+		if e, ok := ingest.AsError(err); !ok || e.Code != extract.CodePDFMalformed {
 			t.Fatalf("err = %v", err)
 		}
 		got, _ := b.store.Get(t.Context(), b.tenant, d.ID)
-		if got.Status != ingest.StatusFailed || got.Error == nil || got.Error.Code != ingest.CodePDFMalformed {
+		if got.Status != ingest.StatusFailed || got.Error == nil || got.Error.Code != extract.CodePDFMalformed {
 			t.Fatalf("document = %+v", got)
 		}
 	})
@@ -397,7 +398,7 @@ func TestPipeline(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, _ := b.store.Get(t.Context(), b.tenant, d.ID)
-		if got.Status != ingest.StatusFailed || got.Error.Code != ingest.CodeInternal {
+		if got.Status != ingest.StatusFailed || got.Error.Code != extract.CodeInternal {
 			t.Fatalf("after MarkFailed: %+v", got)
 		}
 	})
@@ -431,7 +432,7 @@ func TestPipelineWithOpenAI(t *testing.T) {
 	}
 	t.Cleanup(p.Close)
 	q, _ := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
-	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "r.pdf", Content: ingest.BytesContent(ingesttest.ReportPDF()), Type: ingest.TypePDF}, ingest.CreateOptions{}, q)
+	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "r.pdf", Content: ingest.BytesContent(extracttest.ReportPDF()), Type: extract.TypePDF}, ingest.CreateOptions{}, q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -502,9 +503,9 @@ func TestPipelinePassword(t *testing.T) {
 	t.Parallel()
 	const password = "sealed-until-the-job-runs"
 	b := setupPipeline(t)
-	pdf := ingesttest.EncryptPDF(t, ingesttest.ReportPDF(), t.TempDir(), "locked", password, "owner", "256")
+	pdf := extracttest.EncryptPDF(t, extracttest.ReportPDF(), t.TempDir(), "locked", password, "owner", "256")
 	upload := func() ingest.Document {
-		c, err := b.store.Create(t.Context(), b.tenant, ingest.Upload{Filename: "locked.pdf", Content: ingest.BytesContent(pdf), Type: ingest.TypePDF,
+		c, err := b.store.Create(t.Context(), b.tenant, ingest.Upload{Filename: "locked.pdf", Content: ingest.BytesContent(pdf), Type: extract.TypePDF,
 			Password: password}, ingest.CreateOptions{AllowDuplicate: true}, b.queue)
 		if err != nil {
 			t.Fatal(err)

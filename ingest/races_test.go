@@ -11,8 +11,8 @@ import (
 
 	"github.com/ragd/ragd/chunker"
 	"github.com/ragd/ragd/embedder"
+	"github.com/ragd/ragd/extract/extracttest"
 	"github.com/ragd/ragd/ingest"
-	"github.com/ragd/ragd/ingest/ingesttest"
 	"github.com/ragd/ragd/jobs"
 	"github.com/ragd/ragd/postgres/pgtest"
 	"github.com/ragd/ragd/search"
@@ -101,7 +101,7 @@ func TestPipelineRaces(t *testing.T) {
 	t.Run("TenantRebuildKeepsANewVersion", func(t *testing.T) {
 		t.Parallel()
 		b := setupRace(t)
-		first := b.create(t, "first.pdf", ingesttest.ReportPDF())
+		first := b.create(t, "first.pdf", extracttest.ReportPDF())
 		second := b.create(t, "second.md", []byte("# Introduction\n\nRetrieval documents for a tenant.\n\n# Methods\n\nData chunk by chunk."))
 		b.process(t, first, 1)
 		b.process(t, second, 1)
@@ -130,7 +130,7 @@ func TestPipelineRaces(t *testing.T) {
 		t.Parallel()
 		b := setupRace(t)
 		b.gate.version = 1
-		d := b.create(t, "report.pdf", ingesttest.ReportPDF())
+		d := b.create(t, "report.pdf", extracttest.ReportPDF())
 		old := make(chan error, 1)
 		go func() { old <- b.pipeline.Process(context.Background(), b.tenant, d.ID, 1) }()
 		<-b.gate.entered // version 1 is about to write its points
@@ -153,7 +153,7 @@ func TestPipelineRaces(t *testing.T) {
 		t.Parallel()
 		b := setupRace(t)
 		b.gate.version = 1
-		d := b.create(t, "report.pdf", ingesttest.ReportPDF())
+		d := b.create(t, "report.pdf", extracttest.ReportPDF())
 		run := make(chan error, 1)
 		go func() { run <- b.pipeline.Process(context.Background(), b.tenant, d.ID, 1) }()
 		<-b.gate.entered
@@ -179,7 +179,7 @@ func TestPipelineRaces(t *testing.T) {
 	t.Run("RedeliveredJobOfAReadyDocumentIsANoOp", func(t *testing.T) {
 		t.Parallel()
 		b := setupRace(t)
-		d := b.create(t, "report.pdf", ingesttest.ReportPDF())
+		d := b.create(t, "report.pdf", extracttest.ReportPDF())
 		b.process(t, d, 1)
 		before, _ := b.store.Get(t.Context(), b.tenant, d.ID)
 		b.process(t, d, 1)
@@ -196,7 +196,7 @@ func TestPipelineRaces(t *testing.T) {
 func TestPipelineStopsAtTheMonthlyTokenQuota(t *testing.T) {
 	t.Parallel()
 	b := setupRace(t)
-	d := b.create(t, "report.pdf", ingesttest.ReportPDF())
+	d := b.create(t, "report.pdf", extracttest.ReportPDF())
 	if err := b.store.AddUsage(t.Context(), b.tenant, 10, 0); err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/chunker"
+	"github.com/ragd/ragd/extract"
 	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/secret"
 )
@@ -173,7 +174,7 @@ func (s *Store) Create(ctx context.Context, tenantID uuid.UUID, u Upload, opts C
 	if err := u.Validate(); err != nil {
 		return Created{}, err
 	}
-	if u.Type != TypePDF {
+	if u.Type != extract.TypePDF {
 		u.Password = ""
 	}
 	if u.Password != "" && s.box == nil {
@@ -221,7 +222,7 @@ func (s *Store) Create(ctx context.Context, tenantID uuid.UUID, u Upload, opts C
 			d, err := scanDoc(tx.QueryRow(ctx, "SELECT "+docColumns+` FROM documents
 				WHERE tenant_id = $1 AND sha256 = $2 AND status <> 'deleting' ORDER BY created_at LIMIT 1`, tenantID, sum[:]))
 			if err == nil {
-				if u.Password != "" && d.Status == StatusFailed && d.Error != nil && d.Error.Code == CodePDFEncrypted {
+				if u.Password != "" && d.Status == StatusFailed && d.Error != nil && d.Error.Code == extract.CodePDFEncrypted {
 					if d, err = s.requeue(ctx, tx, tenantID, d.ID, u.Password, q); err != nil {
 						return err
 					}
@@ -615,7 +616,7 @@ func (s *Store) requeue(ctx context.Context, tx pgx.Tx, tenantID, id uuid.UUID, 
 	if err != nil {
 		return Document{}, notFound(err, "reindex document")
 	}
-	if d.Type != TypePDF {
+	if d.Type != extract.TypePDF {
 		password = ""
 	}
 	if err := s.sealPassword(ctx, tx, d, password); err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/agents"
+	"github.com/ragd/ragd/extract"
 	"github.com/ragd/ragd/ingest"
 )
 
@@ -24,7 +25,7 @@ func TestUsageDaily(t *testing.T) {
 	}
 
 	text := []byte("Daily usage counts what each day brought.")
-	upload := ingest.Upload{Filename: "day.txt", Content: ingest.BytesContent(text), Type: ingest.TypeText}
+	upload := ingest.Upload{Filename: "day.txt", Content: ingest.BytesContent(text), Type: extract.TypeText}
 	if _, err := b.store.Create(ctx, b.tenant, upload, ingest.CreateOptions{}, b.queue); err != nil {
 		t.Fatal(err)
 	}

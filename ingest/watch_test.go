@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ragd/ragd/chunker"
+	"github.com/ragd/ragd/extract"
 	"github.com/ragd/ragd/postgres/pgtest"
 )
 
@@ -55,7 +56,7 @@ func TestWatcher(t *testing.T) {
 	if err := pool.QueryRow(ctx, "INSERT INTO tenants (id, name, slug) VALUES ($1, 'w', 'w') RETURNING id", uuid.New()).Scan(&tenant); err != nil {
 		t.Fatal(err)
 	}
-	c, err := store.Create(ctx, tenant, Upload{Filename: "w.txt", Content: BytesContent([]byte("watched")), Type: TypeText}, CreateOptions{}, nopEnqueuer{})
+	c, err := store.Create(ctx, tenant, Upload{Filename: "w.txt", Content: BytesContent([]byte("watched")), Type: extract.TypeText}, CreateOptions{}, nopEnqueuer{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +79,7 @@ func TestWatcher(t *testing.T) {
 
 	// A run delivered again for a version that ended announces it (the
 	// first run's announcement may have died with its process).
-	c, err = store.Create(ctx, tenant, Upload{Filename: "x.txt", Content: BytesContent([]byte("again")), Type: TypeText}, CreateOptions{}, nopEnqueuer{})
+	c, err = store.Create(ctx, tenant, Upload{Filename: "x.txt", Content: BytesContent([]byte("again")), Type: extract.TypeText}, CreateOptions{}, nopEnqueuer{})
 	if err != nil {
 		t.Fatal(err)
 	}

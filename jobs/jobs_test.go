@@ -21,8 +21,9 @@ import (
 	"github.com/ragd/ragd/chunker"
 	"github.com/ragd/ragd/embedder"
 	"github.com/ragd/ragd/embedder/openaitest"
+	"github.com/ragd/ragd/extract"
+	"github.com/ragd/ragd/extract/extracttest"
 	"github.com/ragd/ragd/ingest"
-	"github.com/ragd/ragd/ingest/ingesttest"
 	"github.com/ragd/ragd/jobs"
 	"github.com/ragd/ragd/postgres/pgtest"
 	"github.com/ragd/ragd/search"
@@ -48,7 +49,7 @@ func TestIngestWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	create := func(name string, data []byte) ingest.Document {
-		typ, _ := ingest.Detect(bytes.NewReader(data), int64(len(data)), name)
+		typ, _ := extract.Detect(bytes.NewReader(data), int64(len(data)), name)
 		c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: name, Content: ingest.BytesContent(data), Type: typ}, ingest.CreateOptions{AllowDuplicate: true}, queue)
 		if err != nil {
 			t.Fatal(err)
@@ -70,7 +71,7 @@ func TestIngestWorker(t *testing.T) {
 	}
 
 	t.Run("CompletesAGoodDocument", func(t *testing.T) {
-		d := create("r.pdf", ingesttest.ReportPDF())
+		d := create("r.pdf", extracttest.ReportPDF())
 		res, err := work(ctx, d, nil)
 		if err != nil || res.EventKind != river.EventKindJobCompleted {
 			t.Fatalf("result %v, err %v", res, err)
@@ -90,7 +91,7 @@ func TestIngestWorker(t *testing.T) {
 		// invalid UTF-8, which Postgres refuses in the job's JSON errors.
 		// Unsanitised, River's completer fails the whole batch, and every
 		// job in it (any tenant's) stays running.
-		d := create("raw.pdf", ingesttest.MakePDF([]string{"BT /F1 12 Tf 72 720 Td <4G\x00\x00\xff> Tj ET"}))
+		d := create("raw.pdf", extracttest.MakePDF([]string{"BT /F1 12 Tf 72 720 Td <4G\x00\x00\xff> Tj ET"}))
 		res, err := work(ctx, d, nil)
 		if err != nil || res == nil || res.EventKind != river.EventKindJobCancelled {
 			t.Fatalf("result %+v, err %v; want the job cancelled and recorded", res, err)
@@ -115,7 +116,7 @@ func TestIngestWorker(t *testing.T) {
 			t.Fatalf("result %+v", res)
 		}
 		got, _ := store.Get(ctx, tenant.ID, d.ID)
-		if got.Status != ingest.StatusFailed || got.Error == nil || got.Error.Code != ingest.CodeInternal {
+		if got.Status != ingest.StatusFailed || got.Error == nil || got.Error.Code != extract.CodeInternal {
 			t.Fatalf("document after the last attempt = %s %+v", got.Status, got.Error)
 		}
 	})
@@ -155,7 +156,7 @@ func TestIngestWorkerSnoozesOnRateLimit(t *testing.T) {
 	}
 	t.Cleanup(pipeline.Close)
 	queue, _ := jobs.New(pool, jobs.Config{Logger: log})
-	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "a.txt", Content: ingest.BytesContent([]byte("rate limited text")), Type: ingest.TypeText}, ingest.CreateOptions{}, queue)
+	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "a.txt", Content: ingest.BytesContent([]byte("rate limited text")), Type: extract.TypeText}, ingest.CreateOptions{}, queue)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +211,7 @@ func TestIngestWorkerSnoozesWhenTheProviderSaysLater(t *testing.T) {
 	}
 	t.Cleanup(pipeline.Close)
 	queue, _ := jobs.New(pool, jobs.Config{Logger: log})
-	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "a.txt", Content: ingest.BytesContent([]byte("text the provider cannot embed now")), Type: ingest.TypeText}, ingest.CreateOptions{}, queue)
+	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "a.txt", Content: ingest.BytesContent([]byte("text the provider cannot embed now")), Type: extract.TypeText}, ingest.CreateOptions{}, queue)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/chunker"
+	"github.com/ragd/ragd/extract"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/postgres/pgtest"
 	"github.com/ragd/ragd/secret"
@@ -246,7 +247,7 @@ func TestRescue(t *testing.T) {
 		t.Fatal(err)
 	}
 	upload := func() ingest.Document {
-		c, err := docs.Create(ctx, tenant.ID, ingest.Upload{Content: ingest.BytesContent([]byte(uuid.NewString())), Type: ingest.TypeText}, ingest.CreateOptions{}, b.queue)
+		c, err := docs.Create(ctx, tenant.ID, ingest.Upload{Content: ingest.BytesContent([]byte(uuid.NewString())), Type: extract.TypeText}, ingest.CreateOptions{}, b.queue)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ragd/ragd/chunker"
+	"github.com/ragd/ragd/extract"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/jobs"
 	"github.com/ragd/ragd/postgres/pgtest"
@@ -50,7 +51,7 @@ func TestWebhookSurvivesACrashBeforeDelivery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "a.txt", Content: ingest.BytesContent([]byte("text")), Type: ingest.TypeText}, ingest.CreateOptions{}, api)
+	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "a.txt", Content: ingest.BytesContent([]byte("text")), Type: extract.TypeText}, ingest.CreateOptions{}, api)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,5 +55,5 @@ out=${1:-pdfcorpus.txt}
 : "${RAGD_BENCH_PDFS:=/usr/share/doc/r-doc-pdf/manual/*.pdf /usr/share/doc/bash-doc/*.pdf /usr/share/doc/gnuplot/gnuplot.pdf /usr/share/doc/asymptote/asymptote.pdf /usr/share/doc/asymptote/asy-latex.pdf /usr/share/doc/asymptote/asyRefCard.pdf}"
 export RAGD_BENCH_PDFS
 cd "$(dirname "$0")/.."
-go test ./ingest/ -run '^$' -bench 'BenchmarkPDFCorpus/^[^A]' -count "${COUNT:-6}" -timeout 3h | tee "$out"
+go test ./extract/ -run '^$' -bench 'BenchmarkPDFCorpus/^[^A]' -count "${COUNT:-6}" -timeout 3h | tee "$out"
 summarise "$out"

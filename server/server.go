@@ -24,6 +24,7 @@ import (
 	"github.com/ragd/ragd/console"
 	"github.com/ragd/ragd/embedder"
 	"github.com/ragd/ragd/evals"
+	"github.com/ragd/ragd/extract/sandbox"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/jobs"
 	"github.com/ragd/ragd/metrics"
@@ -62,7 +63,7 @@ type Config struct {
 	Quotas   ingest.Quotas
 	// Sandbox runs the extractors (default: one that starts this program
 	// and runs ExtractConcurrency children at once, default GOMAXPROCS).
-	Sandbox            *ingest.Sandbox
+	Sandbox            *sandbox.Pool
 	ExtractConcurrency int
 
 	// Workers is how many jobs run at once in this process; 0: none.

@@ -23,6 +23,7 @@ import (
 	"github.com/ragd/ragd/console"
 	"github.com/ragd/ragd/embedder"
 	"github.com/ragd/ragd/embedder/openaitest"
+	"github.com/ragd/ragd/extract/sandbox"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/oidcauth"
 	"github.com/ragd/ragd/postgres/pgtest"
@@ -46,7 +47,7 @@ type Options struct {
 	OpenAI bool
 	// Sandbox runs the extractors (default: the pipeline's own, which
 	// starts this test binary as its child).
-	Sandbox *ingest.Sandbox
+	Sandbox *sandbox.Pool
 	// MaxInflightUploadBytes is the upload budget; UploadSpoolDir is where
 	// uploads are spooled (empty: os.TempDir()).
 	MaxInflightUploadBytes int64

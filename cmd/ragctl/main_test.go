@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/ragd/ragd/api/apitest"
-	"github.com/ragd/ragd/ingest/ingesttest"
+	"github.com/ragd/ragd/extract/extracttest"
 )
 
 // ragctl runs the command and returns its output and exit code.
@@ -40,7 +40,7 @@ func TestRagctl(t *testing.T) {
 
 	t.Run("UploadFolderWaitsAndSummarises", func(t *testing.T) {
 		dir := t.TempDir()
-		pdf := ingesttest.ReportPDF()
+		pdf := extracttest.ReportPDF()
 		files := map[string][]byte{
 			"handbook.md":        []byte("# Handbook\n\nEmployees get twenty-five vacation days."),
 			"notes/meeting.txt":  []byte("The launch moves to March."),
@@ -88,7 +88,7 @@ func TestRagctl(t *testing.T) {
 	t.Run("ProtectedPDFWithPasswordEnv", func(t *testing.T) {
 		const password = "correct horse battery"
 		dir := t.TempDir()
-		locked := ingesttest.EncryptPDF(t, ingesttest.ReportPDF(), t.TempDir(), "locked", password, "owner-pw", "256")
+		locked := extracttest.EncryptPDF(t, extracttest.ReportPDF(), t.TempDir(), "locked", password, "owner-pw", "256")
 		os.WriteFile(filepath.Join(dir, "statement.pdf"), locked, 0o600)
 		withPW := map[string]string{"RAGD_URL": srv.URL, "RAGD_API_KEY": key, "STATEMENT_PW": password}
 		if _, errOut, code := ragctl(t, withPW, "upload", dir, "--password-env", "UNSET_PW"); code != exitUsage || !strings.Contains(errOut, "UNSET_PW is not set") {

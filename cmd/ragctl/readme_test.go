@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/ragd/ragd/api/apitest"
-	"github.com/ragd/ragd/ingest/ingesttest"
+	"github.com/ragd/ragd/extract/extracttest"
 )
 
 // TestREADMECommands runs every ragctl and curl command of README.md's sh
@@ -162,15 +162,15 @@ func settle(t *testing.T, srv *apitest.Server) {
 // prints itself (agent.yaml).
 func writeREADMEFiles(t *testing.T, dir string, fromREADME map[string]string) {
 	t.Helper()
-	leave := ingesttest.MakePDF([]string{
-		ingesttest.PDFText(72, 720, 20, "Leave policy") +
-			ingesttest.PDFText(72, 690, 11, "Full-time employees get 25 vacation days a year.") +
-			ingesttest.PDFText(72, 676, 11, "Unused days carry over until March."),
-		ingesttest.PDFText(72, 720, 20, "Sick leave") +
-			ingesttest.PDFText(72, 690, 11, "Sick days do not count as vacation days."),
+	leave := extracttest.MakePDF([]string{
+		extracttest.PDFText(72, 720, 20, "Leave policy") +
+			extracttest.PDFText(72, 690, 11, "Full-time employees get 25 vacation days a year.") +
+			extracttest.PDFText(72, 676, 11, "Unused days carry over until March."),
+		extracttest.PDFText(72, 720, 20, "Sick leave") +
+			extracttest.PDFText(72, 690, 11, "Sick days do not count as vacation days."),
 	})
 	files := map[string][]byte{
-		"report.pdf":              ingesttest.ReportPDF(),
+		"report.pdf":              extracttest.ReportPDF(),
 		"patch.json":              []byte(`{"temperature": 0.5}`),
 		"docs/handbook.md":        []byte("# Handbook\n\n## Time off\n\nHow many vacation days? Twenty-five a year, plus public holidays.\n"),
 		"docs/policies/leave.pdf": leave,

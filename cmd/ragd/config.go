@@ -18,6 +18,7 @@ import (
 
 	"github.com/ragd/ragd/chunker"
 	"github.com/ragd/ragd/embedder"
+	"github.com/ragd/ragd/extract"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/oidcauth"
 	"github.com/ragd/ragd/search"
@@ -86,7 +87,7 @@ type config struct {
 	// at once (each in a child of up to RAGD_EXTRACT_MEMORY); the other
 	// workers wait for one. Default GOMAXPROCS, the cores.
 	ExtractConcurrency int
-	// MaxPages (RAGD_MAX_PAGES, default ingest.DefaultMaxPages), MaxTextBytes
+	// MaxPages (RAGD_MAX_PAGES, default extract.DefaultMaxPages), MaxTextBytes
 	// (RAGD_MAX_TEXT_BYTES, default 20MiB) and ExtractTimeout
 	// (RAGD_EXTRACT_TIMEOUT, default 2m) bound one document's extraction.
 	MaxPages       int
@@ -216,7 +217,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	if c.ExtractMemory < 64<<20 {
 		return c, errors.New("RAGD_EXTRACT_MEMORY: must be at least 64MiB (a child needs some to start)")
 	}
-	if c.ExtractCPU, err = parseDuration(getenv("RAGD_EXTRACT_CPU"), ingest.Limits{Timeout: c.ExtractTimeout}.WithDefaults().CPU); err != nil {
+	if c.ExtractCPU, err = parseDuration(getenv("RAGD_EXTRACT_CPU"), extract.Limits{Timeout: c.ExtractTimeout}.WithDefaults().CPU); err != nil {
 		return c, fmt.Errorf("RAGD_EXTRACT_CPU: %w", err)
 	}
 	for _, q := range []struct {
@@ -251,7 +252,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	}{
 		{"RAGD_WORKERS", &c.Workers, 8, 0, 256},
 		{"RAGD_EXTRACT_CONCURRENCY", &c.ExtractConcurrency, runtime.GOMAXPROCS(0), 1, 256},
-		{"RAGD_MAX_PAGES", &c.MaxPages, ingest.DefaultMaxPages, 1, 1_000_000},
+		{"RAGD_MAX_PAGES", &c.MaxPages, extract.DefaultMaxPages, 1, 1_000_000},
 		{"RAGD_MAX_DOCUMENT_TOKENS", &c.MaxDocumentTokens, 3_000_000, 1000, 1_000_000_000},
 		{"RAGD_CHUNK_MAX_TOKENS", &c.ChunkMaxTokens, chunker.DefaultMaxTokens, chunker.MinMaxTokens, chunker.MaxMaxTokens},
 		{"RAGD_CHUNK_OVERLAP_TOKENS", &c.ChunkOverlap, chunker.DefaultOverlapTokens, 0, chunker.MaxMaxTokens / 2},

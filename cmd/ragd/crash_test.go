@@ -53,7 +53,7 @@ func startProcess(t *testing.T, env map[string]string, args ...string) *ragdProc
 	}
 	// ragd's pool: its workers and the twelve serve adds (run.go).
 	workers, _ := strconv.Atoi(cmp.Or(env["RAGD_WORKERS"], "8"))
-	pgtest.ReserveConns(t, workers+12)
+	release := pgtest.ReserveConns(t, workers+12)
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), asRagdEnv+"=1")
 	for k, v := range env {
@@ -83,6 +83,7 @@ func startProcess(t *testing.T, env map[string]string, args ...string) *ragdProc
 			}
 		}
 		_ = cmd.Wait()
+		release()
 		close(p.done)
 	}()
 	t.Cleanup(func() {

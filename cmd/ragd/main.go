@@ -19,7 +19,7 @@
 // and shuts down in reverse order: HTTP, then jobs, then the pool.
 //
 // The same program, started by a worker with RAGD_SANDBOX_CHILD set, is the
-// child process that parses untrusted files (see ingest.Sandbox).
+// child process that parses untrusted files (see sandbox.Pool).
 package main
 
 import (
@@ -29,11 +29,11 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/ragd/ragd/ingest"
+	"github.com/ragd/ragd/extract/sandbox"
 )
 
 func main() {
-	ingest.ServeIfSandboxChild()
+	sandbox.ServeIfChild()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
 	stop()

@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ragd/ragd/ingest"
+	"github.com/ragd/ragd/extract"
 	"github.com/ragd/ragd/postgres"
 	"github.com/ragd/ragd/postgres/pgtest"
 	"github.com/ragd/ragd/search"
@@ -108,7 +108,7 @@ func TestConfig(t *testing.T) {
 		// Pages are read on GOMAXPROCS threads: the processor time allowed
 		// by default grows with them, so that the clock limit acts first.
 		cpu := 90 * time.Second * time.Duration(runtime.GOMAXPROCS(0))
-		if cfg.ExtractMemory != 512<<20 || cfg.ExtractCPU != cpu || cfg.MaxDocumentTokens != 3_000_000 || cfg.MaxPages != ingest.DefaultMaxPages {
+		if cfg.ExtractMemory != 512<<20 || cfg.ExtractCPU != cpu || cfg.MaxDocumentTokens != 3_000_000 || cfg.MaxPages != extract.DefaultMaxPages {
 			t.Fatalf("extraction limits: memory %d, cpu %s, tokens %d", cfg.ExtractMemory, cfg.ExtractCPU, cfg.MaxDocumentTokens)
 		}
 	})
@@ -388,11 +388,13 @@ func TestCommandsCheckTheSchema(t *testing.T) {
 func startServe(t *testing.T, ctx context.Context, env map[string]string) (string, <-chan error) {
 	t.Helper()
 	workers, _ := strconv.Atoi(cmp.Or(env["RAGD_WORKERS"], "8"))
-	pgtest.ReserveConns(t, workers+12) // ragd's pool (run.go)
+	release := pgtest.ReserveConns(t, workers+12) // ragd's pool (run.go)
 	logR, logW := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"ragd", "serve"}, envFrom(env), io.Discard, logW)
+		err := run(ctx, []string{"ragd", "serve"}, envFrom(env), io.Discard, logW)
+		release()
+		done <- err
 		logW.Close()
 	}()
 	addr := make(chan string, 1)

@@ -21,6 +21,7 @@ import (
 	"github.com/ragd/ragd/chunker"
 	"github.com/ragd/ragd/console"
 	"github.com/ragd/ragd/embedder"
+	"github.com/ragd/ragd/extract"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/oidcauth"
 	"github.com/ragd/ragd/postgres"
@@ -217,8 +218,8 @@ func newServer(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Lo
 		Pool: pool, Logger: log, Box: box, AdminToken: adminToken,
 		Tokenizer: tok, Embedder: emb, Vectors: vectors,
 		OpenSpace: spaceOpener(cfg, tok, pool, log), EmbeddingPrices: cfg.EmbeddingPrices, OfferedSpaces: cfg.EmbeddingModels,
-		Limits: ingest.Limits{MaxPages: cfg.MaxPages, MaxTextBytes: int(cfg.MaxTextBytes), Timeout: cfg.ExtractTimeout,
-			Memory: cfg.ExtractMemory, CPU: cfg.ExtractCPU, MaxTokens: cfg.MaxDocumentTokens},
+		Limits: ingest.Limits{Limits: extract.Limits{MaxPages: cfg.MaxPages, MaxTextBytes: int(cfg.MaxTextBytes), Timeout: cfg.ExtractTimeout,
+			Memory: cfg.ExtractMemory, CPU: cfg.ExtractCPU}, MaxTokens: cfg.MaxDocumentTokens},
 		Chunking:           chunker.Options{MaxTokens: cfg.ChunkMaxTokens, OverlapTokens: cfg.ChunkOverlap},
 		Quotas:             cfg.Quotas,
 		Workers:            workers,

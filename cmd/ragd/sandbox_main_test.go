@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/ragd/ragd/ingest"
+	"github.com/ragd/ragd/extract/sandbox"
 )
 
 // TestMain lets this test binary be the extraction sandbox's child (the
@@ -12,7 +12,7 @@ import (
 // with RAGD_TEST_RUN_AS_RAGD=1, ragd itself: crash tests start and kill it
 // as a real process.
 func TestMain(m *testing.M) {
-	ingest.ServeIfSandboxChild()
+	sandbox.ServeIfChild()
 	if os.Getenv(asRagdEnv) == "1" {
 		main()
 		os.Exit(0)

@@ -1,3 +1,5 @@
+// Package ingesttest checks, for the tests of uploads, that no spool file
+// is left behind.
 package ingesttest
 
 import (

@@ -102,9 +102,10 @@ func NewEmptyDatabaseURL(t testing.TB) string {
 	return create(t, "template0")
 }
 
-// ReserveConns takes n places of the connection budget until the test
-// ends, for the connections of a process the test starts (ragd's pool).
-func ReserveConns(t testing.TB, n int) {
+// ReserveConns takes n places of the connection budget for the
+// connections of a ragd the test starts (its pool), until release is
+// called (when that ragd has stopped) or the test ends.
+func ReserveConns(t testing.TB, n int) (release func()) {
 	t.Helper()
 	b, err := theBudget(URL(t))
 	if err != nil {
@@ -113,7 +114,10 @@ func ReserveConns(t testing.TB, n int) {
 	if err := b.take(t.Context(), n); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { b.give(n) })
+	var once sync.Once
+	release = func() { once.Do(func() { b.give(n) }) }
+	t.Cleanup(release)
+	return release
 }
 
 // connect opens an administrative connection to the test server, within

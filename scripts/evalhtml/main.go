@@ -6,7 +6,7 @@
 //	go run ./scripts/evalhtml -dir /work/shared/devdata/html        # or: make eval-html
 //	go run ./scripts/evalhtml -dir ... -v                             # every page, worst first
 //
-// Each page's source.html goes through ingest.Extract (TypeHTML, default
+// Each page's source.html goes through extract.Extract (TypeHTML, default
 // limits, in this process), and the text it returns is compared with the
 // text of expected.html as bags of words: lower-cased runs of letters,
 // digits and underscores (Python's \w+), counted with their
@@ -34,7 +34,7 @@ import (
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
 
-	"github.com/ragd/ragd/ingest"
+	"github.com/ragd/ragd/extract"
 )
 
 func main() {
@@ -80,7 +80,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	// Warm up: the first extraction pays for lazily built tables.
 	if src, err := os.ReadFile(filepath.Join(*dir, names[0], "source.html")); err == nil {
-		ingest.Extract(ctx, ingest.TypeHTML, src, ingest.Limits{})
+		extract.Extract(ctx, extract.TypeHTML, src, extract.Limits{})
 	}
 
 	var scores []pageScore
@@ -98,7 +98,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return fmt.Errorf("%s: expected.html: %w", name, err)
 		}
 		start := time.Now()
-		ext, xerr := ingest.Extract(ctx, ingest.TypeHTML, src, ingest.Limits{})
+		ext, xerr := extract.Extract(ctx, extract.TypeHTML, src, extract.Limits{})
 		s := score(name, tokens(ext.Text), tokens(want))
 		s.dur, s.err = time.Since(start), xerr
 		scores = append(scores, s)

@@ -46,6 +46,7 @@ import (
 
 	"github.com/ragd/ragd/chunker"
 	"github.com/ragd/ragd/embedder"
+	"github.com/ragd/ragd/extract"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/search"
 )
@@ -91,7 +92,7 @@ func main() {
 		log.Fatal(err)
 	}
 	for _, p := range pages {
-		ext, err := ingest.Extract(ctx, ingest.TypeMarkdown, []byte(p.text), ingest.Limits{})
+		ext, err := extract.Extract(ctx, extract.TypeMarkdown, []byte(p.text), extract.Limits{})
 		if err != nil {
 			log.Fatalf("%s: %v", p.key(), err)
 		}

@@ -1,7 +1,0 @@
-//go:build race
-
-package ingest
-
-// raceEnabled: the race detector's shadow memory counts against an
-// extraction child's memory limit.
-const raceEnabled = true
