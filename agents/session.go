@@ -45,7 +45,7 @@ func (s Session) Has(sc Scope) bool { return slices.Contains(s.Scopes, sc) }
 // KeyID) lasting ttl (DefaultSessionTTL when zero) and returns its token,
 // which the caller hands to the browser once. Expired sessions of every
 // tenant are deleted on the way, so the table holds only live ones.
-func (s *Store) CreateSession(ctx context.Context, in Session, ttl time.Duration) (string, Session, error) {
+func (s *ControlPlane) CreateSession(ctx context.Context, in Session, ttl time.Duration) (string, Session, error) {
 	if ttl <= 0 {
 		ttl = DefaultSessionTTL
 	}
@@ -74,7 +74,7 @@ func (s *Store) CreateSession(ctx context.Context, in Session, ttl time.Duration
 // expired sessions, sessions whose API key is revoked or expired, and OIDC
 // sessions whose tenant is no longer mapped to their organisation, are
 // ragd.ErrUnauthorized.
-func (s *Store) Session(ctx context.Context, token string) (Session, error) {
+func (s *ControlPlane) Session(ctx context.Context, token string) (Session, error) {
 	if !strings.HasPrefix(token, SessionPrefix) || len(token) > 128 {
 		return Session{}, ragd.ErrUnauthorized
 	}
@@ -104,7 +104,7 @@ func (s *Store) Session(ctx context.Context, token string) (Session, error) {
 
 // DeleteSession ends the session whose token is token (signing out). An
 // unknown token is not an error.
-func (s *Store) DeleteSession(ctx context.Context, token string) error {
+func (s *ControlPlane) DeleteSession(ctx context.Context, token string) error {
 	_, err := s.pool.Exec(ctx, `DELETE FROM console_sessions WHERE token_hash = $1`, HashKey(token))
 	return translate(err, "delete session")
 }

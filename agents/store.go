@@ -18,16 +18,16 @@ import (
 	"github.com/ragd/ragd/secret"
 )
 
-// Store keeps tenants, API keys and agents in Postgres. It is safe for
+// ControlPlane keeps tenants, API keys and agents in Postgres. It is safe for
 // concurrent use.
-type Store struct {
+type ControlPlane struct {
 	pool *pgxpool.Pool
 	box  *secret.Box
 }
 
-// NewStore returns a Store on pool that seals agent secrets with box.
-func NewStore(pool *pgxpool.Pool, box *secret.Box) *Store {
-	return &Store{pool: pool, box: box}
+// NewControlPlane returns a ControlPlane on pool that seals agent secrets with box.
+func NewControlPlane(pool *pgxpool.Pool, box *secret.Box) *ControlPlane {
+	return &ControlPlane{pool: pool, box: box}
 }
 
 // translate turns Postgres errors into ragd's error kinds. It is the one
@@ -94,7 +94,7 @@ func scanTenant(row pgx.Row) (Tenant, error) {
 
 // CreateTenant creates a tenant from p (name required; slug derived from
 // the name when left out).
-func (s *Store) CreateTenant(ctx context.Context, p TenantPatch) (Tenant, error) {
+func (s *ControlPlane) CreateTenant(ctx context.Context, p TenantPatch) (Tenant, error) {
 	t, err := p.apply(Tenant{}, true)
 	if err != nil {
 		return Tenant{}, err
@@ -112,7 +112,7 @@ func (s *Store) CreateTenant(ctx context.Context, p TenantPatch) (Tenant, error)
 }
 
 // GetTenant returns the tenant with id.
-func (s *Store) GetTenant(ctx context.Context, id uuid.UUID) (Tenant, error) {
+func (s *ControlPlane) GetTenant(ctx context.Context, id uuid.UUID) (Tenant, error) {
 	t, err := scanTenant(s.pool.QueryRow(ctx, "SELECT "+tenantColumns+" FROM tenants WHERE id = $1", id))
 	if err != nil {
 		return Tenant{}, translate(err, "get tenant")
@@ -121,7 +121,7 @@ func (s *Store) GetTenant(ctx context.Context, id uuid.UUID) (Tenant, error) {
 }
 
 // GetTenantByClerkOrg returns the tenant mapped to an auth provider's org id.
-func (s *Store) GetTenantByClerkOrg(ctx context.Context, orgID string) (Tenant, error) {
+func (s *ControlPlane) GetTenantByClerkOrg(ctx context.Context, orgID string) (Tenant, error) {
 	t, err := scanTenant(s.pool.QueryRow(ctx, "SELECT "+tenantColumns+" FROM tenants WHERE clerk_org_id = $1", orgID))
 	if err != nil {
 		return Tenant{}, translate(err, "get tenant by clerk_org_id")
@@ -130,7 +130,7 @@ func (s *Store) GetTenantByClerkOrg(ctx context.Context, orgID string) (Tenant, 
 }
 
 // GetTenantBySlug returns the tenant with slug.
-func (s *Store) GetTenantBySlug(ctx context.Context, slug string) (Tenant, error) {
+func (s *ControlPlane) GetTenantBySlug(ctx context.Context, slug string) (Tenant, error) {
 	t, err := scanTenant(s.pool.QueryRow(ctx, "SELECT "+tenantColumns+" FROM tenants WHERE slug = $1", slug))
 	if err != nil {
 		return Tenant{}, translate(err, "get tenant by slug")
@@ -139,7 +139,7 @@ func (s *Store) GetTenantBySlug(ctx context.Context, slug string) (Tenant, error
 }
 
 // ListTenants returns a page of tenants, oldest first.
-func (s *Store) ListTenants(ctx context.Context, p ragd.Page) ([]Tenant, *ragd.Cursor, error) {
+func (s *ControlPlane) ListTenants(ctx context.Context, p ragd.Page) ([]Tenant, *ragd.Cursor, error) {
 	limit := pageLimit(p)
 	at, id := afterArgs(p)
 	rows, err := s.pool.Query(ctx, `
@@ -158,7 +158,7 @@ func (s *Store) ListTenants(ctx context.Context, p ragd.Page) ([]Tenant, *ragd.C
 }
 
 // UpdateTenant applies p to the tenant with id.
-func (s *Store) UpdateTenant(ctx context.Context, id uuid.UUID, p TenantPatch) (Tenant, error) {
+func (s *ControlPlane) UpdateTenant(ctx context.Context, id uuid.UUID, p TenantPatch) (Tenant, error) {
 	var out Tenant
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		t, err := scanTenant(tx.QueryRow(ctx, "SELECT "+tenantColumns+" FROM tenants WHERE id = $1 FOR UPDATE", id))
@@ -184,7 +184,7 @@ func (s *Store) UpdateTenant(ctx context.Context, id uuid.UUID, p TenantPatch) (
 // DeleteTenant deletes a tenant and, by cascade, every row it owns. inTx,
 // when not nil, runs in the same transaction (to queue the removal of
 // what lives outside Postgres).
-func (s *Store) DeleteTenant(ctx context.Context, id uuid.UUID, inTx func(context.Context, pgx.Tx) error) error {
+func (s *ControlPlane) DeleteTenant(ctx context.Context, id uuid.UUID, inTx func(context.Context, pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, "DELETE FROM tenants WHERE id = $1", id)
 		if err != nil {
@@ -217,7 +217,7 @@ func scanKey(row pgx.Row) (APIKey, error) {
 
 // CreateKey mints a key for the tenant and returns its record and the key
 // itself, which is not stored and cannot be shown again.
-func (s *Store) CreateKey(ctx context.Context, tenantID uuid.UUID, in KeyInput) (APIKey, string, error) {
+func (s *ControlPlane) CreateKey(ctx context.Context, tenantID uuid.UUID, in KeyInput) (APIKey, string, error) {
 	in, err := in.validate(time.Now())
 	if err != nil {
 		return APIKey{}, "", err
@@ -239,7 +239,7 @@ func (s *Store) CreateKey(ctx context.Context, tenantID uuid.UUID, in KeyInput) 
 }
 
 // ListKeys returns a page of the tenant's keys, revoked ones included.
-func (s *Store) ListKeys(ctx context.Context, tenantID uuid.UUID, p ragd.Page) ([]APIKey, *ragd.Cursor, error) {
+func (s *ControlPlane) ListKeys(ctx context.Context, tenantID uuid.UUID, p ragd.Page) ([]APIKey, *ragd.Cursor, error) {
 	limit := pageLimit(p)
 	at, id := afterArgs(p)
 	rows, err := s.pool.Query(ctx, `
@@ -259,7 +259,7 @@ func (s *Store) ListKeys(ctx context.Context, tenantID uuid.UUID, p ragd.Page) (
 
 // RevokeKey revokes the tenant's key at once. Revoking twice is not an
 // error; the first revocation time stays.
-func (s *Store) RevokeKey(ctx context.Context, tenantID, keyID uuid.UUID) (APIKey, error) {
+func (s *ControlPlane) RevokeKey(ctx context.Context, tenantID, keyID uuid.UUID) (APIKey, error) {
 	k, err := scanKey(s.pool.QueryRow(ctx, `
 		UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
 		WHERE tenant_id = $1 AND id = $2 RETURNING `+keyColumns, tenantID, keyID))
@@ -272,7 +272,7 @@ func (s *Store) RevokeKey(ctx context.Context, tenantID, keyID uuid.UUID) (APIKe
 // Authenticate returns the live key whose secret is key. Unknown, revoked
 // and expired keys are ragd.ErrUnauthorized. last_used_at is written at most
 // once per LastUsedGranularity, so most requests cost one indexed read.
-func (s *Store) Authenticate(ctx context.Context, key string) (APIKey, error) {
+func (s *ControlPlane) Authenticate(ctx context.Context, key string) (APIKey, error) {
 	if !strings.HasPrefix(key, KeyPrefix) || len(key) > 256 {
 		return APIKey{}, ragd.ErrUnauthorized
 	}
@@ -356,7 +356,7 @@ func secretsAD(tenantID uuid.UUID, agentID string, boundToTenant bool) []byte {
 
 // encodeAgent splits spec into what the row holds, its secrets sealed
 // bound to the tenant and the agent id.
-func (s *Store) encodeAgent(tenantID uuid.UUID, id string, spec AgentSpec) (agentRow, error) {
+func (s *ControlPlane) encodeAgent(tenantID uuid.UUID, id string, spec AgentSpec) (agentRow, error) {
 	var row agentRow
 	var sec sealedSecrets
 	servers := make([]mcpServerRow, len(spec.MCPServers))
@@ -394,7 +394,7 @@ func (s *Store) encodeAgent(tenantID uuid.UUID, id string, spec AgentSpec) (agen
 	return row, nil
 }
 
-func (s *Store) scanAgent(row pgx.Row) (Agent, error) {
+func (s *ControlPlane) scanAgent(row pgx.Row) (Agent, error) {
 	var a Agent
 	var schema, servers, langfuse, retrieval, sealed []byte
 	var boundToTenant bool
@@ -444,7 +444,7 @@ func (s *Store) scanAgent(row pgx.Row) (Agent, error) {
 // from the name; a given one must be a slug the tenant does not use yet
 // (else *ragd.ConflictError). Other tenants' agents do not matter: ids are
 // unique per tenant.
-func (s *Store) CreateAgent(ctx context.Context, tenantID uuid.UUID, p AgentPatch) (Agent, error) {
+func (s *ControlPlane) CreateAgent(ctx context.Context, tenantID uuid.UUID, p AgentPatch) (Agent, error) {
 	return s.createAgent(ctx, tenantID, p, false)
 }
 
@@ -452,11 +452,11 @@ func (s *Store) CreateAgent(ctx context.Context, tenantID uuid.UUID, p AgentPatc
 // whether the tenant already has an agent with the id given, and returns
 // the agent CreateAgent would create now, writing nothing. A generated id
 // is one CreateAgent might choose, not the one it will.
-func (s *Store) DryRunCreateAgent(ctx context.Context, tenantID uuid.UUID, p AgentPatch) (Agent, error) {
+func (s *ControlPlane) DryRunCreateAgent(ctx context.Context, tenantID uuid.UUID, p AgentPatch) (Agent, error) {
 	return s.createAgent(ctx, tenantID, p, true)
 }
 
-func (s *Store) createAgent(ctx context.Context, tenantID uuid.UUID, p AgentPatch, dryRun bool) (Agent, error) {
+func (s *ControlPlane) createAgent(ctx context.Context, tenantID uuid.UUID, p AgentPatch, dryRun bool) (Agent, error) {
 	spec, err := p.apply(AgentSpec{Retrieval: DefaultRetrieval()})
 	if err != nil {
 		return Agent{}, err
@@ -494,7 +494,7 @@ func (s *Store) createAgent(ctx context.Context, tenantID uuid.UUID, p AgentPatc
 }
 
 // GetAgent returns the tenant's agent with the public id agentID.
-func (s *Store) GetAgent(ctx context.Context, tenantID uuid.UUID, agentID string) (Agent, error) {
+func (s *ControlPlane) GetAgent(ctx context.Context, tenantID uuid.UUID, agentID string) (Agent, error) {
 	a, err := s.scanAgent(s.pool.QueryRow(ctx, "SELECT "+agentColumns+" FROM agents WHERE tenant_id = $1 AND id = $2", tenantID, agentID))
 	if err != nil {
 		return Agent{}, translate(err, "get agent")
@@ -504,7 +504,7 @@ func (s *Store) GetAgent(ctx context.Context, tenantID uuid.UUID, agentID string
 
 // AgentExists reports whether the tenant has an agent with the public id,
 // without reading (or being able to read) its secrets.
-func (s *Store) AgentExists(ctx context.Context, tenantID uuid.UUID, agentID string) (bool, error) {
+func (s *ControlPlane) AgentExists(ctx context.Context, tenantID uuid.UUID, agentID string) (bool, error) {
 	var ok bool
 	err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT FROM agents WHERE tenant_id = $1 AND id = $2)", tenantID, agentID).Scan(&ok)
 	if err != nil {
@@ -514,7 +514,7 @@ func (s *Store) AgentExists(ctx context.Context, tenantID uuid.UUID, agentID str
 }
 
 // ListAgents returns a page of the tenant's agents, oldest first.
-func (s *Store) ListAgents(ctx context.Context, tenantID uuid.UUID, p ragd.Page) ([]Agent, *ragd.Cursor, error) {
+func (s *ControlPlane) ListAgents(ctx context.Context, tenantID uuid.UUID, p ragd.Page) ([]Agent, *ragd.Cursor, error) {
 	limit := pageLimit(p)
 	at, id := afterArgs(p)
 	rows, err := s.pool.Query(ctx, `
@@ -535,18 +535,18 @@ func (s *Store) ListAgents(ctx context.Context, tenantID uuid.UUID, p ragd.Page)
 // UpdateAgent applies p to the tenant's agent. When ifMatch is not nil it
 // must equal the agent's current version, else ragd.ErrPreconditionFailed.
 // Each update increments the version.
-func (s *Store) UpdateAgent(ctx context.Context, tenantID uuid.UUID, agentID string, p AgentPatch, ifMatch *int) (Agent, error) {
+func (s *ControlPlane) UpdateAgent(ctx context.Context, tenantID uuid.UUID, agentID string, p AgentPatch, ifMatch *int) (Agent, error) {
 	return s.updateAgent(ctx, tenantID, agentID, p, ifMatch, false)
 }
 
 // DryRunUpdateAgent checks p and ifMatch exactly as UpdateAgent does and
 // returns the agent UpdateAgent would make of the current one, writing
 // nothing and locking nothing.
-func (s *Store) DryRunUpdateAgent(ctx context.Context, tenantID uuid.UUID, agentID string, p AgentPatch, ifMatch *int) (Agent, error) {
+func (s *ControlPlane) DryRunUpdateAgent(ctx context.Context, tenantID uuid.UUID, agentID string, p AgentPatch, ifMatch *int) (Agent, error) {
 	return s.updateAgent(ctx, tenantID, agentID, p, ifMatch, true)
 }
 
-func (s *Store) updateAgent(ctx context.Context, tenantID uuid.UUID, agentID string, p AgentPatch, ifMatch *int, dryRun bool) (Agent, error) {
+func (s *ControlPlane) updateAgent(ctx context.Context, tenantID uuid.UUID, agentID string, p AgentPatch, ifMatch *int, dryRun bool) (Agent, error) {
 	if p.ID.Set && p.ID.Value != agentID {
 		return Agent{}, (ragd.Problems{"id": "cannot be changed"}).Err()
 	}
@@ -595,7 +595,7 @@ func (s *Store) updateAgent(ctx context.Context, tenantID uuid.UUID, agentID str
 }
 
 // DeleteAgent deletes the tenant's agent.
-func (s *Store) DeleteAgent(ctx context.Context, tenantID uuid.UUID, agentID string) error {
+func (s *ControlPlane) DeleteAgent(ctx context.Context, tenantID uuid.UUID, agentID string) error {
 	tag, err := s.pool.Exec(ctx, "DELETE FROM agents WHERE tenant_id = $1 AND id = $2", tenantID, agentID)
 	if err != nil {
 		return translate(err, "delete agent")

@@ -53,7 +53,7 @@ func dryRun(r *http.Request) (bool, error) {
 	return false, fieldError("dry_run", "must be true or false")
 }
 
-func handleCreateAgent(store *agents.Store) tenantHandler {
+func handleCreateAgent(store *agents.ControlPlane) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		dry, err := dryRun(r)
 		if err != nil {
@@ -81,7 +81,7 @@ func handleCreateAgent(store *agents.Store) tenantHandler {
 	}
 }
 
-func handleListAgents(store *agents.Store) tenantHandler {
+func handleListAgents(store *agents.ControlPlane) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		page, err := pageFrom(r)
 		if err != nil {
@@ -96,7 +96,7 @@ func handleListAgents(store *agents.Store) tenantHandler {
 	}
 }
 
-func handleGetAgent(store *agents.Store) tenantHandler {
+func handleGetAgent(store *agents.ControlPlane) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		a, err := store.GetAgent(r.Context(), t.TenantID, r.PathValue("agent_id"))
 		if err != nil {
@@ -112,7 +112,7 @@ func handleGetAgent(store *agents.Store) tenantHandler {
 	}
 }
 
-func handleUpdateAgent(store *agents.Store) tenantHandler {
+func handleUpdateAgent(store *agents.ControlPlane) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		dry, err := dryRun(r)
 		if err != nil {
@@ -143,7 +143,7 @@ func handleUpdateAgent(store *agents.Store) tenantHandler {
 	}
 }
 
-func handleDeleteAgent(store *agents.Store) tenantHandler {
+func handleDeleteAgent(store *agents.ControlPlane) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		if err := store.DeleteAgent(r.Context(), t.TenantID, r.PathValue("agent_id")); err != nil {
 			return err

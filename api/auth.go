@@ -53,12 +53,12 @@ type tenantHandler func(w http.ResponseWriter, r *http.Request, t tenantScope) e
 // authenticator turns credentials into callers.
 type authenticator struct {
 	adminTokenHash [32]byte
-	store          *agents.Store
+	store          *agents.ControlPlane
 	// oidc verifies bearer JWTs from the identity provider; nil: none.
 	oidc *oidcauth.Verifier
 }
 
-func newAuthenticator(adminToken string, store *agents.Store, oidc *oidcauth.Verifier) *authenticator {
+func newAuthenticator(adminToken string, store *agents.ControlPlane, oidc *oidcauth.Verifier) *authenticator {
 	return &authenticator{adminTokenHash: sha256.Sum256([]byte(adminToken)), store: store, oidc: oidc}
 }
 

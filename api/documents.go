@@ -60,7 +60,7 @@ func (up *uploads) bodyLimit(mediaType string) int64 {
 	return up.maxBytes + 1<<20
 }
 
-func handleUpload(docs *ingest.Store, q ingest.Enqueuer, up *uploads) tenantHandler {
+func handleUpload(docs *ingest.Documents, q ingest.Enqueuer, up *uploads) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		opts := ingest.CreateOptions{IdempotencyKey: r.Header.Get("Idempotency-Key")}
 		switch v := r.URL.Query().Get("duplicate"); v {
@@ -206,7 +206,7 @@ func readMultipartUpload(w http.ResponseWriter, r *http.Request, up *uploads) (_
 		s := string(val)
 		switch name {
 		case "password":
-			// Opens a protected PDF; sealed until its job has run (ingest.Store.Create).
+			// Opens a protected PDF; sealed until its job has run (ingest.Documents.Create).
 			u.Password = secret.String(s)
 		case "title":
 			u.Title = s
@@ -305,7 +305,7 @@ func readJSONUpload(w http.ResponseWriter, r *http.Request, maxUpload int64) (in
 
 var documentStatuses = []string{ingest.StatusQueued, ingest.StatusProcessing, ingest.StatusReady, ingest.StatusFailed, ingest.StatusDeleting}
 
-func handleListDocuments(docs *ingest.Store) tenantHandler {
+func handleListDocuments(docs *ingest.Documents) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		page, err := pageFrom(r)
 		if err != nil {
@@ -332,7 +332,7 @@ func handleListDocuments(docs *ingest.Store) tenantHandler {
 	}
 }
 
-func handleGetDocument(docs *ingest.Store) tenantHandler {
+func handleGetDocument(docs *ingest.Documents) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		id, err := pathUUID(r, "document_id")
 		if err != nil {
@@ -347,7 +347,7 @@ func handleGetDocument(docs *ingest.Store) tenantHandler {
 	}
 }
 
-func handleListChunks(docs *ingest.Store) tenantHandler {
+func handleListChunks(docs *ingest.Documents) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		id, err := pathUUID(r, "document_id")
 		if err != nil {
@@ -366,7 +366,7 @@ func handleListChunks(docs *ingest.Store) tenantHandler {
 	}
 }
 
-func handleDocumentContent(log *slog.Logger, docs *ingest.Store) tenantHandler {
+func handleDocumentContent(log *slog.Logger, docs *ingest.Documents) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		id, err := pathUUID(r, "document_id")
 		if err != nil {
@@ -403,7 +403,7 @@ func handleDocumentContent(log *slog.Logger, docs *ingest.Store) tenantHandler {
 	}
 }
 
-func handleReindexDocument(docs *ingest.Store, q ingest.Enqueuer) tenantHandler {
+func handleReindexDocument(docs *ingest.Documents, q ingest.Enqueuer) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		id, err := pathUUID(r, "document_id")
 		if err != nil {
@@ -432,7 +432,7 @@ func handleReindexDocument(docs *ingest.Store, q ingest.Enqueuer) tenantHandler 
 	}
 }
 
-func handleDeleteDocument(docs *ingest.Store, q ingest.Enqueuer) tenantHandler {
+func handleDeleteDocument(docs *ingest.Documents, q ingest.Enqueuer) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		id, err := pathUUID(r, "document_id")
 		if err != nil {

@@ -12,7 +12,7 @@ import (
 // query limit's clear error rather than the body limit.
 const maxEvaluationBody = 16 << 20
 
-func handleCreateEvaluation(ev *evals.Store, s *search.Searcher, q Queue) tenantHandler {
+func handleCreateEvaluation(ev *evals.Evaluations, s *search.Searcher, q Queue) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		var in evals.Input
 		if err := decodeLimit(w, r, &in, maxEvaluationBody); err != nil {
@@ -28,7 +28,7 @@ func handleCreateEvaluation(ev *evals.Store, s *search.Searcher, q Queue) tenant
 	}
 }
 
-func handleGetEvaluation(ev *evals.Store) tenantHandler {
+func handleGetEvaluation(ev *evals.Evaluations) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		id, err := pathUUID(r, "evaluation_id")
 		if err != nil {
@@ -49,7 +49,7 @@ type applyRequest struct {
 
 // handleApplyEvaluation sets an agent's retrieval settings from the
 // evaluation's best configuration.
-func handleApplyEvaluation(ev *evals.Store) tenantHandler {
+func handleApplyEvaluation(ev *evals.Evaluations) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		id, err := pathUUID(r, "evaluation_id")
 		if err != nil {

@@ -24,7 +24,7 @@ const (
 // "deleted" event when it goes away. Clients need not poll, and neither
 // does the server: the stream reads the document when Postgres announces
 // a change (ingest.Watcher), so an idle stream costs no query.
-func handleDocumentEvents(docs *ingest.Store, watcher *ingest.Watcher) tenantHandler {
+func handleDocumentEvents(docs *ingest.Documents, watcher *ingest.Watcher) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		id, err := pathUUID(r, "document_id")
 		if err != nil {

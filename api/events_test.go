@@ -146,7 +146,7 @@ func TestDocumentEventsCostNothingWhileIdle(t *testing.T) {
 		t.Fatalf("%d scans of the documents table while nothing changed (%d streams)", after-before, streams)
 	}
 
-	// A change, announced after its commit as ingest.Store does.
+	// A change, announced after its commit as ingest.Documents does.
 	if _, err := b.pool.Exec(t.Context(), "UPDATE documents SET progress = 0.9 WHERE id = $1", id); err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,7 @@ func TestFairIngestion(t *testing.T) {
 	// for the workers to drain most of them first (554 of 1,000 once, and
 	// 965 of 1,000 with two test runs at once), and the test would then
 	// measure no flood at all.
-	docs := ingest.NewStore(b.pool)
+	docs := ingest.NewDocuments(b.pool)
 	q, err := jobs.New(b.pool, jobs.Config{})
 	if err != nil {
 		t.Fatal(err)

@@ -51,7 +51,7 @@ type testBundle struct {
 	t      testing.TB
 	url    string
 	pool   *pgxpool.Pool
-	store  *agents.Store
+	store  *agents.ControlPlane
 	encKey []byte
 	logs   *syncBuffer
 	// vectors is the embedded vector store the workers index into.
@@ -61,7 +61,7 @@ type testBundle struct {
 	// spoolDir is where the server spools uploads: the test's own.
 	spoolDir string
 	// spaces are the embedding spaces' indexes.
-	spaces *search.Spaces
+	spaces *search.Indexes
 }
 
 func setup(t testing.TB) *testBundle {
@@ -99,7 +99,7 @@ func setupWith(t testing.TB, o apitest.Options) *testBundle {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	return &testBundle{t: t, url: srv.URL, pool: srv.Pool, store: srv.Store, encKey: srv.EncryptionKey, logs: logs, vectors: srv.Vectors,
+	return &testBundle{t: t, url: srv.URL, pool: srv.Pool, store: srv.ControlPlane, encKey: srv.EncryptionKey, logs: logs, vectors: srv.Vectors,
 		openai: srv.OpenAI, spoolDir: o.UploadSpoolDir, spaces: srv.Spaces}
 }
 

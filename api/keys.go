@@ -18,7 +18,7 @@ type createdKey struct {
 
 func isNotFound(err error) bool { return errors.Is(err, ragd.ErrNotFound) }
 
-func createKey(w http.ResponseWriter, r *http.Request, store *agents.Store, tenantID uuid.UUID, c caller) error {
+func createKey(w http.ResponseWriter, r *http.Request, store *agents.ControlPlane, tenantID uuid.UUID, c caller) error {
 	var in agents.KeyInput
 	if err := decode(w, r, &in); err != nil {
 		return err
@@ -47,7 +47,7 @@ func createKey(w http.ResponseWriter, r *http.Request, store *agents.Store, tena
 	return nil
 }
 
-func handleAdminCreateKey(store *agents.Store) handler {
+func handleAdminCreateKey(store *agents.ControlPlane) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathTenant(r, store)
 		if err != nil {
@@ -57,13 +57,13 @@ func handleAdminCreateKey(store *agents.Store) handler {
 	}
 }
 
-func handleCreateKey(store *agents.Store) tenantHandler {
+func handleCreateKey(store *agents.ControlPlane) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		return createKey(w, r, store, t.TenantID, t.caller)
 	}
 }
 
-func handleListKeys(store *agents.Store) tenantHandler {
+func handleListKeys(store *agents.ControlPlane) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		page, err := pageFrom(r)
 		if err != nil {
@@ -78,7 +78,7 @@ func handleListKeys(store *agents.Store) tenantHandler {
 	}
 }
 
-func handleRevokeKey(store *agents.Store) tenantHandler {
+func handleRevokeKey(store *agents.ControlPlane) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		id, err := pathUUID(r, "key_id")
 		if err != nil {

@@ -95,9 +95,9 @@ func viewMigration(m ingest.Migration) migrationView {
 // tenant id in the path) and for tenants (scope embeddings:write, and
 // only to the spaces the operator offers them).
 type migrations struct {
-	store  *agents.Store
-	docs   *ingest.Store
-	spaces *search.Spaces
+	store  *agents.ControlPlane
+	docs   *ingest.Documents
+	spaces *search.Indexes
 	queue  ingest.MigrationQueue
 	prices map[string]float64
 	// offered are the spaces tenants may choose (RAGD_EMBEDDING_MODELS);
@@ -284,7 +284,7 @@ func (h migrations) end(how string) tenantHandler {
 // migrationRoutes are the admin's and the tenants' routes.
 func migrationRoutes(d Deps, auth *authenticator) []route {
 	log := d.Logger
-	h := migrations{store: d.Store, docs: d.Documents, spaces: d.Spaces, queue: d.Queue, prices: d.EmbeddingPrices, offered: d.OfferedSpaces}
+	h := migrations{store: d.ControlPlane, docs: d.Documents, spaces: d.Spaces, queue: d.Queue, prices: d.EmbeddingPrices, offered: d.OfferedSpaces}
 	if h.prices == nil {
 		h.prices = embedder.ListPrices
 	}

@@ -16,7 +16,7 @@ type route struct {
 
 // routes is the whole API, in one screen.
 func routes(d Deps, auth *authenticator) []route {
-	log, store, docs, queue := d.Logger, d.Store, d.Documents, d.Queue
+	log, store, docs, queue := d.Logger, d.ControlPlane, d.Documents, d.Queue
 	uploads := newUploads(d)
 	admin := func(h handler) http.Handler { return serve(log, auth.admin(h)) }
 	tenant := func(s agents.Scope, h tenantHandler) http.Handler { return serve(log, auth.tenant(s, h)) }

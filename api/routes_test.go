@@ -29,7 +29,7 @@ func TestEveryRouteRefusesBadCredentials(t *testing.T) {
 	ctx := context.Background()
 	pool := pgtest.NewPool(t)
 	box, _ := secret.NewBox(secret.NewKey())
-	store := agents.NewStore(pool, box)
+	store := agents.NewControlPlane(pool, box)
 	tenant, err := store.CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("T")})
 	if err != nil {
 		t.Fatal(err)
@@ -50,8 +50,8 @@ func TestEveryRouteRefusesBadCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	d := Deps{Logger: slog.New(slog.DiscardHandler), Store: store, AdminToken: "admin-token-for-this-test",
-		Ready: func(context.Context) map[string]error { return nil }, Console: &console.Config{Store: store}}
+	d := Deps{Logger: slog.New(slog.DiscardHandler), ControlPlane: store, AdminToken: "admin-token-for-this-test",
+		Ready: func(context.Context) map[string]error { return nil }, Console: &console.Config{ControlPlane: store}}
 	h := NewHandler(d)
 	params := strings.NewReplacer("{tenant_id}", tenant.ID.String(), "{agent_id}", "some-agent", "{key_id}", revokedRec.ID.String())
 	checked := 0

@@ -110,7 +110,7 @@ func (b searchRequest) toRequest(defaults *agents.Retrieval) (search.Request, er
 	return r, r.Validate()
 }
 
-func handleSearch(s *search.Searcher, m *metrics.Metrics, usage *ingest.Store) tenantHandler {
+func handleSearch(s *search.Searcher, m *metrics.Metrics, usage *ingest.Documents) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		var body searchRequest
 		if err := decode(w, r, &body); err != nil {
@@ -124,7 +124,7 @@ func handleSearch(s *search.Searcher, m *metrics.Metrics, usage *ingest.Store) t
 	}
 }
 
-func handleAgentSearch(store *agents.Store, s *search.Searcher, m *metrics.Metrics, usage *ingest.Store) tenantHandler {
+func handleAgentSearch(store *agents.ControlPlane, s *search.Searcher, m *metrics.Metrics, usage *ingest.Documents) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		a, err := store.GetAgent(r.Context(), t.TenantID, r.PathValue("agent_id"))
 		if err != nil {
@@ -145,7 +145,7 @@ func handleAgentSearch(store *agents.Store, s *search.Searcher, m *metrics.Metri
 	}
 }
 
-func runSearch(w http.ResponseWriter, r *http.Request, s *search.Searcher, m *metrics.Metrics, usage *ingest.Store, t tenantScope, req search.Request) error {
+func runSearch(w http.ResponseWriter, r *http.Request, s *search.Searcher, m *metrics.Metrics, usage *ingest.Documents, t tenantScope, req search.Request) error {
 	start := time.Now()
 	res, err := s.Search(r.Context(), t.TenantID, req)
 	m.Search(string(req.Mode), time.Since(start))
@@ -195,7 +195,7 @@ func orEmpty(s []string) []string {
 	return s
 }
 
-func handleUsage(docs *ingest.Store) tenantHandler {
+func handleUsage(docs *ingest.Documents) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		u, err := docs.Usage(r.Context(), t.TenantID)
 		if err != nil {
@@ -206,7 +206,7 @@ func handleUsage(docs *ingest.Store) tenantHandler {
 	}
 }
 
-func handleTenantUsage(store *agents.Store, docs *ingest.Store) handler {
+func handleTenantUsage(store *agents.ControlPlane, docs *ingest.Documents) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathTenant(r, store)
 		if err != nil {
@@ -221,13 +221,13 @@ func handleTenantUsage(store *agents.Store, docs *ingest.Store) handler {
 	}
 }
 
-func handleUsageDaily(docs *ingest.Store) tenantHandler {
+func handleUsageDaily(docs *ingest.Documents) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		return writeUsageDaily(w, r, docs, t.TenantID)
 	}
 }
 
-func handleTenantUsageDaily(store *agents.Store, docs *ingest.Store) handler {
+func handleTenantUsageDaily(store *agents.ControlPlane, docs *ingest.Documents) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathTenant(r, store)
 		if err != nil {
@@ -239,7 +239,7 @@ func handleTenantUsageDaily(store *agents.Store, docs *ingest.Store) handler {
 
 // writeUsageDaily answers with the tenant's usage per day over ?days=
 // (1 to ingest.MaxUsageDays, default ingest.DefaultUsageDays).
-func writeUsageDaily(w http.ResponseWriter, r *http.Request, docs *ingest.Store, tenantID uuid.UUID) error {
+func writeUsageDaily(w http.ResponseWriter, r *http.Request, docs *ingest.Documents, tenantID uuid.UUID) error {
 	days := ingest.DefaultUsageDays
 	if q := r.URL.Query(); q.Has("days") {
 		n, err := strconv.Atoi(q.Get("days"))

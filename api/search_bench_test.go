@@ -44,7 +44,7 @@ func benchSearch(b *testing.B, n int) {
 	const dims = 1536
 	pool := pgtest.NewPool(b)
 	box, _ := secret.NewBox(secret.NewKey())
-	store := agents.NewStore(pool, box)
+	store := agents.NewControlPlane(pool, box)
 	tenant, err := store.CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("Bench")})
 	if err != nil {
 		b.Fatal(err)
@@ -62,7 +62,7 @@ func benchSearch(b *testing.B, n int) {
 	if err := vectors.EnsureSchema(ctx, dims); err != nil {
 		b.Fatal(err)
 	}
-	docs := ingest.NewStore(pool)
+	docs := ingest.NewDocuments(pool)
 	queue, _ := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
 
 	// 100 documents, marked indexed, whose chunks are n generated points.
@@ -109,7 +109,7 @@ func benchSearch(b *testing.B, n int) {
 	}
 
 	srv := httptest.NewServer(api.NewHandler(api.Deps{
-		Logger: slog.New(slog.DiscardHandler), Store: store, AdminToken: adminToken, Documents: docs, Queue: queue,
+		Logger: slog.New(slog.DiscardHandler), ControlPlane: store, AdminToken: adminToken, Documents: docs, Queue: queue,
 		Searcher: search.NewSearcher(emb, vectors, docs, 1), // a cache of 1: every query is embedded
 		Ready:    func(context.Context) map[string]error { return nil },
 	}))

@@ -32,12 +32,12 @@ const DefaultMaxUploadBytes = 50 << 20
 
 // Deps is what the API needs from the rest of ragd.
 type Deps struct {
-	Logger     *slog.Logger
-	Store      *agents.Store
-	AdminToken string
+	Logger       *slog.Logger
+	ControlPlane *agents.ControlPlane
+	AdminToken   string
 	// Documents and Queue serve the document routes, and Watcher tells
 	// the events streams when a document changed (it must be running).
-	Documents *ingest.Store
+	Documents *ingest.Documents
 	Queue     Queue
 	Watcher   *ingest.Watcher
 	// Metrics records requests and searches and is served at /metrics.
@@ -47,14 +47,14 @@ type Deps struct {
 	// Searcher answers the search routes.
 	Searcher *search.Searcher
 	// Evals keeps the tenants' evaluations (their jobs run them).
-	Evals *evals.Store
+	Evals *evals.Evaluations
 	// Webhooks keeps the tenants' webhook endpoints and deliveries.
-	Webhooks *webhooks.Store
+	Webhooks *webhooks.Service
 	// Spaces are the embedding spaces' indexes, for embedding migrations
 	// (nil: none can be started); EmbeddingPrices price their estimates
 	// (nil: embedder.ListPrices); OfferedSpaces are those tenants may move
 	// to themselves (RAGD_EMBEDDING_MODELS; the admin may pick any).
-	Spaces          *search.Spaces
+	Spaces          *search.Indexes
 	EmbeddingPrices map[string]float64
 	OfferedSpaces   []search.Space
 	// MaxUploadBytes bounds an uploaded file (RAGD_MAX_UPLOAD_BYTES).
@@ -91,7 +91,7 @@ func NewHandler(d Deps) http.Handler {
 		cfg.API = inner
 		d.console = console.New(cfg)
 	}
-	for _, rt := range routes(d, newAuthenticator(d.AdminToken, d.Store, d.OIDC)) {
+	for _, rt := range routes(d, newAuthenticator(d.AdminToken, d.ControlPlane, d.OIDC)) {
 		mux.Handle(rt.pattern, rt.handler)
 	}
 	return observe(d.Logger, d.Metrics, inner)

@@ -13,7 +13,7 @@ import (
 
 // pathTenant reads the tenant_id path parameter of an admin route and
 // checks that the tenant exists (404 otherwise).
-func pathTenant(r *http.Request, store *agents.Store) (uuid.UUID, error) {
+func pathTenant(r *http.Request, store *agents.ControlPlane) (uuid.UUID, error) {
 	id, err := pathUUID(r, "tenant_id")
 	if err != nil {
 		return uuid.Nil, err
@@ -33,7 +33,7 @@ func pathUUID(r *http.Request, name string) (uuid.UUID, error) {
 	return id, nil
 }
 
-func handleCreateTenant(store *agents.Store) handler {
+func handleCreateTenant(store *agents.ControlPlane) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		var in agents.TenantPatch
 		if err := decode(w, r, &in); err != nil {
@@ -49,7 +49,7 @@ func handleCreateTenant(store *agents.Store) handler {
 	}
 }
 
-func handleListTenants(store *agents.Store) handler {
+func handleListTenants(store *agents.ControlPlane) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if org := r.URL.Query().Get("clerk_org_id"); org != "" {
 			t, err := store.GetTenantByClerkOrg(r.Context(), org)
@@ -77,7 +77,7 @@ func handleListTenants(store *agents.Store) handler {
 	}
 }
 
-func handleGetTenant(store *agents.Store) handler {
+func handleGetTenant(store *agents.ControlPlane) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathUUID(r, "tenant_id")
 		if err != nil {
@@ -92,7 +92,7 @@ func handleGetTenant(store *agents.Store) handler {
 	}
 }
 
-func handleUpdateTenant(store *agents.Store) handler {
+func handleUpdateTenant(store *agents.ControlPlane) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathUUID(r, "tenant_id")
 		if err != nil {
@@ -111,7 +111,7 @@ func handleUpdateTenant(store *agents.Store) handler {
 	}
 }
 
-func handleDeleteTenant(store *agents.Store, q Queue) handler {
+func handleDeleteTenant(store *agents.ControlPlane, q Queue) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathUUID(r, "tenant_id")
 		if err != nil {
@@ -128,7 +128,7 @@ func handleDeleteTenant(store *agents.Store, q Queue) handler {
 
 // handleReindexTenant queues the rebuild of a tenant's vector points from
 // Postgres (the reindex_tenant job).
-func handleReindexTenant(store *agents.Store, q Queue) handler {
+func handleReindexTenant(store *agents.ControlPlane, q Queue) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathTenant(r, store)
 		if err != nil {

@@ -13,7 +13,7 @@ type createdEndpoint struct {
 	Secret string `json:"secret"`
 }
 
-func handleCreateWebhook(hooks *webhooks.Store) tenantHandler {
+func handleCreateWebhook(hooks *webhooks.Service) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		var in webhooks.Input
 		if err := decode(w, r, &in); err != nil {
@@ -30,7 +30,7 @@ func handleCreateWebhook(hooks *webhooks.Store) tenantHandler {
 	}
 }
 
-func handleListWebhooks(hooks *webhooks.Store) tenantHandler {
+func handleListWebhooks(hooks *webhooks.Service) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		page, err := pageFrom(r)
 		if err != nil {
@@ -45,7 +45,7 @@ func handleListWebhooks(hooks *webhooks.Store) tenantHandler {
 	}
 }
 
-func handleGetWebhook(hooks *webhooks.Store) tenantHandler {
+func handleGetWebhook(hooks *webhooks.Service) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		id, err := pathUUID(r, "webhook_id")
 		if err != nil {
@@ -60,7 +60,7 @@ func handleGetWebhook(hooks *webhooks.Store) tenantHandler {
 	}
 }
 
-func handleUpdateWebhook(hooks *webhooks.Store) tenantHandler {
+func handleUpdateWebhook(hooks *webhooks.Service) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		id, err := pathUUID(r, "webhook_id")
 		if err != nil {
@@ -79,7 +79,7 @@ func handleUpdateWebhook(hooks *webhooks.Store) tenantHandler {
 	}
 }
 
-func handleDeleteWebhook(hooks *webhooks.Store) tenantHandler {
+func handleDeleteWebhook(hooks *webhooks.Service) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		id, err := pathUUID(r, "webhook_id")
 		if err != nil {
@@ -93,7 +93,7 @@ func handleDeleteWebhook(hooks *webhooks.Store) tenantHandler {
 	}
 }
 
-func handleListDeliveries(hooks *webhooks.Store) tenantHandler {
+func handleListDeliveries(hooks *webhooks.Service) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		id, err := pathUUID(r, "webhook_id")
 		if err != nil {
@@ -112,7 +112,7 @@ func handleListDeliveries(hooks *webhooks.Store) tenantHandler {
 	}
 }
 
-func handleRetryDelivery(hooks *webhooks.Store) tenantHandler {
+func handleRetryDelivery(hooks *webhooks.Service) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		id, err := pathUUID(r, "webhook_id")
 		if err != nil {

@@ -45,8 +45,8 @@ var assets embed.FS
 // Config is what the console needs.
 type Config struct {
 	Logger *slog.Logger
-	// Store keeps sessions and checks the API keys people sign in with.
-	Store *agents.Store
+	// ControlPlane keeps sessions and checks the API keys people sign in with.
+	ControlPlane *agents.ControlPlane
 	// API serves the /v1 routes. Every page reads and changes a tenant's
 	// data by calling it in-process with the person's session, so the
 	// console has no second path to the data and no authorisation of its
@@ -141,7 +141,7 @@ func (c *Console) sessionOf(r *http.Request) *session {
 	if err != nil {
 		return nil
 	}
-	s, err := c.Store.Session(r.Context(), ck.Value)
+	s, err := c.ControlPlane.Session(r.Context(), ck.Value)
 	if err != nil {
 		if !errors.Is(err, ragd.ErrUnauthorized) {
 			c.Logger.ErrorContext(r.Context(), "console: read session", "err", err)

@@ -112,7 +112,7 @@ func (c *Console) loginWithKey(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "sign in from the console's own page", http.StatusForbidden)
 		return
 	}
-	key, err := c.Store.Authenticate(r.Context(), strings.TrimSpace(r.PostFormValue("api_key")))
+	key, err := c.ControlPlane.Authenticate(r.Context(), strings.TrimSpace(r.PostFormValue("api_key")))
 	if err != nil {
 		status, msg := http.StatusUnauthorized, "That key is unknown, revoked or expired."
 		if !errors.Is(err, ragd.ErrUnauthorized) {
@@ -136,11 +136,11 @@ func (c *Console) oidcName() string {
 func (c *Console) startSession(w http.ResponseWriter, r *http.Request, in agents.Session, next string) {
 	// A sign-in replaces the browser's session, if it had one: end that.
 	if old, err := r.Cookie(SessionCookie); err == nil {
-		if err := c.Store.DeleteSession(r.Context(), old.Value); err != nil {
+		if err := c.ControlPlane.DeleteSession(r.Context(), old.Value); err != nil {
 			c.Logger.WarnContext(r.Context(), "console: end the replaced session", "err", err)
 		}
 	}
-	token, s, err := c.Store.CreateSession(r.Context(), in, c.SessionTTL)
+	token, s, err := c.ControlPlane.CreateSession(r.Context(), in, c.SessionTTL)
 	if err != nil {
 		c.Logger.ErrorContext(r.Context(), "console: create session", "err", err)
 		http.Error(w, "signing in failed; try again", http.StatusInternalServerError)
@@ -152,7 +152,7 @@ func (c *Console) startSession(w http.ResponseWriter, r *http.Request, in agents
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request, s *session) {
-	if err := c.Store.DeleteSession(r.Context(), s.token); err != nil {
+	if err := c.ControlPlane.DeleteSession(r.Context(), s.token); err != nil {
 		c.Logger.ErrorContext(r.Context(), "console: sign out", "err", err)
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})

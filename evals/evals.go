@@ -135,7 +135,7 @@ type Enqueuer interface {
 }
 
 // Resolver finds the tenant's documents by id and external id
-// (ingest.Store is one).
+// (ingest.Documents is one).
 type Resolver interface {
 	Resolve(ctx context.Context, tenantID uuid.UUID, ids []uuid.UUID, externalIDs []string) (map[uuid.UUID]bool, map[string][]uuid.UUID, error)
 }
@@ -166,25 +166,25 @@ type Completed struct {
 	FinishedAt      *time.Time `json:"finished_at"`
 }
 
-// Store keeps evaluations and runs them.
-type Store struct {
+// Evaluations keeps evaluations and runs them.
+type Evaluations struct {
 	pool     *pgxpool.Pool
 	docs     Resolver
-	agents   *agents.Store
+	agents   *agents.ControlPlane
 	searcher *search.Searcher
 	events   Events
 }
 
-// NewStore returns a Store. searcher runs the searches (nil in a process
+// NewEvaluations returns Evaluations. searcher runs the searches (nil in a process
 // that only creates and reads evaluations); events, when not nil, records
 // each evaluation's end in the transaction that stores it.
-func NewStore(pool *pgxpool.Pool, docs Resolver, ag *agents.Store, searcher *search.Searcher, events Events) *Store {
-	return &Store{pool: pool, docs: docs, agents: ag, searcher: searcher, events: events}
+func NewEvaluations(pool *pgxpool.Pool, docs Resolver, ag *agents.ControlPlane, searcher *search.Searcher, events Events) *Evaluations {
+	return &Evaluations{pool: pool, docs: docs, agents: ag, searcher: searcher, events: events}
 }
 
 // Create validates in, resolves its documents and agent, and stores the
 // evaluation with its job in one transaction.
-func (s *Store) Create(ctx context.Context, tenantID uuid.UUID, in Input, defaults search.Fusing, q Enqueuer) (Evaluation, error) {
+func (s *Evaluations) Create(ctx context.Context, tenantID uuid.UUID, in Input, defaults search.Fusing, q Enqueuer) (Evaluation, error) {
 	spec, err := s.resolve(ctx, tenantID, in, defaults)
 	if err != nil {
 		return Evaluation{}, err
@@ -207,7 +207,7 @@ func (s *Store) Create(ctx context.Context, tenantID uuid.UUID, in Input, defaul
 }
 
 // resolve checks in and turns it into a Spec.
-func (s *Store) resolve(ctx context.Context, tenantID uuid.UUID, in Input, defaults search.Fusing) (Spec, error) {
+func (s *Evaluations) resolve(ctx context.Context, tenantID uuid.UUID, in Input, defaults search.Fusing) (Spec, error) {
 	var probs ragd.Problems
 	switch {
 	case len(in.Queries) == 0:
@@ -432,7 +432,7 @@ func bestOf(rs []Result) (Result, bool) {
 }
 
 // Get returns the tenant's evaluation.
-func (s *Store) Get(ctx context.Context, tenantID, id uuid.UUID) (Evaluation, error) {
+func (s *Evaluations) Get(ctx context.Context, tenantID, id uuid.UUID) (Evaluation, error) {
 	e, err := scan(s.pool.QueryRow(ctx, `SELECT `+columns+` FROM evaluations WHERE tenant_id = $1 AND id = $2`, tenantID, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return e, fmt.Errorf("evaluation: %w", ragd.ErrNotFound)
@@ -444,7 +444,7 @@ func (s *Store) Get(ctx context.Context, tenantID, id uuid.UUID) (Evaluation, er
 // configuration (telling progress every few queries) and stores the
 // results, or the failure. usage records the embedding tokens its query
 // embeddings cost.
-func (s *Store) Run(ctx context.Context, tenantID, id uuid.UUID, usage func(ctx context.Context, tokens int) error) error {
+func (s *Evaluations) Run(ctx context.Context, tenantID, id uuid.UUID, usage func(ctx context.Context, tokens int) error) error {
 	if s.searcher == nil {
 		return errors.New("evals: this store cannot run evaluations (no searcher)")
 	}
@@ -514,14 +514,14 @@ func (s *Store) Run(ctx context.Context, tenantID, id uuid.UUID, usage func(ctx 
 		WHERE tenant_id = $1 AND id = $2 RETURNING `+columns, out, tokens)
 }
 
-func (s *Store) fail(ctx context.Context, tenantID, id uuid.UUID, msg string) error {
+func (s *Evaluations) fail(ctx context.Context, tenantID, id uuid.UUID, msg string) error {
 	return s.complete(ctx, tenantID, id, `UPDATE evaluations SET status = 'failed', error_message = $3, finished_at = now()
 		WHERE tenant_id = $1 AND id = $2 RETURNING `+columns, msg)
 }
 
 // complete runs update, which ends the evaluation and returns its columns,
 // and records evaluation.completed in the same transaction.
-func (s *Store) complete(ctx context.Context, tenantID, id uuid.UUID, update string, args ...any) error {
+func (s *Evaluations) complete(ctx context.Context, tenantID, id uuid.UUID, update string, args ...any) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		e, err := scan(tx.QueryRow(ctx, update, append([]any{tenantID, id}, args...)...))
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -549,7 +549,7 @@ func trim(s string) string {
 
 // Apply sets the agent's retrieval mode, fusion and weights to the
 // evaluation's best configuration, and returns the agent.
-func (s *Store) Apply(ctx context.Context, tenantID, id uuid.UUID, agentID string) (agents.Agent, search.Config, error) {
+func (s *Evaluations) Apply(ctx context.Context, tenantID, id uuid.UUID, agentID string) (agents.Agent, search.Config, error) {
 	e, err := s.Get(ctx, tenantID, id)
 	if err != nil {
 		return agents.Agent{}, search.Config{}, err

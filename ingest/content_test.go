@@ -141,7 +141,7 @@ func TestDetectReadsOnlyTheHeadAndTheZipDirectory(t *testing.T) {
 
 type contentBundle struct {
 	pool   *pgxpool.Pool
-	store  *ingest.Store
+	store  *ingest.Documents
 	queue  *jobs.Queue
 	tenant uuid.UUID
 }
@@ -153,7 +153,7 @@ func setupContent(t *testing.T) *contentBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &contentBundle{pool: pool, store: ingest.NewStore(pool), queue: q, tenant: newTenant(t, pool).ID}
+	return &contentBundle{pool: pool, store: ingest.NewDocuments(pool), queue: q, tenant: newTenant(t, pool).ID}
 }
 
 func (b *contentBundle) create(t *testing.T, c ingest.Content) ingest.Document {
@@ -238,7 +238,7 @@ func TestStoreContent(t *testing.T) {
 		b := setupContent(t)
 		d := b.create(t, ingest.BytesContent([]byte("tenant A's file")))
 		box, _ := secret.NewBox(secret.NewKey())
-		tn, err := agents.NewStore(b.pool, box).CreateTenant(t.Context(), agents.TenantPatch{Name: ragd.Some("Other")})
+		tn, err := agents.NewControlPlane(b.pool, box).CreateTenant(t.Context(), agents.TenantPatch{Name: ragd.Some("Other")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -262,7 +262,7 @@ func TestStoreContent(t *testing.T) {
 	})
 }
 
-func readContent(t *testing.T, s *ingest.Store, tenant, id uuid.UUID) ([]byte, int64) {
+func readContent(t *testing.T, s *ingest.Documents, tenant, id uuid.UUID) ([]byte, int64) {
 	t.Helper()
 	_, r, size, err := s.OpenContent(t.Context(), tenant, id)
 	if err != nil {

@@ -20,10 +20,10 @@ import (
 // each, indexed in the default space (the local embedder at 256
 // dimensions, the embedded store), and a second space (local at 128).
 type benchTenant struct {
-	store  *ingest.Store
+	store  *ingest.Documents
 	p      *ingest.Pipeline
 	q      *jobs.Queue
-	spaces *search.Spaces
+	spaces *search.Indexes
 	tenant ingest.Document // TenantID only
 	to     search.Space
 }
@@ -40,7 +40,7 @@ func setupBenchTenant(b *testing.B, docs int) *benchTenant {
 	}
 	b.Cleanup(func() { vectors.Close() })
 	to := search.Space{Model: embedder.LocalModel, Dimensions: 128}
-	spaces := search.NewSpaces(search.Index{Embedder: def, Store: vectors}, func(ctx context.Context, sp search.Space) (search.Index, error) {
+	spaces := search.NewIndexes(search.Index{Embedder: def, Store: vectors}, func(ctx context.Context, sp search.Space) (search.Index, error) {
 		e, err := embedder.NewLocal(sp.Dimensions)
 		if err != nil {
 			return search.Index{}, err
@@ -49,7 +49,7 @@ func setupBenchTenant(b *testing.B, docs int) *benchTenant {
 		return search.Index{Embedder: e, Store: s}, err
 	})
 	b.Cleanup(func() { spaces.Close() })
-	store := ingest.NewStore(pool)
+	store := ingest.NewDocuments(pool)
 	p, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{Embedder: def, Vectors: vectors, Spaces: spaces,
 		Chunking: chunker.Options{MaxTokens: 64, OverlapTokens: 8}}, slog.New(slog.DiscardHandler))
 	if err != nil {

@@ -51,10 +51,10 @@ func (s *switchEmb) Embed(ctx context.Context, tenantID uuid.UUID, texts []strin
 }
 
 type migrationEnv struct {
-	store    *ingest.Store
+	store    *ingest.Documents
 	p        *ingest.Pipeline
 	q        *jobs.Queue
-	spaces   *search.Spaces
+	spaces   *search.Indexes
 	target   *switchEmb
 	tstore   *gateDelete
 	to       search.Space
@@ -83,16 +83,16 @@ func setupMigrationWith(t *testing.T, def embedder.Embedder) *migrationEnv {
 	target := &switchEmb{Embedder: l32}
 	gd := &gateDelete{}
 	to := search.Space{Model: embedder.LocalModel, Dimensions: 32}
-	spaces := search.NewSpaces(search.Index{Embedder: def, Store: vectors}, func(ctx context.Context, sp search.Space) (search.Index, error) {
+	spaces := search.NewIndexes(search.Index{Embedder: def, Store: vectors}, func(ctx context.Context, sp search.Space) (search.Index, error) {
 		if sp != to {
 			return search.Index{}, search.ErrUnknownSpace
 		}
 		s, err := search.OpenEmbedded(t.TempDir())
-		gd.Store = s
+		gd.VectorStore = s
 		return search.Index{Embedder: target, Store: gd}, err
 	})
 	t.Cleanup(func() { spaces.Close() })
-	store := ingest.NewStore(pool)
+	store := ingest.NewDocuments(pool)
 	p, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{Embedder: def, Vectors: vectors, Spaces: spaces}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -205,7 +205,7 @@ func TestMigrationReindexKeepsDocumentFindable(t *testing.T) {
 }
 
 type gateDelete struct {
-	search.Store
+	search.VectorStore
 	mu      sync.Mutex
 	armed   bool
 	entered chan struct{}
@@ -232,7 +232,7 @@ func (g *gateDelete) DeleteTenant(ctx context.Context, tenant uuid.UUID) error {
 		close(entered)
 		<-release
 	}
-	return g.Store.DeleteTenant(ctx, tenant)
+	return g.VectorStore.DeleteTenant(ctx, tenant)
 }
 
 func (g *gateDelete) DeleteDocument(ctx context.Context, tenant, doc uuid.UUID, v search.Versions) error {
@@ -244,7 +244,7 @@ func (g *gateDelete) DeleteDocument(ctx context.Context, tenant, doc uuid.UUID, 
 		close(g.entered)
 		<-g.release
 	}
-	return g.Store.DeleteDocument(ctx, tenant, doc, v)
+	return g.VectorStore.DeleteDocument(ctx, tenant, doc, v)
 }
 
 // A run that finished after its migration was cancelled removes its

@@ -64,7 +64,7 @@ func TestMigrationResumesAfterACrash(t *testing.T) {
 	local32, _ := embedder.NewLocal(32)
 	target := &crashAfter{Embedder: local32, texts: map[string]int{}}
 	to := search.Space{Model: embedder.LocalModel, Dimensions: 32}
-	spaces := search.NewSpaces(search.Index{Embedder: def, Store: vectors}, func(ctx context.Context, sp search.Space) (search.Index, error) {
+	spaces := search.NewIndexes(search.Index{Embedder: def, Store: vectors}, func(ctx context.Context, sp search.Space) (search.Index, error) {
 		if sp != to {
 			return search.Index{}, search.ErrUnknownSpace
 		}
@@ -72,7 +72,7 @@ func TestMigrationResumesAfterACrash(t *testing.T) {
 		return search.Index{Embedder: target, Store: s}, err
 	})
 	defer spaces.Close()
-	store := ingest.NewStore(pool)
+	store := ingest.NewDocuments(pool)
 	p, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{Embedder: def, Vectors: vectors, Spaces: spaces}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

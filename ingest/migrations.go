@@ -179,7 +179,7 @@ func readTenantSpaces(ctx context.Context, q querier, tenantID uuid.UUID) (tenan
 
 // SearchSpace implements search.Router: the space tenantID's searches use
 // (zero: the default).
-func (s *Store) SearchSpace(ctx context.Context, tenantID uuid.UUID) (search.Space, error) {
+func (s *Documents) SearchSpace(ctx context.Context, tenantID uuid.UUID) (search.Space, error) {
 	sp, _, err := searchSpace(ctx, s.pool, tenantID)
 	return sp, err
 }
@@ -188,7 +188,7 @@ func (s *Store) SearchSpace(ctx context.Context, tenantID uuid.UUID) (search.Spa
 // documents takes. Tokens count each chunk as it is embedded: its text's
 // tokens, and about a token for every 4 bytes of the title and heading
 // path put before it (IndexText).
-func (s *Store) EstimateMigration(ctx context.Context, tenantID uuid.UUID) (MigrationEstimate, error) {
+func (s *Documents) EstimateMigration(ctx context.Context, tenantID uuid.UUID) (MigrationEstimate, error) {
 	var e MigrationEstimate
 	err := s.pool.QueryRow(ctx, `SELECT
 		(SELECT count(*) FROM documents WHERE tenant_id = $1 AND status <> 'deleting' AND indexed_version IS NOT NULL),
@@ -212,7 +212,7 @@ type MigrationInput struct {
 // CreateMigration starts moving tenantID to in.To; a *ragd.ConflictError
 // when a migration of the tenant is under way or in.From is no longer the
 // tenant's space.
-func (s *Store) CreateMigration(ctx context.Context, tenantID uuid.UUID, in MigrationInput, q MigrationQueue) (Migration, error) {
+func (s *Documents) CreateMigration(ctx context.Context, tenantID uuid.UUID, in MigrationInput, q MigrationQueue) (Migration, error) {
 	var m Migration
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := lockSpaces(ctx, tx, tenantID, true); err != nil {
@@ -260,7 +260,7 @@ func (s *Store) CreateMigration(ctx context.Context, tenantID uuid.UUID, in Migr
 }
 
 // GetMigration returns one of tenantID's migrations.
-func (s *Store) GetMigration(ctx context.Context, tenantID, id uuid.UUID) (Migration, error) {
+func (s *Documents) GetMigration(ctx context.Context, tenantID, id uuid.UUID) (Migration, error) {
 	m, err := scanMigration(s.pool.QueryRow(ctx, "SELECT "+migrationColumns+" FROM embedding_migrations WHERE tenant_id = $1 AND id = $2", tenantID, id))
 	if err != nil {
 		return m, notFound(err, "get migration")
@@ -269,14 +269,14 @@ func (s *Store) GetMigration(ctx context.Context, tenantID, id uuid.UUID) (Migra
 }
 
 // LiveMigration returns tenantID's migration under way (nil: none).
-func (s *Store) LiveMigration(ctx context.Context, tenantID uuid.UUID) (*Migration, error) {
+func (s *Documents) LiveMigration(ctx context.Context, tenantID uuid.UUID) (*Migration, error) {
 	t, err := readTenantSpaces(ctx, s.pool, tenantID)
 	return t.live, err
 }
 
 // CheckNoLiveMigration is the conflict CreateMigration would meet now
 // because a migration of the tenant is under way (nil: none is).
-func (s *Store) CheckNoLiveMigration(ctx context.Context, tenantID uuid.UUID) error {
+func (s *Documents) CheckNoLiveMigration(ctx context.Context, tenantID uuid.UUID) error {
 	m, err := s.LiveMigration(ctx, tenantID)
 	if err != nil || m == nil {
 		return err
@@ -285,7 +285,7 @@ func (s *Store) CheckNoLiveMigration(ctx context.Context, tenantID uuid.UUID) er
 }
 
 // ListMigrations returns a page of tenantID's migrations, oldest first.
-func (s *Store) ListMigrations(ctx context.Context, tenantID uuid.UUID, p ragd.Page) ([]Migration, *ragd.Cursor, error) {
+func (s *Documents) ListMigrations(ctx context.Context, tenantID uuid.UUID, p ragd.Page) ([]Migration, *ragd.Cursor, error) {
 	limit := min(cmp.Or(p.Limit, ragd.DefaultPageLimit), ragd.MaxPageLimit)
 	var at time.Time
 	var after string
@@ -314,7 +314,7 @@ const (
 
 // EndMigration cancels, rolls back or completes a migration; a
 // *ragd.ConflictError when its state does not allow it.
-func (s *Store) EndMigration(ctx context.Context, tenantID, id uuid.UUID, how string, q MigrationQueue) (Migration, error) {
+func (s *Documents) EndMigration(ctx context.Context, tenantID, id uuid.UUID, how string, q MigrationQueue) (Migration, error) {
 	from, to := map[string]string{EndCancel: MigrationBuilding, EndRollback: MigrationActive, EndComplete: MigrationActive}[how],
 		map[string]string{EndCancel: MigrationCancelled, EndRollback: MigrationRolledBack, EndComplete: MigrationCompleted}[how]
 	if from == "" {
@@ -325,7 +325,7 @@ func (s *Store) EndMigration(ctx context.Context, tenantID, id uuid.UUID, how st
 
 // setMigrationState moves a migration from state from to state to (with
 // its error) and queues what the new state asks.
-func (s *Store) setMigrationState(ctx context.Context, tenantID, id uuid.UUID, from, to string, cause *string, q MigrationQueue) (Migration, error) {
+func (s *Documents) setMigrationState(ctx context.Context, tenantID, id uuid.UUID, from, to string, cause *string, q MigrationQueue) (Migration, error) {
 	var m Migration
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := lockSpaces(ctx, tx, tenantID, true); err != nil {
@@ -359,7 +359,7 @@ var errNotComplete = errors.New("the target index lacks documents")
 
 // cutOver switches the tenant's search to the target, if the target holds
 // every searchable document at its searchable version.
-func (s *Store) cutOver(ctx context.Context, m Migration, q MigrationQueue) (Migration, error) {
+func (s *Documents) cutOver(ctx context.Context, m Migration, q MigrationQueue) (Migration, error) {
 	var out Migration
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := lockSpaces(ctx, tx, m.TenantID, true); err != nil {
@@ -400,7 +400,7 @@ var errMigrationMoved = errors.New("the migration's state changed")
 // pass is over, searchable documents the target lacks at their searchable
 // version (made searchable while the pass ran by a run that did not embed
 // for the target).
-func (s *Store) migrationBatch(ctx context.Context, m Migration, limit int) ([]Document, []int, error) {
+func (s *Documents) migrationBatch(ctx context.Context, m Migration, limit int) ([]Document, []int, error) {
 	var rows pgx.Rows
 	var err error
 	if !m.scanned {
@@ -433,7 +433,7 @@ func (s *Store) migrationBatch(ctx context.Context, m Migration, limit int) ([]D
 // migrated records that a document's version is in the target, with the
 // job's progress; it fails with errMigrationMoved when the migration is no
 // longer building.
-func (s *Store) migrated(ctx context.Context, m Migration, d Document, version int, st migrateStats, cursor *uuid.UUID, scanned bool) error {
+func (s *Documents) migrated(ctx context.Context, m Migration, d Document, version int, st migrateStats, cursor *uuid.UUID, scanned bool) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE embedding_migrations SET done_documents = done_documents + $2, done_chunks = done_chunks + $3,
 			embedding_tokens = embedding_tokens + $4, cache_hits = cache_hits + $5, cursor = coalesce($6, cursor), scanned = scanned OR $7,
@@ -467,7 +467,7 @@ func recordMigrated(ctx context.Context, tx pgx.Tx, migrationID, docID uuid.UUID
 }
 
 // completeDue completes an active migration whose rollback window is over.
-func (s *Store) completeDue(ctx context.Context, m Migration, q MigrationQueue) (Migration, error) {
+func (s *Documents) completeDue(ctx context.Context, m Migration, q MigrationQueue) (Migration, error) {
 	out, err := s.setMigrationState(ctx, m.TenantID, m.ID, MigrationActive, MigrationCompleted, nil, q)
 	var ce *ragd.ConflictError
 	if errors.As(err, &ce) {
@@ -477,7 +477,7 @@ func (s *Store) completeDue(ctx context.Context, m Migration, q MigrationQueue) 
 }
 
 // failMigration ends a building migration whose target cannot be built.
-func (s *Store) failMigration(ctx context.Context, m Migration, cause string, q MigrationQueue) error {
+func (s *Documents) failMigration(ctx context.Context, m Migration, cause string, q MigrationQueue) error {
 	_, err := s.setMigrationState(ctx, m.TenantID, m.ID, MigrationBuilding, MigrationFailed, &cause, q)
 	var ce *ragd.ConflictError
 	if errors.As(err, &ce) {
@@ -492,7 +492,7 @@ func (s *Store) failMigration(ctx context.Context, m Migration, cause string, q 
 // embedding_space_purges that keeps a migration to sp from starting
 // until it is done: a removal of a large tenant's points holds no lock
 // that the tenant's ingestion, or a pool connection, would wait on.
-func (s *Store) clearSpace(ctx context.Context, tenantID uuid.UUID, sp, def search.Space, purge func(ctx context.Context) error) error {
+func (s *Documents) clearSpace(ctx context.Context, tenantID uuid.UUID, sp, def search.Space, purge func(ctx context.Context) error) error {
 	unused, guard := false, uuid.New()
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := lockSpaces(ctx, tx, tenantID, true); err != nil {
@@ -532,7 +532,7 @@ func (s *Store) clearSpace(ctx context.Context, tenantID uuid.UUID, sp, def sear
 // withSpaceUnused runs purge under the tenant's exclusive lock unless sp
 // is one the tenant's documents go to: for a small removal (one
 // document's points), which a migration to sp then waits for.
-func (s *Store) withSpaceUnused(ctx context.Context, tenantID uuid.UUID, sp, def search.Space, purge func(ctx context.Context) error) error {
+func (s *Documents) withSpaceUnused(ctx context.Context, tenantID uuid.UUID, sp, def search.Space, purge func(ctx context.Context) error) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := lockSpaces(ctx, tx, tenantID, true); err != nil {
 			return err
@@ -549,7 +549,7 @@ func (s *Store) withSpaceUnused(ctx context.Context, tenantID uuid.UUID, sp, def
 }
 
 // AllSpaces returns every space other than the default ever migrated to.
-func (s *Store) AllSpaces(ctx context.Context) ([]search.Space, error) {
+func (s *Documents) AllSpaces(ctx context.Context) ([]search.Space, error) {
 	rows, err := s.pool.Query(ctx, "SELECT model, dimensions FROM embedding_spaces ORDER BY model, dimensions")
 	if err != nil {
 		return nil, fmt.Errorf("list embedding spaces: %w", err)

@@ -51,11 +51,11 @@ func (l Limits) WithDefaults() Limits {
 // Pipeline does the work of an ingest job: extract, chunk, store, and,
 // with an embedder and a vector store, embed and index.
 type Pipeline struct {
-	store  *Store
+	store  *Documents
 	tok    chunker.Tokenizer
 	limits Limits
 	chunks chunker.Options
-	spaces *search.Spaces // nil: nothing is embedded
+	spaces *search.Indexes // nil: nothing is embedded
 	// migrations ends a migration whose other space refuses (nil: none).
 	migrations MigrationQueue
 	sandbox    *sandbox.Pool
@@ -74,11 +74,11 @@ type PipelineConfig struct {
 	// Embedder and Vectors, when both are set, make a document searchable
 	// before it is ready. Without them, ready means chunked.
 	Embedder embedder.Embedder
-	Vectors  search.Store
+	Vectors  search.VectorStore
 	// Spaces, instead of Embedder and Vectors, embeds each tenant's
 	// documents in its embedding space (and, during a migration, in the
 	// other space too); its default index is Embedder and Vectors'.
-	Spaces *search.Spaces
+	Spaces *search.Indexes
 	// Metrics records stage durations, outcomes and embedding costs (nil: none).
 	Metrics *metrics.Metrics
 	// EmbedBatch is how many chunks are embedded between progress updates
@@ -101,7 +101,7 @@ type PipelineConfig struct {
 }
 
 // NewPipeline returns a pipeline that tokenizes with tok.
-func NewPipeline(store *Store, tok chunker.Tokenizer, cfg PipelineConfig, log *slog.Logger) (*Pipeline, error) {
+func NewPipeline(store *Documents, tok chunker.Tokenizer, cfg PipelineConfig, log *slog.Logger) (*Pipeline, error) {
 	opts := cfg.Chunking.WithDefaults()
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("chunking: %w", err)
@@ -111,7 +111,7 @@ func NewPipeline(store *Store, tok chunker.Tokenizer, cfg PipelineConfig, log *s
 	}
 	spaces := cfg.Spaces
 	if spaces == nil && cfg.Embedder != nil {
-		spaces = search.Single(cfg.Embedder, cfg.Vectors)
+		spaces = search.SingleIndex(cfg.Embedder, cfg.Vectors)
 	}
 	if spaces != nil {
 		def := spaces.Default()
@@ -630,7 +630,7 @@ type result struct {
 // before close has returned; none is made after.
 type progress struct {
 	ctx     context.Context
-	store   *Store
+	store   *Documents
 	doc     Document
 	started time.Time
 	after   time.Duration
@@ -643,7 +643,7 @@ type progress struct {
 	err          error // errStale once a write found the version gone
 }
 
-func (s *Store) newProgress(ctx context.Context, doc Document, started time.Time, after time.Duration) *progress {
+func (s *Documents) newProgress(ctx context.Context, doc Document, started time.Time, after time.Duration) *progress {
 	r := &progress{ctx: ctx, store: s, doc: doc, started: started, after: after}
 	r.timer = time.AfterFunc(after, func() {
 		r.mu.Lock()
@@ -692,7 +692,7 @@ func (r *progress) close() {
 // setStage records progress for the document's version; errStale when the
 // document was deleted or superseded meanwhile.
 // With start, the run's first, it also sets started_at to started.
-func (s *Store) setStage(ctx context.Context, d Document, stage string, progress float64, started time.Time, start bool) error {
+func (s *Documents) setStage(ctx context.Context, d Document, stage string, progress float64, started time.Time, start bool) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE documents SET status = 'processing', stage = $4, progress = $5,
 		started_at = CASE WHEN $6 THEN $7 ELSE started_at END, finished_at = NULL,
 		error_code = NULL, error_message = NULL, updated_at = now()
@@ -711,7 +711,7 @@ func (s *Store) setStage(ctx context.Context, d Document, stage string, progress
 // setFailed marks the document's version failed and forgets its password;
 // errStale when it was deleted or superseded meanwhile. started, when
 // not nil, is when this run started.
-func (s *Store) setFailed(ctx context.Context, d Document, started *time.Time, e *Error) error {
+func (s *Documents) setFailed(ctx context.Context, d Document, started *time.Time, e *Error) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		failed, err := scanDoc(tx.QueryRow(ctx, `UPDATE documents SET status = 'failed', stage = NULL, error_code = $4, error_message = $5,
 			started_at = coalesce($6, started_at), finished_at = now(), updated_at = now()
@@ -742,7 +742,7 @@ func (s *Store) setFailed(ctx context.Context, d Document, started *time.Time, e
 // the run wrote every index the tenant's documents go to (errSpacesChanged
 // otherwise, with nothing changed) and records the version as in a
 // building migration's target when the run wrote it.
-func (s *Store) finish(ctx context.Context, d Document, pieces []chunker.Chunk, r result, check *spaceCheck) error {
+func (s *Documents) finish(ctx context.Context, d Document, pieces []chunker.Chunk, r result, check *spaceCheck) error {
 	var embedMS, indexMS, tokens, hits *int
 	if r.indexed {
 		embedMS, indexMS, tokens, hits = &r.embedMS, &r.indexMS, &r.embedTokens, &r.cacheHits

@@ -30,7 +30,7 @@ import (
 )
 
 type pipelineBundle struct {
-	store    *ingest.Store
+	store    *ingest.Documents
 	pipeline *ingest.Pipeline
 	queue    *jobs.Queue
 	tenant   uuid.UUID
@@ -49,7 +49,7 @@ func setupPipeline(t *testing.T) *pipelineBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := ingest.NewStore(pool, ingest.WithPasswordBox(box))
+	store := ingest.NewDocuments(pool, ingest.WithPasswordBox(box))
 	p, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{Chunking: chunker.Options{MaxTokens: 32, OverlapTokens: 4}}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -106,15 +106,15 @@ func (c *crashingEmbedder) Embed(ctx context.Context, tenantID uuid.UUID, texts 
 
 func TestPipelineIndexing(t *testing.T) {
 	t.Parallel()
-	for name, open := range map[string]func(t *testing.T) search.Store{
-		"Embedded": func(t *testing.T) search.Store {
+	for name, open := range map[string]func(t *testing.T) search.VectorStore{
+		"Embedded": func(t *testing.T) search.VectorStore {
 			s, err := search.OpenEmbedded(t.TempDir())
 			if err != nil {
 				t.Fatal(err)
 			}
 			return s
 		},
-		"Qdrant": func(t *testing.T) search.Store {
+		"Qdrant": func(t *testing.T) search.VectorStore {
 			s, err := search.OpenQdrant(search.QdrantConfig{URL: qdranttest.Start(t)})
 			if err != nil {
 				t.Fatal(err)
@@ -129,7 +129,7 @@ func TestPipelineIndexing(t *testing.T) {
 	}
 }
 
-func testPipelineIndexing(t *testing.T, vectors search.Store) {
+func testPipelineIndexing(t *testing.T, vectors search.VectorStore) {
 	ctx := context.Background()
 	pool := pgtest.NewPool(t)
 	tenant := newTenant(t, pool)
@@ -137,7 +137,7 @@ func testPipelineIndexing(t *testing.T, vectors search.Store) {
 	local, _ := embedder.NewLocal(32)
 	crash := &crashingEmbedder{Embedder: local}
 	defer vectors.Close()
-	store := ingest.NewStore(pool)
+	store := ingest.NewDocuments(pool)
 	// 24 tokens cut the report into three chunks, so two embedding calls
 	// of two: the second is the one that crashes.
 	p, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{
@@ -248,7 +248,7 @@ func TestPipelineShowsStagesOfLongRuns(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer vectors.Close()
-			store := ingest.NewStore(pool)
+			store := ingest.NewDocuments(pool)
 			p, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{Embedder: slowEmbedder{local, tc.embedDelay},
 				Vectors: vectors, ProgressAfter: tc.after}, slog.New(slog.DiscardHandler))
 			if err != nil {
@@ -423,7 +423,7 @@ func TestPipelineWithOpenAI(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer vectors.Close()
-	store := ingest.NewStore(pool)
+	store := ingest.NewDocuments(pool)
 	p, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{
 		Chunking: chunker.Options{MaxTokens: 32, OverlapTokens: 4}, Embedder: embedder.NewCached(oa, pool), Vectors: vectors,
 	}, slog.New(slog.DiscardHandler))
@@ -489,7 +489,7 @@ func TestPipelineWithOpenAI(t *testing.T) {
 func newTenant(t testing.TB, pool *pgxpool.Pool) agents.Tenant {
 	t.Helper()
 	box, _ := secret.NewBox(secret.NewKey())
-	tenant, err := agents.NewStore(pool, box).CreateTenant(context.Background(), agents.TenantPatch{Name: ragd.Some("T")})
+	tenant, err := agents.NewControlPlane(pool, box).CreateTenant(context.Background(), agents.TenantPatch{Name: ragd.Some("T")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ type QuotaUsage struct {
 
 // quotaUsage reads a tenant's quotas and what it uses of them, in q (a
 // pool or a transaction).
-func (s *Store) quotaUsage(ctx context.Context, q pgx.Tx, tenantID uuid.UUID) (QuotaUsage, error) {
+func (s *Documents) quotaUsage(ctx context.Context, q pgx.Tx, tenantID uuid.UUID) (QuotaUsage, error) {
 	var u QuotaUsage
 	var row pgx.Row
 	const query = `SELECT coalesce(t.quota_documents, $2), coalesce(t.quota_stored_bytes, $3), coalesce(t.quota_embedding_tokens, $4),
@@ -66,7 +66,7 @@ func (s *Store) quotaUsage(ctx context.Context, q pgx.Tx, tenantID uuid.UUID) (Q
 // quotas do not allow. It serialises the tenant's uploads for the rest of
 // tx when any quota is set, so that two at once cannot both take the last
 // place.
-func (s *Store) checkUploadQuota(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, size int64) error {
+func (s *Documents) checkUploadQuota(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, size int64) error {
 	// Without quotas nothing is counted and uploads are not serialised.
 	var docs, bytes, tokens *int64
 	err := tx.QueryRow(ctx, `SELECT coalesce(quota_documents, $2), coalesce(quota_stored_bytes, $3), coalesce(quota_embedding_tokens, $4)
@@ -99,7 +99,7 @@ func (s *Store) checkUploadQuota(ctx context.Context, tx pgx.Tx, tenantID uuid.U
 // tokensLeft says whether the tenant may still spend embedding tokens this
 // month; a document already under way may take the quota past its limit
 // (by at most one document), the next one fails.
-func (s *Store) tokensLeft(ctx context.Context, tenantID uuid.UUID) error {
+func (s *Documents) tokensLeft(ctx context.Context, tenantID uuid.UUID) error {
 	month := monthStart(time.Now())
 	var limit *int64
 	var used int64

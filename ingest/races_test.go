@@ -21,7 +21,7 @@ import (
 // gatedStore holds the first Upsert of points of one content version until
 // released: a run that is slow at the worst moment.
 type gatedStore struct {
-	search.Store
+	search.VectorStore
 	version          int
 	entered, release chan struct{}
 	once             sync.Once
@@ -34,7 +34,7 @@ func (g *gatedStore) Upsert(ctx context.Context, tenant uuid.UUID, pts []search.
 			<-g.release
 		})
 	}
-	return g.Store.Upsert(ctx, tenant, pts)
+	return g.VectorStore.Upsert(ctx, tenant, pts)
 }
 
 type raceBundle struct {
@@ -55,8 +55,8 @@ func setupRace(t *testing.T) *raceBundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { vectors.Close() })
-	gate := &gatedStore{Store: vectors, version: -1, entered: make(chan struct{}), release: make(chan struct{})}
-	store := ingest.NewStore(pool)
+	gate := &gatedStore{VectorStore: vectors, version: -1, entered: make(chan struct{}), release: make(chan struct{})}
+	store := ingest.NewDocuments(pool)
 	p, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{
 		Chunking: chunker.Options{MaxTokens: 32, OverlapTokens: 4}, Embedder: emb, Vectors: gate,
 	}, slog.New(slog.DiscardHandler))

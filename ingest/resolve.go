@@ -10,7 +10,7 @@ import (
 // Resolve says which of ids are the tenant's documents, and which
 // documents carry each of externalIDs (several may share one); documents being deleted count as gone.
 // What it does not return does not exist for the tenant.
-func (s *Store) Resolve(ctx context.Context, tenantID uuid.UUID, ids []uuid.UUID, externalIDs []string) (map[uuid.UUID]bool, map[string][]uuid.UUID, error) {
+func (s *Documents) Resolve(ctx context.Context, tenantID uuid.UUID, ids []uuid.UUID, externalIDs []string) (map[uuid.UUID]bool, map[string][]uuid.UUID, error) {
 	found, byExternal := map[uuid.UUID]bool{}, map[string][]uuid.UUID{}
 	if len(ids) == 0 && len(externalIDs) == 0 {
 		return found, byExternal, nil

@@ -47,41 +47,41 @@ type Events interface {
 	Record(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, typ string, subjectID uuid.UUID, data any) error
 }
 
-// Store keeps documents, their bytes and their chunks in Postgres. Every
+// Documents keeps documents, their bytes and their chunks in Postgres. Every
 // method takes the tenant id and filters on it.
-type Store struct {
+type Documents struct {
 	pool   *pgxpool.Pool
 	quotas Quotas
 	box    *secret.Box
 	events Events
 }
 
-// StoreOption configures a Store.
-type StoreOption func(*Store)
+// StoreOption configures Documents.
+type StoreOption func(*Documents)
 
 // WithDefaultQuotas sets the quotas of tenants that have none of their own.
-func WithDefaultQuotas(q Quotas) StoreOption { return func(s *Store) { s.quotas = q } }
+func WithDefaultQuotas(q Quotas) StoreOption { return func(s *Documents) { s.quotas = q } }
 
 // WithPasswordBox seals the passwords of protected uploads with box while
 // they wait for their ingest job. Without it, an upload with a password is
 // refused.
-func WithPasswordBox(box *secret.Box) StoreOption { return func(s *Store) { s.box = box } }
+func WithPasswordBox(box *secret.Box) StoreOption { return func(s *Documents) { s.box = box } }
 
 // WithEvents records documents turning ready or failed and being deleted
 // with events, in the transactions that change them.
-func WithEvents(e Events) StoreOption { return func(s *Store) { s.events = e } }
+func WithEvents(e Events) StoreOption { return func(s *Documents) { s.events = e } }
 
 // record records an event of d's, when the store has Events.
-func (s *Store) record(ctx context.Context, tx pgx.Tx, typ string, d Document) error {
+func (s *Documents) record(ctx context.Context, tx pgx.Tx, typ string, d Document) error {
 	if s.events == nil {
 		return nil
 	}
 	return s.events.Record(ctx, tx, d.TenantID, typ, d.ID, d)
 }
 
-// NewStore returns a Store on pool.
-func NewStore(pool *pgxpool.Pool, opts ...StoreOption) *Store {
-	s := &Store{pool: pool}
+// NewDocuments returns the documents store on pool.
+func NewDocuments(pool *pgxpool.Pool, opts ...StoreOption) *Documents {
+	s := &Documents{pool: pool}
 	for _, o := range opts {
 		o(s)
 	}
@@ -167,7 +167,7 @@ type Created struct {
 // not. The same bytes again with a password, while the tenant's existing
 // document with them failed for want of one, queue that document again
 // with the password.
-func (s *Store) Create(ctx context.Context, tenantID uuid.UUID, u Upload, opts CreateOptions, q Enqueuer) (Created, error) {
+func (s *Documents) Create(ctx context.Context, tenantID uuid.UUID, u Upload, opts CreateOptions, q Enqueuer) (Created, error) {
 	if u.Content == nil {
 		return Created{}, errors.New("create document: the upload has no content")
 	}
@@ -307,7 +307,7 @@ func (s *Store) Create(ctx context.Context, tenantID uuid.UUID, u Upload, opts C
 // nothing. A run's final announcement lost to a crash is made again when
 // its job is delivered again (Pipeline.Process); the others are followed
 // by later ones.
-func (s *Store) announce(ctx context.Context, id uuid.UUID) {
+func (s *Documents) announce(ctx context.Context, id uuid.UUID) {
 	_, _ = s.pool.Exec(context.WithoutCancel(ctx), "SELECT pg_notify($1, $2)", notifyChannel, id.String())
 }
 
@@ -342,7 +342,7 @@ func writeParts(ctx context.Context, tx pgx.Tx, docID uuid.UUID, c Content) erro
 	return err
 }
 
-func (s *Store) rememberKey(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, key string, hash []byte, docID uuid.UUID, status int) error {
+func (s *Documents) rememberKey(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, key string, hash []byte, docID uuid.UUID, status int) error {
 	if key == "" {
 		return nil
 	}
@@ -389,7 +389,7 @@ func nilIfZero(n int) *int {
 }
 
 // Get returns the tenant's document.
-func (s *Store) Get(ctx context.Context, tenantID, id uuid.UUID) (Document, error) {
+func (s *Documents) Get(ctx context.Context, tenantID, id uuid.UUID) (Document, error) {
 	d, err := scanDoc(s.pool.QueryRow(ctx, "SELECT "+docColumns+" FROM documents WHERE tenant_id = $1 AND id = $2", tenantID, id))
 	if err != nil {
 		return Document{}, notFound(err, "get document")
@@ -409,7 +409,7 @@ type Filter struct {
 
 // List returns a page of the tenant's documents, oldest first (or newest
 // first with f.NewestFirst).
-func (s *Store) List(ctx context.Context, tenantID uuid.UUID, f Filter, p ragd.Page) ([]Document, *ragd.Cursor, error) {
+func (s *Documents) List(ctx context.Context, tenantID uuid.UUID, f Filter, p ragd.Page) ([]Document, *ragd.Cursor, error) {
 	limit := p.Limit
 	if limit <= 0 {
 		limit = ragd.DefaultPageLimit
@@ -441,7 +441,7 @@ func (s *Store) List(ctx context.Context, tenantID uuid.UUID, f Filter, p ragd.P
 
 // Chunks returns a page of the chunks of the document's current version,
 // in order.
-func (s *Store) Chunks(ctx context.Context, tenantID, id uuid.UUID, p ragd.Page) ([]Chunk, *ragd.Cursor, error) {
+func (s *Documents) Chunks(ctx context.Context, tenantID, id uuid.UUID, p ragd.Page) ([]Chunk, *ragd.Cursor, error) {
 	d, err := s.Get(ctx, tenantID, id)
 	if err != nil {
 		return nil, nil, err
@@ -485,7 +485,7 @@ func (s *Store) Chunks(ctx context.Context, tenantID, id uuid.UUID, p ragd.Page)
 // OpenContent returns, so a missing document or unreadable bytes are
 // reported here rather than on the first Read. The caller closes the
 // reader.
-func (s *Store) OpenContent(ctx context.Context, tenantID, id uuid.UUID) (Document, io.ReadCloser, int64, error) {
+func (s *Documents) OpenContent(ctx context.Context, tenantID, id uuid.UUID) (Document, io.ReadCloser, int64, error) {
 	d, err := s.Get(ctx, tenantID, id)
 	if err != nil {
 		return Document{}, nil, 0, err
@@ -498,7 +498,7 @@ func (s *Store) OpenContent(ctx context.Context, tenantID, id uuid.UUID) (Docume
 }
 
 // openParts is OpenContent for a document already read.
-func (s *Store) openParts(ctx context.Context, d Document) (io.ReadCloser, error) {
+func (s *Documents) openParts(ctx context.Context, d Document) (io.ReadCloser, error) {
 	r := &partReader{ctx: ctx, s: s, tenantID: d.TenantID, docID: d.ID, size: d.SizeBytes}
 	if err := r.next(); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
@@ -509,7 +509,7 @@ func (s *Store) openParts(ctx context.Context, d Document) (io.ReadCloser, error
 // partReader reads a document's parts in order.
 type partReader struct {
 	ctx             context.Context
-	s               *Store
+	s               *Documents
 	tenantID, docID uuid.UUID
 	size, read      int64
 	seq             int
@@ -585,7 +585,7 @@ func (r *partReader) Close() error {
 // Reindex queues the document to be processed again as a new content
 // version; its current chunks stay until the new ones are stored. password
 // opens a protected PDF for that run ("" for none), as with Create.
-func (s *Store) Reindex(ctx context.Context, tenantID, id uuid.UUID, password secret.String, q Enqueuer) (Document, error) {
+func (s *Documents) Reindex(ctx context.Context, tenantID, id uuid.UUID, password secret.String, q Enqueuer) (Document, error) {
 	if len(password) > MaxPasswordLen {
 		var probs ragd.Problems
 		probs.Add("password", "must be at most %d bytes", MaxPasswordLen)
@@ -609,7 +609,7 @@ func (s *Store) Reindex(ctx context.Context, tenantID, id uuid.UUID, password se
 
 // requeue makes the document's next content version, with its password
 // (for a PDF) and its ingest job.
-func (s *Store) requeue(ctx context.Context, tx pgx.Tx, tenantID, id uuid.UUID, password secret.String, q Enqueuer) (Document, error) {
+func (s *Documents) requeue(ctx context.Context, tx pgx.Tx, tenantID, id uuid.UUID, password secret.String, q Enqueuer) (Document, error) {
 	d, err := scanDoc(tx.QueryRow(ctx, `UPDATE documents SET content_version = content_version + 1, status = 'queued',
 		stage = NULL, progress = 0, error_code = NULL, error_message = NULL, started_at = NULL, finished_at = NULL, updated_at = now()
 		WHERE tenant_id = $1 AND id = $2 AND status <> 'deleting' RETURNING `+docColumns, tenantID, id))
@@ -634,7 +634,7 @@ func (s *Store) requeue(ctx context.Context, tx pgx.Tx, tenantID, id uuid.UUID, 
 // returns it; duplicates are found by its hash), so the PDF cannot be
 // decrypted at upload time. Why not longer: forgetPassword deletes it in
 // the transaction that ends the version, or marks the document deleting.
-func (s *Store) sealPassword(ctx context.Context, tx pgx.Tx, d Document, password secret.String) error {
+func (s *Documents) sealPassword(ctx context.Context, tx pgx.Tx, d Document, password secret.String) error {
 	if password == "" {
 		_, err := tx.Exec(ctx, "DELETE FROM document_passwords WHERE document_id = $1", d.ID)
 		return err
@@ -654,7 +654,7 @@ func passwordBinding(id uuid.UUID, version int) []byte {
 }
 
 // password returns the password kept for d's content version, or "".
-func (s *Store) password(ctx context.Context, d Document) (secret.String, error) {
+func (s *Documents) password(ctx context.Context, d Document) (secret.String, error) {
 	var sealed []byte
 	err := s.pool.QueryRow(ctx, `SELECT sealed FROM document_passwords WHERE tenant_id = $1 AND document_id = $2 AND content_version = $3`,
 		d.TenantID, d.ID, d.ContentVersion).Scan(&sealed)
@@ -686,7 +686,7 @@ func forgetPassword(ctx context.Context, tx pgx.Tx, d Document) error {
 
 // Delete marks the document deleting (it leaves lists and results at once)
 // and queues the job that removes it.
-func (s *Store) Delete(ctx context.Context, tenantID, id uuid.UUID, q Enqueuer) (Document, error) {
+func (s *Documents) Delete(ctx context.Context, tenantID, id uuid.UUID, q Enqueuer) (Document, error) {
 	var out Document
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		d, err := scanDoc(tx.QueryRow(ctx, `UPDATE documents SET status = 'deleting', updated_at = now()
@@ -711,7 +711,7 @@ func (s *Store) Delete(ctx context.Context, tenantID, id uuid.UUID, q Enqueuer) 
 
 // Purge removes a document, its bytes and its chunks. Purging a document
 // that is already gone is not an error.
-func (s *Store) Purge(ctx context.Context, tenantID, id uuid.UUID) error {
+func (s *Documents) Purge(ctx context.Context, tenantID, id uuid.UUID) error {
 	_, err := s.pool.Exec(ctx, "DELETE FROM documents WHERE tenant_id = $1 AND id = $2", tenantID, id)
 	if err != nil {
 		return fmt.Errorf("purge document: %w", err)
@@ -721,7 +721,7 @@ func (s *Store) Purge(ctx context.Context, tenantID, id uuid.UUID) error {
 
 // readyDocuments lists the ready documents of a tenant (nil: of all
 // tenants), oldest first.
-func (s *Store) readyDocuments(ctx context.Context, tenantID *uuid.UUID) ([]Document, error) {
+func (s *Documents) readyDocuments(ctx context.Context, tenantID *uuid.UUID) ([]Document, error) {
 	rows, err := s.pool.Query(ctx, "SELECT "+docColumns+` FROM documents
 		WHERE status = 'ready' AND ($1::uuid IS NULL OR tenant_id = $1) ORDER BY created_at, id`, tenantID)
 	if err != nil {
@@ -736,7 +736,7 @@ func (s *Store) readyDocuments(ctx context.Context, tenantID *uuid.UUID) ([]Docu
 
 // indexedVersion returns the document and the content version whose
 // points are complete (0: none).
-func (s *Store) indexedVersion(ctx context.Context, tenantID, id uuid.UUID) (Document, int, error) {
+func (s *Documents) indexedVersion(ctx context.Context, tenantID, id uuid.UUID) (Document, int, error) {
 	var indexed *int
 	d, err := scanDoc(s.pool.QueryRow(ctx, "SELECT "+docColumns+", indexed_version FROM documents WHERE tenant_id = $1 AND id = $2", tenantID, id), &indexed)
 	if err != nil {
@@ -750,7 +750,7 @@ func (s *Store) indexedVersion(ctx context.Context, tenantID, id uuid.UUID) (Doc
 
 // storedChunks reads the chunks of a document's current version as the
 // chunker made them.
-func (s *Store) storedChunks(ctx context.Context, d Document) ([]chunker.Chunk, error) {
+func (s *Documents) storedChunks(ctx context.Context, d Document) ([]chunker.Chunk, error) {
 	rows, err := s.pool.Query(ctx, `SELECT idx, text, token_count, coalesce(page_start, 0), coalesce(page_end, 0), heading_path, start_offset, end_offset
 		FROM chunks WHERE tenant_id = $1 AND document_id = $2 AND content_version = $3 ORDER BY idx`, d.TenantID, d.ID, d.ContentVersion)
 	if err != nil {
@@ -765,14 +765,14 @@ func (s *Store) storedChunks(ctx context.Context, d Document) ([]chunker.Chunk, 
 
 // Searchable returns, of the given documents of a tenant, those search may
 // show: not being deleted, with a complete indexed version, keyed by id.
-func (s *Store) Searchable(ctx context.Context, tenantID uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]search.DocumentInfo, error) {
+func (s *Documents) Searchable(ctx context.Context, tenantID uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]search.DocumentInfo, error) {
 	docs, _, err := s.SearchableIn(ctx, tenantID, ids)
 	return docs, err
 }
 
 // SearchableIn is Searchable, and the tenant's search space (zero: the
 // default), in one query.
-func (s *Store) SearchableIn(ctx context.Context, tenantID uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]search.DocumentInfo, search.Space, error) {
+func (s *Documents) SearchableIn(ctx context.Context, tenantID uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]search.DocumentInfo, search.Space, error) {
 	rows, err := s.pool.Query(ctx, `SELECT t.embedding_model, t.embedding_dimensions, d.id, d.title, d.indexed_version
 		FROM tenants t LEFT JOIN documents d ON d.tenant_id = t.id AND d.id = ANY($2) AND d.status <> 'deleting' AND d.indexed_version IS NOT NULL
 		WHERE t.id = $1`, tenantID, ids)
@@ -801,7 +801,7 @@ func (s *Store) SearchableIn(ctx context.Context, tenantID uuid.UUID, ids []uuid
 
 // ExpireIdempotencyKeys forgets upload Idempotency-Keys made before t and
 // says how many.
-func (s *Store) ExpireIdempotencyKeys(ctx context.Context, t time.Time) (int64, error) {
+func (s *Documents) ExpireIdempotencyKeys(ctx context.Context, t time.Time) (int64, error) {
 	tag, err := s.pool.Exec(ctx, "DELETE FROM idempotency_keys WHERE created_at < $1", t)
 	if err != nil {
 		return 0, fmt.Errorf("expire idempotency keys: %w", err)

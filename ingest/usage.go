@@ -30,7 +30,7 @@ type Usage struct {
 
 // AddUsage adds to a tenant's running totals. A tenant that no longer
 // exists is ignored.
-func (s *Store) AddUsage(ctx context.Context, tenantID uuid.UUID, embeddingTokens, searches int) error {
+func (s *Documents) AddUsage(ctx context.Context, tenantID uuid.UUID, embeddingTokens, searches int) error {
 	return addUsage(ctx, s.pool, tenantID, embeddingTokens, searches)
 }
 
@@ -112,7 +112,7 @@ type UsageDay struct {
 // (UTC), today included, oldest first; a day without usage is all zeros.
 // days must be from 1 to MaxUsageDays, else a *ragd.ValidationError for
 // the field "days".
-func (s *Store) UsageDaily(ctx context.Context, tenantID uuid.UUID, days int) ([]UsageDay, error) {
+func (s *Documents) UsageDaily(ctx context.Context, tenantID uuid.UUID, days int) ([]UsageDay, error) {
 	if days < 1 || days > MaxUsageDays {
 		return nil, (ragd.Problems{"days": UsageDaysProblem}).Err()
 	}
@@ -138,7 +138,7 @@ func (s *Store) UsageDaily(ctx context.Context, tenantID uuid.UUID, days int) ([
 }
 
 // Usage returns a tenant's usage now.
-func (s *Store) Usage(ctx context.Context, tenantID uuid.UUID) (Usage, error) {
+func (s *Documents) Usage(ctx context.Context, tenantID uuid.UUID) (Usage, error) {
 	u := Usage{TenantID: tenantID, DocumentsByStatus: map[string]int{}, AsOf: time.Now().UTC()}
 	rows, err := s.pool.Query(ctx, `SELECT status, count(*), coalesce(sum(size_bytes), 0) FROM documents
 		WHERE tenant_id = $1 AND status <> 'deleting' GROUP BY status`, tenantID)

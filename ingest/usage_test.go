@@ -19,7 +19,7 @@ func TestUsageDaily(t *testing.T) {
 	t.Parallel()
 	b := setupPipeline(t)
 	ctx := t.Context()
-	other, err := agents.NewStore(b.pool, nil).CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("Other")})
+	other, err := agents.NewControlPlane(b.pool, nil).CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("Other")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,7 @@ func TestWatcher(t *testing.T) {
 			return false
 		}
 	}
-	store := NewStore(pool)
+	store := NewDocuments(pool)
 	store.announce(ctx, id)
 	if !heard(ch, 10*time.Second) {
 		t.Fatal("the subscriber did not hear the announcement")

@@ -110,8 +110,8 @@ func (EvaluateArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxA
 // EvaluateWorker runs evaluations.
 type EvaluateWorker struct {
 	river.WorkerDefaults[EvaluateArgs]
-	Evals *evals.Store
-	Store *ingest.Store
+	Evals *evals.Evaluations
+	Store *ingest.Documents
 	Log   *slog.Logger
 }
 
@@ -150,7 +150,7 @@ func (DeliverWebhookArgs) InsertOpts() river.InsertOpts {
 // DeliverWebhookWorker sends webhooks.
 type DeliverWebhookWorker struct {
 	river.WorkerDefaults[DeliverWebhookArgs]
-	Webhooks *webhooks.Store
+	Webhooks *webhooks.Service
 }
 
 // Timeout: one attempt, and its bookkeeping.
@@ -182,7 +182,7 @@ func (ExpireWebhookEventsArgs) Kind() string { return "expire_webhook_events" }
 // ExpireWebhookEventsWorker deletes old webhook events.
 type ExpireWebhookEventsWorker struct {
 	river.WorkerDefaults[ExpireWebhookEventsArgs]
-	Webhooks *webhooks.Store
+	Webhooks *webhooks.Service
 }
 
 // Work deletes events older than webhooks.Retention that nothing waits to send.
@@ -258,7 +258,7 @@ func (w *IngestWorker) Work(ctx context.Context, job *river.Job[IngestArgs]) err
 // points first, then its rows (so a failure leaves the rows to retry from).
 type DeleteWorker struct {
 	river.WorkerDefaults[DeleteArgs]
-	Store    *ingest.Store
+	Store    *ingest.Documents
 	Pipeline *ingest.Pipeline
 }
 
@@ -293,7 +293,7 @@ func (w *ReindexTenantWorker) Work(ctx context.Context, job *river.Job[ReindexTe
 // ExpireIdempotencyKeysWorker deletes old Idempotency-Keys.
 type ExpireIdempotencyKeysWorker struct {
 	river.WorkerDefaults[ExpireIdempotencyKeysArgs]
-	Store *ingest.Store
+	Store *ingest.Documents
 }
 
 // Work deletes keys older than IdempotencyKeyTTL.
@@ -438,12 +438,12 @@ type Config struct {
 	Logger  *slog.Logger
 	// Pipeline and Store serve the workers; required when Workers > 0.
 	Pipeline *ingest.Pipeline
-	Store    *ingest.Store
+	Store    *ingest.Documents
 	// Evals runs evaluations; without it evaluate jobs are not worked here.
-	Evals *evals.Store
+	Evals *evals.Evaluations
 	// Webhooks delivers webhooks; without it deliver_webhook jobs are not
 	// worked here.
-	Webhooks *webhooks.Store
+	Webhooks *webhooks.Service
 	// FetchPollInterval overrides River's (tests make it short).
 	FetchPollInterval time.Duration
 	// Supervisor timings (heartbeat, rescue, dispatch); zero fields take

@@ -38,7 +38,7 @@ func TestIngestWorker(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	tenant := newTenant(t, pool)
 	tok, _ := chunker.NewCL100K()
-	store := ingest.NewStore(pool)
+	store := ingest.NewDocuments(pool)
 	pipeline, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{}, log)
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +149,7 @@ func TestIngestWorkerSnoozesOnRateLimit(t *testing.T) {
 	defer vectors.Close()
 	tok, _ := chunker.NewCL100K()
 	emb, _ := embedder.NewLocal(16)
-	store := ingest.NewStore(pool)
+	store := ingest.NewDocuments(pool)
 	pipeline, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{Embedder: emb, Vectors: vectors}, log)
 	if err != nil {
 		t.Fatal(err)
@@ -204,7 +204,7 @@ func TestIngestWorkerSnoozesWhenTheProviderSaysLater(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer vectors.Close()
-	store := ingest.NewStore(pool)
+	store := ingest.NewDocuments(pool)
 	pipeline, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{Embedder: emb, Vectors: vectors}, log)
 	if err != nil {
 		t.Fatal(err)
@@ -236,7 +236,7 @@ func TestIngestWorkerSnoozesWhenTheProviderSaysLater(t *testing.T) {
 func newTenant(t *testing.T, pool *pgxpool.Pool) agents.Tenant {
 	t.Helper()
 	box, _ := secret.NewBox(secret.NewKey())
-	tenant, err := agents.NewStore(pool, box).CreateTenant(context.Background(), agents.TenantPatch{Name: ragd.Some("T")})
+	tenant, err := agents.NewControlPlane(pool, box).CreateTenant(context.Background(), agents.TenantPatch{Name: ragd.Some("T")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,7 +52,7 @@ func (b *supervisorBundle) enqueue(t *testing.T, tenant uuid.UUID, n int) []int6
 		if err != nil {
 			t.Fatal(err)
 		}
-		b.queue.Enqueued(t.Context()) // as ingest.Store does after its commit
+		b.queue.Enqueued(t.Context()) // as ingest.Documents does after its commit
 		var id int64
 		if err := b.pool.QueryRow(t.Context(), "SELECT max(id) FROM river_job").Scan(&id); err != nil {
 			t.Fatal(err)
@@ -234,7 +234,7 @@ func TestRescue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	docs := ingest.NewStore(b.pool)
+	docs := ingest.NewDocuments(b.pool)
 	pipeline, err := ingest.NewPipeline(docs, tok, ingest.PipelineConfig{}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -242,7 +242,7 @@ func TestRescue(t *testing.T) {
 	t.Cleanup(pipeline.Close)
 	b.sup.failed = markFailedFunc(pipeline)
 	box, _ := secret.NewBox(secret.NewKey())
-	tenant, err := agents.NewStore(b.pool, box).CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("T")})
+	tenant, err := agents.NewControlPlane(b.pool, box).CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("T")})
 	if err != nil {
 		t.Fatal(err)
 	}

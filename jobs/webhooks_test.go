@@ -41,11 +41,11 @@ func TestWebhookSurvivesACrashBeforeDelivery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hooks := webhooks.NewStore(pool, box, ins, webhooks.Config{AllowPrivate: true})
+	hooks := webhooks.NewService(pool, box, ins, webhooks.Config{AllowPrivate: true})
 	if _, _, err := hooks.Create(ctx, tenant.ID, webhooks.Input{URL: rcv.URL, EventTypes: []string{ingest.EventDocumentDeleted}}); err != nil {
 		t.Fatal(err)
 	}
-	store := ingest.NewStore(pool, ingest.WithEvents(hooks))
+	store := ingest.NewDocuments(pool, ingest.WithEvents(hooks))
 	// The process that changes the document: it enqueues, works nothing.
 	api, err := jobs.New(pool, jobs.Config{Logger: log})
 	if err != nil {

@@ -26,22 +26,22 @@ var migrationFiles embed.FS
 // works as long as every ragd node uses the same one.
 const migrationLockKey = 0x72616764 // "ragd"
 
-// Migration is one embedded schema change.
-type Migration struct {
+// SchemaMigration is one embedded schema change.
+type SchemaMigration struct {
 	Version  int
 	Name     string
 	SQL      string
 	Checksum string
 }
 
-// Migrations returns ragd's embedded migrations in version order. File names
+// SchemaMigrations returns ragd's embedded migrations in version order. File names
 // are NNNN_name.sql; a gap or a duplicate version is an error.
-func Migrations() ([]Migration, error) {
+func SchemaMigrations() ([]SchemaMigration, error) {
 	entries, err := fs.ReadDir(migrationFiles, "migrations")
 	if err != nil {
 		return nil, err
 	}
-	var out []Migration
+	var out []SchemaMigration
 	for _, e := range entries {
 		num, name, ok := strings.Cut(strings.TrimSuffix(e.Name(), ".sql"), "_")
 		v, err := strconv.Atoi(num)
@@ -53,7 +53,7 @@ func Migrations() ([]Migration, error) {
 			return nil, err
 		}
 		sum := sha256.Sum256(body)
-		out = append(out, Migration{Version: v, Name: name, SQL: string(body), Checksum: hex.EncodeToString(sum[:])})
+		out = append(out, SchemaMigration{Version: v, Name: name, SQL: string(body), Checksum: hex.EncodeToString(sum[:])})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
 	for i, m := range out {
@@ -64,25 +64,25 @@ func Migrations() ([]Migration, error) {
 	return out, nil
 }
 
-// MigrateResult says which of ragd's migrations ran and how many of River's.
-type MigrateResult struct {
+// MigrateSchemaResult says which of ragd's migrations ran and how many of River's.
+type MigrateSchemaResult struct {
 	Applied      []string
 	RiverApplied int
 }
 
-// Migrate applies ragd's pending migrations, each in its own transaction,
+// MigrateSchema applies ragd's pending migrations, each in its own transaction,
 // then River's, all under one session advisory lock. It is idempotent: a
 // second call applies nothing. An applied migration whose embedded text has
 // changed since is an error, since the database no longer matches the code.
-func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (MigrateResult, error) {
+func MigrateSchema(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (MigrateSchemaResult, error) {
 	return migrate(ctx, pool, log, 0)
 }
 
 // migrate is Migrate up to ragd's migration version upTo (0: all). Only
 // tests stop short, to test a migration against data of the schema before.
-func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, upTo int) (MigrateResult, error) {
-	var res MigrateResult
-	migs, err := Migrations()
+func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, upTo int) (MigrateSchemaResult, error) {
+	var res MigrateSchemaResult
+	migs, err := SchemaMigrations()
 	if err != nil {
 		return res, err
 	}

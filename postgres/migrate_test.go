@@ -35,11 +35,11 @@ func TestMigrate(t *testing.T) {
 		}
 		defer pool.Close()
 
-		migs, err := postgres.Migrations()
+		migs, err := postgres.SchemaMigrations()
 		if err != nil {
 			t.Fatal(err)
 		}
-		first, err := postgres.Migrate(ctx, pool, log)
+		first, err := postgres.MigrateSchema(ctx, pool, log)
 		if err != nil {
 			t.Fatalf("first migrate: %v", err)
 		}
@@ -52,7 +52,7 @@ func TestMigrate(t *testing.T) {
 				t.Fatalf("table %s missing after migrate (%v)", table, err)
 			}
 		}
-		second, err := postgres.Migrate(ctx, pool, log)
+		second, err := postgres.MigrateSchema(ctx, pool, log)
 		if err != nil {
 			t.Fatalf("second migrate: %v", err)
 		}
@@ -73,7 +73,7 @@ func TestMigrate(t *testing.T) {
 					return
 				}
 				defer pool.Close()
-				_, err = postgres.Migrate(ctx, pool, log)
+				_, err = postgres.MigrateSchema(ctx, pool, log)
 				errs <- err
 			}()
 		}
@@ -126,7 +126,7 @@ func TestMigrate(t *testing.T) {
 			t.Fatalf("the compressible blob is not stored compressed (%v): the test would not cover that path", err)
 		}
 
-		res, err := postgres.Migrate(ctx, pool, log)
+		res, err := postgres.MigrateSchema(ctx, pool, log)
 		if err != nil {
 			t.Fatalf("migrate: %v", err)
 		}
@@ -186,14 +186,14 @@ func TestMigrate(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		res, err := postgres.Migrate(ctx, pool, log)
+		res, err := postgres.MigrateSchema(ctx, pool, log)
 		if err != nil {
 			t.Fatalf("migrate: %v", err)
 		}
 		if len(res.Applied) == 0 || res.Applied[0] != "0012_agent_ids_per_tenant" {
 			t.Fatalf("applied %v, want 0012_agent_ids_per_tenant first", res.Applied)
 		}
-		store := agents.NewStore(pool, box)
+		store := agents.NewControlPlane(pool, box)
 		secretsOf := func(a agents.Agent) [2]string {
 			t.Helper()
 			if a.Langfuse == nil || len(a.MCPServers) != 1 {
@@ -271,7 +271,7 @@ func TestMigrate(t *testing.T) {
 		if _, err := pool.Exec(ctx, "UPDATE ragd_schema_migrations SET checksum = 'edited' WHERE version = 1"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := postgres.Migrate(ctx, pool, log); err == nil {
+		if _, err := postgres.MigrateSchema(ctx, pool, log); err == nil {
 			t.Fatal("Migrate accepted a database whose applied migration differs from the embedded one")
 		}
 	})
@@ -282,7 +282,7 @@ func TestMigrate(t *testing.T) {
 		if _, err := pool.Exec(ctx, "INSERT INTO ragd_schema_migrations (version, name, checksum) VALUES (9999, 'future', 'x')"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := postgres.Migrate(ctx, pool, log); err == nil {
+		if _, err := postgres.MigrateSchema(ctx, pool, log); err == nil {
 			t.Fatal("Migrate accepted a database from a newer ragd")
 		}
 	})
@@ -307,7 +307,7 @@ func TestCheckSchema(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
-	migs, err := postgres.Migrations()
+	migs, err := postgres.SchemaMigrations()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +372,7 @@ func TestCheckSchema(t *testing.T) {
 		if !strings.Contains(se.Error(), lastName) {
 			t.Fatalf("message %q does not name %s", se, lastName)
 		}
-		if _, err := postgres.Migrate(ctx, pool, log); err != nil {
+		if _, err := postgres.MigrateSchema(ctx, pool, log); err != nil {
 			t.Fatal(err)
 		}
 		if err := postgres.CheckSchema(ctx, pool, log); err != nil {
@@ -391,7 +391,7 @@ func TestCheckSchema(t *testing.T) {
 			t.Fatalf("newer: %+v, want unknown %s", se, want)
 		}
 		// Migrate refuses too, before applying anything.
-		if _, err := postgres.Migrate(ctx, pool, log); !errors.As(err, &se) {
+		if _, err := postgres.MigrateSchema(ctx, pool, log); !errors.As(err, &se) {
 			t.Fatalf("Migrate on a newer schema: %v", err)
 		}
 	})
@@ -464,7 +464,7 @@ func TestCheckSchema(t *testing.T) {
 		// behind both; Postgres grants the lock in that order.
 		migrated := make(chan error, 1)
 		go func() {
-			_, err := postgres.Migrate(ctx, pool, log)
+			_, err := postgres.MigrateSchema(ctx, pool, log)
 			migrated <- err
 		}()
 		waitForWaiters(1, migrated)

@@ -89,7 +89,7 @@ func itoas(ns []int) []string {
 // Migrate takes: a worker started beside a migrating serve starts once the
 // migration ends.
 func CheckSchema(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
-	migs, err := Migrations()
+	migs, err := SchemaMigrations()
 	if err != nil {
 		return err
 	}
@@ -157,7 +157,7 @@ func appliedMigrations(ctx context.Context, q interface {
 }
 
 // compare sets Missing, Unknown, Changed and Total of ragd's migrations.
-func compare(migs []Migration, applied map[int]appliedMigration) *SchemaError {
+func compare(migs []SchemaMigration, applied map[int]appliedMigration) *SchemaError {
 	se := &SchemaError{Total: len(migs)}
 	known := map[int]bool{}
 	for _, m := range migs {

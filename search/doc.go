@@ -1,7 +1,7 @@
 // Package search is ragd's retrieval: the vector store and the searches
 // tenants make against it.
 //
-// Store is the vector store interface, with two implementations that pass
+// VectorStore is the vector store interface, with two implementations that pass
 // the same conformance suite (storetest): Qdrant (one collection for all
 // tenants, tenant_id indexed with is_tenant, rate limits returned as
 // *RateLimitError) and Embedded, an in-memory store persisted as an

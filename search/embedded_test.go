@@ -24,7 +24,7 @@ func openEmbedded(t *testing.T, dir string) *search.Embedded {
 
 func TestEmbeddedConformance(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) search.Store {
+	storetest.Run(t, func(t *testing.T) search.VectorStore {
 		s := openEmbedded(t, t.TempDir())
 		t.Cleanup(func() { s.Close() })
 		return s

@@ -146,7 +146,7 @@ func TestStoresFuseAlike(t *testing.T) {
 			p.Sparse = search.DocumentSparse(p.Text)
 		})...)
 	}
-	for _, s := range []search.Store{emb, qd} {
+	for _, s := range []search.VectorStore{emb, qd} {
 		if err := s.EnsureSchema(ctx, storetest.Dims); err != nil {
 			t.Fatal(err)
 		}

@@ -22,7 +22,7 @@ func TestQdrantConformance(t *testing.T) {
 	t.Parallel()
 	t.Run("InProcessServer", func(t *testing.T) {
 		t.Parallel()
-		storetest.Run(t, func(t *testing.T) search.Store {
+		storetest.Run(t, func(t *testing.T) search.VectorStore {
 			s, err := search.OpenQdrant(search.QdrantConfig{URL: qdranttest.Start(t), Collection: "ragd_test"})
 			if err != nil {
 				t.Fatal(err)
@@ -33,7 +33,7 @@ func TestQdrantConformance(t *testing.T) {
 	})
 	if url := os.Getenv("QDRANT_URL"); url != "" {
 		t.Run("RealQdrant", func(t *testing.T) {
-			storetest.Run(t, func(t *testing.T) search.Store {
+			storetest.Run(t, func(t *testing.T) search.VectorStore {
 				name := fmt.Sprintf("ragd_test_%d", time.Now().UnixNano())
 				s, err := search.OpenQdrant(search.QdrantConfig{URL: url, APIKey: os.Getenv("QDRANT_API_KEY"), Collection: name})
 				if err != nil {

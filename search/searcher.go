@@ -22,7 +22,7 @@ type DocumentInfo struct {
 	Version int
 }
 
-// Documents tells which documents search may show. ingest.Store is one.
+// Documents tells which documents search may show. ingest.Documents is one.
 type Documents interface {
 	// Searchable returns, of ids (all of tenantID), the documents that are
 	// not being deleted and have a complete indexed version.
@@ -30,7 +30,7 @@ type Documents interface {
 }
 
 // SpaceDocuments is Documents that also reads the tenant's search space in
-// the same lookup (ingest.Store is one): the routed Searcher's check
+// the same lookup (ingest.Documents is one): the routed Searcher's check
 // after the store query, that the tenant's space did not change, then
 // costs no round trip of its own.
 type SpaceDocuments interface {
@@ -147,7 +147,7 @@ type Router interface {
 // asks that space's store, and keeps only hits of documents search may
 // show, at the version that is completely indexed.
 type Searcher struct {
-	spaces   *Spaces
+	spaces   *Indexes
 	router   Router // nil: every tenant is in the default space
 	docs     Documents
 	cache    *queryCache
@@ -157,14 +157,14 @@ type Searcher struct {
 // NewSearcher returns a Searcher of one embedding space; cacheSize bounds
 // the query-embedding cache (0: 1024 queries). Hybrid searches that name
 // no fusion get DefaultFusing for emb.
-func NewSearcher(emb embedder.Embedder, store Store, docs Documents, cacheSize int) *Searcher {
-	return NewRoutedSearcher(Single(emb, store), nil, docs, cacheSize)
+func NewSearcher(emb embedder.Embedder, store VectorStore, docs Documents, cacheSize int) *Searcher {
+	return NewRoutedSearcher(SingleIndex(emb, store), nil, docs, cacheSize)
 }
 
 // NewRoutedSearcher returns a Searcher that asks router, at each search,
 // which of spaces the tenant's searches use: a migration's cut-over is
 // one row in Postgres, seen by the next search.
-func NewRoutedSearcher(spaces *Spaces, router Router, docs Documents, cacheSize int) *Searcher {
+func NewRoutedSearcher(spaces *Indexes, router Router, docs Documents, cacheSize int) *Searcher {
 	if cacheSize <= 0 {
 		cacheSize = 1024
 	}

@@ -54,7 +54,7 @@ func (s Space) Slug() string {
 type Index struct {
 	Space    Space
 	Embedder embedder.Embedder
-	Store    Store
+	Store    VectorStore
 }
 
 // OpenFunc opens the index of a space other than the default: an embedder
@@ -67,9 +67,9 @@ type OpenFunc func(ctx context.Context, sp Space) (Index, error)
 // has one model; RAGD_EMBEDDING_MODELS lists the others allowed).
 var ErrUnknownSpace = errors.New("embedding space not available")
 
-// Spaces holds the index of every space in use: the default, given at
+// Indexes holds the index of every space in use: the default, given at
 // start, and the others, opened on first use and kept until Close.
-type Spaces struct {
+type Indexes struct {
 	def  Index
 	open OpenFunc
 
@@ -83,25 +83,25 @@ type opening struct {
 	err  error
 }
 
-// NewSpaces returns the spaces of a server whose default index is def;
+// NewIndexes returns the spaces of a server whose default index is def;
 // open opens the others (nil: there are none).
-func NewSpaces(def Index, open OpenFunc) *Spaces {
+func NewIndexes(def Index, open OpenFunc) *Indexes {
 	def.Space = Space{Model: def.Embedder.Model(), Dimensions: def.Embedder.Dimensions()}
-	return &Spaces{def: def, open: open, opened: map[Space]*opening{}}
+	return &Indexes{def: def, open: open, opened: map[Space]*opening{}}
 }
 
-// Single returns Spaces with the default index alone.
-func Single(emb embedder.Embedder, store Store) *Spaces {
-	return NewSpaces(Index{Embedder: emb, Store: store}, nil)
+// SingleIndex returns Spaces with the default index alone.
+func SingleIndex(emb embedder.Embedder, store VectorStore) *Indexes {
+	return NewIndexes(Index{Embedder: emb, Store: store}, nil)
 }
 
 // Default is the index of tenants that never migrated.
-func (s *Spaces) Default() Index { return s.def }
+func (s *Indexes) Default() Index { return s.def }
 
 // Get returns the index of sp (the zero Space: the default), opening it
 // and preparing its store for sp's dimensions the first time. A failed
 // open is not remembered: the next Get tries again.
-func (s *Spaces) Get(ctx context.Context, sp Space) (Index, error) {
+func (s *Indexes) Get(ctx context.Context, sp Space) (Index, error) {
 	if sp.IsZero() || sp == s.def.Space {
 		return s.def, nil
 	}
@@ -132,7 +132,7 @@ func (s *Spaces) Get(ctx context.Context, sp Space) (Index, error) {
 	return o.idx, o.err
 }
 
-func (s *Spaces) openIndex(ctx context.Context, sp Space) (Index, error) {
+func (s *Indexes) openIndex(ctx context.Context, sp Space) (Index, error) {
 	idx, err := s.open(ctx, sp)
 	if err != nil {
 		return Index{}, err
@@ -151,7 +151,7 @@ func (s *Spaces) openIndex(ctx context.Context, sp Space) (Index, error) {
 
 // Close closes the stores Spaces opened (not the default's, which the
 // caller gave and closes).
-func (s *Spaces) Close() error {
+func (s *Indexes) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var errs []error

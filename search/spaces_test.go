@@ -24,7 +24,7 @@ func TestSpaces(t *testing.T) {
 	}
 	defer store.Close()
 
-	single := search.Single(def, store)
+	single := search.SingleIndex(def, store)
 	if idx, err := single.Get(ctx, search.Space{}); err != nil || idx.Store != store || idx.Space != (search.Space{Model: embedder.LocalModel, Dimensions: 64}) {
 		t.Fatalf("the default: %+v, %v", idx, err)
 	}
@@ -34,7 +34,7 @@ func TestSpaces(t *testing.T) {
 
 	var opens, fail atomic.Int32
 	fail.Store(1)
-	spaces := search.NewSpaces(search.Index{Embedder: def, Store: store}, func(ctx context.Context, sp search.Space) (search.Index, error) {
+	spaces := search.NewIndexes(search.Index{Embedder: def, Store: store}, func(ctx context.Context, sp search.Space) (search.Index, error) {
 		opens.Add(1)
 		if fail.Add(-1) >= 0 {
 			return search.Index{}, errors.New("provider down")

@@ -101,9 +101,9 @@ type Hit struct {
 	Score float32
 }
 
-// Store keeps points for all tenants. Every method takes the tenant id and
+// VectorStore keeps points for all tenants. Every method takes the tenant id and
 // touches only that tenant's points.
-type Store interface {
+type VectorStore interface {
 	// EnsureSchema prepares the store for dense vectors of dims
 	// dimensions; it fails when the store already holds another size.
 	EnsureSchema(ctx context.Context, dims int) error

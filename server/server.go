@@ -46,7 +46,7 @@ type Config struct {
 
 	Tokenizer *chunker.BPE
 	Embedder  embedder.Embedder
-	Vectors   search.Store
+	Vectors   search.VectorStore
 	// OpenSpace opens the index of an embedding space other than
 	// Embedder's, for tenants that migrate (nil: Embedder's space alone).
 	// Server.Stop closes the stores it opened.
@@ -93,13 +93,13 @@ type Config struct {
 // Server is an assembled ragd. Start begins working jobs; Stop ends them.
 type Server struct {
 	Handler   http.Handler // nil without Config.API
-	Agents    *agents.Store
-	Documents *ingest.Store
-	Evals     *evals.Store
-	Webhooks  *webhooks.Store
+	Agents    *agents.ControlPlane
+	Documents *ingest.Documents
+	Evals     *evals.Evaluations
+	Webhooks  *webhooks.Service
 	Pipeline  *ingest.Pipeline
 	// Spaces holds the index of each embedding space in use.
-	Spaces  *search.Spaces
+	Spaces  *search.Indexes
 	Queue   *jobs.Queue
 	Metrics *metrics.Metrics
 	// Watcher announces document changes to the API's events streams.
@@ -130,15 +130,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	hooks := webhooks.NewStore(cfg.Pool, cfg.Box, inserter, cfg.Webhooks)
+	hooks := webhooks.NewService(cfg.Pool, cfg.Box, inserter, cfg.Webhooks)
 	s := &Server{
-		Agents:    agents.NewStore(cfg.Pool, cfg.Box),
-		Documents: ingest.NewStore(cfg.Pool, ingest.WithDefaultQuotas(cfg.Quotas), ingest.WithPasswordBox(cfg.Box), ingest.WithEvents(hooks)),
+		Agents:    agents.NewControlPlane(cfg.Pool, cfg.Box),
+		Documents: ingest.NewDocuments(cfg.Pool, ingest.WithDefaultQuotas(cfg.Quotas), ingest.WithPasswordBox(cfg.Box), ingest.WithEvents(hooks)),
 		Webhooks:  hooks,
 		Metrics:   metrics.New(cfg.Pool, log),
 		log:       log,
 	}
-	s.Spaces = search.NewSpaces(search.Index{Embedder: cfg.Embedder, Store: cfg.Vectors}, cfg.OpenSpace)
+	s.Spaces = search.NewIndexes(search.Index{Embedder: cfg.Embedder, Store: cfg.Vectors}, cfg.OpenSpace)
 	s.Pipeline, err = ingest.NewPipeline(s.Documents, cfg.Tokenizer, ingest.PipelineConfig{
 		Limits: cfg.Limits, Chunking: cfg.Chunking, Embedder: cfg.Embedder, Vectors: cfg.Vectors, Spaces: s.Spaces,
 		Metrics: s.Metrics, Sandbox: cfg.Sandbox, ExtractConcurrency: cfg.ExtractConcurrency,
@@ -149,7 +149,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// One Searcher for the search routes and the evaluate jobs, so that
 	// an evaluation scores the search the tenant's chatbot gets.
 	searcher := search.NewRoutedSearcher(s.Spaces, s.Documents, s.Documents, 0)
-	s.Evals = evals.NewStore(cfg.Pool, s.Documents, s.Agents, searcher, hooks)
+	s.Evals = evals.NewEvaluations(cfg.Pool, s.Documents, s.Agents, searcher, hooks)
 	qcfg := jobs.Config{Workers: cfg.Workers, Logger: log, Store: s.Documents,
 		FetchPollInterval: cfg.FetchPollInterval, Supervisor: cfg.Supervisor}
 	if cfg.Workers > 0 {
@@ -185,7 +185,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		JobsUI:                 dashboard,
 		Metrics:                s.Metrics,
 		Logger:                 log,
-		Store:                  s.Agents,
+		ControlPlane:           s.Agents,
 		AdminToken:             cfg.AdminToken,
 		Documents:              s.Documents,
 		Queue:                  s.Queue,
@@ -199,7 +199,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		MaxUploadBytes:         cfg.MaxUploadBytes,
 		MaxInflightUploadBytes: cfg.MaxInflightUploadBytes,
 		UploadSpoolDir:         cfg.UploadSpoolDir,
-		Console:                &console.Config{Logger: log, Store: s.Agents, OIDC: cfg.ConsoleOIDC},
+		Console:                &console.Config{Logger: log, ControlPlane: s.Agents, OIDC: cfg.ConsoleOIDC},
 		OIDC:                   cfg.OIDC,
 		Ready: func(ctx context.Context) map[string]error {
 			_, err := vectors.Count(ctx, uuid.Nil, search.Filter{})
@@ -212,7 +212,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 // identify maps a console sign-in's verified ID token claims to a session
 // exactly as the API maps a bearer token: the organisation's tenant, the
 // role's scopes.
-func identify(v *oidcauth.Verifier, store *agents.Store) func(ctx context.Context, claims map[string]any) (agents.Session, error) {
+func identify(v *oidcauth.Verifier, store *agents.ControlPlane) func(ctx context.Context, claims map[string]any) (agents.Session, error) {
 	return func(ctx context.Context, claims map[string]any) (agents.Session, error) {
 		id, err := v.Identify(claims)
 		switch {

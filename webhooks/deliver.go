@@ -17,7 +17,7 @@ const orderWait = time.Second
 // LeaseFor is how long a worker holds a delivery while it sends it: longer
 // than an attempt, so that a crashed worker's delivery is sent again soon
 // after and a live one's never twice at once.
-func (s *Store) LeaseFor() time.Duration { return s.cfg.Timeout + 20*time.Second }
+func (s *Service) LeaseFor() time.Duration { return s.cfg.Timeout + 20*time.Second }
 
 // Deliver makes the delivery's next attempt, if it is still due: pending,
 // of generation generation, to an enabled endpoint, with every earlier
@@ -28,7 +28,7 @@ func (s *Store) LeaseFor() time.Duration { return s.cfg.Timeout + 20*time.Second
 // A failed attempt waits the next step of Config.Retries; when they are
 // used up the delivery fails, and so does the endpoint (disabled, with the
 // reason) when no attempt to it succeeded since this delivery's first.
-func (s *Store) Deliver(ctx context.Context, tenantID, deliveryID uuid.UUID, generation int) (time.Duration, error) {
+func (s *Service) Deliver(ctx context.Context, tenantID, deliveryID uuid.UUID, generation int) (time.Duration, error) {
 	var (
 		status, url           string
 		gen, attempts         int
@@ -93,7 +93,7 @@ func (s *Store) Deliver(ctx context.Context, tenantID, deliveryID uuid.UUID, gen
 
 // recordAttempt stores an attempt and what follows from it, in one
 // transaction, and returns when to try again (0: not again).
-func (s *Store) recordAttempt(ctx context.Context, tenantID, deliveryID, endpointID uuid.UUID, attempts int, res result) (time.Duration, error) {
+func (s *Service) recordAttempt(ctx context.Context, tenantID, deliveryID, endpointID uuid.UUID, attempts int, res result) (time.Duration, error) {
 	var wait time.Duration
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var code *int

@@ -25,9 +25,9 @@ type Enqueuer interface {
 // again until the endpoint is enabled.
 var ErrEndpointDisabled = errors.New("the endpoint is disabled; enable it first")
 
-// Store keeps endpoints, events and deliveries in Postgres, and delivers.
+// Service keeps endpoints, events and deliveries in Postgres, and delivers.
 // Every method that reads or writes a tenant's rows takes its id.
-type Store struct {
+type Service struct {
 	pool   *pgxpool.Pool
 	box    *secret.Box
 	q      Enqueuer
@@ -36,11 +36,11 @@ type Store struct {
 	now    func() time.Time
 }
 
-// NewStore returns a Store. box seals the signing secrets; q enqueues
+// NewService returns a Service. box seals the signing secrets; q enqueues
 // delivery jobs in the transactions that record events.
-func NewStore(pool *pgxpool.Pool, box *secret.Box, q Enqueuer, cfg Config) *Store {
+func NewService(pool *pgxpool.Pool, box *secret.Box, q Enqueuer, cfg Config) *Service {
 	cfg = cfg.withDefaults()
-	return &Store{pool: pool, box: box, q: q, cfg: cfg, sender: newSender(cfg), now: time.Now}
+	return &Service{pool: pool, box: box, q: q, cfg: cfg, sender: newSender(cfg), now: time.Now}
 }
 
 const endpointColumns = `id, tenant_id, url, description, event_types, enabled, disabled_reason, failing_since, created_at, updated_at`
@@ -63,7 +63,7 @@ func binding(id uuid.UUID) []byte { return []byte("webhook:" + id.String()) }
 
 // Create registers an endpoint and returns it with its signing secret,
 // which is never shown again. A tenant has at most MaxEndpoints.
-func (s *Store) Create(ctx context.Context, tenantID uuid.UUID, in Input) (Endpoint, string, error) {
+func (s *Service) Create(ctx context.Context, tenantID uuid.UUID, in Input) (Endpoint, string, error) {
 	in, err := in.validate(s.cfg)
 	if err != nil {
 		return Endpoint{}, "", err
@@ -98,7 +98,7 @@ func (s *Store) Create(ctx context.Context, tenantID uuid.UUID, in Input) (Endpo
 }
 
 // Get returns the tenant's endpoint.
-func (s *Store) Get(ctx context.Context, tenantID, id uuid.UUID) (Endpoint, error) {
+func (s *Service) Get(ctx context.Context, tenantID, id uuid.UUID) (Endpoint, error) {
 	e, err := scanEndpoint(s.pool.QueryRow(ctx, "SELECT "+endpointColumns+" FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2", tenantID, id))
 	if err != nil {
 		return e, notFound(err, "webhook endpoint")
@@ -119,7 +119,7 @@ func pageArgs(p ragd.Page) (int, time.Time, string) {
 }
 
 // List returns a page of the tenant's endpoints, oldest first.
-func (s *Store) List(ctx context.Context, tenantID uuid.UUID, p ragd.Page) ([]Endpoint, *ragd.Cursor, error) {
+func (s *Service) List(ctx context.Context, tenantID uuid.UUID, p ragd.Page) ([]Endpoint, *ragd.Cursor, error) {
 	limit, at, after := pageArgs(p)
 	rows, err := s.pool.Query(ctx, "SELECT "+endpointColumns+` FROM webhook_endpoints
 		WHERE tenant_id = $1 AND (created_at, id::text) > ($2, $3) ORDER BY created_at, id::text LIMIT $4`, tenantID, at, after, limit+1)
@@ -136,7 +136,7 @@ func (s *Store) List(ctx context.Context, tenantID uuid.UUID, p ragd.Page) ([]En
 
 // Update applies a patch. Enabling clears disabled_reason and
 // failing_since; disabling by hand leaves no reason.
-func (s *Store) Update(ctx context.Context, tenantID, id uuid.UUID, p Patch) (Endpoint, error) {
+func (s *Service) Update(ctx context.Context, tenantID, id uuid.UUID, p Patch) (Endpoint, error) {
 	p, err := p.validate(s.cfg)
 	if err != nil {
 		return Endpoint{}, err
@@ -160,7 +160,7 @@ func (s *Store) Update(ctx context.Context, tenantID, id uuid.UUID, p Patch) (En
 
 // Delete removes the endpoint and its deliveries; their jobs find nothing
 // to do.
-func (s *Store) Delete(ctx context.Context, tenantID, id uuid.UUID) error {
+func (s *Service) Delete(ctx context.Context, tenantID, id uuid.UUID) error {
 	tag, err := s.pool.Exec(ctx, "DELETE FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2", tenantID, id)
 	if err != nil {
 		return fmt.Errorf("delete webhook endpoint: %w", err)
@@ -177,7 +177,7 @@ const Retention = 30 * 24 * time.Hour
 
 // Expire deletes the events recorded before before, with their deliveries
 // and attempts, unless a delivery of theirs is still pending.
-func (s *Store) Expire(ctx context.Context, before time.Time) (int64, error) {
+func (s *Service) Expire(ctx context.Context, before time.Time) (int64, error) {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM webhook_events ev WHERE ev.created_at < $1
 		AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = ev.id AND d.status = 'pending')`, before)
 	if err != nil {
@@ -195,7 +195,7 @@ func (s *Store) Expire(ctx context.Context, before time.Time) (int64, error) {
 // Call it after the statement that changes the subject's row: that row's
 // lock then orders a subject's events by seq as their changes committed,
 // which is the order they are delivered in.
-func (s *Store) Record(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, typ string, subjectID uuid.UUID, data any) error {
+func (s *Service) Record(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, typ string, subjectID uuid.UUID, data any) error {
 	rows, err := tx.Query(ctx, "SELECT id FROM webhook_endpoints WHERE tenant_id = $1 AND enabled AND $2 = ANY (event_types)", tenantID, typ)
 	if err != nil {
 		return fmt.Errorf("find webhook endpoints: %w", err)
@@ -242,7 +242,7 @@ func scanDelivery(row pgx.Row) (Delivery, error) {
 
 // Deliveries returns a page of the endpoint's deliveries, newest first,
 // each with its attempts in order, as of one moment.
-func (s *Store) Deliveries(ctx context.Context, tenantID, endpointID uuid.UUID, p ragd.Page) ([]Delivery, *ragd.Cursor, error) {
+func (s *Service) Deliveries(ctx context.Context, tenantID, endpointID uuid.UUID, p ragd.Page) ([]Delivery, *ragd.Cursor, error) {
 	if _, err := s.Get(ctx, tenantID, endpointID); err != nil {
 		return nil, nil, err
 	}
@@ -306,7 +306,7 @@ func attachAttempts(ctx context.Context, q pgx.Tx, tenantID uuid.UUID, list []De
 // Retry sends a delivery again now, with a fresh schedule, whatever its
 // status; a job of its earlier run stops. ErrEndpointDisabled when the
 // endpoint is disabled.
-func (s *Store) Retry(ctx context.Context, tenantID, endpointID, deliveryID uuid.UUID) (Delivery, error) {
+func (s *Service) Retry(ctx context.Context, tenantID, endpointID, deliveryID uuid.UUID) (Delivery, error) {
 	var d Delivery
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var enabled bool

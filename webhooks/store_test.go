@@ -26,7 +26,7 @@ import (
 type testBundle struct {
 	pool   *pgxpool.Pool
 	tenant uuid.UUID
-	hooks  *webhooks.Store
+	hooks  *webhooks.Service
 }
 
 func setup(t *testing.T, url string) testBundle {
@@ -34,7 +34,7 @@ func setup(t *testing.T, url string) testBundle {
 	ctx := context.Background()
 	pool := pgtest.NewPool(t)
 	box, _ := secret.NewBox(secret.NewKey())
-	tenant, err := agents.NewStore(pool, box).CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("T")})
+	tenant, err := agents.NewControlPlane(pool, box).CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("T")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func setup(t *testing.T, url string) testBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hooks := webhooks.NewStore(pool, box, ins, webhooks.Config{AllowPrivate: true})
+	hooks := webhooks.NewService(pool, box, ins, webhooks.Config{AllowPrivate: true})
 	if _, _, err := hooks.Create(ctx, tenant.ID, webhooks.Input{URL: url, EventTypes: []string{ingest.EventDocumentReady}}); err != nil {
 		t.Fatal(err)
 	}

@@ -69,7 +69,7 @@ type Options struct {
 type Server struct {
 	URL           string
 	Pool          *pgxpool.Pool
-	Store         *agents.Store
+	ControlPlane  *agents.ControlPlane
 	Vectors       *search.Embedded
 	EncryptionKey []byte
 	// OpenAI is the embeddings API double, with Options.OpenAI.
@@ -78,7 +78,7 @@ type Server struct {
 	// (Vectors) and those tenants migrate to, each opened on first use
 	// with an embedder of the same provider (the API double's model, or
 	// the local embedder at another size) and an embedded store of its own.
-	Spaces *search.Spaces
+	Spaces *search.Indexes
 }
 
 var (
@@ -173,17 +173,17 @@ func Start(t testing.TB, o Options) *Server {
 	srv := httptest.NewServer(s.Handler)
 	t.Cleanup(srv.Close)
 	store := s.Agents
-	return &Server{URL: srv.URL, Pool: pool, Store: store, Vectors: vectors, EncryptionKey: key, OpenAI: fake, Spaces: s.Spaces}
+	return &Server{URL: srv.URL, Pool: pool, ControlPlane: store, Vectors: vectors, EncryptionKey: key, OpenAI: fake, Spaces: s.Spaces}
 }
 
 // TenantKey creates a tenant and a key with every scope.
 func (s *Server) TenantKey(t testing.TB, name string) (string, string) {
 	t.Helper()
-	tn, err := s.Store.CreateTenant(context.Background(), agents.TenantPatch{Name: ragd.Some(name)})
+	tn, err := s.ControlPlane.CreateTenant(context.Background(), agents.TenantPatch{Name: ragd.Some(name)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, key, err := s.Store.CreateKey(context.Background(), tn.ID, agents.KeyInput{Scopes: agents.AllScopes})
+	_, key, err := s.ControlPlane.CreateKey(context.Background(), tn.ID, agents.KeyInput{Scopes: agents.AllScopes})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func TestEmbeddingsCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, key, err := srv.Store.CreateKey(context.Background(), tid, agents.KeyInput{Name: "emb", Scopes: []agents.Scope{agents.ScopeEmbeddingsWrite}})
+	_, key, err := srv.ControlPlane.CreateKey(context.Background(), tid, agents.KeyInput{Name: "emb", Scopes: []agents.Scope{agents.ScopeEmbeddingsWrite}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestEmbeddingsCommands(t *testing.T) {
 			t.Errorf("ragctl %v: exit %d, want %d saying %q\n%s%s", tc.args, code, tc.code, tc.says, out, errOut)
 		}
 	}
-	_, noScope, err := srv.Store.CreateKey(context.Background(), tid, agents.KeyInput{Name: "search", Scopes: []agents.Scope{agents.ScopeSearch}})
+	_, noScope, err := srv.ControlPlane.CreateKey(context.Background(), tid, agents.KeyInput{Name: "search", Scopes: []agents.Scope{agents.ScopeSearch}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -152,11 +152,11 @@ func TestCrashRecovery(t *testing.T) {
 	}
 	pool := pgtest.OpenPool(t, env["DATABASE_URL"])
 	box, _ := secret.NewBox(key)
-	tenant, err := agents.NewStore(pool, box).CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("T")})
+	tenant, err := agents.NewControlPlane(pool, box).CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("T")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, apiKey, err := agents.NewStore(pool, box).CreateKey(ctx, tenant.ID, agents.KeyInput{})
+	_, apiKey, err := agents.NewControlPlane(pool, box).CreateKey(ctx, tenant.ID, agents.KeyInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +298,7 @@ func finishedAt(t *testing.T, pool *pgxpool.Pool, ids []uuid.UUID) map[uuid.UUID
 
 // checkExact compares each document's chunk count with its chunks in
 // Postgres and its points in the vector store.
-func checkExact(t *testing.T, pool *pgxpool.Pool, vectors search.Store, tenant uuid.UUID, ids []uuid.UUID) {
+func checkExact(t *testing.T, pool *pgxpool.Pool, vectors search.VectorStore, tenant uuid.UUID, ids []uuid.UUID) {
 	t.Helper()
 	for _, id := range ids {
 		var want, rows int

@@ -228,7 +228,7 @@ func TestRun(t *testing.T) {
 	}
 
 	t.Run("MigrateIsIdempotent", func(t *testing.T) {
-		migs, err := postgres.Migrations()
+		migs, err := postgres.SchemaMigrations()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -84,14 +84,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	switch {
 	case cmd == "migrate":
-		res, err := postgres.Migrate(ctx, pool, log)
+		res, err := postgres.MigrateSchema(ctx, pool, log)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "migrated: %d ragd migrations and %d River migrations applied\n", len(res.Applied), res.RiverApplied)
 		return nil
 	case cmd == "serve" && cfg.AutoMigrate:
-		if _, err := postgres.Migrate(ctx, pool, log); err != nil {
+		if _, err := postgres.MigrateSchema(ctx, pool, log); err != nil {
 			return err
 		}
 	default:
@@ -165,7 +165,7 @@ func reindex(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logg
 // newServer assembles ragd (package server) from the configuration, with
 // the HTTP API when withAPI and workers jobs at once; the caller closes
 // the vector store after stopping the server.
-func newServer(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logger, withAPI bool, workers int) (*server.Server, search.Store, error) {
+func newServer(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logger, withAPI bool, workers int) (*server.Server, search.VectorStore, error) {
 	// The API seals agents' secrets and upload passwords, and the workers
 	// open the passwords of protected PDFs: both need the encryption key.
 	// Only the API checks the admin token. serve takes both before it
@@ -236,12 +236,12 @@ func newServer(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Lo
 }
 
 // openStore opens the agents store with the configured encryption key.
-func openStore(cfg config, pool *pgxpool.Pool, log *slog.Logger) (*agents.Store, error) {
+func openStore(cfg config, pool *pgxpool.Pool, log *slog.Logger) (*agents.ControlPlane, error) {
 	box, err := openBox(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	return agents.NewStore(pool, box), nil
+	return agents.NewControlPlane(pool, box), nil
 }
 
 // openBox seals and opens agent secrets with the configured key.
@@ -352,7 +352,7 @@ func serveDebug(addr string, log *slog.Logger) (stop func(), err error) {
 
 // openVectors opens Qdrant when QDRANT_URL is set, else the embedded store
 // (an error wrapping search.ErrInUse when another process has it open).
-func openVectors(cfg config, log *slog.Logger) (search.Store, error) {
+func openVectors(cfg config, log *slog.Logger) (search.VectorStore, error) {
 	if cfg.QdrantURL != "" {
 		log.Info("vector store: Qdrant", "url", cfg.QdrantURL, "collection", cfg.QdrantCollection)
 		return search.OpenQdrant(search.QdrantConfig{URL: cfg.QdrantURL, APIKey: cfg.QdrantAPIKey, Collection: cfg.QdrantCollection})
@@ -393,7 +393,7 @@ func spaceOpener(cfg config, tok *chunker.BPE, pool *pgxpool.Pool, log *slog.Log
 			}
 			emb = embedder.NewCached(e, pool)
 		}
-		var store search.Store
+		var store search.VectorStore
 		var err error
 		if cfg.QdrantURL != "" {
 			collection := cfg.QdrantCollection + "__" + sp.Slug()

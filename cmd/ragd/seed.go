@@ -100,7 +100,7 @@ func demoTenants() []seedTenant {
 
 // seed creates the demo tenants and agents that do not exist yet and prints
 // a new API key for each tenant it created. Running it again changes nothing.
-func seed(ctx context.Context, store *agents.Store, stdout io.Writer) error {
+func seed(ctx context.Context, store *agents.ControlPlane, stdout io.Writer) error {
 	created := 0
 	for _, st := range demoTenants() {
 		t, err := store.GetTenantBySlug(ctx, st.slug)

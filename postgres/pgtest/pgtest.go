@@ -204,7 +204,7 @@ func withDatabase(t testing.TB, base, name string) string {
 // the role: only a template's owner (or a superuser) may copy it, so each
 // role that runs the tests on a shared server has its own.
 func buildTemplate(url string) (string, error) {
-	migs, err := postgres.Migrations()
+	migs, err := postgres.SchemaMigrations()
 	if err != nil {
 		return "", err
 	}
@@ -262,7 +262,7 @@ func buildTemplate(url string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	_, err = postgres.Migrate(ctx, pool, slog.New(slog.DiscardHandler))
+	_, err = postgres.MigrateSchema(ctx, pool, slog.New(slog.DiscardHandler))
 	pool.Close()
 	if err != nil {
 		return "", err

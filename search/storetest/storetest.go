@@ -1,4 +1,4 @@
-// Package storetest is the conformance suite every search.Store must pass:
+// Package storetest is the conformance suite every search.VectorStore must pass:
 // the embedded store in every run, the Qdrant store through an in-process
 // server and, where QDRANT_URL is set, a real Qdrant.
 package storetest
@@ -21,9 +21,9 @@ import (
 const Dims = 16
 
 // Run runs the suite; newStore returns a fresh, empty store.
-func Run(t *testing.T, newStore func(t *testing.T) search.Store) {
+func Run(t *testing.T, newStore func(t *testing.T) search.VectorStore) {
 	ctx := context.Background()
-	setup := func(t *testing.T) search.Store {
+	setup := func(t *testing.T) search.VectorStore {
 		t.Helper()
 		s := newStore(t)
 		if err := s.EnsureSchema(ctx, Dims); err != nil {
@@ -290,7 +290,7 @@ func must(t *testing.T, err error) {
 	}
 }
 
-func count(t *testing.T, s search.Store, tenant uuid.UUID, f search.Filter, want int) {
+func count(t *testing.T, s search.VectorStore, tenant uuid.UUID, f search.Filter, want int) {
 	t.Helper()
 	n, err := s.Count(context.Background(), tenant, f)
 	if err != nil || n != want {
