@@ -23,11 +23,20 @@ import (
 type ControlPlane struct {
 	pool *pgxpool.Pool
 	box  *secret.Box
+	jobs Jobs
 }
 
-// NewControlPlane returns a ControlPlane on pool that seals agent secrets with box.
-func NewControlPlane(pool *pgxpool.Pool, box *secret.Box) *ControlPlane {
-	return &ControlPlane{pool: pool, box: box}
+// Jobs queues what a tenant's deletion leaves outside Postgres, in the
+// transaction that deletes it (the jobs package implements it).
+type Jobs interface {
+	EnqueuePurgeTenant(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID) error
+}
+
+// NewControlPlane returns a ControlPlane on pool that seals agent secrets
+// with box. jobs queues the removal of a deleted tenant's points; without
+// it (nil), DeleteTenant refuses.
+func NewControlPlane(pool *pgxpool.Pool, box *secret.Box, jobs Jobs) *ControlPlane {
+	return &ControlPlane{pool: pool, box: box, jobs: jobs}
 }
 
 // translate turns Postgres errors into ragd's error kinds. It is the one
@@ -181,10 +190,12 @@ func (s *ControlPlane) UpdateTenant(ctx context.Context, id uuid.UUID, p TenantP
 	return out, nil
 }
 
-// DeleteTenant deletes a tenant and, by cascade, every row it owns. inTx,
-// when not nil, runs in the same transaction (to queue the removal of
-// what lives outside Postgres).
-func (s *ControlPlane) DeleteTenant(ctx context.Context, id uuid.UUID, inTx func(context.Context, pgx.Tx) error) error {
+// DeleteTenant deletes a tenant and, by cascade, every row it owns, and
+// queues the removal of its points in the same transaction.
+func (s *ControlPlane) DeleteTenant(ctx context.Context, id uuid.UUID) error {
+	if s.jobs == nil {
+		return errors.New("delete tenant: this control plane has no job queue to remove the tenant's points with")
+	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, "DELETE FROM tenants WHERE id = $1", id)
 		if err != nil {
@@ -193,10 +204,7 @@ func (s *ControlPlane) DeleteTenant(ctx context.Context, id uuid.UUID, inTx func
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("delete tenant: %w", ragd.ErrNotFound)
 		}
-		if inTx != nil {
-			return inTx(ctx, tx)
-		}
-		return nil
+		return s.jobs.EnqueuePurgeTenant(ctx, tx, id)
 	})
 }
 

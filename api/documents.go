@@ -60,7 +60,7 @@ func (up *uploads) bodyLimit(mediaType string) int64 {
 	return up.maxBytes + 1<<20
 }
 
-func handleUpload(docs *ingest.Documents, q ingest.Enqueuer, up *uploads) tenantHandler {
+func handleUpload(docs *ingest.Documents, up *uploads) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		opts := ingest.CreateOptions{IdempotencyKey: r.Header.Get("Idempotency-Key")}
 		switch v := r.URL.Query().Get("duplicate"); v {
@@ -93,7 +93,7 @@ func handleUpload(docs *ingest.Documents, q ingest.Enqueuer, up *uploads) tenant
 		if err != nil {
 			return err
 		}
-		created, err := docs.Create(r.Context(), t.TenantID, u, opts, q)
+		created, err := docs.Create(r.Context(), t.TenantID, u, opts)
 		// The bytes are stored (or refused): free the file and the budget
 		// before answering, so that a client's next upload, sent on this
 		// answer, finds them free.
@@ -403,7 +403,7 @@ func handleDocumentContent(log *slog.Logger, docs *ingest.Documents) tenantHandl
 	}
 }
 
-func handleReindexDocument(docs *ingest.Documents, q ingest.Enqueuer) tenantHandler {
+func handleReindexDocument(docs *ingest.Documents) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		id, err := pathUUID(r, "document_id")
 		if err != nil {
@@ -423,7 +423,7 @@ func handleReindexDocument(docs *ingest.Documents, q ingest.Enqueuer) tenantHand
 				return err
 			}
 		}
-		d, err := docs.Reindex(r.Context(), t.TenantID, id, in.Password, q)
+		d, err := docs.Reindex(r.Context(), t.TenantID, id, in.Password)
 		if err != nil {
 			return err
 		}
@@ -432,13 +432,13 @@ func handleReindexDocument(docs *ingest.Documents, q ingest.Enqueuer) tenantHand
 	}
 }
 
-func handleDeleteDocument(docs *ingest.Documents, q ingest.Enqueuer) tenantHandler {
+func handleDeleteDocument(docs *ingest.Documents) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		id, err := pathUUID(r, "document_id")
 		if err != nil {
 			return err
 		}
-		d, err := docs.Delete(r.Context(), t.TenantID, id, q)
+		d, err := docs.Delete(r.Context(), t.TenantID, id)
 		if err != nil {
 			return err
 		}

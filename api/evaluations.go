@@ -12,13 +12,13 @@ import (
 // query limit's clear error rather than the body limit.
 const maxEvaluationBody = 16 << 20
 
-func handleCreateEvaluation(ev *evals.Evaluations, s *search.Searcher, q Queue) tenantHandler {
+func handleCreateEvaluation(ev *evals.Evaluations, s *search.Searcher) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		var in evals.Input
 		if err := decodeLimit(w, r, &in, maxEvaluationBody); err != nil {
 			return err
 		}
-		e, err := ev.Create(r.Context(), t.TenantID, in, s.Defaults(), q)
+		e, err := ev.Create(r.Context(), t.TenantID, in, s.Defaults())
 		if err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/extract"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/jobs"
@@ -41,17 +42,17 @@ func TestFairIngestion(t *testing.T) {
 	// for the workers to drain most of them first (554 of 1,000 once, and
 	// 965 of 1,000 with two test runs at once), and the test would then
 	// measure no flood at all.
-	docs := ingest.NewDocuments(b.pool)
 	q, err := jobs.New(b.pool, jobs.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	held := &heldJobs{Enqueuer: q}
+	held := &heldJobs{Jobs: q}
+	docs := ingest.NewDocuments(b.pool, agents.NewControlPlane(b.pool, nil, q), held)
 	for i := range 1000 {
 		_, err := docs.Create(context.Background(), floodID, ingest.Upload{
 			Filename: fmt.Sprintf("flood-%d.txt", i), Type: extract.TypeText,
 			Content: ingest.BytesContent(fmt.Appendf(nil, "Flood document %d: a small text, one of a thousand.", i)),
-		}, ingest.CreateOptions{}, held)
+		}, ingest.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,7 +98,7 @@ func TestFairIngestion(t *testing.T) {
 // heldJobs keeps the ingest jobs of the documents created with it, for the
 // test to enqueue later, all at once.
 type heldJobs struct {
-	ingest.Enqueuer
+	ingest.Jobs
 	docs []ingest.Document
 }
 

@@ -100,7 +100,7 @@ func setupWith(t testing.TB, o apitest.Options) *testBundle {
 		}
 	})
 	return &testBundle{t: t, url: srv.URL, pool: srv.Pool, store: srv.ControlPlane, encKey: srv.EncryptionKey, logs: logs, vectors: srv.Vectors,
-		openai: srv.OpenAI, spoolDir: o.UploadSpoolDir, spaces: srv.Spaces}
+		openai: srv.OpenAI, spoolDir: o.UploadSpoolDir, spaces: srv.Indexes}
 }
 
 // response is what a test reads back.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ragd/ragd"
+	"github.com/ragd/ragd/spaces"
 )
 
 // Stable problem codes. Clients match on these, never on titles or details.
@@ -76,6 +77,7 @@ func problemFor(err error) problem {
 		ce  *ragd.ConflictError
 		mbe *http.MaxBytesError
 		qe  *ragd.QuotaError
+		ue  *spaces.UnavailableError
 	)
 	switch {
 	case errors.As(err, &he):
@@ -92,6 +94,10 @@ func problemFor(err error) problem {
 			detail += "; delete documents or ask the platform for a higher quota"
 		}
 		return problem{Status: http.StatusTooManyRequests, Code: codeQuotaExceeded, Detail: detail, retryAfter: qe.RetryAfter}
+	case errors.As(err, &ue):
+		return problem{Status: http.StatusBadGateway, Code: codeEmbeddingUnavailable, Detail: ue.Message, retryAfter: ue.RetryAfter}
+	case errors.Is(err, spaces.ErrNoneOffered):
+		return problem{Status: http.StatusForbidden, Code: codeForbiddenScope, Detail: spaces.ErrNoneOffered.Error()}
 	case errors.As(err, &mbe):
 		return problem{Status: http.StatusRequestEntityTooLarge, Code: codePayloadTooLarge, Detail: "the request body is larger than the limit of " + byteSize(mbe.Limit)}
 	case errors.Is(err, ragd.ErrNotFound):

@@ -16,7 +16,7 @@ type route struct {
 
 // routes is the whole API, in one screen.
 func routes(d Deps, auth *authenticator) []route {
-	log, store, docs, queue := d.Logger, d.ControlPlane, d.Documents, d.Queue
+	log, store, docs := d.Logger, d.ControlPlane, d.Documents
 	uploads := newUploads(d)
 	admin := func(h handler) http.Handler { return serve(log, auth.admin(h)) }
 	tenant := func(s agents.Scope, h tenantHandler) http.Handler { return serve(log, auth.tenant(s, h)) }
@@ -30,11 +30,11 @@ func routes(d Deps, auth *authenticator) []route {
 		{"GET /v1/tenants", admin(handleListTenants(store)), false},
 		{"GET /v1/tenants/{tenant_id}", admin(handleGetTenant(store)), false},
 		{"PATCH /v1/tenants/{tenant_id}", admin(handleUpdateTenant(store)), false},
-		{"DELETE /v1/tenants/{tenant_id}", admin(handleDeleteTenant(store, queue)), false},
+		{"DELETE /v1/tenants/{tenant_id}", admin(handleDeleteTenant(store)), false},
 		{"POST /v1/tenants/{tenant_id}/api-keys", admin(handleAdminCreateKey(store)), false},
 		{"GET /v1/tenants/{tenant_id}/usage", admin(handleTenantUsage(store, docs)), false},
 		{"GET /v1/tenants/{tenant_id}/usage/daily", admin(handleTenantUsageDaily(store, docs)), false},
-		{"POST /v1/tenants/{tenant_id}/reindex", admin(handleReindexTenant(store, queue)), false},
+		{"POST /v1/tenants/{tenant_id}/reindex", admin(handleReindexTenant(store, docs)), false},
 		{"GET /v1/usage", tenant(agents.ScopeDocumentsRead, handleUsage(docs)), false},
 		{"GET /v1/usage/daily", tenant(agents.ScopeDocumentsRead, handleUsageDaily(docs)), false},
 
@@ -50,18 +50,18 @@ func routes(d Deps, auth *authenticator) []route {
 		{"POST /v1/agents/{agent_id}/search", tenant(agents.ScopeSearch, handleAgentSearch(store, d.Searcher, d.Metrics, docs)), false},
 
 		{"POST /v1/search", tenant(agents.ScopeSearch, handleSearch(d.Searcher, d.Metrics, docs)), false},
-		{"POST /v1/evaluations", tenant(agents.ScopeSearch, handleCreateEvaluation(d.Evals, d.Searcher, queue)), false},
+		{"POST /v1/evaluations", tenant(agents.ScopeSearch, handleCreateEvaluation(d.Evals, d.Searcher)), false},
 		{"GET /v1/evaluations/{evaluation_id}", tenant(agents.ScopeSearch, handleGetEvaluation(d.Evals)), false},
 		{"POST /v1/evaluations/{evaluation_id}/apply", tenant(agents.ScopeAgentsWrite, handleApplyEvaluation(d.Evals)), false},
 
-		{"POST /v1/documents", tenant(agents.ScopeDocumentsWrite, handleUpload(docs, queue, uploads)), false},
+		{"POST /v1/documents", tenant(agents.ScopeDocumentsWrite, handleUpload(docs, uploads)), false},
 		{"GET /v1/documents", tenant(agents.ScopeDocumentsRead, handleListDocuments(docs)), false},
 		{"GET /v1/documents/{document_id}", tenant(agents.ScopeDocumentsRead, handleGetDocument(docs)), false},
 		{"GET /v1/documents/{document_id}/events", tenant(agents.ScopeDocumentsRead, handleDocumentEvents(docs, d.Watcher)), false},
 		{"GET /v1/documents/{document_id}/chunks", tenant(agents.ScopeDocumentsRead, handleListChunks(docs)), false},
 		{"GET /v1/documents/{document_id}/content", tenant(agents.ScopeDocumentsRead, handleDocumentContent(log, docs)), false},
-		{"POST /v1/documents/{document_id}/reindex", tenant(agents.ScopeDocumentsWrite, handleReindexDocument(docs, queue)), false},
-		{"DELETE /v1/documents/{document_id}", tenant(agents.ScopeDocumentsWrite, handleDeleteDocument(docs, queue)), false},
+		{"POST /v1/documents/{document_id}/reindex", tenant(agents.ScopeDocumentsWrite, handleReindexDocument(docs)), false},
+		{"DELETE /v1/documents/{document_id}", tenant(agents.ScopeDocumentsWrite, handleDeleteDocument(docs)), false},
 
 		{"POST /v1/webhooks", tenant(agents.ScopeWebhooksWrite, handleCreateWebhook(d.Webhooks)), false},
 		{"GET /v1/webhooks", tenant(agents.ScopeWebhooksWrite, handleListWebhooks(d.Webhooks)), false},

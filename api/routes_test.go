@@ -29,7 +29,7 @@ func TestEveryRouteRefusesBadCredentials(t *testing.T) {
 	ctx := context.Background()
 	pool := pgtest.NewPool(t)
 	box, _ := secret.NewBox(secret.NewKey())
-	store := agents.NewControlPlane(pool, box)
+	store := agents.NewControlPlane(pool, box, nil)
 	tenant, err := store.CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("T")})
 	if err != nil {
 		t.Fatal(err)

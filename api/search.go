@@ -15,6 +15,7 @@ import (
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/metrics"
 	"github.com/ragd/ragd/search"
+	"github.com/ragd/ragd/usage"
 )
 
 type searchFilter struct {
@@ -110,7 +111,7 @@ func (b searchRequest) toRequest(defaults *agents.Retrieval) (search.Request, er
 	return r, r.Validate()
 }
 
-func handleSearch(s *search.Searcher, m *metrics.Metrics, usage *ingest.Documents) tenantHandler {
+func handleSearch(s *search.Searcher, m *metrics.Metrics, docs *ingest.Documents) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		var body searchRequest
 		if err := decode(w, r, &body); err != nil {
@@ -120,11 +121,11 @@ func handleSearch(s *search.Searcher, m *metrics.Metrics, usage *ingest.Document
 		if err != nil {
 			return err
 		}
-		return runSearch(w, r, s, m, usage, t, req)
+		return runSearch(w, r, s, m, docs, t, req)
 	}
 }
 
-func handleAgentSearch(store *agents.ControlPlane, s *search.Searcher, m *metrics.Metrics, usage *ingest.Documents) tenantHandler {
+func handleAgentSearch(store *agents.ControlPlane, s *search.Searcher, m *metrics.Metrics, docs *ingest.Documents) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		a, err := store.GetAgent(r.Context(), t.TenantID, r.PathValue("agent_id"))
 		if err != nil {
@@ -141,15 +142,15 @@ func handleAgentSearch(store *agents.ControlPlane, s *search.Searcher, m *metric
 		if err != nil {
 			return err
 		}
-		return runSearch(w, r, s, m, usage, t, req)
+		return runSearch(w, r, s, m, docs, t, req)
 	}
 }
 
-func runSearch(w http.ResponseWriter, r *http.Request, s *search.Searcher, m *metrics.Metrics, usage *ingest.Documents, t tenantScope, req search.Request) error {
+func runSearch(w http.ResponseWriter, r *http.Request, s *search.Searcher, m *metrics.Metrics, docs *ingest.Documents, t tenantScope, req search.Request) error {
 	start := time.Now()
 	res, err := s.Search(r.Context(), t.TenantID, req)
 	m.Search(string(req.Mode), time.Since(start))
-	if uerr := usage.AddUsage(r.Context(), t.TenantID, res.EmbeddingTokens, 1); uerr != nil && err == nil {
+	if uerr := docs.AddUsage(r.Context(), t.TenantID, res.EmbeddingTokens, 1); uerr != nil && err == nil {
 		return uerr
 	}
 	if err != nil {
@@ -238,13 +239,13 @@ func handleTenantUsageDaily(store *agents.ControlPlane, docs *ingest.Documents) 
 }
 
 // writeUsageDaily answers with the tenant's usage per day over ?days=
-// (1 to ingest.MaxUsageDays, default ingest.DefaultUsageDays).
+// (1 to usage.MaxDays, default usage.DefaultDays).
 func writeUsageDaily(w http.ResponseWriter, r *http.Request, docs *ingest.Documents, tenantID uuid.UUID) error {
-	days := ingest.DefaultUsageDays
+	days := usage.DefaultDays
 	if q := r.URL.Query(); q.Has("days") {
 		n, err := strconv.Atoi(q.Get("days"))
 		if err != nil {
-			return fieldError("days", ingest.UsageDaysProblem)
+			return fieldError("days", usage.DaysProblem)
 		}
 		days = n
 	}

@@ -44,7 +44,11 @@ func benchSearch(b *testing.B, n int) {
 	const dims = 1536
 	pool := pgtest.NewPool(b)
 	box, _ := secret.NewBox(secret.NewKey())
-	store := agents.NewControlPlane(pool, box)
+	queue, err := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	store := agents.NewControlPlane(pool, box, queue)
 	tenant, err := store.CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("Bench")})
 	if err != nil {
 		b.Fatal(err)
@@ -62,13 +66,12 @@ func benchSearch(b *testing.B, n int) {
 	if err := vectors.EnsureSchema(ctx, dims); err != nil {
 		b.Fatal(err)
 	}
-	docs := ingest.NewDocuments(pool)
-	queue, _ := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
+	docs := ingest.NewDocuments(pool, store, queue)
 
 	// 100 documents, marked indexed, whose chunks are n generated points.
 	var docIDs []uuid.UUID
 	for i := range 100 {
-		c, err := docs.Create(ctx, tenant.ID, ingest.Upload{Title: fmt.Sprintf("Doc %d", i), Content: ingest.BytesContent(fmt.Appendf(nil, "doc %d", i)), Type: extract.TypeText}, ingest.CreateOptions{}, queue)
+		c, err := docs.Create(ctx, tenant.ID, ingest.Upload{Title: fmt.Sprintf("Doc %d", i), Content: ingest.BytesContent(fmt.Appendf(nil, "doc %d", i)), Type: extract.TypeText}, ingest.CreateOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -109,7 +112,7 @@ func benchSearch(b *testing.B, n int) {
 	}
 
 	srv := httptest.NewServer(api.NewHandler(api.Deps{
-		Logger: slog.New(slog.DiscardHandler), ControlPlane: store, AdminToken: adminToken, Documents: docs, Queue: queue,
+		Logger: slog.New(slog.DiscardHandler), ControlPlane: store, AdminToken: adminToken, Documents: docs,
 		Searcher: search.NewSearcher(emb, vectors, docs, 1), // a cache of 1: every query is embedded
 		Ready:    func(context.Context) map[string]error { return nil },
 	}))

@@ -5,9 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/console"
 	"github.com/ragd/ragd/evals"
@@ -15,17 +12,9 @@ import (
 	"github.com/ragd/ragd/metrics"
 	"github.com/ragd/ragd/oidcauth"
 	"github.com/ragd/ragd/search"
+	"github.com/ragd/ragd/spaces"
 	"github.com/ragd/ragd/webhooks"
 )
-
-// Queue enqueues the jobs API calls start, in the caller's transaction.
-type Queue interface {
-	ingest.Enqueuer
-	evals.Enqueuer
-	EnqueuePurgeTenant(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID) error
-	EnqueueReindexTenant(ctx context.Context, tenantID uuid.UUID) error
-	ingest.MigrationQueue
-}
 
 // DefaultMaxUploadBytes is the upload limit when Deps leaves it zero.
 const DefaultMaxUploadBytes = 50 << 20
@@ -35,10 +24,9 @@ type Deps struct {
 	Logger       *slog.Logger
 	ControlPlane *agents.ControlPlane
 	AdminToken   string
-	// Documents and Queue serve the document routes, and Watcher tells
-	// the events streams when a document changed (it must be running).
+	// Documents serves the document routes, and Watcher tells the events
+	// streams when a document changed (it must be running).
 	Documents *ingest.Documents
-	Queue     Queue
 	Watcher   *ingest.Watcher
 	// Metrics records requests and searches and is served at /metrics.
 	Metrics *metrics.Metrics
@@ -50,13 +38,8 @@ type Deps struct {
 	Evals *evals.Evaluations
 	// Webhooks keeps the tenants' webhook endpoints and deliveries.
 	Webhooks *webhooks.Service
-	// Spaces are the embedding spaces' indexes, for embedding migrations
-	// (nil: none can be started); EmbeddingPrices price their estimates
-	// (nil: embedder.ListPrices); OfferedSpaces are those tenants may move
-	// to themselves (RAGD_EMBEDDING_MODELS; the admin may pick any).
-	Spaces          *search.Indexes
-	EmbeddingPrices map[string]float64
-	OfferedSpaces   []search.Space
+	// Spaces serves the embedding migrations (nil: none can be started).
+	Spaces *spaces.Service
 	// MaxUploadBytes bounds an uploaded file (RAGD_MAX_UPLOAD_BYTES).
 	MaxUploadBytes int64
 	// MaxInflightUploadBytes bounds the bytes of all uploads in flight at

@@ -1,14 +1,13 @@
 package api
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/agents"
+	"github.com/ragd/ragd/ingest"
 )
 
 // pathTenant reads the tenant_id path parameter of an admin route and
@@ -111,14 +110,13 @@ func handleUpdateTenant(store *agents.ControlPlane) handler {
 	}
 }
 
-func handleDeleteTenant(store *agents.ControlPlane, q Queue) handler {
+func handleDeleteTenant(store *agents.ControlPlane) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathUUID(r, "tenant_id")
 		if err != nil {
 			return err
 		}
-		purge := func(ctx context.Context, tx pgx.Tx) error { return q.EnqueuePurgeTenant(ctx, tx, id) }
-		if err := store.DeleteTenant(r.Context(), id, purge); err != nil {
+		if err := store.DeleteTenant(r.Context(), id); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -128,13 +126,13 @@ func handleDeleteTenant(store *agents.ControlPlane, q Queue) handler {
 
 // handleReindexTenant queues the rebuild of a tenant's vector points from
 // Postgres (the reindex_tenant job).
-func handleReindexTenant(store *agents.ControlPlane, q Queue) handler {
+func handleReindexTenant(store *agents.ControlPlane, docs *ingest.Documents) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathTenant(r, store)
 		if err != nil {
 			return err
 		}
-		if err := q.EnqueueReindexTenant(r.Context(), id); err != nil {
+		if err := docs.RebuildTenant(r.Context(), id); err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusAccepted, map[string]string{"tenant_id": id.String(), "job": "reindex_tenant", "status": "queued"})

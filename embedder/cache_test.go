@@ -149,7 +149,7 @@ func TestCachedPerTenant(t *testing.T) {
 func newTenant(t testing.TB, pool *pgxpool.Pool, name string) uuid.UUID {
 	t.Helper()
 	box, _ := secret.NewBox(secret.NewKey())
-	tenant, err := agents.NewControlPlane(pool, box).CreateTenant(context.Background(), agents.TenantPatch{Name: ragd.Some(name)})
+	tenant, err := agents.NewControlPlane(pool, box, nil).CreateTenant(context.Background(), agents.TenantPatch{Name: ragd.Some(name)})
 	if err != nil {
 		t.Fatal(err)
 	}

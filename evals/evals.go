@@ -129,8 +129,9 @@ type Evaluation struct {
 	FinishedAt      *time.Time `json:"finished_at"`
 }
 
-// Enqueuer adds the evaluate job in the caller's transaction.
-type Enqueuer interface {
+// Jobs adds the evaluate job in the caller's transaction (the jobs package
+// implements it).
+type Jobs interface {
 	EnqueueEvaluation(ctx context.Context, tx pgx.Tx, tenantID, id uuid.UUID) error
 }
 
@@ -173,18 +174,20 @@ type Evaluations struct {
 	agents   *agents.ControlPlane
 	searcher *search.Searcher
 	events   Events
+	jobs     Jobs
 }
 
-// NewEvaluations returns Evaluations. searcher runs the searches (nil in a process
-// that only creates and reads evaluations); events, when not nil, records
-// each evaluation's end in the transaction that stores it.
-func NewEvaluations(pool *pgxpool.Pool, docs Resolver, ag *agents.ControlPlane, searcher *search.Searcher, events Events) *Evaluations {
-	return &Evaluations{pool: pool, docs: docs, agents: ag, searcher: searcher, events: events}
+// NewEvaluations returns Evaluations. searcher runs the searches (nil in a
+// process that only creates and reads evaluations); events, when not nil,
+// records each evaluation's end in the transaction that stores it; jobs
+// enqueues the evaluate job of each evaluation created.
+func NewEvaluations(pool *pgxpool.Pool, docs Resolver, ag *agents.ControlPlane, searcher *search.Searcher, events Events, jobs Jobs) *Evaluations {
+	return &Evaluations{pool: pool, docs: docs, agents: ag, searcher: searcher, events: events, jobs: jobs}
 }
 
 // Create validates in, resolves its documents and agent, and stores the
 // evaluation with its job in one transaction.
-func (s *Evaluations) Create(ctx context.Context, tenantID uuid.UUID, in Input, defaults search.Fusing, q Enqueuer) (Evaluation, error) {
+func (s *Evaluations) Create(ctx context.Context, tenantID uuid.UUID, in Input, defaults search.Fusing) (Evaluation, error) {
 	spec, err := s.resolve(ctx, tenantID, in, defaults)
 	if err != nil {
 		return Evaluation{}, err
@@ -201,7 +204,7 @@ func (s *Evaluations) Create(ctx context.Context, tenantID uuid.UUID, in Input, 
 			return fmt.Errorf("create evaluation: %w", err)
 		}
 		out = ev
-		return q.EnqueueEvaluation(ctx, tx, tenantID, id)
+		return s.jobs.EnqueueEvaluation(ctx, tx, tenantID, id)
 	})
 	return out, err
 }

@@ -149,16 +149,13 @@ type contentBundle struct {
 func setupContent(t *testing.T) *contentBundle {
 	t.Helper()
 	pool := pgtest.NewPool(t)
-	q, err := jobs.New(pool, jobs.Config{}) // insert-only
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &contentBundle{pool: pool, store: ingest.NewDocuments(pool), queue: q, tenant: newTenant(t, pool).ID}
+	st := newStack(t, pool, nil)
+	return &contentBundle{pool: pool, store: st.docs, queue: st.queue, tenant: newTenant(t, pool).ID}
 }
 
 func (b *contentBundle) create(t *testing.T, c ingest.Content) ingest.Document {
 	t.Helper()
-	created, err := b.store.Create(t.Context(), b.tenant, ingest.Upload{Filename: "f.txt", Content: c, Type: extract.TypeText}, ingest.CreateOptions{AllowDuplicate: true}, b.queue)
+	created, err := b.store.Create(t.Context(), b.tenant, ingest.Upload{Filename: "f.txt", Content: c, Type: extract.TypeText}, ingest.CreateOptions{AllowDuplicate: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +235,7 @@ func TestStoreContent(t *testing.T) {
 		b := setupContent(t)
 		d := b.create(t, ingest.BytesContent([]byte("tenant A's file")))
 		box, _ := secret.NewBox(secret.NewKey())
-		tn, err := agents.NewControlPlane(b.pool, box).CreateTenant(t.Context(), agents.TenantPatch{Name: ragd.Some("Other")})
+		tn, err := agents.NewControlPlane(b.pool, box, nil).CreateTenant(t.Context(), agents.TenantPatch{Name: ragd.Some("Other")})
 		if err != nil {
 			t.Fatal(err)
 		}

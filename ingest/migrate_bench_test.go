@@ -3,7 +3,6 @@ package ingest_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 
@@ -11,9 +10,9 @@ import (
 	"github.com/ragd/ragd/embedder"
 	"github.com/ragd/ragd/extract"
 	"github.com/ragd/ragd/ingest"
-	"github.com/ragd/ragd/jobs"
 	"github.com/ragd/ragd/postgres/pgtest"
 	"github.com/ragd/ragd/search"
+	"github.com/ragd/ragd/spaces"
 )
 
 // benchTenant is a tenant with docs ready documents of about 6 chunks
@@ -22,7 +21,7 @@ import (
 type benchTenant struct {
 	store  *ingest.Documents
 	p      *ingest.Pipeline
-	q      *jobs.Queue
+	svc    *spaces.Service
 	spaces *search.Indexes
 	tenant ingest.Document // TenantID only
 	to     search.Space
@@ -32,7 +31,6 @@ func setupBenchTenant(b *testing.B, docs int) *benchTenant {
 	ctx := context.Background()
 	pool := pgtest.NewPool(b)
 	tenant := newTenant(b, pool)
-	tok, _ := chunker.NewCL100K()
 	def, _ := embedder.NewLocal(256)
 	vectors, err := search.OpenEmbedded(b.TempDir())
 	if err != nil {
@@ -40,7 +38,7 @@ func setupBenchTenant(b *testing.B, docs int) *benchTenant {
 	}
 	b.Cleanup(func() { vectors.Close() })
 	to := search.Space{Model: embedder.LocalModel, Dimensions: 128}
-	spaces := search.NewIndexes(search.Index{Embedder: def, Store: vectors}, func(ctx context.Context, sp search.Space) (search.Index, error) {
+	indexes := search.NewIndexes(search.Index{Embedder: def, Store: vectors}, func(ctx context.Context, sp search.Space) (search.Index, error) {
 		e, err := embedder.NewLocal(sp.Dimensions)
 		if err != nil {
 			return search.Index{}, err
@@ -48,18 +46,9 @@ func setupBenchTenant(b *testing.B, docs int) *benchTenant {
 		s, err := search.OpenEmbedded(b.TempDir())
 		return search.Index{Embedder: e, Store: s}, err
 	})
-	b.Cleanup(func() { spaces.Close() })
-	store := ingest.NewDocuments(pool)
-	p, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{Embedder: def, Vectors: vectors, Spaces: spaces,
-		Chunking: chunker.Options{MaxTokens: 64, OverlapTokens: 8}}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(p.Close)
-	q, err := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		b.Fatal(err)
-	}
+	st := newStack(b, pool, indexes)
+	store := st.docs
+	p := st.pipeline(b, ingest.PipelineConfig{Chunking: chunker.Options{MaxTokens: 64, OverlapTokens: 8}})
 	words := strings.Fields("otter colony weir river bank holt cub fish eel reed dam survey count spring autumn night trail camera")
 	for i := range docs {
 		var sb strings.Builder
@@ -69,7 +58,7 @@ func setupBenchTenant(b *testing.B, docs int) *benchTenant {
 			sb.WriteString(" ")
 		}
 		c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: fmt.Sprintf("n%d.txt", i), Type: extract.TypeText,
-			Content: ingest.BytesContent([]byte(sb.String()))}, ingest.CreateOptions{}, q)
+			Content: ingest.BytesContent([]byte(sb.String()))}, ingest.CreateOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -77,55 +66,55 @@ func setupBenchTenant(b *testing.B, docs int) *benchTenant {
 			b.Fatal(err)
 		}
 	}
-	return &benchTenant{store: store, p: p, q: q, spaces: spaces, tenant: ingest.Document{TenantID: tenant.ID}, to: to}
+	return &benchTenant{store: store, p: p, svc: st.spaces, spaces: indexes, tenant: ingest.Document{TenantID: tenant.ID}, to: to}
 }
 
 // BenchmarkMigration measures moving a tenant of 200 documents (about 1,200
 // chunks) to another embedding space with the build job's work
-// (Pipeline.Migrate: embed, write, record each document, cut over) against
+// (Pipeline.BuildIndex: embed, write, record each document, cut over) against
 // the baseline a user has without migrations, `ragd reindex --tenant`
 // (Pipeline.Rebuild: embed and write the same chunks), in the same run.
 func BenchmarkMigration(b *testing.B) {
 	ctx := context.Background()
 	bt := setupBenchTenant(b, 200)
 	id := bt.tenant.TenantID
-	est, err := bt.store.EstimateMigration(ctx, id)
+	docs, chunks, tokens, err := bt.store.EstimateEmbedding(ctx, id)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("%d documents, %d chunks, %d tokens", est.Documents, est.Chunks, est.Tokens)
+	b.Logf("%d documents, %d chunks, %d tokens", docs, chunks, tokens)
 	b.Run("rebuild", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := bt.p.Rebuild(ctx, &id, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(est.Chunks), "ns/chunk")
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(chunks), "ns/chunk")
 	})
 	b.Run("migrate", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
-			m, err := bt.store.CreateMigration(ctx, id, ingest.MigrationInput{From: bt.spaces.Default().Space, To: bt.to, Estimate: est, CreatedBy: "bench"}, bt.q)
+			m, err := bt.svc.Create(ctx, id, spaces.Request{Model: bt.to.Model, Dimensions: bt.to.Dimensions, RollbackWindowSeconds: new(int64), Admin: true, By: "bench"})
 			if err != nil {
 				b.Fatal(err)
 			}
 			b.StartTimer()
-			if err := bt.p.Migrate(ctx, id, m.ID, bt.q); err != nil {
+			if err := bt.p.BuildIndex(ctx, id, m.ID); err != nil {
 				b.Fatal(err)
 			}
 			b.StopTimer()
-			if m, _ = bt.store.GetMigration(ctx, id, m.ID); m.State != ingest.MigrationActive {
+			if m, _ = bt.svc.Get(ctx, id, m.ID); m.State != spaces.Active {
 				b.Fatalf("migration %s", m.State)
 			}
-			if _, err := bt.store.EndMigration(ctx, id, m.ID, ingest.EndRollback, bt.q); err != nil {
+			if _, err := bt.svc.End(ctx, id, m.ID, spaces.Rollback); err != nil {
 				b.Fatal(err)
 			}
-			if _, err := bt.p.Settle(ctx, id, m.ID, bt.q); err != nil {
+			if _, err := bt.svc.Settle(ctx, id, m.ID); err != nil {
 				b.Fatal(err)
 			}
 			b.StartTimer()
 		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(est.Chunks), "ns/chunk")
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(chunks), "ns/chunk")
 	})
 }
 
@@ -143,7 +132,7 @@ func BenchmarkSearchRouting(b *testing.B) {
 		searcher *search.Searcher
 	}{
 		{"single", search.NewSearcher(def.Embedder, def.Store, bt.store, 0)},
-		{"routed", search.NewRoutedSearcher(bt.spaces, bt.store, bt.store, 0)},
+		{"routed", search.NewRoutedSearcher(bt.spaces, bt.svc, bt.store, 0)},
 	} {
 		b.Run(s.name, func(b *testing.B) {
 			for b.Loop() {

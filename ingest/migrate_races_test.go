@@ -3,7 +3,6 @@ package ingest_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -13,13 +12,12 @@ import (
 
 	"github.com/ragd/ragd"
 
-	"github.com/ragd/ragd/chunker"
 	"github.com/ragd/ragd/embedder"
 	"github.com/ragd/ragd/extract"
 	"github.com/ragd/ragd/ingest"
-	"github.com/ragd/ragd/jobs"
 	"github.com/ragd/ragd/postgres/pgtest"
 	"github.com/ragd/ragd/search"
+	"github.com/ragd/ragd/spaces"
 )
 
 type switchEmb struct {
@@ -53,8 +51,8 @@ func (s *switchEmb) Embed(ctx context.Context, tenantID uuid.UUID, texts []strin
 type migrationEnv struct {
 	store    *ingest.Documents
 	p        *ingest.Pipeline
-	q        *jobs.Queue
-	spaces   *search.Indexes
+	svc      *spaces.Service
+	indexes  *search.Indexes
 	target   *switchEmb
 	tstore   *gateDelete
 	to       search.Space
@@ -73,7 +71,6 @@ func setupMigrationRace(t *testing.T) *migrationEnv {
 func setupMigrationWith(t *testing.T, def embedder.Embedder) *migrationEnv {
 	pool := pgtest.NewPool(t)
 	tenant := newTenant(t, pool)
-	tok, _ := chunker.NewCL100K()
 	vectors, err := search.OpenEmbedded(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +80,7 @@ func setupMigrationWith(t *testing.T, def embedder.Embedder) *migrationEnv {
 	target := &switchEmb{Embedder: l32}
 	gd := &gateDelete{}
 	to := search.Space{Model: embedder.LocalModel, Dimensions: 32}
-	spaces := search.NewIndexes(search.Index{Embedder: def, Store: vectors}, func(ctx context.Context, sp search.Space) (search.Index, error) {
+	indexes := search.NewIndexes(search.Index{Embedder: def, Store: vectors}, func(ctx context.Context, sp search.Space) (search.Index, error) {
 		if sp != to {
 			return search.Index{}, search.ErrUnknownSpace
 		}
@@ -91,35 +88,36 @@ func setupMigrationWith(t *testing.T, def embedder.Embedder) *migrationEnv {
 		gd.VectorStore = s
 		return search.Index{Embedder: target, Store: gd}, err
 	})
-	t.Cleanup(func() { spaces.Close() })
-	store := ingest.NewDocuments(pool)
-	p, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{Embedder: def, Vectors: vectors, Spaces: spaces}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
-	q, _ := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
-	return &migrationEnv{store: store, p: p, q: q, spaces: spaces, target: target, tstore: gd, to: to, tenant: tenant.ID,
-		searcher: search.NewRoutedSearcher(spaces, store, store, 0), pool: pool}
+	st := newStack(t, pool, indexes)
+	p := st.pipeline(t, ingest.PipelineConfig{})
+	return &migrationEnv{store: st.docs, p: p, svc: st.spaces, indexes: indexes, target: target, tstore: gd, to: to, tenant: tenant.ID,
+		searcher: search.NewRoutedSearcher(indexes, st.spaces, st.docs, 0), pool: pool}
 }
 
 // rolledBack uploads a document, migrates to the target, cuts over and
 // rolls back: the target's removal is then the settle job's to do.
-func (e *migrationEnv) rolledBack(t *testing.T) ingest.Migration {
+func (e *migrationEnv) rolledBack(t *testing.T) spaces.Migration {
 	t.Helper()
 	ctx := context.Background()
 	e.upload(t)
-	m, err := e.store.CreateMigration(ctx, e.tenant, ingest.MigrationInput{From: e.spaces.Default().Space, To: e.to, CreatedBy: "t"}, e.q)
+	m, err := e.create(e.tenant)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.p.Migrate(ctx, e.tenant, m.ID, e.q); err != nil {
+	if err := e.p.BuildIndex(ctx, e.tenant, m.ID); err != nil {
 		t.Fatal(err)
 	}
-	if m, err = e.store.EndMigration(ctx, e.tenant, m.ID, ingest.EndRollback, e.q); err != nil {
+	if m, err = e.svc.End(ctx, e.tenant, m.ID, spaces.Rollback); err != nil {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// create starts a migration to the target as the admin, with no rollback
+// window.
+func (e *migrationEnv) create(tenant uuid.UUID) (spaces.Migration, error) {
+	return e.svc.Create(context.Background(), tenant, spaces.Request{Model: e.to.Model, Dimensions: e.to.Dimensions,
+		RollbackWindowSeconds: new(int64), Admin: true, By: "t"})
 }
 
 func (e *migrationEnv) hits(t *testing.T) int {
@@ -133,7 +131,7 @@ func (e *migrationEnv) hits(t *testing.T) int {
 func (e *migrationEnv) upload(t *testing.T) uuid.UUID {
 	ctx := context.Background()
 	c, err := e.store.Create(ctx, e.tenant, ingest.Upload{Filename: "otter.txt", Type: extract.TypeText,
-		Content: ingest.BytesContent([]byte("Notes about the otter colony by the weir."))}, ingest.CreateOptions{}, e.q)
+		Content: ingest.BytesContent([]byte("Notes about the otter colony by the weir."))}, ingest.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,8 +142,9 @@ func (e *migrationEnv) upload(t *testing.T) uuid.UUID {
 }
 
 // A permanent error of the migration target's model while a document is
-// reindexed is not the document's: its searchable version stays findable
-// in the space search uses, and it is not failed.
+// reindexed is not the document's: the migration fails, the document
+// becomes ready at its new version, and it stays findable in the space
+// search uses.
 func TestMigrationTargetRefusalKeepsDocumentFindable(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -154,20 +153,27 @@ func TestMigrationTargetRefusalKeepsDocumentFindable(t *testing.T) {
 	if n := e.hits(t); n == 0 {
 		t.Fatal("no hits before the migration")
 	}
-	if _, err := e.store.CreateMigration(ctx, e.tenant, ingest.MigrationInput{From: e.spaces.Default().Space, To: e.to, CreatedBy: "t"}, e.q); err != nil {
+	m, err := e.create(e.tenant)
+	if err != nil {
 		t.Fatal(err)
 	}
 	e.target.failErr = &embedder.Error{Kind: embedder.KindModel, Message: "model not served"}
-	if _, err := e.store.Reindex(ctx, e.tenant, id, "", e.q); err != nil {
+	if _, err := e.store.Reindex(ctx, e.tenant, id, ""); err != nil {
 		t.Fatal(err)
 	}
-	err := e.p.Process(ctx, e.tenant, id, 2)
+	err = e.p.Process(ctx, e.tenant, id, 2)
 	var ie *ingest.Error
-	if err == nil || errors.As(err, &ie) {
-		t.Fatalf("process v2: %v; want an error to retry, not the document's failure", err)
+	if errors.As(err, &ie) {
+		t.Fatalf("process v2: %v; the target's refusal is not the document's failure", err)
 	}
-	if d, _ := e.store.Get(ctx, e.tenant, id); d.Status == ingest.StatusFailed {
-		t.Fatal("the document failed for the migration target's refusal")
+	if err != nil {
+		t.Fatalf("process v2: %v; the target's refusal ends the migration, and the run goes on", err)
+	}
+	if d, _ := e.store.Get(ctx, e.tenant, id); d.Status != ingest.StatusReady || d.ContentVersion != 2 {
+		t.Fatalf("the document is %s at version %d after the migration target's refusal, want ready at 2", d.Status, d.ContentVersion)
+	}
+	if m, _ = e.svc.Get(ctx, e.tenant, m.ID); m.State != spaces.Failed || m.Error == nil {
+		t.Fatalf("the migration whose target refused is %s (error %v), want failed with the cause", m.State, m.Error)
 	}
 	if n := e.hits(t); n == 0 {
 		t.Error("the document findable at version 1 has no hits")
@@ -181,11 +187,11 @@ func TestMigrationReindexKeepsDocumentFindable(t *testing.T) {
 	ctx := context.Background()
 	e := setupMigrationRace(t)
 	id := e.upload(t)
-	if _, err := e.store.CreateMigration(ctx, e.tenant, ingest.MigrationInput{From: e.spaces.Default().Space, To: e.to, CreatedBy: "t"}, e.q); err != nil {
+	if _, err := e.create(e.tenant); err != nil {
 		t.Fatal(err)
 	}
 	e.target.block, e.target.entered = make(chan struct{}), make(chan struct{})
-	if _, err := e.store.Reindex(ctx, e.tenant, id, "", e.q); err != nil {
+	if _, err := e.store.Reindex(ctx, e.tenant, id, ""); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error)
@@ -256,11 +262,11 @@ func TestMigrationDropUnusedWaitsForANewMigration(t *testing.T) {
 	ctx := context.Background()
 	e := setupMigrationRace(t)
 	c, err := e.store.Create(ctx, e.tenant, ingest.Upload{Filename: "otter.txt", Type: extract.TypeText,
-		Content: ingest.BytesContent([]byte("Notes about the otter colony by the weir."))}, ingest.CreateOptions{}, e.q)
+		Content: ingest.BytesContent([]byte("Notes about the otter colony by the weir."))}, ingest.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m1, err := e.store.CreateMigration(ctx, e.tenant, ingest.MigrationInput{From: e.spaces.Default().Space, To: e.to, CreatedBy: "t"}, e.q)
+	m1, err := e.create(e.tenant)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +279,7 @@ func TestMigrationDropUnusedWaitsForANewMigration(t *testing.T) {
 	done := make(chan error)
 	go func() { done <- e.p.Process(ctx, e.tenant, c.Document.ID, 1) }()
 	<-e.target.entered
-	if _, err := e.store.EndMigration(ctx, e.tenant, m1.ID, ingest.EndCancel, e.q); err != nil {
+	if _, err := e.svc.End(ctx, e.tenant, m1.ID, spaces.Cancel); err != nil {
 		t.Fatal(err)
 	}
 	e.target.mu.Lock()
@@ -283,14 +289,14 @@ func TestMigrationDropUnusedWaitsForANewMigration(t *testing.T) {
 	close(blk)
 	<-e.tstore.entered // the run committed ready and is removing its points from the target
 	migrated := make(chan error)
-	var m2 ingest.Migration
+	var m2 spaces.Migration
 	go func() {
 		var err error
-		if m2, err = e.store.CreateMigration(ctx, e.tenant, ingest.MigrationInput{From: e.spaces.Default().Space, To: e.to, CreatedBy: "t"}, e.q); err != nil {
+		if m2, err = e.create(e.tenant); err != nil {
 			migrated <- err
 			return
 		}
-		migrated <- e.p.Migrate(ctx, e.tenant, m2.ID, e.q)
+		migrated <- e.p.BuildIndex(ctx, e.tenant, m2.ID)
 	}()
 	// Release the removal only once the new migration waits for the lock
 	// it holds, so that the test exercises that order.
@@ -316,7 +322,7 @@ func TestMigrationDropUnusedWaitsForANewMigration(t *testing.T) {
 	if err := <-migrated; err != nil {
 		t.Fatal(err)
 	}
-	if m, _ := e.store.GetMigration(ctx, e.tenant, m2.ID); m.State != ingest.MigrationActive {
+	if m, _ := e.svc.Get(ctx, e.tenant, m2.ID); m.State != spaces.Active {
 		t.Fatalf("the second migration is %s", m.State)
 	}
 	if n := e.hits(t); n == 0 {
@@ -356,7 +362,7 @@ func TestMigrationSearchInFlightAcrossCompletion(t *testing.T) {
 	def := &gateQuery{Embedder: l64}
 	e := setupMigrationWith(t, def)
 	e.upload(t)
-	m, err := e.store.CreateMigration(ctx, e.tenant, ingest.MigrationInput{From: e.spaces.Default().Space, To: e.to, RollbackWindow: 0, CreatedBy: "t"}, e.q)
+	m, err := e.create(e.tenant)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,18 +381,18 @@ func TestMigrationSearchInFlightAcrossCompletion(t *testing.T) {
 		done <- out{len(res.Hits), res.Space, err}
 	}()
 	<-en
-	if err := e.p.Migrate(ctx, e.tenant, m.ID, e.q); err != nil {
+	if err := e.p.BuildIndex(ctx, e.tenant, m.ID); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 { // active -> completed, completed -> drop the source
-		if _, err := e.p.Settle(ctx, e.tenant, m.ID, e.q); err != nil {
+		if _, err := e.svc.Settle(ctx, e.tenant, m.ID); err != nil {
 			t.Fatal(err)
 		}
 	}
-	m, _ = e.store.GetMigration(ctx, e.tenant, m.ID)
+	m, _ = e.svc.Get(ctx, e.tenant, m.ID)
 	close(rel)
 	o := <-done
-	if m.State != ingest.MigrationCompleted || o.err != nil || o.n == 0 || o.sp != e.to {
+	if m.State != spaces.Completed || o.err != nil || o.n == 0 || o.sp != e.to {
 		t.Errorf("migration %s; the search in flight found %d in %v, %v", m.State, o.n, o.sp, o.err)
 	}
 }
@@ -403,13 +409,13 @@ func TestMigrationRemovalHoldsNoLock(t *testing.T) {
 	entered, release := e.tstore.holdTenantDelete()
 	settled := make(chan error)
 	go func() {
-		_, err := e.p.Settle(ctx, e.tenant, m.ID, e.q)
+		_, err := e.svc.Settle(ctx, e.tenant, m.ID)
 		settled <- err
 	}()
 	<-entered
 	// The tenant's ingestion goes on meanwhile.
 	c, err := e.store.Create(ctx, e.tenant, ingest.Upload{Filename: "holt.txt", Type: extract.TypeText,
-		Content: ingest.BytesContent([]byte("Field notes on the otter holt by the weir, second survey."))}, ingest.CreateOptions{}, e.q)
+		Content: ingest.BytesContent([]byte("Field notes on the otter holt by the weir, second survey."))}, ingest.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -420,22 +426,22 @@ func TestMigrationRemovalHoldsNoLock(t *testing.T) {
 	}
 	// A second removal of the same space (a second settle, or the
 	// cancelled build job's) ends first: the first one's guard stays.
-	if _, err := e.p.Settle(ctx, e.tenant, m.ID, e.q); err != nil {
+	if _, err := e.svc.Settle(ctx, e.tenant, m.ID); err != nil {
 		t.Fatal(err)
 	}
 	var ce *ragd.ConflictError
-	if _, err := e.store.CreateMigration(ctx, e.tenant, ingest.MigrationInput{From: e.spaces.Default().Space, To: e.to, CreatedBy: "t"}, e.q); !errors.As(err, &ce) {
+	if _, err := e.create(e.tenant); !errors.As(err, &ce) {
 		t.Fatalf("a migration to the space being cleared: %v, want a conflict", err)
 	}
 	close(release)
 	if err := <-settled; err != nil {
 		t.Fatal(err)
 	}
-	m2, err := e.store.CreateMigration(ctx, e.tenant, ingest.MigrationInput{From: e.spaces.Default().Space, To: e.to, CreatedBy: "t"}, e.q)
+	m2, err := e.create(e.tenant)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.p.Migrate(ctx, e.tenant, m2.ID, e.q); err != nil {
+	if err := e.p.BuildIndex(ctx, e.tenant, m2.ID); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.hits(t); n != 2 {
@@ -472,10 +478,9 @@ func TestMigrationBegunDuringAReindex(t *testing.T) {
 	l64, _ := embedder.NewLocal(64)
 	def := &armEmb{Embedder: l64}
 	e := setupMigrationWith(t, def)
-	e.p.SetMigrationQueue(e.q)
-	store, p, q, tenant, target, hits := e.store, e.p, e.q, e.tenant, e.target, func() int { return e.hits(t) }
+	store, p, tenant, target, hits := e.store, e.p, e.tenant, e.target, func() int { return e.hits(t) }
 	id := e.upload(t)
-	if _, err := store.Reindex(ctx, tenant, id, "", q); err != nil {
+	if _, err := store.Reindex(ctx, tenant, id, ""); err != nil {
 		t.Fatal(err)
 	}
 	def.mu.Lock()
@@ -485,7 +490,7 @@ func TestMigrationBegunDuringAReindex(t *testing.T) {
 	done := make(chan error)
 	go func() { done <- p.Process(ctx, tenant, id, 2) }()
 	<-den // the run read its write set (default only) and embeds v2
-	m, err := store.CreateMigration(ctx, tenant, ingest.MigrationInput{From: e.spaces.Default().Space, To: e.to, CreatedBy: "t"}, q)
+	m, err := e.create(tenant)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -504,9 +509,9 @@ func TestMigrationBegunDuringAReindex(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("process v2: %v", err)
 	}
-	m, _ = store.GetMigration(ctx, tenant, m.ID)
+	m, _ = e.svc.Get(ctx, tenant, m.ID)
 	d, _ := store.Get(ctx, tenant, id)
-	if n == 0 || hits() == 0 || m.State != ingest.MigrationFailed || d.Status != ingest.StatusReady || d.ContentVersion != 2 {
+	if n == 0 || hits() == 0 || m.State != spaces.Failed || d.Status != ingest.StatusReady || d.ContentVersion != 2 {
 		t.Fatalf("hits %d while the target embedded, %d after; migration %s; document %s at %d", n, hits(), m.State, d.Status, d.ContentVersion)
 	}
 }

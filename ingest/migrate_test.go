@@ -3,19 +3,17 @@ package ingest_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"sync"
 	"testing"
 
 	"github.com/google/uuid"
 
-	"github.com/ragd/ragd/chunker"
 	"github.com/ragd/ragd/embedder"
 	"github.com/ragd/ragd/extract"
 	"github.com/ragd/ragd/ingest"
-	"github.com/ragd/ragd/jobs"
 	"github.com/ragd/ragd/postgres/pgtest"
 	"github.com/ragd/ragd/search"
+	"github.com/ragd/ragd/spaces"
 )
 
 // crashAfter embeds with inner until it has answered n calls; the next
@@ -51,10 +49,6 @@ func TestMigrationResumesAfterACrash(t *testing.T) {
 	ctx := context.Background()
 	pool := pgtest.NewPool(t)
 	tenant := newTenant(t, pool)
-	tok, err := chunker.NewCL100K()
-	if err != nil {
-		t.Fatal(err)
-	}
 	def, _ := embedder.NewLocal(64)
 	vectors, err := search.OpenEmbedded(t.TempDir())
 	if err != nil {
@@ -64,28 +58,20 @@ func TestMigrationResumesAfterACrash(t *testing.T) {
 	local32, _ := embedder.NewLocal(32)
 	target := &crashAfter{Embedder: local32, texts: map[string]int{}}
 	to := search.Space{Model: embedder.LocalModel, Dimensions: 32}
-	spaces := search.NewIndexes(search.Index{Embedder: def, Store: vectors}, func(ctx context.Context, sp search.Space) (search.Index, error) {
+	indexes := search.NewIndexes(search.Index{Embedder: def, Store: vectors}, func(ctx context.Context, sp search.Space) (search.Index, error) {
 		if sp != to {
 			return search.Index{}, search.ErrUnknownSpace
 		}
 		s, err := search.OpenEmbedded(t.TempDir())
 		return search.Index{Embedder: target, Store: s}, err
 	})
-	defer spaces.Close()
-	store := ingest.NewDocuments(pool)
-	p, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{Embedder: def, Vectors: vectors, Spaces: spaces}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
-	q, err := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)}) // insert-only
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := newStack(t, pool, indexes)
+	store, svc := st.docs, st.spaces
+	p := st.pipeline(t, ingest.PipelineConfig{})
 	const docs = 8
 	for i := range docs {
 		c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: fmt.Sprintf("n%d.txt", i), Type: extract.TypeText,
-			Content: ingest.BytesContent(fmt.Appendf(nil, "Note %d about the otter colony by the weir.", i))}, ingest.CreateOptions{}, q)
+			Content: ingest.BytesContent(fmt.Appendf(nil, "Note %d about the otter colony by the weir.", i))}, ingest.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -93,36 +79,41 @@ func TestMigrationResumesAfterACrash(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	est, err := store.EstimateMigration(ctx, tenant.ID)
-	if err != nil || est.Documents != docs || est.Chunks != docs {
-		t.Fatalf("estimate %+v, %v", est, err)
+	if d, c, _, err := store.EstimateEmbedding(ctx, tenant.ID); err != nil || d != docs || c != docs {
+		t.Fatalf("estimate %d documents, %d chunks, %v", d, c, err)
 	}
-	m, err := store.CreateMigration(ctx, tenant.ID, ingest.MigrationInput{From: spaces.Default().Space, To: to, Estimate: est, CreatedBy: "test"}, q)
+	m, err := svc.Create(ctx, tenant.ID, spaces.Request{Model: to.Model, Dimensions: to.Dimensions, RollbackWindowSeconds: new(int64), Admin: true, By: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if m.Estimate.Documents != docs || m.Estimate.Chunks != docs {
+		t.Fatalf("the migration's estimate: %+v", m.Estimate)
+	}
+	target.mu.Lock()
+	delete(target.texts, spaces.ProbeText) // Create's probe of the model, not a document's
+	target.mu.Unlock()
 
 	run, crash := context.WithCancel(ctx)
 	target.n, target.cancel = 3, crash
-	if err := p.Migrate(run, tenant.ID, m.ID, q); err == nil {
+	if err := p.BuildIndex(run, tenant.ID, m.ID); err == nil {
 		t.Fatal("the crashed run returned nil")
 	}
-	m, _ = store.GetMigration(ctx, tenant.ID, m.ID)
-	if m.State != ingest.MigrationBuilding || m.DoneDocuments != 3 {
+	m, _ = svc.Get(ctx, tenant.ID, m.ID)
+	if m.State != spaces.Building || m.DoneDocuments != 3 {
 		t.Fatalf("after the crash: %s with %d documents done, want building with 3", m.State, m.DoneDocuments)
 	}
-	if sp, _ := store.SearchSpace(ctx, tenant.ID); !sp.IsZero() {
+	if sp, _ := svc.SearchSpace(ctx, tenant.ID); !sp.IsZero() {
 		t.Fatalf("search moved to %s before the target was complete", sp)
 	}
 
 	target.mu.Lock()
 	target.n, target.cancel = 1000, nil
 	target.mu.Unlock()
-	if err := p.Migrate(ctx, tenant.ID, m.ID, q); err != nil {
+	if err := p.BuildIndex(ctx, tenant.ID, m.ID); err != nil {
 		t.Fatal(err)
 	}
-	m, _ = store.GetMigration(ctx, tenant.ID, m.ID)
-	if m.State != ingest.MigrationActive || m.DoneDocuments != docs {
+	m, _ = svc.Get(ctx, tenant.ID, m.ID)
+	if m.State != spaces.Active || m.DoneDocuments != docs {
 		t.Fatalf("after the resumed run: %s with %d documents done", m.State, m.DoneDocuments)
 	}
 	if len(target.texts) != docs {
@@ -133,14 +124,14 @@ func TestMigrationResumesAfterACrash(t *testing.T) {
 			t.Fatalf("%q was embedded %d times", text, n)
 		}
 	}
-	if sp, _ := store.SearchSpace(ctx, tenant.ID); sp != to {
+	if sp, _ := svc.SearchSpace(ctx, tenant.ID); sp != to {
 		t.Fatalf("search uses %v after the cut-over", sp)
 	}
-	idx, _ := spaces.Get(ctx, to)
+	idx, _ := indexes.Get(ctx, to)
 	if n, err := idx.Store.Count(ctx, tenant.ID, search.Filter{}); err != nil || n != docs {
 		t.Fatalf("the target holds %d points, %v", n, err)
 	}
-	res, err := search.NewRoutedSearcher(spaces, store, store, 0).Search(ctx, tenant.ID, search.Request{Query: "otter colony", Mode: search.ModeDense, TopK: 3})
+	res, err := search.NewRoutedSearcher(indexes, svc, store, 0).Search(ctx, tenant.ID, search.Request{Query: "otter colony", Mode: search.ModeDense, TopK: 3})
 	if err != nil || len(res.Hits) != 3 || res.Space != to {
 		t.Fatalf("search after the cut-over: %d hits in %v, %v", len(res.Hits), res.Space, err)
 	}

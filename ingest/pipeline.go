@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +26,8 @@ import (
 	"github.com/ragd/ragd/metrics"
 	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/secret"
+	"github.com/ragd/ragd/spaces"
+	"github.com/ragd/ragd/usage"
 )
 
 // Limits bound the work one document may cause: its extraction's, and
@@ -51,16 +52,14 @@ func (l Limits) WithDefaults() Limits {
 // Pipeline does the work of an ingest job: extract, chunk, store, and,
 // with an embedder and a vector store, embed and index.
 type Pipeline struct {
-	store  *Documents
-	tok    chunker.Tokenizer
-	limits Limits
-	chunks chunker.Options
-	spaces *search.Indexes // nil: nothing is embedded
-	// migrations ends a migration whose other space refuses (nil: none).
-	migrations MigrationQueue
-	sandbox    *sandbox.Pool
-	log        *slog.Logger
-	metrics    *metrics.Metrics
+	store   *Documents
+	tok     chunker.Tokenizer
+	limits  Limits
+	chunks  chunker.Options
+	spaces  *spaces.Service // nil: nothing is embedded
+	sandbox *sandbox.Pool
+	log     *slog.Logger
+	metrics *metrics.Metrics
 
 	embedBatch    int
 	progressAfter time.Duration
@@ -71,14 +70,10 @@ type PipelineConfig struct {
 	Limits Limits
 	// Chunking defaults; a document's own settings win.
 	Chunking chunker.Options
-	// Embedder and Vectors, when both are set, make a document searchable
-	// before it is ready. Without them, ready means chunked.
-	Embedder embedder.Embedder
-	Vectors  search.VectorStore
-	// Spaces, instead of Embedder and Vectors, embeds each tenant's
-	// documents in its embedding space (and, during a migration, in the
-	// other space too); its default index is Embedder and Vectors'.
-	Spaces *search.Indexes
+	// Spaces, when set, makes a document searchable before it is ready:
+	// its chunks are embedded into the index of every space its tenant's
+	// documents go to. Without it, ready means chunked.
+	Spaces *spaces.Service
 	// Metrics records stage durations, outcomes and embedding costs (nil: none).
 	Metrics *metrics.Metrics
 	// EmbedBatch is how many chunks are embedded between progress updates
@@ -106,15 +101,8 @@ func NewPipeline(store *Documents, tok chunker.Tokenizer, cfg PipelineConfig, lo
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("chunking: %w", err)
 	}
-	if (cfg.Embedder == nil) != (cfg.Vectors == nil) {
-		return nil, errors.New("pipeline: an embedder and a vector store go together")
-	}
-	spaces := cfg.Spaces
-	if spaces == nil && cfg.Embedder != nil {
-		spaces = search.SingleIndex(cfg.Embedder, cfg.Vectors)
-	}
-	if spaces != nil {
-		def := spaces.Default()
+	if cfg.Spaces != nil {
+		def := cfg.Spaces.Indexes().Default()
 		if err := def.Store.EnsureSchema(context.Background(), def.Embedder.Dimensions()); err != nil {
 			return nil, err
 		}
@@ -129,7 +117,7 @@ func NewPipeline(store *Documents, tok chunker.Tokenizer, cfg PipelineConfig, lo
 		}}
 	}
 	return &Pipeline{store: store, tok: tok, limits: cfg.Limits.WithDefaults(), chunks: opts, sandbox: sb,
-		spaces: spaces, log: log, metrics: cfg.Metrics, embedBatch: cmp.Or(cfg.EmbedBatch, 512),
+		spaces: cfg.Spaces, log: log, metrics: cfg.Metrics, embedBatch: cmp.Or(cfg.EmbedBatch, 512),
 		progressAfter: cmp.Or(cfg.ProgressAfter, 200*time.Millisecond)}, nil
 }
 
@@ -269,24 +257,22 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 // skips, until the next version's run removes them).
 func (p *Pipeline) index(ctx context.Context, rep *progress, pieces []chunker.Chunk, res *result) error {
 	doc := rep.doc
-	check := &spaceCheck{def: p.spaces.Default().Space}
+	w := p.spaces.NewWrite(doc.TenantID)
 attempts:
 	for attempt := 1; ; attempt++ {
-		idxs, err := p.writeIndexes(ctx, doc.TenantID)
+		idxs, err := w.Indexes(ctx)
 		if err != nil {
 			return err
 		}
 		for _, idx := range idxs {
-			if slices.Contains(check.written, idx.Space) {
+			if w.Wrote(idx.Space) {
 				continue
 			}
 			stage := rep.stage
-			if len(check.written) > 0 { // the progress shown is the first index's
+			if len(w.Written()) > 0 { // the progress shown is the first index's
 				stage = func(string, float64) error { return nil }
 			}
-			// Written before it is: a failure leaves no points behind
-			// that dropStale does not reach.
-			check.written = append(check.written, idx.Space)
+			w.Writing(idx.Space)
 			if err := p.embedAndWrite(ctx, idx, doc, pieces, res, stage); err != nil {
 				e, ok := embedder.AsError(err)
 				switch {
@@ -296,34 +282,34 @@ attempts:
 					// The migration's other space refuses: that is the
 					// migration's end, not the document's failure.
 					if attempt < 3 {
-						ended, err := p.otherSpaceRefused(ctx, doc.TenantID, idx.Space, e)
+						changed, err := w.OtherRefused(ctx, idx.Space, e)
 						if err != nil {
 							return err
 						}
-						if ended {
+						if changed {
 							continue attempts
 						}
 					}
 					return fmt.Errorf("embed into %s, where a migration of the tenant needs it: %s", idx.Space, e.Message)
 				case errors.Is(err, errStale):
-					return p.dropStale(ctx, doc, check.written)
+					return p.dropStale(ctx, doc, w.Written())
 				}
 				return err
 			}
 		}
 		res.indexed = true
 		rep.close()
-		err = p.store.finish(ctx, doc, pieces, *res, check)
-		if errors.Is(err, errSpacesChanged) && attempt < 3 {
+		err = p.store.finish(ctx, doc, pieces, *res, w)
+		if errors.Is(err, spaces.ErrChanged) && attempt < 3 {
 			continue
 		}
 		if err == nil {
 			p.metrics.Indexed(len(pieces), res.embedRequests, res.embedTokens, res.cacheHits)
 			p.metrics.Document(StatusReady, "")
-			if err := p.dropOlder(ctx, doc, check.required); err != nil {
+			if err := p.dropOlder(ctx, doc, w.Required()); err != nil {
 				p.log.WarnContext(ctx, "remove older versions' points", "err", err, "tenant_id", doc.TenantID, "document_id", doc.ID)
 			}
-			p.dropUnused(ctx, doc, check)
+			w.DropUnused(ctx, doc.ID)
 			return nil
 		}
 		if errors.Is(err, errStale) {
@@ -331,7 +317,7 @@ attempts:
 			if err := p.store.AddUsage(ctx, doc.TenantID, res.embedTokens, 0); err != nil {
 				p.log.WarnContext(ctx, "record usage", "err", err, "tenant_id", doc.TenantID)
 			}
-			return p.dropStale(ctx, doc, check.written)
+			return p.dropStale(ctx, doc, w.Written())
 		}
 		return err
 	}
@@ -354,53 +340,17 @@ func (p *Pipeline) dropStale(ctx context.Context, doc Document, written []search
 	case indexed == doc.ContentVersion:
 		return nil
 	}
-	return p.deleteIn(ctx, doc.TenantID, doc.ID, v, written)
+	return p.spaces.DeleteDocument(ctx, doc.TenantID, doc.ID, v, written)
 }
-
-// otherSpaceRefused ends the tenant's live migration when sp, the space of
-// it that search does not use, refused a text for good: a building one
-// fails (its target cannot hold every document), an active one completes
-// early (its source can no longer be kept whole for a rollback). It
-// reports whether the tenant's spaces changed, so the run goes on with
-// the spaces its documents go to now.
-func (p *Pipeline) otherSpaceRefused(ctx context.Context, tenantID uuid.UUID, sp search.Space, e *embedder.Error) (bool, error) {
-	if p.migrations == nil {
-		return false, nil
-	}
-	m, err := p.store.LiveMigration(ctx, tenantID)
-	if err != nil || m == nil {
-		return m == nil && err == nil, err // none: it ended meanwhile
-	}
-	cause := fmt.Sprintf("%s refused a document's text: %s", sp, e.Message)
-	switch {
-	case m.State == MigrationBuilding && m.To == sp:
-		p.log.WarnContext(ctx, "embedding migration failed: its target refused a document", "tenant_id", tenantID, "migration_id", m.ID, "err", e)
-		return true, p.store.failMigration(ctx, *m, cause, p.migrations)
-	case m.State == MigrationActive && m.From == sp:
-		p.log.WarnContext(ctx, "embedding migration completed early: its source refused a document", "tenant_id", tenantID, "migration_id", m.ID, "err", e)
-		cause += "; completed early, since a rollback could no longer find every document"
-		_, err := p.store.setMigrationState(ctx, tenantID, m.ID, MigrationActive, MigrationCompleted, &cause, p.migrations)
-		var ce *ragd.ConflictError
-		if errors.As(err, &ce) {
-			err = nil // it moved on meanwhile
-		}
-		return true, err
-	}
-	return false, nil
-}
-
-// SetMigrationQueue lets the pipeline end a migration whose other space
-// refuses a document's text (without it, the run fails and is retried).
-func (p *Pipeline) SetMigrationQueue(q MigrationQueue) { p.migrations = q }
 
 // dropOlder removes the points of the document's older versions from the
-// indexes in spaces.
-func (p *Pipeline) dropOlder(ctx context.Context, doc Document, spaces []search.Space) error {
+// indexes in sps.
+func (p *Pipeline) dropOlder(ctx context.Context, doc Document, sps []search.Space) error {
 	if doc.ContentVersion <= 1 { // the first version has none before it
 		return nil
 	}
-	for _, sp := range spaces {
-		idx, err := p.spaces.Get(ctx, sp)
+	for _, sp := range sps {
+		idx, err := p.spaces.Indexes().Get(ctx, sp)
 		if err != nil {
 			return err
 		}
@@ -411,27 +361,13 @@ func (p *Pipeline) dropOlder(ctx context.Context, doc Document, spaces []search.
 	return nil
 }
 
-// dropUnused removes a version's points from the indexes the run wrote
-// that the tenant's documents no longer go to (a migration ended while
-// the run worked; its removal of the tenant's points may have come first),
-// under the tenant's exclusive space lock, unless a newer migration made
-// the space one they go to again.
-func (p *Pipeline) dropUnused(ctx context.Context, doc Document, check *spaceCheck) {
-	for _, sp := range check.written {
-		if slices.Contains(check.required, sp) {
-			continue
-		}
-		idx, err := p.spaces.Get(ctx, sp)
-		if err == nil {
-			err = p.store.withSpaceUnused(ctx, doc.TenantID, sp, check.def, func(ctx context.Context) error {
-				return idx.Store.DeleteDocument(ctx, doc.TenantID, doc.ID, search.AllVersions)
-			})
-		}
-		if err != nil {
-			p.log.WarnContext(ctx, "remove points from an index the tenant left", "err", err, "tenant_id", doc.TenantID,
-				"document_id", doc.ID, "space", sp.String())
-		}
+// DeleteDocumentPoints removes every point of a document from the indexes
+// its tenant's documents go to (the delete job's first step).
+func (p *Pipeline) DeleteDocumentPoints(ctx context.Context, tenantID, docID uuid.UUID) error {
+	if p.spaces == nil {
+		return nil
 	}
+	return p.spaces.DeleteDocument(ctx, tenantID, docID, search.AllVersions, nil)
 }
 
 // IndexText is what a chunk is indexed as, for BM25 and for the
@@ -555,7 +491,7 @@ func (p *Pipeline) Rebuild(ctx context.Context, tenantID *uuid.UUID, progress fu
 		if err != nil {
 			return st, err
 		}
-		idxs, err := p.writeIndexes(ctx, d.TenantID)
+		idxs, err := p.spaces.WriteIndexes(ctx, d.TenantID)
 		if err != nil {
 			return st, err
 		}
@@ -739,10 +675,10 @@ func (s *Documents) setFailed(ctx context.Context, d Document, started *time.Tim
 // counts and the embedding tokens used, and marks the version ready;
 // errStale, with nothing changed, when the document was deleted or
 // superseded meanwhile. With check (an indexed run), it also checks that
-// the run wrote every index the tenant's documents go to (errSpacesChanged
+// the run wrote every index the tenant's documents go to (spaces.ErrChanged
 // otherwise, with nothing changed) and records the version as in a
 // building migration's target when the run wrote it.
-func (s *Documents) finish(ctx context.Context, d Document, pieces []chunker.Chunk, r result, check *spaceCheck) error {
+func (s *Documents) finish(ctx context.Context, d Document, pieces []chunker.Chunk, r result, check *spaces.Write) error {
 	var embedMS, indexMS, tokens, hits *int
 	if r.indexed {
 		embedMS, indexMS, tokens, hits = &r.embedMS, &r.indexMS, &r.embedTokens, &r.cacheHits
@@ -752,7 +688,7 @@ func (s *Documents) finish(ctx context.Context, d Document, pieces []chunker.Chu
 		// and then the tenant's row, which a deletion of the tenant locks
 		// before the documents' rows; the other order can deadlock.
 		if check != nil {
-			if err := lockSpaces(ctx, tx, d.TenantID, false); err != nil {
+			if err := check.Hold(ctx, tx); err != nil {
 				return err
 			}
 		}
@@ -773,7 +709,7 @@ func (s *Documents) finish(ctx context.Context, d Document, pieces []chunker.Chu
 			return fmt.Errorf("mark ready: %w", err)
 		}
 		if check != nil {
-			if err := check.verify(ctx, tx, d); err != nil {
+			if err := check.Confirm(ctx, tx, d.ID, d.ContentVersion); err != nil {
 				return err
 			}
 		}
@@ -801,7 +737,7 @@ func (s *Documents) finish(ctx context.Context, d Document, pieces []chunker.Chu
 			"token_count", "page_start", "page_end", "heading_path", "start_offset", "end_offset", "sha256"}, pgx.CopyFromRows(rows)); err != nil {
 			return fmt.Errorf("insert chunks: %w", err)
 		}
-		if err := addUsage(ctx, tx, d.TenantID, r.embedTokens, 0); err != nil {
+		if err := usage.Record(ctx, tx, d.TenantID, r.embedTokens, 0); err != nil {
 			return err
 		}
 		if d.Type != extract.TypePDF { // only PDFs are given passwords

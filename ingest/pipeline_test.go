@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/chunker"
+	"github.com/ragd/ragd/chunker/chunkertest"
 	"github.com/ragd/ragd/embedder"
 	"github.com/ragd/ragd/embedder/openaitest"
 	"github.com/ragd/ragd/extract"
@@ -41,25 +41,13 @@ func setupPipeline(t *testing.T) *pipelineBundle {
 	t.Helper()
 	pool := pgtest.NewPool(t)
 	tenant := newTenant(t, pool)
-	tok, err := chunker.NewCL100K()
-	if err != nil {
-		t.Fatal(err)
-	}
 	box, err := secret.NewBox(secret.NewKey())
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := ingest.NewDocuments(pool, ingest.WithPasswordBox(box))
-	p, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{Chunking: chunker.Options{MaxTokens: 32, OverlapTokens: 4}}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
-	q, err := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)}) // insert-only
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &pipelineBundle{store: store, pipeline: p, queue: q, tenant: tenant.ID, pool: pool}
+	st := newStack(t, pool, nil, ingest.WithPasswordBox(box))
+	p := st.pipeline(t, ingest.PipelineConfig{Chunking: chunker.Options{MaxTokens: 32, OverlapTokens: 4}})
+	return &pipelineBundle{store: st.docs, pipeline: p, queue: st.queue, tenant: tenant.ID, pool: pool}
 }
 
 func (b *pipelineBundle) create(t *testing.T, name string, data []byte) ingest.Document {
@@ -68,7 +56,7 @@ func (b *pipelineBundle) create(t *testing.T, name string, data []byte) ingest.D
 	if !ok {
 		t.Fatalf("%s is not detected", name)
 	}
-	c, err := b.store.Create(t.Context(), b.tenant, ingest.Upload{Filename: name, Content: ingest.BytesContent(data), Type: typ}, ingest.CreateOptions{AllowDuplicate: true}, b.queue)
+	c, err := b.store.Create(t.Context(), b.tenant, ingest.Upload{Filename: name, Content: ingest.BytesContent(data), Type: typ}, ingest.CreateOptions{AllowDuplicate: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,22 +121,14 @@ func testPipelineIndexing(t *testing.T, vectors search.VectorStore) {
 	ctx := context.Background()
 	pool := pgtest.NewPool(t)
 	tenant := newTenant(t, pool)
-	tok, _ := chunker.NewCL100K()
 	local, _ := embedder.NewLocal(32)
 	crash := &crashingEmbedder{Embedder: local}
-	defer vectors.Close()
-	store := ingest.NewDocuments(pool)
+	stk := newStack(t, pool, search.SingleIndex(crash, vectors))
+	store := stk.docs
 	// 24 tokens cut the report into three chunks, so two embedding calls
 	// of two: the second is the one that crashes.
-	p, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{
-		Chunking: chunker.Options{MaxTokens: 24, OverlapTokens: 4}, Embedder: crash, Vectors: vectors, EmbedBatch: 2,
-	}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
-	q, _ := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
-	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "r.pdf", Content: ingest.BytesContent(extracttest.ReportPDF()), Type: extract.TypePDF}, ingest.CreateOptions{}, q)
+	p := stk.pipeline(t, ingest.PipelineConfig{Chunking: chunker.Options{MaxTokens: 24, OverlapTokens: 4}, EmbedBatch: 2})
+	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "r.pdf", Content: ingest.BytesContent(extracttest.ReportPDF()), Type: extract.TypePDF}, ingest.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,22 +221,15 @@ func TestPipelineShowsStagesOfLongRuns(t *testing.T) {
 				CREATE TRIGGER note_doc AFTER UPDATE ON documents FOR EACH ROW EXECUTE FUNCTION note_doc();`); err != nil {
 				t.Fatal(err)
 			}
-			tok, _ := chunker.NewCL100K()
 			local, _ := embedder.NewLocal(32)
 			vectors, err := search.OpenEmbedded(t.TempDir())
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer vectors.Close()
-			store := ingest.NewDocuments(pool)
-			p, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{Embedder: slowEmbedder{local, tc.embedDelay},
-				Vectors: vectors, ProgressAfter: tc.after}, slog.New(slog.DiscardHandler))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(p.Close)
-			q, _ := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
-			c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "a.txt", Content: ingest.BytesContent([]byte("A short note.")), Type: extract.TypeText}, ingest.CreateOptions{}, q)
+			st := newStack(t, pool, search.SingleIndex(slowEmbedder{local, tc.embedDelay}, vectors))
+			store := st.docs
+			p := st.pipeline(t, ingest.PipelineConfig{ProgressAfter: tc.after})
+			c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "a.txt", Content: ingest.BytesContent([]byte("A short note.")), Type: extract.TypeText}, ingest.CreateOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -333,7 +306,7 @@ func TestPipeline(t *testing.T) {
 			t.Fatalf("a job for a document that does not exist: %v", err)
 		}
 		gone := b.create(t, "gone.txt", []byte("about to be deleted"))
-		if _, err := b.store.Delete(t.Context(), b.tenant, gone.ID, b.queue); err != nil {
+		if _, err := b.store.Delete(t.Context(), b.tenant, gone.ID); err != nil {
 			t.Fatal(err)
 		}
 		if err := b.pipeline.Process(t.Context(), b.tenant, gone.ID, 1); err != nil {
@@ -344,7 +317,7 @@ func TestPipeline(t *testing.T) {
 		}
 
 		old := b.create(t, "v.txt", []byte("version one text"))
-		if _, err := b.store.Reindex(t.Context(), b.tenant, old.ID, "", b.queue); err != nil {
+		if _, err := b.store.Reindex(t.Context(), b.tenant, old.ID, ""); err != nil {
 			t.Fatal(err)
 		}
 		if err := b.pipeline.Process(t.Context(), b.tenant, old.ID, 1); err != nil {
@@ -412,9 +385,8 @@ func TestPipelineWithOpenAI(t *testing.T) {
 	ctx := context.Background()
 	pool := pgtest.NewPool(t)
 	tenant := newTenant(t, pool)
-	tok, _ := chunker.NewCL100K()
 	fake := openaitest.Start(t, 64)
-	oa, err := embedder.NewOpenAI(embedder.OpenAIConfig{APIKey: openaitest.Key, BaseURL: fake.URL, Dimensions: 64, Counter: tok})
+	oa, err := embedder.NewOpenAI(embedder.OpenAIConfig{APIKey: openaitest.Key, BaseURL: fake.URL, Dimensions: 64, Counter: chunkertest.CL100K(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,17 +394,10 @@ func TestPipelineWithOpenAI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer vectors.Close()
-	store := ingest.NewDocuments(pool)
-	p, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{
-		Chunking: chunker.Options{MaxTokens: 32, OverlapTokens: 4}, Embedder: embedder.NewCached(oa, pool), Vectors: vectors,
-	}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
-	q, _ := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
-	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "r.pdf", Content: ingest.BytesContent(extracttest.ReportPDF()), Type: extract.TypePDF}, ingest.CreateOptions{}, q)
+	st := newStack(t, pool, search.SingleIndex(embedder.NewCached(oa, pool), vectors))
+	store := st.docs
+	p := st.pipeline(t, ingest.PipelineConfig{Chunking: chunker.Options{MaxTokens: 32, OverlapTokens: 4}})
+	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "r.pdf", Content: ingest.BytesContent(extracttest.ReportPDF()), Type: extract.TypePDF}, ingest.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -444,7 +409,7 @@ func TestPipelineWithOpenAI(t *testing.T) {
 	if d.Status != ingest.StatusReady || len(reqs) != 1 || len(reqs[0].Inputs) != *d.ChunkCount || reqs[0].Dimensions != 64 {
 		t.Fatalf("status %s, %d requests for %v chunks", d.Status, len(reqs), d.ChunkCount)
 	}
-	if _, err := store.Reindex(ctx, tenant.ID, d.ID, "", q); err != nil {
+	if _, err := store.Reindex(ctx, tenant.ID, d.ID, ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Process(ctx, tenant.ID, d.ID, 2); err != nil {
@@ -476,7 +441,7 @@ func TestPipelineWithOpenAI(t *testing.T) {
 		t.Fatalf("three identical searches made %d embedding requests, want 1", n-1)
 	}
 	// While a new version is being processed, the complete old one is found.
-	if _, err := store.Reindex(ctx, tenant.ID, d.ID, "", q); err != nil {
+	if _, err := store.Reindex(ctx, tenant.ID, d.ID, ""); err != nil {
 		t.Fatal(err)
 	}
 	res, err := s.Search(ctx, tenant.ID, search.Request{Query: "where do vectors live", Mode: search.ModeSparse, TopK: 3})
@@ -489,7 +454,7 @@ func TestPipelineWithOpenAI(t *testing.T) {
 func newTenant(t testing.TB, pool *pgxpool.Pool) agents.Tenant {
 	t.Helper()
 	box, _ := secret.NewBox(secret.NewKey())
-	tenant, err := agents.NewControlPlane(pool, box).CreateTenant(context.Background(), agents.TenantPatch{Name: ragd.Some("T")})
+	tenant, err := agents.NewControlPlane(pool, box, nil).CreateTenant(context.Background(), agents.TenantPatch{Name: ragd.Some("T")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -506,7 +471,7 @@ func TestPipelinePassword(t *testing.T) {
 	pdf := extracttest.EncryptPDF(t, extracttest.ReportPDF(), t.TempDir(), "locked", password, "owner", "256")
 	upload := func() ingest.Document {
 		c, err := b.store.Create(t.Context(), b.tenant, ingest.Upload{Filename: "locked.pdf", Content: ingest.BytesContent(pdf), Type: extract.TypePDF,
-			Password: password}, ingest.CreateOptions{AllowDuplicate: true}, b.queue)
+			Password: password}, ingest.CreateOptions{AllowDuplicate: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -536,7 +501,7 @@ func TestPipelinePassword(t *testing.T) {
 	}
 
 	d = upload()
-	if _, err := b.store.Delete(t.Context(), b.tenant, d.ID, b.queue); err != nil {
+	if _, err := b.store.Delete(t.Context(), b.tenant, d.ID); err != nil {
 		t.Fatal(err)
 	}
 	if kept(d.ID) != nil {

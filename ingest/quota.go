@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ragd/ragd"
+	"github.com/ragd/ragd/usage"
 )
 
 // Quotas are the defaults for tenants that have none of their own (set
@@ -36,27 +38,30 @@ type QuotaUsage struct {
 	MonthResetsAt            time.Time `json:"month_resets_at"`
 }
 
-// quotaUsage reads a tenant's quotas and what it uses of them, in q (a
-// pool or a transaction).
-func (s *Documents) quotaUsage(ctx context.Context, q pgx.Tx, tenantID uuid.UUID) (QuotaUsage, error) {
-	var u QuotaUsage
-	var row pgx.Row
-	const query = `SELECT coalesce(t.quota_documents, $2), coalesce(t.quota_stored_bytes, $3), coalesce(t.quota_embedding_tokens, $4),
-		(SELECT count(*) FROM documents WHERE tenant_id = $1 AND status <> 'deleting'),
-		(SELECT coalesce(sum(size_bytes), 0) FROM documents WHERE tenant_id = $1 AND status <> 'deleting'),
-		coalesce((SELECT embedding_tokens FROM tenant_usage_monthly WHERE tenant_id = $1 AND month = $5), 0)
-		FROM tenants t WHERE t.id = $1`
-	month := monthStart(time.Now())
-	args := []any{tenantID, s.quotas.Documents, s.quotas.StoredBytes, s.quotas.EmbeddingTokensPerMonth, month}
-	if q != nil {
-		row = q.QueryRow(ctx, query, args...)
-	} else {
-		row = s.pool.QueryRow(ctx, query, args...)
-	}
-	err := row.Scan(&u.Documents.Limit, &u.StoredBytes.Limit, &u.EmbeddingTokensThisMonth.Limit,
-		&u.Documents.Used, &u.StoredBytes.Used, &u.EmbeddingTokensThisMonth.Used)
+// limits returns the tenant's quotas: its own (package agents keeps them),
+// else the defaults.
+func (s *Documents) limits(ctx context.Context, db usage.DB, tenantID uuid.UUID) (Quotas, error) {
+	q, err := s.tenants.TenantQuotas(ctx, db, tenantID)
 	if err != nil {
-		return u, notFound(err, "read quotas")
+		return Quotas{}, err
+	}
+	return Quotas{Documents: cmp.Or(q.Documents, s.quotas.Documents), StoredBytes: cmp.Or(q.StoredBytes, s.quotas.StoredBytes),
+		EmbeddingTokensPerMonth: cmp.Or(q.EmbeddingTokensPerMonth, s.quotas.EmbeddingTokensPerMonth)}, nil
+}
+
+// quotaUsage reads a tenant's quotas and what it uses of them, in db (a
+// pool or a transaction).
+func (s *Documents) quotaUsage(ctx context.Context, db usage.DB, tenantID uuid.UUID, q Quotas) (QuotaUsage, error) {
+	u := QuotaUsage{Documents: QuotaUse{Limit: q.Documents}, StoredBytes: QuotaUse{Limit: q.StoredBytes},
+		EmbeddingTokensThisMonth: QuotaUse{Limit: q.EmbeddingTokensPerMonth}}
+	month := usage.MonthStart(time.Now())
+	err := db.QueryRow(ctx, `SELECT count(*), coalesce(sum(size_bytes), 0) FROM documents WHERE tenant_id = $1 AND status <> 'deleting'`,
+		tenantID).Scan(&u.Documents.Used, &u.StoredBytes.Used)
+	if err != nil {
+		return u, fmt.Errorf("read quotas: %w", err)
+	}
+	if u.EmbeddingTokensThisMonth.Used, err = usage.MonthTokens(ctx, db, tenantID, month); err != nil {
+		return u, err
 	}
 	u.MonthResetsAt = month.AddDate(0, 1, 0)
 	return u, nil
@@ -67,20 +72,18 @@ func (s *Documents) quotaUsage(ctx context.Context, q pgx.Tx, tenantID uuid.UUID
 // tx when any quota is set, so that two at once cannot both take the last
 // place.
 func (s *Documents) checkUploadQuota(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, size int64) error {
-	// Without quotas nothing is counted and uploads are not serialised.
-	var docs, bytes, tokens *int64
-	err := tx.QueryRow(ctx, `SELECT coalesce(quota_documents, $2), coalesce(quota_stored_bytes, $3), coalesce(quota_embedding_tokens, $4)
-		FROM tenants WHERE id = $1`, tenantID, s.quotas.Documents, s.quotas.StoredBytes, s.quotas.EmbeddingTokensPerMonth).Scan(&docs, &bytes, &tokens)
+	q, err := s.limits(ctx, tx, tenantID)
 	if err != nil {
-		return notFound(err, "read quotas")
+		return err
 	}
-	if docs == nil && bytes == nil && tokens == nil {
+	// Without quotas nothing is counted and uploads are not serialised.
+	if q.Documents == nil && q.StoredBytes == nil && q.EmbeddingTokensPerMonth == nil {
 		return nil
 	}
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", "ragd:quota:"+tenantID.String()); err != nil {
 		return err
 	}
-	u, err := s.quotaUsage(ctx, tx, tenantID)
+	u, err := s.quotaUsage(ctx, tx, tenantID, q)
 	if err != nil {
 		return err
 	}
@@ -100,27 +103,26 @@ func (s *Documents) checkUploadQuota(ctx context.Context, tx pgx.Tx, tenantID uu
 // month; a document already under way may take the quota past its limit
 // (by at most one document), the next one fails.
 func (s *Documents) tokensLeft(ctx context.Context, tenantID uuid.UUID) error {
-	month := monthStart(time.Now())
-	var limit *int64
-	var used int64
-	err := s.pool.QueryRow(ctx, `SELECT coalesce(t.quota_embedding_tokens, $2),
-		coalesce((SELECT embedding_tokens FROM tenant_usage_monthly WHERE tenant_id = $1 AND month = $3), 0)
-		FROM tenants t WHERE t.id = $1`, tenantID, s.quotas.EmbeddingTokensPerMonth, month).Scan(&limit, &used)
-	if errors.Is(err, pgx.ErrNoRows) {
+	q, err := s.limits(ctx, s.pool, tenantID)
+	if errors.Is(err, ragd.ErrNotFound) {
 		return nil // the tenant is gone: the run is stale anyway
 	}
 	if err != nil {
 		return fmt.Errorf("read embedding quota: %w", err)
 	}
-	if limit != nil && used >= *limit {
+	limit := q.EmbeddingTokensPerMonth
+	if limit == nil {
+		return nil
+	}
+	month := usage.MonthStart(time.Now())
+	used, err := usage.MonthTokens(ctx, s.pool, tenantID, month)
+	if err != nil {
+		return err
+	}
+	if used >= *limit {
 		return &Error{Code: CodeQuotaExceeded, Message: fmt.Sprintf(
 			"the tenant's embedding quota of %d tokens this month is used up; reindex the document after %s or ask for a higher quota",
 			*limit, month.AddDate(0, 1, 0).Format("2006-01-02"))}
 	}
 	return nil
-}
-
-func monthStart(t time.Time) time.Time {
-	t = t.UTC()
-	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
 }

@@ -2,7 +2,6 @@ package ingest_test
 
 import (
 	"context"
-	"log/slog"
 	"sync"
 	"testing"
 
@@ -13,7 +12,6 @@ import (
 	"github.com/ragd/ragd/embedder"
 	"github.com/ragd/ragd/extract/extracttest"
 	"github.com/ragd/ragd/ingest"
-	"github.com/ragd/ragd/jobs"
 	"github.com/ragd/ragd/postgres/pgtest"
 	"github.com/ragd/ragd/search"
 )
@@ -48,7 +46,6 @@ func setupRace(t *testing.T) *raceBundle {
 	t.Helper()
 	pool := pgtest.NewPool(t)
 	tenant := newTenant(t, pool)
-	tok, _ := chunker.NewCL100K()
 	emb, _ := embedder.NewLocal(32)
 	vectors, err := search.OpenEmbedded(t.TempDir())
 	if err != nil {
@@ -56,16 +53,9 @@ func setupRace(t *testing.T) *raceBundle {
 	}
 	t.Cleanup(func() { vectors.Close() })
 	gate := &gatedStore{VectorStore: vectors, version: -1, entered: make(chan struct{}), release: make(chan struct{})}
-	store := ingest.NewDocuments(pool)
-	p, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{
-		Chunking: chunker.Options{MaxTokens: 32, OverlapTokens: 4}, Embedder: emb, Vectors: gate,
-	}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
-	q, _ := jobs.New(pool, jobs.Config{Logger: slog.New(slog.DiscardHandler)})
-	return &raceBundle{pipelineBundle{store: store, pipeline: p, queue: q, tenant: tenant.ID}, pool, vectors, gate}
+	st := newStack(t, pool, search.SingleIndex(emb, gate))
+	p := st.pipeline(t, ingest.PipelineConfig{Chunking: chunker.Options{MaxTokens: 32, OverlapTokens: 4}})
+	return &raceBundle{pipelineBundle{store: st.docs, pipeline: p, queue: st.queue, tenant: tenant.ID}, pool, vectors, gate}
 }
 
 // points counts a document's points by content version.
@@ -111,7 +101,7 @@ func TestPipelineRaces(t *testing.T) {
 			if done != 1 {
 				return
 			}
-			if _, err := b.store.Reindex(t.Context(), b.tenant, second.ID, "", b.queue); err != nil {
+			if _, err := b.store.Reindex(t.Context(), b.tenant, second.ID, ""); err != nil {
 				t.Error(err)
 			}
 			b.process(t, second, 2)
@@ -134,7 +124,7 @@ func TestPipelineRaces(t *testing.T) {
 		old := make(chan error, 1)
 		go func() { old <- b.pipeline.Process(context.Background(), b.tenant, d.ID, 1) }()
 		<-b.gate.entered // version 1 is about to write its points
-		if _, err := b.store.Reindex(t.Context(), b.tenant, d.ID, "", b.queue); err != nil {
+		if _, err := b.store.Reindex(t.Context(), b.tenant, d.ID, ""); err != nil {
 			t.Fatal(err)
 		}
 		b.process(t, d, 2)
@@ -158,7 +148,7 @@ func TestPipelineRaces(t *testing.T) {
 		go func() { run <- b.pipeline.Process(context.Background(), b.tenant, d.ID, 1) }()
 		<-b.gate.entered
 		// The delete job's work: points, then rows.
-		if _, err := b.store.Delete(t.Context(), b.tenant, d.ID, b.queue); err != nil {
+		if _, err := b.store.Delete(t.Context(), b.tenant, d.ID); err != nil {
 			t.Fatal(err)
 		}
 		if err := b.vectors.DeleteDocument(t.Context(), b.tenant, d.ID, search.AllVersions); err != nil {

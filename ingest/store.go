@@ -16,21 +16,27 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ragd/ragd"
+	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/chunker"
 	"github.com/ragd/ragd/extract"
 	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/secret"
+	"github.com/ragd/ragd/usage"
 )
 
-// Enqueuer adds jobs in the caller's transaction, so that a document and
-// its job commit together or not at all. The jobs package implements it.
-type Enqueuer interface {
+// Jobs adds a document's jobs in the caller's transaction, so that a
+// document and its job commit together or not at all. The jobs package
+// implements it.
+type Jobs interface {
 	EnqueueIngest(ctx context.Context, tx pgx.Tx, doc Document) error
 	EnqueueDelete(ctx context.Context, tx pgx.Tx, doc Document) error
 	// Enqueued is called after a transaction that may have enqueued
 	// ingest jobs committed, so that the jobs are released now rather
 	// than at the dispatcher's next tick.
 	Enqueued(ctx context.Context)
+	// EnqueueRebuild queues the rebuild of a tenant's points from
+	// Postgres; one already waiting or running is not doubled.
+	EnqueueRebuild(ctx context.Context, tenantID uuid.UUID) error
 }
 
 // The events a document's changes are recorded as, for webhooks.
@@ -50,10 +56,12 @@ type Events interface {
 // Documents keeps documents, their bytes and their chunks in Postgres. Every
 // method takes the tenant id and filters on it.
 type Documents struct {
-	pool   *pgxpool.Pool
-	quotas Quotas
-	box    *secret.Box
-	events Events
+	pool    *pgxpool.Pool
+	tenants *agents.ControlPlane
+	jobs    Jobs
+	quotas  Quotas
+	box     *secret.Box
+	events  Events
 }
 
 // StoreOption configures Documents.
@@ -79,9 +87,11 @@ func (s *Documents) record(ctx context.Context, tx pgx.Tx, typ string, d Documen
 	return s.events.Record(ctx, tx, d.TenantID, typ, d.ID, d)
 }
 
-// NewDocuments returns the documents store on pool.
-func NewDocuments(pool *pgxpool.Pool, opts ...StoreOption) *Documents {
-	s := &Documents{pool: pool}
+// NewDocuments returns the documents store on pool. tenants answers for
+// the tenants' settings (chunking, quotas); jobs enqueues the documents'
+// jobs.
+func NewDocuments(pool *pgxpool.Pool, tenants *agents.ControlPlane, jobs Jobs, opts ...StoreOption) *Documents {
+	s := &Documents{pool: pool, tenants: tenants, jobs: jobs}
 	for _, o := range opts {
 		o(s)
 	}
@@ -167,7 +177,7 @@ type Created struct {
 // not. The same bytes again with a password, while the tenant's existing
 // document with them failed for want of one, queue that document again
 // with the password.
-func (s *Documents) Create(ctx context.Context, tenantID uuid.UUID, u Upload, opts CreateOptions, q Enqueuer) (Created, error) {
+func (s *Documents) Create(ctx context.Context, tenantID uuid.UUID, u Upload, opts CreateOptions) (Created, error) {
 	if u.Content == nil {
 		return Created{}, errors.New("create document: the upload has no content")
 	}
@@ -223,7 +233,7 @@ func (s *Documents) Create(ctx context.Context, tenantID uuid.UUID, u Upload, op
 				WHERE tenant_id = $1 AND sha256 = $2 AND status <> 'deleting' ORDER BY created_at LIMIT 1`, tenantID, sum[:]))
 			if err == nil {
 				if u.Password != "" && d.Status == StatusFailed && d.Error != nil && d.Error.Code == extract.CodePDFEncrypted {
-					if d, err = s.requeue(ctx, tx, tenantID, d.ID, u.Password, q); err != nil {
+					if d, err = s.requeue(ctx, tx, tenantID, d.ID, u.Password); err != nil {
 						return err
 					}
 					requeued = true
@@ -238,20 +248,14 @@ func (s *Documents) Create(ctx context.Context, tenantID uuid.UUID, u Upload, op
 		// Chunking left unset comes from the tenant's settings:
 		// {"chunking": {"max_tokens": 400, "overlap_tokens": 40}}.
 		if u.MaxTokens == 0 || u.OverlapTokens == 0 {
-			var raw []byte
-			err := tx.QueryRow(ctx, `SELECT settings->'chunking' FROM tenants WHERE id = $1`, tenantID).Scan(&raw)
-			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-				return fmt.Errorf("read tenant chunking settings: %w", err)
+			set, err := s.tenants.TenantChunking(ctx, tx, tenantID)
+			if err != nil {
+				return err
 			}
-			var set struct {
-				MaxTokens     float64 `json:"max_tokens"`
-				OverlapTokens float64 `json:"overlap_tokens"`
-			}
-			_ = json.Unmarshal(raw, &set) // settings that do not parse are ignored
-			if m := int(set.MaxTokens); u.MaxTokens == 0 && float64(m) == set.MaxTokens && chunker.ValidMaxTokens(m) {
+			if m := set.MaxTokens; u.MaxTokens == 0 && chunker.ValidMaxTokens(m) {
 				u.MaxTokens = m
 			}
-			if o := int(set.OverlapTokens); u.OverlapTokens == 0 && float64(o) == set.OverlapTokens && o > 0 && chunker.ValidOverlap(o, u.MaxTokens) {
+			if o := set.OverlapTokens; u.OverlapTokens == 0 && o > 0 && chunker.ValidOverlap(o, u.MaxTokens) {
 				u.OverlapTokens = o
 			}
 		}
@@ -281,10 +285,10 @@ func (s *Documents) Create(ctx context.Context, tenantID uuid.UUID, u Upload, op
 		if err := s.sealPassword(ctx, tx, d, u.Password); err != nil {
 			return err
 		}
-		if err := q.EnqueueIngest(ctx, tx, d); err != nil {
+		if err := s.jobs.EnqueueIngest(ctx, tx, d); err != nil {
 			return fmt.Errorf("enqueue ingest: %w", err)
 		}
-		if err := addUploadUsage(ctx, tx, tenantID, d.SizeBytes); err != nil {
+		if err := usage.RecordUpload(ctx, tx, tenantID, d.SizeBytes); err != nil {
 			return err
 		}
 		out = Created{Document: d, New: true}
@@ -293,7 +297,7 @@ func (s *Documents) Create(ctx context.Context, tenantID uuid.UUID, u Upload, op
 	if err != nil {
 		return Created{}, err
 	}
-	q.Enqueued(ctx)
+	s.jobs.Enqueued(ctx)
 	if requeued { // an existing document changed; a new one has no watchers yet
 		s.announce(ctx, out.Document.ID)
 	}
@@ -585,7 +589,7 @@ func (r *partReader) Close() error {
 // Reindex queues the document to be processed again as a new content
 // version; its current chunks stay until the new ones are stored. password
 // opens a protected PDF for that run ("" for none), as with Create.
-func (s *Documents) Reindex(ctx context.Context, tenantID, id uuid.UUID, password secret.String, q Enqueuer) (Document, error) {
+func (s *Documents) Reindex(ctx context.Context, tenantID, id uuid.UUID, password secret.String) (Document, error) {
 	if len(password) > MaxPasswordLen {
 		var probs ragd.Problems
 		probs.Add("password", "must be at most %d bytes", MaxPasswordLen)
@@ -596,12 +600,12 @@ func (s *Documents) Reindex(ctx context.Context, tenantID, id uuid.UUID, passwor
 	}
 	var out Document
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		d, err := s.requeue(ctx, tx, tenantID, id, password, q)
+		d, err := s.requeue(ctx, tx, tenantID, id, password)
 		out = d
 		return err
 	})
 	if err == nil {
-		q.Enqueued(ctx)
+		s.jobs.Enqueued(ctx)
 		s.announce(ctx, id)
 	}
 	return out, err
@@ -609,7 +613,7 @@ func (s *Documents) Reindex(ctx context.Context, tenantID, id uuid.UUID, passwor
 
 // requeue makes the document's next content version, with its password
 // (for a PDF) and its ingest job.
-func (s *Documents) requeue(ctx context.Context, tx pgx.Tx, tenantID, id uuid.UUID, password secret.String, q Enqueuer) (Document, error) {
+func (s *Documents) requeue(ctx context.Context, tx pgx.Tx, tenantID, id uuid.UUID, password secret.String) (Document, error) {
 	d, err := scanDoc(tx.QueryRow(ctx, `UPDATE documents SET content_version = content_version + 1, status = 'queued',
 		stage = NULL, progress = 0, error_code = NULL, error_message = NULL, started_at = NULL, finished_at = NULL, updated_at = now()
 		WHERE tenant_id = $1 AND id = $2 AND status <> 'deleting' RETURNING `+docColumns, tenantID, id))
@@ -622,7 +626,7 @@ func (s *Documents) requeue(ctx context.Context, tx pgx.Tx, tenantID, id uuid.UU
 	if err := s.sealPassword(ctx, tx, d, password); err != nil {
 		return Document{}, err
 	}
-	return d, q.EnqueueIngest(ctx, tx, d)
+	return d, s.jobs.EnqueueIngest(ctx, tx, d)
 }
 
 // sealPassword keeps password ("" for none) for the ingest job of d's
@@ -686,7 +690,7 @@ func forgetPassword(ctx context.Context, tx pgx.Tx, d Document) error {
 
 // Delete marks the document deleting (it leaves lists and results at once)
 // and queues the job that removes it.
-func (s *Documents) Delete(ctx context.Context, tenantID, id uuid.UUID, q Enqueuer) (Document, error) {
+func (s *Documents) Delete(ctx context.Context, tenantID, id uuid.UUID) (Document, error) {
 	var out Document
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		d, err := scanDoc(tx.QueryRow(ctx, `UPDATE documents SET status = 'deleting', updated_at = now()
@@ -701,7 +705,7 @@ func (s *Documents) Delete(ctx context.Context, tenantID, id uuid.UUID, q Enqueu
 			return err
 		}
 		out = d
-		return q.EnqueueDelete(ctx, tx, d)
+		return s.jobs.EnqueueDelete(ctx, tx, d)
 	})
 	if err == nil {
 		s.announce(ctx, id)
@@ -771,7 +775,10 @@ func (s *Documents) Searchable(ctx context.Context, tenantID uuid.UUID, ids []uu
 }
 
 // SearchableIn is Searchable, and the tenant's search space (zero: the
-// default), in one query.
+// default), in one query: the one read of a tenant's settings outside
+// package agents, which owns them, since a search makes it on every
+// answer (the router's check that no cut-over happened meanwhile) and a
+// second round trip costs it about a fifth of its time.
 func (s *Documents) SearchableIn(ctx context.Context, tenantID uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]search.DocumentInfo, search.Space, error) {
 	rows, err := s.pool.Query(ctx, `SELECT t.embedding_model, t.embedding_dimensions, d.id, d.title, d.indexed_version
 		FROM tenants t LEFT JOIN documents d ON d.tenant_id = t.id AND d.id = ANY($2) AND d.status <> 'deleting' AND d.indexed_version IS NOT NULL
@@ -797,6 +804,30 @@ func (s *Documents) SearchableIn(ctx context.Context, tenantID uuid.UUID, ids []
 		}
 	}
 	return out, sp, rows.Err()
+}
+
+// EstimateEmbedding says what embedding tenantID's searchable documents
+// again (into another embedding space) takes: their documents, chunks and
+// tokens. Tokens count each chunk as it is embedded: its text's tokens,
+// and about a token for every 4 bytes of the title and heading path put
+// before it (IndexText).
+func (s *Documents) EstimateEmbedding(ctx context.Context, tenantID uuid.UUID) (documents, chunks int, tokens int64, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM documents WHERE tenant_id = $1 AND status <> 'deleting' AND indexed_version IS NOT NULL),
+		count(c.*), coalesce(sum(c.token_count + (octet_length(d.title) + octet_length(array_to_string(c.heading_path, ' > ')) + 5) / 4), 0)
+		FROM documents d JOIN chunks c ON c.document_id = d.id AND c.content_version = d.indexed_version
+		WHERE d.tenant_id = $1 AND d.status <> 'deleting' AND d.indexed_version IS NOT NULL`, tenantID).Scan(&documents, &chunks, &tokens)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("estimate the embedding: %w", err)
+	}
+	return documents, chunks, tokens, nil
+}
+
+// RebuildTenant queues the rebuild of the tenant's points from Postgres
+// (the reindex_tenant job): after a move of the vector store, or a lost
+// one. Documents stay searchable meanwhile.
+func (s *Documents) RebuildTenant(ctx context.Context, tenantID uuid.UUID) error {
+	return s.jobs.EnqueueRebuild(ctx, tenantID)
 }
 
 // ExpireIdempotencyKeys forgets upload Idempotency-Keys made before t and

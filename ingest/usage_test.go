@@ -9,6 +9,7 @@ import (
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/extract"
 	"github.com/ragd/ragd/ingest"
+	"github.com/ragd/ragd/usage"
 )
 
 // TestUsageDaily: uploads, searches and embedding tokens land in today's
@@ -19,18 +20,18 @@ func TestUsageDaily(t *testing.T) {
 	t.Parallel()
 	b := setupPipeline(t)
 	ctx := t.Context()
-	other, err := agents.NewControlPlane(b.pool, nil).CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("Other")})
+	other, err := agents.NewControlPlane(b.pool, nil, nil).CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("Other")})
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	text := []byte("Daily usage counts what each day brought.")
 	upload := ingest.Upload{Filename: "day.txt", Content: ingest.BytesContent(text), Type: extract.TypeText}
-	if _, err := b.store.Create(ctx, b.tenant, upload, ingest.CreateOptions{}, b.queue); err != nil {
+	if _, err := b.store.Create(ctx, b.tenant, upload, ingest.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	upload.Content = ingest.BytesContent(text) // the same bytes: the same document, not a new upload
-	if c, err := b.store.Create(ctx, b.tenant, upload, ingest.CreateOptions{}, b.queue); err != nil || c.New {
+	if c, err := b.store.Create(ctx, b.tenant, upload, ingest.CreateOptions{}); err != nil || c.New {
 		t.Fatalf("repeat upload: new %v, %v", c.New, err)
 	}
 	if err := b.store.AddUsage(ctx, b.tenant, 7, 1); err != nil {
@@ -59,7 +60,7 @@ func TestUsageDaily(t *testing.T) {
 		t.Fatalf("%d days, want 7: %+v", len(days), days)
 	}
 	for i, d := range days {
-		want := ingest.UsageDay{Day: today.AddDate(0, 0, i-6).Format(time.DateOnly)}
+		want := usage.Day{Day: today.AddDate(0, 0, i-6).Format(time.DateOnly)}
 		switch i {
 		case 6:
 			want.EmbeddingTokens, want.Searches, want.DocumentsUploaded, want.BytesUploaded = 7, 2, 1, int64(len(text))
@@ -74,10 +75,10 @@ func TestUsageDaily(t *testing.T) {
 	if one, err := b.store.UsageDaily(ctx, b.tenant, 1); err != nil || len(one) != 1 || one[0] != days[6] {
 		t.Fatalf("one day = %+v, %v; want today %+v", one, err, days[6])
 	}
-	if year, err := b.store.UsageDaily(ctx, b.tenant, ingest.MaxUsageDays); err != nil || len(year) != ingest.MaxUsageDays {
-		t.Fatalf("%d days, %v; want %d", len(year), err, ingest.MaxUsageDays)
+	if year, err := b.store.UsageDaily(ctx, b.tenant, usage.MaxDays); err != nil || len(year) != usage.MaxDays {
+		t.Fatalf("%d days, %v; want %d", len(year), err, usage.MaxDays)
 	}
-	for _, n := range []int{0, -1, ingest.MaxUsageDays + 1} {
+	for _, n := range []int{0, -1, usage.MaxDays + 1} {
 		var verr *ragd.ValidationError
 		if _, err := b.store.UsageDaily(ctx, b.tenant, n); !errors.As(err, &verr) || verr.Fields["days"] == "" {
 			t.Errorf("days %d: %v, want a validation error for days", n, err)

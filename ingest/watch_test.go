@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/chunker"
 	"github.com/ragd/ragd/extract"
 	"github.com/ragd/ragd/postgres/pgtest"
@@ -43,7 +44,7 @@ func TestWatcher(t *testing.T) {
 			return false
 		}
 	}
-	store := NewDocuments(pool)
+	store := NewDocuments(pool, agents.NewControlPlane(pool, nil, nil), nopJobs{})
 	store.announce(ctx, id)
 	if !heard(ch, 10*time.Second) {
 		t.Fatal("the subscriber did not hear the announcement")
@@ -56,7 +57,7 @@ func TestWatcher(t *testing.T) {
 	if err := pool.QueryRow(ctx, "INSERT INTO tenants (id, name, slug) VALUES ($1, 'w', 'w') RETURNING id", uuid.New()).Scan(&tenant); err != nil {
 		t.Fatal(err)
 	}
-	c, err := store.Create(ctx, tenant, Upload{Filename: "w.txt", Content: BytesContent([]byte("watched")), Type: extract.TypeText}, CreateOptions{}, nopEnqueuer{})
+	c, err := store.Create(ctx, tenant, Upload{Filename: "w.txt", Content: BytesContent([]byte("watched")), Type: extract.TypeText}, CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +80,7 @@ func TestWatcher(t *testing.T) {
 
 	// A run delivered again for a version that ended announces it (the
 	// first run's announcement may have died with its process).
-	c, err = store.Create(ctx, tenant, Upload{Filename: "x.txt", Content: BytesContent([]byte("again")), Type: extract.TypeText}, CreateOptions{}, nopEnqueuer{})
+	c, err = store.Create(ctx, tenant, Upload{Filename: "x.txt", Content: BytesContent([]byte("again")), Type: extract.TypeText}, CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,9 +107,11 @@ func TestWatcher(t *testing.T) {
 	}
 }
 
-// nopEnqueuer queues nothing.
-type nopEnqueuer struct{}
+// nopJobs queues nothing: this test of the package's own runs no job
+// (and cannot import package jobs, which imports it).
+type nopJobs struct{}
 
-func (nopEnqueuer) EnqueueIngest(context.Context, pgx.Tx, Document) error { return nil }
-func (nopEnqueuer) EnqueueDelete(context.Context, pgx.Tx, Document) error { return nil }
-func (nopEnqueuer) Enqueued(context.Context)                              {}
+func (nopJobs) EnqueueIngest(context.Context, pgx.Tx, Document) error { return nil }
+func (nopJobs) EnqueueDelete(context.Context, pgx.Tx, Document) error { return nil }
+func (nopJobs) Enqueued(context.Context)                              {}
+func (nopJobs) EnqueueRebuild(context.Context, uuid.UUID) error       { return nil }

@@ -22,6 +22,7 @@ import (
 	"github.com/ragd/ragd/evals"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/search"
+	"github.com/ragd/ragd/spaces"
 	"github.com/ragd/ragd/webhooks"
 )
 
@@ -110,9 +111,7 @@ func (EvaluateArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxA
 // EvaluateWorker runs evaluations.
 type EvaluateWorker struct {
 	river.WorkerDefaults[EvaluateArgs]
-	Evals *evals.Evaluations
-	Store *ingest.Documents
-	Log   *slog.Logger
+	*Services
 }
 
 // Timeout: at most 1,000 queries over 24 configurations.
@@ -123,9 +122,9 @@ func (w *EvaluateWorker) Timeout(*river.Job[EvaluateArgs]) time.Duration { retur
 func (w *EvaluateWorker) Work(ctx context.Context, job *river.Job[EvaluateArgs]) error {
 	a := job.Args
 	err := w.Evals.Run(ctx, a.TenantID, a.EvaluationID, func(ctx context.Context, tokens int) error {
-		return w.Store.AddUsage(ctx, a.TenantID, tokens, 0)
+		return w.Documents.AddUsage(ctx, a.TenantID, tokens, 0)
 	})
-	w.Log.InfoContext(ctx, "job done", "job_id", job.ID, "kind", job.Kind, "tenant_id", a.TenantID, "evaluation_id", a.EvaluationID, "err", errString(err))
+	w.Logger.InfoContext(ctx, "job done", "job_id", job.ID, "kind", job.Kind, "tenant_id", a.TenantID, "evaluation_id", a.EvaluationID, "err", errString(err))
 	return recordable(orSnooze(err))
 }
 
@@ -150,7 +149,7 @@ func (DeliverWebhookArgs) InsertOpts() river.InsertOpts {
 // DeliverWebhookWorker sends webhooks.
 type DeliverWebhookWorker struct {
 	river.WorkerDefaults[DeliverWebhookArgs]
-	Webhooks *webhooks.Service
+	*Services
 }
 
 // Timeout: one attempt, and its bookkeeping.
@@ -182,34 +181,12 @@ func (ExpireWebhookEventsArgs) Kind() string { return "expire_webhook_events" }
 // ExpireWebhookEventsWorker deletes old webhook events.
 type ExpireWebhookEventsWorker struct {
 	river.WorkerDefaults[ExpireWebhookEventsArgs]
-	Webhooks *webhooks.Service
+	*Services
 }
 
 // Work deletes events older than webhooks.Retention that nothing waits to send.
 func (w *ExpireWebhookEventsWorker) Work(ctx context.Context, job *river.Job[ExpireWebhookEventsArgs]) error {
 	_, err := w.Webhooks.Expire(ctx, time.Now().Add(-webhooks.Retention))
-	return err
-}
-
-// Inserter inserts jobs in a caller's transaction without working any
-// (River's insert-only client). The stores that record webhook events need
-// it before the Queue exists, since the Queue's workers need those stores.
-type Inserter struct {
-	client *river.Client[pgx.Tx]
-}
-
-// NewInserter returns an Inserter on pool.
-func NewInserter(pool *pgxpool.Pool, log *slog.Logger) (*Inserter, error) {
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Logger: log})
-	if err != nil {
-		return nil, fmt.Errorf("river insert client: %w", err)
-	}
-	return &Inserter{client: client}, nil
-}
-
-// EnqueueWebhookDelivery implements webhooks.Enqueuer.
-func (i *Inserter) EnqueueWebhookDelivery(ctx context.Context, tx pgx.Tx, tenantID, deliveryID uuid.UUID, generation int) error {
-	_, err := i.client.InsertTx(ctx, tx, DeliverWebhookArgs{TenantID: tenantID, DeliveryID: deliveryID, Generation: generation}, nil)
 	return err
 }
 
@@ -219,8 +196,7 @@ const IdempotencyKeyTTL = 24 * time.Hour
 // IngestWorker runs the ingest pipeline.
 type IngestWorker struct {
 	river.WorkerDefaults[IngestArgs]
-	Pipeline *ingest.Pipeline
-	Log      *slog.Logger
+	*Services
 }
 
 // Timeout: big PDFs take a while; the pipeline has its own, shorter,
@@ -234,7 +210,7 @@ func (w *IngestWorker) Work(ctx context.Context, job *river.Job[IngestArgs]) err
 	a := job.Args
 	start := time.Now()
 	err := w.Pipeline.Process(ctx, a.TenantID, a.DocumentID, a.ContentVersion)
-	w.Log.InfoContext(ctx, "job done", "job_id", job.ID, "kind", job.Kind, "attempt", job.Attempt,
+	w.Logger.InfoContext(ctx, "job done", "job_id", job.ID, "kind", job.Kind, "attempt", job.Attempt,
 		"tenant_id", a.TenantID, "document_id", a.DocumentID, "version", a.ContentVersion,
 		"duration_ms", time.Since(start).Milliseconds(), "err", errString(err))
 	if err == nil {
@@ -248,7 +224,7 @@ func (w *IngestWorker) Work(ctx context.Context, job *river.Job[IngestArgs]) err
 	}
 	if job.Attempt >= job.MaxAttempts {
 		if merr := w.Pipeline.MarkFailed(context.WithoutCancel(ctx), a.TenantID, a.DocumentID, a.ContentVersion, err); merr != nil {
-			w.Log.ErrorContext(ctx, "mark document failed", "err", merr, "document_id", a.DocumentID, "job_id", job.ID)
+			w.Logger.ErrorContext(ctx, "mark document failed", "err", merr, "document_id", a.DocumentID, "job_id", job.ID)
 		}
 	}
 	return recordable(err)
@@ -258,8 +234,7 @@ func (w *IngestWorker) Work(ctx context.Context, job *river.Job[IngestArgs]) err
 // points first, then its rows (so a failure leaves the rows to retry from).
 type DeleteWorker struct {
 	river.WorkerDefaults[DeleteArgs]
-	Store    *ingest.Documents
-	Pipeline *ingest.Pipeline
+	*Services
 }
 
 // Work deletes the document.
@@ -267,14 +242,13 @@ func (w *DeleteWorker) Work(ctx context.Context, job *river.Job[DeleteArgs]) err
 	if err := w.Pipeline.DeleteDocumentPoints(ctx, job.Args.TenantID, job.Args.DocumentID); err != nil {
 		return orSnooze(err)
 	}
-	return w.Store.Purge(ctx, job.Args.TenantID, job.Args.DocumentID)
+	return w.Documents.Purge(ctx, job.Args.TenantID, job.Args.DocumentID)
 }
 
 // ReindexTenantWorker rebuilds a tenant's points from Postgres.
 type ReindexTenantWorker struct {
 	river.WorkerDefaults[ReindexTenantArgs]
-	Pipeline *ingest.Pipeline
-	Log      *slog.Logger
+	*Services
 }
 
 // Timeout: a large tenant takes a while; the cache spares the provider.
@@ -285,7 +259,7 @@ func (w *ReindexTenantWorker) Timeout(*river.Job[ReindexTenantArgs]) time.Durati
 // Work rebuilds the points.
 func (w *ReindexTenantWorker) Work(ctx context.Context, job *river.Job[ReindexTenantArgs]) error {
 	st, err := w.Pipeline.Rebuild(ctx, &job.Args.TenantID, nil)
-	w.Log.InfoContext(ctx, "job done", "job_id", job.ID, "kind", job.Kind, "tenant_id", job.Args.TenantID,
+	w.Logger.InfoContext(ctx, "job done", "job_id", job.ID, "kind", job.Kind, "tenant_id", job.Args.TenantID,
 		"documents", st.Documents, "chunks", st.Chunks, "err", errString(err))
 	return orSnooze(err)
 }
@@ -293,19 +267,19 @@ func (w *ReindexTenantWorker) Work(ctx context.Context, job *river.Job[ReindexTe
 // ExpireIdempotencyKeysWorker deletes old Idempotency-Keys.
 type ExpireIdempotencyKeysWorker struct {
 	river.WorkerDefaults[ExpireIdempotencyKeysArgs]
-	Store *ingest.Documents
+	*Services
 }
 
 // Work deletes keys older than IdempotencyKeyTTL.
 func (w *ExpireIdempotencyKeysWorker) Work(ctx context.Context, job *river.Job[ExpireIdempotencyKeysArgs]) error {
-	_, err := w.Store.ExpireIdempotencyKeys(ctx, time.Now().Add(-IdempotencyKeyTTL))
+	_, err := w.Documents.ExpireIdempotencyKeys(ctx, time.Now().Add(-IdempotencyKeyTTL))
 	return err
 }
 
 // PurgeTenantWorker removes a deleted tenant's points.
 type PurgeTenantWorker struct {
 	river.WorkerDefaults[PurgeTenantArgs]
-	Pipeline *ingest.Pipeline
+	*Services
 }
 
 // Timeout: removing a large tenant's points from every space takes a while.
@@ -315,7 +289,7 @@ func (w *PurgeTenantWorker) Timeout(*river.Job[PurgeTenantArgs]) time.Duration {
 
 // Work deletes the tenant's points, in every embedding space.
 func (w *PurgeTenantWorker) Work(ctx context.Context, job *river.Job[PurgeTenantArgs]) error {
-	return orSnooze(w.Pipeline.PurgeTenantPoints(ctx, job.Args.TenantID))
+	return orSnooze(w.Spaces.PurgeTenant(ctx, job.Args.TenantID))
 }
 
 // BuildEmbeddingIndexArgs asks for a tenant's documents to be embedded
@@ -345,12 +319,10 @@ const QueueMigrations = "embedding_migrations"
 // workers works at once: a quarter of them, at least one.
 func MigrationWorkers(workers int) int { return max(1, workers/4) }
 
-// BuildEmbeddingIndexWorker runs Pipeline.Migrate.
+// BuildEmbeddingIndexWorker runs Pipeline.BuildIndex.
 type BuildEmbeddingIndexWorker struct {
 	river.WorkerDefaults[BuildEmbeddingIndexArgs]
-	Pipeline *ingest.Pipeline
-	Queue    ingest.MigrationQueue
-	Log      *slog.Logger
+	*Services
 }
 
 // Timeout: a large tenant takes a while; progress is recorded as it goes.
@@ -361,14 +333,14 @@ func (w *BuildEmbeddingIndexWorker) Timeout(*river.Job[BuildEmbeddingIndexArgs])
 // Work builds the target and cuts over.
 func (w *BuildEmbeddingIndexWorker) Work(ctx context.Context, job *river.Job[BuildEmbeddingIndexArgs]) error {
 	a := job.Args
-	err := w.Pipeline.Migrate(ctx, a.TenantID, a.MigrationID, w.Queue)
-	w.Log.InfoContext(ctx, "job done", "job_id", job.ID, "kind", job.Kind, "tenant_id", a.TenantID, "migration_id", a.MigrationID, "err", errString(err))
+	err := w.Pipeline.BuildIndex(ctx, a.TenantID, a.MigrationID)
+	w.Logger.InfoContext(ctx, "job done", "job_id", job.ID, "kind", job.Kind, "tenant_id", a.TenantID, "migration_id", a.MigrationID, "err", errString(err))
 	if snooze := askedToWait(err); snooze != nil {
 		return snooze
 	}
 	if err != nil && job.Attempt >= job.MaxAttempts {
-		if ferr := w.Pipeline.FailMigration(context.WithoutCancel(ctx), a.TenantID, a.MigrationID, err, w.Queue); ferr != nil {
-			w.Log.ErrorContext(ctx, "fail migration", "err", ferr, "migration_id", a.MigrationID, "job_id", job.ID)
+		if ferr := w.Spaces.FailBuild(context.WithoutCancel(ctx), a.TenantID, a.MigrationID, err); ferr != nil {
+			w.Logger.ErrorContext(ctx, "fail migration", "err", ferr, "migration_id", a.MigrationID, "job_id", job.ID)
 		}
 	}
 	return recordable(err)
@@ -392,11 +364,10 @@ func (SettleEmbeddingMigrationArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: 25, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
-// SettleEmbeddingMigrationWorker runs Pipeline.Settle.
+// SettleEmbeddingMigrationWorker runs spaces.Service.Settle.
 type SettleEmbeddingMigrationWorker struct {
 	river.WorkerDefaults[SettleEmbeddingMigrationArgs]
-	Pipeline *ingest.Pipeline
-	Queue    ingest.MigrationQueue
+	*Services
 }
 
 // Timeout: removing a large tenant's points from a space takes a while.
@@ -407,43 +378,41 @@ func (w *SettleEmbeddingMigrationWorker) Timeout(*river.Job[SettleEmbeddingMigra
 // Work settles the migration, or comes back when its window ends.
 func (w *SettleEmbeddingMigrationWorker) Work(ctx context.Context, job *river.Job[SettleEmbeddingMigrationArgs]) error {
 	a := job.Args
-	at, err := w.Pipeline.Settle(ctx, a.TenantID, a.MigrationID, w.Queue)
+	at, err := w.Spaces.Settle(ctx, a.TenantID, a.MigrationID)
 	if err == nil && !at.IsZero() {
 		return river.JobSnooze(max(time.Until(at), time.Second))
 	}
 	return orSnooze(err)
 }
 
-// EnqueueBuild implements ingest.MigrationQueue.
-func (q *Queue) EnqueueBuild(ctx context.Context, tx pgx.Tx, m ingest.Migration) error {
+// EnqueueWebhookDelivery implements webhooks.Jobs.
+func (q *Queue) EnqueueWebhookDelivery(ctx context.Context, tx pgx.Tx, tenantID, deliveryID uuid.UUID, generation int) error {
+	_, err := q.client.InsertTx(ctx, tx, DeliverWebhookArgs{TenantID: tenantID, DeliveryID: deliveryID, Generation: generation}, nil)
+	return err
+}
+
+// EnqueueBuild implements spaces.Jobs.
+func (q *Queue) EnqueueBuild(ctx context.Context, tx pgx.Tx, m spaces.Migration) error {
 	_, err := q.client.InsertTx(ctx, tx, BuildEmbeddingIndexArgs{TenantID: m.TenantID, MigrationID: m.ID}, nil)
 	return err
 }
 
-// EnqueueSettle implements ingest.MigrationQueue.
-func (q *Queue) EnqueueSettle(ctx context.Context, tx pgx.Tx, m ingest.Migration, at time.Time) error {
+// EnqueueSettle implements spaces.Jobs.
+func (q *Queue) EnqueueSettle(ctx context.Context, tx pgx.Tx, m spaces.Migration, at time.Time) error {
 	var opts *river.InsertOpts
 	if !at.IsZero() {
 		opts = &river.InsertOpts{ScheduledAt: at}
 	}
-	_, err := q.client.InsertTx(ctx, tx, SettleEmbeddingMigrationArgs{TenantID: m.TenantID, MigrationID: m.ID, State: m.State}, opts)
+	_, err := q.client.InsertTx(ctx, tx, SettleEmbeddingMigrationArgs{TenantID: m.TenantID, MigrationID: m.ID, State: string(m.State)}, opts)
 	return err
 }
 
 // Config configures the River client.
 type Config struct {
 	// Workers is how many jobs run at once in this process; 0 makes an
-	// insert-only client (ragd serve --workers=0).
+	// insert-only queue (ragd serve --workers=0).
 	Workers int
 	Logger  *slog.Logger
-	// Pipeline and Store serve the workers; required when Workers > 0.
-	Pipeline *ingest.Pipeline
-	Store    *ingest.Documents
-	// Evals runs evaluations; without it evaluate jobs are not worked here.
-	Evals *evals.Evaluations
-	// Webhooks delivers webhooks; without it deliver_webhook jobs are not
-	// worked here.
-	Webhooks *webhooks.Service
 	// FetchPollInterval overrides River's (tests make it short).
 	FetchPollInterval time.Duration
 	// Supervisor timings (heartbeat, rescue, dispatch); zero fields take
@@ -451,12 +420,32 @@ type Config struct {
 	Supervisor SupervisorTimings
 }
 
-// Queue enqueues ragd's jobs and, with workers, works them.
+// Services are what the workers call: Start gives them, once the stores
+// that enqueue through the Queue exist.
+type Services struct {
+	Pipeline  *ingest.Pipeline
+	Documents *ingest.Documents
+	Spaces    *spaces.Service
+	Evals     *evals.Evaluations
+	Webhooks  *webhooks.Service
+	Logger    *slog.Logger
+}
+
+// Queue is ragd's River client, the one way to its jobs: the stores and
+// services take it at construction and enqueue through it in their own
+// transactions; with workers, Start makes it work them too.
+//
+// Why the workers get their services at Start rather than at New: River
+// needs every worker when the client is made, the workers need the stores
+// and the pipeline, and those need the client to enqueue. The worker
+// structs hold a pointer that Start fills before River fetches a job; a
+// second, insert-only client would do the same with two clients.
 type Queue struct {
 	client  *river.Client[pgx.Tx]
 	pool    *pgxpool.Pool
 	log     *slog.Logger
 	working bool
+	svc     *Services // the workers'; filled by Start
 
 	wakeMu            sync.Mutex
 	waking, wakeAgain bool
@@ -474,7 +463,8 @@ const stuckAfter = 3 * time.Hour
 // fetchCooldown is the least time between two fetches of River's.
 const fetchCooldown = 10 * time.Millisecond
 
-// New returns a Queue on pool. Call Start to begin working jobs.
+// New returns a Queue on pool, which enqueues at once. With cfg.Workers,
+// call Start to begin working jobs.
 func New(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -486,58 +476,59 @@ func New(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
 	// asks for it.
 	rc := &river.Config{Logger: cfg.Logger, FetchPollInterval: cfg.FetchPollInterval, RescueStuckJobsAfter: stuckAfter,
 		FetchCooldown: fetchCooldown}
-	var sup *supervisor
-	q := &Queue{} // the migration workers enqueue through it
-	if cfg.Workers > 0 {
-		if cfg.Pipeline == nil || cfg.Store == nil {
-			return nil, errors.New("jobs: workers need a pipeline and a store")
-		}
+	q := &Queue{pool: pool, log: cfg.Logger, working: cfg.Workers > 0, svc: &Services{}}
+	if q.working {
+		svc := q.svc
 		workers := river.NewWorkers()
-		river.AddWorker(workers, &IngestWorker{Pipeline: cfg.Pipeline, Log: cfg.Logger})
-		river.AddWorker(workers, &DeleteWorker{Store: cfg.Store, Pipeline: cfg.Pipeline})
-		river.AddWorker(workers, &PurgeTenantWorker{Pipeline: cfg.Pipeline})
-		river.AddWorker(workers, &ReindexTenantWorker{Pipeline: cfg.Pipeline, Log: cfg.Logger})
-		river.AddWorker(workers, &ExpireIdempotencyKeysWorker{Store: cfg.Store})
-		river.AddWorker(workers, &BuildEmbeddingIndexWorker{Pipeline: cfg.Pipeline, Queue: q, Log: cfg.Logger})
-		river.AddWorker(workers, &SettleEmbeddingMigrationWorker{Pipeline: cfg.Pipeline, Queue: q})
-		if cfg.Evals != nil {
-			river.AddWorker(workers, &EvaluateWorker{Evals: cfg.Evals, Store: cfg.Store, Log: cfg.Logger})
-		}
-		if cfg.Webhooks != nil {
-			river.AddWorker(workers, &DeliverWebhookWorker{Webhooks: cfg.Webhooks})
-			river.AddWorker(workers, &ExpireWebhookEventsWorker{Webhooks: cfg.Webhooks})
-		}
+		river.AddWorker(workers, &IngestWorker{Services: svc})
+		river.AddWorker(workers, &DeleteWorker{Services: svc})
+		river.AddWorker(workers, &PurgeTenantWorker{Services: svc})
+		river.AddWorker(workers, &ReindexTenantWorker{Services: svc})
+		river.AddWorker(workers, &ExpireIdempotencyKeysWorker{Services: svc})
+		river.AddWorker(workers, &BuildEmbeddingIndexWorker{Services: svc})
+		river.AddWorker(workers, &SettleEmbeddingMigrationWorker{Services: svc})
+		river.AddWorker(workers, &EvaluateWorker{Services: svc})
+		river.AddWorker(workers, &DeliverWebhookWorker{Services: svc})
+		river.AddWorker(workers, &ExpireWebhookEventsWorker{Services: svc})
 		rc.Workers = workers
-		rc.PeriodicJobs = []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
-			func() (river.JobArgs, *river.InsertOpts) { return ExpireIdempotencyKeysArgs{}, nil },
-			&river.PeriodicJobOpts{RunOnStart: true})}
-		if cfg.Webhooks != nil {
-			rc.PeriodicJobs = append(rc.PeriodicJobs, river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
-				func() (river.JobArgs, *river.InsertOpts) { return ExpireWebhookEventsArgs{}, nil }, nil))
+		rc.PeriodicJobs = []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+				func() (river.JobArgs, *river.InsertOpts) { return ExpireIdempotencyKeysArgs{}, nil },
+				&river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+				func() (river.JobArgs, *river.InsertOpts) { return ExpireWebhookEventsArgs{}, nil }, nil),
 		}
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers},
 			QueueMigrations: {MaxWorkers: MigrationWorkers(cfg.Workers)}}
-		sup = &supervisor{pool: pool, id: newClientID(), workers: cfg.Workers, t: cfg.Supervisor.withDefaults(),
-			log: cfg.Logger, failed: markFailedFunc(cfg.Pipeline)}
-		rc.ID = sup.id
+		q.sup = &supervisor{pool: pool, id: newClientID(), workers: cfg.Workers, t: cfg.Supervisor.withDefaults(), log: cfg.Logger}
+		rc.ID = q.sup.id
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), rc)
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
-	q.client, q.pool, q.log, q.working, q.sup = client, pool, cfg.Logger, cfg.Workers > 0, sup
+	q.client = client
 	return q, nil
 }
 
 // Client returns the River client (for the job dashboard).
 func (q *Queue) Client() *river.Client[pgx.Tx] { return q.client }
 
-// Start begins working jobs (a no-op for an insert-only queue): it
-// registers the process's heartbeat, starts River, then the supervisor.
-func (q *Queue) Start(ctx context.Context) error {
+// Start begins working jobs with svc (a no-op for an insert-only queue):
+// it registers the process's heartbeat, starts River, then the
+// supervisor. Every service is required.
+func (q *Queue) Start(ctx context.Context, svc Services) error {
 	if !q.working {
 		return nil
 	}
+	if svc.Pipeline == nil || svc.Documents == nil || svc.Spaces == nil || svc.Evals == nil || svc.Webhooks == nil {
+		return errors.New("jobs: the workers need the pipeline, documents, spaces, evaluations and webhooks")
+	}
+	if svc.Logger == nil {
+		svc.Logger = q.log
+	}
+	*q.svc = svc // before River starts: no worker reads it earlier
+	q.sup.failed = markFailedFunc(svc.Pipeline)
 	if err := q.sup.register(ctx); err != nil {
 		return err
 	}
@@ -577,7 +568,7 @@ func (q *Queue) Stop(ctx context.Context) error {
 	return err
 }
 
-// EnqueueIngest implements ingest.Enqueuer. The job waits as pending
+// EnqueueIngest implements ingest.Jobs. The job waits as pending
 // until the supervisor releases it in its tenant's turn.
 func (q *Queue) EnqueueIngest(ctx context.Context, tx pgx.Tx, d ingest.Document) error {
 	_, err := q.client.InsertTx(ctx, tx, IngestArgs{TenantID: d.TenantID, DocumentID: d.ID, ContentVersion: d.ContentVersion},
@@ -585,7 +576,7 @@ func (q *Queue) EnqueueIngest(ctx context.Context, tx pgx.Tx, d ingest.Document)
 	return err
 }
 
-// Enqueued implements ingest.Enqueuer: it wakes the dispatchers of every
+// Enqueued implements ingest.Jobs: it wakes the dispatchers of every
 // process. The notification is its own statement, after the commit, not
 // part of the upload's transaction: Postgres serialises the commits of
 // transactions that notify, holding a lock through their WAL flush, and
@@ -617,14 +608,14 @@ func (q *Queue) Enqueued(ctx context.Context) {
 	}
 }
 
-// EnqueueDelete implements ingest.Enqueuer.
+// EnqueueDelete implements ingest.Jobs.
 func (q *Queue) EnqueueDelete(ctx context.Context, tx pgx.Tx, d ingest.Document) error {
 	_, err := q.client.InsertTx(ctx, tx, DeleteArgs{TenantID: d.TenantID, DocumentID: d.ID}, nil)
 	return err
 }
 
-// EnqueuePurgeTenant queues the removal of a deleted tenant's points, in
-// the transaction that deletes the tenant.
+// EnqueuePurgeTenant implements agents.Jobs: it queues the removal of a
+// deleted tenant's points, in the transaction that deletes the tenant.
 func (q *Queue) EnqueuePurgeTenant(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID) error {
 	_, err := q.client.InsertTx(ctx, tx, PurgeTenantArgs{TenantID: tenantID}, nil)
 	return err
@@ -657,15 +648,16 @@ func errString(err error) string {
 	return err.Error()
 }
 
-// EnqueueEvaluation implements evals.Enqueuer.
+// EnqueueEvaluation implements evals.Jobs.
 func (q *Queue) EnqueueEvaluation(ctx context.Context, tx pgx.Tx, tenantID, id uuid.UUID) error {
 	_, err := q.client.InsertTx(ctx, tx, EvaluateArgs{TenantID: tenantID, EvaluationID: id}, nil)
 	return err
 }
 
-// EnqueueReindexTenant queues the rebuild of a tenant's points; a rebuild
-// already waiting or running for it is not doubled.
-func (q *Queue) EnqueueReindexTenant(ctx context.Context, tenantID uuid.UUID) error {
+// EnqueueRebuild implements ingest.Jobs: it queues the rebuild of a
+// tenant's points; a rebuild already waiting or running for it is not
+// doubled.
+func (q *Queue) EnqueueRebuild(ctx context.Context, tenantID uuid.UUID) error {
 	_, err := q.client.Insert(ctx, ReindexTenantArgs{TenantID: tenantID}, nil)
 	return err
 }

@@ -18,7 +18,7 @@ import (
 
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/agents"
-	"github.com/ragd/ragd/chunker"
+	"github.com/ragd/ragd/chunker/chunkertest"
 	"github.com/ragd/ragd/embedder"
 	"github.com/ragd/ragd/embedder/openaitest"
 	"github.com/ragd/ragd/extract"
@@ -29,6 +29,7 @@ import (
 	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/search/qdranttest"
 	"github.com/ragd/ragd/secret"
+	"github.com/ragd/ragd/server"
 )
 
 func TestIngestWorker(t *testing.T) {
@@ -37,26 +38,17 @@ func TestIngestWorker(t *testing.T) {
 	pool := pgtest.NewPool(t)
 	log := slog.New(slog.DiscardHandler)
 	tenant := newTenant(t, pool)
-	tok, _ := chunker.NewCL100K()
-	store := ingest.NewDocuments(pool)
-	pipeline, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pipeline.Close)
-	queue, err := jobs.New(pool, jobs.Config{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := wired(t, pool, server.Config{})
+	store, pipeline := srv.Documents, srv.Pipeline
 	create := func(name string, data []byte) ingest.Document {
 		typ, _ := extract.Detect(bytes.NewReader(data), int64(len(data)), name)
-		c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: name, Content: ingest.BytesContent(data), Type: typ}, ingest.CreateOptions{AllowDuplicate: true}, queue)
+		c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: name, Content: ingest.BytesContent(data), Type: typ}, ingest.CreateOptions{AllowDuplicate: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c.Document
 	}
-	worker := rivertest.NewWorker(t, riverpgxv5.New(pool), &river.Config{}, &jobs.IngestWorker{Pipeline: pipeline, Log: log})
+	worker := rivertest.NewWorker(t, riverpgxv5.New(pool), &river.Config{}, &jobs.IngestWorker{Services: &jobs.Services{Pipeline: pipeline, Logger: log}})
 	work := func(ctx context.Context, d ingest.Document, opts *river.InsertOpts) (*rivertest.WorkResult, error) {
 		var res *rivertest.WorkResult
 		var werr error
@@ -147,21 +139,15 @@ func TestIngestWorkerSnoozesOnRateLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer vectors.Close()
-	tok, _ := chunker.NewCL100K()
 	emb, _ := embedder.NewLocal(16)
-	store := ingest.NewDocuments(pool)
-	pipeline, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{Embedder: emb, Vectors: vectors}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pipeline.Close)
-	queue, _ := jobs.New(pool, jobs.Config{Logger: log})
-	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "a.txt", Content: ingest.BytesContent([]byte("rate limited text")), Type: extract.TypeText}, ingest.CreateOptions{}, queue)
+	srv := wired(t, pool, server.Config{Embedder: emb, Vectors: vectors})
+	store, pipeline := srv.Documents, srv.Pipeline
+	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "a.txt", Content: ingest.BytesContent([]byte("rate limited text")), Type: extract.TypeText}, ingest.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	fake.RateLimitUpserts(1, 30)
-	worker := rivertest.NewWorker(t, riverpgxv5.New(pool), &river.Config{}, &jobs.IngestWorker{Pipeline: pipeline, Log: log})
+	worker := rivertest.NewWorker(t, riverpgxv5.New(pool), &river.Config{}, &jobs.IngestWorker{Services: &jobs.Services{Pipeline: pipeline, Logger: log}})
 	var res *rivertest.WorkResult
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		var werr error
@@ -194,8 +180,7 @@ func TestIngestWorkerSnoozesWhenTheProviderSaysLater(t *testing.T) {
 		fmt.Fprint(w, `{"error":{"message":"down for maintenance"}}`)
 		return true
 	}
-	tok, _ := chunker.NewCL100K()
-	emb, err := embedder.NewOpenAI(embedder.OpenAIConfig{APIKey: openaitest.Key, BaseURL: fake.URL, Dimensions: 16, Counter: tok})
+	emb, err := embedder.NewOpenAI(embedder.OpenAIConfig{APIKey: openaitest.Key, BaseURL: fake.URL, Dimensions: 16, Counter: chunkertest.CL100K(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,18 +189,13 @@ func TestIngestWorkerSnoozesWhenTheProviderSaysLater(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer vectors.Close()
-	store := ingest.NewDocuments(pool)
-	pipeline, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{Embedder: emb, Vectors: vectors}, log)
+	srv := wired(t, pool, server.Config{Embedder: emb, Vectors: vectors})
+	store, pipeline := srv.Documents, srv.Pipeline
+	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "a.txt", Content: ingest.BytesContent([]byte("text the provider cannot embed now")), Type: extract.TypeText}, ingest.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(pipeline.Close)
-	queue, _ := jobs.New(pool, jobs.Config{Logger: log})
-	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "a.txt", Content: ingest.BytesContent([]byte("text the provider cannot embed now")), Type: extract.TypeText}, ingest.CreateOptions{}, queue)
-	if err != nil {
-		t.Fatal(err)
-	}
-	worker := rivertest.NewWorker(t, riverpgxv5.New(pool), &river.Config{}, &jobs.IngestWorker{Pipeline: pipeline, Log: log})
+	worker := rivertest.NewWorker(t, riverpgxv5.New(pool), &river.Config{}, &jobs.IngestWorker{Services: &jobs.Services{Pipeline: pipeline, Logger: log}})
 	var res *rivertest.WorkResult
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		res, _ = worker.Work(ctx, t, tx, jobs.IngestArgs{TenantID: tenant.ID, DocumentID: c.Document.ID, ContentVersion: 1}, nil)
@@ -232,11 +212,39 @@ func TestIngestWorkerSnoozesWhenTheProviderSaysLater(t *testing.T) {
 	}
 }
 
+// wired returns ragd assembled as serve assembles it (server.New) on
+// pool, with cfg's settings; an embedder and vector store left out are
+// the local embedder and an embedded store. Without cfg.API and
+// cfg.Workers it is the services the tests' workers call.
+func wired(t *testing.T, pool *pgxpool.Pool, cfg server.Config) *server.Server {
+	t.Helper()
+	if cfg.Embedder == nil {
+		cfg.Embedder, _ = embedder.NewLocal(64)
+		v, err := search.OpenEmbedded(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { v.Close() })
+		cfg.Vectors = v
+	}
+	cfg.Pool, cfg.Tokenizer, cfg.Logger = pool, chunkertest.CL100K(t), slog.New(slog.DiscardHandler)
+	s, err := server.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = s.Stop(ctx)
+	})
+	return s
+}
+
 // newTenant creates a tenant in the test database.
 func newTenant(t *testing.T, pool *pgxpool.Pool) agents.Tenant {
 	t.Helper()
 	box, _ := secret.NewBox(secret.NewKey())
-	tenant, err := agents.NewControlPlane(pool, box).CreateTenant(context.Background(), agents.TenantPatch{Name: ragd.Some("T")})
+	tenant, err := agents.NewControlPlane(pool, box, nil).CreateTenant(context.Background(), agents.TenantPatch{Name: ragd.Some("T")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -234,7 +234,7 @@ func TestRescue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	docs := ingest.NewDocuments(b.pool)
+	docs := ingest.NewDocuments(b.pool, agents.NewControlPlane(b.pool, nil, b.queue), b.queue)
 	pipeline, err := ingest.NewPipeline(docs, tok, ingest.PipelineConfig{}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -242,12 +242,12 @@ func TestRescue(t *testing.T) {
 	t.Cleanup(pipeline.Close)
 	b.sup.failed = markFailedFunc(pipeline)
 	box, _ := secret.NewBox(secret.NewKey())
-	tenant, err := agents.NewControlPlane(b.pool, box).CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("T")})
+	tenant, err := agents.NewControlPlane(b.pool, box, nil).CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("T")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	upload := func() ingest.Document {
-		c, err := docs.Create(ctx, tenant.ID, ingest.Upload{Content: ingest.BytesContent([]byte(uuid.NewString())), Type: extract.TypeText}, ingest.CreateOptions{}, b.queue)
+		c, err := docs.Create(ctx, tenant.ID, ingest.Upload{Content: ingest.BytesContent([]byte(uuid.NewString())), Type: extract.TypeText}, ingest.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

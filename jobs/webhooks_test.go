@@ -3,19 +3,17 @@ package jobs_test
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/ragd/ragd/chunker"
 	"github.com/ragd/ragd/extract"
 	"github.com/ragd/ragd/ingest"
-	"github.com/ragd/ragd/jobs"
 	"github.com/ragd/ragd/postgres/pgtest"
 	"github.com/ragd/ragd/secret"
+	"github.com/ragd/ragd/server"
 	"github.com/ragd/ragd/webhooks"
 )
 
@@ -27,7 +25,6 @@ func TestWebhookSurvivesACrashBeforeDelivery(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := pgtest.NewPool(t)
-	log := slog.New(slog.DiscardHandler)
 	tenant := newTenant(t, pool)
 	box, _ := secret.NewBox(secret.NewKey())
 	got := make(chan string, 10)
@@ -37,25 +34,16 @@ func TestWebhookSurvivesACrashBeforeDelivery(t *testing.T) {
 	}))
 	t.Cleanup(rcv.Close)
 
-	ins, err := jobs.NewInserter(pool, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hooks := webhooks.NewService(pool, box, ins, webhooks.Config{AllowPrivate: true})
-	if _, _, err := hooks.Create(ctx, tenant.ID, webhooks.Input{URL: rcv.URL, EventTypes: []string{ingest.EventDocumentDeleted}}); err != nil {
-		t.Fatal(err)
-	}
-	store := ingest.NewDocuments(pool, ingest.WithEvents(hooks))
 	// The process that changes the document: it enqueues, works nothing.
-	api, err := jobs.New(pool, jobs.Config{Logger: log})
+	api := wired(t, pool, server.Config{Box: box, Webhooks: webhooks.Config{AllowPrivate: true}})
+	if _, _, err := api.Webhooks.Create(ctx, tenant.ID, webhooks.Input{URL: rcv.URL, EventTypes: []string{ingest.EventDocumentDeleted}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := api.Documents.Create(ctx, tenant.ID, ingest.Upload{Filename: "a.txt", Content: ingest.BytesContent([]byte("text")), Type: extract.TypeText}, ingest.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: "a.txt", Content: ingest.BytesContent([]byte("text")), Type: extract.TypeText}, ingest.CreateOptions{}, api)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.Delete(ctx, tenant.ID, c.Document.ID, api); err != nil {
+	if _, err := api.Documents.Delete(ctx, tenant.ID, c.Document.ID); err != nil {
 		t.Fatal(err)
 	}
 	// ... and dies here. What it committed:
@@ -75,24 +63,10 @@ func TestWebhookSurvivesACrashBeforeDelivery(t *testing.T) {
 	}
 
 	// A worker starts later.
-	tok, _ := chunker.NewCL100K()
-	pipeline, err := ingest.NewPipeline(store, tok, ingest.PipelineConfig{}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pipeline.Close)
-	worker, err := jobs.New(pool, jobs.Config{Logger: log, Workers: 2, Pipeline: pipeline, Store: store, Webhooks: hooks, FetchPollInterval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	worker := wired(t, pool, server.Config{Box: box, Webhooks: webhooks.Config{AllowPrivate: true}, Workers: 2, FetchPollInterval: 50 * time.Millisecond})
 	if err := worker.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = worker.Stop(sctx)
-	})
 	select {
 	case b := <-got:
 		if !strings.Contains(b, `"type":"document.deleted"`) || !strings.Contains(b, c.Document.ID.String()) {

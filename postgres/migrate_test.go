@@ -193,7 +193,7 @@ func TestMigrate(t *testing.T) {
 		if len(res.Applied) == 0 || res.Applied[0] != "0012_agent_ids_per_tenant" {
 			t.Fatalf("applied %v, want 0012_agent_ids_per_tenant first", res.Applied)
 		}
-		store := agents.NewControlPlane(pool, box)
+		store := agents.NewControlPlane(pool, box, nil)
 		secretsOf := func(a agents.Agent) [2]string {
 			t.Helper()
 			if a.Langfuse == nil || len(a.MCPServers) != 1 {

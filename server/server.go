@@ -31,6 +31,7 @@ import (
 	"github.com/ragd/ragd/oidcauth"
 	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/secret"
+	"github.com/ragd/ragd/spaces"
 	"github.com/ragd/ragd/webhooks"
 )
 
@@ -48,8 +49,8 @@ type Config struct {
 	Embedder  embedder.Embedder
 	Vectors   search.VectorStore
 	// OpenSpace opens the index of an embedding space other than
-	// Embedder's, for tenants that migrate (nil: Embedder's space alone).
-	// Server.Stop closes the stores it opened.
+	// Embedder's, for tenants that migrate (nil: Embedder's space alone;
+	// SpaceOpener makes one). Server.Stop closes the stores it opened.
 	OpenSpace search.OpenFunc
 	// EmbeddingPrices are models' prices in USD per million tokens, for
 	// migration estimates (nil: embedder.ListPrices).
@@ -98,10 +99,13 @@ type Server struct {
 	Evals     *evals.Evaluations
 	Webhooks  *webhooks.Service
 	Pipeline  *ingest.Pipeline
-	// Spaces holds the index of each embedding space in use.
-	Spaces  *search.Indexes
-	Queue   *jobs.Queue
-	Metrics *metrics.Metrics
+	// Indexes holds the index of each embedding space in use, and Spaces
+	// says which a tenant's searches and documents use.
+	Indexes  *search.Indexes
+	Spaces   *spaces.Service
+	Searcher *search.Searcher
+	Queue    *jobs.Queue
+	Metrics  *metrics.Metrics
 	// Watcher announces document changes to the API's events streams.
 	Watcher *ingest.Watcher
 
@@ -123,24 +127,31 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	// Webhook events are recorded in the stores' transactions, with their
-	// delivery jobs: through an insert-only client, since the Queue's
-	// workers need the stores first.
-	inserter, err := jobs.NewInserter(cfg.Pool, log)
+	// One River client: the stores enqueue through it from here on, and
+	// its workers get the services at Start.
+	q, err := jobs.New(cfg.Pool, jobs.Config{Workers: cfg.Workers, Logger: log,
+		FetchPollInterval: cfg.FetchPollInterval, Supervisor: cfg.Supervisor})
 	if err != nil {
 		return nil, err
 	}
-	hooks := webhooks.NewService(cfg.Pool, cfg.Box, inserter, cfg.Webhooks)
+	hooks := webhooks.NewService(cfg.Pool, cfg.Box, q, cfg.Webhooks)
+	cp := agents.NewControlPlane(cfg.Pool, cfg.Box, q)
 	s := &Server{
-		Agents:    agents.NewControlPlane(cfg.Pool, cfg.Box),
-		Documents: ingest.NewDocuments(cfg.Pool, ingest.WithDefaultQuotas(cfg.Quotas), ingest.WithPasswordBox(cfg.Box), ingest.WithEvents(hooks)),
-		Webhooks:  hooks,
-		Metrics:   metrics.New(cfg.Pool, log),
-		log:       log,
+		Agents: cp,
+		Documents: ingest.NewDocuments(cfg.Pool, cp, q, ingest.WithDefaultQuotas(cfg.Quotas), ingest.WithPasswordBox(cfg.Box),
+			ingest.WithEvents(hooks)),
+		Webhooks: hooks,
+		Queue:    q,
+		Metrics:  metrics.New(cfg.Pool, log),
+		log:      log,
 	}
-	s.Spaces = search.NewIndexes(search.Index{Embedder: cfg.Embedder, Store: cfg.Vectors}, cfg.OpenSpace)
+	s.Indexes = search.NewIndexes(search.Index{Embedder: cfg.Embedder, Store: cfg.Vectors}, cfg.OpenSpace)
+	if s.Spaces, err = spaces.New(cfg.Pool, spaces.Config{Tenants: cp, Indexes: s.Indexes, Documents: s.Documents, Jobs: q,
+		Prices: cfg.EmbeddingPrices, Offered: cfg.OfferedSpaces, Logger: log}); err != nil {
+		return nil, err
+	}
 	s.Pipeline, err = ingest.NewPipeline(s.Documents, cfg.Tokenizer, ingest.PipelineConfig{
-		Limits: cfg.Limits, Chunking: cfg.Chunking, Embedder: cfg.Embedder, Vectors: cfg.Vectors, Spaces: s.Spaces,
+		Limits: cfg.Limits, Chunking: cfg.Chunking, Spaces: s.Spaces,
 		Metrics: s.Metrics, Sandbox: cfg.Sandbox, ExtractConcurrency: cfg.ExtractConcurrency,
 	}, log)
 	if err != nil {
@@ -148,18 +159,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	// One Searcher for the search routes and the evaluate jobs, so that
 	// an evaluation scores the search the tenant's chatbot gets.
-	searcher := search.NewRoutedSearcher(s.Spaces, s.Documents, s.Documents, 0)
-	s.Evals = evals.NewEvaluations(cfg.Pool, s.Documents, s.Agents, searcher, hooks)
-	qcfg := jobs.Config{Workers: cfg.Workers, Logger: log, Store: s.Documents,
-		FetchPollInterval: cfg.FetchPollInterval, Supervisor: cfg.Supervisor}
-	if cfg.Workers > 0 {
-		qcfg.Pipeline, qcfg.Evals, qcfg.Webhooks = s.Pipeline, s.Evals, hooks
-	}
-	if s.Queue, err = jobs.New(cfg.Pool, qcfg); err != nil {
-		s.Pipeline.Close()
-		return nil, err
-	}
-	s.Pipeline.SetMigrationQueue(s.Queue)
+	s.Searcher = search.NewRoutedSearcher(s.Indexes, s.Spaces, s.Documents, 0)
+	s.Evals = evals.NewEvaluations(cfg.Pool, s.Documents, cp, s.Searcher, hooks, q)
 	if !cfg.API {
 		return s, nil
 	}
@@ -188,14 +189,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		ControlPlane:           s.Agents,
 		AdminToken:             cfg.AdminToken,
 		Documents:              s.Documents,
-		Queue:                  s.Queue,
 		Watcher:                s.Watcher,
-		Searcher:               searcher,
+		Searcher:               s.Searcher,
 		Evals:                  s.Evals,
-		Webhooks:               hooks,
+		Webhooks:               s.Webhooks,
 		Spaces:                 s.Spaces,
-		EmbeddingPrices:        cfg.EmbeddingPrices,
-		OfferedSpaces:          cfg.OfferedSpaces,
 		MaxUploadBytes:         cfg.MaxUploadBytes,
 		MaxInflightUploadBytes: cfg.MaxInflightUploadBytes,
 		UploadSpoolDir:         cfg.UploadSpoolDir,
@@ -244,7 +242,8 @@ func identify(v *oidcauth.Verifier, store *agents.ControlPlane) func(ctx context
 // does, softly.
 func (s *Server) Start(ctx context.Context) error {
 	// Not ctx itself: cancelling Start's context hard-stops River.
-	if err := s.Queue.Start(context.WithoutCancel(ctx)); err != nil {
+	if err := s.Queue.Start(context.WithoutCancel(ctx), jobs.Services{Pipeline: s.Pipeline, Documents: s.Documents,
+		Spaces: s.Spaces, Evals: s.Evals, Webhooks: s.Webhooks, Logger: s.log}); err != nil {
 		return fmt.Errorf("start workers: %w", err)
 	}
 	if s.Watcher != nil {
@@ -268,5 +267,5 @@ func (s *Server) Stop(ctx context.Context) error {
 		s.stopWatcher()
 		<-s.watcherDone
 	}
-	return errors.Join(err, s.Spaces.Close())
+	return errors.Join(err, s.Indexes.Close())
 }

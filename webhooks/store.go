@@ -14,10 +14,10 @@ import (
 	"github.com/ragd/ragd/secret"
 )
 
-// Enqueuer adds a delivery's job in the caller's transaction (the jobs
+// Jobs adds a delivery's job in the caller's transaction (the jobs
 // package implements it). generation identifies the delivery's current
 // run: a job of an older one stops.
-type Enqueuer interface {
+type Jobs interface {
 	EnqueueWebhookDelivery(ctx context.Context, tx pgx.Tx, tenantID, deliveryID uuid.UUID, generation int) error
 }
 
@@ -30,7 +30,7 @@ var ErrEndpointDisabled = errors.New("the endpoint is disabled; enable it first"
 type Service struct {
 	pool   *pgxpool.Pool
 	box    *secret.Box
-	q      Enqueuer
+	q      Jobs
 	cfg    Config
 	sender *sender
 	now    func() time.Time
@@ -38,7 +38,7 @@ type Service struct {
 
 // NewService returns a Service. box seals the signing secrets; q enqueues
 // delivery jobs in the transactions that record events.
-func NewService(pool *pgxpool.Pool, box *secret.Box, q Enqueuer, cfg Config) *Service {
+func NewService(pool *pgxpool.Pool, box *secret.Box, q Jobs, cfg Config) *Service {
 	cfg = cfg.withDefaults()
 	return &Service{pool: pool, box: box, q: q, cfg: cfg, sender: newSender(cfg), now: time.Now}
 }

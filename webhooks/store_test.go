@@ -34,15 +34,15 @@ func setup(t *testing.T, url string) testBundle {
 	ctx := context.Background()
 	pool := pgtest.NewPool(t)
 	box, _ := secret.NewBox(secret.NewKey())
-	tenant, err := agents.NewControlPlane(pool, box).CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("T")})
+	tenant, err := agents.NewControlPlane(pool, box, nil).CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("T")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ins, err := jobs.NewInserter(pool, nil)
+	q, err := jobs.New(pool, jobs.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hooks := webhooks.NewService(pool, box, ins, webhooks.Config{AllowPrivate: true})
+	hooks := webhooks.NewService(pool, box, q, webhooks.Config{AllowPrivate: true})
 	if _, _, err := hooks.Create(ctx, tenant.ID, webhooks.Input{URL: url, EventTypes: []string{ingest.EventDocumentReady}}); err != nil {
 		t.Fatal(err)
 	}

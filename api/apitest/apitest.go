@@ -8,10 +8,8 @@ package apitest
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +17,7 @@ import (
 
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/agents"
-	"github.com/ragd/ragd/chunker"
+	"github.com/ragd/ragd/chunker/chunkertest"
 	"github.com/ragd/ragd/console"
 	"github.com/ragd/ragd/embedder"
 	"github.com/ragd/ragd/embedder/openaitest"
@@ -74,18 +72,12 @@ type Server struct {
 	EncryptionKey []byte
 	// OpenAI is the embeddings API double, with Options.OpenAI.
 	OpenAI *openaitest.Server
-	// Spaces holds the index of each embedding space: the default one
+	// Indexes holds the index of each embedding space: the default one
 	// (Vectors) and those tenants migrate to, each opened on first use
 	// with an embedder of the same provider (the API double's model, or
 	// the local embedder at another size) and an embedded store of its own.
-	Spaces *search.Indexes
+	Indexes *search.Indexes
 }
-
-var (
-	tokOnce sync.Once
-	tok     *chunker.BPE
-	tokErr  error
-)
 
 // Start runs the API until the test ends.
 func Start(t testing.TB, o Options) *Server {
@@ -100,10 +92,7 @@ func Start(t testing.TB, o Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tokOnce.Do(func() { tok, tokErr = chunker.NewCL100K() })
-	if tokErr != nil {
-		t.Fatal(tokErr)
-	}
+	tok := chunkertest.CL100K(t)
 	var emb embedder.Embedder
 	emb, _ = embedder.NewLocal(64)
 	var fake *openaitest.Server
@@ -120,30 +109,11 @@ func Start(t testing.TB, o Options) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { vectors.Close() })
-	open := func(ctx context.Context, sp search.Space) (search.Index, error) {
-		var e embedder.Embedder
-		if fake != nil {
-			oa, err := embedder.NewOpenAI(embedder.OpenAIConfig{APIKey: openaitest.Key, BaseURL: fake.URL, Model: sp.Model, Dimensions: sp.Dimensions, Counter: tok})
-			if err != nil {
-				return search.Index{}, fmt.Errorf("%w: %w", search.ErrUnknownSpace, err)
-			}
-			e = embedder.NewCached(oa, pool)
-		} else {
-			if sp.Model != embedder.LocalModel {
-				return search.Index{}, fmt.Errorf("%w: %s", search.ErrUnknownSpace, sp)
-			}
-			l, err := embedder.NewLocal(sp.Dimensions)
-			if err != nil {
-				return search.Index{}, fmt.Errorf("%w: %w", search.ErrUnknownSpace, err)
-			}
-			e = l
-		}
-		store, err := search.OpenEmbedded(t.TempDir())
-		if err != nil {
-			return search.Index{}, err
-		}
-		return search.Index{Embedder: e, Store: store}, nil
+	var openai *embedder.OpenAIConfig
+	if fake != nil {
+		openai = &embedder.OpenAIConfig{APIKey: openaitest.Key, BaseURL: fake.URL, Counter: tok}
 	}
+	open := server.SpaceOpener(openai, pool, func(search.Space) (search.VectorStore, error) { return search.OpenEmbedded(t.TempDir()) })
 	// ragd serve's own wiring, with the test's embedder, store and limits.
 	s, err := server.New(t.Context(), server.Config{
 		Pool: pool, Logger: log, Box: box, AdminToken: AdminToken,
@@ -173,7 +143,7 @@ func Start(t testing.TB, o Options) *Server {
 	srv := httptest.NewServer(s.Handler)
 	t.Cleanup(srv.Close)
 	store := s.Agents
-	return &Server{URL: srv.URL, Pool: pool, ControlPlane: store, Vectors: vectors, EncryptionKey: key, OpenAI: fake, Spaces: s.Spaces}
+	return &Server{URL: srv.URL, Pool: pool, ControlPlane: store, Vectors: vectors, EncryptionKey: key, OpenAI: fake, Indexes: s.Indexes}
 }
 
 // TenantKey creates a tenant and a key with every scope.

@@ -152,11 +152,11 @@ func TestCrashRecovery(t *testing.T) {
 	}
 	pool := pgtest.OpenPool(t, env["DATABASE_URL"])
 	box, _ := secret.NewBox(key)
-	tenant, err := agents.NewControlPlane(pool, box).CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("T")})
+	tenant, err := agents.NewControlPlane(pool, box, nil).CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("T")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, apiKey, err := agents.NewControlPlane(pool, box).CreateKey(ctx, tenant.ID, agents.KeyInput{})
+	_, apiKey, err := agents.NewControlPlane(pool, box, nil).CreateKey(ctx, tenant.ID, agents.KeyInput{})
 	if err != nil {
 		t.Fatal(err)
 	}

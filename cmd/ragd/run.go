@@ -235,13 +235,14 @@ func newServer(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Lo
 	return srv, vectors, nil
 }
 
-// openStore opens the agents store with the configured encryption key.
+// openStore opens the control plane with the configured encryption key,
+// for seed, which deletes no tenant (and so queues no job).
 func openStore(cfg config, pool *pgxpool.Pool, log *slog.Logger) (*agents.ControlPlane, error) {
 	box, err := openBox(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	return agents.NewControlPlane(pool, box), nil
+	return agents.NewControlPlane(pool, box, nil), nil
 }
 
 // openBox seals and opens agent secrets with the configured key.
@@ -371,44 +372,21 @@ func openVectors(cfg config, log *slog.Logger) (search.VectorStore, error) {
 // its own (a Qdrant collection named for the space beside the default one,
 // or a directory beside DataDir/vectors).
 func spaceOpener(cfg config, tok *chunker.BPE, pool *pgxpool.Pool, log *slog.Logger) search.OpenFunc {
-	return func(ctx context.Context, sp search.Space) (search.Index, error) {
-		var emb embedder.Embedder
-		if cfg.OpenAIKey == "" && cfg.OpenAIBaseURL == "" {
-			if sp.Model != embedder.LocalModel {
-				return search.Index{}, fmt.Errorf("%w: %s (without OPENAI_API_KEY or OPENAI_BASE_URL only %s embeds, at any size)", search.ErrUnknownSpace, sp, embedder.LocalModel)
-			}
-			l, err := embedder.NewLocal(sp.Dimensions)
-			if err != nil {
-				return search.Index{}, fmt.Errorf("%w: %w", search.ErrUnknownSpace, err)
-			}
-			emb = l
-		} else {
-			e, err := embedder.NewOpenAI(embedder.OpenAIConfig{
-				APIKey: cfg.OpenAIKey, BaseURL: cfg.OpenAIBaseURL, Model: sp.Model, Dimensions: sp.Dimensions,
-				MaxBatchTokens: cfg.EmbeddingBatchTokens, Concurrency: cfg.EmbeddingConcurrency, Timeout: cfg.EmbeddingTimeout,
-				Counter: tok,
-			})
-			if err != nil {
-				return search.Index{}, fmt.Errorf("%w: %w", search.ErrUnknownSpace, err)
-			}
-			emb = embedder.NewCached(e, pool)
-		}
-		var store search.VectorStore
-		var err error
+	var openai *embedder.OpenAIConfig
+	if cfg.OpenAIKey != "" || cfg.OpenAIBaseURL != "" {
+		openai = &embedder.OpenAIConfig{APIKey: cfg.OpenAIKey, BaseURL: cfg.OpenAIBaseURL,
+			MaxBatchTokens: cfg.EmbeddingBatchTokens, Concurrency: cfg.EmbeddingConcurrency, Timeout: cfg.EmbeddingTimeout, Counter: tok}
+	}
+	return server.SpaceOpener(openai, pool, func(sp search.Space) (search.VectorStore, error) {
 		if cfg.QdrantURL != "" {
 			collection := cfg.QdrantCollection + "__" + sp.Slug()
 			log.Info("embedding space opened: Qdrant", "space", sp.String(), "collection", collection)
-			store, err = search.OpenQdrant(search.QdrantConfig{URL: cfg.QdrantURL, APIKey: cfg.QdrantAPIKey, Collection: collection})
-		} else {
-			dir := filepath.Join(cfg.DataDir, "vectors-"+sp.Slug())
-			log.Info("embedding space opened: embedded store", "space", sp.String(), "dir", dir)
-			store, err = search.OpenEmbedded(dir)
+			return search.OpenQdrant(search.QdrantConfig{URL: cfg.QdrantURL, APIKey: cfg.QdrantAPIKey, Collection: collection})
 		}
-		if err != nil {
-			return search.Index{}, err
-		}
-		return search.Index{Embedder: emb, Store: store}, nil
-	}
+		dir := filepath.Join(cfg.DataDir, "vectors-"+sp.Slug())
+		log.Info("embedding space opened: embedded store", "space", sp.String(), "dir", dir)
+		return search.OpenEmbedded(dir)
+	})
 }
 
 // newEmbedder returns the OpenAI-compatible embedder (with the Postgres

@@ -37,7 +37,7 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	pool := pgtest.OpenPool(t, env["DATABASE_URL"])
 	box, _ := secret.NewBox(key)
-	store := agents.NewControlPlane(pool, box)
+	store := agents.NewControlPlane(pool, box, nil)
 	tenant, err := store.CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("T")})
 	if err != nil {
 		t.Fatal(err)
