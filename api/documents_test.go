@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"archive/zip"
 	"bytes"
 	"fmt"
 	"mime/multipart"
@@ -336,7 +335,7 @@ func TestDocumentsBadInput(t *testing.T) {
 
 	// Accepted, then failed with a code.
 	encrypted := encryptPDF(t, good)
-	bomb := zipBomb(t, 16<<20)
+	bomb := extracttest.ZipBombDOCX(16 << 20)
 	noText := extracttest.MakePDF([]string{"0 0 1 rg 72 72 200 200 re f\n"})
 	type failCase struct {
 		name, filename string
@@ -396,20 +395,6 @@ func encryptPDF(t *testing.T, pdf []byte) []byte {
 	}
 	data, _ := os.ReadFile(out)
 	return data
-}
-
-// zipBomb is a .docx whose document.xml inflates to size bytes.
-func zipBomb(t *testing.T, size int) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	w, _ := zw.Create("word/document.xml")
-	chunk := bytes.Repeat([]byte("a"), 1<<20)
-	for range size >> 20 {
-		w.Write(chunk)
-	}
-	zw.Close()
-	return buf.Bytes()
 }
 
 // TestListDocumentsNewestFirst: ?order=desc lists newest first, its cursor

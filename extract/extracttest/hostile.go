@@ -1,10 +1,14 @@
 package extracttest
 
 import (
+	"archive/zip"
 	"bytes"
+	"compress/flate"
 	"compress/zlib"
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
+	"strconv"
 	"strings"
 )
 
@@ -53,11 +57,9 @@ func XRefStmLoopPDF() []byte {
 func (w *pdfWriter) xrefStream(compressed [][2]uint32, extra string) {
 	num := len(w.offsets) + len(compressed) + 1
 	at := w.b.Len()
-	var rows bytes.Buffer
+	rows := make([]byte, 0, 9*(len(w.offsets)+len(compressed)+2))
 	row := func(typ byte, a, b uint32) {
-		rows.WriteByte(typ)
-		binary.Write(&rows, binary.BigEndian, a)
-		binary.Write(&rows, binary.BigEndian, b)
+		rows = binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(append(rows, typ), a), b)
 	}
 	row(0, 0, 0)
 	for _, off := range w.offsets {
@@ -67,7 +69,7 @@ func (w *pdfWriter) xrefStream(compressed [][2]uint32, extra string) {
 		row(2, c[0], c[1])
 	}
 	row(1, uint32(at), 0)
-	packed := zlibCompress(rows.Bytes())
+	packed := zlibCompress(rows)
 	fmt.Fprintf(&w.b, "%d 0 obj\n<< /Type /XRef /Size %d /W [1 4 4] /Root 1 0 R %s /Filter /FlateDecode /Length %d >>\nstream\n", num, num+1, extra, len(packed))
 	w.b.Write(packed)
 	fmt.Fprintf(&w.b, "\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n", at)
@@ -119,14 +121,15 @@ func ObjectStreamPDF(n int) []byte {
 	content := PDFText(72, 720, 12, "Object stream")
 	w.obj("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /XObject << /X 6 0 R >> >> /Contents 4 0 R >>")
 	w.obj(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content))
-	var index, body bytes.Buffer
+	var index, body []byte
 	for i := range n {
-		fmt.Fprintf(&index, "%d %d ", 6+i, body.Len())
-		body.WriteString("[1] ")
+		index = strconv.AppendInt(append(strconv.AppendInt(index, int64(6+i), 10), ' '), int64(len(body)), 10)
+		index = append(index, ' ')
+		body = append(body, "[1] "...)
 	}
-	payload := zlibCompress(append(index.Bytes(), body.Bytes()...))
+	payload := zlibCompress(append(index, body...))
 	w.offsets = append(w.offsets, w.b.Len())
-	fmt.Fprintf(&w.b, "5 0 obj\n<< /Type /ObjStm /N %d /First %d /Filter /FlateDecode /Length %d >>\nstream\n", n, index.Len(), len(payload))
+	fmt.Fprintf(&w.b, "5 0 obj\n<< /Type /ObjStm /N %d /First %d /Filter /FlateDecode /Length %d >>\nstream\n", n, len(index), len(payload))
 	w.b.Write(payload)
 	w.b.WriteString("\nendstream\nendobj\n")
 
@@ -154,10 +157,42 @@ func ShortLengthPDF() []byte {
 	return bytes.Replace(doc, fmt.Appendf(nil, "<< /Length %d >>", len(content)), []byte("<< /Length 5 >>"), 1)
 }
 
+// zlibCompress wraps b as zlib data in stored blocks: valid FlateDecode
+// data that costs nothing to make (the fixtures are large, and the race
+// detector makes compressing them take many seconds).
 func zlibCompress(b []byte) []byte {
 	var out bytes.Buffer
-	zw := zlib.NewWriter(&out)
+	zw, _ := zlib.NewWriterLevel(&out, zlib.NoCompression)
 	zw.Write(b)
 	zw.Close()
 	return out.Bytes()
+}
+
+// ZipBombDOCX is a DOCX whose body inflates to size bytes (a multiple of
+// 1 MiB) of one letter: about a kilobyte a gigabyte.
+//
+// It is cheap to make: one MiB deflated once, from a fresh compressor and
+// flushed, is a run of blocks that refer to nothing before them (a block's
+// distances count back from its own bytes), so the same bytes repeated
+// inflate to that MiB again and again; a final empty block ends them.
+func ZipBombDOCX(size int) []byte {
+	mib := bytes.Repeat([]byte("a"), 1<<20)
+	var block bytes.Buffer
+	fw, _ := flate.NewWriter(&block, flate.BestCompression)
+	fw.Write(mib)
+	fw.Flush()
+	var raw bytes.Buffer
+	var sum uint32
+	for range size >> 20 {
+		raw.Write(block.Bytes())
+		sum = crc32.Update(sum, crc32.IEEETable, mib)
+	}
+	raw.Write([]byte{0x01, 0x00, 0x00, 0xff, 0xff}) // the final block: stored, empty
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, _ := zw.CreateRaw(&zip.FileHeader{Name: "word/document.xml", Method: zip.Deflate, CRC32: sum,
+		CompressedSize64: uint64(raw.Len()), UncompressedSize64: uint64(size >> 20 << 20)})
+	w.Write(raw.Bytes())
+	zw.Close()
+	return buf.Bytes()
 }

@@ -1,0 +1,144 @@
+package sandbox
+
+import (
+	"bytes"
+	"fmt"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ragd/ragd/extract"
+	"github.com/ragd/ragd/extract/extracttest"
+)
+
+// TestHostileFiles gives a pool files built to hurt a parser, one after
+// the other, as the ingest pipeline gives it uploads: the type is the one
+// extract.Detect finds, the limits a server's. For each: the file ends
+// with a failure that has a code and a message for people, or with the
+// right text; a child that a file killed is gone; this process's
+// goroutines and CPU are back to idle; and a good document extracted next
+// is read right. With -v it prints one line per file (RELIABILITY.md
+// quotes them). The server around the pool is TestHostileUploads' (api).
+//
+// It does not run in parallel: the goroutines and CPU it measures are the
+// whole test process's.
+func TestHostileFiles(t *testing.T) {
+	// Honest files get room (the race detector makes them several times
+	// slower, and its shadow memory counts); files that make a parser loop
+	// get a short clock, which is what ends them.
+	honest := extract.Limits{MaxTextBytes: 4 << 20, MaxUnzippedBytes: 16 << 20, Timeout: 30 * time.Second, Memory: 512 << 20}
+	if raceEnabled {
+		honest.Memory = 4 << 30
+	}
+	honest.CPU = honest.WithDefaults().CPU
+	looping := honest // the same CPU limit: the same children serve both
+	looping.Timeout = 2 * time.Second
+	b := setupSandbox(t)
+	good := func(i int) {
+		t.Helper()
+		text := fmt.Sprintf("A good document number %d extracted after a hostile one.", i)
+		got, err := b.sb.Extract(t.Context(), extract.TypeText, BytesOpener([]byte(text)), honest)
+		if err != nil || got.Text != text {
+			t.Fatalf("the good document after a hostile one: %q, %v", got.Text, err)
+		}
+	}
+	good(0) // warm: a child is started
+	idleGoroutines := runtime.NumGoroutine()
+
+	textBox := extracttest.MakeDOCX(extracttest.WPara("", "Before the box.") +
+		extracttest.WParaRuns(extracttest.WRun("Anchor text."), extracttest.WTextBox(extracttest.WPara("", "Inside the box."))) +
+		extracttest.WPara("", "After the box."))
+	cases := []struct {
+		name, file string
+		data       []byte
+		lim        extract.Limits
+		// want: "failed" (any code), "failed:<code>", or "ready:<text it must hold once>"
+		want string
+	}{
+		{"PDF xref declaring 10^12 objects", "xref.pdf", extracttest.HugeXrefPDF(), honest, "failed"},
+		{"PDF xref /Prev loop", "prev.pdf", extracttest.PrevLoopPDF(), looping, "failed"},
+		{"PDF xref stream /Prev loop", "xrefstm.pdf", extracttest.XRefStmLoopPDF(), looping, "failed"},
+		{"PDF self-referencing /Pages", "pages.pdf", extracttest.SelfPagesPDF(), looping, "failed"},
+		{"PDF arrays nested 10^6 deep", "arrays.pdf", extracttest.NestedArraysPDF(1_000_000), honest, "failed:pdf_malformed"},
+		{"PDF dictionaries nested 10^6 deep", "dicts.pdf", extracttest.NestedDictsPDF(1_000_000), honest, "failed:pdf_malformed"},
+		{"PDF object stream of 10^6 objects", "objstm.pdf", extracttest.ObjectStreamPDF(1_000_000), honest, "ready:Object stream"},
+		{"PDF stream /Length past the end", "long.pdf", extracttest.LyingLengthPDF(), honest, "failed"},
+		{"PDF stream /Length too short", "short.pdf", extracttest.ShortLengthPDF(), honest, "failed"},
+		{"PDF truncated", "cut.pdf", extracttest.ReportPDF()[:900], honest, "failed"},
+		{"DOCX paragraphs nested 10^6 deep", "nested.docx", extracttest.NestedDOCX(1_000_000), honest, "failed:too_large"},
+		{"DOCX with a text box", "box.docx", textBox, honest, "ready:Inside the box."},
+		{"DOCX zip bomb", "bomb.docx", extracttest.ZipBombDOCX(1 << 30), honest, "failed:too_large"},
+		{"HTML nested 10^5 deep", "deep.html", []byte(strings.Repeat("<div>", 100_000) + "deep text" + strings.Repeat("</div>", 100_000)), honest, "ready:deep text"},
+		{"Markdown of 10^5 nested quotes", "quotes.md", []byte(strings.Repeat(">", 100_000) + " quoted"), honest, "ready:quoted"},
+		{"Text of one 1 MiB line", "line.txt", bytes.Repeat([]byte("x"), 1<<20), honest, "ready:xxxx"},
+		{"Text over the text limit", "big.txt", bytes.Repeat([]byte("word "), 1<<20), honest, "failed:too_large"},
+	}
+	for i, tc := range cases {
+		typ, ok := extract.Detect(bytes.NewReader(tc.data), int64(len(tc.data)), tc.file)
+		if !ok {
+			t.Errorf("%s: not detected as a document", tc.name)
+			continue
+		}
+		before := len(b.lastRuns())
+		start := time.Now()
+		got, err := b.sb.Extract(t.Context(), typ, BytesOpener(tc.data), tc.lim)
+		took := time.Since(start)
+		status, code := "ready", ""
+		if e, ok := extract.AsError(err); ok {
+			status, code = "failed", e.Code
+			if e.Message == "" {
+				t.Errorf("%s: failed without a message for people", tc.name)
+			}
+		} else if err != nil {
+			t.Fatalf("%s: %v, which is not the file's failure", tc.name, err)
+		}
+		want, arg, _ := strings.Cut(tc.want, ":")
+		switch {
+		case status != want:
+			t.Errorf("%s: %s (%s), want %s", tc.name, status, code, tc.want)
+		case want == "failed" && arg != "" && code != arg:
+			t.Errorf("%s: failed with %s, want %s", tc.name, code, arg)
+		case want == "ready":
+			if n := strings.Count(got.Text, arg); n < 1 || (arg != "xxxx" && n != 1) {
+				t.Errorf("%s: ready, but %q appears %d times in its text", tc.name, arg, n)
+			}
+		}
+		mine := b.lastRuns()[before:]
+		var rss int64
+		var outcomes []string
+		for _, run := range mine {
+			rss = max(rss, run.PeakRSS)
+			outcomes = append(outcomes, run.Outcome)
+		}
+		assertGone(t, mine)
+		settled := waitIdle(t, idleGoroutines)
+		t.Logf("%-36s %-7s %-16s %6.2fs  child peak RSS %4d MiB  children %v  idle again in %s",
+			tc.name, status, code, took.Seconds(), rss>>20, outcomes, settled.Round(10*time.Millisecond))
+		good(i + 1)
+	}
+}
+
+// waitIdle waits until this process's goroutines are back to idle (the
+// pool's, with a warm child) and it uses (almost) no CPU, and says how
+// long that took. A goroutine of the pool's that outlived its document
+// keeps the count up until the test's deadline ends it.
+func waitIdle(t *testing.T, idleGoroutines int) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		cpu0 := selfCPU()
+		time.Sleep(300 * time.Millisecond)
+		busy := selfCPU() - cpu0
+		if runtime.NumGoroutine() <= idleGoroutines && busy < 60*time.Millisecond {
+			return time.Since(start)
+		}
+		if deadline, ok := t.Deadline(); ok && time.Until(deadline) < 10*time.Second {
+			var dump bytes.Buffer
+			_ = pprof.Lookup("goroutine").WriteTo(&dump, 1)
+			t.Log(dump.String())
+			t.Fatalf("not idle after %s: %d goroutines (idle: %d), %s of CPU in 300ms", time.Since(start), runtime.NumGoroutine(), idleGoroutines, busy)
+		}
+	}
+}
