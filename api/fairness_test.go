@@ -16,8 +16,11 @@ import (
 )
 
 // TestFairIngestion: while one tenant has a thousand documents queued,
-// another tenant's single small document becomes ready within 5 seconds
-// on the default two workers (RELIABILITY.md quotes the figure with -v).
+// another tenant's single small document becomes ready before that
+// backlog is worked through, on the default two workers: at least 500 of
+// the flood's documents are still waiting when it is ready. The time it
+// took is logged (RELIABILITY.md quotes the figure with -v); it is not a
+// pass mark, which a loaded machine under -race would move.
 func TestFairIngestion(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -85,11 +88,11 @@ func TestFairIngestion(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("the small tenant's document was %s in %s, behind %d of the flood's documents (%d still waiting then)", d["status"], took.Round(10*time.Millisecond), queued, left)
-	if d["status"] != "ready" || took > 5*time.Second {
+	if d["status"] != "ready" {
 		t.Fatalf("the small tenant's document: %v after %s behind a flood of %d", d["status"], took, queued)
 	}
 	// A large backlog was ahead, and stayed: first come, first served
-	// would have taken well over 5 seconds to work through it.
+	// would have worked through it first.
 	if queued < 500 || left < 500 {
 		t.Fatalf("%d of the flood's documents waiting at the upload, %d after: the test did not measure a flood", queued, left)
 	}

@@ -229,7 +229,12 @@ func TestEmbeddingMigration(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(200 * time.Millisecond)
+	// Searches in the old index before the migration starts.
+	waitFor(t, "a search in the old index", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return seen[small.String()] > 0
+	})
 
 	slow.Store(true)
 	r := b.must(202, "POST", base, adminToken, map[string]any{"model": large, "dimensions": 32, "rollback_window_seconds": 3600})
@@ -265,7 +270,14 @@ func TestEmbeddingMigration(t *testing.T) {
 	}
 	// A version made ready after the cut-over goes to both, for a rollback.
 	docs.add(b.uploadFindable(keyA, 14))
-	time.Sleep(300 * time.Millisecond)
+	mu.Lock()
+	inNew := seen[big.String()]
+	mu.Unlock()
+	waitFor(t, "more searches in the new index", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return seen[big.String()] > inNew+2*len(docs.all())
+	})
 	stopSearching()
 	wg.Wait()
 	if len(problems) > 0 {

@@ -1,6 +1,7 @@
 package chunker
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -85,6 +86,30 @@ func BenchmarkChunking(b *testing.B) {
 				}
 				if end, _ := cpuTime(); ok && end > start {
 					b.ReportMetric(float64(len(doc.Text))*float64(b.N)/(end-start).Seconds()/1e6, "cpu-MB/s")
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkBPELongRuns is the time TestBPELongRuns does not assert: BPE on
+// one piece of 64 KiB, 256 KiB and 1 MiB of a repeated letter and of
+// random letters. Linear merging keeps ns/op in step with the length
+// (4x, then 4x); merged at O(n²) each step would cost 16x.
+func BenchmarkBPELongRuns(b *testing.B) {
+	bpe := cl100k(b)
+	r := rand.New(rand.NewPCG(3, 3))
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	letters := make([]byte, 1<<20)
+	for i := range letters {
+		letters[i] = alphabet[r.IntN(len(alphabet))]
+	}
+	for _, size := range []int{64 << 10, 256 << 10, 1 << 20} {
+		for name, text := range map[string]string{"Letter": strings.Repeat("a", size), "Letters": string(letters[:size])} {
+			b.Run(fmt.Sprintf("%s/%dKiB", name, size>>10), func(b *testing.B) {
+				b.SetBytes(int64(size))
+				for b.Loop() {
+					bpe.Count(text)
 				}
 			})
 		}

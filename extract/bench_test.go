@@ -90,3 +90,15 @@ func BenchmarkExtractHTML(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N*len(pages)), "ms/page")
 }
+
+// BenchmarkExtractDOCXMillionNested is how long a DOCX of a million nested
+// paragraphs takes to be refused as too large (TestExtractDOCXMillionNested
+// checks that it is, with little memory).
+func BenchmarkExtractDOCXMillionNested(b *testing.B) {
+	data := extracttest.NestedDOCX(1_000_000)
+	for b.Loop() {
+		if _, err := Extract(context.Background(), TypeDOCX, data, Limits{}); err == nil {
+			b.Fatal("a million nested paragraphs were read")
+		}
+	}
+}

@@ -144,8 +144,9 @@ func TestExtractDOCXDepthLimit(t *testing.T) {
 	})
 }
 
-// TestExtractDOCXMillionNested is not parallel: it measures allocation,
-// which is counted for the whole process.
+// TestExtractDOCXMillionNested: a million nested paragraphs are refused as
+// too large after little work (bounded allocation). It is not parallel:
+// it measures allocation, which is counted for the whole process.
 func TestExtractDOCXMillionNested(t *testing.T) {
 	data := extracttest.NestedDOCX(1_000_000)
 	var before, after runtime.MemStats
@@ -157,10 +158,7 @@ func TestExtractDOCXMillionNested(t *testing.T) {
 	wantCode(t, err, CodeTooLarge)
 	alloc := after.TotalAlloc - before.TotalAlloc
 	t.Logf("%d-byte file: %v in %v, %d bytes allocated", len(data), err, took, alloc)
-	if took > 5*time.Second {
-		t.Errorf("took %v", took)
-	}
-	if alloc > 16<<20 {
+	if alloc > 16<<20 { // its time is BenchmarkExtractDOCXMillionNested's
 		t.Errorf("allocated %d MiB", alloc>>20)
 	}
 }

@@ -58,6 +58,7 @@ type Pipeline struct {
 	chunks  chunker.Options
 	spaces  *spaces.Service // nil: nothing is embedded
 	sandbox *sandbox.Pool
+	ownPool bool // the pipeline made sandbox, and closes it
 	log     *slog.Logger
 	metrics *metrics.Metrics
 
@@ -83,11 +84,11 @@ type PipelineConfig struct {
 	// is shown (default 200ms): a document done sooner goes from queued to
 	// ready, or failed, in one commit.
 	ProgressAfter time.Duration
-	// Sandbox runs the extractors in child processes. Default: a pool
-	// that starts this program (see sandbox.ServeIfChild), runs at most
+	// Sandbox runs the extractors in child processes (the caller's to
+	// close). Default: a pool of the pipeline's own, closed by Close, that
+	// starts this program (see sandbox.ServeIfChild), runs at most
 	// ExtractConcurrency children at once and keeps as many warm, and
-	// reports each run to Metrics and the log; the Pipeline closes it in
-	// Close.
+	// reports each run to Metrics and the log.
 	Sandbox *sandbox.Pool
 	// ExtractConcurrency is how many documents are extracted at once
 	// (default GOMAXPROCS): the other stages of more documents (database
@@ -107,8 +108,8 @@ func NewPipeline(store *Documents, tok chunker.Tokenizer, cfg PipelineConfig, lo
 			return nil, err
 		}
 	}
-	sb := cfg.Sandbox
-	if sb == nil {
+	sb, own := cfg.Sandbox, cfg.Sandbox == nil
+	if own {
 		n := cmp.Or(cfg.ExtractConcurrency, runtime.GOMAXPROCS(0))
 		sb = &sandbox.Pool{MaxChildren: n, MaxIdle: n, Observe: func(r sandbox.Run) {
 			cfg.Metrics.Extraction(r.Outcome, r.Reused, r.PeakRSS)
@@ -116,13 +117,17 @@ func NewPipeline(store *Documents, tok chunker.Tokenizer, cfg PipelineConfig, lo
 				"wall_ms", r.Wall.Milliseconds(), "cpu_ms", r.CPU.Milliseconds(), "peak_rss", r.PeakRSS, "pid", r.PID)
 		}}
 	}
-	return &Pipeline{store: store, tok: tok, limits: cfg.Limits.WithDefaults(), chunks: opts, sandbox: sb,
+	return &Pipeline{store: store, tok: tok, limits: cfg.Limits.WithDefaults(), chunks: opts, sandbox: sb, ownPool: own,
 		spaces: cfg.Spaces, log: log, metrics: cfg.Metrics, embedBatch: cmp.Or(cfg.EmbedBatch, 512),
 		progressAfter: cmp.Or(cfg.ProgressAfter, 200*time.Millisecond)}, nil
 }
 
-// Close ends the pipeline's idle extraction children.
-func (p *Pipeline) Close() { p.sandbox.Close() }
+// Close ends the idle extraction children of the pipeline's own pool.
+func (p *Pipeline) Close() {
+	if p.ownPool {
+		p.sandbox.Close()
+	}
+}
 
 // errStale: the document was deleted or re-queued as a newer version while
 // this run worked on it; its result must not be stored.

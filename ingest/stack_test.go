@@ -8,6 +8,7 @@ import (
 
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/chunker/chunkertest"
+	"github.com/ragd/ragd/extract/sandbox/sandboxtest"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/jobs"
 	"github.com/ragd/ragd/search"
@@ -48,6 +49,9 @@ func newStack(t testing.TB, pool *pgxpool.Pool, idx *search.Indexes, opts ...ing
 func (st *stack) pipeline(t testing.TB, cfg ingest.PipelineConfig) *ingest.Pipeline {
 	t.Helper()
 	cfg.Spaces = st.spaces
+	if cfg.Sandbox == nil {
+		cfg.Sandbox = sandboxtest.Pool()
+	}
 	p, err := ingest.NewPipeline(st.docs, chunkertest.CL100K(t), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

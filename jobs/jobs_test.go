@@ -23,6 +23,7 @@ import (
 	"github.com/ragd/ragd/embedder/openaitest"
 	"github.com/ragd/ragd/extract"
 	"github.com/ragd/ragd/extract/extracttest"
+	"github.com/ragd/ragd/extract/sandbox/sandboxtest"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/jobs"
 	"github.com/ragd/ragd/postgres/pgtest"
@@ -227,7 +228,7 @@ func wired(t *testing.T, pool *pgxpool.Pool, cfg server.Config) *server.Server {
 		t.Cleanup(func() { v.Close() })
 		cfg.Vectors = v
 	}
-	cfg.Pool, cfg.Tokenizer, cfg.Logger = pool, chunkertest.CL100K(t), slog.New(slog.DiscardHandler)
+	cfg.Pool, cfg.Tokenizer, cfg.Logger, cfg.Sandbox = pool, chunkertest.CL100K(t), slog.New(slog.DiscardHandler), sandboxtest.Pool()
 	s, err := server.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)

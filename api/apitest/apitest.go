@@ -7,6 +7,7 @@
 package apitest
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http/httptest"
@@ -22,6 +23,7 @@ import (
 	"github.com/ragd/ragd/embedder"
 	"github.com/ragd/ragd/embedder/openaitest"
 	"github.com/ragd/ragd/extract/sandbox"
+	"github.com/ragd/ragd/extract/sandbox/sandboxtest"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/oidcauth"
 	"github.com/ragd/ragd/postgres/pgtest"
@@ -43,8 +45,8 @@ type Options struct {
 	// Postgres embedding cache, as ragd serve does with a real provider,
 	// instead of the local embedder: embedding tokens are then counted.
 	OpenAI bool
-	// Sandbox runs the extractors (default: the pipeline's own, which
-	// starts this test binary as its child).
+	// Sandbox runs the extractors (default: the test binary's shared pool,
+	// sandboxtest.Pool, whose children are this test binary).
 	Sandbox *sandbox.Pool
 	// MaxInflightUploadBytes is the upload budget; UploadSpoolDir is where
 	// uploads are spooled (empty: os.TempDir()).
@@ -61,6 +63,9 @@ type Options struct {
 	// OfferedSpaces are the embedding spaces tenants may migrate to
 	// themselves (RAGD_EMBEDDING_MODELS).
 	OfferedSpaces []search.Space
+	// ConfigurePool changes the server's pool before it opens (a test
+	// that watches the server's queries gives it a tracer).
+	ConfigurePool func(*pgxpool.Config)
 }
 
 // Server is a running test API.
@@ -86,7 +91,7 @@ func Start(t testing.TB, o Options) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	pool := pgtest.NewPool(t)
+	pool := pgtest.NewPoolWith(t, o.ConfigurePool)
 	key := secret.NewKey()
 	box, err := secret.NewBox(key)
 	if err != nil {
@@ -118,7 +123,7 @@ func Start(t testing.TB, o Options) *Server {
 	s, err := server.New(t.Context(), server.Config{
 		Pool: pool, Logger: log, Box: box, AdminToken: AdminToken,
 		Tokenizer: tok, Embedder: emb, Vectors: vectors, OpenSpace: open, OfferedSpaces: o.OfferedSpaces,
-		Limits: o.Limits, Sandbox: o.Sandbox,
+		Limits: o.Limits, Sandbox: cmp.Or(o.Sandbox, sandboxtest.Pool()),
 		Workers: 2, FetchPollInterval: 100 * time.Millisecond,
 		API:            true,
 		MaxUploadBytes: o.MaxUploadBytes, MaxInflightUploadBytes: o.MaxInflightUploadBytes, UploadSpoolDir: o.UploadSpoolDir,

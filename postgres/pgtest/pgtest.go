@@ -58,9 +58,21 @@ func NewPool(t testing.TB) *pgxpool.Pool {
 	return OpenPool(t, NewDatabaseURL(t))
 }
 
+// NewPoolWith is NewPool with configure applied to the pool's
+// configuration first (a tracer that watches the queries, say).
+func NewPoolWith(t testing.TB, configure func(*pgxpool.Config)) *pgxpool.Pool {
+	t.Helper()
+	return openPool(t, NewDatabaseURL(t), configure)
+}
+
 // OpenPool returns a pool on the database at url (one of NewDatabaseURL's,
 // say), within the connection budget, closed when the test ends.
 func OpenPool(t testing.TB, url string) *pgxpool.Pool {
+	t.Helper()
+	return openPool(t, url, nil)
+}
+
+func openPool(t testing.TB, url string, configure func(*pgxpool.Config)) *pgxpool.Pool {
 	t.Helper()
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -75,6 +87,9 @@ func OpenPool(t testing.TB, url string) *pgxpool.Pool {
 	// waits (for its subtests, for a job) serve the tests that run.
 	cfg.MaxConnIdleTime, cfg.HealthCheckPeriod = 3*time.Second, time.Second
 	cfg.ConnConfig.DialFunc = b.dial
+	if configure != nil {
+		configure(cfg)
+	}
 	pool, err := postgres.OpenConfig(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
