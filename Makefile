@@ -58,7 +58,7 @@ screenshots:
 	@mkdir -p docs/console
 	@url=$$(scripts/postgres-up.sh) && \
 	  RAGD_SCREENSHOTS=$(CURDIR)/docs/console RAGD_TEST_DATABASE_URL=$${RAGD_TEST_DATABASE_URL:-$$url} \
-	  $(GO) test -count=1 -run '^TestConsoleInBrowser$$' ./api/
+	  $(GO) test -count=1 -run '^TestConsoleInBrowser$$' ./console/
 
 build:
 	$(GO) build -o bin/ ./cmd/...

@@ -13,32 +13,15 @@ import (
 	"github.com/ragd/ragd/api/apitest"
 )
 
-// fullAgent is an agent with every field set, secrets included.
-func fullAgent(id string) map[string]any {
-	return map[string]any{
-		"id": id, "name": "Support Bot", "model": "gpt-4o-mini", "system_prompt": "Be helpful.", "temperature": 0.3,
-		"output_schema": map[string]any{"type": "object", "properties": map[string]any{"answer": map[string]any{"type": "string"}}, "required": []string{"answer"}},
-		"mcp_servers": []map[string]any{{
-			"name": "tickets", "url": "https://mcp.example.com/mcp", "transport": "streamable_http",
-			"headers":       map[string]string{"Authorization": "Bearer mcp-plaintext-secret-AAAA1111"},
-			"allowed_tools": []string{"create_ticket"},
-		}},
-		"langfuse":  map[string]any{"public_key": "pk-lf-1", "secret_key": "sk-lf-plaintext-secret-BBBB2222", "host": "https://lf.example.com", "prompt_name": "support", "label": "production"},
-		"retrieval": map[string]any{"top_k": 5, "mode": "dense", "tags": []string{"faq"}},
-	}
-}
-
-var plaintextSecrets = []string{"mcp-plaintext-secret", "sk-lf-plaintext-secret", "AAAA1111", "BBBB2222"}
-
 func TestAgents(t *testing.T) {
 	t.Parallel()
 
 	t.Run("CreateReadWithETagUpdateDelete", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		_, key := b.tenantWithKey("acme")
-		r := b.must(201, "POST", "/v1/agents", key, fullAgent("support-bot"))
-		a := r.json(t)
+		_, key := b.TenantWithKey("acme")
+		r := b.Must(201, "POST", "/v1/agents", key, apitest.FullAgent("support-bot"))
+		a := r.JSON(t)
 		if a["id"] != "support-bot" || a["version"] != 1.0 || r.Header.Get("ETag") != `"v1"` || r.Header.Get("Location") != "/v1/agents/support-bot" {
 			t.Fatalf("created = %s, headers %v", r.Body, r.Header)
 		}
@@ -48,47 +31,47 @@ func TestAgents(t *testing.T) {
 		if lf := a["langfuse"].(map[string]any); lf["secret_key"] != "****2222" {
 			t.Fatalf("langfuse secret shown as %v, want redacted ****2222", lf["secret_key"])
 		}
-		g := b.must(200, "GET", "/v1/agents/support-bot", key, nil)
-		if g.Header.Get("ETag") != `"v1"` || g.json(t)["system_prompt"] != "Be helpful." {
+		g := b.Must(200, "GET", "/v1/agents/support-bot", key, nil)
+		if g.Header.Get("ETag") != `"v1"` || g.JSON(t)["system_prompt"] != "Be helpful." {
 			t.Fatalf("get = %s", g.Body)
 		}
-		b.must(304, "GET", "/v1/agents/support-bot", key, nil, "If-None-Match", `"v1"`)
+		b.Must(304, "GET", "/v1/agents/support-bot", key, nil, "If-None-Match", `"v1"`)
 
-		u := b.must(200, "PATCH", "/v1/agents/support-bot", key, map[string]any{"temperature": nil, "retrieval": map[string]any{"top_k": 9}}, "If-Match", `"v1"`)
-		ua := u.json(t)
+		u := b.Must(200, "PATCH", "/v1/agents/support-bot", key, map[string]any{"temperature": nil, "retrieval": map[string]any{"top_k": 9}}, "If-Match", `"v1"`)
+		ua := u.JSON(t)
 		if u.Header.Get("ETag") != `"v2"` || ua["temperature"] != nil || ua["retrieval"].(map[string]any)["top_k"] != 9.0 || ua["retrieval"].(map[string]any)["mode"] != "dense" {
 			t.Fatalf("patched = %s", u.Body)
 		}
-		if code := b.must(412, "PATCH", "/v1/agents/support-bot", key, map[string]any{"name": "Stale"}, "If-Match", `"v1"`).code(t); code != "precondition_failed" {
+		if code := b.Must(412, "PATCH", "/v1/agents/support-bot", key, map[string]any{"name": "Stale"}, "If-Match", `"v1"`).Code(t); code != "precondition_failed" {
 			t.Fatalf("stale If-Match: code %q", code)
 		}
-		b.must(412, "PATCH", "/v1/agents/support-bot", key, map[string]any{"name": "Garbage"}, "If-Match", `garbage`)
-		if got := b.must(200, "GET", "/v1/agents/support-bot", key, nil).json(t)["name"]; got != "Support Bot" {
+		b.Must(412, "PATCH", "/v1/agents/support-bot", key, map[string]any{"name": "Garbage"}, "If-Match", `garbage`)
+		if got := b.Must(200, "GET", "/v1/agents/support-bot", key, nil).JSON(t)["name"]; got != "Support Bot" {
 			t.Fatalf("a refused PATCH changed the name to %v", got)
 		}
-		b.must(200, "PATCH", "/v1/agents/support-bot", key, map[string]any{"name": "Any"}, "If-Match", "*")
-		b.must(400, "PATCH", "/v1/agents/support-bot", key, map[string]any{"id": "renamed"})
-		b.must(204, "DELETE", "/v1/agents/support-bot", key, nil)
-		b.must(404, "GET", "/v1/agents/support-bot", key, nil)
+		b.Must(200, "PATCH", "/v1/agents/support-bot", key, map[string]any{"name": "Any"}, "If-Match", "*")
+		b.Must(400, "PATCH", "/v1/agents/support-bot", key, map[string]any{"id": "renamed"})
+		b.Must(204, "DELETE", "/v1/agents/support-bot", key, nil)
+		b.Must(404, "GET", "/v1/agents/support-bot", key, nil)
 	})
 
 	t.Run("GeneratesUniqueIDs", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		_, key := b.tenantWithKey("acme")
+		_, key := b.TenantWithKey("acme")
 		ids := map[string]bool{}
 		for range 3 {
-			id := b.must(201, "POST", "/v1/agents", key, map[string]any{"name": "Sales Assistant!", "model": "m"}).json(t)["id"].(string)
+			id := b.Must(201, "POST", "/v1/agents", key, map[string]any{"name": "Sales Assistant!", "model": "m"}).JSON(t)["id"].(string)
 			if !strings.HasPrefix(id, "sales-assistant-") || ids[id] {
 				t.Fatalf("generated id %q", id)
 			}
 			ids[id] = true
 		}
-		list := b.must(200, "GET", "/v1/agents?limit=2", key, nil).json(t)
+		list := b.Must(200, "GET", "/v1/agents?limit=2", key, nil).JSON(t)
 		if len(list["data"].([]any)) != 2 || list["next_cursor"] == nil {
 			t.Fatalf("first page = %v", list)
 		}
-		rest := b.must(200, "GET", "/v1/agents?limit=2&cursor="+list["next_cursor"].(string), key, nil).json(t)
+		rest := b.Must(200, "GET", "/v1/agents?limit=2&cursor="+list["next_cursor"].(string), key, nil).JSON(t)
 		if len(rest["data"].([]any)) != 1 || rest["next_cursor"] != nil {
 			t.Fatalf("second page = %v", rest)
 		}
@@ -97,19 +80,19 @@ func TestAgents(t *testing.T) {
 	t.Run("AgentIDsAreUniquePerTenant", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		_, keyA := b.tenantWithKey("a")
-		_, keyB := b.tenantWithKey("b")
-		b.must(201, "POST", "/v1/agents", keyA, map[string]any{"id": "shared-name", "name": "A", "model": "m"})
+		_, keyA := b.TenantWithKey("a")
+		_, keyB := b.TenantWithKey("b")
+		b.Must(201, "POST", "/v1/agents", keyA, map[string]any{"id": "shared-name", "name": "A", "model": "m"})
 		// B may take the id A uses: no 409 tells B that A has it.
-		b.must(201, "POST", "/v1/agents", keyB, map[string]any{"id": "shared-name", "name": "B", "model": "m"})
+		b.Must(201, "POST", "/v1/agents", keyB, map[string]any{"id": "shared-name", "name": "B", "model": "m"})
 		for _, key := range []string{keyA, keyB} {
-			r := b.must(409, "POST", "/v1/agents", key, map[string]any{"id": "shared-name", "name": "again", "model": "m"})
-			if r.code(t) != "conflict" {
+			r := b.Must(409, "POST", "/v1/agents", key, map[string]any{"id": "shared-name", "name": "again", "model": "m"})
+			if r.Code(t) != "conflict" {
 				t.Fatalf("duplicate id within a tenant: %s", r.Body)
 			}
 		}
 		for key, name := range map[string]string{keyA: "A", keyB: "B"} {
-			if got := b.must(200, "GET", "/v1/agents/shared-name", key, nil).json(t)["name"]; got != name {
+			if got := b.Must(200, "GET", "/v1/agents/shared-name", key, nil).JSON(t)["name"]; got != name {
 				t.Fatalf("tenant %s reads agent named %v", name, got)
 			}
 		}
@@ -118,9 +101,9 @@ func TestAgents(t *testing.T) {
 	t.Run("RejectsBadInput", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		_, key := b.tenantWithKey("acme")
+		_, key := b.TenantWithKey("acme")
 		with := func(field string, v any) map[string]any {
-			a := fullAgent("bad-input")
+			a := apitest.FullAgent("bad-input")
 			a[field] = v
 			return a
 		}
@@ -167,19 +150,19 @@ func TestAgents(t *testing.T) {
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
-				r := b.must(400, "POST", "/v1/agents", key, tc.body)
-				if r.code(t) != "validation_failed" {
-					t.Fatalf("code = %q: %s", r.code(t), r.Body)
+				r := b.Must(400, "POST", "/v1/agents", key, tc.body)
+				if r.Code(t) != "validation_failed" {
+					t.Fatalf("code = %q: %s", r.Code(t), r.Body)
 				}
-				if _, ok := r.json(t)["errors"].(map[string]any)[tc.field]; !ok {
+				if _, ok := r.JSON(t)["errors"].(map[string]any)[tc.field]; !ok {
 					t.Fatalf("errors do not name %q: %s", tc.field, r.Body)
 				}
 				if strings.Contains(string(r.Body), "root:") {
 					t.Fatal("the response shows a local file's content")
 				}
 				// A dry run finds exactly what the real call does.
-				dry := b.must(400, "POST", "/v1/agents?dry_run=true", key, tc.body)
-				if dry.code(t) != "validation_failed" || !reflect.DeepEqual(dry.json(t)["errors"], r.json(t)["errors"]) {
+				dry := b.Must(400, "POST", "/v1/agents?dry_run=true", key, tc.body)
+				if dry.Code(t) != "validation_failed" || !reflect.DeepEqual(dry.JSON(t)["errors"], r.JSON(t)["errors"]) {
 					t.Fatalf("dry run errors = %s, want those of the real call: %s", dry.Body, r.Body)
 				}
 			})
@@ -187,15 +170,15 @@ func TestAgents(t *testing.T) {
 		for name, body := range map[string]string{
 			"Malformed": `{"name": `, "Trailing": `{"name": "a", "model": "m"}x`, "Empty": ``, "DeepNesting": strings.Repeat("[", 20000),
 		} {
-			if code := b.must(400, "POST", "/v1/agents", key, body).code(t); code != "invalid_json" {
+			if code := b.Must(400, "POST", "/v1/agents", key, body).Code(t); code != "invalid_json" {
 				t.Fatalf("%s: code %q", name, code)
 			}
 		}
 		big := with("system_prompt", strings.Repeat("x", 2<<20))
-		if code := b.must(413, "POST", "/v1/agents", key, big).code(t); code != "payload_too_large" {
+		if code := b.Must(413, "POST", "/v1/agents", key, big).Code(t); code != "payload_too_large" {
 			t.Fatalf("oversized: code %q", code)
 		}
-		if n := len(b.must(200, "GET", "/v1/agents", key, nil).json(t)["data"].([]any)); n != 0 {
+		if n := len(b.Must(200, "GET", "/v1/agents", key, nil).JSON(t)["data"].([]any)); n != 0 {
 			t.Fatalf("bad input created %d agents", n)
 		}
 	})
@@ -203,33 +186,33 @@ func TestAgents(t *testing.T) {
 	t.Run("AdminUsesRagdTenantHeader", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		id, key := b.tenantWithKey("acme")
-		b.must(201, "POST", "/v1/agents", adminToken, map[string]any{"id": "admin-made", "name": "A", "model": "m"}, "Ragd-Tenant", id)
-		b.must(200, "GET", "/v1/agents/admin-made", key, nil)
-		r := b.must(400, "GET", "/v1/agents", adminToken, nil)
-		if _, ok := r.json(t)["errors"].(map[string]any)["Ragd-Tenant"]; !ok {
+		id, key := b.TenantWithKey("acme")
+		b.Must(201, "POST", "/v1/agents", adminToken, map[string]any{"id": "admin-made", "name": "A", "model": "m"}, "Ragd-Tenant", id)
+		b.Must(200, "GET", "/v1/agents/admin-made", key, nil)
+		r := b.Must(400, "GET", "/v1/agents", adminToken, nil)
+		if _, ok := r.JSON(t)["errors"].(map[string]any)["Ragd-Tenant"]; !ok {
 			t.Fatalf("missing header: %s", r.Body)
 		}
-		b.must(404, "GET", "/v1/agents", adminToken, nil, "Ragd-Tenant", "0193c6a0-0000-7000-8000-000000000000")
-		b.must(404, "GET", "/v1/agents", adminToken, nil, "Ragd-Tenant", "not-a-uuid")
+		b.Must(404, "GET", "/v1/agents", adminToken, nil, "Ragd-Tenant", "0193c6a0-0000-7000-8000-000000000000")
+		b.Must(404, "GET", "/v1/agents", adminToken, nil, "Ragd-Tenant", "not-a-uuid")
 	})
 
 	t.Run("SecretsNeverLeaveInTheClear", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		_, key := b.tenantWithKey("acme")
+		_, key := b.TenantWithKey("acme")
 		var bodies []string
-		bodies = append(bodies, string(b.must(201, "POST", "/v1/agents", key, fullAgent("secretive")).Body))
-		bodies = append(bodies, string(b.must(200, "GET", "/v1/agents/secretive", key, nil).Body))
-		bodies = append(bodies, string(b.must(200, "GET", "/v1/agents", key, nil).Body))
+		bodies = append(bodies, string(b.Must(201, "POST", "/v1/agents", key, apitest.FullAgent("secretive")).Body))
+		bodies = append(bodies, string(b.Must(200, "GET", "/v1/agents/secretive", key, nil).Body))
+		bodies = append(bodies, string(b.Must(200, "GET", "/v1/agents", key, nil).Body))
 		// Sending back what was read (null for the MCP header) keeps the secrets.
-		patched := b.must(200, "PATCH", "/v1/agents/secretive", key, map[string]any{
+		patched := b.Must(200, "PATCH", "/v1/agents/secretive", key, map[string]any{
 			"mcp_servers": []any{map[string]any{"name": "tickets", "url": "https://mcp2.example.com", "headers": map[string]any{"Authorization": nil, "X-Extra": "extra-plaintext-secret-CCCC3333"}}},
 			"langfuse":    map[string]any{"label": "staging"},
 		})
 		bodies = append(bodies, string(patched.Body))
 		for _, body := range bodies {
-			for _, s := range append(plaintextSecrets, "extra-plaintext-secret") {
+			for _, s := range append(apitest.FullAgentSecrets, "extra-plaintext-secret") {
 				if strings.Contains(body, s) {
 					t.Fatalf("response contains secret %q: %s", s, body)
 				}
@@ -240,7 +223,7 @@ func TestAgents(t *testing.T) {
 		}
 
 		// The store still has the real values after the PATCH.
-		a, err := b.store.GetAgent(t.Context(), mustUUID(t, patched.json(t)["tenant_id"].(string)), "secretive")
+		a, err := b.store.GetAgent(t.Context(), mustUUID(t, patched.JSON(t)["tenant_id"].(string)), "secretive")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -256,7 +239,7 @@ func TestAgents(t *testing.T) {
 		if err := b.pool.QueryRow(t.Context(), "SELECT row_to_json(a)::text FROM agents a WHERE id = 'secretive'").Scan(&row); err != nil {
 			t.Fatal(err)
 		}
-		forbidden := append(plaintextSecrets, "extra-plaintext-secret",
+		forbidden := append(apitest.FullAgentSecrets, "extra-plaintext-secret",
 			base64.StdEncoding.EncodeToString(b.encKey), hex.EncodeToString(b.encKey))
 		for _, s := range forbidden {
 			if strings.Contains(row, s) {
@@ -271,28 +254,28 @@ func TestAgents(t *testing.T) {
 	t.Run("DryRunWritesNothing", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		_, key := b.tenantWithKey("acme")
-		_, keyB := b.tenantWithKey("b")
+		_, key := b.TenantWithKey("acme")
+		_, keyB := b.TenantWithKey("b")
 		agentCount := func() int {
 			t.Helper()
-			return len(b.must(200, "GET", "/v1/agents", key, nil).json(t)["data"].([]any))
+			return len(b.Must(200, "GET", "/v1/agents", key, nil).JSON(t)["data"].([]any))
 		}
 
-		r := b.must(200, "POST", "/v1/agents?dry_run=true", key, fullAgent("support-bot"))
-		a := r.json(t)
+		r := b.Must(200, "POST", "/v1/agents?dry_run=true", key, apitest.FullAgent("support-bot"))
+		a := r.JSON(t)
 		if a["id"] != "support-bot" || a["version"] != 1.0 || a["name"] != "Support Bot" || a["retrieval"].(map[string]any)["enabled"] != true ||
 			a["langfuse"].(map[string]any)["secret_key"] != "****2222" || r.Header.Get("ETag") != "" || r.Header.Get("Location") != "" {
 			t.Fatalf("dry run = %s, headers %v", r.Body, r.Header)
 		}
-		if gen := b.must(200, "POST", "/v1/agents?dry_run=true", key, map[string]any{"name": "Sales", "model": "m"}).json(t); !strings.HasPrefix(gen["id"].(string), "sales-") {
+		if gen := b.Must(200, "POST", "/v1/agents?dry_run=true", key, map[string]any{"name": "Sales", "model": "m"}).JSON(t); !strings.HasPrefix(gen["id"].(string), "sales-") {
 			t.Fatalf("dry run without id = %v", gen)
 		}
 		if n := agentCount(); n != 0 {
 			t.Fatalf("dry runs created %d agents", n)
 		}
-		b.must(404, "GET", "/v1/agents/support-bot", key, nil)
+		b.Must(404, "GET", "/v1/agents/support-bot", key, nil)
 
-		made := b.must(201, "POST", "/v1/agents?dry_run=false", key, fullAgent("support-bot")).json(t)
+		made := b.Must(201, "POST", "/v1/agents?dry_run=false", key, apitest.FullAgent("support-bot")).JSON(t)
 		delete(made, "created_at")
 		delete(made, "updated_at")
 		delete(a, "created_at")
@@ -300,48 +283,48 @@ func TestAgents(t *testing.T) {
 		if !reflect.DeepEqual(a, made) {
 			t.Fatalf("dry run = %v, the real call made %v", a, made)
 		}
-		if code := b.must(409, "POST", "/v1/agents?dry_run=true", key, fullAgent("support-bot")).code(t); code != "conflict" {
+		if code := b.Must(409, "POST", "/v1/agents?dry_run=true", key, apitest.FullAgent("support-bot")).Code(t); code != "conflict" {
 			t.Fatalf("dry run of a taken id: code %q", code)
 		}
-		b.must(200, "POST", "/v1/agents?dry_run=true", keyB, fullAgent("support-bot")) // another tenant's id is free
+		b.Must(200, "POST", "/v1/agents?dry_run=true", keyB, apitest.FullAgent("support-bot")) // another tenant's id is free
 
 		patch := map[string]any{"name": "Renamed", "mcp_servers": []any{map[string]any{"name": "tickets", "url": "https://mcp2.example.com", "headers": map[string]any{"Authorization": nil}}}}
-		p := b.must(200, "PATCH", "/v1/agents/support-bot?dry_run=true", key, patch, "If-Match", `"v1"`)
-		pa := p.json(t)
+		p := b.Must(200, "PATCH", "/v1/agents/support-bot?dry_run=true", key, patch, "If-Match", `"v1"`)
+		pa := p.JSON(t)
 		if pa["name"] != "Renamed" || pa["version"] != 2.0 || pa["model"] != "gpt-4o-mini" || p.Header.Get("ETag") != "" ||
 			pa["mcp_servers"].([]any)[0].(map[string]any)["headers"].(map[string]any)["Authorization"] != "****1111" {
 			t.Fatalf("PATCH dry run = %s", p.Body)
 		}
-		for _, s := range plaintextSecrets {
+		for _, s := range apitest.FullAgentSecrets {
 			if strings.Contains(string(r.Body)+string(p.Body), s) {
 				t.Fatalf("a dry run shows secret %q", s)
 			}
 		}
-		if g := b.must(200, "GET", "/v1/agents/support-bot", key, nil); g.Header.Get("ETag") != `"v1"` || g.json(t)["name"] != "Support Bot" {
+		if g := b.Must(200, "GET", "/v1/agents/support-bot", key, nil); g.Header.Get("ETag") != `"v1"` || g.JSON(t)["name"] != "Support Bot" {
 			t.Fatalf("after a PATCH dry run: %s %v", g.Body, g.Header)
 		}
-		if code := b.must(412, "PATCH", "/v1/agents/support-bot?dry_run=true", key, patch, "If-Match", `"v7"`).code(t); code != "precondition_failed" {
+		if code := b.Must(412, "PATCH", "/v1/agents/support-bot?dry_run=true", key, patch, "If-Match", `"v7"`).Code(t); code != "precondition_failed" {
 			t.Fatalf("stale If-Match in a dry run: code %q", code)
 		}
 		bad := map[string]any{"output_schema": map[string]any{"type": "nonsense"}}
-		realBad := b.must(400, "PATCH", "/v1/agents/support-bot", key, bad)
-		dryBad := b.must(400, "PATCH", "/v1/agents/support-bot?dry_run=true", key, bad)
-		if _, ok := dryBad.json(t)["errors"].(map[string]any)["output_schema"]; !ok || !reflect.DeepEqual(dryBad.json(t)["errors"], realBad.json(t)["errors"]) {
+		realBad := b.Must(400, "PATCH", "/v1/agents/support-bot", key, bad)
+		dryBad := b.Must(400, "PATCH", "/v1/agents/support-bot?dry_run=true", key, bad)
+		if _, ok := dryBad.JSON(t)["errors"].(map[string]any)["output_schema"]; !ok || !reflect.DeepEqual(dryBad.JSON(t)["errors"], realBad.JSON(t)["errors"]) {
 			t.Fatalf("PATCH dry run errors = %s, want those of the real call: %s", dryBad.Body, realBad.Body)
 		}
-		b.must(400, "PATCH", "/v1/agents/support-bot?dry_run=true", key, map[string]any{"id": "renamed"})
-		b.must(404, "PATCH", "/v1/agents/missing?dry_run=true", key, map[string]any{"name": "X"})
-		b.must(404, "PATCH", "/v1/agents/support-bot?dry_run=true", keyB, map[string]any{"name": "X"}, "If-Match", `"v1"`)
+		b.Must(400, "PATCH", "/v1/agents/support-bot?dry_run=true", key, map[string]any{"id": "renamed"})
+		b.Must(404, "PATCH", "/v1/agents/missing?dry_run=true", key, map[string]any{"name": "X"})
+		b.Must(404, "PATCH", "/v1/agents/support-bot?dry_run=true", keyB, map[string]any{"name": "X"}, "If-Match", `"v1"`)
 
 		for _, v := range []string{"", "yes", "1", "TRUE", "True", "false,true"} {
 			for _, req := range []struct{ method, path string }{{"POST", "/v1/agents"}, {"PATCH", "/v1/agents/support-bot"}} {
-				r := b.must(400, req.method, req.path+"?dry_run="+v, key, map[string]any{"id": "support-bot", "name": "Changed", "model": "m"})
-				if _, ok := r.json(t)["errors"].(map[string]any)["dry_run"]; !ok || r.code(t) != "validation_failed" {
+				r := b.Must(400, req.method, req.path+"?dry_run="+v, key, map[string]any{"id": "support-bot", "name": "Changed", "model": "m"})
+				if _, ok := r.JSON(t)["errors"].(map[string]any)["dry_run"]; !ok || r.Code(t) != "validation_failed" {
 					t.Fatalf("%s dry_run=%q: %s", req.method, v, r.Body)
 				}
 			}
 		}
-		if g := b.must(200, "GET", "/v1/agents/support-bot", key, nil); g.Header.Get("ETag") != `"v1"` || agentCount() != 1 {
+		if g := b.Must(200, "GET", "/v1/agents/support-bot", key, nil); g.Header.Get("ETag") != `"v1"` || agentCount() != 1 {
 			t.Fatalf("the dry runs changed something: %s %v", g.Body, g.Header)
 		}
 	})
@@ -349,12 +332,12 @@ func TestAgents(t *testing.T) {
 	t.Run("NullHeaderNeedsAStoredValue", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		_, key := b.tenantWithKey("acme")
-		b.must(201, "POST", "/v1/agents", key, fullAgent("bot"))
-		r := b.must(400, "PATCH", "/v1/agents/bot", key, map[string]any{
+		_, key := b.TenantWithKey("acme")
+		b.Must(201, "POST", "/v1/agents", key, apitest.FullAgent("bot"))
+		r := b.Must(400, "PATCH", "/v1/agents/bot", key, map[string]any{
 			"mcp_servers": []any{map[string]any{"name": "renamed", "url": "https://mcp.example.com", "headers": map[string]any{"Authorization": nil}}},
 		})
-		if _, ok := r.json(t)["errors"].(map[string]any)["mcp_servers[0].headers.Authorization"]; !ok {
+		if _, ok := r.JSON(t)["errors"].(map[string]any)["mcp_servers[0].headers.Authorization"]; !ok {
 			t.Fatalf("body = %s", r.Body)
 		}
 	})
@@ -371,23 +354,23 @@ func TestTenantIsolation(t *testing.T) {
 	t.Run("APIKey", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		_, keyB := b.tenantWithKey("tenant-b", allScopes...)
+		_, keyB := b.TenantWithKey("tenant-b", allScopes...)
 		tenantIsolation(t, b, keyB)
 	})
 	t.Run("IdentityProviderToken", func(t *testing.T) {
 		t.Parallel()
 		b, iss := setupOIDC(t, apitest.Options{})
-		b.tenantWithOrg("tenant-b", "org_b")
-		tenantIsolation(t, b, member(iss, "user_b", "org_b", "org:admin"))
+		b.TenantWithOrg("tenant-b", "org_b")
+		tenantIsolation(t, b, apitest.Member(iss, "user_b", "org_b", "org:admin"))
 	})
 }
 
 func tenantIsolation(t *testing.T, b *testBundle, keyB string) {
-	idA, keyA := b.tenantWithKey("tenant-a", allScopes...)
-	b.must(201, "POST", "/v1/agents", keyA, fullAgent("agent-of-a"))
-	otherKeyA := b.must(201, "POST", "/v1/api-keys", keyA, map[string]any{"name": "a2"}).json(t)
+	idA, keyA := b.TenantWithKey("tenant-a", allScopes...)
+	b.Must(201, "POST", "/v1/agents", keyA, apitest.FullAgent("agent-of-a"))
+	otherKeyA := b.Must(201, "POST", "/v1/api-keys", keyA, map[string]any{"name": "a2"}).JSON(t)
 	keyIDA := otherKeyA["id"].(string)
-	before := b.must(200, "GET", "/v1/agents/agent-of-a", keyA, nil)
+	before := b.Must(200, "GET", "/v1/agents/agent-of-a", keyA, nil)
 
 	cases := []struct {
 		method, path string
@@ -410,15 +393,15 @@ func tenantIsolation(t *testing.T, b *testBundle, keyB string) {
 	}
 	whileAHasIt := make([]string, len(cases))
 	for i, tc := range cases {
-		r := b.req(tc.method, tc.path, keyB, tc.body, tc.headers...)
-		if r.Status != 404 || r.code(t) != "not_found" {
+		r := b.Req(tc.method, tc.path, keyB, tc.body, tc.headers...)
+		if r.Status != 404 || r.Code(t) != "not_found" {
 			t.Errorf("%s %s %v with B's key: %d %s, want 404 not_found", tc.method, tc.path, tc.headers, r.Status, r.Body)
 		}
 		whileAHasIt[i] = sansRequestID(t, r)
 	}
 	// B's lists hold nothing of A's.
 	for _, path := range []string{"/v1/agents", "/v1/api-keys"} {
-		body := string(b.must(200, "GET", path, keyB, nil).Body)
+		body := string(b.Must(200, "GET", path, keyB, nil).Body)
 		if strings.Contains(body, "agent-of-a") || strings.Contains(body, idA) {
 			t.Errorf("B's %s shows A's objects: %s", path, body)
 		}
@@ -426,45 +409,45 @@ func tenantIsolation(t *testing.T, b *testBundle, keyB string) {
 	// Nothing of A's changed.
 	unchanged := func(when string) {
 		t.Helper()
-		after := b.must(200, "GET", "/v1/agents/agent-of-a", keyA, nil)
+		after := b.Must(200, "GET", "/v1/agents/agent-of-a", keyA, nil)
 		if string(after.Body) != string(before.Body) {
 			t.Errorf("A's agent changed %s:\nbefore %s\nafter  %s", when, before.Body, after.Body)
 		}
 	}
 	unchanged("after B's requests")
-	b.must(200, "GET", "/v1/agents", otherKeyA["key"].(string), nil)
-	if n := len(b.must(200, "GET", "/v1/agents", keyA, nil).json(t)["data"].([]any)); n != 1 {
+	b.Must(200, "GET", "/v1/agents", otherKeyA["key"].(string), nil)
+	if n := len(b.Must(200, "GET", "/v1/agents", keyA, nil).JSON(t)["data"].([]any)); n != 1 {
 		t.Errorf("A has %d agents, want 1", n)
 	}
 
 	// B takes the same id; every route resolves it within the caller's
 	// tenant. B's agent has retrieval off, A's on, so a search shows whose
 	// settings it used.
-	own := b.must(201, "POST", "/v1/agents", keyB, map[string]any{"id": "agent-of-a", "name": "B's own", "model": "m",
-		"langfuse": map[string]any{"public_key": "pk-b", "secret_key": "sk-lf-of-tenant-b-DDDD4444"}, "retrieval": map[string]any{"enabled": false}}).json(t)
+	own := b.Must(201, "POST", "/v1/agents", keyB, map[string]any{"id": "agent-of-a", "name": "B's own", "model": "m",
+		"langfuse": map[string]any{"public_key": "pk-b", "secret_key": "sk-lf-of-tenant-b-DDDD4444"}, "retrieval": map[string]any{"enabled": false}}).JSON(t)
 	if own["tenant_id"] == idA {
 		t.Fatalf("B's agent was made in A's tenant: %v", own)
 	}
-	if g := b.must(200, "GET", "/v1/agents/agent-of-a", keyB, nil).json(t); g["name"] != "B's own" || g["langfuse"].(map[string]any)["secret_key"] != "****4444" {
+	if g := b.Must(200, "GET", "/v1/agents/agent-of-a", keyB, nil).JSON(t); g["name"] != "B's own" || g["langfuse"].(map[string]any)["secret_key"] != "****4444" {
 		t.Errorf("B reads %v, want its own agent", g)
 	}
-	if code := b.must(409, "POST", "/v1/agents/agent-of-a/search", keyB, map[string]any{"query": "x"}).code(t); code != "retrieval_disabled" {
+	if code := b.Must(409, "POST", "/v1/agents/agent-of-a/search", keyB, map[string]any{"query": "x"}).Code(t); code != "retrieval_disabled" {
 		t.Errorf("B's search with its own agent: code %q, want retrieval_disabled", code)
 	}
-	b.must(200, "POST", "/v1/agents/agent-of-a/search", keyA, map[string]any{"query": "x"})
-	b.must(200, "PATCH", "/v1/agents/agent-of-a", keyB, map[string]any{"name": "B's renamed"}, "If-Match", `"v1"`)
+	b.Must(200, "POST", "/v1/agents/agent-of-a/search", keyA, map[string]any{"query": "x"})
+	b.Must(200, "PATCH", "/v1/agents/agent-of-a", keyB, map[string]any{"name": "B's renamed"}, "If-Match", `"v1"`)
 	unchanged("after B changed its agent of the same id")
-	b.must(204, "DELETE", "/v1/agents/agent-of-a", keyB, nil)
+	b.Must(204, "DELETE", "/v1/agents/agent-of-a", keyB, nil)
 	unchanged("after B deleted its agent of the same id")
-	if list := b.must(200, "GET", "/v1/agents", keyA, nil).json(t)["data"].([]any); len(list) != 1 {
+	if list := b.Must(200, "GET", "/v1/agents", keyA, nil).JSON(t)["data"].([]any); len(list) != 1 {
 		t.Errorf("A has %d agents after B deleted its own, want 1", len(list))
 	}
 
 	// Once A's agent is gone, B's requests get the very answers they got
 	// while A had it: nothing tells "another tenant's" from "missing".
-	b.must(204, "DELETE", "/v1/agents/agent-of-a", keyA, nil)
+	b.Must(204, "DELETE", "/v1/agents/agent-of-a", keyA, nil)
 	for i, tc := range cases {
-		if got := sansRequestID(t, b.req(tc.method, tc.path, keyB, tc.body, tc.headers...)); got != whileAHasIt[i] {
+		if got := sansRequestID(t, b.Req(tc.method, tc.path, keyB, tc.body, tc.headers...)); got != whileAHasIt[i] {
 			t.Errorf("%s %s %v with B's key answers differently once A's object is gone:\nwhile A had it %s\nonce gone      %s",
 				tc.method, tc.path, tc.headers, whileAHasIt[i], got)
 		}

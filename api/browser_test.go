@@ -3,7 +3,6 @@ package api_test
 import (
 	"context"
 	"encoding/base64"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +10,8 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"github.com/ragd/ragd/api/apitest"
 )
 
 // TestJobDashboardInBrowser opens the job dashboard in headless Chromium:
@@ -18,25 +19,14 @@ import (
 // upload; without it, the server refuses. make test installs chromium.
 func TestJobDashboardInBrowser(t *testing.T) {
 	t.Parallel()
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("chromium is missing: install Debian's chromium (make test does)")
-	}
 	b := setup(t)
-	_, key := b.tenantWithKey("acme")
-	id := b.upload(key, "", "a.txt", []byte("a document whose job the dashboard shows")).json(t)["id"].(string)
-	b.waitDocument(key, id)
+	_, key := b.TenantWithKey("acme")
+	id := b.Upload(key, "", "a.txt", []byte("a document whose job the dashboard shows")).JSON(t)["id"].(string)
+	b.WaitDocument(key, id)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	alloc, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
+	browser := apitest.Chromium(t)
 	page := func(auth string) (string, error) {
-		ctx, cancel := chromedp.NewContext(alloc)
+		ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext()) // no credentials shared
 		defer cancel()
 		// Every request of the tab, the page's own fetches included, carries
 		// the credentials.

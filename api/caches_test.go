@@ -10,14 +10,14 @@ import (
 func TestCachesArePerTenant(t *testing.T) {
 	t.Parallel()
 	b := setupOpenAI(t)
-	_, keyA := b.tenantWithKey("cache-a")
-	_, keyB := b.tenantWithKey("cache-b")
+	_, keyA := b.TenantWithKey("cache-a")
+	_, keyB := b.TenantWithKey("cache-b")
 	const text = "# Merger\n\nThe merger with Initech closes on the first of March. Only the board and the deal team know the date."
 	const question = "when does the Initech merger close"
 	upload := func(key string) map[string]any {
 		t.Helper()
-		id := b.must(202, "POST", "/v1/documents", key, map[string]any{"text": text, "format": "markdown"}).json(t)["id"].(string)
-		d := b.waitDocument(key, id)
+		id := b.Must(202, "POST", "/v1/documents", key, map[string]any{"text": text, "format": "markdown"}).JSON(t)["id"].(string)
+		d := b.WaitDocument(key, id)
 		if d["status"] != "ready" {
 			t.Fatalf("document %s: %v", id, d)
 		}
@@ -28,8 +28,8 @@ func TestCachesArePerTenant(t *testing.T) {
 	ask := func(key string) (tokens float64, requests int) {
 		t.Helper()
 		before := len(b.openai.Requests())
-		r := b.must(200, "POST", "/v1/search", key, map[string]any{"query": question, "mode": "dense"})
-		return r.json(t)["usage"].(map[string]any)["embedding_tokens"].(float64), len(b.openai.Requests()) - before
+		r := b.Must(200, "POST", "/v1/search", key, map[string]any{"query": question, "mode": "dense"})
+		return r.JSON(t)["usage"].(map[string]any)["embedding_tokens"].(float64), len(b.openai.Requests()) - before
 	}
 
 	// A is alone: its figures are what a fresh tenant pays.
@@ -67,8 +67,8 @@ func TestCachesArePerTenant(t *testing.T) {
 			}
 		}
 		id := docA["id"].(string)
-		b.must(202, "POST", "/v1/documents/"+id+"/reindex", keyA, nil)
-		d := b.waitDocument(keyA, id)
+		b.Must(202, "POST", "/v1/documents/"+id+"/reindex", keyA, nil)
+		d := b.WaitDocument(keyA, id)
 		if d["status"] != "ready" || d["embedding_tokens"] != 0.0 || d["embedding_cache_hits"] != d["chunk_count"] {
 			t.Fatalf("A reindexing its own document: %v, %v tokens, %v cache hits of %v chunks",
 				d["status"], d["embedding_tokens"], d["embedding_cache_hits"], d["chunk_count"])
@@ -76,8 +76,8 @@ func TestCachesArePerTenant(t *testing.T) {
 	})
 
 	t.Run("UsageTotalsMatch", func(t *testing.T) {
-		ua := b.must(200, "GET", "/v1/usage", keyA, nil).json(t)
-		ub := b.must(200, "GET", "/v1/usage", keyB, nil).json(t)
+		ua := b.Must(200, "GET", "/v1/usage", keyA, nil).JSON(t)
+		ub := b.Must(200, "GET", "/v1/usage", keyB, nil).JSON(t)
 		want := docA["embedding_tokens"].(float64) + freshQuery
 		if ua["embedding_tokens"] != want || ub["embedding_tokens"] != want {
 			t.Fatalf("embedding tokens billed: A %v, B %v; each did the same work, want %v", ua["embedding_tokens"], ub["embedding_tokens"], want)

@@ -3,68 +3,19 @@ package api_test
 import (
 	"bytes"
 	"fmt"
-	"mime/multipart"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/ragd/ragd/api/apitest"
 	"github.com/ragd/ragd/extract/extracttest"
-	"github.com/ragd/ragd/ingest/ingesttest"
 	"github.com/ragd/ragd/search"
 )
-
-// multipartBody builds an upload form: the file, then fields as name,
-// value pairs.
-func multipartBody(t testing.TB, filename string, data []byte, fields ...string) (string, []byte) {
-	t.Helper()
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	if filename != "-" {
-		fw, err := mw.CreateFormFile("file", filename)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fw.Write(data)
-	}
-	for i := 0; i+1 < len(fields); i += 2 {
-		mw.WriteField(fields[i], fields[i+1])
-	}
-	mw.Close()
-	return mw.FormDataContentType(), buf.Bytes()
-}
-
-// upload posts a file and returns the response. Whatever the answer, the
-// server must have freed the upload's spool file by the time it gave it
-// (checked at once: the garbage collector would close a leaked file later).
-func (b *testBundle) upload(key, query, filename string, data []byte, fields ...string) response {
-	b.t.Helper()
-	ct, body := multipartBody(b.t, filename, data, fields...)
-	r := b.req("POST", "/v1/documents"+query, key, body, "Content-Type", ct)
-	ingesttest.NoFilesLeft(b.t, b.spoolDir)
-	return r
-}
-
-// waitDocument polls a document until it leaves queued and processing.
-func (b *testBundle) waitDocument(key, id string) map[string]any {
-	b.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		d := b.must(200, "GET", "/v1/documents/"+id, key, nil).json(b.t)
-		if s := d["status"]; s == "ready" || s == "failed" {
-			return d
-		}
-		if time.Now().After(deadline) {
-			b.t.Fatalf("document %s still %v after 60s", id, d["status"])
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 func TestDocuments(t *testing.T) {
 	t.Parallel()
@@ -72,18 +23,18 @@ func TestDocuments(t *testing.T) {
 	t.Run("PDFBecomesReadyWithPagesAndHeadings", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		_, key := b.tenantWithKey("acme")
+		_, key := b.TenantWithKey("acme")
 		pdf := extracttest.ReportPDF()
-		r := b.upload(key, "", "report.pdf", pdf, "title", "Q3 report", "tags", "reports", "tags", "2026", "metadata", `{"team":"research","year":2026,"public":false}`)
+		r := b.Upload(key, "", "report.pdf", pdf, "title", "Q3 report", "tags", "reports", "tags", "2026", "metadata", `{"team":"research","year":2026,"public":false}`)
 		if r.Status != 202 {
 			t.Fatalf("upload: %d %s", r.Status, r.Body)
 		}
-		doc := r.json(t)
+		doc := r.JSON(t)
 		id := doc["id"].(string)
 		if doc["status"] != "queued" || doc["type"] != "pdf" || doc["title"] != "Q3 report" || r.Header.Get("Location") != "/v1/documents/"+id {
 			t.Fatalf("upload answered %s", r.Body)
 		}
-		d := b.waitDocument(key, id)
+		d := b.WaitDocument(key, id)
 		if d["status"] != "ready" || d["page_count"] != 2.0 || d["chunk_count"].(float64) < 1 || d["progress"] != 1.0 || d["error"] != nil {
 			t.Fatalf("document = %v", d)
 		}
@@ -102,7 +53,7 @@ func TestDocuments(t *testing.T) {
 		if err != nil || len(hits) != 1 || hits[0].PageEnd != 2 || hits[0].Title != "Q3 report" || len(hits[0].HeadingPath) == 0 {
 			t.Fatalf("sparse query: %+v, %v", hits, err)
 		}
-		chunks := b.must(200, "GET", "/v1/documents/"+id+"/chunks", key, nil).json(t)["data"].([]any)
+		chunks := b.Must(200, "GET", "/v1/documents/"+id+"/chunks", key, nil).JSON(t)["data"].([]any)
 		var pages, headings []string
 		for _, c := range chunks {
 			m := c.(map[string]any)
@@ -117,16 +68,16 @@ func TestDocuments(t *testing.T) {
 		if !strings.Contains(strings.Join(pages, ","), "1-") || !strings.Contains(strings.Join(headings, ","), "Introduction") {
 			t.Fatalf("chunks lack pages or headings: pages %v headings %v", pages, headings)
 		}
-		content := b.must(200, "GET", "/v1/documents/"+id+"/content", key, nil)
+		content := b.Must(200, "GET", "/v1/documents/"+id+"/content", key, nil)
 		if !bytes.Equal(content.Body, pdf) || content.Header.Get("Content-Type") != "application/pdf" ||
 			!strings.HasPrefix(content.Header.Get("Content-Disposition"), "attachment") {
 			t.Fatalf("content: %d bytes, headers %v", len(content.Body), content.Header)
 		}
-		list := b.must(200, "GET", "/v1/documents?tag=reports&status=ready", key, nil).json(t)["data"].([]any)
+		list := b.Must(200, "GET", "/v1/documents?tag=reports&status=ready", key, nil).JSON(t)["data"].([]any)
 		if len(list) != 1 {
 			t.Fatalf("filtered list = %v", list)
 		}
-		if list := b.must(200, "GET", "/v1/documents?tag=other", key, nil).json(t)["data"].([]any); len(list) != 0 {
+		if list := b.Must(200, "GET", "/v1/documents?tag=other", key, nil).JSON(t)["data"].([]any); len(list) != 0 {
 			t.Fatalf("tag filter let through %v", list)
 		}
 	})
@@ -134,15 +85,15 @@ func TestDocuments(t *testing.T) {
 	t.Run("JSONTextAndMarkdown", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		_, key := b.tenantWithKey("acme")
-		r := b.must(202, "POST", "/v1/documents", key, map[string]any{
+		_, key := b.TenantWithKey("acme")
+		r := b.Must(202, "POST", "/v1/documents", key, map[string]any{
 			"text": "# Guide\n\nInstall it.\n\n## Usage\n\nRun it.", "format": "markdown", "title": "Guide", "external_id": "kb-42",
 		})
-		id := r.json(t)["id"].(string)
-		if d := b.waitDocument(key, id); d["status"] != "ready" || d["type"] != "markdown" {
+		id := r.JSON(t)["id"].(string)
+		if d := b.WaitDocument(key, id); d["status"] != "ready" || d["type"] != "markdown" {
 			t.Fatalf("document = %v", d)
 		}
-		list := b.must(200, "GET", "/v1/documents?external_id=kb-42", key, nil).json(t)["data"].([]any)
+		list := b.Must(200, "GET", "/v1/documents?external_id=kb-42", key, nil).JSON(t)["data"].([]any)
 		if len(list) != 1 {
 			t.Fatalf("external_id filter = %v", list)
 		}
@@ -153,7 +104,7 @@ func TestDocuments(t *testing.T) {
 			"BadTags":     map[string]any{"text": "x", "tags": []string{""}},
 			"BadChunking": map[string]any{"text": "x", "max_tokens": 5},
 		} {
-			if code := b.must(400, "POST", "/v1/documents", key, body).code(t); code != "validation_failed" {
+			if code := b.Must(400, "POST", "/v1/documents", key, body).Code(t); code != "validation_failed" {
 				t.Fatalf("%s: code %q", name, code)
 			}
 		}
@@ -162,32 +113,32 @@ func TestDocuments(t *testing.T) {
 	t.Run("DuplicatesAndIdempotency", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		_, key := b.tenantWithKey("acme")
+		_, key := b.TenantWithKey("acme")
 		data := []byte("the same bytes twice")
-		first := b.upload(key, "", "a.txt", data).json(t)["id"]
-		again := b.upload(key, "", "b.txt", data)
-		if again.Status != 200 || again.json(t)["id"] != first {
+		first := b.Upload(key, "", "a.txt", data).JSON(t)["id"]
+		again := b.Upload(key, "", "b.txt", data)
+		if again.Status != 200 || again.JSON(t)["id"] != first {
 			t.Fatalf("duplicate upload: %d %s", again.Status, again.Body)
 		}
-		allowed := b.upload(key, "?duplicate=allow", "c.txt", data)
-		if allowed.Status != 202 || allowed.json(t)["id"] == first {
+		allowed := b.Upload(key, "?duplicate=allow", "c.txt", data)
+		if allowed.Status != 202 || allowed.JSON(t)["id"] == first {
 			t.Fatalf("?duplicate=allow: %d %s", allowed.Status, allowed.Body)
 		}
 		// Another tenant's identical bytes are its own document.
-		_, keyB := b.tenantWithKey("other")
-		if r := b.upload(keyB, "", "a.txt", data); r.Status != 202 {
+		_, keyB := b.TenantWithKey("other")
+		if r := b.Upload(keyB, "", "a.txt", data); r.Status != 202 {
 			t.Fatalf("other tenant's upload: %d", r.Status)
 		}
 
-		ct, body := multipartBody(t, "idem.txt", []byte("retried upload"))
-		r1 := b.req("POST", "/v1/documents?duplicate=allow", key, body, "Content-Type", ct, "Idempotency-Key", "retry-1")
-		r2 := b.req("POST", "/v1/documents?duplicate=allow", key, body, "Content-Type", ct, "Idempotency-Key", "retry-1")
-		if r1.Status != 202 || r2.Status != 202 || r1.json(t)["id"] != r2.json(t)["id"] {
+		ct, body := apitest.MultipartBody(t, "idem.txt", []byte("retried upload"))
+		r1 := b.Req("POST", "/v1/documents?duplicate=allow", key, body, "Content-Type", ct, "Idempotency-Key", "retry-1")
+		r2 := b.Req("POST", "/v1/documents?duplicate=allow", key, body, "Content-Type", ct, "Idempotency-Key", "retry-1")
+		if r1.Status != 202 || r2.Status != 202 || r1.JSON(t)["id"] != r2.JSON(t)["id"] {
 			t.Fatalf("idempotent retry: %d %s / %d %s", r1.Status, r1.Body, r2.Status, r2.Body)
 		}
-		ct2, body2 := multipartBody(t, "idem.txt", []byte("a different upload"))
-		r3 := b.req("POST", "/v1/documents", key, body2, "Content-Type", ct2, "Idempotency-Key", "retry-1")
-		if r3.Status != 409 || r3.code(t) != "conflict" {
+		ct2, body2 := apitest.MultipartBody(t, "idem.txt", []byte("a different upload"))
+		r3 := b.Req("POST", "/v1/documents", key, body2, "Content-Type", ct2, "Idempotency-Key", "retry-1")
+		if r3.Status != 409 || r3.Code(t) != "conflict" {
 			t.Fatalf("key reused for another request: %d %s", r3.Status, r3.Body)
 		}
 	})
@@ -195,33 +146,27 @@ func TestDocuments(t *testing.T) {
 	t.Run("ReindexMakesANewVersion", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		_, key := b.tenantWithKey("acme")
-		id := b.upload(key, "", "notes.md", []byte("# Notes\n\nSome text to index.")).json(t)["id"].(string)
-		b.waitDocument(key, id)
-		r := b.must(202, "POST", "/v1/documents/"+id+"/reindex", key, nil).json(t)
+		_, key := b.TenantWithKey("acme")
+		id := b.Upload(key, "", "notes.md", []byte("# Notes\n\nSome text to index.")).JSON(t)["id"].(string)
+		b.WaitDocument(key, id)
+		r := b.Must(202, "POST", "/v1/documents/"+id+"/reindex", key, nil).JSON(t)
 		if r["content_version"] != 2.0 || r["status"] != "queued" {
 			t.Fatalf("reindex = %v", r)
 		}
-		if d := b.waitDocument(key, id); d["status"] != "ready" || d["content_version"] != 2.0 {
+		if d := b.WaitDocument(key, id); d["status"] != "ready" || d["content_version"] != 2.0 {
 			t.Fatalf("after reindex = %v", d)
 		}
 		tenantID := mustUUID(t, r["tenant_id"].(string))
 		// Version 1's points go right after the commit that makes version
 		// 2 searchable (until it, search shows version 1): by then, or
 		// within moments of it, none may be left.
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		apitest.Eventually(t, "no point of version 1 left after the reindex", func() bool {
 			hits, err := b.vectors.Query(t.Context(), tenantID, search.Query{Mode: search.ModeSparse, Sparse: search.QuerySparse("text index"), TopK: 50})
 			if err != nil || len(hits) == 0 {
 				t.Fatalf("no points after reindex: %v", err)
 			}
-			old := slices.IndexFunc(hits, func(h search.Hit) bool { return h.ContentVersion != 2 })
-			if old < 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("a point of version %d survived the reindex", hits[old].ContentVersion)
-			}
-		}
+			return !slices.ContainsFunc(hits, func(h search.Hit) bool { return h.ContentVersion != 2 })
+		})
 		var versions []int
 		rows, _ := b.pool.Query(t.Context(), "SELECT DISTINCT content_version FROM chunks WHERE document_id = $1", id)
 		for rows.Next() {
@@ -237,23 +182,19 @@ func TestDocuments(t *testing.T) {
 	t.Run("DeleteLeavesListsAtOnceThenIsGone", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		tid, key := b.tenantWithKey("acme")
+		tid, key := b.TenantWithKey("acme")
 		tenant := mustUUID(t, tid)
-		id := b.upload(key, "", "gone.txt", []byte("soon gone")).json(t)["id"].(string)
-		b.waitDocument(key, id)
-		if d := b.must(202, "DELETE", "/v1/documents/"+id, key, nil).json(t); d["status"] != "deleting" {
+		id := b.Upload(key, "", "gone.txt", []byte("soon gone")).JSON(t)["id"].(string)
+		b.WaitDocument(key, id)
+		if d := b.Must(202, "DELETE", "/v1/documents/"+id, key, nil).JSON(t); d["status"] != "deleting" {
 			t.Fatalf("delete answered %v", d)
 		}
-		if list := b.must(200, "GET", "/v1/documents", key, nil).json(t)["data"].([]any); len(list) != 0 {
+		if list := b.Must(200, "GET", "/v1/documents", key, nil).JSON(t)["data"].([]any); len(list) != 0 {
 			t.Fatalf("a deleting document is listed: %v", list)
 		}
-		deadline := time.Now().Add(30 * time.Second)
-		for b.req("GET", "/v1/documents/"+id, key, nil).Status != 404 {
-			if time.Now().After(deadline) {
-				t.Fatal("document still there 30s after delete")
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		apitest.Eventually(t, "the deleted document to be gone (404)", func() bool {
+			return b.Req("GET", "/v1/documents/"+id, key, nil).Status == 404
+		})
 		var n int
 		b.pool.QueryRow(t.Context(), "SELECT (SELECT count(*) FROM chunks) + (SELECT count(*) FROM document_blob_parts)").Scan(&n)
 		if n != 0 {
@@ -267,26 +208,26 @@ func TestDocuments(t *testing.T) {
 	t.Run("ScopesAndIsolation", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		_, keyA := b.tenantWithKey("a")
-		_, readOnly := b.tenantWithKey("ro", "documents:read")
-		_, keyB := b.tenantWithKey("b", "documents:read", "documents:write")
-		id := b.upload(keyA, "", "a.txt", []byte("tenant A's secret plans")).json(t)["id"].(string)
-		b.waitDocument(keyA, id)
-		if code := b.upload(readOnly, "", "x.txt", []byte("x")).code(t); code != "forbidden_scope" {
+		_, keyA := b.TenantWithKey("a")
+		_, readOnly := b.TenantWithKey("ro", "documents:read")
+		_, keyB := b.TenantWithKey("b", "documents:read", "documents:write")
+		id := b.Upload(keyA, "", "a.txt", []byte("tenant A's secret plans")).JSON(t)["id"].(string)
+		b.WaitDocument(keyA, id)
+		if code := b.Upload(readOnly, "", "x.txt", []byte("x")).Code(t); code != "forbidden_scope" {
 			t.Fatalf("upload with documents:read only: %q", code)
 		}
 		for _, rt := range []struct{ method, path string }{
 			{"GET", "/v1/documents/" + id}, {"GET", "/v1/documents/" + id + "/chunks"}, {"GET", "/v1/documents/" + id + "/content"},
 			{"POST", "/v1/documents/" + id + "/reindex"}, {"DELETE", "/v1/documents/" + id},
 		} {
-			if r := b.req(rt.method, rt.path, keyB, nil); r.Status != 404 {
+			if r := b.Req(rt.method, rt.path, keyB, nil); r.Status != 404 {
 				t.Errorf("%s %s with B's key: %d %s", rt.method, rt.path, r.Status, r.Body)
 			}
 		}
-		if body := string(b.must(200, "GET", "/v1/documents", keyB, nil).Body); strings.Contains(body, id) {
+		if body := string(b.Must(200, "GET", "/v1/documents", keyB, nil).Body); strings.Contains(body, id) {
 			t.Fatalf("B's list shows A's document")
 		}
-		if d := b.must(200, "GET", "/v1/documents/"+id, keyA, nil).json(t); d["status"] != "ready" || d["content_version"] != 1.0 {
+		if d := b.Must(200, "GET", "/v1/documents/"+id, keyA, nil).JSON(t); d["status"] != "ready" || d["content_version"] != 1.0 {
 			t.Fatalf("A's document changed: %v", d)
 		}
 	})
@@ -298,7 +239,7 @@ func TestDocuments(t *testing.T) {
 func TestDocumentsBadInput(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	_, key := b.tenantWithKey("acme")
+	_, key := b.TenantWithKey("acme")
 	good := extracttest.ReportPDF()
 	random := make([]byte, 64<<10)
 	for i := range random {
@@ -321,15 +262,15 @@ func TestDocumentsBadInput(t *testing.T) {
 		{"OverTheLimit", "big.txt", bytes.Repeat([]byte("a"), testMaxUpload+1), 413, "payload_too_large"},
 		{"NoFilePart", "-", nil, 400, "validation_failed"},
 	} {
-		r := b.upload(key, "", tc.filename, tc.data)
-		if r.Status != tc.status || r.code(t) != tc.code {
+		r := b.Upload(key, "", tc.filename, tc.data)
+		if r.Status != tc.status || r.Code(t) != tc.code {
 			t.Errorf("%s: %d %s, want %d %s", tc.name, r.Status, r.Body, tc.status, tc.code)
 		}
 	}
-	if r := b.req("POST", "/v1/documents", key, "not a form", "Content-Type", "text/plain"); r.Status != 415 {
+	if r := b.Req("POST", "/v1/documents", key, "not a form", "Content-Type", "text/plain"); r.Status != 415 {
 		t.Errorf("text/plain body: %d", r.Status)
 	}
-	if r := b.req("POST", "/v1/documents", key, "--x\r\ngarbage", "Content-Type", "multipart/form-data; boundary=x"); r.Status != 400 {
+	if r := b.Req("POST", "/v1/documents", key, "--x\r\ngarbage", "Content-Type", "multipart/form-data; boundary=x"); r.Status != 400 {
 		t.Errorf("malformed multipart: %d %s", r.Status, r.Body)
 	}
 
@@ -354,14 +295,14 @@ func TestDocumentsBadInput(t *testing.T) {
 	}
 	ids := map[string]string{}
 	for _, tc := range cases {
-		r := b.upload(key, "?duplicate=allow", tc.filename, tc.data)
+		r := b.Upload(key, "?duplicate=allow", tc.filename, tc.data)
 		if r.Status != 202 {
 			t.Fatalf("%s: upload answered %d %s", tc.name, r.Status, r.Body)
 		}
-		ids[tc.name] = r.json(t)["id"].(string)
+		ids[tc.name] = r.JSON(t)["id"].(string)
 	}
 	for _, tc := range cases {
-		d := b.waitDocument(key, ids[tc.name])
+		d := b.WaitDocument(key, ids[tc.name])
 		if tc.code == "" {
 			if d["status"] != "ready" {
 				t.Errorf("%s: %v %v, want ready", tc.name, d["status"], d["error"])
@@ -402,14 +343,14 @@ func encryptPDF(t *testing.T, pdf []byte) []byte {
 func TestListDocumentsNewestFirst(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	_, key := b.tenantWithKey("order")
+	_, key := b.TenantWithKey("order")
 	var ids []string
 	for _, name := range []string{"one.txt", "two.txt", "three.txt"} {
-		ids = append(ids, b.upload(key, "", name, []byte("the text of "+name)).json(t)["id"].(string))
+		ids = append(ids, b.Upload(key, "", name, []byte("the text of "+name)).JSON(t)["id"].(string))
 	}
 	page := func(path string) ([]string, string) {
 		t.Helper()
-		r := b.must(200, "GET", path, key, nil).json(t)
+		r := b.Must(200, "GET", path, key, nil).JSON(t)
 		var got []string
 		for _, d := range r["data"].([]any) {
 			got = append(got, d.(map[string]any)["id"].(string))
@@ -426,7 +367,7 @@ func TestListDocumentsNewestFirst(t *testing.T) {
 		t.Fatalf("oldest first: %v, want %v", asc, ids)
 	}
 	for _, bad := range []string{"DESC", "newest", "1", "desc%00"} {
-		if r := b.req("GET", "/v1/documents?order="+bad, key, nil); r.Status != 400 || r.code(t) != "validation_failed" {
+		if r := b.Req("GET", "/v1/documents?order="+bad, key, nil); r.Status != 400 || r.Code(t) != "validation_failed" {
 			t.Errorf("order=%s: %d %s", bad, r.Status, r.Body)
 		}
 	}

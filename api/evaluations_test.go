@@ -4,34 +4,30 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/ragd/ragd/api/apitest"
 )
 
 // waitEvaluation polls an evaluation until it has finished.
 func (b *testBundle) waitEvaluation(key, id string) map[string]any {
 	b.t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		e := b.must(200, "GET", "/v1/evaluations/"+id, key, nil).json(b.t)
-		if e["status"] == "succeeded" || e["status"] == "failed" {
-			return e
-		}
-		if time.Now().After(deadline) {
-			b.t.Fatalf("evaluation %s still %v", id, e["status"])
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var e map[string]any
+	apitest.Eventually(b.t, "evaluation "+id+" to finish", func() bool {
+		e = b.Must(200, "GET", "/v1/evaluations/"+id, key, nil).JSON(b.t)
+		return e["status"] == "succeeded" || e["status"] == "failed"
+	})
+	return e
 }
 
 func TestEvaluations(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	_, key := b.tenantWithKey("acme")
+	_, key := b.TenantWithKey("acme")
 	ids := b.loadCorpus(key)
-	ext := b.must(202, "POST", "/v1/documents", key, map[string]any{
+	ext := b.Must(202, "POST", "/v1/documents", key, map[string]any{
 		"text": "# Parking\n\nStaff park in the north garage; visitors use the south lot.", "format": "markdown", "title": "Parking", "external_id": "kb-parking",
-	}).json(t)["id"].(string)
-	b.waitDocument(key, ext)
+	}).JSON(t)["id"].(string)
+	b.WaitDocument(key, ext)
 
 	queries := []map[string]any{}
 	for i, d := range corpus {
@@ -40,11 +36,11 @@ func TestEvaluations(t *testing.T) {
 	queries = append(queries, map[string]any{"query": "where do visitors park", "relevant": []map[string]any{{"external_id": "kb-parking"}}})
 
 	t.Run("ScoresEveryConfigurationAndPicksTheBest", func(t *testing.T) {
-		r := b.must(202, "POST", "/v1/evaluations", key, map[string]any{"queries": queries, "per_query": true})
+		r := b.Must(202, "POST", "/v1/evaluations", key, map[string]any{"queries": queries, "per_query": true})
 		if !strings.HasPrefix(r.Header.Get("Location"), "/v1/evaluations/") {
 			t.Fatalf("Location %q", r.Header.Get("Location"))
 		}
-		e := b.waitEvaluation(key, r.json(t)["id"].(string))
+		e := b.waitEvaluation(key, r.JSON(t)["id"].(string))
 		if e["status"] != "succeeded" || e["queries"] != float64(len(queries)) || e["progress"] != 1.0 {
 			t.Fatalf("evaluation %v", e)
 		}
@@ -71,9 +67,9 @@ func TestEvaluations(t *testing.T) {
 	})
 
 	t.Run("ChosenConfigsAndApplyToAgent", func(t *testing.T) {
-		b.must(201, "POST", "/v1/agents", key, map[string]any{"id": "eval-bot", "name": "E", "model": "m", "retrieval": map[string]any{"mode": "dense"}})
-		id := b.must(202, "POST", "/v1/evaluations", key, map[string]any{"queries": queries, "agent_id": "eval-bot", "k": 3,
-			"configs": []map[string]any{{"mode": "sparse"}, {"mode": "hybrid", "fusion": "rrf", "weights": map[string]any{"dense": 1, "sparse": 1}}}}).json(t)["id"].(string)
+		b.Must(201, "POST", "/v1/agents", key, map[string]any{"id": "eval-bot", "name": "E", "model": "m", "retrieval": map[string]any{"mode": "dense"}})
+		id := b.Must(202, "POST", "/v1/evaluations", key, map[string]any{"queries": queries, "agent_id": "eval-bot", "k": 3,
+			"configs": []map[string]any{{"mode": "sparse"}, {"mode": "hybrid", "fusion": "rrf", "weights": map[string]any{"dense": 1, "sparse": 1}}}}).JSON(t)["id"].(string)
 		e := b.waitEvaluation(key, id)
 		results := e["results"].([]any)
 		if len(results) != 3 || e["k"] != 3.0 || e["agent_id"] != "eval-bot" {
@@ -83,21 +79,21 @@ func TestEvaluations(t *testing.T) {
 		if agentRes["agent"] != true || agentRes["config"].(map[string]any)["mode"] != "dense" {
 			t.Fatalf("the agent's configuration is not compared: %v", agentRes)
 		}
-		a := b.must(200, "POST", "/v1/evaluations/"+id+"/apply", key, map[string]any{"agent_id": "eval-bot"}).json(t)
+		a := b.Must(200, "POST", "/v1/evaluations/"+id+"/apply", key, map[string]any{"agent_id": "eval-bot"}).JSON(t)
 		best := e["best"].(map[string]any)["config"].(map[string]any)
 		ret := a["retrieval"].(map[string]any)
 		if ret["mode"] != best["mode"] || fmt.Sprint(ret["fusion"]) != fmt.Sprint(orNil(best["fusion"], "")) {
 			t.Fatalf("agent retrieval %v, best %v", ret, best)
 		}
-		b.must(404, "POST", "/v1/evaluations/"+id+"/apply", key, map[string]any{"agent_id": "nobody"})
-		if r := b.req("POST", "/v1/evaluations/"+id+"/apply", key, map[string]any{}); r.Status != 400 {
+		b.Must(404, "POST", "/v1/evaluations/"+id+"/apply", key, map[string]any{"agent_id": "nobody"})
+		if r := b.Req("POST", "/v1/evaluations/"+id+"/apply", key, map[string]any{}); r.Status != 400 {
 			t.Fatalf("apply without an agent: %d", r.Status)
 		}
 	})
 
 	t.Run("BadInput", func(t *testing.T) {
-		_, otherKey := b.tenantWithKey("other")
-		otherDoc := b.must(202, "POST", "/v1/documents", otherKey, map[string]any{"text": "Other tenant's text."}).json(t)["id"].(string)
+		_, otherKey := b.TenantWithKey("other")
+		otherDoc := b.Must(202, "POST", "/v1/documents", otherKey, map[string]any{"text": "Other tenant's text."}).JSON(t)["id"].(string)
 		rel := func(m map[string]any) []map[string]any { return []map[string]any{m} }
 		many := make([]map[string]any, 10000)
 		for i := range many {
@@ -124,25 +120,25 @@ func TestEvaluations(t *testing.T) {
 			"Twice":             {map[string]any{"queries": queries, "configs": []any{map[string]any{"mode": "sparse"}, map[string]any{"mode": "sparse"}}}, "configs[1]"},
 			"UnknownAgent":      {map[string]any{"queries": queries, "agent_id": "nobody"}, "agent_id"},
 		} {
-			r := b.req("POST", "/v1/evaluations", key, tc.body)
-			if r.Status != 400 || r.code(t) != "validation_failed" || !strings.Contains(string(r.Body), `"`+tc.field+`"`) {
+			r := b.Req("POST", "/v1/evaluations", key, tc.body)
+			if r.Status != 400 || r.Code(t) != "validation_failed" || !strings.Contains(string(r.Body), `"`+tc.field+`"`) {
 				t.Errorf("%s: %d %.300s, want a validation error on %s", name, r.Status, r.Body, tc.field)
 			}
 		}
-		if r := b.req("POST", "/v1/evaluations", key, "not an object"); r.Status != 400 {
+		if r := b.Req("POST", "/v1/evaluations", key, "not an object"); r.Status != 400 {
 			t.Errorf("a string body: %d", r.Status)
 		}
 	})
 
 	t.Run("TenantsSeeOnlyTheirOwn", func(t *testing.T) {
-		_, otherKey := b.tenantWithKey("third")
-		id := b.must(202, "POST", "/v1/evaluations", key, map[string]any{"queries": queries[:1]}).json(t)["id"].(string)
+		_, otherKey := b.TenantWithKey("third")
+		id := b.Must(202, "POST", "/v1/evaluations", key, map[string]any{"queries": queries[:1]}).JSON(t)["id"].(string)
 		b.waitEvaluation(key, id)
-		b.must(404, "GET", "/v1/evaluations/"+id, otherKey, nil)
-		b.must(404, "GET", "/v1/evaluations/not-a-uuid", key, nil)
-		b.must(404, "POST", "/v1/evaluations/"+id+"/apply", otherKey, map[string]any{"agent_id": "eval-bot"})
-		_, readOnly := b.tenantWithKey("readonly", "documents:read")
-		if r := b.req("POST", "/v1/evaluations", readOnly, map[string]any{"queries": queries}); r.Status != 403 {
+		b.Must(404, "GET", "/v1/evaluations/"+id, otherKey, nil)
+		b.Must(404, "GET", "/v1/evaluations/not-a-uuid", key, nil)
+		b.Must(404, "POST", "/v1/evaluations/"+id+"/apply", otherKey, map[string]any{"agent_id": "eval-bot"})
+		_, readOnly := b.TenantWithKey("readonly", "documents:read")
+		if r := b.Req("POST", "/v1/evaluations", readOnly, map[string]any{"queries": queries}); r.Status != 403 {
 			t.Fatalf("without the search scope: %d", r.Status)
 		}
 	})

@@ -62,9 +62,9 @@ func readEvents(t *testing.T, b *testBundle, path, key string) []struct {
 func TestDocumentEvents(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	_, key := b.tenantWithKey("acme")
-	_, keyB := b.tenantWithKey("other")
-	id := b.must(202, "POST", "/v1/documents", key, map[string]any{"text": strings.Repeat("Events follow a document through its stages. ", 200)}).json(t)["id"].(string)
+	_, key := b.TenantWithKey("acme")
+	_, keyB := b.TenantWithKey("other")
+	id := b.Must(202, "POST", "/v1/documents", key, map[string]any{"text": strings.Repeat("Events follow a document through its stages. ", 200)}).JSON(t)["id"].(string)
 
 	events := readEvents(t, b, "/v1/documents/"+id+"/events", key)
 	if len(events) == 0 {
@@ -84,7 +84,7 @@ func TestDocumentEvents(t *testing.T) {
 		t.Fatalf("events of a ready document: %+v", again)
 	}
 	// Another tenant's document is not found; no stream starts.
-	b.must(404, "GET", "/v1/documents/"+id+"/events", keyB, nil)
+	b.Must(404, "GET", "/v1/documents/"+id+"/events", keyB, nil)
 }
 
 // documentQueries counts the queries of the server's pool that name the
@@ -108,7 +108,7 @@ func TestDocumentEventsCostNothingWhileIdle(t *testing.T) {
 	t.Parallel()
 	queries := &documentQueries{}
 	b := setupWith(t, apitest.Options{ConfigurePool: func(c *pgxpool.Config) { c.ConnConfig.Tracer = queries }})
-	tenant, key := b.tenantWithKey("idle")
+	tenant, key := b.TenantWithKey("idle")
 	// A document that stays processing: no job will touch it.
 	var id string
 	err := b.pool.QueryRow(t.Context(), `INSERT INTO documents (id, tenant_id, title, type, size_bytes, sha256, status, stage)

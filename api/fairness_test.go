@@ -24,19 +24,19 @@ import (
 func TestFairIngestion(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	flood, _ := b.tenantWithKey("flood")
-	_, small := b.tenantWithKey("small")
+	flood, _ := b.TenantWithKey("flood")
+	_, small := b.TenantWithKey("small")
 	floodID := uuid.MustParse(flood)
 
 	// Start the extraction children first: a cold one takes seconds under
 	// -race on a busy machine (5.9 s for the flood's first job once, while
 	// the small document then took 91 ms), which is not what this test
 	// measures. Two documents at once, for the two workers' children.
-	_, warm := b.tenantWithKey("warm")
-	w1 := b.upload(warm, "", "w1.txt", []byte("Warming up the first extraction child.")).json(t)["id"].(string)
-	w2 := b.upload(warm, "", "w2.txt", []byte("Warming up the second extraction child.")).json(t)["id"].(string)
-	b.waitDocument(warm, w1)
-	b.waitDocument(warm, w2)
+	_, warm := b.TenantWithKey("warm")
+	w1 := b.Upload(warm, "", "w1.txt", []byte("Warming up the first extraction child.")).JSON(t)["id"].(string)
+	w2 := b.Upload(warm, "", "w2.txt", []byte("Warming up the second extraction child.")).JSON(t)["id"].(string)
+	b.WaitDocument(warm, w1)
+	b.WaitDocument(warm, w2)
 
 	// The flood goes in through the store (a thousand HTTP uploads would
 	// only make the test slower), into the same queue. Its jobs are held
@@ -77,11 +77,11 @@ func TestFairIngestion(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	r := b.upload(small, "", "one.txt", []byte("The small tenant's only document."))
+	r := b.Upload(small, "", "one.txt", []byte("The small tenant's only document."))
 	if r.Status != 202 {
 		t.Fatalf("upload: %d %s", r.Status, r.Body)
 	}
-	d := b.waitDocument(small, r.json(t)["id"].(string))
+	d := b.WaitDocument(small, r.JSON(t)["id"].(string))
 	took := time.Since(start)
 	var left int
 	if err := b.pool.QueryRow(t.Context(), "SELECT count(*) FROM documents WHERE tenant_id = $1 AND status IN ('queued', 'processing')", floodID).Scan(&left); err != nil {

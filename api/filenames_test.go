@@ -36,7 +36,7 @@ func rfc2231(name string) string {
 func TestDocumentFilenames(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	_, key := b.tenantWithKey("acme")
+	_, key := b.TenantWithKey("acme")
 	markdown := func(s string) []byte { return []byte("# " + s + "\n\nSome *text* under a heading.") }
 	long := "x" + strings.Repeat("é", 200)
 	// How a name is sent: as the quoted string a multipart writer makes, as
@@ -78,7 +78,7 @@ func TestDocumentFilenames(t *testing.T) {
 	for i, tc := range cases {
 		var r response
 		if tc.via == asJSON {
-			r = b.req("POST", "/v1/documents", key, map[string]any{"text": string(tc.data), "filename": tc.sent})
+			r = b.Req("POST", "/v1/documents", key, map[string]any{"text": string(tc.data), "filename": tc.sent})
 		} else {
 			var buf bytes.Buffer
 			mw := multipart.NewWriter(&buf)
@@ -94,14 +94,14 @@ func TestDocumentFilenames(t *testing.T) {
 			}
 			fw.Write(tc.data)
 			mw.Close()
-			r = b.req("POST", "/v1/documents?duplicate=allow", key, buf.Bytes(), "Content-Type", mw.FormDataContentType())
+			r = b.Req("POST", "/v1/documents?duplicate=allow", key, buf.Bytes(), "Content-Type", mw.FormDataContentType())
 		}
 		if r.Status != 202 {
 			t.Errorf("%s: upload %d %s", tc.name, r.Status, r.Body)
 			continue
 		}
-		ids[i] = r.json(t)["id"].(string)
-		if got := r.json(t)["type"]; got != tc.wantType {
+		ids[i] = r.JSON(t)["id"].(string)
+		if got := r.JSON(t)["type"]; got != tc.wantType {
 			t.Errorf("%s: type %v, want %s", tc.name, got, tc.wantType)
 		}
 	}
@@ -110,7 +110,7 @@ func TestDocumentFilenames(t *testing.T) {
 		if ids[i] == "" {
 			continue
 		}
-		d := b.waitDocument(key, ids[i])
+		d := b.WaitDocument(key, ids[i])
 		var wantFilename any
 		wantTitle, wantDownload := tc.want, tc.want
 		if tc.want != "" {
@@ -122,7 +122,7 @@ func TestDocumentFilenames(t *testing.T) {
 			t.Errorf("%s: sent %q, stored filename %q, title %q, status %v; want filename %q, title %q, ready",
 				tc.name, tc.sent, d["filename"], d["title"], d["status"], wantFilename, wantTitle)
 		}
-		c := b.must(200, "GET", "/v1/documents/"+ids[i]+"/content", key, nil)
+		c := b.Must(200, "GET", "/v1/documents/"+ids[i]+"/content", key, nil)
 		disp, params, err := mime.ParseMediaType(c.Header.Get("Content-Disposition"))
 		if err != nil || disp != "attachment" || params["filename"] != wantDownload {
 			t.Errorf("%s: Content-Disposition %q (%v), want an attachment named %q", tc.name, c.Header.Get("Content-Disposition"), err, wantDownload)
@@ -131,7 +131,7 @@ func TestDocumentFilenames(t *testing.T) {
 			t.Errorf("%s: content is %d bytes, want the %d uploaded", tc.name, len(c.Body), len(tc.data))
 		}
 	}
-	list := string(b.must(200, "GET", "/v1/documents?limit=200", key, nil).Body)
+	list := string(b.Must(200, "GET", "/v1/documents?limit=200", key, nil).Body)
 	for _, leak := range []string{`..`, `\\`, `C:`, "etc/", `\u0000`} {
 		if strings.Contains(list, leak) {
 			t.Errorf("the document list shows %q of a sent path: %s", leak, list)
@@ -141,7 +141,7 @@ func TestDocumentFilenames(t *testing.T) {
 	if _, err := b.pool.Exec(t.Context(), `UPDATE documents SET filename = '..\..\stored-before.txt' WHERE id = $1`, ids[0]); err != nil {
 		t.Fatal(err)
 	}
-	c := b.must(200, "GET", "/v1/documents/"+ids[0]+"/content", key, nil)
+	c := b.Must(200, "GET", "/v1/documents/"+ids[0]+"/content", key, nil)
 	if _, params, _ := mime.ParseMediaType(c.Header.Get("Content-Disposition")); params["filename"] != "stored-before.txt" {
 		t.Errorf("a path stored before cleaning is served as %q", c.Header.Get("Content-Disposition"))
 	}

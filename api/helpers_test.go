@@ -2,11 +2,7 @@ package api_test
 
 import (
 	"bytes"
-	"encoding/json"
-	"io"
 	"log/slog"
-	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -48,12 +44,13 @@ func (b *syncBuffer) String() string {
 }
 
 type testBundle struct {
-	t      testing.TB
-	url    string
-	pool   *pgxpool.Pool
-	store  *agents.ControlPlane
-	encKey []byte
-	logs   *syncBuffer
+	*apitest.Client // requests, as the test's; Upload checks the spool
+	t               testing.TB
+	url             string
+	pool            *pgxpool.Pool
+	store           *agents.ControlPlane
+	encKey          []byte
+	logs            *syncBuffer
 	// vectors is the embedded vector store the workers index into.
 	vectors *search.Embedded
 	// openai is the embeddings API double, with setupOpenAI.
@@ -63,6 +60,9 @@ type testBundle struct {
 	// spaces are the embedding spaces' indexes.
 	spaces *search.Indexes
 }
+
+// response is what a test reads back.
+type response = apitest.Response
 
 func setup(t testing.TB) *testBundle {
 	t.Helper()
@@ -99,101 +99,10 @@ func setupWith(t testing.TB, o apitest.Options) *testBundle {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	return &testBundle{t: t, url: srv.URL, pool: srv.Pool, store: srv.ControlPlane, encKey: srv.EncryptionKey, logs: logs, vectors: srv.Vectors,
+	c := srv.Client(t)
+	c.SpoolDir = o.UploadSpoolDir
+	return &testBundle{Client: c, t: t, url: srv.URL, pool: srv.Pool, store: srv.ControlPlane, encKey: srv.EncryptionKey, logs: logs, vectors: srv.Vectors,
 		openai: srv.OpenAI, spoolDir: o.UploadSpoolDir, spaces: srv.Indexes}
 }
 
-// response is what a test reads back.
-type response struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
-
-func (r response) json(t testing.TB) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(r.Body, &m); err != nil {
-		t.Fatalf("response is not a JSON object: %v: %s", err, r.Body)
-	}
-	return m
-}
-
-// code returns the problem code of an error response.
-func (r response) code(t testing.TB) string {
-	t.Helper()
-	if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
-		t.Fatalf("error response has Content-Type %q, want application/problem+json: %s", ct, r.Body)
-	}
-	c, _ := r.json(t)["code"].(string)
-	return c
-}
-
-// req sends a request. body may be nil, a string (sent as is) or a value
-// (sent as JSON). headers are name, value pairs.
-func (b *testBundle) req(method, path, token string, body any, headers ...string) response {
-	b.t.Helper()
-	var rd io.Reader
-	switch v := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(v)
-	case []byte:
-		rd = bytes.NewReader(v)
-	default:
-		js, err := json.Marshal(v)
-		if err != nil {
-			b.t.Fatal(err)
-		}
-		rd = bytes.NewReader(js)
-	}
-	r, err := http.NewRequest(method, b.url+path, rd)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	if rd != nil {
-		r.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		r.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		r.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(r)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	return response{Status: resp.StatusCode, Header: resp.Header, Body: data}
-}
-
-// must sends a request and fails the test unless it answers want.
-func (b *testBundle) must(want int, method, path, token string, body any, headers ...string) response {
-	b.t.Helper()
-	r := b.req(method, path, token, body, headers...)
-	if r.Status != want {
-		b.t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.Status, want, r.Body)
-	}
-	return r
-}
-
-// tenantWithKey creates a tenant and a key with the given scopes (nil: the
-// defaults), returning the tenant id and the key.
-func (b *testBundle) tenantWithKey(slug string, scopes ...string) (string, string) {
-	b.t.Helper()
-	tr := b.must(201, "POST", "/v1/tenants", adminToken, map[string]any{"name": "Tenant " + slug, "slug": slug}).json(b.t)
-	id := tr["id"].(string)
-	body := map[string]any{"name": "test"}
-	if scopes != nil {
-		body["scopes"] = scopes
-	}
-	kr := b.must(201, "POST", "/v1/tenants/"+id+"/api-keys", adminToken, body).json(b.t)
-	return id, kr["key"].(string)
-}
-
-var allScopes = []string{"agents:read", "agents:write", "documents:read", "documents:write", "search", "keys:write", "webhooks:write", "embeddings:write"}
+var allScopes = apitest.AllScopes()

@@ -29,7 +29,7 @@ func TestHostileUploads(t *testing.T) {
 	// well within that clock under -race.
 	lim := ingest.Limits{Limits: extract.Limits{MaxTextBytes: 4 << 20, MaxUnzippedBytes: 4 << 20, Timeout: 3 * time.Second}}
 	b := setupWith(t, apitest.Options{Limits: lim})
-	_, key := b.tenantWithKey("hostile")
+	_, key := b.TenantWithKey("hostile")
 
 	// /healthz, every 100ms, from start to end. A server that stops
 	// answering for seconds is broken, whatever the machine's load.
@@ -63,11 +63,11 @@ func TestHostileUploads(t *testing.T) {
 	good := func(i int) {
 		t.Helper()
 		text := fmt.Sprintf("A good document number %d uploaded after a hostile one.", i)
-		r := b.upload(key, "", fmt.Sprintf("good-%d.txt", i), []byte(text))
+		r := b.Upload(key, "", fmt.Sprintf("good-%d.txt", i), []byte(text))
 		if r.Status != 202 {
 			t.Fatalf("good upload: %d %s", r.Status, r.Body)
 		}
-		d := b.waitDocument(key, r.json(t)["id"].(string))
+		d := b.WaitDocument(key, r.JSON(t)["id"].(string))
 		if d["status"] != "ready" {
 			t.Fatalf("the good document after a hostile one: %v %v", d["status"], d["error"])
 		}
@@ -89,12 +89,12 @@ func TestHostileUploads(t *testing.T) {
 	}
 	for i, tc := range cases {
 		start := time.Now()
-		r := b.upload(key, "", tc.file, tc.data)
+		r := b.Upload(key, "", tc.file, tc.data)
 		if r.Status != 202 {
 			t.Errorf("%s: upload answered %d %s", tc.name, r.Status, r.Body)
 			continue
 		}
-		d := b.waitDocument(key, r.json(t)["id"].(string))
+		d := b.WaitDocument(key, r.JSON(t)["id"].(string))
 		status, _ := d["status"].(string)
 		code := ""
 		if e, ok := d["error"].(map[string]any); ok {
@@ -130,7 +130,7 @@ func TestHostileUploads(t *testing.T) {
 func (b *testBundle) chunkText(key, id string) string {
 	b.t.Helper()
 	var out strings.Builder
-	for _, c := range b.must(200, "GET", "/v1/documents/"+id+"/chunks?limit=200", key, nil).json(b.t)["data"].([]any) {
+	for _, c := range b.Must(200, "GET", "/v1/documents/"+id+"/chunks?limit=200", key, nil).JSON(b.t)["data"].([]any) {
 		out.WriteString(c.(map[string]any)["text"].(string))
 	}
 	return out.String()

@@ -9,8 +9,8 @@ import (
 func TestJobDashboard(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	_, key := b.tenantWithKey("acme")
-	b.upload(key, "", "a.txt", []byte("a document to ingest"))
+	_, key := b.TenantWithKey("acme")
+	b.Upload(key, "", "a.txt", []byte("a document to ingest"))
 
 	get := func(path string, auth func(*http.Request), headers ...string) *http.Response {
 		t.Helper()

@@ -1,38 +1,34 @@
 package api_test
 
 import (
+	"fmt"
 	"testing"
-	"time"
 
+	"github.com/ragd/ragd/api/apitest"
 	"github.com/ragd/ragd/search"
 )
 
 func TestReindexTenantJob(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	id, key := b.tenantWithKey("acme")
-	doc := b.must(202, "POST", "/v1/documents", key, map[string]any{"text": "Points can be rebuilt from Postgres at any time."}).json(t)["id"].(string)
-	d := b.waitDocument(key, doc)
+	id, key := b.TenantWithKey("acme")
+	doc := b.Must(202, "POST", "/v1/documents", key, map[string]any{"text": "Points can be rebuilt from Postgres at any time."}).JSON(t)["id"].(string)
+	d := b.WaitDocument(key, doc)
 	tenant := mustUUID(t, id)
 	if err := b.vectors.DeleteTenant(t.Context(), tenant); err != nil { // the points are lost
 		t.Fatal(err)
 	}
-	r := b.must(202, "POST", "/v1/tenants/"+id+"/reindex", adminToken, nil).json(t)
+	r := b.Must(202, "POST", "/v1/tenants/"+id+"/reindex", adminToken, nil).JSON(t)
 	if r["job"] != "reindex_tenant" {
 		t.Fatalf("answer = %v", r)
 	}
 	want := int(d["chunk_count"].(float64))
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	apitest.Eventually(t, fmt.Sprintf("the reindex job to write the %d points", want), func() bool {
 		n, _ := b.vectors.Count(t.Context(), tenant, search.Filter{})
-		if n == want {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d points after the reindex job, want %d", n, want)
-		}
-	}
-	b.must(403, "POST", "/v1/tenants/"+id+"/reindex", key, nil)
-	b.must(404, "POST", "/v1/tenants/0193c6a0-0000-7000-8000-000000000000/reindex", adminToken, nil)
+		return n == want
+	})
+	b.Must(403, "POST", "/v1/tenants/"+id+"/reindex", key, nil)
+	b.Must(404, "POST", "/v1/tenants/0193c6a0-0000-7000-8000-000000000000/reindex", adminToken, nil)
 }
 
 // TestIdempotencyKeysExpire: the periodic expire_idempotency_keys job,
@@ -40,10 +36,10 @@ func TestReindexTenantJob(t *testing.T) {
 func TestIdempotencyKeysExpire(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	_, key := b.tenantWithKey("acme")
-	ct, body := multipartBody(t, "a.txt", []byte("kept and forgotten keys"))
-	b.req("POST", "/v1/documents", key, body, "Content-Type", ct, "Idempotency-Key", "old-key")
-	b.req("POST", "/v1/documents?duplicate=allow", key, body, "Content-Type", ct, "Idempotency-Key", "fresh-key")
+	_, key := b.TenantWithKey("acme")
+	ct, body := apitest.MultipartBody(t, "a.txt", []byte("kept and forgotten keys"))
+	b.Req("POST", "/v1/documents", key, body, "Content-Type", ct, "Idempotency-Key", "old-key")
+	b.Req("POST", "/v1/documents?duplicate=allow", key, body, "Content-Type", ct, "Idempotency-Key", "fresh-key")
 	if _, err := b.pool.Exec(t.Context(), "UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = 'old-key'"); err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +48,7 @@ func TestIdempotencyKeysExpire(t *testing.T) {
 		VALUES ('{}', 'expire_idempotency_keys', 3, 'default', 'available', now())`); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	apitest.Eventually(t, "only fresh-key left", func() bool {
 		var keys []string
 		rows, _ := b.pool.Query(t.Context(), "SELECT key FROM idempotency_keys ORDER BY key")
 		for rows.Next() {
@@ -60,11 +56,6 @@ func TestIdempotencyKeysExpire(t *testing.T) {
 			rows.Scan(&k)
 			keys = append(keys, k)
 		}
-		if len(keys) == 1 && keys[0] == "fresh-key" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("keys left: %v, want only fresh-key", keys)
-		}
-	}
+		return len(keys) == 1 && keys[0] == "fresh-key"
+	})
 }

@@ -3,28 +3,27 @@ package api_test
 import (
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/ragd/ragd/api/apitest"
 )
 
 func TestMetrics(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	_, key := b.tenantWithKey("acme")
-	good := b.must(202, "POST", "/v1/documents", key, map[string]any{"text": "Metrics count what ragd does."}).json(t)["id"].(string)
-	bad := b.upload(key, "", "cut.pdf", []byte("%PDF-1.4\nbroken")).json(t)["id"].(string)
-	b.waitDocument(key, good)
-	b.waitDocument(key, bad)
-	b.must(200, "POST", "/v1/search", key, map[string]any{"query": "what do metrics count"})
+	_, key := b.TenantWithKey("acme")
+	good := b.Must(202, "POST", "/v1/documents", key, map[string]any{"text": "Metrics count what ragd does."}).JSON(t)["id"].(string)
+	bad := b.Upload(key, "", "cut.pdf", []byte("%PDF-1.4\nbroken")).JSON(t)["id"].(string)
+	b.WaitDocument(key, good)
+	b.WaitDocument(key, bad)
+	b.Must(200, "POST", "/v1/search", key, map[string]any{"query": "what do metrics count"})
 
 	// River records a job's completion a moment after the work is done.
 	var body string
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		body = string(b.must(200, "GET", "/metrics", "", nil).Body)
-		if strings.Contains(body, `ragd_jobs{kind="ingest_document",state="completed"} 1`) &&
-			strings.Contains(body, `ragd_jobs{kind="ingest_document",state="cancelled"} 1`) || time.Now().After(deadline) {
-			break
-		}
-	}
+	apitest.Eventually(t, "the ingest jobs' completion and cancellation in /metrics", func() bool {
+		body = string(b.Must(200, "GET", "/metrics", "", nil).Body)
+		return strings.Contains(body, `ragd_jobs{kind="ingest_document",state="completed"} 1`) &&
+			strings.Contains(body, `ragd_jobs{kind="ingest_document",state="cancelled"} 1`)
+	})
 	for _, want := range []string{
 		`ragd_http_requests_total{method="POST",route="POST /v1/documents",status="202"}`,
 		`ragd_http_request_duration_seconds_bucket{method="POST",route="POST /v1/search"`,

@@ -55,11 +55,11 @@ func (b *testBundle) uploadFindable(key string, i int) findableDoc {
 	word := markerWord(i)
 	title := "Field note " + word
 	text := fmt.Sprintf("The %s was seen near the river on day %d, eating leaves with the others.", word, i)
-	id := b.must(202, "POST", "/v1/documents", key, map[string]any{"title": title, "text": text}).json(b.t)["id"].(string)
-	if d := b.waitDocument(key, id); d["status"] != "ready" {
+	id := b.Must(202, "POST", "/v1/documents", key, map[string]any{"title": title, "text": text}).JSON(b.t)["id"].(string)
+	if d := b.WaitDocument(key, id); d["status"] != "ready" {
 		b.t.Fatalf("document %s: %v", id, d)
 	}
-	chunks := b.must(200, "GET", "/v1/documents/"+id+"/chunks", key, nil).json(b.t)["data"].([]any)
+	chunks := b.Must(200, "GET", "/v1/documents/"+id+"/chunks", key, nil).JSON(b.t)["data"].([]any)
 	if len(chunks) != 1 {
 		b.t.Fatalf("document %s has %d chunks, want 1", id, len(chunks))
 	}
@@ -122,17 +122,12 @@ func checkFindable(url, key string, d findableDoc) (space, problem string) {
 // waitMigration polls a migration until its state is want.
 func (b *testBundle) waitMigration(path, want string) map[string]any {
 	b.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		m := b.must(200, "GET", path, adminToken, nil).json(b.t)
-		if m["state"] == want {
-			return m
-		}
-		if time.Now().After(deadline) {
-			b.t.Fatalf("migration still %v after 60s, want %s: %v", m["state"], want, m)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var m map[string]any
+	apitest.Eventually(b.t, "the migration to be "+want, func() bool {
+		m = b.Must(200, "GET", path, adminToken, nil).JSON(b.t)
+		return m["state"] == want
+	})
+	return m
 }
 
 // pointsIn counts a tenant's points in a space's index.
@@ -168,8 +163,8 @@ func TestEmbeddingMigration(t *testing.T) {
 			time.Sleep(150 * time.Millisecond)
 		}
 	})
-	tenantA, keyA := b.tenantWithKey("alpha")
-	tenantB, keyB := b.tenantWithKey("beta")
+	tenantA, keyA := b.TenantWithKey("alpha")
+	tenantB, keyB := b.TenantWithKey("beta")
 	docs := &findables{}
 	for i := range 10 {
 		docs.add(b.uploadFindable(keyA, i))
@@ -178,7 +173,7 @@ func TestEmbeddingMigration(t *testing.T) {
 	base := "/v1/tenants/" + tenantA + "/embedding-migrations"
 
 	// The estimate, and nothing started by it.
-	dry := b.must(200, "POST", base+"?dry_run=true", adminToken, map[string]any{"model": large, "dimensions": 32}).json(t)
+	dry := b.Must(200, "POST", base+"?dry_run=true", adminToken, map[string]any{"model": large, "dimensions": 32}).JSON(t)
 	est := dry["estimate"].(map[string]any)
 	if est["documents"] != 10.0 || est["chunks"] != 10.0 || est["tokens"].(float64) < 10*15 {
 		t.Fatalf("estimate: %v", est)
@@ -189,11 +184,11 @@ func TestEmbeddingMigration(t *testing.T) {
 	if dry["state"] != "dry_run" || dry["from"].(map[string]any)["model"] != small.Model {
 		t.Fatalf("dry run: %v", dry)
 	}
-	if n := len(b.must(200, "GET", base, adminToken, nil).json(t)["data"].([]any)); n != 0 {
+	if n := len(b.Must(200, "GET", base, adminToken, nil).JSON(t)["data"].([]any)); n != 0 {
 		t.Fatalf("a dry run left %d migrations", n)
 	}
 	// A model the provider does not serve is refused at once.
-	if r := b.must(400, "POST", base, adminToken, map[string]any{"model": "missing-model", "dimensions": 32}); !strings.Contains(string(r.Body), "does not exist") {
+	if r := b.Must(400, "POST", base, adminToken, map[string]any{"model": "missing-model", "dimensions": 32}); !strings.Contains(string(r.Body), "does not exist") {
 		t.Fatalf("unknown model: %s", r.Body)
 	}
 
@@ -237,13 +232,13 @@ func TestEmbeddingMigration(t *testing.T) {
 	})
 
 	slow.Store(true)
-	r := b.must(202, "POST", base, adminToken, map[string]any{"model": large, "dimensions": 32, "rollback_window_seconds": 3600})
-	m := r.json(t)
+	r := b.Must(202, "POST", base, adminToken, map[string]any{"model": large, "dimensions": 32, "rollback_window_seconds": 3600})
+	m := r.JSON(t)
 	path := base + "/" + m["id"].(string)
 	if m["state"] != "building" || r.Header.Get("Location") != path {
 		t.Fatalf("created: %v, Location %q", m, r.Header.Get("Location"))
 	}
-	if code := b.must(409, "POST", base, adminToken, map[string]any{"model": large, "dimensions": 48}).code(t); code != "conflict" {
+	if code := b.Must(409, "POST", base, adminToken, map[string]any{"model": large, "dimensions": 48}).Code(t); code != "conflict" {
 		t.Fatalf("second migration: %s", code)
 	}
 	// Uploads while it builds are embedded with both models.
@@ -251,7 +246,7 @@ func TestEmbeddingMigration(t *testing.T) {
 	for i := 10; i < 14; i++ {
 		d := b.uploadFindable(keyA, i)
 		docs.add(d)
-		if b.must(200, "GET", path, adminToken, nil).json(t)["state"] == "building" {
+		if b.Must(200, "GET", path, adminToken, nil).JSON(t)["state"] == "building" {
 			during++
 		}
 	}
@@ -310,7 +305,7 @@ func TestEmbeddingMigration(t *testing.T) {
 
 	// Roll back: search returns to the old index at once, with every
 	// document, and the new index loses the tenant's points.
-	if st := b.must(200, "POST", path+"/rollback", adminToken, nil).json(t)["state"]; st != "rolled_back" {
+	if st := b.Must(200, "POST", path+"/rollback", adminToken, nil).JSON(t)["state"]; st != "rolled_back" {
 		t.Fatalf("rollback: %v", st)
 	}
 	for _, d := range all {
@@ -319,18 +314,18 @@ func TestEmbeddingMigration(t *testing.T) {
 		}
 	}
 	waitFor(t, "the new index to lose the tenant's points", func() bool { return b.pointsIn(big, tenantA) == 0 })
-	if code := b.must(409, "POST", path+"/rollback", adminToken, nil).code(t); code != "conflict" {
+	if code := b.Must(409, "POST", path+"/rollback", adminToken, nil).Code(t); code != "conflict" {
 		t.Fatalf("second rollback: %s", code)
 	}
 
 	// Again, then completed at once: the old index loses the tenant's
 	// points and keeps the other tenant's.
-	path = base + "/" + b.must(202, "POST", base, adminToken, map[string]any{"model": large, "dimensions": 32}).json(t)["id"].(string)
+	path = base + "/" + b.Must(202, "POST", base, adminToken, map[string]any{"model": large, "dimensions": 32}).JSON(t)["id"].(string)
 	b.waitMigration(path, "active")
-	if code := b.must(409, "POST", path+"/cancel", adminToken, nil).code(t); code != "conflict" {
+	if code := b.Must(409, "POST", path+"/cancel", adminToken, nil).Code(t); code != "conflict" {
 		t.Fatalf("cancel of an active migration: %s", code)
 	}
-	if st := b.must(200, "POST", path+"/complete", adminToken, nil).json(t)["state"]; st != "completed" {
+	if st := b.Must(200, "POST", path+"/complete", adminToken, nil).JSON(t)["state"]; st != "completed" {
 		t.Fatalf("complete: %v", st)
 	}
 	waitFor(t, "the old index to lose the tenant's points", func() bool { return b.pointsIn(small, tenantA) == 0 })
@@ -345,7 +340,7 @@ func TestEmbeddingMigration(t *testing.T) {
 
 	// A third, back to the default model: the embedding cache answers for
 	// every text the tenant embedded with it before, so it costs nothing.
-	path = base + "/" + b.must(202, "POST", base, adminToken, map[string]any{"model": small.Model, "dimensions": 64, "rollback_window_seconds": 0}).json(t)["id"].(string)
+	path = base + "/" + b.Must(202, "POST", base, adminToken, map[string]any{"model": small.Model, "dimensions": 64, "rollback_window_seconds": 0}).JSON(t)["id"].(string)
 	back := b.waitMigration(path, "active")
 	if p := back["progress"].(map[string]any); p["embedding_tokens"] != 0.0 || p["cache_hits"] != float64(len(all)) {
 		t.Fatalf("migrating back: %v", p)
@@ -370,13 +365,13 @@ func TestEmbeddingMigration(t *testing.T) {
 			<-release
 		}
 	})
-	path = base + "/" + b.must(202, "POST", base, adminToken, map[string]any{"model": third, "dimensions": 24}).json(t)["id"].(string)
+	path = base + "/" + b.Must(202, "POST", base, adminToken, map[string]any{"model": third, "dimensions": 24}).JSON(t)["id"].(string)
 	select {
 	case <-held:
 	case <-time.After(30 * time.Second):
 		t.Fatal("the build job never asked for an embedding")
 	}
-	if st := b.must(200, "POST", path+"/cancel", adminToken, nil).json(t)["state"]; st != "cancelled" {
+	if st := b.Must(200, "POST", path+"/cancel", adminToken, nil).JSON(t)["state"]; st != "cancelled" {
 		t.Fatalf("cancel: %v", st)
 	}
 	close(release)
@@ -397,7 +392,7 @@ func TestEmbeddingMigration(t *testing.T) {
 		}
 	}
 	var states []string
-	for _, m := range b.must(200, "GET", base, adminToken, nil).json(t)["data"].([]any) {
+	for _, m := range b.Must(200, "GET", base, adminToken, nil).JSON(t)["data"].([]any) {
 		states = append(states, m.(map[string]any)["state"].(string))
 	}
 	if strings.Join(states, ",") != "rolled_back,completed,completed,cancelled" {
@@ -412,13 +407,13 @@ func TestEmbeddingMigrationRequests(t *testing.T) {
 	t.Parallel()
 	offered := search.Space{Model: embedder.LocalModel, Dimensions: 32}
 	b := setupWith(t, apitest.Options{OfferedSpaces: []search.Space{offered}})
-	tenantA, keyA := b.tenantWithKey("alpha", "documents:read", "documents:write", "search", "embeddings:write")
-	_, plain := b.tenantWithKey("beta") // the default scopes
-	_, keyC := b.tenantWithKey("gamma", "embeddings:write", "search")
+	tenantA, keyA := b.TenantWithKey("alpha", "documents:read", "documents:write", "search", "embeddings:write")
+	_, plain := b.TenantWithKey("beta") // the default scopes
+	_, keyC := b.TenantWithKey("gamma", "embeddings:write", "search")
 	b.uploadFindable(keyA, 0)
 	good := map[string]any{"model": offered.Model, "dimensions": 32}
 
-	if code := b.must(403, "POST", "/v1/embedding-migrations", plain, good).code(t); code != "forbidden_scope" {
+	if code := b.Must(403, "POST", "/v1/embedding-migrations", plain, good).Code(t); code != "forbidden_scope" {
 		t.Fatalf("without the scope: %s", code)
 	}
 	for name, body := range map[string]any{
@@ -433,46 +428,46 @@ func TestEmbeddingMigrationRequests(t *testing.T) {
 		"not offered":      map[string]any{"model": offered.Model, "dimensions": 48},
 		"wrong type":       map[string]any{"model": 5, "dimensions": "32"},
 	} {
-		r := b.req("POST", "/v1/embedding-migrations", keyA, body)
+		r := b.Req("POST", "/v1/embedding-migrations", keyA, body)
 		if r.Status != 400 {
 			t.Errorf("%s: status %d: %s", name, r.Status, r.Body)
 		}
 	}
 	for _, raw := range []string{"", "{", "null", `{"model": "` + offered.Model + `", "dimensions": 32, "extra": true}`, strings.Repeat("[", 100000)} {
-		if r := b.req("POST", "/v1/embedding-migrations", keyA, raw); r.Status != 400 && r.Status != 413 {
+		if r := b.Req("POST", "/v1/embedding-migrations", keyA, raw); r.Status != 400 && r.Status != 413 {
 			t.Errorf("body %.20q: status %d: %s", raw, r.Status, r.Body)
 		}
 	}
 	// The admin may choose a space not offered, but the local embedder has
 	// one model.
-	if r := b.req("POST", "/v1/tenants/"+tenantA+"/embedding-migrations", adminToken, map[string]any{"model": "other-model", "dimensions": 32}); r.Status != 400 || !strings.Contains(string(r.Body), "not available") {
+	if r := b.Req("POST", "/v1/tenants/"+tenantA+"/embedding-migrations", adminToken, map[string]any{"model": "other-model", "dimensions": 32}); r.Status != 400 || !strings.Contains(string(r.Body), "not available") {
 		t.Fatalf("a model the server cannot embed with: %d %s", r.Status, r.Body)
 	}
 	for _, p := range []string{"/v1/tenants/" + uuid.NewString() + "/embedding-migrations", "/v1/tenants/not-a-uuid/embedding-migrations"} {
-		b.must(404, "POST", p, adminToken, good)
+		b.Must(404, "POST", p, adminToken, good)
 	}
-	b.must(403, "POST", "/v1/tenants/"+tenantA+"/embedding-migrations", keyA, good)
+	b.Must(403, "POST", "/v1/tenants/"+tenantA+"/embedding-migrations", keyA, good)
 
-	m := b.must(202, "POST", "/v1/embedding-migrations", keyA, good).json(t)
+	m := b.Must(202, "POST", "/v1/embedding-migrations", keyA, good).JSON(t)
 	id := m["id"].(string)
 	if m["created_by"] != "tenant" {
 		t.Fatalf("created_by %v", m["created_by"])
 	}
 	// Another tenant sees nothing of it and cannot touch it.
-	b.must(404, "GET", "/v1/embedding-migrations/"+id, keyC, nil)
-	b.must(404, "POST", "/v1/embedding-migrations/"+id+"/cancel", keyC, nil)
-	if n := len(b.must(200, "GET", "/v1/embedding-migrations", keyC, nil).json(t)["data"].([]any)); n != 0 {
+	b.Must(404, "GET", "/v1/embedding-migrations/"+id, keyC, nil)
+	b.Must(404, "POST", "/v1/embedding-migrations/"+id+"/cancel", keyC, nil)
+	if n := len(b.Must(200, "GET", "/v1/embedding-migrations", keyC, nil).JSON(t)["data"].([]any)); n != 0 {
 		t.Fatalf("tenant C lists %d migrations", n)
 	}
-	b.must(404, "GET", "/v1/embedding-migrations/not-a-uuid", keyA, nil)
-	b.must(200, "GET", "/v1/embedding-migrations/"+id, keyA, nil)
-	b.must(200, "GET", "/v1/embedding-migrations/"+id, adminToken, nil, "Ragd-Tenant", tenantA)
+	b.Must(404, "GET", "/v1/embedding-migrations/not-a-uuid", keyA, nil)
+	b.Must(200, "GET", "/v1/embedding-migrations/"+id, keyA, nil)
+	b.Must(200, "GET", "/v1/embedding-migrations/"+id, adminToken, nil, "Ragd-Tenant", tenantA)
 	b.waitMigration("/v1/tenants/"+tenantA+"/embedding-migrations/"+id, "active")
-	if sp := b.must(200, "POST", "/v1/search", keyA, map[string]any{"query": markerWord(0)}).json(t)["embedding_space"].(map[string]any); sp["dimensions"] != 32.0 {
+	if sp := b.Must(200, "POST", "/v1/search", keyA, map[string]any{"query": markerWord(0)}).JSON(t)["embedding_space"].(map[string]any); sp["dimensions"] != 32.0 {
 		t.Fatalf("searched %v after the cut-over", sp)
 	}
-	b.must(200, "POST", "/v1/embedding-migrations/"+id+"/rollback", keyA, nil)
-	if sp := b.must(200, "POST", "/v1/search", keyA, map[string]any{"query": markerWord(0)}).json(t)["embedding_space"].(map[string]any); sp["dimensions"] != 64.0 {
+	b.Must(200, "POST", "/v1/embedding-migrations/"+id+"/rollback", keyA, nil)
+	if sp := b.Must(200, "POST", "/v1/search", keyA, map[string]any{"query": markerWord(0)}).JSON(t)["embedding_space"].(map[string]any); sp["dimensions"] != 64.0 {
 		t.Fatalf("searched %v after the rollback", sp)
 	}
 }
@@ -499,16 +494,16 @@ func TestEmbeddingMigrationsLeaveWorkersForUploads(t *testing.T) {
 	})
 	defer close(release)
 	for i, slug := range []string{"alpha", "beta"} {
-		tenant, key := b.tenantWithKey(slug)
+		tenant, key := b.TenantWithKey(slug)
 		b.uploadFindable(key, i)
-		b.must(202, "POST", "/v1/tenants/"+tenant+"/embedding-migrations", adminToken, map[string]any{"model": slow, "dimensions": 32})
+		b.Must(202, "POST", "/v1/tenants/"+tenant+"/embedding-migrations", adminToken, map[string]any{"model": slow, "dimensions": 32})
 	}
 	select {
 	case <-held: // a build job is working, and holds its worker
 	case <-time.After(30 * time.Second):
 		t.Fatal("no build job asked for an embedding")
 	}
-	_, key := b.tenantWithKey("gamma")
+	_, key := b.TenantWithKey("gamma")
 	d := b.uploadFindable(key, 2) // fails unless a worker is free for it
 	if _, problem := checkFindable(b.url, key, d); problem != "" {
 		t.Fatal(problem)

@@ -1,54 +1,22 @@
 package api_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	"github.com/ragd/ragd/api/apitest"
-	"github.com/ragd/ragd/console"
-	"github.com/ragd/ragd/oidcauth"
 	"github.com/ragd/ragd/oidcauth/oidctest"
 )
 
-// testAudience is the aud the test server's identity provider tokens carry.
-const testAudience = "ragd-api"
-
 // setupOIDC starts a server that accepts the bearer tokens of an
 // in-process issuer (besides API keys), with o's other options; with
-// withConsole, the console signs in with it too (as client ragd-console,
-// "Test IdP").
+// withConsole, the console signs in with it too.
 func setupOIDC(t testing.TB, o apitest.Options, withConsole ...bool) (*testBundle, *oidctest.Issuer) {
 	t.Helper()
-	iss := oidctest.New(t)
-	// A short refresh interval, so that a rotation is picked up at once.
-	v, err := oidcauth.New(context.Background(), oidcauth.Config{Issuer: iss.URL(), Audience: testAudience, RefreshInterval: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.OIDC = v
-	if len(withConsole) > 0 && withConsole[0] {
-		o.ConsoleOIDC = &console.OIDC{Name: "Test IdP", Issuer: iss.URL(), ClientID: "ragd-console"}
-	}
+	iss := apitest.WithIssuer(t, &o, len(withConsole) > 0 && withConsole[0])
 	b := setupWith(t, o)
-	iss.RegisterClient("ragd-console", b.url+"/console/callback")
+	apitest.RegisterConsole(iss, b.url)
 	return b, iss
-}
-
-// tenantWithOrg creates a tenant mapped to an organisation of the identity
-// provider and returns its id.
-func (b *testBundle) tenantWithOrg(slug, org string) string {
-	b.t.Helper()
-	return b.must(201, "POST", "/v1/tenants", adminToken, map[string]any{"name": "Tenant " + slug, "slug": slug, "clerk_org_id": org}).json(b.t)["id"].(string)
-}
-
-// member is a token of the issuer for sub in org with role.
-func member(iss *oidctest.Issuer, sub, org, role string, extra ...any) string {
-	c := map[string]any{"sub": sub, "org_id": org, "org_role": role, "aud": testAudience}
-	for i := 0; i+1 < len(extra); i += 2 {
-		c[extra[i].(string)] = extra[i+1]
-	}
-	return iss.Sign(c)
 }
 
 // TestIdentityProviderTokens: the API takes the issuer's JWTs as bearer
@@ -57,11 +25,11 @@ func member(iss *oidctest.Issuer, sub, org, role string, extra ...any) string {
 func TestIdentityProviderTokens(t *testing.T) {
 	t.Parallel()
 	b, iss := setupOIDC(t, apitest.Options{})
-	tenant := b.tenantWithOrg("idp-acme", "org_acme")
-	_, key := b.tenantWithKey("idp-keys")
+	tenant := b.TenantWithOrg("idp-acme", "org_acme")
+	_, key := b.TenantWithKey("idp-keys")
 	now := time.Now()
 	claims := func(extra ...any) map[string]any {
-		c := map[string]any{"sub": "user_1", "org_id": "org_acme", "org_role": "org:admin", "aud": testAudience}
+		c := map[string]any{"sub": "user_1", "org_id": "org_acme", "org_role": "org:admin", "aud": apitest.Audience}
 		for i := 0; i+1 < len(extra); i += 2 {
 			c[extra[i].(string)] = extra[i+1]
 		}
@@ -91,55 +59,55 @@ func TestIdentityProviderTokens(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := b.req("GET", "/v1/documents", tc.token, nil)
-			if r.Status != tc.status || (tc.code != "" && r.code(t) != tc.code) {
+			r := b.Req("GET", "/v1/documents", tc.token, nil)
+			if r.Status != tc.status || (tc.code != "" && r.Code(t) != tc.code) {
 				t.Fatalf("status %d %s, want %d %s", r.Status, r.Body, tc.status, tc.code)
 			}
 		})
 	}
 
 	t.Run("MemberReadsAndSearchesButCannotWrite", func(t *testing.T) {
-		tok := member(iss, "user_2", "org_acme", "org:member")
-		b.must(200, "GET", "/v1/documents", tok, nil)
-		b.must(200, "GET", "/v1/agents", tok, nil)
-		b.must(200, "POST", "/v1/search", tok, map[string]any{"query": "anything"})
+		tok := apitest.Member(iss, "user_2", "org_acme", "org:member")
+		b.Must(200, "GET", "/v1/documents", tok, nil)
+		b.Must(200, "GET", "/v1/agents", tok, nil)
+		b.Must(200, "POST", "/v1/search", tok, map[string]any{"query": "anything"})
 		for _, w := range []struct{ method, path string }{{"POST", "/v1/agents"}, {"POST", "/v1/api-keys"}, {"GET", "/v1/api-keys"}} {
-			if r := b.req(w.method, w.path, tok, map[string]any{"name": "x", "model": "m"}); r.Status != 403 || r.code(t) != "forbidden_scope" {
+			if r := b.Req(w.method, w.path, tok, map[string]any{"name": "x", "model": "m"}); r.Status != 403 || r.Code(t) != "forbidden_scope" {
 				t.Errorf("a member's %s %s: %d %s", w.method, w.path, r.Status, r.Body)
 			}
 		}
-		if r := b.upload(tok, "", "a.txt", []byte("a member's upload")); r.Status != 403 {
+		if r := b.Upload(tok, "", "a.txt", []byte("a member's upload")); r.Status != 403 {
 			t.Errorf("a member's upload: %d", r.Status)
 		}
 	})
 
 	t.Run("AdminActsInItsTenant", func(t *testing.T) {
-		tok := member(iss, "user_3", "org_acme", "org:admin")
-		a := b.must(201, "POST", "/v1/agents", tok, map[string]any{"name": "Made with a token", "model": "m"}).json(t)
+		tok := apitest.Member(iss, "user_3", "org_acme", "org:admin")
+		a := b.Must(201, "POST", "/v1/agents", tok, map[string]any{"name": "Made with a token", "model": "m"}).JSON(t)
 		if a["tenant_id"] != tenant {
 			t.Fatalf("the agent went to tenant %v, want %s", a["tenant_id"], tenant)
 		}
 		// Naming another tenant in Ragd-Tenant reaches nothing.
-		other := b.must(200, "GET", "/v1/usage", key, nil).json(t)["tenant_id"].(string)
-		if r := b.req("GET", "/v1/agents", tok, nil, "Ragd-Tenant", other); r.Status != 404 {
+		other := b.Must(200, "GET", "/v1/usage", key, nil).JSON(t)["tenant_id"].(string)
+		if r := b.Req("GET", "/v1/agents", tok, nil, "Ragd-Tenant", other); r.Status != 404 {
 			t.Fatalf("a token naming another tenant: %d", r.Status)
 		}
 	})
 
 	t.Run("KeyRotation", func(t *testing.T) {
 		old := iss.Sign(claims())
-		b.must(200, "GET", "/v1/documents", old, nil)
+		b.Must(200, "GET", "/v1/documents", old, nil)
 		iss.Rotate(false)
 		// A token of the new key names a kid the verifier has not seen: it
 		// fetches the key set again and accepts it; the old key is gone.
-		b.must(200, "GET", "/v1/documents", iss.Sign(claims()), nil)
-		if r := b.req("GET", "/v1/documents", old, nil); r.Status != 401 {
+		b.Must(200, "GET", "/v1/documents", iss.Sign(claims()), nil)
+		if r := b.Req("GET", "/v1/documents", old, nil); r.Status != 401 {
 			t.Fatalf("a token of the removed key: %d", r.Status)
 		}
 	})
 
 	t.Run("APIKeysStillWork", func(t *testing.T) {
-		b.must(200, "GET", "/v1/documents", key, nil)
+		b.Must(200, "GET", "/v1/documents", key, nil)
 	})
 }
 
@@ -149,16 +117,16 @@ func TestIdentityProviderTokens(t *testing.T) {
 func TestIdentityProviderDown(t *testing.T) {
 	t.Parallel()
 	b, iss := setupOIDC(t, apitest.Options{})
-	b.tenantWithOrg("down-acme", "org_acme")
-	_, key := b.tenantWithKey("down-keys")
+	b.TenantWithOrg("down-acme", "org_acme")
+	_, key := b.TenantWithKey("down-keys")
 	iss.Rotate(false)
 	iss.SetDown(true)
-	tok := member(iss, "user_1", "org_acme", "org:admin")
-	r := b.req("GET", "/v1/documents", tok, nil)
-	if r.Status != 503 || r.code(t) != "identity_provider_unavailable" || r.Header.Get("Retry-After") == "" {
+	tok := apitest.Member(iss, "user_1", "org_acme", "org:admin")
+	r := b.Req("GET", "/v1/documents", tok, nil)
+	if r.Status != 503 || r.Code(t) != "identity_provider_unavailable" || r.Header.Get("Retry-After") == "" {
 		t.Fatalf("while the issuer is down: %d %s %v", r.Status, r.Body, r.Header)
 	}
-	b.must(200, "GET", "/v1/documents", key, nil)
+	b.Must(200, "GET", "/v1/documents", key, nil)
 	iss.SetDown(false)
-	b.must(200, "GET", "/v1/documents", tok, nil)
+	b.Must(200, "GET", "/v1/documents", tok, nil)
 }

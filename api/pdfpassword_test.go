@@ -27,46 +27,46 @@ func TestProtectedPDF(t *testing.T) {
 	t.Run("PasswordOpensItAndIsNotKept", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		_, key := b.tenantWithKey("acme")
+		_, key := b.TenantWithKey("acme")
 		pdf := locked(t, "256")
-		r := b.upload(key, "", "statement.pdf", pdf, "password", password)
+		r := b.Upload(key, "", "statement.pdf", pdf, "password", password)
 		if r.Status != 202 {
 			t.Fatalf("upload: %d %s", r.Status, r.Body)
 		}
-		id := r.json(t)["id"].(string)
-		if d := b.waitDocument(key, id); d["status"] != "ready" {
+		id := r.JSON(t)["id"].(string)
+		if d := b.WaitDocument(key, id); d["status"] != "ready" {
 			t.Fatalf("document: %v", d)
 		}
 		if text := b.chunkText(key, id); !strings.Contains(text, "Vectors live in Qdrant") {
 			t.Fatalf("chunks: %q", text)
 		}
 		// The file kept is the one uploaded, still protected.
-		content := b.must(200, "GET", "/v1/documents/"+id+"/content", key, nil)
+		content := b.Must(200, "GET", "/v1/documents/"+id+"/content", key, nil)
 		if !bytes.Equal(content.Body, pdf) {
 			t.Fatal("the stored file is not the uploaded one")
 		}
-		answers := [][]byte{r.Body, b.must(200, "GET", "/v1/documents/"+id, key, nil).Body,
-			b.must(200, "GET", "/v1/documents", key, nil).Body, b.must(200, "GET", "/v1/documents/"+id+"/chunks", key, nil).Body}
+		answers := [][]byte{r.Body, b.Must(200, "GET", "/v1/documents/"+id, key, nil).Body,
+			b.Must(200, "GET", "/v1/documents", key, nil).Body, b.Must(200, "GET", "/v1/documents/"+id+"/chunks", key, nil).Body}
 		b.assertPasswordNowhere(password, answers...)
 	})
 
 	t.Run("MissingThenGivenOnReupload", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		_, key := b.tenantWithKey("acme")
+		_, key := b.TenantWithKey("acme")
 		pdf := locked(t, "128", "--use-aes=y")
-		id := b.upload(key, "", "form.pdf", pdf).json(t)["id"].(string)
-		d := b.waitDocument(key, id)
+		id := b.Upload(key, "", "form.pdf", pdf).JSON(t)["id"].(string)
+		d := b.WaitDocument(key, id)
 		e, _ := d["error"].(map[string]any)
 		if d["status"] != "failed" || e["code"] != "pdf_encrypted" || !strings.Contains(e["message"].(string), "password field") {
 			t.Fatalf("without a password: %v", d)
 		}
 		// The same bytes with the password: the failed document goes again.
-		r := b.upload(key, "", "form.pdf", pdf, "password", password)
-		if r.Status != 200 || r.json(t)["id"] != id {
+		r := b.Upload(key, "", "form.pdf", pdf, "password", password)
+		if r.Status != 200 || r.JSON(t)["id"] != id {
 			t.Fatalf("re-upload: %d %s", r.Status, r.Body)
 		}
-		if d := b.waitDocument(key, id); d["status"] != "ready" || d["content_version"] != float64(2) {
+		if d := b.WaitDocument(key, id); d["status"] != "ready" || d["content_version"] != float64(2) {
 			t.Fatalf("after re-upload with the password: %v", d)
 		}
 		b.assertPasswordNowhere(password, r.Body)
@@ -75,21 +75,21 @@ func TestProtectedPDF(t *testing.T) {
 	t.Run("WrongThenRightOnReindex", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		_, key := b.tenantWithKey("acme")
+		_, key := b.TenantWithKey("acme")
 		pdf := locked(t, "128", "--use-aes=n")
-		id := b.upload(key, "", "old.pdf", pdf, "password", "not it").json(t)["id"].(string)
-		d := b.waitDocument(key, id)
+		id := b.Upload(key, "", "old.pdf", pdf, "password", "not it").JSON(t)["id"].(string)
+		d := b.WaitDocument(key, id)
 		e, _ := d["error"].(map[string]any)
 		if d["status"] != "failed" || e["code"] != "pdf_encrypted" || !strings.Contains(e["message"].(string), "does not open") {
 			t.Fatalf("wrong password: %v", d)
 		}
-		r := b.must(202, "POST", "/v1/documents/"+id+"/reindex", key, map[string]any{"password": password})
-		if d := b.waitDocument(key, id); d["status"] != "ready" {
+		r := b.Must(202, "POST", "/v1/documents/"+id+"/reindex", key, map[string]any{"password": password})
+		if d := b.WaitDocument(key, id); d["status"] != "ready" {
 			t.Fatalf("reindex with the password: %v", d)
 		}
 		// A reindex without a body still works, and needs the password again.
-		b.must(202, "POST", "/v1/documents/"+id+"/reindex", key, nil)
-		if d := b.waitDocument(key, id); d["status"] != "failed" {
+		b.Must(202, "POST", "/v1/documents/"+id+"/reindex", key, nil)
+		if d := b.WaitDocument(key, id); d["status"] != "failed" {
 			t.Fatalf("reindex without the password: %v", d)
 		}
 		b.assertPasswordNowhere(password, r.Body)
@@ -99,9 +99,9 @@ func TestProtectedPDF(t *testing.T) {
 	t.Run("TooLong", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		_, key := b.tenantWithKey("acme")
-		r := b.upload(key, "", "x.pdf", locked(t, "256"), "password", strings.Repeat("p", 1025))
-		if r.Status != 400 || r.code(t) != "validation_failed" {
+		_, key := b.TenantWithKey("acme")
+		r := b.Upload(key, "", "x.pdf", locked(t, "256"), "password", strings.Repeat("p", 1025))
+		if r.Status != 400 || r.Code(t) != "validation_failed" {
 			t.Fatalf("upload: %d %s", r.Status, r.Body)
 		}
 		b.noDocuments()

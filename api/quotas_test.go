@@ -18,19 +18,19 @@ func TestQuotas(t *testing.T) {
 	t.Run("DocumentsRefusedUpFrontUntilOneIsDeleted", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		id, key := b.tenantWithKey("docs-quota")
-		_, other := b.tenantWithKey("no-quota")
-		got := b.must(200, "PATCH", "/v1/tenants/"+id, adminToken, map[string]any{"quotas": map[string]any{"documents": 2}}).json(t)
+		id, key := b.TenantWithKey("docs-quota")
+		_, other := b.TenantWithKey("no-quota")
+		got := b.Must(200, "PATCH", "/v1/tenants/"+id, adminToken, map[string]any{"quotas": map[string]any{"documents": 2}}).JSON(t)
 		if q := got["quotas"].(map[string]any); q["documents"] != 2.0 || q["stored_bytes"] != nil {
 			t.Fatalf("quotas after PATCH: %v", q)
 		}
-		first := b.upload(key, "", "a.txt", []byte("first")).json(t)["id"].(string)
-		b.upload(key, "", "b.txt", []byte("second"))
-		r := b.upload(key, "", "c.txt", []byte("third"))
-		if r.Status != 429 || r.code(t) != "quota_exceeded" || r.Header.Get("Retry-After") != "" {
+		first := b.Upload(key, "", "a.txt", []byte("first")).JSON(t)["id"].(string)
+		b.Upload(key, "", "b.txt", []byte("second"))
+		r := b.Upload(key, "", "c.txt", []byte("third"))
+		if r.Status != 429 || r.Code(t) != "quota_exceeded" || r.Header.Get("Retry-After") != "" {
 			t.Fatalf("third upload: %d %s (Retry-After %q), want 429 quota_exceeded without Retry-After", r.Status, r.Body, r.Header.Get("Retry-After"))
 		}
-		if !strings.Contains(r.json(t)["detail"].(string), "documents") {
+		if !strings.Contains(r.JSON(t)["detail"].(string), "documents") {
 			t.Errorf("the refusal does not name the quota: %s", r.Body)
 		}
 		var n int
@@ -39,21 +39,21 @@ func TestQuotas(t *testing.T) {
 		}
 		// Another tenant is not limited by it.
 		for i := range 3 {
-			if r := b.upload(other, "", fmt.Sprintf("o%d.txt", i), []byte(fmt.Sprint("other ", i))); r.Status != 202 {
+			if r := b.Upload(other, "", fmt.Sprintf("o%d.txt", i), []byte(fmt.Sprint("other ", i))); r.Status != 202 {
 				t.Fatalf("another tenant's upload: %d %s", r.Status, r.Body)
 			}
 		}
-		b.waitDocument(key, first)
-		b.must(202, "DELETE", "/v1/documents/"+first, key, nil)
-		if r := b.upload(key, "", "c.txt", []byte("third")); r.Status != 202 {
+		b.WaitDocument(key, first)
+		b.Must(202, "DELETE", "/v1/documents/"+first, key, nil)
+		if r := b.Upload(key, "", "c.txt", []byte("third")); r.Status != 202 {
 			t.Fatalf("after a delete: %d %s", r.Status, r.Body)
 		}
 		// Back to the default (unlimited here).
-		got = b.must(200, "PATCH", "/v1/tenants/"+id, adminToken, map[string]any{"quotas": map[string]any{"documents": nil}}).json(t)
+		got = b.Must(200, "PATCH", "/v1/tenants/"+id, adminToken, map[string]any{"quotas": map[string]any{"documents": nil}}).JSON(t)
 		if q := got["quotas"].(map[string]any); q["documents"] != nil {
 			t.Fatalf("quotas after null: %v", q)
 		}
-		if r := b.upload(key, "", "d.txt", []byte("fourth")); r.Status != 202 {
+		if r := b.Upload(key, "", "d.txt", []byte("fourth")); r.Status != 202 {
 			t.Fatalf("with the default: %d %s", r.Status, r.Body)
 		}
 	})
@@ -61,16 +61,16 @@ func TestQuotas(t *testing.T) {
 	t.Run("StoredBytes", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		id, key := b.tenantWithKey("bytes-quota")
-		b.must(200, "PATCH", "/v1/tenants/"+id, adminToken, map[string]any{"quotas": map[string]any{"stored_bytes": 100}})
-		if r := b.upload(key, "", "a.txt", []byte(strings.Repeat("a", 60))); r.Status != 202 {
+		id, key := b.TenantWithKey("bytes-quota")
+		b.Must(200, "PATCH", "/v1/tenants/"+id, adminToken, map[string]any{"quotas": map[string]any{"stored_bytes": 100}})
+		if r := b.Upload(key, "", "a.txt", []byte(strings.Repeat("a", 60))); r.Status != 202 {
 			t.Fatalf("first: %d %s", r.Status, r.Body)
 		}
-		r := b.upload(key, "", "b.txt", []byte(strings.Repeat("b", 60)))
-		if r.Status != 429 || r.code(t) != "quota_exceeded" {
+		r := b.Upload(key, "", "b.txt", []byte(strings.Repeat("b", 60)))
+		if r.Status != 429 || r.Code(t) != "quota_exceeded" {
 			t.Fatalf("second: %d %s", r.Status, r.Body)
 		}
-		u := b.must(200, "GET", "/v1/usage", key, nil).json(t)["quotas"].(map[string]any)["stored_bytes"].(map[string]any)
+		u := b.Must(200, "GET", "/v1/usage", key, nil).JSON(t)["quotas"].(map[string]any)["stored_bytes"].(map[string]any)
 		if u["limit"] != 100.0 || u["used"] != 60.0 {
 			t.Fatalf("usage of the stored-bytes quota: %v", u)
 		}
@@ -79,21 +79,21 @@ func TestQuotas(t *testing.T) {
 	t.Run("MonthlyEmbeddingTokensWithRetryAfter", func(t *testing.T) {
 		t.Parallel()
 		b := setupOpenAI(t)
-		id, key := b.tenantWithKey("token-quota")
-		b.must(200, "PATCH", "/v1/tenants/"+id, adminToken, map[string]any{"quotas": map[string]any{"embedding_tokens_per_month": 5}})
-		d := b.waitDocument(key, b.upload(key, "", "a.txt", []byte("Some words that cost more than five tokens to embed, surely.")).json(t)["id"].(string))
+		id, key := b.TenantWithKey("token-quota")
+		b.Must(200, "PATCH", "/v1/tenants/"+id, adminToken, map[string]any{"quotas": map[string]any{"embedding_tokens_per_month": 5}})
+		d := b.WaitDocument(key, b.Upload(key, "", "a.txt", []byte("Some words that cost more than five tokens to embed, surely.")).JSON(t)["id"].(string))
 		if d["status"] != "ready" {
 			t.Fatalf("first document: %v %v", d["status"], d["error"])
 		}
-		r := b.upload(key, "", "b.txt", []byte("another text"))
-		if r.Status != 429 || r.code(t) != "quota_exceeded" {
+		r := b.Upload(key, "", "b.txt", []byte("another text"))
+		if r.Status != 429 || r.Code(t) != "quota_exceeded" {
 			t.Fatalf("over the monthly tokens: %d %s", r.Status, r.Body)
 		}
 		secs, err := strconv.Atoi(r.Header.Get("Retry-After"))
 		if err != nil || secs < 1 || time.Duration(secs)*time.Second > 31*24*time.Hour {
 			t.Fatalf("Retry-After %q: want the seconds until the month resets", r.Header.Get("Retry-After"))
 		}
-		u := b.must(200, "GET", "/v1/tenants/"+id+"/usage", adminToken, nil).json(t)["quotas"].(map[string]any)
+		u := b.Must(200, "GET", "/v1/tenants/"+id+"/usage", adminToken, nil).JSON(t)["quotas"].(map[string]any)
 		if tk := u["embedding_tokens_this_month"].(map[string]any); tk["limit"] != 5.0 || tk["used"].(float64) < 5 {
 			t.Fatalf("usage of the token quota: %v", tk)
 		}
@@ -102,9 +102,9 @@ func TestQuotas(t *testing.T) {
 	t.Run("BadQuotasAreRefused", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		id, _ := b.tenantWithKey("bad-quota")
+		id, _ := b.TenantWithKey("bad-quota")
 		for _, q := range []any{map[string]any{"documents": -1}, map[string]any{"stored_bytes": "many"}, map[string]any{"documents": 1.5}} {
-			if r := b.req("PATCH", "/v1/tenants/"+id, adminToken, map[string]any{"quotas": q}); r.Status != 400 {
+			if r := b.Req("PATCH", "/v1/tenants/"+id, adminToken, map[string]any{"quotas": q}); r.Status != 400 {
 				t.Errorf("quotas %v: %d %s", q, r.Status, r.Body)
 			}
 		}
@@ -113,8 +113,8 @@ func TestQuotas(t *testing.T) {
 	t.Run("TenantsCannotSetTheirOwn", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		id, key := b.tenantWithKey("self-quota")
-		if r := b.req("PATCH", "/v1/tenants/"+id, key, map[string]any{"quotas": map[string]any{"documents": 1000000}}); r.Status != 401 && r.Status != 403 && r.Status != 404 {
+		id, key := b.TenantWithKey("self-quota")
+		if r := b.Req("PATCH", "/v1/tenants/"+id, key, map[string]any{"quotas": map[string]any{"documents": 1000000}}); r.Status != 401 && r.Status != 403 && r.Status != 404 {
 			t.Fatalf("a tenant key changed its own quota: %d %s", r.Status, r.Body)
 		}
 	})
@@ -122,8 +122,8 @@ func TestQuotas(t *testing.T) {
 	t.Run("DocumentTokensBound", func(t *testing.T) {
 		t.Parallel()
 		b := setupWith(t, apitest.Options{Limits: ingest.Limits{Limits: extract.Limits{MaxTextBytes: 4 << 20, Timeout: 30 * time.Second}, MaxTokens: 2000}})
-		_, key := b.tenantWithKey("token-bound")
-		d := b.waitDocument(key, b.upload(key, "", "long.txt", []byte(strings.Repeat("many different words here ", 2000))).json(t)["id"].(string))
+		_, key := b.TenantWithKey("token-bound")
+		d := b.WaitDocument(key, b.Upload(key, "", "long.txt", []byte(strings.Repeat("many different words here ", 2000))).JSON(t)["id"].(string))
 		e, _ := d["error"].(map[string]any)
 		if d["status"] != "failed" || e["code"] != "too_large" || !strings.Contains(e["message"].(string), "tokens") {
 			t.Fatalf("a document over the token bound: %v %v", d["status"], e)

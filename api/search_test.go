@@ -31,12 +31,12 @@ func (b *testBundle) loadCorpus(key string) []string {
 	b.t.Helper()
 	ids := make([]string, len(corpus))
 	for i, d := range corpus {
-		ids[i] = b.must(202, "POST", "/v1/documents", key, map[string]any{
+		ids[i] = b.Must(202, "POST", "/v1/documents", key, map[string]any{
 			"text": d.text, "format": "markdown", "title": d.title, "tags": d.tags, "metadata": d.meta,
-		}).json(b.t)["id"].(string)
+		}).JSON(b.t)["id"].(string)
 	}
 	for _, id := range ids {
-		if d := b.waitDocument(key, id); d["status"] != "ready" {
+		if d := b.WaitDocument(key, id); d["status"] != "ready" {
 			b.t.Fatalf("document %s: %v", id, d)
 		}
 	}
@@ -46,7 +46,7 @@ func (b *testBundle) loadCorpus(key string) []string {
 func hitDocs(t testing.TB, r response) []string {
 	t.Helper()
 	var out []string
-	for _, h := range r.json(t)["data"].([]any) {
+	for _, h := range r.JSON(t)["data"].([]any) {
 		out = append(out, h.(map[string]any)["document_id"].(string))
 	}
 	return out
@@ -55,7 +55,7 @@ func hitDocs(t testing.TB, r response) []string {
 func hitScores(t testing.TB, r response) []float64 {
 	t.Helper()
 	var out []float64
-	for _, h := range r.json(t)["data"].([]any) {
+	for _, h := range r.JSON(t)["data"].([]any) {
 		out = append(out, h.(map[string]any)["score"].(float64))
 	}
 	return out
@@ -64,13 +64,13 @@ func hitScores(t testing.TB, r response) []float64 {
 func TestSearch(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	_, key := b.tenantWithKey("acme")
+	_, key := b.TenantWithKey("acme")
 	ids := b.loadCorpus(key)
 
 	t.Run("RelevanceInEveryMode", func(t *testing.T) {
 		for _, mode := range []string{"hybrid", "dense", "sparse"} {
 			for i, d := range corpus {
-				r := b.must(200, "POST", "/v1/search", key, map[string]any{"query": d.question, "mode": mode, "top_k": 3})
+				r := b.Must(200, "POST", "/v1/search", key, map[string]any{"query": d.question, "mode": mode, "top_k": 3})
 				docs := hitDocs(t, r)
 				found := false
 				for _, id := range docs {
@@ -79,12 +79,12 @@ func TestSearch(t *testing.T) {
 				if !found {
 					t.Errorf("%s: %q did not find %q in the top 3: %s", mode, d.question, d.title, r.Body)
 				}
-				if r.json(t)["mode"] != mode || r.Header.Get("Server-Timing") == "" {
-					t.Fatalf("mode %v, Server-Timing %q", r.json(t)["mode"], r.Header.Get("Server-Timing"))
+				if r.JSON(t)["mode"] != mode || r.Header.Get("Server-Timing") == "" {
+					t.Fatalf("mode %v, Server-Timing %q", r.JSON(t)["mode"], r.Header.Get("Server-Timing"))
 				}
 			}
 		}
-		top := b.must(200, "POST", "/v1/search", key, map[string]any{"query": corpus[0].question}).json(t)["data"].([]any)[0].(map[string]any)
+		top := b.Must(200, "POST", "/v1/search", key, map[string]any{"query": corpus[0].question}).JSON(t)["data"].([]any)[0].(map[string]any)
 		for _, field := range []string{"chunk_id", "document_id", "document_title", "score", "text", "heading_path", "tags", "metadata"} {
 			if _, ok := top[field]; !ok {
 				t.Fatalf("hit lacks %s: %v", field, top)
@@ -98,7 +98,7 @@ func TestSearch(t *testing.T) {
 	t.Run("FiltersNarrowAndIntersect", func(t *testing.T) {
 		q := func(filter map[string]any) []string {
 			// Dense with the local embedder scores every chunk: the filter alone decides.
-			return hitDocs(t, b.must(200, "POST", "/v1/search", key, map[string]any{"query": "policy team days servers", "mode": "dense", "top_k": 50, "filter": filter}))
+			return hitDocs(t, b.Must(200, "POST", "/v1/search", key, map[string]any{"query": "policy team days servers", "mode": "dense", "top_k": 50, "filter": filter}))
 		}
 		set := func(docs []string) string {
 			m := map[string]bool{}
@@ -150,28 +150,28 @@ func TestSearch(t *testing.T) {
 			"HugeWeight":   map[string]any{"query": "x", "weights": map[string]any{"dense": 1e9, "sparse": 1}},
 			"WeightKey":    map[string]any{"query": "x", "weights": map[string]any{"dense": 1, "colbert": 1}},
 		} {
-			r := b.req("POST", "/v1/search", key, body)
-			if r.Status != 400 || r.code(t) != "validation_failed" {
+			r := b.Req("POST", "/v1/search", key, body)
+			if r.Status != 400 || r.Code(t) != "validation_failed" {
 				t.Errorf("%s: %d %s", name, r.Status, r.Body)
 			}
 		}
 		for _, mode := range []string{"hybrid", "dense", "sparse"} {
-			r := b.must(200, "POST", "/v1/search", key, map[string]any{"query": "zyzzyva quokka", "mode": mode, "score_threshold": 0.9})
-			if n := len(r.json(t)["data"].([]any)); n != 0 && mode == "sparse" {
+			r := b.Must(200, "POST", "/v1/search", key, map[string]any{"query": "zyzzyva quokka", "mode": mode, "score_threshold": 0.9})
+			if n := len(r.JSON(t)["data"].([]any)); n != 0 && mode == "sparse" {
 				t.Errorf("%s: a query matching no term found %d hits", mode, n)
 			}
 		}
-		if n := len(b.must(200, "POST", "/v1/search", key, map[string]any{"query": "the and of", "mode": "sparse"}).json(t)["data"].([]any)); n != 0 {
+		if n := len(b.Must(200, "POST", "/v1/search", key, map[string]any{"query": "the and of", "mode": "sparse"}).JSON(t)["data"].([]any)); n != 0 {
 			t.Errorf("stop words found %d hits", n)
 		}
 	})
 
 	t.Run("Fusion", func(t *testing.T) {
 		// The default for the local embedder, said in the answer.
-		r := b.must(200, "POST", "/v1/search", key, map[string]any{"query": corpus[0].question})
-		f, _ := r.json(t)["fusion"].(map[string]any)
+		r := b.Must(200, "POST", "/v1/search", key, map[string]any{"query": corpus[0].question})
+		f, _ := r.JSON(t)["fusion"].(map[string]any)
 		if f["fusion"] != "convex" || f["weights"].(map[string]any)["sparse"] != 0.7 {
-			t.Fatalf("default fusion %v", r.json(t)["fusion"])
+			t.Fatalf("default fusion %v", r.JSON(t)["fusion"])
 		}
 		for _, score := range hitScores(t, r) {
 			if score < 0 || score > 1 {
@@ -179,60 +179,60 @@ func TestSearch(t *testing.T) {
 			}
 		}
 		// Asked for: rrf with the sparse arm alone ranks as sparse does.
-		sparse := hitDocs(t, b.must(200, "POST", "/v1/search", key, map[string]any{"query": corpus[1].question, "mode": "sparse", "top_k": 3}))
-		r = b.must(200, "POST", "/v1/search", key, map[string]any{"query": corpus[1].question, "top_k": 3, "fusion": "rrf", "weights": map[string]any{"dense": 0, "sparse": 1}})
-		if got := hitDocs(t, r); fmt.Sprint(got) != fmt.Sprint(sparse) || r.json(t)["fusion"].(map[string]any)["fusion"] != "rrf" {
+		sparse := hitDocs(t, b.Must(200, "POST", "/v1/search", key, map[string]any{"query": corpus[1].question, "mode": "sparse", "top_k": 3}))
+		r = b.Must(200, "POST", "/v1/search", key, map[string]any{"query": corpus[1].question, "top_k": 3, "fusion": "rrf", "weights": map[string]any{"dense": 0, "sparse": 1}})
+		if got := hitDocs(t, r); fmt.Sprint(got) != fmt.Sprint(sparse) || r.JSON(t)["fusion"].(map[string]any)["fusion"] != "rrf" {
 			t.Fatalf("rrf on the sparse arm alone: %v, sparse %v", got, sparse)
 		}
-		if r := b.must(200, "POST", "/v1/search", key, map[string]any{"query": "x", "mode": "dense"}); r.json(t)["fusion"] != nil {
+		if r := b.Must(200, "POST", "/v1/search", key, map[string]any{"query": "x", "mode": "dense"}); r.JSON(t)["fusion"] != nil {
 			t.Fatalf("a dense search reports a fusion: %s", r.Body)
 		}
 		// An agent's fusion applies to its searches; a bad one is refused.
-		b.must(201, "POST", "/v1/agents", key, map[string]any{"id": "dbsf-bot", "name": "D", "model": "m", "retrieval": map[string]any{"fusion": "dbsf", "weights": map[string]any{"dense": 1, "sparse": 2}}})
-		f = b.must(200, "POST", "/v1/agents/dbsf-bot/search", key, map[string]any{"query": "days"}).json(t)["fusion"].(map[string]any)
+		b.Must(201, "POST", "/v1/agents", key, map[string]any{"id": "dbsf-bot", "name": "D", "model": "m", "retrieval": map[string]any{"fusion": "dbsf", "weights": map[string]any{"dense": 1, "sparse": 2}}})
+		f = b.Must(200, "POST", "/v1/agents/dbsf-bot/search", key, map[string]any{"query": "days"}).JSON(t)["fusion"].(map[string]any)
 		if f["fusion"] != "dbsf" || f["weights"].(map[string]any)["sparse"] != 2.0 {
 			t.Fatalf("agent fusion not applied: %v", f)
 		}
-		if r := b.req("POST", "/v1/agents", key, map[string]any{"id": "bad-fusion", "name": "B", "model": "m", "retrieval": map[string]any{"fusion": "borda"}}); r.Status != 400 {
+		if r := b.Req("POST", "/v1/agents", key, map[string]any{"id": "bad-fusion", "name": "B", "model": "m", "retrieval": map[string]any{"fusion": "borda"}}); r.Status != 400 {
 			t.Fatalf("agent with an unknown fusion: %d %s", r.Status, r.Body)
 		}
 	})
 
 	t.Run("AgentDefaults", func(t *testing.T) {
-		b.must(201, "POST", "/v1/agents", key, map[string]any{"id": "hr-bot", "name": "HR", "model": "m", "retrieval": map[string]any{"top_k": 1, "tags": []string{"hr"}, "mode": "sparse"}})
-		r := b.must(200, "POST", "/v1/agents/hr-bot/search", key, map[string]any{"query": "report phishing emails vacation"})
+		b.Must(201, "POST", "/v1/agents", key, map[string]any{"id": "hr-bot", "name": "HR", "model": "m", "retrieval": map[string]any{"top_k": 1, "tags": []string{"hr"}, "mode": "sparse"}})
+		r := b.Must(200, "POST", "/v1/agents/hr-bot/search", key, map[string]any{"query": "report phishing emails vacation"})
 		docs := hitDocs(t, r)
-		if len(docs) != 1 || (docs[0] != ids[0] && docs[0] != ids[3]) || r.json(t)["mode"] != "sparse" {
+		if len(docs) != 1 || (docs[0] != ids[0] && docs[0] != ids[3]) || r.JSON(t)["mode"] != "sparse" {
 			t.Fatalf("agent defaults not applied: %s", r.Body)
 		}
 		// The request overrides the agent's defaults.
-		if n := len(hitDocs(t, b.must(200, "POST", "/v1/agents/hr-bot/search", key, map[string]any{"query": "days", "top_k": 5, "filter": map[string]any{"tags_any": []string{"finance", "hr"}}}))); n < 2 {
+		if n := len(hitDocs(t, b.Must(200, "POST", "/v1/agents/hr-bot/search", key, map[string]any{"query": "days", "top_k": 5, "filter": map[string]any{"tags_any": []string{"finance", "hr"}}}))); n < 2 {
 			t.Fatalf("overrides not applied: %d hits", n)
 		}
-		b.must(201, "POST", "/v1/agents", key, map[string]any{"id": "no-rag", "name": "N", "model": "m", "retrieval": map[string]any{"enabled": false}})
-		if r := b.must(409, "POST", "/v1/agents/no-rag/search", key, map[string]any{"query": "x"}); r.code(t) != "retrieval_disabled" {
+		b.Must(201, "POST", "/v1/agents", key, map[string]any{"id": "no-rag", "name": "N", "model": "m", "retrieval": map[string]any{"enabled": false}})
+		if r := b.Must(409, "POST", "/v1/agents/no-rag/search", key, map[string]any{"query": "x"}); r.Code(t) != "retrieval_disabled" {
 			t.Fatalf("disabled retrieval: %s", r.Body)
 		}
-		b.must(404, "POST", "/v1/agents/nobody/search", key, map[string]any{"query": "x"})
+		b.Must(404, "POST", "/v1/agents/nobody/search", key, map[string]any{"query": "x"})
 	})
 
 	t.Run("DeletedDocumentVanishesAtOnce", func(t *testing.T) {
-		_, key2 := b.tenantWithKey("other")
-		id := b.must(202, "POST", "/v1/documents", key2, map[string]any{"text": "The aurora borealis glows green over Tromsø."}).json(t)["id"].(string)
-		b.waitDocument(key2, id)
+		_, key2 := b.TenantWithKey("other")
+		id := b.Must(202, "POST", "/v1/documents", key2, map[string]any{"text": "The aurora borealis glows green over Tromsø."}).JSON(t)["id"].(string)
+		b.WaitDocument(key2, id)
 		q := map[string]any{"query": "aurora borealis", "mode": "sparse"}
-		if docs := hitDocs(t, b.must(200, "POST", "/v1/search", key2, q)); len(docs) != 1 {
+		if docs := hitDocs(t, b.Must(200, "POST", "/v1/search", key2, q)); len(docs) != 1 {
 			t.Fatalf("before delete: %v", docs)
 		}
-		b.must(202, "DELETE", "/v1/documents/"+id, key2, nil)
-		if docs := hitDocs(t, b.must(200, "POST", "/v1/search", key2, q)); len(docs) != 0 {
+		b.Must(202, "DELETE", "/v1/documents/"+id, key2, nil)
+		if docs := hitDocs(t, b.Must(200, "POST", "/v1/search", key2, q)); len(docs) != 0 {
 			t.Fatalf("a deleted document is still found: %v", docs)
 		}
 	})
 
 	t.Run("ScopeIsRequired", func(t *testing.T) {
-		_, noSearch := b.tenantWithKey("nosearch", "documents:read")
-		if r := b.req("POST", "/v1/search", noSearch, map[string]any{"query": "x"}); r.Status != 403 {
+		_, noSearch := b.TenantWithKey("nosearch", "documents:read")
+		if r := b.Req("POST", "/v1/search", noSearch, map[string]any{"query": "x"}); r.Status != 403 {
 			t.Fatalf("search without the scope: %d", r.Status)
 		}
 	})
@@ -254,19 +254,19 @@ func TestSearchIsolation(t *testing.T) {
 	}
 	tenants := []*tenant{{docs: map[string]bool{}}, {docs: map[string]bool{}}}
 	for i, tn := range tenants {
-		tn.id, tn.key = b.tenantWithKey(fmt.Sprintf("iso-%d", i), "documents:write", "documents:read", "search")
+		tn.id, tn.key = b.TenantWithKey(fmt.Sprintf("iso-%d", i), "documents:write", "documents:read", "search")
 		var ids []string
 		for range 8 {
 			var text strings.Builder
 			for range 60 {
 				text.WriteString(vocab[r.IntN(len(vocab))] + " ")
 			}
-			id := b.must(202, "POST", "/v1/documents", tn.key, map[string]any{"text": text.String(), "tags": []string{tags[r.IntN(3)]}}).json(t)["id"].(string)
+			id := b.Must(202, "POST", "/v1/documents", tn.key, map[string]any{"text": text.String(), "tags": []string{tags[r.IntN(3)]}}).JSON(t)["id"].(string)
 			ids = append(ids, id)
 			tn.docs[id] = true
 		}
 		for _, id := range ids {
-			b.waitDocument(tn.key, id)
+			b.WaitDocument(tn.key, id)
 		}
 	}
 	docList := func(tn *tenant) []string {
@@ -295,9 +295,9 @@ func TestSearchIsolation(t *testing.T) {
 		body["filter"] = filter
 		var resp response
 		if i%3 == 0 {
-			resp = b.must(200, "POST", "/v1/search", adminToken, body, "Ragd-Tenant", me.id)
+			resp = b.Must(200, "POST", "/v1/search", adminToken, body, "Ragd-Tenant", me.id)
 		} else {
-			resp = b.must(200, "POST", "/v1/search", me.key, body)
+			resp = b.Must(200, "POST", "/v1/search", me.key, body)
 		}
 		for _, id := range hitDocs(t, resp) {
 			if !me.docs[id] {

@@ -11,7 +11,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/ragd/ragd/api/apitest"
 	"github.com/ragd/ragd/ingest"
@@ -105,17 +104,11 @@ func (p *pendingUpload) abort() {
 	<-p.done
 }
 
-// waitFor polls cond until it holds; for states the server shows no
-// signal of, such as a spool file opened or closed.
+// waitFor polls cond until it holds (apitest.Eventually); for states the
+// server shows no signal of, such as a spool file opened or closed.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	apitest.Eventually(t, what, cond)
 }
 
 // spooling reports whether the server has an upload spool file open.
@@ -140,7 +133,7 @@ func TestUploadStreaming(t *testing.T) {
 	t.Run("BytesOutAreBytesIn", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		_, key := b.tenantWithKey("acme")
+		_, key := b.TenantWithKey("acme")
 		type upload struct {
 			name string
 			data []byte
@@ -151,20 +144,20 @@ func TestUploadStreaming(t *testing.T) {
 		// boundaries; and JSON text.
 		for i, size := range []int{1, ingest.BlobPartSize, ingest.BlobPartSize + 1, 2*ingest.BlobPartSize + 12345} {
 			data := textBytes(size, uint64(i))
-			ups = append(ups, upload{fmt.Sprintf("Multipart%d", size), data, b.upload(key, "?duplicate=allow", "f.txt", data)})
+			ups = append(ups, upload{fmt.Sprintf("Multipart%d", size), data, b.Upload(key, "?duplicate=allow", "f.txt", data)})
 		}
 		chunked := textBytes(ingest.BlobPartSize*3/2, 99)
 		p := b.startUpload(key, "chunked.txt")
 		p.write(chunked)
 		ups = append(ups, upload{"MultipartChunked", chunked, p.finish()})
 		text := textBytes(ingest.BlobPartSize+777, 42)
-		ups = append(ups, upload{"JSON", text, b.req("POST", "/v1/documents?duplicate=allow", key, map[string]any{"text": string(text)})})
+		ups = append(ups, upload{"JSON", text, b.Req("POST", "/v1/documents?duplicate=allow", key, map[string]any{"text": string(text)})})
 
 		for _, u := range ups {
 			if u.resp.Status != 202 {
 				t.Fatalf("%s: upload answered %d %s", u.name, u.resp.Status, u.resp.Body)
 			}
-			d := u.resp.json(t)
+			d := u.resp.JSON(t)
 			if d["sha256"] != hexSHA256(u.data) || d["size_bytes"] != float64(len(u.data)) {
 				t.Fatalf("%s: document says sha256 %v, %v bytes; sent %s, %d", u.name, d["sha256"], d["size_bytes"], hexSHA256(u.data), len(u.data))
 			}
@@ -175,7 +168,7 @@ func TestUploadStreaming(t *testing.T) {
 			if want := (len(u.data) + ingest.BlobPartSize - 1) / ingest.BlobPartSize; parts != want {
 				t.Fatalf("%s: %d parts stored, want %d", u.name, parts, want)
 			}
-			content := b.must(200, "GET", "/v1/documents/"+d["id"].(string)+"/content", key, nil)
+			content := b.Must(200, "GET", "/v1/documents/"+d["id"].(string)+"/content", key, nil)
 			if !bytes.Equal(content.Body, u.data) || content.Header.Get("Content-Length") != fmt.Sprint(len(u.data)) {
 				t.Fatalf("%s: download is %d bytes (Content-Length %s), equal %t; sent %d",
 					u.name, len(content.Body), content.Header.Get("Content-Length"), bytes.Equal(content.Body, u.data), len(u.data))
@@ -188,14 +181,14 @@ func TestUploadStreaming(t *testing.T) {
 		// A budget of one upload: a reservation not given back would
 		// refuse the next upload.
 		b := setupWith(t, apitest.Options{MaxUploadBytes: 1 << 20, MaxInflightUploadBytes: 1 << 20})
-		_, key := b.tenantWithKey("acme")
+		_, key := b.TenantWithKey("acme")
 		over := textBytes(1<<20+1, 1)
 		for _, tc := range []struct {
 			name string
 			send func() response
 		}{
-			{"DeclaredLength", func() response { return b.upload(key, "", "big.txt", over) }},
-			{"FarOverDeclaredLength", func() response { return b.upload(key, "", "big.txt", textBytes(3<<20, 2)) }},
+			{"DeclaredLength", func() response { return b.Upload(key, "", "big.txt", over) }},
+			{"FarOverDeclaredLength", func() response { return b.Upload(key, "", "big.txt", textBytes(3<<20, 2)) }},
 			{"Chunked", func() response {
 				p := b.startUpload(key, "big.txt")
 				p.write(over[:1<<19])
@@ -208,20 +201,20 @@ func TestUploadStreaming(t *testing.T) {
 			}},
 		} {
 			r := tc.send()
-			if r.Status != 413 || r.code(t) != "payload_too_large" {
+			if r.Status != 413 || r.Code(t) != "payload_too_large" {
 				t.Fatalf("%s: %d %s, want 413 payload_too_large", tc.name, r.Status, r.Body)
 			}
 			// Freed before the answer, not some time after.
 			ingesttest.NoFilesLeft(t, b.spoolDir)
 			b.noDocuments()
 		}
-		b.must(202, "POST", "/v1/documents", key, map[string]any{"text": "exactly what fits"})
+		b.Must(202, "POST", "/v1/documents", key, map[string]any{"text": "exactly what fits"})
 	})
 
 	t.Run("ClientGoneMidUploadLeavesNothing", func(t *testing.T) {
 		t.Parallel()
 		b := setupWith(t, apitest.Options{MaxUploadBytes: 4 << 20, MaxInflightUploadBytes: 4 << 20})
-		_, key := b.tenantWithKey("acme")
+		_, key := b.TenantWithKey("acme")
 		p := b.startUpload(key, "half.txt")
 		p.write(textBytes(1<<20, 3))
 		waitFor(t, "the server spools the upload", b.spooling)
@@ -233,14 +226,14 @@ func TestUploadStreaming(t *testing.T) {
 		// The handler frees the spool just before the budget, so allow
 		// it a moment; a reservation never returned fails here.
 		waitFor(t, "a new upload is accepted", func() bool {
-			return b.upload(key, "", "next.txt", []byte("the next upload")).Status == 202
+			return b.Upload(key, "", "next.txt", []byte("the next upload")).Status == 202
 		})
 	})
 
 	t.Run("BudgetRefusesWhileFullThenRecovers", func(t *testing.T) {
 		t.Parallel()
 		b := setupWith(t, apitest.Options{MaxUploadBytes: 2 << 20, MaxInflightUploadBytes: 2 << 20})
-		_, key := b.tenantWithKey("acme")
+		_, key := b.TenantWithKey("acme")
 		// Without a Content-Length the first upload reserves the most a
 		// file may be: the whole budget.
 		first := b.startUpload(key, "first.txt")
@@ -248,23 +241,23 @@ func TestUploadStreaming(t *testing.T) {
 		first.write(firstData[:1<<19])
 		waitFor(t, "the first upload is in flight", b.spooling)
 
-		ct, body := multipartBody(t, "second.txt", []byte("small, but no room"))
-		r := b.req("POST", "/v1/documents", key, body, "Content-Type", ct)
-		if r.Status != 503 || r.code(t) != "overloaded" || r.Header.Get("Retry-After") != "5" {
+		ct, body := apitest.MultipartBody(t, "second.txt", []byte("small, but no room"))
+		r := b.Req("POST", "/v1/documents", key, body, "Content-Type", ct)
+		if r.Status != 503 || r.Code(t) != "overloaded" || r.Header.Get("Retry-After") != "5" {
 			t.Fatalf("second upload while the budget is full: %d Retry-After %q %s", r.Status, r.Header.Get("Retry-After"), r.Body)
 		}
-		j := b.req("POST", "/v1/documents", key, map[string]any{"text": "JSON counts too"})
-		if j.Status != 503 || j.code(t) != "overloaded" {
+		j := b.Req("POST", "/v1/documents", key, map[string]any{"text": "JSON counts too"})
+		if j.Status != 503 || j.Code(t) != "overloaded" {
 			t.Fatalf("JSON upload while the budget is full: %d %s", j.Status, j.Body)
 		}
 
 		first.write(firstData[1<<19:])
-		if fr := first.finish(); fr.Status != 202 || fr.json(t)["sha256"] != hexSHA256(firstData) {
+		if fr := first.finish(); fr.Status != 202 || fr.JSON(t)["sha256"] != hexSHA256(firstData) {
 			t.Fatalf("first upload: %d %s", fr.Status, fr.Body)
 		}
 		// The first upload gave its share back before it answered.
-		b.must(202, "POST", "/v1/documents", key, map[string]any{"text": "room again"})
-		if r := b.upload(key, "", "third.txt", textBytes(1000, 5)); r.Status != 202 {
+		b.Must(202, "POST", "/v1/documents", key, map[string]any{"text": "room again"})
+		if r := b.Upload(key, "", "third.txt", textBytes(1000, 5)); r.Status != 202 {
 			t.Fatalf("upload after the first finished: %d %s", r.Status, r.Body)
 		}
 	})

@@ -11,28 +11,28 @@ import (
 func TestUsage(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	idA, keyA := b.tenantWithKey("a")
-	_, keyB := b.tenantWithKey("b")
+	idA, keyA := b.TenantWithKey("a")
+	_, keyB := b.TenantWithKey("b")
 	text := "Usage counts documents, chunks, bytes and searches."
-	id := b.must(202, "POST", "/v1/documents", keyA, map[string]any{"text": text}).json(t)["id"].(string)
-	b.waitDocument(keyA, id)
+	id := b.Must(202, "POST", "/v1/documents", keyA, map[string]any{"text": text}).JSON(t)["id"].(string)
+	b.WaitDocument(keyA, id)
 	for range 3 {
-		b.must(200, "POST", "/v1/search", keyA, map[string]any{"query": "usage"})
+		b.Must(200, "POST", "/v1/search", keyA, map[string]any{"query": "usage"})
 	}
-	u := b.must(200, "GET", "/v1/usage", keyA, nil).json(t)
+	u := b.Must(200, "GET", "/v1/usage", keyA, nil).JSON(t)
 	if u["documents"] != 1.0 || u["chunks"] != 1.0 || u["stored_bytes"] != float64(len(text)) || u["searches"] != 3.0 ||
 		u["documents_by_status"].(map[string]any)["ready"] != 1.0 || u["tenant_id"] != idA {
 		t.Fatalf("usage of A = %v", u)
 	}
-	admin := b.must(200, "GET", "/v1/tenants/"+idA+"/usage", adminToken, nil).json(t)
+	admin := b.Must(200, "GET", "/v1/tenants/"+idA+"/usage", adminToken, nil).JSON(t)
 	if admin["documents"] != 1.0 || admin["searches"] != 3.0 {
 		t.Fatalf("admin view of A's usage = %v", admin)
 	}
-	if ub := b.must(200, "GET", "/v1/usage", keyB, nil).json(t); ub["documents"] != 0.0 || ub["searches"] != 0.0 {
+	if ub := b.Must(200, "GET", "/v1/usage", keyB, nil).JSON(t); ub["documents"] != 0.0 || ub["searches"] != 0.0 {
 		t.Fatalf("B's usage shows A's: %v", ub)
 	}
-	b.must(403, "GET", "/v1/tenants/"+idA+"/usage", keyA, nil)
-	b.must(404, "GET", "/v1/tenants/0193c6a0-0000-7000-8000-000000000000/usage", adminToken, nil)
+	b.Must(403, "GET", "/v1/tenants/"+idA+"/usage", keyA, nil)
+	b.Must(404, "GET", "/v1/tenants/0193c6a0-0000-7000-8000-000000000000/usage", adminToken, nil)
 }
 
 // TestUsageDaily: a tenant's uploads, searches and embedding tokens show
@@ -41,20 +41,20 @@ func TestUsage(t *testing.T) {
 func TestUsageDaily(t *testing.T) {
 	t.Parallel()
 	b := setupOpenAI(t)
-	idA, keyA := b.tenantWithKey("a")
-	idB, keyB := b.tenantWithKey("b")
+	idA, keyA := b.TenantWithKey("a")
+	idB, keyB := b.TenantWithKey("b")
 	today := func() string { return time.Now().UTC().Format(time.DateOnly) }
 	first := today()
 
 	textA := "Daily usage shows what a tenant did today."
-	docA := b.must(202, "POST", "/v1/documents", keyA, map[string]any{"text": textA}).json(t)["id"].(string)
-	b.waitDocument(keyA, docA)
+	docA := b.Must(202, "POST", "/v1/documents", keyA, map[string]any{"text": textA}).JSON(t)["id"].(string)
+	b.WaitDocument(keyA, docA)
 	for range 2 {
-		b.must(200, "POST", "/v1/search", keyA, map[string]any{"query": "daily usage"})
+		b.Must(200, "POST", "/v1/search", keyA, map[string]any{"query": "daily usage"})
 	}
-	b.must(202, "POST", "/v1/documents", keyB, map[string]any{"text": "Tenant B's own, longer document text."})
+	b.Must(202, "POST", "/v1/documents", keyB, map[string]any{"text": "Tenant B's own, longer document text."})
 	for range 5 {
-		b.must(200, "POST", "/v1/search", keyB, map[string]any{"query": "own"})
+		b.Must(200, "POST", "/v1/search", keyB, map[string]any{"query": "own"})
 	}
 
 	// days reads the entries of a daily usage answer, checking that they
@@ -84,14 +84,14 @@ func TestUsageDaily(t *testing.T) {
 		return out.Data
 	}
 
-	a := days(b.must(200, "GET", "/v1/usage/daily", keyA, nil), 30)
-	usageA := b.must(200, "GET", "/v1/usage", keyA, nil).json(t)
+	a := days(b.Must(200, "GET", "/v1/usage/daily", keyA, nil), 30)
+	usageA := b.Must(200, "GET", "/v1/usage", keyA, nil).JSON(t)
 	if todayA := a[29]; first == today() && (todayA["searches"] != 2.0 || todayA["documents_uploaded"] != 1.0 ||
 		todayA["bytes_uploaded"] != float64(len(textA)) || todayA["embedding_tokens"] == 0.0 ||
 		todayA["embedding_tokens"] != usageA["embedding_tokens"]) {
 		t.Fatalf("A's today = %v, want 2 searches, 1 upload of %d bytes and all of A's %v embedding tokens", todayA, len(textA), usageA["embedding_tokens"])
 	}
-	bDays := days(b.must(200, "GET", "/v1/usage/daily?days=1", keyB, nil), 1)
+	bDays := days(b.Must(200, "GET", "/v1/usage/daily?days=1", keyB, nil), 1)
 	if todayB := bDays[0]; first == today() && (todayB["searches"] != 5.0 || todayB["documents_uploaded"] != 1.0 ||
 		todayB["bytes_uploaded"] == float64(len(textA))) {
 		t.Fatalf("B's today = %v, want only B's own usage", todayB)
@@ -99,28 +99,28 @@ func TestUsageDaily(t *testing.T) {
 
 	t.Run("Admin", func(t *testing.T) {
 		t.Parallel()
-		week := days(b.must(200, "GET", "/v1/tenants/"+idA+"/usage/daily?days=7", adminToken, nil), 7)
+		week := days(b.Must(200, "GET", "/v1/tenants/"+idA+"/usage/daily?days=7", adminToken, nil), 7)
 		if !reflect.DeepEqual(week, a[23:]) {
 			t.Fatalf("the admin's week of A = %v, want %v", week, a[23:])
 		}
-		asA := days(b.must(200, "GET", "/v1/usage/daily?days=7", adminToken, nil, "Ragd-Tenant", idA), 7)
+		asA := days(b.Must(200, "GET", "/v1/usage/daily?days=7", adminToken, nil, "Ragd-Tenant", idA), 7)
 		if !reflect.DeepEqual(asA, week) {
 			t.Fatalf("the admin acting for A = %v, want %v", asA, week)
 		}
-		days(b.must(200, "GET", "/v1/tenants/"+idB+"/usage/daily?days=366", adminToken, nil), 366)
-		b.must(404, "GET", "/v1/tenants/0193c6a0-0000-7000-8000-000000000000/usage/daily", adminToken, nil)
+		days(b.Must(200, "GET", "/v1/tenants/"+idB+"/usage/daily?days=366", adminToken, nil), 366)
+		b.Must(404, "GET", "/v1/tenants/0193c6a0-0000-7000-8000-000000000000/usage/daily", adminToken, nil)
 	})
 
 	t.Run("OtherTenantsAreHidden", func(t *testing.T) {
 		t.Parallel()
-		if r := b.req("GET", "/v1/tenants/"+idB+"/usage/daily", keyA, nil); r.Status != 403 || r.code(t) != "forbidden_scope" {
+		if r := b.Req("GET", "/v1/tenants/"+idB+"/usage/daily", keyA, nil); r.Status != 403 || r.Code(t) != "forbidden_scope" {
 			t.Fatalf("A's key on B's daily usage: %d %s", r.Status, r.Body)
 		}
-		if r := b.req("GET", "/v1/usage/daily", keyA, nil, "Ragd-Tenant", idB); r.Status != 404 {
+		if r := b.Req("GET", "/v1/usage/daily", keyA, nil, "Ragd-Tenant", idB); r.Status != 404 {
 			t.Fatalf("A's key naming B: %d %s", r.Status, r.Body)
 		}
-		_, searchOnly := b.tenantWithKey("c", "search")
-		if r := b.req("GET", "/v1/usage/daily", searchOnly, nil); r.Status != 403 || r.code(t) != "forbidden_scope" {
+		_, searchOnly := b.TenantWithKey("c", "search")
+		if r := b.Req("GET", "/v1/usage/daily", searchOnly, nil); r.Status != 403 || r.Code(t) != "forbidden_scope" {
 			t.Fatalf("a key without documents:read: %d %s", r.Status, r.Body)
 		}
 	})
@@ -133,11 +133,11 @@ func TestUsageDaily(t *testing.T) {
 				if strings.HasPrefix(path, "/v1/tenants/") {
 					token = adminToken
 				}
-				r := b.req("GET", path, token, nil)
-				if r.Status != 400 || r.code(t) != "validation_failed" {
+				r := b.Req("GET", path, token, nil)
+				if r.Status != 400 || r.Code(t) != "validation_failed" {
 					t.Fatalf("GET %s: %d %s, want 400 validation_failed", path, r.Status, r.Body)
 				}
-				if msg, _ := r.json(t)["errors"].(map[string]any)["days"].(string); msg == "" {
+				if msg, _ := r.JSON(t)["errors"].(map[string]any)["days"].(string); msg == "" {
 					t.Fatalf("GET %s: no error for days: %s", path, r.Body)
 				}
 			}

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -72,19 +73,14 @@ func (r *receiver) setSecret(s string) {
 // wait waits until a request satisfies ok, and returns all received.
 func (r *receiver) wait(what string, ok func([]received) bool) []received {
 	r.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	var got []received
+	apitest.Eventually(r.t, "the receiver to get "+what, func() bool {
 		r.mu.Lock()
-		got := append([]received(nil), r.got...)
+		got = append([]received(nil), r.got...)
 		r.mu.Unlock()
-		if ok(got) {
-			return got
-		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("the receiver did not get %s; got %+v", what, got)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return ok(got)
+	})
+	return got
 }
 
 func has(typ, subject string, status int) func([]received) bool {
@@ -111,7 +107,7 @@ func (b *testBundle) createWebhook(key, url string, types ...string) (string, st
 	if types == nil {
 		types = webhooks.EventTypes
 	}
-	m := b.must(201, "POST", "/v1/webhooks", key, map[string]any{"url": url, "event_types": types}).json(b.t)
+	m := b.Must(201, "POST", "/v1/webhooks", key, map[string]any{"url": url, "event_types": types}).JSON(b.t)
 	return m["id"].(string), m["secret"].(string)
 }
 
@@ -120,7 +116,7 @@ func (b *testBundle) deliveries(key, webhookID string) []map[string]any {
 	var out struct {
 		Data []map[string]any `json:"data"`
 	}
-	r := b.must(200, "GET", "/v1/webhooks/"+webhookID+"/deliveries", key, nil)
+	r := b.Must(200, "GET", "/v1/webhooks/"+webhookID+"/deliveries", key, nil)
 	if err := json.Unmarshal(r.Body, &out); err != nil {
 		b.t.Fatal(err)
 	}
@@ -131,23 +127,18 @@ func (b *testBundle) deliveries(key, webhookID string) []map[string]any {
 // pending: a receiver hears of a delivery just before it is recorded.
 func (b *testBundle) settled(key, webhookID string, n int) []map[string]any {
 	b.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ds := b.deliveries(key, webhookID)
+	var ds []map[string]any
+	apitest.Eventually(b.t, fmt.Sprintf("%d deliveries, none pending", n), func() bool {
+		ds = b.deliveries(key, webhookID)
 		pending := 0
 		for _, d := range ds {
 			if d["status"] == "pending" {
 				pending++
 			}
 		}
-		if len(ds) == n && pending == 0 {
-			return ds
-		}
-		if time.Now().After(deadline) {
-			b.t.Fatalf("deliveries: %v", ds)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return len(ds) == n && pending == 0
+	})
+	return ds
 }
 
 func TestWebhooks(t *testing.T) {
@@ -156,7 +147,7 @@ func TestWebhooks(t *testing.T) {
 	// Each subtest is a tenant of its own: an endpoint hears of every
 	// document of its tenant.
 	tenant := func(slug string) string {
-		_, key := b.tenantWithKey(slug, allScopes...)
+		_, key := b.TenantWithKey(slug, allScopes...)
 		return key
 	}
 
@@ -166,14 +157,14 @@ func TestWebhooks(t *testing.T) {
 		rcv := newReceiver(t)
 		id, secret := b.createWebhook(key, rcv.srv.URL+"/hook")
 		rcv.setSecret(secret)
-		got := b.must(200, "GET", "/v1/webhooks/"+id, key, nil).json(t)
+		got := b.Must(200, "GET", "/v1/webhooks/"+id, key, nil).JSON(t)
 		if _, ok := got["secret"]; ok || got["enabled"] != true {
 			t.Fatalf("GET shows %v", got)
 		}
-		doc := b.must(202, "POST", "/v1/documents", key, map[string]any{"text": "# Leave\n\nEveryone gets 25 days.", "format": "markdown"}).json(t)
+		doc := b.Must(202, "POST", "/v1/documents", key, map[string]any{"text": "# Leave\n\nEveryone gets 25 days.", "format": "markdown"}).JSON(t)
 		docID := doc["id"].(string)
 		rcv.wait("document.ready", has("document.ready", docID, 200))
-		b.must(202, "DELETE", "/v1/documents/"+docID, key, nil)
+		b.Must(202, "DELETE", "/v1/documents/"+docID, key, nil)
 		all := rcv.wait("document.deleted", has("document.deleted", docID, 200))
 		var order []string
 		for _, g := range all {
@@ -215,11 +206,11 @@ func TestWebhooks(t *testing.T) {
 		rcv := newReceiver(t)
 		_, secret := b.createWebhook(key, rcv.srv.URL, "document.failed")
 		rcv.setSecret(secret)
-		r := b.upload(key, "", "bad.pdf", []byte("%PDF-1.4\nnot really"))
+		r := b.Upload(key, "", "bad.pdf", []byte("%PDF-1.4\nnot really"))
 		if r.Status != 202 {
 			t.Fatalf("upload: %d %s", r.Status, r.Body)
 		}
-		docID := r.json(t)["id"].(string)
+		docID := r.JSON(t)["id"].(string)
 		got := rcv.wait("document.failed", has("document.failed", docID, 200))
 		for _, g := range got {
 			if g.Data["id"] == docID {
@@ -237,7 +228,7 @@ func TestWebhooks(t *testing.T) {
 		rcv := newReceiver(t, 500, 503)
 		id, secret := b.createWebhook(key, rcv.srv.URL, "document.ready")
 		rcv.setSecret(secret)
-		docID := b.must(202, "POST", "/v1/documents", key, map[string]any{"text": "retried"}).json(t)["id"].(string)
+		docID := b.Must(202, "POST", "/v1/documents", key, map[string]any{"text": "retried"}).JSON(t)["id"].(string)
 		rcv.wait("the third attempt", has("document.ready", docID, 200))
 		d := b.settled(key, id, 1)[0]
 		atts := d["attempts"].([]any)
@@ -250,7 +241,7 @@ func TestWebhooks(t *testing.T) {
 				t.Errorf("attempt %d: %v", i+1, a)
 			}
 		}
-		if e := b.must(200, "GET", "/v1/webhooks/"+id, key, nil).json(t); e["failing_since"] != nil || e["enabled"] != true {
+		if e := b.Must(200, "GET", "/v1/webhooks/"+id, key, nil).JSON(t); e["failing_since"] != nil || e["enabled"] != true {
 			t.Errorf("endpoint after a success: %v", e)
 		}
 	})
@@ -261,16 +252,12 @@ func TestWebhooks(t *testing.T) {
 		rcv := newReceiver(t, 500, 500, 500)
 		id, secret := b.createWebhook(key, rcv.srv.URL, "document.ready")
 		rcv.setSecret(secret)
-		docID := b.must(202, "POST", "/v1/documents", key, map[string]any{"text": "refused"}).json(t)["id"].(string)
+		docID := b.Must(202, "POST", "/v1/documents", key, map[string]any{"text": "refused"}).JSON(t)["id"].(string)
 		var e map[string]any
-		deadline := time.Now().Add(30 * time.Second)
-		for e == nil || e["enabled"] != false {
-			if time.Now().After(deadline) {
-				t.Fatalf("endpoint still enabled: %v", e)
-			}
-			time.Sleep(20 * time.Millisecond)
-			e = b.must(200, "GET", "/v1/webhooks/"+id, key, nil).json(t)
-		}
+		apitest.Eventually(t, "the failing endpoint to be disabled", func() bool {
+			e = b.Must(200, "GET", "/v1/webhooks/"+id, key, nil).JSON(t)
+			return e["enabled"] == false
+		})
 		if reason, _ := e["disabled_reason"].(string); reason == "" || e["failing_since"] == nil {
 			t.Fatalf("disabled without a reason: %v", e)
 		}
@@ -279,14 +266,14 @@ func TestWebhooks(t *testing.T) {
 			t.Fatalf("delivery: %v", d)
 		}
 		deliveryID := d["id"].(string)
-		if r := b.req("POST", "/v1/webhooks/"+id+"/deliveries/"+deliveryID+"/retry", key, nil); r.Status != 409 || r.code(t) != "conflict" {
+		if r := b.Req("POST", "/v1/webhooks/"+id+"/deliveries/"+deliveryID+"/retry", key, nil); r.Status != 409 || r.Code(t) != "conflict" {
 			t.Fatalf("retry while disabled: %d %s", r.Status, r.Body)
 		}
-		e = b.must(200, "PATCH", "/v1/webhooks/"+id, key, map[string]any{"enabled": true}).json(t)
+		e = b.Must(200, "PATCH", "/v1/webhooks/"+id, key, map[string]any{"enabled": true}).JSON(t)
 		if e["disabled_reason"] != nil || e["failing_since"] != nil {
 			t.Fatalf("enabled: %v", e)
 		}
-		b.must(202, "POST", "/v1/webhooks/"+id+"/deliveries/"+deliveryID+"/retry", key, nil)
+		b.Must(202, "POST", "/v1/webhooks/"+id+"/deliveries/"+deliveryID+"/retry", key, nil)
 		rcv.wait("the retry", has("document.ready", docID, 200))
 	})
 
@@ -296,17 +283,17 @@ func TestWebhooks(t *testing.T) {
 		rcv := newReceiver(t)
 		_, secret := b.createWebhook(key, rcv.srv.URL, "evaluation.completed")
 		rcv.setSecret(secret)
-		doc := b.must(202, "POST", "/v1/documents", key, map[string]any{"text": "Visitors park in the south lot.", "external_id": "kb-park"}).json(t)
-		b.waitDocument(key, doc["id"].(string))
-		id := b.must(202, "POST", "/v1/evaluations", key, map[string]any{"queries": []map[string]any{
-			{"query": "where do visitors park", "relevant": []map[string]any{{"external_id": "kb-park"}}}}}).json(t)["id"].(string)
+		doc := b.Must(202, "POST", "/v1/documents", key, map[string]any{"text": "Visitors park in the south lot.", "external_id": "kb-park"}).JSON(t)
+		b.WaitDocument(key, doc["id"].(string))
+		id := b.Must(202, "POST", "/v1/evaluations", key, map[string]any{"queries": []map[string]any{
+			{"query": "where do visitors park", "relevant": []map[string]any{{"external_id": "kb-park"}}}}}).JSON(t)["id"].(string)
 		got := rcv.wait("evaluation.completed", has("evaluation.completed", id, 200))
 		for _, g := range got {
 			if g.Data["id"] == id && (g.Data["status"] != "succeeded" || g.Data["best"] == nil || g.Data["results"] != nil) {
 				t.Fatalf("evaluation.completed data: %v", g.Data)
 			}
 		}
-		if e := b.must(200, "GET", "/v1/evaluations/"+id, key, nil).json(t); e["status"] != "succeeded" {
+		if e := b.Must(200, "GET", "/v1/evaluations/"+id, key, nil).JSON(t); e["status"] != "succeeded" {
 			t.Fatalf("evaluation %v", e["status"])
 		}
 	})
@@ -318,12 +305,12 @@ func TestWebhooks(t *testing.T) {
 			"url":         {"url": "ftp://example.com/x", "event_types": []string{"document.ready"}},
 			"event_types": {"url": "https://example.com/x", "event_types": []string{"document.exploded"}},
 		} {
-			r := b.req("POST", "/v1/webhooks", key, body)
-			if r.Status != 400 || r.code(t) != "validation_failed" || r.json(t)["errors"].(map[string]any)[name] == nil {
+			r := b.Req("POST", "/v1/webhooks", key, body)
+			if r.Status != 400 || r.Code(t) != "validation_failed" || r.JSON(t)["errors"].(map[string]any)[name] == nil {
 				t.Errorf("%s: %d %s", name, r.Status, r.Body)
 			}
 		}
-		if r := b.req("PATCH", "/v1/webhooks/00000000-0000-0000-0000-000000000000", key, map[string]any{"enabled": true}); r.Status != 404 {
+		if r := b.Req("PATCH", "/v1/webhooks/00000000-0000-0000-0000-000000000000", key, map[string]any{"enabled": true}); r.Status != 404 {
 			t.Errorf("unknown webhook: %d", r.Status)
 		}
 	})
@@ -332,13 +319,13 @@ func TestWebhooks(t *testing.T) {
 func TestWebhooksIsolationAndScope(t *testing.T) {
 	t.Parallel()
 	b := setupWebhooks(t)
-	_, keyA := b.tenantWithKey("hooks-a", allScopes...)
-	_, keyB := b.tenantWithKey("hooks-b", allScopes...)
-	_, plain := b.tenantWithKey("hooks-c")
+	_, keyA := b.TenantWithKey("hooks-a", allScopes...)
+	_, keyB := b.TenantWithKey("hooks-b", allScopes...)
+	_, plain := b.TenantWithKey("hooks-c")
 	rcv := newReceiver(t)
 	id, secret := b.createWebhook(keyA, rcv.srv.URL, "document.ready")
 	rcv.setSecret(secret)
-	docID := b.must(202, "POST", "/v1/documents", keyA, map[string]any{"text": "a's"}).json(t)["id"].(string)
+	docID := b.Must(202, "POST", "/v1/documents", keyA, map[string]any{"text": "a's"}).JSON(t)["id"].(string)
 	rcv.wait("document.ready", has("document.ready", docID, 200))
 	deliveryID := b.settled(keyA, id, 1)[0]["id"].(string)
 
@@ -348,34 +335,34 @@ func TestWebhooksIsolationAndScope(t *testing.T) {
 		if rt[0] == "PATCH" {
 			body = map[string]any{"enabled": false}
 		}
-		if r := b.req(rt[0], rt[1], keyB, body); r.Status != 404 {
+		if r := b.Req(rt[0], rt[1], keyB, body); r.Status != 404 {
 			t.Errorf("tenant B: %s %s = %d, want 404", rt[0], rt[1], r.Status)
 		}
 	}
-	if r := b.must(200, "GET", "/v1/webhooks", keyB, nil).json(t); len(r["data"].([]any)) != 0 {
+	if r := b.Must(200, "GET", "/v1/webhooks", keyB, nil).JSON(t); len(r["data"].([]any)) != 0 {
 		t.Errorf("tenant B lists %v", r["data"])
 	}
 	// B's own document makes no event for A's endpoint.
-	b.must(202, "POST", "/v1/documents", keyB, map[string]any{"text": "b's"})
-	if r := b.req("GET", "/v1/webhooks", plain, nil); r.Status != 403 || r.code(t) != "forbidden_scope" {
+	b.Must(202, "POST", "/v1/documents", keyB, map[string]any{"text": "b's"})
+	if r := b.Req("GET", "/v1/webhooks", plain, nil); r.Status != 403 || r.Code(t) != "forbidden_scope" {
 		t.Errorf("a default key: %d %s", r.Status, r.Body)
 	}
-	b.must(204, "DELETE", "/v1/webhooks/"+id, keyA, nil)
-	b.must(404, "GET", "/v1/webhooks/"+id, keyA, nil)
+	b.Must(204, "DELETE", "/v1/webhooks/"+id, keyA, nil)
+	b.Must(404, "GET", "/v1/webhooks/"+id, keyA, nil)
 }
 
 func TestWebhooksRefusePrivateAddresses(t *testing.T) {
 	t.Parallel()
 	b := setupWith(t, apitest.Options{})
-	_, key := b.tenantWithKey("hooks-ssrf", allScopes...)
+	_, key := b.TenantWithKey("hooks-ssrf", allScopes...)
 	for _, u := range []string{"http://127.0.0.1/x", "http://10.0.0.1/x", "http://169.254.169.254/latest/meta-data", "http://[::1]:8080/",
 		"http://localhost:9000/", "http://[::ffff:10.1.2.3]/", "https://192.168.0.10/"} {
-		r := b.req("POST", "/v1/webhooks", key, map[string]any{"url": u, "event_types": []string{"document.ready"}})
-		if r.Status != 400 || r.code(t) != "validation_failed" {
+		r := b.Req("POST", "/v1/webhooks", key, map[string]any{"url": u, "event_types": []string{"document.ready"}})
+		if r.Status != 400 || r.Code(t) != "validation_failed" {
 			t.Errorf("%s: %d %s", u, r.Status, r.Body)
 		}
 	}
-	b.must(201, "POST", "/v1/webhooks", key, map[string]any{"url": "https://hooks.example.com/ragd", "event_types": []string{"document.ready"}})
+	b.Must(201, "POST", "/v1/webhooks", key, map[string]any{"url": "https://hooks.example.com/ragd", "event_types": []string{"document.ready"}})
 }
 
 // TestWebhooksKeepADocumentsOrderThroughRetries: a document's deletion
@@ -384,13 +371,13 @@ func TestWebhooksRefusePrivateAddresses(t *testing.T) {
 func TestWebhooksKeepADocumentsOrderThroughRetries(t *testing.T) {
 	t.Parallel()
 	b := setupWith(t, apitest.Options{Webhooks: webhooks.Config{AllowPrivate: true, Retries: []time.Duration{500 * time.Millisecond, 500 * time.Millisecond}}})
-	_, key := b.tenantWithKey("hooks-ordered", allScopes...)
+	_, key := b.TenantWithKey("hooks-ordered", allScopes...)
 	rcv := newReceiver(t, 500)
 	_, secret := b.createWebhook(key, rcv.srv.URL, "document.ready", "document.deleted")
 	rcv.setSecret(secret)
-	docID := b.must(202, "POST", "/v1/documents", key, map[string]any{"text": "soon gone"}).json(t)["id"].(string)
+	docID := b.Must(202, "POST", "/v1/documents", key, map[string]any{"text": "soon gone"}).JSON(t)["id"].(string)
 	rcv.wait("the failed first attempt", has("document.ready", docID, 500))
-	b.must(202, "DELETE", "/v1/documents/"+docID, key, nil)
+	b.Must(202, "DELETE", "/v1/documents/"+docID, key, nil)
 	got := rcv.wait("document.deleted", has("document.deleted", docID, 200))
 	var seq []string
 	for _, g := range got {

@@ -34,7 +34,9 @@ func setupSupervisor(t *testing.T, workers int) *supervisorBundle {
 		t.Fatal(err)
 	}
 	sup := &supervisor{pool: pool, id: newClientID(), workers: workers, log: slog.New(slog.DiscardHandler),
-		t: SupervisorTimings{DeadAfter: 2 * time.Second, Ahead: 1}.withDefaults()}
+		// The dead processes' heartbeats are a minute old or more; the
+		// live one's stays alive through any stall of a busy machine.
+		t: SupervisorTimings{DeadAfter: 30 * time.Second, Ahead: 1}.withDefaults()}
 	if err := sup.register(t.Context()); err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,9 @@
-package api_test
+package console_test
 
 import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,32 +19,6 @@ import (
 // bashManual is a real PDF (the bash manual page, 87 pages, from Debian's
 // bash-doc, which make test installs).
 const bashManual = "/usr/share/doc/bash-doc/bash.pdf"
-
-// chromiumAllocator starts headless Chromium for the test (make test
-// installs Debian's chromium).
-func chromiumAllocator(t *testing.T) context.Context {
-	t.Helper()
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("chromium is missing: install Debian's chromium (make test does)")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true),
-		chromedp.WindowSize(1280, 900), chromedp.UserDataDir(t.TempDir()),
-	)
-	alloc, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
-	// Start the browser in a first tab: people get their own browser
-	// contexts (profiles) in it.
-	browser, cancelBrowser := chromedp.NewContext(alloc)
-	t.Cleanup(cancelBrowser)
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return browser
-}
 
 // person is one browser profile (its own cookies) with one tab.
 type person struct {
@@ -165,10 +138,10 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("%s is missing: install Debian's bash-doc (make test does)", bashManual)
 	}
 	b, iss := setupOIDC(t, apitest.Options{}, true)
-	b.tenantWithOrg("browser-a", "org_a")
+	b.TenantWithOrg("browser-a", "org_a")
 	iss.SetLogin(map[string]any{"sub": "user_ada", "email": "ada@a.example", "org_id": "org_a", "org_role": "org:admin"})
-	_, keyB := b.tenantWithKey("browser-b", allScopes...)
-	alloc := chromiumAllocator(t)
+	_, keyB := b.TenantWithKey("browser-b", allScopes...)
+	alloc := apitest.Chromium(t)
 	a := newPerson(t, alloc)
 	checkNames := func(page string) {
 		t.Helper()
@@ -263,13 +236,13 @@ func TestConsoleInBrowser(t *testing.T) {
 	if !strings.HasPrefix(newKey, "ragd_sk_") {
 		t.Fatalf("new key shown as %q", newKey)
 	}
-	b.must(200, "GET", "/v1/documents", newKey, nil)
+	b.Must(200, "GET", "/v1/documents", newKey, nil)
 	checkNames("keys")
 	a.screenshot("keys")
 	a.eval(`window.confirm = (m) => { window.asked = m; return true }; ""`)
 	a.do(30*time.Second, chromedp.Click(chromedp.CSS(`button[aria-label="Revoke chat runtime"]`)),
 		chromedp.WaitVisible(chromedp.Search(`//td[contains(., "revoked")]`)))
-	if b.req("GET", "/v1/documents", newKey, nil).Status != 401 {
+	if b.Req("GET", "/v1/documents", newKey, nil).Status != 401 {
 		t.Error("the revoked key still works")
 	}
 

@@ -1,4 +1,4 @@
-package api_test
+package console_test
 
 import (
 	"bytes"
@@ -107,10 +107,10 @@ func (b *testBundle) signIn(key string) *visitor {
 func TestConsole(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	_, keyA := b.tenantWithKey("console-a", allScopes...)
-	_, keyB := b.tenantWithKey("console-b")
-	docA := b.upload(keyA, "", "alpha.txt", []byte("the alpha handbook says vacation is 25 days")).json(t)["id"].(string)
-	b.waitDocument(keyA, docA)
+	_, keyA := b.TenantWithKey("console-a", allScopes...)
+	_, keyB := b.TenantWithKey("console-b")
+	docA := b.Upload(keyA, "", "alpha.txt", []byte("the alpha handbook says vacation is 25 days")).JSON(t)["id"].(string)
+	b.WaitDocument(keyA, docA)
 
 	t.Run("RedirectsToSignIn", func(t *testing.T) {
 		v := &visitor{b: b}
@@ -205,7 +205,7 @@ func TestConsole(t *testing.T) {
 		if r.Status != http.StatusNotFound {
 			t.Fatalf("B deleting A's document: %d", r.Status)
 		}
-		b.must(200, "GET", "/v1/documents/"+docA, keyA, nil)
+		b.Must(200, "GET", "/v1/documents/"+docA, keyA, nil)
 	})
 
 	t.Run("ChangesNeedTheCSRFToken", func(t *testing.T) {
@@ -221,7 +221,7 @@ func TestConsole(t *testing.T) {
 			t.Fatalf("cross-site form with the token: %d", r.Status)
 		}
 		// The API takes the session cookie too, with the same rules.
-		if r := v.do("POST", "/v1/documents/"+docA+"/reindex", nil); r.Status != http.StatusForbidden || r.code(t) != "csrf_failed" {
+		if r := v.do("POST", "/v1/documents/"+docA+"/reindex", nil); r.Status != http.StatusForbidden || r.Code(t) != "csrf_failed" {
 			t.Fatalf("API change with the cookie and no token: %d %s", r.Status, r.Body)
 		}
 		if r := v.do("GET", "/v1/documents/"+docA, nil); r.Status != 200 {
@@ -230,7 +230,7 @@ func TestConsole(t *testing.T) {
 		if r := v.post("/console/documents/"+docA+"/reindex", url.Values{"csrf_token": {token}}); r.Status != http.StatusSeeOther {
 			t.Fatalf("reindex with the token: %d %.300s", r.Status, r.Body)
 		}
-		b.waitDocument(keyA, docA)
+		b.WaitDocument(keyA, docA)
 	})
 
 	t.Run("JobDashboardStillAsksForTheAdminToken", func(t *testing.T) {
@@ -253,10 +253,10 @@ func TestConsole(t *testing.T) {
 	})
 
 	t.Run("RevokingTheKeyEndsItsSessions", func(t *testing.T) {
-		_, key := b.tenantWithKey("console-revoke", allScopes...)
+		_, key := b.TenantWithKey("console-revoke", allScopes...)
 		v := b.signIn(key)
-		id := b.must(200, "GET", "/v1/api-keys", key, nil).json(t)["data"].([]any)[0].(map[string]any)["id"].(string)
-		b.must(204, "DELETE", "/v1/api-keys/"+id, key, nil)
+		id := b.Must(200, "GET", "/v1/api-keys", key, nil).JSON(t)["data"].([]any)[0].(map[string]any)["id"].(string)
+		b.Must(204, "DELETE", "/v1/api-keys/"+id, key, nil)
 		if r := v.get("/console/documents"); r.Status != http.StatusSeeOther {
 			t.Fatalf("a revoked key's session still reads pages: %d", r.Status)
 		}
@@ -321,13 +321,13 @@ func TestConsole(t *testing.T) {
 		if strings.Contains(page, "<script>alert") || strings.Contains(page, "<img src=x") || !strings.Contains(page, "&lt;script&gt;") {
 			t.Errorf("the agents page does not escape names: %.2000s", page)
 		}
-		if n := len(b.must(200, "GET", "/v1/agents", keyA, nil).json(t)["data"].([]any)); n != 1 {
+		if n := len(b.Must(200, "GET", "/v1/agents", keyA, nil).JSON(t)["data"].([]any)); n != 1 {
 			t.Errorf("%d agents after one save and failed or dry runs, want 1", n)
 		}
 	})
 
 	t.Run("AMemberKeyCannotWrite", func(t *testing.T) {
-		_, key := b.tenantWithKey("console-reader", "documents:read", "agents:read", "search")
+		_, key := b.TenantWithKey("console-reader", "documents:read", "agents:read", "search")
 		v := b.signIn(key)
 		page := string(v.get("/console/documents").Body)
 		if strings.Contains(page, `id="upload"`) {
@@ -374,7 +374,7 @@ func (v *visitor) oidcSignIn(next string, tamper func(*url.URL)) response {
 func TestConsoleSignInWithIdentityProvider(t *testing.T) {
 	t.Parallel()
 	b, iss := setupOIDC(t, apitest.Options{}, true)
-	b.tenantWithOrg("sso-acme", "org_acme")
+	b.TenantWithOrg("sso-acme", "org_acme")
 	login := func(role, org string) {
 		iss.SetLogin(map[string]any{"sub": "user_" + role, "email": role + "@acme.example", "org_id": org, "org_role": role})
 	}
@@ -399,7 +399,7 @@ func TestConsoleSignInWithIdentityProvider(t *testing.T) {
 	})
 
 	t.Run("RemappingTheTenantEndsTheSession", func(t *testing.T) {
-		tenant := b.tenantWithOrg("sso-remap", "org_remap")
+		tenant := b.TenantWithOrg("sso-remap", "org_remap")
 		login("org:admin", "org_remap")
 		v := &visitor{b: b}
 		if r := v.oidcSignIn("/console/documents", nil); v.session == "" {
@@ -408,7 +408,7 @@ func TestConsoleSignInWithIdentityProvider(t *testing.T) {
 		if r := v.get("/console/documents"); r.Status != 200 {
 			t.Fatalf("before: %d", r.Status)
 		}
-		b.must(200, "PATCH", "/v1/tenants/"+tenant, adminToken, map[string]any{"clerk_org_id": "org_elsewhere"})
+		b.Must(200, "PATCH", "/v1/tenants/"+tenant, adminToken, map[string]any{"clerk_org_id": "org_elsewhere"})
 		if r := v.get("/console/documents"); r.Status != http.StatusSeeOther {
 			t.Fatalf("a session from an organisation the tenant no longer maps: %d", r.Status)
 		}
@@ -562,21 +562,21 @@ func formValues(t *testing.T, page []byte, id string) url.Values {
 func TestConsoleEditsAgent(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	_, key := b.tenantWithKey("editor", allScopes...)
-	agent := fullAgent("support-bot")
+	_, key := b.TenantWithKey("editor", allScopes...)
+	agent := apitest.FullAgent("support-bot")
 	// A prompt of several lines that starts with one, and a schema with an
 	// integer beyond float64's exact range: both must come back as they were.
 	agent["system_prompt"] = "\nYou answer from the handbook.\n\nCite the page."
 	agent["output_schema"] = map[string]any{"type": "object", "properties": map[string]any{"n": map[string]any{"type": "integer", "maximum": json.Number("9007199254740993")}}}
-	b.must(201, "POST", "/v1/agents", key, agent)
-	before := b.must(200, "GET", "/v1/agents/support-bot", key, nil).json(t)
+	b.Must(201, "POST", "/v1/agents", key, agent)
+	before := b.Must(200, "GET", "/v1/agents/support-bot", key, nil).JSON(t)
 	v := b.signIn(key)
 
 	page := v.get("/console/agents/support-bot/edit")
 	if page.Status != 200 {
 		t.Fatalf("edit page: %d", page.Status)
 	}
-	for _, s := range plaintextSecrets {
+	for _, s := range apitest.FullAgentSecrets {
 		if strings.Contains(string(page.Body), s) {
 			t.Fatalf("the editor shows the secret %q", s)
 		}
@@ -589,11 +589,11 @@ func TestConsoleEditsAgent(t *testing.T) {
 	if r := v.post("/console/agents/support-bot/edit", form); r.Status != http.StatusSeeOther {
 		t.Fatalf("save: %d %.800s", r.Status, r.Body)
 	}
-	after := b.must(200, "GET", "/v1/agents/support-bot", key, nil).json(t)
+	after := b.Must(200, "GET", "/v1/agents/support-bot", key, nil).JSON(t)
 	if after["name"] != "Support Bot, renamed" || after["version"].(float64) != 2 {
 		t.Fatalf("after saving: %v", after)
 	}
-	if !strings.Contains(string(b.must(200, "GET", "/v1/agents/support-bot", key, nil).Body), "9007199254740993") {
+	if !strings.Contains(string(b.Must(200, "GET", "/v1/agents/support-bot", key, nil).Body), "9007199254740993") {
 		t.Error("the schema's large integer changed on the way through the editor")
 	}
 	for _, field := range []string{"langfuse", "mcp_servers", "retrieval", "output_schema", "temperature", "system_prompt", "model"} {
