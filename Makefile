@@ -38,20 +38,21 @@ eval:
 	$(GO) run ./scripts/evalman $(EVALFLAGS)
 
 # Scores HTML main-content extraction against pages with known main
-# content (mozilla/readability's test pages: <page>/source.html and
-# <page>/expected.html). Not part of `make test`: the pages live outside
-# the repository. V=1 lists every page, worst first.
-HTML_DEVDATA ?= /work/shared/devdata/html
+# content (HTML_DEVDATA: a folder of <page>/source.html and
+# <page>/expected.html, as mozilla/readability's test pages). Not part of
+# `make test`: the pages live outside the repository. V=1 lists every
+# page, worst first.
 eval-html:
+	@test -n "$(HTML_DEVDATA)" || { echo "make eval-html HTML_DEVDATA=<folder of <page>/source.html and expected.html>"; exit 2; }
 	$(GO) run ./scripts/evalhtml -dir $(HTML_DEVDATA) $(if $(V),-v)
 
-# Issue 11's performance table, each figure beside its baseline from the
-# same run (scripts/bench.sh; about an hour; ONLY="chunker smalldocs" for
-# some). Not part of `make test`.
+# The main performance table (BENCHMARKS.md), each figure beside its
+# baseline from the same run (scripts/bench.sh; about an hour;
+# ONLY="chunker smalldocs" for some). Not part of `make test`.
 bench:
 	@scripts/bench.sh
 
-# The README's console screenshots, taken by the console's browser test
+# The console's screenshots (docs/console.md), taken by the console's browser test
 # (headless Chromium) into docs/console/.
 screenshots:
 	@scripts/test-deps.sh

@@ -18,10 +18,11 @@ import (
 // TestErrorCodesAreDocumented fails when the error codes clients match on
 // and their documentation part: a problem code (a code* constant of
 // problem.go) or a document failure code (a Code* constant of
-// extract/errors.go or ingest/errors.go) added, removed or renamed without the README's tables
-// and openapi.json following, or the other way round; a code written as a
-// literal instead of a constant; a constant nothing uses; and a README
-// status that is not the one the code answers with.
+// extract/errors.go or ingest/errors.go) added, removed or renamed without
+// the tables of docs/api.md and openapi.json following, or the other way
+// round; a code written as a literal instead of a constant; a constant
+// nothing uses; and a documented status that is not the one the code
+// answers with.
 func TestErrorCodesAreDocumented(t *testing.T) {
 	t.Parallel()
 	api := parseDir(t, ".")
@@ -29,7 +30,7 @@ func TestErrorCodesAreDocumented(t *testing.T) {
 	problemCodes := constants(t, api, "problem.go", "code")
 	docCodes := constants(t, extract, "errors.go", "Code")
 	maps.Copy(docCodes, constants(t, ingest, "errors.go", "Code"))
-	readme, err := os.ReadFile("../README.md")
+	readme, err := os.ReadFile("../docs/api.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,17 +67,17 @@ func TestErrorCodesAreDocumented(t *testing.T) {
 		}
 	})
 
-	t.Run("README", func(t *testing.T) {
+	t.Run("Documented", func(t *testing.T) {
 		t.Parallel()
 		statuses := codeStatuses(t, api, problemCodes)
 		documented := readmeTable(t, string(readme), "| problem `code` |")
-		compareSets(t, "README's problem codes", keys(documented), values(problemCodes))
+		compareSets(t, "docs/api.md's problem codes", keys(documented), values(problemCodes))
 		for code, cells := range documented {
 			if want := statuses[code]; len(want) > 0 && cells[0] != strings.Join(want, ", ") {
-				t.Errorf("README: %s is answered with status %s, not %s", code, strings.Join(want, ", "), cells[0])
+				t.Errorf("docs/api.md: %s is answered with status %s, not %s", code, strings.Join(want, ", "), cells[0])
 			}
 		}
-		compareSets(t, "README's document failure codes",
+		compareSets(t, "docs/api.md's document failure codes",
 			keys(readmeTable(t, string(readme), "| document `error.code` |")), values(docCodes))
 	})
 
@@ -268,7 +269,7 @@ func readmeTable(t *testing.T, readme, header string) map[string][]string {
 	lines := strings.Split(readme, "\n")
 	start := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(strings.TrimSpace(l), header) })
 	if start < 0 {
-		t.Fatalf("README has no table headed %q", header)
+		t.Fatalf("docs/api.md has no table headed %q", header)
 	}
 	out := map[string][]string{}
 	for _, l := range lines[start+2:] {
@@ -282,7 +283,7 @@ func readmeTable(t *testing.T, readme, header string) map[string][]string {
 		}
 		code := strings.Trim(cells[0], "`")
 		if _, dup := out[code]; dup {
-			t.Errorf("README: %s is listed twice", code)
+			t.Errorf("docs/api.md: %s is listed twice", code)
 		}
 		out[code] = cells[1:]
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 // Stable problem codes. Clients match on these, never on titles or details.
-// Every code the API writes is one of these; the README's table and
+// Every code the API writes is one of these; docs/api.md's table and
 // openapi.json's Problem schema list each (TestErrorCodesAreDocumented).
 const (
 	codeInvalidJSON                 = "invalid_json"

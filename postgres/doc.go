@@ -1,5 +1,5 @@
 // Package postgres owns ragd's connection pool and schema: versioned SQL
-// migrations embedded in the binary, applied by Migrate together with
+// migrations embedded in the binary, applied by MigrateSchema together with
 // River's own migrations under one advisory lock, so that several nodes
 // starting at once migrate exactly once, and refused when an applied one
 // has changed or the database is newer than the binary. CheckSchema is

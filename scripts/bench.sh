@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Reproduces the figures of issue 11's table (BENCHMARKS.md, "Issue 11 in
-# one table"), each against its baseline in the same run, one after the
+# Reproduces the figures of the main performance table (BENCHMARKS.md,
+# "Ingestion and search in one table"), each against its baseline in the
+# same run, one after the
 # other (they would disturb each other's timings), saving each raw output
 # under OUT (default ./bench-out). About an hour on a 2-core machine:
 #

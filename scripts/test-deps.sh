@@ -3,7 +3,7 @@
 # poppler's pdftotext (the reference for PDF text), qpdf (encrypts test
 # PDFs), bash-doc (real manuals as PDFs, one with object streams),
 # Chromium (the job dashboard's browser test), and curl and jq (the
-# README's commands, run by cmd/ragctl's tests). Debian's packages;
+# README's and docs' commands, run by cmd/ragctl's tests). Debian's packages;
 # idempotent.
 set -euo pipefail
 missing=()

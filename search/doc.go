@@ -1,8 +1,8 @@
 // Package search is ragd's retrieval: the vector store and the searches
 // tenants make against it.
 //
-// VectorStore is the vector store interface, with two implementations that pass
-// the same conformance suite (storetest): Qdrant (one collection for all
+// VectorStore is the vector store interface, with two implementations that
+// pass the same conformance suite (storetest): Qdrant (one collection for all
 // tenants, tenant_id indexed with is_tenant, rate limits returned as
 // *RateLimitError) and Embedded, an in-memory store persisted as an
 // fsynced, checksummed log in a directory that one process at a time may
@@ -11,7 +11,7 @@
 // annMinPoints points, an exact scan below it and for selective filters
 // (hnsw.go, quant.go, the AVX2 kernels in dot_amd64.s), posting lists
 // searched with MaxScore for sparse ones; the indexes are rebuilt from
-// the log at start. Every Store method takes the tenant id and
+// the log at start. Every VectorStore method takes the tenant id and
 // touches only that tenant's points; the store is derived from Postgres and
 // can be rebuilt from it.
 //
@@ -23,4 +23,10 @@
 // filters. It embeds the query through a small cache of that tenant's own
 // queries and keeps only hits of documents that may be shown, at their
 // completely indexed version, with what a chatbot needs to cite them.
+//
+// Each embedding space (a model at a dimension count, Space) has an index
+// of its own: its embedder and its store. Indexes holds the server's
+// default and opens the others on first use; a routed Searcher asks its
+// Router (package spaces) which space a tenant's searches use, at each
+// search.
 package search

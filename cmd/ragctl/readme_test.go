@@ -22,9 +22,14 @@ import (
 	"github.com/ragd/ragd/extract/extracttest"
 )
 
-// TestREADMECommands runs every ragctl and curl command of README.md's sh
-// blocks, in order, as printed, against a real server: a README example
-// that stops working fails here. The commands see:
+// docFiles are the files whose sh blocks TestREADMECommands runs, in this
+// order (later ones use what the README's "Try it" made: $ADMIN, $TENANT,
+// $KEY), from the repository's root.
+var docFiles = []string{"README.md", "docs/api.md", "docs/operations.md", "docs/console.md", "docs/configuration.md"}
+
+// TestREADMECommands runs every ragctl and curl command of the sh blocks of
+// README.md and the docs (docFiles), in order, as printed, against a real
+// server: an example that stops working fails here. The commands see:
 //   - localhost:8080 rewritten to the test server, and RAGD_URL set to it
 //     (ragctl's default is that same localhost:8080);
 //   - ADMIN, the admin token (the README has the reader paste it);
@@ -51,17 +56,19 @@ func TestREADMECommands(t *testing.T) {
 			t.Fatalf("the README's commands need %s (scripts/test-deps.sh installs it)", tool)
 		}
 	}
-	text, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
+	rm := readme{Files: map[string]string{}}
+	for _, name := range docFiles {
+		text, err := os.ReadFile(filepath.Join("../..", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rm.parse(name, string(text)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	rm, err := parseREADME(string(text))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, section := range []string{"Try it", "Quotas", "Operations"} {
-		if !slices.ContainsFunc(rm.Commands, func(c readmeCommand) bool { return c.Section == section }) {
-			t.Fatalf("no command found in README section %q: the extraction is broken", section)
+	for _, want := range []struct{ file, section string }{{"README.md", "Try it"}, {"docs/api.md", "Quotas"}, {"docs/operations.md", "Operations"}} {
+		if !slices.ContainsFunc(rm.Commands, func(c readmeCommand) bool { return c.File == want.file && c.Section == want.section }) {
+			t.Fatalf("no command found in %s, section %q: the extraction is broken", want.file, want.section)
 		}
 	}
 	for _, s := range rm.Skipped {
@@ -106,15 +113,15 @@ func TestREADMECommands(t *testing.T) {
 		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 			code = ee.ExitCode()
 		} else if err != nil {
-			t.Fatalf("README.md:%d: %v", c.Line, err)
+			t.Fatalf("%s: %v", c.Where(), err)
 		}
 		if code != c.Exit {
-			t.Fatalf("README.md:%d: exit %d, want %d\n%s\nstdout:\n%s\nstderr:\n%s", c.Line, code, c.Exit, c.Text, stdout.String(), stderr.String())
+			t.Fatalf("%s: exit %d, want %d\n%s\nstdout:\n%s\nstderr:\n%s", c.Where(), code, c.Exit, c.Text, stdout.String(), stderr.String())
 		}
 		if err := c.checkOutput(stdout.String()); err != nil {
-			t.Fatalf("README.md:%d: %v\n%s\nstdout:\n%s\nstderr:\n%s", c.Line, err, c.Text, stdout.String(), stderr.String())
+			t.Fatalf("%s: %v\n%s\nstdout:\n%s\nstderr:\n%s", c.Where(), err, c.Text, stdout.String(), stderr.String())
 		}
-		t.Logf("README.md:%d ok in %v: %.100q", c.Line, time.Since(began).Round(time.Millisecond), stdout.String())
+		t.Logf("%s ok in %v: %.100q", c.Where(), time.Since(began).Round(time.Millisecond), stdout.String())
 	}
 	t.Logf("%d commands in %v", len(rm.Commands), time.Since(start).Round(time.Millisecond))
 }
@@ -192,21 +199,22 @@ func writeREADMEFiles(t *testing.T, dir string, fromREADME map[string]string) {
 	}
 }
 
-// readme is what the test takes from README.md.
+// readme is what the test takes from the README and the docs.
 type readme struct {
 	Commands []readmeCommand
 	// Skipped are the lines of sh blocks that are not run: make, comments,
 	// values the reader fills in (ADMIN=...).
 	Skipped []string
-	// Files are the README's blocks that start with a "# NAME" comment
-	// naming a file (agent.yaml).
+	// Files are the blocks that start with a "# NAME" comment naming a
+	// file (agent.yaml).
 	Files map[string]string
 }
 
 // readmeCommand is one command of an sh block.
 type readmeCommand struct {
+	File    string // the file it is in (README.md, docs/api.md)
 	Section string // the ## heading it is under
-	Line    int    // its first line in README.md
+	Line    int    // its first line in File
 	Text    string // as bash reads it, continuation lines included
 	Kind    string // "ragctl", "curl", or "assign" (NAME=$(...), export NAME=$X)
 	Words   []string
@@ -224,10 +232,19 @@ var (
 	uploadDone  = regexp.MustCompile(`^[1-9]\d* ready, 0 failed\n`)
 )
 
-// parseREADME collects the commands of the sh blocks and the files the
-// README prints.
+// Where is the command's file and line.
+func (c readmeCommand) Where() string { return fmt.Sprintf("%s:%d", c.File, c.Line) }
+
+// parseREADME collects the commands of the sh blocks and the files that
+// README.md prints.
 func parseREADME(text string) (readme, error) {
 	rm := readme{Files: map[string]string{}}
+	return rm, rm.parse("README.md", text)
+}
+
+// parse adds the commands of the sh blocks and the files that the
+// document file, named name, prints.
+func (rm *readme) parse(name, text string) error {
 	lines := strings.Split(text, "\n")
 	section := ""
 	for i := 0; i < len(lines); i++ {
@@ -245,7 +262,7 @@ func parseREADME(text string) (readme, error) {
 			block = append(block, strings.TrimPrefix(lines[i], indent))
 		}
 		if i == len(lines) {
-			return rm, fmt.Errorf("README.md:%d: the block never ends", open+1)
+			return fmt.Errorf("%s:%d: the block never ends", name, open+1)
 		}
 		if len(block) > 0 {
 			if f := fileHeader.FindStringSubmatch(block[0]); f != nil {
@@ -256,17 +273,17 @@ func parseREADME(text string) (readme, error) {
 		if lang != "sh" {
 			continue
 		}
-		if err := rm.addBlock(section, open+2, block); err != nil {
-			return rm, err
+		if err := rm.addBlock(name, section, open+2, block); err != nil {
+			return err
 		}
 	}
-	return rm, nil
+	return nil
 }
 
 // addBlock joins the block's lines into commands (a line continues while
 // it ends in a backslash or leaves a quote or $( open) and keeps those to
 // run.
-func (rm *readme) addBlock(section string, firstLine int, block []string) error {
+func (rm *readme) addBlock(file, section string, firstLine int, block []string) error {
 	for i := 0; i < len(block); i++ {
 		start, text := i, block[i]
 		sc := scanShell(text)
@@ -276,15 +293,15 @@ func (rm *readme) addBlock(section string, firstLine int, block []string) error 
 			sc = scanShell(text)
 		}
 		if !sc.complete {
-			return fmt.Errorf("README.md:%d: the command never ends: %s", firstLine+start, text)
+			return fmt.Errorf("%s:%d: the command never ends: %s", file, firstLine+start, text)
 		}
-		c := readmeCommand{Section: section, Line: firstLine + start, Text: text, Words: sc.words, Stages: sc.stages}
+		c := readmeCommand{File: file, Section: section, Line: firstLine + start, Text: text, Words: sc.words, Stages: sc.stages}
 		if m := exitsN.FindStringSubmatch(sc.comment); m != nil {
 			c.Exit, _ = strconv.Atoi(m[1])
 		}
 		if !c.classify() {
 			if strings.TrimSpace(text) != "" && !strings.HasPrefix(strings.TrimSpace(text), "#") {
-				rm.Skipped = append(rm.Skipped, fmt.Sprintf("README.md:%d: %s", c.Line, text))
+				rm.Skipped = append(rm.Skipped, fmt.Sprintf("%s: %s", c.Where(), text))
 			}
 			continue
 		}

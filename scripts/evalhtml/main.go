@@ -3,7 +3,7 @@
 // mozilla/readability: each subfolder holds source.html (the raw page)
 // and expected.html (its article).
 //
-//	go run ./scripts/evalhtml -dir /work/shared/devdata/html        # or: make eval-html
+//	go run ./scripts/evalhtml -dir pages/     # or: make eval-html HTML_DEVDATA=pages/
 //	go run ./scripts/evalhtml -dir ... -v                             # every page, worst first
 //
 // Each page's source.html goes through extract.Extract (TypeHTML, default
