@@ -94,10 +94,11 @@ func BenchmarkChunking(b *testing.B) {
 
 // BenchmarkBPELongRuns is the time TestBPELongRuns does not assert: BPE on
 // one piece of 64 KiB, 256 KiB and 1 MiB of a repeated letter and of
-// random letters. Linear merging keeps ns/op in step with the length
-// (4x, then 4x); merged at O(n²) each step would cost 16x.
+// random letters, beside the tokenizer library counting the same text (up
+// to 256 KiB). Linear merging keeps ns/op in step with the length (4x,
+// then 4x); merged at O(n²) each step would cost 16x.
 func BenchmarkBPELongRuns(b *testing.B) {
-	bpe := cl100k(b)
+	bpe, lib := cl100k(b), library()
 	r := rand.New(rand.NewPCG(3, 3))
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	letters := make([]byte, 1<<20)
@@ -110,6 +111,17 @@ func BenchmarkBPELongRuns(b *testing.B) {
 				b.SetBytes(int64(size))
 				for b.Loop() {
 					bpe.Count(text)
+				}
+			})
+			if size > 256<<10 {
+				continue
+			}
+			b.Run(fmt.Sprintf("%s/%dKiB/Library", name, size>>10), func(b *testing.B) {
+				b.SetBytes(int64(size))
+				for b.Loop() {
+					if _, err := lib.Count(text); err != nil {
+						b.Fatal(err)
+					}
 				}
 			})
 		}
