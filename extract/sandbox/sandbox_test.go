@@ -240,9 +240,12 @@ func TestSandboxContainsFatalParsers(t *testing.T) {
 // would use it up in half the time).
 func TestSandboxCPULimitCountsThreads(t *testing.T) {
 	t.Parallel()
-	lim := extract.Limits{Timeout: 3 * time.Second, Parallel: 2}
-	if cpu := lim.WithDefaults().CPU; cpu != 6*time.Second {
-		t.Fatalf("default CPU limit %s, want 6s", cpu)
+	// 2.4 s on two threads: 4.8 s of processor time, over a limit of the
+	// timeout alone (4 s) and under twice it; 1.6 s inside the clock,
+	// against a loaded machine's delays.
+	lim := extract.Limits{Timeout: 4 * time.Second, Parallel: 2}
+	if cpu := lim.WithDefaults().CPU; cpu != 8*time.Second {
+		t.Fatalf("default CPU limit %s, want 8s", cpu)
 	}
 	if cpu := (extract.Limits{Timeout: 3 * time.Second, Parallel: 2, CPU: time.Second}).WithDefaults().CPU; cpu != time.Second {
 		t.Fatalf("a CPU limit given became %s", cpu)
