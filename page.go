@@ -21,6 +21,30 @@ type Page struct {
 	After *Cursor
 }
 
+// Size is how many items the page holds: Limit, or DefaultPageLimit when
+// Limit is not set, and never more than MaxPageLimit.
+func (p Page) Size() int {
+	if p.Limit <= 0 {
+		return DefaultPageLimit
+	}
+	return min(p.Limit, MaxPageLimit)
+}
+
+// Key returns the keyset arguments of "after the cursor" for a list
+// ordered by (created_at, id::text): the cursor's time and id, or start
+// and "" when there is no cursor (the zero time for an oldest-first list,
+// EndOfTime for a newest-first one).
+func (p Page) Key(start time.Time) (time.Time, string) {
+	if p.After == nil {
+		return start, ""
+	}
+	return p.After.Time, p.After.ID
+}
+
+// EndOfTime sorts after every creation time: where a newest-first list
+// starts.
+var EndOfTime = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // Cursor is the position of the last item of a page: its creation time and
 // id. It travels to clients as an opaque string.
 type Cursor struct {

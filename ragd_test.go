@@ -34,6 +34,22 @@ func TestTrimPage(t *testing.T) {
 	}
 }
 
+func TestPageArguments(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ limit, size int }{{0, DefaultPageLimit}, {-3, DefaultPageLimit}, {1, 1}, {MaxPageLimit, MaxPageLimit}, {MaxPageLimit + 1, MaxPageLimit}} {
+		if got := (Page{Limit: c.limit}).Size(); got != c.size {
+			t.Errorf("Page{Limit: %d}.Size() = %d, want %d", c.limit, got, c.size)
+		}
+	}
+	if at, id := (Page{}).Key(EndOfTime); !at.Equal(EndOfTime) || id != "" {
+		t.Errorf("no cursor: Key = %v %q, want the start", at, id)
+	}
+	c := Cursor{Time: time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC), ID: "x"}
+	if at, id := (Page{After: &c}).Key(EndOfTime); !at.Equal(c.Time) || id != "x" {
+		t.Errorf("cursor: Key = %v %q, want the cursor's", at, id)
+	}
+}
+
 func TestOptional(t *testing.T) {
 	t.Parallel()
 	var v struct {

@@ -72,22 +72,6 @@ func agentIDTaken() error {
 	return &ragd.ConflictError{Field: "id", Message: "the tenant already has an agent with this id"}
 }
 
-func pageLimit(p ragd.Page) int {
-	if p.Limit <= 0 {
-		return ragd.DefaultPageLimit
-	}
-	return min(p.Limit, ragd.MaxPageLimit)
-}
-
-// afterArgs returns the keyset arguments for "after the cursor": a time and
-// an id that sort before everything when there is no cursor.
-func afterArgs(p ragd.Page) (time.Time, string) {
-	if p.After == nil {
-		return time.Time{}, ""
-	}
-	return p.After.Time, p.After.ID
-}
-
 // ---- tenants ----
 
 const tenantColumns = "id, name, slug, clerk_org_id, settings, quota_documents, quota_stored_bytes, quota_embedding_tokens, created_at, updated_at"
@@ -149,8 +133,8 @@ func (s *ControlPlane) GetTenantBySlug(ctx context.Context, slug string) (Tenant
 
 // ListTenants returns a page of tenants, oldest first.
 func (s *ControlPlane) ListTenants(ctx context.Context, p ragd.Page) ([]Tenant, *ragd.Cursor, error) {
-	limit := pageLimit(p)
-	at, id := afterArgs(p)
+	limit := p.Size()
+	at, id := p.Key(time.Time{})
 	rows, err := s.pool.Query(ctx, `
 		SELECT `+tenantColumns+` FROM tenants
 		WHERE (created_at, id::text) > ($1, $2)
@@ -248,8 +232,8 @@ func (s *ControlPlane) CreateKey(ctx context.Context, tenantID uuid.UUID, in Key
 
 // ListKeys returns a page of the tenant's keys, revoked ones included.
 func (s *ControlPlane) ListKeys(ctx context.Context, tenantID uuid.UUID, p ragd.Page) ([]APIKey, *ragd.Cursor, error) {
-	limit := pageLimit(p)
-	at, id := afterArgs(p)
+	limit := p.Size()
+	at, id := p.Key(time.Time{})
 	rows, err := s.pool.Query(ctx, `
 		SELECT `+keyColumns+` FROM api_keys
 		WHERE tenant_id = $1 AND (created_at, id::text) > ($2, $3)
@@ -523,8 +507,8 @@ func (s *ControlPlane) AgentExists(ctx context.Context, tenantID uuid.UUID, agen
 
 // ListAgents returns a page of the tenant's agents, oldest first.
 func (s *ControlPlane) ListAgents(ctx context.Context, tenantID uuid.UUID, p ragd.Page) ([]Agent, *ragd.Cursor, error) {
-	limit := pageLimit(p)
-	at, id := afterArgs(p)
+	limit := p.Size()
+	at, id := p.Key(time.Time{})
 	rows, err := s.pool.Query(ctx, `
 		SELECT `+agentColumns+` FROM agents
 		WHERE tenant_id = $1 AND (created_at, id) > ($2, $3)

@@ -414,20 +414,12 @@ type Filter struct {
 // List returns a page of the tenant's documents, oldest first (or newest
 // first with f.NewestFirst).
 func (s *Documents) List(ctx context.Context, tenantID uuid.UUID, f Filter, p ragd.Page) ([]Document, *ragd.Cursor, error) {
-	limit := p.Limit
-	if limit <= 0 {
-		limit = ragd.DefaultPageLimit
-	}
-	var at time.Time
-	var after string
-	past, order := ">", "created_at, id::text"
+	limit := p.Size()
+	start, past, order := time.Time{}, ">", "created_at, id::text"
 	if f.NewestFirst {
-		// After the end of time: every document is before it.
-		at, past, order = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), "<", "created_at DESC, id::text DESC"
+		start, past, order = ragd.EndOfTime, "<", "created_at DESC, id::text DESC"
 	}
-	if p.After != nil {
-		at, after = p.After.Time, p.After.ID
-	}
+	at, after := p.Key(start)
 	rows, err := s.pool.Query(ctx, `SELECT `+docColumns+` FROM documents
 		WHERE tenant_id = $1 AND (created_at, id::text) `+past+` ($2, $3)
 		  AND ($4 = '' OR status = $4) AND (status <> 'deleting' OR $4 = 'deleting') AND ($5 = '' OR $5 = ANY (tags)) AND ($6 = '' OR external_id = $6)
@@ -450,10 +442,7 @@ func (s *Documents) Chunks(ctx context.Context, tenantID, id uuid.UUID, p ragd.P
 	if err != nil {
 		return nil, nil, err
 	}
-	limit := p.Limit
-	if limit <= 0 {
-		limit = ragd.DefaultPageLimit
-	}
+	limit := p.Size()
 	after := -1
 	if p.After != nil {
 		if after, err = strconv.Atoi(p.After.ID); err != nil {

@@ -1,7 +1,6 @@
 package spaces
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -184,12 +183,8 @@ func (s *Service) Live(ctx context.Context, tenantID uuid.UUID) (*Migration, err
 
 // List returns a page of tenantID's migrations, oldest first.
 func (s *Service) List(ctx context.Context, tenantID uuid.UUID, p ragd.Page) ([]Migration, *ragd.Cursor, error) {
-	limit := min(cmp.Or(p.Limit, ragd.DefaultPageLimit), ragd.MaxPageLimit)
-	var at time.Time
-	var after string
-	if p.After != nil {
-		at, after = p.After.Time, p.After.ID
-	}
+	limit := p.Size()
+	at, after := p.Key(time.Time{})
 	rows, err := s.pool.Query(ctx, "SELECT "+migrationColumns+` FROM embedding_migrations
 		WHERE tenant_id = $1 AND (created_at, id::text) > ($2, $3) ORDER BY created_at, id::text LIMIT $4`, tenantID, at, after, limit+1)
 	if err != nil {

@@ -106,21 +106,10 @@ func (s *Service) Get(ctx context.Context, tenantID, id uuid.UUID) (Endpoint, er
 	return e, nil
 }
 
-func pageArgs(p ragd.Page) (int, time.Time, string) {
-	limit := p.Limit
-	if limit <= 0 {
-		limit = ragd.DefaultPageLimit
-	}
-	limit = min(limit, ragd.MaxPageLimit)
-	if p.After == nil {
-		return limit, time.Time{}, ""
-	}
-	return limit, p.After.Time, p.After.ID
-}
-
 // List returns a page of the tenant's endpoints, oldest first.
 func (s *Service) List(ctx context.Context, tenantID uuid.UUID, p ragd.Page) ([]Endpoint, *ragd.Cursor, error) {
-	limit, at, after := pageArgs(p)
+	limit := p.Size()
+	at, after := p.Key(time.Time{})
 	rows, err := s.pool.Query(ctx, "SELECT "+endpointColumns+` FROM webhook_endpoints
 		WHERE tenant_id = $1 AND (created_at, id::text) > ($2, $3) ORDER BY created_at, id::text LIMIT $4`, tenantID, at, after, limit+1)
 	if err != nil {
@@ -246,10 +235,8 @@ func (s *Service) Deliveries(ctx context.Context, tenantID, endpointID uuid.UUID
 	if _, err := s.Get(ctx, tenantID, endpointID); err != nil {
 		return nil, nil, err
 	}
-	limit, at, after := pageArgs(p)
-	if p.After == nil {
-		at, after = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), ""
-	}
+	limit := p.Size()
+	at, after := p.Key(ragd.EndOfTime)
 	var (
 		list []Delivery
 		next *ragd.Cursor
