@@ -9,21 +9,15 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ragd/ragd"
+	"github.com/ragd/ragd/postgres"
 )
 
 // The settings of a tenant other packages ask for, read (and, for the
 // embedding space, written) here, the one package that writes tenants.
 // Each takes db, a pool or the caller's transaction, so that a caller can
 // read a setting under its own locks.
-
-// DB is a pool, a connection or a transaction.
-type DB interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
 
 // Chunking is a tenant's default chunking, from its settings:
 // {"chunking": {"max_tokens": 400, "overlap_tokens": 40}}. A field that is
@@ -35,7 +29,7 @@ type Chunking struct {
 
 // TenantChunking returns the tenant's chunking settings; a tenant that
 // does not exist has none. Settings that do not parse are ignored.
-func (s *ControlPlane) TenantChunking(ctx context.Context, db DB, tenantID uuid.UUID) (Chunking, error) {
+func (s *ControlPlane) TenantChunking(ctx context.Context, db postgres.DB, tenantID uuid.UUID) (Chunking, error) {
 	var raw []byte
 	err := db.QueryRow(ctx, `SELECT settings->'chunking' FROM tenants WHERE id = $1`, tenantID).Scan(&raw)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -59,7 +53,7 @@ func whole(f float64) int {
 
 // TenantQuotas returns the quotas set on the tenant (a nil one: the
 // server's default); ErrNotFound when the tenant does not exist.
-func (s *ControlPlane) TenantQuotas(ctx context.Context, db DB, tenantID uuid.UUID) (Quotas, error) {
+func (s *ControlPlane) TenantQuotas(ctx context.Context, db postgres.DB, tenantID uuid.UUID) (Quotas, error) {
 	var q Quotas
 	err := db.QueryRow(ctx, `SELECT quota_documents, quota_stored_bytes, quota_embedding_tokens FROM tenants WHERE id = $1`, tenantID).
 		Scan(&q.Documents, &q.StoredBytes, &q.EmbeddingTokensPerMonth)
@@ -79,7 +73,7 @@ type EmbeddingSpace struct {
 // TenantEmbeddingSpace returns the space the tenant's searches use (the
 // zero EmbeddingSpace: the server's default); ErrNotFound when the tenant
 // does not exist.
-func (s *ControlPlane) TenantEmbeddingSpace(ctx context.Context, db DB, tenantID uuid.UUID) (EmbeddingSpace, error) {
+func (s *ControlPlane) TenantEmbeddingSpace(ctx context.Context, db postgres.DB, tenantID uuid.UUID) (EmbeddingSpace, error) {
 	var model *string
 	var dims *int
 	err := db.QueryRow(ctx, "SELECT embedding_model, embedding_dimensions FROM tenants WHERE id = $1", tenantID).Scan(&model, &dims)
@@ -95,7 +89,7 @@ func (s *ControlPlane) TenantEmbeddingSpace(ctx context.Context, db DB, tenantID
 // SetTenantEmbeddingSpace switches the space the tenant's searches use
 // (the caller's transaction holds what makes the switch safe: see package
 // spaces).
-func (s *ControlPlane) SetTenantEmbeddingSpace(ctx context.Context, db DB, tenantID uuid.UUID, sp EmbeddingSpace) error {
+func (s *ControlPlane) SetTenantEmbeddingSpace(ctx context.Context, db postgres.DB, tenantID uuid.UUID, sp EmbeddingSpace) error {
 	tag, err := db.Exec(ctx, "UPDATE tenants SET embedding_model = $2, embedding_dimensions = $3, updated_at = now() WHERE id = $1",
 		tenantID, sp.Model, sp.Dimensions)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ragd/ragd"
+	"github.com/ragd/ragd/postgres"
 	"github.com/ragd/ragd/usage"
 )
 
@@ -40,7 +41,7 @@ type QuotaUsage struct {
 
 // limits returns the tenant's quotas: its own (package agents keeps them),
 // else the defaults.
-func (s *Documents) limits(ctx context.Context, db usage.DB, tenantID uuid.UUID) (Quotas, error) {
+func (s *Documents) limits(ctx context.Context, db postgres.DB, tenantID uuid.UUID) (Quotas, error) {
 	q, err := s.tenants.TenantQuotas(ctx, db, tenantID)
 	if err != nil {
 		return Quotas{}, err
@@ -51,7 +52,7 @@ func (s *Documents) limits(ctx context.Context, db usage.DB, tenantID uuid.UUID)
 
 // quotaUsage reads a tenant's quotas and what it uses of them, in db (a
 // pool or a transaction).
-func (s *Documents) quotaUsage(ctx context.Context, db usage.DB, tenantID uuid.UUID, q Quotas) (QuotaUsage, error) {
+func (s *Documents) quotaUsage(ctx context.Context, db postgres.DB, tenantID uuid.UUID, q Quotas) (QuotaUsage, error) {
 	u := QuotaUsage{Documents: QuotaUse{Limit: q.Documents}, StoredBytes: QuotaUse{Limit: q.StoredBytes},
 		EmbeddingTokensThisMonth: QuotaUse{Limit: q.EmbeddingTokensPerMonth}}
 	month := usage.MonthStart(time.Now())

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/agents"
+	"github.com/ragd/ragd/postgres"
 	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/usage"
 )
@@ -86,7 +87,7 @@ func (t tenantSpaces) uses(sp, def search.Space) bool {
 
 // searchSpace reads the space tenantID's searches use (zero: the
 // default); gone when the tenant does not exist.
-func (s *Service) searchSpace(ctx context.Context, db agents.DB, tenantID uuid.UUID) (sp search.Space, gone bool, err error) {
+func (s *Service) searchSpace(ctx context.Context, db postgres.DB, tenantID uuid.UUID) (sp search.Space, gone bool, err error) {
 	es, err := s.tenants.TenantEmbeddingSpace(ctx, db, tenantID)
 	switch {
 	case errors.Is(err, ragd.ErrNotFound):
@@ -97,7 +98,7 @@ func (s *Service) searchSpace(ctx context.Context, db agents.DB, tenantID uuid.U
 	return search.Space{Model: es.Model, Dimensions: es.Dimensions}, false, nil
 }
 
-func (s *Service) readTenantSpaces(ctx context.Context, db agents.DB, tenantID uuid.UUID) (tenantSpaces, error) {
+func (s *Service) readTenantSpaces(ctx context.Context, db postgres.DB, tenantID uuid.UUID) (tenantSpaces, error) {
 	var t tenantSpaces
 	var err error
 	if t.search, t.gone, err = s.searchSpace(ctx, db, tenantID); err != nil || t.gone {

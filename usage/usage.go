@@ -13,22 +13,15 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ragd/ragd"
+	"github.com/ragd/ragd/postgres"
 )
-
-// DB is a pool, a connection or a transaction.
-type DB interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
 
 // Record adds to the tenant's running totals, the month's embedding
 // tokens and today's row, in one statement. A tenant that no longer
 // exists is ignored.
-func Record(ctx context.Context, db DB, tenantID uuid.UUID, embeddingTokens, searches int) error {
+func Record(ctx context.Context, db postgres.DB, tenantID uuid.UUID, embeddingTokens, searches int) error {
 	if embeddingTokens == 0 && searches == 0 {
 		return nil
 	}
@@ -58,7 +51,7 @@ func Record(ctx context.Context, db DB, tenantID uuid.UUID, embeddingTokens, sea
 // transaction that creates it. Call it last in that transaction, so that a
 // tenant's concurrent uploads wait on the day's row only for the commit,
 // not while the bytes are copied.
-func RecordUpload(ctx context.Context, db DB, tenantID uuid.UUID, size int64) error {
+func RecordUpload(ctx context.Context, db postgres.DB, tenantID uuid.UUID, size int64) error {
 	_, err := db.Exec(ctx, `INSERT INTO tenant_usage_daily (tenant_id, day, documents_uploaded, bytes_uploaded)
 		VALUES ($1, $2, 1, $3)
 		ON CONFLICT (tenant_id, day) DO UPDATE SET documents_uploaded = tenant_usage_daily.documents_uploaded + 1,
@@ -72,7 +65,7 @@ func RecordUpload(ctx context.Context, db DB, tenantID uuid.UUID, size int64) er
 
 // MonthTokens returns the embedding tokens the tenant used in the month
 // that starts at month (MonthStart).
-func MonthTokens(ctx context.Context, db DB, tenantID uuid.UUID, month time.Time) (int64, error) {
+func MonthTokens(ctx context.Context, db postgres.DB, tenantID uuid.UUID, month time.Time) (int64, error) {
 	var used int64
 	err := db.QueryRow(ctx, `SELECT coalesce((SELECT embedding_tokens FROM tenant_usage_monthly WHERE tenant_id = $1 AND month = $2), 0)`,
 		tenantID, month).Scan(&used)
@@ -88,7 +81,7 @@ type Totals struct {
 }
 
 // ReadTotals returns the tenant's running totals (zeros for none yet).
-func ReadTotals(ctx context.Context, db DB, tenantID uuid.UUID) (Totals, error) {
+func ReadTotals(ctx context.Context, db postgres.DB, tenantID uuid.UUID) (Totals, error) {
 	var t Totals
 	err := db.QueryRow(ctx, `SELECT coalesce((SELECT embedding_tokens FROM tenant_usage WHERE tenant_id = $1), 0),
 		coalesce((SELECT searches FROM tenant_usage WHERE tenant_id = $1), 0)`, tenantID).Scan(&t.EmbeddingTokens, &t.Searches)
@@ -134,7 +127,7 @@ type Day struct {
 // today included, oldest first; a day without usage is all zeros. days
 // must be from 1 to MaxDays, else a *ragd.ValidationError for the field
 // "days".
-func Daily(ctx context.Context, db DB, tenantID uuid.UUID, days int) ([]Day, error) {
+func Daily(ctx context.Context, db postgres.DB, tenantID uuid.UUID, days int) ([]Day, error) {
 	if days < 1 || days > MaxDays {
 		return nil, (ragd.Problems{"days": DaysProblem}).Err()
 	}
