@@ -72,9 +72,6 @@ func TestHostileUploads(t *testing.T) {
 			t.Fatalf("the good document after a hostile one: %v %v", d["status"], d["error"])
 		}
 	}
-	textBox := extracttest.MakeDOCX(extracttest.WPara("", "Before the box.") +
-		extracttest.WParaRuns(extracttest.WRun("Anchor text."), extracttest.WTextBox(extracttest.WPara("", "Inside the box."))) +
-		extracttest.WPara("", "After the box."))
 	cases := []struct {
 		name, file string
 		data       []byte
@@ -84,7 +81,7 @@ func TestHostileUploads(t *testing.T) {
 		{"PDF self-referencing /Pages (loops)", "pages.pdf", extracttest.SelfPagesPDF(), "failed:too_complex"},
 		{"PDF dictionaries nested 10^6 deep", "dicts.pdf", extracttest.NestedDictsPDF(1_000_000), "failed:pdf_malformed"},
 		{"DOCX zip bomb", "bomb.docx", extracttest.ZipBombDOCX(1 << 30), "failed:too_large"},
-		{"DOCX with a text box", "box.docx", textBox, "ready:Inside the box."},
+		{"DOCX with a text box", "box.docx", extracttest.TextBoxDOCX(), "ready:Inside the box."},
 		{"Text of one 1 MiB line", "line.txt", bytes.Repeat([]byte("x"), 1<<20), "ready:xxxx"},
 	}
 	for i, tc := range cases {

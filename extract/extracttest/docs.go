@@ -228,6 +228,15 @@ func WTextBox(paras ...string) string {
 		`</mc:AlternateContent></w:r>`
 }
 
+// TextBoxDOCX is a Word document of three paragraphs, the second anchoring
+// a text box whose paragraph reads "Inside the box." (once in the text a
+// reader wants, though Word writes the box twice).
+func TextBoxDOCX() []byte {
+	return MakeDOCX(WPara("", "Before the box.") +
+		WParaRuns(WRun("Anchor text."), WTextBox(WPara("", "Inside the box."))) +
+		WPara("", "After the box."))
+}
+
 // NestedDOCX is a Word document of depth paragraphs nested in one another:
 // each but the last anchors a VML text box (w:p > w:r > w:pict > v:textbox
 // > w:txbxContent) holding the next, and the last reads "nested"; depth

@@ -3,11 +3,9 @@ package extracttest
 import (
 	"archive/zip"
 	"bytes"
-	"compress/flate"
 	"compress/zlib"
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"strconv"
 	"strings"
 )
@@ -169,30 +167,15 @@ func zlibCompress(b []byte) []byte {
 }
 
 // ZipBombDOCX is a DOCX whose body inflates to size bytes (a multiple of
-// 1 MiB) of one letter: about a kilobyte a gigabyte.
-//
-// It is cheap to make: one MiB deflated once, from a fresh compressor and
-// flushed, is a run of blocks that refer to nothing before them (a block's
-// distances count back from its own bytes), so the same bytes repeated
-// inflate to that MiB again and again; a final empty block ends them.
+// 1 MiB) of one letter: about a kilobyte a gigabyte. It is cheap to make:
+// deflateRepeated compresses the MiB once and repeats its bytes.
 func ZipBombDOCX(size int) []byte {
-	mib := bytes.Repeat([]byte("a"), 1<<20)
-	var block bytes.Buffer
-	fw, _ := flate.NewWriter(&block, flate.BestCompression)
-	fw.Write(mib)
-	fw.Flush()
-	var raw bytes.Buffer
-	var sum uint32
-	for range size >> 20 {
-		raw.Write(block.Bytes())
-		sum = crc32.Update(sum, crc32.IEEETable, mib)
-	}
-	raw.Write([]byte{0x01, 0x00, 0x00, 0xff, 0xff}) // the final block: stored, empty
+	stream, crc, n := deflateRepeated([]repeated{{strings.Repeat("a", 1<<20), size >> 20}})
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
-	w, _ := zw.CreateRaw(&zip.FileHeader{Name: "word/document.xml", Method: zip.Deflate, CRC32: sum,
-		CompressedSize64: uint64(raw.Len()), UncompressedSize64: uint64(size >> 20 << 20)})
-	w.Write(raw.Bytes())
+	w, _ := zw.CreateRaw(&zip.FileHeader{Name: "word/document.xml", Method: zip.Deflate, CRC32: crc,
+		CompressedSize64: uint64(len(stream)), UncompressedSize64: n})
+	w.Write(stream)
 	zw.Close()
 	return buf.Bytes()
 }

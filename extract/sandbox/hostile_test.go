@@ -47,9 +47,6 @@ func TestHostileFiles(t *testing.T) {
 	good(0) // warm: a child is started
 	idleGoroutines := runtime.NumGoroutine()
 
-	textBox := extracttest.MakeDOCX(extracttest.WPara("", "Before the box.") +
-		extracttest.WParaRuns(extracttest.WRun("Anchor text."), extracttest.WTextBox(extracttest.WPara("", "Inside the box."))) +
-		extracttest.WPara("", "After the box."))
 	cases := []struct {
 		name, file string
 		data       []byte
@@ -68,7 +65,7 @@ func TestHostileFiles(t *testing.T) {
 		{"PDF stream /Length too short", "short.pdf", extracttest.ShortLengthPDF(), honest, "failed"},
 		{"PDF truncated", "cut.pdf", extracttest.ReportPDF()[:900], honest, "failed"},
 		{"DOCX paragraphs nested 10^6 deep", "nested.docx", extracttest.NestedDOCX(1_000_000), honest, "failed:too_large"},
-		{"DOCX with a text box", "box.docx", textBox, honest, "ready:Inside the box."},
+		{"DOCX with a text box", "box.docx", extracttest.TextBoxDOCX(), honest, "ready:Inside the box."},
 		{"DOCX zip bomb", "bomb.docx", extracttest.ZipBombDOCX(1 << 30), honest, "failed:too_large"},
 		{"HTML nested 10^5 deep", "deep.html", []byte(strings.Repeat("<div>", 100_000) + "deep text" + strings.Repeat("</div>", 100_000)), honest, "ready:deep text"},
 		{"Markdown of 10^5 nested quotes", "quotes.md", []byte(strings.Repeat(">", 100_000) + " quoted"), honest, "ready:quoted"},
