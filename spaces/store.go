@@ -116,6 +116,16 @@ func (s *Service) readTenantSpaces(ctx context.Context, db postgres.DB, tenantID
 	return t, nil
 }
 
+// lockTenantSpaces takes the tenant's exclusive space lock for the
+// transaction and reads its spaces under it: what every change of them
+// starts with.
+func (s *Service) lockTenantSpaces(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID) (tenantSpaces, error) {
+	if err := lockSpaces(ctx, tx, tenantID, true); err != nil {
+		return tenantSpaces{}, err
+	}
+	return s.readTenantSpaces(ctx, tx, tenantID)
+}
+
 // insertMigration starts moving the tenant from from to to, under the
 // tenant's exclusive space lock; a *ragd.ConflictError when a migration of
 // the tenant is under way, the tenant's points in to are still being
@@ -123,10 +133,7 @@ func (s *Service) readTenantSpaces(ctx context.Context, db postgres.DB, tenantID
 func (s *Service) insertMigration(ctx context.Context, tenantID uuid.UUID, from, to search.Space, window time.Duration, est Estimate, by string) (Migration, error) {
 	var m Migration
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := lockSpaces(ctx, tx, tenantID, true); err != nil {
-			return err
-		}
-		cur, err := s.readTenantSpaces(ctx, tx, tenantID)
+		cur, err := s.lockTenantSpaces(ctx, tx, tenantID)
 		if err != nil {
 			return err
 		}
@@ -363,10 +370,7 @@ func recordMigrated(ctx context.Context, tx pgx.Tx, migrationID, docID uuid.UUID
 func (s *Service) clearSpace(ctx context.Context, tenantID uuid.UUID, sp search.Space, purge func(ctx context.Context) error) error {
 	unused, guard := false, uuid.New()
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := lockSpaces(ctx, tx, tenantID, true); err != nil {
-			return err
-		}
-		cur, err := s.readTenantSpaces(ctx, tx, tenantID)
+		cur, err := s.lockTenantSpaces(ctx, tx, tenantID)
 		if err != nil {
 			return err
 		}
@@ -402,10 +406,7 @@ func (s *Service) clearSpace(ctx context.Context, tenantID uuid.UUID, sp search.
 // document's points), which a migration to sp then waits for.
 func (s *Service) withSpaceUnused(ctx context.Context, tenantID uuid.UUID, sp search.Space, purge func(ctx context.Context) error) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := lockSpaces(ctx, tx, tenantID, true); err != nil {
-			return err
-		}
-		cur, err := s.readTenantSpaces(ctx, tx, tenantID)
+		cur, err := s.lockTenantSpaces(ctx, tx, tenantID)
 		if err != nil {
 			return err
 		}
