@@ -91,7 +91,7 @@ func Start(t testing.TB, o Options) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	pool := pgtest.NewPoolWith(t, o.ConfigurePool)
+	pool := pgtest.NewServerPool(t, o.ConfigurePool)
 	key := secret.NewKey()
 	box, err := secret.NewBox(key)
 	if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -13,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -51,9 +49,7 @@ func startProcess(t *testing.T, env map[string]string, args ...string) *ragdProc
 	if err != nil {
 		t.Fatal(err)
 	}
-	// ragd's pool: its workers and the twelve serve adds (run.go).
-	workers, _ := strconv.Atoi(cmp.Or(env["RAGD_WORKERS"], "8"))
-	release := pgtest.ReserveConns(t, workers+12)
+	release := reserveConns(t, env)
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), asRagdEnv+"=1")
 	for k, v := range env {

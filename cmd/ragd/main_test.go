@@ -382,13 +382,20 @@ func TestCommandsCheckTheSchema(t *testing.T) {
 	}
 }
 
+// reserveConns takes the connection budget's places of a ragd run with
+// env: its pool and the connections its listeners take out of it.
+func reserveConns(t *testing.T, env map[string]string) (release func()) {
+	t.Helper()
+	workers, _ := strconv.Atoi(cmp.Or(env["RAGD_WORKERS"], "8"))
+	return pgtest.ReserveConns(t, int(poolSize(workers))+pgtest.ServerListeners)
+}
+
 // startServe runs `ragd serve` until ctx is done and returns its base URL
 // (read from the "ragd serving" log line) and the channel run's result
 // arrives on.
 func startServe(t *testing.T, ctx context.Context, env map[string]string) (string, <-chan error) {
 	t.Helper()
-	workers, _ := strconv.Atoi(cmp.Or(env["RAGD_WORKERS"], "8"))
-	release := pgtest.ReserveConns(t, workers+12) // ragd's pool (run.go)
+	release := reserveConns(t, env)
 	logR, logW := io.Pipe()
 	done := make(chan error, 1)
 	go func() {

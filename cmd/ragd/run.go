@@ -73,10 +73,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log := newLogger(cfg, stderr)
 
-	// Each worker holds a connection for a moment at a time; River's
-	// notifier and the dispatcher hold one each while they listen, and
-	// the API's requests and River's maintenance share the rest.
-	pool, err := postgres.OpenSized(ctx, cfg.DatabaseURL, int32(cfg.Workers+12))
+	pool, err := postgres.OpenSized(ctx, cfg.DatabaseURL, poolSize(cfg.Workers))
 	if err != nil {
 		return err
 	}
@@ -439,3 +436,10 @@ func newLogger(cfg config, stderr io.Writer) *slog.Logger {
 	}
 	return slog.New(slog.NewJSONHandler(stderr, opts))
 }
+
+// poolSize is the most connections ragd's pool holds with workers job
+// workers: each worker holds one for a moment at a time, and the API's
+// requests and River's maintenance share the twelve more. (The
+// connections that listen, River's notifier, the job supervisor's and the
+// document watcher's, leave the pool when they start.)
+func poolSize(workers int) int32 { return int32(workers + 12) }

@@ -2,58 +2,73 @@ package pgtest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
-	"runtime"
+	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
 
-// The connection budget: every connection a test process makes to the
-// test server (pools, the template's and the databases' set-up) holds a
-// place until it is closed, so that the test processes `go test ./...`
-// runs at once stay within the server's max_connections together instead
-// of failing with "too many clients" (SQLSTATE 53300). A connection that
-// finds no place waits for one; a test that waits budgetWait fails and
-// says what holds the places.
+// The connection budget: every connection the test processes of one
+// machine make to the test server (pools, the template's and the
+// databases' set-up, the ragd servers they start) holds a place until it
+// is closed, so that `go test ./...`, however many packages it runs at
+// once, stays within the server's max_connections instead of failing with
+// "too many clients" (SQLSTATE 53300). A connection that finds no place
+// waits for one; a test that waits budgetWait fails and says so.
 //
-// The size is RAGD_TEST_DB_CONNS when set, else the server's
-// max_connections less its reserved connections and a margin, shared
-// among the test processes `go test` runs at once (-p, whose default is
-// the number of CPUs).
-type budget struct {
-	mu    sync.Mutex
-	size  int
-	held  int
-	freed chan struct{} // closed and replaced whenever a place is freed
-}
+// The places are lock files (flock) in a folder of the temporary
+// directory named by the server: a process that dies frees its places
+// with its descriptors. The size is RAGD_TEST_DB_CONNS when set, else the
+// server's max_connections less its reserved connections and a margin.
+//
+// A test pool takes a place a connection; a ragd server under test
+// (ReserveConns, NewServerPool) takes every place its pool may hold at
+// once before it starts, so that servers holding LISTEN connections for
+// their whole life never wait on each other for the rest of their places.
 
-// budgetWait is how long a connection waits for a place before its test
-// fails: far longer than any test holds a connection it does not use
-// (test pools close idle connections within seconds).
-const budgetWait = 2 * time.Minute
+// budgetWait is how long a connection or a server waits for places before
+// its test fails: far longer than a test holds a connection it does not
+// use (test pools close idle connections within seconds), long enough for
+// a queue of servers on a machine of many cores.
+const budgetWait = 5 * time.Minute
 
-// budgetMargin is left to the test processes' own ragd children and to
-// people: psql, a server being watched.
+// budgetMargin is left to people: psql, a server being watched.
 const budgetMargin = 10
+
+// placer hands out places: take waits for n at once (a caller holding
+// some while it waits for more could wait on another doing the same) and
+// returns what gives them back.
+type placer interface {
+	take(ctx context.Context, n int) (give func(), err error)
+}
 
 var (
 	budgetOnce sync.Once
-	conns      *budget
+	machine    *shared
 	budgetErr  error
 )
 
-// theBudget sizes the budget from the server at url, once per process.
-func theBudget(url string) (*budget, error) {
+// theBudget opens the machine's budget for the server at url, once per
+// process.
+func theBudget(url string) (*shared, error) {
 	budgetOnce.Do(func() {
 		size, err := budgetSize(url)
-		conns, budgetErr = &budget{size: size, freed: make(chan struct{})}, err
+		if err != nil {
+			budgetErr = err
+			return
+		}
+		machine, budgetErr = openShared(budgetDir(url), size)
 	})
-	return conns, budgetErr
+	return machine, budgetErr
 }
 
 func budgetSize(url string) (int, error) {
@@ -76,66 +91,195 @@ func budgetSize(url string) (int, error) {
 		current_setting('superuser_reserved_connections')::int`).Scan(&server, &reserved); err != nil {
 		return 0, fmt.Errorf("read max_connections: %w", err)
 	}
-	return max(4, (server-reserved-budgetMargin)/max(1, runtime.NumCPU())), nil
+	return max(4, server-reserved-budgetMargin), nil
 }
 
-// take waits for n places at once (a caller holding some while it waits
-// for more could wait on another doing the same), or ctx, or budgetWait.
-func (b *budget) take(ctx context.Context, n int) error {
-	if n > b.size {
-		return fmt.Errorf("pgtest: %d connections asked for at once, beyond this test process's budget of %d (RAGD_TEST_DB_CONNS)", n, b.size)
+// budgetDir names the folder of the places of the server at raw (its host
+// and port: the processes testing against one server share them).
+func budgetDir(raw string) string {
+	key := raw
+	if cfg, err := pgx.ParseConfig(raw); err == nil {
+		key = cfg.Host + ":" + strconv.Itoa(int(cfg.Port))
+	} else if u, err := url.Parse(raw); err == nil {
+		key = u.Host
+	}
+	sum := sha256.Sum256([]byte(key))
+	return filepath.Join(os.TempDir(), "ragd-pgtest-"+hex.EncodeToString(sum[:6]))
+}
+
+// shared is the machine's budget: size places, each a lock file that a
+// process holds a lock on while one of its connections uses the place. A
+// gate file, locked while a process looks for places, makes taking n
+// places at once all or nothing.
+type shared struct {
+	size  int
+	gate  *os.File
+	slots []*os.File
+	mu    sync.Mutex
+	held  []bool        // by this process (a lock is the process's, not a goroutine's)
+	freed chan struct{} // closed and replaced whenever this process frees a place
+}
+
+func openShared(dir string, size int) (*shared, error) {
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return nil, fmt.Errorf("pgtest: the connection budget's folder: %w", err)
+	}
+	os.Chmod(dir, 0o777) // another user's tests share it (best effort: umask)
+	open := func(name string) (*os.File, error) {
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_RDWR|os.O_CREATE, 0o666)
+		if err != nil {
+			return nil, fmt.Errorf("pgtest: the connection budget: %w", err)
+		}
+		return f, nil
+	}
+	s := &shared{size: size, held: make([]bool, size), freed: make(chan struct{})}
+	var err error
+	if s.gate, err = open("gate"); err != nil {
+		return nil, err
+	}
+	for i := range size {
+		f, err := open(fmt.Sprintf("place-%04d", i))
+		if err != nil {
+			return nil, err
+		}
+		s.slots = append(s.slots, f)
+	}
+	return s, nil
+}
+
+func (s *shared) take(ctx context.Context, n int) (func(), error) {
+	if n > s.size {
+		return nil, fmt.Errorf("pgtest: %d connections asked for at once, beyond the budget of %d (RAGD_TEST_DB_CONNS, or the server's max_connections)", n, s.size)
 	}
 	timer := time.NewTimer(budgetWait)
 	defer timer.Stop()
 	for {
-		b.mu.Lock()
-		if b.held+n <= b.size {
-			b.held += n
-			b.mu.Unlock()
-			return nil
+		got, err := s.try(n)
+		if err != nil {
+			return nil, err
 		}
-		freed := b.freed
-		b.mu.Unlock()
+		if got != nil {
+			var once sync.Once
+			return func() { once.Do(func() { s.give(got) }) }, nil
+		}
+		s.mu.Lock()
+		freed := s.freed
+		s.mu.Unlock()
+		select {
+		case <-freed: // a place of this process
+		case <-time.After(20 * time.Millisecond): // another process's
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-timer.C:
+			return nil, fmt.Errorf("pgtest: all %d connections of the budget stayed in use for %s (set RAGD_TEST_DB_CONNS, raise the server's max_connections, or run fewer tests at once)", s.size, budgetWait)
+		}
+	}
+}
+
+// try takes n free places, or none (nil).
+func (s *shared) try(n int) ([]int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := syscall.Flock(int(s.gate.Fd()), syscall.LOCK_EX); err != nil {
+		return nil, fmt.Errorf("pgtest: lock the connection budget: %w", err)
+	}
+	defer syscall.Flock(int(s.gate.Fd()), syscall.LOCK_UN)
+	got := make([]int, 0, n)
+	for i, f := range s.slots {
+		if len(got) == n {
+			break
+		}
+		if !s.held[i] && syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+			got = append(got, i)
+		}
+	}
+	if len(got) < n {
+		for _, i := range got {
+			syscall.Flock(int(s.slots[i].Fd()), syscall.LOCK_UN)
+		}
+		return nil, nil
+	}
+	for _, i := range got {
+		s.held[i] = true
+	}
+	return got, nil
+}
+
+func (s *shared) give(places []int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, i := range places {
+		syscall.Flock(int(s.slots[i].Fd()), syscall.LOCK_UN)
+		s.held[i] = false
+	}
+	close(s.freed)
+	s.freed = make(chan struct{})
+}
+
+// reserved is a server's places, taken at once: its pool's connections
+// come from them, never from the machine's budget.
+type reserved struct {
+	mu    sync.Mutex
+	size  int
+	held  int
+	freed chan struct{}
+}
+
+func (r *reserved) take(ctx context.Context, n int) (func(), error) {
+	timer := time.NewTimer(budgetWait)
+	defer timer.Stop()
+	for {
+		r.mu.Lock()
+		if r.held+n <= r.size {
+			r.held += n
+			r.mu.Unlock()
+			var once sync.Once
+			return func() { once.Do(func() { r.give(n) }) }, nil
+		}
+		freed := r.freed
+		r.mu.Unlock()
 		select {
 		case <-freed:
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		case <-timer.C:
-			return fmt.Errorf("pgtest: all %d connections of this test process's budget stayed in use for %s (set RAGD_TEST_DB_CONNS, or hold fewer test servers at once)", b.size, budgetWait)
+			return nil, fmt.Errorf("pgtest: all %d connections reserved for this server stayed in use for %s", r.size, budgetWait)
 		}
 	}
 }
 
-func (b *budget) give(n int) {
-	b.mu.Lock()
-	b.held -= n
-	close(b.freed)
-	b.freed = make(chan struct{})
-	b.mu.Unlock()
+func (r *reserved) give(n int) {
+	r.mu.Lock()
+	r.held -= n
+	close(r.freed)
+	r.freed = make(chan struct{})
+	r.mu.Unlock()
 }
 
-// dial is a pgconn DialFunc that holds a place of the budget for as long
-// as the connection is open.
-func (b *budget) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	if err := b.take(ctx, 1); err != nil {
-		return nil, err
+// dialer is a pgconn DialFunc that holds a place of p for as long as the
+// connection is open.
+func dialer(p placer) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		give, err := p.take(ctx, 1)
+		if err != nil {
+			return nil, err
+		}
+		c, err := (&net.Dialer{KeepAlive: 5 * time.Minute}).DialContext(ctx, network, addr)
+		if err != nil {
+			give()
+			return nil, err
+		}
+		return &budgetConn{Conn: c, give: give}, nil
 	}
-	c, err := (&net.Dialer{KeepAlive: 5 * time.Minute}).DialContext(ctx, network, addr)
-	if err != nil {
-		b.give(1)
-		return nil, err
-	}
-	return &budgetConn{Conn: c, b: b}, nil
 }
 
 type budgetConn struct {
 	net.Conn
-	b    *budget
-	once sync.Once
+	give func()
 }
 
 func (c *budgetConn) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(func() { c.b.give(1) })
+	c.give()
 	return err
 }

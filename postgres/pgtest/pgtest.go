@@ -4,8 +4,8 @@
 // DATABASE_URL (`make test` sets both); the role needs CREATEDB.
 //
 // Several roles may test against one server: each builds and copies a
-// template of its own. Every connection a test process makes counts
-// against its share of the server's max_connections (budget.go), so the
+// template of its own. Every connection the test processes of a machine
+// make counts against the server's max_connections (budget.go), so the
 // test processes of `go test ./...` together never exceed it.
 package pgtest
 
@@ -65,6 +65,28 @@ func NewPoolWith(t testing.TB, configure func(*pgxpool.Config)) *pgxpool.Pool {
 	return openPool(t, NewDatabaseURL(t), configure)
 }
 
+// ServerListeners is how many connections a ragd server holds outside its
+// pool's count, each on a LISTEN for its whole life: River's notifier, the
+// job supervisor's and the document watcher's.
+const ServerListeners = 3
+
+// NewServerPool is NewPoolWith for a ragd server under test: it takes,
+// at once, every place of the connection budget the server may hold (its
+// pool's and its listeners'), and its connections use only those, so
+// servers that hold connections for their whole life never wait on each
+// other for the rest.
+func NewServerPool(t testing.TB, configure func(*pgxpool.Config)) *pgxpool.Pool {
+	t.Helper()
+	return openPool(t, NewDatabaseURL(t), func(cfg *pgxpool.Config) {
+		if configure != nil {
+			configure(cfg)
+		}
+		n := int(cfg.MaxConns) + ServerListeners
+		ReserveConns(t, n) // given back after the pool closes (cleanups run last first)
+		cfg.ConnConfig.DialFunc = dialer(&reserved{size: n, freed: make(chan struct{})})
+	})
+}
+
 // OpenPool returns a pool on the database at url (one of NewDatabaseURL's,
 // say), within the connection budget, closed when the test ends.
 func OpenPool(t testing.TB, url string) *pgxpool.Pool {
@@ -86,7 +108,7 @@ func openPool(t testing.TB, url string, configure func(*pgxpool.Config)) *pgxpoo
 	// Idle connections go soon, so that the places of a test's pool that
 	// waits (for its subtests, for a job) serve the tests that run.
 	cfg.MaxConnIdleTime, cfg.HealthCheckPeriod = 3*time.Second, time.Second
-	cfg.ConnConfig.DialFunc = b.dial
+	cfg.ConnConfig.DialFunc = dialer(b)
 	if configure != nil {
 		configure(cfg)
 	}
@@ -126,11 +148,10 @@ func ReserveConns(t testing.TB, n int) (release func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.take(t.Context(), n); err != nil {
+	release, err = b.take(t.Context(), n)
+	if err != nil {
 		t.Fatal(err)
 	}
-	var once sync.Once
-	release = func() { once.Do(func() { b.give(n) }) }
 	t.Cleanup(release)
 	return release
 }
@@ -146,7 +167,7 @@ func connect(ctx context.Context, url string) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.DialFunc = b.dial
+	cfg.DialFunc = dialer(b)
 	return pgx.ConnectConfig(ctx, cfg)
 }
 
@@ -272,7 +293,7 @@ func buildTemplate(url string) (string, error) {
 	}
 	// Not withDatabase: this runs once for many tests, outside any one test.
 	cfg.ConnConfig.Database = building
-	cfg.ConnConfig.DialFunc = conns.dial
+	cfg.ConnConfig.DialFunc = dialer(machine)
 	pool, err := postgres.OpenConfig(ctx, cfg)
 	if err != nil {
 		return "", err
