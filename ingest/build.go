@@ -53,6 +53,14 @@ func (p *Pipeline) BuildIndex(ctx context.Context, tenantID, id uuid.UUID) error
 				"from", m.From.String(), "to", m.To.String(), "retire_after", cut.RetireAfter)
 			return nil
 		}
+		ids := make([]uuid.UUID, len(docs))
+		for i, dv := range docs {
+			ids[i] = dv.ID
+		}
+		byID, err := p.store.getMany(ctx, tenantID, ids)
+		if err != nil {
+			return err
+		}
 		for _, dv := range docs {
 			// The tenant pays for the new embeddings: its monthly token
 			// quota bounds them as it bounds uploads'.
@@ -62,12 +70,9 @@ func (p *Pipeline) BuildIndex(ctx context.Context, tenantID, id uuid.UUID) error
 				}
 				return err
 			}
-			d, err := p.store.Get(ctx, tenantID, dv.ID)
-			if errors.Is(err, ragd.ErrNotFound) {
+			d, ok := byID[dv.ID]
+			if !ok {
 				continue // purged since the list; the cut-over's check knows
-			}
-			if err != nil {
-				return err
 			}
 			d.ContentVersion = dv.Version // the searchable version, whose chunks are stored
 			pieces, err := p.store.storedChunks(ctx, d)

@@ -1,8 +1,6 @@
 package ingest
 
 import (
-	"fmt"
-
 	"github.com/ragd/ragd/extract"
 )
 
@@ -25,7 +23,3 @@ const (
 
 // AsError returns the *Error in err's chain, if any.
 func AsError(err error) (*Error, bool) { return extract.AsError(err) }
-
-func fail(code, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
-}

@@ -226,8 +226,8 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 		res.tokenCount += c.TokenCount
 	}
 	if res.tokenCount > p.limits.MaxTokens {
-		return p.fail(ctx, rep, fail(extract.CodeTooLarge, "the document's text is %d tokens (%d chunks); the limit is %d tokens a document",
-			res.tokenCount, len(pieces), p.limits.MaxTokens))
+		return p.fail(ctx, rep, &Error{Code: extract.CodeTooLarge, Message: fmt.Sprintf("the document's text is %d tokens (%d chunks); the limit is %d tokens a document",
+			res.tokenCount, len(pieces), p.limits.MaxTokens)})
 	}
 	if p.spaces != nil {
 		if err := p.store.tokensLeft(ctx, doc.TenantID); err != nil {

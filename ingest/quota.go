@@ -50,22 +50,28 @@ func (s *Documents) limits(ctx context.Context, db postgres.DB, tenantID uuid.UU
 		EmbeddingTokensPerMonth: cmp.Or(q.EmbeddingTokensPerMonth, s.quotas.EmbeddingTokensPerMonth)}, nil
 }
 
-// quotaUsage reads a tenant's quotas and what it uses of them, in db (a
-// pool or a transaction).
+// quotaUsage reads what a tenant uses of its quotas q, in db (a pool or a
+// transaction).
 func (s *Documents) quotaUsage(ctx context.Context, db postgres.DB, tenantID uuid.UUID, q Quotas) (QuotaUsage, error) {
-	u := QuotaUsage{Documents: QuotaUse{Limit: q.Documents}, StoredBytes: QuotaUse{Limit: q.StoredBytes},
-		EmbeddingTokensThisMonth: QuotaUse{Limit: q.EmbeddingTokensPerMonth}}
-	month := usage.MonthStart(time.Now())
+	var docs, bytes int64
 	err := db.QueryRow(ctx, `SELECT count(*), coalesce(sum(size_bytes), 0) FROM documents WHERE tenant_id = $1 AND status <> 'deleting'`,
-		tenantID).Scan(&u.Documents.Used, &u.StoredBytes.Used)
+		tenantID).Scan(&docs, &bytes)
 	if err != nil {
-		return u, fmt.Errorf("read quotas: %w", err)
+		return QuotaUsage{}, fmt.Errorf("read quotas: %w", err)
 	}
-	if u.EmbeddingTokensThisMonth.Used, err = usage.MonthTokens(ctx, db, tenantID, month); err != nil {
-		return u, err
+	return quotaUsageOf(ctx, db, tenantID, q, docs, bytes)
+}
+
+// quotaUsageOf is quotaUsage for a tenant of docs documents of bytes bytes
+// (not being deleted): it reads the month's embedding tokens.
+func quotaUsageOf(ctx context.Context, db postgres.DB, tenantID uuid.UUID, q Quotas, docs, bytes int64) (QuotaUsage, error) {
+	month := usage.MonthStart(time.Now())
+	tokens, err := usage.MonthTokens(ctx, db, tenantID, month)
+	if err != nil {
+		return QuotaUsage{}, err
 	}
-	u.MonthResetsAt = month.AddDate(0, 1, 0)
-	return u, nil
+	return QuotaUsage{Documents: QuotaUse{Limit: q.Documents, Used: docs}, StoredBytes: QuotaUse{Limit: q.StoredBytes, Used: bytes},
+		EmbeddingTokensThisMonth: QuotaUse{Limit: q.EmbeddingTokensPerMonth, Used: tokens}, MonthResetsAt: month.AddDate(0, 1, 0)}, nil
 }
 
 // checkUploadQuota refuses an upload of size bytes that the tenant's

@@ -19,6 +19,7 @@ import (
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/chunker"
 	"github.com/ragd/ragd/extract"
+	"github.com/ragd/ragd/postgres"
 	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/secret"
 	"github.com/ragd/ragd/usage"
@@ -143,13 +144,6 @@ func deref(s *string) string {
 	return *s
 }
 
-func notFound(err error, what string) error {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("%s: %w", what, ragd.ErrNotFound)
-	}
-	return fmt.Errorf("%s: %w", what, err)
-}
-
 // CreateOptions change how Create treats repeats.
 type CreateOptions struct {
 	// AllowDuplicate stores the upload even when the tenant already has a
@@ -215,7 +209,7 @@ func (s *Documents) Create(ctx context.Context, tenantID uuid.UUID, u Upload, op
 				}
 				d, err := scanDoc(tx.QueryRow(ctx, "SELECT "+docColumns+" FROM documents WHERE tenant_id = $1 AND id = $2", tenantID, docID))
 				if err != nil {
-					return notFound(err, "replay upload")
+					return postgres.NotFound(err, "replay upload")
 				}
 				out = Created{Document: d, New: status == 202}
 				return nil
@@ -277,7 +271,7 @@ func (s *Documents) Create(ctx context.Context, tenantID uuid.UUID, u Upload, op
 			uuid.Must(uuid.NewV7()), tenantID, title, nilIfEmpty(u.Filename), string(u.Type), u.Content.Size(), sum[:],
 			orEmptySlice(u.Tags), meta, nilIfEmpty(u.ExternalID), nilIfZero(u.MaxTokens), nilIfZero(u.OverlapTokens)))
 		if err != nil {
-			return notFound(err, "insert document")
+			return postgres.NotFound(err, "insert document")
 		}
 		if err := writeParts(ctx, tx, d.ID, u.Content); err != nil {
 			return fmt.Errorf("insert document bytes: %w", err)
@@ -396,9 +390,27 @@ func nilIfZero(n int) *int {
 func (s *Documents) Get(ctx context.Context, tenantID, id uuid.UUID) (Document, error) {
 	d, err := scanDoc(s.pool.QueryRow(ctx, "SELECT "+docColumns+" FROM documents WHERE tenant_id = $1 AND id = $2", tenantID, id))
 	if err != nil {
-		return Document{}, notFound(err, "get document")
+		return Document{}, postgres.NotFound(err, "get document")
 	}
 	return d, nil
+}
+
+// getMany returns those of the tenant's documents with the given ids that
+// exist, by id: one round trip for a batch.
+func (s *Documents) getMany(ctx context.Context, tenantID uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]Document, error) {
+	rows, err := s.pool.Query(ctx, "SELECT "+docColumns+" FROM documents WHERE tenant_id = $1 AND id = ANY($2)", tenantID, ids)
+	if err != nil {
+		return nil, fmt.Errorf("get documents: %w", err)
+	}
+	docs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Document, error) { return scanDoc(r) })
+	if err != nil {
+		return nil, fmt.Errorf("get documents: %w", err)
+	}
+	byID := make(map[uuid.UUID]Document, len(docs))
+	for _, d := range docs {
+		byID[d.ID] = d
+	}
+	return byID, nil
 }
 
 // Filter narrows List; empty fields do not filter.
@@ -607,7 +619,7 @@ func (s *Documents) requeue(ctx context.Context, tx pgx.Tx, tenantID, id uuid.UU
 		stage = NULL, progress = 0, error_code = NULL, error_message = NULL, started_at = NULL, finished_at = NULL, updated_at = now()
 		WHERE tenant_id = $1 AND id = $2 AND status <> 'deleting' RETURNING `+docColumns, tenantID, id))
 	if err != nil {
-		return Document{}, notFound(err, "reindex document")
+		return Document{}, postgres.NotFound(err, "reindex document")
 	}
 	if d.Type != extract.TypePDF {
 		password = ""
@@ -685,7 +697,7 @@ func (s *Documents) Delete(ctx context.Context, tenantID, id uuid.UUID) (Documen
 		d, err := scanDoc(tx.QueryRow(ctx, `UPDATE documents SET status = 'deleting', updated_at = now()
 			WHERE tenant_id = $1 AND id = $2 RETURNING `+docColumns, tenantID, id))
 		if err != nil {
-			return notFound(err, "delete document")
+			return postgres.NotFound(err, "delete document")
 		}
 		if err := forgetPassword(ctx, tx, d); err != nil {
 			return err
@@ -733,7 +745,7 @@ func (s *Documents) indexedVersion(ctx context.Context, tenantID, id uuid.UUID) 
 	var indexed *int
 	d, err := scanDoc(s.pool.QueryRow(ctx, "SELECT "+docColumns+", indexed_version FROM documents WHERE tenant_id = $1 AND id = $2", tenantID, id), &indexed)
 	if err != nil {
-		return Document{}, 0, notFound(err, "get document")
+		return Document{}, 0, postgres.NotFound(err, "get document")
 	}
 	if indexed == nil {
 		return d, 0, nil

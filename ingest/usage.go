@@ -75,7 +75,7 @@ func (s *Documents) Usage(ctx context.Context, tenantID uuid.UUID) (Usage, error
 	if err != nil {
 		return u, err
 	}
-	if u.Quotas, err = s.quotaUsage(ctx, s.pool, tenantID, q); err != nil {
+	if u.Quotas, err = quotaUsageOf(ctx, s.pool, tenantID, q, int64(u.Documents), u.StoredBytes); err != nil {
 		return u, err
 	}
 	return u, nil

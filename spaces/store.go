@@ -37,13 +37,6 @@ func scanMigration(r pgx.Row) (Migration, error) {
 	return m, err
 }
 
-func notFound(err error, what string) error {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("%s: %w", what, ragd.ErrNotFound)
-	}
-	return fmt.Errorf("%s: %w", what, err)
-}
-
 // lockSpaces takes the tenant's embedding-space lock for the transaction:
 // shared by a version being marked ready (it checks it wrote every space
 // the tenant's documents go to), exclusive by every change of those spaces
@@ -178,7 +171,7 @@ func (s *Service) insertMigration(ctx context.Context, tenantID uuid.UUID, from,
 func (s *Service) Get(ctx context.Context, tenantID, id uuid.UUID) (Migration, error) {
 	m, err := scanMigration(s.pool.QueryRow(ctx, "SELECT "+migrationColumns+" FROM embedding_migrations WHERE tenant_id = $1 AND id = $2", tenantID, id))
 	if err != nil {
-		return m, notFound(err, "get migration")
+		return m, postgres.NotFound(err, "get migration")
 	}
 	return m, nil
 }
@@ -220,7 +213,7 @@ func (s *Service) setState(ctx context.Context, tenantID, id uuid.UUID, from, to
 		}
 		cur, err := scanMigration(tx.QueryRow(ctx, "SELECT "+migrationColumns+" FROM embedding_migrations WHERE tenant_id = $1 AND id = $2 FOR UPDATE", tenantID, id))
 		if err != nil {
-			return notFound(err, "get migration")
+			return postgres.NotFound(err, "get migration")
 		}
 		if cur.State != from {
 			return &ragd.ConflictError{Field: "state", Message: fmt.Sprintf("the migration is %s, not %s", cur.State, from)}

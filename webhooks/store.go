@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ragd/ragd"
+	"github.com/ragd/ragd/postgres"
 	"github.com/ragd/ragd/secret"
 )
 
@@ -49,13 +50,6 @@ func scanEndpoint(row pgx.Row) (Endpoint, error) {
 	var e Endpoint
 	err := row.Scan(&e.ID, &e.TenantID, &e.URL, &e.Description, &e.EventTypes, &e.Enabled, &e.DisabledReason, &e.FailingSince, &e.CreatedAt, &e.UpdatedAt)
 	return e, err
-}
-
-func notFound(err error, what string) error {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("%s: %w", what, ragd.ErrNotFound)
-	}
-	return fmt.Errorf("%s: %w", what, err)
 }
 
 // binding ties a sealed secret to its endpoint.
@@ -101,7 +95,7 @@ func (s *Service) Create(ctx context.Context, tenantID uuid.UUID, in Input) (End
 func (s *Service) Get(ctx context.Context, tenantID, id uuid.UUID) (Endpoint, error) {
 	e, err := scanEndpoint(s.pool.QueryRow(ctx, "SELECT "+endpointColumns+" FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2", tenantID, id))
 	if err != nil {
-		return e, notFound(err, "webhook endpoint")
+		return e, postgres.NotFound(err, "webhook endpoint")
 	}
 	return e, nil
 }
@@ -142,7 +136,7 @@ func (s *Service) Update(ctx context.Context, tenantID, id uuid.UUID, p Patch) (
 		p.URL.Set, p.URL.Value, p.EventTypes.Set, p.EventTypes.Value, p.Description.Set, p.Description.Value,
 		p.Enabled.Set, p.Enabled.Value))
 	if err != nil {
-		return e, notFound(err, "update webhook endpoint")
+		return e, postgres.NotFound(err, "update webhook endpoint")
 	}
 	return e, nil
 }
@@ -298,7 +292,7 @@ func (s *Service) Retry(ctx context.Context, tenantID, endpointID, deliveryID uu
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var enabled bool
 		if err := tx.QueryRow(ctx, "SELECT enabled FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2", tenantID, endpointID).Scan(&enabled); err != nil {
-			return notFound(err, "webhook endpoint")
+			return postgres.NotFound(err, "webhook endpoint")
 		}
 		if !enabled {
 			return ErrEndpointDisabled
@@ -307,7 +301,7 @@ func (s *Service) Retry(ctx context.Context, tenantID, endpointID, deliveryID uu
 		if err := tx.QueryRow(ctx, `UPDATE webhook_deliveries SET status = 'pending', attempts = 0, generation = generation + 1,
 				next_attempt_at = now(), leased_until = NULL, delivered_at = NULL
 			WHERE tenant_id = $1 AND endpoint_id = $2 AND id = $3 RETURNING generation`, tenantID, endpointID, deliveryID).Scan(&gen); err != nil {
-			return notFound(err, "webhook delivery")
+			return postgres.NotFound(err, "webhook delivery")
 		}
 		var err error
 		d, err = scanDelivery(tx.QueryRow(ctx, "SELECT "+deliveryColumns+` FROM webhook_deliveries d JOIN webhook_events ev ON ev.id = d.event_id
