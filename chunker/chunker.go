@@ -31,14 +31,37 @@ type Document struct {
 }
 
 // Chunk is a piece of a document's text.
+//
+// Offsets come in two units: Start and End are byte offsets into
+// Document.Text (for Go slicing); CharStart and CharEnd, and those of
+// Sections, are offsets in Unicode code points (runes), the unit a client
+// in another language slices the document's extracted text by.
 type Chunk struct {
-	Index       int
-	Text        string
-	Start, End  int // byte offsets of Text in Document.Text
-	TokenCount  int
+	Index              int
+	Text               string
+	Start, End         int // byte offsets of Text in Document.Text
+	CharStart, CharEnd int // code point offsets of Text in Document.Text
+	TokenCount         int
+	// HeadingPath is what every part of the chunk is under: the common
+	// prefix of its Sections' heading paths. A chunk within one section has
+	// that section's whole path; one that spans small sections that joined
+	// ("Handbook > Leave" and "Handbook > Accounts") has their common root
+	// ("Handbook"), never the path of one of them.
 	HeadingPath []string
-	PageStart   int // 0 when the document has no pages
-	PageEnd     int
+	// Sections are the parts of the chunk under each heading path, in
+	// order: each section of the document the chunk overlaps, cut to the
+	// chunk and trimmed of white space (text outside every section has an
+	// empty path). Empty when the document has no sections.
+	Sections  []ChunkSection
+	PageStart int // 0 when the document has no pages
+	PageEnd   int
+}
+
+// ChunkSection is the part of a chunk under one heading path: its text is
+// Document.Text's code points [CharStart, CharEnd).
+type ChunkSection struct {
+	HeadingPath        []string
+	CharStart, CharEnd int // code point offsets in Document.Text
 }
 
 // Options tune splitting. Zero fields take the defaults.
@@ -183,6 +206,9 @@ func (c *Chunker) Split(doc Document) ([]Chunk, error) {
 
 	var chunks []Chunk
 	o := c.opts
+	// Code point offsets are counted as the chunks go, never from the
+	// start of the text again.
+	cur := &runeCursor{text: text}
 	for s := 0; s < n; {
 		// Skip white space between chunks.
 		for s < n && isSpace(text[bounds[s]:bounds[s+1]]) {
@@ -193,7 +219,7 @@ func (c *Chunker) Split(doc Document) ([]Chunk, error) {
 		}
 		limit := min(n, s+o.MaxTokens)
 		end := c.chooseEnd(s, limit, n, levels, sectionAt)
-		ch, end := c.makeChunk(doc, bounds, s, end, levels)
+		ch, end := c.makeChunk(doc, bounds, s, end, levels, cur)
 		// A chunk that is all overlap (only white space followed the last
 		// one) adds nothing.
 		if ch.Text != "" && (len(chunks) == 0 || ch.End > chunks[len(chunks)-1].End) {
@@ -274,14 +300,26 @@ func (c *Chunker) overlapStart(s, end int, levels []int8) int {
 // makeChunk builds the chunk for tokens [s, end), trimmed of white space,
 // and shrinks end in the rare case that the text counted on its own has
 // more tokens than allowed. It returns the chunk and its final end.
-func (c *Chunker) makeChunk(doc Document, bounds []int, s, end int, levels []int8) (Chunk, int) {
+func (c *Chunker) makeChunk(doc Document, bounds []int, s, end int, levels []int8, cur *runeCursor) (Chunk, int) {
 	for {
 		start, stop := trimSpace(doc.Text, bounds[s], bounds[end])
+		// A token may end inside a code point (an emoji, a CJK character
+		// cut by byte-level BPE): the chunk takes the whole code point, so
+		// that its text is UTF-8 and its code point offsets exact.
+		for start > 0 && !utf8.RuneStart(doc.Text[start]) {
+			start--
+		}
+		for stop < len(doc.Text) && !utf8.RuneStart(doc.Text[stop]) {
+			stop++
+		}
 		text := doc.Text[start:stop]
 		count := c.tok.Count(text)
 		if count <= c.opts.MaxTokens || end-s <= 1 {
 			ch := Chunk{Text: text, Start: start, End: stop, TokenCount: count}
-			ch.HeadingPath = headingPath(doc.Sections, start, stop)
+			ch.CharStart = cur.at(start)
+			ch.Sections = chunkSections(doc, start, stop, cur)
+			ch.CharEnd = cur.at(stop)
+			ch.HeadingPath = commonPath(ch.Sections)
 			ch.PageStart, ch.PageEnd = pageSpan(doc.Pages, start, stop)
 			return ch, end
 		}
@@ -392,18 +430,82 @@ func trimSpace(text string, start, end int) (int, int) {
 	return start, end
 }
 
-// headingPath returns the heading path of the section that covers most of
-// [start, end), or nil.
-func headingPath(sections []Section, start, end int) []string {
-	var best []string
-	bestLen := 0
-	for i := sort.Search(len(sections), func(i int) bool { return sections[i].End > start }); i < len(sections) && sections[i].Start < end; i++ {
-		sec := sections[i]
-		if ov := min(end, sec.End) - max(start, sec.Start); ov > bestLen {
-			best, bestLen = sec.HeadingPath, ov
+// chunkSections returns the parts of [start, end) under each section of
+// doc (and under none, between sections), trimmed of white space, with
+// code point offsets; nil when doc has no sections.
+func chunkSections(doc Document, start, end int, cur *runeCursor) []ChunkSection {
+	sections := doc.Sections
+	if len(sections) == 0 {
+		return nil
+	}
+	var out []ChunkSection
+	add := func(lo, hi int, path []string) {
+		// Section bounds need not fall on the chunk's token boundaries:
+		// keep them on code point boundaries.
+		for lo < hi && !utf8.RuneStart(doc.Text[lo]) {
+			lo++
+		}
+		for hi < len(doc.Text) && hi > lo && !utf8.RuneStart(doc.Text[hi]) {
+			hi--
+		}
+		lo, hi = trimSpace(doc.Text, lo, hi)
+		if lo < hi {
+			out = append(out, ChunkSection{HeadingPath: path, CharStart: cur.at(lo), CharEnd: cur.at(hi)})
 		}
 	}
-	return best
+	pos := start
+	for i := sort.Search(len(sections), func(i int) bool { return sections[i].End > start }); i < len(sections) && sections[i].Start < end; i++ {
+		sec := sections[i]
+		if sec.Start > pos {
+			add(pos, sec.Start, nil)
+		}
+		add(max(start, sec.Start), min(end, sec.End), sec.HeadingPath)
+		pos = max(pos, min(end, sec.End))
+	}
+	if pos < end {
+		add(pos, end, nil)
+	}
+	return out
+}
+
+// commonPath returns the longest heading path that begins every section's
+// path (nil for none).
+func commonPath(sections []ChunkSection) []string {
+	if len(sections) == 0 {
+		return nil
+	}
+	p := sections[0].HeadingPath
+	for _, s := range sections[1:] {
+		n := 0
+		for n < len(p) && n < len(s.HeadingPath) && p[n] == s.HeadingPath[n] {
+			n++
+		}
+		p = p[:n]
+	}
+	if len(p) == 0 {
+		return nil
+	}
+	return p[:len(p):len(p)]
+}
+
+// runeCursor converts byte offsets of text to code point offsets, counting
+// only the bytes between the last offset asked for and the next: offsets
+// asked for in about increasing order (chunks move forward, stepping back
+// only by their overlap) cost about one pass over the text in all.
+type runeCursor struct {
+	text string
+	b, r int // byte offset b is code point offset r
+}
+
+// at returns the code point offset of byte offset b (a code point
+// boundary), moving the cursor there when it is ahead.
+func (c *runeCursor) at(b int) int {
+	if b >= c.b {
+		c.r += utf8.RuneCountInString(c.text[c.b:b])
+		c.b = b
+		return c.r
+	}
+	return c.r - utf8.RuneCountInString(c.text[b:c.b])
 }
 
 // pageSpan returns the first and last page that [start, end) touches, or

@@ -45,6 +45,7 @@ func checkInvariants(t *testing.T, c *Chunker, doc Document, chunks []Chunk) {
 	}
 	covered := make([]bool, len(doc.Text))
 	prevStart, prevEnd := -1, -1
+	runes := []rune(doc.Text)
 	for i, ch := range chunks {
 		if ch.Index != i {
 			t.Fatalf("chunk %d has index %d", i, ch.Index)
@@ -62,6 +63,7 @@ func checkInvariants(t *testing.T, c *Chunker, doc Document, chunks []Chunk) {
 			t.Fatalf("chunk %d [%d,%d) is not after chunk %d [%d,%d)", i, ch.Start, ch.End, i-1, prevStart, prevEnd)
 		}
 		prevStart, prevEnd = ch.Start, ch.End
+		checkSections(t, doc, runes, ch)
 		for j := ch.Start; j < ch.End; j++ {
 			covered[j] = true
 		}
@@ -74,6 +76,73 @@ func checkInvariants(t *testing.T, c *Chunker, doc Document, chunks []Chunk) {
 	again, _ := c.Split(doc)
 	if !reflect.DeepEqual(chunks, again) {
 		t.Fatal("Split is not deterministic")
+	}
+}
+
+// checkSections asserts a chunk's code point offsets and sections: the
+// chunk's [CharStart, CharEnd) of the text's code points is its text; its
+// sections are in order, inside it, each the trimmed text of the document
+// section with its heading path (or of no section, for an empty path);
+// together they hold all of its text but white space; and its heading
+// path is their common prefix.
+func checkSections(t *testing.T, doc Document, runes []rune, ch Chunk) {
+	t.Helper()
+	if ch.CharStart < 0 || ch.CharEnd > len(runes) || ch.CharStart >= ch.CharEnd || string(runes[ch.CharStart:ch.CharEnd]) != ch.Text {
+		t.Fatalf("chunk %d: code points [%d,%d) do not hold its text %q", ch.Index, ch.CharStart, ch.CharEnd, ch.Text)
+	}
+	if len(doc.Sections) == 0 {
+		if ch.Sections != nil || ch.HeadingPath != nil {
+			t.Fatalf("chunk %d of a document without sections has sections %v, heading path %v", ch.Index, ch.Sections, ch.HeadingPath)
+		}
+		return
+	}
+	if len(ch.Sections) == 0 {
+		t.Fatalf("chunk %d has no sections", ch.Index)
+	}
+	prev := ch.CharStart
+	var all strings.Builder
+	for _, cs := range ch.Sections {
+		if cs.CharStart < prev || cs.CharEnd <= cs.CharStart || cs.CharEnd > ch.CharEnd {
+			t.Fatalf("chunk %d [%d,%d): section %v out of order or outside it", ch.Index, ch.CharStart, ch.CharEnd, cs)
+		}
+		prev = cs.CharEnd
+		part := string(runes[cs.CharStart:cs.CharEnd])
+		if strings.TrimSpace(part) != part {
+			t.Fatalf("chunk %d: section %v is not trimmed: %q", ch.Index, cs, part)
+		}
+		// The part lies in one document section with its path (byte
+		// offsets of the part: the code points before it, encoded).
+		b := len(string(runes[:cs.CharStart]))
+		found := false
+		for _, s := range doc.Sections {
+			if s.Start <= b && b+len(part) <= s.End {
+				found = true
+				if !reflect.DeepEqual(s.HeadingPath, cs.HeadingPath) && len(s.HeadingPath)+len(cs.HeadingPath) > 0 {
+					t.Fatalf("chunk %d: %q is under %v, its section says %v", ch.Index, part, s.HeadingPath, cs.HeadingPath)
+				}
+			}
+		}
+		if !found && len(cs.HeadingPath) > 0 {
+			t.Fatalf("chunk %d: %q is in no section, its section says %v", ch.Index, part, cs.HeadingPath)
+		}
+		all.WriteString(part)
+	}
+	if strings.Join(strings.Fields(all.String()), "") != strings.Join(strings.Fields(ch.Text), "") {
+		t.Fatalf("chunk %d: its sections do not hold all of its text", ch.Index)
+	}
+	common := ch.Sections[0].HeadingPath
+	for _, cs := range ch.Sections[1:] {
+		n := 0
+		for n < len(common) && n < len(cs.HeadingPath) && common[n] == cs.HeadingPath[n] {
+			n++
+		}
+		common = common[:n]
+	}
+	if len(common) == 0 {
+		common = nil
+	}
+	if !reflect.DeepEqual(ch.HeadingPath, common) {
+		t.Fatalf("chunk %d: heading path %v, its sections' common prefix %v", ch.Index, ch.HeadingPath, common)
 	}
 }
 
@@ -145,15 +214,19 @@ func TestSplitStructure(t *testing.T) {
 	checkInvariants(t, c, doc, chunks)
 
 	for _, ch := range chunks {
-		// No chunk crosses a heading unless the section before was tiny:
-		// here every section has a heading line plus at least five words,
-		// which is less than MinTokens only for tiny ones.
-		if len(ch.HeadingPath) != 2 || !strings.Contains(ch.Text, "") {
-			t.Fatalf("chunk %d heading path %v", ch.Index, ch.HeadingPath)
+		// A chunk within one section has its whole path; one that joined
+		// tiny sections has their common root, the document's.
+		switch {
+		case len(ch.Sections) == 1 && (!reflect.DeepEqual(ch.HeadingPath, ch.Sections[0].HeadingPath) || len(ch.HeadingPath) != 2):
+			t.Fatalf("chunk %d in one section: heading path %v", ch.Index, ch.HeadingPath)
+		case len(ch.Sections) > 1 && !reflect.DeepEqual(ch.HeadingPath, []string{"Doc"}):
+			t.Fatalf("chunk %d across %d sections: heading path %v", ch.Index, len(ch.Sections), ch.HeadingPath)
 		}
-		sec := findSection(doc, ch.HeadingPath)
-		if ov := min(ch.End, sec.End) - max(ch.Start, sec.Start); ov*2 < ch.End-ch.Start {
-			t.Fatalf("chunk %d lies mostly outside its section %v", ch.Index, ch.HeadingPath)
+		if len(ch.Sections) == 1 {
+			sec := findSection(doc, ch.HeadingPath)
+			if ch.Start < sec.Start || ch.End > sec.End {
+				t.Fatalf("chunk %d lies outside its section %v", ch.Index, ch.HeadingPath)
+			}
 		}
 		for _, p := range doc.Pages {
 			inside := ch.Start < p.End && ch.End > p.Start
@@ -357,4 +430,112 @@ func FuzzSplit(f *testing.F) {
 		}
 		checkInvariants(t, c, doc, chunks)
 	})
+}
+
+// handbook is the document a user found citing its last section for all
+// of it: seven sections of about 175 tokens in all, under one title.
+func handbook() (Document, []string) {
+	parts := []struct {
+		path []string
+		body string
+	}{
+		{[]string{"Employee Handbook"}, "Employee Handbook\n\nThis handbook is for everyone who works here."},
+		{[]string{"Employee Handbook", "Leave"}, "Leave\n\nHow time off works."},
+		{[]string{"Employee Handbook", "Leave", "Vacation"}, "Vacation\n\nEveryone gets twenty-five days of paid vacation a year; ask your manager two weeks ahead."},
+		{[]string{"Employee Handbook", "Leave", "Sick leave"}, "Sick leave\n\nTell your team before ten; after three days bring a doctor's note."},
+		{[]string{"Employee Handbook", "Expenses"}, "Expenses\n\nFile receipts within thirty days in the expense tool; travel needs approval first."},
+		{[]string{"Employee Handbook", "IT and accounts"}, "IT and accounts\n\nYour laptop is set up on your first day."},
+		{[]string{"Employee Handbook", "IT and accounts", "Password reset"}, "Password reset\n\nReset your password at id.example.com or ask the help desk on extension 4357."},
+	}
+	var doc Document
+	var bodies []string
+	var b strings.Builder
+	for _, p := range parts {
+		start := b.Len()
+		b.WriteString(p.body)
+		b.WriteString("\n\n")
+		doc.Sections = append(doc.Sections, Section{Start: start, End: b.Len(), HeadingPath: p.path})
+		bodies = append(bodies, p.body)
+	}
+	doc.Text = strings.TrimRight(b.String(), "\n")
+	doc.Sections[len(doc.Sections)-1].End = len(doc.Text)
+	return doc, bodies
+}
+
+// TestSplitHandbookHeadingPaths: small sections that join one chunk give it
+// their common heading path, not the last (or largest) one's, and each is
+// listed with the code points of its own text.
+func TestSplitHandbookHeadingPaths(t *testing.T) {
+	t.Parallel()
+	c := newChunker(t, Options{})
+	doc, bodies := handbook()
+	chunks := split(t, c, doc)
+	checkInvariants(t, c, doc, chunks)
+	if len(chunks) != 1 {
+		t.Fatalf("%d chunks, want the handbook in one", len(chunks))
+	}
+	ch := chunks[0]
+	if !reflect.DeepEqual(ch.HeadingPath, []string{"Employee Handbook"}) {
+		t.Fatalf("heading path %v, want [Employee Handbook]", ch.HeadingPath)
+	}
+	if len(ch.Sections) != len(doc.Sections) {
+		t.Fatalf("%d sections, want %d: %v", len(ch.Sections), len(doc.Sections), ch.Sections)
+	}
+	runes := []rune(doc.Text)
+	for i, cs := range ch.Sections {
+		if !reflect.DeepEqual(cs.HeadingPath, doc.Sections[i].HeadingPath) {
+			t.Errorf("section %d: path %v, want %v", i, cs.HeadingPath, doc.Sections[i].HeadingPath)
+		}
+		if got := string(runes[cs.CharStart:cs.CharEnd]); got != bodies[i] {
+			t.Errorf("section %d %v: code points [%d,%d) hold %q, want %q", i, cs.HeadingPath, cs.CharStart, cs.CharEnd, got, bodies[i])
+		}
+	}
+	if ch.CharStart != 0 || ch.CharEnd != len(runes) {
+		t.Fatalf("chunk code points [%d,%d), want [0,%d)", ch.CharStart, ch.CharEnd, len(runes))
+	}
+
+	// A chunk within one section keeps its whole path.
+	c = newChunker(t, Options{MaxTokens: 16, OverlapTokens: 2, MinTokens: 2})
+	chunks = split(t, c, doc)
+	checkInvariants(t, c, doc, chunks)
+	deep := 0
+	for _, ch := range chunks {
+		if len(ch.Sections) == 1 {
+			if !reflect.DeepEqual(ch.HeadingPath, ch.Sections[0].HeadingPath) {
+				t.Fatalf("chunk %d within %v has heading path %v", ch.Index, ch.Sections[0].HeadingPath, ch.HeadingPath)
+			}
+			if len(ch.HeadingPath) == 3 {
+				deep++
+			}
+		}
+	}
+	if deep == 0 {
+		t.Fatal("no chunk within a third-level section")
+	}
+}
+
+// TestSplitCodePointOffsets: code point offsets of text in several scripts
+// and emoji (one to four bytes a code point, some cut by the tokenizer
+// inside a code point), with and without overlap.
+func TestSplitCodePointOffsets(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	var doc Document
+	for i := range 30 {
+		start := b.Len()
+		fmt.Fprintf(&b, "Café %d 日本語\n\n", i)
+		for j := range 1 + i%4 {
+			fmt.Fprintf(&b, "Naïve résumé %d: 東京の天気は晴れ 🌤️ then 👩‍👩‍👧 and 😀😀 — déjà vu %d.\n\n", j, i)
+		}
+		doc.Sections = append(doc.Sections, Section{Start: start, End: b.Len(), HeadingPath: []string{"日本語", fmt.Sprintf("Café %d", i)}})
+	}
+	doc.Text = b.String()
+	for _, o := range []Options{{}, {MaxTokens: 32, OverlapTokens: 8}, {MaxTokens: 16, OverlapTokens: 4, MinTokens: 2}} {
+		c := newChunker(t, o)
+		chunks := split(t, c, doc)
+		checkInvariants(t, c, doc, chunks)
+		// A document without sections has offsets and no sections.
+		plain := Document{Text: doc.Text}
+		checkInvariants(t, c, plain, split(t, c, plain))
+	}
 }
