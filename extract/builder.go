@@ -99,9 +99,24 @@ func (b *builder) endPage() {
 
 func (b *builder) closeSection() {
 	if b.b.Len() > b.secStart {
-		b.sections = append(b.sections, chunker.Section{Start: b.secStart, End: b.b.Len(), HeadingPath: append([]string(nil), b.path...)})
+		b.sections = append(b.sections, chunker.Section{Start: b.secStart, End: b.b.Len(), HeadingPath: collapseRepeats(b.path)})
 	}
 	b.secStart = b.b.Len()
+}
+
+// collapseRepeats returns a copy of path without an element that repeats
+// the one before it: a running header at a heading's size on every page of
+// a PDF, or a page's heading repeated a level down, would otherwise give
+// "Guide > version 1.7 > version 1.7 > Chapter 3".
+func collapseRepeats(path []string) []string {
+	var out []string
+	for _, p := range path {
+		if len(out) > 0 && out[len(out)-1] == p {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 func (b *builder) write(s string) {

@@ -41,12 +41,13 @@ func extractHTML(ctx context.Context, data []byte, lim Limits) (Extracted, error
 	size := prune(ctx, body)
 	root, fromTrafilatura := mainContent(doc, body, size)
 
-	w := &htmlWalker{ctx: ctx, b: newBuilder(lim.MaxTextBytes), dedupe: fromTrafilatura}
+	site := siteName(doc, title)
+	w := &htmlWalker{ctx: ctx, b: newBuilder(lim.MaxTextBytes), dedupe: fromTrafilatura, site: site}
 	if title != "" {
 		w.b.title = title
 	}
 	if fromTrafilatura && findFirst(root, func(n *html.Node) bool { return n.DataAtom == atom.H1 }) == nil {
-		if h := headline(body, title); h != "" {
+		if h := headline(body, title, site); h != "" {
 			w.b.heading(1, h)
 		}
 	}
@@ -146,13 +147,13 @@ func trafilaturaContent(doc *html.Node) (content *html.Node) {
 // go-trafilatura often leaves the headline out (it sits outside the block
 // it keeps), and without it the heading paths of a page's chunks lose
 // their root.
-func headline(body *html.Node, title string) string {
-	h1 := findFirst(body, func(n *html.Node) bool { return n.DataAtom == atom.H1 })
+func headline(body *html.Node, title, site string) string {
+	h1 := findFirst(body, func(n *html.Node) bool { return n.DataAtom == atom.H1 && !logoHeading(n) })
 	if h1 == nil {
 		return ""
 	}
-	h := cleanInline(textOf(h1))
-	if h == "" || title == "" {
+	h := headingText(h1)
+	if h == "" || title == "" || isSiteName(h, site) {
 		return ""
 	}
 	lh, lt := strings.ToLower(h), strings.ToLower(title)
@@ -340,6 +341,7 @@ type htmlWalker struct {
 	// a <div> of <br>-separated lines whole and then again line by line.
 	dedupe bool
 	last   string
+	site   string // the site's name (siteName), never a heading
 }
 
 func (w *htmlWalker) flush() {
@@ -376,7 +378,14 @@ func (w *htmlWalker) block(n *html.Node) {
 		switch c.DataAtom {
 		case atom.H1, atom.H2, atom.H3, atom.H4, atom.H5, atom.H6:
 			w.flush()
-			w.b.heading(int(c.Data[1]-'0'), textOf(c))
+			if text := headingText(c); logoHeading(c) || isSiteName(text, w.site) {
+				// A logo's or the site's name: text, not what the
+				// page's sections are under.
+				w.inline.WriteString(text)
+				w.flush()
+			} else {
+				w.b.heading(int(c.Data[1]-'0'), text)
+			}
 			w.last = ""
 		case atom.Ul, atom.Ol:
 			w.flush()
@@ -512,6 +521,134 @@ func findFirst(n *html.Node, match func(*html.Node) bool) *html.Node {
 	return found
 }
 
+// headingText returns a heading's text without the links wikis put in
+// headings: MediaWiki's "[edit]" (<span class="mw-editsection">), and the
+// bare "[edit]" left of it when the span's class is gone (go-trafilatura's
+// copy of the page keeps no classes).
+func headingText(h *html.Node) string {
+	var b strings.Builder
+	walk(h, func(c *html.Node) bool {
+		if c.Type == html.ElementNode && (classWord(c, "mw-editsection") || classWord(c, "editsection")) {
+			return false
+		}
+		if c.Type == html.TextNode {
+			b.WriteString(c.Data)
+		}
+		return true
+	})
+	return stripEditLinks(b.String())
+}
+
+// editLinks are the texts of the edit links wikis end headings with.
+var editLinks = []string{"[edit]", "[edit source]", "[edit | edit source]", "[ edit ]", "[modifier]", "[bearbeiten]", "[editar]"}
+
+// stripEditLinks removes edit links from the end of a heading's text
+// ("History[edit]", "History [edit | edit source]"), cleaned.
+func stripEditLinks(s string) string {
+	s = cleanInline(s)
+	for {
+		lower := strings.ToLower(s)
+		cut := false
+		for _, l := range editLinks {
+			if strings.HasSuffix(lower, l) && len(s) > len(l) {
+				s, cut = strings.TrimSpace(s[:len(s)-len(l)]), true
+				break
+			}
+		}
+		if !cut {
+			return s
+		}
+	}
+}
+
+// logoWords are class and id words of the elements that hold a site's
+// logo or name.
+var logoWords = map[string]bool{"logo": true, "brand": true, "branding": true, "masthead": true, "sitename": true, "site-name": true, "site-title": true, "site-logo": true, "navbar-brand": true}
+
+// logoHeading reports whether a heading is (inside) a site's header,
+// navigation or logo rather than the page's content: an ancestor <nav>,
+// a <header> outside an <article>, <main> or <section> (the page's, not a
+// part's), or the heading or an ancestor named by logoWords.
+func logoHeading(h *html.Node) bool {
+	for n := h; n != nil; n = n.Parent {
+		if n.Type != html.ElementNode {
+			continue
+		}
+		switch n.DataAtom {
+		case atom.Nav:
+			return true
+		case atom.Header:
+			if !insidePart(n) {
+				return true
+			}
+		}
+		if logoName(attr(n, "class")) || logoName(attr(n, "id")) {
+			return true
+		}
+	}
+	return false
+}
+
+func insidePart(n *html.Node) bool {
+	for p := n.Parent; p != nil; p = p.Parent {
+		if p.DataAtom == atom.Article || p.DataAtom == atom.Main || p.DataAtom == atom.Section {
+			return true
+		}
+	}
+	return false
+}
+
+func logoName(name string) bool {
+	for _, token := range strings.Fields(name) {
+		if logoWords[token] {
+			return true
+		}
+		for _, w := range strings.FieldsFunc(token, func(r rune) bool { return r == '-' || r == '_' }) {
+			if w == "logo" || w == "brand" || w == "branding" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func classWord(n *html.Node, word string) bool {
+	for _, c := range strings.Fields(attr(n, "class")) {
+		if c == word {
+			return true
+		}
+	}
+	return false
+}
+
+// siteName returns the site's name: <meta property="og:site_name">, else
+// the last part of a title of several ("Headline | Site", "Headline —
+// Site"), else "" (a title of one part may be the page's own).
+func siteName(doc *html.Node, title string) string {
+	if m := findFirst(doc, func(n *html.Node) bool {
+		return n.DataAtom == atom.Meta && attr(n, "property") == "og:site_name"
+	}); m != nil {
+		for _, a := range m.Attr {
+			if a.Key == "content" {
+				if s := cleanInline(a.Val); s != "" {
+					return s
+				}
+			}
+		}
+	}
+	for _, sep := range []string{" | ", " — ", " – ", " - ", " · ", " :: "} {
+		if i := strings.LastIndex(title, sep); i > 0 {
+			return strings.TrimSpace(title[i+len(sep):])
+		}
+	}
+	return ""
+}
+
+// isSiteName reports whether a heading's text is the site's name.
+func isSiteName(text, site string) bool {
+	return site != "" && strings.EqualFold(strings.TrimSpace(text), site)
+}
+
 // textOf returns all text under n.
 func textOf(n *html.Node) string {
 	var b bytes.Buffer
@@ -630,7 +767,7 @@ func flatHTML(ctx context.Context, s string, lim Limits) (Extracted, error) {
 	heading := 0
 	flush := func() {
 		if heading > 0 {
-			b.heading(heading, text.String())
+			b.heading(heading, stripEditLinks(text.String()))
 		} else {
 			b.paragraph(text.String())
 		}
