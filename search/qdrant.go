@@ -202,7 +202,7 @@ func pointPayload(p Point) (map[string]*qdrant.Value, error) {
 		}
 	}
 	meta := &qdrant.Struct{Fields: fields}
-	return map[string]*qdrant.Value{
+	payload := map[string]*qdrant.Value{
 		"tenant_id":       qdrant.NewValueString(p.TenantID.String()),
 		"document_id":     qdrant.NewValueString(p.DocumentID.String()),
 		"chunk_id":        qdrant.NewValueString(p.ID.String()),
@@ -215,7 +215,38 @@ func pointPayload(p Point) (map[string]*qdrant.Value, error) {
 		"page_start":      qdrant.NewValueInt(int64(p.PageStart)),
 		"page_end":        qdrant.NewValueInt(int64(p.PageEnd)),
 		"metadata":        qdrant.NewValueStruct(meta),
-	}, nil
+		"char_start":      qdrant.NewValueInt(int64(p.CharStart)),
+		"char_end":        qdrant.NewValueInt(int64(p.CharEnd)),
+	}
+	if len(p.Sections) > 0 {
+		payload["sections"] = sectionsValue(p.Sections)
+	}
+	return payload, nil
+}
+
+// sectionsValue is a chunk's sections as a payload list of
+// {heading_path, char_start, char_end}.
+func sectionsValue(ss []Section) *qdrant.Value {
+	vals := make([]*qdrant.Value, len(ss))
+	for i, sec := range ss {
+		vals[i] = qdrant.NewValueStruct(&qdrant.Struct{Fields: map[string]*qdrant.Value{
+			"heading_path": stringList(sec.HeadingPath),
+			"char_start":   qdrant.NewValueInt(int64(sec.CharStart)),
+			"char_end":     qdrant.NewValueInt(int64(sec.CharEnd)),
+		}})
+	}
+	return qdrant.NewValueFromList(vals...)
+}
+
+// sectionsOf reads sectionsValue back (nil when the payload has none).
+func sectionsOf(v *qdrant.Value) []Section {
+	var out []Section
+	for _, x := range v.GetListValue().GetValues() {
+		f := x.GetStructValue().GetFields()
+		out = append(out, Section{HeadingPath: listOf(f["heading_path"]),
+			CharStart: int(f["char_start"].GetIntegerValue()), CharEnd: int(f["char_end"].GetIntegerValue())})
+	}
+	return out
 }
 
 func stringList(ss []string) *qdrant.Value {
@@ -384,6 +415,9 @@ func hitFromPayload(id string, p map[string]*qdrant.Value, score float32) (Hit, 
 	h.HeadingPath = listOf(p["heading_path"])
 	h.PageStart = int(p["page_start"].GetIntegerValue())
 	h.PageEnd = int(p["page_end"].GetIntegerValue())
+	h.CharStart = int(p["char_start"].GetIntegerValue())
+	h.CharEnd = int(p["char_end"].GetIntegerValue())
+	h.Sections = sectionsOf(p["sections"])
 	h.Metadata = map[string]any{}
 	for k, v := range p["metadata"].GetStructValue().GetFields() {
 		switch x := v.GetKind().(type) {

@@ -118,6 +118,9 @@ type Found struct {
 	PageStart     int
 	PageEnd       int
 	HeadingPath   []string
+	CharStart     int       // the chunk's offsets in the document's extracted text, in code points
+	CharEnd       int       // (see Point)
+	Sections      []Section // the parts of the chunk under each heading path; HeadingPath is their common prefix
 	Tags          []string
 	Metadata      map[string]any
 }
@@ -278,6 +281,7 @@ func (s *Searcher) Search(ctx context.Context, tenantID uuid.UUID, r Request) (R
 		res.Hits = append(res.Hits, Found{
 			ChunkID: h.ID, DocumentID: h.DocumentID, DocumentTitle: d.Title, Score: h.Score, Text: h.Text,
 			PageStart: h.PageStart, PageEnd: h.PageEnd, HeadingPath: h.HeadingPath, Tags: h.Tags, Metadata: h.Metadata,
+			CharStart: h.CharStart, CharEnd: h.CharEnd, Sections: h.Sections,
 		})
 		if len(res.Hits) == r.TopK {
 			break

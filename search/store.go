@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/ragd/ragd/chunker"
 )
 
 // Point is one chunk in the vector store. Its id is the chunk's id,
@@ -28,6 +30,38 @@ type Point struct {
 	HeadingPath    []string       `json:"heading_path"`
 	PageStart      int            `json:"page_start"`
 	PageEnd        int            `json:"page_end"`
+	// CharStart and CharEnd are the chunk's offsets in the document's
+	// extracted text, in Unicode code points (0, 0 in points written
+	// before they were recorded).
+	CharStart int `json:"char_start"`
+	CharEnd   int `json:"char_end"`
+	// Sections are the parts of the chunk under each heading path
+	// (chunker.Chunk.Sections); HeadingPath is their common prefix.
+	Sections []Section `json:"sections,omitempty"`
+}
+
+// Section is the part of a chunk under one heading path: code points
+// [CharStart, CharEnd) of the document's extracted text.
+type Section struct {
+	HeadingPath []string `json:"heading_path"`
+	CharStart   int      `json:"char_start"`
+	CharEnd     int      `json:"char_end"`
+}
+
+// SectionsOf converts a chunk's sections (nil for none).
+func SectionsOf(cs []chunker.ChunkSection) []Section {
+	if len(cs) == 0 {
+		return nil
+	}
+	out := make([]Section, len(cs))
+	for i, c := range cs {
+		path := c.HeadingPath
+		if path == nil {
+			path = []string{}
+		}
+		out[i] = Section{HeadingPath: path, CharStart: c.CharStart, CharEnd: c.CharEnd}
+	}
+	return out
 }
 
 // Filter narrows a query or a count; empty fields do not filter and all

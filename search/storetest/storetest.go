@@ -32,6 +32,51 @@ func Run(t *testing.T, newStore func(t *testing.T) search.VectorStore) {
 		return s
 	}
 
+	t.Run("PayloadRoundTrips", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t)
+		tenant, doc := uuid.New(), uuid.New()
+		sections := []search.Section{
+			{HeadingPath: []string{}, CharStart: 0, CharEnd: 5},
+			{HeadingPath: []string{"Employee Handbook", "Leave"}, CharStart: 7, CharEnd: 40},
+			{HeadingPath: []string{"Employee Handbook", "IT and accounts", "Password reset"}, CharStart: 42, CharEnd: 1000},
+		}
+		pts := Points(tenant, doc, 1, 4, "delta", func(p *search.Point) {
+			p.CharStart, p.CharEnd = 1000*p.Index, 1000*p.Index+len(p.Text)
+			p.HeadingPath = []string{"Employee Handbook", fmt.Sprintf("Part %d", p.Index)}
+			p.PageStart, p.PageEnd = p.Index+1, p.Index+2
+			if p.Index%2 == 0 {
+				p.Sections = sections
+			}
+		})
+		must(t, s.Upsert(ctx, tenant, pts))
+		for _, mode := range []search.Mode{search.ModeDense, search.ModeSparse, search.ModeHybrid} {
+			for _, want := range pts {
+				hits, err := s.Query(ctx, tenant, search.Query{Mode: mode, Dense: want.Dense, Sparse: search.QuerySparse(want.Text), TopK: 1,
+					Filter: search.Filter{DocumentIDs: []uuid.UUID{doc}}})
+				must(t, err)
+				if len(hits) != 1 || hits[0].ID != want.ID {
+					t.Fatalf("%s query for point %d: %d hits", mode, want.Index, len(hits))
+				}
+				got := hits[0].Point
+				if got.CharStart != want.CharStart || got.CharEnd != want.CharEnd || got.PageStart != want.PageStart || got.PageEnd != want.PageEnd ||
+					!slices.Equal(got.HeadingPath, want.HeadingPath) {
+					t.Fatalf("%s: point %d came back as chars [%d,%d) pages %d-%d %q, want [%d,%d) %d-%d %q", mode, want.Index,
+						got.CharStart, got.CharEnd, got.PageStart, got.PageEnd, got.HeadingPath, want.CharStart, want.CharEnd, want.PageStart, want.PageEnd, want.HeadingPath)
+				}
+				if len(got.Sections) != len(want.Sections) {
+					t.Fatalf("%s: point %d came back with sections %+v, want %+v", mode, want.Index, got.Sections, want.Sections)
+				}
+				for i, sec := range got.Sections {
+					w := want.Sections[i]
+					if sec.CharStart != w.CharStart || sec.CharEnd != w.CharEnd || !slices.Equal(sec.HeadingPath, w.HeadingPath) || sec.HeadingPath == nil {
+						t.Fatalf("%s: point %d section %d came back as %+v, want %+v", mode, want.Index, i, sec, w)
+					}
+				}
+			}
+		}
+	})
+
 	t.Run("TenantsNeverSeeEachOther", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t)
