@@ -123,6 +123,11 @@ type Found struct {
 	Sections      []Section // the parts of the chunk under each heading path; HeadingPath is their common prefix
 	Tags          []string
 	Metadata      map[string]any
+	// Snippet is about SnippetChars runes of Text around the query's
+	// words; Highlights are those words in Snippet, ChunkHighlights in
+	// Text, in runes (see Snippet).
+	Snippet                     string
+	Highlights, ChunkHighlights []Span
 }
 
 // Result is a search's answer.
@@ -287,6 +292,7 @@ func (s *Searcher) Search(ctx context.Context, tenantID uuid.UUID, r Request) (R
 			break
 		}
 	}
+	addSnippets(res.Hits, r.Query)
 	return res, nil
 }
 
