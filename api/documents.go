@@ -384,10 +384,19 @@ func handleDocumentContent(log *slog.Logger, docs *ingest.Documents) tenantHandl
 			name = cmp.Or(ingest.BaseName(*d.Filename), name)
 		}
 		w.Header().Set("Content-Type", d.Type.MediaType())
-		// Always a download: an uploaded HTML page must not run in our origin.
-		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.Header().Set("Content-Security-Policy", "sandbox")
+		if d.Type == extract.TypePDF {
+			// A PDF opens in the browser (a search hit's source_url points
+			// at its page with #page=N): application/pdf and nosniff mean a
+			// PDF viewer, never our origin's HTML. No CSP sandbox here:
+			// browsers refuse to show a PDF in a sandboxed document.
+			w.Header().Set("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": name}))
+		} else {
+			// Any other type is a download: an uploaded HTML page must not
+			// run in our origin.
+			w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
+			w.Header().Set("Content-Security-Policy", "sandbox")
+		}
 		w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 		// Part by part, from Postgres to the client.
 		if _, err := io.Copy(w, content); err != nil {

@@ -70,7 +70,7 @@ func TestDocuments(t *testing.T) {
 		}
 		content := b.Must(200, "GET", "/v1/documents/"+id+"/content", key, nil)
 		if !bytes.Equal(content.Body, pdf) || content.Header.Get("Content-Type") != "application/pdf" ||
-			!strings.HasPrefix(content.Header.Get("Content-Disposition"), "attachment") {
+			!strings.HasPrefix(content.Header.Get("Content-Disposition"), "inline") {
 			t.Fatalf("content: %d bytes, headers %v", len(content.Body), content.Header)
 		}
 		list := b.Must(200, "GET", "/v1/documents?tag=reports&status=ready", key, nil).JSON(t)["data"].([]any)

@@ -123,9 +123,17 @@ func TestDocumentFilenames(t *testing.T) {
 				tc.name, tc.sent, d["filename"], d["title"], d["status"], wantFilename, wantTitle)
 		}
 		c := b.Must(200, "GET", "/v1/documents/"+ids[i]+"/content", key, nil)
+		// A PDF opens in the browser; anything else is a download.
+		wantDisp := "attachment"
+		if tc.wantType == "pdf" {
+			wantDisp = "inline"
+		}
 		disp, params, err := mime.ParseMediaType(c.Header.Get("Content-Disposition"))
-		if err != nil || disp != "attachment" || params["filename"] != wantDownload {
-			t.Errorf("%s: Content-Disposition %q (%v), want an attachment named %q", tc.name, c.Header.Get("Content-Disposition"), err, wantDownload)
+		if err != nil || disp != wantDisp || params["filename"] != wantDownload {
+			t.Errorf("%s: Content-Disposition %q (%v), want %s named %q", tc.name, c.Header.Get("Content-Disposition"), err, wantDisp, wantDownload)
+		}
+		if sandboxed := c.Header.Get("Content-Security-Policy") == "sandbox"; sandboxed != (wantDisp == "attachment") || c.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: Content-Security-Policy %q, X-Content-Type-Options %q", tc.name, c.Header.Get("Content-Security-Policy"), c.Header.Get("X-Content-Type-Options"))
 		}
 		if !bytes.Equal(c.Body, tc.data) {
 			t.Errorf("%s: content is %d bytes, want the %d uploaded", tc.name, len(c.Body), len(tc.data))

@@ -46,6 +46,16 @@ type searchHit struct {
 	HeadingPath   []string       `json:"heading_path"`
 	Tags          []string       `json:"tags"`
 	Metadata      map[string]any `json:"metadata"`
+	// Snippet is about 200 characters of Text around the query's words,
+	// "…" where cut; Highlights are the query's words in Snippet and
+	// ChunkHighlights in Text, as [start, end) offsets in Unicode code
+	// points (search.Snippet).
+	Snippet         string        `json:"snippet"`
+	Highlights      []search.Span `json:"highlights"`
+	ChunkHighlights []search.Span `json:"chunk_highlights"`
+	// SourceURL opens the original file (GET /v1/documents/{id}/content,
+	// which needs the same credentials), at the hit's page for a PDF.
+	SourceURL string `json:"source_url"`
 }
 
 type searchResponse struct {
@@ -171,7 +181,8 @@ func runSearch(w http.ResponseWriter, r *http.Request, s *search.Searcher, m *me
 	for i, h := range res.Hits {
 		out.Data[i] = searchHit{ChunkID: h.ChunkID, DocumentID: h.DocumentID, DocumentTitle: h.DocumentTitle, Score: h.Score,
 			Text: h.Text, PageStart: nonZero(h.PageStart), PageEnd: nonZero(h.PageEnd), HeadingPath: orEmpty(h.HeadingPath),
-			Tags: orEmpty(h.Tags), Metadata: h.Metadata}
+			Tags: orEmpty(h.Tags), Metadata: h.Metadata,
+			Snippet: h.Snippet, Highlights: h.Highlights, ChunkHighlights: h.ChunkHighlights, SourceURL: sourceURL(h)}
 		if out.Data[i].Metadata == nil {
 			out.Data[i].Metadata = map[string]any{}
 		}
@@ -180,6 +191,18 @@ func runSearch(w http.ResponseWriter, r *http.Request, s *search.Searcher, m *me
 	w.Header().Set("Server-Timing", fmt.Sprintf("embed;dur=%.3f, store;dur=%.3f, db;dur=%.3f", ms(res.EmbedTime), ms(res.StoreTime), ms(res.LookupTime)))
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// sourceURL is the relative URL of a hit's original file, with the
+// PDF viewers' #page=N fragment when the hit has a page (only PDFs have
+// pages): the content route serves a PDF inline, so a browser opens it
+// there.
+func sourceURL(h search.Found) string {
+	u := "/v1/documents/" + h.DocumentID.String() + "/content"
+	if h.PageStart > 0 {
+		u += "#page=" + strconv.Itoa(h.PageStart)
+	}
+	return u
 }
 
 func nonZero(n int) *int {
