@@ -56,6 +56,13 @@ type searchHit struct {
 	// SourceURL opens the original file (GET /v1/documents/{id}/content,
 	// which needs the same credentials), at the hit's page for a PDF.
 	SourceURL string `json:"source_url"`
+	// CharStart and CharEnd place Text in the document's extracted text,
+	// in Unicode code points (null for chunks indexed before they were
+	// recorded); Sections are the parts of Text under each heading path,
+	// in order (HeadingPath is their common prefix).
+	CharStart *int             `json:"char_start"`
+	CharEnd   *int             `json:"char_end"`
+	Sections  []search.Section `json:"sections"`
 }
 
 type searchResponse struct {
@@ -186,6 +193,7 @@ func runSearch(w http.ResponseWriter, r *http.Request, s *search.Searcher, m *me
 		if out.Data[i].Metadata == nil {
 			out.Data[i].Metadata = map[string]any{}
 		}
+		out.Data[i].CharStart, out.Data[i].CharEnd, out.Data[i].Sections = charSpan(h)
 	}
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	w.Header().Set("Server-Timing", fmt.Sprintf("embed;dur=%.3f, store;dur=%.3f, db;dur=%.3f", ms(res.EmbedTime), ms(res.StoreTime), ms(res.LookupTime)))
@@ -203,6 +211,19 @@ func sourceURL(h search.Found) string {
 		u += "#page=" + strconv.Itoa(h.PageStart)
 	}
 	return u
+}
+
+// charSpan is a hit's code point offsets (nil when its point has none: a
+// chunk always holds text, so an end of 0 is one indexed before they were
+// recorded) and its sections ([] for none).
+func charSpan(h search.Found) (start, end *int, sections []search.Section) {
+	if h.CharEnd > 0 {
+		start, end = &h.CharStart, &h.CharEnd
+	}
+	if sections = h.Sections; sections == nil {
+		sections = []search.Section{}
+	}
+	return start, end, sections
 }
 
 func nonZero(n int) *int {

@@ -70,7 +70,13 @@ func extractDOCX(ctx context.Context, data []byte, lim Limits) (Extracted, error
 	if err := walkDOCX(ctx, &cappedReader{r: rc, left: &budget, err: tooLarge}, headingStyles, b); err != nil {
 		return Extracted{}, err
 	}
-	return b.result()
+	ext, err := b.result()
+	if err != nil {
+		return Extracted{}, err
+	}
+	// The title the author set (File > Properties), else the first heading.
+	ext.Title = firstTitle(docxCoreTitle(zr), ext.Title, firstHeading(ext))
+	return ext, nil
 }
 
 // cappedReader reads r, counting what it reads against *left, and fails

@@ -341,7 +341,7 @@ func TestExtractHTML(t *testing.T) {
 			t.Errorf("section Plans lacks %q: %q", want, plans)
 		}
 	}
-	if !strings.Contains(secs["Pricing"], "Our plans suit every team.") || ext.Title != "Pricing — Acme" {
+	if !strings.Contains(secs["Pricing"], "Our plans suit every team.") || ext.Title != "Pricing" {
 		t.Errorf("title %q, sections %q", ext.Title, secs)
 	}
 

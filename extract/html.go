@@ -34,6 +34,7 @@ func extractHTML(ctx context.Context, data []byte, lim Limits) (Extracted, error
 	if t := findFirst(doc, func(n *html.Node) bool { return n.DataAtom == atom.Title }); t != nil {
 		title = cleanInline(textOf(t))
 	}
+	docTitle := htmlTitle(doc) // before prune, which may drop the page's <h1>
 	body := findFirst(doc, func(n *html.Node) bool { return n.DataAtom == atom.Body })
 	if body == nil {
 		body = doc
@@ -43,9 +44,6 @@ func extractHTML(ctx context.Context, data []byte, lim Limits) (Extracted, error
 
 	site := siteName(doc, title)
 	w := &htmlWalker{ctx: ctx, b: newBuilder(lim.MaxTextBytes), dedupe: fromTrafilatura, site: site}
-	if title != "" {
-		w.b.title = title
-	}
 	if fromTrafilatura && findFirst(root, func(n *html.Node) bool { return n.DataAtom == atom.H1 }) == nil {
 		if h := headline(body, title, site); h != "" {
 			w.b.heading(1, h)
@@ -56,7 +54,12 @@ func extractHTML(ctx context.Context, data []byte, lim Limits) (Extracted, error
 	if ctx.Err() != nil {
 		return Extracted{}, ctx.Err()
 	}
-	return w.b.result()
+	ext, err := w.b.result()
+	if err != nil {
+		return Extracted{}, err
+	}
+	ext.Title = docTitle
+	return ext, nil
 }
 
 // minTrafilaturaRunes is go-trafilatura's own minimum extraction

@@ -66,7 +66,13 @@ func extractMarkdown(ctx context.Context, data []byte, lim Limits) (Extracted, e
 		block = append(block, line)
 	}
 	flush()
-	return b.result()
+	ext, err := b.result()
+	if err != nil {
+		return Extracted{}, err
+	}
+	// Front matter's title, else the first level-1 heading.
+	ext.Title = firstTitle(frontMatterTitle(s), ext.Title)
+	return ext, nil
 }
 
 // atxHeading parses "# Title", "## Title ##": up to three spaces of

@@ -122,6 +122,7 @@ func extractPDF(ctx context.Context, data []byte, password string, lim Limits) (
 		return Extracted{}, err
 	}
 	ext.PageCount = n
+	ext.Title = pdfTitle(r, pages, body)
 	return ext, nil
 }
 
