@@ -50,8 +50,9 @@ type Chunk struct {
 	HeadingPath []string
 	// Sections are the parts of the chunk under each heading path, in
 	// order: each section of the document the chunk overlaps, cut to the
-	// chunk and trimmed of white space (text outside every section has an
-	// empty path). Empty when the document has no sections.
+	// chunk and trimmed of white space (text outside every section, or
+	// before the first heading, has an empty path). Empty when no part of
+	// the chunk is under a heading (a document without any).
 	Sections  []ChunkSection
 	PageStart int // 0 when the document has no pages
 	PageEnd   int
@@ -432,7 +433,7 @@ func trimSpace(text string, start, end int) (int, int) {
 
 // chunkSections returns the parts of [start, end) under each section of
 // doc (and under none, between sections), trimmed of white space, with
-// code point offsets; nil when doc has no sections.
+// code point offsets; nil when no part is under a heading.
 func chunkSections(doc Document, start, end int, cur *runeCursor) []ChunkSection {
 	sections := doc.Sections
 	if len(sections) == 0 {
@@ -465,7 +466,12 @@ func chunkSections(doc Document, start, end int, cur *runeCursor) []ChunkSection
 	if pos < end {
 		add(pos, end, nil)
 	}
-	return out
+	for _, s := range out {
+		if len(s.HeadingPath) > 0 {
+			return out
+		}
+	}
+	return nil
 }
 
 // commonPath returns the longest heading path that begins every section's

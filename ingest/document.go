@@ -37,9 +37,12 @@ const (
 
 // Document is an uploaded file and what became of it.
 type Document struct {
-	ID             uuid.UUID       `json:"id"`
-	TenantID       uuid.UUID       `json:"tenant_id"`
-	Title          string          `json:"title"`
+	ID       uuid.UUID `json:"id"`
+	TenantID uuid.UUID `json:"tenant_id"`
+	Title    string    `json:"title"`
+	// TitleSource says where Title came from: TitleUpload,
+	// TitleFilename or TitleDocument.
+	TitleSource    string          `json:"title_source"`
 	Filename       *string         `json:"filename"`
 	Type           extract.Type    `json:"type"`
 	SizeBytes      int64           `json:"size_bytes"`
@@ -68,6 +71,28 @@ type Document struct {
 }
 
 // DocumentError says why a document failed.
+// Where a document's title came from (Document.TitleSource).
+const (
+	// TitleUpload: the uploader gave it; nothing replaces it.
+	TitleUpload = "upload"
+	// TitleFilename: the upload's file name (or "Untitled <type>"),
+	// until processing derives a title from the document.
+	TitleFilename = "filename"
+	// TitleDocument: derived from the document itself (HTML <title>,
+	// PDF metadata or first large line, DOCX properties or heading,
+	// Markdown front matter or heading); each run derives it again.
+	TitleDocument = "document"
+)
+
+// fallbackTitle is a document's title when neither its uploader nor its
+// text gives one.
+func fallbackTitle(filename *string, typ extract.Type) string {
+	if filename != nil && *filename != "" {
+		return *filename
+	}
+	return "Untitled " + string(typ)
+}
+
 type DocumentError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`

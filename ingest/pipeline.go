@@ -196,6 +196,9 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 	if err := rep.stage(StageChunking, 0.5); err != nil {
 		return ignoreStale(err)
 	}
+	// The title goes into every chunk's embedded text and point, so it
+	// is settled before them.
+	title, titleSource := documentTitle(doc, ext.Title)
 
 	opts := p.chunks
 	if doc.ChunkMaxTokens != nil {
@@ -221,6 +224,7 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 	res := result{
 		pageCount: ext.PageCount, charCount: utf8.RuneCountInString(ext.Text),
 		extractMS: extractMS, chunkMS: chunkMS, started: started,
+		title: title, titleSource: titleSource,
 	}
 	for _, c := range pieces {
 		res.tokenCount += c.TokenCount
@@ -262,6 +266,7 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 // skips, until the next version's run removes them).
 func (p *Pipeline) index(ctx context.Context, rep *progress, pieces []chunker.Chunk, res *result) error {
 	doc := rep.doc
+	doc.Title = res.title
 	w := p.spaces.NewWrite(doc.TenantID)
 attempts:
 	for attempt := 1; ; attempt++ {
@@ -373,6 +378,21 @@ func (p *Pipeline) DeleteDocumentPoints(ctx context.Context, tenantID, docID uui
 		return nil
 	}
 	return p.spaces.DeleteDocument(ctx, tenantID, docID, search.AllVersions, nil)
+}
+
+// documentTitle is the title a run gives doc, and its source: the
+// uploader's title stays; otherwise the title derived from the document's
+// text (extracted, see extract.DocumentTitle), else its file name. A
+// title derived by an earlier run is derived again, so a reindex brings
+// it up to date.
+func documentTitle(doc Document, extracted string) (title, source string) {
+	if doc.TitleSource == TitleUpload {
+		return doc.Title, TitleUpload
+	}
+	if t := extract.DocumentTitle(extracted, deref(doc.Filename), MaxTitleLen); t != "" {
+		return t, TitleDocument
+	}
+	return fallbackTitle(doc.Filename, doc.Type), TitleFilename
 }
 
 // IndexText is what a chunk is indexed as, for BM25 and for the
@@ -563,6 +583,7 @@ type result struct {
 	embedRequests                    int
 	indexed                          bool
 	started                          time.Time
+	title, titleSource               string // documentTitle's
 }
 
 // progress records a run's stage and progress once the run has taken
@@ -703,10 +724,12 @@ func (s *Documents) finish(ctx context.Context, d Document, pieces []chunker.Chu
 		ready, err := scanDoc(tx.QueryRow(ctx, `UPDATE documents SET status = 'ready', stage = NULL, progress = 1, error_code = NULL, error_message = NULL,
 			page_count = $4, char_count = $5, chunk_count = $6, token_count = $7, extract_ms = $8, chunk_ms = $9,
 			embed_ms = $10, index_ms = $11, embedding_tokens = $12, embedding_cache_hits = $13, indexed_version = content_version,
-			started_at = $14, finished_at = now(), updated_at = now()
+			started_at = $14, finished_at = now(), updated_at = now(),
+			title = CASE WHEN title_source = 'upload' OR $15 = '' THEN title ELSE $15 END,
+			title_source = CASE WHEN title_source = 'upload' OR $15 = '' THEN title_source ELSE $16 END
 			WHERE tenant_id = $1 AND id = $2 AND content_version = $3 AND status NOT IN ('deleting', 'ready') RETURNING `+docColumns,
 			d.TenantID, d.ID, d.ContentVersion, nilIfZero(r.pageCount), r.charCount, len(pieces), r.tokenCount, r.extractMS, r.chunkMS,
-			embedMS, indexMS, tokens, hits, r.started))
+			embedMS, indexMS, tokens, hits, r.started, r.title, r.titleSource))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errStale
 		}

@@ -432,7 +432,7 @@ func TestPipelineWithOpenAI(t *testing.T) {
 			t.Fatalf("search: %+v, %v", res, err)
 		}
 		for _, h := range res.Hits {
-			if h.DocumentID != d.ID || h.DocumentTitle != "r.pdf" {
+			if h.DocumentID != d.ID || h.DocumentTitle != "Introduction" { // page 1's largest line
 				t.Fatalf("hit %+v", h)
 			}
 		}

@@ -99,7 +99,7 @@ func NewDocuments(pool *pgxpool.Pool, tenants *agents.ControlPlane, jobs Jobs, o
 	return s
 }
 
-const docColumns = `id, tenant_id, title, filename, type, size_bytes, sha256, tags, metadata, external_id,
+const docColumns = `id, tenant_id, title, title_source, filename, type, size_bytes, sha256, tags, metadata, external_id,
 	status, stage, progress, error_code, error_message, content_version, page_count, char_count,
 	chunk_count, token_count, chunk_max_tokens, chunk_overlap, extract_ms, chunk_ms,
 	embed_ms, index_ms, embedding_tokens, embedding_cache_hits,
@@ -112,7 +112,7 @@ func scanDoc(row pgx.Row, extra ...any) (Document, error) {
 	var sha, meta []byte
 	var code, msg *string
 	var progress float32
-	err := row.Scan(append([]any{&d.ID, &d.TenantID, &d.Title, &d.Filename, &d.Type, &d.SizeBytes, &sha, &d.Tags, &meta, &d.ExternalID,
+	err := row.Scan(append([]any{&d.ID, &d.TenantID, &d.Title, &d.TitleSource, &d.Filename, &d.Type, &d.SizeBytes, &sha, &d.Tags, &meta, &d.ExternalID,
 		&d.Status, &d.Stage, &progress, &code, &msg, &d.ContentVersion, &d.PageCount, &d.CharCount,
 		&d.ChunkCount, &d.TokenCount, &d.ChunkMaxTokens, &d.ChunkOverlap, &d.Timings.ExtractMS, &d.Timings.ChunkMS,
 		&d.Timings.EmbedMS, &d.Timings.IndexMS, &d.EmbeddingTokens, &d.EmbeddingCacheHits,
@@ -256,20 +256,19 @@ func (s *Documents) Create(ctx context.Context, tenantID uuid.UUID, u Upload, op
 		if err := s.checkUploadQuota(ctx, tx, tenantID, u.Content.Size()); err != nil {
 			return err
 		}
-		title := u.Title
+		// Without a title from the uploader, the file name stands in
+		// until the pipeline derives one from the document (Process).
+		title, source := u.Title, TitleUpload
 		if title == "" {
-			title = u.Filename
-		}
-		if title == "" {
-			title = "Untitled " + string(u.Type)
+			title, source = fallbackTitle(nilIfEmpty(u.Filename), u.Type), TitleFilename
 		}
 		d, err := scanDoc(tx.QueryRow(ctx, `
-			INSERT INTO documents (id, tenant_id, title, filename, type, size_bytes, sha256, tags, metadata, external_id,
+			INSERT INTO documents (id, tenant_id, title, title_source, filename, type, size_bytes, sha256, tags, metadata, external_id,
 				status, chunk_max_tokens, chunk_overlap)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $12)
+			VALUES ($1, $2, $3, $13, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $12)
 			RETURNING `+docColumns,
 			uuid.Must(uuid.NewV7()), tenantID, title, nilIfEmpty(u.Filename), string(u.Type), u.Content.Size(), sum[:],
-			orEmptySlice(u.Tags), meta, nilIfEmpty(u.ExternalID), nilIfZero(u.MaxTokens), nilIfZero(u.OverlapTokens)))
+			orEmptySlice(u.Tags), meta, nilIfEmpty(u.ExternalID), nilIfZero(u.MaxTokens), nilIfZero(u.OverlapTokens), source))
 		if err != nil {
 			return postgres.NotFound(err, "insert document")
 		}
