@@ -191,10 +191,11 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("q"), "PROMPT_COMMAND executed before each prompt"),
 		chromedp.Submit(chromedp.ID("q")), chromedp.WaitVisible(chromedp.CSS(".hit")))
 	cite := a.text(".hit .cite")
-	if !strings.Contains(cite, "page") || !strings.Contains(a.text(".hit blockquote"), "PROMPT_COMMAND") {
-		t.Errorf("first hit: %q", cite)
+	if !strings.Contains(cite, "page") || !strings.Contains(a.text(".hit .snippet"), "PROMPT_COMMAND") || a.text(".hit .snippet mark") == "" {
+		t.Errorf("first hit: %q, snippet %q", cite, a.text(".hit .snippet"))
 	}
-	if href := a.eval(`document.querySelector(".hit .cite a").getAttribute("href")`); !strings.HasPrefix(href, "/v1/documents/") || !strings.HasSuffix(href, "/content") {
+	// The citation opens the PDF at the hit's page.
+	if href := a.eval(`document.querySelector(".hit .cite a").getAttribute("href")`); !strings.HasPrefix(href, "/v1/documents/") || !strings.Contains(href, "/content#page=") {
 		t.Errorf("the citation links to %q", href)
 	}
 	checkNames("search")

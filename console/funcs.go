@@ -45,7 +45,8 @@ var funcs = template.FuncMap{
 		}
 		return "pages " + strconv.Itoa(*start) + "–" + strconv.Itoa(*end)
 	},
-	"score": func(f float32) string { return strconv.FormatFloat(float64(f), 'f', 3, 32) },
+	"score":    func(f float32) string { return strconv.FormatFloat(float64(f), 'f', 3, 32) },
+	"segments": segments,
 }
 
 func humanBytes(n int64) string {

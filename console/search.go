@@ -16,6 +16,49 @@ type hit struct {
 	PageEnd       *int     `json:"page_end"`
 	HeadingPath   []string `json:"heading_path"`
 	Tags          []string `json:"tags"`
+	// Snippet and its highlights, the chunk's highlights (in runes), and
+	// the link to the original file (the API's content route, which the
+	// session's cookie opens).
+	Snippet         string `json:"snippet"`
+	Highlights      []span `json:"highlights"`
+	ChunkHighlights []span `json:"chunk_highlights"`
+	SourceURL       string `json:"source_url"`
+}
+
+// span is a highlight: runes [Start, End) of a text.
+type span struct {
+	Start int `json:"start"`
+	End   int `json:"end"`
+}
+
+// segment is a piece of a text, marked (a query's word) or not.
+type segment struct {
+	Text string
+	Mark bool
+}
+
+// segments cuts text at its highlights, for the template to put the
+// marked pieces in <mark>: the text stays text (html/template escapes
+// it), whatever a document holds. Highlights out of order or out of
+// bounds are skipped.
+func segments(text string, spans []span) []segment {
+	r := []rune(text)
+	var out []segment
+	at := 0
+	for _, h := range spans {
+		if h.Start < at || h.End <= h.Start || h.End > len(r) {
+			continue
+		}
+		if h.Start > at {
+			out = append(out, segment{Text: string(r[at:h.Start])})
+		}
+		out = append(out, segment{Text: string(r[h.Start:h.End]), Mark: true})
+		at = h.End
+	}
+	if at < len(r) {
+		out = append(out, segment{Text: string(r[at:])})
+	}
+	return out
 }
 
 type searchData struct {
