@@ -15,6 +15,7 @@ import (
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/chunker"
 	"github.com/ragd/ragd/extract"
+	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/secret"
 )
 
@@ -122,6 +123,13 @@ type Chunk struct {
 	HeadingPath []string  `json:"heading_path"`
 	StartOffset int       `json:"start_offset"`
 	EndOffset   int       `json:"end_offset"`
+	// CharStart and CharEnd are the chunk's offsets in the document's
+	// extracted text in Unicode code points (StartOffset and EndOffset
+	// are bytes); Sections the parts of it under each heading path.
+	// Null and empty for chunks made before they were recorded.
+	CharStart *int             `json:"char_start"`
+	CharEnd   *int             `json:"char_end"`
+	Sections  []search.Section `json:"sections"`
 }
 
 // chunkNamespace roots the UUIDv5 chunk ids.

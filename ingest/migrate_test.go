@@ -3,6 +3,8 @@ package ingest_test
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"strings"
 	"sync"
 	"testing"
 
@@ -70,8 +72,13 @@ func TestMigrationResumesAfterACrash(t *testing.T) {
 	p := st.pipeline(t, ingest.PipelineConfig{})
 	const docs = 8
 	for i := range docs {
-		c, err := store.Create(ctx, tenant.ID, ingest.Upload{Filename: fmt.Sprintf("n%d.txt", i), Type: extract.TypeText,
-			Content: ingest.BytesContent(fmt.Appendf(nil, "Note %d about the otter colony by the weir.", i))}, ingest.CreateOptions{})
+		up := ingest.Upload{Filename: fmt.Sprintf("n%d.txt", i), Type: extract.TypeText,
+			Content: ingest.BytesContent(fmt.Appendf(nil, "Note %d about the otter colony by the weir.", i))}
+		if i == 0 { // sections, and code points that are not bytes
+			up = ingest.Upload{Filename: "n0.md", Type: extract.TypeMarkdown, Content: ingest.BytesContent([]byte(
+				"# Otters 🦦\n\n## Colony\n\nNote 0 about the otter colony by the weir.\n\n## Weir\n\nThe café's weir is old."))}
+		}
+		c, err := store.Create(ctx, tenant.ID, up, ingest.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -134,5 +141,36 @@ func TestMigrationResumesAfterACrash(t *testing.T) {
 	res, err := search.NewRoutedSearcher(indexes, svc, store, 0).Search(ctx, tenant.ID, search.Request{Query: "otter colony", Mode: search.ModeDense, TopK: 3})
 	if err != nil || len(res.Hits) != 3 || res.Space != to {
 		t.Fatalf("search after the cut-over: %d hits in %v, %v", len(res.Hits), res.Space, err)
+	}
+
+	// The stored chunks made the target's points: the same code point
+	// offsets and sections as the points the pipeline wrote.
+	all := search.Query{Mode: search.ModeSparse, Sparse: search.QuerySparse("otter colony weir note"), TopK: 50}
+	before, err := vectors.Query(ctx, tenant.ID, all)
+	if err != nil || len(before) != docs {
+		t.Fatalf("the first index: %d points, %v", len(before), err)
+	}
+	after, err := idx.Store.Query(ctx, tenant.ID, all)
+	if err != nil || len(after) != docs {
+		t.Fatalf("the target: %d points, %v", len(after), err)
+	}
+	byID := map[uuid.UUID]search.Point{}
+	for _, h := range before {
+		byID[h.ID] = h.Point
+	}
+	sections := 0
+	for _, h := range after {
+		b := byID[h.ID]
+		if h.CharEnd == 0 || h.CharStart != b.CharStart || h.CharEnd != b.CharEnd || !reflect.DeepEqual(h.Sections, b.Sections) || strings.Join(h.HeadingPath, ">") != strings.Join(b.HeadingPath, ">") {
+			t.Fatalf("re-embedded point: chars [%d,%d) %v %v, the pipeline's [%d,%d) %v %v",
+				h.CharStart, h.CharEnd, h.HeadingPath, h.Sections, b.CharStart, b.CharEnd, b.HeadingPath, b.Sections)
+		}
+		sections += len(h.Sections)
+		if len(h.Sections) == 3 && !reflect.DeepEqual(h.HeadingPath, []string{"Otters 🦦"}) {
+			t.Fatalf("the Markdown note's heading path %q, want its sections' common prefix", h.HeadingPath)
+		}
+	}
+	if sections != 3 {
+		t.Fatalf("%d sections in all, want the Markdown note's 3", sections)
 	}
 }

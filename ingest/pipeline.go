@@ -459,6 +459,7 @@ func (p *Pipeline) embedAndWrite(ctx context.Context, idx search.Index, doc Docu
 				ContentVersion: doc.ContentVersion, Index: c.Index, Dense: v, Sparse: search.DocumentSparse(texts[i]),
 				Title: doc.Title, Text: c.Text, Tags: doc.Tags, Metadata: metadataMap(doc.Metadata),
 				HeadingPath: c.HeadingPath, PageStart: c.PageStart, PageEnd: c.PageEnd,
+				CharStart: c.CharStart, CharEnd: c.CharEnd, Sections: search.SectionsOf(c.Sections),
 			}
 		}
 		if err := stage(StageEmbedding, 0.85+0.1*float64(end)/float64(len(pieces))); err != nil {
@@ -758,11 +759,15 @@ func (s *Documents) finish(ctx context.Context, d Document, pieces []chunker.Chu
 			if path == nil {
 				path = []string{}
 			}
+			sections, err := sectionsJSON(c.Sections)
+			if err != nil {
+				return err
+			}
 			rows[i] = []any{ChunkID(d.ID, d.ContentVersion, c.Index), d.TenantID, d.ID, d.ContentVersion, c.Index, c.Text,
-				c.TokenCount, nilIfZero(c.PageStart), nilIfZero(c.PageEnd), path, c.Start, c.End, sum[:]}
+				c.TokenCount, nilIfZero(c.PageStart), nilIfZero(c.PageEnd), path, c.Start, c.End, sum[:], c.CharStart, c.CharEnd, sections}
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"chunks"}, []string{"id", "tenant_id", "document_id", "content_version", "idx", "text",
-			"token_count", "page_start", "page_end", "heading_path", "start_offset", "end_offset", "sha256"}, pgx.CopyFromRows(rows)); err != nil {
+			"token_count", "page_start", "page_end", "heading_path", "start_offset", "end_offset", "sha256", "char_start", "char_end", "sections"}, pgx.CopyFromRows(rows)); err != nil {
 			return fmt.Errorf("insert chunks: %w", err)
 		}
 		if err := usage.Record(ctx, tx, d.TenantID, r.embedTokens, 0); err != nil {

@@ -460,7 +460,8 @@ func (s *Documents) Chunks(ctx context.Context, tenantID, id uuid.UUID, p ragd.P
 			return nil, nil, (ragd.Problems{"cursor": "is not a cursor this API returned"}).Err()
 		}
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, document_id, idx, text, token_count, page_start, page_end, heading_path, start_offset, end_offset
+	rows, err := s.pool.Query(ctx, `SELECT id, document_id, idx, text, token_count, page_start, page_end, heading_path, start_offset, end_offset,
+		char_start, char_end, sections
 		FROM chunks WHERE tenant_id = $1 AND document_id = $2 AND content_version = $3 AND idx > $4
 		ORDER BY idx LIMIT $5`, tenantID, id, d.ContentVersion, after, limit+1)
 	if err != nil {
@@ -468,9 +469,17 @@ func (s *Documents) Chunks(ctx context.Context, tenantID, id uuid.UUID, p ragd.P
 	}
 	chunks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Chunk, error) {
 		var c Chunk
-		err := r.Scan(&c.ID, &c.DocumentID, &c.Index, &c.Text, &c.TokenCount, &c.PageStart, &c.PageEnd, &c.HeadingPath, &c.StartOffset, &c.EndOffset)
+		var sections []byte
+		err := r.Scan(&c.ID, &c.DocumentID, &c.Index, &c.Text, &c.TokenCount, &c.PageStart, &c.PageEnd, &c.HeadingPath, &c.StartOffset, &c.EndOffset,
+			&c.CharStart, &c.CharEnd, &sections)
 		if c.HeadingPath == nil {
 			c.HeadingPath = []string{}
+		}
+		if err == nil {
+			c.Sections, err = sectionsFromJSON(sections)
+		}
+		if c.Sections == nil {
+			c.Sections = []search.Section{}
 		}
 		return c, err
 	})
@@ -755,16 +764,51 @@ func (s *Documents) indexedVersion(ctx context.Context, tenantID, id uuid.UUID) 
 // storedChunks reads the chunks of a document's current version as the
 // chunker made them.
 func (s *Documents) storedChunks(ctx context.Context, d Document) ([]chunker.Chunk, error) {
-	rows, err := s.pool.Query(ctx, `SELECT idx, text, token_count, coalesce(page_start, 0), coalesce(page_end, 0), heading_path, start_offset, end_offset
+	rows, err := s.pool.Query(ctx, `SELECT idx, text, token_count, coalesce(page_start, 0), coalesce(page_end, 0), heading_path, start_offset, end_offset,
+		coalesce(char_start, 0), coalesce(char_end, 0), sections
 		FROM chunks WHERE tenant_id = $1 AND document_id = $2 AND content_version = $3 ORDER BY idx`, d.TenantID, d.ID, d.ContentVersion)
 	if err != nil {
 		return nil, fmt.Errorf("read chunks: %w", err)
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (chunker.Chunk, error) {
 		var c chunker.Chunk
-		err := r.Scan(&c.Index, &c.Text, &c.TokenCount, &c.PageStart, &c.PageEnd, &c.HeadingPath, &c.Start, &c.End)
+		var sections []byte
+		err := r.Scan(&c.Index, &c.Text, &c.TokenCount, &c.PageStart, &c.PageEnd, &c.HeadingPath, &c.Start, &c.End, &c.CharStart, &c.CharEnd, &sections)
+		if err != nil {
+			return c, err
+		}
+		ss, err := sectionsFromJSON(sections)
+		for _, sec := range ss {
+			c.Sections = append(c.Sections, chunker.ChunkSection{HeadingPath: sec.HeadingPath, CharStart: sec.CharStart, CharEnd: sec.CharEnd})
+		}
 		return c, err
 	})
+}
+
+// sectionsJSON is the chunks.sections column of a chunk's sections (NULL
+// for none).
+func sectionsJSON(cs []chunker.ChunkSection) ([]byte, error) {
+	if len(cs) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(search.SectionsOf(cs))
+	if err != nil {
+		return nil, fmt.Errorf("chunk sections: %w", err)
+	}
+	return b, nil
+}
+
+// sectionsFromJSON reads the chunks.sections column (nil for NULL: chunks
+// made before sections were recorded).
+func sectionsFromJSON(b []byte) ([]search.Section, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	var ss []search.Section
+	if err := json.Unmarshal(b, &ss); err != nil {
+		return nil, fmt.Errorf("chunk sections: %w", err)
+	}
+	return ss, nil
 }
 
 // Searchable returns, of the given documents of a tenant, those search may
