@@ -42,16 +42,16 @@ const maxExtractedTitle = 500
 
 // DocumentTitle is the title a document gets from its text: extracted
 // (Extracted.Title) cleaned by CleanTitle and cut to maxRunes, or ""
-// when it is no title or only the upload's file name over again
-// ("annual_report_2019" or "Annual Report 2019 pdf" in
-// annual_report_2019.pdf). A heading that names the file in words
-// ("Architecture" in architecture.md) is a title.
+// when it is no title or only the upload's file name over again, with or
+// without its extension, in any case and with any separators
+// ("annual_report_2019", "Annual Report 2019" or "Garden" in
+// annual_report_2019.pdf or garden.md: the file name says as much).
 func DocumentTitle(extracted, filename string, maxRunes int) string {
 	t := CleanTitle(extracted, maxRunes)
 	if t == "" || filename == "" {
 		return t
 	}
-	if looseName(t) == looseName(filename) || t == stripExt(filename) {
+	if nt := looseName(t); nt == looseName(filename) || nt == looseName(stripExt(filename)) {
 		return ""
 	}
 	return t

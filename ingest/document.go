@@ -71,7 +71,6 @@ type Document struct {
 	UpdatedAt          time.Time `json:"updated_at"`
 }
 
-// DocumentError says why a document failed.
 // Where a document's title came from (Document.TitleSource).
 const (
 	// TitleUpload: the uploader gave it; nothing replaces it.
@@ -94,6 +93,7 @@ func fallbackTitle(filename *string, typ extract.Type) string {
 	return "Untitled " + string(typ)
 }
 
+// DocumentError says why a document failed.
 type DocumentError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`

@@ -583,8 +583,8 @@ type result struct {
 	embedTokens, cacheHits           int
 	embedRequests                    int
 	indexed                          bool
-	started                          time.Time
 	title, titleSource               string // documentTitle's
+	started                          time.Time
 }
 
 // progress records a run's stage and progress once the run has taken
