@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"text/tabwriter"
+	"unicode"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -254,12 +255,16 @@ func (e *env) searchCommand() *cobra.Command {
 		topK        int
 		mode, agent string
 		tags        []string
+		full        bool
 	)
 	cmd := &cobra.Command{
 		Use:   "search QUERY...",
 		Short: "the passages that best answer a question",
 		Long: `search prints the passages that best answer QUERY (its words joined by
-spaces), each with its document's title, pages and headings.`,
+spaces), each with its score, its document's title, pages and headings, and
+a snippet of about 200 characters around the query's words (in bold on a
+terminal); --full prints whole passages instead. --json prints the server's
+answer, whole.`,
 		Args: minArgs(1),
 		RunE: e.action(func(ctx context.Context, _ *cobra.Command, args []string) error {
 			query := strings.Join(args, " ")
@@ -287,7 +292,7 @@ spaces), each with its document's title, pages and headings.`,
 			if e.json {
 				return e.printRaw(raw)
 			}
-			return e.printHits(raw)
+			return e.printHits(raw, full)
 		}),
 	}
 	f := cmd.Flags()
@@ -295,21 +300,30 @@ spaces), each with its document's title, pages and headings.`,
 	f.StringVar(&mode, "mode", "", "hybrid, dense or sparse (default hybrid)")
 	f.StringArrayVar(&tags, "tag", nil, "only documents with one of these tags (repeatable)")
 	f.StringVar(&agent, "agent", "", "search with this agent's retrieval settings")
+	f.BoolVar(&full, "full", false, "print each passage whole, not its snippet")
 	_ = cmd.RegisterFlagCompletionFunc("mode", cobra.FixedCompletions([]string{"hybrid", "dense", "sparse"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("agent", e.completeIDs("/v1/agents"))
 	return cmd
 }
 
-// printHits prints search results for people.
-func (e *env) printHits(raw json.RawMessage) error {
+// span is a highlight: runes [Start, End) of a text.
+type span struct{ Start, End int }
+
+// printHits prints search results for people: each hit's score, title,
+// pages and headings, then its snippet (or, with full, its whole text),
+// the query's words in bold on a terminal.
+func (e *env) printHits(raw json.RawMessage, full bool) error {
 	var res struct {
 		Data []struct {
-			Score         float64  `json:"score"`
-			DocumentTitle string   `json:"document_title"`
-			Text          string   `json:"text"`
-			PageStart     *int     `json:"page_start"`
-			PageEnd       *int     `json:"page_end"`
-			HeadingPath   []string `json:"heading_path"`
+			Score           float64  `json:"score"`
+			DocumentTitle   string   `json:"document_title"`
+			Text            string   `json:"text"`
+			PageStart       *int     `json:"page_start"`
+			PageEnd         *int     `json:"page_end"`
+			HeadingPath     []string `json:"heading_path"`
+			Snippet         *string  `json:"snippet"`
+			Highlights      []span   `json:"highlights"`
+			ChunkHighlights []span   `json:"chunk_highlights"`
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(raw, &res); err != nil {
@@ -330,14 +344,60 @@ func (e *env) printHits(raw json.RawMessage) error {
 		if len(h.HeadingPath) > 0 {
 			cite += " — " + strings.Join(h.HeadingPath, " › ")
 		}
-		text := strings.Join(strings.Fields(h.Text), " ")
-		if len(text) > 300 {
-			text = text[:300] + "…"
+		var text string
+		switch {
+		case full:
+			text = strings.TrimSpace(indent(highlight(h.Text, h.ChunkHighlights, e.terminal)))
+		case h.Snippet != nil:
+			text = oneLine(highlight(*h.Snippet, h.Highlights, e.terminal))
+		default: // an older server: the chunk's beginning
+			text = strings.Join(strings.Fields(h.Text), " ")
+			if r := []rune(text); len(r) > 300 {
+				text = string(r[:300]) + "…"
+			}
 		}
 		fmt.Fprintf(e.out, "%d. [%.3f] %s\n   %s\n\n", i+1, h.Score, cite, text)
 	}
 	return nil
 }
+
+// highlight puts the spans of text (in runes) in bold when bold is set,
+// skipping any out of order or bounds; it drops the text's control
+// characters but line breaks and tabs (a document's escape sequences must
+// not reach the terminal).
+func highlight(text string, spans []span, bold bool) string {
+	r := []rune(text)
+	var b strings.Builder
+	at := 0
+	write := func(rs []rune) {
+		for _, c := range rs {
+			if c == '\n' || c == '\t' || !unicode.IsControl(c) {
+				b.WriteRune(c)
+			}
+		}
+	}
+	if bold {
+		for _, s := range spans {
+			if s.Start < at || s.End <= s.Start || s.End > len(r) {
+				continue
+			}
+			write(r[at:s.Start])
+			b.WriteString("\x1b[1m")
+			write(r[s.Start:s.End])
+			b.WriteString("\x1b[0m")
+			at = s.End
+		}
+	}
+	write(r[at:])
+	return b.String()
+}
+
+// oneLine folds a snippet's white space (line breaks included) to single
+// spaces.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// indent puts a whole passage's lines under its citation.
+func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n   ") }
 
 // lockedWriter lets concurrent uploads print whole lines.
 type lockedWriter struct {
