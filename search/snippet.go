@@ -51,17 +51,22 @@ type Snippet struct {
 type SnippetQuery struct {
 	terms   map[string]int // stem -> its index
 	lengths []int          // each term's length in runes
+	// firsts are the terms' first runes: stemming keeps a word's first
+	// rune, so a word starting otherwise matches no term, unstemmed.
+	firsts map[rune]bool
 }
 
 // NewSnippetQuery reads query's terms as BM25 does (Terms: lowercased,
 // English stop words dropped, Snowball-stemmed), so that a snippet
 // highlights the words the sparse side matched: "running" finds "runs".
 func NewSnippetQuery(query string) SnippetQuery {
-	q := SnippetQuery{terms: map[string]int{}}
+	q := SnippetQuery{terms: map[string]int{}, firsts: map[rune]bool{}}
 	for _, t := range Terms(query) {
 		if _, ok := q.terms[t]; !ok {
 			q.terms[t] = len(q.terms)
 			q.lengths = append(q.lengths, utf8.RuneCountInString(t))
+			r, _ := utf8.DecodeRuneInString(t)
+			q.firsts[r] = true
 		}
 	}
 	return q
@@ -186,6 +191,7 @@ func (q SnippetQuery) Cut(text string) Snippet {
 // words splits text as Terms does, keeping where each word is, and
 // matches each against q's terms; n is text's length in runes.
 func (q SnippetQuery) words(text string) (words []word, n int) {
+	words = make([]word, 0, len(text)/6+1)
 	stems := map[string]int{} // a lowercased word -> its term (-1: none)
 	in := false
 	var cur word
@@ -219,13 +225,16 @@ func (q SnippetQuery) words(text string) (words []word, n int) {
 // lowercased on their own, and lowercasing may split one (Terms lowercases
 // the whole text before splitting it): any of its parts may match.
 func (q SnippetQuery) match(w string, stems map[string]int) int {
+	if c := rune(w[0]); c < utf8.RuneSelf && !q.firsts[unicode.ToLower(c)] && isASCII(w) {
+		return -1 // most words: no term starts as they do
+	}
 	lw := strings.ToLower(w)
 	if t, ok := stems[lw]; ok {
 		return t
 	}
 	t := -1
 	for _, part := range strings.FieldsFunc(lw, func(r rune) bool { return !isWordRune(r) }) {
-		if len(part) > maxTermBytes || stopWords[part] {
+		if r, _ := utf8.DecodeRuneInString(part); !q.firsts[r] || len(part) > maxTermBytes || stopWords[part] {
 			continue
 		}
 		if i, ok := q.terms[english.Stem(part, false)]; ok {
@@ -237,6 +246,15 @@ func (q SnippetQuery) match(w string, stems map[string]int) int {
 		stems[lw] = t
 	}
 	return t
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) || r == '_' }

@@ -209,7 +209,7 @@ func BenchmarkSnippet(b *testing.B) {
 	for _, c := range []struct{ name, text, query string }{
 		{"chunk", chunk, "how many vacation days carry over"},
 		{"nomatch", chunk, "quarterly revenue"},
-		{"longquery", chunk, strings.Repeat("vacation manager portal requests ", 60)[:MaxQueryChars]},
+		{"longquery", chunk, strings.Repeat("vacation manager portal requests ", 61)[:MaxQueryChars]},
 		{"repeated100kB", strings.Repeat("word ", 20_000), "word"},
 	} {
 		q := NewSnippetQuery(c.query)
@@ -220,5 +220,14 @@ func BenchmarkSnippet(b *testing.B) {
 				q.Cut(c.text)
 			}
 		})
+	}
+}
+
+// TestSnippetUnderscoreAndDigits: words starting with '_' or a digit
+// match as BM25 reads them.
+func TestSnippetUnderscoreAndDigits(t *testing.T) {
+	s := MakeSnippet("set _Private_ID and 2026 budgets", "_private_id 2026 budget")
+	if got := strings.Join(marked(s.Text, s.Highlights), "|"); got != "_Private_ID|2026|budgets" {
+		t.Fatalf("highlights %q", got)
 	}
 }
