@@ -118,9 +118,17 @@ func TestDocumentFilenames(t *testing.T) {
 		} else {
 			wantTitle, wantDownload = "Untitled "+tc.wantType, "document"
 		}
-		if d["filename"] != wantFilename || d["title"] != wantTitle || d["status"] != "ready" {
-			t.Errorf("%s: sent %q, stored filename %q, title %q, status %v; want filename %q, title %q, ready",
-				tc.name, tc.sent, d["filename"], d["title"], d["status"], wantFilename, wantTitle)
+		// The title the document gives itself wins over its file name.
+		wantSource := "filename"
+		switch tc.wantType {
+		case "markdown":
+			wantTitle, wantSource = strings.TrimPrefix(strings.SplitN(string(tc.data), "\n", 2)[0], "# "), "document"
+		case "pdf":
+			wantTitle, wantSource = "Introduction", "document" // ReportPDF's first line, in its largest font
+		}
+		if d["filename"] != wantFilename || d["title"] != wantTitle || d["title_source"] != wantSource || d["status"] != "ready" {
+			t.Errorf("%s: sent %q, stored filename %q, title %q (%v), status %v; want filename %q, title %q (%s), ready",
+				tc.name, tc.sent, d["filename"], d["title"], d["title_source"], d["status"], wantFilename, wantTitle, wantSource)
 		}
 		c := b.Must(200, "GET", "/v1/documents/"+ids[i]+"/content", key, nil)
 		// A PDF opens in the browser; anything else is a download.
