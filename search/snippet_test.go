@@ -1,6 +1,7 @@
 package search
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +36,7 @@ func TestSnippetOffsets(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			s := MakeSnippet(c.text, c.query)
 			checkSnippet(t, c.text, s)
+			checkMatchesBM25(t, c.text, c.query, s)
 			if got := marked(s.Text, s.Highlights); strings.Join(got, "|") != strings.Join(c.want, "|") {
 				t.Fatalf("snippet %q highlights %q, want %q", s.Text, got, c.want)
 			}
@@ -198,7 +200,9 @@ func FuzzSnippet(f *testing.F) {
 		if len(text) > 20_000 || len(query) > MaxQueryChars {
 			return
 		}
-		checkSnippet(t, text, MakeSnippet(text, query))
+		s := MakeSnippet(text, query)
+		checkSnippet(t, text, s)
+		checkMatchesBM25(t, text, query, s)
 	})
 }
 
@@ -229,5 +233,40 @@ func TestSnippetUnderscoreAndDigits(t *testing.T) {
 	s := MakeSnippet("set _Private_ID and 2026 budgets", "_private_id 2026 budget")
 	if got := strings.Join(marked(s.Text, s.Highlights), "|"); got != "_Private_ID|2026|budgets" {
 		t.Fatalf("highlights %q", got)
+	}
+}
+
+// checkMatchesBM25: the chunk's highlights are exactly its words one of
+// whose terms (as Terms reads the word) is one of the query's.
+func checkMatchesBM25(t testing.TB, text, query string, s Snippet) {
+	t.Helper()
+	if !utf8.ValidString(text) || len(s.ChunkHighlights) == MaxChunkHighlights {
+		return
+	}
+	want := map[string]bool{}
+	for _, q := range Terms(query) {
+		want[q] = true
+	}
+	var spans []Span
+	r := []rune(text)
+	for i := 0; i < len(r); {
+		if !isWordRune(r[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(r) && isWordRune(r[j]) {
+			j++
+		}
+		for _, term := range Terms(string(r[i:j])) {
+			if want[term] {
+				spans = append(spans, Span{i, j})
+				break
+			}
+		}
+		i = j
+	}
+	if fmt.Sprint(spans) != fmt.Sprint(s.ChunkHighlights) {
+		t.Fatalf("chunk highlights %v, want the words BM25 matches %v", s.ChunkHighlights, spans)
 	}
 }
