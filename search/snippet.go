@@ -90,11 +90,15 @@ type word struct {
 // the text's beginning when no word matches (a hit of the dense side
 // alone, or a query of stop words only). The work is linear in the text
 // (each distinct word is stemmed once).
-func (q SnippetQuery) Cut(text string) Snippet {
+func (q SnippetQuery) Cut(text string) Snippet { return q.cut(text, map[string]int{}) }
+
+// cut is Cut with a cache of the words matched so far (a lowercased word
+// -> its term, -1 for none), which the hits of one search share.
+func (q SnippetQuery) cut(text string, stems map[string]int) Snippet {
 	if !utf8.ValidString(text) {
 		text = strings.ToValidUTF8(text, "\uFFFD")
 	}
-	words, n := q.words(text)
+	words, n := q.words(text, stems)
 	var matches []int // indexes in words
 	freq := make([]int, len(q.terms))
 	for i, w := range words {
@@ -190,15 +194,15 @@ func (q SnippetQuery) Cut(text string) Snippet {
 
 // words splits text as Terms does, keeping where each word is, and
 // matches each against q's terms; n is text's length in runes.
-func (q SnippetQuery) words(text string) (words []word, n int) {
+func (q SnippetQuery) words(text string, stems map[string]int) (words []word, n int) {
 	words = make([]word, 0, len(text)/6+1)
-	stems := map[string]int{} // a lowercased word -> its term (-1: none)
+	var buf []byte // an ASCII word, lowercased
 	in := false
 	var cur word
 	flush := func() {
 		cur.term = -1
 		if len(q.terms) > 0 {
-			cur.term = q.match(text[cur.bstart:cur.bend], stems)
+			cur.term, buf = q.match(text[cur.bstart:cur.bend], stems, buf)
 		}
 		words = append(words, cur)
 		in = false
@@ -224,13 +228,29 @@ func (q SnippetQuery) words(text string) (words []word, n int) {
 // match returns the term w (a word of the text) matches, or -1. Words are
 // lowercased on their own, and lowercasing may split one (Terms lowercases
 // the whole text before splitting it): any of its parts may match.
-func (q SnippetQuery) match(w string, stems map[string]int) int {
-	if c := rune(w[0]); c < utf8.RuneSelf && !q.firsts[unicode.ToLower(c)] && isASCII(w) {
-		return -1 // most words: no term starts as they do
-	}
-	lw := strings.ToLower(w)
-	if t, ok := stems[lw]; ok {
-		return t
+func (q SnippetQuery) match(w string, stems map[string]int, buf []byte) (int, []byte) {
+	var lw string
+	if isASCII(w) {
+		if !q.firsts[unicode.ToLower(rune(w[0]))] {
+			return -1, buf // most words: no term starts as they do
+		}
+		buf = buf[:0]
+		for i := 0; i < len(w); i++ {
+			c := w[i]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			buf = append(buf, c)
+		}
+		if t, ok := stems[string(buf)]; ok { // no allocation
+			return t, buf
+		}
+		lw = string(buf)
+	} else {
+		lw = strings.ToLower(w)
+		if t, ok := stems[lw]; ok {
+			return t, buf
+		}
 	}
 	t := -1
 	for _, part := range strings.FieldsFunc(lw, func(r rune) bool { return !isWordRune(r) }) {
@@ -245,7 +265,7 @@ func (q SnippetQuery) match(w string, stems map[string]int) int {
 	if len(stems) < 1<<14 { // distinct words are few in a real chunk; a hostile one is not cached past this
 		stems[lw] = t
 	}
-	return t
+	return t, buf
 }
 
 func isASCII(s string) bool {
@@ -324,9 +344,9 @@ func addSnippets(hits []Found, query string) {
 	if len(hits) == 0 {
 		return
 	}
-	q := NewSnippetQuery(query)
+	q, stems := NewSnippetQuery(query), map[string]int{}
 	for i := range hits {
-		s := q.Cut(hits[i].Text)
+		s := q.cut(hits[i].Text, stems)
 		hits[i].Snippet, hits[i].Highlights, hits[i].ChunkHighlights = s.Text, s.Highlights, s.ChunkHighlights
 	}
 }
