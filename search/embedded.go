@@ -502,9 +502,9 @@ func (e *Embedded) Query(ctx context.Context, tenantID uuid.UUID, q Query) ([]Hi
 	}
 	switch q.Mode {
 	case ModeDense:
-		return part.dense(ctx, q.Dense, q.Filter, q.TopK)
+		return part.calibratedDense(ctx, q.Dense, q.Filter, q.TopK)
 	case ModeSparse:
-		return part.sparse(ctx, q.Sparse, q.Filter, q.TopK)
+		return part.calibratedSparse(ctx, q.Sparse, q.Filter, q.TopK)
 	}
 	limit := PrefetchLimit(q.TopK)
 	// The two arms run at once (each only reads the partition).
@@ -513,13 +513,29 @@ func (e *Embedded) Query(ctx context.Context, tenantID uuid.UUID, q Query) ([]Hi
 		derr, serr    error
 		wg            sync.WaitGroup
 	)
-	wg.Go(func() { dense, derr = part.dense(ctx, q.Dense, q.Filter, limit) })
-	sparse, serr = part.sparse(ctx, q.Sparse, q.Filter, limit)
+	wg.Go(func() { dense, derr = part.calibratedDense(ctx, q.Dense, q.Filter, limit) })
+	sparse, serr = part.calibratedSparse(ctx, q.Sparse, q.Filter, limit)
 	wg.Wait()
 	if err := errors.Join(derr, serr); err != nil {
 		return nil, err
 	}
 	return Fuse(q.Fusing, q.TopK, dense, sparse), nil
+}
+
+// calibratedDense is dense with each hit's Relevance set.
+func (part *partition) calibratedDense(ctx context.Context, q []float32, f Filter, k int) ([]Hit, error) {
+	hits, err := part.dense(ctx, q, f, k)
+	calibrateDense(hits)
+	return hits, err
+}
+
+// calibratedSparse is sparse with each hit's Relevance set: its score over
+// the query's SparseBound with the partition's IDF.
+func (part *partition) calibratedSparse(ctx context.Context, q SparseVector, f Filter, k int) ([]Hit, error) {
+	hits, err := part.sparse(ctx, q, f, k)
+	n := len(part.points)
+	calibrateSparse(hits, SparseBound(q, func(i int) float64 { return boundIDF(n, part.df[q.Indices[i]]) }))
+	return hits, err
 }
 
 func sortHits(hs []Hit) {

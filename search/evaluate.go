@@ -11,19 +11,33 @@ import (
 )
 
 // Judgment is a judged query: the documents that answer it, with grades
-// (1 relevant, higher more so; 0 or absent: not relevant).
+// (1 relevant, higher more so; 0 or absent: not relevant). A judgment
+// with no relevant document is unanswerable: the tenant's documents do
+// not answer it, and the right answer is nothing.
 type Judgment struct {
 	Query    string
 	Relevant map[uuid.UUID]int
 	Filter   Filter
 }
 
+// Answerable reports whether some document answers j.
+func (j Judgment) Answerable() bool {
+	for _, g := range j.Relevant {
+		if g > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // Config is one retrieval configuration an evaluation compares: a mode
-// and, for hybrid, a fusion with its weights.
+// and, for hybrid, a fusion with its weights, and the threshold its
+// searches drop hits below (see Request.ScoreThreshold).
 type Config struct {
-	Mode   Mode    `json:"mode"`
-	Fusion Fusion  `json:"fusion,omitempty"`
-	Wts    Weights `json:"weights,omitzero"`
+	Mode      Mode    `json:"mode"`
+	Fusion    Fusion  `json:"fusion,omitempty"`
+	Wts       Weights `json:"weights,omitzero"`
+	Threshold float64 `json:"score_threshold"`
 }
 
 // Name is how tables and results name c: "sparse", "hybrid convex 0.3/0.7".
@@ -34,9 +48,11 @@ func (c Config) Name() string {
 	return fmt.Sprintf("hybrid %s %g/%g", c.Fusion, c.Wts.Dense, c.Wts.Sparse)
 }
 
-// Request is the search request c makes for j's query at depth topK.
+// Request is the search request c makes for j's query at depth topK,
+// with threshold 0: every hit, with its Relevance, for Evaluate to cut.
 func (c Config) Request(j Judgment, topK int) Request {
-	r := Request{Query: j.Query, TopK: topK, Mode: c.Mode, Filter: j.Filter}
+	zero := 0.0
+	r := Request{Query: j.Query, TopK: topK, Mode: c.Mode, Filter: j.Filter, ScoreThreshold: &zero}
 	if c.Mode == ModeHybrid {
 		w := c.Wts
 		r.Fusion, r.Weights = c.Fusion, &w
@@ -52,6 +68,9 @@ type Scores struct {
 	NDCG10 float64 `json:"ndcg_at_10"`
 	Recall float64 `json:"recall_at_k"`
 	MRR    float64 `json:"mrr"`
+	// Empty is set for an unanswerable query alone: whether it was
+	// answered with nothing, as it should be.
+	Empty *bool `json:"answered_with_nothing,omitempty"`
 }
 
 // Score scores ranked documents (best first, no repeats) against rel.
@@ -95,62 +114,165 @@ func Score(ranked []uuid.UUID, rel map[uuid.UUID]int, k int) Scores {
 	return s
 }
 
-// ConfigScores is one configuration's mean scores, and each query's when
-// asked for (in the judgments' order).
+// ConfigScores is one configuration's scores at its threshold: the means
+// over the answerable queries, the share of unanswerable ones answered
+// with nothing, and each query's scores when asked for (in the
+// judgments' order).
 type ConfigScores struct {
-	Config   Config   `json:"config"`
-	Name     string   `json:"name"`
-	Mean     Scores   `json:"mean"`
+	Config Config `json:"config"`
+	Name   string `json:"name"`
+	Mean   Scores `json:"mean"`
+	// NoAnswer is the share of unanswerable queries answered with nothing
+	// (nil when there are none).
+	NoAnswer *float64 `json:"no_answer"`
+	// Fit is the threshold that would have served these judgments best
+	// (nil without unanswerable queries, where 0 always does).
+	Fit      *Fit     `json:"fitted_threshold,omitempty"`
 	PerQuery []Scores `json:"per_query,omitempty"`
 }
 
-// Ranker returns the documents c ranks for j, best first, without repeats.
-type Ranker func(ctx context.Context, c Config, j Judgment) ([]uuid.UUID, error)
+// Fit is the threshold under which a configuration does best over all
+// the judgments, each answerable query counting its nDCG@10 and each
+// unanswerable one 1 when answered with nothing (Overall, their mean),
+// and what it scores there.
+type Fit struct {
+	Threshold float64 `json:"score_threshold"`
+	Overall   float64 `json:"overall"`
+	Mean      Scores  `json:"mean"`
+	NoAnswer  float64 `json:"no_answer"`
+}
+
+// Ranked is a hit of an evaluation's search: its document and Relevance.
+type Ranked struct {
+	Document  uuid.UUID
+	Relevance float32
+}
+
+// Ranker returns c's hits for j, best first, every hit (threshold 0).
+type Ranker func(ctx context.Context, c Config, j Judgment) ([]Ranked, error)
 
 // Evaluate scores every configuration over the judgments with rank, at
-// recall depth k; progress (may be nil) is told after each query.
+// recall depth k; progress (may be nil) is told after each query. Each
+// configuration's hits below its Threshold are dropped before scoring.
 func Evaluate(ctx context.Context, judged []Judgment, configs []Config, k int, perQuery bool, rank Ranker, progress func(done, total int)) ([]ConfigScores, error) {
 	out := make([]ConfigScores, len(configs))
 	total, done := len(judged)*len(configs), 0
 	for ci, c := range configs {
 		out[ci] = ConfigScores{Config: c, Name: c.Name()}
-		var sum Scores
-		for _, j := range judged {
+		hits := make([][]Ranked, len(judged))
+		for i, j := range judged {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			ranked, err := rank(ctx, c, j)
-			if err != nil {
+			var err error
+			if hits[i], err = rank(ctx, c, j); err != nil {
 				return nil, fmt.Errorf("%s: %q: %w", c.Name(), j.Query, err)
-			}
-			s := Score(ranked, j.Relevant, k)
-			sum.NDCG10 += s.NDCG10
-			sum.Recall += s.Recall
-			sum.MRR += s.MRR
-			if perQuery {
-				out[ci].PerQuery = append(out[ci].PerQuery, s)
 			}
 			done++
 			if progress != nil {
 				progress(done, total)
 			}
 		}
-		if n := float64(len(judged)); n > 0 {
-			out[ci].Mean = Scores{NDCG10: sum.NDCG10 / n, Recall: sum.Recall / n, MRR: sum.MRR / n}
+		at := scoreAt(judged, hits, k, c.Threshold)
+		out[ci].Mean, out[ci].NoAnswer = at.mean, at.noAnswer
+		if perQuery {
+			out[ci].PerQuery = at.perQuery
+		}
+		if at.noAnswer != nil {
+			out[ci].Fit = fit(judged, hits, k)
 		}
 	}
 	return out, nil
 }
 
-// Best is the configuration with the highest mean nDCG@10 (then MRR, then
-// the earlier one).
+// thresholded is a configuration's scores at one threshold.
+type thresholded struct {
+	mean     Scores
+	noAnswer *float64
+	overall  float64
+	perQuery []Scores
+}
+
+// scoreAt scores each judgment's hits with those below t dropped.
+func scoreAt(judged []Judgment, hits [][]Ranked, k int, t float64) thresholded {
+	var out thresholded
+	var sum Scores
+	answerable, empty, unanswerable := 0, 0, 0
+	for i, j := range judged {
+		docs := documentsAbove(hits[i], t)
+		if !j.Answerable() {
+			unanswerable++
+			none := len(docs) == 0
+			if none {
+				empty++
+			}
+			out.perQuery = append(out.perQuery, Scores{Empty: &none})
+			continue
+		}
+		answerable++
+		s := Score(docs, j.Relevant, k)
+		sum.NDCG10 += s.NDCG10
+		sum.Recall += s.Recall
+		sum.MRR += s.MRR
+		out.perQuery = append(out.perQuery, s)
+	}
+	if n := float64(answerable); n > 0 {
+		out.mean = Scores{NDCG10: sum.NDCG10 / n, Recall: sum.Recall / n, MRR: sum.MRR / n}
+	}
+	if unanswerable > 0 {
+		share := float64(empty) / float64(unanswerable)
+		out.noAnswer = &share
+	}
+	if n := len(judged); n > 0 {
+		out.overall = (sum.NDCG10 + float64(empty)) / float64(n)
+	}
+	return out
+}
+
+// fit tries thresholds from 0 to 1 by 0.01 and returns the one of the
+// best Overall (the lowest of equals: it drops the fewest hits).
+func fit(judged []Judgment, hits [][]Ranked, k int) *Fit {
+	var best *Fit
+	for i := 0; i <= 100; i++ {
+		t := float64(i) / 100
+		at := scoreAt(judged, hits, k, t)
+		if best == nil || at.overall > best.Overall+1e-12 {
+			best = &Fit{Threshold: t, Overall: at.overall, Mean: at.mean, NoAnswer: *at.noAnswer}
+		}
+	}
+	return best
+}
+
+// documentsAbove lists the documents of the hits whose Relevance reaches
+// t, in order of first appearance.
+func documentsAbove(hits []Ranked, t float64) []uuid.UUID {
+	seen := map[uuid.UUID]bool{}
+	var out []uuid.UUID
+	for _, h := range hits {
+		if float64(h.Relevance) >= t && !seen[h.Document] {
+			seen[h.Document] = true
+			out = append(out, h.Document)
+		}
+	}
+	return out
+}
+
+// Best is the best configuration: with unanswerable queries, the one of
+// the highest Overall at its fitted threshold; otherwise the highest mean
+// nDCG@10 (then MRR, then the earlier one).
 func Best(results []ConfigScores) (ConfigScores, bool) {
 	if len(results) == 0 {
 		return ConfigScores{}, false
 	}
+	better := func(a, b ConfigScores) bool {
+		if a.Fit != nil && b.Fit != nil && a.Fit.Overall != b.Fit.Overall {
+			return a.Fit.Overall > b.Fit.Overall
+		}
+		return a.Mean.NDCG10 > b.Mean.NDCG10 || (a.Mean.NDCG10 == b.Mean.NDCG10 && a.Mean.MRR > b.Mean.MRR)
+	}
 	best := results[0]
 	for _, r := range results[1:] {
-		if r.Mean.NDCG10 > best.Mean.NDCG10 || (r.Mean.NDCG10 == best.Mean.NDCG10 && r.Mean.MRR > best.Mean.MRR) {
+		if better(r, best) {
 			best = r
 		}
 	}
@@ -161,10 +283,10 @@ func Best(results []ConfigScores) (ConfigScores, bool) {
 // documents, in order of first appearance, are the ranking scored.
 const EvalDepth = MaxTopK
 
-// RankDocuments is the Ranker of the Searcher for tenantID: the documents
-// of its top EvalDepth chunks, in order of their best chunk.
+// RankDocuments is the Ranker of the Searcher for tenantID: its top
+// EvalDepth hits, every one (threshold 0).
 func (s *Searcher) RankDocuments(tenantID uuid.UUID) Ranker {
-	return func(ctx context.Context, c Config, j Judgment) ([]uuid.UUID, error) {
+	return func(ctx context.Context, c Config, j Judgment) ([]Ranked, error) {
 		r := c.Request(j, EvalDepth)
 		if err := r.Validate(); err != nil {
 			return nil, err
@@ -173,31 +295,30 @@ func (s *Searcher) RankDocuments(tenantID uuid.UUID) Ranker {
 		if err != nil {
 			return nil, err
 		}
-		return DocumentsOf(res.Hits), nil
+		return RankedOf(res.Hits), nil
 	}
 }
 
-// DocumentsOf lists the documents of hits in order of first appearance.
-func DocumentsOf(hits []Found) []uuid.UUID {
-	seen := map[uuid.UUID]bool{}
-	var out []uuid.UUID
-	for _, h := range hits {
-		if !seen[h.DocumentID] {
-			seen[h.DocumentID] = true
-			out = append(out, h.DocumentID)
-		}
+// RankedOf is hits as an evaluation ranks them.
+func RankedOf(hits []Found) []Ranked {
+	out := make([]Ranked, len(hits))
+	for i, h := range hits {
+		out[i] = Ranked{Document: h.DocumentID, Relevance: h.Relevance}
 	}
 	return out
 }
 
+// DocumentsOf lists the documents of hits in order of first appearance.
+func DocumentsOf(hits []Found) []uuid.UUID { return documentsAbove(RankedOf(hits), 0) }
+
 // StandardConfigs are the configurations an evaluation compares when it
 // is not told which: each arm alone, and each fusion with equal weights
 // and with the sparse arm favoured.
-func StandardConfigs() []Config {
-	cs := []Config{{Mode: ModeSparse}, {Mode: ModeDense}}
+func StandardConfigs(th Thresholds) []Config {
+	cs := []Config{{Mode: ModeSparse, Threshold: th.Sparse}, {Mode: ModeDense, Threshold: th.Dense}}
 	for _, f := range Fusions {
 		for _, w := range []Weights{{Dense: 0.5, Sparse: 0.5}, {Dense: 0.3, Sparse: 0.7}, {Dense: 0.7, Sparse: 0.3}} {
-			cs = append(cs, Config{Mode: ModeHybrid, Fusion: f, Wts: w})
+			cs = append(cs, Config{Mode: ModeHybrid, Fusion: f, Wts: w, Threshold: th.Hybrid})
 		}
 	}
 	return cs

@@ -27,14 +27,22 @@ type Fusion string
 //     TOIS 2023): each arm's candidates are mapped to [0, 1] between the
 //     arm's lowest and highest score, and the weights are scaled to sum to
 //     1, so scores lie in [0, 1] and 1 means best in both arms.
+//   - calibrated: the weighted mean of the arms' calibrated scores (see
+//     Calibrated): the score is the hit's Relevance, so it orders hits
+//     and means the same across queries.
+//
+// Whatever the fusion, every fused hit's Relevance is that weighted mean:
+// the first three order hits by a score relative to the query's other
+// candidates, and a threshold compares Relevance.
 const (
-	FusionRRF    Fusion = "rrf"
-	FusionDBSF   Fusion = "dbsf"
-	FusionConvex Fusion = "convex"
+	FusionRRF        Fusion = "rrf"
+	FusionDBSF       Fusion = "dbsf"
+	FusionConvex     Fusion = "convex"
+	FusionCalibrated Fusion = "calibrated"
 )
 
 // Fusions lists the fusions, for validation and evaluations.
-var Fusions = []Fusion{FusionRRF, FusionDBSF, FusionConvex}
+var Fusions = []Fusion{FusionRRF, FusionDBSF, FusionConvex, FusionCalibrated}
 
 // Weights are the arms' weights in a fusion; both ≥ 0, not both 0.
 type Weights struct {
@@ -75,9 +83,9 @@ func DefaultFusing(localEmbedder bool) Fusing {
 // they came from, for the error.
 func (f Fusing) Validate() error {
 	switch f.Fusion {
-	case FusionRRF, FusionDBSF, FusionConvex:
+	case FusionRRF, FusionDBSF, FusionConvex, FusionCalibrated:
 	default:
-		return fmt.Errorf("fusion must be rrf, dbsf or convex, not %q", f.Fusion)
+		return fmt.Errorf("fusion must be rrf, dbsf, convex or calibrated, not %q", f.Fusion)
 	}
 	w := f.Weights
 	if !(w.Dense >= 0 && w.Sparse >= 0 && w.Dense <= MaxWeight && w.Sparse <= MaxWeight) || w.Dense+w.Sparse == 0 {
@@ -108,26 +116,32 @@ func Fuse(f Fusing, topK int, dense, sparse []Hit) []Hit {
 		sum := wd + ws
 		wd, ws = wd/sum, ws/sum
 	}
+	// Relevance is the same weighted mean in every fusion.
+	rd, rs := f.Weights.Dense/(f.Weights.Dense+f.Weights.Sparse), f.Weights.Sparse/(f.Weights.Dense+f.Weights.Sparse)
 	byID := make(map[uuid.UUID]*Hit, len(dense)+len(sparse))
-	add := func(list []Hit, w float64) {
+	add := func(list []Hit, w, rw float64) {
 		if w == 0 {
 			return
 		}
 		norm := normaliser(f.Fusion, list)
 		for pos, h := range list {
-			s := float32(w * norm(pos, h.Score))
+			s, r := float32(w*norm(pos, h.Score)), float32(rw*float64(h.Relevance))
 			if got, ok := byID[h.ID]; ok {
 				got.Score += s
+				got.Relevance += r
 				continue
 			}
-			h.Score = s
+			h.Score, h.Relevance = s, r
 			byID[h.ID] = &h
 		}
 	}
-	add(dense, wd)
-	add(sparse, ws)
+	add(dense, wd, rd)
+	add(sparse, ws, rs)
 	out := make([]Hit, 0, len(byID))
 	for _, h := range byID {
+		if f.Fusion == FusionCalibrated {
+			h.Score = h.Relevance
+		}
 		out = append(out, *h)
 	}
 	sortHits(out)
@@ -151,6 +165,8 @@ func normaliser(f Fusion, list []Hit) func(pos int, score float32) float64 {
 		sd := math.Sqrt(sq / float64(max(len(list), 1)))
 		lo, hi := mean-3*sd, mean+3*sd
 		return func(_ int, s float32) float64 { return unit(float64(s), lo, hi) }
+	case FusionCalibrated:
+		return func(int, float32) float64 { return 0 } // the score is the Relevance
 	case FusionConvex:
 		lo, hi := math.Inf(1), math.Inf(-1)
 		for _, h := range list {

@@ -14,11 +14,12 @@ import (
 	"github.com/ragd/ragd/search/storetest"
 )
 
-// arm makes a ranked list of hits with the given ids and scores.
+// arm makes a ranked list of hits with the given ids and scores, and a
+// relevance in [0, 1) that orders them alike.
 func arm(ids []uuid.UUID, scores ...float32) []search.Hit {
 	out := make([]search.Hit, len(scores))
 	for i, s := range scores {
-		out[i] = search.Hit{Point: search.Point{ID: ids[i]}, Score: s}
+		out[i] = search.Hit{Point: search.Point{ID: ids[i]}, Score: s, Relevance: s / (1 + s)}
 	}
 	return out
 }
@@ -75,6 +76,29 @@ func TestFuse(t *testing.T) {
 		both := search.Fuse(search.Fusing{Fusion: search.FusionConvex, Weights: search.Weights{Dense: 1, Sparse: 1}}, 1, dense, arm(ids, 5, 1))
 		if both[0].Score != 1 {
 			t.Fatalf("best in both arms scores %v, want 1", both[0].Score)
+		}
+	})
+
+	t.Run("RelevanceIsTheWeightedMeanInEveryFusion", func(t *testing.T) {
+		rel := func(list []search.Hit, id uuid.UUID) float64 {
+			for _, h := range list {
+				if h.ID == id {
+					return float64(h.Relevance)
+				}
+			}
+			return 0 // missing from an arm: nothing from it
+		}
+		for _, f := range search.Fusions {
+			got := search.Fuse(search.Fusing{Fusion: f, Weights: search.Weights{Dense: 1, Sparse: 3}}, 10, dense, sparse)
+			for _, h := range got {
+				want := (rel(dense, h.ID) + 3*rel(sparse, h.ID)) / 4
+				if math.Abs(float64(h.Relevance)-want) > 1e-6 {
+					t.Fatalf("%s: %v has relevance %v, want %v", f, h.ID, h.Relevance, want)
+				}
+				if f == search.FusionCalibrated && h.Score != h.Relevance {
+					t.Fatalf("calibrated: score %v is not the relevance %v", h.Score, h.Relevance)
+				}
+			}
 		}
 	})
 
@@ -157,7 +181,11 @@ func TestStoresFuseAlike(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for range 20 {
 		for _, f := range search.Fusions {
-			q := search.Query{Mode: search.ModeHybrid, Dense: storetest.Vector(r), Sparse: search.QuerySparse(words[r.IntN(4)] + " " + words[r.IntN(4)]),
+			text := words[r.IntN(4)] + " " + words[r.IntN(4)]
+			if r.IntN(2) == 0 {
+				text += " quince" // a term no point holds: its IDF is the highest
+			}
+			q := search.Query{Mode: search.ModeHybrid, Dense: storetest.Vector(r), Sparse: search.QuerySparse(text),
 				TopK: 10, Fusing: search.Fusing{Fusion: f, Weights: search.Weights{Dense: r.Float64(), Sparse: 1}}}
 			a, err := emb.Query(ctx, tenant, q)
 			if err != nil {
@@ -173,6 +201,11 @@ func TestStoresFuseAlike(t *testing.T) {
 			for i := range a {
 				if a[i].ID != b[i].ID || math.Abs(float64(a[i].Score-b[i].Score)) > 1e-4 {
 					t.Fatalf("%s: hit %d: embedded %v %v, qdrant %v %v", f, i, a[i].ID, a[i].Score, b[i].ID, b[i].Score)
+				}
+				// Qdrant does not report IDF: the relevance it is given
+				// must still be the embedded store's exact one.
+				if math.Abs(float64(a[i].Relevance-b[i].Relevance)) > 1e-4 || a[i].Relevance <= 0 || a[i].Relevance > 1 {
+					t.Fatalf("%s %q: hit %d: relevance embedded %v, qdrant %v", f, text, i, a[i].Relevance, b[i].Relevance)
 				}
 			}
 		}

@@ -367,10 +367,95 @@ func (s *Qdrant) Query(ctx context.Context, tenantID uuid.UUID, q Query) ([]Hit,
 }
 
 // arm runs the dense or the sparse half of q for up to limit points.
+// Its hits' Relevance is set: the sparse arm asks for the query's
+// SparseBound at the same time.
 func (s *Qdrant) arm(ctx context.Context, tenantID uuid.UUID, q Query, limit int, sparse bool) ([]Hit, error) {
 	if sparse && len(q.Sparse.Indices) == 0 {
 		return []Hit{}, nil
 	}
+	if sparse {
+		var bound float64
+		var boundErr error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			bound, boundErr = s.sparseBound(ctx, tenantID, q.Sparse)
+		}()
+		hits, err := s.rawArm(ctx, tenantID, q, limit, true)
+		<-done
+		if err = errors.Join(err, boundErr); err != nil {
+			return nil, err
+		}
+		calibrateSparse(hits, bound)
+		return hits, nil
+	}
+	hits, err := s.rawArm(ctx, tenantID, q, limit, false)
+	calibrateDense(hits)
+	return hits, err
+}
+
+// sparseBound is q's SparseBound with Qdrant's IDF, which it does not
+// report: each term's IDF is read off the best of the tenant's points
+// holding it, as the score of the term alone over the point's own weight
+// for it (all the probes in one batch). A term none of the tenant's
+// points holds counts as a term in one point of the collection (see
+// SparseBound).
+func (s *Qdrant) sparseBound(ctx context.Context, tenantID uuid.UUID, q SparseVector) (float64, error) {
+	one, using := uint64(1), sparseName
+	probes := make([]*qdrant.QueryPoints, len(q.Indices))
+	for i, t := range q.Indices {
+		probes[i] = &qdrant.QueryPoints{CollectionName: s.collection, Filter: Filter{}.qdrant(tenantID), Limit: &one, Using: &using,
+			Query: qdrant.NewQuerySparse([]uint32{t}, []float32{1}), WithVectors: qdrant.NewWithVectorsInclude(sparseName)}
+	}
+	res, err := s.client.QueryBatch(ctx, &qdrant.QueryBatchPoints{CollectionName: s.collection, QueryPoints: probes})
+	if err != nil {
+		return 0, qdrantErr("query term statistics", err)
+	}
+	idf := make([]float64, len(q.Indices))
+	missing := false
+	for i, t := range q.Indices {
+		idf[i] = -1
+		if i < len(res) && len(res[i].GetResult()) > 0 {
+			top := res[i].GetResult()[0]
+			if w := sparseWeight(top.GetVectors().GetVectors().GetVectors()[sparseName], t); w > 0 {
+				idf[i] = float64(top.GetScore()) / w
+			}
+		}
+		missing = missing || idf[i] < 0
+	}
+	if missing {
+		// Qdrant's IDF counts the whole collection's points.
+		exact := false
+		n, err := s.client.Count(ctx, &qdrant.CountPoints{CollectionName: s.collection, Exact: &exact})
+		if err != nil {
+			return 0, qdrantErr("count", err)
+		}
+		for i := range idf {
+			if idf[i] < 0 {
+				idf[i] = boundIDF(int(n), 0)
+			}
+		}
+	}
+	return SparseBound(q, func(i int) float64 { return idf[i] }), nil
+}
+
+// sparseWeight is a returned sparse vector's value for term t (0 if
+// absent), in either of the shapes Qdrant sends.
+func sparseWeight(v *qdrant.VectorOutput, t uint32) float64 {
+	indices, values := v.GetSparse().GetIndices(), v.GetSparse().GetValues()
+	if v.GetSparse() == nil {
+		indices, values = v.GetIndices().GetData(), v.GetData()
+	}
+	for i, idx := range indices {
+		if idx == t && i < len(values) {
+			return float64(values[i])
+		}
+	}
+	return 0
+}
+
+// rawArm is arm without the Relevance.
+func (s *Qdrant) rawArm(ctx context.Context, tenantID uuid.UUID, q Query, limit int, sparse bool) ([]Hit, error) {
 	using, n := denseName, uint64(limit)
 	req := &qdrant.QueryPoints{CollectionName: s.collection, Filter: q.Filter.qdrant(tenantID), Limit: &n, WithPayload: qdrant.NewWithPayload(true)}
 	if sparse {

@@ -50,10 +50,11 @@ type Request struct {
 	TopK   int  // default DefaultTopK
 	Mode   Mode // default hybrid
 	Filter Filter
-	// ScoreThreshold drops hits scoring below it; 0 keeps every hit (dense
-	// scores can be negative). Its scale is the mode's, and for hybrid the
-	// fusion's (see Fusion).
-	ScoreThreshold float64
+	// ScoreThreshold drops hits whose Relevance (the calibrated score, in
+	// [0, 1], see Calibrated) is below it, in every mode and fusion; nil
+	// takes the Searcher's default for the mode (DefaultThresholds), 0
+	// keeps every hit.
+	ScoreThreshold *float64
 	// Fusion and Weights combine a hybrid search's arms; "" and nil take
 	// the Searcher's defaults (DefaultFusing for its embedder). Weights
 	// given alone apply to the default fusion, a fusion given alone gets
@@ -86,8 +87,8 @@ func (r *Request) Validate() error {
 	default:
 		probs.Add("mode", "must be hybrid, dense or sparse")
 	}
-	if r.ScoreThreshold < 0 {
-		probs.Add("score_threshold", "must be at least 0")
+	if t := r.ScoreThreshold; t != nil && !(*t >= 0 && *t <= 1) {
+		probs.Add("score_threshold", "must be between 0 and 1")
 	}
 	if r.Fusion != "" && !slices.Contains(Fusions, r.Fusion) {
 		probs.Add("fusion", "must be rrf, dbsf or convex")
@@ -113,16 +114,20 @@ type Found struct {
 	ChunkID       uuid.UUID
 	DocumentID    uuid.UUID
 	DocumentTitle string
-	Score         float32
-	Text          string
-	PageStart     int
-	PageEnd       int
-	HeadingPath   []string
-	CharStart     int       // the chunk's offsets in the document's extracted text, in code points
-	CharEnd       int       // (see Point)
-	Sections      []Section // the parts of the chunk under each heading path; HeadingPath is their common prefix
-	Tags          []string
-	Metadata      map[string]any
+	// Score orders the hits (the mode's or the fusion's score); Relevance
+	// is the calibrated score the threshold compares (equal to Score in
+	// dense and sparse modes and with the calibrated fusion).
+	Score       float32
+	Relevance   float32
+	Text        string
+	PageStart   int
+	PageEnd     int
+	HeadingPath []string
+	CharStart   int       // the chunk's offsets in the document's extracted text, in code points
+	CharEnd     int       // (see Point)
+	Sections    []Section // the parts of the chunk under each heading path; HeadingPath is their common prefix
+	Tags        []string
+	Metadata    map[string]any
 	// Snippet is about SnippetChars runes of Text around the query's
 	// words; Highlights are those words in Snippet, ChunkHighlights in
 	// Text, in runes (see Snippet).
@@ -133,7 +138,13 @@ type Found struct {
 // Result is a search's answer.
 type Result struct {
 	Hits []Found
-	Mode Mode
+	// Threshold is the Relevance a hit needed (the request's, or the
+	// default for its mode); NoRelevantPassages says that none reached it
+	// (or nothing matched at all): Hits is empty, and a chatbot should
+	// answer that its documents do not say.
+	Threshold          float64
+	NoRelevantPassages bool
+	Mode               Mode
 	// Fusing is what combined a hybrid search's arms (zero otherwise).
 	Fusing Fusing
 	// Space is the embedding space searched.
@@ -155,11 +166,12 @@ type Router interface {
 // asks that space's store, and keeps only hits of documents search may
 // show, at the version that is completely indexed.
 type Searcher struct {
-	spaces   *Indexes
-	router   Router // nil: every tenant is in the default space
-	docs     Documents
-	cache    *queryCache
-	defaults Fusing
+	spaces     *Indexes
+	router     Router // nil: every tenant is in the default space
+	docs       Documents
+	cache      *queryCache
+	defaults   Fusing
+	thresholds Thresholds
 }
 
 // NewSearcher returns a Searcher of one embedding space; cacheSize bounds
@@ -177,7 +189,8 @@ func NewRoutedSearcher(spaces *Indexes, router Router, docs Documents, cacheSize
 		cacheSize = 1024
 	}
 	return &Searcher{spaces: spaces, router: router, docs: docs, cache: newQueryCache(cacheSize),
-		defaults: DefaultFusing(spaces.Default().Embedder.Model() == embedder.LocalModel)}
+		defaults:   DefaultFusing(spaces.Default().Embedder.Model() == embedder.LocalModel),
+		thresholds: DefaultThresholds(spaces.Default().Embedder.Model() == embedder.LocalModel)}
 }
 
 // index returns the index tenantID's searches use.
@@ -195,6 +208,17 @@ func (s *Searcher) index(ctx context.Context, tenantID uuid.UUID) (Index, error)
 // Defaults returns the fusion hybrid searches get when they name none.
 func (s *Searcher) Defaults() Fusing { return s.defaults }
 
+// Thresholds returns the thresholds searches get when they name none.
+func (s *Searcher) Thresholds() Thresholds { return s.thresholds }
+
+// threshold is the request's threshold, or the default for its mode.
+func (s *Searcher) threshold(r Request) float64 {
+	if r.ScoreThreshold != nil {
+		return *r.ScoreThreshold
+	}
+	return s.thresholds.For(r.Mode)
+}
+
 // fusing is the request's fusion with the Searcher's defaults filled in.
 func (s *Searcher) fusing(r Request) Fusing {
 	f := s.defaults
@@ -209,7 +233,13 @@ func (s *Searcher) fusing(r Request) Fusing {
 
 // Search runs a validated request for tenantID.
 func (s *Searcher) Search(ctx context.Context, tenantID uuid.UUID, r Request) (Result, error) {
-	res := Result{Mode: r.Mode, Hits: []Found{}}
+	res, err := s.search(ctx, tenantID, r)
+	res.NoRelevantPassages = err == nil && len(res.Hits) == 0
+	return res, err
+}
+
+func (s *Searcher) search(ctx context.Context, tenantID uuid.UUID, r Request) (Result, error) {
+	res := Result{Mode: r.Mode, Hits: []Found{}, Threshold: s.threshold(r)}
 	idx, err := s.index(ctx, tenantID)
 	if err != nil {
 		return res, err
@@ -249,7 +279,7 @@ func (s *Searcher) Search(ctx context.Context, tenantID uuid.UUID, r Request) (R
 		if again, err := s.index(ctx, tenantID); err != nil {
 			return res, err
 		} else if again.Space != idx.Space {
-			return s.Search(ctx, tenantID, r)
+			return s.search(ctx, tenantID, r)
 		}
 	}
 	if len(hits) == 0 {
@@ -269,7 +299,7 @@ func (s *Searcher) Search(ctx context.Context, tenantID uuid.UUID, r Request) (R
 		var sp Space
 		docs, sp, err = sd.SearchableIn(ctx, tenantID, ids)
 		if err == nil && sp.Or(s.spaces.Default().Space) != idx.Space {
-			return s.Search(ctx, tenantID, r)
+			return s.search(ctx, tenantID, r)
 		}
 	} else {
 		docs, err = s.docs.Searchable(ctx, tenantID, ids)
@@ -280,11 +310,11 @@ func (s *Searcher) Search(ctx context.Context, tenantID uuid.UUID, r Request) (R
 	}
 	for _, h := range hits {
 		d, ok := docs[h.DocumentID]
-		if !ok || d.Version != h.ContentVersion || h.TenantID != tenantID || (r.ScoreThreshold > 0 && float64(h.Score) < r.ScoreThreshold) {
+		if !ok || d.Version != h.ContentVersion || h.TenantID != tenantID || float64(h.Relevance) < res.Threshold {
 			continue
 		}
 		res.Hits = append(res.Hits, Found{
-			ChunkID: h.ID, DocumentID: h.DocumentID, DocumentTitle: d.Title, Score: h.Score, Text: h.Text,
+			ChunkID: h.ID, DocumentID: h.DocumentID, DocumentTitle: d.Title, Score: h.Score, Relevance: h.Relevance, Text: h.Text,
 			PageStart: h.PageStart, PageEnd: h.PageEnd, HeadingPath: h.HeadingPath, Tags: h.Tags, Metadata: h.Metadata,
 			CharStart: h.CharStart, CharEnd: h.CharEnd, Sections: h.Sections,
 		})

@@ -132,7 +132,12 @@ type Query struct {
 // Hit is a point (without its vectors) and its score.
 type Hit struct {
 	Point
+	// Score orders a query's hits: the mode's score, or the fusion's.
 	Score float32
+	// Relevance is the hit's calibrated score, in [0, 1] with the same
+	// meaning for every query (see Calibrated): what a threshold compares,
+	// in every mode and fusion.
+	Relevance float32
 }
 
 // VectorStore keeps points for all tenants. Every method takes the tenant id and

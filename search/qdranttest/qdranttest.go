@@ -248,6 +248,20 @@ type scored struct {
 	score float32
 }
 
+// QueryBatch runs each query as Query does, in one call.
+func (s *pointsServer) QueryBatch(ctx context.Context, r *qdrant.QueryBatchPoints) (*qdrant.QueryBatchResponse, error) {
+	out := &qdrant.QueryBatchResponse{}
+	for _, q := range r.GetQueryPoints() {
+		q.CollectionName = r.GetCollectionName()
+		res, err := s.Query(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		out.Result = append(out.Result, &qdrant.BatchResult{Result: res.GetResult()})
+	}
+	return out, nil
+}
+
 func (s *pointsServer) Query(ctx context.Context, r *qdrant.QueryPoints) (*qdrant.QueryResponse, error) {
 	s.f.mu.Lock()
 	defer s.f.mu.Unlock()
@@ -292,6 +306,25 @@ func (s *pointsServer) Query(ctx context.Context, r *qdrant.QueryPoints) (*qdran
 		out[i] = &qdrant.ScoredPoint{Id: qdrant.NewIDUUID(sc.p.id), Score: sc.score}
 		if r.GetWithPayload().GetEnable() {
 			out[i].Payload = sc.p.payload
+		}
+		// The named vectors asked for (sparse ones only: what ragd reads).
+		for _, name := range r.GetWithVectors().GetInclude().GetNames() {
+			sv, ok := sc.p.sparse[name]
+			if !ok {
+				continue
+			}
+			v := &qdrant.SparseVector{}
+			for idx := range sv {
+				v.Indices = append(v.Indices, idx)
+			}
+			slices.Sort(v.Indices)
+			for _, idx := range v.Indices {
+				v.Values = append(v.Values, sv[idx])
+			}
+			if out[i].Vectors == nil {
+				out[i].Vectors = &qdrant.VectorsOutput{VectorsOptions: &qdrant.VectorsOutput_Vectors{Vectors: &qdrant.NamedVectorsOutput{Vectors: map[string]*qdrant.VectorOutput{}}}}
+			}
+			out[i].Vectors.GetVectors().Vectors[name] = &qdrant.VectorOutput{Vector: &qdrant.VectorOutput_Sparse{Sparse: v}}
 		}
 	}
 	return &qdrant.QueryResponse{Result: out}, nil
