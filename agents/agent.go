@@ -68,9 +68,11 @@ type Langfuse struct {
 
 // Retrieval holds the agent's defaults for searching its tenant's documents.
 type Retrieval struct {
-	Enabled        bool     `json:"enabled"`
-	TopK           int      `json:"top_k"`
-	ScoreThreshold float64  `json:"score_threshold"`
+	Enabled bool `json:"enabled"`
+	TopK    int  `json:"top_k"`
+	// ScoreThreshold is the relevance a hit needs (see package search;
+	// nil: the server's default for the mode, 0: every hit).
+	ScoreThreshold *float64 `json:"score_threshold"`
 	Mode           string   `json:"mode"`
 	Tags           []string `json:"tags"`
 	// Fusion and Weights combine the arms of a hybrid search ("" and nil:
@@ -86,7 +88,7 @@ type Weights struct {
 }
 
 // Fusions an agent may name, and the bound of a weight.
-var Fusions = []string{"rrf", "dbsf", "convex"}
+var Fusions = []string{"rrf", "dbsf", "convex", "calibrated"}
 
 const MaxWeight = 100
 
@@ -381,8 +383,11 @@ func applyRetrieval(r Retrieval, p RetrievalPatch, probs *ragd.Problems) Retriev
 	if p.TopK.Set {
 		r.TopK = p.TopK.Value
 	}
-	if p.ScoreThreshold.Set {
-		r.ScoreThreshold = p.ScoreThreshold.Value
+	if p.ScoreThreshold.Null {
+		r.ScoreThreshold = nil
+	} else if p.ScoreThreshold.Set {
+		t := p.ScoreThreshold.Value
+		r.ScoreThreshold = &t
 	}
 	if p.Mode.Set {
 		r.Mode = p.Mode.Value
@@ -400,7 +405,7 @@ func applyRetrieval(r Retrieval, p RetrievalPatch, probs *ragd.Problems) Retriev
 		r.Weights = &w
 	}
 	if r.Fusion != "" && !slices.Contains(Fusions, r.Fusion) {
-		probs.Add("retrieval.fusion", "must be rrf, dbsf or convex (or null for the server's default)")
+		probs.Add("retrieval.fusion", "must be rrf, dbsf, convex or calibrated (or null for the server's default)")
 	}
 	if w := r.Weights; w != nil && (!(w.Dense >= 0 && w.Sparse >= 0 && w.Dense <= MaxWeight && w.Sparse <= MaxWeight) || w.Dense+w.Sparse == 0) {
 		probs.Add("retrieval.weights", "dense and sparse must be between 0 and %d, not both 0 (or null for the server's default)", MaxWeight)
@@ -411,8 +416,8 @@ func applyRetrieval(r Retrieval, p RetrievalPatch, probs *ragd.Problems) Retriev
 	if r.TopK < 1 || r.TopK > MaxTopK {
 		probs.Add("retrieval.top_k", "must be between 1 and %d", MaxTopK)
 	}
-	if math.IsNaN(r.ScoreThreshold) || math.IsInf(r.ScoreThreshold, 0) || r.ScoreThreshold < 0 {
-		probs.Add("retrieval.score_threshold", "must be a number of at least 0")
+	if t := r.ScoreThreshold; t != nil && !(*t >= 0 && *t <= 1) {
+		probs.Add("retrieval.score_threshold", "must be a number between 0 and 1 (or null for the server's default)")
 	}
 	if !slices.Contains([]string{ModeHybrid, ModeDense, ModeSparse}, r.Mode) {
 		probs.Add("retrieval.mode", "must be %q, %q or %q", ModeHybrid, ModeDense, ModeSparse)

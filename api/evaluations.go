@@ -18,7 +18,7 @@ func handleCreateEvaluation(ev *evals.Evaluations, s *search.Searcher) tenantHan
 		if err := decodeLimit(w, r, &in, maxEvaluationBody); err != nil {
 			return err
 		}
-		e, err := ev.Create(r.Context(), t.TenantID, in, s.Defaults())
+		e, err := ev.Create(r.Context(), t.TenantID, in, s.Defaults(), s.Thresholds())
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -45,8 +46,8 @@ func TestEvaluations(t *testing.T) {
 			t.Fatalf("evaluation %v", e)
 		}
 		results := e["results"].([]any)
-		if len(results) != 11 { // sparse, dense, 3 fusions × 3 weightings; the default is one of them
-			t.Fatalf("%d results, want 11", len(results))
+		if len(results) != 14 { // sparse, dense, 4 fusions × 3 weightings; the default is one of them
+			t.Fatalf("%d results, want 14", len(results))
 		}
 		best := e["best"].(map[string]any)
 		bestNDCG := best["mean"].(map[string]any)["ndcg_at_10"].(float64)
@@ -91,6 +92,49 @@ func TestEvaluations(t *testing.T) {
 		}
 	})
 
+	t.Run("UnanswerableQueriesFitTheThreshold", func(t *testing.T) {
+		// Questions the documents do not answer, judged as such: right
+		// only when answered with nothing.
+		judged := append(slices.Clone(queries),
+			map[string]any{"query": "what was the score of the football final", "relevant": []any{}},
+			map[string]any{"query": "when are corporate tax returns due", "relevant": []any{}})
+		b.Must(201, "POST", "/v1/agents", key, map[string]any{"id": "fit-bot", "name": "F", "model": "m", "retrieval": map[string]any{"score_threshold": 0}})
+		id := b.Must(202, "POST", "/v1/evaluations", key, map[string]any{"queries": judged, "agent_id": "fit-bot", "per_query": true,
+			"configs": []map[string]any{{"mode": "hybrid", "score_threshold": 0}, {"mode": "hybrid"}}}).JSON(t)["id"].(string)
+		e := b.waitEvaluation(key, id)
+		if e["unanswerable_queries"] != 2.0 || e["queries"] != float64(len(judged)) {
+			t.Fatalf("evaluation %v", e)
+		}
+		results := e["results"].([]any)
+		everything := results[0].(map[string]any)
+		// Threshold 0 answers the two with the nearest passages; the
+		// default does not answer them, and keeps the answerable ones'
+		// recall.
+		atDefault := results[1].(map[string]any)
+		if everything["no_answer"] != 0.0 || atDefault["no_answer"] != 1.0 || atDefault["mean"].(map[string]any)["recall_at_k"] != everything["mean"].(map[string]any)["recall_at_k"] {
+			t.Fatalf("at the default threshold: %v; at 0: %v", atDefault, everything)
+		}
+		pq := atDefault["per_query"].([]any)
+		if last := pq[len(pq)-1].(map[string]any); last["answered_with_nothing"] != true {
+			t.Fatalf("per-query score of an unanswerable query: %v", last)
+		}
+		fit := e["best"].(map[string]any)["fitted_threshold"].(map[string]any)
+		if fit["no_answer"] != 1.0 || fit["score_threshold"].(float64) <= 0 {
+			t.Fatalf("fitted threshold %v", fit)
+		}
+		// Apply sets the agent's threshold to the fitted one.
+		a := b.Must(200, "POST", "/v1/evaluations/"+id+"/apply", key, map[string]any{"agent_id": "fit-bot"}).JSON(t)
+		if got := a["retrieval"].(map[string]any)["score_threshold"]; got != fit["score_threshold"] {
+			t.Fatalf("agent's threshold after apply: %v, fitted %v", got, fit["score_threshold"])
+		}
+		// The agent's searches use it: the unanswerable question gets
+		// nothing, said so.
+		r := b.Must(200, "POST", "/v1/agents/fit-bot/search", key, map[string]any{"query": "what was the score of the football final"}).JSON(t)
+		if r["no_relevant_passages"] != true || len(r["data"].([]any)) != 0 || r["score_threshold"] != fit["score_threshold"] {
+			t.Fatalf("agent search of an unanswerable question: %v", r)
+		}
+	})
+
 	t.Run("BadInput", func(t *testing.T) {
 		_, otherKey := b.TenantWithKey("other")
 		otherDoc := b.Must(202, "POST", "/v1/documents", otherKey, map[string]any{"text": "Other tenant's text."}).JSON(t)["id"].(string)
@@ -106,7 +150,8 @@ func TestEvaluations(t *testing.T) {
 			"NoQueries":         {map[string]any{"queries": []any{}}, "queries"},
 			"Missing":           {map[string]any{}, "queries"},
 			"TenThousand":       {map[string]any{"queries": many}, "queries"},
-			"EmptyJudgments":    {map[string]any{"queries": []any{map[string]any{"query": "x", "relevant": []any{}}}}, "queries[0].relevant"},
+			"NoJudgments":       {map[string]any{"queries": []any{map[string]any{"query": "x"}}}, "queries[0].relevant"},
+			"BadThreshold":      {map[string]any{"queries": queries, "configs": []any{map[string]any{"mode": "sparse", "score_threshold": 1.5}}}, "configs[0].score_threshold"},
 			"EmptyQuery":        {map[string]any{"queries": []any{map[string]any{"query": "", "relevant": rel(map[string]any{"document_id": ids[0]})}}}, "queries[0].query"},
 			"UnknownDocument":   {map[string]any{"queries": []any{map[string]any{"query": "x", "relevant": rel(map[string]any{"document_id": "0193a4b0-0000-7000-8000-000000000000"})}}}, "queries[0].relevant[0].document_id"},
 			"OtherTenantsDoc":   {map[string]any{"queries": []any{map[string]any{"query": "x", "relevant": rel(map[string]any{"document_id": otherDoc})}}}, "queries[0].relevant[0].document_id"},

@@ -36,16 +36,20 @@ type searchRequest struct {
 }
 
 type searchHit struct {
-	ChunkID       uuid.UUID      `json:"chunk_id"`
-	DocumentID    uuid.UUID      `json:"document_id"`
-	DocumentTitle string         `json:"document_title"`
-	Score         float32        `json:"score"`
-	Text          string         `json:"text"`
-	PageStart     *int           `json:"page_start"`
-	PageEnd       *int           `json:"page_end"`
-	HeadingPath   []string       `json:"heading_path"`
-	Tags          []string       `json:"tags"`
-	Metadata      map[string]any `json:"metadata"`
+	ChunkID       uuid.UUID `json:"chunk_id"`
+	DocumentID    uuid.UUID `json:"document_id"`
+	DocumentTitle string    `json:"document_title"`
+	// Score orders the hits; Relevance is the calibrated score in [0, 1]
+	// that the threshold compares (equal to Score but in rrf, dbsf and
+	// convex fusions).
+	Score       float32        `json:"score"`
+	Relevance   float32        `json:"relevance"`
+	Text        string         `json:"text"`
+	PageStart   *int           `json:"page_start"`
+	PageEnd     *int           `json:"page_end"`
+	HeadingPath []string       `json:"heading_path"`
+	Tags        []string       `json:"tags"`
+	Metadata    map[string]any `json:"metadata"`
 	// Snippet is about 200 characters of Text around the query's words,
 	// "…" where cut; Highlights are the query's words in Snippet and
 	// ChunkHighlights in Text, as [start, end) offsets in Unicode code
@@ -66,8 +70,12 @@ type searchHit struct {
 }
 
 type searchResponse struct {
-	Data  []searchHit `json:"data"`
-	Usage struct {
+	Data []searchHit `json:"data"`
+	// NoRelevantPassages: nothing reached ScoreThreshold (data is empty),
+	// so the tenant's documents do not answer the query.
+	NoRelevantPassages bool    `json:"no_relevant_passages"`
+	ScoreThreshold     float64 `json:"score_threshold"`
+	Usage              struct {
 		EmbeddingTokens int `json:"embedding_tokens"`
 	} `json:"usage"`
 	Mode search.Mode `json:"mode"`
@@ -100,8 +108,11 @@ func (b searchRequest) toRequest(defaults *agents.Retrieval) (search.Request, er
 	if b.Mode.Present() {
 		r.Mode = search.Mode(b.Mode.Value)
 	}
-	if b.ScoreThreshold.Present() {
-		r.ScoreThreshold = b.ScoreThreshold.Value
+	if b.ScoreThreshold.Null {
+		r.ScoreThreshold = nil // the server's default, whatever the agent says
+	} else if b.ScoreThreshold.Set {
+		t := b.ScoreThreshold.Value
+		r.ScoreThreshold = &t
 	}
 	if b.Fusion.Present() {
 		r.Fusion = search.Fusion(b.Fusion.Value)
@@ -180,14 +191,15 @@ func runSearch(w http.ResponseWriter, r *http.Request, s *search.Searcher, m *me
 		}
 		return err
 	}
-	out := searchResponse{Data: make([]searchHit, len(res.Hits)), Mode: res.Mode, EmbeddingSpace: res.Space}
+	out := searchResponse{Data: make([]searchHit, len(res.Hits)), Mode: res.Mode, EmbeddingSpace: res.Space,
+		NoRelevantPassages: res.NoRelevantPassages, ScoreThreshold: res.Threshold}
 	if res.Mode == search.ModeHybrid {
 		out.Fusion = &res.Fusing
 	}
 	out.Usage.EmbeddingTokens = res.EmbeddingTokens
 	for i, h := range res.Hits {
 		out.Data[i] = searchHit{ChunkID: h.ChunkID, DocumentID: h.DocumentID, DocumentTitle: h.DocumentTitle, Score: h.Score,
-			Text: h.Text, PageStart: nonZero(h.PageStart), PageEnd: nonZero(h.PageEnd), HeadingPath: orEmpty(h.HeadingPath),
+			Relevance: h.Relevance, Text: h.Text, PageStart: nonZero(h.PageStart), PageEnd: nonZero(h.PageEnd), HeadingPath: orEmpty(h.HeadingPath),
 			Tags: orEmpty(h.Tags), Metadata: h.Metadata,
 			Snippet: h.Snippet, Highlights: h.Highlights, ChunkHighlights: h.ChunkHighlights, SourceURL: sourceURL(h)}
 		if out.Data[i].Metadata == nil {

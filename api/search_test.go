@@ -98,7 +98,7 @@ func TestSearch(t *testing.T) {
 	t.Run("FiltersNarrowAndIntersect", func(t *testing.T) {
 		q := func(filter map[string]any) []string {
 			// Dense with the local embedder scores every chunk: the filter alone decides.
-			return hitDocs(t, b.Must(200, "POST", "/v1/search", key, map[string]any{"query": "policy team days servers", "mode": "dense", "top_k": 50, "filter": filter}))
+			return hitDocs(t, b.Must(200, "POST", "/v1/search", key, map[string]any{"query": "policy team days servers", "mode": "dense", "top_k": 50, "filter": filter, "score_threshold": 0}))
 		}
 		set := func(docs []string) string {
 			m := map[string]bool{}

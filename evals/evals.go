@@ -57,7 +57,9 @@ type Filter struct {
 	Metadata    map[string]any `json:"metadata,omitempty"`
 }
 
-// Query is one judged query.
+// Query is one judged query. An empty Relevant list (given, not absent)
+// marks a query the tenant's documents do not answer: answered right only
+// with nothing.
 type Query struct {
 	Query    string     `json:"query"`
 	Relevant []Relevant `json:"relevant"`
@@ -70,6 +72,9 @@ type Config struct {
 	Mode    search.Mode     `json:"mode"`
 	Fusion  search.Fusion   `json:"fusion,omitempty"`
 	Weights *search.Weights `json:"weights,omitempty"`
+	// ScoreThreshold is the relevance hits need (absent: the server's
+	// default for the mode).
+	ScoreThreshold *float64 `json:"score_threshold,omitempty"`
 }
 
 // Input is the body of POST /v1/evaluations.
@@ -103,12 +108,17 @@ type judgment struct {
 	Filter   search.Filter     `json:"filter"`
 }
 
-// Result is one configuration's scores.
+// Result is one configuration's scores (see search.ConfigScores): the
+// means over the answerable queries, the share of unanswerable ones
+// answered with nothing, and, when there are unanswerable queries, the
+// threshold that would have served all of them best.
 type Result struct {
 	Name     string          `json:"name"`
 	Config   search.Config   `json:"config"`
 	Agent    bool            `json:"agent,omitempty"`
 	Mean     search.Scores   `json:"mean"`
+	NoAnswer *float64        `json:"no_answer"`
+	Fit      *search.Fit     `json:"fitted_threshold,omitempty"`
 	PerQuery []search.Scores `json:"per_query,omitempty"`
 }
 
@@ -118,6 +128,7 @@ type Evaluation struct {
 	Status          string     `json:"status"`
 	Progress        float64    `json:"progress"`
 	Queries         int        `json:"queries"`
+	Unanswerable    int        `json:"unanswerable_queries"`
 	K               int        `json:"k"`
 	AgentID         string     `json:"agent_id,omitempty"`
 	Results         []Result   `json:"results"`
@@ -187,8 +198,8 @@ func NewEvaluations(pool *pgxpool.Pool, docs Resolver, ag *agents.ControlPlane, 
 
 // Create validates in, resolves its documents and agent, and stores the
 // evaluation with its job in one transaction.
-func (s *Evaluations) Create(ctx context.Context, tenantID uuid.UUID, in Input, defaults search.Fusing) (Evaluation, error) {
-	spec, err := s.resolve(ctx, tenantID, in, defaults)
+func (s *Evaluations) Create(ctx context.Context, tenantID uuid.UUID, in Input, defaults search.Fusing, th search.Thresholds) (Evaluation, error) {
+	spec, err := s.resolve(ctx, tenantID, in, defaults, th)
 	if err != nil {
 		return Evaluation{}, err
 	}
@@ -210,7 +221,7 @@ func (s *Evaluations) Create(ctx context.Context, tenantID uuid.UUID, in Input, 
 }
 
 // resolve checks in and turns it into a Spec.
-func (s *Evaluations) resolve(ctx context.Context, tenantID uuid.UUID, in Input, defaults search.Fusing) (Spec, error) {
+func (s *Evaluations) resolve(ctx context.Context, tenantID uuid.UUID, in Input, defaults search.Fusing, th search.Thresholds) (Spec, error) {
 	var probs ragd.Problems
 	switch {
 	case len(in.Queries) == 0:
@@ -244,7 +255,10 @@ func (s *Evaluations) resolve(ctx context.Context, tenantID uuid.UUID, in Input,
 			return Spec{}, err
 		}
 		agentTags = a.Retrieval.Tags
-		c := search.Config{Mode: search.Mode(a.Retrieval.Mode)}
+		c := search.Config{Mode: search.Mode(a.Retrieval.Mode), Threshold: th.For(search.Mode(a.Retrieval.Mode))}
+		if t := a.Retrieval.ScoreThreshold; t != nil {
+			c.Threshold = *t
+		}
 		if c.Mode == search.ModeHybrid {
 			f := defaults
 			if a.Retrieval.Fusion != "" {
@@ -260,14 +274,20 @@ func (s *Evaluations) resolve(ctx context.Context, tenantID uuid.UUID, in Input,
 
 	// Configurations: as asked, or the standard set and the default.
 	if len(in.Configs) == 0 {
-		spec.Configs = search.StandardConfigs()
-		if def := (search.Config{Mode: search.ModeHybrid, Fusion: defaults.Fusion, Wts: defaults.Weights}); !slices.Contains(spec.Configs, def) {
+		spec.Configs = search.StandardConfigs(th)
+		if def := (search.Config{Mode: search.ModeHybrid, Fusion: defaults.Fusion, Wts: defaults.Weights, Threshold: th.Hybrid}); !slices.Contains(spec.Configs, def) {
 			spec.Configs = append(spec.Configs, def)
 		}
 	}
 	for i, c := range in.Configs {
 		field := fmt.Sprintf("configs[%d]", i)
-		sc := search.Config{Mode: c.Mode}
+		sc := search.Config{Mode: c.Mode, Threshold: th.For(c.Mode)}
+		if t := c.ScoreThreshold; t != nil {
+			if !(*t >= 0 && *t <= 1) {
+				probs.Add(field+".score_threshold", "must be between 0 and 1")
+			}
+			sc.Threshold = *t
+		}
 		switch c.Mode {
 		case search.ModeDense, search.ModeSparse:
 			if c.Fusion != "" || c.Weights != nil {
@@ -321,8 +341,8 @@ func (s *Evaluations) resolve(ctx context.Context, tenantID uuid.UUID, in Input,
 			}
 		}
 		switch {
-		case len(q.Relevant) == 0:
-			probs.Add(field+".relevant", "at least one relevant document is required")
+		case q.Relevant == nil:
+			probs.Add(field+".relevant", "is required: the documents that answer the query, or [] for a query they do not answer")
 		case len(q.Relevant) > MaxRelevant:
 			probs.Add(field+".relevant", "at most %d documents", MaxRelevant)
 		}
@@ -407,6 +427,11 @@ func scan(row pgx.Row) (Evaluation, error) {
 		return e, fmt.Errorf("evaluation %s spec: %w", e.ID, err)
 	}
 	e.Queries, e.K, e.AgentID = len(sp.Judgments), sp.K, sp.AgentID
+	for _, j := range sp.Judgments {
+		if !(search.Judgment{Relevant: j.Relevant}).Answerable() {
+			e.Unanswerable++
+		}
+	}
 	e.Results = []Result{}
 	if results != nil {
 		if err := json.Unmarshal(results, &e.Results); err != nil {
@@ -422,7 +447,7 @@ func scan(row pgx.Row) (Evaluation, error) {
 func bestOf(rs []Result) (Result, bool) {
 	scores := make([]search.ConfigScores, len(rs))
 	for i, r := range rs {
-		scores[i] = search.ConfigScores{Config: r.Config, Mean: r.Mean}
+		scores[i] = search.ConfigScores{Config: r.Config, Mean: r.Mean, Fit: r.Fit}
 	}
 	b, ok := search.Best(scores)
 	if !ok {
@@ -469,7 +494,7 @@ func (s *Evaluations) Run(ctx context.Context, tenantID, id uuid.UUID, usage fun
 		judged[i] = search.Judgment{Query: j.Query, Relevant: j.Relevant, Filter: j.Filter}
 	}
 	tokens := 0
-	counted := func(ctx context.Context, c search.Config, j search.Judgment) ([]uuid.UUID, error) {
+	counted := func(ctx context.Context, c search.Config, j search.Judgment) ([]search.Ranked, error) {
 		r := c.Request(j, search.EvalDepth)
 		if err := r.Validate(); err != nil {
 			return nil, err
@@ -479,7 +504,7 @@ func (s *Evaluations) Run(ctx context.Context, tenantID, id uuid.UUID, usage fun
 		if err != nil {
 			return nil, err
 		}
-		return search.DocumentsOf(res.Hits), nil
+		return search.RankedOf(res.Hits), nil
 	}
 	lastTold := time.Now()
 	progress := func(done, total int) {
@@ -503,7 +528,7 @@ func (s *Evaluations) Run(ctx context.Context, tenantID, id uuid.UUID, usage fun
 	}
 	results := make([]Result, len(scores))
 	for i, sc := range scores {
-		results[i] = Result{Name: sc.Name, Config: sc.Config, Mean: sc.Mean, PerQuery: sc.PerQuery,
+		results[i] = Result{Name: sc.Name, Config: sc.Config, Mean: sc.Mean, NoAnswer: sc.NoAnswer, Fit: sc.Fit, PerQuery: sc.PerQuery,
 			Agent: spec.AgentConfig != nil && *spec.AgentConfig == i}
 		if results[i].Agent {
 			results[i].Name += " (agent)"
@@ -551,7 +576,9 @@ func trim(s string) string {
 }
 
 // Apply sets the agent's retrieval mode, fusion and weights to the
-// evaluation's best configuration, and returns the agent.
+// evaluation's best configuration, and its threshold to the one the
+// evaluation fitted (when it had unanswerable queries; otherwise the
+// threshold stays), and returns the agent.
 func (s *Evaluations) Apply(ctx context.Context, tenantID, id uuid.UUID, agentID string) (agents.Agent, search.Config, error) {
 	e, err := s.Get(ctx, tenantID, id)
 	if err != nil {
@@ -565,6 +592,10 @@ func (s *Evaluations) Apply(ctx context.Context, tenantID, id uuid.UUID, agentID
 	if c.Mode == search.ModeHybrid {
 		p.Fusion = ragd.Some(string(c.Fusion))
 		p.Weights = ragd.Some(agents.Weights{Dense: c.Wts.Dense, Sparse: c.Wts.Sparse})
+	}
+	if f := e.Best.Fit; f != nil {
+		p.ScoreThreshold = ragd.Some(f.Threshold)
+		c.Threshold = f.Threshold
 	}
 	a, err := s.agents.UpdateAgent(ctx, tenantID, agentID, agents.AgentPatch{Retrieval: ragd.Some(p)}, nil)
 	return a, c, err

@@ -211,6 +211,11 @@ func TestMigrate(t *testing.T) {
 		if got := secretsOf(a); got != want {
 			t.Fatalf("secrets sealed before 0012 read back as %q, want %q", got, want)
 		}
+		// Its score_threshold 0, the old default, became null: the
+		// server's default threshold, which can say "nothing relevant".
+		if th := a.Retrieval.ScoreThreshold; th != nil {
+			t.Fatalf("the old default threshold 0 reads as %v after the migrations, want null", *th)
+		}
 
 		// Another tenant may now take the same id, and each sees its own.
 		patch := agents.AgentPatch{Name: ragd.Some("B's"), Model: ragd.Some("m"), ID: ragd.Some("support-bot"),

@@ -75,7 +75,7 @@ func demoTenants() []seedTenant {
 							Headers: map[string]*secret.String{"X-Api-Key": sec("demo-globex-inventory-key-0002")}},
 						{Name: "calendar", URL: "https://calendar.globex.example/mcp", AllowedTools: []string{"list_bookings"}},
 					}),
-					Retrieval: ragd.Some(agents.RetrievalPatch{Mode: str(agents.ModeDense), ScoreThreshold: ragd.Some(0.3)}),
+					Retrieval: ragd.Some(agents.RetrievalPatch{Mode: str(agents.ModeDense)}),
 				}
 			}},
 		}},
