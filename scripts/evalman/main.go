@@ -67,10 +67,19 @@ func main() {
 	queries := flag.Int("queries", 300, "with -generate: judged queries")
 	distractors := flag.Int("distractors", 500, "with -generate: pages without a query")
 	experiments := flag.Bool("experiments", false, "also measure chunk context and BM25 variants")
+	calibration := flag.Bool("calibration", false, "compare ways to calibrate the top score (and stop)")
+	offtopicPath := flag.String("offtopic", "scripts/evalman/offtopic.tsv", "off-topic queries (answered best with nothing)")
+	offtopicFrom := flag.String("generate-offtopic", "", "rewrite the off-topic set from the headings of the web pages under this folder (devdata/html)")
 	flag.Parse()
 	log.SetFlags(0)
 	ctx := context.Background()
 
+	if *offtopicFrom != "" {
+		if err := generateOfftopic(ctx, *offtopicPath, *offtopicFrom, 300); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if *generate {
 		if err := generateJudged(*judgedPath, *cache, *queries, *distractors); err != nil {
 			log.Fatal(err)
@@ -116,10 +125,22 @@ func main() {
 	base := variant{bm25: search.DefaultBM25, sparseContext: true, denseContext: true}
 	idx := build(ctx, emb, pages, base)
 	defer idx.close()
-	configs := search.StandardConfigs()
+	th := idx.searcher.Thresholds()
+	configs := search.StandardConfigs(th)
 	def := search.DefaultFusing(true)
-	configs = append(configs, search.Config{Mode: search.ModeHybrid, Fusion: def.Fusion, Wts: def.Weights})
+	defConfig := search.Config{Mode: search.ModeHybrid, Fusion: def.Fusion, Wts: def.Weights, Threshold: th.Hybrid}
+	configs = append(configs, defConfig)
 	configs = slices.CompactFunc(configs, func(a, b search.Config) bool { return a == b })
+	thresholded := configs
+	// The default without a threshold: every hit, as before thresholds.
+	noThreshold := defConfig
+	noThreshold.Threshold = 0
+	if noThreshold != defConfig {
+		configs = append(slices.Clip(configs), noThreshold)
+	}
+	if *calibration {
+		configs = nil
+	}
 	results, err := search.Evaluate(ctx, judged, configs, 10, false, idx.searcher.RankDocuments(idx.tenant), nil)
 	if err != nil {
 		log.Fatal(err)
@@ -133,10 +154,26 @@ func main() {
 		}
 		seen[r.Config] = true
 		name := r.Name
-		if r.Config == (search.Config{Mode: search.ModeHybrid, Fusion: def.Fusion, Wts: def.Weights}) {
+		switch r.Config {
+		case defConfig:
 			name += " (default)"
+		case noThreshold:
+			name += ", no threshold"
 		}
 		fmt.Printf("| %s | %.3f | %.3f | %.3f |\n", name, r.Mean.NDCG10, r.Mean.Recall, r.Mean.MRR)
+	}
+	offtopic, err := readOfftopic(*offtopicPath)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if *calibration {
+		if err := calibrationExperiment(ctx, idx, judged, offtopic); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
+	if err := reportThresholds(ctx, idx, judged, offtopic, thresholded, defConfig); err != nil {
+		log.Fatal(err)
 	}
 	if !*experiments {
 		return
@@ -182,18 +219,14 @@ func main() {
 		{"stop words kept", search.BM25{K1: d.K1, B: d.B, AvgLen: d.AvgLen, KeepStopWords: true}},
 	} {
 		ix := build(ctx, emb, pages, variant{bm25: v.p, sparseOnly: true, sparseContext: true})
-		rank := func(ctx context.Context, _ search.Config, j search.Judgment) ([]uuid.UUID, error) {
+		rank := func(ctx context.Context, _ search.Config, j search.Judgment) ([]search.Ranked, error) {
 			hits, err := ix.store.Query(ctx, ix.tenant, search.Query{Mode: search.ModeSparse, Sparse: v.p.Query(j.Query), TopK: search.EvalDepth})
 			if err != nil {
 				return nil, err
 			}
-			seen := map[uuid.UUID]bool{}
-			var out []uuid.UUID
-			for _, h := range hits {
-				if !seen[h.DocumentID] {
-					seen[h.DocumentID] = true
-					out = append(out, h.DocumentID)
-				}
+			out := make([]search.Ranked, len(hits))
+			for i, h := range hits {
+				out[i] = search.Ranked{Document: h.DocumentID, Relevance: h.Relevance}
 			}
 			return out, nil
 		}
@@ -215,6 +248,8 @@ type variant struct {
 }
 
 type index struct {
+	chunks   int
+	df       map[uint32]int // chunks holding each sparse term
 	tenant   uuid.UUID
 	store    *search.Embedded
 	searcher *search.Searcher
@@ -256,6 +291,8 @@ func build(ctx context.Context, emb embedder.Embedder, pages []*page, v variant)
 	}
 	tenant := uuid.New()
 	info := docs{}
+	df := map[uint32]int{}
+	nChunks := 0
 	for _, p := range pages {
 		title := p.name + "(" + p.section + ")"
 		info[p.id] = search.DocumentInfo{Title: title, Version: 1}
@@ -293,8 +330,14 @@ func build(ctx context.Context, emb embedder.Embedder, pages []*page, v variant)
 		if err := store.Upsert(ctx, tenant, points); err != nil {
 			log.Fatal(err)
 		}
+		for _, pt := range points {
+			nChunks++
+			for _, t := range pt.Sparse.Indices {
+				df[t]++
+			}
+		}
 	}
-	return index{tenant: tenant, store: store, searcher: search.NewSearcher(emb, store, info, 0), dir: dir}
+	return index{chunks: nChunks, df: df, tenant: tenant, store: store, searcher: search.NewSearcher(emb, store, info, 0), dir: dir}
 }
 
 // judgments groups the pages with a query: every page with the same
