@@ -200,6 +200,14 @@ func TestConsole(t *testing.T) {
 		if r := a.get("/console/search?q=vacation+days"); !strings.Contains(string(r.Body), "alpha") {
 			t.Fatalf("the search page does not find the document: %.500s", r.Body)
 		}
+		// A question the documents do not answer says so plainly; with
+		// the relevance needed at 0, the nearest passage shows.
+		if r := a.get("/console/search?q=who+won+the+football+final"); !strings.Contains(string(r.Body), "No relevant passages") || strings.Contains(string(r.Body), "alpha") {
+			t.Fatalf("an unrelated question: %.2000s", r.Body)
+		}
+		if r := a.get("/console/search?q=who+won+the+football+final&threshold=0"); !strings.Contains(string(r.Body), "alpha") {
+			t.Fatalf("threshold 0 does not show the nearest passage: %.2000s", r.Body)
+		}
 		// B cannot act on A's document through the console either.
 		r := bv.post("/console/documents/"+docA+"/delete", url.Values{"csrf_token": {bv.csrf()}})
 		if r.Status != http.StatusNotFound {

@@ -11,6 +11,7 @@ type hit struct {
 	DocumentID    string   `json:"document_id"`
 	DocumentTitle string   `json:"document_title"`
 	Score         float32  `json:"score"`
+	Relevance     float32  `json:"relevance"`
 	Text          string   `json:"text"`
 	PageStart     *int     `json:"page_start"`
 	PageEnd       *int     `json:"page_end"`
@@ -62,18 +63,21 @@ func segments(text string, spans []span) []segment {
 }
 
 type searchData struct {
-	Query, Mode, Fusion, Tag, TopK string
-	Searched                       bool
-	Hits                           []hit
-	UsedMode, UsedFusion           string
-	Errors                         map[string]string
+	Query, Mode, Fusion, Tag, TopK, Threshold string
+	Searched                                  bool
+	Hits                                      []hit
+	UsedMode, UsedFusion                      string
+	// NoRelevant: nothing reached UsedThreshold.
+	NoRelevant    bool
+	UsedThreshold float32
+	Errors        map[string]string
 }
 
 // search is the playground: the form is a GET, so a search can be linked
 // and reloaded; the page asks POST /v1/search as the signed-in person.
 func (c *Console) search(w http.ResponseWriter, r *http.Request, s *session) {
 	q := r.URL.Query()
-	d := searchData{Query: q.Get("q"), Mode: q.Get("mode"), Fusion: q.Get("fusion"), Tag: q.Get("tag"), TopK: q.Get("top_k")}
+	d := searchData{Query: q.Get("q"), Mode: q.Get("mode"), Fusion: q.Get("fusion"), Tag: q.Get("tag"), TopK: q.Get("top_k"), Threshold: q.Get("threshold")}
 	p := page{Title: "Search", Nav: "search", Session: s}
 	status := http.StatusOK
 	if strings.TrimSpace(d.Query) != "" {
@@ -95,12 +99,21 @@ func (c *Console) search(w http.ResponseWriter, r *http.Request, s *session) {
 		if tags := splitList(d.Tag); len(tags) > 0 {
 			body["filter"] = map[string]any{"tags_any": tags}
 		}
+		if d.Threshold != "" {
+			t, err := strconv.ParseFloat(d.Threshold, 64)
+			if err != nil {
+				d.Errors, status = map[string]string{"score_threshold": "must be a number between 0 and 1"}, http.StatusBadRequest
+			}
+			body["score_threshold"] = t
+		}
 		if d.Errors == nil {
 			res := c.apiJSON(r, s, http.MethodPost, "/v1/search", body)
 			var out struct {
-				Data   []hit  `json:"data"`
-				Mode   string `json:"mode"`
-				Fusion *struct {
+				Data       []hit   `json:"data"`
+				NoRelevant bool    `json:"no_relevant_passages"`
+				Threshold  float32 `json:"score_threshold"`
+				Mode       string  `json:"mode"`
+				Fusion     *struct {
 					Fusion string `json:"fusion"`
 				} `json:"fusion"`
 			}
@@ -108,7 +121,7 @@ func (c *Console) search(w http.ResponseWriter, r *http.Request, s *session) {
 				pr := res.Problem()
 				p.Error, d.Errors, status = pr.Detail, pr.Errors, res.Status
 			}
-			d.Hits, d.UsedMode = out.Data, out.Mode
+			d.Hits, d.UsedMode, d.NoRelevant, d.UsedThreshold = out.Data, out.Mode, out.NoRelevant, out.Threshold
 			if out.Fusion != nil {
 				d.UsedFusion = out.Fusion.Fusion
 			}

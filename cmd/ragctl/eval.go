@@ -32,11 +32,16 @@ FILE holds one judged query per line, as the API takes it:
 
   {"query": "how many vacation days", "relevant": [{"document_id": "…", "grade": 2}]}
   {"query": "expense deadline", "relevant": [{"external_id": "kb-17"}], "filter": {"tags_any": ["finance"]}}
+  {"query": "who won the football final", "relevant": []}
 
-Without --config it compares sparse, dense, and each fusion with three
-weightings. --agent ID evaluates for that agent (its tags filter the
-queries, its configuration is compared); --apply then sets the agent's
-retrieval mode, fusion and weights to the best.`,
+A query with "relevant": [] is one the documents do not answer: right only
+when nothing reaches the threshold. With such queries the table adds the
+share each configuration answers with nothing and the threshold that would
+serve all the queries best. Without --config it compares sparse, dense, and
+each fusion with three weightings. --agent ID evaluates for that agent (its
+tags filter the queries, its configuration is compared); --apply then sets
+the agent's retrieval mode, fusion and weights to the best, and its
+threshold to the fitted one.`,
 		Args: exactArgs(1),
 		RunE: e.action(func(ctx context.Context, _ *cobra.Command, args []string) error {
 			return e.eval(ctx, args[0], o)
@@ -116,6 +121,12 @@ type evalResult struct {
 		Recall float64 `json:"recall_at_k"`
 		MRR    float64 `json:"mrr"`
 	} `json:"mean"`
+	NoAnswer *float64 `json:"no_answer"`
+	Fit      *struct {
+		Threshold float64 `json:"score_threshold"`
+		Overall   float64 `json:"overall"`
+		NoAnswer  float64 `json:"no_answer"`
+	} `json:"fitted_threshold"`
 	PerQuery []struct {
 		NDCG float64 `json:"ndcg_at_10"`
 	} `json:"per_query"`
@@ -126,6 +137,7 @@ type evaluation struct {
 	Status   string       `json:"status"`
 	Progress float64      `json:"progress"`
 	Queries  int          `json:"queries"`
+	Unanswer int          `json:"unanswerable_queries"`
 	K        int          `json:"k"`
 	Results  []evalResult `json:"results"`
 	Best     *evalResult  `json:"best"`
@@ -195,20 +207,34 @@ func (e *env) eval(ctx context.Context, path string, o evalOptions) error {
 		return e.printRaw(raw)
 	}
 	tw := e.table()
-	fmt.Fprintf(tw, "CONFIGURATION\tNDCG@10\tRECALL@%d\tMRR\t\n", ev.K)
+	if ev.Unanswer > 0 {
+		// Unanswerable queries: what each configuration answers with
+		// nothing, and the threshold that would serve all queries best.
+		fmt.Fprintf(tw, "CONFIGURATION\tNDCG@10\tRECALL@%d\tMRR\tNO ANSWER\tFITTED THRESHOLD\tNO ANSWER THERE\t\n", ev.K)
+	} else {
+		fmt.Fprintf(tw, "CONFIGURATION\tNDCG@10\tRECALL@%d\tMRR\t\n", ev.K)
+	}
 	for _, r := range ev.Results {
 		mark := ""
 		if ev.Best != nil && r.Name == ev.Best.Name {
 			mark = "best"
+		}
+		if ev.Unanswer > 0 && r.NoAnswer != nil && r.Fit != nil {
+			fmt.Fprintf(tw, "%s\t%.3f\t%.3f\t%.3f\t%.0f%%\t%.2f\t%.0f%%\t%s\n", r.Name, r.Mean.NDCG, r.Mean.Recall, r.Mean.MRR,
+				100**r.NoAnswer, r.Fit.Threshold, 100*r.Fit.NoAnswer, mark)
+			continue
 		}
 		fmt.Fprintf(tw, "%s\t%.3f\t%.3f\t%.3f\t%s\n", r.Name, r.Mean.NDCG, r.Mean.Recall, r.Mean.MRR, mark)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.out, "%d queries, evaluation %s\n", ev.Queries, ev.ID)
+	fmt.Fprintf(e.out, "%d queries (%d unanswerable), evaluation %s\n", ev.Queries, ev.Unanswer, ev.ID)
 	if o.apply && ev.Best != nil {
 		fmt.Fprintf(e.out, "agent %s now searches with %s\n", o.agent, ev.Best.Name)
+		if f := ev.Best.Fit; f != nil {
+			fmt.Fprintf(e.out, "and score_threshold %.2f\n", f.Threshold)
+		}
 	}
 	if o.perQuery && ev.Best != nil {
 		for _, r := range ev.Results {

@@ -256,17 +256,21 @@ func (e *env) searchCommand() *cobra.Command {
 		mode, agent string
 		tags        []string
 		full        bool
+		threshold   float64
 	)
 	cmd := &cobra.Command{
 		Use:   "search QUERY...",
 		Short: "the passages that best answer a question",
 		Long: `search prints the passages that best answer QUERY (its words joined by
-spaces), each with its score, its document's title, pages and headings, and
-a snippet of about 200 characters around the query's words (in bold on a
-terminal); --full prints whole passages instead. --json prints the server's
-answer, whole.`,
+spaces), each with its relevance (0 to 1, the same scale for every query),
+its document's title, pages and headings, and a snippet of about 200
+characters around the query's words (in bold on a terminal); --full prints
+whole passages instead. Passages below the threshold (--threshold, else the
+agent's, else the server's default for the mode) are left out, and when
+none is left it says that the documents hold nothing relevant. --json
+prints the server's answer, whole.`,
 		Args: minArgs(1),
-		RunE: e.action(func(ctx context.Context, _ *cobra.Command, args []string) error {
+		RunE: e.action(func(ctx context.Context, cmd *cobra.Command, args []string) error {
 			query := strings.Join(args, " ")
 			if strings.TrimSpace(query) == "" {
 				return usageErr("search needs a query")
@@ -280,6 +284,9 @@ answer, whole.`,
 			}
 			if len(tags) > 0 {
 				body["filter"] = map[string]any{"tags_any": tags}
+			}
+			if cmd.Flags().Changed("threshold") {
+				body["score_threshold"] = threshold
 			}
 			path := "/v1/search"
 			if agent != "" {
@@ -301,6 +308,7 @@ answer, whole.`,
 	f.StringArrayVar(&tags, "tag", nil, "only documents with one of these tags (repeatable)")
 	f.StringVar(&agent, "agent", "", "search with this agent's retrieval settings")
 	f.BoolVar(&full, "full", false, "print each passage whole, not its snippet")
+	f.Float64Var(&threshold, "threshold", 0, "the relevance (0 to 1) a passage needs; 0 prints every one (default: the agent's, else the server's for the mode)")
 	_ = cmd.RegisterFlagCompletionFunc("mode", cobra.FixedCompletions([]string{"hybrid", "dense", "sparse"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("agent", e.completeIDs("/v1/agents"))
 	return cmd
@@ -314,8 +322,11 @@ type span struct{ Start, End int }
 // the query's words in bold on a terminal.
 func (e *env) printHits(raw json.RawMessage, full bool) error {
 	var res struct {
-		Data []struct {
+		NoRelevant bool     `json:"no_relevant_passages"`
+		Threshold  *float64 `json:"score_threshold"`
+		Data       []struct {
 			Score           float64  `json:"score"`
+			Relevance       *float64 `json:"relevance"`
 			DocumentTitle   string   `json:"document_title"`
 			Text            string   `json:"text"`
 			PageStart       *int     `json:"page_start"`
@@ -330,7 +341,11 @@ func (e *env) printHits(raw json.RawMessage, full bool) error {
 		return fmt.Errorf("unreadable answer from the server: %w", err)
 	}
 	if len(res.Data) == 0 {
-		fmt.Fprintln(e.out, "no results")
+		if res.Threshold != nil && *res.Threshold > 0 {
+			fmt.Fprintf(e.out, "no relevant passages: nothing reached the threshold %g (--threshold 0 shows the nearest)\n", *res.Threshold)
+		} else {
+			fmt.Fprintln(e.out, "no results")
+		}
 		return nil
 	}
 	for i, h := range res.Data {
@@ -356,7 +371,11 @@ func (e *env) printHits(raw json.RawMessage, full bool) error {
 				text = string(r[:300]) + "…"
 			}
 		}
-		fmt.Fprintf(e.out, "%d. [%.3f] %s\n   %s\n\n", i+1, h.Score, cite, text)
+		score := h.Score
+		if h.Relevance != nil { // a server from before relevance: its score
+			score = *h.Relevance
+		}
+		fmt.Fprintf(e.out, "%d. [%.3f] %s\n   %s\n\n", i+1, score, cite, text)
 	}
 	return nil
 }

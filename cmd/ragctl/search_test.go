@@ -46,6 +46,26 @@ func TestPrintHits(t *testing.T) {
 	}
 }
 
+// TestPrintNoRelevantPassages: a search nothing relevant answers says so,
+// with the threshold, and prints a hit's relevance rather than its score.
+func TestPrintNoRelevantPassages(t *testing.T) {
+	var out bytes.Buffer
+	e := &env{out: &out}
+	if err := e.printHits(json.RawMessage(`{"data": [], "no_relevant_passages": true, "score_threshold": 0.25}`), false); err != nil {
+		t.Fatal(err)
+	}
+	if want := "no relevant passages: nothing reached the threshold 0.25 (--threshold 0 shows the nearest)\n"; out.String() != want {
+		t.Fatalf("%q, want %q", out.String(), want)
+	}
+	out.Reset()
+	if err := e.printHits(json.RawMessage(`{"data": [{"score": 0.9, "relevance": 0.41, "document_title": "FAQ", "text": "t", "snippet": "t"}]}`), false); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "1. [0.410] FAQ") {
+		t.Fatalf("%q, want the relevance", out.String())
+	}
+}
+
 // TestSearchPrintsSnippets: against a server, ragctl search prints the
 // snippet around the query's words, not the whole passage; --full the
 // whole passage; --json the server's whole answer.
