@@ -141,7 +141,9 @@ func reportThresholds(ctx context.Context, idx index, judged []search.Judgment, 
 	runAll := func(c search.Config, queries []search.Judgment) ([]run, error) {
 		out := make([]run, len(queries))
 		for i, j := range queries {
-			r := c.Request(j, 10) // threshold 0: every hit, cut below
+			// As the evaluation ranks documents: the top EvalDepth hits,
+			// threshold 0 (every hit), cut below.
+			r := c.Request(j, search.EvalDepth)
 			if err := r.Validate(); err != nil {
 				return nil, err
 			}
@@ -198,8 +200,8 @@ func reportThresholds(ctx context.Context, idx index, judged []search.Judgment, 
 		return empty / float64(max(len(offr), 1)), kept / float64(max(had, 1)), ndcg / float64(max(len(on), 1))
 	}
 	th := idx.searcher.Thresholds()
-	fmt.Printf("\nNothing relevant: %d judged queries against %d off-topic ones (scripts/evalman/offtopic.tsv), top 10 hits, at each mode's default threshold (dense %.2f, sparse %.2f, hybrid %.2f):\n\n",
-		len(judged), len(off), th.Dense, th.Sparse, th.Hybrid)
+	fmt.Printf("\nNothing relevant: %d judged queries against %d off-topic ones (scripts/evalman/offtopic.tsv), documents ranked by their best of the top %d hits as evaluations rank them, at each mode's default threshold (dense %.2f, sparse %.2f, hybrid %.2f):\n\n",
+		len(judged), len(off), search.EvalDepth, th.Dense, th.Sparse, th.Hybrid)
 	fmt.Println("| configuration | top-relevance AUC | off-topic answered with nothing | judged keeping a relevant hit | nDCG@10 (thresholded) |")
 	fmt.Println("| --- | --- | --- | --- | --- |")
 	var defOn, defOff []run
