@@ -133,6 +133,7 @@ func mostlyASCII(s string) bool {
 // same at other thresholds.
 func reportThresholds(ctx context.Context, idx index, judged []search.Judgment, offtopic []string, configs []search.Config, defConfig search.Config) error {
 	type run struct {
+		score float32   // the best hit's Score (what ranks; 0: no hit)
 		top   float32   // best Relevance (0: no hit)
 		rel   []float32 // Relevance of each hit, best first
 		docs  []uuid.UUID
@@ -152,6 +153,9 @@ func reportThresholds(ctx context.Context, idx index, judged []search.Judgment, 
 				return nil, err
 			}
 			out[i].judge = j
+			if len(res.Hits) > 0 {
+				out[i].score = res.Hits[0].Score
+			}
 			for _, h := range res.Hits {
 				out[i].rel = append(out[i].rel, h.Relevance)
 				out[i].docs = append(out[i].docs, h.DocumentID)
@@ -202,8 +206,8 @@ func reportThresholds(ctx context.Context, idx index, judged []search.Judgment, 
 	th := idx.searcher.Thresholds()
 	fmt.Printf("\nNothing relevant: %d judged queries against %d off-topic ones (scripts/evalman/offtopic.tsv), documents ranked by their best of the top %d hits as evaluations rank them, at each mode's default threshold (dense %.2f, sparse %.2f, hybrid %.2f):\n\n",
 		len(judged), len(off), search.EvalDepth, th.Dense, th.Sparse, th.Hybrid)
-	fmt.Println("| configuration | top-relevance AUC | off-topic answered with nothing | judged keeping a relevant hit | nDCG@10 (thresholded) |")
-	fmt.Println("| --- | --- | --- | --- | --- |")
+	fmt.Println("| configuration | top-score AUC | top-relevance AUC | off-topic answered with nothing | judged keeping a relevant hit | nDCG@10 (thresholded) |")
+	fmt.Println("| --- | --- | --- | --- | --- | --- |")
 	var defOn, defOff []run
 	var fits []string
 	for _, c := range configs {
@@ -215,12 +219,12 @@ func reportThresholds(ctx context.Context, idx index, judged []search.Judgment, 
 		if err != nil {
 			return err
 		}
-		var pos, neg []float32
+		var pos, neg, spos, sneg []float32
 		for _, r := range on {
-			pos = append(pos, r.top)
+			pos, spos = append(pos, r.top), append(spos, r.score)
 		}
 		for _, r := range offr {
-			neg = append(neg, r.top)
+			neg, sneg = append(neg, r.top), append(sneg, r.score)
 		}
 		empty, kept, ndcg := at(on, offr, float32(th.For(c.Mode)))
 		name := c.Name()
@@ -228,7 +232,7 @@ func reportThresholds(ctx context.Context, idx index, judged []search.Judgment, 
 			name += " (default)"
 			defOn, defOff = on, offr
 		}
-		fmt.Printf("| %s | %.3f | %.1f%% | %.1f%% | %.3f |\n", name, auc(pos, neg), 100*empty, 100*kept, ndcg)
+		fmt.Printf("| %s | %.3f | %.3f | %.1f%% | %.1f%% | %.3f |\n", name, auc(spos, sneg), auc(pos, neg), 100*empty, 100*kept, ndcg)
 		// The rule the defaults follow: the highest threshold at which
 		// 95% of the judged queries keep their relevant hit and nDCG@10
 		// is within 0.005 of no threshold's.
