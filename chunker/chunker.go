@@ -303,16 +303,20 @@ func (c *Chunker) overlapStart(s, end int, levels []int8) int {
 // more tokens than allowed. It returns the chunk and its final end.
 func (c *Chunker) makeChunk(doc Document, bounds []int, s, end int, levels []int8, cur *runeCursor) (Chunk, int) {
 	for {
-		start, stop := trimSpace(doc.Text, bounds[s], bounds[end])
-		// A token may end inside a code point (an emoji, a CJK character
-		// cut by byte-level BPE): the chunk takes the whole code point, so
-		// that its text is UTF-8 and its code point offsets exact.
-		for start > 0 && !utf8.RuneStart(doc.Text[start]) {
+		// A token may end inside a code point (an emoji, a CJK character,
+		// a rare space, cut by byte-level BPE): the chunk takes the whole
+		// code point, so that its text is UTF-8 and its code point offsets
+		// exact, then loses its white space (whole code points, so that
+		// start never passes stop: a chunk of only white space is empty,
+		// and Split drops it).
+		start, stop := bounds[s], bounds[end]
+		for start > 0 && start < len(doc.Text) && !utf8.RuneStart(doc.Text[start]) {
 			start--
 		}
 		for stop < len(doc.Text) && !utf8.RuneStart(doc.Text[stop]) {
 			stop++
 		}
+		start, stop = trimSpace(doc.Text, start, stop)
 		text := doc.Text[start:stop]
 		count := c.tok.Count(text)
 		if count <= c.opts.MaxTokens || end-s <= 1 {

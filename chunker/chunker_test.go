@@ -344,6 +344,12 @@ func TestSplitHostileText(t *testing.T) {
 		"SpecialTokens":   "<|endoftext|> <|fim_prefix|> text <|im_start|>",
 		"CombiningMarks":  "e" + strings.Repeat("\u0301", 20_000),
 		"MixedNewlineRun": strings.Repeat("a\r\n", 20_000),
+		// Spaces the tokenizer cuts into bytes: a chunk can start inside
+		// one, and must not run past the text when trimmed.
+		"RareSpace":       "\u2003",
+		"NextLine":        "\u0085",
+		"RareSpaceRun":    "fox " + strings.Repeat("\u2003", 200),
+		"RareSpacesMixed": strings.Repeat("a\u1680\u2028 \u2000", 3_000),
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
