@@ -18,7 +18,12 @@ func handleCreateEvaluation(ev *evals.Evaluations, s *search.Searcher) tenantHan
 		if err := decodeLimit(w, r, &in, maxEvaluationBody); err != nil {
 			return err
 		}
-		e, err := ev.Create(r.Context(), t.TenantID, in, s.Defaults(), s.Thresholds())
+		// The defaults of the tenant's embedding space, as its searches get.
+		f, th, err := s.DefaultsFor(r.Context(), t.TenantID)
+		if err != nil {
+			return err
+		}
+		e, err := ev.Create(r.Context(), t.TenantID, in, f, th)
 		if err != nil {
 			return err
 		}

@@ -237,3 +237,67 @@ func TestOneDocumentTenant(t *testing.T) {
 		}
 	}
 }
+
+// model is the local embedder under another model's name: a stand-in for
+// a real model, whose defaults differ.
+type model struct {
+	*embedder.Local
+	name string
+}
+
+func (m model) Model() string { return m.name }
+
+type routeTo map[uuid.UUID]search.Space
+
+func (r routeTo) SearchSpace(_ context.Context, tenant uuid.UUID) (search.Space, error) {
+	return r[tenant], nil
+}
+
+// TestDefaultsFollowTheTenantsSpace: a tenant's searches get the default
+// fusion and thresholds of its own space's embedder, not the server's.
+func TestDefaultsFollowTheTenantsSpace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	local, err := embedder.NewLocal(32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := search.OpenEmbedded(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.EnsureSchema(ctx, 32); err != nil {
+		t.Fatal(err)
+	}
+	real := model{local, "text-embedding-3-small"}
+	localSpace := search.Space{Model: embedder.LocalModel, Dimensions: 32}
+	spaces := search.NewIndexes(search.Index{Embedder: real, Store: store}, func(ctx context.Context, sp search.Space) (search.Index, error) {
+		s, err := search.OpenEmbedded(t.TempDir())
+		return search.Index{Embedder: local, Store: s}, err
+	})
+	defer spaces.Close()
+	migrated, stayed := uuid.New(), uuid.New()
+	s := search.NewRoutedSearcher(spaces, routeTo{migrated: localSpace}, fakeDocs{}, 0)
+	for tenant, local := range map[uuid.UUID]bool{migrated: true, stayed: false} {
+		f, th, err := s.DefaultsFor(ctx, tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f != search.DefaultFusing(local) || th != search.DefaultThresholds(local) {
+			t.Errorf("local %v: defaults %+v %+v", local, f, th)
+		}
+		r := search.Request{Query: "anything", Mode: search.ModeHybrid}
+		if err := r.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		res, err := s.Search(ctx, tenant, r)
+		if err != nil || res.Threshold != search.DefaultThresholds(local).Hybrid || res.Fusing != search.DefaultFusing(local) {
+			t.Errorf("local %v: a search's threshold %v, %v", local, res.Threshold, err)
+		}
+	}
+	// The two differ, or the test shows nothing.
+	if search.DefaultThresholds(true) == search.DefaultThresholds(false) {
+		t.Fatal("the thresholds of the two kinds of embedder are the same")
+	}
+}

@@ -210,4 +210,25 @@ func TestStoresFuseAlike(t *testing.T) {
 			}
 		}
 	}
+	// A query of more terms than Qdrant is probed for: the terms past the
+	// probes count at the highest IDF, so its relevance is at most the
+	// embedded store's exact one, and still positive.
+	long := "kiwi lime"
+	for i := range 80 {
+		long += fmt.Sprintf(" filler%d", i)
+	}
+	q := search.Query{Mode: search.ModeSparse, Sparse: search.QuerySparse(long), TopK: 5}
+	a, err := emb.Query(ctx, tenant, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := qd.Query(ctx, tenant, q)
+	if err != nil || len(a) == 0 || len(a) != len(b) {
+		t.Fatalf("long query: %d and %d hits, %v", len(a), len(b), err)
+	}
+	for i := range a {
+		if a[i].ID != b[i].ID || b[i].Relevance <= 0 || b[i].Relevance > a[i].Relevance+1e-6 {
+			t.Fatalf("long query: hit %d: embedded %v %v, qdrant %v %v", i, a[i].ID, a[i].Relevance, b[i].ID, b[i].Relevance)
+		}
+	}
 }

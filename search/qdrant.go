@@ -402,8 +402,8 @@ func (s *Qdrant) arm(ctx context.Context, tenantID uuid.UUID, q Query, limit int
 // SparseBound).
 func (s *Qdrant) sparseBound(ctx context.Context, tenantID uuid.UUID, q SparseVector) (float64, error) {
 	one, using := uint64(1), sparseName
-	probes := make([]*qdrant.QueryPoints, len(q.Indices))
-	for i, t := range q.Indices {
+	probes := make([]*qdrant.QueryPoints, min(len(q.Indices), maxIDFProbes))
+	for i, t := range q.Indices[:len(probes)] {
 		probes[i] = &qdrant.QueryPoints{CollectionName: s.collection, Filter: Filter{}.qdrant(tenantID), Limit: &one, Using: &using,
 			Query: qdrant.NewQuerySparse([]uint32{t}, []float32{1}), WithVectors: qdrant.NewWithVectorsInclude(sparseName)}
 	}
@@ -413,7 +413,7 @@ func (s *Qdrant) sparseBound(ctx context.Context, tenantID uuid.UUID, q SparseVe
 	}
 	idf := make([]float64, len(q.Indices))
 	missing := false
-	for i, t := range q.Indices {
+	for i, t := range q.Indices[:len(probes)] {
 		idf[i] = -1
 		if i < len(res) && len(res[i].GetResult()) > 0 {
 			top := res[i].GetResult()[0]
@@ -422,6 +422,11 @@ func (s *Qdrant) sparseBound(ctx context.Context, tenantID uuid.UUID, q SparseVe
 			}
 		}
 		missing = missing || idf[i] < 0
+	}
+	// Terms past the probes (a pasted paragraph, not a question) count as
+	// a term of one point, the most any term's IDF can be.
+	for i := len(probes); i < len(idf); i++ {
+		idf[i], missing = -1, true
 	}
 	if missing {
 		// Qdrant's IDF counts the whole collection's points.
@@ -453,6 +458,10 @@ func sparseWeight(v *qdrant.VectorOutput, t uint32) float64 {
 	}
 	return 0
 }
+
+// maxIDFProbes bounds the one-term probes of a query's SparseBound: a
+// question has a few terms, a 2,000-character query a few hundred.
+const maxIDFProbes = 64
 
 // rawArm is arm without the Relevance.
 func (s *Qdrant) rawArm(ctx context.Context, tenantID uuid.UUID, q Query, limit int, sparse bool) ([]Hit, error) {

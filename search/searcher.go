@@ -91,7 +91,7 @@ func (r *Request) Validate() error {
 		probs.Add("score_threshold", "must be between 0 and 1")
 	}
 	if r.Fusion != "" && !slices.Contains(Fusions, r.Fusion) {
-		probs.Add("fusion", "must be rrf, dbsf or convex")
+		probs.Add("fusion", "must be rrf, dbsf, convex or calibrated")
 	}
 	if w := r.Weights; w != nil && (Fusing{Fusion: FusionRRF, Weights: *w}).Validate() != nil {
 		probs.Add("weights", "dense and sparse must be between 0 and %d, not both 0", MaxWeight)
@@ -205,23 +205,44 @@ func (s *Searcher) index(ctx context.Context, tenantID uuid.UUID) (Index, error)
 	return s.spaces.Get(ctx, sp)
 }
 
-// Defaults returns the fusion hybrid searches get when they name none.
+// Defaults returns the fusion hybrid searches get when they name none,
+// in the default embedding space.
 func (s *Searcher) Defaults() Fusing { return s.defaults }
 
-// Thresholds returns the thresholds searches get when they name none.
+// Thresholds returns the thresholds searches get when they name none, in
+// the default embedding space.
 func (s *Searcher) Thresholds() Thresholds { return s.thresholds }
 
+// DefaultsFor returns the fusion and thresholds tenantID's searches get
+// when they name none: those of the embedder of the tenant's space.
+func (s *Searcher) DefaultsFor(ctx context.Context, tenantID uuid.UUID) (Fusing, Thresholds, error) {
+	idx, err := s.index(ctx, tenantID)
+	if err != nil {
+		return Fusing{}, Thresholds{}, err
+	}
+	f, th := s.defaultsOf(idx)
+	return f, th, nil
+}
+
+// defaultsOf is the default fusion and thresholds for idx's embedder.
+func (s *Searcher) defaultsOf(idx Index) (Fusing, Thresholds) {
+	if idx.Space == s.spaces.Default().Space {
+		return s.defaults, s.thresholds
+	}
+	local := idx.Embedder.Model() == embedder.LocalModel
+	return DefaultFusing(local), DefaultThresholds(local)
+}
+
 // threshold is the request's threshold, or the default for its mode.
-func (s *Searcher) threshold(r Request) float64 {
+func threshold(r Request, defaults Thresholds) float64 {
 	if r.ScoreThreshold != nil {
 		return *r.ScoreThreshold
 	}
-	return s.thresholds.For(r.Mode)
+	return defaults.For(r.Mode)
 }
 
-// fusing is the request's fusion with the Searcher's defaults filled in.
-func (s *Searcher) fusing(r Request) Fusing {
-	f := s.defaults
+// fusing is the request's fusion with the defaults filled in.
+func fusing(r Request, f Fusing) Fusing {
 	if r.Fusion != "" {
 		f.Fusion = r.Fusion
 	}
@@ -239,15 +260,16 @@ func (s *Searcher) Search(ctx context.Context, tenantID uuid.UUID, r Request) (R
 }
 
 func (s *Searcher) search(ctx context.Context, tenantID uuid.UUID, r Request) (Result, error) {
-	res := Result{Mode: r.Mode, Hits: []Found{}, Threshold: s.threshold(r)}
+	res := Result{Mode: r.Mode, Hits: []Found{}}
 	idx, err := s.index(ctx, tenantID)
 	if err != nil {
 		return res, err
 	}
-	res.Space = idx.Space
+	defFusing, defThresholds := s.defaultsOf(idx)
+	res.Space, res.Threshold = idx.Space, threshold(r, defThresholds)
 	q := Query{Mode: r.Mode, TopK: overfetch(r.TopK), Filter: r.Filter}
 	if r.Mode == ModeHybrid {
-		q.Fusing = s.fusing(r)
+		q.Fusing = fusing(r, defFusing)
 		res.Fusing = q.Fusing
 	}
 	if r.Mode != ModeDense {
