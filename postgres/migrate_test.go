@@ -154,6 +154,57 @@ func TestMigrate(t *testing.T) {
 		}
 	})
 
+	t.Run("0024NullsThresholdsOfTheOldScales", func(t *testing.T) {
+		t.Parallel()
+		pool, err := postgres.Open(ctx, pgtest.NewEmptyDatabaseURL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pool.Close()
+		if _, err := postgres.MigrateTo(ctx, pool, log, 23); err != nil {
+			t.Fatalf("migrate to 23: %v", err)
+		}
+		tenant := uuid.New()
+		if _, err := pool.Exec(ctx, "INSERT INTO tenants (id, name, slug) VALUES ($1, 'T', $2)", tenant, tenant.String()); err != nil {
+			t.Fatal(err)
+		}
+		// Thresholds as agents held them: each on its mode's or fusion's
+		// scale; only the dense cosine keeps its meaning.
+		before := map[string]string{
+			"default-bot": `{"score_threshold": 0, "mode": "hybrid"}`,
+			"bm25-bot":    `{"score_threshold": 3.5, "mode": "sparse"}`,
+			"convex-bot":  `{"score_threshold": 0.5, "mode": "hybrid", "fusion": "convex"}`,
+			"cosine-bot":  `{"score_threshold": 0.3, "mode": "dense"}`,
+			"unset-bot":   `{"mode": "dense"}`,
+		}
+		for id, r := range before {
+			if _, err := pool.Exec(ctx, `INSERT INTO agents (id, tenant_id, name, model, retrieval) VALUES ($1, $2, 'A', 'm', $3)`, id, tenant, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := postgres.MigrateSchema(ctx, pool, log); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]struct {
+			threshold string
+			version   int
+		}{"default-bot": {"null", 2}, "bm25-bot": {"null", 2}, "convex-bot": {"null", 2}, "cosine-bot": {"0.3", 1}, "unset-bot": {"", 1}}
+		for id, w := range want {
+			var threshold *string
+			var version int
+			if err := pool.QueryRow(ctx, `SELECT (retrieval->'score_threshold')::text, version FROM agents WHERE tenant_id = $1 AND id = $2`, tenant, id).Scan(&threshold, &version); err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			if threshold != nil {
+				got = *threshold
+			}
+			if got != w.threshold || version != w.version {
+				t.Errorf("%s: threshold %s, version %d; want %s, version %d", id, got, version, w.threshold, w.version)
+			}
+		}
+	})
+
 	t.Run("0012MakesAgentIDsPerTenantAndKeepsSecrets", func(t *testing.T) {
 		t.Parallel()
 		pool, err := postgres.Open(ctx, pgtest.NewEmptyDatabaseURL(t))
@@ -247,7 +298,8 @@ func TestMigrate(t *testing.T) {
 			Scan(&bound, &resealed); err != nil || !bound {
 			t.Fatalf("after an update: bound to tenant %v (%v), want true", bound, err)
 		}
-		if a, err := store.GetAgent(ctx, tenantA, "support-bot"); err != nil || secretsOf(a) != want || a.Name != "Support 2" || a.Version != 2 {
+		// Version 3: 0024 made it 2 (its threshold 0 became null).
+		if a, err := store.GetAgent(ctx, tenantA, "support-bot"); err != nil || secretsOf(a) != want || a.Name != "Support 2" || a.Version != 3 {
 			t.Fatalf("A's agent after update: %+v, %v", a, err)
 		}
 
