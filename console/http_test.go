@@ -208,6 +208,11 @@ func TestConsole(t *testing.T) {
 		if r := a.get("/console/search?q=who+won+the+football+final&threshold=0"); !strings.Contains(string(r.Body), "alpha") {
 			t.Fatalf("threshold 0 does not show the nearest passage: %.2000s", r.Body)
 		}
+		for _, bad := range []string{"NaN", "Inf", "-1", "2", "x"} {
+			if r := a.get("/console/search?q=vacation&threshold=" + bad); r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "between 0 and 1") {
+				t.Fatalf("threshold %s: %d %.500s", bad, r.Status, r.Body)
+			}
+		}
 		// B cannot act on A's document through the console either.
 		r := bv.post("/console/documents/"+docA+"/delete", url.Values{"csrf_token": {bv.csrf()}})
 		if r.Status != http.StatusNotFound {

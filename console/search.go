@@ -101,7 +101,7 @@ func (c *Console) search(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 		if d.Threshold != "" {
 			t, err := strconv.ParseFloat(d.Threshold, 64)
-			if err != nil {
+			if err != nil || !(t >= 0 && t <= 1) { // NaN and infinities too
 				d.Errors, status = map[string]string{"score_threshold": "must be a number between 0 and 1"}, http.StatusBadRequest
 			}
 			body["score_threshold"] = t
