@@ -44,7 +44,8 @@ func readOfftopic(path string) ([]string, error) {
 
 // generateOfftopic writes n off-topic queries: the titles and section
 // headings of the web pages under dir (each page a folder with a
-// source.html), extracted by ragd's HTML extractor: English ones of 3 to
+// source.html) of at least 10 KiB (real pages, not the suite's made-up
+// ones), extracted by ragd's HTML extractor: English ones of 3 to
 // 15 words with at least three searchable terms that are not numbers
 // (as the judged queries have), sampled with a fixed seed.
 func generateOfftopic(ctx context.Context, path, dir string, n int) error {
@@ -67,6 +68,11 @@ func generateOfftopic(ctx context.Context, path, dir string, n int) error {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			return err
+		}
+		if len(b) < 10<<10 {
+			// The suite's made-up test pages ("Base URL test", "Lorem
+			// ipsum"), a few hundred bytes each: no one's questions.
+			continue
 		}
 		ext, err := extract.Extract(ctx, extract.TypeHTML, b, extract.Limits{})
 		if err != nil {
