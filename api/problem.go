@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ragd/ragd"
+	"github.com/ragd/ragd/postgres"
 	"github.com/ragd/ragd/spaces"
 )
 
@@ -35,7 +36,12 @@ const (
 	codeRetrievalDisabled           = "retrieval_disabled"
 	codeEmbeddingUnavailable        = "embedding_unavailable"
 	codeQuotaExceeded               = "quota_exceeded"
+	codeUnavailable                 = "unavailable"
 )
+
+// unavailableRetryAfter is what a client is told to wait when the
+// database cannot be reached or takes no more connections.
+const unavailableRetryAfter = 5 * time.Second
 
 // httpError is an error the HTTP layer itself raises, with what the client
 // may see. Domain errors are mapped in problemFor instead.
@@ -106,6 +112,9 @@ func problemFor(err error) problem {
 		return problem{Status: http.StatusPreconditionFailed, Code: codePreconditionFailed, Detail: "the object has changed since the version given in If-Match; fetch it again"}
 	case errors.Is(err, ragd.ErrUnauthorized):
 		return problem{Status: http.StatusUnauthorized, Code: codeUnauthorized, Detail: "missing, unknown, revoked or expired credentials"}
+	case postgres.Unavailable(err):
+		return problem{Status: http.StatusServiceUnavailable, Code: codeUnavailable, retryAfter: unavailableRetryAfter,
+			Detail: "the database cannot be reached or takes no more connections just now; retry after the time in Retry-After"}
 	default:
 		return problem{Status: http.StatusInternalServerError, Code: codeInternal, Detail: "an internal error occurred; quote the request_id when reporting it"}
 	}
