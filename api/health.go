@@ -2,10 +2,13 @@ package api
 
 import (
 	"context"
+	"crypto/subtle"
 	_ "embed"
+	"log/slog"
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -57,9 +60,20 @@ func handleOpenAPI() http.Handler {
 
 // handleMetrics serves Prometheus metrics. They carry no tenant data
 // (no tenant ids in labels), so, like /healthz, they need no token.
-func handleMetrics(m *metrics.Metrics) http.Handler {
+func handleMetrics(log *slog.Logger, m *metrics.Metrics, token string) http.Handler {
 	if m == nil {
 		return http.NotFoundHandler()
 	}
-	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
+	h := promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
+	if token == "" {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+			writeError(w, r, log, errorf(http.StatusUnauthorized, codeUnauthorized, "/metrics needs the scrape token (RAGD_METRICS_TOKEN) as a bearer token"))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

@@ -1,6 +1,9 @@
 package api_test
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -46,5 +49,71 @@ func TestMetrics(t *testing.T) {
 	}
 	if strings.Contains(body, key) || strings.Contains(body, adminToken) {
 		t.Fatal("/metrics shows a credential")
+	}
+}
+
+// TestMetricsSeriesAreBounded: requests with made-up methods and paths,
+// which anyone can send, fold into one label value each ("other",
+// "unmatched"), so /metrics does not grow with them.
+func TestMetricsSeriesAreBounded(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	series := func() int {
+		n := 0
+		for _, line := range strings.Split(string(b.Must(200, "GET", "/metrics", "", nil).Body), "\n") {
+			if strings.HasPrefix(line, "ragd_http_request") {
+				n++
+			}
+		}
+		return n
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	send := func(n int) {
+		for range n {
+			method := make([]byte, 12)
+			for i := range method {
+				method[i] = byte('A' + r.IntN(26))
+			}
+			req, err := http.NewRequest(string(method), b.url+fmt.Sprintf("/x/%d", r.Int()), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+		}
+	}
+	send(20)
+	series() // its own route's series start with it
+	before := series()
+	send(300)
+	if after := series(); after != before {
+		t.Fatalf("300 requests with new methods and paths grew /metrics from %d to %d series", before, after)
+	}
+	body := string(b.Must(200, "GET", "/metrics", "", nil).Body)
+	if !strings.Contains(body, `ragd_http_requests_total{method="other",route="unmatched",status="404"} 320`) {
+		t.Fatalf("the made-up requests are not counted as method other, route unmatched:\n%.3000s", body)
+	}
+}
+
+// TestMetricsToken: with RAGD_METRICS_TOKEN set, /metrics answers only a
+// scraper with that bearer token.
+func TestMetricsToken(t *testing.T) {
+	t.Parallel()
+	const token = "scrape-token-0123456789"
+	b := setupWith(t, apitest.Options{MetricsToken: token})
+	for _, auth := range []string{"", "Bearer wrong-token", "Basic " + token, token} {
+		var headers []string
+		if auth != "" {
+			headers = []string{"Authorization", auth}
+		}
+		if r := b.Req("GET", "/metrics", "", nil, headers...); r.Status != 401 || r.Code(t) != "unauthorized" {
+			t.Fatalf("Authorization %q: %d %.200s", auth, r.Status, r.Body)
+		}
+	}
+	if r := b.Req("GET", "/metrics", token, nil); r.Status != 200 || !strings.Contains(string(r.Body), "go_goroutines") {
+		t.Fatalf("with the token: %d", r.Status)
 	}
 }

@@ -24,7 +24,7 @@ func routes(d Deps, auth *authenticator) []route {
 		{"GET /healthz", handleHealthz(), false},
 		{"GET /readyz", handleReadyz(d.Ready), false},
 		{"GET /openapi.json", handleOpenAPI(), false},
-		{"GET /metrics", handleMetrics(d.Metrics), false},
+		{"GET /metrics", handleMetrics(log, d.Metrics, d.MetricsToken), false},
 
 		{"POST /v1/tenants", admin(handleCreateTenant(store)), false},
 		{"GET /v1/tenants", admin(handleListTenants(store)), false},

@@ -30,6 +30,10 @@ type Deps struct {
 	Watcher   *ingest.Watcher
 	// Metrics records requests and searches and is served at /metrics.
 	Metrics *metrics.Metrics
+	// MetricsToken, when set, is the bearer token /metrics asks for
+	// (RAGD_METRICS_TOKEN); empty: /metrics is open, as Prometheus
+	// scrapers expect by default.
+	MetricsToken string
 	// JobsUI is River's dashboard, mounted at /jobs/ for the admin.
 	JobsUI http.Handler
 	// Searcher answers the search routes.

@@ -98,6 +98,7 @@ func (m *Metrics) HTTPRequest(route, method string, status int, d time.Duration)
 	if route == "" {
 		route = "unmatched"
 	}
+	method = Method(method)
 	m.httpRequests.WithLabelValues(route, method, statusText(status)).Inc()
 	m.httpDuration.WithLabelValues(route, method).Observe(d.Seconds())
 }
@@ -184,4 +185,15 @@ func (q *queueDepth) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(q.desc, prometheus.GaugeValue, float64(n), kind, state)
 		}
 	}
+}
+
+// Method is an HTTP method as a label value: one of the methods HTTP
+// defines, or "other". The raw method is the client's to choose, and a
+// label value per spelling would grow the series without bound.
+func Method(m string) string {
+	switch m {
+	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE":
+		return m
+	}
+	return "other"
 }

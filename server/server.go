@@ -44,6 +44,8 @@ type Config struct {
 	Box *secret.Box
 	// AdminToken is the platform admin's bearer token; required for the API.
 	AdminToken string
+	// MetricsToken, when set, guards /metrics (RAGD_METRICS_TOKEN).
+	MetricsToken string
 
 	Tokenizer *chunker.BPE
 	Embedder  embedder.Embedder
@@ -188,6 +190,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Logger:                 log,
 		ControlPlane:           s.Agents,
 		AdminToken:             cfg.AdminToken,
+		MetricsToken:           cfg.MetricsToken,
 		Documents:              s.Documents,
 		Watcher:                s.Watcher,
 		Searcher:               s.Searcher,

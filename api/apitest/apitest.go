@@ -66,6 +66,8 @@ type Options struct {
 	// ConfigurePool changes the server's pool before it opens (a test
 	// that watches the server's queries gives it a tracer).
 	ConfigurePool func(*pgxpool.Config)
+	// MetricsToken guards /metrics (RAGD_METRICS_TOKEN; empty: open).
+	MetricsToken string
 }
 
 // Server is a running test API.
@@ -121,7 +123,7 @@ func Start(t testing.TB, o Options) *Server {
 	open := server.SpaceOpener(openai, pool, func(search.Space) (search.VectorStore, error) { return search.OpenEmbedded(t.TempDir()) })
 	// ragd serve's own wiring, with the test's embedder, store and limits.
 	s, err := server.New(t.Context(), server.Config{
-		Pool: pool, Logger: log, Box: box, AdminToken: AdminToken,
+		Pool: pool, Logger: log, Box: box, AdminToken: AdminToken, MetricsToken: o.MetricsToken,
 		Tokenizer: tok, Embedder: emb, Vectors: vectors, OpenSpace: open, OfferedSpaces: o.OfferedSpaces,
 		Limits: o.Limits, Sandbox: cmp.Or(o.Sandbox, sandboxtest.Pool()),
 		Workers: 2, FetchPollInterval: 100 * time.Millisecond,

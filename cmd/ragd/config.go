@@ -40,6 +40,9 @@ type config struct {
 	// at least 16 characters. Outside production a missing one is generated
 	// once into DataDir/admin-token.
 	AdminTokenValue string
+	// MetricsToken (RAGD_METRICS_TOKEN): when set, /metrics asks for it as
+	// a bearer token; empty, /metrics is open.
+	MetricsToken string
 	// EncryptionKeyValue (RAGD_ENCRYPTION_KEY): base64 of 32 bytes, the
 	// AES-256-GCM key for agent secrets. Outside production a missing one is
 	// generated once into DataDir/encryption-key.
@@ -169,6 +172,7 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 		Addr:            cmpOr(getenv("RAGD_ADDR"), ":8080"),
 		DebugAddr:       getenv("RAGD_DEBUG_ADDR"),
 		AdminTokenValue: getenv("RAGD_ADMIN_TOKEN"),
+		MetricsToken:    getenv("RAGD_METRICS_TOKEN"),
 		DataDir:         cmpOr(getenv("RAGD_DATA_DIR"), "./.ragd"),
 		LogFormat:       getenv("RAGD_LOG_FORMAT"),
 		UploadSpoolDir:  getenv("RAGD_UPLOAD_SPOOL_DIR"),

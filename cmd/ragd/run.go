@@ -212,7 +212,7 @@ func newServer(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Lo
 	}
 	srv, err := server.New(ctx, server.Config{
 		OIDC: verifier, ConsoleOIDC: consoleOIDC,
-		Pool: pool, Logger: log, Box: box, AdminToken: adminToken,
+		Pool: pool, Logger: log, Box: box, AdminToken: adminToken, MetricsToken: cfg.MetricsToken,
 		Tokenizer: tok, Embedder: emb, Vectors: vectors,
 		OpenSpace: spaceOpener(cfg, tok, pool, log), EmbeddingPrices: cfg.EmbeddingPrices, OfferedSpaces: cfg.EmbeddingModels,
 		Limits: ingest.Limits{Limits: extract.Limits{MaxPages: cfg.MaxPages, MaxTextBytes: int(cfg.MaxTextBytes), Timeout: cfg.ExtractTimeout,
