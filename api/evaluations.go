@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/ragd/ragd/evals"
+	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/search"
 )
 
@@ -12,11 +13,23 @@ import (
 // query limit's clear error rather than the body limit.
 const maxEvaluationBody = 16 << 20
 
-func handleCreateEvaluation(ev *evals.Evaluations, s *search.Searcher) tenantHandler {
+func handleCreateEvaluation(ev *evals.Evaluations, s *search.Searcher, docs *ingest.Documents) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		var in evals.Input
 		if err := decodeLimit(w, r, &in, maxEvaluationBody); err != nil {
 			return err
+		}
+		// Its query embeddings bill the monthly token quota: with the
+		// quota spent, only an evaluation of sparse configurations runs.
+		// (One started before it ran out finishes.)
+		sparseOnly := len(in.Configs) > 0
+		for _, c := range in.Configs {
+			sparseOnly = sparseOnly && c.Mode == search.ModeSparse
+		}
+		if !sparseOnly {
+			if err := docs.QueryTokensLeft(r.Context(), t.TenantID); err != nil {
+				return err
+			}
 		}
 		// The defaults of the tenant's embedding space, as its searches get.
 		f, th, err := s.DefaultsFor(r.Context(), t.TenantID)

@@ -94,8 +94,30 @@ func TestQuotas(t *testing.T) {
 			t.Fatalf("Retry-After %q: want the seconds until the month resets", r.Header.Get("Retry-After"))
 		}
 		u := b.Must(200, "GET", "/v1/tenants/"+id+"/usage", adminToken, nil).JSON(t)["quotas"].(map[string]any)
-		if tk := u["embedding_tokens_this_month"].(map[string]any); tk["limit"] != 5.0 || tk["used"].(float64) < 5 {
+		tk := u["embedding_tokens_this_month"].(map[string]any)
+		if tk["limit"] != 5.0 || tk["used"].(float64) < 5 {
 			t.Fatalf("usage of the token quota: %v", tk)
+		}
+		// Queries bill the same quota: with it spent, a search that would
+		// embed its query, and an evaluation that would, are refused with
+		// the month's Retry-After and cost nothing; a sparse search embeds
+		// nothing and goes on.
+		for _, body := range []map[string]any{{"query": "words"}, {"query": "words", "mode": "dense"}} {
+			r := b.Req("POST", "/v1/search", key, body)
+			if r.Status != 429 || r.Code(t) != "quota_exceeded" || r.Header.Get("Retry-After") == "" {
+				t.Fatalf("search %v over the monthly tokens: %d %s", body, r.Status, r.Body)
+			}
+		}
+		if r := b.Req("POST", "/v1/evaluations", key, map[string]any{"queries": []any{map[string]any{"query": "words", "relevant": []any{}}}}); r.Status != 429 || r.Code(t) != "quota_exceeded" {
+			t.Fatalf("an evaluation over the monthly tokens: %d %s", r.Status, r.Body)
+		}
+		if r := b.Must(200, "POST", "/v1/search", key, map[string]any{"query": "words", "mode": "sparse"}).JSON(t); len(r["data"].([]any)) == 0 {
+			t.Fatalf("a sparse search over the monthly tokens found nothing: %v", r)
+		}
+		b.Must(202, "POST", "/v1/evaluations", key, map[string]any{"queries": []any{map[string]any{"query": "words", "relevant": []any{}}}, "configs": []any{map[string]any{"mode": "sparse"}}})
+		after := b.Must(200, "GET", "/v1/tenants/"+id+"/usage", adminToken, nil).JSON(t)["quotas"].(map[string]any)["embedding_tokens_this_month"].(map[string]any)
+		if after["used"] != tk["used"] {
+			t.Fatalf("refused queries billed tokens: %v, then %v", tk["used"], after["used"])
 		}
 	})
 

@@ -50,7 +50,7 @@ func routes(d Deps, auth *authenticator) []route {
 		{"POST /v1/agents/{agent_id}/search", tenant(agents.ScopeSearch, handleAgentSearch(store, d.Searcher, d.Metrics, docs)), false},
 
 		{"POST /v1/search", tenant(agents.ScopeSearch, handleSearch(d.Searcher, d.Metrics, docs)), false},
-		{"POST /v1/evaluations", tenant(agents.ScopeSearch, handleCreateEvaluation(d.Evals, d.Searcher)), false},
+		{"POST /v1/evaluations", tenant(agents.ScopeSearch, handleCreateEvaluation(d.Evals, d.Searcher, docs)), false},
 		{"GET /v1/evaluations/{evaluation_id}", tenant(agents.ScopeSearch, handleGetEvaluation(d.Evals)), false},
 		{"POST /v1/evaluations/{evaluation_id}/apply", tenant(agents.ScopeAgentsWrite, handleApplyEvaluation(d.Evals)), false},
 

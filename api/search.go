@@ -175,6 +175,14 @@ func handleAgentSearch(store *agents.ControlPlane, s *search.Searcher, m *metric
 }
 
 func runSearch(w http.ResponseWriter, r *http.Request, s *search.Searcher, m *metrics.Metrics, docs *ingest.Documents, t tenantScope, req search.Request) error {
+	// A query embedding bills the monthly token quota: once it is spent,
+	// dense and hybrid searches are refused (429, Retry-After: the month's
+	// end); sparse ones embed nothing and go on.
+	if req.Mode != search.ModeSparse {
+		if err := docs.QueryTokensLeft(r.Context(), t.TenantID); err != nil {
+			return err
+		}
+	}
 	start := time.Now()
 	res, err := s.Search(r.Context(), t.TenantID, req)
 	m.Search(string(req.Mode), time.Since(start))

@@ -106,6 +106,27 @@ func (s *Documents) checkUploadQuota(ctx context.Context, tx pgx.Tx, tenantID uu
 	return nil
 }
 
+// QueryTokensLeft refuses with a *ragd.QuotaError (429, Retry-After: the
+// month's end) a query embedding of a tenant whose monthly embedding
+// tokens are spent: searches and evaluations bill the same quota as
+// documents. nil without a token quota, or while some is left.
+func (s *Documents) QueryTokensLeft(ctx context.Context, tenantID uuid.UUID) error {
+	q, err := s.limits(ctx, s.pool, tenantID)
+	if err != nil || q.EmbeddingTokensPerMonth == nil {
+		return err
+	}
+	month := usage.MonthStart(time.Now())
+	used, err := usage.MonthTokens(ctx, s.pool, tenantID, month)
+	if err != nil {
+		return err
+	}
+	if limit := *q.EmbeddingTokensPerMonth; used >= limit {
+		return &ragd.QuotaError{Quota: "embedding_tokens_per_month", Limit: limit, Used: used,
+			RetryAfter: time.Until(month.AddDate(0, 1, 0)).Round(time.Second)}
+	}
+	return nil
+}
+
 // tokensLeft says whether the tenant may still spend embedding tokens this
 // month; a document already under way may take the quota past its limit
 // (by at most one document), the next one fails.
