@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"mime"
 	"strings"
 	"testing"
@@ -20,20 +19,7 @@ func TestSearchSnippets(t *testing.T) {
 	_, key := b.TenantWithKey("acme")
 
 	// A PDF whose third page alone speaks of zeppelins.
-	pages := make([]string, 3)
-	for p := range pages {
-		var s strings.Builder
-		s.WriteString(extracttest.PDFText(72, 740, 18, fmt.Sprintf("Chapter %d", p+1)))
-		for l := range 30 {
-			line := fmt.Sprintf("Line %d of page %d: tenants upload documents and search them by meaning.", l, p+1)
-			if p == 2 && l == 20 {
-				line = "The zeppelin hangars were rebuilt after the storm of the year."
-			}
-			s.WriteString(extracttest.PDFText(72, float64(710-l*15), 10, line))
-		}
-		pages[p] = s.String()
-	}
-	pdf := b.Upload(key, "", "airships.pdf", extracttest.MakePDF(pages)).JSON(t)["id"].(string)
+	pdf := b.Upload(key, "", "airships.pdf", extracttest.ChapterPDF(3, 2, 20, "The zeppelin hangars were rebuilt after the storm of the year.")).JSON(t)["id"].(string)
 	md := b.Must(202, "POST", "/v1/documents", key, map[string]any{"format": "markdown", "title": "Café notes",
 		"text": "# Café 日本語\n\nLe café 🙂 est très bon à Zürich; 👩‍👩‍👧 families keep running the cafés. " +
 			strings.Repeat("Filler words about nothing in particular go here. ", 20) +

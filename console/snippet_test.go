@@ -31,20 +31,7 @@ func TestConsoleSearchSnippets(t *testing.T) {
 	b := setup(t)
 	_, keyA := b.TenantWithKey("snippets-a", allScopes...)
 	_, keyB := b.TenantWithKey("snippets-b", allScopes...)
-	pages := make([]string, 2)
-	for p := range pages {
-		var s strings.Builder
-		s.WriteString(extracttest.PDFText(72, 740, 18, fmt.Sprintf("Chapter %d", p+1)))
-		for l := range 30 {
-			line := fmt.Sprintf("Line %d of page %d: tenants upload documents and search them by meaning.", l, p+1)
-			if p == 1 && l == 10 {
-				line = "Airships: the dirigible mooring mast stands on the roof."
-			}
-			s.WriteString(extracttest.PDFText(72, float64(710-l*15), 10, line))
-		}
-		pages[p] = s.String()
-	}
-	pdf := b.Upload(keyA, "", "airships.pdf", extracttest.MakePDF(pages)).JSON(t)["id"].(string)
+	pdf := b.Upload(keyA, "", "airships.pdf", extracttest.ChapterPDF(2, 1, 10, "Airships: the dirigible mooring mast stands on the roof.")).JSON(t)["id"].(string)
 	hostile := b.Upload(keyA, "", "hostile.txt", []byte(hostileText+strings.Repeat("Filler words about nothing in particular. ", 40))).JSON(t)["id"].(string)
 	b.WaitDocument(keyA, pdf)
 	b.WaitDocument(keyA, hostile)

@@ -162,6 +162,25 @@ func TestNothingRelevant(t *testing.T) {
 	}
 }
 
+// localStore is the local embedder and an embedded store ready for its
+// vectors, closed when the test ends.
+func localStore(t *testing.T, dims int) (*embedder.Local, *search.Embedded) {
+	t.Helper()
+	emb, err := embedder.NewLocal(dims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := search.OpenEmbedded(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if err := store.EnsureSchema(context.Background(), dims); err != nil {
+		t.Fatal(err)
+	}
+	return emb, store
+}
+
 type fakeDocs map[uuid.UUID]search.DocumentInfo
 
 func (d fakeDocs) Searchable(_ context.Context, _ uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]search.DocumentInfo, error) {
@@ -197,18 +216,7 @@ func relevances(hs []search.Found) []float32 {
 func TestOneDocumentTenant(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	emb, err := embedder.NewLocal(1536)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := search.OpenEmbedded(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	if err := store.EnsureSchema(ctx, 1536); err != nil {
-		t.Fatal(err)
-	}
+	emb, store := localStore(t, 1536)
 	tenant, doc := uuid.New(), uuid.New()
 	text := "FAQ\nEveryone gets 25 vacation days a year.\nHow do I reset my password? Open the account page and choose Reset."
 	out, err := emb.Embed(ctx, tenant, []string{text})
@@ -258,18 +266,7 @@ func (r routeTo) SearchSpace(_ context.Context, tenant uuid.UUID) (search.Space,
 func TestDefaultsFollowTheTenantsSpace(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	local, err := embedder.NewLocal(32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := search.OpenEmbedded(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	if err := store.EnsureSchema(ctx, 32); err != nil {
-		t.Fatal(err)
-	}
+	local, store := localStore(t, 32)
 	real := model{local, "text-embedding-3-small"}
 	localSpace := search.Space{Model: embedder.LocalModel, Dimensions: 32}
 	spaces := search.NewIndexes(search.Index{Embedder: real, Store: store}, func(ctx context.Context, sp search.Space) (search.Index, error) {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 
@@ -75,20 +74,7 @@ func TestSearchPrintsSnippets(t *testing.T) {
 	_, key := srv.TenantKey(t, "Snippets")
 	env := map[string]string{"RAGD_URL": srv.URL, "RAGD_API_KEY": key}
 	c := srv.Client(t)
-	pages := make([]string, 2)
-	for p := range pages {
-		var s strings.Builder
-		s.WriteString(extracttest.PDFText(72, 740, 18, fmt.Sprintf("Chapter %d", p+1)))
-		for l := range 30 {
-			line := fmt.Sprintf("Line %d of page %d: tenants upload documents and search them by meaning.", l, p+1)
-			if p == 1 && l == 12 {
-				line = "The zeppelin hangar was rebuilt in spring."
-			}
-			s.WriteString(extracttest.PDFText(72, float64(710-l*15), 10, line))
-		}
-		pages[p] = s.String()
-	}
-	id := c.Upload(key, "", "airships.pdf", extracttest.MakePDF(pages)).JSON(t)["id"].(string)
+	id := c.Upload(key, "", "airships.pdf", extracttest.ChapterPDF(2, 1, 12, "The zeppelin hangar was rebuilt in spring.")).JSON(t)["id"].(string)
 	if d := c.WaitDocument(key, id); d["status"] != "ready" {
 		t.Fatalf("document: %v", d)
 	}

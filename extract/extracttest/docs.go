@@ -319,3 +319,24 @@ func BookPDF(n int) []byte {
 	}
 	return MakePDF(pages)
 }
+
+// ChapterPDF is a PDF of n pages, each headed "Chapter N" (18 pt) over 30
+// lines of body text (10 pt) about tenants and search, except line `line`
+// of page `page` (both from 0), which is text: a document one page of
+// which alone answers a question, for tests of hits, pages and snippets.
+func ChapterPDF(n, page, line int, text string) []byte {
+	pages := make([]string, n)
+	for p := range pages {
+		var s strings.Builder
+		s.WriteString(PDFText(72, 740, 18, fmt.Sprintf("Chapter %d", p+1)))
+		for l := range 30 {
+			body := fmt.Sprintf("Line %d of page %d: tenants upload documents and search them by meaning.", l, p+1)
+			if p == page && l == line {
+				body = text
+			}
+			s.WriteString(PDFText(72, float64(710-l*15), 10, body))
+		}
+		pages[p] = s.String()
+	}
+	return MakePDF(pages)
+}
