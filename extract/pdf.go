@@ -73,7 +73,11 @@ func extractPDF(ctx context.Context, data []byte, password string, lim Limits) (
 	if n == 0 {
 		return Extracted{}, fail(CodePDFMalformed, "the PDF has no pages")
 	}
-	pages, errs := readPages(ctx, newPDFDoc(r, n), n, lim.Parallel)
+	doc := newPDFDoc(r, n)
+	if doc.loop {
+		return Extracted{}, fail(CodePDFMalformed, "the PDF's page tree holds itself (a /Pages node among its own pages), so its pages cannot be found; the file is damaged: save or print it to PDF again")
+	}
+	pages, errs := readPages(ctx, doc, n, lim.Parallel)
 	if ctx.Err() != nil {
 		return Extracted{}, ctx.Err()
 	}

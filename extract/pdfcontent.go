@@ -25,6 +25,9 @@ import (
 type pdfDoc struct {
 	r     *pdf.Reader
 	pages []pdf.Page // in order, when the page tree could be walked once
+	// loop: the page tree holds itself (a /Pages node among its own
+	// descendants), which the library's page lookup would follow forever.
+	loop  bool
 	mu    sync.Mutex
 	fonts map[string]*fontEntry // by the font dictionary's text
 	named map[string]*fontEntry // by a /Font resource dictionary's text and a name in it
@@ -38,7 +41,8 @@ type fontEntry struct {
 
 // newPDFDoc prepares the n pages of r to be read.
 func newPDFDoc(r *pdf.Reader, n int) *pdfDoc {
-	return &pdfDoc{r: r, pages: pageList(r, n), fonts: map[string]*fontEntry{}, named: map[string]*fontEntry{}}
+	pages, loop := pageList(r, n)
+	return &pdfDoc{r: r, pages: pages, loop: loop, fonts: map[string]*fontEntry{}, named: map[string]*fontEntry{}}
 }
 
 // page is page num (from 1), as r.Page(num) finds it.
@@ -56,8 +60,10 @@ func (d *pdfDoc) page(num int) pdf.Page {
 // exactly what Reader.Page would: every /Pages node's /Count must be the
 // number of pages under it, so that Reader.Page, which skips subtrees by
 // their /Count, numbers the pages in this walk's order. The walk is
-// bounded in depth and in nodes (a tree that refers to itself).
-func pageList(r *pdf.Reader, n int) (pages []pdf.Page) {
+// bounded in depth and in nodes. A branch deeper than maxPageTreeDepth is
+// a tree that holds itself: loop says so (Reader.Page would follow it
+// forever).
+func pageList(r *pdf.Reader, n int) (pages []pdf.Page, loop bool) {
 	defer func() {
 		if recover() != nil {
 			pages = nil
@@ -66,7 +72,8 @@ func pageList(r *pdf.Reader, n int) (pages []pdf.Page) {
 	budget := 2*n + 1024
 	var walk func(node pdf.Value, depth int) (int, bool)
 	walk = func(node pdf.Value, depth int) (int, bool) {
-		if depth > 64 {
+		if depth > maxPageTreeDepth {
+			loop = true
 			return 0, false
 		}
 		kids := node.Key("Kids")
@@ -92,13 +99,18 @@ func pageList(r *pdf.Reader, n int) (pages []pdf.Page) {
 	}
 	root := r.Trailer().Key("Root").Key("Pages")
 	if root.Key("Type").Name() != "Pages" || root.Key("Count").Int64() != int64(n) {
-		return nil
+		return nil, false
 	}
 	if c, ok := walk(root, 0); !ok || c != n {
-		return nil
+		return nil, loop
 	}
-	return pages
+	return pages, false
 }
+
+// maxPageTreeDepth bounds a page tree's depth: a balanced tree of even
+// two kids a node holds 2^64 pages at 64 levels, so a deeper branch is a
+// loop.
+const maxPageTreeDepth = 64
 
 // font is the font called name in res, a page's /Font resource
 // dictionary, whose text is resKey; each font is loaded once for the
