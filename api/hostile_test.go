@@ -78,7 +78,8 @@ func TestHostileUploads(t *testing.T) {
 		// want: "failed:<code>", or "ready:<text it must hold once>"
 		want string
 	}{
-		{"PDF self-referencing /Pages (loops)", "pages.pdf", extracttest.SelfPagesPDF(), "failed:too_complex"},
+		{"PDF xref stream naming itself as /Prev (loops)", "xrefstm.pdf", extracttest.XRefStmLoopPDF(), "failed:too_complex"},
+		{"PDF self-referencing /Pages (found as a loop)", "pages.pdf", extracttest.SelfPagesPDF(), "failed:pdf_malformed"},
 		{"PDF dictionaries nested 10^6 deep", "dicts.pdf", extracttest.NestedDictsPDF(1_000_000), "failed:pdf_malformed"},
 		{"DOCX zip bomb", "bomb.docx", extracttest.ZipBombDOCX(1 << 30), "failed:too_large"},
 		{"DOCX with a text box", "box.docx", extracttest.TextBoxDOCX(), "ready:Inside the box."},
