@@ -128,29 +128,21 @@ func (s *Documents) QueryTokensLeft(ctx context.Context, tenantID uuid.UUID) err
 }
 
 // tokensLeft says whether the tenant may still spend embedding tokens this
-// month; a document already under way may take the quota past its limit
-// (by at most one document), the next one fails.
+// month on a document (QueryTokensLeft, as the document's failure); a
+// document already under way may take the quota past its limit (by at
+// most one document), the next one fails.
 func (s *Documents) tokensLeft(ctx context.Context, tenantID uuid.UUID) error {
-	q, err := s.limits(ctx, s.pool, tenantID)
-	if errors.Is(err, ragd.ErrNotFound) {
+	err := s.QueryTokensLeft(ctx, tenantID)
+	var qe *ragd.QuotaError
+	switch {
+	case errors.Is(err, ragd.ErrNotFound):
 		return nil // the tenant is gone: the run is stale anyway
-	}
-	if err != nil {
-		return fmt.Errorf("read embedding quota: %w", err)
-	}
-	limit := q.EmbeddingTokensPerMonth
-	if limit == nil {
-		return nil
-	}
-	month := usage.MonthStart(time.Now())
-	used, err := usage.MonthTokens(ctx, s.pool, tenantID, month)
-	if err != nil {
-		return err
-	}
-	if used >= *limit {
+	case errors.As(err, &qe):
 		return &Error{Code: CodeQuotaExceeded, Message: fmt.Sprintf(
 			"the tenant's embedding quota of %d tokens this month is used up; reindex the document after %s or ask for a higher quota",
-			*limit, month.AddDate(0, 1, 0).Format("2006-01-02"))}
+			qe.Limit, usage.MonthStart(time.Now()).AddDate(0, 1, 0).Format("2006-01-02"))}
+	case err != nil:
+		return fmt.Errorf("read embedding quota: %w", err)
 	}
 	return nil
 }

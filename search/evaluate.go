@@ -308,9 +308,6 @@ func RankedOf(hits []Found) []Ranked {
 	return out
 }
 
-// DocumentsOf lists the documents of hits in order of first appearance.
-func DocumentsOf(hits []Found) []uuid.UUID { return documentsAbove(RankedOf(hits), 0) }
-
 // StandardConfigs are the configurations an evaluation compares when it
 // is not told which: each arm alone, and each fusion with equal weights
 // and with the sparse arm favoured.

@@ -205,10 +205,6 @@ func (s *Searcher) index(ctx context.Context, tenantID uuid.UUID) (Index, error)
 	return s.spaces.Get(ctx, sp)
 }
 
-// Defaults returns the fusion hybrid searches get when they name none,
-// in the default embedding space.
-func (s *Searcher) Defaults() Fusing { return s.defaults }
-
 // Thresholds returns the thresholds searches get when they name none, in
 // the default embedding space.
 func (s *Searcher) Thresholds() Thresholds { return s.thresholds }
