@@ -697,7 +697,9 @@ func (e cleanError) Error() string {
 
 // askedToWait returns a snooze when err is the embedding provider's or the
 // vector store's request to come back later (a Retry-After on a 429, or on
-// a 503 or another retried status), so the job waits without spending an
+// a 503 or another retried status), or any error of ragd's own that says
+// when to come back (a RetryAfter() time.Duration method: a job that gave
+// its place to another tenant's), so the job waits without spending an
 // attempt; else nil.
 func askedToWait(err error) error {
 	if err == nil {
@@ -709,6 +711,10 @@ func askedToWait(err error) error {
 	var rl *search.RateLimitError
 	if errors.As(err, &rl) && rl.RetryAfter > 0 {
 		return river.JobSnooze(rl.RetryAfter)
+	}
+	var later interface{ RetryAfter() time.Duration }
+	if errors.As(err, &later) && later.RetryAfter() > 0 {
+		return river.JobSnooze(later.RetryAfter())
 	}
 	return nil
 }
