@@ -8,7 +8,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -102,8 +104,13 @@ func (e *env) listen() *cobra.Command {
 
 // serveWebhooks answers 204 to each verified webhook, printing its body as
 // one line on out, and 401 to any other request, saying why on errOut,
-// until ctx ends.
+// until ctx ends. It remembers the messages it printed for as long as
+// their signatures verify (replayWindow): the very same signed message
+// sent again (a replay by whoever saw it) is refused with 409, and a
+// message ragd sends again under a new signature (its retry, after an
+// answer it did not get) is acknowledged without being printed twice.
 func serveWebhooks(ctx context.Context, ln net.Listener, wh *standardwebhooks.Webhook, out, errOut io.Writer) error {
+	seen := &seenMessages{now: time.Now}
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		if err == nil {
@@ -114,7 +121,17 @@ func serveWebhooks(ctx context.Context, ln net.Listener, wh *standardwebhooks.We
 			http.Error(w, "signature not verified", http.StatusUnauthorized)
 			return
 		}
-		fmt.Fprintf(out, "%s\n", strings.TrimSpace(string(body)))
+		id := r.Header.Get(standardwebhooks.HeaderWebhookID)
+		switch seen.add(id, r.Header.Get(standardwebhooks.HeaderWebhookTimestamp)) {
+		case replayed:
+			fmt.Fprintf(errOut, "refused a replay of message %s from %s\n", id, r.RemoteAddr)
+			http.Error(w, "this message was received already", http.StatusConflict)
+			return
+		case resent:
+			fmt.Fprintf(errOut, "message %s came again, newly signed (a retry): acknowledged, not printed twice\n", id)
+		default:
+			fmt.Fprintf(out, "%s\n", strings.TrimSpace(string(body)))
+		}
 		w.WriteHeader(http.StatusNoContent)
 	})}
 	go func() {
@@ -127,4 +144,56 @@ func serveWebhooks(ctx context.Context, ln net.Listener, wh *standardwebhooks.We
 		return err
 	}
 	return nil
+}
+
+// replayWindow is how long a message's signature verifies after (and
+// before) its timestamp: the Standard Webhooks library's tolerance. A
+// message older than that is refused by Verify, so need not be remembered.
+const replayWindow = 5 * time.Minute
+
+// seenMessages remembers the messages (webhook-id) a listener accepted,
+// and each signature of them (webhook-id and webhook-timestamp), until
+// the latest such signature stops verifying.
+type seenMessages struct {
+	now   func() time.Time
+	mu    sync.Mutex
+	until map[string]time.Time // by id, and by id "\x00" timestamp
+}
+
+// What a message is to a listener.
+const (
+	fresh    = iota // not seen in the window
+	replayed        // the same id and timestamp: the same signed message again
+	resent          // the same id, signed again at another time
+)
+
+// add records message id, signed at timestamp (unix seconds), and says
+// whether it was seen before.
+func (s *seenMessages) add(id, timestamp string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	for k, t := range s.until {
+		if now.After(t) {
+			delete(s.until, k)
+		}
+	}
+	if s.until == nil {
+		s.until = map[string]time.Time{}
+	}
+	sec, _ := strconv.ParseInt(timestamp, 10, 64) // Verify has checked it
+	until := time.Unix(sec, 0).Add(replayWindow)
+	sig := id + "\x00" + timestamp
+	if _, ok := s.until[sig]; ok {
+		return replayed
+	}
+	s.until[sig] = until
+	prev, ok := s.until[id]
+	if !ok || until.After(prev) {
+		s.until[id] = until
+	}
+	if ok {
+		return resent
+	}
+	return fresh
 }
