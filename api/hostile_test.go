@@ -24,9 +24,9 @@ import (
 // throughout; and a good document uploaded next becomes ready.
 func TestHostileUploads(t *testing.T) {
 	t.Parallel()
-	// Little processor time for the file that makes its parser loop: the
-	// CPU limit is what ends it (processor time, which a loaded machine
-	// does not shorten, unlike the clock, left long here).
+	// Little processor time for the dense drawing, an honest file that
+	// needs more: the CPU limit is what ends it (processor time, which a
+	// loaded machine does not shorten, unlike the clock, left long here).
 	lim := ingest.Limits{Limits: extract.Limits{MaxTextBytes: 4 << 20, MaxUnzippedBytes: 4 << 20, Timeout: 5 * time.Minute, CPU: 5 * time.Second}}
 	b := setupWith(t, apitest.Options{Limits: lim})
 	_, key := b.TenantWithKey("hostile")
@@ -78,7 +78,8 @@ func TestHostileUploads(t *testing.T) {
 		// want: "failed:<code>", or "ready:<text it must hold once>"
 		want string
 	}{
-		{"PDF xref stream naming itself as /Prev (loops)", "xrefstm.pdf", extracttest.XRefStmLoopPDF(), "failed:too_complex"},
+		{"PDF drawing of 2*10^7 segments (slow)", "drawing.pdf", extracttest.DrawingPDF(20_000_000), "failed:too_complex"},
+		{"PDF xref stream naming itself as /Prev (found as a loop)", "xrefstm.pdf", extracttest.XRefStmLoopPDF(), "failed:pdf_malformed"},
 		{"PDF self-referencing /Pages (found as a loop)", "pages.pdf", extracttest.SelfPagesPDF(), "failed:pdf_malformed"},
 		{"PDF dictionaries nested 10^6 deep", "dicts.pdf", extracttest.NestedDictsPDF(1_000_000), "failed:pdf_malformed"},
 		{"DOCX zip bomb", "bomb.docx", extracttest.ZipBombDOCX(1 << 30), "failed:too_large"},

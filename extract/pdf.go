@@ -193,11 +193,17 @@ func openPDF(data []byte, password string) (r *pdf.Reader, n int, err error) {
 		// Not readable as an encrypted PDF (perhaps not encrypted at all,
 		// and "/Encrypt" was only text), or the library refused what the
 		// rewriter wrote: the library decides, with its own decryption.
+		if xrefLoop(data) {
+			return nil, 0, xrefLoopError()
+		}
 		r, err = pdf.NewReaderEncrypted(bytes.NewReader(data), int64(len(data)), passwordOnce(password))
 		if err != nil {
 			return nil, 0, pdfOpenError(data, err)
 		}
 		return r, r.NumPage(), nil
+	}
+	if xrefLoop(data) {
+		return nil, 0, xrefLoopError()
 	}
 	r, err = pdf.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {

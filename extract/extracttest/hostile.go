@@ -6,6 +6,7 @@ import (
 	"compress/zlib"
 	"encoding/binary"
 	"fmt"
+	"hash/adler32"
 	"strconv"
 	"strings"
 )
@@ -30,7 +31,7 @@ func HugeXrefPDF() []byte {
 // cross-reference section, so following the chain of updates never ends.
 func PrevLoopPDF() []byte {
 	doc := MakePDF([]string{PDFText(72, 720, 12, "Prev loop")})
-	xref := bytes.LastIndex(doc, []byte("xref\n"))
+	xref := bytes.LastIndex(doc, []byte("\nxref\n")) + 1 // not startxref's
 	return bytes.Replace(doc, []byte("/Root 1 0 R >>"), fmt.Appendf(nil, "/Root 1 0 R /Prev %d >>", xref), 1)
 }
 
@@ -178,4 +179,98 @@ func ZipBombDOCX(size int) []byte {
 	w.Write(stream)
 	zw.Close()
 	return buf.Bytes()
+}
+
+// PrevMutualLoopPDF is a PDF with an incremental update whose
+// cross-reference table's /Prev names the original's, which names the
+// update's in turn: a loop of two sections.
+func PrevMutualLoopPDF() []byte {
+	doc := MakePDF([]string{PDFText(72, 720, 12, "Mutual Prev loop")})
+	// A fixed-width /Prev in the original trailer, filled in once the
+	// update's offset is known.
+	doc = bytes.Replace(doc, []byte("/Root 1 0 R >>"), []byte("/Root 1 0 R /Prev 0000000000 >>"), 1)
+	first := bytes.LastIndex(doc, []byte("\nxref\n")) + 1
+	size := bytes.Count(doc, []byte(" 0 obj\n")) + 1
+	second := len(doc)
+	doc = fmt.Appendf(doc, "xref\n0 1\n0000000000 65535 f \ntrailer\n<< /Size %d /Root 1 0 R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n", size, first, second)
+	return bytes.Replace(doc, []byte("/Prev 0000000000"), fmt.Appendf(nil, "/Prev %010d", second), 1)
+}
+
+// KidsLoopPDF is a PDF whose page tree's root has itself as its only kid.
+func KidsLoopPDF() []byte {
+	w := newPDFWriter("%PDF-1.4\n")
+	w.obj("<< /Type /Catalog /Pages 2 0 R >>")
+	w.obj("<< /Type /Pages /Kids [2 0 R] /Count 1 >>")
+	content := PDFText(72, 720, 12, "Kids self-loop")
+	w.obj("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>")
+	w.obj(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content))
+	return w.finish()
+}
+
+// MutualKidsPDF is a PDF whose page tree's root has one kid, a /Pages
+// node, whose one kid is the root: a loop of two nodes.
+func MutualKidsPDF() []byte {
+	w := newPDFWriter("%PDF-1.4\n")
+	w.obj("<< /Type /Catalog /Pages 2 0 R >>")
+	w.obj("<< /Type /Pages /Kids [5 0 R] /Count 1 >>")
+	content := PDFText(72, 720, 12, "Mutual kids loop")
+	w.obj("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>")
+	w.obj(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content))
+	w.obj("<< /Type /Pages /Parent 2 0 R /Kids [2 0 R] /Count 1 >>")
+	return w.finish()
+}
+
+// DrawingPDF is an honest one-page PDF that is slow to read: a line of
+// text, then a drawing of segments line segments (a dense plot or map),
+// in a compressed content stream, so the file is small (about 2 KB a
+// million segments) and interpreting it is not. Each million segments
+// cost the reader about a second of processor time, more under the race
+// detector.
+func DrawingPDF(segments int) []byte {
+	text := PDFText(72, 720, 12, "A dense drawing")
+	const seg = "10 10 m 20 20 l S\n"
+	stream, size := zlibRepeated([]repeated{{text + "\n", 1}, {seg, segments}})
+	w := newPDFWriter("%PDF-1.4\n")
+	w.obj("<< /Type /Catalog /Pages 2 0 R >>")
+	w.obj("<< /Type /Pages /Kids [4 0 R] /Count 1 >>")
+	w.obj("<< /Type /Font /Subtype /Type1 /BaseFont /Courier >>")
+	w.obj("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents 5 0 R >>")
+	w.offsets = append(w.offsets, w.b.Len())
+	fmt.Fprintf(&w.b, "5 0 obj\n<< /Filter /FlateDecode /Length %d /DL %d >>\nstream\n", len(stream), size)
+	w.b.Write(stream)
+	w.b.WriteString("\nendstream\nendobj\n")
+	return w.finish()
+}
+
+// zlibRepeated is parts as zlib data (deflateRepeated's stream in zlib's
+// header and Adler-32 trailer), and its inflated size.
+func zlibRepeated(parts []repeated) (stream []byte, size uint64) {
+	deflated, _, size := deflateRepeated(parts)
+	sum := uint32(1) // Adler-32 of nothing
+	for _, p := range parts {
+		// p.s repeated p.n times, by doubling.
+		pow, powLen := adler32.Checksum([]byte(p.s)), int64(len(p.s))
+		for n := p.n; n > 0; n >>= 1 {
+			if n&1 == 1 {
+				sum = adler32Combine(sum, pow, powLen)
+			}
+			pow, powLen = adler32Combine(pow, pow, powLen), 2*powLen
+		}
+	}
+	stream = append([]byte{0x78, 0x9c}, deflated...)
+	return binary.BigEndian.AppendUint32(stream, sum), size
+}
+
+// adler32Combine is the Adler-32 of a's data followed by b's, b's being
+// lenB bytes long (zlib's adler32_combine).
+func adler32Combine(a, b uint32, lenB int64) uint32 {
+	const mod = 65521
+	rem := uint64(lenB % mod)
+	s1 := uint64(a & 0xffff)
+	s2 := rem * s1 % mod
+	s1 += uint64(b&0xffff) + mod - 1
+	s2 += uint64(a>>16) + uint64(b>>16) + mod - rem
+	s1 %= mod
+	s2 %= mod
+	return uint32(s2<<16 | s1)
 }

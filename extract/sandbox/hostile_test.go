@@ -55,9 +55,11 @@ func TestHostileFiles(t *testing.T) {
 		want string
 	}{
 		{"PDF xref declaring 10^12 objects", "xref.pdf", extracttest.HugeXrefPDF(), honest, "failed"},
-		{"PDF xref /Prev loop", "prev.pdf", extracttest.PrevLoopPDF(), looping, "failed"},
-		{"PDF xref stream /Prev loop", "xrefstm.pdf", extracttest.XRefStmLoopPDF(), looping, "failed"},
+		// A dense drawing: honest, but more than the short clock allows.
+		{"PDF drawing of 10^7 segments", "drawing.pdf", extracttest.DrawingPDF(10_000_000), looping, "failed"},
 		// Found at once, without the clock.
+		{"PDF xref /Prev loop", "prev.pdf", extracttest.PrevLoopPDF(), honest, "failed:pdf_malformed"},
+		{"PDF xref stream /Prev loop", "xrefstm.pdf", extracttest.XRefStmLoopPDF(), honest, "failed:pdf_malformed"},
 		{"PDF self-referencing /Pages", "pages.pdf", extracttest.SelfPagesPDF(), honest, "failed:pdf_malformed"},
 		{"PDF arrays nested 10^6 deep", "arrays.pdf", extracttest.NestedArraysPDF(1_000_000), honest, "failed:pdf_malformed"},
 		{"PDF dictionaries nested 10^6 deep", "dicts.pdf", extracttest.NestedDictsPDF(1_000_000), honest, "failed:pdf_malformed"},
