@@ -3,6 +3,8 @@ package ingest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -10,6 +12,7 @@ import (
 	"github.com/ragd/ragd/embedder"
 	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/spaces"
+	"github.com/ragd/ragd/usage"
 )
 
 // buildBatch is how many documents the build job lists at a time; each
@@ -64,11 +67,16 @@ func (p *Pipeline) BuildIndex(ctx context.Context, tenantID, id uuid.UUID) error
 		for _, dv := range docs {
 			// The tenant pays for the new embeddings: its monthly token
 			// quota bounds them as it bounds uploads'.
-			if err := p.store.tokensLeft(ctx, tenantID); err != nil {
-				if e, ok := AsError(err); ok {
-					return b.Fail(ctx, e.Message)
-				}
-				return err
+			err := p.store.QueryTokensLeft(ctx, tenantID)
+			var qe *ragd.QuotaError
+			switch {
+			case errors.As(err, &qe):
+				return b.Fail(ctx, fmt.Sprintf("the tenant's embedding quota of %d tokens this month is used up; "+
+					"start the migration again once the month's tokens reset (%s UTC) or the quota is raised: "+
+					"what it embedded so far is kept in the embedding cache and is not paid for twice",
+					qe.Limit, usage.MonthStart(time.Now()).AddDate(0, 1, 0).Format("2006-01-02")))
+			case err != nil && !errors.Is(err, ragd.ErrNotFound): // not found: the tenant is gone
+				return fmt.Errorf("read embedding quota: %w", err)
 			}
 			d, ok := byID[dv.ID]
 			if !ok {
