@@ -139,12 +139,25 @@ type DeliverWebhookArgs struct {
 // Kind implements river.JobArgs.
 func (DeliverWebhookArgs) Kind() string { return "deliver_webhook" }
 
-// InsertOpts: the delivery keeps its own schedule (the job snoozes between
-// attempts), so River's attempts count only ragd's own errors (Postgres
-// down); one job per run of a delivery.
+// InsertOpts: in the webhooks' own queue; the delivery keeps its own
+// schedule (the job snoozes between attempts), so River's attempts count
+// only ragd's own errors (Postgres down); one job per run of a delivery.
 func (DeliverWebhookArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 25, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{Queue: QueueWebhooks, MaxAttempts: 25, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
+
+// QueueWebhooks is the River queue of deliver_webhook jobs. Each attempt
+// waits on a receiver (up to webhooks.Config.Timeout), which is a
+// tenant's to keep healthy: a process sends WebhookWorkers of them at
+// once, beside its Workers, so that receivers that hang delay webhooks,
+// never documents. Within the queue, webhooks.Service.Deliver shares the
+// senders by tenant and endpoint.
+const QueueWebhooks = "webhooks"
+
+// WebhookWorkers is how many deliveries a process with workers sends at
+// once: four per worker, at least four. Sending is waiting on the
+// network; a sender costs a goroutine, not a core or a connection.
+func WebhookWorkers(workers int) int { return max(4, 4*workers) }
 
 // DeliverWebhookWorker sends webhooks.
 type DeliverWebhookWorker struct {
@@ -499,7 +512,8 @@ func New(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
 				func() (river.JobArgs, *river.InsertOpts) { return ExpireWebhookEventsArgs{}, nil }, nil),
 		}
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers},
-			QueueMigrations: {MaxWorkers: MigrationWorkers(cfg.Workers)}}
+			QueueMigrations: {MaxWorkers: MigrationWorkers(cfg.Workers)},
+			QueueWebhooks:   {MaxWorkers: WebhookWorkers(cfg.Workers)}}
 		q.sup = &supervisor{pool: pool, id: newClientID(), workers: cfg.Workers, t: cfg.Supervisor.withDefaults(), log: cfg.Logger}
 		rc.ID = q.sup.id
 	}

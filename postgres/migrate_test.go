@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"slices"
 
 	"fmt"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ragd/ragd"
@@ -202,6 +204,45 @@ func TestMigrate(t *testing.T) {
 			if got != w.threshold || version != w.version {
 				t.Errorf("%s: threshold %s, version %d; want %s, version %d", id, got, version, w.threshold, w.version)
 			}
+		}
+	})
+
+	t.Run("0025MovesQueuedDeliveriesToTheWebhooksQueue", func(t *testing.T) {
+		t.Parallel()
+		pool, err := postgres.Open(ctx, pgtest.NewEmptyDatabaseURL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pool.Close()
+		if _, err := postgres.MigrateTo(ctx, pool, log, 24); err != nil {
+			t.Fatalf("migrate to 24: %v", err)
+		}
+		// Jobs as the default queue held them: waiting ones move, a
+		// finished one stays where it ran, another kind stays.
+		for _, j := range []struct{ kind, state string }{
+			{"deliver_webhook", "available"}, {"deliver_webhook", "scheduled"}, {"deliver_webhook", "retryable"},
+			{"deliver_webhook", "completed"}, {"ingest_document", "available"},
+		} {
+			if _, err := pool.Exec(ctx, `INSERT INTO river_job (args, kind, max_attempts, queue, state, finalized_at)
+				VALUES ('{}', $1, 25, 'default', $2::river_job_state, CASE WHEN $2 = 'completed' THEN now() END)`, j.kind, j.state); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := postgres.MigrateSchema(ctx, pool, log); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := pool.Query(ctx, "SELECT kind || ' ' || state || ' ' || queue FROM river_job ORDER BY id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"deliver_webhook available webhooks", "deliver_webhook scheduled webhooks", "deliver_webhook retryable webhooks",
+			"deliver_webhook completed default", "ingest_document available default"}
+		if !slices.Equal(got, want) {
+			t.Errorf("jobs after 0025: %q, want %q", got, want)
 		}
 	})
 

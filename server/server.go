@@ -136,6 +136,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Webhooks.Senders == 0 {
+		cfg.Webhooks.Senders = jobs.WebhookWorkers(cfg.Workers)
+	}
 	hooks := webhooks.NewService(cfg.Pool, cfg.Box, q, cfg.Webhooks)
 	cp := agents.NewControlPlane(cfg.Pool, cfg.Box, q)
 	s := &Server{

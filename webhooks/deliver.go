@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/google/uuid"
@@ -69,14 +70,8 @@ func (s *Service) Deliver(ctx context.Context, tenantID, deliveryID uuid.UUID, g
 	case !errors.Is(err, pgx.ErrNoRows):
 		return 0, fmt.Errorf("check earlier deliveries: %w", err)
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE webhook_deliveries SET leased_until = now() + $4::bigint * interval '1 millisecond'
-		WHERE tenant_id = $1 AND id = $2 AND generation = $3 AND status = 'pending' AND (leased_until IS NULL OR leased_until < now())`,
-		tenantID, deliveryID, generation, s.LeaseFor().Milliseconds())
-	if err != nil {
-		return 0, fmt.Errorf("lease delivery: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return s.LeaseFor(), nil // another worker is sending it (or a crashed one was)
+	if ok, wait, err := s.lease(ctx, tenantID, deliveryID, endpointID, generation); !ok {
+		return wait, err
 	}
 
 	var res result
@@ -149,4 +144,90 @@ func (s *Service) recordAttempt(ctx context.Context, tenantID, deliveryID, endpo
 		return 0, err
 	}
 	return wait, nil
+}
+
+// leaseLock serialises the share decisions of every process (a
+// transaction advisory lock, held for one short statement group).
+const leaseLock = 0x72616764_77686b73 // "ragdwhks"
+
+// lease takes the delivery for one attempt, when its tenant and endpoint
+// may send one more now; else it says how long to wait (another worker
+// holds it, or its tenant or endpoint is at its share), or 0 when the
+// delivery needs nothing more (it was sent or sent again meanwhile).
+//
+// The senders (Config.Senders) are shared by the tenants with deliveries
+// due or in flight: a tenant may have at most Senders / (such tenants) in
+// flight, and never all of them, so that another tenant's first delivery
+// finds a sender free. An endpoint that is failing (no attempt succeeded
+// since its last failure) gets one attempt at a time: a receiver that
+// hangs for the whole timeout costs its tenant one sender, not one per
+// event. A healthy endpoint gets as many as its tenant's share.
+func (s *Service) lease(ctx context.Context, tenantID, deliveryID, endpointID uuid.UUID, generation int) (bool, time.Duration, error) {
+	var (
+		wait   time.Duration
+		leased bool
+	)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(leaseLock)); err != nil {
+			return err
+		}
+		var (
+			mine, tenants int
+			failing, busy bool
+			heldUntil     *time.Time
+		)
+		err := tx.QueryRow(ctx, `SELECT
+				(SELECT count(*) FROM webhook_deliveries WHERE tenant_id = $1 AND status = 'pending' AND leased_until > now()),
+				(SELECT count(DISTINCT tenant_id) FROM webhook_deliveries WHERE status = 'pending'
+					AND (leased_until > now() OR next_attempt_at <= now())),
+				(SELECT failing_since IS NOT NULL FROM webhook_endpoints WHERE id = $2),
+				EXISTS (SELECT 1 FROM webhook_deliveries WHERE endpoint_id = $2 AND status = 'pending' AND leased_until > now()),
+				(SELECT leased_until FROM webhook_deliveries WHERE id = $3 AND leased_until > now())`,
+			tenantID, endpointID, deliveryID).Scan(&mine, &tenants, &failing, &busy, &heldUntil)
+		if err != nil {
+			return fmt.Errorf("read webhook shares: %w", err)
+		}
+		switch {
+		case heldUntil != nil: // another worker is sending it (or a crashed one was)
+			wait = max(time.Until(*heldUntil), time.Second)
+			return nil
+		case failing && busy:
+			wait = s.shareWait(s.cfg.Timeout)
+			return nil
+		case mine >= shareOf(s.cfg.Senders, tenants):
+			wait = s.shareWait(s.cfg.Timeout / 2)
+			return nil
+		}
+		tag, err := tx.Exec(ctx, `UPDATE webhook_deliveries SET leased_until = now() + $4::bigint * interval '1 millisecond'
+			WHERE tenant_id = $1 AND id = $2 AND generation = $3 AND status = 'pending' AND (leased_until IS NULL OR leased_until < now())`,
+			tenantID, deliveryID, generation, s.LeaseFor().Milliseconds())
+		if err != nil {
+			return fmt.Errorf("lease delivery: %w", err)
+		}
+		leased = tag.RowsAffected() == 1
+		return nil
+	})
+	if err != nil {
+		return false, 0, fmt.Errorf("lease delivery: %w", err)
+	}
+	return leased, wait, nil
+}
+
+// shareOf is how many deliveries a tenant may have in flight when tenants
+// tenants (itself among them) have some due or in flight: an equal share
+// of senders, at least one, and never every sender while there are two.
+func shareOf(senders, tenants int) int {
+	share := senders / max(tenants, 1)
+	if senders > 1 {
+		share = min(share, senders-1)
+	}
+	return max(share, 1)
+}
+
+// shareWait is how long a delivery that found its share taken waits
+// before it asks again: up to d, spread so that a backlog's jobs do not
+// all ask at once.
+func (s *Service) shareWait(d time.Duration) time.Duration {
+	d = max(d, 2*time.Second)
+	return d/2 + rand.N(d/2)
 }

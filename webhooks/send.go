@@ -34,6 +34,10 @@ type Config struct {
 	// Timeout bounds an attempt, from dialling to the answer's headers
 	// and its first ExcerptBytes (default 10 s; connecting alone 5 s).
 	Timeout time.Duration
+	// Senders is how many deliveries a process sends at once, the
+	// capacity the tenants share (see Service.Deliver); the server sets
+	// it to its webhook workers (default 8).
+	Senders int
 }
 
 // DefaultRetries is the schedule after a failed attempt: a receiver down
@@ -54,6 +58,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultTimeout
+	}
+	if c.Senders <= 0 {
+		c.Senders = 8
 	}
 	return c
 }
