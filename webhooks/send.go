@@ -69,43 +69,6 @@ func (c Config) withDefaults() Config {
 // to, an address the configuration refuses.
 var ErrRefusedAddress = errors.New("address refused")
 
-// extraRefused are ranges netip's predicates do not name but that no
-// public receiver uses: "this network", carrier-grade NAT, IETF protocol
-// assignments, benchmarking, reserved, broadcast, and NAT64, which can
-// reach IPv4 addresses (private ones too) from IPv6.
-var extraRefused = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),
-	netip.MustParsePrefix("100.64.0.0/10"),
-	netip.MustParsePrefix("192.0.0.0/24"),
-	netip.MustParsePrefix("198.18.0.0/15"),
-	netip.MustParsePrefix("240.0.0.0/4"),
-	netip.MustParsePrefix("64:ff9b::/96"),
-	netip.MustParsePrefix("64:ff9b:1::/48"),
-}
-
-// refused says why addr may not be sent to ("" when it may).
-func refused(addr netip.Addr) string {
-	addr = addr.Unmap()
-	switch {
-	case addr.IsLoopback():
-		return "loopback"
-	case addr.IsPrivate():
-		return "private"
-	case addr.IsLinkLocalUnicast(), addr.IsLinkLocalMulticast():
-		return "link-local"
-	case addr.IsUnspecified():
-		return "unspecified"
-	case addr.IsMulticast(), addr.IsInterfaceLocalMulticast():
-		return "multicast"
-	}
-	for _, p := range extraRefused {
-		if p.Contains(addr) {
-			return "reserved"
-		}
-	}
-	return ""
-}
-
 // sender makes attempts: one request, signed, to a checked address.
 type sender struct {
 	cfg    Config

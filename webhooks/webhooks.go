@@ -4,9 +4,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -181,9 +181,11 @@ func checkTypes(probs *ragd.Problems, types []string) []string {
 }
 
 // checkURL refuses what could never be delivered to: a URL that does not
-// parse, another scheme, http in production, credentials in the URL, and a
-// host that is an address (or localhost) in a refused range. Names are
-// resolved only when sending, where the dialer checks every address.
+// parse, another scheme, http in production, credentials in the URL, a
+// port outside 1 to 65535, and a host that is an address (in any spelling
+// the system's resolver reads as one: hostAddr) or localhost, in a range
+// refused unless cfg.AllowPrivate. Names are resolved only when sending,
+// where the dialer checks every address.
 func checkURL(probs *ragd.Problems, cfg Config, raw string) {
 	if raw == "" {
 		probs.Add("url", "is required")
@@ -197,6 +199,12 @@ func checkURL(probs *ragd.Problems, cfg Config, raw string) {
 	if err != nil || u.Host == "" || u.Hostname() == "" {
 		probs.Add("url", "must be an absolute http or https URL")
 		return
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			probs.Add("url", "must have a port from 1 to 65535, or none")
+			return
+		}
 	}
 	switch {
 	case u.Scheme != "https" && u.Scheme != "http":
@@ -216,9 +224,15 @@ func checkURL(probs *ragd.Problems, cfg Config, raw string) {
 		probs.Add("url", "must not be localhost: loopback addresses are refused")
 		return
 	}
-	if addr, err := netip.ParseAddr(host); err == nil {
+	// A host that is no address is a name: resolved, and its addresses
+	// checked, only when sending.
+	if addr, ok := hostAddr(host); ok {
 		if why := refused(addr); why != "" {
-			probs.Add("url", "must not be %s: %s addresses are refused", addr, why)
+			spelt := u.Hostname()
+			if a := addr.Unmap().String(); a != spelt {
+				spelt += ", which is " + a
+			}
+			probs.Add("url", "must not be %s: %s addresses are refused", spelt, why)
 		}
 	}
 }
