@@ -42,6 +42,15 @@ type Limits struct {
 	// default the clock decides (reading Parallel pages at once spends
 	// processor time up to Parallel times as fast as the clock runs).
 	CPU time.Duration
+	// CPUBase and CPUPerMiB scale a document's processor time and clock
+	// to its size (ForSize, which the sandbox applies), CPU and Timeout
+	// being the ceiling. Defaults DefaultCPUBase and DefaultCPUPerMiB;
+	// CPUPerMiB negative: no scaling.
+	CPUBase, CPUPerMiB time.Duration
+	// SizedCPU, SizedTimeout: ForSize cut CPU, Timeout, to the
+	// document's budget (the failure's advice then blames the file, not
+	// its length).
+	SizedCPU, SizedTimeout bool
 }
 
 // WithDefaults returns l with zero fields set to their defaults.
@@ -66,6 +75,12 @@ func (l Limits) WithDefaults() Limits {
 	}
 	if l.CPU == 0 {
 		l.CPU = l.Timeout * time.Duration(l.Parallel)
+	}
+	if l.CPUBase == 0 {
+		l.CPUBase = DefaultCPUBase
+	}
+	if l.CPUPerMiB == 0 {
+		l.CPUPerMiB = DefaultCPUPerMiB
 	}
 	return l
 }
@@ -161,10 +176,4 @@ func runExtractor(ctx context.Context, typ Type, ex func(context.Context, []byte
 		}
 		return Extracted{}, ctx.Err()
 	}
-}
-
-// TimedOut is the failure of a document whose extraction took longer than
-// lim.Timeout.
-func TimedOut(lim Limits) *Error {
-	return fail(CodeTimeout, "extracting the text took longer than %s; split the document into smaller files", lim.Timeout)
 }

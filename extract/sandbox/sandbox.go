@@ -375,10 +375,13 @@ func (s *Pool) extractOnce(ctx context.Context, typ extract.Type, open Opener, p
 		return extract.Extracted{}, run, err
 	}
 	defer s.give()
+	// Children are started with the configured limits (their lifetime
+	// backstop); each document is held to its size's budget.
 	c, err := s.acquire(keyOf(lim))
 	if err != nil {
 		return extract.Extracted{}, run, err
 	}
+	lim = lim.ForSize(size)
 	run.Reused, run.PID = c.uses > 0, c.pid
 	c.uses++
 	start := time.Now()
@@ -487,16 +490,17 @@ func (s *Pool) extractOnce(ctx context.Context, typ extract.Type, open Opener, p
 		return extract.Extracted{}, run, extract.TimedOut(lim)
 	case byCPU:
 		run.Outcome = extract.CodeTooComplex
-		return extract.Extracted{}, run, &extract.Error{Code: extract.CodeTooComplex,
-			Message: fmt.Sprintf("reading the file took more than %s of processor time; it is damaged or built to exhaust the reader", lim.CPU)}
+		return extract.Extracted{}, run, extract.TooMuchCPU(lim)
 	}
-	e := classifyChildDeath(ps, run.CPU, c.stderr.String(), lim, perr)
+	e := classifyChildDeath(ps, run.CPU, c.stderr.String(), lim, c.key.cpu, perr)
 	run.Outcome = e.Code
 	return extract.Extracted{}, run, e
 }
 
-// classifyChildDeath says why a child ended without an answer.
-func classifyChildDeath(ps *os.ProcessState, cpu time.Duration, stderr string, lim extract.Limits, cause error) *extract.Error {
+// classifyChildDeath says why a child ended without an answer; started is
+// the per-document CPU limit the child was started with (its lifetime
+// backstop's base).
+func classifyChildDeath(ps *os.ProcessState, cpu time.Duration, stderr string, lim extract.Limits, started time.Duration, cause error) *extract.Error {
 	detail := fmt.Errorf("%w (%v); child stderr: %s", cause, ps, summarize(stderr))
 	var sig syscall.Signal
 	if ps != nil {
@@ -505,10 +509,11 @@ func classifyChildDeath(ps *os.ProcessState, cpu time.Duration, stderr string, l
 		}
 	}
 	switch {
-	case sig == syscall.SIGXCPU || (sig == syscall.SIGKILL && cpu >= lifetimeCPU(lim.CPU)*9/10):
+	case sig == syscall.SIGXCPU || (sig == syscall.SIGKILL && cpu >= lifetimeCPU(started)*9/10):
 		// The lifetime backstop (RLIMIT_CPU), should the watchdog miss.
-		return &extract.Error{Code: extract.CodeTooComplex, Err: detail,
-			Message: fmt.Sprintf("reading the file took more than %s of processor time; it is damaged or built to exhaust the reader", lim.CPU)}
+		e := extract.TooMuchCPU(lim)
+		e.Err = detail
+		return e
 	case strings.Contains(stderr, "out of memory") || strings.Contains(stderr, "failed to allocate") ||
 		strings.Contains(stderr, "cannot allocate memory"):
 		return &extract.Error{Code: extract.CodeTooComplex, Err: detail,

@@ -243,7 +243,7 @@ func TestSandboxCPULimitCountsThreads(t *testing.T) {
 	// 2.4 s on two threads: 4.8 s of processor time, over a limit of the
 	// timeout alone (4 s) and under twice it; 1.6 s inside the clock,
 	// against a loaded machine's delays.
-	lim := extract.Limits{Timeout: 4 * time.Second, Parallel: 2}
+	lim := extract.Limits{Timeout: 4 * time.Second, Parallel: 2, CPUPerMiB: -1} // not cut to a 6-byte file's budget
 	if cpu := lim.WithDefaults().CPU; cpu != 8*time.Second {
 		t.Fatalf("default CPU limit %s, want 8s", cpu)
 	}
