@@ -63,8 +63,9 @@ type Pool struct {
 	// or died on.
 	Observe func(Run)
 	// MaxChildren bounds the children extracting at once (0: no bound);
-	// an extraction beyond it waits for one to finish. With Limits.Memory
-	// it bounds the memory extraction can take.
+	// an extraction beyond it waits for one to finish, and a freed slot
+	// goes to the waiting extraction whose owner (WithOwner) holds the
+	// fewest. With Limits.Memory it bounds the memory extraction can take.
 	MaxChildren int
 	// MaxIdle children are kept warm between documents (default 2;
 	// negative: none). Idle ones exit after IdleTimeout (default 2m).
@@ -79,33 +80,7 @@ type Pool struct {
 	mu     sync.Mutex
 	idle   []*sandboxChild
 	closed bool
-	slots  chan struct{} // MaxChildren of them; made at first use
-}
-
-// take waits for one of MaxChildren slots, or ctx.
-func (s *Pool) take(ctx context.Context) error {
-	if s.MaxChildren <= 0 {
-		return nil
-	}
-	s.mu.Lock()
-	if s.slots == nil {
-		s.slots = make(chan struct{}, s.MaxChildren)
-	}
-	slots := s.slots
-	s.mu.Unlock()
-	select {
-	case slots <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// give returns a slot take took.
-func (s *Pool) give() {
-	if s.MaxChildren > 0 {
-		<-s.slots
-	}
+	slots  slotTable // see slots.go
 }
 
 // Run is what one child did with one document.
@@ -371,10 +346,13 @@ func (s *Pool) extractOnce(ctx context.Context, typ extract.Type, open Opener, p
 		return extract.Extracted{}, run, fmt.Errorf("open document bytes: %w", err)
 	}
 	defer src.Close()
-	if err := s.take(ctx); err != nil {
+	ctx, stopExtraction := context.WithCancelCause(ctx)
+	defer stopExtraction(nil)
+	slot, err := s.take(ctx, stopExtraction)
+	if err != nil {
 		return extract.Extracted{}, run, err
 	}
-	defer s.give()
+	defer s.give(slot)
 	// Children are started with the configured limits (their lifetime
 	// backstop); each document is held to its size's budget.
 	c, err := s.acquire(keyOf(lim))
@@ -484,7 +462,7 @@ func (s *Pool) extractOnce(ctx context.Context, typ extract.Type, open Opener, p
 	}
 	switch reason {
 	case byCaller:
-		return extract.Extracted{}, run, ctx.Err()
+		return extract.Extracted{}, run, context.Cause(ctx) // StopNewest's cause, or ctx's error
 	case byClock:
 		run.Outcome = extract.CodeTimeout
 		return extract.Extracted{}, run, extract.TimedOut(lim)

@@ -328,9 +328,7 @@ func TestSandboxBoundsChildren(t *testing.T) {
 	}
 	for taken := 0; taken < 2; {
 		time.Sleep(time.Millisecond)
-		b.sb.mu.Lock()
-		taken = len(b.sb.slots)
-		b.sb.mu.Unlock()
+		taken = b.sb.Slots().Held[""]
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancel()
