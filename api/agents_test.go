@@ -146,7 +146,7 @@ func TestAgents(t *testing.T) {
 			{"SystemPromptTooLong", with("system_prompt", strings.Repeat("x", 100<<10+1)), "system_prompt"},
 			// Postgres cannot store NUL: refused as a field error, not a 500.
 			{"SystemPromptNUL", with("system_prompt", "a\u0000b"), "system_prompt"},
-			{"SchemaNUL", with("output_schema", map[string]any{"properties": map[string]any{"a\u0000": map[string]any{}}}), "output_schema"},
+			{"SchemaNUL", with("output_schema", map[string]any{"properties": map[string]any{"a\u0000": map[string]any{}}}), "output_schema.properties"},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {

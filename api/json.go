@@ -1,14 +1,18 @@
 package api
 
 import (
+	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ragd/ragd"
 )
@@ -31,20 +35,105 @@ func decodeLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) err
 			return errorf(http.StatusUnsupportedMediaType, codeUnsupportedMediaType, "the body must be application/json")
 		}
 	}
-	body := http.MaxBytesReader(w, r.Body, limit)
-	dec := json.NewDecoder(body)
+	// Read whole (json.Decoder would buffer the value anyway) so that
+	// jsonText can look at the bytes the decoder saw.
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return errorf(http.StatusBadRequest, codeInvalidJSON, "the body could not be read")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
 	}
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
 		return errorf(http.StatusBadRequest, codeInvalidJSON, "the body must hold one JSON value and nothing after it")
 	}
-	return nil
+	// null decodes into anything, leaving it as it was: a request whose
+	// shape is an object must send one.
+	if k := reflect.TypeOf(v).Elem().Kind(); (k == reflect.Struct || k == reflect.Map) && !bytes.HasPrefix(bytes.TrimLeft(raw, " \t\r\n"), []byte("{")) {
+		return errorf(http.StatusBadRequest, codeInvalidJSON, "the body must be a JSON object")
+	}
+	return jsonText(raw)
+}
+
+// jsonText refuses, naming the field ("metadata.lang", "queries[2].query"),
+// the first string or object key of the JSON value in raw that is not text
+// Postgres can store (textProblem). A "\u0000" escape decodes to a NUL,
+// which text and jsonb columns refuse. Bytes that are not UTF-8 are refused
+// too, though encoding/json would replace them with U+FFFD: JSON must be
+// UTF-8 (RFC 8259), and the replacement would store something the client
+// did not send and make distinct values equal (two tags, two external ids
+// spelt in Latin-1 would both become "caf\uFFFD"). raw must be one valid
+// JSON value (decodeLimit has decoded it).
+func jsonText(raw []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	// check looks at a string token: s decoded, raw[from:dec.InputOffset()]
+	// the bytes it came from (with the separators before it, all ASCII).
+	check := func(s string, from int64, name, prefix string) error {
+		msg := textProblem(s)
+		if !utf8.Valid(raw[from:dec.InputOffset()]) {
+			msg = "must be valid UTF-8"
+		}
+		if msg == "" {
+			return nil
+		}
+		return textError("JSON field", cmp.Or(name, "body"), prefix+msg)
+	}
+	var walk func(name string) error
+	walk = func(name string) error {
+		from := dec.InputOffset()
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'):
+			for dec.More() {
+				from := dec.InputOffset()
+				tok, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				key, _ := tok.(string)
+				// A bad key is named by the object that holds it.
+				if err := check(key, from, name, "keys "); err != nil {
+					return err
+				}
+				field := key
+				if name != "" {
+					field = name + "." + key
+				}
+				if err := walk(field); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token()
+			return err
+		case json.Delim('['):
+			for i := 0; dec.More(); i++ {
+				if err := walk(fmt.Sprintf("%s[%d]", name, i)); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token()
+			return err
+		}
+		if s, ok := tok.(string); ok {
+			return check(s, from, name, "")
+		}
+		return nil
+	}
+	err := walk("")
+	if he := (*httpError)(nil); err != nil && !errors.As(err, &he) {
+		return errorf(http.StatusBadRequest, codeInvalidJSON, "the body is not valid JSON for this request")
+	}
+	return err
 }
 
 func decodeError(err error) error {

@@ -177,8 +177,8 @@ const (
 func (u *Upload) Validate() error {
 	var probs ragd.Problems
 	u.Title = strings.TrimSpace(u.Title)
-	if utf8.RuneCountInString(u.Title) > MaxTitleLen || strings.ContainsFunc(u.Title, isCtl) {
-		probs.Add("title", "must be at most %d characters without control characters", MaxTitleLen)
+	if utf8.RuneCountInString(u.Title) > MaxTitleLen || strings.ContainsFunc(u.Title, isCtl) || !utf8.ValidString(u.Title) {
+		probs.Add("title", "must be at most %d characters of UTF-8 text without control characters", MaxTitleLen)
 	}
 	u.Filename = BaseName(u.Filename)
 	if len(u.Password) > MaxPasswordLen {
@@ -188,8 +188,8 @@ func (u *Upload) Validate() error {
 		probs.Add("tags", "at most %d tags", MaxTags)
 	}
 	for i, t := range u.Tags {
-		if t = strings.TrimSpace(t); t == "" || utf8.RuneCountInString(t) > MaxTagLen || strings.ContainsFunc(t, isCtl) {
-			probs.Add(fmt.Sprintf("tags[%d]", i), "must be 1 to %d characters", MaxTagLen)
+		if t = strings.TrimSpace(t); t == "" || utf8.RuneCountInString(t) > MaxTagLen || strings.ContainsFunc(t, isCtl) || !utf8.ValidString(t) {
+			probs.Add(fmt.Sprintf("tags[%d]", i), "must be 1 to %d characters of UTF-8 text", MaxTagLen)
 		}
 		u.Tags[i] = t
 	}
@@ -200,7 +200,7 @@ func (u *Upload) Validate() error {
 	}
 	for k, v := range u.Metadata {
 		f := "metadata." + k
-		if k == "" || len(k) > 64 || strings.ContainsFunc(k, isCtl) {
+		if k == "" || len(k) > 64 || strings.ContainsFunc(k, isCtl) || !utf8.ValidString(k) {
 			probs.Add("metadata", "keys must be 1 to 64 characters")
 			continue
 		}
@@ -208,6 +208,9 @@ func (u *Upload) Validate() error {
 		case string:
 			if len(v) > MaxMetadataValue {
 				probs.Add(f, "must be at most %d bytes", MaxMetadataValue)
+			}
+			if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+				probs.Add(f, "must be UTF-8 text without NUL (U+0000) characters")
 			}
 		case bool:
 		case float64:
@@ -219,8 +222,8 @@ func (u *Upload) Validate() error {
 			probs.Add(f, "must be a string, a number or a boolean")
 		}
 	}
-	if len(u.ExternalID) > MaxExternalIDLen || strings.ContainsFunc(u.ExternalID, isCtl) {
-		probs.Add("external_id", "must be at most %d characters", MaxExternalIDLen)
+	if len(u.ExternalID) > MaxExternalIDLen || strings.ContainsFunc(u.ExternalID, isCtl) || !utf8.ValidString(u.ExternalID) {
+		probs.Add("external_id", "must be at most %d characters of UTF-8 text without control characters", MaxExternalIDLen)
 	}
 	if u.MaxTokens != 0 && !chunker.ValidMaxTokens(u.MaxTokens) {
 		probs.Add("max_tokens", "must be between %d and %d", chunker.MinMaxTokens, chunker.MaxMaxTokens)
