@@ -7,10 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -129,4 +133,61 @@ func problemMux(log *slog.Logger, mux *http.ServeMux) http.Handler {
 			mux.ServeHTTP(w, r)
 		}
 	})
+}
+
+// validText answers 400, naming the parameter, when a query parameter (name
+// or value) or a path value is not text Postgres can store (textProblem),
+// before any handler sees it. NewHandler puts it in front of every route,
+// so no handler has to remember; JSON bodies are checked by decode, and an
+// upload's multipart fields by ingest.Upload.Validate. The console's forms
+// are left to the console, which bounds them itself and sends what they
+// hold to these routes as JSON.
+func validText(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := requestText(r); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func requestText(r *http.Request) error {
+	// The pattern's wildcards name the path's parts ("{document_id}").
+	for rest := r.Pattern; ; {
+		_, after, ok := strings.Cut(rest, "{")
+		if !ok {
+			break
+		}
+		name, tail, _ := strings.Cut(after, "}")
+		rest = tail
+		name = strings.TrimSuffix(name, "...")
+		if name == "$" {
+			continue
+		}
+		if msg := textProblem(r.PathValue(name)); msg != "" {
+			return textError("path value", name, msg)
+		}
+	}
+	// What no wildcard names (a subtree's rest: /jobs/...).
+	if msg := textProblem(r.URL.Path); msg != "" {
+		return &httpError{status: http.StatusBadRequest, code: codeValidationFailed,
+			detail: "the URL's path " + msg, fields: map[string]string{"path": msg}}
+	}
+	return valuesText("query parameter", r.URL.Query())
+}
+
+func valuesText(kind string, vs url.Values) error {
+	for _, name := range slices.Sorted(maps.Keys(vs)) { // the first bad one, always the same
+		values := vs[name]
+		if msg := textProblem(name); msg != "" {
+			return textError(kind+" name", name, msg)
+		}
+		for _, v := range values {
+			if msg := textProblem(v); msg != "" {
+				return textError(kind, name, msg)
+			}
+		}
+	}
+	return nil
 }
