@@ -3,6 +3,9 @@ package webhooks
 import (
 	"net/netip"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 )
 
 // refusedRanges are the ranges no public receiver lives in, with what to
@@ -73,11 +76,29 @@ func refused(addr netip.Addr) string {
 	return ""
 }
 
+// asciiHost is host as net/http dials it: a name that is not ASCII goes
+// through IDNA's lookup mapping first, which makes full-width and circled
+// digits and ideographic full stops ASCII ("１２７。０。０。１" is
+// "127.0.0.1"). A host the mapping refuses is left as it is.
+func asciiHost(host string) string {
+	for i := 0; i < len(host); i++ {
+		if host[i] >= utf8.RuneSelf {
+			if a, err := idna.Lookup.ToASCII(host); err == nil {
+				return a
+			}
+			return host
+		}
+	}
+	return host
+}
+
 // hostAddr is the address a URL's host names, read as the system's
 // resolver would (getaddrinfo, through glibc's inet_aton for IPv4), and
 // whether it names one: "127.1", "2130706433", "0x7f000001", "0177.0.0.1"
 // and "127.000.000.001" are all 127.0.0.1, though netip parses none of
-// them. host is a URL's Hostname (an IPv6 address without its brackets).
+// them. host is a URL's Hostname (an IPv6 address without its brackets),
+// made ASCII (asciiHost) and without the trailing dot of a fully qualified
+// name.
 func hostAddr(host string) (netip.Addr, bool) {
 	if a, err := netip.ParseAddr(host); err == nil {
 		return a, true

@@ -71,6 +71,9 @@ func TestRegistrationRefusesEverySpelling(t *testing.T) {
 		"http://192.0.0.8/":        "reserved",
 		"http://255.255.255.255/":  "reserved",
 		"http://localhost:8080/":   "localhost",
+		"http://１２７。０。０。１/":        "loopback", // as net/http dials it, through IDNA
+		"http://①②⑦.1/":            "loopback",
+		"http://ｌｏｃａｌｈｏｓｔ/":        "localhost",
 		"http://api.localhost/":    "localhost",
 	}
 	for raw, want := range refusedURLs {
@@ -93,6 +96,7 @@ func TestRegistrationRefusesEverySpelling(t *testing.T) {
 		"https://127.0.0.1.nip.io/", // a name: its addresses are checked when sending
 		"https://1.2.3.4.5/",        // five parts: not an address to inet_aton, so a name
 		"https://08.1.2.3/",         // 08 is no octal number: a name
+		"https://bücher.example/",   // IDNA: xn--bcher-kva.example
 	}
 	for _, raw := range allowed {
 		if _, err := (Input{URL: raw, EventTypes: EventTypes}).validate(Config{}); err != nil {

@@ -219,7 +219,7 @@ func checkURL(probs *ragd.Problems, cfg Config, raw string) {
 	if cfg.AllowPrivate {
 		return
 	}
-	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+	host := strings.ToLower(strings.TrimSuffix(asciiHost(u.Hostname()), "."))
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		probs.Add("url", "must not be localhost: loopback addresses are refused")
 		return
