@@ -80,11 +80,27 @@ func TestQuotas(t *testing.T) {
 		t.Parallel()
 		b := setupOpenAI(t)
 		id, key := b.TenantWithKey("token-quota")
+		// A document that needs more tokens than are left fails before
+		// the provider is called, saying what it needs.
 		b.Must(200, "PATCH", "/v1/tenants/"+id, adminToken, map[string]any{"quotas": map[string]any{"embedding_tokens_per_month": 5}})
-		d := b.WaitDocument(key, b.Upload(key, "", "a.txt", []byte("Some words that cost more than five tokens to embed, surely.")).JSON(t)["id"].(string))
-		if d["status"] != "ready" {
-			t.Fatalf("first document: %v %v", d["status"], d["error"])
+		text := []byte("Some words that cost more than five tokens to embed, surely.")
+		d := b.WaitDocument(key, b.Upload(key, "", "a.txt", text).JSON(t)["id"].(string))
+		if e, _ := d["error"].(map[string]any); d["status"] != "failed" || e["code"] != "quota_exceeded" || !strings.Contains(e["message"].(string), "needs about") {
+			t.Fatalf("a document over the quota: %v %v", d["status"], d["error"])
 		}
+		usedNow := func() float64 {
+			return b.Must(200, "GET", "/v1/tenants/"+id+"/usage", adminToken, nil).JSON(t)["quotas"].(map[string]any)["embedding_tokens_this_month"].(map[string]any)["used"].(float64)
+		}
+		if u := usedNow(); u != 0 {
+			t.Fatalf("the refused document billed %v tokens", u)
+		}
+		// One that fits is ready; the quota is then set to what it cost.
+		b.Must(200, "PATCH", "/v1/tenants/"+id, adminToken, map[string]any{"quotas": map[string]any{"embedding_tokens_per_month": 1000}})
+		d = b.WaitDocument(key, b.Upload(key, "", "a2.txt", append(text, " Twice."...)).JSON(t)["id"].(string))
+		if d["status"] != "ready" {
+			t.Fatalf("a document within the quota: %v %v", d["status"], d["error"])
+		}
+		b.Must(200, "PATCH", "/v1/tenants/"+id, adminToken, map[string]any{"quotas": map[string]any{"embedding_tokens_per_month": usedNow()}})
 		r := b.Upload(key, "", "b.txt", []byte("another text"))
 		if r.Status != 429 || r.Code(t) != "quota_exceeded" {
 			t.Fatalf("over the monthly tokens: %d %s", r.Status, r.Body)
@@ -95,7 +111,7 @@ func TestQuotas(t *testing.T) {
 		}
 		u := b.Must(200, "GET", "/v1/tenants/"+id+"/usage", adminToken, nil).JSON(t)["quotas"].(map[string]any)
 		tk := u["embedding_tokens_this_month"].(map[string]any)
-		if tk["limit"] != 5.0 || tk["used"].(float64) < 5 {
+		if tk["limit"] != tk["used"] || tk["used"].(float64) < 5 {
 			t.Fatalf("usage of the token quota: %v", tk)
 		}
 		// Queries bill the same quota: with it spent, a search that would
@@ -118,6 +134,33 @@ func TestQuotas(t *testing.T) {
 		after := b.Must(200, "GET", "/v1/tenants/"+id+"/usage", adminToken, nil).JSON(t)["quotas"].(map[string]any)["embedding_tokens_this_month"].(map[string]any)
 		if after["used"] != tk["used"] {
 			t.Fatalf("refused queries billed tokens: %v, then %v", tk["used"], after["used"])
+		}
+	})
+
+	t.Run("AnEvaluationStopsWhenTheTokensRunOut", func(t *testing.T) {
+		t.Parallel()
+		b := setupOpenAI(t)
+		id, key := b.TenantWithKey("token-quota-eval")
+		b.WaitDocument(key, b.Upload(key, "", "a.txt", []byte("Otters live by the weir and eat fish.")).JSON(t)["id"].(string))
+		used := b.Must(200, "GET", "/v1/tenants/"+id+"/usage", adminToken, nil).JSON(t)["quotas"].(map[string]any)["embedding_tokens_this_month"].(map[string]any)["used"].(float64)
+		// A few tokens are left: the evaluation is accepted, and its run
+		// stops once it has spent them, instead of embedding 40 queries.
+		limit := used + 4
+		b.Must(200, "PATCH", "/v1/tenants/"+id, adminToken, map[string]any{"quotas": map[string]any{"embedding_tokens_per_month": limit}})
+		var queries []any
+		for i := range 40 {
+			queries = append(queries, map[string]any{"query": fmt.Sprintf("where do the otters of river %d live", i), "relevant": []any{}})
+		}
+		e := b.Must(202, "POST", "/v1/evaluations", key, map[string]any{"queries": queries, "configs": []any{map[string]any{"mode": "dense"}}}).JSON(t)
+		e = b.waitEvaluation(key, e["id"].(string))
+		msg, _ := e["error"].(string)
+		if e["status"] != "failed" || !strings.Contains(msg, "ran out") || !strings.Contains(msg, "sparse") {
+			t.Fatalf("an evaluation past the quota: %v %q", e["status"], msg)
+		}
+		after := b.Must(200, "GET", "/v1/tenants/"+id+"/usage", adminToken, nil).JSON(t)["quotas"].(map[string]any)["embedding_tokens_this_month"].(map[string]any)["used"].(float64)
+		// At most one query past the quota: each costs 8 tokens here.
+		if after > limit+8 {
+			t.Fatalf("the evaluation took the month to %v tokens of %v", after, limit)
 		}
 	})
 

@@ -471,8 +471,11 @@ func (s *Evaluations) Get(ctx context.Context, tenantID, id uuid.UUID) (Evaluati
 // Run works the evaluation: it marks it running, scores every
 // configuration (telling progress every few queries) and stores the
 // results, or the failure. usage records the embedding tokens its query
-// embeddings cost.
-func (s *Evaluations) Run(ctx context.Context, tenantID, id uuid.UUID, usage func(ctx context.Context, tokens int) error) error {
+// embeddings cost; left is what the tenant may still spend this month
+// (math.MaxInt64: no quota): once the run has spent it, it stops before
+// its next search that embeds a query and fails, saying so, so that an
+// evaluation bills at most one query past the quota.
+func (s *Evaluations) Run(ctx context.Context, tenantID, id uuid.UUID, left int64, usage func(ctx context.Context, tokens int) error) error {
 	if s.searcher == nil {
 		return errors.New("evals: this store cannot run evaluations (no searcher)")
 	}
@@ -495,6 +498,9 @@ func (s *Evaluations) Run(ctx context.Context, tenantID, id uuid.UUID, usage fun
 	}
 	tokens := 0
 	counted := func(ctx context.Context, c search.Config, j search.Judgment) ([]search.Ranked, error) {
+		if c.Mode != search.ModeSparse && int64(tokens) >= left {
+			return nil, errTokensSpent
+		}
 		r := c.Request(j, search.EvalDepth)
 		if err := r.Validate(); err != nil {
 			return nil, err
@@ -524,6 +530,10 @@ func (s *Evaluations) Run(ctx context.Context, tenantID, id uuid.UUID, usage fun
 		if ctx.Err() != nil {
 			return err // cancelled or timed out: River retries
 		}
+		if errors.Is(err, errTokensSpent) {
+			return s.fail(ctx, tenantID, id, fmt.Sprintf("the tenant's embedding tokens for the month ran out after this evaluation spent %d; "+
+				"run it again when they reset or the quota is raised, or with sparse configurations only, which embed nothing", tokens))
+		}
 		return errors.Join(err, s.fail(ctx, tenantID, id, "a search failed: "+trim(err.Error())))
 	}
 	results := make([]Result, len(scores))
@@ -541,6 +551,9 @@ func (s *Evaluations) Run(ctx context.Context, tenantID, id uuid.UUID, usage fun
 	return s.complete(ctx, tenantID, id, `UPDATE evaluations SET status = 'succeeded', progress = 1, results = $3, embedding_tokens = embedding_tokens + $4, finished_at = now()
 		WHERE tenant_id = $1 AND id = $2 RETURNING `+columns, out, tokens)
 }
+
+// errTokensSpent stops a run whose tenant's monthly tokens are spent.
+var errTokensSpent = errors.New("the month's embedding tokens are spent")
 
 func (s *Evaluations) fail(ctx context.Context, tenantID, id uuid.UUID, msg string) error {
 	return s.complete(ctx, tenantID, id, `UPDATE evaluations SET status = 'failed', error_message = $3, finished_at = now()

@@ -234,12 +234,21 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 			res.tokenCount, len(pieces), p.limits.MaxTokens)})
 	}
 	if p.spaces != nil {
-		if err := p.store.tokensLeft(ctx, doc.TenantID); err != nil {
-			if e, ok := AsError(err); ok {
-				return p.fail(ctx, rep, e)
-			}
+		res.reservation, err = p.store.reserveTokens(ctx, doc.TenantID, func(ctx context.Context) (int64, error) {
+			idxs, err := p.spaces.NewWrite(doc.TenantID).Indexes(ctx)
+			return p.tokensFor(title, pieces, len(idxs)), err
+		})
+		if e, ok := AsError(err); ok {
+			return p.fail(ctx, rep, e)
+		}
+		if err != nil {
 			return err
 		}
+		defer func() {
+			if err := p.store.releaseTokens(context.WithoutCancel(ctx), res.reservation); err != nil {
+				p.log.WarnContext(ctx, "release reserved embedding tokens", "err", err, "tenant_id", tenantID, "document_id", docID)
+			}
+		}()
 		if err := p.index(ctx, rep, pieces, &res); err != nil {
 			return err
 		}
@@ -583,7 +592,8 @@ type result struct {
 	embedTokens, cacheHits           int
 	embedRequests                    int
 	indexed                          bool
-	title, titleSource               string // documentTitle's
+	title, titleSource               string    // documentTitle's
+	reservation                      uuid.UUID // of embedding tokens (reserveTokens)
 	started                          time.Time
 }
 
@@ -772,6 +782,11 @@ func (s *Documents) finish(ctx context.Context, d Document, pieces []chunker.Chu
 		}
 		if err := usage.Record(ctx, tx, d.TenantID, r.embedTokens, 0); err != nil {
 			return err
+		}
+		if r.reservation != uuid.Nil {
+			if _, err := tx.Exec(ctx, "DELETE FROM token_reservations WHERE id = $1", r.reservation); err != nil {
+				return fmt.Errorf("settle reserved tokens: %w", err)
+			}
 		}
 		if d.Type != extract.TypePDF { // only PDFs are given passwords
 			return nil

@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ragd/ragd"
+	"github.com/ragd/ragd/chunker"
 	"github.com/ragd/ragd/postgres"
 	"github.com/ragd/ragd/usage"
 )
@@ -111,38 +113,145 @@ func (s *Documents) checkUploadQuota(ctx context.Context, tx pgx.Tx, tenantID uu
 // tokens are spent: searches and evaluations bill the same quota as
 // documents. nil without a token quota, or while some is left.
 func (s *Documents) QueryTokensLeft(ctx context.Context, tenantID uuid.UUID) error {
+	left, err := s.TokensLeft(ctx, tenantID)
+	if err != nil || left.Limit == nil || left.Left() > 0 {
+		return err
+	}
+	return left.Err()
+}
+
+// TokenBudget is what is left of a tenant's monthly embedding tokens.
+type TokenBudget struct {
+	Limit   *int64 // nil: no quota
+	Used    int64
+	ResetAt time.Time
+}
+
+// Left is the tokens left (0 when spent; meaningless without a limit).
+func (b TokenBudget) Left() int64 {
+	if b.Limit == nil {
+		return math.MaxInt64
+	}
+	return max(*b.Limit-b.Used, 0)
+}
+
+// Err is the quota error of a spent budget.
+func (b TokenBudget) Err() error {
+	return &ragd.QuotaError{Quota: "embedding_tokens_per_month", Limit: *b.Limit, Used: b.Used,
+		RetryAfter: time.Until(b.ResetAt).Round(time.Second)}
+}
+
+// TokensLeft reads the tenant's monthly embedding-token budget.
+func (s *Documents) TokensLeft(ctx context.Context, tenantID uuid.UUID) (TokenBudget, error) {
 	q, err := s.limits(ctx, s.pool, tenantID)
 	if err != nil || q.EmbeddingTokensPerMonth == nil {
-		return err
+		return TokenBudget{}, err
 	}
 	month := usage.MonthStart(time.Now())
 	used, err := usage.MonthTokens(ctx, s.pool, tenantID, month)
 	if err != nil {
-		return err
+		return TokenBudget{}, err
 	}
-	if limit := *q.EmbeddingTokensPerMonth; used >= limit {
-		return &ragd.QuotaError{Quota: "embedding_tokens_per_month", Limit: limit, Used: used,
-			RetryAfter: time.Until(month.AddDate(0, 1, 0)).Round(time.Second)}
-	}
-	return nil
+	return TokenBudget{Limit: q.EmbeddingTokensPerMonth, Used: used, ResetAt: month.AddDate(0, 1, 0)}, nil
 }
 
-// tokensLeft says whether the tenant may still spend embedding tokens this
-// month on a document (QueryTokensLeft, as the document's failure); a
-// document already under way may take the quota past its limit (by at
-// most one document), the next one fails.
-func (s *Documents) tokensLeft(ctx context.Context, tenantID uuid.UUID) error {
-	err := s.QueryTokensLeft(ctx, tenantID)
-	var qe *ragd.QuotaError
-	switch {
-	case errors.Is(err, ragd.ErrNotFound):
-		return nil // the tenant is gone: the run is stale anyway
-	case errors.As(err, &qe):
-		return &Error{Code: CodeQuotaExceeded, Message: fmt.Sprintf(
-			"the tenant's embedding quota of %d tokens this month is used up; reindex the document after %s or ask for a higher quota",
-			qe.Limit, usage.MonthStart(time.Now()).AddDate(0, 1, 0).Format("2006-01-02"))}
-	case err != nil:
-		return fmt.Errorf("read embedding quota: %w", err)
+// reservationTTL is how long a run's reservation counts: longer than an
+// ingest job's timeout, so that only a crashed run's expires.
+const reservationTTL = 20 * time.Minute
+
+// reserveTokens promises the embedding tokens a document's run will cost
+// (estimate, asked only when the tenant has a token quota) of the
+// tenant's month, before the provider is called, and returns the
+// reservation's id (uuid.Nil without a token quota, or when the tenant is
+// gone). A run that would take the month's used and reserved tokens past
+// the quota fails CodeQuotaExceeded before spending any: the quota then
+// holds however many workers index at once, within what the estimate
+// misses. finish records what the run cost and removes its reservation in
+// one transaction; releaseTokens removes it on every other way out.
+func (s *Documents) reserveTokens(ctx context.Context, tenantID uuid.UUID, estimate func(context.Context) (int64, error)) (uuid.UUID, error) {
+	var id uuid.UUID
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		q, err := s.limits(ctx, tx, tenantID)
+		if err != nil || q.EmbeddingTokensPerMonth == nil {
+			return err
+		}
+		n, err := estimate(ctx)
+		if err != nil {
+			return err
+		}
+		// The uploads' quota lock: reservations of the tenant are made one
+		// at a time, each seeing the others.
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", "ragd:quota:"+tenantID.String()); err != nil {
+			return err
+		}
+		month := usage.MonthStart(time.Now())
+		used, err := usage.MonthTokens(ctx, tx, tenantID, month)
+		if err != nil {
+			return err
+		}
+		reserved, err := reservedTokens(ctx, tx, tenantID)
+		if err != nil {
+			return err
+		}
+		if limit := *q.EmbeddingTokensPerMonth; used+reserved+n > limit {
+			return &Error{Code: CodeQuotaExceeded, Message: fmt.Sprintf(
+				"the document needs about %d embedding tokens, and %d of the tenant's quota of %d tokens this month are left (%d used, %d promised to documents being indexed); "+
+					"reindex the document after %s or ask for a higher quota",
+				n, max(limit-used-reserved, 0), limit, used, reserved, month.AddDate(0, 1, 0).Format("2006-01-02"))}
+		}
+		id = uuid.New()
+		_, err = tx.Exec(ctx, "INSERT INTO token_reservations (id, tenant_id, tokens, expires_at) VALUES ($1, $2, $3, now() + $4::bigint * interval '1 second')",
+			id, tenantID, n, int64(reservationTTL.Seconds()))
+		return err
+	})
+	if errors.Is(err, ragd.ErrNotFound) {
+		return uuid.Nil, nil // the tenant is gone: the run is stale anyway
 	}
-	return nil
+	if _, ok := AsError(err); !ok && err != nil {
+		return uuid.Nil, fmt.Errorf("reserve embedding tokens: %w", err)
+	}
+	return id, err
+}
+
+// releaseTokens removes a reservation (a no-op for uuid.Nil, or one that
+// finish already settled).
+func (s *Documents) releaseTokens(ctx context.Context, id uuid.UUID) error {
+	if id == uuid.Nil {
+		return nil
+	}
+	_, err := s.pool.Exec(ctx, "DELETE FROM token_reservations WHERE id = $1", id)
+	return err
+}
+
+// reservedTokens is the sum of the tenant's live reservations.
+func reservedTokens(ctx context.Context, db postgres.DB, tenantID uuid.UUID) (int64, error) {
+	var n int64
+	err := db.QueryRow(ctx, "SELECT coalesce(sum(tokens), 0) FROM token_reservations WHERE tenant_id = $1 AND expires_at > now()", tenantID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("read reserved tokens: %w", err)
+	}
+	return n, nil
+}
+
+// tokensFor estimates what embedding a document's chunks costs, for its
+// reservation: each chunk's tokens and those of the context IndexText puts
+// before it (the title and heading path, counted once per distinct one),
+// times the indexes a run writes (two during an embedding migration). It
+// is what the provider bills for cl100k models; one whose tokenizer
+// differs bills within a few per cent of it, and chunks found in the
+// embedding cache cost nothing.
+func (p *Pipeline) tokensFor(title string, pieces []chunker.Chunk, indexes int) int64 {
+	heads := map[string]int{}
+	var n int64
+	for _, c := range pieces {
+		whole := IndexText(title, c)
+		head := whole[:len(whole)-len(c.Text)]
+		k, ok := heads[head]
+		if !ok {
+			k = p.tok.Count(head)
+			heads[head] = k
+		}
+		n += int64(c.TokenCount + k)
+	}
+	return n * int64(max(indexes, 1))
 }

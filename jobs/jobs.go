@@ -18,6 +18,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"riverqueue.com/riverui"
 
+	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/embedder"
 	"github.com/ragd/ragd/evals"
 	"github.com/ragd/ragd/ingest"
@@ -118,10 +119,14 @@ type EvaluateWorker struct {
 func (w *EvaluateWorker) Timeout(*river.Job[EvaluateArgs]) time.Duration { return time.Hour }
 
 // Work scores the configurations and records the query embeddings' tokens
-// in the tenant's usage.
+// in the tenant's usage; the run stops when the month's tokens are spent.
 func (w *EvaluateWorker) Work(ctx context.Context, job *river.Job[EvaluateArgs]) error {
 	a := job.Args
-	err := w.Evals.Run(ctx, a.TenantID, a.EvaluationID, func(ctx context.Context, tokens int) error {
+	budget, err := w.Documents.TokensLeft(ctx, a.TenantID)
+	if err != nil && !errors.Is(err, ragd.ErrNotFound) { // not found: the tenant is gone, and Run finds nothing
+		return recordable(err)
+	}
+	err = w.Evals.Run(ctx, a.TenantID, a.EvaluationID, budget.Left(), func(ctx context.Context, tokens int) error {
 		return w.Documents.AddUsage(ctx, a.TenantID, tokens, 0)
 	})
 	w.Logger.InfoContext(ctx, "job done", "job_id", job.ID, "kind", job.Kind, "tenant_id", a.TenantID, "evaluation_id", a.EvaluationID, "err", errString(err))
