@@ -58,7 +58,8 @@ type Pipeline struct {
 	chunks  chunker.Options
 	spaces  *spaces.Service // nil: nothing is embedded
 	sandbox *sandbox.Pool
-	ownPool bool // the pipeline made sandbox, and closes it
+	ownPool bool         // the pipeline made sandbox, and closes it
+	share   *shareKeeper // each tenant's share of sandbox's slots (share.go)
 	log     *slog.Logger
 	metrics *metrics.Metrics
 
@@ -118,7 +119,7 @@ func NewPipeline(store *Documents, tok chunker.Tokenizer, cfg PipelineConfig, lo
 		}}
 	}
 	return &Pipeline{store: store, tok: tok, limits: cfg.Limits.WithDefaults(), chunks: opts, sandbox: sb, ownPool: own,
-		spaces: cfg.Spaces, log: log, metrics: cfg.Metrics, embedBatch: cmp.Or(cfg.EmbedBatch, 512),
+		share: newShareKeeper(sb, store.jobs, log), spaces: cfg.Spaces, log: log, metrics: cfg.Metrics, embedBatch: cmp.Or(cfg.EmbedBatch, 512),
 		progressAfter: cmp.Or(cfg.ProgressAfter, 200*time.Millisecond)}, nil
 }
 
@@ -184,7 +185,7 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 		}
 	}
 
-	ext, err := p.sandbox.ExtractWithPassword(ctx, doc.Type, open, password.Reveal(), p.limits.Limits)
+	ext, err := p.extractInTurn(ctx, rep, doc, open, password.Reveal())
 	extractMS := int(time.Since(started).Milliseconds())
 	p.metrics.Stage(StageExtracting, time.Since(started))
 	if err != nil {
