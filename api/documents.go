@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -12,6 +13,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/google/uuid"
 
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/extract"
@@ -48,7 +51,7 @@ type uploads struct {
 
 func newUploads(d Deps) *uploads {
 	return &uploads{maxBytes: d.MaxUploadBytes, spoolDir: d.UploadSpoolDir,
-		budget: &uploadBudget{limit: cmp.Or(d.MaxInflightUploadBytes, DefaultMaxInflightUploadBytes)}}
+		budget: newUploadBudget(cmp.Or(d.MaxInflightUploadBytes, DefaultMaxInflightUploadBytes), d.MaxUploadBytes)}
 }
 
 // bodyLimit bounds a whole upload request: the file plus room for the
@@ -77,7 +80,7 @@ func handleUpload(docs *ingest.Documents, up *uploads) tenantHandler {
 		if mt != "multipart/form-data" && mt != "application/json" {
 			return errorf(http.StatusUnsupportedMediaType, codeUnsupportedMediaType, "upload a file as multipart/form-data (field \"file\") or text as application/json (field \"text\")")
 		}
-		release, err := up.reserve(r, mt)
+		release, err := up.reserve(r, t.TenantID, mt)
 		if err != nil {
 			return err
 		}
@@ -116,11 +119,12 @@ func handleUpload(docs *ingest.Documents, up *uploads) tenantHandler {
 	}
 }
 
-// reserve takes the upload's share of the budget before a byte of its body
+// reserve takes the upload's part of the budget before a byte of its body
 // is read: its declared length, or the largest file allowed when it
 // declares none (a chunked body). A declared length over the limit is
-// refused at once, unread.
-func (up *uploads) reserve(r *http.Request, mediaType string) (release func(), err error) {
+// refused at once, unread. A full budget answers 503 overloaded; a tenant
+// past its share of it (uploadBudget.share) 429 too_many_uploads.
+func (up *uploads) reserve(r *http.Request, tenant uuid.UUID, mediaType string) (release func(), err error) {
 	if r.ContentLength > up.bodyLimit(mediaType) {
 		return nil, tooLarge(up.maxBytes)
 	}
@@ -128,12 +132,25 @@ func (up *uploads) reserve(r *http.Request, mediaType string) (release func(), e
 	if r.ContentLength >= 0 {
 		n = min(r.ContentLength, up.maxBytes)
 	}
-	release, ok := up.budget.reserve(n)
-	if !ok {
+	release, refused := up.budget.reserve(tenant, n)
+	switch {
+	case refused == nil:
+		return release, nil
+	case refused.Full:
+		detail := "the server is receiving as many uploads as it can hold at once (" + byteSize(refused.Limit) + ")"
+		if refused.Own > 0 {
+			detail += ", " + byteSize(refused.Own) + " of them this tenant's own"
+		}
 		return nil, &httpError{status: http.StatusServiceUnavailable, code: codeOverloaded, retryAfter: uploadRetryAfter,
-			detail: "the server is receiving as many uploads as it can hold at once; retry after the time in Retry-After"}
+			detail: detail + "; retry after the time in Retry-After"}
 	}
-	return release, nil
+	others := "while no other tenant uploads"
+	if refused.Tenants > 1 {
+		others = fmt.Sprintf("while %d tenants upload at once", refused.Tenants)
+	}
+	return nil, &httpError{status: http.StatusTooManyRequests, code: codeTooManyUploads, retryAfter: uploadRetryAfter,
+		detail: fmt.Sprintf("this tenant's own uploads in flight hold %s of the server's upload budget, and this one (%s) would take it past "+
+			"the tenant's share, %s %s; retry when one of them has finished (Retry-After)", byteSize(refused.Own), byteSize(refused.Asked), byteSize(refused.Share), others)}
 }
 
 func fieldError(field, msg string) error {

@@ -37,6 +37,7 @@ const (
 	codeEmbeddingUnavailable        = "embedding_unavailable"
 	codeQuotaExceeded               = "quota_exceeded"
 	codeUnavailable                 = "unavailable"
+	codeTooManyUploads              = "too_many_uploads"
 )
 
 // unavailableRetryAfter is what a client is told to wait when the
