@@ -40,18 +40,21 @@ type jsonUpload struct {
 	Password secret.String `json:"password"`
 }
 
-// uploads is what the upload route needs besides the stores: the limits
-// and the budget shared by every upload this handler serves.
+// uploads is what the upload route needs besides the stores: the limits,
+// the budget shared by every upload this handler serves, and the floor of
+// the rate their bodies arrive at.
 type uploads struct {
 	maxBytes int64
 	// spoolDir holds multipart files while they arrive ("": os.TempDir()).
 	spoolDir string
 	budget   *uploadBudget
+	floor    sendFloor
 }
 
 func newUploads(d Deps) *uploads {
 	return &uploads{maxBytes: d.MaxUploadBytes, spoolDir: d.UploadSpoolDir,
-		budget: newUploadBudget(cmp.Or(d.MaxInflightUploadBytes, DefaultMaxInflightUploadBytes), d.MaxUploadBytes)}
+		budget: newUploadBudget(cmp.Or(d.MaxInflightUploadBytes, DefaultMaxInflightUploadBytes), d.MaxUploadBytes),
+		floor:  sendFloor{rate: cmp.Or(d.UploadMinRate, DefaultUploadMinRate), grace: cmp.Or(d.UploadGrace, DefaultUploadGrace)}}
 }
 
 // bodyLimit bounds a whole upload request: the file plus room for the
@@ -85,6 +88,9 @@ func handleUpload(docs *ingest.Documents, up *uploads) tenantHandler {
 			return err
 		}
 		defer release()
+		// The budget is held from here until the handler returns, cut or
+		// not (release above, the spool closed below, no row written).
+		body := pace(w, r, up.floor)
 		var u ingest.Upload
 		var spool *ingest.Spool
 		if mt == "multipart/form-data" {
@@ -93,9 +99,15 @@ func handleUpload(docs *ingest.Documents, up *uploads) tenantHandler {
 			u, err = readJSONUpload(w, r, up.maxBytes)
 		}
 		defer spool.Close()
+		if slow := body.tooSlow(); slow != nil {
+			// Whatever the reader made of the cut body, this is why.
+			w.Header().Set("Connection", "close")
+			return slow
+		}
 		if err != nil {
 			return err
 		}
+		body.finish()
 		created, err := docs.Create(r.Context(), t.TenantID, u, opts)
 		// The bytes are stored (or refused): free the file and the budget
 		// before answering, so that a client's next upload, sent on this

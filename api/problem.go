@@ -38,6 +38,7 @@ const (
 	codeQuotaExceeded               = "quota_exceeded"
 	codeUnavailable                 = "unavailable"
 	codeTooManyUploads              = "too_many_uploads"
+	codeUploadTooSlow               = "upload_too_slow"
 )
 
 // unavailableRetryAfter is what a client is told to wait when the

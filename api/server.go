@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/console"
@@ -51,6 +52,13 @@ type Deps struct {
 	// counts its Content-Length, or MaxUploadBytes without one; an upload
 	// that does not fit is answered 503 with Retry-After.
 	MaxInflightUploadBytes int64
+	// UploadMinRate is the slowest an upload's body may arrive, in bytes a
+	// second on average, once UploadGrace has passed; a body slower than
+	// that, or silent for longer than UploadGrace, is cut with 408
+	// upload_too_slow (RAGD_UPLOAD_MIN_RATE, RAGD_UPLOAD_GRACE; zero:
+	// DefaultUploadMinRate, DefaultUploadGrace; a negative rate: no floor).
+	UploadMinRate int64
+	UploadGrace   time.Duration
 	// UploadSpoolDir holds uploaded files while they arrive and are stored
 	// (RAGD_UPLOAD_SPOOL_DIR; empty: os.TempDir()).
 	UploadSpoolDir string

@@ -81,6 +81,11 @@ type Config struct {
 	// RAGD_UPLOAD_SPOOL_DIR); zero takes the API's defaults.
 	MaxUploadBytes, MaxInflightUploadBytes int64
 	UploadSpoolDir                         string
+	// UploadMinRate and UploadGrace are the floor of the rate an upload's
+	// body arrives at (RAGD_UPLOAD_MIN_RATE, RAGD_UPLOAD_GRACE); zero takes
+	// the API's defaults, a negative rate none.
+	UploadMinRate int64
+	UploadGrace   time.Duration
 	// OIDC verifies the identity provider's bearer tokens (and maps the
 	// claims of the console's sign-ins); nil: API keys only.
 	OIDC *oidcauth.Verifier
@@ -203,6 +208,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		MaxUploadBytes:         cfg.MaxUploadBytes,
 		MaxInflightUploadBytes: cfg.MaxInflightUploadBytes,
 		UploadSpoolDir:         cfg.UploadSpoolDir,
+		UploadMinRate:          cfg.UploadMinRate,
+		UploadGrace:            cfg.UploadGrace,
 		Console:                &console.Config{Logger: log, ControlPlane: s.Agents, OIDC: cfg.ConsoleOIDC},
 		OIDC:                   cfg.OIDC,
 		Ready: func(ctx context.Context) map[string]error {

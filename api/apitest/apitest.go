@@ -52,6 +52,10 @@ type Options struct {
 	// uploads are spooled (empty: os.TempDir()).
 	MaxInflightUploadBytes int64
 	UploadSpoolDir         string
+	// UploadMinRate and UploadGrace are the floor of an upload body's
+	// send rate (zero: the API's defaults; a negative rate: none).
+	UploadMinRate int64
+	UploadGrace   time.Duration
 	// OIDC accepts the identity provider's bearer tokens; ConsoleOIDC signs
 	// in to the console with it (both nil: API keys only).
 	OIDC        *oidcauth.Verifier
@@ -129,6 +133,7 @@ func Start(t testing.TB, o Options) *Server {
 		Workers: 2, FetchPollInterval: 100 * time.Millisecond,
 		API:            true,
 		MaxUploadBytes: o.MaxUploadBytes, MaxInflightUploadBytes: o.MaxInflightUploadBytes, UploadSpoolDir: o.UploadSpoolDir,
+		UploadMinRate: o.UploadMinRate, UploadGrace: o.UploadGrace,
 		OIDC: o.OIDC, ConsoleOIDC: o.ConsoleOIDC, Webhooks: o.Webhooks,
 	})
 	if err != nil {

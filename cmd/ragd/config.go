@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ragd/ragd/api"
 	"github.com/ragd/ragd/chunker"
 	"github.com/ragd/ragd/embedder"
 	"github.com/ragd/ragd/extract"
@@ -78,6 +79,14 @@ type config struct {
 	// one that does not fit is answered 503 with Retry-After. At least
 	// MaxUploadBytes. Default 256MiB.
 	MaxInflightUploadBytes int64
+	// UploadMinRate (RAGD_UPLOAD_MIN_RATE, bytes a second, same units, an
+	// optional "/s"; "0" turns it off) and UploadGrace (RAGD_UPLOAD_GRACE):
+	// an upload's body must arrive at UploadMinRate on average once
+	// UploadGrace has passed, and never pause longer than UploadGrace, or
+	// it is cut with 408 upload_too_slow and its part of the budget freed.
+	// Defaults 4KiB and 20s (api.DefaultUploadMinRate, DefaultUploadGrace).
+	UploadMinRate int64
+	UploadGrace   time.Duration
 	// UploadSpoolDir (RAGD_UPLOAD_SPOOL_DIR): where uploaded files wait on
 	// disk while they arrive and are stored. Default os.TempDir() ($TMPDIR
 	// or /tmp); put it on a disk, not a tmpfs, which would hold them in RAM.
@@ -208,6 +217,17 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	}
 	if c.MaxInflightUploadBytes < c.MaxUploadBytes {
 		return c, errors.New("RAGD_MAX_INFLIGHT_UPLOAD_BYTES: must be at least RAGD_MAX_UPLOAD_BYTES, or no upload of the largest size could ever be received")
+	}
+	switch v := strings.TrimSuffix(strings.TrimSpace(getenv("RAGD_UPLOAD_MIN_RATE")), "/s"); v {
+	case "0":
+		c.UploadMinRate = -1 // no floor (zero would take the API's default)
+	default:
+		if c.UploadMinRate, err = parseBytes(v, api.DefaultUploadMinRate); err != nil {
+			return c, fmt.Errorf("RAGD_UPLOAD_MIN_RATE: %w (a second), or 0 for no floor", err)
+		}
+	}
+	if c.UploadGrace, err = parseDuration(getenv("RAGD_UPLOAD_GRACE"), api.DefaultUploadGrace); err != nil {
+		return c, fmt.Errorf("RAGD_UPLOAD_GRACE: %w", err)
 	}
 	if c.MaxTextBytes, err = parseBytes(getenv("RAGD_MAX_TEXT_BYTES"), 20<<20); err != nil {
 		return c, fmt.Errorf("RAGD_MAX_TEXT_BYTES: %w", err)

@@ -223,6 +223,7 @@ func newServer(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Lo
 		ExtractConcurrency: cfg.ExtractConcurrency,
 		API:                withAPI,
 		MaxUploadBytes:     cfg.MaxUploadBytes, MaxInflightUploadBytes: cfg.MaxInflightUploadBytes, UploadSpoolDir: cfg.UploadSpoolDir,
+		UploadMinRate: cfg.UploadMinRate, UploadGrace: cfg.UploadGrace,
 		Webhooks: webhooks.Config{AllowPrivate: cfg.WebhookAllowPrivate, RequireHTTPS: cfg.Production},
 	})
 	if err != nil {
