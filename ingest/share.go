@@ -71,10 +71,14 @@ type shareKeeper struct {
 	readAt   time.Time
 	read     map[string]bool // the tenants waiting, as last read
 	lastStop map[string]time.Time
+	// mine counts this pipeline's extractions by tenant: a pool may serve
+	// several pipelines (tests' servers share one), and a tenant gives
+	// way to this pipeline's tenants only (in a server, all of them).
+	mine map[string]int
 }
 
 func newShareKeeper(pool *sandbox.Pool, jobs Jobs, log *slog.Logger) *shareKeeper {
-	k := &shareKeeper{pool: pool, log: log, lastStop: map[string]time.Time{}}
+	k := &shareKeeper{pool: pool, log: log, lastStop: map[string]time.Time{}, mine: map[string]int{}}
 	k.waiting, _ = jobs.(tenantsWaiting)
 	return k
 }
@@ -84,6 +88,7 @@ func newShareKeeper(pool *sandbox.Pool, jobs Jobs, log *slog.Logger) *shareKeepe
 // again and the error is a *gaveWay.
 func (p *Pipeline) extractInTurn(ctx context.Context, rep *progress, doc Document, open sandbox.Opener, password string) (extract.Extracted, error) {
 	owner := doc.TenantID.String()
+	defer p.share.begin(owner)()
 	err := p.share.over(ctx, owner, 1)
 	var ext extract.Extracted
 	if err == nil {
@@ -103,6 +108,21 @@ func (p *Pipeline) extractInTurn(ctx context.Context, rep *progress, doc Documen
 	p.log.InfoContext(ctx, "extraction gave way to another tenant", "tenant_id", doc.TenantID, "document_id", doc.ID,
 		"held", gave.held, "share", gave.share, "back_in", giveWayFor)
 	return extract.Extracted{}, err
+}
+
+// begin counts an extraction of owner's as this pipeline's until the
+// returned end is called.
+func (k *shareKeeper) begin(owner string) (end func()) {
+	k.mu.Lock()
+	k.mine[owner]++
+	k.mu.Unlock()
+	return func() {
+		k.mu.Lock()
+		if k.mine[owner]--; k.mine[owner] == 0 {
+			delete(k.mine, owner)
+		}
+		k.mu.Unlock()
+	}
 }
 
 // watch checks owner's share every shareEvery until the returned stop is
@@ -159,13 +179,19 @@ func (k *shareKeeper) over(ctx context.Context, owner string, extra int) error {
 		return nil // within any share, or a slot is left for whoever waits
 	}
 	tenants, others := map[string]bool{owner: true}, false
+	k.mu.Lock()
 	for o := range st.Held {
-		tenants[o] = true
+		if k.mine[o] > 0 {
+			tenants[o] = true
+		}
 	}
 	for o := range st.Waiting {
-		tenants[o] = true
-		others = others || o != owner
+		if k.mine[o] > 0 {
+			tenants[o] = true
+			others = others || o != owner
+		}
 	}
+	k.mu.Unlock()
 	waiting, err := k.waitingTenants(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
