@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -97,4 +98,64 @@ func basic(user, pass string) string {
 	r, _ := http.NewRequest("GET", "/", nil)
 	r.SetBasicAuth(user, pass)
 	return strings.TrimPrefix(r.Header.Get("Authorization"), "Basic ")
+}
+
+// TestEveryRouteRefusesTextPostgresCannotStore walks the route table: a
+// query parameter or a path value with a NUL or bytes that are not UTF-8
+// is a 400 naming it on every route, public or not, for the admin (who
+// may call them all), never a 500 from Postgres (SQLSTATE 22021).
+func TestEveryRouteRefusesTextPostgresCannotStore(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	box, _ := secret.NewBox(secret.NewKey())
+	store := agents.NewControlPlane(pool, box, nil)
+	tenant, err := store.CreateTenant(ctx, agents.TenantPatch{Name: ragd.Some("T")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Deps{Logger: slog.New(slog.DiscardHandler), ControlPlane: store, AdminToken: "admin-token-for-this-test",
+		Ready: func(context.Context) map[string]error { return nil }, Console: &console.Config{ControlPlane: store}}
+	h := NewHandler(d)
+	send := func(method, target string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(method, target, strings.NewReader(`{}`))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Authorization", "Bearer "+d.AdminToken)
+		r.Header.Set(TenantHeader, tenant.ID.String())
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		return rec
+	}
+	wildcard := regexp.MustCompile(`\{([a-z_]+)\}`)
+	checked := 0
+	for _, rt := range routes(d, newAuthenticator(d.AdminToken, store, nil)) {
+		method, path, ok := strings.Cut(rt.pattern, " ")
+		if !ok {
+			method, path = "GET", rt.pattern
+		}
+		path = strings.TrimSuffix(path, "{$}")
+		good := wildcard.ReplaceAllString(path, tenant.ID.String())
+		for _, bad := range []string{"%00", "%FF", "%C3%28"} {
+			rec := send(method, good+"?x="+bad)
+			if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `"errors":{"x":`) {
+				t.Errorf("%s with ?x=%s: %d %s", rt.pattern, bad, rec.Code, rec.Body)
+			}
+			for _, m := range wildcard.FindAllStringSubmatch(path, -1) {
+				target := strings.Replace(wildcard.ReplaceAllStringFunc(path, func(w string) string {
+					if w == m[0] {
+						return "BAD"
+					}
+					return tenant.ID.String()
+				}), "BAD", "a"+bad, 1)
+				rec := send(method, target)
+				if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `"errors":{"`+m[1]+`":`) {
+					t.Errorf("%s with %s: %d %s", rt.pattern, target, rec.Code, rec.Body)
+				}
+			}
+		}
+		checked++
+	}
+	if checked < 40 {
+		t.Fatalf("only %d routes checked", checked)
+	}
 }

@@ -87,7 +87,7 @@ func NewHandler(d Deps) http.Handler {
 		d.console = console.New(cfg)
 	}
 	for _, rt := range routes(d, newAuthenticator(d.AdminToken, d.ControlPlane, d.OIDC)) {
-		mux.Handle(rt.pattern, rt.handler)
+		mux.Handle(rt.pattern, validText(d.Logger, rt.handler))
 	}
 	return observe(d.Logger, d.Metrics, inner)
 }
