@@ -96,9 +96,12 @@ func problemFor(err error) problem {
 		return problem{Status: http.StatusConflict, Code: codeConflict, Detail: ce.Message, Errors: map[string]string{ce.Field: ce.Message}}
 	case errors.As(err, &qe):
 		detail := fmt.Sprintf("the tenant's %s quota is used up (%d of %d)", qe.Quota, qe.Used, qe.Limit)
-		if qe.RetryAfter > 0 {
+		switch {
+		case qe.RetryAfter > 0:
 			detail += "; it resets at the start of next month (UTC)"
-		} else {
+		case qe.Quota == "webhook_endpoints": // a fixed limit (webhooks.MaxEndpoints)
+			detail += "; delete an endpoint the tenant no longer uses to register another"
+		default:
 			detail += "; delete documents or ask the platform for a higher quota"
 		}
 		return problem{Status: http.StatusTooManyRequests, Code: codeQuotaExceeded, Detail: detail, retryAfter: qe.RetryAfter}
