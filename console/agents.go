@@ -304,3 +304,37 @@ func (c *Console) validateAgent(w http.ResponseWriter, r *http.Request, s *sessi
 	w.Header().Set("Cache-Control", "no-store")
 	_ = json.NewEncoder(w).Encode(out)
 }
+
+// confirmDeleteAgent asks before deleting an agent. The agent is read
+// through the API first, so another tenant's agent is a 404 here too.
+func (c *Console) confirmDeleteAgent(w http.ResponseWriter, r *http.Request, s *session) {
+	id := r.PathValue("id")
+	var a agents.Agent
+	res := c.api(r, s, http.MethodGet, "/v1/agents/"+url.PathEscape(id), nil)
+	if err := res.Decode(&a); err != nil {
+		c.render(w, res.Status, "message", page{Title: "Agents", Nav: "agents", Session: s, Error: res.Problem().Detail})
+		return
+	}
+	c.render(w, http.StatusOK, "confirm", page{Title: "Delete agent " + a.Name + "?", Nav: "agents", Session: s, Data: confirmData{
+		Question: "Delete the agent “" + a.Name + "” (" + a.ID + ")?",
+		Detail:   "Its settings are gone for good, and searches that name it answer 404. Documents are not touched.",
+		Action:   "/console/agents/" + url.PathEscape(a.ID) + "/delete",
+		Button:   "Delete " + a.Name,
+		Cancel:   "/console/agents",
+	}})
+}
+
+// deleteAgent deletes an agent once confirmed; a form without the
+// confirmation gets the question first.
+func (c *Console) deleteAgent(w http.ResponseWriter, r *http.Request, s *session) {
+	if !confirmed(r) {
+		c.confirmDeleteAgent(w, r, s)
+		return
+	}
+	res := c.api(r, s, http.MethodDelete, "/v1/agents/"+url.PathEscape(r.PathValue("id")), nil)
+	if !res.OK() {
+		c.render(w, res.Status, "message", page{Title: "Agents", Nav: "agents", Session: s, Error: res.Problem().Detail})
+		return
+	}
+	http.Redirect(w, r, "/console/agents?done=agent-deleted", http.StatusSeeOther)
+}

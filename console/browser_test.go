@@ -160,6 +160,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	if who := a.text(".who"); !strings.Contains(who, "ada@a.example") {
 		t.Errorf("signed in as %q", who)
 	}
+	if tenant := a.text(".tenant"); !strings.Contains(tenant, "Tenant browser-a") || !strings.Contains(tenant, "org_a") {
+		t.Errorf("the header names the tenant as %q, want its name and organisation", tenant)
+	}
 
 	// The keyboard: the first Tab reaches the skip link, the next ones the
 	// navigation.
@@ -267,5 +270,146 @@ func TestConsoleInBrowser(t *testing.T) {
 	other.do(30*time.Second, chromedp.Navigate(b.url+"/console/agents"))
 	if strings.Contains(other.text("main"), "Support Bot") {
 		t.Error("tenant B sees tenant A's agent")
+	}
+}
+
+// fitsJS checks the page as a person on that screen sees it: the page is
+// no wider than the window (no sideways scrolling), and each action named
+// by the selectors (every match) lies inside the window, shown and on top,
+// once scrolled to vertically. It answers JSON: the page's width and the
+// problems found.
+const fitsJS = `((selectors) => {
+  const iw = window.innerWidth, sw = document.documentElement.scrollWidth;
+  const problems = [];
+  const name = (e) => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") +
+    (typeof e.className === "string" && e.className ? "." + e.className.trim().split(/\s+/).join(".") : "");
+  if (sw > iw) {
+    const wide = [...document.querySelectorAll("body *")].filter((e) => e.getBoundingClientRect().right > iw + 0.5);
+    problems.push("the page is " + sw + " px wide in a " + iw + " px window; over the edge: " + wide.slice(0, 6).map(name).join(", "));
+  }
+  for (const sel of selectors) {
+    const els = document.querySelectorAll(sel);
+    if (els.length === 0) { problems.push(sel + ": not on the page"); continue; }
+    for (const el of els) {
+      window.scrollTo(0, el.getBoundingClientRect().top + window.scrollY - window.innerHeight / 2);
+      const r = el.getBoundingClientRect();
+      if (r.width === 0 || r.height === 0) { problems.push(sel + ": not shown"); break; }
+      if (r.left < 0 || r.right > iw + 0.5) { problems.push(sel + ": at " + Math.round(r.left) + " to " + Math.round(r.right) + " px, outside the window"); break; }
+      // A link that wraps has boxes per line: aim at the first.
+      const box = el.getClientRects()[0] || r;
+      const hit = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+      if (!hit || !(hit === el || el.contains(hit))) { problems.push(sel + ": covered by " + (hit ? name(hit) : "nothing")); break; }
+    }
+  }
+  window.scrollTo(0, 0);
+  return JSON.stringify({width: sw, problems: problems});
+})`
+
+// TestConsoleFitsNarrowAndWideScreens loads every console page at 390 px
+// (a phone) and 1280 px (a laptop) wide, with data as a tenant has it
+// (long titles and file names, tags, a failed document, a key that
+// expires, agents): no page scrolls sideways, and every page's actions lie
+// inside the window where a click reaches them. On the phone, deleting an
+// agent and revoking the session's own key go through their confirmation
+// pages.
+func TestConsoleFitsNarrowAndWideScreens(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	tenantID, key := b.TenantWithKey("screens", allScopes...)
+	b.Must(200, "PATCH", "/v1/tenants/"+tenantID, adminToken, map[string]any{"name": "Screens & Co, customer support",
+		"quotas": map[string]any{"documents": 100, "stored_bytes": 1 << 30}})
+	long := "quarterly-handbook-for-the-customer-support-team-2026-edition-final-v3.md"
+	docs := []string{
+		b.Upload(key, "", long, []byte("# Vacation\n\nThe handbook says vacation is 25 days a year, booked a month ahead."),
+			"tags", "handbook,hr,policies-for-the-whole-company", "title", "Quarterly handbook for the customer support team, 2026 edition").JSON(t)["id"].(string),
+		b.Upload(key, "", "faq.txt", []byte("Vacation days carry over to the next year, up to five.")).JSON(t)["id"].(string),
+		b.Upload(key, "", "empty-page.html", []byte("<html><body><script>let vacation = 1</script></body></html>")).JSON(t)["id"].(string),
+	}
+	for _, id := range docs {
+		b.WaitDocument(key, id)
+	}
+	b.Must(201, "POST", "/v1/agents", key, map[string]any{"id": "support-bot-for-the-customer-support-team", "name": "Support bot for the customer support team", "model": "gpt-4o-mini"})
+	b.Must(201, "POST", "/v1/api-keys", key, map[string]any{"name": "chat runtime for the website's support widget",
+		"scopes": []string{"search"}, "expires_at": time.Now().Add(90 * 24 * time.Hour).UTC().Format(time.RFC3339)})
+
+	alloc := apitest.Chromium(t)
+	p := newPerson(t, alloc)
+	p.do(30*time.Second, chromedp.Navigate(b.url+"/console/login"), chromedp.WaitVisible(chromedp.ID("api_key")),
+		chromedp.SendKeys(chromedp.ID("api_key"), key), chromedp.Submit(chromedp.ID("api_key")),
+		chromedp.WaitVisible(chromedp.ID("documents")))
+
+	everywhere := []string{`nav a[href="/console/usage"]`, `nav a[href="/console/documents"]`, `.signout button`}
+	pages := []struct {
+		path    string
+		actions []string
+	}{
+		{"/console/documents", []string{`#upload button[type="submit"]`, `.filters button`, `button[aria-label^="Reindex"]`, `button[aria-label^="Delete"]`}},
+		{"/console/documents?status=failed", []string{`tr[data-status="failed"] button[aria-label^="Delete"]`}},
+		{"/console/search?q=vacation+days", []string{`#q`, `form[role="search"] button[type="submit"]`, `.hit .cite a`}},
+		{"/console/agents", []string{`a[href="/console/agents/new"]`, `#agents a[href$="/edit"]`, `#agents a[href$="/delete"]`}},
+		{"/console/agents/new", []string{`#agent-form button[type="submit"]`}},
+		{"/console/agents/support-bot-for-the-customer-support-team/edit", []string{`#agent-form button[type="submit"]`}},
+		{"/console/agents/support-bot-for-the-customer-support-team/delete", []string{`form.confirm button[type="submit"]`, `.confirm a`}},
+		{"/console/keys", []string{`form[action="/console/keys"] button[type="submit"]`, `button[aria-label^="Revoke"]`}},
+		{"/console/usage", []string{`details.days summary`}},
+		{"/console/no-such-page", nil},
+	}
+	for _, width := range []int64{390, 1280} {
+		p.do(10*time.Second, chromedp.EmulateViewport(width, 900))
+		for _, pg := range pages {
+			p.do(30*time.Second, chromedp.Navigate(b.url+pg.path), chromedp.WaitReady(chromedp.CSS("main")))
+			sel, _ := json.Marshal(append(pg.actions, everywhere...))
+			var got struct {
+				Width    int
+				Problems []string
+			}
+			if err := json.Unmarshal([]byte(p.eval(fitsJS+"("+string(sel)+")")), &got); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%d px: %s is %d px wide", width, pg.path, got.Width)
+			for _, pr := range got.Problems {
+				t.Errorf("%d px, %s: %s", width, pg.path, pr)
+			}
+			if width == 390 {
+				slug := strings.Trim(strings.NewReplacer("/console/", "", "/", "-", "?", "-", "=", "-", "+", "-").Replace(pg.path), "-")
+				p.screenshot("narrow-" + slug)
+			}
+		}
+	}
+	// On the phone, the actions work: an agent is deleted after its
+	// confirmation page, and revoking the key this session signed in with
+	// asks first, then signs out.
+	p.do(30*time.Second, chromedp.EmulateViewport(390, 900), chromedp.Navigate(b.url+"/console/agents"),
+		chromedp.Click(chromedp.CSS(`#agents a[aria-label^="Delete"]`)), chromedp.WaitVisible(chromedp.CSS(`form.confirm`)),
+		chromedp.Click(chromedp.CSS(`form.confirm button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS(`.notice`)))
+	if b.Req("GET", "/v1/agents/support-bot-for-the-customer-support-team", key, nil).Status != 404 {
+		t.Error("the agent outlived its confirmed deletion")
+	}
+	p.do(30*time.Second, chromedp.Navigate(b.url+"/console/keys"),
+		chromedp.Click(chromedp.CSS(`tr[data-current="true"] button[aria-label^="Revoke"]`)), chromedp.WaitVisible(chromedp.CSS(`form.confirm`)))
+	b.Must(200, "GET", "/v1/documents", key, nil) // asked, not yet revoked
+	p.do(30*time.Second, chromedp.Click(chromedp.CSS(`form.confirm button[type="submit"]`)), chromedp.WaitVisible(chromedp.ID("api_key")))
+	if notice := p.text(".notice"); !strings.Contains(notice, "sign in with another key") {
+		t.Errorf("after revoking the session's own key: %q", notice)
+	}
+	if b.Req("GET", "/v1/documents", key, nil).Status != 401 {
+		t.Error("the session's key still works after its confirmed revocation")
+	}
+
+	// The sign-in page, signed out.
+	out := newPerson(t, alloc)
+	for _, width := range []int64{390, 1280} {
+		out.do(30*time.Second, chromedp.EmulateViewport(width, 900), chromedp.Navigate(b.url+"/console/login"), chromedp.WaitVisible(chromedp.ID("api_key")))
+		var got struct {
+			Width    int
+			Problems []string
+		}
+		if err := json.Unmarshal([]byte(out.eval(fitsJS+`(["#api_key", "form button[type=\"submit\"]"])`)), &got); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%d px: /console/login is %d px wide", width, got.Width)
+		for _, pr := range got.Problems {
+			t.Errorf("%d px, /console/login: %s", width, pr)
+		}
 	}
 }

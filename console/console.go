@@ -106,6 +106,10 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type session struct {
 	agents.Session
 	token string
+	// TenantName and TenantOrg (the identity provider's organisation id,
+	// empty when the tenant has none) name whose data the pages show.
+	TenantName string
+	TenantOrg  string
 }
 
 // page is what every template gets.
@@ -148,7 +152,17 @@ func (c *Console) sessionOf(r *http.Request) *session {
 		}
 		return nil
 	}
-	return &session{Session: s, token: ck.Value}
+	out := &session{Session: s, token: ck.Value}
+	// The header names the tenant; a page still works without it.
+	if t, err := c.ControlPlane.GetTenant(r.Context(), s.TenantID); err != nil {
+		c.Logger.WarnContext(r.Context(), "console: read the session's tenant", "err", err)
+	} else {
+		out.TenantName = t.Name
+		if t.ClerkOrgID != nil {
+			out.TenantOrg = *t.ClerkOrgID
+		}
+	}
+	return out
 }
 
 // signedIn wraps a page that needs a session: without one, the browser goes

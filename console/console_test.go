@@ -5,6 +5,8 @@ import (
 	"path"
 	"strings"
 	"testing"
+
+	"github.com/ragd/ragd/ingest"
 )
 
 // FuzzSafeNext: whatever a sign-in's next is, the console sends the browser
@@ -82,5 +84,29 @@ func TestBarChart(t *testing.T) {
 	}
 	if empty := barChart("none", nil); len(empty.Bars) != 0 || empty.Max != 0 {
 		t.Fatal("an empty chart")
+	}
+}
+
+func TestQuotaRow(t *testing.T) {
+	t.Parallel()
+	limit := func(n int64) *int64 { return &n }
+	for _, tc := range []struct {
+		name    string
+		use     ingest.QuotaUse
+		percent int
+		full    bool
+	}{
+		{"NoLimit", ingest.QuotaUse{Used: 7}, 0, false},
+		{"Part", ingest.QuotaUse{Limit: limit(8), Used: 2}, 25, false},
+		{"Full", ingest.QuotaUse{Limit: limit(8), Used: 8}, 100, true},
+		{"Over", ingest.QuotaUse{Limit: limit(8), Used: 9}, 100, true},
+		{"ZeroAllowsNothing", ingest.QuotaUse{Limit: limit(0)}, 100, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			row := quotaRowOf("k", "K", tc.use, count)
+			if row.Percent != tc.percent || row.Full != tc.full || (row.Limit == nil) != (tc.use.Limit == nil) {
+				t.Fatalf("%+v", row)
+			}
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/html"
 
@@ -628,4 +629,205 @@ func TestConsoleEditsAgent(t *testing.T) {
 	if strings.Contains(string(r.Body), "sk-lf") {
 		t.Fatal("a refused edit echoes a secret")
 	}
+}
+
+// TestConsoleHeaderNamesTheTenant: every page says whose data it shows.
+func TestConsoleHeaderNamesTheTenant(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, key := b.TenantWithKey("header", allScopes...)
+	v := b.signIn(key)
+	for _, path := range []string{"/console/documents", "/console/usage", "/console/no-such-page"} {
+		page := string(v.get(path).Body)
+		if !strings.Contains(page, `<p class="tenant">Tenant <strong>Tenant header</strong></p>`) {
+			t.Errorf("%s does not name the tenant: %.1500s", path, page)
+		}
+	}
+}
+
+// TestConsoleUsageShowsQuotas: the usage page shows each quota with what
+// is used of it (or "no limit") and when the month starts again, draws
+// each status in its own colour, and says so when a chart has nothing to
+// draw instead of showing an empty box.
+func TestConsoleUsageShowsQuotas(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	tenant, key := b.TenantWithKey("usage-quotas", allScopes...)
+	b.Must(200, "PATCH", "/v1/tenants/"+tenant, adminToken, map[string]any{"quotas": map[string]any{"documents": 5, "stored_bytes": 1 << 20}})
+	ready := b.Upload(key, "", "notes.txt", []byte("the notes say vacation is 25 days")).JSON(t)["id"].(string)
+	failed := b.Upload(key, "", "blank.html", []byte("<html><body><script>x</script></body></html>")).JSON(t)["id"].(string)
+	b.WaitDocument(key, ready)
+	if d := b.WaitDocument(key, failed); d["status"] != "failed" {
+		t.Fatalf("blank.html: %v", d["status"])
+	}
+	b.Must(200, "POST", "/v1/search", key, map[string]any{"query": "vacation"})
+	v := b.signIn(key)
+
+	r := v.get("/console/usage")
+	page := string(r.Body)
+	if r.Status != 200 {
+		t.Fatalf("usage: %d %.500s", r.Status, page)
+	}
+	for _, want := range []string{
+		`data-quota="documents"`, "2 of 5 (40%)", `max="5" value="2"`,
+		`data-quota="stored_bytes"`, "of 1.0 MiB",
+		`data-quota="embedding_tokens_this_month"`, "0, no limit",
+		"count again from 0 on " + time.Now().UTC().AddDate(0, 1, 0).Format("2006-01") + "-01 00:00 UTC",
+		`class="ready"`, `class="failed"`,
+		// The local embedder bills no tokens: the chart says so.
+		"No embedding tokens were billed in the last 30 days",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the usage page lacks %q", want)
+		}
+	}
+	// A series with something to draw is drawn.
+	if strings.Contains(page, "No searches in the last 30 days") || !strings.Contains(page, `aria-label="Searches a day"`) {
+		t.Error("the searches chart is not drawn after a search")
+	}
+
+	// A full quota says so.
+	b.Must(200, "PATCH", "/v1/tenants/"+tenant, adminToken, map[string]any{"quotas": map[string]any{"documents": 2}})
+	if page := string(v.get("/console/usage").Body); !strings.Contains(page, "2 of 2 (100%): full") {
+		t.Errorf("a full quota: %.3000s", page)
+	}
+}
+
+// TestConsoleKeys: the keys page shows each key's expiry, and revoking the
+// key the session signed in with asks first (a page, no script needed);
+// confirmed, it revokes the key and ends the session.
+func TestConsoleKeys(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, key := b.TenantWithKey("keys-page", allScopes...)
+	expires := time.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Minute)
+	other := b.Must(201, "POST", "/v1/api-keys", key, map[string]any{"name": "widget", "scopes": []string{"search"}, "expires_at": expires.Format(time.RFC3339)}).JSON(t)
+	v := b.signIn(key)
+	token := v.csrf()
+	var ownID string
+	for _, k := range b.Must(200, "GET", "/v1/api-keys", key, nil).JSON(t)["data"].([]any) {
+		if k := k.(map[string]any); k["name"] == "test" {
+			ownID = k["id"].(string)
+		}
+	}
+
+	page := string(v.get("/console/keys").Body)
+	for _, want := range []string{expires.Format("2006-01-02 15:04 UTC"), `<th scope="col">Expires</th>`, `data-current="true"`, "this session",
+		`aria-label="Revoke test (the key you are signed in with)"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the keys page lacks %q", want)
+		}
+	}
+	if !strings.Contains(page, ">never<") {
+		t.Error("a key without expiry does not say never")
+	}
+
+	t.Run("AnotherKeyIsRevokedAtOnce", func(t *testing.T) {
+		r := v.post("/console/keys/"+other["id"].(string)+"/revoke", url.Values{"csrf_token": {token}})
+		if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/console/keys?done=revoked" {
+			t.Fatalf("revoke another key: %d %s", r.Status, r.Header.Get("Location"))
+		}
+		if r := b.Req("POST", "/v1/search", other["key"].(string), map[string]any{"query": "x"}); r.Status != http.StatusUnauthorized {
+			t.Error("the revoked key still works")
+		}
+	})
+
+	t.Run("TheOwnKeyAsksFirst", func(t *testing.T) {
+		r := v.post("/console/keys/"+ownID+"/revoke", url.Values{"csrf_token": {token}})
+		if r.Status != http.StatusOK || !strings.Contains(string(r.Body), "signs you out of the console") {
+			t.Fatalf("revoke the own key, unconfirmed: %d %.800s", r.Status, r.Body)
+		}
+		b.Must(200, "GET", "/v1/documents", key, nil)
+		if r := v.get("/console/keys"); r.Status != 200 {
+			t.Fatalf("the session ended without a confirmation: %d", r.Status)
+		}
+		form := formValues(t, r.Body, "confirm-form")
+		if form.Get("confirm") != "yes" || form.Get("csrf_token") != token {
+			t.Fatalf("confirmation form: %v", form)
+		}
+		// The confirmation still needs the CSRF token.
+		if r := v.post("/console/keys/"+ownID+"/revoke", url.Values{"confirm": {"yes"}}); r.Status != http.StatusForbidden {
+			t.Fatalf("confirmed without the CSRF token: %d", r.Status)
+		}
+		r = v.post("/console/keys/"+ownID+"/revoke", form)
+		if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/console/login?done=revoked-own" {
+			t.Fatalf("revoke the own key, confirmed: %d %s %.300s", r.Status, r.Header.Get("Location"), r.Body)
+		}
+		if b.Req("GET", "/v1/documents", key, nil).Status != http.StatusUnauthorized {
+			t.Error("the revoked key still works")
+		}
+		if r := v.get("/console/documents"); r.Status != http.StatusSeeOther {
+			t.Errorf("the session outlived its key: %d", r.Status)
+		}
+		if page := string(v.get("/console/login?done=revoked-own").Body); !strings.Contains(page, "sign in with another key") {
+			t.Errorf("the sign-in page does not say why: %.1000s", page)
+		}
+	})
+}
+
+// TestConsoleDeletesAgent: an agent is deleted after a confirmation page;
+// another tenant's agent cannot be deleted (or even asked about) through
+// the console, and a session without agents:write is refused.
+func TestConsoleDeletesAgent(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, keyA := b.TenantWithKey("delete-agent-a", allScopes...)
+	_, keyB := b.TenantWithKey("delete-agent-b", allScopes...)
+	b.Must(201, "POST", "/v1/agents", keyA, map[string]any{"id": "bot-a", "name": "Bot A", "model": "gpt-4o-mini"})
+
+	t.Run("RejectsOtherTenantsAgent", func(t *testing.T) {
+		bv := b.signIn(keyB)
+		if r := bv.get("/console/agents/bot-a/delete"); r.Status != http.StatusNotFound || strings.Contains(string(r.Body), "Bot A") {
+			t.Fatalf("B's confirmation page for A's agent: %d %.300s", r.Status, r.Body)
+		}
+		if r := bv.post("/console/agents/bot-a/delete", url.Values{"csrf_token": {bv.csrf()}, "confirm": {"yes"}}); r.Status != http.StatusNotFound {
+			t.Fatalf("B deleting A's agent: %d %.300s", r.Status, r.Body)
+		}
+		b.Must(200, "GET", "/v1/agents/bot-a", keyA, nil)
+	})
+
+	t.Run("NeedsAgentsWrite", func(t *testing.T) {
+		readerTenant, reader := b.TenantWithKey("delete-agent-reader", "agents:read", "documents:read")
+		b.Must(201, "POST", "/v1/agents", adminToken, map[string]any{"id": "bot-r", "name": "Bot R", "model": "m"}, "Ragd-Tenant", readerTenant)
+		rv := b.signIn(reader)
+		if page := string(rv.get("/console/agents").Body); strings.Contains(page, "/delete") {
+			t.Error("a read-only session is offered Delete")
+		}
+		if r := rv.post("/console/agents/bot-r/delete", url.Values{"csrf_token": {rv.csrf()}, "confirm": {"yes"}}); r.Status != http.StatusForbidden {
+			t.Fatalf("a read-only session deleting: %d", r.Status)
+		}
+	})
+
+	t.Run("AsksThenDeletes", func(t *testing.T) {
+		v := b.signIn(keyA)
+		if page := string(v.get("/console/agents").Body); !strings.Contains(page, `href="/console/agents/bot-a/delete" aria-label="Delete Bot A"`) {
+			t.Fatalf("the agents page offers no Delete: %.2000s", page)
+		}
+		r := v.get("/console/agents/bot-a/delete")
+		if r.Status != 200 || !strings.Contains(string(r.Body), "Delete the agent “Bot A” (bot-a)?") {
+			t.Fatalf("confirmation page: %d %.800s", r.Status, r.Body)
+		}
+		form := formValues(t, r.Body, "confirm-form")
+		// Without the confirmation (a form from elsewhere in the console),
+		// the question comes first.
+		if r := v.post("/console/agents/bot-a/delete", url.Values{"csrf_token": {form.Get("csrf_token")}}); r.Status != http.StatusOK {
+			t.Fatalf("unconfirmed: %d", r.Status)
+		}
+		if r := v.post("/console/agents/bot-a/delete", url.Values{"confirm": {"yes"}}); r.Status != http.StatusForbidden {
+			t.Fatalf("without the CSRF token: %d", r.Status)
+		}
+		b.Must(200, "GET", "/v1/agents/bot-a", keyA, nil)
+		r = v.post("/console/agents/bot-a/delete", form)
+		if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/console/agents?done=agent-deleted" {
+			t.Fatalf("confirmed: %d %s %.300s", r.Status, r.Header.Get("Location"), r.Body)
+		}
+		b.Must(404, "GET", "/v1/agents/bot-a", keyA, nil)
+		if page := string(v.get("/console/agents?done=agent-deleted").Body); !strings.Contains(page, "The agent is deleted") || strings.Contains(page, "Bot A") {
+			t.Errorf("after deleting: %.1500s", page)
+		}
+		// Gone: the confirmation page says so.
+		if r := v.get("/console/agents/bot-a/delete"); r.Status != http.StatusNotFound {
+			t.Errorf("the confirmation page of a deleted agent: %d", r.Status)
+		}
+	})
 }

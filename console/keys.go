@@ -11,7 +11,7 @@ import (
 )
 
 type keysData struct {
-	Keys     []agents.APIKey
+	Keys     []keyRow
 	Scopes   []agents.Scope
 	Default  map[agents.Scope]bool
 	CanWrite bool
@@ -19,6 +19,15 @@ type keysData struct {
 	NewKey     string
 	NewKeyName string
 	Errors     map[string]string
+}
+
+// keyRow is a key as the list shows it.
+type keyRow struct {
+	agents.APIKey
+	// Current: the session signed in with this key; revoking it ends the
+	// session, so the console asks first.
+	Current bool
+	Expired bool
 }
 
 func (c *Console) keys(w http.ResponseWriter, r *http.Request, s *session) {
@@ -39,7 +48,11 @@ func (c *Console) renderKeys(w http.ResponseWriter, r *http.Request, s *session,
 		if res := c.api(r, s, http.MethodGet, "/v1/api-keys?limit=200", nil); res.Decode(&list) != nil && p.Error == "" {
 			p.Error = res.Problem().Detail
 		}
-		d.Keys = list.Data
+		now := time.Now()
+		for _, k := range list.Data {
+			d.Keys = append(d.Keys, keyRow{APIKey: k, Current: s.KeyID != nil && *s.KeyID == k.ID,
+				Expired: k.ExpiresAt != nil && !k.ExpiresAt.After(now)})
+		}
 	}
 	p.Data = d
 	c.render(w, status, "keys", p)
@@ -76,10 +89,31 @@ func (c *Console) createKey(w http.ResponseWriter, r *http.Request, s *session) 
 		keysData{NewKey: created.Key, NewKeyName: created.Name})
 }
 
+// revokeKey revokes a key of the session's tenant. The key the session
+// signed in with is revoked only from the confirmation page this answers
+// first: revoking it ends the session.
 func (c *Console) revokeKey(w http.ResponseWriter, r *http.Request, s *session) {
-	res := c.api(r, s, http.MethodDelete, "/v1/api-keys/"+url.PathEscape(r.PathValue("id")), nil)
+	id := r.PathValue("id")
+	own := s.KeyID != nil && s.KeyID.String() == id
+	if own && !confirmed(r) {
+		c.render(w, http.StatusOK, "confirm", page{Title: "Revoke the key you are signed in with?", Nav: "keys", Session: s, Data: confirmData{
+			Question: "This session signed in with this key (" + s.Subject + ").",
+			Detail:   "Revoking it signs you out of the console at once, and every program that uses it gets 401 from then on. Sign in again with another key, or through your identity provider.",
+			Action:   "/console/keys/" + url.PathEscape(id) + "/revoke",
+			Button:   "Revoke it and sign out",
+			Cancel:   "/console/keys",
+		}})
+		return
+	}
+	res := c.api(r, s, http.MethodDelete, "/v1/api-keys/"+url.PathEscape(id), nil)
 	if !res.OK() {
 		c.renderKeys(w, r, s, res.Status, page{Error: res.Problem().Detail}, keysData{})
+		return
+	}
+	if own {
+		// The session ended with its key; the cookie goes too.
+		http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
+		http.Redirect(w, r, "/console/login?done=revoked-own", http.StatusSeeOther)
 		return
 	}
 	http.Redirect(w, r, "/console/keys?done=revoked", http.StatusSeeOther)

@@ -32,6 +32,8 @@ func (c *Console) mux() *http.ServeMux {
 	m.HandleFunc("POST /console/agents/new", c.signedIn(c.saveAgent))
 	m.HandleFunc("GET /console/agents/{id}/edit", c.signedIn(c.editAgent))
 	m.HandleFunc("POST /console/agents/{id}/edit", c.signedIn(c.saveAgent))
+	m.HandleFunc("GET /console/agents/{id}/delete", c.signedIn(c.confirmDeleteAgent))
+	m.HandleFunc("POST /console/agents/{id}/delete", c.signedIn(c.deleteAgent))
 	m.HandleFunc("POST /console/agents/validate", c.signedIn(c.validateAgent))
 	m.HandleFunc("GET /console/keys", c.signedIn(c.keys))
 	m.HandleFunc("POST /console/keys", c.signedIn(c.createKey))
@@ -80,7 +82,7 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 	if c.OIDC != nil {
 		d.OIDCName = c.OIDC.Name
 	}
-	p := page{Title: "Sign in", Data: d}
+	p := page{Title: "Sign in", Data: d, Notice: notices[r.URL.Query().Get("done")]}
 	if e := r.URL.Query().Get("error"); e != "" {
 		p.Error = loginErrors[e]
 	}
@@ -197,11 +199,26 @@ func (c *Console) documents(w http.ResponseWriter, r *http.Request, s *session) 
 
 // notices are the fixed messages shown after an action (named in ?done=).
 var notices = map[string]string{
-	"reindexed":   "The document is queued to be processed again.",
-	"deleted":     "The document is being deleted.",
-	"revoked":     "The key is revoked; requests with it now answer 401.",
-	"agent-saved": "The agent is saved.",
+	"reindexed":     "The document is queued to be processed again.",
+	"deleted":       "The document is being deleted.",
+	"revoked":       "The key is revoked; requests with it now answer 401.",
+	"agent-saved":   "The agent is saved.",
+	"agent-deleted": "The agent is deleted; searches that name it now answer 404.",
+	"revoked-own":   "The key you were signed in with is revoked, which ended your session; sign in with another key.",
 }
+
+// confirmData is a page that asks before an action that cannot be undone:
+// its form posts confirm=yes to Action. It works without JavaScript.
+type confirmData struct {
+	Question string
+	Detail   string
+	Action   string
+	Button   string
+	Cancel   string
+}
+
+// confirmed reports whether a form came from a confirmation page.
+func confirmed(r *http.Request) bool { return r.PostFormValue("confirm") == "yes" }
 
 func (c *Console) reindexDocument(w http.ResponseWriter, r *http.Request, s *session) {
 	c.documentAction(w, r, s, http.MethodPost, "/v1/documents/"+url.PathEscape(r.PathValue("id"))+"/reindex", "reindexed")

@@ -19,9 +19,47 @@ type usageDay struct {
 
 type usageData struct {
 	Usage  ingest.Usage
+	Quotas []quotaRow
 	Status chart
 	Daily  []chart
 	Days   []usageDay
+}
+
+// quotaRow is one quota as the usage page shows it.
+type quotaRow struct {
+	Key, Name string
+	Used      int64
+	UsedText  string
+	// Limit is nil when there is none.
+	Limit     *int64
+	LimitText string
+	Percent   int
+	// Max is the limit for the meter; past Low (80%) it warns, past High
+	// (95%) it alarms. Full: nothing more fits.
+	Max       int64
+	Low, High float64
+	Full      bool
+}
+
+func quotaRowOf(key, name string, q ingest.QuotaUse, format func(int64) string) quotaRow {
+	row := quotaRow{Key: key, Name: name, Used: q.Used, UsedText: format(q.Used), Limit: q.Limit}
+	if q.Limit != nil {
+		row.LimitText = format(*q.Limit)
+		row.Max, row.Low, row.High = *q.Limit, 0.8*float64(*q.Limit), 0.95*float64(*q.Limit)
+		row.Full = q.Used >= *q.Limit
+		row.Percent = 100
+		if *q.Limit > 0 {
+			row.Percent = min(100, int(float64(q.Used)*100/float64(*q.Limit)))
+		}
+	}
+	return row
+}
+
+func count(n int64) string { return humanNumber(float64(n)) }
+
+// statusClass colours each status's bar apart (failed is not ready's colour).
+var statusClass = map[string]string{
+	ingest.StatusQueued: "queued", ingest.StatusProcessing: "processing", ingest.StatusReady: "ready", ingest.StatusFailed: "failed",
 }
 
 func (c *Console) usage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -37,18 +75,28 @@ func (c *Console) usage(w http.ResponseWriter, r *http.Request, s *session) {
 		p.Error = res.Problem().Detail
 	}
 	d.Days = daily.Data
+	q := d.Usage.Quotas
+	d.Quotas = []quotaRow{
+		quotaRowOf("documents", "Documents", q.Documents, count),
+		quotaRowOf("stored_bytes", "Stored", q.StoredBytes, humanBytes),
+		quotaRowOf("embedding_tokens_this_month", "Embedding tokens this month", q.EmbeddingTokensThisMonth, count),
+	}
 	var statuses []bar
 	for _, st := range []string{ingest.StatusQueued, ingest.StatusProcessing, ingest.StatusReady, ingest.StatusFailed} {
-		statuses = append(statuses, bar{Label: st, Value: float64(d.Usage.DocumentsByStatus[st])})
+		statuses = append(statuses, bar{Label: st, Value: float64(d.Usage.DocumentsByStatus[st]), Class: statusClass[st]})
 	}
 	d.Status = barChart("Documents by status", statuses)
+	if d.Usage.Documents == 0 {
+		d.Status.Empty = "No documents yet."
+	}
 	series := []struct {
-		title string
-		value func(usageDay) int64
+		title, empty string
+		value        func(usageDay) int64
 	}{
-		{"Embedding tokens a day", func(u usageDay) int64 { return u.EmbeddingTokens }},
-		{"Searches a day", func(u usageDay) int64 { return u.Searches }},
-		{"Documents uploaded a day", func(u usageDay) int64 { return u.DocumentsUploaded }},
+		{"Embedding tokens a day", "No embedding tokens were billed in the last 30 days. The local embedder, which runs inside ragd, bills none; " +
+			"with a provider such as OpenAI, the tokens it bills for uploads and searches show here.", func(u usageDay) int64 { return u.EmbeddingTokens }},
+		{"Searches a day", "No searches in the last 30 days.", func(u usageDay) int64 { return u.Searches }},
+		{"Documents uploaded a day", "No documents uploaded in the last 30 days.", func(u usageDay) int64 { return u.DocumentsUploaded }},
 	}
 	for _, se := range series {
 		var bars []bar
@@ -59,7 +107,11 @@ func (c *Console) usage(w http.ResponseWriter, r *http.Request, s *session) {
 			}
 			bars = append(bars, bar{Label: label, Value: float64(se.value(day))})
 		}
-		d.Daily = append(d.Daily, barChart(se.title, bars))
+		ch := barChart(se.title, bars)
+		if ch.Max == 0 {
+			ch.Empty = se.empty // an empty box would look like a fault
+		}
+		d.Daily = append(d.Daily, ch)
 	}
 	p.Data = d
 	c.render(w, http.StatusOK, "usage", p)
@@ -75,10 +127,14 @@ type chart struct {
 	Baseline      int
 	// LabelEvery shows every n-th label under the bars (dates crowd).
 	LabelEvery int
+	// Empty, when set, is shown instead of a chart with nothing to draw.
+	Empty string
 }
 
 type bar struct {
-	Label                 string
+	Label string
+	// Class colours the bar (the stylesheet's colour for a status).
+	Class                 string
 	Value                 float64
 	X, Y, W, H            float64
 	LabelX, LabelY        float64
@@ -96,14 +152,16 @@ const (
 // of days, whose labels then show once a week.
 func barChart(title string, bars []bar) chart {
 	c := chart{Title: title, Height: chartHeight + chartBottom + chartTop, Bars: bars, LabelEvery: 1, Baseline: chartTop + chartHeight}
-	slot := 20.0
+	slot, pad := 20.0, 10.0
 	if len(bars) <= 6 {
 		slot = 90
 	}
-	c.Width = int(slot*float64(len(bars))) + 20
 	if len(bars) > 10 {
-		c.LabelEvery = 7
+		// Dates under the first and last bars need room at the sides,
+		// the more so on a phone, where the labels are drawn larger.
+		c.LabelEvery, pad = 7, 30
 	}
+	c.Width = int(slot*float64(len(bars)) + 2*pad)
 	for _, b := range bars {
 		c.Max = max(c.Max, b.Value)
 	}
@@ -114,7 +172,7 @@ func barChart(title string, bars []bar) chart {
 			h = b.Value / c.Max * chartHeight
 		}
 		b.W = slot * 0.7
-		b.X = 10 + float64(i)*slot + slot*0.15
+		b.X = pad + float64(i)*slot + slot*0.15
 		b.H = h
 		b.Y = chartTop + chartHeight - h
 		b.LabelX = b.X + b.W/2
