@@ -200,8 +200,10 @@ func TestSandboxContainsFatalParsers(t *testing.T) {
 		code     string
 		attempts int
 	}{
-		{typeOOM, extract.Limits{Memory: 256 << 20}, extract.CodeTooComplex, 1},
-		{typeStack, extract.Limits{}, extract.CodeTooComplex, 1},
+		// The memory and stack limits, not a 3-byte file's budget (the race
+		// detector makes filling 256 MiB take longer than its clock).
+		{typeOOM, extract.Limits{Memory: 256 << 20, CPUPerMiB: -1}, extract.CodeTooComplex, 1},
+		{typeStack, extract.Limits{CPUPerMiB: -1}, extract.CodeTooComplex, 1},
 		// too_complex, not timeout: the CPU limit acts, long before the clock.
 		{typeSpin, extract.Limits{Timeout: 30 * time.Second, CPU: 1 * time.Second}, extract.CodeTooComplex, 1},
 		{typeHang, extract.Limits{Timeout: 1 * time.Second}, extract.CodeTimeout, 1},
