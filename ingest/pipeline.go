@@ -237,7 +237,13 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 	if p.spaces != nil {
 		res.reservation, err = p.store.reserveTokens(ctx, doc.TenantID, func(ctx context.Context) (int64, error) {
 			idxs, err := p.spaces.NewWrite(doc.TenantID).Indexes(ctx)
-			return p.tokensFor(title, pieces, len(idxs)), err
+			billed := 0
+			for _, idx := range idxs {
+				if idx.Embedder.Model() != embedder.LocalModel { // the local embedder bills none
+					billed++
+				}
+			}
+			return p.tokensFor(title, pieces, billed), err
 		})
 		if e, ok := AsError(err); ok {
 			return p.fail(ctx, rep, e)

@@ -236,7 +236,8 @@ func reservedTokens(ctx context.Context, db postgres.DB, tenantID uuid.UUID) (in
 // tokensFor estimates what embedding a document's chunks costs, for its
 // reservation: each chunk's tokens and those of the context IndexText puts
 // before it (the title and heading path, counted once per distinct one),
-// times the indexes a run writes (two during an embedding migration). It
+// times the billed indexes a run writes (two during an embedding
+// migration; the local embedder's are free). It
 // is what the provider bills for cl100k models; one whose tokenizer
 // differs bills within a few per cent of it, and chunks found in the
 // embedding cache cost nothing.
@@ -253,5 +254,5 @@ func (p *Pipeline) tokensFor(title string, pieces []chunker.Chunk, indexes int) 
 		}
 		n += int64(c.TokenCount + k)
 	}
-	return n * int64(max(indexes, 1))
+	return n * int64(indexes)
 }

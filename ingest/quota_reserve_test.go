@@ -166,3 +166,34 @@ func TestTokenReservationsOfCrashedRunsExpire(t *testing.T) {
 		t.Fatalf("after the reservation expired: %s %+v", d.Status, d.Error)
 	}
 }
+
+// TestLocalEmbedderReservesNothing: the local embedder bills no tokens,
+// so a tenant with a small token quota still indexes a long document
+// with it.
+func TestLocalEmbedderReservesNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewPool(t)
+	tenant := newTenant(t, pool)
+	local, _ := embedder.NewLocal(64)
+	vectors, err := search.OpenEmbedded(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := newStack(t, pool, search.SingleIndex(local, vectors))
+	p := st.pipeline(t, ingest.PipelineConfig{})
+	if _, err := pool.Exec(ctx, "UPDATE tenants SET quota_embedding_tokens = 5 WHERE id = $1", tenant.ID); err != nil {
+		t.Fatal(err)
+	}
+	c, err := st.docs.Create(ctx, tenant.ID, ingest.Upload{Filename: "long.txt", Type: extract.TypeText,
+		Content: ingest.BytesContent([]byte(strings.Repeat("Otters live by the weir and eat fish. ", 50)))}, ingest.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Process(ctx, tenant.ID, c.Document.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := st.docs.Get(ctx, tenant.ID, c.Document.ID); d.Status != ingest.StatusReady {
+		t.Fatalf("a long document with the local embedder and a quota of 5 tokens: %s %+v", d.Status, d.Error)
+	}
+}
