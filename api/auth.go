@@ -162,6 +162,10 @@ func (a *authenticator) admin(h handler) handler {
 	}
 }
 
+// anyScope marks a tenant route any key of the tenant may call, whatever
+// its scopes.
+const anyScope agents.Scope = ""
+
 // tenant guards a tenant-scoped route: a tenant key needs scope; the admin
 // token names the tenant in the Ragd-Tenant header. A tenant that does not
 // exist, or another tenant than the key's, is not found.
@@ -191,7 +195,7 @@ func (a *authenticator) tenant(scope agents.Scope, h tenantHandler) handler {
 			if header != "" && header != c.tenantID.String() {
 				return ragd.ErrNotFound
 			}
-			if !c.has(scope) {
+			if scope != anyScope && !c.has(scope) {
 				return errorf(http.StatusForbidden, codeForbiddenScope, "these credentials lack the "+string(scope)+" scope")
 			}
 			t.TenantID = c.tenantID

@@ -35,6 +35,7 @@ func routes(d Deps, auth *authenticator) []route {
 		{"GET /v1/tenants/{tenant_id}/usage", admin(handleTenantUsage(store, docs)), false},
 		{"GET /v1/tenants/{tenant_id}/usage/daily", admin(handleTenantUsageDaily(store, docs)), false},
 		{"POST /v1/tenants/{tenant_id}/reindex", admin(handleReindexTenant(store, docs)), false},
+		{"GET /v1/tenant", tenant(anyScope, handleOwnTenant(store)), false},
 		{"GET /v1/usage", tenant(agents.ScopeDocumentsRead, handleUsage(docs)), false},
 		{"GET /v1/usage/daily", tenant(agents.ScopeDocumentsRead, handleUsageDaily(docs)), false},
 

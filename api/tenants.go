@@ -91,6 +91,18 @@ func handleGetTenant(store *agents.ControlPlane) handler {
 	}
 }
 
+// handleOwnTenant answers the caller's own tenant (GET /v1/tenant).
+func handleOwnTenant(store *agents.ControlPlane) tenantHandler {
+	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
+		tenant, err := store.GetTenant(r.Context(), t.TenantID)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, tenant)
+		return nil
+	}
+}
+
 func handleUpdateTenant(store *agents.ControlPlane) handler {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathUUID(r, "tenant_id")

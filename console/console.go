@@ -154,8 +154,12 @@ func (c *Console) sessionOf(r *http.Request) *session {
 	}
 	out := &session{Session: s, token: ck.Value}
 	// The header names the tenant; a page still works without it.
-	if t, err := c.ControlPlane.GetTenant(r.Context(), s.TenantID); err != nil {
-		c.Logger.WarnContext(r.Context(), "console: read the session's tenant", "err", err)
+	var t struct {
+		Name       string  `json:"name"`
+		ClerkOrgID *string `json:"clerk_org_id"`
+	}
+	if res := c.api(r, out, http.MethodGet, "/v1/tenant", nil); res.Decode(&t) != nil {
+		c.Logger.WarnContext(r.Context(), "console: read the session's tenant", "status", res.Status)
 	} else {
 		out.TenantName = t.Name
 		if t.ClerkOrgID != nil {
