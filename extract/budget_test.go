@@ -13,19 +13,20 @@ import (
 func TestForSize(t *testing.T) {
 	t.Parallel()
 	lim := Limits{Timeout: 2 * time.Minute, Parallel: 2} // CPU 4 minutes
+	base, rate := DefaultCPUBase*raceSlowdown, DefaultCPUPerMiB*raceSlowdown
 	small := lim.ForSize(600)
-	if small.CPU < DefaultCPUBase || small.CPU > DefaultCPUBase+10*time.Millisecond || small.Timeout != 2*small.CPU {
+	if small.CPU != base+time.Duration(float64(rate)*600/(1<<20)) || small.Timeout != 2*small.CPU {
 		t.Errorf("a 600-byte file: CPU %s, clock %s", small.CPU, small.Timeout)
 	}
 	if !small.SizedCPU || !small.SizedTimeout {
 		t.Error("a 600-byte file's limits are not marked as cut to its size")
 	}
-	if got := lim.ForSize(3 << 20); got.CPU != DefaultCPUBase+3*DefaultCPUPerMiB {
+	if got := lim.ForSize(3 << 20); got.CPU != min(base+3*rate, 4*time.Minute) {
 		t.Errorf("a 3 MiB file: CPU %s", got.CPU)
 	}
-	big := lim.ForSize(50 << 20)
+	big := lim.ForSize(500 << 20)
 	if big.CPU != 4*time.Minute || big.Timeout != 2*time.Minute || big.SizedCPU || big.SizedTimeout {
-		t.Errorf("a 50 MiB file: CPU %s, clock %s, cut %v %v: want the configured limits", big.CPU, big.Timeout, big.SizedCPU, big.SizedTimeout)
+		t.Errorf("a 500 MiB file: CPU %s, clock %s, cut %v %v: want the configured limits", big.CPU, big.Timeout, big.SizedCPU, big.SizedTimeout)
 	}
 	if off := (Limits{Timeout: time.Minute, CPUPerMiB: -1}).ForSize(1); off.Timeout != time.Minute || off.SizedTimeout {
 		t.Errorf("CPUPerMiB -1 scaled the clock to %s", off.Timeout)

@@ -44,8 +44,9 @@ type Limits struct {
 	CPU time.Duration
 	// CPUBase and CPUPerMiB scale a document's processor time and clock
 	// to its size (ForSize, which the sandbox applies), CPU and Timeout
-	// being the ceiling. Defaults DefaultCPUBase and DefaultCPUPerMiB;
-	// CPUPerMiB negative: no scaling.
+	// being the ceiling. Defaults DefaultCPUBase and DefaultCPUPerMiB
+	// (ten times those under the race detector, which runs code that much
+	// slower); CPUPerMiB negative: no scaling.
 	CPUBase, CPUPerMiB time.Duration
 	// SizedCPU, SizedTimeout: ForSize cut CPU, Timeout, to the
 	// document's budget (the failure's advice then blames the file, not
@@ -77,10 +78,10 @@ func (l Limits) WithDefaults() Limits {
 		l.CPU = l.Timeout * time.Duration(l.Parallel)
 	}
 	if l.CPUBase == 0 {
-		l.CPUBase = DefaultCPUBase
+		l.CPUBase = DefaultCPUBase * raceSlowdown
 	}
 	if l.CPUPerMiB == 0 {
-		l.CPUPerMiB = DefaultCPUPerMiB
+		l.CPUPerMiB = DefaultCPUPerMiB * raceSlowdown
 	}
 	return l
 }
