@@ -193,11 +193,18 @@ func (s *Documents) reserveTokens(ctx context.Context, tenantID uuid.UUID, estim
 		if err != nil {
 			return err
 		}
-		if limit := *q.EmbeddingTokensPerMonth; used+reserved+n > limit {
+		limit, reset := *q.EmbeddingTokensPerMonth, month.AddDate(0, 1, 0).Format("2006-01-02")
+		if n == 0 && used+reserved >= limit {
+			// Free to embed (the local embedder), but a spent quota is
+			// spent, as for uploads and searches.
+			return &Error{Code: CodeQuotaExceeded, Message: fmt.Sprintf(
+				"the tenant's embedding quota of %d tokens this month is used up; reindex the document after %s or ask for a higher quota", limit, reset)}
+		}
+		if used+reserved+n > limit {
 			return &Error{Code: CodeQuotaExceeded, Message: fmt.Sprintf(
 				"the document needs about %d embedding tokens, and %d of the tenant's quota of %d tokens this month are left (%d used, %d promised to documents being indexed); "+
 					"reindex the document after %s or ask for a higher quota",
-				n, max(limit-used-reserved, 0), limit, used, reserved, month.AddDate(0, 1, 0).Format("2006-01-02"))}
+				n, max(limit-used-reserved, 0), limit, used, reserved, reset)}
 		}
 		id = uuid.New()
 		_, err = tx.Exec(ctx, "INSERT INTO token_reservations (id, tenant_id, tokens, expires_at) VALUES ($1, $2, $3, now() + $4::bigint * interval '1 second')",
