@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ragd/ragd/chunker/chunkertest"
 	"github.com/ragd/ragd/embedder"
@@ -32,17 +33,7 @@ func TestTokenQuotaHoldsWithConcurrentRuns(t *testing.T) {
 	ctx := context.Background()
 	pool := pgtest.NewPool(t)
 	tenant := newTenant(t, pool)
-	fake := openaitest.Start(t, 64)
-	oa, err := embedder.NewOpenAI(embedder.OpenAIConfig{APIKey: openaitest.Key, BaseURL: fake.URL, Dimensions: 64, Counter: chunkertest.CL100K(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	vectors, err := search.OpenEmbedded(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := newStack(t, pool, search.SingleIndex(embedder.NewCached(oa, pool), vectors))
-	p := st.pipeline(t, ingest.PipelineConfig{})
+	st, p := billedStack(t, pool)
 	const quota = 3000
 	if _, err := pool.Exec(ctx, "UPDATE tenants SET quota_embedding_tokens = $2 WHERE id = $1", tenant.ID, quota); err != nil {
 		t.Fatal(err)
@@ -119,17 +110,7 @@ func TestTokenReservationsOfCrashedRunsExpire(t *testing.T) {
 	ctx := context.Background()
 	pool := pgtest.NewPool(t)
 	tenant := newTenant(t, pool)
-	fake := openaitest.Start(t, 64)
-	oa, err := embedder.NewOpenAI(embedder.OpenAIConfig{APIKey: openaitest.Key, BaseURL: fake.URL, Dimensions: 64, Counter: chunkertest.CL100K(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	vectors, err := search.OpenEmbedded(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := newStack(t, pool, search.SingleIndex(embedder.NewCached(oa, pool), vectors))
-	p := st.pipeline(t, ingest.PipelineConfig{})
+	st, p := billedStack(t, pool)
 	if _, err := pool.Exec(ctx, "UPDATE tenants SET quota_embedding_tokens = 1000 WHERE id = $1", tenant.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -196,4 +177,21 @@ func TestLocalEmbedderReservesNothing(t *testing.T) {
 	if d, _ := st.docs.Get(ctx, tenant.ID, c.Document.ID); d.Status != ingest.StatusReady {
 		t.Fatalf("a long document with the local embedder and a quota of 5 tokens: %s %+v", d.Status, d.Error)
 	}
+}
+
+// billedStack is a pipeline that embeds through the OpenAI API double and
+// the embedding cache, so that its documents bill tokens (one a word).
+func billedStack(t *testing.T, pool *pgxpool.Pool) (*stack, *ingest.Pipeline) {
+	t.Helper()
+	fake := openaitest.Start(t, 64)
+	oa, err := embedder.NewOpenAI(embedder.OpenAIConfig{APIKey: openaitest.Key, BaseURL: fake.URL, Dimensions: 64, Counter: chunkertest.CL100K(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vectors, err := search.OpenEmbedded(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := newStack(t, pool, search.SingleIndex(embedder.NewCached(oa, pool), vectors))
+	return st, st.pipeline(t, ingest.PipelineConfig{})
 }
