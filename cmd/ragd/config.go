@@ -112,6 +112,11 @@ type config struct {
 	// counted.
 	ExtractMemory int64
 	ExtractCPU    time.Duration
+	// ExtractCPUBase (RAGD_EXTRACT_CPU_BASE, default 5s) and
+	// ExtractCPUPerMiB (RAGD_EXTRACT_CPU_PER_MIB, default 10s; "off":
+	// every document gets the whole RAGD_EXTRACT_CPU and
+	// RAGD_EXTRACT_TIMEOUT) scale a document's budget to its size.
+	ExtractCPUBase, ExtractCPUPerMiB time.Duration
 	// MaxDocumentTokens (RAGD_MAX_DOCUMENT_TOKENS, default 3000000): a
 	// document with more tokens fails with too_large.
 	MaxDocumentTokens int
@@ -243,6 +248,14 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	}
 	if c.ExtractCPU, err = parseDuration(getenv("RAGD_EXTRACT_CPU"), extract.Limits{Timeout: c.ExtractTimeout}.WithDefaults().CPU); err != nil {
 		return c, fmt.Errorf("RAGD_EXTRACT_CPU: %w", err)
+	}
+	if c.ExtractCPUBase, err = parseDuration(getenv("RAGD_EXTRACT_CPU_BASE"), extract.DefaultCPUBase); err != nil {
+		return c, fmt.Errorf("RAGD_EXTRACT_CPU_BASE: %w", err)
+	}
+	if v := getenv("RAGD_EXTRACT_CPU_PER_MIB"); v == "off" {
+		c.ExtractCPUPerMiB = -1
+	} else if c.ExtractCPUPerMiB, err = parseDuration(v, extract.DefaultCPUPerMiB); err != nil {
+		return c, fmt.Errorf("RAGD_EXTRACT_CPU_PER_MIB: %w (or off)", err)
 	}
 	for _, q := range []struct {
 		name  string

@@ -53,6 +53,8 @@ func TestConfig(t *testing.T) {
 		"BadLogLevel":        {"RAGD_LOG_LEVEL", "loud"},
 		"BadExtractMemory":   {"RAGD_EXTRACT_MEMORY", "10MiB"},
 		"BadExtractCPU":      {"RAGD_EXTRACT_CPU", "soon"},
+		"BadExtractCPUBase":  {"RAGD_EXTRACT_CPU_BASE", "0s"},
+		"BadExtractCPURate":  {"RAGD_EXTRACT_CPU_PER_MIB", "fast"},
 		"BadQuotaDocuments":  {"RAGD_QUOTA_DOCUMENTS", "-3"},
 		"BadQuotaBytes":      {"RAGD_QUOTA_STORED_BYTES", "lots"},
 		"BadQuotaTokens":     {"RAGD_QUOTA_EMBEDDING_TOKENS", "1e9"},
@@ -110,6 +112,23 @@ func TestConfig(t *testing.T) {
 		cpu := 90 * time.Second * time.Duration(runtime.GOMAXPROCS(0))
 		if cfg.ExtractMemory != 512<<20 || cfg.ExtractCPU != cpu || cfg.MaxDocumentTokens != 3_000_000 || cfg.MaxPages != extract.DefaultMaxPages {
 			t.Fatalf("extraction limits: memory %d, cpu %s, tokens %d", cfg.ExtractMemory, cfg.ExtractCPU, cfg.MaxDocumentTokens)
+		}
+	})
+
+	t.Run("ExtractBudgetScales", func(t *testing.T) {
+		t.Parallel()
+		cfg, err := loadConfig("serve", nil, envFrom(base()), io.Discard)
+		if err != nil || cfg.ExtractCPUBase != extract.DefaultCPUBase || cfg.ExtractCPUPerMiB != extract.DefaultCPUPerMiB {
+			t.Fatalf("default budget: base %s, rate %s, %v", cfg.ExtractCPUBase, cfg.ExtractCPUPerMiB, err)
+		}
+		env := base()
+		env["RAGD_EXTRACT_CPU_BASE"], env["RAGD_EXTRACT_CPU_PER_MIB"] = "20s", "1m"
+		if cfg, err = loadConfig("serve", nil, envFrom(env), io.Discard); err != nil || cfg.ExtractCPUBase != 20*time.Second || cfg.ExtractCPUPerMiB != time.Minute {
+			t.Fatalf("set budget: base %s, rate %s, %v", cfg.ExtractCPUBase, cfg.ExtractCPUPerMiB, err)
+		}
+		env["RAGD_EXTRACT_CPU_PER_MIB"] = "off"
+		if cfg, err = loadConfig("serve", nil, envFrom(env), io.Discard); err != nil || cfg.ExtractCPUPerMiB >= 0 {
+			t.Fatalf("budget off: rate %s, %v", cfg.ExtractCPUPerMiB, err)
 		}
 	})
 
