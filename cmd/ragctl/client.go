@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -39,6 +40,8 @@ type client struct {
 	key    string
 	tenant string
 	http   *http.Client
+	// notify, when set, is told about waits for a Retry-After.
+	notify func(string)
 }
 
 // problem is ragd's error document.
@@ -84,13 +87,69 @@ func (c *client) do(ctx context.Context, method, path string, in, out any) error
 	return c.send(req, out)
 }
 
+// send sends req and decodes its answer into out. A request ragd asks to
+// come back later (503 unavailable or overloaded, 429 too_many_uploads,
+// with Retry-After) is sent again after the wait, when its body can be
+// sent again, up to maxWaits times.
 func (c *client) send(req *http.Request, out any) error {
+	for tries := 1; ; tries++ {
+		err := c.sendOnce(req, out)
+		var w *waitError
+		if !errors.As(err, &w) || tries > maxWaits || (req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {
+			return err
+		}
+		if err := c.wait(req.Context(), w); err != nil {
+			return err
+		}
+		if req.GetBody != nil {
+			body, err := req.GetBody()
+			if err != nil {
+				return err
+			}
+			req = req.Clone(req.Context())
+			req.Body = body
+		}
+	}
+}
+
+func (c *client) sendOnce(req *http.Request, out any) error {
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return unreachable(c.base, err)
 	}
 	defer resp.Body.Close()
 	return decodeAnswer(resp, out)
+}
+
+// maxWaits bounds how often one request waits for a Retry-After.
+const maxWaits = 5
+
+// maxWait bounds one wait: a longer Retry-After (a spent monthly quota's)
+// is an answer, not a pause.
+const maxWait = time.Minute
+
+// waitError is an answer that asks the client to come back after wait.
+type waitError struct {
+	wait time.Duration
+	err  *exitError
+}
+
+func (w *waitError) Error() string { return w.err.Error() }
+func (w *waitError) Unwrap() error { return w.err }
+
+// wait sleeps for w, saying so, or until ctx is done.
+func (c *client) wait(ctx context.Context, w *waitError) error {
+	if c.notify != nil {
+		c.notify(fmt.Sprintf("%s; trying again in %s", strings.SplitN(w.err.msg, "\n", 2)[0], w.wait))
+	}
+	t := time.NewTimer(w.wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return &exitError{exitFailed, "interrupted"}
+	case <-t.C:
+		return nil
+	}
 }
 
 func unreachable(base string, err error) error {
@@ -116,7 +175,13 @@ func decodeAnswer(resp *http.Response, out any) error {
 		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 			code = exitAuth
 		}
-		return &exitError{code, msg}
+		e := &exitError{code, msg}
+		if resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests {
+			if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs >= 0 && time.Duration(secs)*time.Second <= maxWait {
+				return &waitError{wait: max(time.Duration(secs)*time.Second, 100*time.Millisecond), err: e}
+			}
+		}
+		return e
 	}
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		return nil

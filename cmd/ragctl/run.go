@@ -133,7 +133,8 @@ func (e *env) connect() error {
 	if key == "" {
 		return usageErr("no credentials: set RAGD_API_KEY or --key")
 	}
-	e.c = &client{base: strings.TrimRight(e.url, "/"), key: key, tenant: e.tenant, http: &http.Client{}}
+	e.c = &client{base: strings.TrimRight(e.url, "/"), key: key, tenant: e.tenant, http: &http.Client{},
+		notify: func(msg string) { fmt.Fprintln(e.errOut, msg) }}
 	return nil
 }
 

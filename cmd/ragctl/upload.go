@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -219,7 +220,26 @@ func collect(paths, include, exclude []string) ([]*uploadItem, error) {
 
 // sendFile streams one file as multipart, counting bytes on bar; password
 // ("" for none) goes with PDFs only.
+// sendFile uploads the file at path; when ragd asks to come back later
+// (its upload budget is full, or the tenant's share of it), the file is
+// sent again after the wait, up to maxWaits times.
 func (e *env) sendFile(ctx context.Context, path, query string, tags []string, password string, bar *progressbar.ProgressBar) (document, error) {
+	for tries := 1; ; tries++ {
+		d, err := e.sendFileOnce(ctx, path, query, tags, password, bar)
+		var w *waitError
+		if !errors.As(err, &w) || tries > maxWaits {
+			return d, err
+		}
+		if err := e.c.wait(ctx, w); err != nil {
+			return d, err
+		}
+		if bar != nil {
+			bar.Reset()
+		}
+	}
+}
+
+func (e *env) sendFileOnce(ctx context.Context, path, query string, tags []string, password string, bar *progressbar.ProgressBar) (document, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return document{}, err
