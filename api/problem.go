@@ -150,12 +150,17 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	_ = json.NewEncoder(w).Encode(p)
 }
 
+// byteSize says n bytes for people: exactly in MiB or KiB when it is a
+// whole number of them, else to a tenth of a MiB from 1 MiB up (a share of
+// the upload budget: "68.7 MiB", not "72002218 bytes").
 func byteSize(n int64) string {
 	switch {
 	case n >= 1<<20 && n%(1<<20) == 0:
 		return itoa(n>>20) + " MiB"
 	case n >= 1<<10 && n%(1<<10) == 0:
 		return itoa(n>>10) + " KiB"
+	case n >= 1<<20:
+		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MiB"
 	}
 	return itoa(n) + " bytes"
 }
