@@ -20,6 +20,17 @@ const (
 	TypeHTML     Type = "html"
 	TypeMarkdown Type = "markdown"
 	TypeText     Type = "text"
+	// Slides: one section per slide, the slide number its page.
+	TypePPTX Type = "pptx"
+	TypeODP  Type = "odp"
+	// Sheets: one section per sheet, rows with their header row.
+	TypeXLSX Type = "xlsx"
+	TypeODS  Type = "ods"
+	TypeCSV  Type = "csv"
+	// OpenDocument text (like DOCX), EPUB books and e-mail messages.
+	TypeODT  Type = "odt"
+	TypeEPUB Type = "epub"
+	TypeEML  Type = "eml"
 )
 
 // MediaType returns the type's MIME type, for serving the original file.
@@ -33,6 +44,22 @@ func (t Type) MediaType() string {
 		return "text/html; charset=utf-8"
 	case TypeMarkdown:
 		return "text/markdown; charset=utf-8"
+	case TypePPTX:
+		return "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+	case TypeXLSX:
+		return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+	case TypeODT:
+		return "application/vnd.oasis.opendocument.text"
+	case TypeODS:
+		return "application/vnd.oasis.opendocument.spreadsheet"
+	case TypeODP:
+		return "application/vnd.oasis.opendocument.presentation"
+	case TypeEPUB:
+		return "application/epub+zip"
+	case TypeEML:
+		return "message/rfc822"
+	case TypeCSV:
+		return "text/csv; charset=utf-8"
 	}
 	return "text/plain; charset=utf-8"
 }
@@ -56,13 +83,13 @@ func Detect(r io.ReaderAt, size int64, filename string) (Type, bool) {
 	case bytes.Contains(head, []byte("%PDF-")):
 		return TypePDF, true
 	case bytes.HasPrefix(sample, []byte("PK\x03\x04")):
-		if isDOCX(r, size) {
-			return TypeDOCX, true
-		}
-		return "", false
+		return zipType(r, size)
 	}
 	if !looksLikeText(sample, size) {
 		return "", false
+	}
+	if t, ok := flatODFType(head); ok {
+		return t, true
 	}
 	sniffed := http.DetectContentType(sample)
 	switch {
@@ -70,27 +97,110 @@ func Detect(r io.ReaderAt, size int64, filename string) (Type, bool) {
 		return TypeMarkdown, true
 	case ext == ".html" || ext == ".htm" || ext == ".xhtml" || strings.HasPrefix(sniffed, "text/html"):
 		return TypeHTML, true
+	case ext == ".csv" || ext == ".tsv" || ext == ".psv":
+		return TypeCSV, true
+	case ext == ".eml" || looksLikeMail(sample):
+		return TypeEML, true
 	}
 	return TypeText, true
 }
 
-// textSample is how much of a file Detect reads to judge it.
-const textSample = 8192
-
-// isDOCX reports whether a zip archive holds a Word document body. It
-// reads only the archive's central directory.
-func isDOCX(r io.ReaderAt, size int64) bool {
+// zipType is the type of a zip archive, from the names of its parts and
+// an OpenDocument or EPUB archive's mimetype part; false for an archive
+// that is none of them. It reads the central directory and at most 256
+// bytes of the mimetype part.
+func zipType(r io.ReaderAt, size int64) (Type, bool) {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
-		return false
+		return "", false
 	}
 	for _, f := range zr.File {
-		if f.Name == "word/document.xml" {
-			return true
+		switch f.Name {
+		case "word/document.xml":
+			return TypeDOCX, true
+		case "ppt/presentation.xml":
+			return TypePPTX, true
+		case "xl/workbook.xml":
+			return TypeXLSX, true
+		case "mimetype":
+			rc, err := f.Open()
+			if err != nil {
+				return "", false
+			}
+			b, _ := io.ReadAll(io.LimitReader(rc, 256))
+			rc.Close()
+			if t, ok := mimeTypes[strings.TrimSpace(string(b))]; ok {
+				return t, true
+			}
 		}
 	}
-	return false
+	return "", false
 }
+
+// mimeTypes are the mimetype parts of the OpenDocument and EPUB archives
+// ragd reads.
+var mimeTypes = map[string]Type{
+	"application/vnd.oasis.opendocument.text":         TypeODT,
+	"application/vnd.oasis.opendocument.spreadsheet":  TypeODS,
+	"application/vnd.oasis.opendocument.presentation": TypeODP,
+	"application/epub+zip":                            TypeEPUB,
+}
+
+// flatODFType recognises a flat (single XML file) OpenDocument (.fodt,
+// .fods, .fodp) from its root element's office:mimetype.
+func flatODFType(head []byte) (Type, bool) {
+	if !bytes.Contains(head, []byte("<office:document")) {
+		return "", false
+	}
+	i := bytes.Index(head, []byte(`office:mimetype="`))
+	if i < 0 {
+		return "", false
+	}
+	rest := head[i+len(`office:mimetype="`):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return "", false
+	}
+	t, ok := mimeTypes[string(rest[:j])]
+	return t, ok && t != TypeEPUB
+}
+
+// looksLikeMail recognises an Internet message (RFC 5322) by its header
+// block: it starts with header fields, and among them a From and a Date,
+// Subject, Message-ID or MIME-Version.
+func looksLikeMail(sample []byte) bool {
+	end := bytes.Index(sample, []byte("\n\n"))
+	if e := bytes.Index(sample, []byte("\r\n\r\n")); e >= 0 && (end < 0 || e < end) {
+		end = e
+	}
+	if end <= 0 {
+		return false
+	}
+	var from, other bool
+	for i, line := range bytes.Split(sample[:end], []byte("\n")) {
+		line = bytes.TrimRight(line, "\r")
+		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			continue // a folded header's continuation
+		}
+		name, _, ok := bytes.Cut(line, []byte(":"))
+		if !ok || len(name) == 0 || bytes.ContainsAny(name, " \t") {
+			if i == 0 && bytes.HasPrefix(line, []byte("From ")) {
+				continue // an mbox separator line
+			}
+			return false
+		}
+		switch strings.ToLower(string(name)) {
+		case "from":
+			from = true
+		case "date", "subject", "message-id", "mime-version":
+			other = true
+		}
+	}
+	return from && other
+}
+
+// textSample is how much of a file Detect reads to judge it.
+const textSample = 8192
 
 // looksLikeText accepts UTF-8, UTF-16 with a byte order mark, and 8-bit
 // text (Latin-1); it refuses data with NUL bytes or many control bytes,

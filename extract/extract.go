@@ -102,6 +102,14 @@ func Builtin() Extractors {
 		TypeHTML:     withoutPassword(extractHTML),
 		TypePDF:      extractPDF,
 		TypeDOCX:     withoutPassword(extractDOCX),
+		TypePPTX:     withoutPassword(extractPPTX),
+		TypeODP:      withoutPassword(extractODP),
+		TypeXLSX:     withoutPassword(extractXLSX),
+		TypeODS:      withoutPassword(extractODS),
+		TypeCSV:      withoutPassword(extractCSV),
+		TypeODT:      withoutPassword(extractODT),
+		TypeEPUB:     withoutPassword(extractEPUB),
+		TypeEML:      withoutPassword(extractEML),
 	}
 }
 
