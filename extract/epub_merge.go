@@ -12,7 +12,7 @@ import (
 // in the section whose heading path is prefix, and each of ext's sections
 // becomes a section whose heading path is prefix followed by its own. Its
 // pages are kept, moved to where its text now starts. Afterwards b's
-// heading path is prefix.
+// heading path is that of ext's last text.
 func appendDoc(b *builder, prefix []string, lead string, ext Extracted) {
 	setPath(b, prefix)
 	if lead = cleanInline(lead); lead != "" {
@@ -24,15 +24,20 @@ func appendDoc(b *builder, prefix []string, lead string, ext Extracted) {
 	cursor := 0
 	for _, s := range ext.Sections {
 		if s.Start < cursor || s.End > len(text) || s.Start >= s.End {
-			continue // not in order: that span stays in prefix's section
+			continue // not in order: that span stays in the section before
 		}
-		b.write(text[cursor:s.Start])
+		if s.Start > cursor {
+			setPath(b, prefix)
+			b.write(text[cursor:s.Start])
+		}
 		setPath(b, append(slices.Clone(prefix), s.HeadingPath...))
 		b.write(text[s.Start:s.End])
-		setPath(b, prefix)
 		cursor = s.End
 	}
-	b.write(text[cursor:])
+	if cursor < len(text) {
+		setPath(b, prefix)
+		b.write(text[cursor:])
+	}
 	if text != "" {
 		b.write("\n\n")
 	}

@@ -60,6 +60,7 @@ func mbManifest(t *testing.T, dir, format string) []mbCorpusFile {
 type mbExpect struct {
 	code     string   // the failure code it must end with; "" for text
 	contains []string // in the text, when it gives text
+	absent   []string // not in the text
 	title    string   // the title, when not ""
 }
 
@@ -112,6 +113,11 @@ func runMBCorpus(t *testing.T, format string, typ Type, want map[string]mbExpect
 			for _, s := range w.contains {
 				if !strings.Contains(ext.Text, s) {
 					t.Errorf("%s: text lacks %q:\n%s", name, s, truncateRunes(ext.Text, 2000))
+				}
+			}
+			for _, s := range w.absent {
+				if strings.Contains(ext.Text, s) {
+					t.Errorf("%s: text has %q", name, s)
 				}
 			}
 			if w.title != "" && ext.Title != w.title {
@@ -171,5 +177,21 @@ func TestExtractEMLCorpus(t *testing.T) {
 		"tika__testRFC822-mixed-with-pdf-inline.eml":           {contains: []string{"I cannot access that page", "Attachments: tzora-titan-4-hummer-xl-manual.pdf"}},
 		"tika__testThunderbirdEml.eml":                         {title: "JUnit test message"},
 		"flanker__long-header.eml":                             {contains: []string{"Subject: Die heiße Zypernsonne"}},
+	})
+}
+
+func TestExtractEPUBCorpus(t *testing.T) {
+	t.Parallel()
+	runMBCorpus(t, "epub", TypeEPUB, map[string]mbExpect{
+		"pandoc__wasteland.epub":                {contains: []string{"April is the cruellest month"}, title: "The Waste Land"},
+		"epub-rs__Metamorphosis-jackson.epub":   {contains: []string{"Gregor Samsa woke from troubled dreams"}, title: "Metamorphosis"},
+		"epubjs__alice.epub":                    {contains: []string{"Down The Rabbit-Hole\n\nAlice was beginning to get very tired"}},
+		"epub-tests__pkg-dir_rtl-root-ltr.epub": {title: "CSS: הרפתקה חדשה!"},
+		"tika__testEPUB.epub":                   {contains: []string{"This is the text for chapter One", "Table header | Table data"}},
+		// Hostile: the external entity is not resolved (foo.xhtml says "The test fails.").
+		"epub-tests__pub-xml-external-id.epub": {contains: []string{"Test passes unless"}, absent: []string{"The test fails", "]>"}},
+		// Broken: each still gives the text that can be read.
+		"epub-check-test__epubsample028.epub": {contains: []string{"hello, world."}}, // no container.xml: the .opf is found
+		"epub-check-test__epubsample036.epub": {contains: []string{"hello, world."}}, // a missing chapter is left out
 	})
 }
