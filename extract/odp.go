@@ -221,7 +221,7 @@ func (w *odpWalker) start(t xml.StartElement, depth int) {
 			w.shapeKind = shapeSkipped
 		}
 	case space == odfTextNS && (local == "p" || local == "h"):
-		if w.paraFrom == 0 {
+		if w.paraFrom == 0 && w.shape != 0 {
 			w.paraFrom, w.para = depth, w.para[:0]
 		}
 	case space == odfTextNS && (local == "s" || local == "tab" || local == "line-break"):

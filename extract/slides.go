@@ -628,13 +628,16 @@ func (w *pptxWalker) end(t xml.EndElement, depth int) error {
 	return nil
 }
 
-// pptxCoreTitle reads dc:title from docProps/core.xml (found through the
-// package's relationships, else at its usual name), within the budget.
+// pptxCoreTitle reads dc:title from the core properties part (the one
+// the package's relationships name that it has, else docProps/core.xml),
+// within the budget.
 func pptxCoreTitle(ctx context.Context, p *slideParts) string {
 	name := "docProps/core.xml"
 	if rels, err := p.rels(ctx, ""); err == nil {
 		for _, r := range rels {
-			if strings.HasSuffix(r.typ, "/core-properties") || strings.HasSuffix(r.typ, "/metadata/core-properties") {
+			// The package's own type: python-pptx's test decks carry a
+			// second, older one ("officedocument/2006/...") to a stale part.
+			if r.typ == "http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties" && p.has(r.target) {
 				name = r.target
 				break
 			}
