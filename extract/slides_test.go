@@ -391,7 +391,7 @@ func TestExtractSlidesHostile(t *testing.T) {
 		return slidesZip(t, "mimetype", "application/vnd.oasis.opendocument.presentation", "content.xml", body)
 	}
 	bomb := `<office:document-content ` + odpNS + `><office:body><office:presentation><draw:page><draw:frame><draw:text-box><text:p>` +
-		strings.Repeat("spam ", 2<<20) + `</text:p></draw:text-box></draw:frame></draw:page></office:presentation></office:body></office:document-content>`
+		strings.Repeat("spam ", 400_000) + `</text:p></draw:text-box></draw:frame></draw:page></office:presentation></office:body></office:document-content>`
 	manySlides := func(n int) []byte {
 		var ss []string
 		for i := range n {
@@ -419,10 +419,10 @@ func TestExtractSlidesHostile(t *testing.T) {
 		{"PPTXExternalEntity", TypePPTX, oneSlide(xxe + pptxSlideXML("", pptxShape("", "&xxe;"))), Limits{}, CodeUnsupportedType},
 		{"ODPEntityExpansion", TypeODP, odpContent(laughs + `<office:document-content ` + odpNS + `><office:body><office:presentation><draw:page><draw:frame><draw:text-box><text:p>&lol2;</text:p></draw:text-box></draw:frame></draw:page></office:presentation></office:body></office:document-content>`), Limits{}, CodeUnsupportedType},
 		{"FlatODPExternalEntity", TypeODP, []byte(xxe + `<office:document ` + odpNS + `><office:body><office:presentation><draw:page><draw:frame><text:p>&xxe;</text:p></draw:frame></draw:page></office:presentation></office:body></office:document>`), Limits{}, CodeUnsupportedType},
-		{"PPTXZipBomb", TypePPTX, oneSlide(pptxSlideXML("", pptxShape("", strings.Repeat("spam ", 2<<20)))), Limits{MaxUnzippedBytes: 1 << 20}, CodeTooLarge},
-		{"ODPZipBomb", TypeODP, odpContent(bomb), Limits{MaxUnzippedBytes: 1 << 20}, CodeTooLarge},
-		{"ODPTooMuchText", TypeODP, odpContent(bomb), Limits{MaxTextBytes: 1 << 20}, CodeTooLarge},
-		{"PPTXTooMuchText", TypePPTX, oneSlide(pptxSlideXML("", pptxShape("", strings.Repeat("spam ", 2<<20)))), Limits{MaxTextBytes: 1 << 20}, CodeTooLarge},
+		{"PPTXZipBomb", TypePPTX, oneSlide(pptxSlideXML("", pptxShape("", strings.Repeat("spam ", 400_000)))), Limits{MaxUnzippedBytes: 1 << 18}, CodeTooLarge},
+		{"ODPZipBomb", TypeODP, odpContent(bomb), Limits{MaxUnzippedBytes: 1 << 18}, CodeTooLarge},
+		{"ODPTooMuchText", TypeODP, odpContent(bomb), Limits{MaxTextBytes: 1 << 18}, CodeTooLarge},
+		{"PPTXTooMuchText", TypePPTX, oneSlide(pptxSlideXML("", pptxShape("", strings.Repeat("spam ", 400_000)))), Limits{MaxTextBytes: 1 << 18}, CodeTooLarge},
 		{"PPTXTooManySlides", TypePPTX, manySlides(30), Limits{MaxPages: 20}, CodeTooManyPages},
 		{"PPTXBrokenSlideXML", TypePPTX, oneSlide(`<p:sld ` + pptxPNS + `><p:cSld><a:t>open`), Limits{}, CodeUnsupportedType},
 		{"FlatODPBrokenXML", TypeODP, []byte(`<office:document ` + odpNS + `><office:body><office:presentation><draw:page>`), Limits{}, CodeUnsupportedType},
