@@ -195,3 +195,22 @@ func TestExtractEPUBCorpus(t *testing.T) {
 		"epub-check-test__epubsample036.epub": {contains: []string{"hello, world."}}, // a missing chapter is left out
 	})
 }
+
+func TestExtractODTCorpus(t *testing.T) {
+	t.Parallel()
+	runMBCorpus(t, "odt", TypeODT, map[string]mbExpect{
+		"odfpy__nasty.odt":              {code: CodeUnsupportedType}, // hostile: its DTD declares an external entity
+		"pandoc__hiddenTextByStyle.odt": {code: CodeNoText},          // its one paragraph is hidden by its style
+		"pandoc__formula.odt":           {code: CodeNoText},          // only an embedded formula object
+		"tika__testODTEncrypted.odt":    {code: CodeUnsupportedType}, // encrypted: needs a password
+		"tika__testODTnotaZipFile.odt":  {code: CodeUnsupportedType},
+		"pandoc__footnote.odt":          {contains: []string{"Some text with a footnote.\n\nFootnote text"}},
+		"pandoc__trackedChanges.odt":    {contains: []string{"Some text with and inserted text."}, absent: []string{"deleted"}},
+		"odfpy__simpletable.odt":        {contains: []string{"Cell 1 | Cell 2\nCell 3 (bold) | Cell 4 (italic)"}},
+		"odfpy__twolevellist.odt":       {contains: []string{"- Item B\n- Subitem B.1"}},
+		"pandoc__tableWithSpans.odt":    {contains: []string{"B1-1 | B1-2 | Rowspan 3"}},
+		"pandoc__imageWithCaption.odt":  {contains: []string{"Image caption"}},
+		"odfpy__samples__Electra.odt":   {title: "Ηλέκτρα"},
+		"tika__testODTMacro.fodt":       {contains: []string{"Hello dear user,", "Click the smiley"}, absent: []string{"iVBORw0KGgo"}},
+	})
+}
