@@ -88,7 +88,7 @@ func Detect(r io.ReaderAt, size int64, filename string) (Type, bool) {
 	if !looksLikeText(sample, size) {
 		return "", false
 	}
-	if t, ok := flatODFType(head); ok {
+	if t, ok := flatODFType(sample); ok {
 		return t, true
 	}
 	sniffed := http.DetectContentType(sample)
@@ -106,16 +106,19 @@ func Detect(r io.ReaderAt, size int64, filename string) (Type, bool) {
 }
 
 // zipType is the type of a zip archive, from the names of its parts and
-// an OpenDocument or EPUB archive's mimetype part; false for an archive
-// that is none of them. It reads the central directory and at most 256
+// an OpenDocument or EPUB archive's mimetype part (or an EPUB's
+// META-INF/container.xml); false for an archive that is none of them. It reads the central directory and at most 256
 // bytes of the mimetype part.
 func zipType(r io.ReaderAt, size int64) (Type, bool) {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return "", false
 	}
+	container := false
 	for _, f := range zr.File {
 		switch f.Name {
+		case "META-INF/container.xml":
+			container = true
 		case "word/document.xml":
 			return TypeDOCX, true
 		case "ppt/presentation.xml":
@@ -134,6 +137,11 @@ func zipType(r io.ReaderAt, size int64) (Type, bool) {
 			}
 		}
 	}
+	// An EPUB whose mimetype part is missing or wrong is still a book
+	// when it has its container (its package document names the rest).
+	if container {
+		return TypeEPUB, true
+	}
 	return "", false
 }
 
@@ -147,7 +155,9 @@ var mimeTypes = map[string]Type{
 }
 
 // flatODFType recognises a flat (single XML file) OpenDocument (.fodt,
-// .fods, .fodp) from its root element's office:mimetype.
+// .fods, .fodp) from its root element's office:mimetype, in the file's
+// first textSample bytes (LibreOffice declares some forty namespaces
+// before it: past the first KiB).
 func flatODFType(head []byte) (Type, bool) {
 	if !bytes.Contains(head, []byte("<office:document")) {
 		return "", false

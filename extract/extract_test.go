@@ -486,6 +486,21 @@ func TestExtractRecoversAndTimesOut(t *testing.T) {
 	}
 }
 
+// zipParts is a zip archive of the named parts, given as name, content
+// pairs (a name alone: an empty part).
+func zipParts(parts ...string) []byte {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for i := 0; i < len(parts); i += 2 {
+		w, _ := zw.Create(parts[i])
+		if i+1 < len(parts) {
+			w.Write([]byte(parts[i+1]))
+		}
+	}
+	zw.Close()
+	return buf.Bytes()
+}
+
 func TestDetect(t *testing.T) {
 	t.Parallel()
 	png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
@@ -511,6 +526,22 @@ func TestDetect(t *testing.T) {
 		{"PNGNamedTxt", png, "image.txt", "", false},
 		{"ZipNotDocx", zipNotDocx, "x.docx", "", false},
 		{"Empty", nil, "empty.txt", "", false},
+		// The types of issue 24, by content whatever the name.
+		{"PPTX", zipParts("ppt/presentation.xml"), "deck", TypePPTX, true},
+		{"XLSX", zipParts("xl/workbook.xml"), "book.bin", TypeXLSX, true},
+		{"ODT", zipParts("mimetype", "application/vnd.oasis.opendocument.text"), "x", TypeODT, true},
+		{"ODS", zipParts("mimetype", "application/vnd.oasis.opendocument.spreadsheet"), "x", TypeODS, true},
+		{"ODP", zipParts("mimetype", "application/vnd.oasis.opendocument.presentation"), "x", TypeODP, true},
+		{"EPUB", zipParts("mimetype", "application/epub+zip"), "book.zip", TypeEPUB, true},
+		{"EPUBWithoutMimetype", zipParts("META-INF/container.xml", "<container/>"), "book", TypeEPUB, true},
+		{"ZipOtherMimetype", zipParts("mimetype", "application/vnd.oasis.opendocument.graphics"), "x.odg", "", false},
+		{"FlatODTPastTheFirstKiB", []byte(`<?xml version="1.0"?><office:document` + strings.Repeat(` xmlns:n="urn:x"`, 100) +
+			` office:mimetype="application/vnd.oasis.opendocument.text"><office:body/></office:document>`), "doc.xml", TypeODT, true},
+		{"CSVByName", []byte("a,b\n1,2\n"), "data.csv", TypeCSV, true},
+		{"TSVByName", []byte("a\tb\n1\t2\n"), "data.tsv", TypeCSV, true},
+		{"MailByHeaders", []byte("From: a@example.com\r\nSubject: Hi\r\n\r\nBody"), "message", TypeEML, true},
+		{"MailByName", []byte("Just a body"), "m.eml", TypeEML, true},
+		{"HeaderLikeTextIsText", []byte("Note: not a mail\nTodo: nothing\n\nMore"), "notes", TypeText, true},
 	} {
 		got, ok := Detect(bytes.NewReader(tc.data), int64(len(tc.data)), tc.file)
 		if got != tc.want || ok != tc.ok {
