@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf16"
+
+	"github.com/ragd/ragd/chunker"
 )
 
 // sheetPart is one part of a zip built for a test.
@@ -550,5 +552,61 @@ func TestSheetMillionRowsStopsEarly(t *testing.T) {
 	sheetWantCode(t, TypeCSV, []byte(csv.String()), Limits{MaxTextBytes: 1 << 20}, CodeTooLarge)
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("took %v", d)
+	}
+}
+
+func TestSheetChunksStandAlone(t *testing.T) {
+	t.Parallel()
+	// A sheet of 300 rows cut into chunks of 128 tokens: every row of every
+	// chunk names the column of each of its values, and every chunk is
+	// under the sheet's name. (A chunk's first line may be the end of a
+	// row: the overlap with the chunk before starts at a word.)
+	var table strings.Builder
+	table.WriteString("Country,Capital,Population in millions,Currency\n")
+	for i := range 300 {
+		fmt.Fprintf(&table, "Country %d,Capital %d,%d.%d,Currency %d\n", i, i, i, i%10, i%7)
+	}
+	var rows strings.Builder
+	for _, line := range strings.Split(strings.TrimSpace(table.String()), "\n") {
+		rows.WriteString(`<row>`)
+		for _, f := range strings.Split(line, ",") {
+			fmt.Fprintf(&rows, `<c t="inlineStr"><is><t>%s</t></is></c>`, f)
+		}
+		rows.WriteString(`</row>`)
+	}
+	ext := mustExtract(t, TypeXLSX, makeXLSX(t, []string{"Capitals"}, []string{`<sheetData>` + rows.String() + `</sheetData>`}, "", "", ""))
+	tok, err := chunker.NewCL100K()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := chunker.New(tok, chunker.Options{MaxTokens: 128})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunks, err := c.Split(ext.Document)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(chunks) < 20 {
+		t.Fatalf("%d chunks, want many", len(chunks))
+	}
+	for _, ch := range chunks {
+		if strings.Join(ch.HeadingPath, " > ") != "Capitals" {
+			t.Fatalf("chunk %d is under %q", ch.Index, ch.HeadingPath)
+		}
+		lines := strings.Split(ch.Text, "\n")
+		if ch.Index > 0 {
+			lines = lines[1:]
+		}
+		for _, l := range lines {
+			if l == "Capitals" || l == "" || strings.HasPrefix(l, "Country | ") {
+				continue
+			}
+			for _, cell := range strings.Split(l, "; ") {
+				if !strings.Contains(cell, ": ") {
+					t.Fatalf("chunk %d: cell %q of line %q has no column", ch.Index, cell, l)
+				}
+			}
+		}
 	}
 }
