@@ -282,7 +282,7 @@ func readMultipartUpload(w http.ResponseWriter, r *http.Request, up *uploads) (_
 	typ, ok := extract.Detect(spool, spool.Size(), u.Filename)
 	if !ok {
 		return u, nil, errorf(http.StatusUnsupportedMediaType, codeUnsupportedMediaType,
-			"the file is not a document ragd can read; supported: PDF, Word (.docx), HTML, Markdown and plain text")
+			"the file is not a document ragd can read; supported: PDF, Word (.docx), PowerPoint (.pptx), Excel (.xlsx), OpenDocument (.odt, .ods, .odp), EPUB, e-mail (.eml), CSV, HTML, Markdown and plain text")
 	}
 	u.Type, u.Content = typ, spool
 	return u, spool, nil
