@@ -10,20 +10,6 @@ import (
 	"unicode/utf8"
 )
 
-// mbDevdata is the shared development set of office documents (see its
-// README.md and MANIFEST.tsv); RAGD_OFFICE_DEVDATA overrides it.
-func mbDevdata(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("RAGD_OFFICE_DEVDATA")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "devdata", "office")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "MANIFEST.tsv")); err != nil {
-		t.Skipf("no office development set at %s (set RAGD_OFFICE_DEVDATA): %v", dir, err)
-	}
-	return dir
-}
-
 // mbCorpusFile is one row of the development set's MANIFEST.tsv.
 type mbCorpusFile struct {
 	file, status, description string
@@ -69,7 +55,7 @@ type mbExpect struct {
 // internal); files marked normal must give text unless want says
 // otherwise, and want's expectations must hold. With -v it prints a table.
 func runMBCorpus(t *testing.T, format string, typ Type, want map[string]mbExpect) {
-	dir := mbDevdata(t)
+	dir := officeDevdata(t)
 	files := mbManifest(t, dir, format)
 	seen := map[string]bool{}
 	counts := map[string]int{}

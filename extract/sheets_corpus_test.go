@@ -11,20 +11,6 @@ import (
 	"testing"
 )
 
-// sheetsDevdata is the shared development set of office documents (see
-// its README.md and MANIFEST.tsv); RAGD_OFFICE_DEVDATA overrides it.
-func sheetsDevdata(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("RAGD_OFFICE_DEVDATA")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "devdata", "office")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "MANIFEST.tsv")); err != nil {
-		t.Skipf("no office development set at %s (set RAGD_OFFICE_DEVDATA): %v", dir, err)
-	}
-	return dir
-}
-
 // sheetsExpect is what one development file must give.
 type sheetsExpect struct {
 	code     string   // the failure code it must end with; "" for text
@@ -88,7 +74,7 @@ var sheetsCorpus = map[string]sheetsExpect{
 
 func TestSheetsCorpus(t *testing.T) {
 	t.Parallel()
-	dir := sheetsDevdata(t)
+	dir := officeDevdata(t)
 	manifest, err := os.ReadFile(filepath.Join(dir, "MANIFEST.tsv"))
 	if err != nil {
 		t.Fatal(err)

@@ -14,20 +14,6 @@ import (
 	"testing"
 )
 
-// slidesDevdata is the shared development set of office documents (its
-// README.md and MANIFEST.tsv); RAGD_OFFICE_DEVDATA overrides the place.
-func slidesDevdata(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("RAGD_OFFICE_DEVDATA")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "devdata", "office")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "MANIFEST.tsv")); err != nil {
-		t.Skipf("no office development set at %s (set RAGD_OFFICE_DEVDATA): %v", dir, err)
-	}
-	return dir
-}
-
 // slidesManifest is MANIFEST.tsv's status of each file of the folders.
 func slidesManifest(t *testing.T, dir string, folders ...string) map[string]string {
 	t.Helper()
@@ -71,7 +57,7 @@ func slidesManifest(t *testing.T, dir string, folders ...string) map[string]stri
 // say they hold. -v prints a table.
 func TestExtractSlidesCorpus(t *testing.T) {
 	t.Parallel()
-	dir := slidesDevdata(t)
+	dir := officeDevdata(t)
 	status := slidesManifest(t, dir, "pptx", "odp")
 	type expect struct {
 		code     string   // "" for text
