@@ -124,3 +124,60 @@ func FuzzExtractMarkdown(f *testing.F) {
 func FuzzExtractText(f *testing.F) {
 	fuzzExtract(f, TypeText, []byte("plain\n\ntext"), []byte{0xFF, 0xFE, 'a', 0}, []byte("caf\xe9"))
 }
+
+// The office, book and mail formats (issue 24). The zip-based seeds are
+// the smallest archives each extractor reads; the fuzzer's mutations of
+// their bytes mostly exercise the archive and XML limits.
+const (
+	fuzzRelsNS = `xmlns="http://schemas.openxmlformats.org/package/2006/relationships"`
+	fuzzPNS    = `xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/main" xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"`
+)
+
+func FuzzExtractPPTX(f *testing.F) {
+	fuzzExtract(f, TypePPTX, zipParts(
+		"ppt/presentation.xml", `<p:presentation `+fuzzPNS+`><p:sldIdLst><p:sldId id="256" r:id="rId1"/></p:sldIdLst></p:presentation>`,
+		"ppt/_rels/presentation.xml.rels", `<Relationships `+fuzzRelsNS+`><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/slide" Target="slides/slide1.xml"/></Relationships>`,
+		"ppt/slides/slide1.xml", `<p:sld `+fuzzPNS+`><p:cSld><p:spTree><p:sp><p:nvSpPr><p:nvPr><p:ph type="title"/></p:nvPr></p:nvSpPr><p:txBody><a:p><a:r><a:t>Title</a:t></a:r></a:p></p:txBody></p:sp><p:sp><p:txBody><a:p><a:r><a:t>Body</a:t></a:r></a:p></p:txBody></p:sp></p:spTree></p:cSld></p:sld>`),
+		[]byte("PK\x03\x04"))
+}
+
+func FuzzExtractXLSX(f *testing.F) {
+	fuzzExtract(f, TypeXLSX, zipParts(
+		"xl/workbook.xml", `<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>`,
+		"xl/_rels/workbook.xml.rels", `<Relationships `+fuzzRelsNS+`><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>`,
+		"xl/worksheets/sheet1.xml", `<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>Name</t></is></c><c r="B1" t="inlineStr"><is><t>Age</t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>Ann</t></is></c><c r="B2"><v>31</v></c></row></sheetData></worksheet>`))
+}
+
+const fuzzODFNS = `xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" xmlns:presentation="urn:oasis:names:tc:opendocument:xmlns:presentation:1.0"`
+
+func FuzzExtractODT(f *testing.F) {
+	fuzzExtract(f, TypeODT, zipParts("mimetype", "application/vnd.oasis.opendocument.text",
+		"content.xml", `<office:document-content `+fuzzODFNS+`><office:body><office:text><text:h text:outline-level="1">T</text:h><text:p>a<text:s/>b</text:p><text:list><text:list-item><text:p>i</text:p></text:list-item></text:list></office:text></office:body></office:document-content>`),
+		[]byte(`<office:document `+fuzzODFNS+` office:mimetype="application/vnd.oasis.opendocument.text"><office:body><office:text><text:p>flat</text:p></office:text></office:body></office:document>`))
+}
+
+func FuzzExtractODS(f *testing.F) {
+	fuzzExtract(f, TypeODS, zipParts("mimetype", "application/vnd.oasis.opendocument.spreadsheet",
+		"content.xml", `<office:document-content `+fuzzODFNS+`><office:body><office:spreadsheet><table:table table:name="S"><table:table-row><table:table-cell><text:p>Name</text:p></table:table-cell></table:table-row><table:table-row table:number-rows-repeated="3"><table:table-cell table:number-columns-repeated="2"><text:p>x</text:p></table:table-cell></table:table-row></table:table></office:spreadsheet></office:body></office:document-content>`))
+}
+
+func FuzzExtractODP(f *testing.F) {
+	fuzzExtract(f, TypeODP, zipParts("mimetype", "application/vnd.oasis.opendocument.presentation",
+		"content.xml", `<office:document-content `+fuzzODFNS+`><office:body><office:presentation><draw:page draw:name="p1"><draw:frame presentation:class="title"><draw:text-box><text:p>Title</text:p></draw:text-box></draw:frame></draw:page></office:presentation></office:body></office:document-content>`))
+}
+
+func FuzzExtractEPUB(f *testing.F) {
+	fuzzExtract(f, TypeEPUB, zipParts("mimetype", "application/epub+zip",
+		"META-INF/container.xml", `<container xmlns="urn:oasis:names:tc:opendocument:xmlns:container"><rootfiles><rootfile full-path="OEBPS/book.opf"/></rootfiles></container>`,
+		"OEBPS/book.opf", `<package xmlns="http://www.idpf.org/2007/opf" version="3.0"><metadata xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>B</dc:title></metadata><manifest><item id="c1" href="c1.xhtml" media-type="application/xhtml+xml"/></manifest><spine><itemref idref="c1"/></spine></package>`,
+		"OEBPS/c1.xhtml", `<html xmlns="http://www.w3.org/1999/xhtml"><head><title>One</title></head><body><h1>One</h1><p>Text of the first chapter.</p></body></html>`))
+}
+
+func FuzzExtractEML(f *testing.F) {
+	fuzzExtract(f, TypeEML, []byte("From: a@example.com\r\nTo: b@example.com\r\nSubject: =?UTF-8?B?SMOpbGxv?=\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\ncaf=E9\r\n--b\r\nContent-Type: text/plain; name=a.txt\r\nContent-Disposition: attachment; filename=a.txt\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n--b--\r\n"),
+		[]byte("From: x\n\nbody"))
+}
+
+func FuzzExtractCSV(f *testing.F) {
+	fuzzExtract(f, TypeCSV, []byte("Name,Age\nAnn,31\n\"B, C\",\"4\"\"\"\n"), []byte("a;b\n1,5;2\n"), []byte("a\tb\n1\t2\n"))
+}
