@@ -23,7 +23,7 @@ ragd is starting on http://localhost:$port  (Ctrl-C stops it)
   curl localhost:$port/healthz
   curl -H "Authorization: Bearer ${token:-\$RAGD_ADMIN_TOKEN}" localhost:$port/v1/tenants
   job dashboard: http://localhost:$port/jobs/  (any user, the admin token as password)
-  ragctl: go build -o bin/ ./cmd/ragctl && RAGD_URL=http://localhost:$port RAGD_API_KEY=<a key above> bin/ragctl upload ./docs
+  ragctl: go build -o bin/ ./cmd/ragctl && RAGD_URL=http://localhost:$port RAGD_API_KEY=<a key above> bin/ragctl upload examples
 The README's "Try it" section walks through tenant -> key -> agent -> documents -> search.
 
 TXT

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/ragd/ragd/api/apitest"
-	"github.com/ragd/ragd/extract/extracttest"
 )
 
 // docFiles are the files whose sh blocks TestREADMECommands runs, in this
@@ -37,8 +36,9 @@ var docFiles = []string{"README.md", "docs/api.md", "docs/operations.md", "docs/
 //     export RAGD_API_KEY=$KEY), kept between commands as a shell would;
 //   - ragctl built from this package on PATH, and curl made to fail on an
 //     HTTP error (--fail-with-body);
-//   - in the working directory, the files the commands name: report.pdf,
-//     ./docs, agent.yaml (the README's own, from its yaml block), patch.json.
+//   - in the working directory, as in a clone: the repository's examples/
+//     (the documents the commands upload), agent.yaml (the README's own,
+//     from its yaml block) and patch.json.
 //
 // Before each command the test waits until no document is queued or
 // processing, as a person reading the last answer would; that keeps what
@@ -134,7 +134,9 @@ func readmeScript(command string, sets []string) string {
 	var b strings.Builder
 	b.WriteString("set -euo pipefail\nset -a\nsource \"$README_STATE\"\n")
 	b.WriteString("curl() { command curl --fail-with-body --show-error \"$@\"; }\n")
-	b.WriteString(command + "\n")
+	// The README's curl -fsS fails on an HTTP error as the wrapper does;
+	// curl refuses --fail twice, and the wrapper's also prints the body.
+	b.WriteString(curlFail.ReplaceAllString(command, "curl -$1") + "\n")
 	for _, v := range sets {
 		fmt.Fprintf(&b, "if [[ -z \"${%[1]s:-}\" || \"${%[1]s}\" == null ]]; then echo '%[1]s was set to nothing' >&2; exit 97; fi\n", v)
 	}
@@ -162,28 +164,28 @@ func settle(t *testing.T, srv *apitest.Server) {
 	}
 }
 
-// writeREADMEFiles makes the files the README's commands name: report.pdf
-// (a real two-page PDF), ./docs (PDF and Markdown to upload, a draft and a
-// text file the globs leave out, a hidden folder the walk skips),
-// patch.json (as the README's comment gives it), and the files the README
-// prints itself (agent.yaml).
+// writeREADMEFiles puts in dir what the README's commands name, as a
+// reader who cloned the repository has it: the repository's examples/
+// folder (the documents "Try it" and ragctl upload send, copied byte for
+// byte: a command that names a file the repository does not ship fails
+// here), patch.json (as the README's comment gives it), and the files the
+// README prints itself (agent.yaml).
 func writeREADMEFiles(t *testing.T, dir string, fromREADME map[string]string) {
 	t.Helper()
-	leave := extracttest.MakePDF([]string{
-		extracttest.PDFText(72, 720, 20, "Leave policy") +
-			extracttest.PDFText(72, 690, 11, "Full-time employees get 25 vacation days a year.") +
-			extracttest.PDFText(72, 676, 11, "Unused days carry over until March."),
-		extracttest.PDFText(72, 720, 20, "Sick leave") +
-			extracttest.PDFText(72, 690, 11, "Sick days do not count as vacation days."),
-	})
-	files := map[string][]byte{
-		"report.pdf":              extracttest.ReportPDF(),
-		"patch.json":              []byte(`{"temperature": 0.5}`),
-		"docs/handbook.md":        []byte("# Handbook\n\n## Time off\n\nHow many vacation days? Twenty-five a year, plus public holidays.\n"),
-		"docs/policies/leave.pdf": leave,
-		"docs/draft-benefits.md":  []byte("# Draft\n\nNot ready to share.\n"),
-		"docs/notes.txt":          []byte("Left out by --include.\n"),
-		"docs/.archive/old.md":    []byte("# Old\n\nHidden folders are skipped.\n"),
+	files := map[string][]byte{"patch.json": []byte(`{"temperature": 0.5}`)}
+	examples, err := os.ReadDir("../../examples")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range examples {
+		if e.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("../../examples", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files["examples/"+e.Name()] = b
 	}
 	for name, body := range fromREADME {
 		files[name] = []byte(body)
@@ -229,6 +231,7 @@ var (
 	assignment  = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*)=`)
 	exitsN      = regexp.MustCompile(`\bexits (\d+)\b`)
 	includeHead = regexp.MustCompile(`^-[a-zA-Z]*i[a-zA-Z]*$`) // curl -i, -si
+	curlFail    = regexp.MustCompile(`\bcurl -f([a-zA-Z]+)`)   // curl -fsS
 	uploadDone  = regexp.MustCompile(`^[1-9]\d* ready, 0 failed\n`)
 )
 
@@ -643,7 +646,7 @@ func TestREADMEExtraction(t *testing.T) {
 		{"event: document\ndata: {\"id\": \"1\"}\n\n", true, "curl -sN x"},
 		{"event: document\ndata: {\"id\": \n\n", false, "curl -sN x"},
 		{"no results\n", false, "ragctl search a --top-k 5"},
-		{"2 ready, 1 failed\n", false, "ragctl upload ./docs"},
+		{"2 ready, 1 failed\n", false, "ragctl upload examples"},
 		{"[]\n", true, "ragctl docs ls --json"},
 		{"", false, "ragctl keys ls"},
 	} {
