@@ -19,7 +19,7 @@ token=$(sed -n 's/^admin token: \([^ ]*\).*/\1/p' <<<"$seed_out")
 cat <<TXT
 
 ragd is starting on http://localhost:$port  (Ctrl-C stops it)
-  console: http://localhost:$port/console/  (sign in with a tenant's api key above)
+  console: http://localhost:$port/console/  (sign in with a tenant's api key above; they are kept in $RAGD_DATA_DIR/demo-keys)
   curl localhost:$port/healthz
   curl -H "Authorization: Bearer ${token:-\$RAGD_ADMIN_TOKEN}" localhost:$port/v1/tenants
   job dashboard: http://localhost:$port/jobs/  (any user, the admin token as password)

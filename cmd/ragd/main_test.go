@@ -15,12 +15,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ragd/ragd/agents"
 	"github.com/ragd/ragd/extract"
 	"github.com/ragd/ragd/postgres"
 	"github.com/ragd/ragd/postgres/pgtest"
@@ -265,9 +267,35 @@ func TestRun(t *testing.T) {
 		if keys := keyRE.FindAllString(first, -1); len(keys) != 3 || !strings.Contains(first, "seeded: 6 new agents") {
 			t.Fatalf("first seed printed %q", first)
 		}
+		// A second make run prints the same keys again (kept in the data
+		// directory, as the admin token is), and makes nothing new.
 		second := runOut("seed")
-		if keys := keyRE.FindAllString(second, -1); len(keys) != 0 || !strings.Contains(second, "seeded: 0 new agents") {
-			t.Fatalf("second seed printed %q", second)
+		if keys := keyRE.FindAllString(second, -1); !slices.Equal(keys, keyRE.FindAllString(first, -1)) || !strings.Contains(second, "seeded: 0 new agents") {
+			t.Fatalf("second seed printed %q after %q", second, first)
+		}
+		// A lost key file gives new keys, not none.
+		if err := os.Remove(filepath.Join(env["RAGD_DATA_DIR"], "demo-keys")); err != nil {
+			t.Fatal(err)
+		}
+		third := runOut("seed")
+		if keys := keyRE.FindAllString(third, -1); len(keys) != 3 || slices.Contains(keys, keyRE.FindAllString(first, -1)[0]) {
+			t.Fatalf("seed without its key file printed %q", third)
+		}
+	})
+
+	t.Run("DemoKeysHaveEveryScope", func(t *testing.T) {
+		key := regexp.MustCompile(`tenant acme .*api key: (ragd_sk_\S+)`).FindStringSubmatch(runOut("seed"))
+		if key == nil {
+			t.Fatal("no key for acme")
+		}
+		pool, err := postgres.Open(ctx, env["DATABASE_URL"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pool.Close()
+		k, err := agents.NewControlPlane(pool, nil, nil).Authenticate(ctx, key[1])
+		if err != nil || !slices.Equal(k.Scopes, agents.AllScopes) {
+			t.Fatalf("the demo key's scopes: %v, %v", k.Scopes, err)
 		}
 	})
 

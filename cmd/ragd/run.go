@@ -106,7 +106,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
-		if err := seed(ctx, store, stdout); err != nil {
+		var keys demoKeys
+		if !cfg.Production {
+			// As the admin token: local state, for a second make run.
+			keys = keyFile(filepath.Join(cfg.DataDir, "demo-keys"))
+		}
+		if err := seed(ctx, store, stdout, keys); err != nil {
 			return err
 		}
 		if cfg.AdminTokenValue == "" && !cfg.Production {

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/agents"
@@ -98,9 +101,21 @@ func demoTenants() []seedTenant {
 	}
 }
 
+// demoKeys keeps the demo tenants' keys between runs of seed (outside
+// production: a file in the data directory, as the admin token is), so
+// that a second `make run` can print them again; nil keeps none.
+type demoKeys interface {
+	Key(slug string) string
+	Save(slug, key string) error
+}
+
 // seed creates the demo tenants and agents that do not exist yet and prints
-// a new API key for each tenant it created. Running it again changes nothing.
-func seed(ctx context.Context, store *agents.ControlPlane, stdout io.Writer) error {
+// an API key for each tenant: a new one, with every scope (the console's
+// pages need them all), for a tenant it created; for one that exists, the
+// key kept (a new one when none is kept). Without keys, a tenant that
+// exists gets no key printed. Running it again creates nothing new but
+// keys that were lost.
+func seed(ctx context.Context, store *agents.ControlPlane, stdout io.Writer, keys demoKeys) error {
 	created := 0
 	for _, st := range demoTenants() {
 		t, err := store.GetTenantBySlug(ctx, st.slug)
@@ -129,16 +144,66 @@ func seed(ctx context.Context, store *agents.ControlPlane, stdout io.Writer) err
 				return fmt.Errorf("seed agent %s: %w", sa.id, err)
 			}
 		}
-		if isNew {
-			_, key, err := store.CreateKey(ctx, t.ID, agents.KeyInput{Name: "demo"})
+		kept := ""
+		if keys != nil && !isNew {
+			kept = keys.Key(st.slug)
+		}
+		switch {
+		case kept != "":
+			fmt.Fprintf(stdout, "tenant %-8s %s  api key: %s\n", st.slug, t.ID, kept)
+		case isNew || keys != nil:
+			_, key, err := store.CreateKey(ctx, t.ID, agents.KeyInput{Name: "demo", Scopes: agents.AllScopes})
 			if err != nil {
 				return fmt.Errorf("seed key for %s: %w", st.slug, err)
 			}
+			if keys != nil {
+				if err := keys.Save(st.slug, key); err != nil {
+					return err
+				}
+			}
 			fmt.Fprintf(stdout, "tenant %-8s %s  api key: %s\n", st.slug, t.ID, key)
-		} else {
-			fmt.Fprintf(stdout, "tenant %-8s %s  exists (keys are shown only when created)\n", st.slug, t.ID)
+		default:
+			fmt.Fprintf(stdout, "tenant %-8s %s  exists (its key was shown when it was created; the admin mints more: POST /v1/tenants/%s/api-keys)\n", st.slug, t.ID, t.ID)
 		}
 	}
 	fmt.Fprintf(stdout, "seeded: %d new agents\n", created)
+	return nil
+}
+
+// keyFile keeps demo keys in a file of "slug key" lines (mode 0600).
+type keyFile string
+
+// Key returns the key kept for slug, or "".
+func (f keyFile) Key(slug string) string {
+	b, err := os.ReadFile(string(f))
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if s, k, ok := strings.Cut(strings.TrimSpace(line), " "); ok && s == slug {
+			return k
+		}
+	}
+	return ""
+}
+
+// Save keeps key for slug (a line added; the last one for a slug counts
+// when read, as Key reads the first: so the file is rewritten).
+func (f keyFile) Save(slug, key string) error {
+	var lines []string
+	if b, err := os.ReadFile(string(f)); err == nil {
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			if s, _, ok := strings.Cut(line, " "); ok && s != slug {
+				lines = append(lines, line)
+			}
+		}
+	}
+	lines = append(lines, slug+" "+key)
+	if err := os.MkdirAll(filepath.Dir(string(f)), 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(string(f), []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		return fmt.Errorf("keep the demo keys: %w", err)
+	}
 	return nil
 }
