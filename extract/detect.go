@@ -82,6 +82,11 @@ func Detect(r io.ReaderAt, size int64, filename string) (Type, bool) {
 	switch {
 	case bytes.Contains(head, []byte("%PDF-")):
 		return TypePDF, true
+	case ext == ".pdf" && looksLikePDFSyntax(sample):
+		// A damaged PDF whose header is lost or moved: it is read (and
+		// fails pdf_malformed, saying why) rather than refused as a
+		// file of no known type.
+		return TypePDF, true
 	case bytes.HasPrefix(sample, []byte("PK\x03\x04")):
 		return zipType(r, size)
 	}
@@ -233,4 +238,11 @@ func looksLikeText(sample []byte, size int64) bool {
 		}
 	}
 	return bad*100 < len(sample) // under 1% control bytes
+}
+
+// looksLikePDFSyntax reports whether sample holds PDF's object syntax: an
+// object and its end, or a trailer and a cross-reference table.
+func looksLikePDFSyntax(sample []byte) bool {
+	return (bytes.Contains(sample, []byte(" obj")) && bytes.Contains(sample, []byte("endobj"))) ||
+		(bytes.Contains(sample, []byte("trailer")) && bytes.Contains(sample, []byte("xref")))
 }

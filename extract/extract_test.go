@@ -523,6 +523,8 @@ func TestDetect(t *testing.T) {
 		{"Markdown", []byte("# T\n"), "README.md", TypeMarkdown, true},
 		{"Text", []byte("hello"), "notes", TypeText, true},
 		{"RandomNamedPDF", random, "fake.pdf", "", false},
+		{"PDFWithoutItsHeader", []byte("\x00\x01\x02 garbage\n1 0 obj\n<< /Type /Catalog >>\nendobj\n"), "damaged.pdf", TypePDF, true},
+		{"PDFSyntaxNotNamedPDF", []byte("\x00\x01\x02 garbage\n1 0 obj\n<< /Type /Catalog >>\nendobj\n"), "damaged.bin", "", false},
 		{"PNGNamedTxt", png, "image.txt", "", false},
 		{"ZipNotDocx", zipNotDocx, "x.docx", "", false},
 		{"Empty", nil, "empty.txt", "", false},
