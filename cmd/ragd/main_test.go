@@ -7,6 +7,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -33,6 +35,16 @@ import (
 
 func envFrom(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
+}
+
+// TestHelpIsNoFailure: `ragd serve -h` prints the flags, and run says it
+// was asked for help (main exits 0 without "ragd: flag: help requested").
+func TestHelpIsNoFailure(t *testing.T) {
+	var stderr bytes.Buffer
+	err := run(t.Context(), []string{"ragd", "serve", "-h"}, func(string) string { return "" }, io.Discard, &stderr)
+	if !errors.Is(err, flag.ErrHelp) || !strings.Contains(stderr.String(), "-workers") {
+		t.Fatalf("serve -h: %v\n%s", err, stderr.String())
+	}
 }
 
 func TestConfig(t *testing.T) {
