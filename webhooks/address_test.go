@@ -1,9 +1,12 @@
 package webhooks
 
 import (
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/ragd/ragd"
 )
 
 // TestRegistrationRefusesEverySpelling: a URL whose host is a refused
@@ -134,6 +137,19 @@ func TestParseInetAton(t *testing.T) {
 		}
 		if !ok || got != netip.MustParseAddr(want) {
 			t.Errorf("parseInetAton(%q) = %s, %v, want %s", in, got, ok, want)
+		}
+	}
+}
+
+// TestRefusalNamesTheSetting: a person developing a receiver on their own
+// machine learns from the refusal which setting lets a development server
+// send to it.
+func TestRefusalNamesTheSetting(t *testing.T) {
+	for _, url := range []string{"http://127.0.0.1:9000/", "http://localhost:9000/", "http://10.0.0.5/"} {
+		_, err := Input{URL: url, EventTypes: []string{EventTypes[0]}}.validate(Config{})
+		var ve *ragd.ValidationError
+		if !errors.As(err, &ve) || !strings.Contains(ve.Fields["url"], "RAGD_WEBHOOK_ALLOW_PRIVATE") {
+			t.Errorf("%s: %v", url, err)
 		}
 	}
 }

@@ -221,7 +221,7 @@ func checkURL(probs *ragd.Problems, cfg Config, raw string) {
 	}
 	host := strings.ToLower(strings.TrimSuffix(asciiHost(u.Hostname()), "."))
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		probs.Add("url", "must not be localhost: loopback addresses are refused")
+		probs.Add("url", "must not be localhost: loopback addresses are refused"+allowPrivateHint)
 		return
 	}
 	// A host that is no address is a name: resolved, and its addresses
@@ -232,10 +232,14 @@ func checkURL(probs *ragd.Problems, cfg Config, raw string) {
 			if a := addr.Unmap().String(); a != spelt {
 				spelt += ", which is " + a
 			}
-			probs.Add("url", "must not be %s: %s addresses are refused", spelt, why)
+			probs.Add("url", "must not be %s: %s addresses are refused"+allowPrivateHint, spelt, why)
 		}
 	}
 }
+
+// allowPrivateHint ends a refusal of a non-public address: what a person
+// developing a receiver on their own machine sets.
+const allowPrivateHint = " (a development server started with RAGD_WEBHOOK_ALLOW_PRIVATE=true sends to them)"
 
 // marshalEnvelope is the body of an event.
 func marshalEnvelope(typ string, at time.Time, data any) ([]byte, error) {
