@@ -165,7 +165,8 @@ func TestRagctl(t *testing.T) {
 		if out, _, code := ragctl(t, env, "agents", "edit", "yaml-bot", patch); code != 0 || !strings.Contains(out, `"temperature": 0.5`) {
 			t.Fatalf("agents edit: %d %s", code, out)
 		}
-		if out, _, _ := ragctl(t, env, "agents", "ls"); !strings.Contains(out, "yaml-bot") {
+		// The retrieval column says what the agent retrieves with.
+		if out, _, _ := ragctl(t, env, "agents", "ls"); !strings.Contains(out, "yaml-bot") || !strings.Contains(out, "hybrid, top 3") {
 			t.Fatalf("agents ls:\n%s", out)
 		}
 		bad := filepath.Join(t.TempDir(), "bad.yaml")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -44,7 +45,7 @@ func (e *env) resources() []*cobra.Command {
 			Name: "agents", Short: "agents (FILE: JSON or YAML)", Path: "/v1/agents",
 			Header: "ID\tNAME\tMODEL\tRETRIEVAL",
 			Row: func(a agent) string {
-				return fmt.Sprintf("%s\t%s\t%s\t%t", a.ID, a.Name, a.Model, a.Retrieval.Enabled)
+				return fmt.Sprintf("%s\t%s\t%s\t%s", a.ID, a.Name, a.Model, a.Retrieval.summary())
 			},
 			Verbs: []verb{
 				show("agent"),
@@ -128,7 +129,31 @@ func (e *env) resources() []*cobra.Command {
 // agent, apiKey and tenant are what the ls tables show of each.
 type agent struct {
 	ID, Name, Model string
-	Retrieval       struct{ Enabled bool }
+	Retrieval       retrieval
+}
+
+// retrieval is what agents ls says of an agent's retrieval settings.
+type retrieval struct {
+	Enabled        bool
+	Mode           string
+	TopK           int      `json:"top_k"`
+	ScoreThreshold *float64 `json:"score_threshold"`
+}
+
+// summary is "hybrid, top 6, relevance ≥ 0.3" (the server's defaults
+// where the agent sets none), or "off".
+func (r retrieval) summary() string {
+	if !r.Enabled {
+		return "off"
+	}
+	s := cmp.Or(r.Mode, "hybrid")
+	if r.TopK > 0 {
+		s += fmt.Sprintf(", top %d", r.TopK)
+	}
+	if r.ScoreThreshold != nil {
+		s += fmt.Sprintf(", relevance ≥ %g", *r.ScoreThreshold)
+	}
+	return s
 }
 
 type apiKey struct {
