@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -123,6 +125,7 @@ func (e *env) upload(ctx context.Context, paths []string, o uploadOptions) error
 	// Wait: one bar for documents finished, fed by each document's events.
 	if !o.noWait {
 		done := e.bar(int64(len(items)), "processing", false)
+		waiting := newInFlight(done)
 		sem := make(chan struct{}, 16)
 		for _, it := range items {
 			if it.err != nil {
@@ -133,7 +136,9 @@ func (e *env) upload(ctx context.Context, paths []string, o uploadOptions) error
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem; wg.Done() }()
-				it.doc, it.err = e.follow(ctx, it.doc)
+				waiting.set(it.path, it.doc)
+				it.doc, it.err = e.follow(ctx, it.doc, func(d document) { waiting.set(it.path, d) })
+				waiting.done(it.path)
 				done.Add(1)
 				if !e.terminal && it.err == nil {
 					fmt.Fprintf(e.errOut, "%s %s\n", it.doc.Status, it.path)
@@ -274,8 +279,9 @@ func (e *env) sendFileOnce(ctx context.Context, path, query string, tags []strin
 	return d, err
 }
 
-// follow reads the document's events until it is ready or failed.
-func (e *env) follow(ctx context.Context, d document) (document, error) {
+// follow reads the document's events until it is ready or failed,
+// telling seen (when not nil) of each state it passes through.
+func (e *env) follow(ctx context.Context, d document, seen ...func(document)) (document, error) {
 	if d.Status == "ready" || d.Status == "failed" {
 		return d, nil
 	}
@@ -301,6 +307,9 @@ func (e *env) follow(ctx context.Context, d document) (document, error) {
 		var next document
 		if json.Unmarshal([]byte(line), &next) == nil && next.ID != "" {
 			d = next
+			for _, f := range seen {
+				f(d)
+			}
 			if d.Status == "ready" || d.Status == "failed" {
 				return d, nil
 			}
@@ -364,4 +373,60 @@ func (e *env) summary(items []*uploadItem, noWait bool) error {
 		return &exitError{exitFailed, fmt.Sprintf("%d of %d files failed", len(failed), len(items))}
 	}
 	return nil
+}
+
+// inFlight names, in the processing bar's description, the files still
+// being processed and the stage of the one waited on longest: "processing
+// report.pdf (embedding) +2" rather than a bar that sits at 50% with no
+// sign of what it waits for.
+type inFlight struct {
+	mu    sync.Mutex
+	bar   *progressbar.ProgressBar
+	order []string          // paths, oldest first
+	stage map[string]string // path: its document's status or stage
+}
+
+func newInFlight(bar *progressbar.ProgressBar) *inFlight {
+	return &inFlight{bar: bar, stage: map[string]string{}}
+}
+
+func (f *inFlight) set(path string, d document) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.stage[path]; !ok {
+		f.order = append(f.order, path)
+	}
+	f.stage[path] = cmp.Or(d.Stage, d.Status)
+	f.describe()
+}
+
+func (f *inFlight) done(path string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.stage, path)
+	f.order = slices.DeleteFunc(f.order, func(p string) bool { return p == path })
+	f.describe()
+}
+
+// describe sets the bar's description; f.mu is held.
+func (f *inFlight) describe() { f.bar.Describe(f.text()) }
+
+// description is what the bar says now.
+func (f *inFlight) description() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.text()
+}
+
+// text is the description; f.mu is held.
+func (f *inFlight) text() string {
+	if len(f.order) == 0 {
+		return "processing"
+	}
+	first := f.order[0]
+	d := fmt.Sprintf("processing %s (%s)", filepath.Base(first), f.stage[first])
+	if n := len(f.order) - 1; n > 0 {
+		d += fmt.Sprintf(" +%d", n)
+	}
+	return d
 }
