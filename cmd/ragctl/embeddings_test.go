@@ -76,7 +76,7 @@ func TestEmbeddingsCommands(t *testing.T) {
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		out, errOut, code := ragctl(t, env, "embeddings", "show", id)
+		out, errOut, code := ragctl(t, env, "--json", "embeddings", "show", id)
 		if code != 0 || json.Unmarshal([]byte(out), &m) != nil {
 			t.Fatalf("show: %d %s %s", code, out, errOut)
 		}

@@ -80,7 +80,7 @@ func TestRagctl(t *testing.T) {
 		if code != 0 || !strings.Contains(out, `"status": "failed"`) {
 			t.Fatalf("docs ls --json: %d %s", code, out)
 		}
-		if out, _, code := ragctl(t, env, "usage"); code != 0 || !strings.Contains(out, `"documents": 4`) {
+		if out, _, code := ragctl(t, env, "usage"); code != 0 || !strings.Contains(out, "\ndocuments: 4\n") {
 			t.Fatalf("usage: %d %s", code, out)
 		}
 	})
@@ -157,12 +157,12 @@ func TestRagctl(t *testing.T) {
 	t.Run("AgentsFromYAML", func(t *testing.T) {
 		spec := filepath.Join(t.TempDir(), "agent.yaml")
 		os.WriteFile(spec, []byte("id: yaml-bot\nname: YAML Bot\nmodel: gpt-4o-mini\nretrieval:\n  top_k: 3\n"), 0o644)
-		if out, errOut, code := ragctl(t, env, "agents", "create", spec); code != 0 || !strings.Contains(out, `"id": "yaml-bot"`) {
+		if out, errOut, code := ragctl(t, env, "agents", "create", spec); code != 0 || !strings.HasPrefix(out, "id: yaml-bot\n") {
 			t.Fatalf("agents create: %d %s %s", code, out, errOut)
 		}
 		patch := filepath.Join(t.TempDir(), "patch.json")
 		os.WriteFile(patch, []byte(`{"temperature": 0.5}`), 0o644)
-		if out, _, code := ragctl(t, env, "agents", "edit", "yaml-bot", patch); code != 0 || !strings.Contains(out, `"temperature": 0.5`) {
+		if out, _, code := ragctl(t, env, "agents", "edit", "yaml-bot", patch); code != 0 || !strings.Contains(out, "\ntemperature: 0.5\n") {
 			t.Fatalf("agents edit: %d %s", code, out)
 		}
 		// The retrieval column says what the agent retrieves with.
@@ -218,7 +218,7 @@ func TestRagctl(t *testing.T) {
 			t.Fatalf("search --json --top-k 1: %d\n%s", code, out)
 		}
 		admin := map[string]string{"RAGD_URL": srv.URL, "RAGD_API_KEY": apitest.AdminToken}
-		out, _, code = ragctl(t, admin, "tenants", "create", "Example Co", "--clerk-org", "org_flags", "--slug", "example-flags")
+		out, _, code = ragctl(t, admin, "tenants", "create", "Example Co", "--clerk-org", "org_flags", "--slug", "example-flags", "--json")
 		var tn struct {
 			ID, Name, Slug string
 			ClerkOrgID     string `json:"clerk_org_id"`
@@ -241,10 +241,10 @@ func TestRagctl(t *testing.T) {
 		}
 		patch := filepath.Join(t.TempDir(), "quotas.yaml")
 		os.WriteFile(patch, []byte("quotas:\n  documents: 7\n"), 0o644)
-		if out, _, code := ragctl(t, admin, "tenants", "edit", tn.ID, patch); code != 0 || !strings.Contains(out, `"documents": 7`) {
+		if out, _, code := ragctl(t, admin, "tenants", "edit", tn.ID, patch); code != 0 || !strings.Contains(out, "\n  documents: 7\n") {
 			t.Fatalf("tenants edit: %d %s", code, out)
 		}
-		if out, _, code := ragctl(t, admin, "tenants", "show", tn.ID); code != 0 || !strings.Contains(out, `"name": "Verbs Co"`) {
+		if out, _, code := ragctl(t, admin, "tenants", "show", tn.ID); code != 0 || !strings.Contains(out, "\nname: Verbs Co\n") {
 			t.Fatalf("tenants show: %d %s", code, out)
 		}
 		spec := filepath.Join(t.TempDir(), "agent.json")

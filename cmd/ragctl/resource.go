@@ -167,7 +167,7 @@ func (r resource[T]) verb(e *env, v verb) *cobra.Command {
 				return err
 			}
 			if len(answer) > 0 && (e.json || v.Done == nil) {
-				return e.printRaw(answer)
+				return e.printAnswer(answer)
 			}
 			if v.Done == nil {
 				return nil

@@ -17,6 +17,8 @@ import (
 	"text/tabwriter"
 	"unicode"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
@@ -110,7 +112,7 @@ Exit codes: 0 ok, 1 failed, 2 usage, 3 server unreachable, 4 credentials refused
 			if err := e.c.do(ctx, "GET", "/v1/usage", nil, &v); err != nil {
 				return err
 			}
-			return e.printRaw(v)
+			return e.printAnswer(v)
 		}),
 	})
 	return root
@@ -236,6 +238,41 @@ func longSingleDash(root *cobra.Command, args []string) []string {
 func (e *env) printJSON(v any) {
 	b, _ := json.MarshalIndent(v, "", "  ")
 	fmt.Fprintln(e.out, string(b))
+}
+
+// printAnswer prints an answer for people as "key: value" lines, nested
+// fields indented, in the server's field order (YAML, which JSON is a
+// form of), or, with --json, the JSON itself.
+func (e *env) printAnswer(raw json.RawMessage) error {
+	if e.json {
+		return e.printRaw(raw)
+	}
+	var n yaml.Node
+	if err := yaml.Unmarshal(raw, &n); err != nil {
+		return fmt.Errorf("unreadable answer from the server: %w", err)
+	}
+	blockStyle(&n)
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(&n); err != nil {
+		return fmt.Errorf("unreadable answer from the server: %w", err)
+	}
+	_, err := e.out.Write(b.Bytes())
+	return err
+}
+
+// blockStyle turns JSON's flow style into YAML's block style, and keeps
+// strings plain where YAML can.
+func blockStyle(n *yaml.Node) {
+	if n.Kind == yaml.ScalarNode {
+		n.Style &^= yaml.DoubleQuotedStyle | yaml.FlowStyle
+	} else {
+		n.Style &^= yaml.FlowStyle
+	}
+	for _, c := range n.Content {
+		blockStyle(c)
+	}
 }
 
 // printRaw prints a JSON answer indented, in the server's field order.

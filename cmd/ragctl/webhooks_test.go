@@ -74,7 +74,7 @@ func TestWebhooksCommands(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("deliveries: %s", errOut)
 		}
-		if strings.Contains(out, `"status": "delivered"`) && strings.Contains(out, `"status_code": 204`) {
+		if strings.Contains(out, "status: delivered\n") && strings.Contains(out, "status_code: 204\n") {
 			break
 		}
 		if time.Now().After(deadline) {
