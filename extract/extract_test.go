@@ -523,7 +523,7 @@ func TestDetect(t *testing.T) {
 		{"Markdown", []byte("# T\n"), "README.md", TypeMarkdown, true},
 		{"Text", []byte("hello"), "notes", TypeText, true},
 		{"RandomNamedPDF", random, "fake.pdf", "", false},
-		{"PNGNamedTxt", png, "image.txt", "", false},
+		{"PNGNamedTxt", png, "image.txt", TypePNG, true}, // an image by its bytes, whatever its name
 		{"ZipNotDocx", zipNotDocx, "x.docx", "", false},
 		{"Empty", nil, "empty.txt", "", false},
 		// The types of issue 24, by content whatever the name.
