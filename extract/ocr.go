@@ -238,6 +238,10 @@ func extractImage(ctx context.Context, data []byte, lim Limits) (Extracted, erro
 	}
 	pages, n, err := recognise(ctx, data, lim)
 	if err != nil {
+		if errors.Is(err, errOCRFailed) && strings.Contains(strings.ToLower(err.Error()), "out of memory") {
+			return Extracted{}, &Error{Code: CodeTooComplex, Err: err,
+				Message: "decoding the image needed more memory than the extraction child has (its dimensions are absurd, or it is built to exhaust the reader)"}
+		}
 		if errors.Is(err, errOCRFailed) {
 			return Extracted{}, &Error{Code: CodeImageMalformed, Message: "the image cannot be read (damaged, truncated, or a format the OCR does not read)", Err: err}
 		}
