@@ -6,7 +6,13 @@ RUN go mod download
 COPY . .
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/ragd ./cmd/ragd && mkdir -p /out/data
 
-FROM gcr.io/distroless/static-debian12:nonroot
+# Debian rather than distroless: OCR runs tesseract and poppler's pdftoppm
+# (from the extraction child, under its limits). RAGD_OCR=off without them.
+FROM debian:12-slim
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-eng poppler-utils ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+USER 65532:65532
 COPY --from=build /out/ragd /usr/local/bin/ragd
 # The data directory must exist, owned by the nonroot user, before a volume
 # is mounted on it, or the volume comes up owned by root.

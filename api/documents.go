@@ -49,12 +49,14 @@ type uploads struct {
 	spoolDir string
 	budget   *uploadBudget
 	floor    sendFloor
+	ocr      bool // images are accepted
 }
 
 func newUploads(d Deps) *uploads {
 	return &uploads{maxBytes: d.MaxUploadBytes, spoolDir: d.UploadSpoolDir,
 		budget: newUploadBudget(cmp.Or(d.MaxInflightUploadBytes, DefaultMaxInflightUploadBytes), d.MaxUploadBytes),
-		floor:  sendFloor{rate: cmp.Or(d.UploadMinRate, DefaultUploadMinRate), grace: cmp.Or(d.UploadGrace, DefaultUploadGrace)}}
+		floor:  sendFloor{rate: cmp.Or(d.UploadMinRate, DefaultUploadMinRate), grace: cmp.Or(d.UploadGrace, DefaultUploadGrace)},
+		ocr:    d.OCR}
 }
 
 // bodyLimit bounds a whole upload request: the file plus room for the
@@ -280,9 +282,13 @@ func readMultipartUpload(w http.ResponseWriter, r *http.Request, up *uploads) (_
 		return u, nil, fieldError("file", "is empty")
 	}
 	typ, ok := extract.Detect(spool, spool.Size(), u.Filename)
+	if ok && typ.IsImage() && !up.ocr {
+		return u, nil, errorf(http.StatusUnsupportedMediaType, codeUnsupportedMediaType,
+			"the file is an image, and images are read by OCR, which is off on this server (RAGD_OCR); supported: PDF, Word (.docx), PowerPoint (.pptx), Excel (.xlsx), OpenDocument (.odt, .ods, .odp), EPUB, e-mail (.eml), CSV, HTML, Markdown and plain text")
+	}
 	if !ok {
 		return u, nil, errorf(http.StatusUnsupportedMediaType, codeUnsupportedMediaType,
-			"the file is not a document ragd can read; supported: PDF, Word (.docx), PowerPoint (.pptx), Excel (.xlsx), OpenDocument (.odt, .ods, .odp), EPUB, e-mail (.eml), CSV, HTML, Markdown and plain text")
+			"the file is not a document ragd can read; supported: PDF, Word (.docx), PowerPoint (.pptx), Excel (.xlsx), OpenDocument (.odt, .ods, .odp), EPUB, e-mail (.eml), CSV, HTML, Markdown, plain text, and images (PNG, JPEG, TIFF, WebP, GIF) when OCR is on")
 	}
 	u.Type, u.Content = typ, spool
 	return u, spool, nil

@@ -62,6 +62,9 @@ type Deps struct {
 	// UploadSpoolDir holds uploaded files while they arrive and are stored
 	// (RAGD_UPLOAD_SPOOL_DIR; empty: os.TempDir()).
 	UploadSpoolDir string
+	// OCR: images are documents (read by OCR); false refuses them with 415
+	// (the server has no tesseract, or RAGD_OCR=off).
+	OCR bool
 	// Ready reports whether each dependency answers, by name ("postgres").
 	Ready func(ctx context.Context) map[string]error
 	// Console, when set, serves the tenant console at /console/ (its API

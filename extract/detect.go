@@ -31,7 +31,44 @@ const (
 	TypeODT  Type = "odt"
 	TypeEPUB Type = "epub"
 	TypeEML  Type = "eml"
+	// Images, read by OCR (when the server has it: Limits.Tesseract), a
+	// TIFF's pages as pages. One type per format, so that the original
+	// file is served with its own media type.
+	TypePNG  Type = "png"
+	TypeJPEG Type = "jpeg"
+	TypeTIFF Type = "tiff"
+	TypeWebP Type = "webp"
+	TypeGIF  Type = "gif"
+	TypePNM  Type = "pnm" // binary PBM, PGM and PPM
 )
+
+// IsImage reports whether t is an image type (read only by OCR).
+func (t Type) IsImage() bool {
+	switch t {
+	case TypePNG, TypeJPEG, TypeTIFF, TypeWebP, TypeGIF, TypePNM:
+		return true
+	}
+	return false
+}
+
+// imageType recognises an image by its magic bytes.
+func imageType(head []byte) (Type, bool) {
+	switch {
+	case bytes.HasPrefix(head, []byte("\x89PNG\r\n\x1a\n")):
+		return TypePNG, true
+	case bytes.HasPrefix(head, []byte{0xFF, 0xD8, 0xFF}):
+		return TypeJPEG, true
+	case bytes.HasPrefix(head, []byte("II*\x00")), bytes.HasPrefix(head, []byte("MM\x00*")):
+		return TypeTIFF, true
+	case len(head) >= 12 && string(head[:4]) == "RIFF" && string(head[8:12]) == "WEBP":
+		return TypeWebP, true
+	case bytes.HasPrefix(head, []byte("GIF87a")), bytes.HasPrefix(head, []byte("GIF89a")):
+		return TypeGIF, true
+	case len(head) >= 3 && head[0] == 'P' && head[1] >= '4' && head[1] <= '6' && (head[2] == '\n' || head[2] == ' ' || head[2] == '\r' || head[2] == '\t'):
+		return TypePNM, true
+	}
+	return "", false
+}
 
 // MediaType returns the type's MIME type, for serving the original file.
 func (t Type) MediaType() string {
@@ -60,13 +97,25 @@ func (t Type) MediaType() string {
 		return "message/rfc822"
 	case TypeCSV:
 		return "text/csv; charset=utf-8"
+	case TypePNG:
+		return "image/png"
+	case TypeJPEG:
+		return "image/jpeg"
+	case TypeTIFF:
+		return "image/tiff"
+	case TypeWebP:
+		return "image/webp"
+	case TypeGIF:
+		return "image/gif"
+	case TypePNM:
+		return "image/x-portable-anymap"
 	}
 	return "text/plain; charset=utf-8"
 }
 
 // Detect decides a file's type from its bytes first and its name second;
 // what the client said the type was plays no part. It returns false for
-// anything ragd cannot extract (images, archives, executables, random
+// anything ragd cannot extract (archives, executables, random
 // bytes), whatever the file is called. It reads the first 8 KiB of r and,
 // for a zip archive, its central directory: never the whole file.
 func Detect(r io.ReaderAt, size int64, filename string) (Type, bool) {
@@ -89,6 +138,9 @@ func Detect(r io.ReaderAt, size int64, filename string) (Type, bool) {
 		return TypePDF, true
 	case bytes.HasPrefix(sample, []byte("PK\x03\x04")):
 		return zipType(r, size)
+	}
+	if t, ok := imageType(sample); ok {
+		return t, true
 	}
 	if !looksLikeText(sample, size) {
 		return "", false

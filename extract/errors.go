@@ -23,6 +23,13 @@ const (
 	// reason.
 	CodeExtractCrashed = "extract_crashed"
 	CodeInternal       = "internal"
+	// CodeOCRLowConfidence: OCR recognised words in the document's images,
+	// but so few with confidence (MinOCRConfidence) that they would be
+	// noise in the index.
+	CodeOCRLowConfidence = "ocr_low_confidence"
+	// CodeImageMalformed: an image the OCR cannot decode (damaged,
+	// truncated, too large to hold).
+	CodeImageMalformed = "image_malformed"
 )
 
 // Error is a permanent failure to read a document: retrying cannot help.

@@ -52,6 +52,15 @@ type Limits struct {
 	// document's budget (the failure's advice then blames the file, not
 	// its length).
 	SizedCPU, SizedTimeout bool
+	// Tesseract is the path of the tesseract program that recognises the
+	// text of images and of PDF pages without a text layer; "" turns OCR
+	// off: images fail with unsupported_type and such pages stay empty.
+	// Pdftoppm renders those pages ("": they stay empty). Absolute paths:
+	// the extraction child has no PATH (see FindOCRTools).
+	Tesseract, Pdftoppm string `json:",omitempty"`
+	// OCRLanguages are tesseract's languages, '+'-joined ("eng+deu").
+	// Default DefaultOCRLanguages.
+	OCRLanguages string `json:",omitempty"`
 }
 
 // WithDefaults returns l with zero fields set to their defaults.
@@ -83,6 +92,9 @@ func (l Limits) WithDefaults() Limits {
 	if l.CPUPerMiB == 0 {
 		l.CPUPerMiB = DefaultCPUPerMiB * raceSlowdown
 	}
+	if l.OCRLanguages == "" {
+		l.OCRLanguages = DefaultOCRLanguages
+	}
 	return l
 }
 
@@ -110,6 +122,12 @@ func Builtin() Extractors {
 		TypeODT:      withoutPassword(extractODT),
 		TypeEPUB:     withoutPassword(extractEPUB),
 		TypeEML:      withoutPassword(extractEML),
+		TypePNG:      withoutPassword(extractImage),
+		TypeJPEG:     withoutPassword(extractImage),
+		TypeTIFF:     withoutPassword(extractImage),
+		TypeWebP:     withoutPassword(extractImage),
+		TypeGIF:      withoutPassword(extractImage),
+		TypePNM:      withoutPassword(extractImage),
 	}
 }
 

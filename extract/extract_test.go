@@ -525,7 +525,7 @@ func TestDetect(t *testing.T) {
 		{"RandomNamedPDF", random, "fake.pdf", "", false},
 		{"PDFWithoutItsHeader", []byte("\x00\x01\x02 garbage\n1 0 obj\n<< /Type /Catalog >>\nendobj\n"), "damaged.pdf", TypePDF, true},
 		{"PDFSyntaxNotNamedPDF", []byte("\x00\x01\x02 garbage\n1 0 obj\n<< /Type /Catalog >>\nendobj\n"), "damaged.bin", "", false},
-		{"PNGNamedTxt", png, "image.txt", "", false},
+		{"PNGNamedTxt", png, "image.txt", TypePNG, true}, // an image by its bytes, whatever its name
 		{"ZipNotDocx", zipNotDocx, "x.docx", "", false},
 		{"Empty", nil, "empty.txt", "", false},
 		// The types of issue 24, by content whatever the name.

@@ -93,10 +93,34 @@ func extractPDF(ctx context.Context, data []byte, password string, lim Limits) (
 		return Extracted{}, &Error{Code: CodePDFMalformed, Message: "no page of the PDF could be read", Err: firstErr}
 	}
 
+	// Pages without a usable text layer are rendered and recognised, when
+	// the server has OCR; a protected PDF is not (its password would have
+	// to go on pdftoppm's command line).
+	var ocr map[int]*ocrPage
+	ocrWords := 0
+	if lim.Tesseract != "" && lim.Pdftoppm != "" && password == "" {
+		var want []int
+		for i, lines := range pages {
+			if errs[i] == nil && needsOCR(lines) {
+				want = append(want, i+1)
+			}
+		}
+		ocr = ocrPDFPages(ctx, data, want, lim)
+		if ctx.Err() != nil {
+			return Extracted{}, ctx.Err()
+		}
+		for _, p := range ocr {
+			ocrWords += p.words
+		}
+	}
+
 	body := bodySize(pages)
 	headingSizes := headingLevels(pages, body)
 	b := newBuilder(lim.MaxTextBytes)
 	for i, lines := range pages {
+		if addOCRPage(b, i+1, ocr[i+1]) {
+			continue
+		}
 		b.startPage(i + 1)
 		var para []string
 		flush := func() {
@@ -121,7 +145,13 @@ func extractPDF(ctx context.Context, data []byte, password string, lim Limits) (
 	ext, err := b.result()
 	if err != nil {
 		if e, ok := AsError(err); ok && e.Code == CodeNoText {
-			return Extracted{}, fail(CodeNoText, "the PDF has no text layer (a scan or images only?); OCR is not supported")
+			switch {
+			case ocrWords > 0:
+				return Extracted{}, fail(CodeOCRLowConfidence, "the PDF has no text layer, and the text OCR recognised on its pages is mostly guesswork (mean confidence under %d%%): a poor scan, or a language other than %s", MinOCRConfidence, lim.OCRLanguages)
+			case ocr != nil:
+				return Extracted{}, fail(CodeNoText, "the PDF has no text layer, and OCR recognised no text on its pages")
+			}
+			return Extracted{}, fail(CodeNoText, "the PDF has no text layer (a scan or images only?), and OCR is off on this server")
 		}
 		return Extracted{}, err
 	}

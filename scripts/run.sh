@@ -3,6 +3,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# OCR (images, scanned PDF pages) needs tesseract and poppler's pdftoppm;
+# without them ragd runs with OCR off.
+if ! command -v tesseract >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+    echo "run: installing tesseract-ocr tesseract-ocr-eng poppler-utils (OCR)" >&2
+    { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq tesseract-ocr tesseract-ocr-eng poppler-utils; } >&2 ||
+      echo "run: could not install them: OCR is off" >&2
+  else
+    echo "run: tesseract or pdftoppm is missing: OCR is off (install tesseract and poppler)" >&2
+  fi
+fi
+
 DATABASE_URL=$(scripts/postgres-up.sh)
 export DATABASE_URL
 export RAGD_DATA_DIR=${RAGD_DATA_DIR:-./.ragd}

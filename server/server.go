@@ -205,6 +205,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Evals:                  s.Evals,
 		Webhooks:               s.Webhooks,
 		Spaces:                 s.Spaces,
+		OCR:                    cfg.Limits.Tesseract != "",
 		MaxUploadBytes:         cfg.MaxUploadBytes,
 		MaxInflightUploadBytes: cfg.MaxInflightUploadBytes,
 		UploadSpoolDir:         cfg.UploadSpoolDir,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/base64"
 	"errors"
 	"flag"
@@ -117,6 +118,15 @@ type config struct {
 	// every document gets the whole RAGD_EXTRACT_CPU and
 	// RAGD_EXTRACT_TIMEOUT) scale a document's budget to its size.
 	ExtractCPUBase, ExtractCPUPerMiB time.Duration
+	// OCR (RAGD_OCR: unset or "on", "off") are the programs that read
+	// images and PDF pages without a text layer: tesseract and poppler's
+	// pdftoppm, found on PATH. Unset: on when tesseract is found; "on":
+	// an error when it is not; "off": images are refused (415) and such
+	// pages stay empty. OCRLanguages (RAGD_OCR_LANGUAGES, default "eng")
+	// are tesseract's languages, '+'-joined ("eng+deu"), each of which
+	// needs its language pack (Debian's tesseract-ocr-<lang>).
+	OCR          extract.OCRTools
+	OCRLanguages string
 	// MaxDocumentTokens (RAGD_MAX_DOCUMENT_TOKENS, default 3000000): a
 	// document with more tokens fails with too_large.
 	MaxDocumentTokens int
@@ -251,6 +261,20 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	}
 	if c.ExtractCPUBase, err = parseDuration(getenv("RAGD_EXTRACT_CPU_BASE"), extract.DefaultCPUBase); err != nil {
 		return c, fmt.Errorf("RAGD_EXTRACT_CPU_BASE: %w", err)
+	}
+	switch v := getenv("RAGD_OCR"); v {
+	case "", "on":
+		c.OCR = extract.FindOCRTools()
+		if v == "on" && c.OCR.Tesseract == "" {
+			return c, errors.New("RAGD_OCR=on: tesseract is not on PATH (Debian: apt-get install tesseract-ocr)")
+		}
+	case "off":
+	default:
+		return c, fmt.Errorf("RAGD_OCR: %q is neither on nor off", v)
+	}
+	c.OCRLanguages = cmp.Or(getenv("RAGD_OCR_LANGUAGES"), extract.DefaultOCRLanguages)
+	if !extract.ValidOCRLanguages(c.OCRLanguages) {
+		return c, fmt.Errorf("RAGD_OCR_LANGUAGES: %q is not a list of tesseract languages joined by + (eng+deu)", c.OCRLanguages)
 	}
 	if v := getenv("RAGD_EXTRACT_CPU_PER_MIB"); v == "off" {
 		c.ExtractCPUPerMiB = -1

@@ -75,6 +75,8 @@ func TestConfig(t *testing.T) {
 		"BadDocumentTokens":  {"RAGD_MAX_DOCUMENT_TOKENS", "10"},
 		"BadUploadBudget":    {"RAGD_MAX_INFLIGHT_UPLOAD_BYTES", "lots"},
 		"BudgetBelowMaxFile": {"RAGD_MAX_INFLIGHT_UPLOAD_BYTES", "10MiB"},
+		"BadOCR":             {"RAGD_OCR", "maybe"},
+		"BadOCRLanguages":    {"RAGD_OCR_LANGUAGES", "eng;rm -rf"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -126,6 +128,20 @@ func TestConfig(t *testing.T) {
 		cpu := 90 * time.Second * time.Duration(runtime.GOMAXPROCS(0))
 		if cfg.ExtractMemory != 512<<20 || cfg.ExtractCPU != cpu || cfg.MaxDocumentTokens != 3_000_000 || cfg.MaxPages != extract.DefaultMaxPages {
 			t.Fatalf("extraction limits: memory %d, cpu %s, tokens %d", cfg.ExtractMemory, cfg.ExtractCPU, cfg.MaxDocumentTokens)
+		}
+	})
+
+	t.Run("OCR", func(t *testing.T) {
+		t.Parallel()
+		env := base()
+		env["RAGD_OCR"], env["RAGD_OCR_LANGUAGES"] = "off", "eng+deu"
+		cfg, err := loadConfig("serve", nil, envFrom(env), io.Discard)
+		if err != nil || cfg.OCR != (extract.OCRTools{}) || cfg.OCRLanguages != "eng+deu" {
+			t.Fatalf("RAGD_OCR=off: %+v, %q, %v", cfg.OCR, cfg.OCRLanguages, err)
+		}
+		cfg, err = loadConfig("serve", nil, envFrom(base()), io.Discard)
+		if err != nil || cfg.OCR != extract.FindOCRTools() || cfg.OCRLanguages != extract.DefaultOCRLanguages {
+			t.Fatalf("default: %+v, %q, %v", cfg.OCR, cfg.OCRLanguages, err)
 		}
 	})
 
