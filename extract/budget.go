@@ -22,6 +22,13 @@ const (
 	// (a dense drawing, extracttest.DrawingPDF: about 22 s/MiB) can need
 	// more than its size earns, and fails too_complex.
 	DefaultCPUPerMiB = 10 * time.Second
+	// DefaultOCRPerMiB is the rate for a document that OCR may read (an
+	// image, or a PDF when OCR is on): recognising a page takes 2 to 4 s
+	// here, and a scanned page is 20 to 100 KB (CCITT or JBIG2 to JPEG),
+	// so an honest scan earns some 40 to 200 s a MiB. An 18-page scan of
+	// 1.3 MB timed out at the text rate (35 s on the clock); at this one
+	// it gets the configured ceiling, and a 600-byte file still gets 5 s.
+	DefaultOCRPerMiB = 200 * time.Second
 	// clockPerCPU: a document's clock is this many times its processor
 	// time budget, so that a loaded machine (which slows the clock, not
 	// the processor time) does not end an honest document early.
@@ -34,13 +41,19 @@ const (
 // stay the ceiling. SizedCPU and SizedTimeout say which the budget cut,
 // so that a failure on that limit says the file, not its length, is the
 // trouble.
-// With CPUPerMiB negative, l is returned as it is.
-func (l Limits) ForSize(size int64) Limits {
+// With CPUPerMiB negative, l is returned as it is. A document of type typ
+// that OCR may read (l.Tesseract set: an image, or a PDF's scanned pages)
+// earns at least DefaultOCRPerMiB.
+func (l Limits) ForSize(size int64, typ Type) Limits {
 	l = l.WithDefaults()
 	if l.CPUPerMiB < 0 {
 		return l
 	}
-	cpu := l.CPUBase + time.Duration(float64(l.CPUPerMiB)*float64(max(size, 0))/(1<<20))
+	rate := l.CPUPerMiB
+	if l.Tesseract != "" && (typ == TypePDF || typ.IsImage()) {
+		rate = max(rate, DefaultOCRPerMiB*raceSlowdown)
+	}
+	cpu := l.CPUBase + time.Duration(float64(rate)*float64(max(size, 0))/(1<<20))
 	if cpu < l.CPU {
 		l.CPU, l.SizedCPU = cpu, true
 	}

@@ -66,7 +66,7 @@ func TestBudgetFitsCorpus(t *testing.T) {
 		files++
 		rel, _ := filepath.Rel(dir, p)
 		lim := Limits{Parallel: 1, Timeout: 10 * time.Minute, CPU: 10 * time.Minute}
-		budget := lim.ForSize(int64(len(data)))
+		budget := lim.ForSize(int64(len(data)), typ)
 		cpu0, start := processCPU(), time.Now()
 		_, err = Extract(context.Background(), typ, data, lim)
 		cpu, wall := processCPU()-cpu0, time.Since(start)

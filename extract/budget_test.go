@@ -14,22 +14,40 @@ func TestForSize(t *testing.T) {
 	t.Parallel()
 	lim := Limits{Timeout: 2 * time.Minute, Parallel: 2} // CPU 4 minutes
 	base, rate := DefaultCPUBase*raceSlowdown, DefaultCPUPerMiB*raceSlowdown
-	small := lim.ForSize(600)
+	small := lim.ForSize(600, TypeText)
 	if small.CPU != base+time.Duration(float64(rate)*600/(1<<20)) || small.Timeout != 2*small.CPU {
 		t.Errorf("a 600-byte file: CPU %s, clock %s", small.CPU, small.Timeout)
 	}
 	if !small.SizedCPU || !small.SizedTimeout {
 		t.Error("a 600-byte file's limits are not marked as cut to its size")
 	}
-	if got := lim.ForSize(3 << 20); got.CPU != min(base+3*rate, 4*time.Minute) {
+	if got := lim.ForSize(3<<20, TypeText); got.CPU != min(base+3*rate, 4*time.Minute) {
 		t.Errorf("a 3 MiB file: CPU %s", got.CPU)
 	}
-	big := lim.ForSize(500 << 20)
+	big := lim.ForSize(500<<20, TypeText)
 	if big.CPU != 4*time.Minute || big.Timeout != 2*time.Minute || big.SizedCPU || big.SizedTimeout {
 		t.Errorf("a 500 MiB file: CPU %s, clock %s, cut %v %v: want the configured limits", big.CPU, big.Timeout, big.SizedCPU, big.SizedTimeout)
 	}
-	if off := (Limits{Timeout: time.Minute, CPUPerMiB: -1}).ForSize(1); off.Timeout != time.Minute || off.SizedTimeout {
+	if off := (Limits{Timeout: time.Minute, CPUPerMiB: -1}).ForSize(1, TypeText); off.Timeout != time.Minute || off.SizedTimeout {
 		t.Errorf("CPUPerMiB -1 scaled the clock to %s", off.Timeout)
+	}
+	// What OCR may read earns OCR's rate, when OCR is on: an 18-page scan
+	// of 1.3 MB gets the ceiling, a 600-byte PDF still seconds.
+	ocr := Limits{Timeout: 2 * time.Minute, Parallel: 2, Tesseract: "/usr/bin/tesseract"}
+	if scan := ocr.ForSize(1300<<10, TypePDF); scan.Timeout != 2*time.Minute {
+		t.Errorf("a 1.3 MB scan with OCR on: clock %s, want the ceiling", scan.Timeout)
+	}
+	if img := ocr.ForSize(200<<10, TypePNG); img.CPU < base+time.Duration(float64(DefaultOCRPerMiB)*200/1024) {
+		t.Errorf("a 200 KB image with OCR on: CPU %s", img.CPU)
+	}
+	if tiny := ocr.ForSize(600, TypePDF); tiny.Timeout > 2*(base+time.Second) {
+		t.Errorf("a 600-byte PDF with OCR on: clock %s", tiny.Timeout)
+	}
+	if text := ocr.ForSize(1300<<10, TypeHTML); text.CPU != base+time.Duration(float64(rate)*1300/1024) {
+		t.Errorf("HTML is not read by OCR, yet earned CPU %s", text.CPU)
+	}
+	if off := lim.ForSize(1300<<10, TypePDF); off.CPU != base+time.Duration(float64(rate)*1300/1024) {
+		t.Errorf("with OCR off a PDF earned OCR's rate: CPU %s", off.CPU)
 	}
 	for _, c := range []struct {
 		e          *Error

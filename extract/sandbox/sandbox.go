@@ -359,7 +359,7 @@ func (s *Pool) extractOnce(ctx context.Context, typ extract.Type, open Opener, p
 	if err != nil {
 		return extract.Extracted{}, run, err
 	}
-	lim = lim.ForSize(size)
+	lim = lim.ForSize(size, typ)
 	run.Reused, run.PID = c.uses > 0, c.pid
 	c.uses++
 	start := time.Now()
