@@ -40,8 +40,9 @@ func TestForSize(t *testing.T) {
 	if img := ocr.ForSize(200<<10, TypePNG); img.CPU < base+time.Duration(float64(DefaultOCRPerMiB)*200/1024) {
 		t.Errorf("a 200 KB image with OCR on: CPU %s", img.CPU)
 	}
-	if tiny := ocr.ForSize(600, TypePDF); tiny.Timeout > 2*(base+time.Second) {
-		t.Errorf("a 600-byte PDF with OCR on: clock %s", tiny.Timeout)
+	ocrRate := DefaultOCRPerMiB * raceSlowdown
+	if tiny, want := ocr.ForSize(600, TypePDF), 2*(base+time.Duration(float64(ocrRate)*600/(1<<20))); tiny.Timeout != want || want > 2*base+3*time.Second*raceSlowdown {
+		t.Errorf("a 600-byte PDF with OCR on: clock %s, want %s (seconds beyond the base)", tiny.Timeout, want)
 	}
 	if text := ocr.ForSize(1300<<10, TypeHTML); text.CPU != base+time.Duration(float64(rate)*1300/1024) {
 		t.Errorf("HTML is not read by OCR, yet earned CPU %s", text.CPU)
