@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,8 +49,7 @@ func (e *env) webhooks() *cobra.Command {
 				Name: "create", Args: "URL", Short: "register an endpoint (its signing secret is shown once)", Method: "POST",
 				Flags: []option{{Name: "events", Usage: "comma-separated event types (default: all)"}, {Name: "description", Usage: "what it is for"}},
 				Body: func(args []string, flag func(string) string) (any, error) {
-					body := map[string]any{"url": args[0], "description": flag("description"),
-						"event_types": []string{"document.ready", "document.failed", "document.deleted", "evaluation.completed"}}
+					body := map[string]any{"url": args[0], "description": flag("description"), "event_types": allEventTypes}
 					if ev := flag("events"); ev != "" {
 						body["event_types"] = strings.Split(ev, ",")
 					}
@@ -75,31 +75,77 @@ func (e *env) webhooks() *cobra.Command {
 // listen is a receiver for local development: it verifies each webhook's
 // signature with the endpoint's secret and prints the event.
 func (e *env) listen() *cobra.Command {
-	var addr, secretEnv string
+	var (
+		addr, secretEnv string
+		register        bool
+	)
 	cmd := &cobra.Command{
 		Use:   "listen",
 		Short: "receive webhooks locally: verify each signature and print the event (ragd needs RAGD_WEBHOOK_ALLOW_PRIVATE=true to send to it)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return err
+			}
+			defer ln.Close()
 			secret := e.getenv(secretEnv)
-			if secret == "" {
-				return usageErr("set %s to the endpoint's signing secret (whsec_...)", secretEnv)
+			if register {
+				// An endpoint of the listener's own, for as long as it
+				// listens: each run neither leaves one behind nor needs a
+				// secret copied from an earlier one.
+				id, s, err := e.registerListener(cmd.Context(), "http://"+ln.Addr().String()+"/")
+				if err != nil {
+					return err
+				}
+				secret = s
+				defer e.unregisterListener(cmd.Context(), id)
+				fmt.Fprintf(e.errOut, "registered webhook %s for http://%s/; it is deleted when the listener stops\n", id, ln.Addr())
+			} else if secret == "" {
+				return usageErr("set %s to the endpoint's signing secret (whsec_...), or use --register", secretEnv)
 			}
 			wh, err := standardwebhooks.NewWebhook(secret)
 			if err != nil {
 				return usageErr("%s: not a signing secret: %v", secretEnv, err)
 			}
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				return err
+			if !register {
+				fmt.Fprintf(e.errOut, "listening on http://%s/ (register it with: ragctl webhooks create http://%s/, or run listen --register)\n", ln.Addr(), ln.Addr())
 			}
-			fmt.Fprintf(e.errOut, "listening on http://%s/ (register it with: ragctl webhooks create http://%s/)\n", ln.Addr(), ln.Addr())
 			return serveWebhooks(cmd.Context(), ln, wh, e.out, e.errOut)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:9000", "where to listen")
 	cmd.Flags().StringVar(&secretEnv, "secret-env", "RAGD_WEBHOOK_SECRET", "the environment variable holding the signing secret")
+	cmd.Flags().BoolVar(&register, "register", false, "register an endpoint for this listener (every event type), and delete it when the listener stops")
 	return cmd
+}
+
+// allEventTypes are the event types an endpoint gets by default.
+var allEventTypes = []string{"document.ready", "document.failed", "document.deleted", "evaluation.completed"}
+
+// registerListener creates an endpoint for url, for every event type, and
+// returns its id and signing secret.
+func (e *env) registerListener(ctx context.Context, url string) (id, secret string, err error) {
+	if err := e.connect(); err != nil {
+		return "", "", err
+	}
+	var created struct{ ID, Secret string }
+	if err := e.c.do(ctx, "POST", "/v1/webhooks", map[string]any{"url": url, "description": "ragctl webhooks listen", "event_types": allEventTypes}, &created); err != nil {
+		return "", "", err
+	}
+	return created.ID, created.Secret, nil
+}
+
+// unregisterListener deletes the listener's endpoint, even after ctx ended
+// (Ctrl-C is how a listener stops).
+func (e *env) unregisterListener(ctx context.Context, id string) {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := e.c.do(dctx, "DELETE", "/v1/webhooks/"+url.PathEscape(id), nil, nil); err != nil {
+		fmt.Fprintf(e.errOut, "could not delete webhook %s: %v (delete it with: ragctl webhooks rm %s)\n", id, err, id)
+		return
+	}
+	fmt.Fprintf(e.errOut, "deleted webhook %s\n", id)
 }
 
 // serveWebhooks answers 204 to each verified webhook, printing its body as

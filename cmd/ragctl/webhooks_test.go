@@ -89,3 +89,53 @@ func TestWebhooksCommands(t *testing.T) {
 		t.Fatalf("rm: %s", out)
 	}
 }
+
+// TestListenRegisters: listen --register makes an endpoint of its own for
+// as long as it listens, receives a document's event signed with that
+// endpoint's secret (none copied by hand), and deletes the endpoint when
+// it stops, so running it again leaves no stale endpoint behind.
+func TestListenRegisters(t *testing.T) {
+	t.Parallel()
+	srv := apitest.Start(t, apitest.Options{Webhooks: webhooks.Config{AllowPrivate: true}})
+	_, key := srv.TenantKey(t, "Listener")
+	env := map[string]string{"RAGD_URL": srv.URL, "RAGD_API_KEY": key}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // listen takes the port again
+
+	ctx, stop := context.WithCancel(context.Background())
+	out, errOut := &lockedWriter{w: &strings.Builder{}}, &lockedWriter{w: &strings.Builder{}}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"ragctl", "webhooks", "listen", "--register", "--addr", addr}, func(k string) string { return env[k] }, out, errOut, false)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(text(errOut), "registered webhook") {
+		if time.Now().After(deadline) {
+			t.Fatalf("listen --register said %q", text(errOut))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if ls, _, _ := ragctl(t, env, "webhooks", "ls"); !strings.Contains(ls, "http://"+addr+"/") {
+		t.Fatalf("no endpoint for the listener:\n%s", ls)
+	}
+	if _, e, code := ragctl(t, env, "upload", writeFile(t, "# Listened\n\nA document for the registered listener.")); code != 0 {
+		t.Fatalf("upload: %s", e)
+	}
+	for !strings.Contains(text(out), `"type":"document.ready"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the listener printed %q; logged %q", text(out), text(errOut))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("listen: %v (%s)", err, text(errOut))
+	}
+	if ls, _, _ := ragctl(t, env, "webhooks", "ls"); strings.Contains(ls, addr) || !strings.Contains(text(errOut), "deleted webhook") {
+		t.Fatalf("the listener's endpoint is left after it stopped:\n%s\n%s", ls, text(errOut))
+	}
+}
