@@ -75,7 +75,7 @@ func extractDOCX(ctx context.Context, data []byte, lim Limits) (Extracted, error
 		return Extracted{}, err
 	}
 	// The title the author set (File > Properties), else the first heading.
-	ext.Title = firstTitle(docxCoreTitle(zr), ext.Title, firstHeading(ext))
+	ext.Title = firstTitle(ooxmlCoreTitle(zr), ext.Title, firstHeading(ext))
 	return ext, nil
 }
 

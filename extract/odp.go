@@ -10,17 +10,6 @@ import (
 	"strings"
 )
 
-// OpenDocument namespaces of presentations; element names below are their
-// local names.
-const (
-	odpOfficeNS       = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
-	odpDrawNS         = "urn:oasis:names:tc:opendocument:xmlns:drawing:1.0"
-	odpTextNS         = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
-	odpTableNS        = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
-	odpPresentationNS = "urn:oasis:names:tc:opendocument:xmlns:presentation:1.0"
-	odpSVGNS          = "urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0"
-)
-
 // extractODP reads an OpenDocument presentation: the zip (.odp, its
 // content.xml and meta.xml) or the flat XML file (.fodp, one
 // office:document). Each draw:page is a slide (see slides.go for the
@@ -195,25 +184,25 @@ func (w *odpWalker) start(t xml.StartElement, depth int) {
 	switch {
 	case space == slideDCNS && local == "title" && w.pres == 0 && !w.metaDone && w.metaFrom == 0:
 		w.metaFrom = depth
-	case space == odpOfficeNS && (local == "annotation" || local == "annotation-end" || local == "event-listeners"),
-		space == odpSVGNS && (local == "title" || local == "desc"),
-		space == odpTextNS && (local == "note" || local == "tracked-changes" || local == "page-number" || local == "page-count"),
-		space == odpPresentationNS && (local == "date-time" || local == "footer" || local == "header"),
-		space == odpTableNS && local == "covered-table-cell":
+	case space == odfOfficeNS && (local == "annotation" || local == "annotation-end" || local == "event-listeners"),
+		space == odfSVGNS && (local == "title" || local == "desc"),
+		space == odfTextNS && (local == "note" || local == "tracked-changes" || local == "page-number" || local == "page-count"),
+		space == odfPresentationNS && (local == "date-time" || local == "footer" || local == "header"),
+		space == odfTableNS && local == "covered-table-cell":
 		w.skipFrom = depth
-	case space == odpOfficeNS && local == "presentation":
+	case space == odfOfficeNS && local == "presentation":
 		if w.pres == 0 {
 			w.pres, w.sawPresentation = depth, true
 		}
-	case space == odpDrawNS && local == "page" && w.pres != 0 && w.page == 0:
+	case space == odfDrawNS && local == "page" && w.pres != 0 && w.page == 0:
 		w.page, w.cur = depth, slideContent{}
-		w.pageName, _ = slideAttr(t, odpDrawNS, "name")
+		w.pageName, _ = slideAttr(t, odfDrawNS, "name")
 		w.text = slideText{left: w.maxText}
-	case space == odpPresentationNS && local == "notes" && w.page != 0 && w.notesAt == 0 && w.shape == 0:
+	case space == odfPresentationNS && local == "notes" && w.page != 0 && w.notesAt == 0 && w.shape == 0:
 		w.notesAt = depth
-	case space == odpDrawNS && w.page != 0 && w.shape == 0 && local != "g" && local != "a":
+	case space == odfDrawNS && w.page != 0 && w.shape == 0 && local != "g" && local != "a":
 		w.shape, w.shapeKind, w.lines = depth, shapeBody, nil
-		switch class, _ := slideAttr(t, odpPresentationNS, "class"); class {
+		switch class, _ := slideAttr(t, odfPresentationNS, "class"); class {
 		case "title":
 			if w.notesAt == 0 {
 				w.shapeKind = shapeTitle
@@ -221,21 +210,21 @@ func (w *odpWalker) start(t xml.StartElement, depth int) {
 		case "page", "page-number", "footer", "date-time", "header", "handout":
 			w.shapeKind = shapeSkipped
 		}
-	case space == odpTextNS && (local == "p" || local == "h"):
+	case space == odfTextNS && (local == "p" || local == "h"):
 		if w.paraFrom == 0 && w.shape != 0 {
 			w.paraFrom, w.para = depth, w.para[:0]
 		}
-	case space == odpTextNS && (local == "s" || local == "tab" || local == "line-break"):
+	case space == odfTextNS && (local == "s" || local == "tab" || local == "line-break"):
 		if w.paraFrom != 0 {
 			w.para = append(w.para, ' ')
 		}
-	case space == odpTableNS && local == "table" && w.shape != 0:
+	case space == odfTableNS && local == "table" && w.shape != 0:
 		if w.tables++; w.tables == 1 {
 			w.rows = nil
 		}
-	case space == odpTableNS && local == "table-row" && w.tables == 1:
+	case space == odfTableNS && local == "table-row" && w.tables == 1:
 		w.row, w.rowRepeat = nil, odfRepeat(t, "number-rows-repeated")
-	case space == odpTableNS && local == "table-cell" && w.tables == 1:
+	case space == odfTableNS && local == "table-cell" && w.tables == 1:
 		w.cellOn, w.cell, w.cellRepeat = true, nil, odfRepeat(t, "number-columns-repeated")
 	}
 }
@@ -243,7 +232,7 @@ func (w *odpWalker) start(t xml.StartElement, depth int) {
 // odfRepeat is an element's repeat count, 1 when it has none and at most
 // maxSlideTableRepeat.
 func odfRepeat(t xml.StartElement, name string) int {
-	v, _ := slideAttr(t, odpTableNS, name)
+	v, _ := slideAttr(t, odfTableNS, name)
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 {
 		return 1
@@ -268,7 +257,7 @@ func (w *odpWalker) end(t xml.EndElement, depth int) error {
 		case w.shape != 0:
 			w.lines = append(w.lines, text)
 		}
-	case space == odpTableNS && local == "table-cell" && w.tables == 1 && w.cellOn:
+	case space == odfTableNS && local == "table-cell" && w.tables == 1 && w.cellOn:
 		w.cellOn = false
 		text := cleanInline(strings.Join(w.cell, " "))
 		n := w.cellRepeat
@@ -278,13 +267,13 @@ func (w *odpWalker) end(t xml.EndElement, depth int) error {
 		for range n {
 			w.row = append(w.row, text)
 		}
-	case space == odpTableNS && local == "table-row" && w.tables == 1:
+	case space == odfTableNS && local == "table-row" && w.tables == 1:
 		if line := slideRow(w.row); line != "" {
 			for range w.rowRepeat {
 				w.rows = append(w.rows, line)
 			}
 		}
-	case space == odpTableNS && local == "table" && w.tables > 0:
+	case space == odfTableNS && local == "table" && w.tables > 0:
 		if w.tables--; w.tables == 0 {
 			w.lines = append(w.lines, w.rows...)
 			w.rows = nil

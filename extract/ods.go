@@ -13,15 +13,6 @@ import (
 // odsKind names the format in messages.
 const odsKind = "OpenDocument spreadsheet"
 
-// Namespaces of the OpenDocument elements read.
-const (
-	odsOfficeNS = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
-	odsTableNS  = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
-	odsTextNS   = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
-	odsDrawNS   = "urn:oasis:names:tc:opendocument:xmlns:drawing:1.0"
-	odsDCNS     = "http://purl.org/dc/elements/1.1/"
-)
-
 // extractODS reads an OpenDocument spreadsheet: a zipped .ods
 // (content.xml, the title from meta.xml) or a flat .fods (one XML file
 // whose root is office:document, meta and body in it). Each table:table
@@ -125,13 +116,13 @@ func walkODS(ctx context.Context, r io.Reader, w *sheetWriter, maxBytes int, tit
 			}
 			ns, local := t.Name.Space, t.Name.Local
 			switch {
-			case ns == odsOfficeNS && local == "annotation", ns == odsDrawNS && local == "object":
+			case ns == odfOfficeNS && local == "annotation", ns == odfDrawNS && local == "object":
 				skipFrom = x.depth
-			case ns == odsOfficeNS && local == "meta":
+			case ns == odfOfficeNS && local == "meta":
 				inMeta = true
-			case ns == odsDCNS && local == "title" && inMeta && *title == "":
+			case ns == odfDCNS && local == "title" && inMeta && *title == "":
 				titleFrom = x.depth
-			case ns == odsTableNS && local == "table":
+			case ns == odfTableNS && local == "table":
 				if tables++; tables == 1 && cellDepth == 0 {
 					sheets++
 					name := wattr(t, "name")
@@ -140,27 +131,27 @@ func walkODS(ctx context.Context, r io.Reader, w *sheetWriter, maxBytes int, tit
 					}
 					w.startSheet(name)
 				}
-			case ns == odsTableNS && local == "table-row" && tables == 1 && cellDepth == 0:
+			case ns == odfTableNS && local == "table-row" && tables == 1 && cellDepth == 0:
 				rowRepeat = odsRepeat(t, "number-rows-repeated")
 				row.reset()
 				col = 0
-			case ns == odsTableNS && (local == "table-cell" || local == "covered-table-cell") && tables == 1 && cellDepth == 0:
+			case ns == odfTableNS && (local == "table-cell" || local == "covered-table-cell") && tables == 1 && cellDepth == 0:
 				cellDepth, covered = x.depth, local == "covered-table-cell"
 				colRepeat = odsRepeat(t, "number-columns-repeated")
 				fallback = odsValue(t)
 				text, paras, nParas = text[:0], 0, 0
 			case cellDepth == 0:
-			case ns == odsTextNS && (local == "p" || local == "h"):
+			case ns == odfTextNS && (local == "p" || local == "h"):
 				if nParas > 0 {
 					text = append(text, '\n')
 				}
 				paras++
 				nParas++
-			case ns == odsTextNS && local == "s" && paras > 0:
+			case ns == odfTextNS && local == "s" && paras > 0:
 				text = append(text, ' ')
-			case ns == odsTextNS && local == "tab" && paras > 0:
+			case ns == odfTextNS && local == "tab" && paras > 0:
 				text = append(text, '\t')
-			case ns == odsTextNS && local == "line-break" && paras > 0:
+			case ns == odfTextNS && local == "line-break" && paras > 0:
 				text = append(text, '\n')
 			}
 		case xml.EndElement:
@@ -175,7 +166,7 @@ func walkODS(ctx context.Context, r io.Reader, w *sheetWriter, maxBytes int, tit
 			case x.depth == titleFrom:
 				titleFrom = 0
 				*title = string(titleBuf)
-			case ns == odsOfficeNS && local == "meta":
+			case ns == odfOfficeNS && local == "meta":
 				inMeta = false
 			case x.depth == cellDepth:
 				cellDepth = 0
@@ -189,11 +180,11 @@ func walkODS(ctx context.Context, r io.Reader, w *sheetWriter, maxBytes int, tit
 					}
 				}
 				col = min(col+colRepeat, 1<<40)
-			case ns == odsTableNS && local == "table":
+			case ns == odfTableNS && local == "table":
 				tables--
-			case cellDepth > 0 && ns == odsTextNS && (local == "p" || local == "h"):
+			case cellDepth > 0 && ns == odfTextNS && (local == "p" || local == "h"):
 				paras--
-			case ns == odsTableNS && local == "table-row" && tables == 1 && cellDepth == 0:
+			case ns == odfTableNS && local == "table-row" && tables == 1 && cellDepth == 0:
 				w.rows(row.cells, rowRepeat)
 				row.reset()
 			}

@@ -11,16 +11,6 @@ import (
 	"strings"
 )
 
-// OpenDocument namespaces; element names below are their local names in
-// these.
-const (
-	odfTextNS   = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
-	odfTableNS  = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
-	odfOfficeNS = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
-	odfStyleNS  = "urn:oasis:names:tc:opendocument:xmlns:style:1.0"
-	odfDCNS     = "http://purl.org/dc/elements/1.1/"
-)
-
 // Bounds of an OpenDocument text's extraction, besides
 // lim.MaxUnzippedBytes for what is inflated.
 const (

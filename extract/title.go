@@ -600,8 +600,9 @@ func largeFontLine(lines []pdfLine, body float64) string {
 
 // ---- DOCX
 
-// docxCoreTitle reads dc:title from docProps/core.xml, at most 1 MiB of it.
-func docxCoreTitle(zr *zip.Reader) string {
+// ooxmlCoreTitle reads dc:title from an Office Open XML package's
+// docProps/core.xml (Word, Excel), at most 1 MiB of it.
+func ooxmlCoreTitle(zr *zip.Reader) string {
 	for _, f := range zr.File {
 		if f.Name != "docProps/core.xml" {
 			continue

@@ -88,7 +88,7 @@ func extractXLSX(ctx context.Context, data []byte, lim Limits) (Extracted, error
 	if err != nil {
 		return Extracted{}, err
 	}
-	ext.Title = firstTitle(docxCoreTitle(z.zr))
+	ext.Title = firstTitle(ooxmlCoreTitle(z.zr))
 	return ext, nil
 }
 
