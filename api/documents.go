@@ -50,13 +50,15 @@ type uploads struct {
 	budget   *uploadBudget
 	floor    sendFloor
 	ocr      bool // images are accepted
+	// ocrLanguages are tesseract's installed languages (nil: unknown).
+	ocrLanguages []string
 }
 
 func newUploads(d Deps) *uploads {
 	return &uploads{maxBytes: d.MaxUploadBytes, spoolDir: d.UploadSpoolDir,
 		budget: newUploadBudget(cmp.Or(d.MaxInflightUploadBytes, DefaultMaxInflightUploadBytes), d.MaxUploadBytes),
 		floor:  sendFloor{rate: cmp.Or(d.UploadMinRate, DefaultUploadMinRate), grace: cmp.Or(d.UploadGrace, DefaultUploadGrace)},
-		ocr:    d.OCR}
+		ocr:    d.OCR, ocrLanguages: d.OCRLanguages}
 }
 
 // bodyLimit bounds a whole upload request: the file plus room for the
@@ -258,6 +260,14 @@ func readMultipartUpload(w http.ResponseWriter, r *http.Request, up *uploads) (_
 			if dec.Decode(&u.Metadata) != nil || dec.More() {
 				probs.Add("metadata", "must be a JSON object of strings, numbers and booleans")
 			}
+		case "ocr":
+			on, err := strconv.ParseBool(strings.TrimSpace(s))
+			if err != nil {
+				probs.Add("ocr", "must be true or false")
+			}
+			u.OCR.Enabled = &on
+		case "ocr_languages":
+			u.OCR.Languages = strings.TrimSpace(s)
 		case "max_tokens", "overlap_tokens":
 			n, err := strconv.Atoi(strings.TrimSpace(s))
 			if err != nil {
@@ -275,6 +285,7 @@ func readMultipartUpload(w http.ResponseWriter, r *http.Request, up *uploads) (_
 	if !gotFile {
 		probs.Add("file", "is required: send the document in a form field named \"file\"")
 	}
+	up.checkOCR(&probs, u.OCR)
 	if err := probs.Err(); err != nil {
 		return u, nil, err
 	}
@@ -447,15 +458,39 @@ func handleDocumentContent(log *slog.Logger, docs *ingest.Documents) tenantHandl
 	}
 }
 
-func handleReindexDocument(docs *ingest.Documents) tenantHandler {
+// checkOCR adds the problems of a document's OCR settings that only the
+// server can see: OCR asked for when it has none, languages it has not
+// installed.
+func (up *uploads) checkOCR(probs *ragd.Problems, o ingest.OCROptions) {
+	if !up.ocr {
+		if o.Enabled != nil && *o.Enabled || o.Languages != "" {
+			probs.Add("ocr", "OCR is off on this server (RAGD_OCR=off, or tesseract is not installed)")
+		}
+		return
+	}
+	if o.Languages == "" || !extract.ValidOCRLanguages(o.Languages) || len(up.ocrLanguages) == 0 {
+		return // Validate names the malformed; an unknown list of installed ones lets tesseract decide
+	}
+	for _, l := range strings.Split(o.Languages, "+") {
+		if !slices.Contains(up.ocrLanguages, l) {
+			probs.Add("ocr_languages", "%q is not installed on this server; installed: %s (Debian: apt-get install tesseract-ocr-<lang>)",
+				l, strings.Join(up.ocrLanguages, ", "))
+		}
+	}
+}
+
+func handleReindexDocument(docs *ingest.Documents, up *uploads) tenantHandler {
 	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
 		id, err := pathUUID(r, "document_id")
 		if err != nil {
 			return err
 		}
-		// An optional body: {"password": "..."} opens a protected PDF.
+		// An optional body: {"password": "..."} opens a protected PDF;
+		// "ocr" and "ocr_languages" replace the document's OCR settings.
 		var in struct {
-			Password secret.String `json:"password"`
+			Password     secret.String `json:"password"`
+			OCR          *bool         `json:"ocr"`
+			OCRLanguages string        `json:"ocr_languages"`
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFormField))
 		if err != nil {
@@ -467,7 +502,13 @@ func handleReindexDocument(docs *ingest.Documents) tenantHandler {
 				return err
 			}
 		}
-		d, err := docs.Reindex(r.Context(), t.TenantID, id, in.Password)
+		opts := ingest.ReindexOptions{Password: in.Password, OCR: ingest.OCROptions{Enabled: in.OCR, Languages: strings.TrimSpace(in.OCRLanguages)}}
+		var probs ragd.Problems
+		up.checkOCR(&probs, opts.OCR)
+		if err := probs.Err(); err != nil {
+			return err
+		}
+		d, err := docs.Reindex(r.Context(), t.TenantID, id, opts)
 		if err != nil {
 			return err
 		}

@@ -61,7 +61,7 @@ func routes(d Deps, auth *authenticator) []route {
 		{"GET /v1/documents/{document_id}/events", tenant(agents.ScopeDocumentsRead, handleDocumentEvents(docs, d.Watcher)), false},
 		{"GET /v1/documents/{document_id}/chunks", tenant(agents.ScopeDocumentsRead, handleListChunks(docs)), false},
 		{"GET /v1/documents/{document_id}/content", tenant(agents.ScopeDocumentsRead, handleDocumentContent(log, docs)), false},
-		{"POST /v1/documents/{document_id}/reindex", tenant(agents.ScopeDocumentsWrite, handleReindexDocument(docs)), false},
+		{"POST /v1/documents/{document_id}/reindex", tenant(agents.ScopeDocumentsWrite, handleReindexDocument(docs, uploads)), false},
 		{"DELETE /v1/documents/{document_id}", tenant(agents.ScopeDocumentsWrite, handleDeleteDocument(docs)), false},
 
 		{"POST /v1/webhooks", tenant(agents.ScopeWebhooksWrite, handleCreateWebhook(d.Webhooks)), false},

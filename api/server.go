@@ -65,6 +65,9 @@ type Deps struct {
 	// OCR: images are documents (read by OCR); false refuses them with 415
 	// (the server has no tesseract, or RAGD_OCR=off).
 	OCR bool
+	// OCRLanguages are the languages tesseract has installed, which an
+	// upload's ocr_languages may name (nil: any).
+	OCRLanguages []string
 	// Ready reports whether each dependency answers, by name ("postgres").
 	Ready func(ctx context.Context) map[string]error
 	// Console, when set, serves the tenant console at /console/ (its API

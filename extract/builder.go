@@ -15,6 +15,42 @@ type Extracted struct {
 	chunker.Document
 	Title     string
 	PageCount int
+	// OCR says which pages were recognised by OCR and how confidently;
+	// nil when OCR read no page.
+	OCR *OCRReport
+}
+
+// OCRReport is what OCR did for a document: its languages, and each page
+// it recognised, in page order.
+type OCRReport struct {
+	Languages string    `json:"languages"`
+	Pages     []OCRPage `json:"pages"`
+}
+
+// OCRPage is one page OCR recognised.
+type OCRPage struct {
+	Page int `json:"page"`
+	// Confidence is the mean of the page's word confidences, 0-100
+	// (tesseract's), rounded to a tenth.
+	Confidence float64 `json:"confidence"`
+	Words      int     `json:"words"`
+	// Kept: the page's recognised text is in the document. A page under
+	// MinOCRConfidence is left out (a PDF page keeps its text layer).
+	Kept bool `json:"kept"`
+}
+
+// KeptPages counts the pages whose recognised text was kept.
+func (r *OCRReport) KeptPages() int {
+	if r == nil {
+		return 0
+	}
+	n := 0
+	for _, p := range r.Pages {
+		if p.Kept {
+			n++
+		}
+	}
+	return n
 }
 
 // builder accumulates normalised text block by block, keeping track of

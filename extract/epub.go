@@ -361,8 +361,13 @@ func parseOPF(data []byte, dir string) (epubPackage, error) {
 	if len(manifest) == 0 && len(idrefs) == 0 {
 		return pkg, fail(CodeUnsupportedType, "the EPUB book's package document is damaged (no manifest)")
 	}
+	// A part is read once, where the spine first names it: EPUB forbids
+	// naming an item twice, and a spine that names one chapter 10^5
+	// times would otherwise be read as 5,000 copies of it.
+	seen := map[string]bool{}
 	for _, id := range idrefs {
-		if it, ok := manifest[id]; ok && it.href != "" {
+		if it, ok := manifest[id]; ok && it.href != "" && !seen[it.href] {
+			seen[it.href] = true
 			pkg.spine = append(pkg.spine, epubItem{href: it.href, mediaType: it.mediaType})
 		}
 	}

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -215,10 +217,17 @@ func recognise(ctx context.Context, image []byte, lim Limits) (map[int]*ocrPage,
 }
 
 // addOCRPage writes a recognised page to b as page number n, its
-// paragraphs with their line-end hyphens joined. It reports whether the
-// page was kept: a page below MinOCRConfidence is left out.
-func addOCRPage(b *builder, n int, p *ocrPage) bool {
-	if p == nil || p.words == 0 || p.meanConfidence() < MinOCRConfidence {
+// paragraphs with their line-end hyphens joined, and records it in rep.
+// It reports whether the page was kept: a page below MinOCRConfidence is
+// left out (and recorded as such).
+func addOCRPage(b *builder, rep *OCRReport, n int, p *ocrPage) bool {
+	if p == nil || p.words == 0 {
+		return false
+	}
+	conf := p.meanConfidence()
+	kept := conf >= MinOCRConfidence
+	rep.Pages = append(rep.Pages, OCRPage{Page: n, Confidence: math.Round(conf*10) / 10, Words: p.words, Kept: kept})
+	if !kept {
 		return false
 	}
 	b.startPage(n)
@@ -226,6 +235,14 @@ func addOCRPage(b *builder, n int, p *ocrPage) bool {
 		b.paragraph(joinHyphenated(para))
 	}
 	return true
+}
+
+// orNil returns r when it holds a page, else nil.
+func (r *OCRReport) orNil() *OCRReport {
+	if r == nil || len(r.Pages) == 0 {
+		return nil
+	}
+	return r
 }
 
 // extractImage recognises the text of an image: each page of a
@@ -248,12 +265,13 @@ func extractImage(ctx context.Context, data []byte, lim Limits) (Extracted, erro
 		return Extracted{}, err
 	}
 	b := newBuilder(lim.MaxTextBytes)
+	rep := &OCRReport{Languages: cmp.Or(lim.OCRLanguages, DefaultOCRLanguages)}
 	kept, words := 0, 0
 	for i := 1; i <= n; i++ {
 		if p := pages[i]; p != nil {
 			words += p.words
 		}
-		if addOCRPage(b, i, pages[i]) {
+		if addOCRPage(b, rep, i, pages[i]) {
 			kept++
 		}
 	}
@@ -268,5 +286,37 @@ func extractImage(ctx context.Context, data []byte, lim Limits) (Extracted, erro
 		return Extracted{}, err
 	}
 	ext.PageCount = max(n, 1)
+	ext.OCR = rep.orNil()
 	return ext, nil
+}
+
+// InstalledOCRLanguages lists the languages tesseract has data for
+// (`tesseract --list-langs`), without "osd" (orientation and script
+// detection, which recognises no text).
+func InstalledOCRLanguages(ctx context.Context, tesseract string) ([]string, error) {
+	out, err := exec.CommandContext(ctx, tesseract, "--list-langs").Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s --list-langs: %w", tesseract, err)
+	}
+	var langs []string
+	for _, line := range strings.Split(string(out), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line == "osd" || strings.HasPrefix(line, "List of") || !ValidOCRLanguages(line) {
+			continue
+		}
+		langs = append(langs, line)
+	}
+	return langs, nil
+}
+
+// MissingOCRLanguages returns the languages of langs ('+'-joined) that
+// are not in installed.
+func MissingOCRLanguages(langs string, installed []string) []string {
+	var missing []string
+	for _, l := range strings.Split(langs, "+") {
+		if !slices.Contains(installed, l) {
+			missing = append(missing, l)
+		}
+	}
+	return missing
 }

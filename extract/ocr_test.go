@@ -62,8 +62,15 @@ func TestParseTSV(t *testing.T) {
 		t.Fatalf("words %d, confidence %v; want 4, 75", p.words, p.meanConfidence())
 	}
 	b := newBuilder(1 << 20)
-	if !addOCRPage(b, 1, pages[1]) || addOCRPage(b, 2, pages[2]) {
+	var rep OCRReport
+	if !addOCRPage(b, &rep, 1, pages[1]) || addOCRPage(b, &rep, 2, pages[2]) {
 		t.Fatal("a confident page must be kept and a page of noise dropped")
+	}
+	if got, want := fmt.Sprint(rep.Pages), "[{1 75 4 true} {2 20 1 false}]"; got != want {
+		t.Fatalf("report %s, want %s (page, confidence, words, kept)", got, want)
+	}
+	if rep.KeptPages() != 1 {
+		t.Fatalf("kept pages %d, want 1", rep.KeptPages())
 	}
 	if _, _, err := parseTSV(strings.NewReader("5\tx\t1\t1\t1\t1\t0\t0\t1\t1\t90\tword\n")); err == nil {
 		t.Fatal("a bad page number parsed")
@@ -117,6 +124,9 @@ func TestOCRImage(t *testing.T) {
 			if ext.PageCount != 1 || len(ext.Pages) != 1 || ext.Pages[0].Number != 1 {
 				t.Errorf("pages %d %v", ext.PageCount, ext.Pages)
 			}
+			if ext.OCR.KeptPages() != 1 || ext.OCR.Pages[0].Words < len(strings.Fields(strings.Join(scanLines, " ")))/2 {
+				t.Errorf("OCR report %+v: want one kept page with the letter's words", ext.OCR)
+			}
 		})
 	}
 }
@@ -133,6 +143,10 @@ func TestOCRScannedPDFPages(t *testing.T) {
 	}
 	if ext.PageCount != 3 || len(ext.Pages) != 3 {
 		t.Fatalf("pages %d %v in %q", ext.PageCount, ext.Pages, ext.Text)
+	}
+	if ext.OCR == nil || len(ext.OCR.Pages) != 1 || ext.OCR.Pages[0].Page != 2 || !ext.OCR.Pages[0].Kept ||
+		ext.OCR.Pages[0].Confidence < MinOCRConfidence || ext.OCR.Pages[0].Confidence > 100 || ext.OCR.Languages != "eng" {
+		t.Errorf("OCR report %+v: want page 2 alone, kept, with its confidence, in eng", ext.OCR)
 	}
 	want := []string{"The first page has a text layer.", scanLines[1], "The third page has one too."}
 	for i, p := range ext.Pages {

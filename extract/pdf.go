@@ -117,8 +117,9 @@ func extractPDF(ctx context.Context, data []byte, password string, lim Limits) (
 	body := bodySize(pages)
 	headingSizes := headingLevels(pages, body)
 	b := newBuilder(lim.MaxTextBytes)
+	rep := &OCRReport{Languages: lim.OCRLanguages}
 	for i, lines := range pages {
-		if addOCRPage(b, i+1, ocr[i+1]) {
+		if addOCRPage(b, rep, i+1, ocr[i+1]) {
 			continue
 		}
 		b.startPage(i + 1)
@@ -157,6 +158,7 @@ func extractPDF(ctx context.Context, data []byte, password string, lim Limits) (
 	}
 	ext.PageCount = n
 	ext.Title = pdfTitle(r, pages, body)
+	ext.OCR = rep.orNil()
 	return ext, nil
 }
 

@@ -62,13 +62,20 @@ type Document struct {
 	TokenCount     *int            `json:"token_count"`
 	// EmbeddingTokens the provider billed for the last run, and the
 	// chunks answered from the embedding cache instead.
-	EmbeddingTokens    *int      `json:"embedding_tokens"`
-	EmbeddingCacheHits *int      `json:"embedding_cache_hits"`
-	ChunkMaxTokens     *int      `json:"chunk_max_tokens"`
-	ChunkOverlap       *int      `json:"chunk_overlap_tokens"`
-	Timings            Timings   `json:"timings"`
-	CreatedAt          time.Time `json:"created_at"`
-	UpdatedAt          time.Time `json:"updated_at"`
+	EmbeddingTokens    *int `json:"embedding_tokens"`
+	EmbeddingCacheHits *int `json:"embedding_cache_hits"`
+	ChunkMaxTokens     *int `json:"chunk_max_tokens"`
+	// OCR and OCRLanguages are the document's own OCR settings (its
+	// upload's or its latest reindex's; null: the server's). OCRPages are
+	// the pages OCR recognised in the latest run, with their confidence
+	// (null: none).
+	OCR          *bool             `json:"ocr"`
+	OCRLanguages *string           `json:"ocr_languages"`
+	OCRPages     []extract.OCRPage `json:"ocr_pages"`
+	ChunkOverlap *int              `json:"chunk_overlap_tokens"`
+	Timings      Timings           `json:"timings"`
+	CreatedAt    time.Time         `json:"created_at"`
+	UpdatedAt    time.Time         `json:"updated_at"`
 }
 
 // Where a document's title came from (Document.TitleSource).
@@ -157,6 +164,38 @@ type Upload struct {
 	// it). It is kept, sealed, only until the document's ingest job has
 	// run (see Store.Create), and never logged or returned.
 	Password secret.String
+	// OCR settings for this document (the zero value: the server's).
+	OCR OCROptions
+}
+
+// OCROptions are a document's own OCR settings.
+type OCROptions struct {
+	// Enabled false turns OCR off for the document (its scanned pages
+	// stay empty); nil leaves it to the server (RAGD_OCR).
+	Enabled *bool
+	// Languages are tesseract's languages for the document, '+'-joined
+	// ("eng+deu"); "" takes the server's (RAGD_OCR_LANGUAGES).
+	Languages string
+}
+
+// validate adds o's problems to probs for a document of type typ.
+func (o OCROptions) validate(probs *ragd.Problems, typ extract.Type) {
+	if o.Languages != "" && !extract.ValidOCRLanguages(o.Languages) {
+		probs.Add("ocr_languages", "must be tesseract languages joined by + (eng, eng+deu)")
+	}
+	if o.Enabled != nil && !*o.Enabled && typ.IsImage() {
+		probs.Add("ocr", "must not be false for an image, which only OCR can read")
+	}
+}
+
+// apply sets lim's OCR from d's own settings.
+func (d Document) applyOCR(lim *extract.Limits) {
+	if d.OCR != nil && !*d.OCR {
+		lim.Tesseract, lim.Pdftoppm = "", ""
+	}
+	if d.OCRLanguages != nil && *d.OCRLanguages != "" {
+		lim.OCRLanguages = *d.OCRLanguages
+	}
 }
 
 // Limits on upload fields.
@@ -225,6 +264,7 @@ func (u *Upload) Validate() error {
 	if len(u.ExternalID) > MaxExternalIDLen || strings.ContainsFunc(u.ExternalID, isCtl) || !utf8.ValidString(u.ExternalID) {
 		probs.Add("external_id", "must be at most %d characters of UTF-8 text without control characters", MaxExternalIDLen)
 	}
+	u.OCR.validate(&probs, u.Type)
 	if u.MaxTokens != 0 && !chunker.ValidMaxTokens(u.MaxTokens) {
 		probs.Add("max_tokens", "must be between %d and %d", chunker.MinMaxTokens, chunker.MaxMaxTokens)
 	}

@@ -158,7 +158,7 @@ func TestMigrationTargetRefusalKeepsDocumentFindable(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.target.failErr = &embedder.Error{Kind: embedder.KindModel, Message: "model not served"}
-	if _, err := e.store.Reindex(ctx, e.tenant, id, ""); err != nil {
+	if _, err := e.store.Reindex(ctx, e.tenant, id, ingest.ReindexOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	err = e.p.Process(ctx, e.tenant, id, 2)
@@ -191,7 +191,7 @@ func TestMigrationReindexKeepsDocumentFindable(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.target.block, e.target.entered = make(chan struct{}), make(chan struct{})
-	if _, err := e.store.Reindex(ctx, e.tenant, id, ""); err != nil {
+	if _, err := e.store.Reindex(ctx, e.tenant, id, ingest.ReindexOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error)
@@ -480,7 +480,7 @@ func TestMigrationBegunDuringAReindex(t *testing.T) {
 	e := setupMigrationWith(t, def)
 	store, p, tenant, target, hits := e.store, e.p, e.tenant, e.target, func() int { return e.hits(t) }
 	id := e.upload(t)
-	if _, err := store.Reindex(ctx, tenant, id, ""); err != nil {
+	if _, err := store.Reindex(ctx, tenant, id, ingest.ReindexOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	def.mu.Lock()

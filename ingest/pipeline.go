@@ -223,7 +223,7 @@ func (p *Pipeline) Process(ctx context.Context, tenantID, docID uuid.UUID, versi
 	p.metrics.Stage(StageChunking, time.Since(chunkStart))
 
 	res := result{
-		pageCount: ext.PageCount, charCount: utf8.RuneCountInString(ext.Text),
+		pageCount: ext.PageCount, charCount: utf8.RuneCountInString(ext.Text), ocr: ext.OCR,
 		extractMS: extractMS, chunkMS: chunkMS, started: started,
 		title: title, titleSource: titleSource,
 	}
@@ -599,9 +599,18 @@ type result struct {
 	embedTokens, cacheHits           int
 	embedRequests                    int
 	indexed                          bool
-	title, titleSource               string    // documentTitle's
+	title, titleSource               string // documentTitle's
+	ocr                              *extract.OCRReport
 	reservation                      uuid.UUID // of embedding tokens (reserveTokens)
 	started                          time.Time
+}
+
+// ocrPages are the run's OCR pages for the ocr_pages column (nil: none).
+func (r result) ocrPages() []extract.OCRPage {
+	if r.ocr == nil {
+		return nil
+	}
+	return r.ocr.Pages
 }
 
 // progress records a run's stage and progress once the run has taken
@@ -744,10 +753,11 @@ func (s *Documents) finish(ctx context.Context, d Document, pieces []chunker.Chu
 			embed_ms = $10, index_ms = $11, embedding_tokens = $12, embedding_cache_hits = $13, indexed_version = content_version,
 			started_at = $14, finished_at = now(), updated_at = now(),
 			title = CASE WHEN title_source = 'upload' OR $15 = '' THEN title ELSE $15 END,
-			title_source = CASE WHEN title_source = 'upload' OR $15 = '' THEN title_source ELSE $16 END
+			title_source = CASE WHEN title_source = 'upload' OR $15 = '' THEN title_source ELSE $16 END,
+			ocr_pages = $17
 			WHERE tenant_id = $1 AND id = $2 AND content_version = $3 AND status NOT IN ('deleting', 'ready') RETURNING `+docColumns,
 			d.TenantID, d.ID, d.ContentVersion, nilIfZero(r.pageCount), r.charCount, len(pieces), r.tokenCount, r.extractMS, r.chunkMS,
-			embedMS, indexMS, tokens, hits, r.started, r.title, r.titleSource))
+			embedMS, indexMS, tokens, hits, r.started, r.title, r.titleSource, r.ocrPages()))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errStale
 		}

@@ -317,7 +317,7 @@ func TestPipeline(t *testing.T) {
 		}
 
 		old := b.create(t, "v.txt", []byte("version one text"))
-		if _, err := b.store.Reindex(t.Context(), b.tenant, old.ID, ""); err != nil {
+		if _, err := b.store.Reindex(t.Context(), b.tenant, old.ID, ingest.ReindexOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		if err := b.pipeline.Process(t.Context(), b.tenant, old.ID, 1); err != nil {
@@ -409,7 +409,7 @@ func TestPipelineWithOpenAI(t *testing.T) {
 	if d.Status != ingest.StatusReady || len(reqs) != 1 || len(reqs[0].Inputs) != *d.ChunkCount || reqs[0].Dimensions != 64 {
 		t.Fatalf("status %s, %d requests for %v chunks", d.Status, len(reqs), d.ChunkCount)
 	}
-	if _, err := store.Reindex(ctx, tenant.ID, d.ID, ""); err != nil {
+	if _, err := store.Reindex(ctx, tenant.ID, d.ID, ingest.ReindexOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Process(ctx, tenant.ID, d.ID, 2); err != nil {
@@ -441,7 +441,7 @@ func TestPipelineWithOpenAI(t *testing.T) {
 		t.Fatalf("three identical searches made %d embedding requests, want 1", n-1)
 	}
 	// While a new version is being processed, the complete old one is found.
-	if _, err := store.Reindex(ctx, tenant.ID, d.ID, ""); err != nil {
+	if _, err := store.Reindex(ctx, tenant.ID, d.ID, ingest.ReindexOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := s.Search(ctx, tenant.ID, search.Request{Query: "where do vectors live", Mode: search.ModeSparse, TopK: 3})

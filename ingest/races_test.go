@@ -101,7 +101,7 @@ func TestPipelineRaces(t *testing.T) {
 			if done != 1 {
 				return
 			}
-			if _, err := b.store.Reindex(t.Context(), b.tenant, second.ID, ""); err != nil {
+			if _, err := b.store.Reindex(t.Context(), b.tenant, second.ID, ingest.ReindexOptions{}); err != nil {
 				t.Error(err)
 			}
 			b.process(t, second, 2)
@@ -124,7 +124,7 @@ func TestPipelineRaces(t *testing.T) {
 		old := make(chan error, 1)
 		go func() { old <- b.pipeline.Process(context.Background(), b.tenant, d.ID, 1) }()
 		<-b.gate.entered // version 1 is about to write its points
-		if _, err := b.store.Reindex(t.Context(), b.tenant, d.ID, ""); err != nil {
+		if _, err := b.store.Reindex(t.Context(), b.tenant, d.ID, ingest.ReindexOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		b.process(t, d, 2)

@@ -94,7 +94,9 @@ func (p *Pipeline) extractInTurn(ctx context.Context, rep *progress, doc Documen
 	if err == nil {
 		ctx = sandbox.WithOwner(ctx, owner)
 		stop := p.share.watch(ctx, owner)
-		ext, err = p.sandbox.ExtractWithPassword(ctx, doc.Type, open, password, p.limits.Limits)
+		lim := p.limits.Limits
+		doc.applyOCR(&lim)
+		ext, err = p.sandbox.ExtractWithPassword(ctx, doc.Type, open, password, lim)
 		stop()
 	}
 	var gave *gaveWay

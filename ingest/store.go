@@ -103,7 +103,7 @@ const docColumns = `id, tenant_id, title, title_source, filename, type, size_byt
 	status, stage, progress, error_code, error_message, content_version, page_count, char_count,
 	chunk_count, token_count, chunk_max_tokens, chunk_overlap, extract_ms, chunk_ms,
 	embed_ms, index_ms, embedding_tokens, embedding_cache_hits,
-	created_at, updated_at, started_at, finished_at`
+	created_at, updated_at, started_at, finished_at, ocr, ocr_languages, ocr_pages`
 
 // scanDoc scans docColumns, then extra destinations for columns the
 // query selects after them.
@@ -116,7 +116,7 @@ func scanDoc(row pgx.Row, extra ...any) (Document, error) {
 		&d.Status, &d.Stage, &progress, &code, &msg, &d.ContentVersion, &d.PageCount, &d.CharCount,
 		&d.ChunkCount, &d.TokenCount, &d.ChunkMaxTokens, &d.ChunkOverlap, &d.Timings.ExtractMS, &d.Timings.ChunkMS,
 		&d.Timings.EmbedMS, &d.Timings.IndexMS, &d.EmbeddingTokens, &d.EmbeddingCacheHits,
-		&d.CreatedAt, &d.UpdatedAt, &d.Timings.StartedAt, &d.Timings.FinishedAt}, extra...)...)
+		&d.CreatedAt, &d.UpdatedAt, &d.Timings.StartedAt, &d.Timings.FinishedAt, &d.OCR, &d.OCRLanguages, &d.OCRPages}, extra...)...)
 	if err != nil {
 		return Document{}, err
 	}
@@ -226,8 +226,8 @@ func (s *Documents) Create(ctx context.Context, tenantID uuid.UUID, u Upload, op
 			d, err := scanDoc(tx.QueryRow(ctx, "SELECT "+docColumns+` FROM documents
 				WHERE tenant_id = $1 AND sha256 = $2 AND status <> 'deleting' ORDER BY created_at LIMIT 1`, tenantID, sum[:]))
 			if err == nil {
-				if u.Password != "" && d.Status == StatusFailed && d.Error != nil && d.Error.Code == extract.CodePDFEncrypted {
-					if d, err = s.requeue(ctx, tx, tenantID, d.ID, u.Password); err != nil {
+				if retryWith(d, u) {
+					if d, err = s.requeue(ctx, tx, tenantID, d.ID, ReindexOptions{Password: u.Password, OCR: u.OCR}); err != nil {
 						return err
 					}
 					requeued = true
@@ -264,11 +264,12 @@ func (s *Documents) Create(ctx context.Context, tenantID uuid.UUID, u Upload, op
 		}
 		d, err := scanDoc(tx.QueryRow(ctx, `
 			INSERT INTO documents (id, tenant_id, title, title_source, filename, type, size_bytes, sha256, tags, metadata, external_id,
-				status, chunk_max_tokens, chunk_overlap)
-			VALUES ($1, $2, $3, $13, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $12)
+				status, chunk_max_tokens, chunk_overlap, ocr, ocr_languages)
+			VALUES ($1, $2, $3, $13, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $12, $14, $15)
 			RETURNING `+docColumns,
 			uuid.Must(uuid.NewV7()), tenantID, title, nilIfEmpty(u.Filename), string(u.Type), u.Content.Size(), sum[:],
-			orEmptySlice(u.Tags), meta, nilIfEmpty(u.ExternalID), nilIfZero(u.MaxTokens), nilIfZero(u.OverlapTokens), source))
+			orEmptySlice(u.Tags), meta, nilIfEmpty(u.ExternalID), nilIfZero(u.MaxTokens), nilIfZero(u.OverlapTokens), source,
+			u.OCR.Enabled, nilIfEmpty(u.OCR.Languages)))
 		if err != nil {
 			return postgres.NotFound(err, "insert document")
 		}
@@ -598,18 +599,21 @@ func (r *partReader) Close() error {
 // Reindex queues the document to be processed again as a new content
 // version; its current chunks stay until the new ones are stored. password
 // opens a protected PDF for that run ("" for none), as with Create.
-func (s *Documents) Reindex(ctx context.Context, tenantID, id uuid.UUID, password secret.String) (Document, error) {
-	if len(password) > MaxPasswordLen {
-		var probs ragd.Problems
+func (s *Documents) Reindex(ctx context.Context, tenantID, id uuid.UUID, opts ReindexOptions) (Document, error) {
+	var probs ragd.Problems
+	if len(opts.Password) > MaxPasswordLen {
 		probs.Add("password", "must be at most %d bytes", MaxPasswordLen)
-		return Document{}, probs.Err()
 	}
-	if password != "" && s.box == nil {
+	opts.OCR.validate(&probs, "")
+	if err := probs.Err(); err != nil {
+		return Document{}, err
+	}
+	if opts.Password != "" && s.box == nil {
 		return Document{}, errors.New("reindex document: a password was given, and the store has no key to seal it with")
 	}
 	var out Document
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		d, err := s.requeue(ctx, tx, tenantID, id, password)
+		d, err := s.requeue(ctx, tx, tenantID, id, opts)
 		out = d
 		return err
 	})
@@ -620,15 +624,47 @@ func (s *Documents) Reindex(ctx context.Context, tenantID, id uuid.UUID, passwor
 	return out, err
 }
 
+// retryWith reports whether an upload of d's bytes again is a retry of
+// d that its new settings may mend: a password for a PDF that needed one,
+// or OCR settings for a document that OCR could not read (or did not).
+func retryWith(d Document, u Upload) bool {
+	if d.Status != StatusFailed || d.Error == nil {
+		return false
+	}
+	switch d.Error.Code {
+	case extract.CodePDFEncrypted:
+		return u.Password != ""
+	case extract.CodeOCRLowConfidence, extract.CodeNoText:
+		return u.OCR != (OCROptions{})
+	}
+	return false
+}
+
+// ReindexOptions are what a reindex may change besides the version.
+type ReindexOptions struct {
+	// Password opens a protected PDF for this version ("" for none).
+	Password secret.String
+	// OCR settings replace the document's where given (Enabled non-nil,
+	// Languages non-empty); the others stay.
+	OCR OCROptions
+}
+
 // requeue makes the document's next content version, with its password
-// (for a PDF) and its ingest job.
-func (s *Documents) requeue(ctx context.Context, tx pgx.Tx, tenantID, id uuid.UUID, password secret.String) (Document, error) {
+// (for a PDF), its OCR settings and its ingest job.
+func (s *Documents) requeue(ctx context.Context, tx pgx.Tx, tenantID, id uuid.UUID, opts ReindexOptions) (Document, error) {
 	d, err := scanDoc(tx.QueryRow(ctx, `UPDATE documents SET content_version = content_version + 1, status = 'queued',
-		stage = NULL, progress = 0, error_code = NULL, error_message = NULL, started_at = NULL, finished_at = NULL, updated_at = now()
-		WHERE tenant_id = $1 AND id = $2 AND status <> 'deleting' RETURNING `+docColumns, tenantID, id))
+		stage = NULL, progress = 0, error_code = NULL, error_message = NULL, started_at = NULL, finished_at = NULL, updated_at = now(),
+		ocr = coalesce($3, ocr), ocr_languages = coalesce($4, ocr_languages)
+		WHERE tenant_id = $1 AND id = $2 AND status <> 'deleting' RETURNING `+docColumns, tenantID, id, opts.OCR.Enabled, nilIfEmpty(opts.OCR.Languages)))
 	if err != nil {
 		return Document{}, postgres.NotFound(err, "reindex document")
 	}
+	if d.OCR != nil && !*d.OCR && d.Type.IsImage() {
+		var probs ragd.Problems
+		probs.Add("ocr", "must not be false for an image, which only OCR can read")
+		return Document{}, probs.Err() // rolls the transaction back
+	}
+	password := opts.Password
 	if d.Type != extract.TypePDF {
 		password = ""
 	}

@@ -106,7 +106,7 @@ func TestDerivedTitles(t *testing.T) {
 	if got := pointTitles(named.ID, "widgets"); len(got) == 0 || got[0] != "Board pack" {
 		t.Fatalf("points of the explicitly titled document: %q", got)
 	}
-	if _, err := store.Reindex(ctx, tenant.ID, named.ID, ""); err != nil {
+	if _, err := store.Reindex(ctx, tenant.ID, named.ID, ingest.ReindexOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if named, _ = store.Get(ctx, tenant.ID, named.ID); process(named).Title != "Board pack" {
@@ -120,7 +120,7 @@ func TestDerivedTitles(t *testing.T) {
 		if _, err := pool.Exec(ctx, "UPDATE documents SET title = $1, title_source = $2 WHERE id = $3", stale.title, stale.source, doc.ID); err != nil {
 			t.Fatal(err)
 		}
-		re, err := store.Reindex(ctx, tenant.ID, doc.ID, "")
+		re, err := store.Reindex(ctx, tenant.ID, doc.ID, ingest.ReindexOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

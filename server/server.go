@@ -61,9 +61,12 @@ type Config struct {
 	// (RAGD_EMBEDDING_MODELS); the admin may choose any.
 	OfferedSpaces []search.Space
 	// Limits, Chunking and Quotas of ingestion; zero fields take defaults.
-	Limits   ingest.Limits
-	Chunking chunker.Options
-	Quotas   ingest.Quotas
+	Limits ingest.Limits
+	// OCRLanguages are the languages tesseract has installed, which an
+	// upload's ocr_languages may name (nil: any; tesseract decides).
+	OCRLanguages []string
+	Chunking     chunker.Options
+	Quotas       ingest.Quotas
 	// Sandbox runs the extractors (default: one that starts this program
 	// and runs ExtractConcurrency children at once, default GOMAXPROCS).
 	Sandbox            *sandbox.Pool
@@ -206,6 +209,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Webhooks:               s.Webhooks,
 		Spaces:                 s.Spaces,
 		OCR:                    cfg.Limits.Tesseract != "",
+		OCRLanguages:           cfg.OCRLanguages,
 		MaxUploadBytes:         cfg.MaxUploadBytes,
 		MaxInflightUploadBytes: cfg.MaxInflightUploadBytes,
 		UploadSpoolDir:         cfg.UploadSpoolDir,

@@ -38,8 +38,11 @@ const AdminToken = "apitest-admin-token-0123456789"
 
 // Options change the server; zero values take the defaults.
 type Options struct {
-	Logger         *slog.Logger
-	Limits         ingest.Limits
+	Logger *slog.Logger
+	Limits ingest.Limits
+	// OCRLanguages are the languages an upload's ocr_languages may name
+	// (ragd serve asks tesseract; nil: any).
+	OCRLanguages   []string
 	MaxUploadBytes int64
 	// OpenAI embeds with an OpenAI API double (Server.OpenAI) through the
 	// Postgres embedding cache, as ragd serve does with a real provider,
@@ -129,7 +132,7 @@ func Start(t testing.TB, o Options) *Server {
 	s, err := server.New(t.Context(), server.Config{
 		Pool: pool, Logger: log, Box: box, AdminToken: AdminToken, MetricsToken: o.MetricsToken,
 		Tokenizer: tok, Embedder: emb, Vectors: vectors, OpenSpace: open, OfferedSpaces: o.OfferedSpaces,
-		Limits: o.Limits, Sandbox: cmp.Or(o.Sandbox, sandboxtest.Pool()),
+		Limits: o.Limits, OCRLanguages: o.OCRLanguages, Sandbox: cmp.Or(o.Sandbox, sandboxtest.Pool()),
 		Workers: 2, FetchPollInterval: 100 * time.Millisecond,
 		API:            true,
 		MaxUploadBytes: o.MaxUploadBytes, MaxInflightUploadBytes: o.MaxInflightUploadBytes, UploadSpoolDir: o.UploadSpoolDir,

@@ -38,6 +38,17 @@ type uploadOptions struct {
 	// passwordEnv names the variable holding the password that opens
 	// protected PDFs, so that it stays off the command line.
 	passwordEnv string
+	// noOCR and ocrLanguages are every document's OCR settings.
+	noOCR        bool
+	ocrLanguages string
+}
+
+// fileFields are the form fields sent with each file.
+type fileFields struct {
+	tags     []string
+	password string // with PDFs only; "" for none
+	noOCR    bool
+	ocrLangs string
 }
 
 func (e *env) uploadCommand() *cobra.Command {
@@ -63,6 +74,8 @@ the files that failed and why, and exits 1 if any did.`,
 	f.BoolVar(&o.noWait, "no-wait", false, "do not wait for the documents to be processed")
 	f.BoolVar(&o.duplicate, "duplicate", false, "store files the tenant already has again")
 	f.StringVar(&o.passwordEnv, "password-env", "", "open protected PDFs with the password in this environment variable (kept off the command line)")
+	f.BoolVar(&o.noOCR, "no-ocr", false, "do not read scanned pages by OCR (images cannot then be uploaded)")
+	f.StringVar(&o.ocrLanguages, "ocr-languages", "", "tesseract languages for scans and images, '+'-joined (eng+deu); default: the server's")
 	return cmd
 }
 
@@ -104,7 +117,7 @@ func (e *env) upload(ctx context.Context, paths []string, o uploadOptions) error
 	for range o.concurrency {
 		wg.Go(func() {
 			for it := range work {
-				it.doc, it.err = e.sendFile(ctx, it.path, query, o.tags, password, sent)
+				it.doc, it.err = e.sendFile(ctx, it.path, query, fileFields{tags: o.tags, password: password, noOCR: o.noOCR, ocrLangs: o.ocrLanguages}, sent)
 				if !e.terminal {
 					if it.err != nil {
 						fmt.Fprintf(e.errOut, "upload failed: %s: %v\n", it.path, it.err)
@@ -223,14 +236,13 @@ func collect(paths, include, exclude []string) ([]*uploadItem, error) {
 	return out, nil
 }
 
-// sendFile streams one file as multipart, counting bytes on bar; password
-// ("" for none) goes with PDFs only.
-// sendFile uploads the file at path; when ragd asks to come back later
-// (its upload budget is full, or the tenant's share of it), the file is
-// sent again after the wait, up to maxWaits times.
-func (e *env) sendFile(ctx context.Context, path, query string, tags []string, password string, bar *progressbar.ProgressBar) (document, error) {
+// sendFile uploads the file at path with its fields, counting bytes on
+// bar; when ragd asks to come back later (its upload budget is full, or
+// the tenant's share of it), the file is sent again after the wait, up to
+// maxWaits times.
+func (e *env) sendFile(ctx context.Context, path, query string, fields fileFields, bar *progressbar.ProgressBar) (document, error) {
 	for tries := 1; ; tries++ {
-		d, err := e.sendFileOnce(ctx, path, query, tags, password, bar)
+		d, err := e.sendFileOnce(ctx, path, query, fields, bar)
 		var w *waitError
 		if !errors.As(err, &w) || tries > maxWaits {
 			return d, err
@@ -244,7 +256,7 @@ func (e *env) sendFile(ctx context.Context, path, query string, tags []string, p
 	}
 }
 
-func (e *env) sendFileOnce(ctx context.Context, path, query string, tags []string, password string, bar *progressbar.ProgressBar) (document, error) {
+func (e *env) sendFileOnce(ctx context.Context, path, query string, fields fileFields, bar *progressbar.ProgressBar) (document, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return document{}, err
@@ -257,13 +269,21 @@ func (e *env) sendFileOnce(ctx context.Context, path, query string, tags []strin
 		if err == nil {
 			_, err = io.Copy(part, io.TeeReader(f, bar))
 		}
-		for _, t := range tags {
-			if err == nil {
-				err = mw.WriteField("tags", t)
-			}
+		var kv []string
+		for _, t := range fields.tags {
+			kv = append(kv, "tags", t)
 		}
-		if err == nil && password != "" && strings.EqualFold(filepath.Ext(path), ".pdf") {
-			err = mw.WriteField("password", password)
+		if fields.password != "" && strings.EqualFold(filepath.Ext(path), ".pdf") {
+			kv = append(kv, "password", fields.password)
+		}
+		if fields.noOCR {
+			kv = append(kv, "ocr", "false")
+		}
+		if fields.ocrLangs != "" {
+			kv = append(kv, "ocr_languages", fields.ocrLangs)
+		}
+		for i := 0; i+1 < len(kv) && err == nil; i += 2 {
+			err = mw.WriteField(kv[i], kv[i+1])
 		}
 		if err == nil {
 			err = mw.Close()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"encoding/base64"
 	"errors"
 	"flag"
@@ -127,6 +128,8 @@ type config struct {
 	// needs its language pack (Debian's tesseract-ocr-<lang>).
 	OCR          extract.OCRTools
 	OCRLanguages string
+	// OCRInstalled are the languages tesseract has data for.
+	OCRInstalled []string
 	// MaxDocumentTokens (RAGD_MAX_DOCUMENT_TOKENS, default 3000000): a
 	// document with more tokens fails with too_large.
 	MaxDocumentTokens int
@@ -275,6 +278,20 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	c.OCRLanguages = cmp.Or(getenv("RAGD_OCR_LANGUAGES"), extract.DefaultOCRLanguages)
 	if !extract.ValidOCRLanguages(c.OCRLanguages) {
 		return c, fmt.Errorf("RAGD_OCR_LANGUAGES: %q is not a list of tesseract languages joined by + (eng+deu)", c.OCRLanguages)
+	}
+	if c.OCR.Tesseract != "" {
+		// What uploads' ocr_languages may name, and a check that the
+		// server's own languages are there (else every scan would fail).
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		c.OCRInstalled, err = extract.InstalledOCRLanguages(ctx, c.OCR.Tesseract)
+		cancel()
+		if err != nil {
+			return c, fmt.Errorf("RAGD_OCR: %w", err)
+		}
+		if missing := extract.MissingOCRLanguages(c.OCRLanguages, c.OCRInstalled); len(missing) > 0 {
+			return c, fmt.Errorf("RAGD_OCR_LANGUAGES: tesseract has no data for %s (installed: %s; Debian: apt-get install tesseract-ocr-%s)",
+				strings.Join(missing, ", "), strings.Join(c.OCRInstalled, ", "), missing[0])
+		}
 	}
 	if v := getenv("RAGD_EXTRACT_CPU_PER_MIB"); v == "off" {
 		c.ExtractCPUPerMiB = -1

@@ -143,6 +143,19 @@ func TestConfig(t *testing.T) {
 		if err != nil || cfg.OCR != extract.FindOCRTools() || cfg.OCRLanguages != extract.DefaultOCRLanguages {
 			t.Fatalf("default: %+v, %q, %v", cfg.OCR, cfg.OCRLanguages, err)
 		}
+		if cfg.OCR.Tesseract == "" {
+			t.Fatal("tesseract is not installed (scripts/test-deps.sh, which make test runs, installs it)")
+		}
+		if !slices.Contains(cfg.OCRInstalled, "eng") || slices.Contains(cfg.OCRInstalled, "osd") {
+			t.Fatalf("installed languages %v: want eng, without osd", cfg.OCRInstalled)
+		}
+		// A language tesseract has no data for would fail every scan:
+		// refused at start, with the package to install.
+		env = base()
+		env["RAGD_OCR_LANGUAGES"] = "eng+zzz"
+		if _, err := loadConfig("serve", nil, envFrom(env), io.Discard); err == nil || !strings.Contains(err.Error(), "tesseract-ocr-zzz") {
+			t.Fatalf("an uninstalled language: %v", err)
+		}
 	})
 
 	t.Run("ExtractBudgetScales", func(t *testing.T) {

@@ -224,6 +224,7 @@ func newServer(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Lo
 			Memory: cfg.ExtractMemory, CPU: cfg.ExtractCPU, CPUBase: cfg.ExtractCPUBase, CPUPerMiB: cfg.ExtractCPUPerMiB,
 			Tesseract: cfg.OCR.Tesseract, Pdftoppm: cfg.OCR.Pdftoppm, OCRLanguages: cfg.OCRLanguages},
 			MaxTokens: cfg.MaxDocumentTokens},
+		OCRLanguages:       cfg.OCRInstalled,
 		Chunking:           chunker.Options{MaxTokens: cfg.ChunkMaxTokens, OverlapTokens: cfg.ChunkOverlap},
 		Quotas:             cfg.Quotas,
 		Workers:            workers,

@@ -35,6 +35,13 @@ func TestHostileFiles(t *testing.T) {
 	honest.CPU = honest.WithDefaults().CPU
 	looping := honest // the same CPU limit: the same children serve both
 	looping.Timeout = 2 * time.Second
+	smallText := honest
+	smallText.MaxTextBytes = 1 << 20
+	laughs := `<!DOCTYPE lolz [<!ENTITY lol "lol">` // the billion laughs: each level ten of the one below
+	for i := 2; i <= 9; i++ {
+		laughs += fmt.Sprintf(`<!ENTITY lol%d "%s">`, i, strings.Repeat(fmt.Sprintf("&lol%s;", map[bool]string{true: "", false: fmt.Sprint(i - 1)}[i == 2]), 10))
+	}
+	laughs += "]>"
 	b := setupSandbox(t)
 	good := func(i int) {
 		t.Helper()
@@ -74,6 +81,23 @@ func TestHostileFiles(t *testing.T) {
 		{"Markdown of 10^5 nested quotes", "quotes.md", []byte(strings.Repeat(">", 100_000) + " quoted"), honest, "ready:quoted"},
 		{"Text of one 1 MiB line", "line.txt", bytes.Repeat([]byte("x"), 1<<20), honest, "ready:xxxx"},
 		{"Text over the text limit", "big.txt", bytes.Repeat([]byte("word "), 1<<20), honest, "failed:too_large"},
+		// Office files, books and mail (issue 24): each within its limits.
+		{"PPTX zip bomb", "bomb.pptx", extracttest.ZipBomb(1<<30, "ppt/presentation.xml"), honest, "failed:too_large"},
+		{"XLSX zip bomb", "bomb.xlsx", extracttest.ZipBomb(1<<30, "xl/workbook.xml"), honest, "failed:too_large"},
+		{"EPUB zip bomb", "bomb.epub", extracttest.ZipBomb(1<<30, "OEBPS/content.opf", "mimetype", "application/epub+zip", "META-INF/container.xml", extracttest.EPUBContainer), honest, "failed:too_large"},
+		{"XLSX billion laughs", "laughs.xlsx", extracttest.XLSX(laughs, `<sheetData><row><c t="inlineStr"><is><t>&lol9;</t></is></c></row></sheetData>`), honest, "failed:unsupported_type"},
+		{"XLSX declaring A1:XFD1048576", "wide.xlsx", extracttest.XLSX("", `<dimension ref="A1:XFD1048576"/><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>Corner</t></is></c></row>`+
+			`<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>Far cell</t></is></c></row></sheetData>`), honest, "ready:Far cell"},
+		{"XLSX of 10^5 rows over the text limit", "rows.xlsx", extracttest.XLSXRows(100_000), smallText, "failed:too_large"},
+		{"ODS cell repeated 10^9 x 10^9", "repeat.ods", extracttest.ODS(`<office:spreadsheet><table:table table:name="S"><table:table-row table:number-rows-repeated="999999999">` +
+			`<table:table-cell table:number-columns-repeated="999999999" office:value-type="string"><text:p>X</text:p></table:table-cell></table:table-row></table:table></office:spreadsheet>`), honest, "failed:too_large"},
+		{"ODT spans nested 10^5 deep", "deep.odt", extracttest.ODT(strings.Repeat("<text:span>", 100_000)), honest, "failed:too_large"},
+		{"PPTX groups nested 10^5 deep", "deep.pptx", extracttest.PPTX(strings.Repeat("<p:grpSp>", 100_000) + extracttest.PPTXShape("Deep") + strings.Repeat("</p:grpSp>", 100_000)), honest, "failed"},
+		{"EPUB spine naming one chapter 10^5 times", "spine.epub", extracttest.EPUB([]string{"<p>Only chapter.</p>"}, []int{100_000}), honest, "ready:Only chapter."},
+		{"EML multiparts nested 10^4 deep", "deep.eml", extracttest.NestedEML(10_000, "Bottom text."), honest, "ready:Subject: Nested"},
+		{"EML of 10^4 attachments", "many.eml", extracttest.AttachmentsEML(10_000), honest, "ready:The body of a message"},
+		{"CSV of one 8 MiB field", "field.csv", []byte("Name\n\"" + strings.Repeat("x", 8<<20) + "\"\n"), honest, "failed:too_large"},
+		{"CSV of 10^6 columns", "wide.csv", wideCSV(1_000_000), honest, "ready:c16383: v16383"}, // columns stop at Excel's 16,384
 	}
 	for i, tc := range cases {
 		typ, ok := extract.Detect(bytes.NewReader(tc.data), int64(len(tc.data)), tc.file)
@@ -141,4 +165,20 @@ func waitIdle(t *testing.T, idleGoroutines int) time.Duration {
 			t.Fatalf("not idle after %s: %d goroutines (idle: %d), %s of CPU in 300ms", time.Since(start), runtime.NumGoroutine(), idleGoroutines, busy)
 		}
 	}
+}
+
+// wideCSV is a CSV of a header row c0, c1... and a row v0, v1... of n
+// columns.
+func wideCSV(n int) []byte {
+	var b bytes.Buffer
+	for _, prefix := range []string{"c", "v"} {
+		for i := range n {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "%s%d", prefix, i)
+		}
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
 }

@@ -124,14 +124,15 @@ type sandboxRequest struct {
 
 // sandboxResult heads a child's answer; the text follows it.
 type sandboxResult struct {
-	Code      string            `json:"code,omitempty"`
-	Message   string            `json:"message,omitempty"`
-	Detail    string            `json:"detail,omitempty"` // for logs only
-	Title     string            `json:"title,omitempty"`
-	PageCount int               `json:"page_count,omitempty"`
-	Sections  []chunker.Section `json:"sections,omitempty"`
-	Pages     []chunker.Page    `json:"pages,omitempty"`
-	TextLen   int               `json:"text_len"`
+	Code      string             `json:"code,omitempty"`
+	Message   string             `json:"message,omitempty"`
+	Detail    string             `json:"detail,omitempty"` // for logs only
+	Title     string             `json:"title,omitempty"`
+	PageCount int                `json:"page_count,omitempty"`
+	Sections  []chunker.Section  `json:"sections,omitempty"`
+	Pages     []chunker.Page     `json:"pages,omitempty"`
+	OCR       *extract.OCRReport `json:"ocr,omitempty"`
+	TextLen   int                `json:"text_len"`
 	// What the child measured of itself, and whether it may serve again.
 	PeakRSS  int64 `json:"peak_rss"`
 	CPUNanos int64 `json:"cpu_ns"`
@@ -573,7 +574,7 @@ func readSandboxResult(br *bufio.Reader, lim extract.Limits) (childAnswer, error
 	}
 	ans.Extracted = extract.Extracted{
 		Document: chunker.Document{Text: string(text), Sections: res.Sections, Pages: res.Pages},
-		Title:    res.Title, PageCount: res.PageCount,
+		Title:    res.Title, PageCount: res.PageCount, OCR: res.OCR,
 	}
 	return ans, nil
 }
@@ -731,7 +732,7 @@ func serveOne(xs extract.Extractors, br *bufio.Reader, req sandboxRequest) (sand
 		}
 		return res, ""
 	}
-	return sandboxResult{Title: ext.Title, PageCount: ext.PageCount, Sections: ext.Sections, Pages: ext.Pages, TextLen: len(ext.Text)}, ext.Text
+	return sandboxResult{Title: ext.Title, PageCount: ext.PageCount, Sections: ext.Sections, Pages: ext.Pages, OCR: ext.OCR, TextLen: len(ext.Text)}, ext.Text
 }
 
 func writeAnswer(bw *bufio.Writer, res sandboxResult, text string) error {
