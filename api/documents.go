@@ -297,6 +297,9 @@ func readMultipartUpload(w http.ResponseWriter, r *http.Request, up *uploads) (_
 		return u, nil, errorf(http.StatusUnsupportedMediaType, codeUnsupportedMediaType,
 			"the file is an image, and images are read by OCR, which is off on this server (RAGD_OCR); supported: PDF, Word (.docx), PowerPoint (.pptx), Excel (.xlsx), OpenDocument (.odt, .ods, .odp), EPUB, e-mail (.eml), CSV, HTML, Markdown and plain text")
 	}
+	if p := extract.CompoundFileProblem(spool, spool.Size()); !ok && p != "" {
+		return u, nil, errorf(http.StatusUnsupportedMediaType, codeUnsupportedMediaType, p)
+	}
 	if !ok {
 		return u, nil, errorf(http.StatusUnsupportedMediaType, codeUnsupportedMediaType,
 			"the file is not a document ragd can read; supported: PDF, Word (.docx), PowerPoint (.pptx), Excel (.xlsx), OpenDocument (.odt, .ods, .odp), EPUB, e-mail (.eml), CSV, HTML, Markdown, plain text, and images (PNG, JPEG, TIFF, WebP, GIF) when OCR is on")

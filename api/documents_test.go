@@ -268,6 +268,7 @@ func TestDocumentsBadInput(t *testing.T) {
 		{"Image", "photo.txt", []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00"), 415, "unsupported_media_type"},
 		{"OverTheLimit", "big.txt", bytes.Repeat([]byte("a"), testMaxUpload+1), 413, "payload_too_large"},
 		{"NoFilePart", "-", nil, 400, "validation_failed"},
+		{"LegacyWordFile", "memo.doc", extracttest.CompoundFile("Root Entry", "WordDocument", "1Table"), 415, "unsupported_media_type"},
 	} {
 		r := b.Upload(key, "", tc.filename, tc.data)
 		if r.Status != tc.status || r.Code(t) != tc.code {
@@ -295,6 +296,7 @@ func TestDocumentsBadInput(t *testing.T) {
 		{"EncryptedPDF", "locked.pdf", encrypted, "pdf_encrypted"},
 		{"ScannedPDF", "scan.pdf", noText, "no_text"},
 		{"ZipBombNamedDocx", "bomb.docx", bomb, "too_large"},
+		{"PasswordProtectedXLSX", "budget.xlsx", extracttest.CompoundFile("Root Entry", "EncryptionInfo", "EncryptedPackage"), "encrypted"},
 		{"HugeSingleLine", "line.txt", bytes.Repeat([]byte("x"), 20_000_000), "too_large"},
 		{"InvalidUTF8", "latin1.txt", []byte("caf\xe9 cr\xe8me br\xfbl\xe9e"), ""},
 		{"DeepHTML", "deep.html", []byte(strings.Repeat("<div>", 20000) + "deep text" + strings.Repeat("</div>", 20000)), ""},

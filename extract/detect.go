@@ -138,6 +138,12 @@ func Detect(r io.ReaderAt, size int64, filename string) (Type, bool) {
 		return TypePDF, true
 	case bytes.HasPrefix(sample, []byte("PK\x03\x04")):
 		return zipType(r, size)
+	case isCFB(sample):
+		// A compound file named .docx, .xlsx or .pptx: password-protected
+		// (or a legacy file renamed). It is taken, and fails saying which,
+		// where the uploader sees it; any other is refused (OLE2Problem).
+		t, ok := ooxmlByExt[ext]
+		return t, ok
 	}
 	if t, ok := imageType(sample); ok {
 		return t, true
@@ -297,4 +303,27 @@ func looksLikeText(sample []byte, size int64) bool {
 func looksLikePDFSyntax(sample []byte) bool {
 	return (bytes.Contains(sample, []byte(" obj")) && bytes.Contains(sample, []byte("endobj"))) ||
 		(bytes.Contains(sample, []byte("trailer")) && bytes.Contains(sample, []byte("xref")))
+}
+
+// ooxmlByExt are the OOXML types by file name extension (macro-enabled
+// and template variants too).
+var ooxmlByExt = map[string]Type{
+	".docx": TypeDOCX, ".docm": TypeDOCX, ".dotx": TypeDOCX,
+	".xlsx": TypeXLSX, ".xlsm": TypeXLSX, ".xltx": TypeXLSX,
+	".pptx": TypePPTX, ".pptm": TypePPTX, ".potx": TypePPTX,
+}
+
+// CompoundFileProblem says why a file Detect refused is refused when it is
+// a compound file (OLE2): a legacy binary Office file, or a
+// password-protected one under another name. It returns "" for any
+// other file.
+func CompoundFileProblem(r io.ReaderAt, size int64) string {
+	var head [8]byte
+	if n, _ := r.ReadAt(head[:], 0); n < len(head) || !isCFB(head[:]) {
+		return ""
+	}
+	if cfbEncrypted(r, size) {
+		return "the file is a password-protected Office document, which ragd cannot open; save a copy without the password and upload that"
+	}
+	return "the file is a legacy binary Office file (.doc, .xls, .ppt or .msg), which ragd does not read; save it as .docx, .xlsx or .pptx (or export the message as .eml) and upload that"
 }

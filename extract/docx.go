@@ -21,6 +21,9 @@ const wordNS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 // memory, and encoding/xml neither expands entity declarations nor fetches
 // anything.
 func extractDOCX(ctx context.Context, data []byte, lim Limits) (Extracted, error) {
+	if isCFB(data) {
+		return Extracted{}, cfbFailure(data, "Word document")
+	}
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return Extracted{}, &Error{Code: CodeUnsupportedType, Message: "the file is not a readable Word document (damaged zip?)", Err: err}

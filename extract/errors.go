@@ -30,6 +30,10 @@ const (
 	// CodeImageMalformed: an image the OCR cannot decode (damaged,
 	// truncated, too large to hold).
 	CodeImageMalformed = "image_malformed"
+	// CodeEncrypted: a password-protected office document (an encrypted
+	// .docx, .xlsx, .pptx or OpenDocument file), which ragd cannot open;
+	// a protected PDF is pdf_encrypted, which a password opens.
+	CodeEncrypted = "encrypted"
 )
 
 // Error is a permanent failure to read a document: retrying cannot help.

@@ -188,7 +188,7 @@ func TestExtractODTCorpus(t *testing.T) {
 		"odfpy__nasty.odt":              {code: CodeUnsupportedType}, // hostile: its DTD declares an external entity
 		"pandoc__hiddenTextByStyle.odt": {code: CodeNoText},          // its one paragraph is hidden by its style
 		"pandoc__formula.odt":           {code: CodeNoText},          // only an embedded formula object
-		"tika__testODTEncrypted.odt":    {code: CodeUnsupportedType}, // encrypted: needs a password
+		"tika__testODTEncrypted.odt":    {code: CodeEncrypted},       // encrypted: needs a password
 		"tika__testODTnotaZipFile.odt":  {code: CodeUnsupportedType},
 		"pandoc__footnote.odt":          {contains: []string{"Some text with a footnote.\n\nFootnote text"}},
 		"pandoc__trackedChanges.odt":    {contains: []string{"Some text with and inserted text."}, absent: []string{"deleted"}},

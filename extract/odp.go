@@ -19,7 +19,7 @@ import (
 // order the page lists them, groups (draw:g) opened; presentation:notes
 // gives the speaker notes. Embedded objects, images' descriptions and
 // comments (office:annotation) are not read. An encrypted package fails
-// with unsupported_type.
+// with encrypted.
 func extractODP(ctx context.Context, data []byte, lim Limits) (Extracted, error) {
 	const what = "OpenDocument presentation"
 	if !bytes.HasPrefix(data, []byte("PK\x03\x04")) {
@@ -32,7 +32,7 @@ func extractODP(ctx context.Context, data []byte, lim Limits) (Extracted, error)
 	if encrypted, err := odfEncrypted(ctx, p); err != nil {
 		return Extracted{}, err
 	} else if encrypted {
-		return Extracted{}, fail(CodeUnsupportedType, "the OpenDocument presentation is encrypted (password-protected); save it without a password and upload it again")
+		return Extracted{}, fail(CodeEncrypted, "the OpenDocument presentation is encrypted (password-protected); save it without a password and upload it again")
 	}
 	rc, ok, err := p.open("content.xml")
 	if !ok {

@@ -45,7 +45,7 @@ func extractODS(ctx context.Context, data []byte, lim Limits) (Extracted, error)
 			return Extracted{}, err
 		}
 		if m, err := z.readAll("META-INF/manifest.xml", 1<<20); err == nil && bytes.Contains(m, []byte("encryption-data")) {
-			return Extracted{}, fail(CodeUnsupportedType, "the spreadsheet is protected with a password; save it without one and upload it again")
+			return Extracted{}, fail(CodeEncrypted, "the spreadsheet is protected with a password; save it without one and upload it again")
 		} else if _, ok := AsError(err); ok {
 			return Extracted{}, err
 		}

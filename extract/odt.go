@@ -37,7 +37,7 @@ const (
 //
 // Inflated parts are capped (zip bombs fail with too_large), content.xml
 // is streamed, a DTD is refused (no entity is ever expanded or fetched),
-// and an encrypted document fails unsupported_type.
+// and an encrypted document fails encrypted.
 func extractODT(ctx context.Context, data []byte, lim Limits) (Extracted, error) {
 	budget := lim.MaxUnzippedBytes
 	tooLarge := fail(CodeTooLarge, "the OpenDocument text inflates to more than %d bytes", lim.MaxUnzippedBytes)
@@ -92,7 +92,7 @@ func extractODT(ctx context.Context, data []byte, lim Limits) (Extracted, error)
 		return Extracted{}, err
 	}
 	if bytes.Contains(manifest, []byte("encryption-data")) {
-		return Extracted{}, fail(CodeUnsupportedType, "the OpenDocument text is encrypted (password-protected); save it without a password and upload it again")
+		return Extracted{}, fail(CodeEncrypted, "the OpenDocument text is encrypted (password-protected); save it without a password and upload it again")
 	}
 	content := find("content.xml")
 	if content == nil {

@@ -78,7 +78,7 @@ func TestExtractODTHostile(t *testing.T) {
 		"DeepNesting":    {data: makeODT(t, odtContent(strings.Repeat("<text:span>", 100_000)), ""), code: CodeTooLarge},
 		"HugeRepeats": {data: makeODT(t, odtContent(`<text:p>a<text:s text:c="1000000000"/>b</text:p><table:table><table:table-row table:number-rows-repeated="1000000000"><table:table-cell table:number-columns-repeated="1000000000"><text:p>x</text:p></table:table-cell></table:table-row></table:table>`), ""),
 			text: "a b\n\n" + strings.TrimSuffix(strings.Repeat(strings.TrimSuffix(strings.Repeat("x | ", maxODTRepeat), " | ")+"\n", maxODTRepeat), "\n")},
-		"Encrypted":  {data: zipOf(t, "mimetype", "application/vnd.oasis.opendocument.text", "META-INF/manifest.xml", `<manifest:manifest><manifest:file-entry manifest:full-path="content.xml"><manifest:encryption-data/></manifest:file-entry></manifest:manifest>`, "content.xml", "\x00\x01garbage"), code: CodeUnsupportedType},
+		"Encrypted":  {data: zipOf(t, "mimetype", "application/vnd.oasis.opendocument.text", "META-INF/manifest.xml", `<manifest:manifest><manifest:file-entry manifest:full-path="content.xml"><manifest:encryption-data/></manifest:file-entry></manifest:manifest>`, "content.xml", "\x00\x01garbage"), code: CodeEncrypted},
 		"NotAZip":    {data: []byte("PK\x03\x04 broken"), code: CodeUnsupportedType},
 		"NotXML":     {data: []byte("just some text"), code: CodeUnsupportedType},
 		"NoContent":  {data: zipOf(t, "mimetype", "application/vnd.oasis.opendocument.text"), code: CodeUnsupportedType},

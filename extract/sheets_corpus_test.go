@@ -25,9 +25,9 @@ type sheetsExpect struct {
 var sheetsCorpus = map[string]sheetsExpect{
 	// Encrypted (OLE2 containers or encrypted zip entries): valid files
 	// that need a password.
-	"xlsx/excelize__encryptAES.xlsx":   {code: CodeUnsupportedType},
-	"xlsx/excelize__encryptSHA1.xlsx":  {code: CodeUnsupportedType},
-	"ods/calamine__pass_protected.ods": {code: CodeUnsupportedType},
+	"xlsx/excelize__encryptAES.xlsx":   {code: CodeEncrypted},
+	"xlsx/excelize__encryptSHA1.xlsx":  {code: CodeEncrypted},
+	"ods/calamine__pass_protected.ods": {code: CodeEncrypted},
 	// Normal files without a word of text: empty sheets, and a flat ODS
 	// whose only sheet holds an image and a macro (meta: cell-count 0).
 	"ods/odfpy__empty.ods":        {code: CodeNoText},

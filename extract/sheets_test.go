@@ -12,6 +12,7 @@ import (
 	"unicode/utf16"
 
 	"github.com/ragd/ragd/chunker"
+	"github.com/ragd/ragd/extract/extracttest"
 )
 
 // sheetPart is one part of a zip built for a test.
@@ -469,7 +470,9 @@ func TestSheetsHostile(t *testing.T) {
 			"XLSXTruncated":     {TypeXLSX, good[:len(good)/2], CodeUnsupportedType},
 			"XLSXEmpty":         {TypeXLSX, nil, CodeUnsupportedType},
 			"XLSXRandom":        {TypeXLSX, bytes.Repeat([]byte{0x9c, 0x01, 0xff}, 1000), CodeUnsupportedType},
-			"XLSXEncrypted":     {TypeXLSX, append([]byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}, make([]byte, 512)...), CodeUnsupportedType},
+			"XLSXEncrypted":     {TypeXLSX, extracttest.CompoundFile("Root Entry", "EncryptionInfo", "EncryptedPackage"), CodeEncrypted},
+			"XLSXLegacyBinary":  {TypeXLSX, extracttest.CompoundFile("Root Entry", "Workbook"), CodeUnsupportedType},
+			"XLSXCFBHeaderOnly": {TypeXLSX, append([]byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}, make([]byte, 512)...), CodeUnsupportedType},
 			"XLSXNoWorkbook":    {TypeXLSX, makeSheetZip(t, sheetPart{"a.txt", "hello"}), CodeUnsupportedType},
 			"XLSXSheetsMissing": {TypeXLSX, makeSheetZip(t, sheetPart{"xl/workbook.xml", `<workbook ` + xlsxMainNS + `><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>`}), CodeUnsupportedType},
 			"XLSXBadXML":        {TypeXLSX, oneSheet(`<sheetData><row><c></row></sheetData>`), CodeUnsupportedType},
@@ -479,7 +482,7 @@ func TestSheetsHostile(t *testing.T) {
 			"ODSNoContent":      {TypeODS, makeSheetZip(t, sheetPart{"mimetype", "application/vnd.oasis.opendocument.spreadsheet"}), CodeUnsupportedType},
 			"ODSBadXML":         {TypeODS, odsOf(`<office:spreadsheet><table:table>`), CodeUnsupportedType},
 			"ODSNotXML":         {TypeODS, []byte("just some text"), CodeNoText},
-			"ODSEncrypted":      {TypeODS, makeODS(t, "\x8f\x01binary", "", `<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"><manifest:file-entry manifest:full-path="content.xml"><manifest:encryption-data manifest:checksum-type="SHA1"/></manifest:file-entry></manifest:manifest>`), CodeUnsupportedType},
+			"ODSEncrypted":      {TypeODS, makeODS(t, "\x8f\x01binary", "", `<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"><manifest:file-entry manifest:full-path="content.xml"><manifest:encryption-data manifest:checksum-type="SHA1"/></manifest:file-entry></manifest:manifest>`), CodeEncrypted},
 			"XLSXHugeCell":      {TypeXLSX, oneSheet(`<sheetData><row><c t="inlineStr"><is><t>` + strings.Repeat("z", 10000) + `</t></is></c></row></sheetData>`), CodeTooLarge},
 			"ODSHugeCell":       {TypeODS, odsOf(`<office:spreadsheet><table:table table:name="S"><table:table-row><table:table-cell><text:p>` + strings.Repeat("z", 10000) + `</text:p></table:table-cell></table:table-row></table:table></office:spreadsheet>`), CodeTooLarge},
 		} {

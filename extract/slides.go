@@ -271,6 +271,9 @@ func (p *slideParts) rels(ctx context.Context, name string) (map[string]slideRel
 // inflated bytes capped together by lim.MaxUnzippedBytes; pictures,
 // charts, SmartArt, embedded objects and comments are not read.
 func extractPPTX(ctx context.Context, data []byte, lim Limits) (Extracted, error) {
+	if isCFB(data) {
+		return Extracted{}, cfbFailure(data, "presentation")
+	}
 	const what = "PowerPoint presentation"
 	p, err := openSlideParts(data, lim, what)
 	if err != nil {

@@ -94,7 +94,7 @@ func TestExtractSlidesCorpus(t *testing.T) {
 		"pptx/tika__testPPT_embeded.pptx":                                                {contains: []string{"The quick brown fox jumps over the lazy dog"}},
 		"pptx/tika__testPPT_groups.pptx":                                                 {contains: []string{"MyTitle", "Text box5 tika link", "smart1\nsmart2\nSmart3", "WordArt2", "Ungrouped text box"}},
 		"pptx/tika__testPPT_macros.pptm":                                                 {contains: []string{"The quick"}},
-		"pptx/tika__testPPT_protected_passtika.pptx":                                     {code: CodeUnsupportedType}, // encrypted: an OLE2 container
+		"pptx/tika__testPPT_protected_passtika.pptx":                                     {code: CodeEncrypted}, // encrypted OOXML: an OLE2 container
 		"pptx/tika__testPPT_various.pptx":                                                {contains: []string{"Row 1 Col 1 | Row 1 Col 2 | Row 1 Col 3", "ゾルゲと尾崎、淡々と最期", "𐌲𐌿𐍄𐌹𐍃𐌺"}},
 		"pptx/tika__testPPT_various2.pptx":                                               {contains: []string{"Slide2Header", "R1c1 | R1c2 | r1c3", "Notes: NotesForSlide2", "Notes: Notes for slide3", "This slide is hidden"}, title: "This is some content", pages: 10},
 		"pptx/tika__testWPSAttachment.pptx":                                              {code: CodeNoText},

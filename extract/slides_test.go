@@ -351,7 +351,7 @@ func TestExtractODPSlides(t *testing.T) {
 		t.Parallel()
 		data := odpZip(t, "", "META-INF/manifest.xml", `<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"><manifest:file-entry manifest:full-path="content.xml"><manifest:encryption-data/></manifest:file-entry></manifest:manifest>`)
 		_, err := Extract(context.Background(), TypeODP, data, Limits{})
-		slidesWantCode(t, err, CodeUnsupportedType)
+		slidesWantCode(t, err, CodeEncrypted)
 		if err != nil && !strings.Contains(err.Error(), "encrypted") {
 			t.Errorf("error %v does not say the file is encrypted", err)
 		}

@@ -33,6 +33,9 @@ const xlsxKind = "Excel workbook"
 // encrypted workbook (an OLE2 container, not a zip) fails with
 // unsupported_type and says so.
 func extractXLSX(ctx context.Context, data []byte, lim Limits) (Extracted, error) {
+	if isCFB(data) {
+		return Extracted{}, cfbFailure(data, "workbook")
+	}
 	if bytes.HasPrefix(data, []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}) {
 		return Extracted{}, fail(CodeUnsupportedType, "the workbook is protected with a password (or is an old binary .xls file); save it as .xlsx without a password and upload it again")
 	}

@@ -3,9 +3,11 @@ package extracttest
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf16"
 )
 
 // Hostile office files, books and mail: small files that ask much of a
@@ -184,4 +186,36 @@ func AttachmentsEML(n int) []byte {
 	}
 	b.WriteString("--x--\r\n")
 	return []byte(b.String())
+}
+
+// CompoundFile is a minimal compound file (OLE2) of 512-byte sectors
+// whose directory (sector 0) holds entries of the given names, its FAT in
+// sector 1: what an encrypted .xlsx (Root Entry, EncryptionInfo,
+// EncryptedPackage) or a legacy .xls (Root Entry, Workbook) looks like to
+// a reader of its directory.
+func CompoundFile(names ...string) []byte {
+	f := make([]byte, 512*3)
+	copy(f, []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1})
+	binary.LittleEndian.PutUint16(f[0x1A:], 3)      // major version
+	binary.LittleEndian.PutUint16(f[0x1C:], 0xFFFE) // byte order
+	binary.LittleEndian.PutUint16(f[0x1E:], 9)      // 512-byte sectors
+	binary.LittleEndian.PutUint32(f[0x2C:], 1)      // FAT sectors
+	binary.LittleEndian.PutUint32(f[0x30:], 0)      // first directory sector
+	binary.LittleEndian.PutUint32(f[0x4C:], 1)      // DIFAT[0]: the FAT is sector 1
+	for i := 1; i < 109; i++ {
+		binary.LittleEndian.PutUint32(f[0x4C+4*i:], 0xFFFFFFFF)
+	}
+	dir := f[512:1024]
+	for i, name := range names {
+		e := dir[i*128:]
+		u := utf16.Encode([]rune(name))
+		for j, c := range u {
+			binary.LittleEndian.PutUint16(e[2*j:], c)
+		}
+		binary.LittleEndian.PutUint16(e[64:], uint16(2*len(u)+2))
+	}
+	fat := f[1024:]
+	binary.LittleEndian.PutUint32(fat[0:], 0xFFFFFFFE) // sector 0: end of the directory's chain
+	binary.LittleEndian.PutUint32(fat[4:], 0xFFFFFFFD) // sector 1: a FAT sector
+	return f
 }
