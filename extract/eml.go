@@ -15,7 +15,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/gogs/chardet"
 	"golang.org/x/text/encoding/htmlindex"
 )
 
@@ -548,14 +547,12 @@ func emlText(data []byte, h textproto.MIMEHeader, params map[string]string) stri
 		if cs == "utf-8" || cs == "utf8" {
 			return strings.ToValidUTF8(string(data), "\uFFFD")
 		}
-		if r, err := chardet.NewTextDetector().DetectBest(data); err == nil && r.Confidence >= 50 {
-			if s, ok := emlDecodeCharset(data, r.Charset); ok {
-				return s
-			}
+		if s, ok := guessCharset(data); ok {
+			return s
 		}
 		cs = "windows-1252"
 	}
-	if s, ok := emlDecodeCharset(data, cs); ok {
+	if s, ok := decodeCharset(data, cs); ok {
 		return s
 	}
 	if utf8.Valid(data) {
@@ -563,16 +560,4 @@ func emlText(data []byte, h textproto.MIMEHeader, params map[string]string) stri
 	}
 	s, _ := decodeText(bytes.ReplaceAll(data, []byte{0}, nil))
 	return s
-}
-
-func emlDecodeCharset(data []byte, cs string) (string, bool) {
-	r, err := emlCharsetReader(cs, bytes.NewReader(data))
-	if err != nil {
-		return "", false
-	}
-	out, err := io.ReadAll(r)
-	if err != nil {
-		return "", false
-	}
-	return string(out), true
 }

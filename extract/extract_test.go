@@ -12,6 +12,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/japanese"
+	"golang.org/x/text/encoding/traditionalchinese"
 )
 
 func wantCode(t *testing.T, err error, code string) {
@@ -407,11 +411,14 @@ func TestExtractText(t *testing.T) {
 		data []byte
 		want string
 	}{
-		"UTF8":        {[]byte("Hello\n\nworld"), "Hello\n\nworld"},
-		"UTF8BOM":     {[]byte("\xef\xbb\xbfHello"), "Hello"},
-		"UTF16LE":     {utf16le, "Grüße\nzweite Zeile"},
-		"UTF16BE":     {utf16be, "Grüße"},
-		"Latin1":      {[]byte("caf\xe9 cr\xe8me"), "café crème"},
+		"UTF8":    {[]byte("Hello\n\nworld"), "Hello\n\nworld"},
+		"UTF8BOM": {[]byte("\xef\xbb\xbfHello"), "Hello"},
+		"UTF16LE": {utf16le, "Grüße\nzweite Zeile"},
+		"UTF16BE": {utf16be, "Grüße"},
+		"Latin1":  {[]byte("caf\xe9 cr\xe8me"), "café crème"},
+		// Legacy charsets, found by chardet (guessCharset).
+		"Big5":        {encodeIn(t, traditionalchinese.Big5, big5Text), big5Text},
+		"ShiftJIS":    {encodeIn(t, japanese.ShiftJIS, sjisText), sjisText},
 		"Controls":    {[]byte("a\x01b\x7fc\u200bd"), "abcd"},
 		"NFC":         {[]byte("cafe\u0301"), "caf\u00e9"},
 		"Ligatures":   {[]byte("speci\ufb01cation \ufb02ow e\ufb03cient"), "specification flow efficient"},
@@ -550,4 +557,21 @@ func TestDetect(t *testing.T) {
 			t.Errorf("%s: Detect = %q, %v; want %q, %v", tc.name, got, ok, tc.want, tc.ok)
 		}
 	}
+}
+
+// Texts in legacy charsets' scripts: a paragraph each, about as long as a
+// short CSV's cells or an e-mail's body.
+const (
+	big5Text = "雲嘉南濱海國家風景區管理處，北從雲林縣牛挑灣溪，南至台南市鹽水溪，是台灣西南沿海重要的濕地與漁村文化所在地。"
+	sjisText = "東京都の公共交通機関は、鉄道とバスが中心で、毎日多くの人々が通勤や通学に利用しています。"
+)
+
+// encodeIn encodes s in enc, as a file saved in that charset holds it.
+func encodeIn(t *testing.T, enc encoding.Encoding, s string) []byte {
+	t.Helper()
+	b, err := enc.NewEncoder().Bytes([]byte(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

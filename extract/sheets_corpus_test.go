@@ -67,6 +67,7 @@ var sheetsCorpus = map[string]sheetsExpect{
 	"csv/messytables__example.tsv":                   {contains: []string{"hour: 2012-06-22 00:00:00; expr1_0_imp: 15955"}},
 	"csv/messytables__simple.psv":                    {contains: []string{"Year: 1986; New dwellings: 44000"}},
 	"csv/messytables__spanish_chars.csv":             {contains: []string{"Descripción: Comprende"}},
+	"csv/messytables__characters.csv":                {contains: []string{"景點中文名稱: 雲嘉南濱海國家風景區管理處"}}, // Big5, undeclared
 	"csv/messytables__weird_head_padding.csv":        {contains: []string{"Region: | Deutschland", "Gefäßchirurgie; 1985: .; 1993: 379"}},
 	"csv/messytables__sparse_with_column_errors.csv": {contains: []string{"Bezeichnung: Trägerorganisationen"}},
 	"csv/messytables__skip_initials.csv":             {contains: []string{"field1: hello2; field2: goodbye2"}},

@@ -6,11 +6,15 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/gogs/chardet"
+	"golang.org/x/text/encoding/htmlindex"
 )
 
 // decodeText turns bytes into UTF-8: UTF-8 (a BOM is dropped), UTF-16 with
-// a byte order mark, or, when the bytes are not UTF-8, Latin-1 (every byte
-// is a character there, so this never loses text). It fails with
+// a byte order mark, or, when the bytes are not UTF-8, the legacy charset
+// guessCharset finds (a Big5 or Shift_JIS CSV, a windows-1251 text), else
+// Latin-1 (every byte is a character there, so this never loses text). It fails with
 // invalid_encoding on UTF-16 of odd length or with NUL bytes elsewhere.
 func decodeText(data []byte) (string, error) {
 	switch {
@@ -35,6 +39,9 @@ func decodeText(data []byte) (string, error) {
 	}
 	if utf8.Valid(data) {
 		return string(data), nil
+	}
+	if s, ok := guessCharset(data); ok {
+		return s, nil
 	}
 	var b strings.Builder
 	b.Grow(len(data) + len(data)/8)
@@ -81,4 +88,38 @@ func splitParagraphs(s string) []string {
 		out = append(out, strings.Join(cur, "\n"))
 	}
 	return out
+}
+
+// charsetSample is how much of a text guessCharset looks at.
+const charsetSample = 64 << 10
+
+// guessCharset decodes data, which is not UTF-8, from the legacy charset
+// chardet finds most likely in its first charsetSample bytes, when
+// chardet is at least half sure and at most one character in a hundred
+// of the result is U+FFFD (a byte sequence the charset has no character
+// for, so a wrong guess). ok is false otherwise.
+func guessCharset(data []byte) (string, bool) {
+	r, err := chardet.NewTextDetector().DetectBest(data[:min(len(data), charsetSample)])
+	if err != nil || r.Confidence < 50 || strings.HasPrefix(strings.ToUpper(r.Charset), "UTF-") {
+		return "", false
+	}
+	s, ok := decodeCharset(data, r.Charset)
+	if !ok || strings.Count(s, "\uFFFD") > utf8.RuneCountInString(s)/100 {
+		return "", false
+	}
+	return s, true
+}
+
+// decodeCharset decodes data from the charset named cs (a WHATWG label:
+// "big5", "shift_jis", "iso-8859-1", which means windows-1252).
+func decodeCharset(data []byte, cs string) (string, bool) {
+	enc, err := htmlindex.Get(strings.ToLower(strings.TrimSpace(cs)))
+	if err != nil {
+		return "", false
+	}
+	out, err := enc.NewDecoder().Bytes(data)
+	if err != nil {
+		return "", false
+	}
+	return string(out), true
 }
