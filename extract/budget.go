@@ -29,6 +29,12 @@ const (
 	// 1.3 MB timed out at the text rate (35 s on the clock); at this one
 	// it gets the configured ceiling, and a 600-byte file still gets 5 s.
 	DefaultOCRPerMiB = 200 * time.Second
+	// DefaultOCRTimeout is the ceiling of the clock of a document OCR may
+	// read, in place of Limits.Timeout (which bounds the others): at 2 to
+	// 4 s a page on each of two threads, ten minutes reads a scan of 300
+	// to 600 pages, where two minutes stopped at 60 to 120 (and less on a
+	// busy machine, whose clock runs while tesseract waits for a core).
+	DefaultOCRTimeout = 10 * time.Minute
 	// clockPerCPU: a document's clock is this many times its processor
 	// time budget, so that a loaded machine (which slows the clock, not
 	// the processor time) does not end an honest document early.
@@ -41,16 +47,23 @@ const (
 // stay the ceiling. SizedCPU and SizedTimeout say which the budget cut,
 // so that a failure on that limit says the file, not its length, is the
 // trouble.
-// With CPUPerMiB negative, l is returned as it is. A document of type typ
-// that OCR may read (l.Tesseract set: an image, or a PDF's scanned pages)
-// earns at least DefaultOCRPerMiB.
+// A document of type typ that OCR may read (l.Tesseract set: an image,
+// or a PDF's scanned pages) earns at least DefaultOCRPerMiB, and its
+// ceiling is l.OCRTimeout on the clock (CPU scaled alike) when that is the
+// longer. With CPUPerMiB negative, the ceiling is what it gets.
 func (l Limits) ForSize(size int64, typ Type) Limits {
 	l = l.WithDefaults()
+	ocr := l.Tesseract != "" && (typ == TypePDF || typ.IsImage())
+	if ocr && l.OCRTimeout > l.Timeout {
+		// The CPU ceiling grows with the clock's, keeping their ratio.
+		l.CPU = time.Duration(float64(l.CPU) * float64(l.OCRTimeout) / float64(l.Timeout))
+		l.Timeout = l.OCRTimeout
+	}
 	if l.CPUPerMiB < 0 {
 		return l
 	}
 	rate := l.CPUPerMiB
-	if l.Tesseract != "" && (typ == TypePDF || typ.IsImage()) {
+	if ocr {
 		rate = max(rate, DefaultOCRPerMiB*raceSlowdown)
 	}
 	cpu := l.CPUBase + time.Duration(float64(rate)*float64(max(size, 0))/(1<<20))

@@ -34,8 +34,18 @@ func TestForSize(t *testing.T) {
 	// What OCR may read earns OCR's rate, when OCR is on: an 18-page scan
 	// of 1.3 MB gets the ceiling, a 600-byte PDF still seconds.
 	ocr := Limits{Timeout: 2 * time.Minute, Parallel: 2, Tesseract: "/usr/bin/tesseract"}
-	if scan := ocr.ForSize(1300<<10, TypePDF); scan.Timeout != 2*time.Minute {
-		t.Errorf("a 1.3 MB scan with OCR on: clock %s, want the ceiling", scan.Timeout)
+	if scan := ocr.ForSize(1300<<10, TypePDF); scan.Timeout != min(DefaultOCRTimeout, 2*(base+time.Duration(float64(DefaultOCRPerMiB*raceSlowdown)*1300/1024))) {
+		t.Errorf("a 1.3 MB scan with OCR on: clock %s, want twice its OCR budget", scan.Timeout)
+	}
+	// A long scan's ceiling is OCRTimeout, CPU scaled alike (5x here).
+	if long := ocr.ForSize(100<<20, TypePDF); long.Timeout != DefaultOCRTimeout || long.CPU != 5*4*time.Minute || long.SizedTimeout {
+		t.Errorf("a 100 MiB scan with OCR on: clock %s, CPU %s: want %s and 20m", long.Timeout, long.CPU, DefaultOCRTimeout)
+	}
+	if text := ocr.ForSize(100<<20, TypeDOCX); text.Timeout != 2*time.Minute {
+		t.Errorf("a 100 MiB DOCX got OCR's ceiling: %s", text.Timeout)
+	}
+	if off := (Limits{Timeout: time.Minute, OCRTimeout: 3 * time.Minute, CPUPerMiB: -1, Tesseract: "/t"}).ForSize(1, TypePNG); off.Timeout != 3*time.Minute {
+		t.Errorf("unscaled, an image's clock is %s, want the OCR ceiling", off.Timeout)
 	}
 	if img := ocr.ForSize(200<<10, TypePNG); img.CPU < base+time.Duration(float64(DefaultOCRPerMiB)*200/1024) {
 		t.Errorf("a 200 KB image with OCR on: CPU %s", img.CPU)

@@ -61,6 +61,9 @@ type Limits struct {
 	// OCRLanguages are tesseract's languages, '+'-joined ("eng+deu").
 	// Default DefaultOCRLanguages.
 	OCRLanguages string `json:",omitempty"`
+	// OCRTimeout replaces Timeout as the ceiling of a document OCR may
+	// read, when longer (ForSize). Default DefaultOCRTimeout.
+	OCRTimeout time.Duration `json:",omitempty"`
 }
 
 // WithDefaults returns l with zero fields set to their defaults.
@@ -94,6 +97,9 @@ func (l Limits) WithDefaults() Limits {
 	}
 	if l.OCRLanguages == "" {
 		l.OCRLanguages = DefaultOCRLanguages
+	}
+	if l.OCRTimeout == 0 {
+		l.OCRTimeout = DefaultOCRTimeout
 	}
 	return l
 }

@@ -123,6 +123,16 @@ func NewPipeline(store *Documents, tok chunker.Tokenizer, cfg PipelineConfig, lo
 		progressAfter: cmp.Or(cfg.ProgressAfter, 200*time.Millisecond)}, nil
 }
 
+// ExtractCeiling is the longest a document's extraction may take: the
+// clock of a document OCR may read, or of any other, whichever is longer.
+func (p *Pipeline) ExtractCeiling() time.Duration {
+	lim := p.limits.Limits.WithDefaults()
+	if lim.Tesseract != "" {
+		return max(lim.Timeout, lim.OCRTimeout)
+	}
+	return lim.Timeout
+}
+
 // Close ends the idle extraction children of the pipeline's own pool.
 func (p *Pipeline) Close() {
 	if p.ownPool {

@@ -217,9 +217,12 @@ type IngestWorker struct {
 	*Services
 }
 
-// Timeout: big PDFs take a while; the pipeline has its own, shorter,
-// extraction limit.
-func (w *IngestWorker) Timeout(*river.Job[IngestArgs]) time.Duration { return 15 * time.Minute }
+// Timeout: big PDFs and long scans take a while; the pipeline has its
+// own, shorter, extraction limit, and the job leaves room after it for
+// embedding.
+func (w *IngestWorker) Timeout(*river.Job[IngestArgs]) time.Duration {
+	return max(15*time.Minute, w.Pipeline.ExtractCeiling()+10*time.Minute)
+}
 
 // Work processes the document. A document's own failure (bad file) is
 // final: the job is cancelled, not retried. Anything else is retried with

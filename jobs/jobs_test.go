@@ -251,3 +251,26 @@ func newTenant(t *testing.T, pool *pgxpool.Pool) agents.Tenant {
 	}
 	return tenant
 }
+
+// TestIngestTimeoutFitsOCR: the ingest job outlasts the longest
+// extraction the pipeline allows, with room to embed after it: the OCR
+// ceiling when OCR is on, the plain clock otherwise.
+func TestIngestTimeoutFitsOCR(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewPool(t)
+	for _, tc := range []struct {
+		lim  extract.Limits
+		want time.Duration
+	}{
+		{extract.Limits{Timeout: 2 * time.Minute}, 15 * time.Minute},
+		{extract.Limits{Timeout: 2 * time.Minute, Tesseract: "/usr/bin/tesseract"}, extract.DefaultOCRTimeout + 10*time.Minute},
+		{extract.Limits{Timeout: 2 * time.Minute, Tesseract: "/usr/bin/tesseract", OCRTimeout: time.Hour}, 70 * time.Minute},
+		{extract.Limits{Timeout: 40 * time.Minute, OCRTimeout: time.Hour}, 50 * time.Minute},
+	} {
+		srv := wired(t, pool, server.Config{Limits: ingest.Limits{Limits: tc.lim}})
+		w := &jobs.IngestWorker{Services: &jobs.Services{Pipeline: srv.Pipeline}}
+		if got := w.Timeout(nil); got != tc.want {
+			t.Errorf("limits %+v: job timeout %s, want %s", tc.lim, got, tc.want)
+		}
+	}
+}

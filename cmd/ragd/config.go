@@ -107,6 +107,10 @@ type config struct {
 	MaxPages       int
 	MaxTextBytes   int64
 	ExtractTimeout time.Duration
+	// ExtractOCRTimeout (RAGD_EXTRACT_OCR_TIMEOUT, default
+	// extract.DefaultOCRTimeout) replaces ExtractTimeout as the ceiling
+	// of a document OCR may read (a PDF or an image, OCR on).
+	ExtractOCRTimeout time.Duration
 	// ExtractMemory (RAGD_EXTRACT_MEMORY, default 1GiB) bounds the data
 	// segment of each extraction child; ExtractCPU (RAGD_EXTRACT_CPU,
 	// default RAGD_EXTRACT_TIMEOUT times the threads that read a PDF's
@@ -252,6 +256,9 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	}
 	if c.ExtractTimeout, err = parseDuration(getenv("RAGD_EXTRACT_TIMEOUT"), 2*time.Minute); err != nil {
 		return c, fmt.Errorf("RAGD_EXTRACT_TIMEOUT: %w", err)
+	}
+	if c.ExtractOCRTimeout, err = parseDuration(getenv("RAGD_EXTRACT_OCR_TIMEOUT"), extract.DefaultOCRTimeout); err != nil {
+		return c, fmt.Errorf("RAGD_EXTRACT_OCR_TIMEOUT: %w", err)
 	}
 	if c.ExtractMemory, err = parseBytes(getenv("RAGD_EXTRACT_MEMORY"), 1<<30); err != nil {
 		return c, fmt.Errorf("RAGD_EXTRACT_MEMORY: %w", err)

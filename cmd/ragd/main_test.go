@@ -77,6 +77,7 @@ func TestConfig(t *testing.T) {
 		"BudgetBelowMaxFile": {"RAGD_MAX_INFLIGHT_UPLOAD_BYTES", "10MiB"},
 		"BadOCR":             {"RAGD_OCR", "maybe"},
 		"BadOCRLanguages":    {"RAGD_OCR_LANGUAGES", "eng;rm -rf"},
+		"BadOCRTimeout":      {"RAGD_EXTRACT_OCR_TIMEOUT", "soon"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -142,6 +143,14 @@ func TestConfig(t *testing.T) {
 		cfg, err = loadConfig("serve", nil, envFrom(base()), io.Discard)
 		if err != nil || cfg.OCR != extract.FindOCRTools() || cfg.OCRLanguages != extract.DefaultOCRLanguages {
 			t.Fatalf("default: %+v, %q, %v", cfg.OCR, cfg.OCRLanguages, err)
+		}
+		if cfg.ExtractOCRTimeout != extract.DefaultOCRTimeout {
+			t.Fatalf("OCR ceiling %s by default", cfg.ExtractOCRTimeout)
+		}
+		env = base()
+		env["RAGD_EXTRACT_OCR_TIMEOUT"] = "30m"
+		if cfg, err := loadConfig("serve", nil, envFrom(env), io.Discard); err != nil || cfg.ExtractOCRTimeout != 30*time.Minute {
+			t.Fatalf("RAGD_EXTRACT_OCR_TIMEOUT=30m: %s, %v", cfg.ExtractOCRTimeout, err)
 		}
 		if cfg.OCR.Tesseract == "" {
 			t.Fatal("tesseract is not installed (scripts/test-deps.sh, which make test runs, installs it)")

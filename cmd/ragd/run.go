@@ -222,7 +222,7 @@ func newServer(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Lo
 		OpenSpace: spaceOpener(cfg, tok, pool, log), EmbeddingPrices: cfg.EmbeddingPrices, OfferedSpaces: cfg.EmbeddingModels,
 		Limits: ingest.Limits{Limits: extract.Limits{MaxPages: cfg.MaxPages, MaxTextBytes: int(cfg.MaxTextBytes), Timeout: cfg.ExtractTimeout,
 			Memory: cfg.ExtractMemory, CPU: cfg.ExtractCPU, CPUBase: cfg.ExtractCPUBase, CPUPerMiB: cfg.ExtractCPUPerMiB,
-			Tesseract: cfg.OCR.Tesseract, Pdftoppm: cfg.OCR.Pdftoppm, OCRLanguages: cfg.OCRLanguages},
+			Tesseract: cfg.OCR.Tesseract, Pdftoppm: cfg.OCR.Pdftoppm, OCRLanguages: cfg.OCRLanguages, OCRTimeout: cfg.ExtractOCRTimeout},
 			MaxTokens: cfg.MaxDocumentTokens},
 		OCRLanguages:       cfg.OCRInstalled,
 		Chunking:           chunker.Options{MaxTokens: cfg.ChunkMaxTokens, OverlapTokens: cfg.ChunkOverlap},
