@@ -63,6 +63,10 @@ type Chunk struct {
 type ChunkSection struct {
 	HeadingPath        []string
 	CharStart, CharEnd int // code point offsets in Document.Text
+	// PageStart and PageEnd are the pages the part is on (0 when the
+	// document has no pages): a chunk of several small slides or pages
+	// says which one each part came from.
+	PageStart, PageEnd int
 }
 
 // Options tune splitting. Zero fields take the defaults.
@@ -455,7 +459,8 @@ func chunkSections(doc Document, start, end int, cur *runeCursor) []ChunkSection
 		}
 		lo, hi = trimSpace(doc.Text, lo, hi)
 		if lo < hi {
-			out = append(out, ChunkSection{HeadingPath: path, CharStart: cur.at(lo), CharEnd: cur.at(hi)})
+			first, last := pageSpan(doc.Pages, lo, hi)
+			out = append(out, ChunkSection{HeadingPath: path, CharStart: cur.at(lo), CharEnd: cur.at(hi), PageStart: first, PageEnd: last})
 		}
 	}
 	pos := start

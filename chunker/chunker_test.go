@@ -1,6 +1,7 @@
 package chunker
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -127,6 +128,18 @@ func checkSections(t *testing.T, doc Document, runes []rune, ch Chunk) {
 		}
 		if !found && len(cs.HeadingPath) > 0 {
 			t.Fatalf("chunk %d: %q is in no section, its section says %v", ch.Index, part, cs.HeadingPath)
+		}
+		// Its pages are the first and last the part's bytes touch, and
+		// lie within the chunk's.
+		first, last := 0, 0
+		for _, p := range doc.Pages {
+			if p.Start < b+len(part) && p.End > b {
+				first = cmp.Or(first, p.Number)
+				last = p.Number
+			}
+		}
+		if cs.PageStart != first || cs.PageEnd != last || first > 0 && (first < ch.PageStart || last > ch.PageEnd) {
+			t.Fatalf("chunk %d (pages %d-%d): section %q on pages %d-%d, want %d-%d", ch.Index, ch.PageStart, ch.PageEnd, part, cs.PageStart, cs.PageEnd, first, last)
 		}
 		all.WriteString(part)
 	}

@@ -815,7 +815,8 @@ func (s *Documents) storedChunks(ctx context.Context, d Document) ([]chunker.Chu
 		}
 		ss, err := sectionsFromJSON(sections)
 		for _, sec := range ss {
-			c.Sections = append(c.Sections, chunker.ChunkSection{HeadingPath: sec.HeadingPath, CharStart: sec.CharStart, CharEnd: sec.CharEnd})
+			c.Sections = append(c.Sections, chunker.ChunkSection{HeadingPath: sec.HeadingPath, CharStart: sec.CharStart, CharEnd: sec.CharEnd,
+				PageStart: sec.PageStart, PageEnd: sec.PageEnd})
 		}
 		return c, err
 	})

@@ -225,15 +225,21 @@ func pointPayload(p Point) (map[string]*qdrant.Value, error) {
 }
 
 // sectionsValue is a chunk's sections as a payload list of
-// {heading_path, char_start, char_end}.
+// {heading_path, char_start, char_end, page_start, page_end} (the pages
+// left out when zero).
 func sectionsValue(ss []Section) *qdrant.Value {
 	vals := make([]*qdrant.Value, len(ss))
 	for i, sec := range ss {
-		vals[i] = qdrant.NewValueStruct(&qdrant.Struct{Fields: map[string]*qdrant.Value{
+		fields := map[string]*qdrant.Value{
 			"heading_path": stringList(sec.HeadingPath),
 			"char_start":   qdrant.NewValueInt(int64(sec.CharStart)),
 			"char_end":     qdrant.NewValueInt(int64(sec.CharEnd)),
-		}})
+		}
+		if sec.PageStart > 0 {
+			fields["page_start"] = qdrant.NewValueInt(int64(sec.PageStart))
+			fields["page_end"] = qdrant.NewValueInt(int64(sec.PageEnd))
+		}
+		vals[i] = qdrant.NewValueStruct(&qdrant.Struct{Fields: fields})
 	}
 	return qdrant.NewValueFromList(vals...)
 }
@@ -244,7 +250,8 @@ func sectionsOf(v *qdrant.Value) []Section {
 	for _, x := range v.GetListValue().GetValues() {
 		f := x.GetStructValue().GetFields()
 		out = append(out, Section{HeadingPath: listOf(f["heading_path"]),
-			CharStart: int(f["char_start"].GetIntegerValue()), CharEnd: int(f["char_end"].GetIntegerValue())})
+			CharStart: int(f["char_start"].GetIntegerValue()), CharEnd: int(f["char_end"].GetIntegerValue()),
+			PageStart: int(f["page_start"].GetIntegerValue()), PageEnd: int(f["page_end"].GetIntegerValue())})
 	}
 	return out
 }

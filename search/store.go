@@ -46,6 +46,11 @@ type Section struct {
 	HeadingPath []string `json:"heading_path"`
 	CharStart   int      `json:"char_start"`
 	CharEnd     int      `json:"char_end"`
+	// PageStart and PageEnd: the pages (slides) the part is on; absent
+	// for a document without pages, and for chunks stored before they
+	// were recorded (until a reindex).
+	PageStart int `json:"page_start,omitempty"`
+	PageEnd   int `json:"page_end,omitempty"`
 }
 
 // SectionsOf converts a chunk's sections (nil for none).
@@ -59,7 +64,7 @@ func SectionsOf(cs []chunker.ChunkSection) []Section {
 		if path == nil {
 			path = []string{}
 		}
-		out[i] = Section{HeadingPath: path, CharStart: c.CharStart, CharEnd: c.CharEnd}
+		out[i] = Section{HeadingPath: path, CharStart: c.CharStart, CharEnd: c.CharEnd, PageStart: c.PageStart, PageEnd: c.PageEnd}
 	}
 	return out
 }

@@ -355,6 +355,41 @@ prints the server's answer, whole.`,
 // span is a highlight: runes [Start, End) of a text.
 type span struct{ Start, End int }
 
+// hitSection is a part of a hit's chunk under one heading path.
+type hitSection struct {
+	HeadingPath []string `json:"heading_path"`
+	CharStart   int      `json:"char_start"`
+	CharEnd     int      `json:"char_end"`
+	PageStart   int      `json:"page_start"`
+	PageEnd     int      `json:"page_end"`
+}
+
+// matchedSection is the section of a chunk of several that holds the most
+// of its highlights (code points of the chunk, which starts at charStart
+// in the document), the first of those tied; false for a chunk of one
+// section or none, or without highlights.
+func matchedSection(sections []hitSection, charStart int, highlights []span) (hitSection, bool) {
+	if len(sections) < 2 || len(highlights) == 0 {
+		return hitSection{}, false
+	}
+	best, most := -1, 0
+	for i, sec := range sections {
+		n := 0
+		for _, h := range highlights {
+			if at := charStart + h.Start; at >= sec.CharStart && at < sec.CharEnd {
+				n++
+			}
+		}
+		if n > most {
+			best, most = i, n
+		}
+	}
+	if best < 0 {
+		return hitSection{}, false
+	}
+	return sections[best], true
+}
+
 // printHits prints search results for people: each hit's score, title,
 // pages and headings, then its snippet (or, with full, its whole text),
 // the query's words in bold on a terminal.
@@ -363,16 +398,18 @@ func (e *env) printHits(raw json.RawMessage, full bool) error {
 		NoRelevant bool     `json:"no_relevant_passages"`
 		Threshold  *float64 `json:"score_threshold"`
 		Data       []struct {
-			Score           float64  `json:"score"`
-			Relevance       *float64 `json:"relevance"`
-			DocumentTitle   string   `json:"document_title"`
-			Text            string   `json:"text"`
-			PageStart       *int     `json:"page_start"`
-			PageEnd         *int     `json:"page_end"`
-			HeadingPath     []string `json:"heading_path"`
-			Snippet         *string  `json:"snippet"`
-			Highlights      []span   `json:"highlights"`
-			ChunkHighlights []span   `json:"chunk_highlights"`
+			Score           float64      `json:"score"`
+			Relevance       *float64     `json:"relevance"`
+			DocumentTitle   string       `json:"document_title"`
+			Text            string       `json:"text"`
+			PageStart       *int         `json:"page_start"`
+			PageEnd         *int         `json:"page_end"`
+			HeadingPath     []string     `json:"heading_path"`
+			Snippet         *string      `json:"snippet"`
+			Highlights      []span       `json:"highlights"`
+			ChunkHighlights []span       `json:"chunk_highlights"`
+			CharStart       int          `json:"char_start"`
+			Sections        []hitSection `json:"sections"`
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(raw, &res); err != nil {
@@ -388,14 +425,23 @@ func (e *env) printHits(raw json.RawMessage, full bool) error {
 	}
 	for i, h := range res.Data {
 		cite := h.DocumentTitle
-		if h.PageStart != nil {
-			cite += fmt.Sprintf(", p. %d", *h.PageStart)
-			if h.PageEnd != nil && *h.PageEnd != *h.PageStart {
-				cite += fmt.Sprintf("-%d", *h.PageEnd)
+		pageStart, pageEnd, path := h.PageStart, h.PageEnd, h.HeadingPath
+		// A chunk of several small sections (slides, pages) cites the one
+		// its matches are in.
+		if sec, ok := matchedSection(h.Sections, h.CharStart, h.ChunkHighlights); ok {
+			path = sec.HeadingPath
+			if sec.PageStart > 0 {
+				pageStart, pageEnd = &sec.PageStart, &sec.PageEnd
 			}
 		}
-		if len(h.HeadingPath) > 0 {
-			cite += " — " + strings.Join(h.HeadingPath, " › ")
+		if pageStart != nil {
+			cite += fmt.Sprintf(", p. %d", *pageStart)
+			if pageEnd != nil && *pageEnd != *pageStart {
+				cite += fmt.Sprintf("-%d", *pageEnd)
+			}
+		}
+		if len(path) > 0 {
+			cite += " — " + strings.Join(path, " › ")
 		}
 		var text string
 		switch {

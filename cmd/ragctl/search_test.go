@@ -88,6 +88,16 @@ func TestSearchPrintsSnippets(t *testing.T) {
 	if code != 0 || !strings.Contains(full, "Line 0 of page 2") || !strings.Contains(full, "zeppelin hangar") || len(full) < 2*len(out) {
 		t.Fatalf("search --full: %d\n%s", code, full)
 	}
+	// A deck of small slides is one chunk: the hit cites the slide its
+	// matches are on, not the deck's first to last.
+	deck := extracttest.PPTX(extracttest.PPTXShape("Welcome to the quarterly review."), extracttest.PPTXShape("Revenue grew in the north."),
+		extracttest.PPTXShape("The airship dock opens in May."))
+	if d := c.WaitDocument(key, c.Upload(key, "", "review.pptx", deck).JSON(t)["id"].(string)); d["status"] != "ready" || d["chunk_count"] != 1.0 {
+		t.Fatalf("deck: %v", d)
+	}
+	if out, errOut, code := ragctl(t, env, "search", "--mode", "sparse", "--top-k", "1", "airship dock"); code != 0 || !strings.Contains(out, ", p. 3 — Slide 3") {
+		t.Fatalf("search in a deck: %d\n%s%s", code, out, errOut)
+	}
 	js, _, code := ragctl(t, env, "--json", "search", "--mode", "sparse", "--top-k", "1", "zeppelin hangar")
 	var res struct {
 		Data []struct {

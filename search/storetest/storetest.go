@@ -38,8 +38,8 @@ func Run(t *testing.T, newStore func(t *testing.T) search.VectorStore) {
 		tenant, doc := uuid.New(), uuid.New()
 		sections := []search.Section{
 			{HeadingPath: []string{}, CharStart: 0, CharEnd: 5},
-			{HeadingPath: []string{"Employee Handbook", "Leave"}, CharStart: 7, CharEnd: 40},
-			{HeadingPath: []string{"Employee Handbook", "IT and accounts", "Password reset"}, CharStart: 42, CharEnd: 1000},
+			{HeadingPath: []string{"Employee Handbook", "Leave"}, CharStart: 7, CharEnd: 40, PageStart: 1, PageEnd: 1},
+			{HeadingPath: []string{"Employee Handbook", "IT and accounts", "Password reset"}, CharStart: 42, CharEnd: 1000, PageStart: 2, PageEnd: 3},
 		}
 		pts := Points(tenant, doc, 1, 4, "delta", func(p *search.Point) {
 			p.CharStart, p.CharEnd = 1000*p.Index, 1000*p.Index+len(p.Text)
@@ -69,7 +69,8 @@ func Run(t *testing.T, newStore func(t *testing.T) search.VectorStore) {
 				}
 				for i, sec := range got.Sections {
 					w := want.Sections[i]
-					if sec.CharStart != w.CharStart || sec.CharEnd != w.CharEnd || !slices.Equal(sec.HeadingPath, w.HeadingPath) || sec.HeadingPath == nil {
+					if sec.CharStart != w.CharStart || sec.CharEnd != w.CharEnd || !slices.Equal(sec.HeadingPath, w.HeadingPath) || sec.HeadingPath == nil ||
+						sec.PageStart != w.PageStart || sec.PageEnd != w.PageEnd {
 						t.Fatalf("%s: point %d section %d came back as %+v, want %+v", mode, want.Index, i, sec, w)
 					}
 				}
