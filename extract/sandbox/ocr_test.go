@@ -28,7 +28,7 @@ func TestOCRHostileImages(t *testing.T) {
 	}
 	page := extracttest.RenderPage(t, extracttest.MakePDF([]string{extracttest.PDFText(72, 700, 14, "A page of text to recognise.")}), 1, 300, "png")
 	short := lim
-	short.Timeout = 300 * time.Millisecond
+	short.Timeout, short.OCRTimeout = 300*time.Millisecond, 300*time.Millisecond // OCR has a ceiling of its own
 	cases := []struct {
 		name string
 		data []byte
