@@ -152,13 +152,6 @@ func wattr(se xml.StartElement, local string) string {
 	return ""
 }
 
-// maxDOCXDepth bounds how deeply document.xml may nest elements. Word's
-// own documents stay far below it (a paragraph in a text box in a table
-// cell is about 20 levels down), and libxml2, under lxml and so
-// python-docx, stops at the same 256 by default. Without a bound the XML
-// decoder's stack of open elements grows as deep as a file asks.
-const maxDOCXDepth = 256
-
 // walkDOCX streams document.xml into the builder, in one pass with work
 // and memory linear in its size: every piece of text is written to at most
 // one place, and what waits to be written is at most one top-level
@@ -173,32 +166,24 @@ const maxDOCXDepth = 256
 // mc:AlternateContent is read. Paragraphs and tables in a table cell, text
 // boxes and nested tables included, become that cell's text.
 //
-// Nesting deeper than maxDOCXDepth fails with too_large; text over the
-// builder's limit stops the walk (the builder then fails with too_large).
+// The XML is read under officeXML's limits (nesting deeper than
+// maxOfficeXMLDepth fails too_complex); text over the builder's limit
+// stops the walk (the builder then fails with too_large).
 func walkDOCX(ctx context.Context, r io.Reader, headingStyles map[string]int, b *builder) error {
-	dec := xml.NewDecoder(r)
-	dec.Strict = true
+	x := newOfficeXML(ctx, r, "Word document")
 	w := &docxWalker{headingStyles: headingStyles, b: b}
 	w.sinks = []*docxSink{&w.body}
-	for tokens := 1; !b.tooLarge; tokens++ {
-		if tokens%4096 == 0 && ctx.Err() != nil {
-			return ctx.Err()
-		}
-		tok, err := dec.Token()
+	for !b.tooLarge {
+		tok, err := x.next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			if _, ok := AsError(err); ok {
-				return err // from the reader: over the inflated size limit
-			}
-			return &Error{Code: CodeUnsupportedType, Message: "the Word document's XML is damaged", Err: err}
+			return err
 		}
+		w.depth = x.depth
 		switch t := tok.(type) {
 		case xml.StartElement:
-			if w.depth++; w.depth > maxDOCXDepth {
-				return fail(CodeTooLarge, "the Word document nests elements more than %d deep; that is not a normal document", maxDOCXDepth)
-			}
 			if w.skipFrom == 0 {
 				w.start(t)
 			}
@@ -208,15 +193,10 @@ func walkDOCX(ctx context.Context, r io.Reader, headingStyles map[string]int, b 
 			} else if w.depth == w.skipFrom {
 				w.skipFrom = 0
 			}
-			w.depth--
 		case xml.CharData:
 			if w.textFrom != 0 && w.skipFrom == 0 && w.para != nil {
 				w.para.text = append(w.para.text, t...)
 			}
-		case xml.Directive:
-			// A DTD in a Word part is not something Word writes; refuse it
-			// rather than reason about what it declares.
-			return fail(CodeUnsupportedType, "the Word document contains a DTD (%s)", truncateRunes(string(t), 40))
 		}
 	}
 	if ctx.Err() != nil {

@@ -124,20 +124,20 @@ func TestExtractDOCXDepthLimit(t *testing.T) {
 	}
 	t.Run("AtLimit", func(t *testing.T) {
 		t.Parallel()
-		if ext := mustExtract(t, TypeDOCX, wrapped(maxDOCXDepth-5)); ext.Text != "deep" {
+		if ext := mustExtract(t, TypeDOCX, wrapped(maxOfficeXMLDepth-5)); ext.Text != "deep" {
 			t.Fatalf("text = %q", ext.Text)
 		}
 	})
 	t.Run("OverLimit", func(t *testing.T) {
 		t.Parallel()
-		_, err := Extract(t.Context(), TypeDOCX, wrapped(maxDOCXDepth-4), Limits{})
-		wantCode(t, err, CodeTooLarge)
+		_, err := Extract(t.Context(), TypeDOCX, wrapped(maxOfficeXMLDepth-4), Limits{})
+		wantCode(t, err, CodeTooComplex)
 	})
 	t.Run("NestedParagraphsOnce", func(t *testing.T) {
 		t.Parallel()
 		// As deep as the limit allows (five elements a level); each
 		// level used to repeat the innermost text.
-		ext := mustExtract(t, TypeDOCX, extracttest.NestedDOCX((maxDOCXDepth-5)/5))
+		ext := mustExtract(t, TypeDOCX, extracttest.NestedDOCX((maxOfficeXMLDepth-5)/5))
 		if ext.Text != "nested" {
 			t.Fatalf("text = %q", ext.Text)
 		}
@@ -155,7 +155,7 @@ func TestExtractDOCXMillionNested(t *testing.T) {
 	_, err := Extract(t.Context(), TypeDOCX, data, Limits{})
 	took := time.Since(start)
 	runtime.ReadMemStats(&after)
-	wantCode(t, err, CodeTooLarge)
+	wantCode(t, err, CodeTooComplex)
 	alloc := after.TotalAlloc - before.TotalAlloc
 	t.Logf("%d-byte file: %v in %v, %d bytes allocated", len(data), err, took, alloc)
 	if alloc > 16<<20 { // its time is BenchmarkExtractDOCXMillionNested's

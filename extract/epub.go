@@ -24,7 +24,7 @@ const (
 	// maxEPUBSpine: spine items (chapters) read; the rest are left out.
 	maxEPUBSpine = 5_000
 	// maxEPUBXMLDepth bounds how deeply the package and navigation
-	// documents nest elements (as maxDOCXDepth does for Word).
+	// documents nest elements (as maxOfficeXMLDepth does for office parts).
 	maxEPUBXMLDepth = 256
 )
 

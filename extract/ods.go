@@ -81,7 +81,7 @@ func extractODS(ctx context.Context, data []byte, lim Limits) (Extracted, error)
 // whole flat document) into w, and sets *title from office:meta's
 // dc:title.
 func walkODS(ctx context.Context, r io.Reader, w *sheetWriter, maxBytes int, title *string) error {
-	x := newSheetXML(ctx, r, odsKind)
+	x := newOfficeXML(ctx, r, odsKind)
 	var (
 		row       sheetRow
 		sheets    int // table:table elements seen at the top level

@@ -15,8 +15,6 @@ import (
 // lim.MaxUnzippedBytes for what is inflated.
 const (
 	maxODTParts = 10_000
-	// maxODTDepth bounds element nesting, as maxDOCXDepth does for Word.
-	maxODTDepth = 256
 	// maxODTRepeat bounds what one text:s (spaces) or a repeated table
 	// cell or row may stand for.
 	maxODTRepeat = 100
@@ -129,7 +127,7 @@ func odtMetaTitle(meta []byte) string {
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
-			if depth++; depth > maxODTDepth {
+			if depth++; depth > maxOfficeXMLDepth {
 				return ""
 			}
 			in = t.Name.Space == odfDCNS && t.Name.Local == "title"
@@ -195,27 +193,18 @@ func odtAttr(se xml.StartElement, space, local string) string {
 
 // walk streams an OpenDocument XML document into the builder.
 func (w *odtWalker) walk(ctx context.Context, r io.Reader) error {
-	dec := xml.NewDecoder(r)
-	dec.Strict = true
-	for tokens := 1; !w.b.tooLarge; tokens++ {
-		if tokens%4096 == 0 && ctx.Err() != nil {
-			return ctx.Err()
-		}
-		tok, err := dec.Token()
+	x := newOfficeXML(ctx, r, "OpenDocument text")
+	for !w.b.tooLarge {
+		tok, err := x.next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			if _, ok := AsError(err); ok {
-				return err // from the reader: over the inflated size limit
-			}
-			return &Error{Code: CodeUnsupportedType, Message: "the OpenDocument text's XML is damaged", Err: err}
+			return err
 		}
+		w.depth = x.depth
 		switch t := tok.(type) {
 		case xml.StartElement:
-			if w.depth++; w.depth > maxODTDepth {
-				return fail(CodeTooLarge, "the OpenDocument text nests elements more than %d deep; that is not a normal document", maxODTDepth)
-			}
 			if w.skipFrom == 0 {
 				w.start(t)
 			}
@@ -225,7 +214,6 @@ func (w *odtWalker) walk(ctx context.Context, r io.Reader) error {
 			} else if w.depth == w.skipFrom {
 				w.skipFrom = 0
 			}
-			w.depth--
 		case xml.CharData:
 			if w.skipFrom != 0 {
 				continue
@@ -237,10 +225,6 @@ func (w *odtWalker) walk(ctx context.Context, r io.Reader) error {
 			} else if p := w.para(); p != nil {
 				p.text = append(p.text, t...)
 			}
-		case xml.Directive:
-			// A DTD is not something office programs write; refuse it rather
-			// than reason about what it declares.
-			return fail(CodeUnsupportedType, "the OpenDocument text contains a DTD (%s)", truncateRunes(string(t), 40))
 		}
 	}
 	if ctx.Err() != nil {

@@ -75,7 +75,7 @@ func TestExtractODTHostile(t *testing.T) {
 		"ExternalEntity": {data: makeODT(t, `<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>`+odtContent(`<text:p>&e;</text:p>`)[len(`<?xml version="1.0" encoding="UTF-8"?>`):], ""), code: CodeUnsupportedType},
 		"BillionLaughs":  {data: makeODT(t, `<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]>`+odtContent(`<text:p>&b;</text:p>`)[len(`<?xml version="1.0" encoding="UTF-8"?>`):], ""), code: CodeUnsupportedType},
 		"ZipBomb":        {data: makeODT(t, odtContent(`<text:p>`+strings.Repeat("a ", 5<<20)+`</text:p>`), ""), code: CodeTooLarge, lim: Limits{MaxUnzippedBytes: 1 << 20}},
-		"DeepNesting":    {data: makeODT(t, odtContent(strings.Repeat("<text:span>", 100_000)), ""), code: CodeTooLarge},
+		"DeepNesting":    {data: makeODT(t, odtContent(strings.Repeat("<text:span>", 100_000)), ""), code: CodeTooComplex},
 		"HugeRepeats": {data: makeODT(t, odtContent(`<text:p>a<text:s text:c="1000000000"/>b</text:p><table:table><table:table-row table:number-rows-repeated="1000000000"><table:table-cell table:number-columns-repeated="1000000000"><text:p>x</text:p></table:table-cell></table:table-row></table:table>`), ""),
 			text: "a b\n\n" + strings.TrimSuffix(strings.Repeat(strings.TrimSuffix(strings.Repeat("x | ", maxODTRepeat), " | ")+"\n", maxODTRepeat), "\n")},
 		"Encrypted":  {data: zipOf(t, "mimetype", "application/vnd.oasis.opendocument.text", "META-INF/manifest.xml", `<manifest:manifest><manifest:file-entry manifest:full-path="content.xml"><manifest:encryption-data/></manifest:file-entry></manifest:manifest>`, "content.xml", "\x00\x01garbage"), code: CodeEncrypted},

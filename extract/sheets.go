@@ -3,8 +3,6 @@ package extract
 import (
 	"archive/zip"
 	"bytes"
-	"context"
-	"encoding/xml"
 	"errors"
 	"io"
 	"slices"
@@ -64,13 +62,6 @@ const maxHeaderLabel = 64
 // 16,384 (XFD). Cells beyond it are dropped, so that an ODS repeat count
 // (table:number-columns-repeated="999999999") costs nothing.
 const maxSheetColumns = 16384
-
-// maxSheetXMLDepth bounds how deeply a spreadsheet part may nest
-// elements. A worksheet is five levels deep, a rich-text cell of an ODS
-// sheet about ten; libxml2 stops at 256 by default, and so do we (as
-// walkDOCX does). Without a bound the XML decoder's stack of open
-// elements grows as deep as a file asks.
-const maxSheetXMLDepth = 256
 
 // sheetCell is a non-empty cell: its column (0-based) and its cleaned text.
 type sheetCell struct {
@@ -328,58 +319,4 @@ func (z *sheetZip) readAll(name string, limit int64) ([]byte, error) {
 		return nil, &Error{Code: CodeUnsupportedType, Message: "the " + z.kind + " is damaged (its part " + truncateRunes(name, 80) + " cannot be read)", Err: err}
 	}
 	return b, nil
-}
-
-// sheetXML reads a spreadsheet part's XML under the limits every part
-// is read with: depth at most maxSheetXMLDepth (too_complex), no DTD
-// (encoding/xml expands no entity a DTD declares and fetches nothing, and
-// an office suite writes none, so one is refused rather than reasoned
-// about), the context checked every 4096 tokens. Damaged XML fails with
-// unsupported_type, a budget overrun with the reader's own error.
-type sheetXML struct {
-	ctx   context.Context
-	dec   *xml.Decoder
-	what  string // "Excel workbook", for messages
-	depth int    // of the element last started, or of the one whose end was returned
-	pop   bool
-	n     int
-}
-
-func newSheetXML(ctx context.Context, r io.Reader, what string) *sheetXML {
-	dec := xml.NewDecoder(r)
-	dec.Strict = true
-	return &sheetXML{ctx: ctx, dec: dec, what: what}
-}
-
-// next returns the next token, and io.EOF after the last. For a start or
-// end element, x.depth is that element's depth (the root is 1).
-func (x *sheetXML) next() (xml.Token, error) {
-	if x.pop {
-		x.depth--
-		x.pop = false
-	}
-	if x.n++; x.n%4096 == 0 && x.ctx.Err() != nil {
-		return nil, x.ctx.Err()
-	}
-	tok, err := x.dec.Token()
-	if errors.Is(err, io.EOF) {
-		return nil, io.EOF
-	}
-	if err != nil {
-		if _, ok := AsError(err); ok {
-			return nil, err
-		}
-		return nil, &Error{Code: CodeUnsupportedType, Message: "the " + x.what + " is damaged (its XML does not parse)", Err: err}
-	}
-	switch t := tok.(type) {
-	case xml.StartElement:
-		if x.depth++; x.depth > maxSheetXMLDepth {
-			return nil, fail(CodeTooComplex, "the %s nests elements more than %d deep; that is not a normal document", x.what, maxSheetXMLDepth)
-		}
-	case xml.EndElement:
-		x.pop = true
-	case xml.Directive:
-		return nil, fail(CodeUnsupportedType, "the %s contains a DTD (%s)", x.what, truncateRunes(string(t), 40))
-	}
-	return tok, nil
 }

@@ -31,11 +31,6 @@ import (
 // The document's title is the presentation's own (core properties or
 // meta.xml dc:title), else the first slide's title.
 
-// maxSlideDepth bounds how deeply a slide's XML may nest elements:
-// PowerPoint's and Impress's own files stay far below it (a paragraph in a
-// table in a group in a group is about 20 levels down).
-const maxSlideDepth = 256
-
 // maxSlideParts bounds the parts of a presentation's archive: a deck of
 // a thousand slides with notes, layouts, media and relationships has a few
 // thousand.
@@ -109,49 +104,25 @@ func (t *slideText) add(s string) error {
 
 var errSlideTooMuchText = errors.New("slide text over the limit")
 
-// walkSlideXML streams r's XML tokens to visit, refusing a DTD, nesting
-// deeper than maxSlideDepth and damaged XML; what names the format in
+// walkSlideXML streams r's XML tokens to visit, under officeXML's limits
+// (no DTD, nesting at most maxOfficeXMLDepth, damaged XML refused); what names the format in
 // messages ("PowerPoint presentation"). Errors from r (an *Error: over
 // the inflated size limit) and from visit pass through.
 func walkSlideXML(ctx context.Context, r io.Reader, what string, visit func(tok xml.Token, depth int) error) error {
-	dec := xml.NewDecoder(r)
-	dec.Strict = true
-	depth := 0
-	for tokens := 1; ; tokens++ {
-		if tokens%4096 == 0 && ctx.Err() != nil {
-			return ctx.Err()
-		}
-		tok, err := dec.Token()
+	x := newOfficeXML(ctx, r, what)
+	for {
+		tok, err := x.next()
 		if errors.Is(err, io.EOF) {
-			if depth != 0 {
-				return fail(CodeUnsupportedType, "the %s's XML is cut short", what)
-			}
 			return nil
 		}
 		if err != nil {
-			if _, ok := AsError(err); ok {
-				return err
-			}
-			return &Error{Code: CodeUnsupportedType, Message: "the " + what + "'s XML is damaged", Err: err}
+			return err
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			if depth++; depth > maxSlideDepth {
-				return fail(CodeTooComplex, "the %s nests elements more than %d deep; that is not a normal presentation", what, maxSlideDepth)
-			}
-		case xml.Directive:
-			// Neither PowerPoint nor Impress writes a DTD; refuse it rather
-			// than reason about what it declares.
-			return fail(CodeUnsupportedType, "the %s contains a DTD (%s)", what, truncateRunes(string(t), 40))
-		}
-		if err := visit(tok, depth); err != nil {
+		if err := visit(tok, x.depth); err != nil {
 			if errors.Is(err, errSlideTooMuchText) {
 				return fail(CodeTooLarge, "the %s has more than the document's limit of text in one slide", what)
 			}
 			return err
-		}
-		if _, ok := tok.(xml.EndElement); ok {
-			depth--
 		}
 	}
 }

@@ -132,7 +132,7 @@ func xlsxRels(ctx context.Context, z *sheetZip, part string) (xlsxRelations, err
 	}
 	defer rc.Close()
 	rels := xlsxRelations{}
-	x := newSheetXML(ctx, rc, xlsxKind)
+	x := newOfficeXML(ctx, rc, xlsxKind)
 	for len(rels) < 100000 {
 		tok, err := x.next()
 		if err == io.EOF {
@@ -194,7 +194,7 @@ func readXLSXWorkbook(ctx context.Context, z *sheetZip, wbPath string) (*xlsxBoo
 		return nil, err
 	}
 	defer rc.Close()
-	x := newSheetXML(ctx, rc, xlsxKind)
+	x := newOfficeXML(ctx, rc, xlsxKind)
 	for len(bk.sheets) < 100000 {
 		tok, err := x.next()
 		if err == io.EOF {
@@ -272,7 +272,7 @@ func (s *sharedStrings) read(ctx context.Context, z *sheetZip, part string) erro
 		return err
 	}
 	defer rc.Close()
-	x := newSheetXML(ctx, rc, xlsxKind)
+	x := newOfficeXML(ctx, rc, xlsxKind)
 	var si []byte
 	var inSI, inT, inRPh bool
 	for {
@@ -359,7 +359,7 @@ func readXLSXStyles(ctx context.Context, z *sheetZip, part string) ([]byte, erro
 	custom := map[int]byte{}
 	var kinds []byte
 	inXfs := false
-	x := newSheetXML(ctx, rc, xlsxKind)
+	x := newOfficeXML(ctx, rc, xlsxKind)
 	for len(kinds) < 1<<20 {
 		tok, err := x.next()
 		if err == io.EOF {
@@ -459,7 +459,7 @@ func formatCodeKind(code string) byte {
 // walkXLSXSheet streams a worksheet's rows into w, stopping once the text
 // is over its limit.
 func walkXLSXSheet(ctx context.Context, r io.Reader, bk *xlsxBook, w *sheetWriter, maxBytes int) error {
-	x := newSheetXML(ctx, r, xlsxKind)
+	x := newOfficeXML(ctx, r, xlsxKind)
 	var row sheetRow
 	type cell struct {
 		open           bool
