@@ -79,6 +79,7 @@ func ValidOCRLanguages(s string) bool {
 // ocrWord is one word tesseract recognised, with where it stands.
 type ocrWord struct {
 	page, block, par, line int
+	height                 int // pixels
 	conf                   float64
 	text                   string
 }
@@ -88,6 +89,23 @@ type ocrPage struct {
 	paragraphs [][]string // each paragraph's lines
 	words      int
 	confSum    float64
+	// lines are the page's lines in reading order with their words'
+	// heights, from which ocrTitle finds the largest type.
+	lines []ocrLine
+}
+
+// ocrLine is a recognised line and its words' heights in pixels.
+type ocrLine struct {
+	text    string
+	heights []int
+}
+
+// height is the median of the line's word heights: a line's type size,
+// which a word with descenders or a capital alone does not skew.
+func (l ocrLine) height() int {
+	h := slices.Clone(l.heights)
+	slices.Sort(h)
+	return h[len(h)/2]
 }
 
 // meanConfidence is the page's mean word confidence, 0-100.
@@ -125,6 +143,7 @@ func parseTSV(r io.Reader) (map[int]*ocrPage, int, error) {
 		if w.conf, err = strconv.ParseFloat(f[10], 64); err != nil {
 			return nil, 0, fmt.Errorf("tesseract tsv: %q: %w", sc.Text(), err)
 		}
+		w.height, _ = strconv.Atoi(f[9]) // only titles use it
 		w.text = strings.TrimSpace(strings.Join(f[11:], " "))
 		if w.text == "" || w.conf < 0 || w.page < 1 {
 			continue
@@ -135,6 +154,7 @@ func parseTSV(r io.Reader) (map[int]*ocrPage, int, error) {
 			pages[w.page] = p
 		}
 		maxPage = max(maxPage, w.page)
+		newLine := true
 		switch {
 		case first || w.page != prev.page || w.block != prev.block || w.par != prev.par:
 			p.paragraphs = append(p.paragraphs, []string{w.text})
@@ -144,6 +164,14 @@ func parseTSV(r io.Reader) (map[int]*ocrPage, int, error) {
 		default:
 			para := p.paragraphs[len(p.paragraphs)-1]
 			para[len(para)-1] += " " + w.text
+			newLine = false
+		}
+		if newLine {
+			p.lines = append(p.lines, ocrLine{text: w.text, heights: []int{w.height}})
+		} else {
+			l := &p.lines[len(p.lines)-1]
+			l.text += " " + w.text
+			l.heights = append(l.heights, w.height)
 		}
 		p.words++
 		p.confSum += w.conf
@@ -153,6 +181,41 @@ func parseTSV(r io.Reader) (map[int]*ocrPage, int, error) {
 		return nil, 0, fmt.Errorf("tesseract tsv: %w", err)
 	}
 	return pages, maxPage, nil
+}
+
+// ocrTitle is a recognised page's title, as largeFontLine finds a PDF
+// page's: the first run (up to three lines) of its tallest type, when
+// that is at least 1.15 times the page's usual line height (the median);
+// "" for a page of one size, or none.
+func ocrTitle(p *ocrPage) string {
+	if p == nil || len(p.lines) == 0 {
+		return ""
+	}
+	heights := make([]int, len(p.lines))
+	top := 0
+	for i, l := range p.lines {
+		heights[i] = l.height()
+		if len(l.text) <= 300 {
+			top = max(top, heights[i])
+		}
+	}
+	body := slices.Clone(heights)
+	slices.Sort(body)
+	if top == 0 || float64(top) < 1.15*float64(body[len(body)/2]) {
+		return ""
+	}
+	var parts []string
+	for i, l := range p.lines {
+		// Within a tenth of the tallest: one size of type, recognised.
+		if float64(heights[i]) >= 0.9*float64(top) && len(l.text) <= 300 {
+			if parts = append(parts, l.text); len(parts) == 3 {
+				break
+			}
+		} else if len(parts) > 0 {
+			break
+		}
+	}
+	return firstTitle(joinHyphenated(parts))
 }
 
 // errOCRFailed: tesseract (or the renderer) could not read the image.
@@ -287,6 +350,9 @@ func extractImage(ctx context.Context, data []byte, lim Limits) (Extracted, erro
 	}
 	ext.PageCount = max(n, 1)
 	ext.OCR = rep.orNil()
+	if p := pages[1]; p != nil && p.meanConfidence() >= MinOCRConfidence {
+		ext.Title = ocrTitle(p)
+	}
 	return ext, nil
 }
 

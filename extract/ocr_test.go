@@ -192,3 +192,25 @@ func TestOCRFailures(t *testing.T) {
 		t.Fatal("ocrLimits found tesseract, LookPath not")
 	}
 }
+
+// TestOCRTitle: a scan's title is the largest type on its first page, as
+// a text PDF's is; a page of one size of type has none.
+func TestOCRTitle(t *testing.T) {
+	t.Parallel()
+	lim := ocrLimits(t)
+	page := extracttest.PDFText(72, 720, 26, "Boiler Maintenance Contract") + letterPage(scanLines...)
+	img := extracttest.RenderPage(t, extracttest.MakePDF([]string{page}), 1, 200, "png")
+	ext, err := Extract(t.Context(), TypePNG, img, lim)
+	if err != nil || ext.Title != "Boiler Maintenance Contract" {
+		t.Fatalf("image: title %q, %v", ext.Title, err)
+	}
+	jpeg := extracttest.RenderPage(t, extracttest.MakePDF([]string{page}), 1, 200, "jpeg")
+	ext, err = Extract(t.Context(), TypePDF, extracttest.ScanPDF([]string{"", letterPage("A second page with a text layer.")}, [][]byte{jpeg, nil}), lim)
+	if err != nil || ext.Title != "Boiler Maintenance Contract" {
+		t.Fatalf("scanned PDF: title %q, %v", ext.Title, err)
+	}
+	plain := extracttest.RenderPage(t, extracttest.MakePDF([]string{letterPage(scanLines...)}), 1, 200, "png")
+	if ext, err := Extract(t.Context(), TypePNG, plain, lim); err != nil || ext.Title != "" {
+		t.Fatalf("a page of one size: title %q, %v", ext.Title, err)
+	}
+}

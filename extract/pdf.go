@@ -159,6 +159,9 @@ func extractPDF(ctx context.Context, data []byte, password string, lim Limits) (
 	ext.PageCount = n
 	ext.Title = pdfTitle(r, pages, body)
 	ext.OCR = rep.orNil()
+	if p := ocr[1]; ext.Title == "" && p != nil && p.meanConfidence() >= MinOCRConfidence {
+		ext.Title = ocrTitle(p) // a scan: the largest type of its first page
+	}
 	return ext, nil
 }
 
