@@ -62,7 +62,7 @@ func handleDocumentEvents(docs *ingest.Documents, watcher *ingest.Watcher) tenan
 		if err := send("document", d); err != nil || final(d) {
 			return nil
 		}
-		last := fmt.Sprint(d.Status, d.Stage, d.Progress, d.ContentVersion)
+		last := eventState(d)
 		heartbeat := time.NewTicker(eventHeartbeat)
 		defer heartbeat.Stop()
 		deadline := time.After(eventMaxStream)
@@ -90,7 +90,7 @@ func handleDocumentEvents(docs *ingest.Documents, watcher *ingest.Watcher) tenan
 					_ = send("deleted", map[string]string{"id": id.String()})
 					return nil
 				}
-				if now := fmt.Sprint(d.Status, d.Stage, d.Progress, d.ContentVersion); now != last {
+				if now := eventState(d); now != last {
 					last = now
 					if err := send("document", d); err != nil || final(d) {
 						return nil
@@ -99,4 +99,15 @@ func handleDocumentEvents(docs *ingest.Documents, watcher *ingest.Watcher) tenan
 			}
 		}
 	}
+}
+
+// eventState is what a document event reports that can change: a change
+// of anything else (its counters, updated_at) sends no event. The stage
+// is compared by value: two reads of the same stage are two pointers.
+func eventState(d ingest.Document) string {
+	stage := ""
+	if d.Stage != nil {
+		stage = *d.Stage
+	}
+	return fmt.Sprint(d.Status, "/", stage, "/", d.Progress, "/", d.ContentVersion)
 }

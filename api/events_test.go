@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -77,6 +78,12 @@ func TestDocumentEvents(t *testing.T) {
 	for i := 1; i < len(events); i++ {
 		if events[i].Data["progress"].(float64) < events[i-1].Data["progress"].(float64) {
 			t.Fatalf("progress went backwards: %v", events)
+		}
+		// Each event says something new (the stage was once compared by
+		// its pointer, and every read sent the same stage again).
+		state := func(d map[string]any) string { return fmt.Sprint(d["status"], d["stage"], d["progress"], d["content_version"]) }
+		if state(events[i].Data) == state(events[i-1].Data) {
+			t.Fatalf("events %d and %d report the same state: %v", i-1, i, events)
 		}
 	}
 	// A finished document answers with one event and ends.

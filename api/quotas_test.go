@@ -89,7 +89,7 @@ func TestQuotas(t *testing.T) {
 			t.Fatalf("a document over the quota: %v %v", d["status"], d["error"])
 		}
 		usedNow := func() float64 {
-			return b.Must(200, "GET", "/v1/tenants/"+id+"/usage", adminToken, nil).JSON(t)["quotas"].(map[string]any)["embedding_tokens_this_month"].(map[string]any)["used"].(float64)
+			return b.Must(200, "GET", "/v1/tenants/"+id+"/usage", adminToken, nil).JSON(t)["quotas"].(map[string]any)["embedding_tokens_per_month"].(map[string]any)["used"].(float64)
 		}
 		if u := usedNow(); u != 0 {
 			t.Fatalf("the refused document billed %v tokens", u)
@@ -110,9 +110,13 @@ func TestQuotas(t *testing.T) {
 			t.Fatalf("Retry-After %q: want the seconds until the month resets", r.Header.Get("Retry-After"))
 		}
 		u := b.Must(200, "GET", "/v1/tenants/"+id+"/usage", adminToken, nil).JSON(t)["quotas"].(map[string]any)
-		tk := u["embedding_tokens_this_month"].(map[string]any)
+		tk := u["embedding_tokens_per_month"].(map[string]any)
 		if tk["limit"] != tk["used"] || tk["used"].(float64) < 5 {
 			t.Fatalf("usage of the token quota: %v", tk)
+		}
+		// Reported under the name it is set by; the first name stays, the same.
+		if old, _ := u["embedding_tokens_this_month"].(map[string]any); fmt.Sprint(old) != fmt.Sprint(tk) {
+			t.Fatalf("embedding_tokens_this_month %v, embedding_tokens_per_month %v", old, tk)
 		}
 		// Queries bill the same quota: with it spent, a search that would
 		// embed its query, and an evaluation that would, are refused with
@@ -131,7 +135,7 @@ func TestQuotas(t *testing.T) {
 			t.Fatalf("a sparse search over the monthly tokens found nothing: %v", r)
 		}
 		b.Must(202, "POST", "/v1/evaluations", key, map[string]any{"queries": []any{map[string]any{"query": "words", "relevant": []any{}}}, "configs": []any{map[string]any{"mode": "sparse"}}})
-		after := b.Must(200, "GET", "/v1/tenants/"+id+"/usage", adminToken, nil).JSON(t)["quotas"].(map[string]any)["embedding_tokens_this_month"].(map[string]any)
+		after := b.Must(200, "GET", "/v1/tenants/"+id+"/usage", adminToken, nil).JSON(t)["quotas"].(map[string]any)["embedding_tokens_per_month"].(map[string]any)
 		if after["used"] != tk["used"] {
 			t.Fatalf("refused queries billed tokens: %v, then %v", tk["used"], after["used"])
 		}
@@ -142,7 +146,7 @@ func TestQuotas(t *testing.T) {
 		b := setupOpenAI(t)
 		id, key := b.TenantWithKey("token-quota-eval")
 		b.WaitDocument(key, b.Upload(key, "", "a.txt", []byte("Otters live by the weir and eat fish.")).JSON(t)["id"].(string))
-		used := b.Must(200, "GET", "/v1/tenants/"+id+"/usage", adminToken, nil).JSON(t)["quotas"].(map[string]any)["embedding_tokens_this_month"].(map[string]any)["used"].(float64)
+		used := b.Must(200, "GET", "/v1/tenants/"+id+"/usage", adminToken, nil).JSON(t)["quotas"].(map[string]any)["embedding_tokens_per_month"].(map[string]any)["used"].(float64)
 		// A few tokens are left: the evaluation is accepted, and its run
 		// stops once it has spent them, instead of embedding 40 queries.
 		limit := used + 4
@@ -157,7 +161,7 @@ func TestQuotas(t *testing.T) {
 		if e["status"] != "failed" || !strings.Contains(msg, "ran out") || !strings.Contains(msg, "sparse") {
 			t.Fatalf("an evaluation past the quota: %v %q", e["status"], msg)
 		}
-		after := b.Must(200, "GET", "/v1/tenants/"+id+"/usage", adminToken, nil).JSON(t)["quotas"].(map[string]any)["embedding_tokens_this_month"].(map[string]any)["used"].(float64)
+		after := b.Must(200, "GET", "/v1/tenants/"+id+"/usage", adminToken, nil).JSON(t)["quotas"].(map[string]any)["embedding_tokens_per_month"].(map[string]any)["used"].(float64)
 		// At most one query past the quota: each costs 8 tokens here.
 		if after > limit+8 {
 			t.Fatalf("the evaluation took the month to %v tokens of %v", after, limit)

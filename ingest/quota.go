@@ -36,7 +36,12 @@ type QuotaUse struct {
 type QuotaUsage struct {
 	Documents   QuotaUse `json:"documents"`
 	StoredBytes QuotaUse `json:"stored_bytes"`
-	// EmbeddingTokensThisMonth counts the calendar month (UTC) so far.
+	// EmbeddingTokensPerMonth counts the calendar month (UTC) so far,
+	// under the name the quota is set by (PATCH .../tenants/{id}
+	// {"quotas": {"embedding_tokens_per_month": ...}}).
+	EmbeddingTokensPerMonth QuotaUse `json:"embedding_tokens_per_month"`
+	// EmbeddingTokensThisMonth is the same, under the name it was
+	// reported by first; deprecated, kept for the clients that read it.
 	EmbeddingTokensThisMonth QuotaUse  `json:"embedding_tokens_this_month"`
 	MonthResetsAt            time.Time `json:"month_resets_at"`
 }
@@ -73,6 +78,7 @@ func quotaUsageOf(ctx context.Context, db postgres.DB, tenantID uuid.UUID, q Quo
 		return QuotaUsage{}, err
 	}
 	return QuotaUsage{Documents: QuotaUse{Limit: q.Documents, Used: docs}, StoredBytes: QuotaUse{Limit: q.StoredBytes, Used: bytes},
+		EmbeddingTokensPerMonth:  QuotaUse{Limit: q.EmbeddingTokensPerMonth, Used: tokens},
 		EmbeddingTokensThisMonth: QuotaUse{Limit: q.EmbeddingTokensPerMonth, Used: tokens}, MonthResetsAt: month.AddDate(0, 1, 0)}, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"time"
 
@@ -122,7 +123,7 @@ func scanDoc(row pgx.Row, extra ...any) (Document, error) {
 	}
 	d.SHA256 = hexSHA(sha)
 	d.Metadata = meta
-	d.Progress = float64(progress)
+	d.Progress = math.Round(float64(progress)*1e4) / 1e4 // a real column: 0.95, not 0.949999988079071
 	if code != nil {
 		d.Error = &DocumentError{Code: *code, Message: deref(msg)}
 	}
