@@ -225,7 +225,8 @@ func (w *IngestWorker) Timeout(*river.Job[IngestArgs]) time.Duration {
 }
 
 // Work processes the document. A document's own failure (bad file) is
-// final: the job is cancelled, not retried. Anything else is retried with
+// final: the job completes with the failure as its output (see
+// documentOutcome), and is not retried. Anything else is retried with
 // River's backoff; when attempts run out, the document is marked failed.
 func (w *IngestWorker) Work(ctx context.Context, job *river.Job[IngestArgs]) error {
 	a := job.Args
@@ -237,8 +238,15 @@ func (w *IngestWorker) Work(ctx context.Context, job *river.Job[IngestArgs]) err
 	if err == nil {
 		return nil
 	}
-	if _, ok := ingest.AsError(err); ok {
-		return river.JobCancel(recordable(err))
+	if e, ok := ingest.AsError(err); ok {
+		// The file's own failure is the job's result, not the job's: it
+		// completes (shown as Completed in the dashboard, with the
+		// document's failure as its output) and is not retried.
+		if rerr := river.RecordOutput(ctx, documentOutcome{Document: a.DocumentID.String(), Status: ingest.StatusFailed,
+			Code: e.Code, Message: recordable(err).Error()}); rerr != nil {
+			return river.JobCancel(recordable(err)) // cancelled, not retried, if the output cannot be kept
+		}
+		return nil
 	}
 	if snooze := askedToWait(err); snooze != nil {
 		return snooze
@@ -249,6 +257,16 @@ func (w *IngestWorker) Work(ctx context.Context, job *river.Job[IngestArgs]) err
 		}
 	}
 	return recordable(err)
+}
+
+// documentOutcome is an ingest job's output (river.RecordOutput) when the
+// document failed for a reason of its own: the job dashboard shows it on
+// the completed job, so that an operator sees why without the API.
+type documentOutcome struct {
+	Document string `json:"document_id"`
+	Status   string `json:"document_status"`
+	Code     string `json:"error_code"`
+	Message  string `json:"error_message"`
 }
 
 // DeleteWorker removes a document and everything derived from it: its

@@ -71,11 +71,24 @@ func TestIngestWorker(t *testing.T) {
 		}
 	})
 
-	t.Run("CancelsABadFileInsteadOfRetrying", func(t *testing.T) {
+	// jobOutput is the output a job recorded (river.RecordOutput).
+	jobOutput := func(t *testing.T, id int64) map[string]string {
+		t.Helper()
+		var out map[string]string
+		if err := pool.QueryRow(ctx, "SELECT metadata->'output' FROM river_job WHERE id = $1", id).Scan(&out); err != nil {
+			t.Fatalf("the job's output: %v", err)
+		}
+		return out
+	}
+
+	t.Run("CompletesABadFileWithItsFailureInsteadOfRetrying", func(t *testing.T) {
 		d := create("bad.pdf", []byte("%PDF-1.4\nnot really"))
 		res, _ := work(ctx, d, nil)
-		if res == nil || res.EventKind != river.EventKindJobCancelled {
-			t.Fatalf("result %+v, want cancelled", res)
+		if res == nil || res.EventKind != river.EventKindJobCompleted {
+			t.Fatalf("result %+v, want completed", res)
+		}
+		if out := jobOutput(t, res.Job.ID); out["document_status"] != "failed" || out["error_code"] != "pdf_malformed" || out["document_id"] != d.ID.String() || out["error_message"] == "" {
+			t.Fatalf("the job's output %v: want the document's failure", out)
 		}
 	})
 
@@ -86,12 +99,11 @@ func TestIngestWorker(t *testing.T) {
 		// job in it (any tenant's) stays running.
 		d := create("raw.pdf", extracttest.MakePDF([]string{"BT /F1 12 Tf 72 720 Td <4G\x00\x00\xff> Tj ET"}))
 		res, err := work(ctx, d, nil)
-		if err != nil || res == nil || res.EventKind != river.EventKindJobCancelled {
-			t.Fatalf("result %+v, err %v; want the job cancelled and recorded", res, err)
+		if err != nil || res == nil || res.EventKind != river.EventKindJobCompleted {
+			t.Fatalf("result %+v, err %v; want the job completed and its output recorded", res, err)
 		}
-		var msg string
-		if err := pool.QueryRow(ctx, "SELECT errors[1]->>'error' FROM river_job WHERE id = $1", res.Job.ID).Scan(&msg); err != nil || !strings.Contains(msg, "malformed") {
-			t.Fatalf("the job's recorded error: %q, %v", msg, err)
+		if msg := jobOutput(t, res.Job.ID)["error_message"]; !strings.Contains(msg, "malformed") {
+			t.Fatalf("the job's recorded failure: %q", msg)
 		}
 	})
 
