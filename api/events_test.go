@@ -81,7 +81,9 @@ func TestDocumentEvents(t *testing.T) {
 		}
 		// Each event says something new (the stage was once compared by
 		// its pointer, and every read sent the same stage again).
-		state := func(d map[string]any) string { return fmt.Sprint(d["status"], d["stage"], d["progress"], d["content_version"]) }
+		state := func(d map[string]any) string {
+			return fmt.Sprint(d["status"], d["stage"], d["progress"], d["content_version"])
+		}
 		if state(events[i].Data) == state(events[i-1].Data) {
 			t.Fatalf("events %d and %d report the same state: %v", i-1, i, events)
 		}

@@ -42,6 +42,7 @@ commands:
   worker    run background jobs only (document ingestion), no HTTP API; needs QDRANT_URL
   seed      create demo tenants and agents, print a key per new tenant (idempotent)
   reindex   rebuild the vector store from Postgres (--tenant ID for one tenant)
+  dev-idp   serve an identity provider for trying sign-in locally (never in production)
   version   print the version
 
 Run 'ragd <command> -h' for the flags of a command; every flag has an
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
+	case "dev-idp":
+		return devIdP(ctx, rest, getenv, stdout, stderr)
 	case "serve", "worker", "migrate", "seed", "reindex":
 	default:
 		fmt.Fprintln(stderr, usage)

@@ -1,6 +1,7 @@
 package oidctest_test
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -149,4 +150,66 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 			t.Fatalf("status = %d, want 403", status)
 		}
 	})
+}
+
+// TestSignInForm: with the sign-in form on and no login set (what `ragd
+// dev-idp` serves), /authorize asks who signs in, carrying the request in
+// hidden fields; the form's answer gets a code whose tokens hold what was
+// typed; a forged request in the form is refused as in the query.
+func TestSignInForm(t *testing.T) {
+	t.Parallel()
+	iss, conf := setup(t)
+	iss.SetLogin(nil)
+	iss.EnableSignInForm()
+	verifier := oauth2.GenerateVerifier()
+	authURL := conf.AuthCodeURL("st4te", oauth2.S256ChallengeOption(verifier))
+	resp, err := http.Get(authURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), `name="org_id"`) || !strings.Contains(string(page), `name="state" value="st4te"`) {
+		t.Fatalf("the form: %d %s", resp.StatusCode, page)
+	}
+	u, _ := url.Parse(authURL)
+	form := u.Query()
+	form.Set("sub", "user_typed")
+	form.Set("org_id", "org_typed")
+	form.Set("org_role", "org:admin")
+	resp, err = noRedirects.PostForm(iss.URL()+"/authorize", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusFound || loc.Query().Get("state") != "st4te" {
+		t.Fatalf("sign-in: %d to %s", resp.StatusCode, loc)
+	}
+	tok, err := conf.Exchange(t.Context(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := oidcauth.New(t.Context(), oidcauth.Config{Issuer: iss.URL(), Audience: clientID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, err := v.Verify(t.Context(), tok.Extra("id_token").(string)); err != nil || id.Subject != "user_typed" || id.OrgID != "org_typed" || id.Role != "org:admin" {
+		t.Fatalf("id token: %+v, %v", id, err)
+	}
+	for name, change := range map[string][2]string{"OtherRedirect": {"redirect_uri", "http://evil.example/cb"}, "NoPKCE": {"code_challenge", ""}, "NoUser": {"sub", ""}} {
+		f := url.Values{}
+		for k, v := range form {
+			f[k] = v
+		}
+		f.Set(change[0], change[1])
+		resp, err := noRedirects.PostForm(iss.URL()+"/authorize", f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", name, resp.StatusCode)
+		}
+	}
 }
