@@ -323,11 +323,13 @@ func TestDocumentsBadInput(t *testing.T) {
 			t.Errorf("%s: status %v error %v, want failed %s", tc.name, d["status"], d["error"], tc.code)
 		}
 	}
-	// Permanent failures were not retried.
-	var attempts int
-	b.pool.QueryRow(t.Context(), "SELECT coalesce(max(attempt), 0) FROM river_job WHERE kind = 'ingest_document' AND state = 'cancelled'").Scan(&attempts)
-	if attempts != 1 {
-		t.Errorf("a permanently failed job ran %d times", attempts)
+	// Permanent failures were not retried: their jobs completed at once,
+	// the document's failure their output.
+	var attempts, failed int
+	b.pool.QueryRow(t.Context(), `SELECT coalesce(max(attempt), 0), count(*) FROM river_job
+		WHERE kind = 'ingest_document' AND state = 'completed' AND metadata->'output'->>'document_status' = 'failed'`).Scan(&attempts, &failed)
+	if attempts != 1 || failed < len(cases)-3 {
+		t.Errorf("permanently failed jobs: %d, which ran at most %d times; want %d, once", failed, attempts, len(cases)-3)
 	}
 }
 
