@@ -124,6 +124,32 @@ func DecodeGray(tb testing.TB, data []byte) *image.Gray {
 	return g
 }
 
+// WithDPI returns a PNG or JPEG of Go's encoders (which write no
+// resolution) stating dpi, as a scanner's images do: a pHYs chunk after a
+// PNG's header, a JFIF segment after a JPEG's start. Tesseract reads it;
+// without it, it guesses the resolution from the text's height.
+func WithDPI(img []byte, dpi int) []byte {
+	var b bytes.Buffer
+	switch {
+	case bytes.HasPrefix(img, []byte("\x89PNG\r\n\x1a\n")):
+		const ihdrEnd = 8 + 4 + 4 + 13 + 4 // signature, IHDR's length, type, data, CRC
+		perMetre := uint32(math.Round(float64(dpi) / 0.0254))
+		phys := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, perMetre), perMetre)
+		b.Write(img[:ihdrEnd])
+		pngChunk(&b, "pHYs", append(phys, 1)) // 1: per metre
+		b.Write(img[ihdrEnd:])
+	case bytes.HasPrefix(img, []byte{0xff, 0xd8}):
+		b.Write(img[:2])
+		b.Write([]byte{0xff, 0xe0, 0, 16, 'J', 'F', 'I', 'F', 0, 1, 2, 1}) // APP0, JFIF 1.2, dots per inch
+		_ = binary.Write(&b, binary.BigEndian, [2]uint16{uint16(dpi), uint16(dpi)})
+		b.Write([]byte{0, 0}) // no thumbnail
+		b.Write(img[2:])
+	default:
+		panic("WithDPI: neither a PNG nor a JPEG")
+	}
+	return b.Bytes()
+}
+
 // Rotate turns img by degrees anticlockwise about its centre, as a sheet
 // fed askew into a scanner: the same canvas, bilinear, the corners that
 // the turned page leaves uncovered white.
