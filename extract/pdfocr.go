@@ -55,9 +55,9 @@ func ocrPDFPages(ctx context.Context, data []byte, want []int, lim Limits) map[i
 				n := strconv.Itoa(want[i])
 				// A PGM (pdftoppm's -gray without -png), not a PNG: pdftoppm
 				// 22.12 writes its PNGs in RGB even with -gray, and deflating
-				// them took 1.8 s of CPU for a 300 dpi page, 9 s for a noisy
-				// one, against 0.1-0.2 s for the PGM (BENCHMARKS.md, OCR). A
-				// PGM does not carry its resolution, so tesseract is told it.
+				// them took 0.5-1.8 s of CPU for a 300 dpi page, 9 s for a
+				// noisy one, against 0.04-0.2 s for the PGM (BENCHMARKS.md,
+				// OCR). A PGM states no resolution, so tesseract is told it.
 				pgm, err := runTool(ctx, data, 256<<20, lim.Pdftoppm, "-r", strconv.Itoa(OCRDPI), "-f", n, "-l", n,
 					"-W", strconv.Itoa(maxOCRWidth), "-H", strconv.Itoa(maxOCRHeight), "-gray", "-")
 				if err != nil || len(pgm) == 0 {
