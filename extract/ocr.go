@@ -263,8 +263,9 @@ func (c *capped) Write(p []byte) (int, error) {
 }
 
 // recognise runs tesseract on an image (any format leptonica reads; a
-// multi-page TIFF gives several pages).
-func recognise(ctx context.Context, image []byte, lim Limits) (map[int]*ocrPage, int, error) {
+// multi-page TIFF gives several pages), with options (fixed strings such
+// as "--dpi", "300") before the language.
+func recognise(ctx context.Context, image []byte, lim Limits, options ...string) (map[int]*ocrPage, int, error) {
 	langs := lim.OCRLanguages
 	if langs == "" {
 		langs = DefaultOCRLanguages
@@ -272,7 +273,8 @@ func recognise(ctx context.Context, image []byte, lim Limits) (map[int]*ocrPage,
 	if !ValidOCRLanguages(langs) {
 		return nil, 0, fail(CodeInternal, "the OCR languages %q are not a list of tesseract languages", langs)
 	}
-	out, err := runTool(ctx, image, lim.MaxTextBytes*4+1<<20, lim.Tesseract, "stdin", "stdout", "-l", langs, "tsv")
+	args := append(append([]string{"stdin", "stdout"}, options...), "-l", langs, "tsv")
+	out, err := runTool(ctx, image, lim.MaxTextBytes*4+1<<20, lim.Tesseract, args...)
 	if err != nil {
 		return nil, 0, err
 	}

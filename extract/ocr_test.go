@@ -166,6 +166,39 @@ func TestOCRScannedPDFPages(t *testing.T) {
 	})
 }
 
+// TestOCRImagePDF: ImagePDF, which TestOCRMeasure wraps its renderings
+// in, writes pages that are images only (with OCR off ragd finds no text
+// in them) and that ragd renders and recognises: a clean page, and the
+// same page turned by 3° with noise, as TestOCRMeasure degrades its pages.
+func TestOCRImagePDF(t *testing.T) {
+	t.Parallel()
+	lim := ocrLimits(t)
+	const dpi = 150
+	gray := extracttest.DecodeGray(t, extracttest.RenderPage(t, extracttest.MakePDF([]string{letterPage(scanLines...)}), 1, dpi, "png"))
+	w, h := float64(gray.Bounds().Dx())*72/dpi, float64(gray.Bounds().Dy())*72/dpi
+	pdf := extracttest.ImagePDF([]extracttest.ImagePage{
+		{Width: w, Height: h, Gray: gray},
+		{Width: w, Height: h, Gray: extracttest.Noise(extracttest.Rotate(gray, 3), 24, 0.005, 1)},
+	})
+	_, err := Extract(t.Context(), TypePDF, pdf, Limits{})
+	wantCode(t, err, CodeNoText)
+
+	ext, err := Extract(t.Context(), TypePDF, pdf, lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ext.PageCount != 2 || len(ext.Pages) != 2 {
+		t.Fatalf("pages %d %v in %q", ext.PageCount, ext.Pages, ext.Text)
+	}
+	truth := strings.Join(scanLines, "\n")
+	for i, p := range ext.Pages {
+		text := ext.Text[p.Start:p.End]
+		if recall, precision := wordScores(truth, text); p.Number != i+1 || recall < 0.9 || precision < 0.9 {
+			t.Errorf("page %d (number %d): recall %.2f, precision %.2f in %q", i+1, p.Number, recall, precision, text)
+		}
+	}
+}
+
 func TestOCRFailures(t *testing.T) {
 	t.Parallel()
 	lim := ocrLimits(t)
