@@ -258,6 +258,11 @@ func TestJoinHyphenated(t *testing.T) {
 	if got != "The retrieval step and the well- Known name end-" {
 		t.Fatalf("joinHyphenated = %q", got)
 	}
+	// A soft hyphen at a line end (TeX's) joins the word, even before a
+	// capital; one inside a line is the builder's to drop.
+	if got := joinHyphenated([]string{"in\u00ad", "cluding the fol\u00ad", "low-up of Euro\u00ad", "Pacific and a\u00ad", "- dash"}); got != "including the follow-up of EuroPacific and a\u00ad - dash" {
+		t.Fatalf("joinHyphenated with soft hyphens = %q", got)
+	}
 }
 
 func TestExtractDOCX(t *testing.T) {

@@ -468,6 +468,14 @@ func joinHyphenated(lines []string) string {
 	for i, l := range lines {
 		if i > 0 {
 			next, _ := utf8.DecodeRuneInString(l)
+			// A soft hyphen (U+00AD, which TeX and word processors put where
+			// they broke a word) ends the line: the word goes on, whatever
+			// the next letter's case.
+			if soft := "\u00ad"; len(b) > len(soft) && string(b[len(b)-len(soft):]) == soft && unicode.IsLetter(next) {
+				b = b[:len(b)-len(soft)]
+				b = append(b, l...)
+				continue
+			}
 			prevLetter, _ := utf8.DecodeLastRune(b[:max(0, len(b)-1)])
 			if len(b) > 1 && b[len(b)-1] == '-' && unicode.IsLetter(prevLetter) && unicode.IsLower(next) {
 				b = b[:len(b)-1]
