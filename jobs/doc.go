@@ -30,7 +30,8 @@
 //     tenant's flood of uploads does not stall another's.
 //
 // Workers say what a failure means: a document's own (an *ingest.Error)
-// cancels the job, since retrying cannot help; a Retry-After from the
+// completes the job with the failure as its output, since retrying cannot
+// help; a Retry-After from the
 // embedding provider or the vector store snoozes it without spending an
 // attempt; anything else is retried with River's backoff, and an ingest
 // job's last attempt marks its document failed. Errors are made storable
