@@ -357,13 +357,8 @@ func TestListDocumentsNewestFirst(t *testing.T) {
 	}
 	page := func(path string) ([]string, string) {
 		t.Helper()
-		r := b.Must(200, "GET", path, key, nil).JSON(t)
-		var got []string
-		for _, d := range r["data"].([]any) {
-			got = append(got, d.(map[string]any)["id"].(string))
-		}
-		next, _ := r["next_cursor"].(string)
-		return got, next
+		ids, next, _ := listDocuments(t, b, key, path)
+		return ids, next
 	}
 	first, next := page("/v1/documents?order=desc&limit=2")
 	rest, _ := page("/v1/documents?order=desc&limit=2&cursor=" + next)
