@@ -354,6 +354,9 @@ func TestConsoleFitsNarrowAndWideScreens(t *testing.T) {
 	b.Must(201, "POST", "/v1/agents", key, map[string]any{"id": "support-bot-for-the-customer-support-team", "name": "Support bot for the customer support team", "model": "gpt-4o-mini"})
 	b.Must(201, "POST", "/v1/api-keys", key, map[string]any{"name": "chat runtime for the website's support widget",
 		"scopes": []string{"search"}, "expires_at": time.Now().Add(90 * 24 * time.Hour).UTC().Format(time.RFC3339)})
+	// A webhook for an event this test never causes: nothing is sent.
+	hook := b.Must(201, "POST", "/v1/webhooks", key, map[string]any{"url": "https://hooks.example.com/ragd/customer-support-team/the-crm-integration-endpoint",
+		"description": "the CRM's integration for the customer support team", "event_types": []string{"evaluation.completed"}}).JSON(t)["id"].(string)
 
 	alloc := apitest.Chromium(t)
 	p := newPerson(t, alloc)
@@ -361,7 +364,7 @@ func TestConsoleFitsNarrowAndWideScreens(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("api_key"), key), chromedp.Submit(chromedp.ID("api_key")),
 		chromedp.WaitVisible(chromedp.ID("documents")))
 
-	everywhere := []string{`nav a[href="/console/usage"]`, `nav a[href="/console/documents"]`, `.signout button`}
+	everywhere := []string{`nav a[href="/console/usage"]`, `nav a[href="/console/webhooks"]`, `nav a[href="/console/documents"]`, `.signout button`}
 	pages := []struct {
 		path    string
 		actions []string
@@ -379,6 +382,8 @@ func TestConsoleFitsNarrowAndWideScreens(t *testing.T) {
 		{"/console/agents/support-bot-for-the-customer-support-team/delete", []string{`form.confirm button[type="submit"]`, `.confirm a`}},
 		{"/console/keys", []string{`form[action="/console/keys"] button[type="submit"]`, `button[aria-label^="Revoke"]`}},
 		{"/console/usage", []string{`details.days summary`}},
+		{"/console/webhooks", []string{`#webhook-form button[type="submit"]`, `#webhooks a[aria-label^="Deliveries"]`, `button[aria-label^="Turn off"]`, `#webhooks button[aria-label^="Delete"]`}},
+		{"/console/webhooks/" + hook, []string{`#facts`, `.doc-actions button.secondary`, `.doc-actions button.danger`}},
 		{"/console/no-such-page", nil},
 	}
 	for _, width := range []int64{390, 1280} {
@@ -399,7 +404,7 @@ func TestConsoleFitsNarrowAndWideScreens(t *testing.T) {
 			}
 			if width == 390 {
 				// The document's id changes every run; the file name must not.
-				slug := strings.Trim(strings.NewReplacer("/console/", "", docs[0], "page", "/", "-", "?", "-", "=", "-", "+", "-").Replace(pg.path), "-")
+				slug := strings.Trim(strings.NewReplacer("/console/", "", docs[0], "page", hook, "page", "/", "-", "?", "-", "=", "-", "+", "-").Replace(pg.path), "-")
 				p.screenshot("narrow-" + slug)
 			}
 		}

@@ -41,6 +41,12 @@ func (c *Console) mux() *http.ServeMux {
 	m.HandleFunc("POST /console/keys", c.signedIn(c.createKey))
 	m.HandleFunc("POST /console/keys/{id}/revoke", c.signedIn(c.revokeKey))
 	m.HandleFunc("GET /console/usage", c.signedIn(c.usage))
+	m.HandleFunc("GET /console/webhooks", c.signedIn(c.webhooks))
+	m.HandleFunc("POST /console/webhooks", c.signedIn(c.createWebhook))
+	m.HandleFunc("GET /console/webhooks/{id}", c.signedIn(c.webhook))
+	m.HandleFunc("POST /console/webhooks/{id}/{state}", c.signedIn(c.setWebhook))
+	m.HandleFunc("POST /console/webhooks/{id}/delete", c.signedIn(c.deleteWebhook))
+	m.HandleFunc("POST /console/webhooks/{id}/deliveries/{delivery}/retry", c.signedIn(c.retryDelivery))
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		c.render(w, http.StatusNotFound, "notfound", page{Title: "Not found", Session: c.sessionOf(r)})
 	})
