@@ -364,7 +364,7 @@ func TestConsoleFitsNarrowAndWideScreens(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("api_key"), key), chromedp.Submit(chromedp.ID("api_key")),
 		chromedp.WaitVisible(chromedp.ID("documents")))
 
-	everywhere := []string{`nav a[href="/console/usage"]`, `nav a[href="/console/webhooks"]`, `nav a[href="/console/documents"]`, `.signout button`}
+	everywhere := []string{`nav a[href="/console/usage"]`, `nav a[href="/console/webhooks"]`, `nav a[href="/console/migrations"]`, `nav a[href="/console/documents"]`, `.signout button`}
 	pages := []struct {
 		path    string
 		actions []string
@@ -383,6 +383,7 @@ func TestConsoleFitsNarrowAndWideScreens(t *testing.T) {
 		{"/console/keys", []string{`form[action="/console/keys"] button[type="submit"]`, `button[aria-label^="Revoke"]`}},
 		{"/console/usage", []string{`details.days summary`}},
 		{"/console/webhooks", []string{`#webhook-form button[type="submit"]`, `#webhooks a[aria-label^="Deliveries"]`, `button[aria-label^="Turn off"]`, `#webhooks button[aria-label^="Delete"]`}},
+		{"/console/migrations", []string{`#migration-form button[value="estimate"]`, `#migration-form button[value="start"]`}},
 		{"/console/webhooks/" + hook, []string{`#facts`, `.doc-actions button.secondary`, `.doc-actions button.danger`}},
 		{"/console/no-such-page", nil},
 	}
