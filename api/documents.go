@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -361,9 +362,12 @@ func handleListDocuments(docs *ingest.Documents) tenantHandler {
 			return err
 		}
 		q := r.URL.Query()
-		f := ingest.Filter{Status: q.Get("status"), Tag: q.Get("tag"), ExternalID: q.Get("external_id")}
+		f := ingest.Filter{Status: q.Get("status"), Tag: q.Get("tag"), ExternalID: q.Get("external_id"), Title: q.Get("title")}
 		if f.Status != "" && !slices.Contains(documentStatuses, f.Status) {
 			return fieldError("status", "must be one of "+strings.Join(documentStatuses, ", "))
+		}
+		if utf8.RuneCountInString(f.Title) > ingest.MaxTitleLen {
+			return fieldError("title", fmt.Sprintf("must be at most %d characters", ingest.MaxTitleLen))
 		}
 		switch q.Get("order") {
 		case "", "asc":
@@ -372,13 +376,31 @@ func handleListDocuments(docs *ingest.Documents) tenantHandler {
 		default:
 			return fieldError("order", "must be asc or desc")
 		}
+		switch q.Get("sort") {
+		case "", "created":
+		case "title":
+			f.ByTitle = true
+		default:
+			return fieldError("sort", "must be created or title")
+		}
 		list, next, err := docs.List(r.Context(), t.TenantID, f, page)
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, newList(list, next))
+		total, err := docs.Count(r.Context(), t.TenantID, f)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, documentList{list: newList(list, next), Total: total})
 		return nil
 	}
+}
+
+// documentList is a page of documents and how many the filter keeps on
+// every page together.
+type documentList struct {
+	list[ingest.Document]
+	Total int `json:"total"`
 }
 
 func handleGetDocument(docs *ingest.Documents) tenantHandler {
@@ -392,6 +414,52 @@ func handleGetDocument(docs *ingest.Documents) tenantHandler {
 			return err
 		}
 		writeJSON(w, http.StatusOK, d)
+		return nil
+	}
+}
+
+// documentEdit is the body of PATCH /v1/documents/{id}: absent (or null)
+// fields keep their value; tags and metadata are replaced whole.
+type documentEdit struct {
+	Title    *string         `json:"title"`
+	Tags     *[]string       `json:"tags"`
+	Metadata *map[string]any `json:"metadata"`
+}
+
+func handleUpdateDocument(docs *ingest.Documents) tenantHandler {
+	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
+		id, err := pathUUID(r, "document_id")
+		if err != nil {
+			return err
+		}
+		var in documentEdit
+		if err := decode(w, r, &in); err != nil {
+			return err
+		}
+		e := ingest.Edit{Title: in.Title, Tags: in.Tags}
+		if in.Metadata != nil {
+			e.Metadata = *in.Metadata
+		}
+		d, err := docs.Update(r.Context(), t.TenantID, id, e)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, d)
+		return nil
+	}
+}
+
+func handleDocumentHistory(docs *ingest.Documents) tenantHandler {
+	return func(w http.ResponseWriter, r *http.Request, t tenantScope) error {
+		id, err := pathUUID(r, "document_id")
+		if err != nil {
+			return err
+		}
+		h, err := docs.History(r.Context(), t.TenantID, id)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, newList(h, nil))
 		return nil
 	}
 }

@@ -325,11 +325,15 @@ func TestDocumentsBadInput(t *testing.T) {
 	}
 	// Permanent failures were not retried: their jobs completed at once,
 	// the document's failure their output.
+	// River records a completion a moment after the work is done.
 	var attempts, failed int
-	b.pool.QueryRow(t.Context(), `SELECT coalesce(max(attempt), 0), count(*) FROM river_job
-		WHERE kind = 'ingest_document' AND state = 'completed' AND metadata->'output'->>'document_status' = 'failed'`).Scan(&attempts, &failed)
-	if attempts != 1 || failed < len(cases)-3 {
-		t.Errorf("permanently failed jobs: %d, which ran at most %d times; want %d, once", failed, attempts, len(cases)-3)
+	apitest.Eventually(t, "the failed documents' jobs completed", func() bool {
+		b.pool.QueryRow(t.Context(), `SELECT coalesce(max(attempt), 0), count(*) FROM river_job
+			WHERE kind = 'ingest_document' AND state = 'completed' AND metadata->'output'->>'document_status' = 'failed'`).Scan(&attempts, &failed)
+		return failed >= len(cases)-3
+	})
+	if attempts != 1 {
+		t.Errorf("permanently failed jobs ran up to %d times; want once", attempts)
 	}
 }
 
@@ -361,13 +365,8 @@ func TestListDocumentsNewestFirst(t *testing.T) {
 	}
 	page := func(path string) ([]string, string) {
 		t.Helper()
-		r := b.Must(200, "GET", path, key, nil).JSON(t)
-		var got []string
-		for _, d := range r["data"].([]any) {
-			got = append(got, d.(map[string]any)["id"].(string))
-		}
-		next, _ := r["next_cursor"].(string)
-		return got, next
+		ids, next, _ := listDocuments(t, b, key, path)
+		return ids, next
 	}
 	first, next := page("/v1/documents?order=desc&limit=2")
 	rest, _ := page("/v1/documents?order=desc&limit=2&cursor=" + next)

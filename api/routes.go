@@ -58,6 +58,8 @@ func routes(d Deps, auth *authenticator) []route {
 		{"POST /v1/documents", tenant(agents.ScopeDocumentsWrite, handleUpload(docs, uploads)), false},
 		{"GET /v1/documents", tenant(agents.ScopeDocumentsRead, handleListDocuments(docs)), false},
 		{"GET /v1/documents/{document_id}", tenant(agents.ScopeDocumentsRead, handleGetDocument(docs)), false},
+		{"PATCH /v1/documents/{document_id}", tenant(agents.ScopeDocumentsWrite, handleUpdateDocument(docs)), false},
+		{"GET /v1/documents/{document_id}/history", tenant(agents.ScopeDocumentsRead, handleDocumentHistory(docs)), false},
 		{"GET /v1/documents/{document_id}/events", tenant(agents.ScopeDocumentsRead, handleDocumentEvents(docs, d.Watcher)), false},
 		{"GET /v1/documents/{document_id}/chunks", tenant(agents.ScopeDocumentsRead, handleListChunks(docs)), false},
 		{"GET /v1/documents/{document_id}/content", tenant(agents.ScopeDocumentsRead, handleDocumentContent(log, docs)), false},

@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -11,9 +12,10 @@ import (
 	"github.com/ragd/ragd/agents"
 )
 
-// agentForm is the agent editor's fields, as typed. The structured parts
-// (output schema, MCP servers, retrieval) are JSON text areas: what the
-// API takes, with the server's own validation shown beside each.
+// agentForm is the agent editor's fields, as typed. Output schema and MCP
+// servers are JSON text areas (what the API takes, with the server's own
+// validation shown beside each); retrieval settings are fields of their
+// own.
 type agentForm struct {
 	Editing            bool
 	ID                 string
@@ -32,8 +34,105 @@ type agentForm struct {
 	// the server); LangfuseSecretShown is the stored one, redacted.
 	LangfuseSecret      string
 	LangfuseSecretShown string
-	Retrieval           string
+	Retrieval           retrievalForm
 	Errors              map[string]string
+	// Conflict, after a save refused because someone saved the agent
+	// since the form was read: the stored version's fields that differ
+	// from the form's. The form then names the stored version, so saving
+	// again replaces it with what the form holds.
+	Conflict []conflictField
+}
+
+// retrievalForm is the agent's retrieval settings, as typed.
+type retrievalForm struct {
+	// Shown: the form had the retrieval fields (a form posted without
+	// them, by a script, leaves the settings as they are).
+	Shown                     bool
+	Enabled                   bool
+	Mode, TopK, Threshold     string
+	Tags, Fusion              string
+	WeightDense, WeightSparse string
+}
+
+// conflictField is a field whose stored value differs from the form's.
+type conflictField struct{ Label, Stored string }
+
+// retrievalModes and retrievalFusions are the choices the form offers
+// ("" for the fusion: the server's default).
+var (
+	retrievalModes   = []string{agents.ModeHybrid, agents.ModeDense, agents.ModeSparse}
+	retrievalFusions = append([]string{""}, agents.Fusions...)
+)
+
+// Modes and Fusions are the form's choices.
+func (retrievalForm) Modes() []string   { return retrievalModes }
+func (retrievalForm) Fusions() []string { return retrievalFusions }
+
+// body is the API's retrieval object: on edit, an emptied optional field
+// is null (the server's default again).
+func (f retrievalForm) body(editing bool) (map[string]any, map[string]string) {
+	b := map[string]any{"enabled": f.Enabled, "mode": f.Mode, "tags": orNone(splitList(f.Tags))}
+	errs := map[string]string{}
+	if f.TopK != "" {
+		n, err := strconv.Atoi(f.TopK)
+		if err != nil {
+			errs["retrieval_top_k"] = "must be a whole number"
+		}
+		b["top_k"] = n
+	}
+	optional := func(field, text string, v any) {
+		switch {
+		case text != "":
+			b[field] = v
+		case editing:
+			b[field] = nil
+		}
+	}
+	t, err := strconv.ParseFloat(f.Threshold, 64)
+	if f.Threshold != "" && err != nil {
+		errs["retrieval_score_threshold"] = "must be a number between 0 and 1"
+	}
+	optional("score_threshold", f.Threshold, t)
+	optional("fusion", f.Fusion, f.Fusion)
+	if f.WeightDense != "" || f.WeightSparse != "" {
+		d, errD := strconv.ParseFloat(f.WeightDense, 64)
+		sp, errS := strconv.ParseFloat(f.WeightSparse, 64)
+		if errD != nil || errS != nil {
+			errs["retrieval_weights"] = "give both weights as numbers, or neither"
+		}
+		b["weights"] = map[string]any{"dense": d, "sparse": sp}
+	} else if editing {
+		b["weights"] = nil
+	}
+	return b, errs
+}
+
+func orNone(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// retrievalFormOf is the form of stored retrieval settings.
+func retrievalFormOf(r agents.Retrieval) retrievalForm {
+	f := retrievalForm{Shown: true, Enabled: r.Enabled, Mode: r.Mode, TopK: strconv.Itoa(r.TopK), Tags: strings.Join(r.Tags, ", "), Fusion: r.Fusion}
+	if r.ScoreThreshold != nil {
+		f.Threshold = strconv.FormatFloat(*r.ScoreThreshold, 'f', -1, 64)
+	}
+	if r.Weights != nil {
+		f.WeightDense = strconv.FormatFloat(r.Weights.Dense, 'f', -1, 64)
+		f.WeightSparse = strconv.FormatFloat(r.Weights.Sparse, 'f', -1, 64)
+	}
+	return f
+}
+
+func readRetrievalForm(r *http.Request) retrievalForm {
+	v := func(k string) string { return strings.TrimSpace(r.PostFormValue(k)) }
+	_, shown := r.PostForm["retrieval_mode"]
+	return retrievalForm{Shown: shown, Enabled: r.PostFormValue("retrieval_enabled") == "true", Mode: v("retrieval_mode"), TopK: v("retrieval_top_k"),
+		Threshold: v("retrieval_score_threshold"), Tags: v("retrieval_tags"), Fusion: v("retrieval_fusion"),
+		WeightDense: v("retrieval_weight_dense"), WeightSparse: v("retrieval_weight_sparse")}
 }
 
 // formFields maps an API error's field path to the form field it belongs
@@ -45,6 +144,16 @@ func formField(path string) string {
 			return "langfuse_" + rest
 		}
 		return "langfuse_public_key"
+	}
+	if rest, ok := strings.CutPrefix(path, "retrieval."); ok {
+		if i := strings.IndexAny(rest, ".["); i > 0 {
+			rest = rest[:i]
+		}
+		switch rest {
+		case "enabled", "mode", "top_k", "score_threshold", "tags", "fusion", "weights":
+			return "retrieval_" + rest
+		}
+		return "retrieval"
 	}
 	if i := strings.IndexAny(path, ".["); i > 0 {
 		path = path[:i]
@@ -66,7 +175,9 @@ func fieldErrors(apiErrors map[string]string) (map[string]string, []string) {
 			other = append(other, path+": "+msg)
 			continue
 		}
-		if path != f && !strings.HasPrefix(f, "langfuse_") {
+		// A field's own error needs no path; a part of it (a list's
+		// item, an object's key) is named.
+		if own := strings.HasPrefix(f, "langfuse_") || path == "retrieval."+strings.TrimPrefix(f, "retrieval_"); path != f && !own {
 			msg = path + ": " + msg
 		}
 		if out[f] != "" {
@@ -100,7 +211,7 @@ func readAgentForm(r *http.Request) agentForm {
 		MCPServers: r.PostFormValue("mcp_servers"), LangfusePublicKey: strings.TrimSpace(r.PostFormValue("langfuse_public_key")),
 		LangfuseHost: strings.TrimSpace(r.PostFormValue("langfuse_host")), LangfuseSecret: r.PostFormValue("langfuse_secret_key"),
 		LangfusePromptName: strings.TrimSpace(r.PostFormValue("langfuse_prompt_name")), LangfuseLabel: strings.TrimSpace(r.PostFormValue("langfuse_label")),
-		LangfuseSecretShown: r.PostFormValue("langfuse_secret_shown"), Retrieval: r.PostFormValue("retrieval"),
+		LangfuseSecretShown: r.PostFormValue("langfuse_secret_shown"), Retrieval: readRetrievalForm(r),
 	}
 }
 
@@ -127,11 +238,9 @@ func (f agentForm) body() (map[string]any, map[string]string) {
 	}
 	for _, j := range []struct {
 		field, text string
-	}{{"output_schema", f.OutputSchema}, {"mcp_servers", f.MCPServers}, {"retrieval", f.Retrieval}} {
+	}{{"output_schema", f.OutputSchema}, {"mcp_servers", f.MCPServers}} {
 		if strings.TrimSpace(j.text) == "" {
-			if j.field != "retrieval" {
-				clear(j.field)
-			}
+			clear(j.field)
 			continue
 		}
 		var raw json.RawMessage
@@ -140,6 +249,11 @@ func (f agentForm) body() (map[string]any, map[string]string) {
 			continue
 		}
 		b[j.field] = raw
+	}
+	if f.Retrieval.Shown {
+		ret, retErrs := f.Retrieval.body(f.Editing)
+		b["retrieval"] = ret
+		maps.Copy(errs, retErrs)
 	}
 	if f.LangfusePublicKey == "" && f.LangfuseHost == "" && f.LangfuseSecret == "" && f.LangfusePromptName == "" && f.LangfuseLabel == "" {
 		clear("langfuse")
@@ -190,8 +304,7 @@ func formOf(a agents.Agent) agentForm {
 		// gives that as it came (String would redact it again, to "****").
 		f.LangfuseSecretShown = a.Langfuse.SecretKey.Reveal()
 	}
-	b, _ := json.Marshal(a.Retrieval)
-	f.Retrieval = indentJSON(b)
+	f.Retrieval = retrievalFormOf(a.Retrieval)
 	return f
 }
 
@@ -223,7 +336,7 @@ func (c *Console) agents(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 func (c *Console) newAgent(w http.ResponseWriter, r *http.Request, s *session) {
-	f := agentForm{Retrieval: "", Errors: map[string]string{}}
+	f := agentForm{Retrieval: retrievalFormOf(agents.DefaultRetrieval()), Errors: map[string]string{}}
 	c.render(w, http.StatusOK, "agent", page{Title: "New agent", Nav: "agents", Session: s, Data: f})
 }
 
@@ -274,6 +387,9 @@ func (c *Console) saveAgent(w http.ResponseWriter, r *http.Request, s *session) 
 	case !res.OK():
 		f.Errors, p.Error = res.formProblem()
 		status = res.Status // 412 for a stale version, 403, ...
+		if status == http.StatusPreconditionFailed {
+			p.Error = c.offerStored(r, s, &f, p.Error)
+		}
 	default:
 		http.Redirect(w, r, "/console/agents?done=agent-saved", http.StatusSeeOther)
 		return
@@ -281,6 +397,74 @@ func (c *Console) saveAgent(w http.ResponseWriter, r *http.Request, s *session) 
 	f.LangfuseSecret = "" // never echo a secret back into the page
 	p.Data = f
 	c.render(w, status, "agent", p)
+}
+
+// offerStored answers a save refused for a stale version: the form keeps
+// what was typed, lists the stored version's fields that differ, and
+// names that version, so that saving again replaces it on purpose.
+func (c *Console) offerStored(r *http.Request, s *session, f *agentForm, detail string) string {
+	var a agents.Agent
+	if err := c.api(r, s, http.MethodGet, "/v1/agents/"+url.PathEscape(f.ID), nil).Decode(&a); err != nil {
+		return detail + " It could not be read again; reload the page."
+	}
+	f.Conflict = conflicts(*f, formOf(a))
+	f.Version = a.Version
+	return detail + " Your changes are still in the form, and the stored version's values that differ are listed under it. " +
+		"Save again to replace version " + strconv.Itoa(a.Version) + " with the form, or reload the agent to start from the stored one."
+}
+
+// conflicts lists the fields of stored that differ from the form's.
+func conflicts(form, stored agentForm) []conflictField {
+	var out []conflictField
+	add := func(label, mine, theirs string) {
+		if mine != theirs {
+			out = append(out, conflictField{label, theirs})
+		}
+	}
+	add("Name", form.Name, stored.Name)
+	add("Model", form.Model, stored.Model)
+	add("System prompt", form.SystemPrompt, stored.SystemPrompt)
+	add("Temperature", form.Temperature, stored.Temperature)
+	add("Output schema", compactJSON(form.OutputSchema), compactJSON(stored.OutputSchema))
+	add("MCP servers", compactJSON(form.MCPServers), compactJSON(stored.MCPServers))
+	add("Langfuse public key", form.LangfusePublicKey, stored.LangfusePublicKey)
+	add("Langfuse host", form.LangfuseHost, stored.LangfuseHost)
+	add("Langfuse prompt name", form.LangfusePromptName, stored.LangfusePromptName)
+	add("Langfuse label", form.LangfuseLabel, stored.LangfuseLabel)
+	if form.Retrieval.Shown && form.Retrieval != stored.Retrieval {
+		out = append(out, conflictField{"Retrieval", stored.Retrieval.String()})
+	}
+	return out
+}
+
+// compactJSON is s without insignificant white space (s when not JSON).
+func compactJSON(s string) string {
+	var b bytes.Buffer
+	if json.Compact(&b, []byte(s)) != nil {
+		return strings.TrimSpace(s)
+	}
+	return b.String()
+}
+
+// String says what the settings do, in a line.
+func (f retrievalForm) String() string {
+	if !f.Enabled {
+		return "off"
+	}
+	out := f.Mode + ", top " + f.TopK
+	if f.Threshold != "" {
+		out += ", relevance ≥ " + f.Threshold
+	}
+	if f.Tags != "" {
+		out += ", tags " + f.Tags
+	}
+	if f.Fusion != "" {
+		out += ", fusion " + f.Fusion
+	}
+	if f.WeightDense != "" {
+		out += ", weights dense " + f.WeightDense + " sparse " + f.WeightSparse
+	}
+	return out
 }
 
 // validateAgent answers the editor's as-you-type check: the API's dry run

@@ -197,12 +197,35 @@ func TestConsoleInBrowser(t *testing.T) {
 	if !strings.Contains(cite, "page") || !strings.Contains(a.text(".hit .snippet"), "PROMPT_COMMAND") || a.text(".hit .snippet mark") == "" {
 		t.Errorf("first hit: %q, snippet %q", cite, a.text(".hit .snippet"))
 	}
-	// The citation opens the PDF at the hit's page.
-	if href := a.eval(`document.querySelector(".hit .cite a").getAttribute("href")`); !strings.HasPrefix(href, "/v1/documents/") || !strings.Contains(href, "/content#page=") {
-		t.Errorf("the citation links to %q", href)
+	// The citation's page opens the PDF at that page; its title, the
+	// document's page at the chunk.
+	if href := a.eval(`document.querySelector(".hit .cite a.original").getAttribute("href")`); !strings.HasPrefix(href, "/v1/documents/") || !strings.Contains(href, "/content#page=") {
+		t.Errorf("the citation's page links to %q", href)
 	}
 	checkNames("search")
 	a.screenshot("search")
+	a.do(30*time.Second, chromedp.Click(chromedp.CSS(".hit .cite a.doc")), chromedp.WaitVisible(chromedp.ID("facts")))
+	if target := a.eval(`location.hash.slice(1)`); !strings.HasPrefix(target, "chunk-") || a.eval(`document.getElementById(location.hash.slice(1)) ? "yes" : "no"`) != "yes" {
+		t.Errorf("the citation's title opens the document page at %q, which is not a chunk on it", target)
+	}
+	if facts := a.text("#facts"); !strings.Contains(facts, "87") || !strings.Contains(facts, "bash.pdf") {
+		t.Errorf("the document page's facts: %q", facts)
+	}
+	checkNames("document")
+	a.eval(`window.scrollTo(0, 0); ""`)
+	a.screenshot("document")
+
+	// The same file again: the upload says which document it already is.
+	a.do(30*time.Second, chromedp.Navigate(b.url+"/console/documents"), chromedp.WaitVisible(chromedp.ID("files")),
+		chromedp.SetUploadFiles(chromedp.ID("files"), []string{bashManual}),
+		chromedp.Click(chromedp.CSS(`#upload button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#uploads li[data-status="duplicate"]`)))
+	if got := a.text(`#uploads li[data-status="duplicate"] .state`); !strings.Contains(got, "already uploaded as") || !strings.Contains(got, "bash") {
+		t.Errorf("a duplicate upload says %q", got)
+	}
+	if href := a.eval(`document.querySelector("#uploads li .state a").getAttribute("href")`); !strings.HasPrefix(href, "/console/documents/") {
+		t.Errorf("the duplicate notice links to %q", href)
+	}
 
 	// An agent with a wrong output schema: the server's error shows next to
 	// the field as it is typed; fixed, the agent saves.
@@ -331,6 +354,9 @@ func TestConsoleFitsNarrowAndWideScreens(t *testing.T) {
 	b.Must(201, "POST", "/v1/agents", key, map[string]any{"id": "support-bot-for-the-customer-support-team", "name": "Support bot for the customer support team", "model": "gpt-4o-mini"})
 	b.Must(201, "POST", "/v1/api-keys", key, map[string]any{"name": "chat runtime for the website's support widget",
 		"scopes": []string{"search"}, "expires_at": time.Now().Add(90 * 24 * time.Hour).UTC().Format(time.RFC3339)})
+	// A webhook for an event this test never causes: nothing is sent.
+	hook := b.Must(201, "POST", "/v1/webhooks", key, map[string]any{"url": "https://hooks.example.com/ragd/customer-support-team/the-crm-integration-endpoint",
+		"description": "the CRM's integration for the customer support team", "event_types": []string{"evaluation.completed"}}).JSON(t)["id"].(string)
 
 	alloc := apitest.Chromium(t)
 	p := newPerson(t, alloc)
@@ -338,20 +364,27 @@ func TestConsoleFitsNarrowAndWideScreens(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("api_key"), key), chromedp.Submit(chromedp.ID("api_key")),
 		chromedp.WaitVisible(chromedp.ID("documents")))
 
-	everywhere := []string{`nav a[href="/console/usage"]`, `nav a[href="/console/documents"]`, `.signout button`}
+	everywhere := []string{`nav a[href="/console/usage"]`, `nav a[href="/console/webhooks"]`, `nav a[href="/console/migrations"]`, `nav a[href="/console/documents"]`, `.signout button`}
 	pages := []struct {
 		path    string
 		actions []string
 	}{
 		{"/console/documents", []string{`#upload button[type="submit"]`, `.filters button`, `button[aria-label^="Reindex"]`, `button[aria-label^="Delete"]`}},
 		{"/console/documents?status=failed", []string{`tr[data-status="failed"] button[aria-label^="Delete"]`}},
-		{"/console/search?q=vacation+days", []string{`#q`, `form[role="search"] button[type="submit"]`, `.hit .cite a`}},
+		{"/console/documents?title=handbook&sort=title", []string{`#title`, `#sort`, `.filters button`, `tr[data-document] a`}},
+		{"/console/documents/" + docs[0], []string{`#original`, `#reindex button[type="submit"]:not(.danger)`, `#reindex button.danger`,
+			`#edit-form button[type="submit"]`, `#versions`, `#history summary`, `#chunks summary`, `#extracted summary`}},
+		{"/console/search?q=vacation+days", []string{`#q`, `#agent`, `form[role="search"] button[type="submit"]`, `.hit .cite a`}},
+		{"/console/search?q=vacation+days&agent=support-bot-for-the-customer-support-team", []string{`#agent`, `.hit .cite a.doc`}},
 		{"/console/agents", []string{`a[href="/console/agents/new"]`, `#agents a[href$="/edit"]`, `#agents a[href$="/delete"]`}},
 		{"/console/agents/new", []string{`#agent-form button[type="submit"]`}},
 		{"/console/agents/support-bot-for-the-customer-support-team/edit", []string{`#agent-form button[type="submit"]`}},
 		{"/console/agents/support-bot-for-the-customer-support-team/delete", []string{`form.confirm button[type="submit"]`, `.confirm a`}},
 		{"/console/keys", []string{`form[action="/console/keys"] button[type="submit"]`, `button[aria-label^="Revoke"]`}},
 		{"/console/usage", []string{`details.days summary`}},
+		{"/console/webhooks", []string{`#webhook-form button[type="submit"]`, `#webhooks a[aria-label^="Deliveries"]`, `button[aria-label^="Turn off"]`, `#webhooks button[aria-label^="Delete"]`}},
+		{"/console/migrations", []string{`#migration-form button[value="estimate"]`, `#migration-form button[value="start"]`}},
+		{"/console/webhooks/" + hook, []string{`#facts`, `.doc-actions button.secondary`, `.doc-actions button.danger`}},
 		{"/console/no-such-page", nil},
 	}
 	for _, width := range []int64{390, 1280} {
@@ -371,7 +404,8 @@ func TestConsoleFitsNarrowAndWideScreens(t *testing.T) {
 				t.Errorf("%d px, %s: %s", width, pg.path, pr)
 			}
 			if width == 390 {
-				slug := strings.Trim(strings.NewReplacer("/console/", "", "/", "-", "?", "-", "=", "-", "+", "-").Replace(pg.path), "-")
+				// The document's id changes every run; the file name must not.
+				slug := strings.Trim(strings.NewReplacer("/console/", "", docs[0], "page", hook, "page", "/", "-", "?", "-", "=", "-", "+", "-").Replace(pg.path), "-")
 				p.screenshot("narrow-" + slug)
 			}
 		}
@@ -384,6 +418,21 @@ func TestConsoleFitsNarrowAndWideScreens(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form.confirm button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS(`.notice`)))
 	if b.Req("GET", "/v1/agents/support-bot-for-the-customer-support-team", key, nil).Status != 404 {
 		t.Error("the agent outlived its confirmed deletion")
+	}
+	// On the phone, a document's tags are edited on its page, with the
+	// keyboard (Enter in the field saves), and deleting a document from a
+	// filtered list comes back to that list.
+	p.do(30*time.Second, chromedp.Navigate(b.url+"/console/documents/"+docs[1]), chromedp.WaitVisible(chromedp.ID("edit-tags")),
+		chromedp.Clear(chromedp.ID("edit-tags")), chromedp.SendKeys(chromedp.ID("edit-tags"), "faq, carry-over\r"),
+		chromedp.WaitVisible(chromedp.CSS(`.notice`)))
+	if tags := p.text("#doc-tags"); tags != "carry-over, faq" {
+		t.Errorf("the document's tags after the edit: %q", tags)
+	}
+	p.do(30*time.Second, chromedp.Navigate(b.url+"/console/documents?title=faq&sort=title"), chromedp.WaitVisible(chromedp.ID("documents")))
+	p.eval(`window.confirm = () => true; ""`) // a page's own: set after navigating
+	p.do(30*time.Second, chromedp.Click(chromedp.CSS(`tr[data-document] button[aria-label^="Delete"]`)), chromedp.WaitVisible(chromedp.CSS(`.notice`)))
+	if q := p.eval(`location.search`); !strings.Contains(q, "title=faq") || !strings.Contains(q, "sort=title") || p.eval(`document.getElementById("title").value`) != "faq" {
+		t.Errorf("after a delete the list is at %q, without its filters", q)
 	}
 	p.do(30*time.Second, chromedp.Navigate(b.url+"/console/keys"),
 		chromedp.Click(chromedp.CSS(`tr[data-current="true"] button[aria-label^="Revoke"]`)), chromedp.WaitVisible(chromedp.CSS(`form.confirm`)))

@@ -36,12 +36,16 @@ func TestFieldErrors(t *testing.T) {
 		"mcp_servers[1].name":        "is required",
 		"langfuse.secret_key":        "is required with a public key",
 		"retrieval.top_k":            "must be between 1 and 100",
+		"retrieval.tags[1]":          "must be 1 to 64 characters",
+		"retrieval.unknown":          "is not a setting",
 		"something_the_form_lacks.x": "no field for it",
 	})
 	want := map[string]string{
 		"output_schema":       "does not compile",
 		"langfuse_secret_key": "is required with a public key",
-		"retrieval":           "retrieval.top_k: must be between 1 and 100",
+		"retrieval_top_k":     "must be between 1 and 100",
+		"retrieval_tags":      "retrieval.tags[1]: must be 1 to 64 characters",
+		"retrieval":           "retrieval.unknown: is not a setting",
 	}
 	for k, v := range want {
 		if got[k] != v {

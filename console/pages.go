@@ -24,6 +24,8 @@ func (c *Console) mux() *http.ServeMux {
 	m.HandleFunc("POST /console/logout", c.signedIn(c.logout))
 
 	m.HandleFunc("GET /console/documents", c.signedIn(c.documents))
+	m.HandleFunc("GET /console/documents/{id}", c.signedIn(c.document))
+	m.HandleFunc("POST /console/documents/{id}/edit", c.signedIn(c.editDocument))
 	m.HandleFunc("POST /console/documents/{id}/reindex", c.signedIn(c.reindexDocument))
 	m.HandleFunc("POST /console/documents/{id}/delete", c.signedIn(c.deleteDocument))
 	m.HandleFunc("GET /console/search", c.signedIn(c.search))
@@ -39,6 +41,15 @@ func (c *Console) mux() *http.ServeMux {
 	m.HandleFunc("POST /console/keys", c.signedIn(c.createKey))
 	m.HandleFunc("POST /console/keys/{id}/revoke", c.signedIn(c.revokeKey))
 	m.HandleFunc("GET /console/usage", c.signedIn(c.usage))
+	m.HandleFunc("GET /console/migrations", c.signedIn(c.migrations))
+	m.HandleFunc("POST /console/migrations", c.signedIn(c.startMigration))
+	m.HandleFunc("POST /console/migrations/{id}/{end}", c.signedIn(c.endMigration))
+	m.HandleFunc("GET /console/webhooks", c.signedIn(c.webhooks))
+	m.HandleFunc("POST /console/webhooks", c.signedIn(c.createWebhook))
+	m.HandleFunc("GET /console/webhooks/{id}", c.signedIn(c.webhook))
+	m.HandleFunc("POST /console/webhooks/{id}/{state}", c.signedIn(c.setWebhook))
+	m.HandleFunc("POST /console/webhooks/{id}/delete", c.signedIn(c.deleteWebhook))
+	m.HandleFunc("POST /console/webhooks/{id}/deliveries/{delivery}/retry", c.signedIn(c.retryDelivery))
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		c.render(w, http.StatusNotFound, "notfound", page{Title: "Not found", Session: c.sessionOf(r)})
 	})
@@ -163,48 +174,64 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request, s *session) {
 
 // ---- documents ----
 
+// docRow is a row of the documents list, with the actions that apply.
+type docRow struct {
+	Doc           ingest.Document
+	CanReindex    bool
+	NeedsPassword bool
+}
+
 type documentsData struct {
-	Documents  []ingest.Document
-	Status     string
-	Tag        string
+	Query      listQuery
+	Rows       []docRow
+	Total      int
 	NextCursor string
 	Statuses   []string
+	Sorts      []listSort
+	SortLabel  string
 	CanWrite   bool
 }
 
 func (c *Console) documents(w http.ResponseWriter, r *http.Request, s *session) {
 	in := r.URL.Query()
-	q := url.Values{"order": {"desc"}}
-	for _, k := range []string{"status", "tag", "cursor"} {
-		if v := in.Get(k); v != "" {
-			q.Set(k, v)
-		}
-	}
-	d := documentsData{Status: in.Get("status"), Tag: in.Get("tag"), CanWrite: s.Has(agents.ScopeDocumentsWrite),
+	lq := readListQuery(in)
+	d := documentsData{Query: lq, CanWrite: s.Has(agents.ScopeDocumentsWrite), Sorts: listSorts,
 		Statuses: []string{ingest.StatusQueued, ingest.StatusProcessing, ingest.StatusReady, ingest.StatusFailed}}
 	p := page{Title: "Documents", Nav: "documents", Session: s, Notice: notices[in.Get("done")]}
-	res := c.api(r, s, http.MethodGet, "/v1/documents?"+q.Encode(), nil)
+	status := http.StatusOK
+	q, ok := lq.apiValues()
+	for _, s := range listSorts {
+		if s.Value == lq.Sort {
+			d.SortLabel = s.Label
+		}
+	}
 	var list struct {
 		Data       []ingest.Document `json:"data"`
 		NextCursor string            `json:"next_cursor"`
+		Total      int               `json:"total"`
 	}
-	status := http.StatusOK
-	if err := res.Decode(&list); err != nil {
+	if !ok {
+		p.Error, status = "There is no such order; choose one from the list.", http.StatusBadRequest
+	} else if res := c.api(r, s, http.MethodGet, "/v1/documents?"+q.Encode(), nil); res.Decode(&list) != nil {
 		p.Error, status = res.Problem().Detail, res.Status // a bad filter is 400
 	}
-	d.Documents, d.NextCursor = list.Data, list.NextCursor
+	d.NextCursor, d.Total = list.NextCursor, list.Total
+	for _, doc := range list.Data {
+		d.Rows = append(d.Rows, docRow{Doc: doc, CanReindex: canReindex(doc), NeedsPassword: needsPassword(doc)})
+	}
 	p.Data = d
 	c.render(w, status, "documents", p)
 }
 
 // notices are the fixed messages shown after an action (named in ?done=).
 var notices = map[string]string{
-	"reindexed":     "The document is queued to be processed again.",
-	"deleted":       "The document is being deleted.",
-	"revoked":       "The key is revoked; requests with it now answer 401.",
-	"agent-saved":   "The agent is saved.",
-	"agent-deleted": "The agent is deleted; searches that name it now answer 404.",
-	"revoked-own":   "The key you were signed in with is revoked, which ended your session; sign in with another key.",
+	"reindexed":      "The document is queued to be processed again.",
+	"document-saved": "Saved. A ready document is processed again, so that search sees the change.",
+	"deleted":        "The document is being deleted.",
+	"revoked":        "The key is revoked; requests with it now answer 401.",
+	"agent-saved":    "The agent is saved.",
+	"agent-deleted":  "The agent is deleted; searches that name it now answer 404.",
+	"revoked-own":    "The key you were signed in with is revoked, which ended your session; sign in with another key.",
 }
 
 // confirmData is a page that asks before an action that cannot be undone:
@@ -221,18 +248,32 @@ type confirmData struct {
 func confirmed(r *http.Request) bool { return r.PostFormValue("confirm") == "yes" }
 
 func (c *Console) reindexDocument(w http.ResponseWriter, r *http.Request, s *session) {
-	c.documentAction(w, r, s, http.MethodPost, "/v1/documents/"+url.PathEscape(r.PathValue("id"))+"/reindex", "reindexed")
+	path := "/v1/documents/" + url.PathEscape(r.PathValue("id")) + "/reindex"
+	// A password opens a protected PDF for this run (the API's JSON body).
+	var res apiResult
+	if pw := r.PostFormValue("password"); pw != "" {
+		res = c.apiJSON(r, s, http.MethodPost, path, map[string]string{"password": pw})
+	} else {
+		res = c.api(r, s, http.MethodPost, path, nil)
+	}
+	c.documentAction(w, r, s, res, "reindexed")
 }
 
 func (c *Console) deleteDocument(w http.ResponseWriter, r *http.Request, s *session) {
-	c.documentAction(w, r, s, http.MethodDelete, "/v1/documents/"+url.PathEscape(r.PathValue("id")), "deleted")
+	res := c.api(r, s, http.MethodDelete, "/v1/documents/"+url.PathEscape(r.PathValue("id")), nil)
+	c.documentAction(w, r, s, res, "deleted")
 }
 
-func (c *Console) documentAction(w http.ResponseWriter, r *http.Request, s *session, method, path, done string) {
-	res := c.api(r, s, method, path, nil)
+// documentAction answers a reindex or delete: the API's error, or back to
+// where it was asked, the document's page or the list as it was filtered.
+func (c *Console) documentAction(w http.ResponseWriter, r *http.Request, s *session, res apiResult, done string) {
 	if !res.OK() {
 		c.render(w, res.Status, "message", page{Title: "Documents", Nav: "documents", Session: s, Error: res.Problem().Detail})
 		return
 	}
-	http.Redirect(w, r, "/console/documents?done="+done, http.StatusSeeOther)
+	if r.PostFormValue("from") == "document" && done != "deleted" {
+		http.Redirect(w, r, "/console/documents/"+url.PathEscape(r.PathValue("id"))+"?done="+done, http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, readListQuery(r.PostForm).URL(done), http.StatusSeeOther)
 }

@@ -2,12 +2,17 @@ package console
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/ragd/ragd/agents"
+	"github.com/ragd/ragd/search"
 )
 
 // hit is one search result as the API returns it.
 type hit struct {
+	ChunkID       string   `json:"chunk_id"`
 	DocumentID    string   `json:"document_id"`
 	DocumentTitle string   `json:"document_title"`
 	Score         float32  `json:"score"`
@@ -64,9 +69,15 @@ func segments(text string, spans []span) []segment {
 
 type searchData struct {
 	Query, Mode, Fusion, Tag, TopK, Threshold string
-	Searched                                  bool
-	Hits                                      []hit
-	UsedMode, UsedFusion                      string
+	// Agent searches with that agent's retrieval settings (its defaults,
+	// which the fields left empty keep); Agents are those to choose from.
+	Agent  string
+	Agents []agents.Agent
+	// DefaultTopK is the number of results when the field is empty.
+	DefaultTopK          int
+	Searched             bool
+	Hits                 []hit
+	UsedMode, UsedFusion string
 	// NoRelevant: nothing reached UsedThreshold.
 	NoRelevant    bool
 	UsedThreshold float32
@@ -77,9 +88,31 @@ type searchData struct {
 // and reloaded; the page asks POST /v1/search as the signed-in person.
 func (c *Console) search(w http.ResponseWriter, r *http.Request, s *session) {
 	q := r.URL.Query()
-	d := searchData{Query: q.Get("q"), Mode: q.Get("mode"), Fusion: q.Get("fusion"), Tag: q.Get("tag"), TopK: q.Get("top_k"), Threshold: q.Get("threshold")}
+	d := searchData{Query: q.Get("q"), Mode: q.Get("mode"), Fusion: q.Get("fusion"), Tag: q.Get("tag"), TopK: q.Get("top_k"), Threshold: q.Get("threshold"),
+		Agent: q.Get("agent"), DefaultTopK: search.DefaultTopK}
 	p := page{Title: "Search", Nav: "search", Session: s}
 	status := http.StatusOK
+	// The agents to search as: those with retrieval on. Without the
+	// agents:read scope the picker is left out, not the page.
+	if s.Has(agents.ScopeAgentsRead) {
+		var list struct {
+			Data []agents.Agent `json:"data"`
+		}
+		if res := c.api(r, s, http.MethodGet, "/v1/agents?limit=200", nil); res.Decode(&list) == nil {
+			for _, a := range list.Data {
+				if a.Retrieval.Enabled {
+					d.Agents = append(d.Agents, a)
+				}
+				if a.ID == d.Agent && a.Retrieval.Enabled {
+					d.DefaultTopK = a.Retrieval.TopK
+				}
+			}
+		}
+	}
+	path := "/v1/search"
+	if d.Agent != "" {
+		path = "/v1/agents/" + url.PathEscape(d.Agent) + "/search"
+	}
 	if strings.TrimSpace(d.Query) != "" {
 		d.Searched = true
 		body := map[string]any{"query": d.Query}
@@ -107,7 +140,7 @@ func (c *Console) search(w http.ResponseWriter, r *http.Request, s *session) {
 			body["score_threshold"] = t
 		}
 		if d.Errors == nil {
-			res := c.apiJSON(r, s, http.MethodPost, "/v1/search", body)
+			res := c.apiJSON(r, s, http.MethodPost, path, body)
 			var out struct {
 				Data       []hit   `json:"data"`
 				NoRelevant bool    `json:"no_relevant_passages"`

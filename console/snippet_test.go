@@ -49,9 +49,13 @@ func TestConsoleSearchSnippets(t *testing.T) {
 	if snippet == nil || len([]rune(html.UnescapeString(regexp.MustCompile(`<[^>]+>`).ReplaceAllString(snippet[1], "")))) > 210 {
 		t.Fatalf("snippet: %q", snippet)
 	}
-	link := regexp.MustCompile(`<p class="cite"><a href="([^"]+)">`).FindStringSubmatch(page)
+	// The hit's page opens the PDF there; its title, the document's page.
+	link := regexp.MustCompile(`<a class="pages original" href="([^"]+)"`).FindStringSubmatch(page)
 	if link == nil || link[1] != "/v1/documents/"+pdf+"/content#page=2" {
-		t.Fatalf("the hit links to %v, want the PDF's page 2", link)
+		t.Fatalf("the hit's page links to %v, want the PDF's page 2", link)
+	}
+	if title := regexp.MustCompile(`<p class="cite"><a class="doc" href="([^"#]+)#chunk-`).FindStringSubmatch(page); title == nil || title[1] != "/console/documents/"+pdf {
+		t.Fatalf("the hit's title links to %v, want the document's page", title)
 	}
 	// The link opens with the session alone, inline; not for another tenant.
 	src := strings.TrimSuffix(link[1], "#page=2")

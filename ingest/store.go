@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -419,24 +420,62 @@ type Filter struct {
 	Status     string
 	Tag        string
 	ExternalID string
+	// Title keeps documents whose title or file name contains it, in any
+	// case (at most MaxTitleLen characters).
+	Title string
 	// NewestFirst lists in reverse; a cursor continues in the order it was
 	// read in.
 	NewestFirst bool
+	// ByTitle orders by title (case-insensitive), then id, instead of
+	// creation time; NewestFirst then means Z to A.
+	ByTitle bool
+}
+
+// where is the filter's SQL condition on documents, its arguments
+// numbered from $2 ($1 is the tenant).
+func (f Filter) where() (string, []any) {
+	return `($2 = '' OR status = $2) AND (status <> 'deleting' OR $2 = 'deleting') AND ($3 = '' OR $3 = ANY (tags)) AND ($4 = '' OR external_id = $4)
+		AND ($5 = '' OR strpos(lower(title), lower($5)) > 0 OR strpos(lower(coalesce(filename, '')), lower($5)) > 0)`,
+		[]any{f.Status, f.Tag, f.ExternalID, f.Title}
 }
 
 // List returns a page of the tenant's documents, oldest first (or newest
-// first with f.NewestFirst).
+// first with f.NewestFirst, or by title with f.ByTitle). A title-ordered
+// page continues after its cursor's document; should that document be
+// purged meanwhile, the list ends there.
 func (s *Documents) List(ctx context.Context, tenantID uuid.UUID, f Filter, p ragd.Page) ([]Document, *ragd.Cursor, error) {
 	limit := p.Size()
-	start, past, order := time.Time{}, ">", "created_at, id::text"
-	if f.NewestFirst {
-		start, past, order = ragd.EndOfTime, "<", "created_at DESC, id::text DESC"
+	cond, args := f.where()
+	args = append([]any{tenantID}, args...)
+	var after, order string
+	switch {
+	case f.ByTitle:
+		past, dir := ">", ""
+		if f.NewestFirst {
+			past, dir = "<", " DESC"
+		}
+		order = "lower(title)" + dir + ", id::text" + dir
+		if p.After != nil {
+			args = append(args, p.After.ID)
+			after = `(lower(title), id::text) ` + past + ` (SELECT lower(title), id::text FROM documents WHERE tenant_id = $1 AND id::text = $6)`
+		}
+	default:
+		start, past := time.Time{}, ">"
+		order = "created_at, id::text"
+		if f.NewestFirst {
+			start, past, order = ragd.EndOfTime, "<", "created_at DESC, id::text DESC"
+		}
+		at, id := p.Key(start)
+		args = append(args, at, id)
+		after = `(created_at, id::text) ` + past + ` ($6, $7)`
 	}
-	at, after := p.Key(start)
+	if after == "" {
+		after = "true"
+	}
+	args = append(args, limit+1)
 	rows, err := s.pool.Query(ctx, `SELECT `+docColumns+` FROM documents
-		WHERE tenant_id = $1 AND (created_at, id::text) `+past+` ($2, $3)
-		  AND ($4 = '' OR status = $4) AND (status <> 'deleting' OR $4 = 'deleting') AND ($5 = '' OR $5 = ANY (tags)) AND ($6 = '' OR external_id = $6)
-		ORDER BY `+order+` LIMIT $7`, tenantID, at, after, f.Status, f.Tag, f.ExternalID, limit+1)
+		WHERE tenant_id = $1 AND `+cond+` AND `+after+`
+		ORDER BY `+order+` LIMIT $`+strconv.Itoa(len(args)), args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list documents: %w", err)
 	}
@@ -446,6 +485,16 @@ func (s *Documents) List(ctx context.Context, tenantID uuid.UUID, f Filter, p ra
 	}
 	docs, next := ragd.TrimPage(docs, limit, func(d Document) ragd.Cursor { return ragd.Cursor{Time: d.CreatedAt, ID: d.ID.String()} })
 	return docs, next, nil
+}
+
+// Count returns how many of the tenant's documents f keeps (all pages).
+func (s *Documents) Count(ctx context.Context, tenantID uuid.UUID, f Filter) (int, error) {
+	cond, args := f.where()
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM documents WHERE tenant_id = $1 AND `+cond, append([]any{tenantID}, args...)...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count documents: %w", err)
+	}
+	return n, nil
 }
 
 // Chunks returns a page of the chunks of the document's current version,
@@ -648,6 +697,119 @@ type ReindexOptions struct {
 	// OCR settings replace the document's where given (Enabled non-nil,
 	// Languages non-empty); the others stay.
 	OCR OCROptions
+}
+
+// Edit is a change to a document's description; nil fields keep theirs.
+type Edit struct {
+	Title    *string
+	Tags     *[]string
+	Metadata map[string]any
+}
+
+// Update changes the document's title, tags or metadata, as validated for
+// an upload. Search reads them from the vector store's points (and the
+// title is part of the embedded text), so a document that is not failed
+// is processed again as a new content version, as by Reindex, with the
+// password its waiting run was given (its chunks' embeddings come from the
+// cache unless the title changed); a failed document is only changed, and
+// a later reindex carries the new values.
+// A title set here is the uploader's (TitleUpload): processing keeps it.
+func (s *Documents) Update(ctx context.Context, tenantID, id uuid.UUID, e Edit) (Document, error) {
+	u := Upload{Metadata: e.Metadata}
+	if e.Title != nil {
+		u.Title = *e.Title
+	}
+	if e.Tags != nil {
+		u.Tags = slices.Clone(*e.Tags)
+	}
+	if err := u.Validate(); err != nil {
+		return Document{}, err
+	}
+	if e.Title != nil && u.Title == "" {
+		var probs ragd.Problems
+		probs.Add("title", "must not be blank")
+		return Document{}, probs.Err()
+	}
+	var meta []byte
+	if e.Metadata != nil {
+		var err error
+		if meta, err = json.Marshal(e.Metadata); err != nil {
+			return Document{}, fmt.Errorf("update document: %w", err)
+		}
+	}
+	var tags []string
+	if e.Tags != nil {
+		tags = orEmptySlice(u.Tags)
+	}
+	var out Document
+	requeued := false
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		d, err := scanDoc(tx.QueryRow(ctx, `UPDATE documents SET
+			title = CASE WHEN $3 THEN $4 ELSE title END, title_source = CASE WHEN $3 THEN 'upload' ELSE title_source END,
+			tags = coalesce($5, tags), metadata = coalesce($6::jsonb, metadata), updated_at = now()
+			WHERE tenant_id = $1 AND id = $2 AND status <> 'deleting' RETURNING `+docColumns,
+			tenantID, id, e.Title != nil, u.Title, tags, meta))
+		if err != nil {
+			return postgres.NotFound(err, "update document")
+		}
+		out = d
+		if d.Status == StatusFailed {
+			return nil
+		}
+		// A run still waiting for its job keeps the password it was given.
+		password, err := s.password(ctx, d)
+		if err != nil {
+			return err
+		}
+		requeued = true
+		out, err = s.requeue(ctx, tx, tenantID, id, ReindexOptions{Password: password})
+		return err
+	})
+	if err != nil {
+		return Document{}, err
+	}
+	if requeued {
+		s.jobs.Enqueued(ctx)
+	}
+	s.announce(ctx, id)
+	return out, nil
+}
+
+// HistoryEntry is one change of a document's status or content version.
+type HistoryEntry struct {
+	ContentVersion int            `json:"content_version"`
+	Status         string         `json:"status"`
+	Error          *DocumentError `json:"error"`
+	PageCount      *int           `json:"page_count"`
+	ChunkCount     *int           `json:"chunk_count"`
+	At             time.Time      `json:"at"`
+}
+
+// History returns the document's status changes, oldest first: every one
+// since it was uploaded (documents uploaded before history was kept start
+// with their state at that time).
+func (s *Documents) History(ctx context.Context, tenantID, id uuid.UUID) ([]HistoryEntry, error) {
+	if _, err := s.Get(ctx, tenantID, id); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT content_version, status, error_code, error_message, page_count, chunk_count, at
+		FROM document_history WHERE tenant_id = $1 AND document_id = $2 ORDER BY id`, tenantID, id)
+	if err != nil {
+		return nil, fmt.Errorf("document history: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (HistoryEntry, error) {
+		var h HistoryEntry
+		var code, msg *string
+		err := r.Scan(&h.ContentVersion, &h.Status, &code, &msg, &h.PageCount, &h.ChunkCount, &h.At)
+		if code != nil {
+			h.Error = &DocumentError{Code: *code, Message: deref(msg)}
+		}
+		return h, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("document history: %w", err)
+	}
+	return out, nil
 }
 
 // requeue makes the document's next content version, with its password

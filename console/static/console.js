@@ -103,7 +103,7 @@ for (const row of document.querySelectorAll("tr[data-document]")) {
 
 // settled offers the refreshed list once every upload has ended.
 function settled(list) {
-  const pending = [...list.querySelectorAll("li")].some((li) => !["ready", "failed", "refused", "deleted"].includes(li.dataset.status));
+  const pending = [...list.querySelectorAll("li")].some((li) => !["ready", "failed", "refused", "deleted", "duplicate"].includes(li.dataset.status));
   if (pending || document.getElementById("uploads-done")) return;
   const p = document.createElement("p");
   p.id = "uploads-done";
@@ -114,7 +114,7 @@ function settled(list) {
   list.after(p);
 }
 
-function uploadOne(file, tags, list) {
+function uploadOne(file, tags, password, list) {
   const li = document.createElement("li");
   const name = document.createElement("span");
   name.textContent = file.name;
@@ -131,6 +131,7 @@ function uploadOne(file, tags, list) {
 
   const fd = new FormData();
   for (const t of tags) fd.append("tags", t);
+  if (password) fd.append("password", password);
   fd.append("file", file, file.name);
   const xhr = new XMLHttpRequest();
   xhr.open("POST", "/v1/documents");
@@ -140,7 +141,18 @@ function uploadOne(file, tags, list) {
   xhr.onload = () => {
     let body = {};
     try { body = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
-    if (xhr.status >= 200 && xhr.status < 300) {
+    if (xhr.status === 200) {
+      // The same file is stored already: the API answered with it.
+      bar.value = 1;
+      li.dataset.document = body.id;
+      li.dataset.status = "duplicate";
+      state.replaceChildren("already uploaded as ");
+      const a = document.createElement("a");
+      a.href = "/console/documents/" + encodeURIComponent(body.id);
+      a.textContent = body.title;
+      state.append(a, " (" + body.status + "); nothing new was stored");
+      settled(list);
+    } else if (xhr.status >= 200 && xhr.status < 300) {
       bar.value = 1;
       li.dataset.document = body.id;
       state.textContent = statusText(body);
@@ -168,8 +180,10 @@ if (upload) {
   const send = (files) => {
     document.getElementById("uploads-done")?.remove();
     const tags = document.getElementById("upload-tags").value.split(",").map((t) => t.trim()).filter(Boolean);
-    for (const f of files) uploadOne(f, tags, list);
+    const pw = document.getElementById("upload-password");
+    for (const f of files) uploadOne(f, tags, pw.value, list);
     input.value = "";
+    pw.value = "";
   };
   upload.addEventListener("submit", (e) => { e.preventDefault(); send(input.files); });
   for (const ev of ["dragenter", "dragover"]) upload.addEventListener(ev, (e) => { e.preventDefault(); upload.classList.add("over"); });
