@@ -24,10 +24,12 @@ import (
 
 // Embedded is the vector store used when no Qdrant is configured: search
 // in memory, one indexed partition per tenant (see partition), persisted
-// as an append-only log of checksummed records under a directory; the
-// indexes are not persisted: the log is replayed at start (posting lists
-// included), and the HNSW graphs are then built in the background while
-// the store serves, dense queries scanning until they are done.
+// as an append-only log of checksummed records under a directory. The log
+// is replayed at start (posting lists included); the HNSW graphs come
+// from the graph checkpoint beside it (checkpoint.go) as far as it still
+// matches the log, and what it does not cover is linked in the
+// background while the store serves, dense queries scanning the slots
+// not linked yet.
 //
 // Durability: Upsert and the deletes return only after their records are
 // written and fsynced. At start the log is replayed up to the first record
@@ -45,6 +47,12 @@ type Embedded struct {
 	tenants map[uuid.UUID]*partition
 	closed  bool
 	built   chan struct{} // closed when the graphs left after the replay are built
+	// mappings are the graph checkpoints mapped into memory (see
+	// checkpoint.go), unmapped at Close; ckptErr is why the checkpoint
+	// was not used at the open, or why saving one last failed.
+	mappings [][]byte
+	ckptMu   sync.Mutex
+	ckptErr  error
 
 	// Writes are committed in groups: a writer queues its records, and
 	// whoever holds wmu writes everything queued with one fsync, then
@@ -114,11 +122,17 @@ func (e *Embedded) load() error {
 		}
 		good += n
 	}
-	// The graphs are built after the replay, in the background
-	// (buildIndexes): the store serves at once, dense queries on a
-	// partition scanning until its graph is complete.
+	// The graphs come from the checkpoint where it holds them; the rest
+	// is built after the replay, in the background (buildIndexes): the
+	// store serves at once, dense queries scanning what the graph does
+	// not cover yet.
+	e.setCheckpointError(e.loadCheckpoint())
 	for _, part := range e.tenants {
-		part.building = len(part.points) >= annMinPoints
+		if part.graph == nil {
+			part.building = len(part.points) >= annMinPoints
+		} else {
+			part.building = part.indexed < len(part.slots)
+		}
 	}
 	e.built = make(chan struct{})
 	go e.buildIndexes()
@@ -141,9 +155,11 @@ const buildStep = 64
 
 // buildIndexes builds the graphs of the partitions marked building, a
 // step at a time under the write lock, until they are done or the store
-// is closed.
+// is closed; then, if it built anything, it saves the graph checkpoint
+// (under the read lock: searches go on, writes wait).
 func (e *Embedded) buildIndexes() {
 	defer close(e.built)
+	built := false
 	for {
 		e.mu.Lock()
 		var part *partition
@@ -155,10 +171,19 @@ func (e *Embedded) buildIndexes() {
 		}
 		if e.closed || part == nil {
 			e.mu.Unlock()
-			return
+			break
 		}
 		part.buildSome(buildStep)
+		built = true
 		e.mu.Unlock()
+	}
+	if !built {
+		return
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if !e.closed {
+		e.setCheckpointError(e.saveCheckpoint())
 	}
 }
 
@@ -493,6 +518,9 @@ func (e *Embedded) Count(ctx context.Context, tenantID uuid.UUID, f Filter) (int
 func (e *Embedded) Query(ctx context.Context, tenantID uuid.UUID, q Query) ([]Hit, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
+	if e.closed {
+		return nil, errors.New("vector store: closed")
+	}
 	if err := validateQuery(q, e.dims); err != nil {
 		return nil, err
 	}
@@ -702,7 +730,33 @@ func (e *Embedded) Close() error {
 	defer e.wmu.Unlock()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	var cerr error
+	if e.graphsChanged() {
+		cerr = e.saveCheckpoint()
+		e.setCheckpointError(cerr)
+	}
 	err := e.log.Close()
+	for _, m := range e.mappings {
+		// Nothing reads the points any more: Query refuses a closed store.
+		_ = syscall.Munmap(m)
+	}
+	e.mappings = nil
 	e.lock.Close() // releases the flock
-	return err
+	return errors.Join(err, cerr)
+}
+
+// graphsChanged reports whether a graph differs from the checkpoint's.
+func (e *Embedded) graphsChanged() bool {
+	for _, part := range e.tenants {
+		if part.graph != part.savedGraph || part.indexed != part.savedIndexed {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Embedded) setCheckpointError(err error) {
+	e.ckptMu.Lock()
+	defer e.ckptMu.Unlock()
+	e.ckptErr = err
 }

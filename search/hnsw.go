@@ -48,6 +48,10 @@ type hnsw struct {
 	entry    int32
 	maxLevel int
 
+	// m, efConstruction: see hnswM, hnswEfConstruction (fields so that
+	// BenchmarkGraphRecall can vary them).
+	m, efConstruction int
+
 	levelMult float64
 	seed      atomic.Uint64
 	visited   sync.Pool // *visitSet
@@ -58,7 +62,7 @@ type hnswNode struct {
 }
 
 func newHNSW() *hnsw {
-	return &hnsw{entry: -1, levelMult: 1 / math.Log(hnswM)}
+	return &hnsw{entry: -1, m: hnswM, efConstruction: hnswEfConstruction, levelMult: 1 / math.Log(hnswM)}
 }
 
 // grow makes room for (and quantises) the slots of vecs not yet seen;
@@ -171,12 +175,12 @@ func (h *hnsw) add(i int32) {
 	}
 	eps := []candidate{cur}
 	for l := min(level, top); l >= 0; l-- {
-		found := h.searchLayer(q, eps, hnswEfConstruction, l, nil, true)
-		maxLinks := hnswM
+		found := h.searchLayer(q, eps, h.efConstruction, l, nil, true)
+		maxLinks := h.m
 		if l == 0 {
-			maxLinks = 2 * hnswM
+			maxLinks = 2 * h.m
 		}
-		chosen := h.selectNeighbours(found, hnswM)
+		chosen := h.selectNeighbours(found, h.m)
 		ids := make([]int32, len(chosen))
 		for j, c := range chosen {
 			ids[j] = c.id

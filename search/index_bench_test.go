@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -32,10 +33,15 @@ type annFixture struct {
 	build   time.Duration // upserts, graph included
 	reopen  time.Duration // OpenEmbedded on the written log: the replay, after which it serves
 	indexed time.Duration // from OpenEmbedded until the graphs are built (WaitIndexed)
+	// restart: OpenEmbedded and WaitIndexed once more, after a Close, with
+	// the graph checkpoint the build saved: the start of a store whose
+	// graphs are saved.
+	restart time.Duration
 	// CPU time of the same (user + system), which a loaded machine
 	// stretches less than the wall clock.
-	buildCPU, reopenCPU, indexedCPU time.Duration
-	heapPP                          float64 // heap bytes per point, indexes included
+	buildCPU, reopenCPU, indexedCPU, restartCPU time.Duration
+	heapPP                                      float64 // heap bytes per point, indexes included, after the restart
+	mappedPP                                    float64 // bytes of the graph checkpoint (mapped) per point
 }
 
 var (
@@ -204,12 +210,34 @@ func loadANNFixture(b *testing.B, n, dims int) *annFixture {
 	}
 	indexed, indexedCPU := time.Since(start), cpuTime()-startCPU
 	fmt.Fprintf(os.Stderr, "annbench: graph built %s after the open (%.0f CPU-s)\n", indexed.Round(time.Second), indexedCPU.Seconds())
+	if err := e.Close(); err != nil {
+		b.Fatal(err)
+	}
+	e = nil
+	runtime.GC()
+	start, startCPU = time.Now(), cpuTime()
+	if e, err = OpenEmbedded(dir); err != nil {
+		b.Fatal(err)
+	}
+	if err := e.WaitIndexed(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	restart, restartCPU := time.Since(start), cpuTime()-startCPU
+	if err := e.CheckpointError(); err != nil {
+		b.Fatal(err)
+	}
+	fmt.Fprintf(os.Stderr, "annbench: restarted with the graph checkpoint, indexed after %s (%.1f CPU-s)\n", restart.Round(time.Millisecond), restartCPU.Seconds())
+	var mapped int64
+	if fi, err := os.Stat(filepath.Join(dir, checkpointName)); err == nil {
+		mapped = fi.Size()
+	}
 	runtime.GC()
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
 	f := &annFixture{e: e, tenant: tenant, queries: queries, matrix: matrix, build: build, reopen: reopen, buildCPU: buildCPU, reopenCPU: reopenCPU,
-		indexed: indexed, indexedCPU: indexedCPU,
-		heapPP: float64(after.HeapAlloc-before.HeapAlloc-uint64(4*len(matrix.Data))) / float64(n)}
+		indexed: indexed, indexedCPU: indexedCPU, restart: restart, restartCPU: restartCPU,
+		heapPP:   float64(after.HeapAlloc-before.HeapAlloc-uint64(4*len(matrix.Data))) / float64(n),
+		mappedPP: float64(mapped) / float64(n)}
 	annFixtures[key] = f
 	return f
 }
@@ -316,7 +344,10 @@ func BenchmarkEmbeddedIndex(b *testing.B) {
 				b.ReportMetric(f.reopenCPU.Seconds(), "reopen-cpu-s")
 				b.ReportMetric(f.indexed.Seconds(), "indexed-s")
 				b.ReportMetric(f.indexedCPU.Seconds(), "indexed-cpu-s")
+				b.ReportMetric(f.restart.Seconds(), "restart-s")
+				b.ReportMetric(f.restartCPU.Seconds(), "restart-cpu-s")
 				b.ReportMetric(f.heapPP/1024, "KiB/point")
+				b.ReportMetric(f.mappedPP/1024, "mapped-KiB/point")
 				b.ReportMetric(0, "ns/op")
 			})
 		})

@@ -42,6 +42,11 @@ type partition struct {
 	// building: a background build (Embedded.buildIndexes) is bringing the
 	// graph up to date a few slots at a time; index leaves it alone.
 	building bool
+	// savedGraph and savedIndexed are graph and indexed as the graph
+	// checkpoint last saved or loaded them: Close saves again when they
+	// differ.
+	savedGraph   *hnsw
+	savedIndexed int
 }
 
 // postingList holds, in slot order, the points containing a term and the
@@ -59,8 +64,14 @@ func newPartition() *partition {
 // put adds or replaces a point; its vector is normalised in place. The
 // graph learns of it in index.
 func (part *partition) put(p *Point) {
-	part.remove(p.ID)
 	normalize(p.Dense)
+	part.insert(p)
+}
+
+// insert adds or replaces a point whose vector is already normalised
+// (and may be read-only: a checkpoint's mapped vector).
+func (part *partition) insert(p *Point) {
+	part.remove(p.ID)
 	s := int32(len(part.slots))
 	part.points[p.ID], part.slot[p.ID] = p, s
 	doc := part.docs[p.DocumentID]
@@ -165,19 +176,21 @@ func (part *partition) compact() {
 	*part = *newPartition()
 	part.building = building
 	for _, p := range live {
-		part.put(p)
+		part.insert(p) // normalised when first put
 	}
 }
 
-// dense returns the k points nearest to q that pass f. Below annMinPoints,
-// and while the graph is being built after a start, it scans every point. With a graph it searches the graph, unless f
-// leaves few enough points that scanning them is cheaper; a graph search
+// dense returns the k points nearest to q that pass f. Below annMinPoints
+// it scans every point. With a graph it searches the graph, unless f
+// leaves few enough points that scanning them is cheaper; slots the graph
+// does not cover yet (while it is built after a start, from the
+// checkpoint's end or from nothing) are scanned and merged in; a search
 // that finds fewer than k (or all that pass) is answered by a scan, so a
 // filter never hides a hit that exists.
 func (part *partition) dense(ctx context.Context, q []float32, f Filter, k int) ([]Hit, error) {
 	qn := slices.Clone(q)
 	normalize(qn)
-	if part.graph == nil || part.indexed < len(part.slots) { // no graph, or one being built
+	if part.graph == nil || part.indexed == 0 {
 		return part.exact(ctx, qn, k, func(_ int32, p *Point) bool { return f.matches(p) })
 	}
 	accept := part.alive
@@ -197,15 +210,26 @@ func (part *partition) dense(ctx context.Context, q []float32, f Filter, k int) 
 		accept = func(s int32) bool { return allowed[s] }
 		want = min(k, n)
 	}
-	found := part.graph.search(qn, max(hnswEfSearch, k), accept)
-	if len(found) < want {
+	if unlinked := len(part.slots) - part.indexed; unlinked > part.indexed {
+		// Mostly unlinked (a build from nothing after a start): scan.
 		return part.exact(ctx, qn, k, func(s int32, _ *Point) bool { return accept(s) })
 	}
+	found := part.graph.search(qn, max(hnswEfSearch, k), accept)
 	// Re-score every candidate the graph found with the float32 vectors:
 	// the exact scan's scores, and the order the int8 distances blurred.
 	top := &hitHeap{}
 	for _, c := range found {
 		top.offer(part.slots[c.id], dot(qn, part.vecs[c.id]), k)
+	}
+	seen := len(found)
+	for s := part.indexed; s < len(part.slots); s++ {
+		if p := part.slots[s]; p != nil && accept(int32(s)) {
+			top.offer(p, dot(qn, part.vecs[s]), k)
+			seen++
+		}
+	}
+	if seen < want {
+		return part.exact(ctx, qn, k, func(s int32, _ *Point) bool { return accept(s) })
 	}
 	return top.sorted(), nil
 }
