@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // OCR runs the tesseract command line rather than a cgo binding
@@ -79,7 +80,7 @@ func ValidOCRLanguages(s string) bool {
 // ocrWord is one word tesseract recognised, with where it stands.
 type ocrWord struct {
 	page, block, par, line int
-	height                 int // pixels
+	top, height            int // pixels
 	conf                   float64
 	text                   string
 }
@@ -90,13 +91,16 @@ type ocrPage struct {
 	words      int
 	confSum    float64
 	// lines are the page's lines in reading order with their words'
-	// heights, from which ocrTitle finds the largest type.
-	lines []ocrLine
+	// heights, from which ocrTitle finds the largest type; height is the
+	// page's, in pixels (0 when tesseract did not say).
+	lines  []ocrLine
+	height int
 }
 
 // ocrLine is a recognised line and its words' heights in pixels.
 type ocrLine struct {
 	text    string
+	top     int // of its first word, pixels from the page's top
 	heights []int
 }
 
@@ -129,6 +133,15 @@ func parseTSV(r io.Reader) (map[int]*ocrPage, int, error) {
 	first := true
 	for sc.Scan() {
 		f := strings.Split(sc.Text(), "\t")
+		if len(f) >= 10 && f[0] == "1" { // the page: its size
+			if n, err := strconv.Atoi(f[1]); err == nil && n >= 1 {
+				if pages[n] == nil {
+					pages[n] = &ocrPage{}
+				}
+				pages[n].height, _ = strconv.Atoi(f[9])
+			}
+			continue
+		}
 		if len(f) < 12 || f[0] != "5" {
 			continue
 		}
@@ -143,7 +156,8 @@ func parseTSV(r io.Reader) (map[int]*ocrPage, int, error) {
 		if w.conf, err = strconv.ParseFloat(f[10], 64); err != nil {
 			return nil, 0, fmt.Errorf("tesseract tsv: %q: %w", sc.Text(), err)
 		}
-		w.height, _ = strconv.Atoi(f[9]) // only titles use it
+		w.top, _ = strconv.Atoi(f[7]) // only titles use where words are
+		w.height, _ = strconv.Atoi(f[9])
 		w.text = strings.TrimSpace(strings.Join(f[11:], " "))
 		if w.text == "" || w.conf < 0 || w.page < 1 {
 			continue
@@ -167,7 +181,7 @@ func parseTSV(r io.Reader) (map[int]*ocrPage, int, error) {
 			newLine = false
 		}
 		if newLine {
-			p.lines = append(p.lines, ocrLine{text: w.text, heights: []int{w.height}})
+			p.lines = append(p.lines, ocrLine{text: w.text, top: w.top, heights: []int{w.height}})
 		} else {
 			l := &p.lines[len(p.lines)-1]
 			l.text += " " + w.text
@@ -184,31 +198,46 @@ func parseTSV(r io.Reader) (map[int]*ocrPage, int, error) {
 }
 
 // ocrTitle is a recognised page's title, as largeFontLine finds a PDF
-// page's: the first run (up to three lines) of its tallest type, when
-// that is at least 1.15 times the page's usual line height (the median);
-// "" for a page of one size, or none.
+// page's, with a scan's uncertainties in mind: the first run (up to three
+// lines) of its tallest type in the top two fifths of the page, when that
+// type is at least 1.3 times the page's usual type (the median word's; word
+// boxes vary with ascenders and descenders, so a short line of tall
+// letters measures taller than its type), among lines of four letters or
+// more (not a page number, a stamp or a drop capital). "" when no line
+// stands out so.
 func ocrTitle(p *ocrPage) string {
 	if p == nil || len(p.lines) == 0 {
 		return ""
 	}
 	heights := make([]int, len(p.lines))
-	top := 0
+	var words []int
 	for i, l := range p.lines {
 		heights[i] = l.height()
-		if len(l.text) <= 300 {
-			top = max(top, heights[i])
+		words = append(words, l.heights...)
+	}
+	// The usual type is the median word's, not line's: a page of a few
+	// lines, some large, is still mostly words of its body type.
+	slices.Sort(words)
+	usual := float64(words[len(words)/2])
+	candidate := func(i int) bool {
+		l := p.lines[i]
+		high := p.height == 0 && i < max(1, len(p.lines)/3) || p.height > 0 && float64(l.top) < 0.4*float64(p.height)
+		return high && len(l.text) <= 300 && float64(heights[i]) >= 1.3*usual && letters(l.text) >= 4
+	}
+	tallest := -1
+	for i := range p.lines {
+		if candidate(i) && (tallest < 0 || heights[i] > heights[tallest]) {
+			tallest = i
 		}
 	}
-	body := slices.Clone(heights)
-	slices.Sort(body)
-	if top == 0 || float64(top) < 1.15*float64(body[len(body)/2]) {
+	if tallest < 0 {
 		return ""
 	}
 	var parts []string
-	for i, l := range p.lines {
+	for i := range p.lines {
 		// Within a tenth of the tallest: one size of type, recognised.
-		if float64(heights[i]) >= 0.9*float64(top) && len(l.text) <= 300 {
-			if parts = append(parts, l.text); len(parts) == 3 {
+		if candidate(i) && float64(heights[i]) >= 0.9*float64(heights[tallest]) {
+			if parts = append(parts, p.lines[i].text); len(parts) == 3 {
 				break
 			}
 		} else if len(parts) > 0 {
@@ -216,6 +245,17 @@ func ocrTitle(p *ocrPage) string {
 		}
 	}
 	return firstTitle(joinHyphenated(parts))
+}
+
+// letters counts the letters of s.
+func letters(s string) int {
+	n := 0
+	for _, r := range s {
+		if unicode.IsLetter(r) {
+			n++
+		}
+	}
+	return n
 }
 
 // errOCRFailed: tesseract (or the renderer) could not read the image.

@@ -231,7 +231,10 @@ func TestOCRFailures(t *testing.T) {
 func TestOCRTitle(t *testing.T) {
 	t.Parallel()
 	lim := ocrLimits(t)
-	page := extracttest.PDFText(72, 720, 26, "Boiler Maintenance Contract") + letterPage(scanLines...)
+	// A stamp in larger type than the title (a number, no letters) is
+	// passed over; so would be a last line of tall letters.
+	page := extracttest.PDFText(430, 775, 30, "2024") + extracttest.PDFText(72, 730, 26, "Boiler Maintenance Contract") + letterPage(scanLines...) +
+		extracttest.PDFText(72, 200, 17, "Signed")
 	img := extracttest.RenderPage(t, extracttest.MakePDF([]string{page}), 1, 200, "png")
 	ext, err := Extract(t.Context(), TypePNG, img, lim)
 	if err != nil || ext.Title != "Boiler Maintenance Contract" {
