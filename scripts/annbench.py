@@ -4,13 +4,16 @@
 Reads the file named by the first argument (int32 n, queries, dims, then n
 points' and the queries' float32s, little-endian; all normalised), builds
 hnswlib's HNSW with the embedded store's parameters (M=16,
-ef_construction=100, ef=128, inner product), and prints, one line each:
-build time, query p50/p99 on one thread and recall@10 against the exact
-answer; and numpy's exact matvec p50/p99 (with whatever BLAS numpy links).
+ef_construction=200, inner product), and prints, one line each: build
+time, then for ef 128 and for the ef the store uses at this size
+(efSearch in search/hnsw.go) query p50/p99 on one thread and recall@10
+against the exact answer; and numpy's exact matvec p50/p99 (with
+whatever BLAS numpy links).
 
 Debian: apt-get install -y python3-hnswlib python3-numpy (run with
 /usr/bin/python3, not a pyenv or venv python without them).
 """
+import math
 import sys
 import time
 
@@ -36,20 +39,24 @@ def main(path, k=10):
     print("numpy exact matvec+argpartition p50 %.2f ms p99 %.2f ms" % ms(mv))
 
     index = hnswlib.Index(space="ip", dim=int(dims))
-    index.init_index(max_elements=int(n), M=16, ef_construction=100)
+    index.init_index(max_elements=int(n), M=16, ef_construction=200)
     index.set_num_threads(2)
     t = time.perf_counter()
     index.add_items(data, np.arange(n))
     print("hnswlib build %.1f s (2 threads)" % (time.perf_counter() - t))
-    index.set_ef(128)
     index.set_num_threads(1)
-    lat, hits = [], 0
-    for i, q in enumerate(queries):
-        t = time.perf_counter()
-        labels, _ = index.knn_query(q, k=k)
-        lat.append(time.perf_counter() - t)
-        hits += len(exact[i] & set(labels[0].tolist()))
-    print("hnswlib M=16 efC=100 ef=128 p50 %.3f ms p99 %.3f ms recall@10 %.3f" % (*ms(lat), hits / (k * len(queries))))
+    # The store's beam (search/hnsw.go efSearch): 128 up to 100k points,
+    # then 128 * sqrt(n / 100k) rounded up to a multiple of 8.
+    store_ef = 128 if n <= 100000 else 8 * math.ceil(128 * math.sqrt(n / 100000) / 8)
+    for ef in sorted({128, store_ef}):
+        index.set_ef(ef)
+        lat, hits = [], 0
+        for i, q in enumerate(queries):
+            t = time.perf_counter()
+            labels, _ = index.knn_query(q, k=k)
+            lat.append(time.perf_counter() - t)
+            hits += len(exact[i] & set(labels[0].tolist()))
+        print("hnswlib M=16 efC=200 ef=%d p50 %.3f ms p99 %.3f ms recall@10 %.3f" % (ef, *ms(lat), hits / (k * len(queries))))
 
 
 if __name__ == "__main__":

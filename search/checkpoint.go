@@ -255,17 +255,36 @@ func (e *Embedded) loadCheckpoint() error {
 	}
 	e.mappings = append(e.mappings, data)
 	for tenant, part := range parts {
+		part.useMapped()
 		part.savedGraph, part.savedIndexed = part.graph, part.indexed
 		e.tenants[tenant] = part
 	}
 	return nil
 }
 
+// useMapped points each live point the graph covers at its slot's vector
+// (the checkpoint's, equal to the bit), so that the copy decoded from the
+// log can go.
+func (part *partition) useMapped() {
+	for s := range part.indexed {
+		if p := part.slots[s]; p != nil {
+			p.Dense = part.vecs[s]
+		}
+	}
+}
+
 // parseCheckpoint checks a mapped checkpoint and builds, for each of its
 // partitions whose tenant the replay holds, the partition laid out in
 // the checkpoint's slot order with its graph. It changes nothing: an
 // error leaves the replayed state as it was.
-func (e *Embedded) parseCheckpoint(data []byte) (map[uuid.UUID]*partition, error) {
+func (e *Embedded) parseCheckpoint(data []byte) (_ map[uuid.UUID]*partition, err error) {
+	defer func() {
+		// The checks below should leave no index out of range; should one
+		// slip, the checkpoint is not used rather than the server lost.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("unreadable: %v", r)
+		}
+	}()
 	le := binary.LittleEndian
 	if string(data[:8]) != checkpointMagic || string(data[len(data)-8:]) != checkpointMagic {
 		return nil, errors.New("not a graph checkpoint")
@@ -297,7 +316,8 @@ func (e *Embedded) parseCheckpoint(data []byte) (map[uuid.UUID]*partition, error
 		if d == 0 || n > uint64(len(data))/d/4 {
 			return nil, fmt.Errorf("partition %d: %d slots do not fit", i, n)
 		}
-		if ent.metaOff < prev || ent.metaLen > end || ent.metaOff+ent.metaLen > ent.codesOff ||
+		if ent.metaOff < prev || ent.metaOff > end || ent.metaLen > end || ent.codesOff > end || ent.vecsOff > end ||
+			ent.metaOff+ent.metaLen > ent.codesOff ||
 			ent.codesOff%64 != 0 || ent.codesOff+n*d > ent.vecsOff || ent.vecsOff%64 != 0 ||
 			ent.vecsOff+4*n*d > tableOff {
 			return nil, fmt.Errorf("partition %d: bad offsets", i)
@@ -404,8 +424,10 @@ func (ent ckptEntry) partition(data []byte, old *partition) (*partition, error) 
 		p := old.points[id]
 		if p != nil && !placed[id] && bytes.Equal(float32Bytes(p.Dense), float32Bytes(vec)) {
 			placed[id] = true
-			p.Dense = vec // the mapping's copy: the heap's goes
 			part.insert(p)
+			// The mapping's copy; the point's own (on the heap) is swapped
+			// for it by useMapped once every partition has been read.
+			part.vecs[len(part.vecs)-1] = vec
 			live++
 			continue
 		}

@@ -166,7 +166,7 @@ func TestCheckpoint(t *testing.T) {
 		graph, indexed, slots, building := part.graph != nil, part.indexed, len(part.slots), part.building
 		heap := -1
 		for s, v := range part.vecs {
-			if !mapped(e, v) || !mapped(e, part.graph.codes[s]) {
+			if !mapped(e, v) || !mapped(e, part.graph.codes[s]) || !mapped(e, part.slots[s].Dense) {
 				heap = s
 				break
 			}
@@ -176,7 +176,7 @@ func TestCheckpoint(t *testing.T) {
 			t.Fatalf("after the open: graph %v, %d of %d slots indexed, building %v", graph, indexed, slots, building)
 		}
 		if heap >= 0 {
-			t.Fatalf("slot %d's vector or code is on the heap, not in the checkpoint's mapping", heap)
+			t.Fatalf("slot %d's vector, code or point's vector is on the heap, not in the checkpoint's mapping", heap)
 		}
 		// The same graph: the same answers, hit for hit.
 		for i, q := range bb.queries {
@@ -264,14 +264,7 @@ func TestCheckpoint(t *testing.T) {
 		t.Run("Corrupt"+name+"IsNotUsed", func(t *testing.T) {
 			t.Parallel()
 			bb := setupCheckpoint(t)
-			path := filepath.Join(bb.dir, checkpointName)
-			b, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, corrupt(b), 0o600); err != nil {
-				t.Fatal(err)
-			}
+			rewriteCheckpoint(t, bb.dir, corrupt)
 			e, err := OpenEmbedded(bb.dir)
 			if err != nil {
 				t.Fatal(err)
@@ -293,15 +286,7 @@ func TestCheckpoint(t *testing.T) {
 	t.Run("CorruptIsRebuiltAndSaved", func(t *testing.T) {
 		t.Parallel()
 		bb := setupCheckpoint(t)
-		path := filepath.Join(bb.dir, checkpointName)
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b[len(b)/5]++
-		if err := os.WriteFile(path, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		rewriteCheckpoint(t, bb.dir, func(b []byte) []byte { b[len(b)/5]++; return b })
 		e, err := OpenEmbedded(bb.dir)
 		if err != nil {
 			t.Fatal(err)
@@ -336,18 +321,13 @@ func TestCheckpoint(t *testing.T) {
 	t.Run("CorruptVectorIsNotTrusted", func(t *testing.T) {
 		t.Parallel()
 		bb := setupCheckpoint(t)
-		path := filepath.Join(bb.dir, checkpointName)
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
 		// Flip a bit in the vectors of five slots.
-		for i := 1; i <= 5; i++ {
-			b[ckptRegion(b, 56)+uint64(i*997*4*ckptDims+2)] ^= 0x40
-		}
-		if err := os.WriteFile(path, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		rewriteCheckpoint(t, bb.dir, func(b []byte) []byte {
+			for i := 1; i <= 5; i++ {
+				b[ckptRegion(b, 56)+uint64(i*997*4*ckptDims+2)] ^= 0x40
+			}
+			return b
+		})
 		e, err := OpenEmbedded(bb.dir)
 		if err != nil {
 			t.Fatal(err)
@@ -372,4 +352,17 @@ func TestCheckpoint(t *testing.T) {
 func ckptRegion(b []byte, field int) uint64 {
 	table := binary.LittleEndian.Uint64(b[len(b)-ckptTrailerSize:])
 	return binary.LittleEndian.Uint64(b[table+uint64(field):])
+}
+
+// rewriteCheckpoint replaces dir's checkpoint with what change makes of it.
+func rewriteCheckpoint(t *testing.T, dir string, change func([]byte) []byte) {
+	t.Helper()
+	path := filepath.Join(dir, checkpointName)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, change(b), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -214,7 +214,7 @@ func (part *partition) dense(ctx context.Context, q []float32, f Filter, k int) 
 		// Mostly unlinked (a build from nothing after a start): scan.
 		return part.exact(ctx, qn, k, func(s int32, _ *Point) bool { return accept(s) })
 	}
-	found := part.graph.search(qn, max(hnswEfSearch, k), accept)
+	found := part.graph.search(qn, efSearch(len(part.graph.nodes), k), accept)
 	// Re-score every candidate the graph found with the float32 vectors:
 	// the exact scan's scores, and the order the int8 distances blurred.
 	top := &hitHeap{}

@@ -133,3 +133,17 @@ func BenchmarkGraphRecall(b *testing.B) {
 		})
 	}
 }
+
+// TestEfSearch pins the beam's growth with the partition: the figures
+// BenchmarkGraphRecall measured recall at.
+func TestEfSearch(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ n, k, want int }{
+		{5_000, 10, 128}, {100_000, 10, 128}, {100_000, 200, 200},
+		{300_000, 10, 224}, {1_000_000, 10, 408}, {1_000_000, 500, 500},
+	} {
+		if got := efSearch(c.n, c.k); got != c.want {
+			t.Errorf("efSearch(%d, %d) = %d, want %d", c.n, c.k, got, c.want)
+		}
+	}
+}

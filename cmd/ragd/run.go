@@ -373,6 +373,11 @@ func openVectors(cfg config, log *slog.Logger) (search.VectorStore, error) {
 	if errors.Is(err, search.ErrInUse) {
 		return nil, fmt.Errorf("RAGD_DATA_DIR: the embedded vector store in %s is %w, and it serves one: stop that ragd, or set QDRANT_URL so that several processes share Qdrant", dir, search.ErrInUse)
 	}
+	if err == nil {
+		if cerr := s.CheckpointError(); cerr != nil {
+			log.Warn("vector store: the graph checkpoint was not used; the graphs are rebuilt in the background and dense queries scan until then", "err", cerr)
+		}
+	}
 	return s, err
 }
 
