@@ -21,7 +21,10 @@ func TestOCRHostileImages(t *testing.T) {
 	if tools.Tesseract == "" || tools.Pdftoppm == "" {
 		t.Skip("tesseract or pdftoppm is not installed (scripts/test-deps.sh installs them)")
 	}
-	lim := extract.Limits{MaxTextBytes: 4 << 20, Timeout: 20 * time.Second, Memory: 512 << 20,
+	// The clock is 20 s for images too: OCR's own ceiling
+	// (RAGD_EXTRACT_OCR_TIMEOUT, 10 min by default) would otherwise let
+	// the huge PNG decode to the end under the race detector's 4 GiB.
+	lim := extract.Limits{MaxTextBytes: 4 << 20, Timeout: 20 * time.Second, OCRTimeout: 20 * time.Second, Memory: 512 << 20,
 		Tesseract: tools.Tesseract, Pdftoppm: tools.Pdftoppm, CPUPerMiB: -1}
 	if raceEnabled {
 		lim.Memory = 4 << 30
