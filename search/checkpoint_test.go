@@ -152,14 +152,7 @@ func TestCheckpoint(t *testing.T) {
 	t.Run("ReopenServesTheSavedGraph", func(t *testing.T) {
 		t.Parallel()
 		bb := setupCheckpoint(t)
-		e, err := OpenEmbedded(bb.dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer e.Close()
-		if err := e.CheckpointError(); err != nil {
-			t.Fatal(err)
-		}
+		e := openWithCheckpoint(t, bb.dir)
 		// Indexed as soon as it opens: nothing is left to build.
 		e.mu.RLock()
 		part := e.tenants[bb.tenant]
@@ -217,14 +210,7 @@ func TestCheckpoint(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(bb.dir, checkpointName), old, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		e, err = OpenEmbedded(bb.dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer e.Close()
-		if err := e.CheckpointError(); err != nil {
-			t.Fatal(err)
-		}
+		e = openWithCheckpoint(t, bb.dir)
 		e.mu.RLock()
 		part := e.tenants[bb.tenant]
 		graph, indexed, points := part.graph != nil, part.indexed, len(part.points)
@@ -304,14 +290,7 @@ func TestCheckpoint(t *testing.T) {
 		e.closed = true // stop without Close's checkpoint, keep the lock file's flock until the test ends
 		e.mu.Unlock()
 		e.lock.Close()
-		e, err = OpenEmbedded(bb.dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer e.Close()
-		if err := e.CheckpointError(); err != nil {
-			t.Fatal(err)
-		}
+		e = openWithCheckpoint(t, bb.dir)
 		if part := e.tenants[bb.tenant]; part.building || part.indexed != ckptPoints {
 			t.Fatalf("%d slots indexed, building %v", part.indexed, part.building)
 		}
@@ -328,14 +307,7 @@ func TestCheckpoint(t *testing.T) {
 			}
 			return b
 		})
-		e, err := OpenEmbedded(bb.dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer e.Close()
-		if err := e.CheckpointError(); err != nil {
-			t.Fatal(err)
-		}
+		e := openWithCheckpoint(t, bb.dir)
 		e.mu.RLock()
 		part := e.tenants[bb.tenant]
 		dead, points := part.dead, len(part.points)
@@ -365,4 +337,19 @@ func rewriteCheckpoint(t *testing.T, dir string, change func([]byte) []byte) {
 	if err := os.WriteFile(path, change(b), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// openWithCheckpoint opens the store in dir, which must have used its
+// checkpoint, and closes it when the test ends.
+func openWithCheckpoint(t *testing.T, dir string) *Embedded {
+	t.Helper()
+	e, err := OpenEmbedded(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	if err := e.CheckpointError(); err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
