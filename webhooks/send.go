@@ -3,18 +3,16 @@ package webhooks
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/ragd/ragd/outbound"
 )
 
 // Config is the operator's choice of how webhooks are sent. Its zero value
@@ -67,7 +65,7 @@ func (c Config) withDefaults() Config {
 
 // ErrRefusedAddress is returned when an endpoint's host is, or resolves
 // to, an address the configuration refuses.
-var ErrRefusedAddress = errors.New("address refused")
+var ErrRefusedAddress = outbound.ErrRefusedAddress
 
 // sender makes attempts: one request, signed, to a checked address.
 type sender struct {
@@ -76,22 +74,9 @@ type sender struct {
 }
 
 func newSender(cfg Config) *sender {
-	dialer := &net.Dialer{Timeout: dialTimeout}
-	if !cfg.AllowPrivate {
-		// Control runs after name resolution, for each address tried: a
-		// name that resolves (or is rebound) to a refused address is
-		// refused as the address itself is.
-		dialer.Control = func(network, address string, _ syscall.RawConn) error {
-			ap, err := netip.ParseAddrPort(address)
-			if err != nil {
-				return fmt.Errorf("%w: %s", ErrRefusedAddress, address)
-			}
-			if why := refused(ap.Addr()); why != "" {
-				return fmt.Errorf("%w: %s is a %s address", ErrRefusedAddress, ap.Addr(), why)
-			}
-			return nil
-		}
-	}
+	// The dialer checks every address a name resolves to (or is rebound
+	// to), as registration checks an address in the URL.
+	dialer := outbound.Dialer(dialTimeout, cfg.AllowPrivate)
 	transport := &http.Transport{
 		Proxy:                 nil, // a proxy would be dialled instead of the receiver, unchecked
 		DialContext:           dialer.DialContext,
@@ -159,11 +144,8 @@ func (s *sender) send(ctx context.Context, rawURL string, key []byte, msgID stri
 	req.Header.Set(standardwebhooks.HeaderWebhookSignature, sig)
 	resp, err := s.client.Do(req)
 	if err != nil {
-		if errors.Is(err, ErrRefusedAddress) {
-			var oe *net.OpError
-			if errors.As(err, &oe) && oe.Err != nil {
-				return fail("refused: %v", oe.Err)
-			}
+		if why, ok := outbound.Reason(err); ok {
+			return fail("%s", why)
 		}
 		return fail("%v", err)
 	}

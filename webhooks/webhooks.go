@@ -15,6 +15,7 @@ import (
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/evals"
 	"github.com/ragd/ragd/ingest"
+	"github.com/ragd/ragd/outbound"
 )
 
 // EventTypes are the events an endpoint may ask for. Each is recorded in
@@ -183,7 +184,7 @@ func checkTypes(probs *ragd.Problems, types []string) []string {
 // checkURL refuses what could never be delivered to: a URL that does not
 // parse, another scheme, http in production, credentials in the URL, a
 // port outside 1 to 65535, and a host that is an address (in any spelling
-// the system's resolver reads as one: hostAddr) or localhost, in a range
+// the system's resolver reads as one: outbound.CheckHost) or localhost, in a range
 // refused unless cfg.AllowPrivate. Names are resolved only when sending,
 // where the dialer checks every address.
 func checkURL(probs *ragd.Problems, cfg Config, raw string) {
@@ -219,21 +220,8 @@ func checkURL(probs *ragd.Problems, cfg Config, raw string) {
 	if cfg.AllowPrivate {
 		return
 	}
-	host := strings.ToLower(strings.TrimSuffix(asciiHost(u.Hostname()), "."))
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		probs.Add("url", "must not be localhost: loopback addresses are refused"+allowPrivateHint)
-		return
-	}
-	// A host that is no address is a name: resolved, and its addresses
-	// checked, only when sending.
-	if addr, ok := hostAddr(host); ok {
-		if why := refused(addr); why != "" {
-			spelt := u.Hostname()
-			if a := addr.Unmap().String(); a != spelt {
-				spelt += ", which is " + a
-			}
-			probs.Add("url", "must not be %s: %s addresses are refused"+allowPrivateHint, spelt, why)
-		}
+	if why := outbound.CheckHost(u.Hostname()); why != "" {
+		probs.Add("url", "%s", why+allowPrivateHint)
 	}
 }
 

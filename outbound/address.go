@@ -1,4 +1,4 @@
-package webhooks
+package outbound
 
 import (
 	"net/netip"
@@ -10,7 +10,7 @@ import (
 
 // refusedRanges are the ranges no public receiver lives in, with what to
 // call them, beyond those netip's predicates name (loopback, private,
-// link-local, unspecified, multicast; see refused). The first that holds
+// link-local, unspecified, multicast; see Refused). The first that holds
 // an address names it. Sources: the IANA IPv4 and IPv6 Special-Purpose
 // Address Registries.
 var refusedRanges = []struct {
@@ -47,12 +47,12 @@ var refusedRanges = []struct {
 	{netip.MustParsePrefix("0.0.0.0/0"), ""},           // every other IPv4 address is public
 }
 
-// refused says why addr may not be sent to ("" when it may). It is the one
-// classifier of addresses: registration (checkURL) asks it about a URL's
+// Refused says why addr may not be sent to ("" when it may). It is the one
+// classifier of addresses: a URL check (CheckHost) asks it about a URL's
 // literal address, and the dialer about every address a name resolves to.
 // An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is judged as its IPv4
 // address, which is what is dialled.
-func refused(addr netip.Addr) string {
+func Refused(addr netip.Addr) string {
 	addr = addr.Unmap().WithZone("")
 	switch {
 	case addr.IsLoopback():
@@ -76,11 +76,11 @@ func refused(addr netip.Addr) string {
 	return ""
 }
 
-// asciiHost is host as net/http dials it: a name that is not ASCII goes
+// ASCIIHost is host as net/http dials it: a name that is not ASCII goes
 // through IDNA's lookup mapping first, which makes full-width and circled
 // digits and ideographic full stops ASCII ("１２７。０。０。１" is
 // "127.0.0.1"). A host the mapping refuses is left as it is.
-func asciiHost(host string) string {
+func ASCIIHost(host string) string {
 	for i := 0; i < len(host); i++ {
 		if host[i] >= utf8.RuneSelf {
 			if a, err := idna.Lookup.ToASCII(host); err == nil {
@@ -92,14 +92,14 @@ func asciiHost(host string) string {
 	return host
 }
 
-// hostAddr is the address a URL's host names, read as the system's
+// HostAddr is the address a URL's host names, read as the system's
 // resolver would (getaddrinfo, through glibc's inet_aton for IPv4), and
 // whether it names one: "127.1", "2130706433", "0x7f000001", "0177.0.0.1"
 // and "127.000.000.001" are all 127.0.0.1, though netip parses none of
 // them. host is a URL's Hostname (an IPv6 address without its brackets),
-// made ASCII (asciiHost) and without the trailing dot of a fully qualified
+// made ASCII (ASCIIHost) and without the trailing dot of a fully qualified
 // name.
-func hostAddr(host string) (netip.Addr, bool) {
+func HostAddr(host string) (netip.Addr, bool) {
 	if a, err := netip.ParseAddr(host); err == nil {
 		return a, true
 	}
