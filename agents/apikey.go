@@ -26,15 +26,20 @@ const (
 	// ScopeEmbeddingsWrite lets a tenant move itself to another embedding
 	// model, among those the operator offers (RAGD_EMBEDDING_MODELS).
 	ScopeEmbeddingsWrite Scope = "embeddings:write"
+	// ScopeSourcesWrite lets a key add, change, sync and delete website
+	// sources, which make ragd fetch from the web on the tenant's behalf
+	// (reading them takes documents:read).
+	ScopeSourcesWrite Scope = "sources:write"
 )
 
 // AllScopes lists every scope, in a stable order.
-var AllScopes = []Scope{ScopeAgentsRead, ScopeAgentsWrite, ScopeDocumentsRead, ScopeDocumentsWrite, ScopeSearch, ScopeKeysWrite, ScopeWebhooksWrite, ScopeEmbeddingsWrite}
+var AllScopes = []Scope{ScopeAgentsRead, ScopeAgentsWrite, ScopeDocumentsRead, ScopeDocumentsWrite, ScopeSearch, ScopeKeysWrite, ScopeWebhooksWrite, ScopeEmbeddingsWrite, ScopeSourcesWrite}
 
 // DefaultScopes are given to a key created without scopes: all but
-// keys:write, webhooks:write and embeddings:write, so that a leaked key can
-// neither mint more keys, nor send the tenant's events somewhere new, nor
-// start re-embedding everything.
+// keys:write, webhooks:write, embeddings:write and sources:write, so that
+// a leaked key can neither mint more keys, nor send the tenant's events
+// somewhere new, nor start re-embedding everything, nor make ragd crawl
+// the web.
 var DefaultScopes = []Scope{ScopeAgentsRead, ScopeAgentsWrite, ScopeDocumentsRead, ScopeDocumentsWrite, ScopeSearch}
 
 // KeyPrefix starts every API key, so that people and secret scanners

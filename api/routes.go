@@ -74,6 +74,14 @@ func routes(d Deps, auth *authenticator) []route {
 		{"GET /v1/webhooks/{webhook_id}/deliveries", tenant(agents.ScopeWebhooksWrite, handleListDeliveries(d.Webhooks)), false},
 		{"POST /v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", tenant(agents.ScopeWebhooksWrite, handleRetryDelivery(d.Webhooks)), false},
 
+		{"POST /v1/sources", tenant(agents.ScopeSourcesWrite, handleCreateSource(d.Sources)), false},
+		{"GET /v1/sources", tenant(agents.ScopeDocumentsRead, handleListSources(d.Sources)), false},
+		{"GET /v1/sources/{source_id}", tenant(agents.ScopeDocumentsRead, handleGetSource(d.Sources)), false},
+		{"PATCH /v1/sources/{source_id}", tenant(agents.ScopeSourcesWrite, handleUpdateSource(d.Sources)), false},
+		{"DELETE /v1/sources/{source_id}", tenant(agents.ScopeSourcesWrite, handleDeleteSource(d.Sources)), false},
+		{"POST /v1/sources/{source_id}/sync", tenant(agents.ScopeSourcesWrite, handleSyncSource(d.Sources)), false},
+		{"GET /v1/sources/{source_id}/runs", tenant(agents.ScopeDocumentsRead, handleListRuns(d.Sources)), false},
+
 		// River's job dashboard (it serves its own API under /jobs/api/).
 		{"/jobs/", auth.adminUI(orNotFound(d.JobsUI)), true},
 		// The tenants' console: pages that call the routes above in-process.

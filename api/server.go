@@ -13,6 +13,7 @@ import (
 	"github.com/ragd/ragd/metrics"
 	"github.com/ragd/ragd/oidcauth"
 	"github.com/ragd/ragd/search"
+	"github.com/ragd/ragd/sources"
 	"github.com/ragd/ragd/spaces"
 	"github.com/ragd/ragd/webhooks"
 )
@@ -43,6 +44,8 @@ type Deps struct {
 	Evals *evals.Evaluations
 	// Webhooks keeps the tenants' webhook endpoints and deliveries.
 	Webhooks *webhooks.Service
+	// Sources keeps the tenants' website sources and crawls them.
+	Sources *sources.Service
 	// Spaces serves the embedding migrations (nil: none can be started).
 	Spaces *spaces.Service
 	// MaxUploadBytes bounds an uploaded file (RAGD_MAX_UPLOAD_BYTES).

@@ -82,11 +82,12 @@ func quotaUsageOf(ctx context.Context, db postgres.DB, tenantID uuid.UUID, q Quo
 		EmbeddingTokensThisMonth: QuotaUse{Limit: q.EmbeddingTokensPerMonth, Used: tokens}, MonthResetsAt: month.AddDate(0, 1, 0)}, nil
 }
 
-// checkUploadQuota refuses an upload of size bytes that the tenant's
-// quotas do not allow. It serialises the tenant's uploads for the rest of
+// checkUploadQuota refuses an upload that adds size bytes and newDocs
+// documents (a replacement of a document's bytes adds none, and maybe
+// fewer bytes) that the tenant's quotas do not allow. It serialises the tenant's uploads for the rest of
 // tx when any quota is set, so that two at once cannot both take the last
 // place.
-func (s *Documents) checkUploadQuota(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, size int64) error {
+func (s *Documents) checkUploadQuota(ctx context.Context, tx pgx.Tx, tenantID uuid.UUID, size, newDocs int64) error {
 	q, err := s.limits(ctx, tx, tenantID)
 	if err != nil {
 		return err
@@ -103,9 +104,9 @@ func (s *Documents) checkUploadQuota(ctx context.Context, tx pgx.Tx, tenantID uu
 		return err
 	}
 	switch d, b, tk := u.Documents, u.StoredBytes, u.EmbeddingTokensThisMonth; {
-	case d.Limit != nil && d.Used+1 > *d.Limit:
+	case d.Limit != nil && newDocs > 0 && d.Used+newDocs > *d.Limit:
 		return &ragd.QuotaError{Quota: "documents", Limit: *d.Limit, Used: d.Used}
-	case b.Limit != nil && b.Used+size > *b.Limit:
+	case b.Limit != nil && size > 0 && b.Used+size > *b.Limit:
 		return &ragd.QuotaError{Quota: "stored_bytes", Limit: *b.Limit, Used: b.Used}
 	case tk.Limit != nil && tk.Used >= *tk.Limit:
 		return &ragd.QuotaError{Quota: "embedding_tokens_per_month", Limit: *tk.Limit, Used: tk.Used,

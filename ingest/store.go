@@ -255,7 +255,7 @@ func (s *Documents) Create(ctx context.Context, tenantID uuid.UUID, u Upload, op
 				u.OverlapTokens = o
 			}
 		}
-		if err := s.checkUploadQuota(ctx, tx, tenantID, u.Content.Size()); err != nil {
+		if err := s.checkUploadQuota(ctx, tx, tenantID, u.Content.Size(), 1); err != nil {
 			return err
 		}
 		// Without a title from the uploader, the file name stands in

@@ -23,6 +23,7 @@ import (
 	"github.com/ragd/ragd/evals"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/search"
+	"github.com/ragd/ragd/sources"
 	"github.com/ragd/ragd/spaces"
 	"github.com/ragd/ragd/webhooks"
 )
@@ -205,6 +206,115 @@ type ExpireWebhookEventsWorker struct {
 // Work deletes events older than webhooks.Retention that nothing waits to send.
 func (w *ExpireWebhookEventsWorker) Work(ctx context.Context, job *river.Job[ExpireWebhookEventsArgs]) error {
 	_, err := w.Webhooks.Expire(ctx, time.Now().Add(-webhooks.Retention))
+	return err
+}
+
+// SyncSourceArgs asks for the next slice of a source's run.
+type SyncSourceArgs struct {
+	TenantID uuid.UUID `json:"tenant_id"`
+	SourceID uuid.UUID `json:"source_id"`
+	RunID    uuid.UUID `json:"run_id"`
+}
+
+// Kind implements river.JobArgs.
+func (SyncSourceArgs) Kind() string { return "sync_source" }
+
+// InsertOpts: in the sources' own queue, one job per run; the job
+// snoozes between slices, which does not spend attempts.
+func (SyncSourceArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueSources, MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// QueueSources is the River queue of sync_source jobs. A process works
+// SourceWorkers of them at once, beside its Workers: crawling waits on
+// other sites, and must never take the workers uploads need. Each job
+// fetches for a slice (sources.Config.Slice) and then goes to the back
+// of the queue, so the runs waiting, any tenant's, take turns: a
+// tenant's 50,000-page site delays another's crawl by a slice at most.
+// The pages a run stores are ingested through the default queue, in
+// their tenant's turn, like uploads.
+const QueueSources = "sources"
+
+// SourceWorkers is how many sync_source jobs a process with workers
+// runs at once: one per worker, at least two.
+func SourceWorkers(workers int) int { return max(2, workers) }
+
+// SyncSourceWorker runs slices of sources' runs.
+type SyncSourceWorker struct {
+	river.WorkerDefaults[SyncSourceArgs]
+	*Services
+}
+
+// Timeout: a slice, and a request that started at its end.
+func (w *SyncSourceWorker) Timeout(*river.Job[SyncSourceArgs]) time.Duration { return 10 * time.Minute }
+
+// Work runs a slice; more to do snoozes the job behind the others waiting.
+func (w *SyncSourceWorker) Work(ctx context.Context, job *river.Job[SyncSourceArgs]) error {
+	a := job.Args
+	more, err := w.Sources.Work(ctx, a.TenantID, a.SourceID, a.RunID)
+	if err != nil {
+		w.Logger.WarnContext(ctx, "source slice", "job_id", job.ID, "tenant_id", a.TenantID, "source_id", a.SourceID, "run_id", a.RunID, "err", err)
+		return orSnooze(err)
+	}
+	if more {
+		return river.JobSnooze(0)
+	}
+	return nil
+}
+
+// DeleteSourceArgs asks for a deleted source's documents to be deleted,
+// then the source.
+type DeleteSourceArgs struct {
+	TenantID uuid.UUID `json:"tenant_id"`
+	SourceID uuid.UUID `json:"source_id"`
+}
+
+// Kind implements river.JobArgs.
+func (DeleteSourceArgs) Kind() string { return "delete_source" }
+
+// InsertOpts: once is enough.
+func (DeleteSourceArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 25, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// DeleteSourceWorker deletes a source's documents, then the source.
+type DeleteSourceWorker struct {
+	river.WorkerDefaults[DeleteSourceArgs]
+	*Services
+}
+
+// Work purges the source.
+func (w *DeleteSourceWorker) Work(ctx context.Context, job *river.Job[DeleteSourceArgs]) error {
+	return orSnooze(w.Sources.Purge(ctx, job.Args.TenantID, job.Args.SourceID))
+}
+
+// ScheduleSourcesArgs is the periodic start of the sources' scheduled runs.
+type ScheduleSourcesArgs struct{}
+
+// Kind implements river.JobArgs.
+func (ScheduleSourcesArgs) Kind() string { return "schedule_sources" }
+
+// ScheduleSourcesWorker starts the runs that are due.
+type ScheduleSourcesWorker struct {
+	river.WorkerDefaults[ScheduleSourcesArgs]
+	*Services
+}
+
+// Work starts the due runs.
+func (w *ScheduleSourcesWorker) Work(ctx context.Context, job *river.Job[ScheduleSourcesArgs]) error {
+	_, err := w.Sources.StartDue(ctx)
+	return err
+}
+
+// EnqueueSourceRun implements sources.Jobs.
+func (q *Queue) EnqueueSourceRun(ctx context.Context, tx pgx.Tx, tenantID, sourceID, runID uuid.UUID) error {
+	_, err := q.client.InsertTx(ctx, tx, SyncSourceArgs{TenantID: tenantID, SourceID: sourceID, RunID: runID}, nil)
+	return err
+}
+
+// EnqueueSourceDelete implements sources.Jobs.
+func (q *Queue) EnqueueSourceDelete(ctx context.Context, tx pgx.Tx, tenantID, sourceID uuid.UUID) error {
+	_, err := q.client.InsertTx(ctx, tx, DeleteSourceArgs{TenantID: tenantID, SourceID: sourceID}, nil)
 	return err
 }
 
@@ -467,6 +577,7 @@ type Services struct {
 	Spaces    *spaces.Service
 	Evals     *evals.Evaluations
 	Webhooks  *webhooks.Service
+	Sources   *sources.Service
 	Logger    *slog.Logger
 }
 
@@ -529,6 +640,9 @@ func New(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
 		river.AddWorker(workers, &EvaluateWorker{Services: svc})
 		river.AddWorker(workers, &DeliverWebhookWorker{Services: svc})
 		river.AddWorker(workers, &ExpireWebhookEventsWorker{Services: svc})
+		river.AddWorker(workers, &SyncSourceWorker{Services: svc})
+		river.AddWorker(workers, &DeleteSourceWorker{Services: svc})
+		river.AddWorker(workers, &ScheduleSourcesWorker{Services: svc})
 		rc.Workers = workers
 		rc.PeriodicJobs = []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
@@ -536,10 +650,13 @@ func New(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
 				&river.PeriodicJobOpts{RunOnStart: true}),
 			river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 				func() (river.JobArgs, *river.InsertOpts) { return ExpireWebhookEventsArgs{}, nil }, nil),
+			river.NewPeriodicJob(river.PeriodicInterval(time.Minute),
+				func() (river.JobArgs, *river.InsertOpts) { return ScheduleSourcesArgs{}, nil }, nil),
 		}
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers},
 			QueueMigrations: {MaxWorkers: MigrationWorkers(cfg.Workers)},
-			QueueWebhooks:   {MaxWorkers: WebhookWorkers(cfg.Workers)}}
+			QueueWebhooks:   {MaxWorkers: WebhookWorkers(cfg.Workers)},
+			QueueSources:    {MaxWorkers: SourceWorkers(cfg.Workers)}}
 		q.sup = &supervisor{pool: pool, id: newClientID(), workers: cfg.Workers, t: cfg.Supervisor.withDefaults(), log: cfg.Logger}
 		rc.ID = q.sup.id
 	}
@@ -561,8 +678,8 @@ func (q *Queue) Start(ctx context.Context, svc Services) error {
 	if !q.working {
 		return nil
 	}
-	if svc.Pipeline == nil || svc.Documents == nil || svc.Spaces == nil || svc.Evals == nil || svc.Webhooks == nil {
-		return errors.New("jobs: the workers need the pipeline, documents, spaces, evaluations and webhooks")
+	if svc.Pipeline == nil || svc.Documents == nil || svc.Spaces == nil || svc.Evals == nil || svc.Webhooks == nil || svc.Sources == nil {
+		return errors.New("jobs: the workers need the pipeline, documents, spaces, evaluations, webhooks and sources")
 	}
 	if svc.Logger == nil {
 		svc.Logger = q.log

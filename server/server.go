@@ -7,6 +7,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -31,6 +32,7 @@ import (
 	"github.com/ragd/ragd/oidcauth"
 	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/secret"
+	"github.com/ragd/ragd/sources"
 	"github.com/ragd/ragd/spaces"
 	"github.com/ragd/ragd/webhooks"
 )
@@ -99,6 +101,9 @@ type Config struct {
 	// Webhooks is how webhooks are sent (RAGD_WEBHOOK_ALLOW_PRIVATE,
 	// https only in production, the retry schedule).
 	Webhooks webhooks.Config
+	// Sources is how websites are fetched (RAGD_SOURCES_ALLOW_PRIVATE, the
+	// user agent, the caps); MaxBytes is at most MaxUploadBytes.
+	Sources sources.Config
 }
 
 // Server is an assembled ragd. Start begins working jobs; Stop ends them.
@@ -108,6 +113,7 @@ type Server struct {
 	Documents *ingest.Documents
 	Evals     *evals.Evaluations
 	Webhooks  *webhooks.Service
+	Sources   *sources.Service
 	Pipeline  *ingest.Pipeline
 	// Indexes holds the index of each embedding space in use, and Spaces
 	// says which a tenant's searches and documents use.
@@ -174,6 +180,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// an evaluation scores the search the tenant's chatbot gets.
 	s.Searcher = search.NewRoutedSearcher(s.Indexes, s.Spaces, s.Documents, 0)
 	s.Evals = evals.NewEvaluations(cfg.Pool, s.Documents, cp, s.Searcher, hooks, q)
+	// A fetched page or file is at most what an upload may be.
+	cfg.Sources.MaxBytes = cmp.Or(cfg.Sources.MaxBytes, 20<<20)
+	if cfg.MaxUploadBytes > 0 {
+		cfg.Sources.MaxBytes = min(cfg.Sources.MaxBytes, cfg.MaxUploadBytes)
+	}
+	s.Sources = sources.NewService(cfg.Pool, s.Documents, q, hooks, cfg.Sources)
 	if !cfg.API {
 		return s, nil
 	}
@@ -207,6 +219,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Searcher:               s.Searcher,
 		Evals:                  s.Evals,
 		Webhooks:               s.Webhooks,
+		Sources:                s.Sources,
 		Spaces:                 s.Spaces,
 		OCR:                    cfg.Limits.Tesseract != "",
 		OCRLanguages:           cfg.OCRLanguages,
@@ -261,7 +274,7 @@ func identify(v *oidcauth.Verifier, store *agents.ControlPlane) func(ctx context
 func (s *Server) Start(ctx context.Context) error {
 	// Not ctx itself: cancelling Start's context hard-stops River.
 	if err := s.Queue.Start(context.WithoutCancel(ctx), jobs.Services{Pipeline: s.Pipeline, Documents: s.Documents,
-		Spaces: s.Spaces, Evals: s.Evals, Webhooks: s.Webhooks, Logger: s.log}); err != nil {
+		Spaces: s.Spaces, Evals: s.Evals, Webhooks: s.Webhooks, Sources: s.Sources, Logger: s.log}); err != nil {
 		return fmt.Errorf("start workers: %w", err)
 	}
 	if s.Watcher != nil {

@@ -16,11 +16,13 @@ import (
 	"github.com/ragd/ragd/evals"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/outbound"
+	"github.com/ragd/ragd/sources"
 )
 
 // EventTypes are the events an endpoint may ask for. Each is recorded in
 // the transaction of the change it reports, by the package that makes it.
-var EventTypes = []string{ingest.EventDocumentReady, ingest.EventDocumentFailed, ingest.EventDocumentDeleted, evals.EventCompleted}
+var EventTypes = []string{ingest.EventDocumentReady, ingest.EventDocumentFailed, ingest.EventDocumentDeleted, evals.EventCompleted,
+	sources.EventRunCompleted}
 
 // Limits of an endpoint.
 const (

@@ -30,6 +30,7 @@ import (
 	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/secret"
 	"github.com/ragd/ragd/server"
+	"github.com/ragd/ragd/sources"
 	"github.com/ragd/ragd/webhooks"
 )
 
@@ -67,6 +68,10 @@ type Options struct {
 	// receivers, so tests with an httptest receiver allow private
 	// addresses explicitly.
 	Webhooks webhooks.Config
+	// Sources is how website sources are fetched; its zero value refuses
+	// loopback sites, so tests with an httptest site allow private
+	// addresses explicitly.
+	Sources sources.Config
 	// OfferedSpaces are the embedding spaces tenants may migrate to
 	// themselves (RAGD_EMBEDDING_MODELS).
 	OfferedSpaces []search.Space
@@ -137,7 +142,7 @@ func Start(t testing.TB, o Options) *Server {
 		API:            true,
 		MaxUploadBytes: o.MaxUploadBytes, MaxInflightUploadBytes: o.MaxInflightUploadBytes, UploadSpoolDir: o.UploadSpoolDir,
 		UploadMinRate: o.UploadMinRate, UploadGrace: o.UploadGrace,
-		OIDC: o.OIDC, ConsoleOIDC: o.ConsoleOIDC, Webhooks: o.Webhooks,
+		OIDC: o.OIDC, ConsoleOIDC: o.ConsoleOIDC, Webhooks: o.Webhooks, Sources: o.Sources,
 	})
 	if err != nil {
 		t.Fatal(err)

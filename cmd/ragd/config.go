@@ -26,6 +26,7 @@ import (
 	"github.com/ragd/ragd/oidcauth"
 	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/secret"
+	"github.com/ragd/ragd/sources"
 )
 
 // config is ragd's whole configuration, parsed once in run and passed down.
@@ -60,6 +61,12 @@ type config struct {
 	// webhook endpoints be loopback, private or link-local addresses (local
 	// development). In production webhooks are https only.
 	WebhookAllowPrivate bool
+	// Sources: how website sources are fetched (RAGD_SOURCES_ALLOW_PRIVATE,
+	// default false; RAGD_SOURCES_USER_AGENT, default "ragd";
+	// RAGD_SOURCES_CONTACT_URL; RAGD_SOURCES_DELAY, default 250ms between
+	// requests to a host; RAGD_SOURCES_TIMEOUT, default 30s a request;
+	// RAGD_SOURCES_MAX_BYTES, default 20MiB, at most RAGD_MAX_UPLOAD_BYTES).
+	Sources sources.Config
 	// LogFormat (RAGD_LOG_FORMAT: "json" or "text"): default text on a
 	// terminal outside production, else json.
 	LogFormat string
@@ -221,6 +228,27 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	}
 	if c.WebhookAllowPrivate, err = parseBool(getenv("RAGD_WEBHOOK_ALLOW_PRIVATE"), false); err != nil {
 		return c, fmt.Errorf("RAGD_WEBHOOK_ALLOW_PRIVATE: %w", err)
+	}
+	if c.Sources.AllowPrivate, err = parseBool(getenv("RAGD_SOURCES_ALLOW_PRIVATE"), false); err != nil {
+		return c, fmt.Errorf("RAGD_SOURCES_ALLOW_PRIVATE: %w", err)
+	}
+	c.Sources.UserAgent = getenv("RAGD_SOURCES_USER_AGENT")
+	if ua := c.Sources.UserAgent; ua != "" && !validProductToken(ua) {
+		return c, fmt.Errorf("RAGD_SOURCES_USER_AGENT: must be a product token (letters, digits, '-', '_', '.'; robots.txt groups are matched against it), not %q", ua)
+	}
+	if c.Sources.ContactURL = getenv("RAGD_SOURCES_CONTACT_URL"); c.Sources.ContactURL != "" {
+		if u, err := url.Parse(c.Sources.ContactURL); err != nil || u.Scheme == "" || strings.ContainsAny(c.Sources.ContactURL, " ()\r\n") {
+			return c, fmt.Errorf("RAGD_SOURCES_CONTACT_URL: must be an absolute URL (https://example.com/bot or mailto:ops@example.com)")
+		}
+	}
+	if c.Sources.Delay, err = parseDuration(getenv("RAGD_SOURCES_DELAY"), 250*time.Millisecond); err != nil {
+		return c, fmt.Errorf("RAGD_SOURCES_DELAY: %w", err)
+	}
+	if c.Sources.Timeout, err = parseDuration(getenv("RAGD_SOURCES_TIMEOUT"), 30*time.Second); err != nil {
+		return c, fmt.Errorf("RAGD_SOURCES_TIMEOUT: %w", err)
+	}
+	if c.Sources.MaxBytes, err = parseBytes(getenv("RAGD_SOURCES_MAX_BYTES"), 20<<20); err != nil {
+		return c, fmt.Errorf("RAGD_SOURCES_MAX_BYTES: %w", err)
 	}
 	if c.ReadTimeout, err = parseDuration(getenv("RAGD_HTTP_READ_TIMEOUT"), 5*time.Minute); err != nil {
 		return c, fmt.Errorf("RAGD_HTTP_READ_TIMEOUT: %w", err)
@@ -599,4 +627,18 @@ func parseSpaces(s string) ([]search.Space, error) {
 		out = append(out, search.Space{Model: item[:i], Dimensions: dims})
 	}
 	return out, nil
+}
+
+// validProductToken says whether s can stand as a User-Agent product
+// token and a robots.txt user-agent line.
+func validProductToken(s string) bool {
+	if len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
 }

@@ -236,6 +236,7 @@ func newServer(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Lo
 		MaxUploadBytes:     cfg.MaxUploadBytes, MaxInflightUploadBytes: cfg.MaxInflightUploadBytes, UploadSpoolDir: cfg.UploadSpoolDir,
 		UploadMinRate: cfg.UploadMinRate, UploadGrace: cfg.UploadGrace,
 		Webhooks: webhooks.Config{AllowPrivate: cfg.WebhookAllowPrivate, RequireHTTPS: cfg.Production},
+		Sources:  cfg.Sources,
 	})
 	if err != nil {
 		vectors.Close()

@@ -1,0 +1,387 @@
+package api_test
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ragd/ragd/api/apitest"
+	"github.com/ragd/ragd/sources"
+	"github.com/ragd/ragd/webhooks"
+)
+
+// testSite is a website on loopback: pages by path (an HTML body each),
+// robots.txt, redirects (one a loop), a slow page, a huge page, a calendar
+// that links on forever, a PDF, and links to another host and to a
+// private address. It answers conditional requests (ETag) with 304, and
+// counts what it was asked.
+type testSite struct {
+	srv         *httptest.Server
+	mu          sync.Mutex
+	pages       map[string]string
+	pdf         []byte
+	hits        map[string]int // GETs by path and query
+	notModified int
+}
+
+func newTestSite(t *testing.T) *testSite {
+	t.Helper()
+	pdf, err := os.ReadFile("../examples/leave-policy.pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &testSite{pages: map[string]string{}, pdf: pdf, hits: map[string]int{}}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.srv.Close)
+	index := `<a href="/p/5?ref=nav#top">Page five</a> <a href="/old">old</a> <a href="/loop/a">loop</a>
+		<a href="/slow">slow</a> <a href="/huge">huge</a> <a href="/calendar?month=1">calendar</a>
+		<a href="/private/secret">private</a> <a href="http://other.invalid/page">elsewhere</a>
+		<a href="http://10.0.0.1/admin">router</a> <a href="mailto:a@example.com">mail</a>
+		<a href="/files/policy.pdf">policy</a>`
+	for k := range 10 {
+		index += fmt.Sprintf(` <a href="/s/%d">Section %d</a>`, k, k)
+		sec := ""
+		for i := k * 20; i < k*20+20; i++ {
+			sec += fmt.Sprintf(` <a href="/p/%d">Page %d</a>`, i, i)
+			s.pages[fmt.Sprintf("/p/%d", i)] = pageHTML(fmt.Sprintf("Guide to topic %d", i), fmt.Sprintf("/p/%d", i),
+				fmt.Sprintf("Page %d explains topic%d in plain words for the handbook.", i, i), `<a href="/">home</a>`)
+		}
+		s.pages[fmt.Sprintf("/s/%d", k)] = pageHTML(fmt.Sprintf("Section %d", k), "", fmt.Sprintf("Section %d lists its pages.", k), sec)
+	}
+	s.pages["/"] = pageHTML("Home", "", "Welcome to the test site.", index)
+	return s
+}
+
+func pageHTML(title, canonical, text, links string) string {
+	c := ""
+	if canonical != "" {
+		c = `<link rel="canonical" href="` + canonical + `">`
+	}
+	return "<!doctype html><html><head><title>" + title + "</title>" + c + "</head><body><h1>" + title + "</h1><p>" + text + "</p>" + links + "</body></html>"
+}
+
+func (s *testSite) set(path, body string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if body == "" {
+		delete(s.pages, path)
+	} else {
+		s.pages[path] = body
+	}
+}
+
+func (s *testSite) counts() (hits map[string]int, notModified int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := map[string]int{}
+	for k, v := range s.hits {
+		h[k] = v
+	}
+	return h, s.notModified
+}
+
+func (s *testSite) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.hits[r.URL.RequestURI()]++
+	body, ok := s.pages[r.URL.Path]
+	s.mu.Unlock()
+	switch p := r.URL.Path; {
+	case p == "/robots.txt":
+		fmt.Fprint(w, "User-agent: *\nDisallow: /private/\n")
+	case p == "/old":
+		http.Redirect(w, r, "/p/7", http.StatusMovedPermanently)
+	case p == "/loop/a":
+		http.Redirect(w, r, "/loop/b", http.StatusFound)
+	case p == "/loop/b":
+		http.Redirect(w, r, "/loop/a", http.StatusFound)
+	case p == "/slow":
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	case p == "/huge":
+		w.Header().Set("Content-Type", "text/html")
+		chunk := strings.Repeat("<p>filler text</p>", 1000)
+		for range 40 { // about 700 KiB, past the test's 256 KiB cap
+			if _, err := w.Write([]byte(chunk)); err != nil {
+				return
+			}
+		}
+	case p == "/calendar":
+		var m int
+		fmt.Sscanf(r.URL.Query().Get("month"), "%d", &m)
+		fmt.Fprint(w, pageHTML(fmt.Sprintf("Calendar %d", m), "", fmt.Sprintf("Events of month %d.", m),
+			fmt.Sprintf(`<a href="/calendar?month=%d">next</a>`, m+1)))
+	case p == "/files/policy.pdf":
+		s.conditional(w, r, "application/pdf", s.pdf)
+	case ok:
+		s.conditional(w, r, "text/html; charset=utf-8", []byte(body))
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (s *testSite) conditional(w http.ResponseWriter, r *http.Request, ctype string, body []byte) {
+	etag := fmt.Sprintf(`"%x"`, sha256.Sum256(body))[:18] + `"`
+	if r.Header.Get("If-None-Match") == etag {
+		s.mu.Lock()
+		s.notModified++
+		s.mu.Unlock()
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.Header().Set("ETag", etag)
+	w.Header().Set("Content-Type", ctype)
+	_, _ = w.Write(body)
+}
+
+// sourcesServer is ragd with sources allowed to fetch from loopback, at
+// a test's pace.
+func sourcesServer(t *testing.T, openai bool) (*apitest.Server, *apitest.Client) {
+	t.Helper()
+	srv := apitest.Start(t, apitest.Options{OpenAI: openai, Webhooks: webhookTestConfig(),
+		Sources: sources.Config{AllowPrivate: true, Delay: time.Millisecond, Timeout: time.Second, MaxBytes: 256 << 10, Slice: 2 * time.Second}})
+	return srv, srv.Client(t)
+}
+
+func webhookTestConfig() webhooks.Config {
+	return webhooks.Config{AllowPrivate: true, Retries: fastRetries}
+}
+
+// waitRun waits for a source's run to end and returns it.
+func waitRun(c *apitest.Client, key, sourceID, runID string) map[string]any {
+	c.T.Helper()
+	var run map[string]any
+	apitest.Eventually(c.T, "run "+runID+" to end", func() bool {
+		var out struct {
+			Data []map[string]any `json:"data"`
+		}
+		if err := json.Unmarshal(c.Must(200, "GET", "/v1/sources/"+sourceID+"/runs", key, nil).Body, &out); err != nil {
+			c.T.Fatal(err)
+		}
+		for _, r := range out.Data {
+			if r["id"] == runID && r["status"] != "running" {
+				run = r
+				return true
+			}
+		}
+		return false
+	})
+	return run
+}
+
+// documentsOf lists the tenant's documents (not deleting) by external id.
+func documentsOf(c *apitest.Client, key string) map[string]map[string]any {
+	c.T.Helper()
+	out := map[string]map[string]any{}
+	cursor := ""
+	for {
+		var page struct {
+			Data       []map[string]any `json:"data"`
+			NextCursor string           `json:"next_cursor"`
+		}
+		q := "/v1/documents?limit=100"
+		if cursor != "" {
+			q += "&cursor=" + url.QueryEscape(cursor)
+		}
+		if err := json.Unmarshal(c.Must(200, "GET", q, key, nil).Body, &page); err != nil {
+			c.T.Fatal(err)
+		}
+		for _, d := range page.Data {
+			if id, _ := d["external_id"].(string); id != "" {
+				out[id] = d
+			}
+		}
+		if page.NextCursor == "" {
+			return out
+		}
+		cursor = page.NextCursor
+	}
+}
+
+func waitAllSettled(c *apitest.Client, key string, n int) map[string]map[string]any {
+	c.T.Helper()
+	var docs map[string]map[string]any
+	apitest.Eventually(c.T, fmt.Sprintf("%d documents ready or failed", n), func() bool {
+		docs = documentsOf(c, key)
+		if len(docs) != n {
+			return false
+		}
+		for _, d := range docs {
+			if d["status"] != "ready" && d["status"] != "failed" {
+				return false
+			}
+		}
+		return true
+	})
+	return docs
+}
+
+func num(v any) int {
+	f, _ := v.(float64)
+	return int(f)
+}
+
+func failureReasons(run map[string]any) map[string]string {
+	out := map[string]string{}
+	fs, _ := run["failures"].([]any)
+	for _, f := range fs {
+		m := f.(map[string]any)
+		out[m["url"].(string)] = m["reason"].(string)
+	}
+	return out
+}
+
+// TestWebsiteSource crawls a 216-page site with every trap the issue
+// names, then syncs it after 5 pages changed, 3 were removed and 2 were
+// added: the second run processes exactly those (the removed ones are
+// missing, and go at the third run), embeds only the changed text, asks
+// conditionally for the rest, and each run sends its webhook.
+func TestWebsiteSource(t *testing.T) {
+	t.Parallel()
+	srv, c := sourcesServer(t, true)
+	site := newTestSite(t)
+	_, key := c.TenantWithKey("site", apitest.AllScopes()...)
+	rcv := newReceiver(t)
+	hook := c.Must(201, "POST", "/v1/webhooks", key, map[string]any{"url": rcv.srv.URL + "/hook", "event_types": []string{sources.EventRunCompleted}}).JSON(t)
+	rcv.setSecret(hook["secret"].(string))
+
+	created := c.Must(201, "POST", "/v1/sources", key, map[string]any{"type": "website", "url": site.srv.URL + "/",
+		"max_depth": 4, "max_pages": 300, "tags": []string{"site"}}).JSON(t)
+	srcID := created["id"].(string)
+	run1 := waitRun(c, key, srcID, created["run"].(map[string]any)["id"].(string))
+	base := site.srv.URL
+	if run1["status"] != "completed" || num(run1["new"]) != 216 || num(run1["failed"]) != 3 || num(run1["changed"]) != 0 {
+		t.Fatalf("first run: %v", run1)
+	}
+	reasons := failureReasons(run1)
+	for u, want := range map[string]string{base + "/loop/a": "redirects", base + "/slow": "timed out", base + "/huge": "larger than"} {
+		if !strings.Contains(reasons[u], want) {
+			t.Errorf("failure of %s: %q, want it to say %q (all: %v)", u, reasons[u], want, reasons)
+		}
+	}
+	docs := waitAllSettled(c, key, 216)
+	hits, _ := site.counts()
+	if hits["/private/secret"] != 0 {
+		t.Errorf("robots.txt disallows /private/, yet it was fetched %d times", hits["/private/secret"])
+	}
+	if hits["/calendar?month=5"] != 0 || hits["/calendar?month=4"] != 1 {
+		t.Errorf("the calendar trap went past max_depth 4: %v", hits)
+	}
+	for _, want := range []string{"/", "/p/5", "/p/7", "/p/199", "/files/policy.pdf", "/calendar?month=4"} {
+		d, ok := docs[base+want]
+		if !ok || d["status"] != "ready" {
+			t.Errorf("document of %s: %v", want, d)
+		}
+	}
+	for _, not := range []string{"/p/5?ref=nav", "/old", "/calendar?month=5"} {
+		if _, ok := docs[base+not]; ok {
+			t.Errorf("%s is a document of its own", not)
+		}
+	}
+	if d := docs[base+"/p/42"]; d["title"] != "Guide to topic 42" || d["tags"].([]any)[0] != "site" {
+		t.Errorf("a page's title and tags: %v", d)
+	}
+	if d := docs[base+"/files/policy.pdf"]; d["type"] != "pdf" {
+		t.Errorf("the PDF: %v", d)
+	}
+	first := map[string]float64{}
+	for u, d := range docs {
+		first[u] = d["content_version"].(float64)
+	}
+
+	// The site changes: 4 pages' text and a section (which links to two
+	// new pages), 3 pages removed, and one page's markup only.
+	for i := 10; i < 14; i++ {
+		site.set(fmt.Sprintf("/p/%d", i), pageHTML(fmt.Sprintf("Page %d", i), "", fmt.Sprintf("Page %d was rewritten: changedword%d.", i, i), ""))
+	}
+	links := ""
+	for i := range 20 {
+		links += fmt.Sprintf(` <a href="/p/%d">Page %d</a>`, i, i)
+	}
+	site.set("/s/0", pageHTML("Section 0", "", "Section 0 lists its pages, and two new ones.",
+		links+`<a href="/p/new1">new 1</a><a href="/p/new2">new 2</a>`))
+	site.set("/p/new1", pageHTML("New 1", "", "Brand new page one, newword1.", ""))
+	site.set("/p/new2", pageHTML("New 2", "", "Brand new page two, newword2.", ""))
+	for _, p := range []string{"/p/20", "/p/21", "/p/22"} {
+		site.set(p, "")
+	}
+	site.set("/p/9", strings.Replace(pageHTML("Guide to topic 9", "/p/9", "Page 9 explains topic9 in plain words for the handbook.", `<a href="/">home</a>`),
+		"<body>", "<body><!-- built again -->", 1))
+	_, before304 := site.counts()
+	embedsBefore := len(srv.OpenAI.Requests())
+
+	run2 := waitRun(c, key, srcID, c.Must(202, "POST", "/v1/sources/"+srcID+"/sync", key, nil).JSON(t)["id"].(string))
+	if num(run2["new"]) != 2 || num(run2["changed"]) != 5 || num(run2["removed"]) != 0 || num(run2["failed"]) != 6 {
+		t.Fatalf("second run: %v", run2)
+	}
+	for _, p := range []string{"/p/20", "/p/21", "/p/22"} {
+		if r := failureReasons(run2)[base+p]; r != "HTTP 404" {
+			t.Errorf("%s: %q, want HTTP 404", p, r)
+		}
+	}
+	_, after304 := site.counts()
+	// Every page that did not change was asked for conditionally and
+	// answered 304, but /p/9, whose ETag changed with its markup, the
+	// calendar's 4 (the site gives them no validators: their bytes are
+	// compared) and the 2 reached through another URL (/old redirects to
+	// /p/7, /p/5?ref=nav names /p/5 canonical), asked for without the
+	// validators of the page they turn out to be.
+	if got, want := after304-before304, num(run2["unchanged"])-1-4-2; got != want || want != 208-7 {
+		t.Errorf("304s in the second run: %d, want %d (unchanged %d)", got, want, num(run2["unchanged"]))
+	}
+	docs = waitAllSettled(c, key, 218) // the removed pages' documents stay until the next run
+	for u, d := range docs {
+		p := strings.TrimPrefix(u, base)
+		changed := p == "/s/0" || p == "/p/10" || p == "/p/11" || p == "/p/12" || p == "/p/13"
+		switch v := d["content_version"].(float64); {
+		case changed && v != first[u]+1, !changed && first[u] != 0 && v != first[u]:
+			t.Errorf("%s: content version %v, was %v (changed: %v)", p, v, first[u], changed)
+		}
+	}
+	// Only the new text was embedded.
+	for _, r := range srv.OpenAI.Requests()[embedsBefore:] {
+		for _, in := range r.Inputs {
+			if !strings.Contains(in, "changedword") && !strings.Contains(in, "newword") && !strings.Contains(in, "two new ones") {
+				t.Errorf("the second run embedded unchanged text: %q", in)
+			}
+		}
+	}
+
+	run3 := waitRun(c, key, srcID, c.Must(202, "POST", "/v1/sources/"+srcID+"/sync", key, nil).JSON(t)["id"].(string))
+	if num(run3["removed"]) != 3 || num(run3["new"]) != 0 || num(run3["changed"]) != 0 {
+		t.Fatalf("third run: %v", run3)
+	}
+	docs = documentsOf(c, key)
+	if len(docs) != 215 {
+		t.Errorf("%d documents after the removals, want 215", len(docs))
+	}
+	for _, p := range []string{"/p/20", "/p/21", "/p/22"} {
+		if _, ok := docs[base+p]; ok {
+			t.Errorf("%s was removed from the site twice, and its document stays", p)
+		}
+	}
+	got := rcv.wait("three source.run.completed", func(got []received) bool { return len(got) >= 3 })
+	counts := map[string]int{}
+	for _, g := range got {
+		if g.Type != sources.EventRunCompleted || g.Data["source_id"] != srcID {
+			t.Errorf("event: %+v", g)
+			continue
+		}
+		r := g.Data["run"].(map[string]any)
+		counts[fmt.Sprintf("new=%d changed=%d removed=%d", num(r["new"]), num(r["changed"]), num(r["removed"]))]++
+	}
+	for _, want := range []string{"new=216 changed=0 removed=0", "new=2 changed=5 removed=0", "new=0 changed=0 removed=3"} {
+		if counts[want] != 1 {
+			t.Errorf("no webhook said %s: %v", want, counts)
+		}
+	}
+}
