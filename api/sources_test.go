@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -384,4 +385,189 @@ func TestWebsiteSource(t *testing.T) {
 			t.Errorf("no webhook said %s: %v", want, counts)
 		}
 	}
+}
+
+// TestSourcesAPI: bad input answers 400 naming the field, sources:write
+// is needed to change anything, another tenant's source is 404 on every
+// route, and a patch changes what it names.
+func TestSourcesAPI(t *testing.T) {
+	t.Parallel()
+	_, c := sourcesServer(t, false)
+	site := newTestSite(t)
+	tenantID, key := c.TenantWithKey("src-api", apitest.AllScopes()...)
+	_, other := c.TenantWithKey("src-other", apitest.AllScopes()...)
+	// A key of the same tenant with the default scopes: no sources:write.
+	reader := c.Must(201, "POST", "/v1/tenants/"+tenantID+"/api-keys", apitest.AdminToken, map[string]any{"name": "reader"}).JSON(t)["key"].(string)
+	long := strings.Repeat("a", 3000)
+	for name, body := range map[string]any{
+		"type":         map[string]any{"url": site.srv.URL},
+		"url":          map[string]any{"type": "website", "url": "ftp://example.com/"},
+		"include[0]":   map[string]any{"type": "website", "url": site.srv.URL, "include": []string{"docs"}},
+		"exclude":      map[string]any{"type": "website", "url": site.srv.URL, "exclude": make([]string, 51)},
+		"max_pages":    map[string]any{"type": "website", "url": site.srv.URL, "max_pages": 50001},
+		"max_depth":    map[string]any{"type": "website", "url": site.srv.URL, "max_depth": -1},
+		"schedule":     map[string]any{"type": "website", "url": site.srv.URL, "schedule": "monthly"},
+		"tags[0]":      map[string]any{"type": "website", "url": site.srv.URL, "tags": []string{""}},
+		"url (long)":   map[string]any{"type": "url", "url": "https://example.com/" + long},
+		"url (creds)":  map[string]any{"type": "url", "url": "https://u:p@example.com/"},
+		"type (other)": map[string]any{"type": "ftp", "url": site.srv.URL},
+	} {
+		r := c.Req("POST", "/v1/sources", key, body)
+		field, _, _ := strings.Cut(name, " ")
+		if r.Status != 400 || !strings.Contains(string(r.Body), `"`+field+`"`) {
+			t.Errorf("%s: %d %s", name, r.Status, r.Body)
+		}
+	}
+	for _, raw := range []string{`{`, `[]`, `{"type": 1}`, `{"type": "website", "url": "http://x/", "unknown": 1}`, "\x00"} {
+		if r := c.Req("POST", "/v1/sources", key, raw, "Content-Type", "application/json"); r.Status != 400 {
+			t.Errorf("%q: %d %s", raw, r.Status, r.Body)
+		}
+	}
+	if r := c.Req("POST", "/v1/sources", reader, map[string]any{"type": "url", "url": site.srv.URL + "/p/1"}); r.Status != 403 {
+		t.Errorf("without sources:write: %d %s", r.Status, r.Body)
+	}
+
+	src := c.Must(201, "POST", "/v1/sources", key, map[string]any{"type": "url", "url": site.srv.URL + "/p/1"}).JSON(t)
+	id := src["id"].(string)
+	if src["max_pages"].(float64) != sources.DefaultMaxPages || src["schedule"] != nil || src["status"] != "active" {
+		t.Errorf("defaults: %v", src)
+	}
+	run := waitRun(c, key, id, src["run"].(map[string]any)["id"].(string))
+	if num(run["new"]) != 1 || num(run["fetched"]) != 1 {
+		t.Errorf("a url source's run: %v", run)
+	}
+	c.Must(200, "GET", "/v1/sources/"+id, reader, nil) // documents:read reads
+	for _, r := range []struct{ method, path string }{
+		{"GET", "/v1/sources/" + id}, {"PATCH", "/v1/sources/" + id}, {"DELETE", "/v1/sources/" + id},
+		{"POST", "/v1/sources/" + id + "/sync"}, {"GET", "/v1/sources/" + id + "/runs"},
+	} {
+		var body any
+		if r.method == "PATCH" {
+			body = map[string]any{"max_pages": 3}
+		}
+		if got := c.Req(r.method, r.path, other, body); got.Status != 404 {
+			t.Errorf("another tenant's %s %s: %d %s", r.method, r.path, got.Status, got.Body)
+		}
+	}
+	if list := c.Must(200, "GET", "/v1/sources", other, nil).JSON(t)["data"].([]any); len(list) != 0 {
+		t.Errorf("another tenant lists %v", list)
+	}
+	for _, bad := range []map[string]any{{"max_pages": 0}, {"max_depth": nil}, {"schedule": "often"}, {"include": []string{"no-slash"}}} {
+		if r := c.Req("PATCH", "/v1/sources/"+id, key, bad); r.Status != 400 {
+			t.Errorf("patch %v: %d %s", bad, r.Status, r.Body)
+		}
+	}
+	p := c.Must(200, "PATCH", "/v1/sources/"+id, key, map[string]any{"schedule": "daily", "tags": []string{"b", "a"}}).JSON(t)
+	next, _ := time.Parse(time.RFC3339, fmt.Sprint(p["next_run_at"]))
+	if p["schedule"] != "daily" || time.Until(next) < 23*time.Hour || fmt.Sprint(p["tags"]) != "[a b]" || p["last_run"] == nil {
+		t.Errorf("after the patch: %v", p)
+	}
+	p = c.Must(200, "PATCH", "/v1/sources/"+id, key, map[string]any{"schedule": nil}).JSON(t)
+	if p["schedule"] != nil || p["next_run_at"] != nil {
+		t.Errorf("schedule null: %v", p)
+	}
+	if r := c.Req("DELETE", "/v1/sources/"+id+"?keep_documents=maybe", key, nil); r.Status != 400 {
+		t.Errorf("keep_documents=maybe: %d", r.Status)
+	}
+	c.Must(204, "DELETE", "/v1/sources/"+id+"?keep_documents=true", key, nil)
+	c.Must(404, "GET", "/v1/sources/"+id, key, nil)
+	if d := documentsOf(c, key); len(d) != 1 {
+		t.Errorf("keep_documents=true left %d documents, want 1", len(d))
+	}
+}
+
+// TestSourcesRefusePrivateAddresses: without RAGD_SOURCES_ALLOW_PRIVATE
+// a source on a loopback, private or link-local address is refused, and
+// the refusal names the setting.
+func TestSourcesRefusePrivateAddresses(t *testing.T) {
+	t.Parallel()
+	srv := apitest.Start(t, apitest.Options{})
+	c := srv.Client(t)
+	_, key := c.TenantWithKey("src-private", apitest.AllScopes()...)
+	for _, u := range []string{"http://127.0.0.1:8080/", "http://localhost/", "http://169.254.169.254/latest/meta-data/", "http://[::1]/", "http://10.0.0.1/", "http://0x7f000001/"} {
+		r := c.Req("POST", "/v1/sources", key, map[string]any{"type": "website", "url": u})
+		if r.Status != 400 || !strings.Contains(string(r.Body), "RAGD_SOURCES_ALLOW_PRIVATE") {
+			t.Errorf("%s: %d %s", u, r.Status, r.Body)
+		}
+	}
+}
+
+// TestSitemapSource: a gzipped sitemap index leads to a sitemap of pages
+// (a PDF among them); a page that leaves the sitemap is deleted after two
+// runs without it; deleting the source deletes its documents.
+func TestSitemapSource(t *testing.T) {
+	t.Parallel()
+	_, c := sourcesServer(t, false)
+	site := newTestSite(t)
+	var mu sync.Mutex
+	listed := []string{"/p/1", "/p/2", "/p/3", "/files/policy.pdf", "/p/404"}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/sitemap_index.xml.gz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/gzip")
+		zw := gzip.NewWriter(w)
+		fmt.Fprintf(zw, `<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><sitemap><loc>http://%s/pages.xml</loc></sitemap></sitemapindex>`, r.Host)
+		zw.Close()
+	})
+	mux.HandleFunc("/pages.xml", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprint(w, `<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">`)
+		for _, p := range listed {
+			fmt.Fprintf(w, "<url><loc>%s%s</loc></url>", site.srv.URL, p)
+		}
+		fmt.Fprint(w, `</urlset>`)
+	})
+	mux.HandleFunc("/robots.txt", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "User-agent: *\nAllow: /\n") })
+	maps := httptest.NewServer(mux)
+	t.Cleanup(maps.Close)
+	_, key := c.TenantWithKey("src-sitemap", apitest.AllScopes()...)
+	src := c.Must(201, "POST", "/v1/sources", key, map[string]any{"type": "sitemap", "url": maps.URL + "/sitemap_index.xml.gz"}).JSON(t)
+	id := src["id"].(string)
+	run := waitRun(c, key, id, src["run"].(map[string]any)["id"].(string))
+	if num(run["new"]) != 4 || num(run["failed"]) != 1 || failureReasons(run)[site.srv.URL+"/p/404"] != "HTTP 404" {
+		t.Fatalf("first run: %v", run)
+	}
+	docs := waitAllSettled(c, key, 4)
+	if d := docs[site.srv.URL+"/files/policy.pdf"]; d["type"] != "pdf" || d["status"] != "ready" {
+		t.Errorf("the PDF: %v", d)
+	}
+	mu.Lock()
+	listed = listed[1:] // /p/1 leaves the sitemap
+	mu.Unlock()
+	for i, wantRemoved := range []int{0, 1} {
+		run = waitRun(c, key, id, c.Must(202, "POST", "/v1/sources/"+id+"/sync", key, nil).JSON(t)["id"].(string))
+		if num(run["removed"]) != wantRemoved || num(run["new"]) != 0 || num(run["changed"]) != 0 || num(run["unchanged"]) != 3 {
+			t.Fatalf("run %d after /p/1 left the sitemap: %v", i+2, run)
+		}
+	}
+	if _, ok := documentsOf(c, key)[site.srv.URL+"/p/1"]; ok {
+		t.Error("/p/1 left the sitemap two runs ago, and its document stays")
+	}
+	got := c.Must(200, "GET", "/v1/sources/"+id, key, nil).JSON(t)
+	if got["pages"].(float64) != 3 || got["last_run"].(map[string]any)["id"] != run["id"] {
+		t.Errorf("the source: %v", got)
+	}
+	c.Must(202, "DELETE", "/v1/sources/"+id, key, nil)
+	apitest.Eventually(t, "the source and its documents gone", func() bool {
+		return c.Req("GET", "/v1/sources/"+id, key, nil).Status == 404 && len(documentsOf(c, key)) == 0
+	})
+}
+
+// TestSourceSyncWhileRunning: one run of a source at a time.
+func TestSourceSyncWhileRunning(t *testing.T) {
+	t.Parallel()
+	_, c := sourcesServer(t, false)
+	site := newTestSite(t)
+	_, key := c.TenantWithKey("src-busy", apitest.AllScopes()...)
+	// /slow holds the run for the fetch timeout (a second).
+	src := c.Must(201, "POST", "/v1/sources", key, map[string]any{"type": "url", "url": site.srv.URL + "/slow"}).JSON(t)
+	id := src["id"].(string)
+	if r := c.Req("POST", "/v1/sources/"+id+"/sync", key, nil); r.Status != 409 || r.Code(t) != "conflict" {
+		t.Errorf("sync while a run runs: %d %s", r.Status, r.Body)
+	}
+	run := waitRun(c, key, id, src["run"].(map[string]any)["id"].(string))
+	if failureReasons(run)[site.srv.URL+"/slow"] != "timed out" {
+		t.Errorf("run: %v", run)
+	}
+	c.Must(202, "POST", "/v1/sources/"+id+"/sync", key, nil)
 }

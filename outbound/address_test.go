@@ -1,8 +1,12 @@
 package outbound
 
 import (
+	"context"
+	"net"
 	"net/netip"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestRefused(t *testing.T) {
@@ -41,5 +45,42 @@ func TestParseInetAton(t *testing.T) {
 		if !ok || got != netip.MustParseAddr(want) {
 			t.Errorf("parseInetAton(%q) = %s, %v, want %s", in, got, ok, want)
 		}
+	}
+}
+
+// TestDialerRefusesAfterResolving: the dialer checks the addresses a
+// name resolves to (localhost is loopback on every machine), so no
+// spelling of a host gets past it; allowed, the same dial connects.
+func TestDialerRefusesAfterResolving(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	_, err = Dialer(time.Second, false).DialContext(context.Background(), "tcp", net.JoinHostPort("localhost", port))
+	if why, ok := Reason(err); !ok || !strings.Contains(why, "loopback") {
+		t.Fatalf("dial localhost: %v (%q)", err, why)
+	}
+	c, err := Dialer(time.Second, true).DialContext(context.Background(), "tcp", net.JoinHostPort("127.0.0.1", port))
+	if err != nil {
+		t.Fatalf("allowed: %v", err)
+	}
+	c.Close()
+	if got := CheckHost("LOCALHOST."); !strings.Contains(got, "localhost") {
+		t.Errorf("CheckHost(LOCALHOST.) = %q", got)
+	}
+	if got := CheckHost("example.com"); got != "" {
+		t.Errorf("CheckHost(example.com) = %q", got)
 	}
 }

@@ -127,6 +127,7 @@ func readSitemap(body []byte) (sitemap, error) {
 	d := xml.NewDecoder(bytes.NewReader(body))
 	d.Strict = false
 	var stack []string
+	var loc strings.Builder // the text of the <loc> being read
 	for {
 		tok, err := d.Token()
 		if err == io.EOF {
@@ -136,7 +137,7 @@ func readSitemap(body []byte) (sitemap, error) {
 			if len(out.pages)+len(out.sitemaps) == 0 {
 				return out, failf("not a sitemap: %v", err)
 			}
-			break // keep what came before the damage
+			break // keep the entries before the damage
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
@@ -144,27 +145,28 @@ func readSitemap(body []byte) (sitemap, error) {
 				return out, failf("not a sitemap: nested too deep")
 			}
 			stack = append(stack, t.Name.Local)
+			loc.Reset()
+		case xml.CharData:
+			if len(stack) > 0 && stack[len(stack)-1] == "loc" && loc.Len()+len(t) <= MaxURLLength+64 {
+				loc.Write(t)
+			}
 		case xml.EndElement:
+			if len(stack) >= 2 && stack[len(stack)-1] == "loc" {
+				if u, ok := Normalize(loc.String()); ok {
+					switch stack[len(stack)-2] {
+					case "url":
+						if len(out.pages) < MaxSitemapURLs {
+							out.pages = append(out.pages, u)
+						}
+					case "sitemap":
+						if len(out.sitemaps) < MaxSitemapURLs {
+							out.sitemaps = append(out.sitemaps, u)
+						}
+					}
+				}
+			}
 			if len(stack) > 0 {
 				stack = stack[:len(stack)-1]
-			}
-		case xml.CharData:
-			if len(stack) < 2 || stack[len(stack)-1] != "loc" {
-				continue
-			}
-			u, ok := Normalize(string(t))
-			if !ok {
-				continue
-			}
-			switch stack[len(stack)-2] {
-			case "url":
-				if len(out.pages) < MaxSitemapURLs {
-					out.pages = append(out.pages, u)
-				}
-			case "sitemap":
-				if len(out.sitemaps) < MaxSitemapURLs {
-					out.sitemaps = append(out.sitemaps, u)
-				}
 			}
 		}
 	}

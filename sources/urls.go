@@ -37,6 +37,9 @@ func Normalize(raw string) (string, bool) {
 		return "", false
 	}
 	host, port := strings.ToLower(strings.TrimSuffix(u.Hostname(), ".")), u.Port()
+	if host == "" {
+		return "", false
+	}
 	if port == "80" && u.Scheme == "http" || port == "443" && u.Scheme == "https" {
 		port = ""
 	}
