@@ -95,18 +95,18 @@ func TestAllowedURL(t *testing.T) {
 func TestCheckSourceURL(t *testing.T) {
 	t.Parallel()
 	for raw, want := range map[string]string{
-		"http://127.0.0.1:8080/":           "loopback",
-		"http://localhost/":                "localhost",
-		"http://10.1.2.3/":                 "private",
-		"http://169.254.169.254/latest/":   "link-local",
-		"http://[::1]/":                    "loopback",
-		"http://2130706433/":               "loopback",
-		"https://user:pw@example.com/":     "credentials",
-		"gopher://example.com/":            "http or https",
-		"example.com":                      "http or https",
-		"":                                 "required",
-		"https://example.com:0/":           "port",
-		"https://example.com:99999/":       "port",
+		"http://127.0.0.1:8080/":         "loopback",
+		"http://localhost/":              "localhost",
+		"http://10.1.2.3/":               "private",
+		"http://169.254.169.254/latest/": "link-local",
+		"http://[::1]/":                  "loopback",
+		"http://2130706433/":             "loopback",
+		"https://user:pw@example.com/":   "credentials",
+		"gopher://example.com/":          "http or https",
+		"example.com":                    "http or https",
+		"":                               "required",
+		"https://example.com:0/":         "port",
+		"https://example.com:99999/":     "port",
 		"https://example.com/" + strings.Repeat("x", MaxURLLength): "at most",
 	} {
 		if _, why := checkSourceURL(raw, false); !strings.Contains(why, want) {
