@@ -385,6 +385,12 @@ func TestWebsiteSource(t *testing.T) {
 			t.Errorf("no webhook said %s: %v", want, counts)
 		}
 	}
+	metrics := string(c.Must(200, "GET", "/metrics", "", nil).Body)
+	for _, want := range []string{`ragd_source_pages_total{outcome="new"} 218`, `ragd_source_pages_total{outcome="changed"} 5`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
 
 // TestSourcesAPI: bad input answers 400 naming the field, sources:write

@@ -30,6 +30,7 @@ type Metrics struct {
 	searchDuration *prometheus.HistogramVec
 	extractions    *prometheus.CounterVec
 	extractRSS     prometheus.Histogram
+	sourcePages    *prometheus.CounterVec
 }
 
 // New registers ragd's metrics, Go's and the process's, and, when pool is
@@ -72,6 +73,9 @@ func New(pool *pgxpool.Pool, log *slog.Logger) *Metrics {
 			Name: "ragd_search_duration_seconds", Help: "Search latency by mode, from query to answer.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"mode"}),
+		sourcePages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ragd_source_pages_total", Help: "URLs of sources' runs, by outcome: new, changed, unchanged (304, or the same bytes or text), failed (an HTTP error, a timeout, a refused address, too large...) and skipped (robots.txt, or the same page as another URL).",
+		}, []string{"outcome"}),
 		extractions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ragd_extractions_total", Help: "Documents given to an extraction child, by outcome (ok, failed, too_complex, timeout, extract_crashed, cancelled) and whether the child was reused.",
 		}, []string{"outcome", "reused"}),
@@ -81,7 +85,7 @@ func New(pool *pgxpool.Pool, log *slog.Logger) *Metrics {
 		}),
 	}
 	reg.MustRegister(m.httpRequests, m.httpDuration, m.stageDuration, m.documents, m.chunks,
-		m.embedRequests, m.embedTokens, m.embedCacheHits, m.embedErrors, m.searchDuration, m.extractions, m.extractRSS,
+		m.embedRequests, m.embedTokens, m.embedCacheHits, m.embedErrors, m.searchDuration, m.extractions, m.extractRSS, m.sourcePages,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if pool != nil {
 		reg.MustRegister(&queueDepth{pool: pool, log: log, desc: prometheus.NewDesc(
@@ -196,4 +200,12 @@ func Method(m string) string {
 		return m
 	}
 	return "other"
+}
+
+// SourcePage records what became of a URL of a source's run.
+func (m *Metrics) SourcePage(outcome string) {
+	if m == nil {
+		return
+	}
+	m.sourcePages.WithLabelValues(outcome).Inc()
 }

@@ -185,7 +185,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.MaxUploadBytes > 0 {
 		cfg.Sources.MaxBytes = min(cfg.Sources.MaxBytes, cfg.MaxUploadBytes)
 	}
-	s.Sources = sources.NewService(cfg.Pool, s.Documents, q, hooks, cfg.Sources)
+	s.Sources = sources.NewService(cfg.Pool, s.Documents, q, hooks, s.Metrics, cfg.Sources)
 	if !cfg.API {
 		return s, nil
 	}

@@ -140,6 +140,11 @@ func (s *Service) mark(ctx context.Context, runID uuid.UUID, u, state, reason, c
 	if err != nil {
 		return fmt.Errorf("record %s: %w", u, err)
 	}
+	if counter != "" {
+		s.m.SourcePage(counter)
+	} else if state == "skipped" {
+		s.m.SourcePage(state)
+	}
 	return nil
 }
 

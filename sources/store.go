@@ -14,6 +14,7 @@ import (
 
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/ingest"
+	"github.com/ragd/ragd/metrics"
 	"github.com/ragd/ragd/postgres"
 )
 
@@ -42,14 +43,16 @@ type Service struct {
 	events Events
 	cfg    Config
 	f      *fetcher
+	m      *metrics.Metrics
 	now    func() time.Time
 }
 
 // NewService returns a Service; docs stores the pages, q queues the runs'
-// jobs, events (nil for none) records source.run.completed.
-func NewService(pool *pgxpool.Pool, docs *ingest.Documents, q Jobs, events Events, cfg Config) *Service {
+// jobs, events (nil for none) records source.run.completed, m (nil for
+// none) counts pages by outcome.
+func NewService(pool *pgxpool.Pool, docs *ingest.Documents, q Jobs, events Events, m *metrics.Metrics, cfg Config) *Service {
 	cfg = cfg.withDefaults()
-	return &Service{pool: pool, docs: docs, q: q, events: events, cfg: cfg, f: newFetcher(cfg), now: time.Now}
+	return &Service{pool: pool, docs: docs, q: q, events: events, cfg: cfg, f: newFetcher(cfg), m: m, now: time.Now}
 }
 
 const sourceColumns = `s.id, s.tenant_id, s.type, s.url, s.include, s.exclude, s.max_pages, s.max_depth, s.schedule, s.tags,
