@@ -577,3 +577,60 @@ func TestSourceSyncWhileRunning(t *testing.T) {
 	}
 	c.Must(202, "POST", "/v1/sources/"+id+"/sync", key, nil)
 }
+
+// TestSourceCrawlIsFair: while one tenant's 5,000-page crawl runs (its
+// pages pouring into the ingest queue), another tenant's upload becomes
+// ready and its own small crawl completes, both before the big crawl is
+// done: the crawl's slices take turns in the sources queue, and its pages
+// are ingested in their tenant's turn. The times are logged (RELIABILITY.md
+// quotes them, without -race); they are not the pass mark, which a loaded
+// machine under -race would move.
+func TestSourceCrawlIsFair(t *testing.T) {
+	t.Parallel()
+	srv, c := sourcesServer(t, false)
+	big := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n int
+		if _, err := fmt.Sscanf(r.URL.Path, "/p/%d", &n); err != nil && r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		links := ""
+		for i := n*10 + 1; i <= n*10+10; i++ {
+			links += fmt.Sprintf(`<a href="/p/%d">%d</a>`, i, i)
+		}
+		fmt.Fprint(w, pageHTML(fmt.Sprintf("Big site page %d", n), "", fmt.Sprintf("Page %d of a big site, about subject%d.", n, n), links))
+	}))
+	t.Cleanup(big.Close)
+	small := newTestSite(t)
+	floodID, flood := c.TenantWithKey("src-flood", apitest.AllScopes()...)
+	_, other := c.TenantWithKey("src-small", apitest.AllScopes()...)
+	src := c.Must(201, "POST", "/v1/sources", flood, map[string]any{"type": "website", "url": big.URL + "/", "max_pages": 5000, "max_depth": 5}).JSON(t)
+	floodSrc := src["id"].(string)
+	apitest.Eventually(t, "the big crawl to store 200 pages", func() bool { return len(documentsOf(c, flood)) >= 200 })
+
+	start := time.Now()
+	doc := c.Must(202, "POST", "/v1/documents", other, map[string]any{"text": "# Leave\n\nEveryone gets 25 days.", "format": "markdown"}).JSON(t)
+	smallSrc := c.Must(201, "POST", "/v1/sources", other, map[string]any{"type": "url", "url": small.srv.URL + "/p/3"}).JSON(t)
+	var uploadReady, crawlDone time.Duration
+	apitest.Eventually(t, "the other tenant's upload and crawl", func() bool {
+		if uploadReady == 0 && c.Must(200, "GET", "/v1/documents/"+doc["id"].(string), other, nil).JSON(t)["status"] == "ready" {
+			uploadReady = time.Since(start)
+		}
+		if crawlDone == 0 {
+			if r := c.Must(200, "GET", "/v1/sources/"+smallSrc["id"].(string), other, nil).JSON(t)["last_run"].(map[string]any); r["status"] == "completed" {
+				crawlDone = time.Since(start)
+			}
+		}
+		return uploadReady > 0 && crawlDone > 0
+	})
+	bigRun := c.Must(200, "GET", "/v1/sources/"+floodSrc, flood, nil).JSON(t)["last_run"].(map[string]any)
+	var waiting int
+	if err := srv.Pool.QueryRow(t.Context(), "SELECT count(*) FROM documents WHERE tenant_id = $1 AND status IN ('queued', 'processing')", floodID).Scan(&waiting); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("other tenant: upload ready in %v, its crawl done in %v; the big crawl had fetched %v pages, %d of its documents waiting",
+		uploadReady.Round(time.Millisecond), crawlDone.Round(time.Millisecond), bigRun["fetched"], waiting)
+	if bigRun["status"] != "running" {
+		t.Fatalf("the big crawl ended (%v) before the other tenant was served: the test measured nothing", bigRun)
+	}
+}
