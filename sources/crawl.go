@@ -18,6 +18,7 @@ import (
 	"github.com/ragd/ragd"
 	"github.com/ragd/ragd/extract"
 	"github.com/ragd/ragd/ingest"
+	"github.com/ragd/ragd/postgres"
 )
 
 // MissingRuns is how many runs in a row a page must be missing from (it
@@ -86,7 +87,7 @@ func (s *Service) Work(ctx context.Context, tenantID, sourceID, runID uuid.UUID)
 				}
 				return false, s.finish(ctx, src, runID)
 			}
-			counted, err := s.visit(ctx, src, runID, e)
+			counted, err := s.visitTx(ctx, src, runID, e)
 			if err != nil {
 				var qe *ragd.QuotaError
 				if errors.As(err, &qe) {
@@ -102,6 +103,22 @@ func (s *Service) Work(ctx context.Context, tenantID, sourceID, runID uuid.UUID)
 			}
 		}
 	}
+}
+
+// visitTx visits a URL with its bookkeeping (frontier, page, counts) in
+// one transaction, committed without waiting for the WAL flush: a crash
+// may lose the last few visits' records, and the slice that comes again
+// visits those URLs again, which stores nothing twice (the documents'
+// own writes are theirs, committed as any upload's; see store).
+func (s *Service) visitTx(ctx context.Context, src Source, runID uuid.UUID, e frontierURL) (counted bool, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+			return err
+		}
+		counted, err = s.visit(ctx, tx, src, runID, e)
+		return err
+	})
+	return counted, err
 }
 
 func (s *Service) getForRun(ctx context.Context, tenantID, id uuid.UUID) (Source, error) {
@@ -131,11 +148,11 @@ func (s *Service) nextURLs(ctx context.Context, runID uuid.UUID) ([]frontierURL,
 
 // mark records what became of a frontier URL; counter (if any) is the
 // run's count it adds one to.
-func (s *Service) mark(ctx context.Context, runID uuid.UUID, u, state, reason, counter string) error {
-	_, err := s.pool.Exec(ctx, "UPDATE source_run_urls SET state = $3, reason = nullif($4, '') WHERE run_id = $1 AND url = $2",
+func (s *Service) mark(ctx context.Context, db postgres.DB, runID uuid.UUID, u, state, reason, counter string) error {
+	_, err := db.Exec(ctx, "UPDATE source_run_urls SET state = $3, reason = nullif($4, '') WHERE run_id = $1 AND url = $2",
 		runID, u, state, truncate(reason, 500))
 	if err == nil && counter != "" {
-		_, err = s.pool.Exec(ctx, "UPDATE source_runs SET "+counter+" = "+counter+" + 1 WHERE id = $1", runID)
+		_, err = db.Exec(ctx, "UPDATE source_runs SET "+counter+" = "+counter+" + 1 WHERE id = $1", runID)
 	}
 	if err != nil {
 		return fmt.Errorf("record %s: %w", u, err)
@@ -157,7 +174,7 @@ func truncate(s string, n int) string {
 
 // enqueue adds URLs to the run's frontier at depth, once each, those the
 // source takes and the address policy allows.
-func (s *Service) enqueue(ctx context.Context, src Source, runID uuid.UUID, urls []string, depth int) error {
+func (s *Service) enqueue(ctx context.Context, db postgres.DB, src Source, runID uuid.UUID, urls []string, depth int) error {
 	var ok []string
 	for _, raw := range urls {
 		u, err := url.Parse(raw)
@@ -177,7 +194,7 @@ func (s *Service) enqueue(ctx context.Context, src Source, runID uuid.UUID, urls
 	if len(ok) == 0 {
 		return nil
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO source_run_urls (run_id, url, depth)
+	_, err := db.Exec(ctx, `INSERT INTO source_run_urls (run_id, url, depth)
 		SELECT $1, u, $3 FROM unnest($2::text[]) WITH ORDINALITY AS t(u, n) ORDER BY n
 		ON CONFLICT (run_id, url) DO NOTHING`, runID, ok, depth)
 	if err != nil {
@@ -188,18 +205,18 @@ func (s *Service) enqueue(ctx context.Context, src Source, runID uuid.UUID, urls
 
 // visit fetches one frontier URL and does what its answer asks; counted
 // is whether it counts against max_pages (pages do, sitemaps do not).
-func (s *Service) visit(ctx context.Context, src Source, runID uuid.UUID, e frontierURL) (counted bool, err error) {
+func (s *Service) visit(ctx context.Context, db postgres.DB, src Source, runID uuid.UUID, e frontierURL) (counted bool, err error) {
 	u, err := url.Parse(e.url)
 	if err != nil {
-		return false, s.mark(ctx, runID, e.url, "failed", "bad URL", "failed")
+		return false, s.mark(ctx, db, runID, e.url, "failed", "bad URL", "failed")
 	}
 	if !s.f.allowed(ctx, src.TenantID.String(), u) {
-		return false, s.mark(ctx, runID, e.url, "skipped", "disallowed by robots.txt", "")
+		return false, s.mark(ctx, db, runID, e.url, "skipped", "disallowed by robots.txt", "")
 	}
 	if e.depth == sitemapDepth {
-		return false, s.readSitemap(ctx, src, runID, e)
+		return false, s.readSitemap(ctx, db, src, runID, e)
 	}
-	old, err := s.page(ctx, src.ID, e.url)
+	old, err := s.page(ctx, db, src.ID, e.url)
 	if err != nil {
 		return false, err
 	}
@@ -214,37 +231,37 @@ func (s *Service) visit(ctx context.Context, src Source, runID uuid.UUID, e fron
 			return false, err // cancelled: the slice ends, the URL stays queued
 		}
 		// A failure to fetch is not a missing page: it may pass.
-		if err := s.seen(ctx, src, runID, e.url); err != nil {
+		if err := s.seen(ctx, db, src, runID, e.url); err != nil {
 			return false, err
 		}
-		return true, s.mark(ctx, runID, e.url, "failed", fe.reason, "failed")
+		return true, s.mark(ctx, db, runID, e.url, "failed", fe.reason, "failed")
 	}
-	if _, err := s.pool.Exec(ctx, "UPDATE source_runs SET fetched = fetched + 1 WHERE id = $1", runID); err != nil {
+	if _, err := db.Exec(ctx, "UPDATE source_runs SET fetched = fetched + 1 WHERE id = $1", runID); err != nil {
 		return false, err
 	}
 	switch {
 	case resp.status == http.StatusNotModified && old != nil:
-		if err := s.seen(ctx, src, runID, e.url); err != nil {
+		if err := s.seen(ctx, db, src, runID, e.url); err != nil {
 			return false, err
 		}
-		if err := s.follow(ctx, src, runID, old.links, e.depth); err != nil {
+		if err := s.follow(ctx, db, src, runID, old.links, e.depth); err != nil {
 			return false, err
 		}
-		return true, s.mark(ctx, runID, e.url, "done", "", "unchanged")
+		return true, s.mark(ctx, db, runID, e.url, "done", "", "unchanged")
 	case resp.status == http.StatusNotFound || resp.status == http.StatusGone:
-		return true, s.mark(ctx, runID, e.url, "failed", fmt.Sprintf("HTTP %d", resp.status), "failed")
+		return true, s.mark(ctx, db, runID, e.url, "failed", fmt.Sprintf("HTTP %d", resp.status), "failed")
 	case resp.status != http.StatusOK:
-		if err := s.seen(ctx, src, runID, e.url); err != nil {
+		if err := s.seen(ctx, db, src, runID, e.url); err != nil {
 			return false, err
 		}
-		return true, s.mark(ctx, runID, e.url, "failed", fmt.Sprintf("HTTP %d", resp.status), "failed")
+		return true, s.mark(ctx, db, runID, e.url, "failed", fmt.Sprintf("HTTP %d", resp.status), "failed")
 	}
-	return true, s.store(ctx, src, runID, e, resp)
+	return true, s.store(ctx, db, src, runID, e, resp)
 }
 
 // store keeps a page answered 200: a new document, a new version of its
 // document, or nothing when its text did not change.
-func (s *Service) store(ctx context.Context, src Source, runID uuid.UUID, e frontierURL, resp response) error {
+func (s *Service) store(ctx context.Context, db postgres.DB, src Source, runID uuid.UUID, e frontierURL, resp response) error {
 	key := e.url
 	if resp.final != "" && resp.final != e.url {
 		key = resp.final // redirected: the page is where it lives
@@ -263,23 +280,23 @@ func (s *Service) store(ctx context.Context, src Source, runID uuid.UUID, e fron
 	if key != e.url {
 		// The page is another URL's: fetched once for both, stored under
 		// the one it names (and skipped when that one was done already).
-		tag, err := s.pool.Exec(ctx, `INSERT INTO source_run_urls (run_id, url, depth, state) VALUES ($1, $2, $3, 'done')
+		tag, err := db.Exec(ctx, `INSERT INTO source_run_urls (run_id, url, depth, state) VALUES ($1, $2, $3, 'done')
 			ON CONFLICT (run_id, url) DO UPDATE SET state = 'done' WHERE source_run_urls.state = 'queued'`, runID, key, e.depth)
 		if err != nil {
 			return fmt.Errorf("record %s: %w", key, err)
 		}
 		if tag.RowsAffected() == 0 {
-			return s.mark(ctx, runID, e.url, "skipped", "the same page as "+key, "")
+			return s.mark(ctx, db, runID, e.url, "skipped", "the same page as "+key, "")
 		}
-		if err := s.mark(ctx, runID, e.url, "skipped", "the same page as "+key, ""); err != nil {
+		if err := s.mark(ctx, db, runID, e.url, "skipped", "the same page as "+key, ""); err != nil {
 			return err
 		}
 	}
 	if !ok {
-		return s.mark(ctx, runID, key, "failed", "not a document ragd can read (Content-Type "+cmpOr(resp.contentType, "none")+")", "failed")
+		return s.mark(ctx, db, runID, key, "failed", "not a document ragd can read (Content-Type "+cmpOr(resp.contentType, "none")+")", "failed")
 	}
 	if src.Type == TypeWebsite && !info.noFollow && e.depth < src.MaxDepth {
-		if err := s.follow(ctx, src, runID, info.links, e.depth); err != nil {
+		if err := s.follow(ctx, db, src, runID, info.links, e.depth); err != nil {
 			return err
 		}
 	}
@@ -288,17 +305,33 @@ func (s *Service) store(ctx context.Context, src Source, runID uuid.UUID, e fron
 	if typ != extract.TypeHTML {
 		textSum = sum[:]
 	}
-	old, err := s.page(ctx, src.ID, key)
+	old, err := s.page(ctx, db, src.ID, key)
 	if err != nil {
 		return err
+	}
+	if old == nil || old.documentID == nil {
+		// A document of this source for this URL that its page does not
+		// name: a crash lost the page's record after the document was
+		// stored. It is taken back, not made twice.
+		var id uuid.UUID
+		var sha []byte
+		err := db.QueryRow(ctx, `SELECT id, sha256 FROM documents WHERE tenant_id = $1 AND external_id = $2
+			AND metadata->>'source_id' = $3 AND status <> 'deleting' ORDER BY created_at LIMIT 1`,
+			src.TenantID, truncate(key, ingest.MaxExternalIDLen), src.ID.String()).Scan(&id, &sha)
+		switch {
+		case err == nil:
+			old = &page{documentID: &id, sha: sha}
+		case !errors.Is(err, pgx.ErrNoRows):
+			return fmt.Errorf("find the page's document: %w", err)
+		}
 	}
 	if old != nil && old.documentID != nil && (bytes.Equal(old.sha, sum[:]) || bytes.Equal(old.textSHA, textSum)) {
 		if _, err := s.docs.Get(ctx, src.TenantID, *old.documentID); err == nil {
 			// Same bytes, or the same text in new markup: nothing to process.
-			if err := s.savePage(ctx, src, runID, key, old.documentID, resp, old.sha, textSum, info.links); err != nil {
+			if err := s.savePage(ctx, db, src, runID, key, old.documentID, resp, old.sha, textSum, info.links); err != nil {
 				return err
 			}
-			return s.mark(ctx, runID, key, "done", "", "unchanged")
+			return s.mark(ctx, db, runID, key, "done", "", "unchanged")
 		} else if !errors.Is(err, ragd.ErrNotFound) {
 			return err
 		}
@@ -309,39 +342,36 @@ func (s *Service) store(ctx context.Context, src Source, runID uuid.UUID, e fron
 		Metadata: map[string]any{"source_id": src.ID.String(), "url": truncate(key, ingest.MaxMetadataValue)}}
 	if old != nil && old.documentID != nil {
 		if _, err := s.docs.Replace(ctx, src.TenantID, *old.documentID, upload); err == nil {
-			if err := s.savePage(ctx, src, runID, key, old.documentID, resp, sum[:], textSum, info.links); err != nil {
+			if err := s.savePage(ctx, db, src, runID, key, old.documentID, resp, sum[:], textSum, info.links); err != nil {
 				return err
 			}
-			return s.mark(ctx, runID, key, "done", "", "changed")
+			return s.mark(ctx, db, runID, key, "done", "", "changed")
 		} else if !errors.Is(err, ragd.ErrNotFound) {
-			return s.refused(ctx, runID, key, err)
+			return s.refused(ctx, db, runID, key, err)
 		}
 	}
-	created, err := s.docs.Create(ctx, src.TenantID, upload, ingest.CreateOptions{AllowDuplicate: true,
-		// A slice that dies between this and savePage finds the same
-		// document when it comes again, instead of making a second.
-		IdempotencyKey: "source:" + runID.String() + ":" + fmt.Sprintf("%x", sha256.Sum256([]byte(key)))})
+	created, err := s.docs.Create(ctx, src.TenantID, upload, ingest.CreateOptions{AllowDuplicate: true})
 	if err != nil {
-		return s.refused(ctx, runID, key, err)
+		return s.refused(ctx, db, runID, key, err)
 	}
 	id := created.Document.ID
-	if err := s.savePage(ctx, src, runID, key, &id, resp, sum[:], textSum, info.links); err != nil {
+	if err := s.savePage(ctx, db, src, runID, key, &id, resp, sum[:], textSum, info.links); err != nil {
 		return err
 	}
-	return s.mark(ctx, runID, key, "done", "", "new")
+	return s.mark(ctx, db, runID, key, "done", "", "new")
 }
 
 // refused records a page ingest would not take: a quota ends the run
 // (the caller stops), anything the page itself got wrong fails the page.
-func (s *Service) refused(ctx context.Context, runID uuid.UUID, key string, err error) error {
+func (s *Service) refused(ctx context.Context, db postgres.DB, runID uuid.UUID, key string, err error) error {
 	var qe *ragd.QuotaError
 	if errors.As(err, &qe) {
-		_ = s.mark(ctx, runID, key, "failed", qe.Error(), "failed")
+		_ = s.mark(ctx, db, runID, key, "failed", qe.Error(), "failed")
 		return err
 	}
 	var ve *ragd.ValidationError
 	if errors.As(err, &ve) {
-		return s.mark(ctx, runID, key, "failed", ve.Error(), "failed")
+		return s.mark(ctx, db, runID, key, "failed", ve.Error(), "failed")
 	}
 	return err
 }
@@ -403,17 +433,17 @@ func fileName(raw string, typ extract.Type) string {
 }
 
 // follow queues a page's links one level deeper.
-func (s *Service) follow(ctx context.Context, src Source, runID uuid.UUID, links []string, depth int) error {
+func (s *Service) follow(ctx context.Context, db postgres.DB, src Source, runID uuid.UUID, links []string, depth int) error {
 	if src.Type != TypeWebsite || depth >= src.MaxDepth {
 		return nil
 	}
-	return s.enqueue(ctx, src, runID, links, depth+1)
+	return s.enqueue(ctx, db, src, runID, links, depth+1)
 }
 
-func (s *Service) page(ctx context.Context, sourceID uuid.UUID, u string) (*page, error) {
+func (s *Service) page(ctx context.Context, db postgres.DB, sourceID uuid.UUID, u string) (*page, error) {
 	var p page
 	var etag, modified *string
-	err := s.pool.QueryRow(ctx, "SELECT document_id, etag, last_modified, sha256, text_sha256, links FROM source_pages WHERE source_id = $1 AND url = $2",
+	err := db.QueryRow(ctx, "SELECT document_id, etag, last_modified, sha256, text_sha256, links FROM source_pages WHERE source_id = $1 AND url = $2",
 		sourceID, u).Scan(&p.documentID, &etag, &modified, &p.sha, &p.textSHA, &p.links)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
@@ -432,19 +462,19 @@ func (s *Service) page(ctx context.Context, sourceID uuid.UUID, u string) (*page
 
 // seen records that the run found the page (not missing), keeping what
 // ragd knew of it.
-func (s *Service) seen(ctx context.Context, src Source, runID uuid.UUID, u string) error {
-	_, err := s.pool.Exec(ctx, "UPDATE source_pages SET missing_runs = 0, last_run_id = $3 WHERE source_id = $1 AND url = $2", src.ID, u, runID)
+func (s *Service) seen(ctx context.Context, db postgres.DB, src Source, runID uuid.UUID, u string) error {
+	_, err := db.Exec(ctx, "UPDATE source_pages SET missing_runs = 0, last_run_id = $3 WHERE source_id = $1 AND url = $2", src.ID, u, runID)
 	if err != nil {
 		return fmt.Errorf("record page: %w", err)
 	}
 	return nil
 }
 
-func (s *Service) savePage(ctx context.Context, src Source, runID uuid.UUID, u string, docID *uuid.UUID, resp response, sum, textSum []byte, links []string) error {
+func (s *Service) savePage(ctx context.Context, db postgres.DB, src Source, runID uuid.UUID, u string, docID *uuid.UUID, resp response, sum, textSum []byte, links []string) error {
 	if links == nil {
 		links = []string{}
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO source_pages (tenant_id, source_id, url, document_id, etag, last_modified, sha256, text_sha256, links, missing_runs, last_run_id, fetched_at)
+	_, err := db.Exec(ctx, `INSERT INTO source_pages (tenant_id, source_id, url, document_id, etag, last_modified, sha256, text_sha256, links, missing_runs, last_run_id, fetched_at)
 		VALUES ($1, $2, $3, $4, nullif($5, ''), nullif($6, ''), $7, $8, $9, 0, $10, now())
 		ON CONFLICT (source_id, url) DO UPDATE SET document_id = excluded.document_id, etag = excluded.etag, last_modified = excluded.last_modified,
 			sha256 = excluded.sha256, text_sha256 = excluded.text_sha256, links = excluded.links, missing_runs = 0,
@@ -458,14 +488,14 @@ func (s *Service) savePage(ctx context.Context, src Source, runID uuid.UUID, u s
 
 // readSitemap reads a sitemap entry of the frontier: its pages join the
 // frontier at depth 0, the sitemaps an index lists as sitemaps.
-func (s *Service) readSitemap(ctx context.Context, src Source, runID uuid.UUID, e frontierURL) error {
+func (s *Service) readSitemap(ctx context.Context, db postgres.DB, src Source, runID uuid.UUID, e frontierURL) error {
 	var n int
-	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM source_run_urls WHERE run_id = $1 AND depth = $2 AND state <> 'queued'",
+	if err := db.QueryRow(ctx, "SELECT count(*) FROM source_run_urls WHERE run_id = $1 AND depth = $2 AND state <> 'queued'",
 		runID, sitemapDepth).Scan(&n); err != nil {
 		return err
 	}
 	if n >= MaxSitemaps {
-		return s.mark(ctx, runID, e.url, "failed", fmt.Sprintf("more than %d sitemaps", MaxSitemaps), "failed")
+		return s.mark(ctx, db, runID, e.url, "failed", fmt.Sprintf("more than %d sitemaps", MaxSitemaps), "failed")
 	}
 	resp, err := s.f.get(ctx, src, e.url, "", "")
 	if err != nil {
@@ -473,27 +503,27 @@ func (s *Service) readSitemap(ctx context.Context, src Source, runID uuid.UUID, 
 		if !errors.As(err, &fe) {
 			return err
 		}
-		return s.mark(ctx, runID, e.url, "failed", fe.reason, "failed")
+		return s.mark(ctx, db, runID, e.url, "failed", fe.reason, "failed")
 	}
 	if resp.status != http.StatusOK {
-		return s.mark(ctx, runID, e.url, "failed", fmt.Sprintf("HTTP %d", resp.status), "failed")
+		return s.mark(ctx, db, runID, e.url, "failed", fmt.Sprintf("HTTP %d", resp.status), "failed")
 	}
 	body, err := gunzipped(resp.body, s.cfg.MaxBytes)
 	if err == nil {
 		var sm sitemap
 		if sm, err = readSitemap(body); err == nil {
-			if err := s.enqueue(ctx, src, runID, sm.sitemaps, sitemapDepth); err != nil {
+			if err := s.enqueue(ctx, db, src, runID, sm.sitemaps, sitemapDepth); err != nil {
 				return err
 			}
-			if err := s.enqueue(ctx, src, runID, sm.pages, 0); err != nil {
+			if err := s.enqueue(ctx, db, src, runID, sm.pages, 0); err != nil {
 				return err
 			}
-			return s.mark(ctx, runID, e.url, "done", "", "")
+			return s.mark(ctx, db, runID, e.url, "done", "", "")
 		}
 	}
 	var fe *fetchError
 	if errors.As(err, &fe) {
-		return s.mark(ctx, runID, e.url, "failed", fe.reason, "failed")
+		return s.mark(ctx, db, runID, e.url, "failed", fe.reason, "failed")
 	}
 	return err
 }
