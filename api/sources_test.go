@@ -634,3 +634,30 @@ func TestSourceCrawlIsFair(t *testing.T) {
 		t.Fatalf("the big crawl ended (%v) before the other tenant was served: the test measured nothing", bigRun)
 	}
 }
+
+// TestSourceRecoversLostPageRecords: a page's record lost after its
+// document was stored (a crash between the two) does not make a second
+// document: the next run takes the document back.
+func TestSourceRecoversLostPageRecords(t *testing.T) {
+	t.Parallel()
+	srv, c := sourcesServer(t, false)
+	site := newTestSite(t)
+	tenantID, key := c.TenantWithKey("src-lost", apitest.AllScopes()...)
+	src := c.Must(201, "POST", "/v1/sources", key, map[string]any{"type": "website", "url": site.srv.URL + "/s/3", "max_depth": 1}).JSON(t)
+	id := src["id"].(string)
+	run := waitRun(c, key, id, src["run"].(map[string]any)["id"].(string))
+	if num(run["new"]) != 21 {
+		t.Fatalf("first run: %v", run)
+	}
+	if _, err := srv.Pool.Exec(t.Context(), "DELETE FROM source_pages WHERE source_id = $1", id); err != nil {
+		t.Fatal(err)
+	}
+	run = waitRun(c, key, id, c.Must(202, "POST", "/v1/sources/"+id+"/sync", key, nil).JSON(t)["id"].(string))
+	if num(run["new"]) != 0 || num(run["unchanged"]) != 21 {
+		t.Fatalf("after the records were lost: %v", run)
+	}
+	var n int
+	if err := srv.Pool.QueryRow(t.Context(), "SELECT count(*) FROM documents WHERE tenant_id = $1", tenantID).Scan(&n); err != nil || n != 21 {
+		t.Fatalf("%d documents (%v), want 21", n, err)
+	}
+}
