@@ -661,3 +661,45 @@ func TestSourceRecoversLostPageRecords(t *testing.T) {
 		t.Fatalf("%d documents (%v), want 21", n, err)
 	}
 }
+
+// TestSourceQuotasAndSchedule: the tenant's documents quota applies to
+// fetched pages (the run stops, saying why), and a scheduled source whose
+// time has come gets a run, and its next time a period on.
+func TestSourceQuotasAndSchedule(t *testing.T) {
+	t.Parallel()
+	srv, c := sourcesServer(t, false)
+	site := newTestSite(t)
+	tenantID, key := c.TenantWithKey("src-quota", apitest.AllScopes()...)
+	c.Must(200, "PATCH", "/v1/tenants/"+tenantID, apitest.AdminToken, map[string]any{"quotas": map[string]any{"documents": 5}})
+	src := c.Must(201, "POST", "/v1/sources", key, map[string]any{"type": "website", "url": site.srv.URL + "/s/4", "max_depth": 1, "schedule": "hourly"}).JSON(t)
+	id := src["id"].(string)
+	run := waitRun(c, key, id, src["run"].(map[string]any)["id"].(string))
+	if run["status"] != "failed" || num(run["new"]) != 5 || !strings.Contains(fmt.Sprint(run["error"]), "documents quota") {
+		t.Fatalf("a run past the documents quota: %v", run)
+	}
+	if n := len(documentsOf(c, key)); n != 5 {
+		t.Fatalf("%d documents, want the quota's 5", n)
+	}
+	c.Must(200, "PATCH", "/v1/tenants/"+tenantID, apitest.AdminToken, map[string]any{"quotas": map[string]any{"documents": nil}})
+
+	// Not due yet: nothing starts.
+	if n, err := srv.Sources.StartDue(t.Context()); err != nil || n != 0 {
+		t.Fatalf("StartDue before the time: %d, %v", n, err)
+	}
+	if _, err := srv.Pool.Exec(t.Context(), "UPDATE sources SET next_run_at = now() - interval '1 minute' WHERE id = $1", id); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := srv.Sources.StartDue(t.Context()); err != nil || n != 1 {
+		t.Fatalf("StartDue when due: %d, %v", n, err)
+	}
+	got := c.Must(200, "GET", "/v1/sources/"+id, key, nil).JSON(t)
+	last := got["last_run"].(map[string]any)
+	next, _ := time.Parse(time.RFC3339, fmt.Sprint(got["next_run_at"]))
+	if last["trigger"] != "schedule" || time.Until(next) < 59*time.Minute {
+		t.Fatalf("after the scheduled start: %v", got)
+	}
+	run = waitRun(c, key, id, last["id"].(string))
+	if run["status"] != "completed" || num(run["new"]) != 16 || num(run["unchanged"]) != 5 {
+		t.Fatalf("the scheduled run: %v", run)
+	}
+}

@@ -96,6 +96,9 @@ type Server struct {
 	// with an embedder of the same provider (the API double's model, or
 	// the local embedder at another size) and an embedded store of its own.
 	Indexes *search.Indexes
+	// Sources keeps and crawls website sources (tests start scheduled
+	// runs with it, rather than wait for the periodic job).
+	Sources *sources.Service
 }
 
 // Start runs the API until the test ends.
@@ -163,7 +166,7 @@ func Start(t testing.TB, o Options) *Server {
 	srv := httptest.NewServer(s.Handler)
 	t.Cleanup(srv.Close)
 	store := s.Agents
-	return &Server{URL: srv.URL, Pool: pool, ControlPlane: store, Vectors: vectors, EncryptionKey: key, OpenAI: fake, Indexes: s.Indexes}
+	return &Server{URL: srv.URL, Pool: pool, ControlPlane: store, Vectors: vectors, EncryptionKey: key, OpenAI: fake, Indexes: s.Indexes, Sources: s.Sources}
 }
 
 // TenantKey creates a tenant and a key with every scope.
