@@ -562,7 +562,7 @@ func TestSitemapSource(t *testing.T) {
 // TestSourceSyncWhileRunning: one run of a source at a time.
 func TestSourceSyncWhileRunning(t *testing.T) {
 	t.Parallel()
-	_, c := sourcesServer(t, false)
+	srv, c := sourcesServer(t, false)
 	site := newTestSite(t)
 	_, key := c.TenantWithKey("src-busy", apitest.AllScopes()...)
 	// /slow holds the run for the fetch timeout (a second).
@@ -575,7 +575,18 @@ func TestSourceSyncWhileRunning(t *testing.T) {
 	if failureReasons(run)[site.srv.URL+"/slow"] != "timed out" {
 		t.Errorf("run: %v", run)
 	}
-	c.Must(202, "POST", "/v1/sources/"+id+"/sync", key, nil)
+	// A run left running with no job to work it (an operator removed the
+	// job in the dashboard) does not block the source forever.
+	var tenantID string
+	if err := srv.Pool.QueryRow(t.Context(), `INSERT INTO source_runs (id, tenant_id, source_id, trigger)
+		SELECT gen_random_uuid(), tenant_id, id, 'manual' FROM sources WHERE id = $1 RETURNING tenant_id::text`, id).Scan(&tenantID); err != nil {
+		t.Fatal(err)
+	}
+	next := c.Must(202, "POST", "/v1/sources/"+id+"/sync", key, nil).JSON(t)
+	runs := c.Must(200, "GET", "/v1/sources/"+id+"/runs", key, nil).JSON(t)["data"].([]any)
+	if len(runs) != 3 || runs[0].(map[string]any)["id"] != next["id"] || !strings.Contains(fmt.Sprint(runs[1].(map[string]any)["error"]), "job was gone") {
+		t.Errorf("runs after a sync past an orphaned run: %v", runs)
+	}
 }
 
 // TestSourceCrawlIsFair: while one tenant's 5,000-page crawl runs (its

@@ -253,7 +253,18 @@ func (w *SyncSourceWorker) Work(ctx context.Context, job *river.Job[SyncSourceAr
 	a := job.Args
 	more, err := w.Sources.Work(ctx, a.TenantID, a.SourceID, a.RunID)
 	if err != nil {
-		w.Logger.WarnContext(ctx, "source slice", "job_id", job.ID, "tenant_id", a.TenantID, "source_id", a.SourceID, "run_id", a.RunID, "err", err)
+		w.Logger.WarnContext(ctx, "source slice", "job_id", job.ID, "attempt", job.Attempt, "tenant_id", a.TenantID, "source_id", a.SourceID,
+			"run_id", a.RunID, "err", err)
+		if ctx.Err() != nil {
+			// Stopped (a shutdown, the timeout): the run goes on from its
+			// frontier in the next slice, with no attempt spent.
+			return river.JobSnooze(time.Second)
+		}
+		if job.Attempt >= job.MaxAttempts {
+			if ferr := w.Sources.FailRun(context.WithoutCancel(ctx), a.TenantID, a.SourceID, a.RunID, err); ferr != nil {
+				w.Logger.ErrorContext(ctx, "fail source run", "err", ferr, "run_id", a.RunID, "job_id", job.ID)
+			}
+		}
 		return orSnooze(err)
 	}
 	if more {
@@ -310,6 +321,15 @@ func (w *ScheduleSourcesWorker) Work(ctx context.Context, job *river.Job[Schedul
 func (q *Queue) EnqueueSourceRun(ctx context.Context, tx pgx.Tx, tenantID, sourceID, runID uuid.UUID) error {
 	_, err := q.client.InsertTx(ctx, tx, SyncSourceArgs{TenantID: tenantID, SourceID: sourceID, RunID: runID}, nil)
 	return err
+}
+
+// SourceRunQueued implements sources.Jobs: whether a sync_source job of
+// the run is still to be worked (not completed, discarded or cancelled).
+func (q *Queue) SourceRunQueued(ctx context.Context, tx pgx.Tx, runID uuid.UUID) (bool, error) {
+	var ok bool
+	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM river_job WHERE kind = 'sync_source' AND args->>'run_id' = $1
+		AND state NOT IN ('completed', 'discarded', 'cancelled'))`, runID.String()).Scan(&ok)
+	return ok, err
 }
 
 // EnqueueSourceDelete implements sources.Jobs.

@@ -58,7 +58,7 @@ func (s *Service) Work(ctx context.Context, tenantID, sourceID, runID uuid.UUID)
 	}
 	var status string
 	var taken int // the run's pages done so far (max_pages bounds them)
-	if err := s.pool.QueryRow(ctx, `SELECT status, (SELECT count(*) FROM source_run_urls WHERE run_id = $2 AND depth >= 0 AND state <> 'queued')
+	if err := s.pool.QueryRow(ctx, `SELECT status, (SELECT count(*) FROM source_run_urls WHERE run_id = $2 AND depth >= 0 AND state IN ('done', 'failed'))
 		FROM source_runs WHERE tenant_id = $1 AND id = $2`, tenantID, runID).Scan(&status, &taken); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return false, nil
@@ -103,6 +103,19 @@ func (s *Service) Work(ctx context.Context, tenantID, sourceID, runID uuid.UUID)
 			}
 		}
 	}
+}
+
+// FailRun ends a run that cannot go on (its job's attempts ran out),
+// with why; a run that ended already stays as it is.
+func (s *Service) FailRun(ctx context.Context, tenantID, sourceID, runID uuid.UUID, why error) error {
+	src, err := s.getForRun(ctx, tenantID, sourceID)
+	if errors.Is(err, ragd.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.end(ctx, src, runID, RunFailed, truncate("stopped after repeated errors: "+why.Error(), 1000))
 }
 
 // visitTx visits a URL with its bookkeeping (frontier, page, counts) in

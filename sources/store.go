@@ -26,6 +26,10 @@ type Jobs interface {
 	// EnqueueSourceDelete queues the removal of a source's documents,
 	// then of the source.
 	EnqueueSourceDelete(ctx context.Context, tx pgx.Tx, tenantID, sourceID uuid.UUID) error
+	// SourceRunQueued says whether a run still has a job that will work
+	// it (a job removed by an operator, or one whose attempts ran out
+	// before it could say so, leaves a run that nothing ends).
+	SourceRunQueued(ctx context.Context, tx pgx.Tx, runID uuid.UUID) (bool, error)
 }
 
 // Events records a webhook event in the transaction of the change it
@@ -77,7 +81,7 @@ func scanRun(row pgx.Row) (Run, error) {
 }
 
 // ErrRunning: a run of the source is already running.
-var ErrRunning = &ragd.ConflictError{Field: "source", Message: "a run of this source is already running; see GET /v1/sources/{id}/runs"}
+var ErrRunning = &ragd.ConflictError{Field: "source", Message: "a run of this source is already running"}
 
 // Create adds a source and starts its first run.
 func (s *Service) Create(ctx context.Context, tenantID uuid.UUID, in Input) (Source, Run, error) {
@@ -132,10 +136,28 @@ func (s *Service) Create(ctx context.Context, tenantID uuid.UUID, in Input) (Sou
 // slice; ErrRunning when a run of src is running.
 func (s *Service) startRun(ctx context.Context, tx pgx.Tx, src Source, trigger string) (Run, error) {
 	id := uuid.Must(uuid.NewV7())
+	var running uuid.UUID
+	switch err := tx.QueryRow(ctx, "SELECT id FROM source_runs WHERE source_id = $1 AND status = 'running' FOR UPDATE", src.ID).Scan(&running); {
+	case err == nil:
+		queued, err := s.q.SourceRunQueued(ctx, tx, running)
+		if err != nil {
+			return Run{}, err
+		}
+		if queued {
+			return Run{}, ErrRunning
+		}
+		// Nothing will work it: it ends, and the new run starts.
+		if _, err := tx.Exec(ctx, `UPDATE source_runs SET status = 'failed', ended_at = now(), error = 'its job was gone (removed, or its attempts ran out)'
+			WHERE id = $1`, running); err != nil {
+			return Run{}, fmt.Errorf("end a run with no job: %w", err)
+		}
+	case !errors.Is(err, pgx.ErrNoRows):
+		return Run{}, fmt.Errorf("find the running run: %w", err)
+	}
 	run, err := scanRun(tx.QueryRow(ctx, `INSERT INTO source_runs (id, tenant_id, source_id, trigger) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (source_id) WHERE status = 'running' DO NOTHING RETURNING `+runColumns, id, src.TenantID, src.ID, trigger))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Run{}, ErrRunning
+		return Run{}, ErrRunning // another transaction's, just committed
 	}
 	if err != nil {
 		return Run{}, fmt.Errorf("insert run: %w", err)
@@ -270,7 +292,8 @@ func (s *Service) Sync(ctx context.Context, tenantID, id uuid.UUID) (Run, error)
 func (s *Service) Delete(ctx context.Context, tenantID, id uuid.UUID, keepDocuments bool) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if keepDocuments {
-			tag, err := tx.Exec(ctx, "DELETE FROM sources WHERE tenant_id = $1 AND id = $2", tenantID, id)
+			// Not a source already deleting: its documents are going.
+			tag, err := tx.Exec(ctx, "DELETE FROM sources WHERE tenant_id = $1 AND id = $2 AND status = 'active'", tenantID, id)
 			if err != nil {
 				return fmt.Errorf("delete source: %w", err)
 			}
