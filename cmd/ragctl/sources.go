@@ -72,7 +72,8 @@ func (e *env) sources() *cobra.Command {
 				schedule = *s.Schedule
 			}
 			if s.LastRun != nil {
-				last = s.LastRun.Status + fmt.Sprintf(" (%d new, %d changed, %d failed)", s.LastRun.New, s.LastRun.Changed, s.LastRun.Failed)
+				r := s.LastRun
+				last = r.Status + fmt.Sprintf(" (%d new, %d changed, %d removed, %d failed)", r.New, r.Changed, r.Removed, r.Failed)
 			}
 			if s.Status != "active" {
 				last = s.Status
@@ -202,7 +203,7 @@ func (e *env) sourcesSync() *cobra.Command {
 			if err := e.c.do(ctx, "POST", "/v1/sources/"+url.PathEscape(id)+"/sync", nil, &answer); err != nil {
 				var ex *exitError
 				if errors.As(err, &ex) && strings.HasPrefix(ex.msg, "409 ") {
-					ex.msg += "\n(a run of this source is running: see it with ragctl sources runs " + id + ")"
+					ex.msg += "\n(ragctl sources runs " + id + " shows it)"
 				}
 				return err
 			}

@@ -69,7 +69,7 @@ func TestSourcesCommands(t *testing.T) {
 		t.Errorf("the source as added: %v", s)
 	}
 	out, _, _ = ragctl(t, env, "sources", "ls")
-	if !strings.Contains(out, "LAST RUN") || !strings.Contains(out, "completed (3 new, 0 changed, 1 failed)") || !strings.Contains(out, "weekly") {
+	if !strings.Contains(out, "LAST RUN") || !strings.Contains(out, "completed (3 new, 0 changed, 0 removed, 1 failed)") || !strings.Contains(out, "weekly") {
 		t.Errorf("ls:\n%s", out)
 	}
 	if out, _, code := ragctl(t, env, "sources", "show", id); code != 0 || !strings.Contains(out, "url: "+site.URL+"/") || !strings.Contains(out, "last_run:") {
