@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -155,22 +156,28 @@ func formField(path string) string {
 		}
 		return "retrieval"
 	}
+	return fieldOf(path, "id", "name", "model", "system_prompt", "temperature", "output_schema", "mcp_servers", "retrieval")
+}
+
+// fieldOf is the one of fields that an error's path names, or is a part
+// of (mcp_servers[0].url is mcp_servers'), or "".
+func fieldOf(path string, fields ...string) string {
 	if i := strings.IndexAny(path, ".["); i > 0 {
 		path = path[:i]
 	}
-	switch path {
-	case "id", "name", "model", "system_prompt", "temperature", "output_schema", "mcp_servers", "retrieval":
+	if slices.Contains(fields, path) {
 		return path
 	}
 	return ""
 }
 
-// fieldErrors files the API's errors under the form's fields.
-func fieldErrors(apiErrors map[string]string) (map[string]string, []string) {
+// fieldErrors files the API's errors under the form's fields (field
+// names the field of an error's path, "" for none).
+func fieldErrors(apiErrors map[string]string, field func(path string) string) (map[string]string, []string) {
 	out := map[string]string{}
 	var other []string
 	for path, msg := range apiErrors {
-		f := formField(path)
+		f := field(path)
 		if f == "" {
 			other = append(other, path+": "+msg)
 			continue
@@ -188,11 +195,12 @@ func fieldErrors(apiErrors map[string]string) (map[string]string, []string) {
 	return out, other
 }
 
-// formProblem is an API error for the agent editor: the errors filed
-// under its fields, and the detail with the errors no field takes.
-func (a apiResult) formProblem() (map[string]string, string) {
+// formProblem is an API error for a form (the agent editor's fields are
+// formField): the errors filed under its fields, and the detail with the
+// errors no field takes.
+func (a apiResult) formProblem(field func(path string) string) (map[string]string, string) {
 	pr := a.Problem()
-	fields, other := fieldErrors(pr.Errors)
+	fields, other := fieldErrors(pr.Errors, field)
 	if len(other) > 0 {
 		pr.Detail += " (" + strings.Join(other, "; ") + ")"
 	}
@@ -385,7 +393,7 @@ func (c *Console) saveAgent(w http.ResponseWriter, r *http.Request, s *session) 
 	case local != nil:
 		f.Errors, p.Error = local, "Some fields need fixing."
 	case !res.OK():
-		f.Errors, p.Error = res.formProblem()
+		f.Errors, p.Error = res.formProblem(formField)
 		status = res.Status // 412 for a stale version, 403, ...
 		if status == http.StatusPreconditionFailed {
 			p.Error = c.offerStored(r, s, &f, p.Error)
@@ -481,7 +489,7 @@ func (c *Console) validateAgent(w http.ResponseWriter, r *http.Request, s *sessi
 		if res.OK() {
 			out.OK, out.Errors = true, map[string]string{}
 		} else {
-			out.Errors, out.Detail = res.formProblem()
+			out.Errors, out.Detail = res.formProblem(formField)
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")

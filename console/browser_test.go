@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/ragd/ragd/api/apitest"
+	"github.com/ragd/ragd/sources"
 )
 
 // bashManual is a real PDF (the bash manual page, 87 pages, from Debian's
@@ -337,7 +338,8 @@ const fitsJS = `((selectors) => {
 // pages.
 func TestConsoleFitsNarrowAndWideScreens(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	site := newGatedSite(t)
+	b := setupWith(t, apitest.Options{Sources: sources.Config{AllowPrivate: true, Delay: time.Millisecond, Timeout: 30 * time.Second}})
 	tenantID, key := b.TenantWithKey("screens", allScopes...)
 	b.Must(200, "PATCH", "/v1/tenants/"+tenantID, adminToken, map[string]any{"name": "Screens & Co, customer support",
 		"quotas": map[string]any{"documents": 100, "stored_bytes": 1 << 30}})
@@ -357,6 +359,16 @@ func TestConsoleFitsNarrowAndWideScreens(t *testing.T) {
 	// A webhook for an event this test never causes: nothing is sent.
 	hook := b.Must(201, "POST", "/v1/webhooks", key, map[string]any{"url": "https://hooks.example.com/ragd/customer-support-team/the-crm-integration-endpoint",
 		"description": "the CRM's integration for the customer support team", "event_types": []string{"evaluation.completed"}}).JSON(t)["id"].(string)
+
+	// A website source with a long address, patterns and tags, whose run
+	// has a failed page (a link that answers 404).
+	source := b.Must(201, "POST", "/v1/sources", key, map[string]any{"type": "website", "url": site.URL + "/?from=the-customer-support-teams-help-centre-start-page",
+		"include": []string{"/help/customer-support/*", "/*"}, "exclude": []string{"/help/customer-support/archive/*"}, "max_depth": 2,
+		"schedule": "daily", "tags": []string{"help-centre", "customer-support"}}).JSON(t)["id"].(string)
+	apitest.Eventually(t, "the source's run to end", func() bool {
+		last, _ := b.Must(200, "GET", "/v1/sources/"+source, key, nil).JSON(t)["last_run"].(map[string]any)
+		return last != nil && last["status"] != "running"
+	})
 
 	alloc := apitest.Chromium(t)
 	p := newPerson(t, alloc)
@@ -385,6 +397,8 @@ func TestConsoleFitsNarrowAndWideScreens(t *testing.T) {
 		{"/console/webhooks", []string{`#webhook-form button[type="submit"]`, `#webhooks a[aria-label^="Deliveries"]`, `button[aria-label^="Turn off"]`, `#webhooks button[aria-label^="Delete"]`}},
 		{"/console/migrations", []string{`#migration-form button[value="estimate"]`, `#migration-form button[value="start"]`}},
 		{"/console/webhooks/" + hook, []string{`#facts`, `.doc-actions button.secondary`, `.doc-actions button.danger`}},
+		{"/console/sources", []string{`#source-form button[type="submit"]`, `#sources a[aria-label^="Runs"]`, `#sources button[aria-label^="Sync"]`, `#sources button[aria-label^="Delete"]`}},
+		{"/console/sources/" + source, []string{`#facts`, `.doc-actions button.secondary`, `.doc-actions button.danger`, `#runs details.failures summary`}},
 		{"/console/no-such-page", nil},
 	}
 	for _, width := range []int64{390, 1280} {
@@ -403,9 +417,14 @@ func TestConsoleFitsNarrowAndWideScreens(t *testing.T) {
 			for _, pr := range got.Problems {
 				t.Errorf("%d px, %s: %s", width, pg.path, pr)
 			}
+			if strings.HasPrefix(pg.path, "/console/sources") {
+				if bad := p.unnamedControls(); len(bad) > 0 {
+					t.Errorf("%d px, %s: controls without an accessible name: %v", width, pg.path, bad)
+				}
+			}
 			if width == 390 {
 				// The document's id changes every run; the file name must not.
-				slug := strings.Trim(strings.NewReplacer("/console/", "", docs[0], "page", hook, "page", "/", "-", "?", "-", "=", "-", "+", "-").Replace(pg.path), "-")
+				slug := strings.Trim(strings.NewReplacer("/console/", "", docs[0], "page", hook, "page", source, "page", "/", "-", "?", "-", "=", "-", "+", "-").Replace(pg.path), "-")
 				p.screenshot("narrow-" + slug)
 			}
 		}
@@ -418,6 +437,18 @@ func TestConsoleFitsNarrowAndWideScreens(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form.confirm button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS(`.notice`)))
 	if b.Req("GET", "/v1/agents/support-bot-for-the-customer-support-team", key, nil).Status != 404 {
 		t.Error("the agent outlived its confirmed deletion")
+	}
+	// On the phone, a source is deleted from its page after the
+	// confirmation, which says its documents go, keeping them.
+	p.do(30*time.Second, chromedp.Navigate(b.url+"/console/sources/"+source), chromedp.Click(chromedp.CSS(`.doc-actions button.danger`)),
+		chromedp.WaitVisible(chromedp.CSS(`form.confirm`)))
+	if q := p.text(".confirm-page"); !strings.Contains(q, "documents") {
+		t.Errorf("the source's delete confirmation says %q", q)
+	}
+	p.do(30*time.Second, chromedp.Click(chromedp.ID("keep-documents")), chromedp.Click(chromedp.CSS(`form.confirm button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.notice`)))
+	if b.Req("GET", "/v1/sources/"+source, key, nil).Status != 404 {
+		t.Error("the source outlived its confirmed deletion")
 	}
 	// On the phone, a document's tags are edited on its page, with the
 	// keyboard (Enter in the field saves), and deleting a document from a

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -290,6 +291,45 @@ func (c *Console) apiJSON(r *http.Request, s *session, method, path string, v an
 		return apiResult{Status: http.StatusInternalServerError, Body: []byte(`{"detail":"could not encode the request"}`)}
 	}
 	return c.api(r, s, method, path, bytes.NewReader(b), append(headers, "Content-Type", "application/json")...)
+}
+
+// listPage reads one page of the list at path: at most limit items,
+// after the request's ?cursor=, and the next page's cursor ("" at the
+// end). When the API refuses, it returns the problem's detail.
+func listPage[T any](c *Console, r *http.Request, s *session, path string, limit int) (items []T, next, problem string) {
+	q := url.Values{"limit": {strconv.Itoa(limit)}}
+	if cur := r.URL.Query().Get("cursor"); cur != "" {
+		q.Set("cursor", cur)
+	}
+	var list struct {
+		Data       []T    `json:"data"`
+		NextCursor string `json:"next_cursor"`
+	}
+	if res := c.api(r, s, http.MethodGet, path+"?"+q.Encode(), nil); res.Decode(&list) != nil {
+		return nil, "", res.Problem().Detail
+	}
+	return list.Data, list.NextCursor, ""
+}
+
+// getObject reads the object at path into v. When the API refuses (404
+// for another tenant's id), it draws the message page, titled for the
+// section nav, and reports false.
+func (c *Console) getObject(w http.ResponseWriter, r *http.Request, s *session, path string, v any, title, nav string) bool {
+	res := c.api(r, s, http.MethodGet, path, nil)
+	if err := res.Decode(v); err != nil {
+		c.render(w, res.Status, "message", page{Title: title, Nav: nav, Session: s, Error: res.Problem().Detail})
+		return false
+	}
+	return true
+}
+
+// hostOf is a URL's host, "" when it has none.
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Host
 }
 
 // recorder is the ResponseWriter of an in-process API call. Answers the

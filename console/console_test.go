@@ -39,7 +39,7 @@ func TestFieldErrors(t *testing.T) {
 		"retrieval.tags[1]":          "must be 1 to 64 characters",
 		"retrieval.unknown":          "is not a setting",
 		"something_the_form_lacks.x": "no field for it",
-	})
+	}, formField)
 	want := map[string]string{
 		"output_schema":       "does not compile",
 		"langfuse_secret_key": "is required with a public key",

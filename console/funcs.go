@@ -45,8 +45,10 @@ var funcs = template.FuncMap{
 		}
 		return "pages " + strconv.Itoa(*start) + "–" + strconv.Itoa(*end)
 	},
-	"score":    func(f float32) string { return strconv.FormatFloat(float64(f), 'f', 3, 32) },
-	"segments": segments,
+	"score":     func(f float32) string { return strconv.FormatFloat(float64(f), 'f', 3, 32) },
+	"segments":  segments,
+	"runCounts": runCounts,
+	"runClass":  runClass,
 }
 
 func humanBytes(n int64) string {

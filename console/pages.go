@@ -28,6 +28,11 @@ func (c *Console) mux() *http.ServeMux {
 	m.HandleFunc("POST /console/documents/{id}/edit", c.signedIn(c.editDocument))
 	m.HandleFunc("POST /console/documents/{id}/reindex", c.signedIn(c.reindexDocument))
 	m.HandleFunc("POST /console/documents/{id}/delete", c.signedIn(c.deleteDocument))
+	m.HandleFunc("GET /console/sources", c.signedIn(c.sources))
+	m.HandleFunc("POST /console/sources", c.signedIn(c.createSource))
+	m.HandleFunc("GET /console/sources/{id}", c.signedIn(c.source))
+	m.HandleFunc("POST /console/sources/{id}/sync", c.signedIn(c.syncSource))
+	m.HandleFunc("POST /console/sources/{id}/delete", c.signedIn(c.deleteSource))
 	m.HandleFunc("GET /console/search", c.signedIn(c.search))
 	m.HandleFunc("GET /console/agents", c.signedIn(c.agents))
 	m.HandleFunc("GET /console/agents/new", c.signedIn(c.newAgent))
@@ -242,6 +247,8 @@ type confirmData struct {
 	Action   string
 	Button   string
 	Cancel   string
+	// Keep, when set, labels a box that sends keep_documents=true.
+	Keep string
 }
 
 // confirmed reports whether a form came from a confirmation page.

@@ -92,9 +92,7 @@ func (c *Console) deleteWebhook(w http.ResponseWriter, r *http.Request, s *sessi
 	id := r.PathValue("id")
 	if !confirmed(r) {
 		var e webhooks.Endpoint
-		res := c.api(r, s, http.MethodGet, "/v1/webhooks/"+url.PathEscape(id), nil)
-		if err := res.Decode(&e); err != nil {
-			c.render(w, res.Status, "message", page{Title: "Webhooks", Nav: "webhooks", Session: s, Error: res.Problem().Detail})
+		if !c.getObject(w, r, s, "/v1/webhooks/"+url.PathEscape(id), &e, "Webhooks", "webhooks") {
 			return
 		}
 		c.render(w, http.StatusOK, "confirm", page{Title: "Delete the webhook?", Nav: "webhooks", Session: s, Data: confirmData{
@@ -134,28 +132,16 @@ type webhookData struct {
 func (c *Console) webhook(w http.ResponseWriter, r *http.Request, s *session) {
 	id := url.PathEscape(r.PathValue("id"))
 	var d webhookData
-	res := c.api(r, s, http.MethodGet, "/v1/webhooks/"+id, nil)
-	if err := res.Decode(&d.Endpoint); err != nil {
-		c.render(w, res.Status, "message", page{Title: "Webhooks", Nav: "webhooks", Session: s, Error: res.Problem().Detail})
+	if !c.getObject(w, r, s, "/v1/webhooks/"+id, &d.Endpoint, "Webhooks", "webhooks") {
 		return
 	}
 	title := "Webhook"
-	if u, err := url.Parse(d.Endpoint.URL); err == nil && u.Host != "" {
-		title += " to " + u.Host
+	if h := hostOf(d.Endpoint.URL); h != "" {
+		title += " to " + h
 	}
 	p := page{Title: title, Nav: "webhooks", Session: s, Notice: notices[r.URL.Query().Get("done")]}
-	q := url.Values{"limit": {"50"}}
-	if cur := r.URL.Query().Get("cursor"); cur != "" {
-		q.Set("cursor", cur)
-	}
-	var list struct {
-		Data       []webhooks.Delivery `json:"data"`
-		NextCursor string              `json:"next_cursor"`
-	}
-	if res := c.api(r, s, http.MethodGet, "/v1/webhooks/"+id+"/deliveries?"+q.Encode(), nil); res.Decode(&list) != nil {
-		p.Error = res.Problem().Detail
-	}
-	d.Deliveries, d.NextCursor, d.CanWrite = list.Data, list.NextCursor, s.Has(agents.ScopeWebhooksWrite)
+	d.Deliveries, d.NextCursor, p.Error = listPage[webhooks.Delivery](c, r, s, "/v1/webhooks/"+id+"/deliveries", 50)
+	d.CanWrite = s.Has(agents.ScopeWebhooksWrite)
 	p.Data = d
 	c.render(w, http.StatusOK, "webhook", p)
 }

@@ -89,20 +89,7 @@ func (r resource[T]) ls(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if e.json {
-				e.printJSON(list)
-				return nil
-			}
-			tw := e.table()
-			fmt.Fprintln(tw, r.Header)
-			for _, raw := range list {
-				var v T
-				if err := json.Unmarshal(raw, &v); err != nil {
-					return fmt.Errorf("unreadable answer from the server: %w", err)
-				}
-				fmt.Fprintln(tw, r.Row(v))
-			}
-			return tw.Flush()
+			return printList(e, list, r.Header, r.Row)
 		}),
 	}
 	for i, f := range r.Filters {
@@ -191,6 +178,25 @@ func (r resource[T]) verb(e *env, v verb) *cobra.Command {
 		completeValues(cmd, f)
 	}
 	return cmd
+}
+
+// printList prints a list's objects: with --json as the server's, else
+// as a table of T (header and row: tab-separated columns).
+func printList[T any](e *env, list []json.RawMessage, header string, row func(T) string) error {
+	if e.json {
+		e.printJSON(list)
+		return nil
+	}
+	tw := e.table()
+	fmt.Fprintln(tw, header)
+	for _, raw := range list {
+		var v T
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return fmt.Errorf("unreadable answer from the server: %w", err)
+		}
+		fmt.Fprintln(tw, row(v))
+	}
+	return tw.Flush()
 }
 
 // completeValues offers an option's known values to shell completion.

@@ -87,6 +87,7 @@ func (e *env) resources() []*cobra.Command {
 		}.command(e),
 
 		e.webhooks(),
+		e.sources(),
 		e.embeddings(),
 
 		resource[tenant]{

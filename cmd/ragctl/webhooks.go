@@ -120,8 +120,10 @@ func (e *env) listen() *cobra.Command {
 	return cmd
 }
 
-// allEventTypes are the event types an endpoint gets by default.
-var allEventTypes = []string{"document.ready", "document.failed", "document.deleted", "evaluation.completed"}
+// allEventTypes are the event types an endpoint gets by default: the
+// server's (webhooks.EventTypes, which ragctl does not link; a test keeps
+// the two in step).
+var allEventTypes = []string{"document.ready", "document.failed", "document.deleted", "evaluation.completed", "source.run.completed"}
 
 // registerListener creates an endpoint for url, for every event type, and
 // returns its id and signing secret.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -137,5 +138,14 @@ func TestListenRegisters(t *testing.T) {
 	}
 	if ls, _, _ := ragctl(t, env, "webhooks", "ls"); strings.Contains(ls, addr) || !strings.Contains(text(errOut), "deleted webhook") {
 		t.Fatalf("the listener's endpoint is left after it stopped:\n%s\n%s", ls, text(errOut))
+	}
+}
+
+// TestAllEventTypes: an endpoint ragctl registers without --events (and
+// listen --register's) gets every event type the server sends.
+func TestAllEventTypes(t *testing.T) {
+	t.Parallel()
+	if !slices.Equal(allEventTypes, webhooks.EventTypes) {
+		t.Errorf("ragctl's event types %v, the server's %v", allEventTypes, webhooks.EventTypes)
 	}
 }
