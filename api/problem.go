@@ -101,6 +101,8 @@ func problemFor(err error) problem {
 			detail += "; it resets at the start of next month (UTC)"
 		case qe.Quota == "webhook_endpoints": // a fixed limit (webhooks.MaxEndpoints)
 			detail += "; delete an endpoint the tenant no longer uses to register another"
+		case qe.Quota == "sources": // a fixed limit (sources.MaxSources)
+			detail += "; delete a source the tenant no longer uses to add another"
 		default:
 			detail += "; delete documents or ask the platform for a higher quota"
 		}
