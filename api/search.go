@@ -60,6 +60,10 @@ type searchHit struct {
 	// SourceURL opens the original file (GET /v1/documents/{id}/content,
 	// which needs the same credentials), at the hit's page for a PDF.
 	SourceURL string `json:"source_url"`
+	// WebURL is the page on the web the document was fetched from (a
+	// website source's document; null for an upload): what a chatbot
+	// links its citation to.
+	WebURL *string `json:"web_url"`
 	// CharStart and CharEnd place Text in the document's extracted text,
 	// in Unicode code points (null for chunks indexed before they were
 	// recorded); Sections are the parts of Text under each heading path,
@@ -209,7 +213,7 @@ func runSearch(w http.ResponseWriter, r *http.Request, s *search.Searcher, m *me
 		out.Data[i] = searchHit{ChunkID: h.ChunkID, DocumentID: h.DocumentID, DocumentTitle: h.DocumentTitle, Score: h.Score,
 			Relevance: h.Relevance, Text: h.Text, PageStart: nonZero(h.PageStart), PageEnd: nonZero(h.PageEnd), HeadingPath: orEmpty(h.HeadingPath),
 			Tags: orEmpty(h.Tags), Metadata: h.Metadata,
-			Snippet: h.Snippet, Highlights: h.Highlights, ChunkHighlights: h.ChunkHighlights, SourceURL: sourceURL(h)}
+			Snippet: h.Snippet, Highlights: h.Highlights, ChunkHighlights: h.ChunkHighlights, SourceURL: sourceURL(h), WebURL: nilIfEmpty(h.DocumentWebURL)}
 		if out.Data[i].Metadata == nil {
 			out.Data[i].Metadata = map[string]any{}
 		}
@@ -319,4 +323,12 @@ func writeUsageDaily(w http.ResponseWriter, r *http.Request, docs *ingest.Docume
 	}
 	writeJSON(w, http.StatusOK, newList(list, nil))
 	return nil
+}
+
+// nilIfEmpty is s, or nil (JSON null) when it is empty.
+func nilIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

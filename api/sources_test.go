@@ -294,6 +294,11 @@ func TestWebsiteSource(t *testing.T) {
 	if d := docs[base+"/files/policy.pdf"]; d["type"] != "pdf" {
 		t.Errorf("the PDF: %v", d)
 	}
+	// A hit cites the page on the web, beside the stored copy.
+	found := c.Must(200, "POST", "/v1/search", key, map[string]any{"query": "topic42", "top_k": 1}).JSON(t)["data"].([]any)
+	if len(found) != 1 || found[0].(map[string]any)["web_url"] != base+"/p/42" || found[0].(map[string]any)["document_title"] != "Guide to topic 42" {
+		t.Errorf("a search for a page's words: %v", found)
+	}
 	first := map[string]float64{}
 	for u, d := range docs {
 		first[u] = d["content_version"].(float64)

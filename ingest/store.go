@@ -1024,7 +1024,8 @@ func (s *Documents) Searchable(ctx context.Context, tenantID uuid.UUID, ids []uu
 // answer (the router's check that no cut-over happened meanwhile) and a
 // second round trip costs it about a fifth of its time.
 func (s *Documents) SearchableIn(ctx context.Context, tenantID uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]search.DocumentInfo, search.Space, error) {
-	rows, err := s.pool.Query(ctx, `SELECT t.embedding_model, t.embedding_dimensions, d.id, d.title, d.indexed_version
+	rows, err := s.pool.Query(ctx, `SELECT t.embedding_model, t.embedding_dimensions, d.id, d.title, d.indexed_version,
+			(SELECT p.url FROM source_pages p WHERE p.document_id = d.id AND p.tenant_id = t.id LIMIT 1)
 		FROM tenants t LEFT JOIN documents d ON d.tenant_id = t.id AND d.id = ANY($2) AND d.status <> 'deleting' AND d.indexed_version IS NOT NULL
 		WHERE t.id = $1`, tenantID, ids)
 	if err != nil {
@@ -1034,17 +1035,17 @@ func (s *Documents) SearchableIn(ctx context.Context, tenantID uuid.UUID, ids []
 	out := make(map[uuid.UUID]search.DocumentInfo, len(ids))
 	var sp search.Space
 	for rows.Next() {
-		var model, title *string
+		var model, title, webURL *string
 		var dims, version *int
 		var id *uuid.UUID
-		if err := rows.Scan(&model, &dims, &id, &title, &version); err != nil {
+		if err := rows.Scan(&model, &dims, &id, &title, &version, &webURL); err != nil {
 			return nil, search.Space{}, fmt.Errorf("look up documents: %w", err)
 		}
 		if model != nil && dims != nil {
 			sp = search.Space{Model: *model, Dimensions: *dims}
 		}
 		if id != nil {
-			out[*id] = search.DocumentInfo{Title: *title, Version: *version}
+			out[*id] = search.DocumentInfo{Title: *title, Version: *version, WebURL: deref(webURL)}
 		}
 	}
 	return out, sp, rows.Err()

@@ -18,6 +18,9 @@ import (
 // DocumentInfo is what search needs to know of a document.
 type DocumentInfo struct {
 	Title string
+	// WebURL is the page the document was fetched from (a website
+	// source's; "" for an upload).
+	WebURL string
 	// Version is the content version whose points are complete.
 	Version int
 }
@@ -114,6 +117,9 @@ type Found struct {
 	ChunkID       uuid.UUID
 	DocumentID    uuid.UUID
 	DocumentTitle string
+	// DocumentWebURL is the page the document was fetched from ("" for
+	// an upload).
+	DocumentWebURL string
 	// Score orders the hits (the mode's or the fusion's score); Relevance
 	// is the calibrated score the threshold compares (equal to Score in
 	// dense and sparse modes and with the calibrated fusion).
@@ -332,7 +338,7 @@ func (s *Searcher) search(ctx context.Context, tenantID uuid.UUID, r Request) (R
 			continue
 		}
 		res.Hits = append(res.Hits, Found{
-			ChunkID: h.ID, DocumentID: h.DocumentID, DocumentTitle: d.Title, Score: h.Score, Relevance: h.Relevance, Text: h.Text,
+			ChunkID: h.ID, DocumentID: h.DocumentID, DocumentTitle: d.Title, DocumentWebURL: d.WebURL, Score: h.Score, Relevance: h.Relevance, Text: h.Text,
 			PageStart: h.PageStart, PageEnd: h.PageEnd, HeadingPath: h.HeadingPath, Tags: h.Tags, Metadata: h.Metadata,
 			CharStart: h.CharStart, CharEnd: h.CharEnd, Sections: h.Sections,
 		})
