@@ -3,6 +3,7 @@ package console_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +25,8 @@ const bashManual = "/usr/share/doc/bash-doc/bash.pdf"
 type person struct {
 	t   *testing.T
 	ctx context.Context
+
+	axeVersion, axeSrc string // axe-core, once checkAccessible has read it
 }
 
 func newPerson(t *testing.T, alloc context.Context) *person {
@@ -148,6 +151,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		if bad := a.unnamedControls(); len(bad) > 0 {
 			t.Errorf("%s: controls without an accessible name: %v", page, bad)
 		}
+		a.checkAccessible(page)
 	}
 
 	// Sign in through the identity provider (the in-process issuer
@@ -403,6 +407,8 @@ func TestConsoleFitsNarrowAndWideScreens(t *testing.T) {
 			for _, pr := range got.Problems {
 				t.Errorf("%d px, %s: %s", width, pg.path, pr)
 			}
+			p.checkAccessible(fmt.Sprintf("%d px, %s", width, pg.path))
+			p.checkKeyboard(fmt.Sprintf("%d px, %s", width, pg.path))
 			if width == 390 {
 				// The document's id changes every run; the file name must not.
 				slug := strings.Trim(strings.NewReplacer("/console/", "", docs[0], "page", hook, "page", "/", "-", "?", "-", "=", "-", "+", "-").Replace(pg.path), "-")
@@ -460,5 +466,7 @@ func TestConsoleFitsNarrowAndWideScreens(t *testing.T) {
 		for _, pr := range got.Problems {
 			t.Errorf("%d px, /console/login: %s", width, pr)
 		}
+		out.checkAccessible(fmt.Sprintf("%d px, /console/login", width))
+		out.checkKeyboard(fmt.Sprintf("%d px, /console/login", width))
 	}
 }
