@@ -350,8 +350,24 @@ func TestConsoleByKeyboard(t *testing.T) {
 	p.do(30*time.Second, enter, chromedp.WaitVisible(chromedp.ID("key-name")))
 	p.tabTo("#key-name")
 	p.do(10*time.Second, chromedp.KeyEvent("keyboard key"))
+	// A wrong expiry: the error is the field's description, and what was
+	// typed stays, to be corrected rather than typed again.
+	p.tabTo("#expires")
+	p.do(10*time.Second, chromedp.KeyEvent("soon"))
+	p.tabTo(`form[action="/console/keys"] button[type="submit"]`)
+	p.do(30*time.Second, enter, chromedp.WaitVisible(chromedp.CSS("#expires-error .field-error")))
+	if got := p.eval(`[document.getElementById("key-name").value, document.getElementById("expires").getAttribute("aria-invalid"),
+		document.getElementById(document.getElementById("expires").getAttribute("aria-describedby")).textContent].join(" | ")`); !strings.Contains(got, "keyboard key | true | must be a whole number") {
+		t.Errorf("after a wrong expiry, the form says: %q", got)
+	}
+	p.checkAccessible("keys, a field in error")
+	p.tabTo("#expires")
+	p.do(10*time.Second, chromedp.KeyEvent("\b\b\b\b30"))
 	p.tabTo(`form[action="/console/keys"] button[type="submit"]`)
 	p.do(30*time.Second, enter, chromedp.WaitVisible(chromedp.ID("new-key")))
+	if exp := p.text(`tr:has(button[aria-label="Revoke keyboard key"]) .expires`); exp == "never" {
+		t.Errorf("the key corrected to expire in 30 days expires %q", exp)
+	}
 	newKey := p.text("#new-key")
 	b.Must(200, "GET", "/v1/documents", newKey, nil)
 	p.checkAccessible("keys, a new key shown")
