@@ -1,11 +1,18 @@
 package console_test
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +22,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/ragd/ragd/api/apitest"
+	"github.com/ragd/ragd/embedder"
+	"github.com/ragd/ragd/search"
 )
 
 // bashManual is a real PDF (the bash manual page, 87 pages, from Debian's
@@ -72,22 +81,40 @@ func (p *person) eval(js string) string {
 	return s
 }
 
-// screenshot saves the page for the README when RAGD_SCREENSHOTS names a
-// directory (make screenshots); otherwise it does nothing.
+// screenshotWidths are the windows the README shows each page in: a phone
+// and a laptop, 900 px high.
+var screenshotWidths = []int64{390, 1280}
+
+// screenshot saves the page as it is now, at each of screenshotWidths
+// (name-390.png, name-1280.png), for the README when RAGD_SCREENSHOTS
+// names a directory (make screenshots); otherwise it does nothing. The
+// page keeps the width it had.
 func (p *person) screenshot(name string) {
 	p.t.Helper()
 	dir := os.Getenv("RAGD_SCREENSHOTS")
 	if dir == "" {
 		return
 	}
-	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(p.ctx, time.Minute)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()) // the window, 1280x900
+	was, err := chromedp.Run(ctx, chromedp.Evaluate[int64](`window.innerWidth`))
 	if err != nil {
 		p.t.Fatalf("screenshot %s: %v", name, err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
-		p.t.Fatal(err)
+	for _, w := range screenshotWidths {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(w, 900)); err != nil {
+			p.t.Fatalf("screenshot %s: %v", name, err)
+		}
+		shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()) // the window
+		if err != nil {
+			p.t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d.png", name, w)), smallPNG(p.t, shot), 0o644); err != nil {
+			p.t.Fatal(err)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(was, 900)); err != nil {
+		p.t.Fatalf("screenshot %s: %v", name, err)
 	}
 }
 
@@ -132,15 +159,18 @@ func (p *person) unnamedControls() []string {
 // Chromium: sign in through the identity provider, upload a real PDF and watch it become
 // ready, search it and see a citation with its page, create an agent whose
 // output schema is wrong and see the server's error as they type, fix it,
-// create and revoke a key, read the usage; a second tenant's person sees
-// none of it. Every page's controls have names, and the keyboard reaches
-// the skip link and the navigation first.
+// create and revoke a key, read the usage, add a webhook, estimate an
+// embedding migration; a second tenant's person sees none of it. Every
+// page's controls have names, axe-core finds nothing serious on any, and
+// the keyboard reaches the skip link and the navigation first. With
+// RAGD_SCREENSHOTS set (make screenshots), each page is saved at 390 and
+// 1280 px for the README.
 func TestConsoleInBrowser(t *testing.T) {
 	t.Parallel()
 	if _, err := os.Stat(bashManual); err != nil {
 		t.Fatalf("%s is missing: install Debian's bash-doc (make test does)", bashManual)
 	}
-	b, iss := setupOIDC(t, apitest.Options{}, true)
+	b, iss := setupOIDC(t, apitest.Options{OfferedSpaces: []search.Space{{Model: embedder.LocalModel, Dimensions: 32}}}, true)
 	b.TenantWithOrg("browser-a", "org_a")
 	iss.SetLogin(map[string]any{"sub": "user_ada", "email": "ada@a.example", "org_id": "org_a", "org_role": "org:admin"})
 	_, keyB := b.TenantWithKey("browser-b", allScopes...)
@@ -256,6 +286,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("%s agents after saving one", n)
 	}
 	checkNames("agents")
+	a.screenshot("agents")
 
 	// A key: created, shown once, works; revoked (after a confirmation),
 	// refused.
@@ -284,6 +315,27 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	checkNames("usage")
 	a.screenshot("usage")
+
+	// A webhook (for an event this test never causes: nothing is sent),
+	// its signing secret shown once, and its page.
+	a.do(30*time.Second, chromedp.Navigate(b.url+"/console/webhooks"), chromedp.WaitVisible(chromedp.ID("webhook-url")),
+		chromedp.SendKeys(chromedp.ID("webhook-url"), "https://hooks.example.com/ragd"),
+		chromedp.SendKeys(chromedp.ID("webhook-description"), "the CRM's integration"))
+	a.eval(`document.querySelectorAll('input[name="event_types"]').forEach((c) => { c.checked = c.value === "evaluation.completed" }); ""`)
+	a.do(30*time.Second, chromedp.Click(chromedp.CSS(`#webhook-form button[type="submit"]`)), chromedp.WaitVisible(chromedp.ID("new-secret")))
+	checkNames("webhooks")
+	a.screenshot("webhooks")
+	a.do(30*time.Second, chromedp.Click(chromedp.CSS(`#webhooks a[aria-label^="Deliveries"]`)), chromedp.WaitVisible(chromedp.ID("facts")))
+	checkNames("webhook")
+	a.screenshot("webhook")
+
+	// What moving to another embedding model would cost.
+	a.do(30*time.Second, chromedp.Navigate(b.url+"/console/migrations"), chromedp.WaitVisible(chromedp.ID("model")),
+		chromedp.Clear(chromedp.ID("model")), chromedp.SendKeys(chromedp.ID("model"), embedder.LocalModel),
+		chromedp.Clear(chromedp.ID("dimensions")), chromedp.SendKeys(chromedp.ID("dimensions"), "32"),
+		chromedp.Click(chromedp.CSS(`#migration-form button[value="estimate"]`)), chromedp.WaitVisible(chromedp.ID("estimate")))
+	checkNames("migrations")
+	a.screenshot("migrations")
 
 	// Another tenant's person, signed in with a key, sees none of it.
 	other := newPerson(t, alloc)
@@ -409,11 +461,6 @@ func TestConsoleFitsNarrowAndWideScreens(t *testing.T) {
 			}
 			p.checkAccessible(fmt.Sprintf("%d px, %s", width, pg.path))
 			p.checkKeyboard(fmt.Sprintf("%d px, %s", width, pg.path))
-			if width == 390 {
-				// The document's id changes every run; the file name must not.
-				slug := strings.Trim(strings.NewReplacer("/console/", "", docs[0], "page", hook, "page", "/", "-", "?", "-", "=", "-", "+", "-").Replace(pg.path), "-")
-				p.screenshot("narrow-" + slug)
-			}
 		}
 	}
 	// On the phone, the actions work: an agent is deleted after its
@@ -469,4 +516,49 @@ func TestConsoleFitsNarrowAndWideScreens(t *testing.T) {
 		out.checkAccessible(fmt.Sprintf("%d px, /console/login", width))
 		out.checkKeyboard(fmt.Sprintf("%d px, /console/login", width))
 	}
+}
+
+// smallPNG makes Chromium's screenshot small enough to commit: a page
+// has a few hundred to a few thousand colours (mostly the edges of
+// letters), so it keeps the 256 most common and draws every other pixel in
+// the nearest of them, which the eye does not tell apart, and compresses
+// it at zlib's best. About a third of Chromium's size.
+func smallPNG(t testing.TB, shot []byte) []byte {
+	t.Helper()
+	img, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	b := img.Bounds()
+	count := map[color.RGBA]int{}
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			count[color.RGBAModel.Convert(img.At(x, y)).(color.RGBA)]++
+		}
+	}
+	common := slices.SortedFunc(maps.Keys(count), func(c, d color.RGBA) int {
+		return cmp.Or(count[d]-count[c], cmp.Compare(c.R, d.R), cmp.Compare(c.G, d.G), cmp.Compare(c.B, d.B), cmp.Compare(c.A, d.A))
+	})
+	pal := make(color.Palette, 0, 256)
+	for _, c := range common[:min(len(common), 256)] {
+		pal = append(pal, c)
+	}
+	out := image.NewPaletted(b, pal)
+	index := map[color.RGBA]uint8{}
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			c := color.RGBAModel.Convert(img.At(x, y)).(color.RGBA)
+			i, ok := index[c]
+			if !ok {
+				i = uint8(pal.Index(c))
+				index[c] = i
+			}
+			out.SetColorIndex(x, y, i)
+		}
+	}
+	var w bytes.Buffer
+	if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&w, out); err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	return w.Bytes()
 }
