@@ -353,7 +353,8 @@ func TestConsoleInBrowser(t *testing.T) {
 }
 
 // fitsJS checks the page as a person on that screen sees it: the page is
-// no wider than the window (no sideways scrolling), and each action named
+// no wider than the window (no sideways scrolling), no chart cuts its own
+// labels, and each action named
 // by the selectors (every match) lies inside the window, shown and on top,
 // once scrolled to vertically. It answers JSON: the page's width and the
 // problems found.
@@ -365,6 +366,13 @@ const fitsJS = `((selectors) => {
   if (sw > iw) {
     const wide = [...document.querySelectorAll("body *")].filter((e) => e.getBoundingClientRect().right > iw + 0.5);
     problems.push("the page is " + sw + " px wide in a " + iw + " px window; over the edge: " + wide.slice(0, 6).map(name).join(", "));
+  }
+  // A chart's labels and values lie inside it: an SVG cuts what is not.
+  for (const tx of document.querySelectorAll("svg text")) {
+    const r = tx.getBoundingClientRect(), s = tx.closest("svg").getBoundingClientRect();
+    if (r.top < s.top - 0.5 || r.bottom > s.bottom + 0.5 || r.left < s.left - 0.5 || r.right > s.right + 0.5) {
+      problems.push("the chart label " + JSON.stringify(tx.textContent) + " is cut by the chart's edge");
+    }
   }
   for (const sel of selectors) {
     const els = document.querySelectorAll(sel);
