@@ -52,9 +52,10 @@ func axeScript(t testing.TB) (version, src string) {
 	return version, string(b)
 }
 
-// axeViolation is one rule axe-core found broken, with the elements that
-// break it.
-type axeViolation struct {
+// axeResult is one rule axe-core found broken, or could not decide (its
+// "incomplete": a person must look, such as the contrast of a chart's
+// labels), with the elements concerned.
+type axeResult struct {
 	ID     string
 	Impact string
 	Help   string
@@ -66,16 +67,20 @@ type axeViolation struct {
 
 // axeRunJS runs every axe-core rule but the experimental ones (WCAG 2.0,
 // 2.1 and 2.2 A and AA, and axe's best practices) on the whole page.
-const axeRunJS = `axe.run(document, {resultTypes: ["violations"]}).then((r) => r.violations.map((v) => ({
-  id: v.id, impact: v.impact || "", help: v.help,
-  nodes: v.nodes.map((n) => ({target: n.target.map(String).join(" "), summary: n.failureSummary || ""})),
-})))`
+const axeRunJS = `axe.run(document, {resultTypes: ["violations", "incomplete"]}).then((r) => {
+  const results = (list) => list.map((v) => ({
+    id: v.id, impact: v.impact || "", help: v.help,
+    nodes: v.nodes.map((n) => ({target: n.target.map(String).join(" "), summary: n.failureSummary || (n.any[0] || {}).message || ""})),
+  }));
+  return {violations: results(r.violations), incomplete: results(r.incomplete)};
+})`
 
 // axeFindings runs axe-core on the page as it is now (injected over the
 // DevTools protocol, which the console's Content-Security-Policy does not
-// govern) and describes each rule broken, its impact and elements, serious
-// and critical ones apart from the lesser.
-func (p *person) axeFindings() (severe, lesser []string) {
+// govern) and describes each rule broken, its impact and elements: the
+// serious and critical ones apart from the lesser ones and from what
+// axe-core could not decide.
+func (p *person) axeFindings() (severe, lesser, undecided []string) {
 	p.t.Helper()
 	if p.axeSrc == "" {
 		p.axeVersion, p.axeSrc = axeScript(p.t)
@@ -95,35 +100,45 @@ func (p *person) axeFindings() (severe, lesser []string) {
 	if version != p.axeVersion {
 		p.t.Fatalf("axe-core %s runs, want %s", version, p.axeVersion)
 	}
-	found, err := chromedp.Run(ctx, chromedp.Evaluate[[]axeViolation](axeRunJS, chromedp.EvalAwaitPromise))
+	found, err := chromedp.Run(ctx, chromedp.Evaluate[struct{ Violations, Incomplete []axeResult }](axeRunJS, chromedp.EvalAwaitPromise))
 	if err != nil {
 		p.t.Fatalf("run axe-core: %v", err)
 	}
-	for _, v := range found {
+	describe := func(v axeResult) string {
 		var b strings.Builder
 		fmt.Fprintf(&b, "axe %s (%s): %s", v.ID, v.Impact, v.Help)
 		for _, n := range v.Nodes {
 			fmt.Fprintf(&b, "\n\t%s: %s", n.Target, strings.ReplaceAll(n.Summary, "\n", " "))
 		}
+		return b.String()
+	}
+	for _, v := range found.Violations {
 		if v.Impact == "serious" || v.Impact == "critical" {
-			severe = append(severe, b.String())
+			severe = append(severe, describe(v))
 		} else {
-			lesser = append(lesser, b.String())
+			lesser = append(lesser, describe(v))
 		}
 	}
-	return severe, lesser
+	for _, v := range found.Incomplete {
+		undecided = append(undecided, describe(v))
+	}
+	return severe, lesser, undecided
 }
 
 // checkAccessible fails the test for each axe-core finding of serious or
-// critical impact on the page as it is now, and logs the lesser ones.
+// critical impact on the page as it is now, and logs the lesser ones and
+// those axe-core left to a person.
 func (p *person) checkAccessible(page string) {
 	p.t.Helper()
-	severe, lesser := p.axeFindings()
+	severe, lesser, undecided := p.axeFindings()
 	for _, f := range severe {
 		p.t.Errorf("%s: %s", page, f)
 	}
 	for _, f := range lesser {
 		p.t.Logf("%s: %s", page, f)
+	}
+	for _, f := range undecided {
+		p.t.Logf("%s: for a person to check: %s", page, f)
 	}
 }
 
@@ -136,8 +151,9 @@ const keyboardPrepareJS = `(() => {
   const name = (e) => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") +
     ((e.getAttribute("aria-label") || e.textContent || e.getAttribute("name") || "").trim().replace(/\s+/g, " ").slice(0, 40).replace(/^(.)/, " \"$1").replace(/(.)$/, "$1\""));
   // Not shown: display none, visibility hidden, or inside a closed <details>.
-  const shown = (e) => e.checkVisibility({visibilityProperty: true, contentVisibilityAuto: true});
+  const shown = (e) => e.checkVisibility({visibilityProperty: true});
   const sel = 'a[href], button, input:not([type="hidden"]), select, textarea, summary, [tabindex], [contenteditable="true"], [role="button"], [role="link"], [onclick]';
+  for (const e of document.querySelectorAll("[data-kb]")) delete e.dataset.kb; // an earlier walk's
   const controls = [...document.querySelectorAll(sel)].filter((e) => !e.disabled && e.getAttribute("tabindex") !== "-1" && shown(e));
   const names = [];
   for (const e of controls) {
@@ -196,7 +212,7 @@ func (p *person) keyboardProblems() (problems []string) {
 		InWindow bool
 	}
 	reached := make([]bool, len(controls.Names))
-	first := -3
+	first := -1 // the first control reached: reached again, Tab has gone round
 	for i := 0; i < len(controls.Names)+10; i++ {
 		if err := chromedp.Do(ctx, chromedp.KeyEvent("\t")); err != nil {
 			p.t.Fatalf("keyboard: Tab: %v", err)
@@ -205,13 +221,13 @@ func (p *person) keyboardProblems() (problems []string) {
 		if err != nil {
 			p.t.Fatalf("keyboard: %v", err)
 		}
-		if f.Mark == -1 || f.Mark == first {
+		if f.Mark == -1 || (f.Mark >= 0 && f.Mark == first) {
 			break // past the last control, or round to the first again
 		}
-		if first == -3 {
-			first = f.Mark
-		}
 		if f.Mark >= 0 {
+			if first < 0 {
+				first = f.Mark
+			}
 			reached[f.Mark] = true
 		}
 		if !f.Drawn {
@@ -264,7 +280,7 @@ func TestAccessibilityChecksFail(t *testing.T) {
 	p := newPerson(t, apitest.Chromium(t))
 	p.do(30*time.Second, chromedp.Navigate(srv.URL), chromedp.WaitReady(chromedp.CSS("main")))
 
-	severe, _ := p.axeFindings()
+	severe, _, _ := p.axeFindings()
 	all := strings.Join(severe, "\n")
 	for _, want := range []string{"axe color-contrast (serious)", "axe label (critical)", "axe button-name (critical)", "#unlabelled"} {
 		if !strings.Contains(all, want) {
