@@ -87,9 +87,10 @@ var screenshotWidths = []int64{390, 1280}
 
 // screenshot saves the page as it is now, at each of screenshotWidths
 // (name-390.png, name-1280.png), for the README when RAGD_SCREENSHOTS
-// names a directory (make screenshots); otherwise it does nothing. The
-// page keeps the width it had.
-func (p *person) screenshot(name string) {
+// names a directory (make screenshots); otherwise it does nothing. Where
+// the element show names (CSS) lies below the window, the page is
+// scrolled to bring it to the middle. The page keeps the width it had.
+func (p *person) screenshot(name string, show ...string) {
 	p.t.Helper()
 	dir := os.Getenv("RAGD_SCREENSHOTS")
 	if dir == "" {
@@ -105,6 +106,12 @@ func (p *person) screenshot(name string) {
 		if err := chromedp.Do(ctx, chromedp.EmulateViewport(w, 900)); err != nil {
 			p.t.Fatalf("screenshot %s: %v", name, err)
 		}
+		for _, sel := range show {
+			js := fmt.Sprintf(`((e) => { window.scrollTo(0, 0); if (e.getBoundingClientRect().bottom > innerHeight) e.scrollIntoView({block: "center"}) })(document.querySelector(%q))`, sel)
+			if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](js)); err != nil {
+				p.t.Fatalf("screenshot %s: show %s: %v", name, sel, err)
+			}
+		}
 		shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()) // the window
 		if err != nil {
 			p.t.Fatalf("screenshot %s: %v", name, err)
@@ -113,7 +120,7 @@ func (p *person) screenshot(name string) {
 			p.t.Fatal(err)
 		}
 	}
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(was, 900)); err != nil {
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(was, 900), chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`)); err != nil {
 		p.t.Fatalf("screenshot %s: %v", name, err)
 	}
 }
@@ -221,7 +228,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("the documents table shows %q, want bash.pdf with its 87 pages", row)
 	}
 	checkNames("documents")
-	a.screenshot("documents")
+	a.screenshot("documents", "#documents-total")
 
 	// Search it: a citation with its page and a link to the file.
 	a.do(30*time.Second, chromedp.Navigate(b.url+"/console/search"), chromedp.WaitVisible(chromedp.ID("q")),
@@ -271,7 +278,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Error("no error shown next to the output schema")
 	}
 	checkNames("agent editor")
-	a.screenshot("agent")
+	a.screenshot("agent", "#output_schema-error")
 	a.eval(`document.getElementById("output_schema").value = ""`)
 	a.do(30*time.Second,
 		chromedp.SendKeys(chromedp.ID("output_schema"), `{"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}`),
