@@ -201,7 +201,8 @@ func (p *person) keyboardProblems() (problems []string) {
 	for _, n := range controls.Positive {
 		problems = append(problems, n+" has a positive tabindex, which reorders the keyboard's way through the page")
 	}
-	// Start from the top: focus nothing, as a page just loaded.
+	// Start from the top, as on a page just loaded (Chromium may go on from
+	// where focus was: the walk then goes round once through the top).
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0)`)); err != nil {
 		p.t.Fatalf("keyboard: %v", err)
 	}
@@ -213,7 +214,7 @@ func (p *person) keyboardProblems() (problems []string) {
 	}
 	reached := make([]bool, len(controls.Names))
 	first := -1 // the first control reached: reached again, Tab has gone round
-	for i := 0; i < len(controls.Names)+10; i++ {
+	for i := 0; i < 2*len(controls.Names)+10; i++ {
 		if err := chromedp.Do(ctx, chromedp.KeyEvent("\t")); err != nil {
 			p.t.Fatalf("keyboard: Tab: %v", err)
 		}
@@ -221,8 +222,11 @@ func (p *person) keyboardProblems() (problems []string) {
 		if err != nil {
 			p.t.Fatalf("keyboard: %v", err)
 		}
-		if f.Mark == -1 || (f.Mark >= 0 && f.Mark == first) {
-			break // past the last control, or round to the first again
+		if f.Mark == -1 {
+			continue // past the last control: the next Tab starts again at the top
+		}
+		if f.Mark >= 0 && f.Mark == first {
+			break // round to the first again
 		}
 		if f.Mark >= 0 {
 			if first < 0 {
