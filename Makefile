@@ -52,7 +52,7 @@ eval-html:
 bench:
 	@scripts/bench.sh
 
-# The console's screenshots (docs/console.md), taken by the console's browser test
+# The console's screenshots (docs/console.md), every page at 390 and 1280 px, taken by the console's browser test
 # (headless Chromium) into docs/console/.
 screenshots:
 	@scripts/test-deps.sh

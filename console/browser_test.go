@@ -1,10 +1,18 @@
 package console_test
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +22,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/ragd/ragd/api/apitest"
+	"github.com/ragd/ragd/embedder"
+	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/sources"
 )
 
@@ -25,6 +35,8 @@ const bashManual = "/usr/share/doc/bash-doc/bash.pdf"
 type person struct {
 	t   *testing.T
 	ctx context.Context
+
+	axeVersion, axeSrc string // axe-core, once checkAccessible has read it
 }
 
 func newPerson(t *testing.T, alloc context.Context) *person {
@@ -70,22 +82,47 @@ func (p *person) eval(js string) string {
 	return s
 }
 
-// screenshot saves the page for the README when RAGD_SCREENSHOTS names a
-// directory (make screenshots); otherwise it does nothing.
-func (p *person) screenshot(name string) {
+// screenshotWidths are the windows the README shows each page in: a phone
+// and a laptop, 900 px high.
+var screenshotWidths = []int64{390, 1280}
+
+// screenshot saves the page as it is now, at each of screenshotWidths
+// (name-390.png, name-1280.png), for the README when RAGD_SCREENSHOTS
+// names a directory (make screenshots); otherwise it does nothing. Where
+// the element show names (CSS) lies below the window, the page is
+// scrolled to bring it to the middle. The page keeps the width it had.
+func (p *person) screenshot(name string, show ...string) {
 	p.t.Helper()
 	dir := os.Getenv("RAGD_SCREENSHOTS")
 	if dir == "" {
 		return
 	}
-	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(p.ctx, time.Minute)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()) // the window, 1280x900
+	was, err := chromedp.Run(ctx, chromedp.Evaluate[int64](`window.innerWidth`))
 	if err != nil {
 		p.t.Fatalf("screenshot %s: %v", name, err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
-		p.t.Fatal(err)
+	for _, w := range screenshotWidths {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(w, 900)); err != nil {
+			p.t.Fatalf("screenshot %s: %v", name, err)
+		}
+		for _, sel := range show {
+			js := fmt.Sprintf(`((e) => { window.scrollTo(0, 0); if (e.getBoundingClientRect().bottom > innerHeight) e.scrollIntoView({block: "center"}) })(document.querySelector(%q))`, sel)
+			if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](js)); err != nil {
+				p.t.Fatalf("screenshot %s: show %s: %v", name, sel, err)
+			}
+		}
+		shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()) // the window
+		if err != nil {
+			p.t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d.png", name, w)), smallPNG(p.t, shot), 0o644); err != nil {
+			p.t.Fatal(err)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(was, 900), chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`)); err != nil {
+		p.t.Fatalf("screenshot %s: %v", name, err)
 	}
 }
 
@@ -130,15 +167,18 @@ func (p *person) unnamedControls() []string {
 // Chromium: sign in through the identity provider, upload a real PDF and watch it become
 // ready, search it and see a citation with its page, create an agent whose
 // output schema is wrong and see the server's error as they type, fix it,
-// create and revoke a key, read the usage; a second tenant's person sees
-// none of it. Every page's controls have names, and the keyboard reaches
-// the skip link and the navigation first.
+// create and revoke a key, read the usage, add a webhook, estimate an
+// embedding migration; a second tenant's person sees none of it. Every
+// page's controls have names, axe-core finds nothing serious on any, and
+// the keyboard reaches the skip link and the navigation first. With
+// RAGD_SCREENSHOTS set (make screenshots), each page is saved at 390 and
+// 1280 px for the README.
 func TestConsoleInBrowser(t *testing.T) {
 	t.Parallel()
 	if _, err := os.Stat(bashManual); err != nil {
 		t.Fatalf("%s is missing: install Debian's bash-doc (make test does)", bashManual)
 	}
-	b, iss := setupOIDC(t, apitest.Options{}, true)
+	b, iss := setupOIDC(t, apitest.Options{OfferedSpaces: []search.Space{{Model: embedder.LocalModel, Dimensions: 32}}}, true)
 	b.TenantWithOrg("browser-a", "org_a")
 	iss.SetLogin(map[string]any{"sub": "user_ada", "email": "ada@a.example", "org_id": "org_a", "org_role": "org:admin"})
 	_, keyB := b.TenantWithKey("browser-b", allScopes...)
@@ -149,6 +189,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		if bad := a.unnamedControls(); len(bad) > 0 {
 			t.Errorf("%s: controls without an accessible name: %v", page, bad)
 		}
+		a.checkAccessible(page)
 	}
 
 	// Sign in through the identity provider (the in-process issuer
@@ -188,7 +229,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("the documents table shows %q, want bash.pdf with its 87 pages", row)
 	}
 	checkNames("documents")
-	a.screenshot("documents")
+	a.screenshot("documents", "#documents-total")
 
 	// Search it: a citation with its page and a link to the file.
 	a.do(30*time.Second, chromedp.Navigate(b.url+"/console/search"), chromedp.WaitVisible(chromedp.ID("q")),
@@ -238,7 +279,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Error("no error shown next to the output schema")
 	}
 	checkNames("agent editor")
-	a.screenshot("agent")
+	a.screenshot("agent", "#output_schema-error")
 	a.eval(`document.getElementById("output_schema").value = ""`)
 	a.do(30*time.Second,
 		chromedp.SendKeys(chromedp.ID("output_schema"), `{"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}`),
@@ -253,6 +294,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("%s agents after saving one", n)
 	}
 	checkNames("agents")
+	a.screenshot("agents")
 
 	// A key: created, shown once, works; revoked (after a confirmation),
 	// refused.
@@ -282,6 +324,27 @@ func TestConsoleInBrowser(t *testing.T) {
 	checkNames("usage")
 	a.screenshot("usage")
 
+	// A webhook (for an event this test never causes: nothing is sent),
+	// its signing secret shown once, and its page.
+	a.do(30*time.Second, chromedp.Navigate(b.url+"/console/webhooks"), chromedp.WaitVisible(chromedp.ID("webhook-url")),
+		chromedp.SendKeys(chromedp.ID("webhook-url"), "https://hooks.example.com/ragd"),
+		chromedp.SendKeys(chromedp.ID("webhook-description"), "the CRM's integration"))
+	a.eval(`document.querySelectorAll('input[name="event_types"]').forEach((c) => { c.checked = c.value === "evaluation.completed" }); ""`)
+	a.do(30*time.Second, chromedp.Click(chromedp.CSS(`#webhook-form button[type="submit"]`)), chromedp.WaitVisible(chromedp.ID("new-secret")))
+	checkNames("webhooks")
+	a.screenshot("webhooks")
+	a.do(30*time.Second, chromedp.Click(chromedp.CSS(`#webhooks a[aria-label^="Deliveries"]`)), chromedp.WaitVisible(chromedp.ID("facts")))
+	checkNames("webhook")
+	a.screenshot("webhook")
+
+	// What moving to another embedding model would cost.
+	a.do(30*time.Second, chromedp.Navigate(b.url+"/console/migrations"), chromedp.WaitVisible(chromedp.ID("model")),
+		chromedp.Clear(chromedp.ID("model")), chromedp.SendKeys(chromedp.ID("model"), embedder.LocalModel),
+		chromedp.Clear(chromedp.ID("dimensions")), chromedp.SendKeys(chromedp.ID("dimensions"), "32"),
+		chromedp.Click(chromedp.CSS(`#migration-form button[value="estimate"]`)), chromedp.WaitVisible(chromedp.ID("estimate")))
+	checkNames("migrations")
+	a.screenshot("migrations")
+
 	// Another tenant's person, signed in with a key, sees none of it.
 	other := newPerson(t, alloc)
 	other.do(30*time.Second, chromedp.Navigate(b.url+"/console/login"), chromedp.WaitVisible(chromedp.ID("api_key")),
@@ -298,7 +361,8 @@ func TestConsoleInBrowser(t *testing.T) {
 }
 
 // fitsJS checks the page as a person on that screen sees it: the page is
-// no wider than the window (no sideways scrolling), and each action named
+// no wider than the window (no sideways scrolling), no chart cuts its own
+// labels, and each action named
 // by the selectors (every match) lies inside the window, shown and on top,
 // once scrolled to vertically. It answers JSON: the page's width and the
 // problems found.
@@ -310,6 +374,13 @@ const fitsJS = `((selectors) => {
   if (sw > iw) {
     const wide = [...document.querySelectorAll("body *")].filter((e) => e.getBoundingClientRect().right > iw + 0.5);
     problems.push("the page is " + sw + " px wide in a " + iw + " px window; over the edge: " + wide.slice(0, 6).map(name).join(", "));
+  }
+  // A chart's labels and values lie inside it: an SVG cuts what is not.
+  for (const tx of document.querySelectorAll("svg text")) {
+    const r = tx.getBoundingClientRect(), s = tx.closest("svg").getBoundingClientRect();
+    if (r.top < s.top - 0.5 || r.bottom > s.bottom + 0.5 || r.left < s.left - 0.5 || r.right > s.right + 0.5) {
+      problems.push("the chart label " + JSON.stringify(tx.textContent) + " is cut by the chart's edge");
+    }
   }
   for (const sel of selectors) {
     const els = document.querySelectorAll(sel);
@@ -417,16 +488,8 @@ func TestConsoleFitsNarrowAndWideScreens(t *testing.T) {
 			for _, pr := range got.Problems {
 				t.Errorf("%d px, %s: %s", width, pg.path, pr)
 			}
-			if strings.HasPrefix(pg.path, "/console/sources") {
-				if bad := p.unnamedControls(); len(bad) > 0 {
-					t.Errorf("%d px, %s: controls without an accessible name: %v", width, pg.path, bad)
-				}
-			}
-			if width == 390 {
-				// The document's id changes every run; the file name must not.
-				slug := strings.Trim(strings.NewReplacer("/console/", "", docs[0], "page", hook, "page", source, "page", "/", "-", "?", "-", "=", "-", "+", "-").Replace(pg.path), "-")
-				p.screenshot("narrow-" + slug)
-			}
+			p.checkAccessible(fmt.Sprintf("%d px, %s", width, pg.path))
+			p.checkKeyboard(fmt.Sprintf("%d px, %s", width, pg.path))
 		}
 	}
 	// On the phone, the actions work: an agent is deleted after its
@@ -491,5 +554,52 @@ func TestConsoleFitsNarrowAndWideScreens(t *testing.T) {
 		for _, pr := range got.Problems {
 			t.Errorf("%d px, /console/login: %s", width, pr)
 		}
+		out.checkAccessible(fmt.Sprintf("%d px, /console/login", width))
+		out.checkKeyboard(fmt.Sprintf("%d px, /console/login", width))
 	}
+}
+
+// smallPNG makes Chromium's screenshot small enough to commit: a page
+// has a few hundred to a few thousand colours (mostly the edges of
+// letters), so it keeps the 256 most common and draws every other pixel in
+// the nearest of them, which the eye does not tell apart, and compresses
+// it at zlib's best. About a third of Chromium's size.
+func smallPNG(t testing.TB, shot []byte) []byte {
+	t.Helper()
+	img, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	b := img.Bounds()
+	count := map[color.RGBA]int{}
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			count[color.RGBAModel.Convert(img.At(x, y)).(color.RGBA)]++
+		}
+	}
+	common := slices.SortedFunc(maps.Keys(count), func(c, d color.RGBA) int {
+		return cmp.Or(count[d]-count[c], cmp.Compare(c.R, d.R), cmp.Compare(c.G, d.G), cmp.Compare(c.B, d.B), cmp.Compare(c.A, d.A))
+	})
+	pal := make(color.Palette, 0, 256)
+	for _, c := range common[:min(len(common), 256)] {
+		pal = append(pal, c)
+	}
+	out := image.NewPaletted(b, pal)
+	index := map[color.RGBA]uint8{}
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			c := color.RGBAModel.Convert(img.At(x, y)).(color.RGBA)
+			i, ok := index[c]
+			if !ok {
+				i = uint8(pal.Index(c))
+				index[c] = i
+			}
+			out.SetColorIndex(x, y, i)
+		}
+	}
+	var w bytes.Buffer
+	if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&w, out); err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	return w.Bytes()
 }

@@ -13,12 +13,26 @@ import (
 type keysData struct {
 	Keys     []keyRow
 	Scopes   []agents.Scope
-	Default  map[agents.Scope]bool
 	CanWrite bool
 	// NewKey is the key just created, shown this once.
 	NewKey     string
 	NewKeyName string
 	Errors     map[string]string
+	// The create form's values: empty and the default scopes at first;
+	// after an error, what was typed and ticked, so that nobody types it
+	// again.
+	Name, ExpiresInDays string
+	Checked             map[agents.Scope]bool
+}
+
+// keyForm is the create form as posted, to show again with its errors.
+func keyForm(r *http.Request, errors map[string]string) keysData {
+	d := keysData{Name: r.PostForm.Get("name"), ExpiresInDays: r.PostForm.Get("expires_in_days"),
+		Checked: map[agents.Scope]bool{}, Errors: errors}
+	for _, sc := range r.PostForm["scopes"] {
+		d.Checked[agents.Scope(sc)] = true
+	}
+	return d
 }
 
 // keyRow is a key as the list shows it.
@@ -37,9 +51,11 @@ func (c *Console) keys(w http.ResponseWriter, r *http.Request, s *session) {
 func (c *Console) renderKeys(w http.ResponseWriter, r *http.Request, s *session, status int, p page, d keysData) {
 	p.Title, p.Nav, p.Session = "API keys", "keys", s
 	d.Scopes, d.CanWrite = agents.AllScopes, s.Has(agents.ScopeKeysWrite)
-	d.Default = map[agents.Scope]bool{}
-	for _, sc := range agents.DefaultScopes {
-		d.Default[sc] = true
+	if d.Checked == nil {
+		d.Checked = map[agents.Scope]bool{}
+		for _, sc := range agents.DefaultScopes {
+			d.Checked[sc] = true
+		}
 	}
 	if d.CanWrite {
 		var list struct {
@@ -68,7 +84,7 @@ func (c *Console) createKey(w http.ResponseWriter, r *http.Request, s *session) 
 		n, err := strconv.Atoi(days)
 		if err != nil || n < 1 || n > 3650 {
 			c.renderKeys(w, r, s, http.StatusBadRequest, page{Error: "Some fields need fixing."},
-				keysData{Errors: map[string]string{"expires_in_days": "must be a whole number of days from 1 to 3650"}})
+				keyForm(r, map[string]string{"expires_in_days": "must be a whole number of days from 1 to 3650"}))
 			return
 		}
 		body["expires_at"] = time.Now().Add(time.Duration(n) * 24 * time.Hour).UTC().Format(time.RFC3339)
@@ -80,7 +96,7 @@ func (c *Console) createKey(w http.ResponseWriter, r *http.Request, s *session) 
 	}
 	if err := res.Decode(&created); err != nil {
 		pr := res.Problem()
-		c.renderKeys(w, r, s, res.Status, page{Error: pr.Detail}, keysData{Errors: pr.Errors})
+		c.renderKeys(w, r, s, res.Status, page{Error: pr.Detail}, keyForm(r, pr.Errors))
 		return
 	}
 	// Shown in this answer only (no redirect: the key must not be in a URL

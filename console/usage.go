@@ -145,7 +145,10 @@ type bar struct {
 const (
 	chartHeight = 160
 	chartBottom = 28 // room for labels
-	chartTop    = 16 // room for values over bars
+	// Room for values over bars: on a phone the month's labels are drawn
+	// at 18 units (console.css), whose digits stand 13 units over a
+	// baseline 3 units above the tallest bar.
+	chartTop = 24
 )
 
 // barChart lays out bars: wide slots for a few, narrow ones for a series
