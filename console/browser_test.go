@@ -10,6 +10,8 @@ import (
 	"image/color"
 	"image/png"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -178,8 +180,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	if _, err := os.Stat(bashManual); err != nil {
 		t.Fatalf("%s is missing: install Debian's bash-doc (make test does)", bashManual)
 	}
-	b, iss := setupOIDC(t, apitest.Options{OfferedSpaces: []search.Space{{Model: embedder.LocalModel, Dimensions: 32}}}, true)
-	b.TenantWithOrg("browser-a", "org_a")
+	b, iss := setupOIDC(t, apitest.Options{OfferedSpaces: []search.Space{{Model: embedder.LocalModel, Dimensions: 32}},
+		Sources: sources.Config{AllowPrivate: true, Delay: time.Millisecond}}, true)
+	tenantA := b.TenantWithOrg("browser-a", "org_a")
+	keyA := b.Must(201, "POST", "/v1/tenants/"+tenantA+"/api-keys", apitest.AdminToken, map[string]any{"name": "test", "scopes": allScopes}).JSON(t)["key"].(string)
 	iss.SetLogin(map[string]any{"sub": "user_ada", "email": "ada@a.example", "org_id": "org_a", "org_role": "org:admin"})
 	_, keyB := b.TenantWithKey("browser-b", allScopes...)
 	alloc := apitest.Chromium(t)
@@ -344,6 +348,47 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#migration-form button[value="estimate"]`)), chromedp.WaitVisible(chromedp.ID("estimate")))
 	checkNames("migrations")
 	a.screenshot("migrations")
+
+	// A help centre on the web (a small site on loopback, one of whose
+	// links is gone), added as a source through the form; its runs.
+	helpSite := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/help/":
+			fmt.Fprint(w, `<html><head><title>Help centre</title></head><body><h1>Help centre</h1><a href="/help/leave">Leave</a> <a href="/help/retired">Retired page</a></body></html>`)
+		case "/help/leave":
+			fmt.Fprint(w, `<html><head><title>Leave and holidays</title></head><body><h1>Leave</h1><p>Everyone gets 25 vacation days a year.</p></body></html>`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(helpSite.Close)
+	a.do(30*time.Second, chromedp.Navigate(b.url+"/console/sources"), chromedp.WaitVisible(chromedp.ID("source-url")),
+		chromedp.SendKeys(chromedp.ID("source-url"), helpSite.URL+"/help/"), chromedp.SendKeys(chromedp.ID("source-tags"), "help-centre"),
+		chromedp.Click(chromedp.CSS(`#source-form button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS(`.notice`)))
+	var srcID string
+	apitest.Eventually(t, "the console's source to finish its first run", func() bool {
+		var out struct {
+			Data []struct {
+				ID      string         `json:"id"`
+				LastRun map[string]any `json:"last_run"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(b.Must(200, "GET", "/v1/sources", keyA, nil).Body, &out); err != nil || len(out.Data) != 1 {
+			return false
+		}
+		srcID = out.Data[0].ID
+		return out.Data[0].LastRun != nil && out.Data[0].LastRun["status"] != "running"
+	})
+	a.do(30*time.Second, chromedp.Navigate(b.url+"/console/sources"), chromedp.WaitVisible(chromedp.ID("source-url")))
+	checkNames("sources")
+	a.screenshot("sources")
+	a.do(30*time.Second, chromedp.Navigate(b.url+"/console/sources/"+srcID), chromedp.WaitVisible(chromedp.ID("runs-title")))
+	// The failed pages are behind "1 failed page" (a <details>).
+	if got := a.eval(`document.querySelector("main details").textContent`); !strings.Contains(got, "/help/retired") || !strings.Contains(got, "HTTP 404") {
+		t.Errorf("the source's page does not show its failed page: %.500s", got)
+	}
+	checkNames("source")
+	a.screenshot("source")
 
 	// Another tenant's person, signed in with a key, sees none of it.
 	other := newPerson(t, alloc)
