@@ -343,9 +343,33 @@ func TestRun(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer pool.Close()
-		k, err := agents.NewControlPlane(pool, nil, nil).Authenticate(ctx, key[1])
+		cp := agents.NewControlPlane(pool, nil, nil)
+		k, err := cp.Authenticate(ctx, key[1])
 		if err != nil || !slices.Equal(k.Scopes, agents.AllScopes) {
 			t.Fatalf("the demo key's scopes: %v, %v", k.Scopes, err)
+		}
+		// A kept key from before a scope was added (here: the defaults
+		// only) is replaced by one with every scope, as is a revoked one.
+		old, oldKey, err := cp.CreateKey(ctx, k.TenantID, agents.KeyInput{Name: "older demo", Scopes: agents.DefaultScopes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, step := range []string{"fewer scopes", "revoked"} {
+			if step == "revoked" {
+				if _, err := cp.RevokeKey(ctx, k.TenantID, old.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.WriteFile(filepath.Join(env["RAGD_DATA_DIR"], "demo-keys"), []byte("acme "+oldKey+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			got := regexp.MustCompile(`tenant acme .*api key: (ragd_sk_\S+)`).FindStringSubmatch(runOut("seed"))
+			if got == nil || got[1] == oldKey {
+				t.Fatalf("%s: seed kept the old key", step)
+			}
+			if k, err := cp.Authenticate(ctx, got[1]); err != nil || !slices.Equal(k.Scopes, agents.AllScopes) {
+				t.Fatalf("%s: the new demo key's scopes: %v, %v", step, k.Scopes, err)
+			}
 		}
 	})
 

@@ -147,6 +147,17 @@ func seed(ctx context.Context, store *agents.ControlPlane, stdout io.Writer, key
 		kept := ""
 		if keys != nil && !isNew {
 			kept = keys.Key(st.slug)
+			// A kept key that no longer works, or that predates a scope
+			// added since (sources:write), is replaced: the demo keys have
+			// every scope, so every console page works.
+			if kept != "" {
+				switch k, err := store.Authenticate(ctx, kept); {
+				case errors.Is(err, ragd.ErrUnauthorized), err == nil && !hasAll(k):
+					kept = ""
+				case err != nil:
+					return fmt.Errorf("check the kept key of %s: %w", st.slug, err)
+				}
+			}
 		}
 		switch {
 		case kept != "":
@@ -206,4 +217,14 @@ func (f keyFile) Save(slug, key string) error {
 		return fmt.Errorf("keep the demo keys: %w", err)
 	}
 	return nil
+}
+
+// hasAll says whether k has every scope there is.
+func hasAll(k agents.APIKey) bool {
+	for _, sc := range agents.AllScopes {
+		if !k.Has(sc) {
+			return false
+		}
+	}
+	return true
 }
