@@ -1,6 +1,7 @@
 package console
 
 import (
+	"fmt"
 	"html/template"
 	"strconv"
 	"strings"
@@ -10,6 +11,14 @@ import (
 // funcs are the templates' helpers.
 var funcs = template.FuncMap{
 	"bytes": humanBytes,
+	// count is n and its noun, singular for one: "1 document", "2 documents".
+	"count": func(n any, one, many string) string {
+		s := fmt.Sprint(n)
+		if s == "1" {
+			return s + " " + one
+		}
+		return s + " " + many
+	},
 	"when": func(t any) string {
 		switch v := t.(type) {
 		case time.Time:

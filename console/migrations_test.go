@@ -27,7 +27,7 @@ func TestConsoleMigrations(t *testing.T) {
 	form := url.Values{"csrf_token": {a.csrf()}, "model": {embedder.LocalModel}, "dimensions": {"32"}, "do": {"estimate"}}
 
 	r := a.post("/console/migrations", form)
-	if r.Status != 200 || !regexp.MustCompile(`id="estimate"[^>]*>Moving to <code>[^<]+@32</code> embeds 1 chunks of 1 documents`).Match(r.Body) {
+	if r.Status != 200 || !regexp.MustCompile(`id="estimate"[^>]*>Moving to <code>[^<]+@32</code> embeds 1 chunk of 1 document,`).Match(r.Body) {
 		t.Fatalf("estimate: %d %.3000s", r.Status, r.Body)
 	}
 	if n := len(b.Must(200, "GET", "/v1/embedding-migrations", key, nil).JSON(t)["data"].([]any)); n != 0 {
