@@ -7,6 +7,7 @@
 //
 //	go run ./scripts/evalman                 # the table: each mode and fusion (make eval)
 //	go run ./scripts/evalman -experiments    # also chunk context and BM25 variants
+//	go run ./scripts/evalman -features       # other relevances and query signals for "nothing relevant"
 //	go run ./scripts/evalman -generate       # rewrite the judged set from this machine's pages
 //
 // The judged set (scripts/evalman/judged.tsv) lists pages and queries.
@@ -68,6 +69,7 @@ func main() {
 	distractors := flag.Int("distractors", 500, "with -generate: pages without a query")
 	experiments := flag.Bool("experiments", false, "also measure chunk context and BM25 variants")
 	calibration := flag.Bool("calibration", false, "compare ways to calibrate the top score (and stop)")
+	features := flag.Bool("features", false, "compare other relevances and query-level signals for saying nothing relevant (and stop)")
 	offtopicPath := flag.String("offtopic", "scripts/evalman/offtopic.tsv", "off-topic queries (answered best with nothing)")
 	offtopicFrom := flag.String("generate-offtopic", "", "rewrite the off-topic set from the headings of the web pages under this folder (devdata/html)")
 	flag.Parse()
@@ -138,7 +140,7 @@ func main() {
 	if noThreshold != defConfig {
 		configs = append(slices.Clip(configs), noThreshold)
 	}
-	if *calibration {
+	if *calibration || *features {
 		configs = nil
 	}
 	results, err := search.Evaluate(ctx, judged, configs, 10, false, idx.searcher.RankDocuments(idx.tenant), nil)
@@ -165,6 +167,15 @@ func main() {
 	offtopic, err := readOfftopic(*offtopicPath)
 	if err != nil {
 		log.Fatal(err)
+	}
+	if *features {
+		if err := relevanceExperiment(ctx, idx, judged, offtopic); err != nil {
+			log.Fatal(err)
+		}
+		if err := featureExperiment(ctx, idx, pages, judged, offtopic); err != nil {
+			log.Fatal(err)
+		}
+		return
 	}
 	if *calibration {
 		if err := calibrationExperiment(ctx, idx, judged, offtopic); err != nil {
@@ -249,7 +260,10 @@ type variant struct {
 
 type index struct {
 	chunks   int
-	df       map[uint32]int // chunks holding each sparse term
+	df       map[uint32]int                // chunks holding each sparse term
+	terms    map[uuid.UUID]map[uint32]bool // each chunk's sparse terms
+	points   map[uuid.UUID]search.Point    // each chunk's point
+	emb      embedder.Embedder
 	tenant   uuid.UUID
 	store    *search.Embedded
 	searcher *search.Searcher
@@ -292,6 +306,8 @@ func build(ctx context.Context, emb embedder.Embedder, pages []*page, v variant)
 	tenant := uuid.New()
 	info := docs{}
 	df := map[uint32]int{}
+	terms := map[uuid.UUID]map[uint32]bool{}
+	byID := map[uuid.UUID]search.Point{}
 	nChunks := 0
 	for _, p := range pages {
 		title := p.name + "(" + p.section + ")"
@@ -332,12 +348,16 @@ func build(ctx context.Context, emb embedder.Embedder, pages []*page, v variant)
 		}
 		for _, pt := range points {
 			nChunks++
+			set := make(map[uint32]bool, len(pt.Sparse.Indices))
 			for _, t := range pt.Sparse.Indices {
 				df[t]++
+				set[t] = true
 			}
+			terms[pt.ID] = set
+			byID[pt.ID] = pt
 		}
 	}
-	return index{chunks: nChunks, df: df, tenant: tenant, store: store, searcher: search.NewSearcher(emb, store, info, 0), dir: dir}
+	return index{chunks: nChunks, df: df, terms: terms, points: byID, emb: emb, tenant: tenant, store: store, searcher: search.NewSearcher(emb, store, info, 0), dir: dir}
 }
 
 // judgments groups the pages with a query: every page with the same

@@ -138,13 +138,6 @@ func mostlyASCII(s string) bool {
 // and nDCG@10 with the threshold. Then, for the default configuration, the
 // same at other thresholds.
 func reportThresholds(ctx context.Context, idx index, judged []search.Judgment, offtopic []string, configs []search.Config, defConfig search.Config) error {
-	type run struct {
-		score float32   // the best hit's Score (what ranks; 0: no hit)
-		top   float32   // best Relevance (0: no hit)
-		rel   []float32 // Relevance of each hit, best first
-		docs  []uuid.UUID
-		judge search.Judgment
-	}
 	runAll := func(c search.Config, queries []search.Judgment) ([]run, error) {
 		out := make([]run, len(queries))
 		for i, j := range queries {
@@ -173,41 +166,6 @@ func reportThresholds(ctx context.Context, idx index, judged []search.Judgment, 
 	off := make([]search.Judgment, len(offtopic))
 	for i, q := range offtopic {
 		off[i] = search.Judgment{Query: q}
-	}
-	// at scores runs with threshold t: off-topic answered with nothing,
-	// judged queries keeping a relevant hit, nDCG@10.
-	at := func(on, offr []run, t float32) (empty, kept, ndcg float64) {
-		for _, r := range offr {
-			if r.top < t {
-				empty++
-			}
-		}
-		had := 0
-		for _, r := range on {
-			var docs []uuid.UUID
-			seen := map[uuid.UUID]bool{}
-			hadRel, keptRel := false, false
-			for i, d := range r.docs {
-				if r.judge.Relevant[d] > 0 {
-					hadRel = true
-					if r.rel[i] >= t {
-						keptRel = true
-					}
-				}
-				if r.rel[i] >= t && !seen[d] {
-					seen[d] = true
-					docs = append(docs, d)
-				}
-			}
-			if hadRel {
-				had++
-				if keptRel {
-					kept++
-				}
-			}
-			ndcg += search.Score(docs, r.judge.Relevant, 10).NDCG10
-		}
-		return empty / float64(max(len(offr), 1)), kept / float64(max(had, 1)), ndcg / float64(max(len(on), 1))
 	}
 	th := idx.searcher.Thresholds()
 	fmt.Printf("\nNothing relevant: %d judged queries against %d off-topic ones (scripts/evalman/offtopic.tsv), documents ranked by their best of the top %d hits as evaluations rank them, at each mode's default threshold (dense %.2f, sparse %.2f, hybrid %.2f):\n\n",
@@ -239,16 +197,8 @@ func reportThresholds(ctx context.Context, idx index, judged []search.Judgment, 
 			defOn, defOff = on, offr
 		}
 		fmt.Printf("| %s | %.3f | %.3f | %.1f%% | %.1f%% | %.3f |\n", name, auc(spos, sneg), auc(pos, neg), 100*empty, 100*kept, ndcg)
-		// The rule the defaults follow: the highest threshold at which
-		// 95% of the judged queries keep their relevant hit and nDCG@10
-		// is within 0.005 of no threshold's.
 		_, _, ndcg0 := at(on, offr, 0)
-		best := float32(0)
-		for t := float32(0); t <= 1; t += 0.005 {
-			if _, kept, ndcg := at(on, offr, t); kept >= 0.95 && ndcg >= ndcg0-0.005 {
-				best = t
-			}
-		}
+		best := ruleThreshold(on, offr)
 		e, k, n := at(on, offr, best)
 		fits = append(fits, fmt.Sprintf("| %s | %.3f | %.1f%% | %.1f%% | %.3f (%.3f) |", name, best, 100*e, 100*k, n, ndcg0))
 	}
@@ -289,4 +239,63 @@ func auc(pos, neg []float32) float64 {
 		sum += float64(below) + float64(upTo-below)/2
 	}
 	return sum / float64(len(pos)*len(neg))
+}
+
+// run is a query's hits, ranked as its configuration ranks them.
+type run struct {
+	score float32   // the best hit's Score (what ranks; 0: no hit)
+	top   float32   // best Relevance (0: no hit)
+	rel   []float32 // Relevance of each hit, best first
+	docs  []uuid.UUID
+	judge search.Judgment
+}
+
+// at scores runs with threshold t: off-topic answered with nothing,
+// judged queries keeping a relevant hit, nDCG@10.
+func at(on, offr []run, t float32) (empty, kept, ndcg float64) {
+	for _, r := range offr {
+		if r.top < t {
+			empty++
+		}
+	}
+	had := 0
+	for _, r := range on {
+		var docs []uuid.UUID
+		seen := map[uuid.UUID]bool{}
+		hadRel, keptRel := false, false
+		for i, d := range r.docs {
+			if r.judge.Relevant[d] > 0 {
+				hadRel = true
+				if r.rel[i] >= t {
+					keptRel = true
+				}
+			}
+			if r.rel[i] >= t && !seen[d] {
+				seen[d] = true
+				docs = append(docs, d)
+			}
+		}
+		if hadRel {
+			had++
+			if keptRel {
+				kept++
+			}
+		}
+		ndcg += search.Score(docs, r.judge.Relevant, 10).NDCG10
+	}
+	return empty / float64(max(len(offr), 1)), kept / float64(max(had, 1)), ndcg / float64(max(len(on), 1))
+}
+
+// ruleThreshold is the threshold the defaults' rule picks, reading the
+// judged queries alone: the highest at which 95% of them keep their
+// relevant hit and nDCG@10 is within 0.005 of no threshold's.
+func ruleThreshold(on, offr []run) float32 {
+	_, _, ndcg0 := at(on, offr, 0)
+	best := float32(0)
+	for t := float32(0); t <= 1; t += 0.005 {
+		if _, kept, ndcg := at(on, offr, t); kept >= 0.95 && ndcg >= ndcg0-0.005 {
+			best = t
+		}
+	}
+	return best
 }
