@@ -10,11 +10,13 @@
 // (partition.go): an HNSW graph over int8 codes for dense vectors from
 // annMinPoints points, an exact scan below it and for selective filters
 // (hnsw.go, quant.go, the AVX2 kernels in dot_amd64.s), posting lists
-// searched with MaxScore for sparse ones. The posting lists are rebuilt
-// from the log at start; the graphs are saved in a checkpoint beside the
-// log (checkpoint.go), whose vectors and codes the store maps instead of
-// holding them on the heap, and rebuilt only where it is missing, stale
-// or damaged. Every VectorStore method takes the tenant id and
+// searched with MaxScore for sparse ones. A checkpoint beside the log
+// (checkpoint.go) holds the whole state as of a point in the log (points,
+// vectors, graphs): a start reads it, maps its vectors and codes instead
+// of holding them on the heap, and replays only the log written after it;
+// a missing, stale or damaged checkpoint costs a replay of the whole log
+// and a rebuild of the graphs, never a wrong answer. Every VectorStore
+// method takes the tenant id and
 // touches only that tenant's points; the store is derived from Postgres and
 // can be rebuilt from it.
 //

@@ -24,12 +24,12 @@ import (
 
 // Embedded is the vector store used when no Qdrant is configured: search
 // in memory, one indexed partition per tenant (see partition), persisted
-// as an append-only log of checksummed records under a directory. The log
-// is replayed at start (posting lists included); the HNSW graphs come
-// from the graph checkpoint beside it (checkpoint.go) as far as it still
-// matches the log, and what it does not cover is linked in the
-// background while the store serves, dense queries scanning the slots
-// not linked yet.
+// as an append-only log of checksummed records under a directory. At
+// start the state comes from the checkpoint beside the log (points,
+// vectors and graphs as of a point in the log: checkpoint.go) and only
+// the log written after it is replayed; without a usable checkpoint the
+// whole log is. Points the graphs do not cover yet are linked in the
+// background while the store serves, dense queries scanning them.
 //
 // Durability: Upsert and the deletes return only after their records are
 // written and fsynced. At start the log is replayed up to the first record
@@ -47,12 +47,22 @@ type Embedded struct {
 	tenants map[uuid.UUID]*partition
 	closed  bool
 	built   chan struct{} // closed when the graphs left after the replay are built
-	// mappings are the graph checkpoints mapped into memory (see
+	// mappings are the checkpoints mapped into memory (see
 	// checkpoint.go), unmapped at Close; ckptErr is why the checkpoint
 	// was not used at the open, or why saving one last failed.
 	mappings [][]byte
 	ckptMu   sync.Mutex
 	ckptErr  error
+	// logID is the log's id (its first record: see logMarker) and applied
+	// the length of the log the in-memory state holds; savedLog and
+	// savedApplied are the same for the checkpoint last saved or loaded.
+	// replayed counts the records replayed at the open and loadErr is
+	// why the checkpoint was not used then (for tests: a save clears
+	// ckptErr).
+	logID, savedLog       uuid.UUID
+	applied, savedApplied int64
+	replayed              int
+	loadErr               error
 
 	// Writes are committed in groups: a writer queues its records, and
 	// whoever holds wmu writes everything queued with one fsync, then
@@ -104,14 +114,30 @@ func OpenEmbedded(dir string) (*Embedded, error) {
 
 func (e *Embedded) logPath() string { return filepath.Join(e.dir, "points.log") }
 
-// load replays the log and cuts off a torn tail.
+// load reads the checkpoint, replays the log after it (all of it
+// without one) and cuts off a torn tail.
 func (e *Embedded) load() error {
 	f, err := os.OpenFile(e.logPath(), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return fmt.Errorf("vector store: %w", err)
 	}
-	r := bufio.NewReaderSize(f, 1<<20)
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("vector store: %w", err)
+	}
+	logID := readLogID(f, fi.Size())
 	var good int64
+	if logID != uuid.Nil {
+		good, err = e.loadCheckpoint(logID, fi.Size())
+		e.loadErr = err
+		e.setCheckpointError(err)
+	}
+	if _, err := f.Seek(good, io.SeekStart); err != nil {
+		f.Close()
+		return fmt.Errorf("vector store: %w", err)
+	}
+	r := bufio.NewReaderSize(f, 1<<20)
 	for {
 		kind, body, n, err := readRecord(r)
 		if err != nil {
@@ -121,12 +147,11 @@ func (e *Embedded) load() error {
 			break
 		}
 		good += n
+		e.replayed++
 	}
-	// The graphs come from the checkpoint where it holds them; the rest
-	// is built after the replay, in the background (buildIndexes): the
-	// store serves at once, dense queries scanning what the graph does
-	// not cover yet.
-	e.setCheckpointError(e.loadCheckpoint())
+	// What the graphs do not cover is linked after the replay, in the
+	// background (buildIndexes): the store serves at once, dense queries
+	// scanning the slots not linked yet.
 	for _, part := range e.tenants {
 		if part.graph == nil {
 			part.building = len(part.points) >= annMinPoints
@@ -134,8 +159,6 @@ func (e *Embedded) load() error {
 			part.building = part.indexed < len(part.slots)
 		}
 	}
-	e.built = make(chan struct{})
-	go e.buildIndexes()
 	if err := f.Truncate(good); err != nil {
 		f.Close()
 		return fmt.Errorf("vector store: cut torn tail: %w", err)
@@ -144,7 +167,57 @@ func (e *Embedded) load() error {
 		f.Close()
 		return err
 	}
-	e.log, e.logBytes = f, good
+	e.log, e.logBytes, e.logID, e.applied = f, good, logID, good
+	if logID == uuid.Nil {
+		// A new log, or one written before logs had ids: give it one (an
+		// older log is rewritten once, as compaction does).
+		if err := e.newLogID(); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	e.built = make(chan struct{})
+	go e.buildIndexes()
+	return nil
+}
+
+// logMarker is the first record of every log: a tenant delete that names
+// no tenant (so that a ragd from before log ids replays it as a no-op)
+// and carries the log's id, which the checkpoint names.
+func logMarker(id uuid.UUID) []byte {
+	body, _ := json.Marshal(deleteRecord{Log: id})
+	return appendRecord(nil, recDeleteTenant, body)
+}
+
+// readLogID returns the id in the log's first record; uuid.Nil if it has
+// none.
+func readLogID(f *os.File, size int64) uuid.UUID {
+	kind, body, _, err := readRecord(bufio.NewReader(io.NewSectionReader(f, 0, min(size, 4096))))
+	if err != nil || kind != recDeleteTenant {
+		return uuid.Nil
+	}
+	var d deleteRecord
+	if json.Unmarshal(body, &d) != nil || d.Tenant != uuid.Nil {
+		return uuid.Nil
+	}
+	return d.Log
+}
+
+// newLogID starts an empty log with its marker, or rewrites a log
+// without one. Called by load, before the store serves.
+func (e *Embedded) newLogID() error {
+	if e.logBytes > 0 {
+		return e.compact()
+	}
+	id := uuid.New()
+	rec := logMarker(id)
+	if _, err := e.log.Write(rec); err != nil {
+		return fmt.Errorf("vector store: %w", err)
+	}
+	if err := e.log.Sync(); err != nil {
+		return fmt.Errorf("vector store: %w", err)
+	}
+	e.logBytes, e.logID, e.applied = int64(len(rec)), id, int64(len(rec))
 	return nil
 }
 
@@ -155,8 +228,9 @@ const buildStep = 64
 
 // buildIndexes builds the graphs of the partitions marked building, a
 // step at a time under the write lock, until they are done or the store
-// is closed; then, if it built anything, it saves the graph checkpoint
-// (under the read lock: searches go on, writes wait).
+// is closed; then, if it built anything or the open replayed much of the
+// log, it saves a checkpoint (under the read lock: searches go on,
+// writes wait).
 func (e *Embedded) buildIndexes() {
 	defer close(e.built)
 	built := false
@@ -177,12 +251,11 @@ func (e *Embedded) buildIndexes() {
 		built = true
 		e.mu.Unlock()
 	}
-	if !built {
-		return
-	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	if !e.closed {
+	// Save after a build, or when the open had no checkpoint of this log
+	// or replayed much beyond it; a short tail waits for Close.
+	if !e.closed && e.checkpointStale() && (built || e.savedLog != e.logID || e.applied-e.savedApplied > checkpointTail) {
 		e.setCheckpointError(e.saveCheckpoint())
 	}
 }
@@ -287,6 +360,9 @@ func (e *Embedded) apply(kind byte, body []byte) error {
 		if err := json.Unmarshal(body, &d); err != nil {
 			return err
 		}
+		if d.Log != uuid.Nil {
+			return nil // the log's marker
+		}
 		if kind == recDeleteTenant {
 			delete(e.tenants, d.Tenant)
 			return nil
@@ -382,6 +458,7 @@ func (e *Embedded) commit(group []*pendingWrite) error {
 	for _, g := range group {
 		g.apply()
 	}
+	e.applied = e.logBytes
 	return e.maybeCompact()
 }
 
@@ -449,11 +526,12 @@ func (e *Embedded) DeleteTenant(ctx context.Context, tenantID uuid.UUID) error {
 
 // deleteRecord is the body of a delete in the log. Keep (delete every
 // version but Keep) is what logs before Below and Only hold; it is read,
-// never written.
+// never written. Log is set in the log's marker only (logMarker).
 type deleteRecord struct {
 	Tenant, Document uuid.UUID
-	Keep             int `json:",omitempty"`
-	Below, Only      int `json:",omitempty"`
+	Keep             int       `json:",omitempty"`
+	Below, Only      int       `json:",omitempty"`
+	Log              uuid.UUID `json:",omitzero"`
 }
 
 func (d deleteRecord) match(p *Point) bool {
@@ -661,14 +739,20 @@ func (e *Embedded) compact() error {
 		return fmt.Errorf("vector store: compact: %w", err)
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
-	var size int64
+	// A new log, a new id: a checkpoint of the old one is not used with it.
+	id := uuid.New()
+	marker := logMarker(id)
+	size := int64(len(marker))
+	_, err = w.Write(marker)
 	emit := func(kind byte, body []byte) error {
 		rec := appendRecord(nil, kind, body)
 		size += int64(len(rec))
 		_, err := w.Write(rec)
 		return err
 	}
-	err = emit(recSchema, binary.LittleEndian.AppendUint32(nil, uint32(e.dims)))
+	if err == nil {
+		err = emit(recSchema, binary.LittleEndian.AppendUint32(nil, uint32(e.dims)))
+	}
 	for _, part := range e.tenants {
 		for _, p := range part.points {
 			if err != nil {
@@ -707,7 +791,7 @@ func (e *Embedded) compact() error {
 		return fmt.Errorf("vector store: reopen after compact: %w", err)
 	}
 	e.log.Close()
-	e.log, e.logBytes = nf, size
+	e.log, e.logBytes, e.logID, e.applied = nf, size, id, size
 	return nil
 }
 
@@ -731,7 +815,7 @@ func (e *Embedded) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var cerr error
-	if e.graphsChanged() {
+	if e.checkpointStale() {
 		cerr = e.saveCheckpoint()
 		e.setCheckpointError(cerr)
 	}
@@ -743,16 +827,6 @@ func (e *Embedded) Close() error {
 	e.mappings = nil
 	e.lock.Close() // releases the flock
 	return errors.Join(err, cerr)
-}
-
-// graphsChanged reports whether a graph differs from the checkpoint's.
-func (e *Embedded) graphsChanged() bool {
-	for _, part := range e.tenants {
-		if part.graph != part.savedGraph || part.indexed != part.savedIndexed {
-			return true
-		}
-	}
-	return false
 }
 
 func (e *Embedded) setCheckpointError(err error) {

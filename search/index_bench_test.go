@@ -84,22 +84,8 @@ func loadANNFixture(b *testing.B, n, dims int) *annFixture {
 	ctx := context.Background()
 	gen := newClustered(uint64(n), dims, 300, 1.0)
 	r := rand.New(rand.NewPCG(3, 4))
-	// Words: each cluster has its own topic words; all share a Zipf-like
-	// common vocabulary.
-	topic := func(c int) string { return fmt.Sprintf("topic%dw%d", c, r.IntN(40)) }
-	common := func() string { return fmt.Sprintf("common%d", int(math.Pow(r.Float64(), 4)*3000)) }
-	text := func(c, words int) string {
-		var sb strings.Builder
-		for range words {
-			if r.IntN(3) == 0 {
-				sb.WriteString(topic(c))
-			} else {
-				sb.WriteString(common())
-			}
-			sb.WriteByte(' ')
-		}
-		return sb.String()
-	}
+	topic := func(c int) string { return topicWord(r, c) }
+	common := func() string { return commonWord(r) }
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -172,7 +158,7 @@ func loadANNFixture(b *testing.B, n, dims int) *annFixture {
 			matrix.Data = append(matrix.Data, v...)
 		}
 		batch = append(batch, Point{ID: uuid.New(), TenantID: tenant, DocumentID: doc, ContentVersion: 1, Index: i,
-			Dense: v, Sparse: DocumentSparse(text(c, 30+r.IntN(60))), Text: "chunk"})
+			Dense: v, Sparse: DocumentSparse(clusterText(r, c, 30+r.IntN(60))), Text: "chunk"})
 		if len(batch) == cap(batch) || i == n-1 {
 			if err := e.Upsert(ctx, tenant, batch); err != nil {
 				b.Fatal(err)
@@ -240,6 +226,27 @@ func loadANNFixture(b *testing.B, n, dims int) *annFixture {
 		mappedPP: float64(mapped) / float64(n)}
 	annFixtures[key] = f
 	return f
+}
+
+// Words: each cluster has its own topic words; all share a Zipf-like
+// common vocabulary.
+func topicWord(r *rand.Rand, c int) string { return fmt.Sprintf("topic%dw%d", c, r.IntN(40)) }
+func commonWord(r *rand.Rand) string {
+	return fmt.Sprintf("common%d", int(math.Pow(r.Float64(), 4)*3000))
+}
+
+// clusterText is a text of cluster c: a third topic words, the rest common.
+func clusterText(r *rand.Rand, c, words int) string {
+	var sb strings.Builder
+	for range words {
+		if r.IntN(3) == 0 {
+			sb.WriteString(topicWord(r, c))
+		} else {
+			sb.WriteString(commonWord(r))
+		}
+		sb.WriteByte(' ')
+	}
+	return sb.String()
 }
 
 // around is a point of cluster c.

@@ -72,6 +72,11 @@ func (part *partition) put(p *Point) {
 // (and may be read-only: a checkpoint's mapped vector).
 func (part *partition) insert(p *Point) {
 	part.remove(p.ID)
+	part.post(p, part.place(p))
+}
+
+// place gives p the next slot; p's id must not be in the partition.
+func (part *partition) place(p *Point) int32 {
 	s := int32(len(part.slots))
 	part.points[p.ID], part.slot[p.ID] = p, s
 	doc := part.docs[p.DocumentID]
@@ -82,6 +87,12 @@ func (part *partition) insert(p *Point) {
 	doc[p.ID] = p
 	part.slots = append(part.slots, p)
 	part.vecs = append(part.vecs, p.Dense)
+	return s
+}
+
+// post adds slot s's sparse terms to the posting lists and document
+// frequencies.
+func (part *partition) post(p *Point, s int32) {
 	for j, t := range p.Sparse.Indices {
 		part.df[t]++
 		pl := part.terms[t]

@@ -376,7 +376,7 @@ func openVectors(cfg config, log *slog.Logger) (search.VectorStore, error) {
 	}
 	if err == nil {
 		if cerr := s.CheckpointError(); cerr != nil {
-			log.Warn("vector store: the graph checkpoint was not used; the graphs are rebuilt in the background and dense queries scan until then", "err", cerr)
+			log.Warn("vector store: the checkpoint was not used; the whole log was replayed, the graphs are rebuilt in the background and dense queries scan until then", "err", cerr)
 		}
 	}
 	return s, err
