@@ -254,13 +254,15 @@ func (s *Pool) release(c *sandboxChild) {
 		return
 	}
 	c.idleAt = time.Now()
+	// Read under the lock: once c is idle another extraction may take it,
+	// and its release writes idleAt again.
+	at := c.idleAt
 	s.idle = append(s.idle, c)
 	s.mu.Unlock()
 	timeout := s.IdleTimeout
 	if timeout == 0 {
 		timeout = 2 * time.Minute
 	}
-	at := c.idleAt
 	time.AfterFunc(timeout, func() {
 		s.mu.Lock()
 		for i, ic := range s.idle {
