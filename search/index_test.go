@@ -494,16 +494,27 @@ func TestPartitionBuildingInSteps(t *testing.T) {
 	if part.graph != nil {
 		t.Fatal("index built the graph a background build owns")
 	}
+	// While the partition is mostly unlinked, a query scans: it must be
+	// the exact scan's answer. Once the graph holds most of it, the graph
+	// answers (and the unlinked rest is scanned): near the exact answer,
+	// not always equal to it (CI once saw one query differ after 2 steps).
 	check := func(stage string) {
+		scans := part.graph == nil || part.indexed == 0 || len(part.slots)-part.indexed > part.indexed
+		var sum float64
 		for range 5 {
 			q := gen.next()
 			got, err := part.dense(context.Background(), q, Filter{}, 10)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := exactDense(t, part, q, Filter{}, 10); ids(got) != ids(want) {
-				t.Fatalf("%s: dense query differs from the exact scan", stage)
+			want := exactDense(t, part, q, Filter{}, 10)
+			if scans && ids(got) != ids(want) {
+				t.Fatalf("%s: dense query differs from the exact scan while the partition scans", stage)
 			}
+			sum += recall(got, want)
+		}
+		if r := sum / 5; r < 0.9 {
+			t.Fatalf("%s: recall@10 %.2f against the exact scan", stage, r)
 		}
 	}
 	check("before the build")
