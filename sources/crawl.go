@@ -2,6 +2,7 @@ package sources
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -306,7 +307,7 @@ func (s *Service) store(ctx context.Context, db postgres.DB, src Source, runID u
 		}
 	}
 	if !ok {
-		return s.mark(ctx, db, runID, key, "failed", "not a document ragd can read (Content-Type "+cmpOr(resp.contentType, "none")+")", "failed")
+		return s.mark(ctx, db, runID, key, "failed", "not a document ragd can read (Content-Type "+cmp.Or(resp.contentType, "none")+")", "failed")
 	}
 	if src.Type == TypeWebsite && !info.noFollow && e.depth < src.MaxDepth {
 		if err := s.follow(ctx, db, src, runID, info.links, e.depth); err != nil {
@@ -387,13 +388,6 @@ func (s *Service) refused(ctx context.Context, db postgres.DB, runID uuid.UUID, 
 		return s.mark(ctx, db, runID, key, "failed", ve.Error(), "failed")
 	}
 	return err
-}
-
-func cmpOr(s, alt string) string {
-	if s == "" {
-		return alt
-	}
-	return s
 }
 
 // detect is the type of a fetched body: from its bytes first, then the
