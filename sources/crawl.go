@@ -74,6 +74,15 @@ func (s *Service) Work(ctx context.Context, tenantID, sourceID, runID uuid.UUID)
 	}
 	deadline := s.now().Add(s.cfg.Slice)
 	for {
+		var status string
+		err := s.pool.QueryRow(ctx, "SELECT status FROM sources WHERE id = $1", sourceID).Scan(&status)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return false, err
+		}
+		if status != "active" {
+			// Deleted meanwhile: the run ends, and the deletion goes on.
+			return false, s.end(ctx, src, runID, RunFailed, "the source is being deleted")
+		}
 		batch, err := s.nextURLs(ctx, runID)
 		if err != nil {
 			return false, err

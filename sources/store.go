@@ -318,6 +318,16 @@ func (s *Service) Delete(ctx context.Context, tenantID, id uuid.UUID, keepDocume
 // Purge deletes a deleting source's documents (each through
 // ingest.Documents.Delete, so their points go too), then the source.
 func (s *Service) Purge(ctx context.Context, tenantID, id uuid.UUID) error {
+	// A run still running may store a page after the documents are
+	// listed: wait for it to end (its next slice sees the source deleting).
+	var running bool
+	if err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM source_runs WHERE tenant_id = $1 AND source_id = $2 AND status = 'running')",
+		tenantID, id).Scan(&running); err != nil {
+		return fmt.Errorf("purge source: %w", err)
+	}
+	if running {
+		return runningError{}
+	}
 	rows, err := s.pool.Query(ctx, `SELECT p.document_id FROM source_pages p JOIN sources s ON s.id = p.source_id
 		WHERE s.tenant_id = $1 AND s.id = $2 AND s.status = 'deleting' AND p.document_id IS NOT NULL`, tenantID, id)
 	if err != nil {
@@ -439,3 +449,10 @@ func (s *Service) StartDue(ctx context.Context) (int, error) {
 	}
 	return started, nil
 }
+
+// runningError asks the delete job to come back once the source's run
+// has ended.
+type runningError struct{}
+
+func (runningError) Error() string             { return "a run of the source is still running" }
+func (runningError) RetryAfter() time.Duration { return 2 * time.Second }
