@@ -37,7 +37,10 @@ func Normalize(raw string) (string, bool) {
 		return "", false
 	}
 	host, port := strings.ToLower(strings.TrimSuffix(u.Hostname(), ".")), u.Port()
-	if host == "" {
+	if host == "" || strings.HasPrefix(host, ".") || strings.HasSuffix(host, ".") || strings.Contains(host, "..") {
+		// An empty label is no host name; trimming one dot of "m.." would
+		// leave "m.", which a second pass trims again, so one page would
+		// have two names.
 		return "", false
 	}
 	if port == "80" && u.Scheme == "http" || port == "443" && u.Scheme == "https" {

@@ -35,7 +35,7 @@ func TestNormalize(t *testing.T) {
 	}
 	for _, bad := range []string{"", "ftp://example.com/", "mailto:a@example.com", "javascript:alert(1)", "//example.com/x",
 		"/relative", "https://user:pass@example.com/", "http://", "https://" + strings.Repeat("a", MaxURLLength) + ".com/",
-		"http://exa mple.com/", "data:text/html,hi"} {
+		"http://exa mple.com/", "data:text/html,hi", "HTTP://M../2", "http://.example.com/"} {
 		if got, ok := Normalize(bad); ok {
 			t.Errorf("Normalize(%q) = %q, want refused", bad, got)
 		}
