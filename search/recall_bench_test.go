@@ -1,7 +1,10 @@
 package search
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -22,7 +25,9 @@ import (
 // the same way (the quantisation's ceiling), the level histogram and the
 // share of layer 0 reachable from the entry point. ANN_RECALL_EFC and
 // ANN_RECALL_M override efConstruction and m; ANN_RECALL_EFS lists the
-// ef values (default 64,128,256,512).
+// ef values (default 64,128,256,512 and the store's efSearch at this
+// size). ANN_BENCH_OUT names a file to write the points and queries to,
+// before the build, for scripts/annbench.py (hnswlib on the same vectors).
 func BenchmarkGraphRecall(b *testing.B) {
 	for _, size := range annSizes() {
 		n, dims := size[0], size[1]
@@ -36,6 +41,9 @@ func BenchmarkGraphRecall(b *testing.B) {
 			queries := make([][]float32, 200)
 			for i := range queries {
 				queries[i] = gen.around(r.IntN(len(gen.centroids)))
+			}
+			if path := os.Getenv("ANN_BENCH_OUT"); path != "" {
+				writeANNFile(b, path, part.vecs, queries)
 			}
 			g := newHNSW()
 			if v, err := strconv.Atoi(os.Getenv("ANN_RECALL_EFC")); err == nil {
@@ -101,7 +109,7 @@ func BenchmarkGraphRecall(b *testing.B) {
 				}
 				fmt.Fprintf(os.Stderr, "graph: brute force on int8 codes, best %d re-scored: recall@10 %.3f\n", ef, rec/50)
 			}
-			efs := []int{64, 128, 256, 512}
+			efs := []int{64, 128, 256, 512, efSearch(n, 10)}
 			if v := os.Getenv("ANN_RECALL_EFS"); v != "" {
 				efs = efs[:0]
 				for _, f := range strings.Split(v, ",") {
@@ -110,7 +118,8 @@ func BenchmarkGraphRecall(b *testing.B) {
 					}
 				}
 			}
-			for _, ef := range efs {
+			slices.Sort(efs)
+			for _, ef := range slices.Compact(efs) {
 				b.Run(fmt.Sprintf("ef=%d", ef), func(b *testing.B) {
 					var lat []time.Duration
 					var rec float64
@@ -145,5 +154,29 @@ func TestEfSearch(t *testing.T) {
 		if got := efSearch(c.n, c.k); got != c.want {
 			t.Errorf("efSearch(%d, %d) = %d, want %d", c.n, c.k, got, c.want)
 		}
+	}
+}
+
+// writeANNFile writes vecs and queries for scripts/annbench.py: int32 n,
+// queries, dims, then the points' then the queries' float32s,
+// little-endian.
+func writeANNFile(b *testing.B, path string, vecs, queries [][]float32) {
+	b.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	head := [3]int32{int32(len(vecs)), int32(len(queries)), int32(len(queries[0]))}
+	if err := binary.Write(w, binary.LittleEndian, head); err != nil {
+		b.Fatal(err)
+	}
+	for _, v := range slices.Concat(vecs, queries) {
+		if err := binary.Write(w, binary.LittleEndian, v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := errors.Join(w.Flush(), f.Close()); err != nil {
+		b.Fatal(err)
 	}
 }
