@@ -85,11 +85,12 @@ func (b *testBundle) countDocuments() int {
 // TestFairUploads is issue 23's second finding: tenant H opens six uploads
 // declaring 5 × 50 MiB + 6 MiB (the whole default budget of 256 MiB), sends
 // the first bytes of each and then nothing; tenant B's small upload must
-// still be accepted at once and its document be ready within 5 s. H holds
-// its share (206 MiB: the budget less one largest upload) and no more: the
-// upload that would pass it is refused 429 too_many_uploads at once. The
-// floor on the send rate is given a minute's grace here, so that what
-// lets B in is the share, not H's uploads being cut.
+// still be accepted at once and its document be ready while H's uploads
+// are all still held. H holds its share (206 MiB: the budget less one
+// largest upload) and no more: the upload that would pass it is refused
+// 429 too_many_uploads at once. The floor on the send rate is given a
+// minute's grace here, so that what lets B in is the share, not H's
+// uploads being cut.
 func TestFairUploads(t *testing.T) {
 	t.Parallel()
 	b := setupWith(t, apitest.Options{MaxUploadBytes: 50 << 20, MaxInflightUploadBytes: 256 << 20, UploadGrace: time.Minute})
@@ -132,10 +133,17 @@ func TestFairUploads(t *testing.T) {
 	}
 	d := b.WaitDocument(small, r.JSON(t)["id"].(string))
 	ready := time.Since(start)
+	stillHeld := b.openSpools()
 	t.Logf("the small tenant's upload was accepted in %s and its document %s in %s, beside %d stalled uploads holding 206 MiB",
-		accepted.Round(time.Millisecond), d["status"], ready.Round(time.Millisecond), len(held))
-	if d["status"] != "ready" || ready > 5*time.Second {
-		t.Fatalf("the small tenant's document: %v after %s, want ready within 5s", d["status"], ready)
+		accepted.Round(time.Millisecond), d["status"], ready.Round(time.Millisecond), stillHeld)
+	// What shows the small tenant did not wait for the hostile one: its
+	// document is ready while all of the hostile uploads are still held
+	// (they are cut only after the minute's grace). Its time is logged,
+	// not bounded tighter: under -race on a loaded machine an ordinary
+	// ingestion has taken 5.1 s (CI, load 9 on 2 cores).
+	if d["status"] != "ready" || stillHeld != len(held) || ready > 30*time.Second {
+		t.Fatalf("the small tenant's document: %v after %s with %d of the %d stalled uploads still held, want ready while all are held",
+			d["status"], ready, stillHeld, len(held))
 	}
 
 	// The hostile tenant's uploads end (the clients go away): their files

@@ -17,11 +17,11 @@ import (
 // TestFairWebhookDeliveries: tenant H has ten endpoints at a receiver
 // that never answers, with a dozen documents' events pending to each (120
 // deliveries, each attempt waiting out the whole 10 s timeout). Tenant B
-// uploads a small document: it is ready, and its webhook delivered, within
-// 5 s. Before deliveries had their own queue they ran on the ingest
-// workers, and B's document took 67 s to be ready. H never holds every
-// sender, and each of its endpoints, once failing, gets one attempt at a
-// time.
+// uploads a small document: it is ready, and its webhook delivered, before
+// one of H's attempts could have timed out (10 s). Before deliveries had
+// their own queue they ran on the ingest workers, and B's document took
+// 67 s to be ready. H never holds every sender, and each of its
+// endpoints, once failing, gets one attempt at a time.
 func TestFairWebhookDeliveries(t *testing.T) {
 	t.Parallel()
 	b := setupWith(t, apitest.Options{Webhooks: webhooks.Config{AllowPrivate: true, Timeout: webhooks.DefaultTimeout}})
@@ -53,11 +53,15 @@ func TestFairWebhookDeliveries(t *testing.T) {
 	delivered := time.Since(start)
 	t.Logf("with %d of H's requests hanging (at most %d at once), B's document was %s in %s and its webhook delivered in %s",
 		hang.total(), hang.peak(), d["status"], ready.Round(10*time.Millisecond), delivered.Round(10*time.Millisecond))
-	if d["status"] != "ready" || ready > 5*time.Second {
-		t.Errorf("B's document: %v after %s behind H's hanging receiver; want ready within 5 s", d["status"], ready)
+	// Waiting behind any one of H's attempts would cost its whole timeout
+	// (10 s): B's document and delivery must both come sooner. The bound
+	// is that, not tighter, so that the race detector on a loaded machine
+	// (a ready document has taken 5.1 s there) is not what fails it.
+	if d["status"] != "ready" || ready >= webhooks.DefaultTimeout {
+		t.Errorf("B's document: %v after %s behind H's hanging receiver; want ready within the %s one of H's attempts takes", d["status"], ready, webhooks.DefaultTimeout)
 	}
-	if delivered > 5*time.Second {
-		t.Errorf("B's webhook was delivered %s after its upload; want within 5 s", delivered)
+	if delivered >= webhooks.DefaultTimeout {
+		t.Errorf("B's webhook was delivered %s after its upload; want within the %s one of H's attempts takes", delivered, webhooks.DefaultTimeout)
 	}
 	if senders := jobs.WebhookWorkers(2); hang.peak() >= senders {
 		t.Errorf("H's receiver held %d requests at once: every one of the %d senders", hang.peak(), senders)
