@@ -2,7 +2,6 @@ package search
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -98,33 +97,11 @@ func loadANNFixture(b *testing.B, n, dims int) *annFixture {
 		b.Fatal(err)
 	}
 	tenant, doc := uuid.New(), uuid.New()
-	var out *os.File
-	if path := os.Getenv("ANN_BENCH_OUT"); path != "" {
-		if out, err = os.Create(path); err != nil {
-			b.Fatal(err)
-		}
-	}
 	nq := 200 // ANN_BENCH_QUERIES overrides (the exact scans of 1M points take seconds a query)
 	if v, err := strconv.Atoi(os.Getenv("ANN_BENCH_QUERIES")); err == nil && v > 0 {
 		nq = v
 	}
-	writeVec := func(v []float32) {
-		if out == nil {
-			return
-		}
-		buf := make([]byte, 4*len(v))
-		for i, x := range v {
-			binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(x))
-		}
-		if _, err := out.Write(buf); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if out != nil {
-		if err := binary.Write(out, binary.LittleEndian, [3]int32{int32(n), int32(nq), int32(dims)}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	out := createANNFile(b, os.Getenv("ANN_BENCH_OUT"), n, nq, dims)
 	if os.Getenv("ANN_BENCH_DEFER_GRAPH") != "" {
 		// Write the log without linking the graph as points arrive (the
 		// partition counts as being built in the background, which is
@@ -153,7 +130,7 @@ func loadANNFixture(b *testing.B, n, dims int) *annFixture {
 		}
 		c := r.IntN(len(gen.centroids))
 		v := gen.around(c)
-		writeVec(v)
+		out.vec(b, v)
 		if withBLAS {
 			matrix.Data = append(matrix.Data, v...)
 		}
@@ -171,15 +148,11 @@ func loadANNFixture(b *testing.B, n, dims int) *annFixture {
 	for i := range queries {
 		c := r.IntN(len(gen.centroids))
 		v := gen.around(c)
-		writeVec(v)
+		out.vec(b, v)
 		words := []string{topic(c), topic(c), common()}
 		queries[i] = Query{Mode: ModeHybrid, Dense: v, Sparse: QuerySparse(strings.Join(words, " ")), TopK: 26}
 	}
-	if out != nil {
-		if err := out.Close(); err != nil {
-			b.Fatal(err)
-		}
-	}
+	out.close(b)
 	if err := e.Close(); err != nil {
 		b.Fatal(err)
 	}

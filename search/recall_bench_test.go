@@ -42,8 +42,11 @@ func BenchmarkGraphRecall(b *testing.B) {
 			for i := range queries {
 				queries[i] = gen.around(r.IntN(len(gen.centroids)))
 			}
-			if path := os.Getenv("ANN_BENCH_OUT"); path != "" {
-				writeANNFile(b, path, part.vecs, queries)
+			if out := createANNFile(b, os.Getenv("ANN_BENCH_OUT"), n, len(queries), dims); out != nil {
+				for _, v := range slices.Concat(part.vecs, queries) {
+					out.vec(b, v)
+				}
+				out.close(b)
 			}
 			g := newHNSW()
 			if v, err := strconv.Atoi(os.Getenv("ANN_RECALL_EFC")); err == nil {
@@ -157,26 +160,45 @@ func TestEfSearch(t *testing.T) {
 	}
 }
 
-// writeANNFile writes vecs and queries for scripts/annbench.py: int32 n,
-// queries, dims, then the points' then the queries' float32s,
-// little-endian.
-func writeANNFile(b *testing.B, path string, vecs, queries [][]float32) {
+// annFile writes vectors for scripts/annbench.py: int32 n, queries, dims,
+// then the points' then the queries' float32s, little-endian. A nil
+// *annFile (no ANN_BENCH_OUT) writes nothing.
+type annFile struct {
+	f *os.File
+	w *bufio.Writer
+}
+
+// createANNFile starts the file at path; "" gives nil.
+func createANNFile(b *testing.B, path string, n, queries, dims int) *annFile {
 	b.Helper()
+	if path == "" {
+		return nil
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		b.Fatal(err)
 	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	head := [3]int32{int32(len(vecs)), int32(len(queries)), int32(len(queries[0]))}
-	if err := binary.Write(w, binary.LittleEndian, head); err != nil {
+	a := &annFile{f: f, w: bufio.NewWriterSize(f, 1<<20)}
+	if err := binary.Write(a.w, binary.LittleEndian, [3]int32{int32(n), int32(queries), int32(dims)}); err != nil {
 		b.Fatal(err)
 	}
-	for _, v := range slices.Concat(vecs, queries) {
-		if err := binary.Write(w, binary.LittleEndian, v); err != nil {
-			b.Fatal(err)
-		}
+	return a
+}
+
+func (a *annFile) vec(b *testing.B, v []float32) {
+	if a == nil {
+		return
 	}
-	if err := errors.Join(w.Flush(), f.Close()); err != nil {
+	if err := binary.Write(a.w, binary.LittleEndian, v); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func (a *annFile) close(b *testing.B) {
+	if a == nil {
+		return
+	}
+	if err := errors.Join(a.w.Flush(), a.f.Close()); err != nil {
 		b.Fatal(err)
 	}
 }
