@@ -51,14 +51,17 @@ func TestConsoleWebhooks(t *testing.T) {
 	// is sent again from the page once the receiver is back.
 	doc := b.Upload(key, "", "notes.txt", []byte("the notes say hello")).JSON(t)["id"].(string)
 	b.WaitDocument(key, doc)
+	// Wait for both the failed delivery and the endpoint turned off: the
+	// page reads the endpoint and then its deliveries, so a page served
+	// while the last attempt commits can show the one without the other.
 	var page string
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		page = string(a.get("/console/webhooks/" + id).Body)
-		if strings.Contains(page, `data-status="failed"`) {
+		if strings.Contains(page, `data-status="failed"`) && strings.Contains(page, `<span class="badge failed">off</span>`) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no failed delivery shown: %.3000s", page)
+			t.Fatalf("no failed delivery with its endpoint turned off shown: %.3000s", page)
 		}
 	}
 	if !strings.Contains(page, "HTTP 503") || !strings.Contains(page, "down for maintenance") || !strings.Contains(page, "2 attempts") {
