@@ -2,6 +2,8 @@ package search
 
 import (
 	"bufio"
+	"cmp"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -11,8 +13,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"github.com/google/uuid"
@@ -67,9 +71,13 @@ const (
 	ckptHeaderSize       = 64
 	ckptTrailerSize      = 32
 	ckptEntrySize        = 16 + 4*4 + 10*8 // tenant, slots, indexed, entry, level, offsets and counts
-	// ckptBlock is the span of each checksum: blocks are checked in
-	// parallel at an open.
+	// ckptBlock is the span of each checksum a store writes (the header
+	// says it, and a reader takes the header's: tests write smaller
+	// ones): blocks are checked in parallel at an open, except those of
+	// vectors alone, which are checked after it (see vectorCheck).
 	ckptBlock = 16 << 20
+	// ckptMinBlock and ckptMaxBlock bound the span a file may give.
+	ckptMinBlock, ckptMaxBlock = 4 << 10, 1 << 30
 	// ckptMaxLevel bounds a node's level read from a file (a level is
 	// about log16 of the points: 5 at a million).
 	ckptMaxLevel = 32
@@ -123,6 +131,9 @@ func (e *Embedded) saveCheckpoint() error {
 	if !littleEndian || e.dims == 0 || e.logID == uuid.Nil {
 		return nil
 	}
+	if !e.vectorsTrusted() {
+		return errVectorsUnchecked // callers ask first; this is the guard
+	}
 	tmp := e.checkpointPath() + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -155,21 +166,22 @@ func (e *Embedded) saveCheckpoint() error {
 
 // ckptWriter writes at a known offset and sums each block.
 type ckptWriter struct {
-	w    *bufio.Writer
-	off  uint64
-	crc  uint32 // of the block being written
-	sums []byte
-	err  error
+	w     *bufio.Writer
+	block uint64 // the span of a sum
+	off   uint64
+	crc   uint32 // of the block being written
+	sums  []byte
+	err   error
 }
 
 func (cw *ckptWriter) write(b []byte) {
 	for len(b) > 0 && cw.err == nil {
-		n := min(len(b), int(ckptBlock-cw.off%ckptBlock))
+		n := min(len(b), int(cw.block-cw.off%cw.block))
 		cw.crc = crc32.Update(cw.crc, crcTable, b[:n])
 		_, cw.err = cw.w.Write(b[:n])
 		cw.off += uint64(n)
 		b = b[n:]
-		if cw.off%ckptBlock == 0 {
+		if cw.off%cw.block == 0 {
 			cw.sums = binary.LittleEndian.AppendUint32(cw.sums, cw.crc)
 			cw.crc = 0
 		}
@@ -184,14 +196,14 @@ func (cw *ckptWriter) align() {
 }
 
 func (e *Embedded) writeCheckpoint(f *os.File) error {
-	cw := &ckptWriter{w: bufio.NewWriterSize(f, 1<<20)}
+	cw := &ckptWriter{w: bufio.NewWriterSize(f, 1<<20), block: cmp.Or(e.ckptBlock, ckptBlock)}
 	hdr := make([]byte, ckptHeaderSize)
 	copy(hdr, checkpointMagic)
 	binary.LittleEndian.PutUint32(hdr[8:], checkpointVersion)
 	binary.LittleEndian.PutUint32(hdr[12:], uint32(e.dims))
 	copy(hdr[16:32], e.logID[:])
 	binary.LittleEndian.PutUint64(hdr[32:], uint64(e.applied))
-	binary.LittleEndian.PutUint32(hdr[40:], ckptBlock)
+	binary.LittleEndian.PutUint32(hdr[40:], uint32(cw.block))
 	cw.write(hdr)
 	var table []byte
 	buf := make([]byte, 4, 4096)
@@ -283,7 +295,7 @@ func (e *Embedded) writeCheckpoint(f *os.File) error {
 			table = binary.LittleEndian.AppendUint64(table, o)
 		}
 	}
-	if cw.off%ckptBlock != 0 {
+	if cw.off%cw.block != 0 {
 		cw.sums = binary.LittleEndian.AppendUint32(cw.sums, cw.crc)
 	}
 	sumsOff := cw.off
@@ -338,7 +350,12 @@ func (e *Embedded) loadCheckpoint(logID uuid.UUID, logSize int64) (int64, error)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", errCheckpoint, err)
 	}
-	defer f.Close()
+	keep := false // the file stays open for the check of the vectors
+	defer func() {
+		if !keep {
+			f.Close()
+		}
+	}()
 	if !littleEndian {
 		return 0, fmt.Errorf("%w: the file is little-endian, this machine is not", errCheckpoint)
 	}
@@ -365,6 +382,11 @@ func (e *Embedded) loadCheckpoint(logID uuid.UUID, logSize int64) (int64, error)
 		part.savedGraph, part.savedIndexed = part.graph, part.indexed
 	}
 	e.savedLog, e.savedApplied = logID, c.applied
+	if len(c.deferred) > 0 {
+		keep = true
+		e.check = &vectorCheck{f: f, path: e.checkpointPath(), block: c.block, size: c.sumsOff, sums: c.sums, blocks: c.deferred,
+			stop: make(chan struct{}), done: make(chan struct{})}
+	}
 	return c.applied, nil
 }
 
@@ -373,11 +395,21 @@ type checkpoint struct {
 	dims    int
 	applied int64
 	tenants map[uuid.UUID]*partition
+	// deferred are the blocks left unchecked (vectors alone), block
+	// their span, sums (in the mapping) the sums of the sumsOff bytes
+	// summed.
+	deferred []int
+	block    uint64
+	sums     []byte
+	sumsOff  uint64
 }
 
 // parseCheckpoint checks a mapped checkpoint (f is its file, read to
 // check the sums without mapping every page into the process) and builds
-// its partitions. It changes nothing outside what it returns.
+// its partitions. The blocks that hold nothing but vectors are left to
+// be checked after the open (c.deferred): the vectors are three quarters
+// of the file, and an open reads none of them. It changes nothing
+// outside what it returns.
 func parseCheckpoint(data []byte, f *os.File, logID uuid.UUID, logSize int64) (_ *checkpoint, err error) {
 	defer func() {
 		// The checks below should leave no index out of range; should one
@@ -400,24 +432,24 @@ func parseCheckpoint(data []byte, f *os.File, logID uuid.UUID, logSize int64) (_
 	if c.applied <= 0 || c.applied > logSize {
 		return nil, fmt.Errorf("holds the log up to byte %d, the log has %d", c.applied, logSize)
 	}
-	if c.dims < 1 || le.Uint32(data[40:]) != ckptBlock {
+	c.block = uint64(le.Uint32(data[40:]))
+	if c.dims < 1 || c.block < ckptMinBlock || c.block > ckptMaxBlock || c.block%ckptMinBlock != 0 {
 		return nil, errors.New("bad header")
 	}
 	tr := data[len(data)-ckptTrailerSize:]
 	sumsOff, tableOff, count, sum := le.Uint64(tr), le.Uint64(tr[8:]), uint64(le.Uint32(tr[16:])), le.Uint32(tr[20:])
 	end := uint64(len(data) - ckptTrailerSize)
-	blocks := (sumsOff + ckptBlock - 1) / ckptBlock
+	blocks := (sumsOff + c.block - 1) / c.block
 	if sumsOff < ckptHeaderSize || tableOff > end || tableOff-sumsOff != 4*blocks || end-tableOff != count*ckptEntrySize {
 		return nil, errors.New("bad trailer")
 	}
 	if crc32.Checksum(data[sumsOff:end], crcTable) != sum {
 		return nil, errors.New("checksum mismatch in the table")
 	}
-	if err := checkBlocks(f, sumsOff, data[sumsOff:tableOff]); err != nil {
-		return nil, err
-	}
+	c.sums, c.sumsOff = data[sumsOff:tableOff], sumsOff
 	dims := uint64(c.dims)
 	prev := uint64(ckptHeaderSize)
+	ents := make([]ckptEntry, 0, count)
 	for i := range count {
 		b := data[tableOff+i*ckptEntrySize:]
 		ent := ckptEntry{tenant: uuid.UUID(b[:16]), slots: le.Uint32(b[16:]), indexed: le.Uint32(b[20:]), entry: int32(le.Uint32(b[24:])), maxLevel: le.Uint32(b[28:]),
@@ -436,6 +468,24 @@ func parseCheckpoint(data []byte, f *os.File, logID uuid.UUID, logSize int64) (_
 			return nil, fmt.Errorf("partition %d: bad offsets", i)
 		}
 		prev = ent.postingsOff + 8*ent.postings
+		ents = append(ents, ent)
+	}
+	// A block is checked now unless it lies within one partition's
+	// vectors, which nothing reads before a query re-scores its hits.
+	now := make([]int, 0, blocks)
+	for i := range int(blocks) {
+		lo := uint64(i) * c.block
+		hi := min(lo+c.block, sumsOff)
+		if slices.ContainsFunc(ents, func(ent ckptEntry) bool { return ent.vecsOff <= lo && hi <= ent.payloadsOff }) {
+			c.deferred = append(c.deferred, i)
+		} else {
+			now = append(now, i)
+		}
+	}
+	if err := checkBlocks(f, c.block, sumsOff, c.sums, now, runtime.GOMAXPROCS(0), nil); err != nil {
+		return nil, err
+	}
+	for i, ent := range ents {
 		if c.tenants[ent.tenant] != nil {
 			return nil, fmt.Errorf("partition %d: tenant %s twice", i, ent.tenant)
 		}
@@ -448,19 +498,33 @@ func parseCheckpoint(data []byte, f *os.File, logID uuid.UUID, logSize int64) (_
 	return c, nil
 }
 
-// checkBlocks compares each block of f's first n bytes with its CRC-32C
-// in sums, on every core.
-func checkBlocks(f *os.File, n uint64, sums []byte) error {
-	blocks := len(sums) / 4
-	workers := min(runtime.GOMAXPROCS(0), blocks)
+// errVectorsUnchecked refuses to save a checkpoint whose vectors would
+// come from a mapping not (or not yet) found whole.
+var errVectorsUnchecked = errors.New("checkpoint: the vectors of the one loaded are not checked yet, or damaged")
+
+// errCheckStopped is a vectorCheck's result when Close stopped it.
+var errCheckStopped = errors.New("the check of the checkpoint's vectors was stopped by Close")
+
+// checkBlocks compares the blocks of f's first n bytes that are listed
+// with their CRC-32C in sums, on up to workers cores, until stop (if not
+// nil) is closed.
+func checkBlocks(f *os.File, block, n uint64, sums []byte, list []int, workers int, stop <-chan struct{}) error {
+	workers = min(workers, len(list))
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
-			buf := make([]byte, ckptBlock)
-			for i := w; i < blocks; i += workers {
-				off := uint64(i) * ckptBlock
-				b := buf[:min(ckptBlock, n-off)]
+			buf := make([]byte, block)
+			for j := w; j < len(list); j += workers {
+				select {
+				case <-stop:
+					errs[w] = errCheckStopped
+					return
+				default:
+				}
+				i := list[j]
+				off := uint64(i) * block
+				b := buf[:min(block, n-off)]
 				if _, err := f.ReadAt(b, int64(off)); err != nil && !errors.Is(err, io.EOF) {
 					errs[w] = err
 					return
@@ -474,6 +538,88 @@ func checkBlocks(f *os.File, n uint64, sums []byte) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// vectorCheck is the check of the blocks of a loaded checkpoint that hold
+// nothing but vectors, which the open leaves to the background: at a
+// million points of 1536 dimensions it is 6 of the file's 8.6 GB, which
+// the open would read from the disk before serving.
+//
+// Until it has passed, the vectors in the mapping are not trusted to be
+// written anywhere: no checkpoint is saved and the log is not compacted
+// (either would copy damage into a file whose sums then vouch for it).
+// A query re-scores with them meanwhile, as it would with a page of the
+// mapping that the kernel evicted and read again, which no check sees.
+// If a block is damaged, the checkpoint file is removed, CheckpointError
+// says so, and the store saves nothing until it is opened again, when it
+// replays its log: the log is the record of truth.
+type vectorCheck struct {
+	f           *os.File
+	path        string
+	block, size uint64
+	sums        []byte
+	blocks      []int
+	stop        chan struct{} // closed by Close
+	stopOnce    sync.Once
+	done        chan struct{} // closed when err is set
+	err         error         // nil if the blocks passed
+}
+
+// checkVectors runs the vectorCheck on one core, leaving the others to
+// the queries the store serves meanwhile.
+func (e *Embedded) checkVectors() {
+	c := e.check
+	defer e.bg.Done()
+	defer close(c.done)
+	defer c.f.Close()
+	start := time.Now()
+	if g := checkGate; g != nil {
+		select {
+		case <-g:
+		case <-c.stop:
+		}
+	}
+	c.err = checkBlocks(c.f, c.block, c.size, c.sums, c.blocks, 1, c.stop)
+	if c.err != nil && !errors.Is(c.err, errCheckStopped) {
+		os.Remove(c.path) // no save has replaced it: saves wait for this check
+		e.setCheckpointError(fmt.Errorf("%w: %s: the vectors are damaged (%w): the store serves until it is opened again, which replays its log", errCheckpoint, c.path, c.err))
+	}
+	e.checked = time.Since(start)
+}
+
+// checkGate, when a test sets it, holds each vectorCheck until it is
+// closed (or the check is stopped): the state between the open and the
+// end of the check, which is otherwise too short to look at.
+var checkGate chan struct{}
+
+// vectorsTrusted says whether the points' vectors may be written to a
+// checkpoint or a compacted log: true unless a vectorCheck has not
+// passed. Called with mu held.
+func (e *Embedded) vectorsTrusted() bool {
+	if e.check == nil {
+		return true
+	}
+	select {
+	case <-e.check.done:
+		return e.check.err == nil
+	default:
+		return false
+	}
+}
+
+// WaitChecked waits for the check of the checkpoint's vectors that an
+// open leaves to the background (at once if there is none) and returns
+// what it found: nil if they are whole.
+func (e *Embedded) WaitChecked(ctx context.Context) error {
+	if e.check == nil {
+		return nil
+	}
+	select {
+	case <-e.check.done:
+		return e.check.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // partition builds the entry's partition: its points (payloads decoded on

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"unsafe"
@@ -269,7 +270,10 @@ func crash(e *Embedded) {
 	e.mu.Lock()
 	e.closed = true
 	e.mu.Unlock()
-	<-e.built
+	if e.check != nil {
+		e.check.stopOnce.Do(func() { close(e.check.stop) })
+	}
+	e.bg.Wait()
 	e.log.Close()
 	e.lock.Close() // releases the flock
 }
@@ -485,6 +489,7 @@ func TestCheckpoint(t *testing.T) {
 			b[binary.LittleEndian.Uint64(b[len(b)-ckptTrailerSize:])]++
 			return b
 		},
+		"BlockSize":    func(b []byte, _ uuid.UUID) []byte { b[41]++; return b },
 		"TrailerByte":  func(b []byte, _ uuid.UUID) []byte { b[len(b)-12]++; return b },
 		"TrailerMagic": func(b []byte, _ uuid.UUID) []byte { b[len(b)-1]++; return b },
 	}
@@ -600,4 +605,177 @@ func must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestCheckpointVectorsCheckedAfterOpen: the blocks of a checkpoint that
+// hold nothing but vectors are checked after the open, and until they
+// pass nothing is written from them; damage found then removes the
+// checkpoint, and the next open replays the log. Not parallel: it holds
+// the checks with checkGate.
+func TestCheckpointVectorsCheckedAfterOpen(t *testing.T) {
+	ctx := context.Background()
+	// setup is the fixture's store saved with 4 KiB sums (so that blocks
+	// of vectors alone exist at this size), and the checkpoint's bytes;
+	// damage, if set, flips a bit in the middle of the tenant's vectors.
+	setup := func(t *testing.T, damage bool) (*checkpointBundle, []byte) {
+		bb := setupCheckpoint(t)
+		e, err := OpenEmbedded(bb.dir)
+		must(t, err)
+		e.ckptBlock = ckptMinBlock
+		e.mu.RLock()
+		err = e.saveCheckpoint()
+		e.mu.RUnlock()
+		must(t, err)
+		crash(e)
+		if damage {
+			rewriteCheckpoint(t, bb.dir, func(b []byte) []byte {
+				lo, hi := ckptRegion(b, bb.tenant, 56), ckptRegion(b, bb.tenant, 64)
+				b[(lo+hi)/2] ^= 0x40
+				return b
+			})
+		}
+		b, err := os.ReadFile(filepath.Join(bb.dir, checkpointName))
+		must(t, err)
+		return bb, b
+	}
+	hold := func(t *testing.T) (release func()) {
+		gate := make(chan struct{})
+		checkGate = gate
+		var once sync.Once
+		release = func() { once.Do(func() { close(gate) }) }
+		t.Cleanup(func() { release(); checkGate = nil })
+		return release
+	}
+	// open opens dir, which must use its checkpoint and leave blocks to
+	// the check after it.
+	open := func(t *testing.T, dir string) *Embedded {
+		e, err := OpenEmbedded(dir)
+		must(t, err)
+		if err := e.CheckpointError(); err != nil || len(e.mappings) == 0 {
+			t.Fatalf("the checkpoint was not used: %v", err)
+		}
+		if e.check == nil || len(e.check.blocks) == 0 {
+			t.Fatal("no block was left to the check after the open")
+		}
+		return e
+	}
+	extra := func(bb *checkpointBundle) []Point {
+		return []Point{{ID: uuid.New(), TenantID: bb.tenant, DocumentID: bb.doc, ContentVersion: 1, Index: 99999, Dense: bb.gen.next(), Text: "written after the open"}}
+	}
+	refusesSave := func(t *testing.T, e *Embedded) {
+		t.Helper()
+		e.mu.RLock()
+		err := e.saveCheckpoint()
+		e.mu.RUnlock()
+		if !errors.Is(err, errVectorsUnchecked) {
+			t.Fatalf("a save before the check passed: %v, want %v", err, errVectorsUnchecked)
+		}
+	}
+	// compacts forces a compaction (as if the log were large) and says
+	// whether it happened.
+	compacts := func(t *testing.T, e *Embedded) bool {
+		t.Helper()
+		e.wmu.Lock()
+		defer e.wmu.Unlock()
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		id := e.logID
+		e.logBytes = 1 << 40
+		must(t, e.maybeCompact())
+		return e.logID != id
+	}
+
+	t.Run("WholeVectorsAreTrustedOnceChecked", func(t *testing.T) {
+		bb, before := setup(t, false)
+		release := hold(t)
+		e := open(t, bb.dir)
+		// Serving and indexed before the check.
+		if err := e.WaitIndexed(ctx); err != nil {
+			t.Fatal(err)
+		}
+		checkAnswers(t, e, bb)
+		must(t, e.Upsert(ctx, bb.tenant, extra(bb)))
+		refusesSave(t, e)
+		if compacts(t, e) {
+			t.Fatal("the log was compacted from vectors not checked yet")
+		}
+		if after, _ := os.ReadFile(filepath.Join(bb.dir, checkpointName)); !bytes.Equal(after, before) {
+			t.Fatal("the checkpoint changed before the check passed")
+		}
+		release()
+		must(t, e.WaitChecked(ctx))
+		must(t, e.CheckpointError())
+		e.mu.RLock()
+		trusted := e.vectorsTrusted()
+		e.mu.RUnlock()
+		if !trusted {
+			t.Fatal("the vectors are not trusted after the check passed")
+		}
+		must(t, e.Close())
+		e = openWithCheckpoint(t, bb.dir)
+		if e.replayed != 0 {
+			t.Fatalf("%d records replayed: Close did not save the checkpoint after the check passed", e.replayed)
+		}
+		sameState(t, e, replayOnly(t, bb.dir))
+	})
+
+	t.Run("DamageFoundAfterTheOpenRemovesTheCheckpoint", func(t *testing.T) {
+		bb, _ := setup(t, true)
+		release := hold(t)
+		e := open(t, bb.dir)
+		pts := extra(bb)
+		must(t, e.Upsert(ctx, bb.tenant, pts))
+		refusesSave(t, e)
+		release()
+		if err := e.WaitChecked(ctx); err == nil || !strings.Contains(err.Error(), "checksum mismatch") {
+			t.Fatalf("the check says %v, want a checksum mismatch", err)
+		}
+		if err := e.CheckpointError(); !errors.Is(err, errCheckpoint) || !strings.Contains(err.Error(), "damaged") {
+			t.Fatalf("CheckpointError says %v, want the damage", err)
+		}
+		if _, err := os.Stat(filepath.Join(bb.dir, checkpointName)); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("the damaged checkpoint is still there (%v)", err)
+		}
+		if compacts(t, e) {
+			t.Fatal("the log was compacted from damaged vectors")
+		}
+		refusesSave(t, e)
+		must(t, e.Close())
+		if _, err := os.Stat(filepath.Join(bb.dir, checkpointName)); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("Close saved a checkpoint from damaged vectors (%v)", err)
+		}
+		// The next open replays the whole log: the true vectors, the
+		// point written after the open, the same answers.
+		e, err := OpenEmbedded(bb.dir)
+		must(t, err)
+		defer e.Close()
+		if e.check != nil || e.replayed < ckptPoints {
+			t.Fatalf("the reopen replayed %d records (check %v), want the whole log", e.replayed, e.check != nil)
+		}
+		if hits, err := e.Query(ctx, bb.tenant, Query{Mode: ModeDense, Dense: pts[0].Dense, TopK: 1}); err != nil || len(hits) != 1 || hits[0].ID != pts[0].ID {
+			t.Fatalf("the point written after the open: %v, %v", hits, err)
+		}
+		checkAnswers(t, e, bb)
+	})
+
+	t.Run("CloseBeforeTheCheckKeepsTheCheckpoint", func(t *testing.T) {
+		bb, before := setup(t, false)
+		hold(t) // never released: Close stops the check
+		e := open(t, bb.dir)
+		must(t, e.Upsert(ctx, bb.tenant, extra(bb)))
+		must(t, e.Close())
+		if err := e.WaitChecked(ctx); !errors.Is(err, errCheckStopped) {
+			t.Fatalf("the check after Close: %v, want it stopped", err)
+		}
+		if after, _ := os.ReadFile(filepath.Join(bb.dir, checkpointName)); !bytes.Equal(after, before) {
+			t.Fatal("Close replaced the checkpoint before its vectors were checked")
+		}
+		// The reopen uses it and replays the write after it.
+		checkGate = nil
+		e = openWithCheckpoint(t, bb.dir)
+		if e.replayed != 1 {
+			t.Fatalf("%d records replayed after the checkpoint, want the one upsert", e.replayed)
+		}
+		sameState(t, e, replayOnly(t, bb.dir))
+	})
 }

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -53,6 +54,16 @@ type Embedded struct {
 	mappings [][]byte
 	ckptMu   sync.Mutex
 	ckptErr  error
+	// check is the check of the loaded checkpoint's vectors that runs
+	// after the open (nil if none: see vectorCheck), checked how long it
+	// took; ckptBlock is the span of a checksum in the checkpoints this
+	// store writes (0: ckptBlock; tests set it).
+	check     *vectorCheck
+	checked   time.Duration
+	ckptBlock uint64
+	// bg counts the goroutines an open starts (buildIndexes,
+	// checkVectors), which Close waits for.
+	bg sync.WaitGroup
 	// logID is the log's id (its first record: see logMarker) and applied
 	// the length of the log the in-memory state holds; savedLog and
 	// savedApplied are the same for the checkpoint last saved or loaded.
@@ -177,7 +188,12 @@ func (e *Embedded) load() error {
 		}
 	}
 	e.built = make(chan struct{})
+	e.bg.Add(1)
 	go e.buildIndexes()
+	if e.check != nil {
+		e.bg.Add(1)
+		go e.checkVectors()
+	}
 	return nil
 }
 
@@ -230,9 +246,10 @@ const buildStep = 64
 // step at a time under the write lock, until they are done or the store
 // is closed; then, if it built anything or the open replayed much of the
 // log, it saves a checkpoint (under the read lock: searches go on,
-// writes wait).
+// writes wait), after the check of the loaded checkpoint's vectors if
+// one runs (the store is indexed before that: see WaitIndexed).
 func (e *Embedded) buildIndexes() {
-	defer close(e.built)
+	defer e.bg.Done()
 	built := false
 	for {
 		e.mu.Lock()
@@ -251,11 +268,23 @@ func (e *Embedded) buildIndexes() {
 		built = true
 		e.mu.Unlock()
 	}
+	if e.check != nil {
+		close(e.built)
+		<-e.check.done
+		e.saveBuilt(built)
+		return
+	}
+	e.saveBuilt(built)
+	close(e.built)
+}
+
+// saveBuilt saves a checkpoint after the background build if it built
+// anything, or when the open had no checkpoint of this log or replayed
+// much beyond it; a short tail waits for Close.
+func (e *Embedded) saveBuilt(built bool) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	// Save after a build, or when the open had no checkpoint of this log
-	// or replayed much beyond it; a short tail waits for Close.
-	if !e.closed && e.checkpointStale() && (built || e.savedLog != e.logID || e.applied-e.savedApplied > checkpointTail) {
+	if !e.closed && e.vectorsTrusted() && e.checkpointStale() && (built || e.savedLog != e.logID || e.applied-e.savedApplied > checkpointTail) {
 		e.setCheckpointError(e.saveCheckpoint())
 	}
 }
@@ -717,8 +746,8 @@ func (h *hitHeap) sorted() []Hit {
 // maybeCompact rewrites the log when it is over 64 MiB and more than twice
 // what the live points need. Called with wmu and mu held.
 func (e *Embedded) maybeCompact() error {
-	if e.logBytes < 64<<20 {
-		return nil
+	if e.logBytes < 64<<20 || !e.vectorsTrusted() {
+		return nil // not before the loaded vectors are found whole (vectorCheck)
 	}
 	live := 0
 	for _, part := range e.tenants {
@@ -809,13 +838,16 @@ func (e *Embedded) Close() error {
 	e.mu.Lock()
 	e.closed = true
 	e.mu.Unlock()
-	<-e.built // the background build stops after its step
+	if e.check != nil {
+		e.check.stopOnce.Do(func() { close(e.check.stop) }) // a check not done leaves the loaded checkpoint as it is
+	}
+	e.bg.Wait() // the background build stops after its step
 	e.wmu.Lock()
 	defer e.wmu.Unlock()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var cerr error
-	if e.checkpointStale() {
+	if e.vectorsTrusted() && e.checkpointStale() {
 		cerr = e.saveCheckpoint()
 		e.setCheckpointError(cerr)
 	}

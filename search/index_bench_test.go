@@ -50,7 +50,10 @@ var (
 
 // annBench sizes: ANN_BENCH_SIZES="100000x1536,1000000x128" (default the
 // first); ANN_BENCH_QUERIES queries (default 200); ANN_BENCH_NO_BLAS=1
-// leaves out gonum's baseline and its copy of the vectors;
+// leaves out gonum's baseline and its copy of the vectors; ANN_BENCH_DIR
+// names an empty directory to write the store to and keep (for
+// BenchmarkEmbeddedRestart: ANN_RESTART_DIR=parent, the directory named
+// <n>x<dims>), instead of a temporary one;
 // ANN_BENCH_DEFER_GRAPH=1 writes the points without linking the graph, so
 // that it is built once, at the timed reopen. ANN_BENCH_OUT names a file to write the vectors and queries to
 // for scripts/annbench.py: int32 n, queries, dims, then the points' then
@@ -88,7 +91,12 @@ func loadANNFixture(b *testing.B, n, dims int) *annFixture {
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
-	dir := b.TempDir()
+	dir := os.Getenv("ANN_BENCH_DIR")
+	if dir == "" {
+		dir = b.TempDir()
+	} else if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		b.Fatalf("ANN_BENCH_DIR %s is not empty: the fixture writes a new store", dir)
+	}
 	e, err := OpenEmbedded(dir)
 	if err != nil {
 		b.Fatal(err)
