@@ -375,11 +375,27 @@ func openVectors(cfg config, log *slog.Logger) (search.VectorStore, error) {
 		return nil, fmt.Errorf("RAGD_DATA_DIR: the embedded vector store in %s is %w, and it serves one: stop that ragd, or set QDRANT_URL so that several processes share Qdrant", dir, search.ErrInUse)
 	}
 	if err == nil {
-		if cerr := s.CheckpointError(); cerr != nil {
-			log.Warn("vector store: the checkpoint was not used; the whole log was replayed, the graphs are rebuilt in the background and dense queries scan until then", "err", cerr)
-		}
+		watchEmbedded(s, dir, log)
 	}
 	return s, err
+}
+
+// watchEmbedded logs why an embedded store did not use its checkpoint,
+// and, when the check of the checkpoint's vectors that runs after the
+// open finds damage, that too.
+func watchEmbedded(s *search.Embedded, dir string, log *slog.Logger) {
+	if cerr := s.CheckpointError(); cerr != nil {
+		log.Warn("vector store: the checkpoint was not used; the whole log was replayed, the graphs are rebuilt in the background and dense queries scan until then", "dir", dir, "err", cerr)
+		return
+	}
+	go func() {
+		if s.WaitChecked(context.Background()) == nil {
+			return
+		}
+		if cerr := s.CheckpointError(); cerr != nil { // not set when Close stopped the check
+			log.Error("vector store: the checkpoint's vectors are damaged; it was removed, and the next start replays the log (restart soon: until then no checkpoint is saved)", "dir", dir, "err", cerr)
+		}
+	}()
 }
 
 // spaceOpener opens the index of an embedding space a tenant migrates to:
@@ -400,7 +416,12 @@ func spaceOpener(cfg config, tok *chunker.BPE, pool *pgxpool.Pool, log *slog.Log
 		}
 		dir := filepath.Join(cfg.DataDir, "vectors-"+sp.Slug())
 		log.Info("embedding space opened: embedded store", "space", sp.String(), "dir", dir)
-		return search.OpenEmbedded(dir)
+		s, err := search.OpenEmbedded(dir)
+		if err != nil {
+			return nil, err
+		}
+		watchEmbedded(s, dir, log)
+		return s, nil
 	})
 }
 
