@@ -39,10 +39,13 @@ import (
 // is replayed and the graphs rebuilt, as if there were none
 // (CheckpointError says why). It can cost time, never a wrong answer.
 //
-// The file is mapped read-only and the vectors and codes stay in the
-// mapping rather than on the heap: the page cache holds them, shared and
+// The file is mapped read-only and the vectors stay in the mapping
+// rather than on the heap: the page cache holds them, shared and
 // reclaimable, and a search touches only the pages of the points it
-// reads. A new checkpoint is written to a temporary file, fsynced and
+// re-scores. The int8 codes, which a graph search reads at random by the
+// thousand, are served from the mapping at first, then copied onto the
+// heap in the background (moveCodes; 1.5 KiB a point at 1536
+// dimensions). A new checkpoint is written to a temporary file, fsynced and
 // renamed over the old one (a crash at any moment leaves the old file or
 // the new one whole), whose mapping stays valid, since the points still
 // use it, until Close.
@@ -384,7 +387,7 @@ func (e *Embedded) loadCheckpoint(logID uuid.UUID, logSize int64) (int64, error)
 	e.savedLog, e.savedApplied = logID, c.applied
 	if len(c.deferred) > 0 {
 		keep = true
-		e.check = &vectorCheck{f: f, path: e.checkpointPath(), block: c.block, size: c.sumsOff, sums: c.sums, blocks: c.deferred,
+		e.check = &vectorCheck{f: f, data: data, path: e.checkpointPath(), block: c.block, size: c.sumsOff, sums: c.sums, blocks: c.deferred,
 			stop: make(chan struct{}), done: make(chan struct{})}
 	}
 	return c.applied, nil
@@ -482,7 +485,7 @@ func parseCheckpoint(data []byte, f *os.File, logID uuid.UUID, logSize int64) (_
 			now = append(now, i)
 		}
 	}
-	if err := checkBlocks(f, c.block, sumsOff, c.sums, now, runtime.GOMAXPROCS(0), nil); err != nil {
+	if err := checkBlocks(f, c.block, sumsOff, c.sums, now, runtime.GOMAXPROCS(0), nil, func(lo, hi uint64) { populate(data[lo:hi]) }); err != nil {
 		return nil, err
 	}
 	for i, ent := range ents {
@@ -507,8 +510,9 @@ var errCheckStopped = errors.New("the check of the checkpoint's vectors was stop
 
 // checkBlocks compares the blocks of f's first n bytes that are listed
 // with their CRC-32C in sums, on up to workers cores, until stop (if not
-// nil) is closed.
-func checkBlocks(f *os.File, block, n uint64, sums []byte, list []int, workers int, stop <-chan struct{}) error {
+// nil) is closed; passed, if not nil, is called with each block found
+// whole.
+func checkBlocks(f *os.File, block, n uint64, sums []byte, list []int, workers int, stop <-chan struct{}, passed func(lo, hi uint64)) error {
 	workers = min(workers, len(list))
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
@@ -533,6 +537,9 @@ func checkBlocks(f *os.File, block, n uint64, sums []byte, list []int, workers i
 					errs[w] = fmt.Errorf("checksum mismatch in block %d", i)
 					return
 				}
+				if passed != nil {
+					passed(off, off+uint64(len(b)))
+				}
 			}
 		})
 	}
@@ -555,6 +562,7 @@ func checkBlocks(f *os.File, block, n uint64, sums []byte, list []int, workers i
 // replays its log: the log is the record of truth.
 type vectorCheck struct {
 	f           *os.File
+	data        []byte // the mapping, whose pages are populated as they pass
 	path        string
 	block, size uint64
 	sums        []byte
@@ -579,12 +587,59 @@ func (e *Embedded) checkVectors() {
 		case <-c.stop:
 		}
 	}
-	c.err = checkBlocks(c.f, c.block, c.size, c.sums, c.blocks, 1, c.stop)
+	c.err = checkBlocks(c.f, c.block, c.size, c.sums, c.blocks, 1, c.stop, func(lo, hi uint64) { populate(c.data[lo:hi]) })
 	if c.err != nil && !errors.Is(c.err, errCheckStopped) {
 		os.Remove(c.path) // no save has replaced it: saves wait for this check
 		e.setCheckpointError(fmt.Errorf("%w: %s: the vectors are damaged (%w): the store serves until it is opened again, which replays its log", errCheckpoint, c.path, c.err))
 	}
 	e.checked = time.Since(start)
+}
+
+// moveCodes copies the graphs' int8 codes that are still in the
+// checkpoint's mapping onto the heap, a partition at a time, and swaps
+// them in under the write lock. Read through the file mapping, where the
+// graph walk reads them at random, they made dense queries at 1M about
+// 1.35 times as slow (BENCHMARKS.md, "a million points through the
+// store"); copying them at the open instead made the open several times
+// as long on this machine, where first touching fresh memory is slow.
+// It runs after the vectors' check, so as not to compete with it for the
+// disk, and stops when the store closes.
+func (e *Embedded) moveCodes() {
+	defer e.bg.Done()
+	if c := e.check; c != nil {
+		<-c.done
+	}
+	for {
+		e.mu.RLock()
+		var part *partition
+		var g *hnsw
+		var src []int8
+		if !e.closed {
+			for _, p := range e.tenants {
+				if p.graph != nil && p.graph.mappedCodes > 0 {
+					part, g = p, p.graph
+					src = unsafe.Slice(unsafe.SliceData(g.codes[0]), g.mappedCodes*e.dims)
+					break
+				}
+			}
+		}
+		dims := e.dims
+		e.mu.RUnlock()
+		if part == nil {
+			return
+		}
+		// The codes of slots below mappedCodes never change: a graph
+		// only appends, and a compaction builds a new one.
+		heap := slices.Clone(src)
+		e.mu.Lock()
+		if !e.closed && part.graph == g {
+			for s := range g.mappedCodes {
+				g.codes[s] = heap[s*dims : (s+1)*dims : (s+1)*dims]
+			}
+		}
+		g.mappedCodes = 0
+		e.mu.Unlock()
+	}
 }
 
 // checkGate, when a test sets it, holds each vectorCheck until it is
@@ -738,6 +793,10 @@ func (ent ckptEntry) partition(data []byte, dims int) (*partition, error) {
 	g.nodes = make([]hnswNode, ix)
 	g.codes = make([][]int8, ix)
 	g.scales = make([]float32, ix)
+	// The codes stay in the mapping until moveCodes copies them to the
+	// heap after the open.
+	codes := unsafe.Slice((*int8)(unsafe.Pointer(&data[ent.codesOff])), ix*dims)
+	g.mappedCodes = ix
 	all := make([]int32, total)
 	for s := range ix {
 		levels := int(links[0])
@@ -756,7 +815,7 @@ func (ent ckptEntry) partition(data []byte, dims int) (*partition, error) {
 			links = links[2+4*c:]
 		}
 		g.scales[s] = math.Float32frombits(le.Uint32(scales[4*s:]))
-		g.codes[s] = unsafe.Slice((*int8)(unsafe.Pointer(&data[ent.codesOff+uint64(s*dims)])), dims)
+		g.codes[s] = codes[s*dims : (s+1)*dims : (s+1)*dims]
 	}
 	g.vecs = part.vecs[:ix]
 	g.locks = make([]sync.Mutex, len(part.vecs))

@@ -194,6 +194,10 @@ func (e *Embedded) load() error {
 		e.bg.Add(1)
 		go e.checkVectors()
 	}
+	if len(e.mappings) > 0 {
+		e.bg.Add(1)
+		go e.moveCodes()
+	}
 	return nil
 }
 

@@ -59,6 +59,9 @@ type hnsw struct {
 	// float32 vectors.
 	codes  [][]int8
 	scales []float32
+	// mappedCodes is how many of the first codes are in a checkpoint's
+	// mapping (see moveCodes); the rest are on the heap.
+	mappedCodes int
 	nodes  []hnswNode
 	locks  []sync.Mutex
 

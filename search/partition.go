@@ -15,6 +15,15 @@ import (
 // BENCHMARKS.md, "Embedded vector store").
 const annMinPoints = 5000
 
+// rescoreFactor and rescoreMin: a dense query for k hits re-scores the
+// graph's best max(rescoreMin, rescoreFactor·k) candidates by their int8
+// distance with the float32 vectors, not all ef of them (408 at 1M): each
+// is 6 KiB read at random. On clustered 1536-dimensional points a brute
+// force over the codes that re-scores its best 32 finds the exact top 10
+// (BENCHMARKS.md, "recall with size"); vars so that a benchmark can vary
+// them.
+var rescoreFactor, rescoreMin = 4, 100
+
 // parallelScanMin is the partition size from which an exact dense scan is
 // split across the cores.
 const parallelScanMin = 8192
@@ -226,8 +235,12 @@ func (part *partition) dense(ctx context.Context, q []float32, f Filter, k int) 
 		return part.exact(ctx, qn, k, func(s int32, _ *Point) bool { return accept(s) })
 	}
 	found := part.graph.search(qn, efSearch(len(part.graph.nodes), k), accept)
-	// Re-score every candidate the graph found with the float32 vectors:
-	// the exact scan's scores, and the order the int8 distances blurred.
+	// Re-score the best candidates the graph found with the float32
+	// vectors: the exact scan's scores, and the order the int8 distances
+	// blurred. found comes nearest first by those distances, which order
+	// the points almost as the vectors do, so the best rescoreFactor·k
+	// (at least rescoreMin) hold the exact top k.
+	found = found[:min(len(found), max(rescoreMin, rescoreFactor*k))]
 	top := &hitHeap{}
 	for _, c := range found {
 		top.offer(part.slots[c.id], dot(qn, part.vecs[c.id]), k)
