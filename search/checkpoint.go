@@ -387,7 +387,7 @@ func (e *Embedded) loadCheckpoint(logID uuid.UUID, logSize int64) (int64, error)
 	e.savedLog, e.savedApplied = logID, c.applied
 	if len(c.deferred) > 0 {
 		keep = true
-		e.check = &vectorCheck{f: f, data: data, path: e.checkpointPath(), block: c.block, size: c.sumsOff, sums: c.sums, blocks: c.deferred,
+		e.check = &vectorCheck{f: f, path: e.checkpointPath(), block: c.block, size: c.sumsOff, sums: c.sums, blocks: c.deferred,
 			stop: make(chan struct{}), done: make(chan struct{})}
 	}
 	return c.applied, nil
@@ -485,7 +485,7 @@ func parseCheckpoint(data []byte, f *os.File, logID uuid.UUID, logSize int64) (_
 			now = append(now, i)
 		}
 	}
-	if err := checkBlocks(f, c.block, sumsOff, c.sums, now, runtime.GOMAXPROCS(0), nil, func(lo, hi uint64) { populate(data[lo:hi]) }); err != nil {
+	if err := checkBlocks(f, c.block, sumsOff, c.sums, now, runtime.GOMAXPROCS(0), nil); err != nil {
 		return nil, err
 	}
 	for i, ent := range ents {
@@ -510,9 +510,8 @@ var errCheckStopped = errors.New("the check of the checkpoint's vectors was stop
 
 // checkBlocks compares the blocks of f's first n bytes that are listed
 // with their CRC-32C in sums, on up to workers cores, until stop (if not
-// nil) is closed; passed, if not nil, is called with each block found
-// whole.
-func checkBlocks(f *os.File, block, n uint64, sums []byte, list []int, workers int, stop <-chan struct{}, passed func(lo, hi uint64)) error {
+// nil) is closed.
+func checkBlocks(f *os.File, block, n uint64, sums []byte, list []int, workers int, stop <-chan struct{}) error {
 	workers = min(workers, len(list))
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
@@ -537,9 +536,6 @@ func checkBlocks(f *os.File, block, n uint64, sums []byte, list []int, workers i
 					errs[w] = fmt.Errorf("checksum mismatch in block %d", i)
 					return
 				}
-				if passed != nil {
-					passed(off, off+uint64(len(b)))
-				}
 			}
 		})
 	}
@@ -562,7 +558,6 @@ func checkBlocks(f *os.File, block, n uint64, sums []byte, list []int, workers i
 // replays its log: the log is the record of truth.
 type vectorCheck struct {
 	f           *os.File
-	data        []byte // the mapping, whose pages are populated as they pass
 	path        string
 	block, size uint64
 	sums        []byte
@@ -587,7 +582,7 @@ func (e *Embedded) checkVectors() {
 		case <-c.stop:
 		}
 	}
-	c.err = checkBlocks(c.f, c.block, c.size, c.sums, c.blocks, 1, c.stop, func(lo, hi uint64) { populate(c.data[lo:hi]) })
+	c.err = checkBlocks(c.f, c.block, c.size, c.sums, c.blocks, 1, c.stop)
 	if c.err != nil && !errors.Is(c.err, errCheckStopped) {
 		os.Remove(c.path) // no save has replaced it: saves wait for this check
 		e.setCheckpointError(fmt.Errorf("%w: %s: the vectors are damaged (%w): the store serves until it is opened again, which replays its log", errCheckpoint, c.path, c.err))
