@@ -62,8 +62,8 @@ type hnsw struct {
 	// mappedCodes is how many of the first codes are in a checkpoint's
 	// mapping (see moveCodes); the rest are on the heap.
 	mappedCodes int
-	nodes  []hnswNode
-	locks  []sync.Mutex
+	nodes       []hnswNode
+	locks       []sync.Mutex
 
 	entryMu  sync.RWMutex
 	entry    int32
