@@ -33,6 +33,12 @@ type Agent struct {
 	Version   int       `json:"version"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// SecretsUnreadable: the agent's stored secrets open with none of the
+	// server's keys (RAGD_ENCRYPTION_KEY changed without its predecessor
+	// in RAGD_ENCRYPTION_KEY_PREVIOUS). The agent reads with its secrets
+	// empty; an update keeps the stored ones untouched, or must give
+	// every one of them again (a ragd.ConflictError otherwise).
+	SecretsUnreadable bool `json:"secrets_unreadable,omitempty"`
 }
 
 // AgentSpec is an agent's whole configuration.
@@ -361,7 +367,10 @@ func applyLangfuse(old *Langfuse, p LangfusePatch, probs *ragd.Problems) *Langfu
 	if lf.PublicKey == "" || len(lf.PublicKey) > 256 || strings.ContainsFunc(lf.PublicKey, isControl) {
 		probs.Add("langfuse.public_key", "is required (at most 256 characters)")
 	}
-	if s := lf.SecretKey.Reveal(); s == "" || len(s) > 256 || strings.ContainsFunc(s, isControl) {
+	// A kept secret_key was checked when it was stored; it is empty only
+	// when no key of the server opens the stored secrets, and the update
+	// then keeps them sealed as they are (updateAgent).
+	if s := lf.SecretKey.Reveal(); (p.SecretKey.Set || old == nil) && (s == "" || len(s) > 256 || strings.ContainsFunc(s, isControl)) {
 		probs.Add("langfuse.secret_key", "is required (at most 256 characters)")
 	}
 	if err := checkHTTPURL(lf.Host); err != nil {
@@ -534,4 +543,26 @@ func firstLine(s string) string {
 		s = s[:300]
 	}
 	return s
+}
+
+// secretsGiven counts the spec's secret values that are set (given) and
+// empty (kept from an agent whose secrets no key opened: a value given
+// in a request is never empty, validation refuses it).
+func (sp AgentSpec) secretsGiven() (given, kept int) {
+	count := func(v secret.String) {
+		if v == "" {
+			kept++
+		} else {
+			given++
+		}
+	}
+	for _, m := range sp.MCPServers {
+		for _, v := range m.Headers {
+			count(v)
+		}
+	}
+	if sp.Langfuse != nil {
+		count(sp.Langfuse.SecretKey)
+	}
+	return given, kept
 }

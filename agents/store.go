@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ragd/ragd"
+	"github.com/ragd/ragd/postgres"
 	"github.com/ragd/ragd/secret"
 )
 
@@ -65,6 +66,14 @@ func translate(err error, what string) error {
 		}
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// secretsUnreadable refuses an update that gives some of an agent's
+// secrets and keeps others that no key of the server opens.
+func secretsUnreadable() error {
+	return &ragd.ConflictError{Field: "secrets", Message: "the agent's stored secrets (MCP header values, the Langfuse secret_key) open with none of the server's encryption keys: " +
+		"RAGD_ENCRYPTION_KEY was changed without the old key in RAGD_ENCRYPTION_KEY_PREVIOUS. Give every one of them again in this update, or none " +
+		"(the stored ones are then kept as they are, for when the old key is back)"}
 }
 
 // agentIDTaken: the tenant already has an agent with the id asked for.
@@ -346,6 +355,20 @@ func secretsAD(tenantID uuid.UUID, agentID string, boundToTenant bool) []byte {
 	return []byte(tenantID.String() + "/" + agentID)
 }
 
+// SealedSecrets is the column of agents' sealed secrets, for ragd reseal.
+var SealedSecrets = postgres.SealedColumn{
+	What: "agent secrets", Table: "agents", Column: "secrets",
+	Parts: []string{"tenant_id::text", "id", "secrets_bound_to_tenant::text"},
+	Binding: func(parts []string) ([]byte, error) {
+		tenantID, err := uuid.Parse(parts[0])
+		if err != nil {
+			return nil, err
+		}
+		return secretsAD(tenantID, parts[1], parts[2] == "true"), nil
+	},
+	Name: func(parts []string) string { return "agent " + parts[1] + " of tenant " + parts[0] },
+}
+
 // encodeAgent splits spec into what the row holds, its secrets sealed
 // bound to the tenant and the agent id.
 func (s *ControlPlane) encodeAgent(tenantID uuid.UUID, id string, spec AgentSpec) (agentRow, error) {
@@ -397,11 +420,17 @@ func (s *ControlPlane) scanAgent(row pgx.Row) (Agent, error) {
 	var sec sealedSecrets
 	if sealed != nil {
 		plain, err := s.box.Open(sealed, secretsAD(a.TenantID, a.ID, boundToTenant))
-		if err != nil {
-			return Agent{}, fmt.Errorf("agent %s secrets (was RAGD_ENCRYPTION_KEY changed?): %w", a.ID, err)
-		}
-		if err := json.Unmarshal(plain, &sec); err != nil {
+		switch {
+		case errors.Is(err, secret.ErrOpen):
+			// The rest of the agent is readable: say so rather than fail
+			// every read (and every list of the tenant's agents).
+			a.SecretsUnreadable = true
+		case err != nil:
 			return Agent{}, fmt.Errorf("agent %s secrets: %w", a.ID, err)
+		default:
+			if err := json.Unmarshal(plain, &sec); err != nil {
+				return Agent{}, fmt.Errorf("agent %s secrets: %w", a.ID, err)
+			}
 		}
 	}
 	if schema != nil {
@@ -559,9 +588,25 @@ func (s *ControlPlane) updateAgent(ctx context.Context, tenantID uuid.UUID, agen
 		if err != nil {
 			return err
 		}
+		// Secrets no key opens read as empty values. An update may keep
+		// them all (the sealed bytes stay, for the day the key is back) or
+		// replace them all; a mix would seal empty values in place of
+		// stored ones.
+		keepSealed := false
+		if cur.SecretsUnreadable {
+			given, kept := spec.secretsGiven()
+			switch {
+			case kept == 0:
+			case given == 0:
+				keepSealed = true
+			default:
+				return secretsUnreadable()
+			}
+		}
 		if dryRun {
 			out = cur
 			out.AgentSpec, out.Version, out.UpdatedAt = spec, cur.Version+1, time.Now().UTC()
+			out.SecretsUnreadable = keepSealed
 			return nil
 		}
 		row, err := s.encodeAgent(tenantID, agentID, spec)
@@ -570,11 +615,13 @@ func (s *ControlPlane) updateAgent(ctx context.Context, tenantID uuid.UUID, agen
 		}
 		out, err = s.scanAgent(tx.QueryRow(ctx, `
 			UPDATE agents SET name = $3, model = $4, system_prompt = $5, temperature = $6, output_schema = $7,
-				mcp_servers = $8, langfuse = $9, retrieval = $10, secrets = $11, secrets_bound_to_tenant = true,
+				mcp_servers = $8, langfuse = $9, retrieval = $10,
+				secrets = CASE WHEN $12 THEN secrets ELSE $11 END,
+				secrets_bound_to_tenant = CASE WHEN $12 THEN secrets_bound_to_tenant ELSE true END,
 				version = version + 1, updated_at = now()
 			WHERE tenant_id = $1 AND id = $2 RETURNING `+agentColumns,
 			tenantID, agentID, spec.Name, spec.Model, spec.SystemPrompt, spec.Temperature, nullJSON(spec.OutputSchema),
-			row.servers, nullJSON(row.langfuse), mustJSON(spec.Retrieval), row.secrets))
+			row.servers, nullJSON(row.langfuse), mustJSON(spec.Retrieval), row.secrets, keepSealed))
 		if err != nil {
 			return translate(err, "update agent")
 		}

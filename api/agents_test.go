@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -248,6 +249,65 @@ func TestAgents(t *testing.T) {
 			if strings.Contains(b.logs.String(), s) {
 				t.Fatalf("logs contain %q", s)
 			}
+		}
+	})
+
+	t.Run("SecretsSealedWithAnotherKey", func(t *testing.T) {
+		// RAGD_ENCRYPTION_KEY changed without the old key as previous: the
+		// agents read (with a flag), the sealed bytes are never replaced
+		// by empty values, and the secrets can be given again.
+		t.Parallel()
+		b := setup(t)
+		tenant, key := b.TenantWithKey("acme")
+		b.Must(201, "POST", "/v1/agents", key, map[string]any{"id": "plain", "name": "P", "model": "m"})
+		b.Must(201, "POST", "/v1/agents", key, apitest.FullAgent("locked"))
+		sealedNow := func() []byte {
+			t.Helper()
+			var sealed []byte
+			if err := b.pool.QueryRow(t.Context(), "SELECT secrets FROM agents WHERE id = 'locked'").Scan(&sealed); err != nil {
+				t.Fatal(err)
+			}
+			return sealed
+		}
+		stored := b.srv.LoseAgentKey(t, tenant, "locked")
+
+		list := b.Must(200, "GET", "/v1/agents", key, nil).JSON(t)["data"].([]any)
+		if len(list) != 2 || list[0].(map[string]any)["secrets_unreadable"] != nil || list[1].(map[string]any)["secrets_unreadable"] != true {
+			t.Fatalf("list = %v", list)
+		}
+		got := b.Must(200, "GET", "/v1/agents/locked", key, nil).JSON(t)
+		if got["secrets_unreadable"] != true || got["system_prompt"] != "Be helpful." {
+			t.Fatalf("get = %v", got)
+		}
+
+		// An update that touches no secret keeps the sealed bytes.
+		b.Must(200, "PATCH", "/v1/agents/locked", key, map[string]any{"name": "Renamed"})
+		if !bytes.Equal(sealedNow(), stored) {
+			t.Fatal("an update that gave no secret replaced the sealed ones")
+		}
+		// Some given, some kept: refused, by the dry run as well.
+		partial := map[string]any{"langfuse": map[string]any{"secret_key": "sk-lf-new-secret-value-1"}}
+		for _, path := range []string{"/v1/agents/locked?dry_run=true", "/v1/agents/locked"} {
+			r := b.Must(409, "PATCH", path, key, partial)
+			if r.Code(t) != "conflict" || !strings.Contains(string(r.Body), "RAGD_ENCRYPTION_KEY_PREVIOUS") {
+				t.Fatalf("PATCH %s = %s", path, r.Body)
+			}
+		}
+		if !bytes.Equal(sealedNow(), stored) {
+			t.Fatal("a refused update changed the sealed secrets")
+		}
+		// Every one given again: readable from then on.
+		all := map[string]any{
+			"mcp_servers": []any{map[string]any{"name": "tickets", "url": "https://mcp.example.com/mcp", "headers": map[string]any{"Authorization": "Bearer new-mcp-secret-9999"}}},
+			"langfuse":    map[string]any{"secret_key": "sk-lf-new-secret-value-1"},
+		}
+		if r := b.Must(200, "PATCH", "/v1/agents/locked", key, all).JSON(t); r["secrets_unreadable"] != nil {
+			t.Fatalf("after giving every secret: %v", r)
+		}
+		a, err := b.store.GetAgent(t.Context(), mustUUID(t, tenant), "locked")
+		if err != nil || a.SecretsUnreadable || a.MCPServers[0].Headers["Authorization"].Reveal() != "Bearer new-mcp-secret-9999" ||
+			a.Langfuse.SecretKey.Reveal() != "sk-lf-new-secret-value-1" || a.Name != "Renamed" {
+			t.Fatalf("after giving every secret: %+v, %v", a, err)
 		}
 	})
 

@@ -50,6 +50,7 @@ type testBundle struct {
 	pool            *pgxpool.Pool
 	store           *agents.ControlPlane
 	encKey          []byte
+	srv             *apitest.Server
 	logs            *syncBuffer
 	// vectors is the embedded vector store the workers index into.
 	vectors *search.Embedded
@@ -101,7 +102,7 @@ func setupWith(t testing.TB, o apitest.Options) *testBundle {
 	})
 	c := srv.Client(t)
 	c.SpoolDir = o.UploadSpoolDir
-	return &testBundle{Client: c, t: t, url: srv.URL, pool: srv.Pool, store: srv.ControlPlane, encKey: srv.EncryptionKey, logs: logs, vectors: srv.Vectors,
+	return &testBundle{Client: c, t: t, url: srv.URL, pool: srv.Pool, store: srv.ControlPlane, encKey: srv.EncryptionKey, srv: srv, logs: logs, vectors: srv.Vectors,
 		openai: srv.OpenAI, spoolDir: o.UploadSpoolDir, spaces: srv.Indexes}
 }
 

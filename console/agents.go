@@ -35,8 +35,11 @@ type agentForm struct {
 	// the server); LangfuseSecretShown is the stored one, redacted.
 	LangfuseSecret      string
 	LangfuseSecretShown string
-	Retrieval           retrievalForm
-	Errors              map[string]string
+	// SecretsUnreadable: the stored secrets open with none of the
+	// server's keys (agents.Agent.SecretsUnreadable).
+	SecretsUnreadable bool
+	Retrieval         retrievalForm
+	Errors            map[string]string
 	// Conflict, after a save refused because someone saved the agent
 	// since the form was read: the stored version's fields that differ
 	// from the form's. The form then names the stored version, so saving
@@ -286,7 +289,8 @@ func (f agentForm) body() (map[string]any, map[string]string) {
 // the Langfuse secret shows redacted beside an empty field, and MCP header
 // values are null, which the API reads as "keep the stored value".
 func formOf(a agents.Agent) agentForm {
-	f := agentForm{Editing: true, ID: a.ID, Version: a.Version, Name: a.Name, Model: a.Model, SystemPrompt: a.SystemPrompt}
+	f := agentForm{Editing: true, ID: a.ID, Version: a.Version, Name: a.Name, Model: a.Model, SystemPrompt: a.SystemPrompt,
+		SecretsUnreadable: a.SecretsUnreadable}
 	if a.Temperature != nil {
 		f.Temperature = strconv.FormatFloat(*a.Temperature, 'f', -1, 64)
 	}

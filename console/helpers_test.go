@@ -26,6 +26,7 @@ type testBundle struct {
 	*apitest.Client
 	t   testing.TB
 	url string
+	srv *apitest.Server
 }
 
 func setup(t testing.TB) *testBundle {
@@ -36,7 +37,7 @@ func setup(t testing.TB) *testBundle {
 func setupWith(t testing.TB, o apitest.Options) *testBundle {
 	t.Helper()
 	srv := apitest.Start(t, o)
-	return &testBundle{Client: srv.Client(t), t: t, url: srv.URL}
+	return &testBundle{Client: srv.Client(t), t: t, url: srv.URL, srv: srv}
 }
 
 // setupOIDC starts a server that accepts the bearer tokens of an

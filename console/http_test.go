@@ -631,6 +631,41 @@ func TestConsoleEditsAgent(t *testing.T) {
 	}
 }
 
+// TestConsoleAgentWithUnreadableSecrets: after the encryption key changed
+// without the old one kept, the agents' pages still open, say so, and a
+// save that gives no secret keeps the stored ones as they are.
+func TestConsoleAgentWithUnreadableSecrets(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	tenant, key := b.TenantWithKey("rotated", allScopes...)
+	b.Must(201, "POST", "/v1/agents", key, apitest.FullAgent("support-bot"))
+	sealed := b.srv.LoseAgentKey(t, tenant, "support-bot")
+	v := b.signIn(key)
+
+	if list := v.get("/console/agents"); list.Status != 200 || !strings.Contains(string(list.Body), "secrets unreadable") {
+		t.Fatalf("agents page: %d %.800s", list.Status, list.Body)
+	}
+	page := v.get("/console/agents/support-bot/edit")
+	if page.Status != 200 || !strings.Contains(string(page.Body), "cannot be opened with the server") {
+		t.Fatalf("edit page: %d %.800s", page.Status, page.Body)
+	}
+	form := formValues(t, page.Body, "agent-form")
+	form.Set("name", "Renamed")
+	if r := v.post("/console/agents/support-bot/edit", form); r.Status != http.StatusSeeOther {
+		t.Fatalf("save: %d %s", r.Status, r.Body)
+	}
+	var now []byte
+	if err := b.srv.Pool.QueryRow(t.Context(), "SELECT secrets FROM agents WHERE id = 'support-bot'").Scan(&now); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(now, sealed) {
+		t.Fatal("saving the agent replaced its unreadable secrets")
+	}
+	if got := b.Must(200, "GET", "/v1/agents/support-bot", key, nil).JSON(t); got["name"] != "Renamed" || got["secrets_unreadable"] != true {
+		t.Fatalf("after saving: %v", got)
+	}
+}
+
 // TestConsoleHeaderNamesTheTenant: every page says whose data it shows.
 func TestConsoleHeaderNamesTheTenant(t *testing.T) {
 	t.Parallel()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -23,6 +24,7 @@ import (
 	"github.com/ragd/ragd/extract/extracttest"
 	"github.com/ragd/ragd/ingest"
 	"github.com/ragd/ragd/jobs"
+	"github.com/ragd/ragd/postgres"
 	"github.com/ragd/ragd/postgres/pgtest"
 	"github.com/ragd/ragd/search"
 	"github.com/ragd/ragd/search/qdranttest"
@@ -35,19 +37,21 @@ type pipelineBundle struct {
 	queue    *jobs.Queue
 	tenant   uuid.UUID
 	pool     *pgxpool.Pool
+	key      []byte // the key upload passwords are sealed with
 }
 
 func setupPipeline(t *testing.T) *pipelineBundle {
 	t.Helper()
 	pool := pgtest.NewPool(t)
 	tenant := newTenant(t, pool)
-	box, err := secret.NewBox(secret.NewKey())
+	key := secret.NewKey()
+	box, err := secret.NewBox(key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st := newStack(t, pool, nil, ingest.WithPasswordBox(box))
 	p := st.pipeline(t, ingest.PipelineConfig{Chunking: chunker.Options{MaxTokens: 32, OverlapTokens: 4}})
-	return &pipelineBundle{store: st.docs, pipeline: p, queue: st.queue, tenant: tenant.ID, pool: pool}
+	return &pipelineBundle{store: st.docs, pipeline: p, queue: st.queue, tenant: tenant.ID, pool: pool, key: key}
 }
 
 func (b *pipelineBundle) create(t *testing.T, name string, data []byte) ingest.Document {
@@ -501,6 +505,20 @@ func TestPipelinePassword(t *testing.T) {
 	}
 
 	d = upload()
+	// ragd reseal finds the waiting password by its binding and seals it
+	// again with a new key, which then opens it.
+	rotated, _ := secret.NewBox(secret.NewKey(), b.key)
+	res, err := postgres.Reseal(t.Context(), b.pool, rotated, false, ingest.SealedPasswords)
+	if err != nil || len(res) != 1 || res[0].Resealed != 1 || res[0].Unreadable != 0 {
+		t.Fatalf("reseal: %+v, %v", res, err)
+	}
+	ad, err := ingest.SealedPasswords.Binding([]string{d.ID.String(), strconv.Itoa(d.ContentVersion)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := rotated.Open(kept(d.ID), ad); err != nil || string(got) != password || !bytes.HasPrefix(kept(d.ID), rotated.CurrentPrefix()) {
+		t.Fatalf("the resealed password: %q, %v", got, err)
+	}
 	if _, err := b.store.Delete(t.Context(), b.tenant, d.ID); err != nil {
 		t.Fatal(err)
 	}

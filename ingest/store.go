@@ -865,6 +865,22 @@ func passwordBinding(id uuid.UUID, version int) []byte {
 	return []byte("ragd document password " + id.String() + " " + strconv.Itoa(version))
 }
 
+// SealedPasswords is the column of the sealed passwords kept for waiting
+// jobs, for ragd reseal.
+var SealedPasswords = postgres.SealedColumn{
+	What: "document passwords", Table: "document_passwords", Column: "sealed",
+	Parts: []string{"document_id::text", "content_version::text"},
+	Binding: func(parts []string) ([]byte, error) {
+		id, err := uuid.Parse(parts[0])
+		if err != nil {
+			return nil, err
+		}
+		version, err := strconv.Atoi(parts[1])
+		return passwordBinding(id, version), err
+	},
+	Name: func(parts []string) string { return "document " + parts[0] },
+}
+
 // password returns the password kept for d's content version, or "".
 func (s *Documents) password(ctx context.Context, d Document) (secret.String, error) {
 	var sealed []byte

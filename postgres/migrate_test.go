@@ -345,12 +345,12 @@ func TestMigrate(t *testing.T) {
 		}
 
 		// Sealed secrets copied onto the other tenant's agent of the same id
-		// do not open there.
+		// do not open there: B's agent reads with its secrets unreadable.
 		if _, err := pool.Exec(ctx, "UPDATE agents SET secrets = $2 WHERE tenant_id = $1 AND id = 'support-bot'", tenantB, resealed); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := store.GetAgent(ctx, tenantB, "support-bot"); !errors.Is(err, secret.ErrOpen) {
-			t.Fatalf("A's secrets on B's row: err = %v, want secret.ErrOpen", err)
+		if b, err := store.GetAgent(ctx, tenantB, "support-bot"); err != nil || !b.SecretsUnreadable || secretsOf(b) == want {
+			t.Fatalf("A's secrets on B's row: %+v, %v; want them unreadable", b, err)
 		}
 
 		// And the old id still deletes, only in its own tenant.

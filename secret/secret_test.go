@@ -2,6 +2,9 @@ package secret
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -59,6 +62,105 @@ func TestBox(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestBoxRotation(t *testing.T) {
+	t.Parallel()
+	oldKey, newKey := NewKey(), NewKey()
+	oldBox, err := NewBox(oldKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated, err := NewBox(newKey, oldKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newOnly, _ := NewBox(newKey)
+	ad := []byte("agent-a")
+
+	t.Run("PreviousKeyOpens", func(t *testing.T) {
+		t.Parallel()
+		sealed := oldBox.Seal([]byte("v"), ad)
+		if got, err := rotated.Open(sealed, ad); err != nil || string(got) != "v" {
+			t.Fatalf("Open with the key as previous = %q, %v", got, err)
+		}
+		if _, err := rotated.Open(sealed, []byte("agent-b")); !errors.Is(err, ErrOpen) {
+			t.Fatalf("previous key, other record: err = %v, want ErrOpen", err)
+		}
+	})
+	t.Run("UnknownKeyNamed", func(t *testing.T) {
+		t.Parallel()
+		_, err := newOnly.Open(oldBox.Seal([]byte("v"), ad), ad)
+		if !errors.Is(err, ErrOpen) || !strings.Contains(err.Error(), KeyID(oldKey)) {
+			t.Fatalf("err = %v, want ErrOpen naming key %s", err, KeyID(oldKey))
+		}
+	})
+	t.Run("PrefixTellsCurrentFromOld", func(t *testing.T) {
+		t.Parallel()
+		if !bytes.HasPrefix(rotated.Seal([]byte("v"), ad), rotated.CurrentPrefix()) {
+			t.Fatal("a value sealed now does not begin with CurrentPrefix")
+		}
+		if bytes.HasPrefix(oldBox.Seal([]byte("v"), ad), rotated.CurrentPrefix()) {
+			t.Fatal("a value sealed with the previous key begins with CurrentPrefix")
+		}
+		if !bytes.Equal(rotated.CurrentPrefix(), newOnly.CurrentPrefix()) {
+			t.Fatal("CurrentPrefix depends on the previous keys")
+		}
+	})
+	t.Run("Format1OpensWithAnyKey", func(t *testing.T) {
+		t.Parallel()
+		// A value as ragd sealed it before key ids: 1, nonce, ciphertext.
+		for _, key := range [][]byte{newKey, oldKey} {
+			v1 := sealFormat1(t, key, []byte("legacy"), ad)
+			if got, err := rotated.Open(v1, ad); err != nil || string(got) != "legacy" {
+				t.Fatalf("format 1 = %q, %v", got, err)
+			}
+		}
+		if _, err := newOnly.Open(sealFormat1(t, oldKey, []byte("legacy"), ad), ad); !errors.Is(err, ErrOpen) {
+			t.Fatalf("format 1 with an unknown key: err = %v", err)
+		}
+	})
+	t.Run("KeyIDTampered", func(t *testing.T) {
+		t.Parallel()
+		sealed := rotated.Seal([]byte("v"), ad)
+		sealed[1] ^= 1
+		if _, err := rotated.Open(sealed, ad); !errors.Is(err, ErrOpen) {
+			t.Fatalf("err = %v", err)
+		}
+		for _, in := range [][]byte{{2}, {2, 1, 2}, append([]byte{2}, rotated.CurrentPrefix()[1:]...)} {
+			if _, err := rotated.Open(in, ad); !errors.Is(err, ErrOpen) {
+				t.Fatalf("Open(%x) err = %v", in, err)
+			}
+		}
+	})
+	t.Run("KeysChecked", func(t *testing.T) {
+		t.Parallel()
+		if _, err := NewBox(newKey, oldKey[:16]); err == nil {
+			t.Fatal("a short previous key was accepted")
+		}
+		if KeyID(oldKey) == KeyID(newKey) || KeyID(oldKey) != KeyID(bytes.Clone(oldKey)) {
+			t.Fatal("KeyID is not a function of the key")
+		}
+		if strings.Contains(KeyID(oldKey), fmt.Sprintf("%x", oldKey[:KeyIDSize])) {
+			t.Fatal("KeyID shows the key's bytes")
+		}
+	})
+}
+
+// sealFormat1 seals as Box did before format 2.
+func sealFormat1(t *testing.T, key, plaintext, associated []byte) []byte {
+	t.Helper()
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce := make([]byte, aead.NonceSize())
+	_, _ = rand.Read(nonce)
+	return aead.Seal(append([]byte{1}, nonce...), nonce, plaintext, associated)
 }
 
 func TestParseKey(t *testing.T) {

@@ -55,6 +55,18 @@ func scanEndpoint(row pgx.Row) (Endpoint, error) {
 // binding ties a sealed secret to its endpoint.
 func binding(id uuid.UUID) []byte { return []byte("webhook:" + id.String()) }
 
+// SealedSecrets is the column of endpoints' sealed signing secrets, for
+// ragd reseal.
+var SealedSecrets = postgres.SealedColumn{
+	What: "webhook signing secrets", Table: "webhook_endpoints", Column: "secret_sealed",
+	Parts: []string{"id::text"},
+	Binding: func(parts []string) ([]byte, error) {
+		id, err := uuid.Parse(parts[0])
+		return binding(id), err
+	},
+	Name: func(parts []string) string { return "endpoint " + parts[0] },
+}
+
 // Create registers an endpoint and returns it with its signing secret,
 // which is never shown again. A tenant has at most MaxEndpoints.
 func (s *Service) Create(ctx context.Context, tenantID uuid.UUID, in Input) (Endpoint, string, error) {

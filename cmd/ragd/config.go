@@ -51,6 +51,13 @@ type config struct {
 	// AES-256-GCM key for agent secrets. Outside production a missing one is
 	// generated once into DataDir/encryption-key.
 	EncryptionKeyValue []byte
+	// PreviousEncryptionKeys (RAGD_ENCRYPTION_KEY_PREVIOUS): keys that
+	// sealed values before the current one (comma-separated, same form);
+	// they open what they sealed, and `ragd reseal` seals it again with
+	// the current key so that they can be dropped.
+	PreviousEncryptionKeys [][]byte
+	// ResealDryRun (ragd reseal --dry-run): count, write nothing.
+	ResealDryRun bool
 	// DataDir (RAGD_DATA_DIR, --data-dir): local state. Default "./.ragd".
 	DataDir string
 	// Production (RAGD_ENV=production): secrets must be given, never generated.
@@ -430,6 +437,16 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 			return c, fmt.Errorf("RAGD_ENCRYPTION_KEY: %w (make one with: openssl rand -base64 32)", err)
 		}
 	}
+	for i, s := range strings.Split(getenv("RAGD_ENCRYPTION_KEY_PREVIOUS"), ",") {
+		if strings.TrimSpace(s) == "" {
+			continue
+		}
+		key, err := secret.ParseKey(s)
+		if err != nil {
+			return c, fmt.Errorf("RAGD_ENCRYPTION_KEY_PREVIOUS: key %d: %w", i+1, err)
+		}
+		c.PreviousEncryptionKeys = append(c.PreviousEncryptionKeys, key)
+	}
 
 	fs := flag.NewFlagSet("ragd "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -441,6 +458,9 @@ func loadConfig(cmd string, args []string, getenv func(string) string, stderr io
 	}
 	if cmd == "reindex" {
 		fs.StringVar(&c.ReindexTenant, "tenant", "", "rebuild only this tenant's points (its id)")
+	}
+	if cmd == "reseal" {
+		fs.BoolVar(&c.ResealDryRun, "dry-run", false, "open every value sealed with another key and count, writing nothing")
 	}
 	if cmd == "serve" || cmd == "worker" {
 		fs.IntVar(&c.Workers, "workers", c.Workers, "jobs run at once; 0 serves the API only (RAGD_WORKERS)")

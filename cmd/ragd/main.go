@@ -7,11 +7,13 @@
 //	ragd migrate   apply ragd's and River's schema migrations; idempotent
 //	ragd seed      create demo tenants and agents; idempotent
 //	ragd reindex   rebuild the vector store from Postgres (--tenant ID)
+//	ragd reseal    seal again with the current encryption key what a
+//	               previous one sealed (--dry-run)
 //	ragd version   print the version
 //
 // Configuration comes from the environment, with flags that override it
 // (config.go); an invalid value stops ragd with one line naming the
-// variable. The commands that do not migrate (worker, seed, reindex, and
+// variable. The commands that do not migrate (worker, seed, reindex, reseal, and
 // serve with RAGD_AUTO_MIGRATE=false) first check that the database holds
 // exactly the migrations this binary embeds, and say which command fixes
 // it when not (postgres.CheckSchema).

@@ -42,6 +42,7 @@ commands:
   worker    run background jobs only (document ingestion), no HTTP API; needs QDRANT_URL
   seed      create demo tenants and agents, print a key per new tenant (idempotent)
   reindex   rebuild the vector store from Postgres (--tenant ID for one tenant)
+  reseal    seal again with RAGD_ENCRYPTION_KEY what RAGD_ENCRYPTION_KEY_PREVIOUS sealed (--dry-run)
   dev-idp   serve an identity provider for trying sign-in locally (never in production)
   version   print the version
 
@@ -64,7 +65,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	case "dev-idp":
 		return devIdP(ctx, rest, getenv, stdout, stderr)
-	case "serve", "worker", "migrate", "seed", "reindex":
+	case "serve", "worker", "migrate", "seed", "reindex", "reseal":
 	default:
 		fmt.Fprintln(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)
@@ -129,6 +130,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	case "reindex":
 		return reindex(ctx, cfg, pool, log, stdout)
+	case "reseal":
+		return reseal(ctx, cfg, pool, log, stdout)
 	default:
 		return serve(ctx, cmd, cfg, pool, log)
 	}
@@ -182,6 +185,9 @@ func newServer(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Lo
 		if box, err = openBox(cfg, log); err != nil {
 			return nil, nil, err
 		}
+	}
+	if withAPI {
+		warnSealed(ctx, pool, box, log)
 	}
 	if withAPI {
 		if adminToken, err = cfg.adminToken(log); err != nil {
@@ -255,13 +261,78 @@ func openStore(cfg config, pool *pgxpool.Pool, log *slog.Logger) (*agents.Contro
 	return agents.NewControlPlane(pool, box, nil), nil
 }
 
-// openBox seals and opens agent secrets with the configured key.
+// openBox seals agents' secrets, upload passwords and webhook signing
+// secrets with the configured key, and opens them with it or a previous
+// one. It logs the keys' ids, so that an operator can tell which key a
+// process has without seeing it.
 func openBox(cfg config, log *slog.Logger) (*secret.Box, error) {
 	key, err := cfg.encryptionKey(log)
 	if err != nil {
 		return nil, err
 	}
-	return secret.NewBox(key)
+	box, err := secret.NewBox(key, cfg.PreviousEncryptionKeys...)
+	if err != nil {
+		return nil, fmt.Errorf("RAGD_ENCRYPTION_KEY_PREVIOUS: %w", err)
+	}
+	prev := make([]string, len(cfg.PreviousEncryptionKeys))
+	for i, k := range cfg.PreviousEncryptionKeys {
+		prev[i] = secret.KeyID(k)
+	}
+	log.Info("encryption key", "id", secret.KeyID(key), "previous", prev)
+	return box, nil
+}
+
+// sealedColumns are every column of values sealed with the encryption key.
+var sealedColumns = []postgres.SealedColumn{agents.SealedSecrets, webhooks.SealedSecrets, ingest.SealedPasswords}
+
+// warnSealed logs what a start should know of the sealed values: those no
+// configured key opens (their agents read with secrets_unreadable, their
+// webhooks fail to sign, their PDFs fail) and those still sealed with a
+// previous key or in the format before key ids (ragd reseal).
+func warnSealed(ctx context.Context, pool *pgxpool.Pool, box *secret.Box, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	res, err := postgres.Reseal(ctx, pool, box, true, sealedColumns...)
+	if err != nil {
+		log.Warn("could not check the sealed values against the encryption keys", "err", err)
+		return
+	}
+	for _, r := range res {
+		if r.Unreadable > 0 {
+			log.Warn("sealed values that no configured key opens: was RAGD_ENCRYPTION_KEY changed? Give the old key in RAGD_ENCRYPTION_KEY_PREVIOUS, then run `ragd reseal`",
+				"what", r.What, "count", r.Unreadable, "first", r.Rows)
+		}
+		if r.Resealed > 0 {
+			log.Info("sealed values not yet under the current encryption key: `ragd reseal` seals them with it", "what", r.What, "count", r.Resealed)
+		}
+	}
+}
+
+// reseal seals again with the current key every value another key sealed
+// (after a rotation: RAGD_ENCRYPTION_KEY the new key,
+// RAGD_ENCRYPTION_KEY_PREVIOUS the old one), and fails, naming them, when
+// some are sealed with a key it was not given.
+func reseal(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logger, stdout io.Writer) error {
+	box, err := openBox(cfg, log)
+	if err != nil {
+		return err
+	}
+	res, err := postgres.Reseal(ctx, pool, box, cfg.ResealDryRun, sealedColumns...)
+	if err != nil {
+		return err
+	}
+	unreadable := 0
+	for _, r := range res {
+		fmt.Fprintln(stdout, "reseal:", r)
+		unreadable += r.Unreadable
+	}
+	if cfg.ResealDryRun {
+		fmt.Fprintln(stdout, "reseal: a dry run: nothing was written")
+	}
+	if unreadable > 0 {
+		return fmt.Errorf("%d sealed values open with neither RAGD_ENCRYPTION_KEY nor RAGD_ENCRYPTION_KEY_PREVIOUS: add the key that sealed them to RAGD_ENCRYPTION_KEY_PREVIOUS, or have their owners enter them again (an agent's secrets on PATCH, a webhook endpoint by a new endpoint in its place, a PDF by reindexing it with its password)", unreadable)
+	}
+	return nil
 }
 
 // serve runs the HTTP API and the workers (serve), or the workers alone
