@@ -28,7 +28,8 @@ type SealedColumn struct {
 
 // ResealResult says what Reseal did with one column.
 type ResealResult struct {
-	What string
+	What   string
+	DryRun bool
 	// Current: values already sealed with the current key (not read).
 	Current int64
 	// Resealed: values sealed again with the current key (in a dry run:
@@ -56,7 +57,7 @@ func Reseal(ctx context.Context, pool *pgxpool.Pool, box *secret.Box, dryRun boo
 	out := make([]ResealResult, 0, len(cols))
 	prefix := box.CurrentPrefix()
 	for _, c := range cols {
-		res := ResealResult{What: c.What}
+		res := ResealResult{What: c.What, DryRun: dryRun}
 		tab, col := pgx.Identifier{c.Table}.Sanitize(), pgx.Identifier{c.Column}.Sanitize()
 		notCurrent := fmt.Sprintf("%s IS NOT NULL AND substring(%s from 1 for %d) <> $1", col, col, len(prefix))
 		if err := pool.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM %s WHERE substring(%s from 1 for %d) = $1", tab, col, len(prefix)), prefix).
@@ -121,7 +122,11 @@ func Reseal(ctx context.Context, pool *pgxpool.Pool, box *secret.Box, dryRun boo
 // String is the one line ragd reseal prints for the column.
 func (r ResealResult) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %d sealed with the current key, %d sealed again", r.What, r.Current, r.Resealed)
+	again := "sealed again"
+	if r.DryRun {
+		again = "to seal again"
+	}
+	fmt.Fprintf(&b, "%s: %d sealed with the current key, %d %s", r.What, r.Current, r.Resealed, again)
 	if r.Changed > 0 {
 		fmt.Fprintf(&b, ", %d changed meanwhile (left to their writer)", r.Changed)
 	}

@@ -103,7 +103,7 @@ func TestResealRotatesTheKey(t *testing.T) {
 	}
 	// With A as previous: a dry run counts and writes nothing.
 	envB["RAGD_ENCRYPTION_KEY_PREVIOUS"] = b64(secret.NewKey()) + "," + b64(keyA)
-	if out, err = ragd(envB, "reseal", "--dry-run"); err != nil || !strings.Contains(out, "webhook signing secrets: 0 sealed with the current key, 1 sealed again") {
+	if out, err = ragd(envB, "reseal", "--dry-run"); err != nil || !strings.Contains(out, "webhook signing secrets: 0 sealed with the current key, 1 to seal again") {
 		t.Fatalf("dry run: %v\n%s", err, out)
 	}
 	if !maps.EqualFunc(before, sealedValues(), bytes.Equal) {
