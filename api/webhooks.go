@@ -103,11 +103,17 @@ func handleListDeliveries(hooks *webhooks.Service) tenantHandler {
 		if err != nil {
 			return err
 		}
-		list, next, err := hooks.Deliveries(r.Context(), t.TenantID, id, page)
+		e, deliveries, next, err := hooks.Deliveries(r.Context(), t.TenantID, id, page)
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, newList(list, next))
+		// The endpoint as of the same moment as its deliveries, so that a
+		// page showing both never shows a delivery's failure without the
+		// endpoint turned off by it.
+		writeJSON(w, http.StatusOK, struct {
+			list[webhooks.Delivery]
+			Endpoint webhooks.Endpoint `json:"endpoint"`
+		}{newList(deliveries, next), e})
 		return nil
 	}
 }

@@ -255,9 +255,19 @@ func TestWebhooks(t *testing.T) {
 		docID := b.Must(202, "POST", "/v1/documents", key, map[string]any{"text": "refused"}).JSON(t)["id"].(string)
 		var e map[string]any
 		apitest.Eventually(t, "the failing endpoint to be disabled", func() bool {
-			e = b.Must(200, "GET", "/v1/webhooks/"+id, key, nil).JSON(t)
+			// The deliveries come with the endpoint as of the same moment:
+			// the last attempt fails the delivery and turns the endpoint
+			// off in one commit, so no answer shows one without the other.
+			r := b.Must(200, "GET", "/v1/webhooks/"+id+"/deliveries", key, nil).JSON(t)
+			e = r["endpoint"].(map[string]any)
+			if ds := r["data"].([]any); e["id"] != id || len(ds) == 1 && ds[0].(map[string]any)["status"] == "failed" && e["enabled"] != false {
+				t.Fatalf("deliveries and endpoint of different moments: %v", r)
+			}
 			return e["enabled"] == false
 		})
+		if got := b.Must(200, "GET", "/v1/webhooks/"+id, key, nil).JSON(t); got["enabled"] != false || got["disabled_reason"] != e["disabled_reason"] {
+			t.Fatalf("the endpoint = %v, with its deliveries %v", got, e)
+		}
 		if reason, _ := e["disabled_reason"].(string); reason == "" || e["failing_since"] == nil {
 			t.Fatalf("disabled without a reason: %v", e)
 		}

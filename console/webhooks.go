@@ -129,19 +129,29 @@ type webhookData struct {
 
 // webhook is an endpoint's page: its settings and its deliveries, newest
 // first, each with its attempts.
+// The endpoint and its deliveries come in one answer, read at one moment
+// (two reads showed a delivery failed beside the endpoint still on when
+// the attempt that turned it off committed between them).
 func (c *Console) webhook(w http.ResponseWriter, r *http.Request, s *session) {
 	id := url.PathEscape(r.PathValue("id"))
-	var d webhookData
-	if !c.getObject(w, r, s, "/v1/webhooks/"+id, &d.Endpoint, "Webhooks", "webhooks") {
+	q := url.Values{"limit": {"50"}}
+	if cur := r.URL.Query().Get("cursor"); cur != "" {
+		q.Set("cursor", cur)
+	}
+	var got struct {
+		Endpoint   webhooks.Endpoint   `json:"endpoint"`
+		Data       []webhooks.Delivery `json:"data"`
+		NextCursor string              `json:"next_cursor"`
+	}
+	if !c.getObject(w, r, s, "/v1/webhooks/"+id+"/deliveries?"+q.Encode(), &got, "Webhooks", "webhooks") {
 		return
 	}
+	d := webhookData{Endpoint: got.Endpoint, Deliveries: got.Data, NextCursor: got.NextCursor, CanWrite: s.Has(agents.ScopeWebhooksWrite)}
 	title := "Webhook"
 	if h := hostOf(d.Endpoint.URL); h != "" {
 		title += " to " + h
 	}
 	p := page{Title: title, Nav: "webhooks", Session: s, Notice: notices[r.URL.Query().Get("done")]}
-	d.Deliveries, d.NextCursor, p.Error = listPage[webhooks.Delivery](c, r, s, "/v1/webhooks/"+id+"/deliveries", 50)
-	d.CanWrite = s.Has(agents.ScopeWebhooksWrite)
 	p.Data = d
 	c.render(w, http.StatusOK, "webhook", p)
 }

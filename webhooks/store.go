@@ -235,19 +235,23 @@ func scanDelivery(row pgx.Row) (Delivery, error) {
 	return d, err
 }
 
-// Deliveries returns a page of the endpoint's deliveries, newest first,
-// each with its attempts in order, as of one moment.
-func (s *Service) Deliveries(ctx context.Context, tenantID, endpointID uuid.UUID, p ragd.Page) ([]Delivery, *ragd.Cursor, error) {
-	if _, err := s.Get(ctx, tenantID, endpointID); err != nil {
-		return nil, nil, err
-	}
+// Deliveries returns the endpoint and a page of its deliveries, newest
+// first, each with its attempts in order, all as of one moment: the
+// attempt that turns an endpoint off commits with its delivery's status,
+// so a reader sees both or neither.
+func (s *Service) Deliveries(ctx context.Context, tenantID, endpointID uuid.UUID, p ragd.Page) (Endpoint, []Delivery, *ragd.Cursor, error) {
 	limit := p.Size()
 	at, after := p.Key(ragd.EndOfTime)
 	var (
+		e    Endpoint
 		list []Delivery
 		next *ragd.Cursor
 	)
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		if e, err = scanEndpoint(tx.QueryRow(ctx, "SELECT "+endpointColumns+" FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2", tenantID, endpointID)); err != nil {
+			return postgres.NotFound(err, "webhook endpoint")
+		}
 		rows, err := tx.Query(ctx, "SELECT "+deliveryColumns+` FROM webhook_deliveries d JOIN webhook_events ev ON ev.id = d.event_id
 			WHERE d.tenant_id = $1 AND d.endpoint_id = $2 AND (d.created_at, d.id::text) < ($3, $4)
 			ORDER BY d.created_at DESC, d.id::text DESC LIMIT $5`, tenantID, endpointID, at, after, limit+1)
@@ -262,9 +266,9 @@ func (s *Service) Deliveries(ctx context.Context, tenantID, endpointID uuid.UUID
 		return attachAttempts(ctx, tx, tenantID, list)
 	})
 	if err != nil {
-		return nil, nil, err
+		return Endpoint{}, nil, nil, err
 	}
-	return list, next, nil
+	return e, list, next, nil
 }
 
 func attachAttempts(ctx context.Context, q pgx.Tx, tenantID uuid.UUID, list []Delivery) error {
