@@ -24,7 +24,7 @@ test:
 # already runs). FUZZTIME=100000x make fuzz (or FUZZTIME=5m) for a longer look.
 fuzz:
 	@scripts/test-deps.sh
-	@for pkg in ./chunker ./extract ./agents ./search ./console ./oidcauth ./sources; do \
+	@for pkg in ./chunker ./extract ./agents ./search ./console ./oidcauth ./sources ./secret; do \
 	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "fuzz $$pkg $$target"; \
 	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$pkg || exit 1; \

@@ -226,3 +226,33 @@ func TestStringNeverPrintsInTheClear(t *testing.T) {
 		t.Fatalf("UnmarshalJSON = %q, %v", back.Reveal(), err)
 	}
 }
+
+// FuzzOpen: any bytes given as a sealed value are refused with ErrOpen,
+// never a panic or another error, and what Seal makes of any plaintext
+// opens to it, with either key of a rotation.
+func FuzzOpen(f *testing.F) {
+	oldKey := make([]byte, KeySize) // fixed keys: the corpus stays meaningful
+	newKey := bytes.Repeat([]byte{7}, KeySize)
+	oldBox, _ := NewBox(oldKey)
+	box, err := NewBox(newKey, oldKey)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte{}, []byte("v"), []byte("ad"))
+	f.Add([]byte{1}, []byte(""), []byte(""))
+	f.Add([]byte{2, 0, 0, 0, 0}, []byte("x"), []byte("agent"))
+	f.Add(box.Seal([]byte("v"), []byte("ad")), []byte("v"), []byte("ad"))
+	f.Add(oldBox.Seal([]byte("v"), []byte("ad")), []byte("v"), []byte("ad"))
+	f.Add(append(box.CurrentPrefix(), make([]byte, 12)...), []byte("v"), []byte("ad"))
+	f.Fuzz(func(t *testing.T, sealed, plain, ad []byte) {
+		if _, err := box.Open(sealed, ad); err != nil && !errors.Is(err, ErrOpen) {
+			t.Fatalf("Open(%x) = %v, not ErrOpen", sealed, err)
+		}
+		for _, b := range []*Box{box, oldBox} {
+			got, err := box.Open(b.Seal(plain, ad), ad)
+			if err != nil || !bytes.Equal(got, plain) {
+				t.Fatalf("a sealed value did not open: %q, %v", got, err)
+			}
+		}
+	})
+}
