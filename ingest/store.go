@@ -897,7 +897,7 @@ func (s *Documents) password(ctx context.Context, d Document) (secret.String, er
 	}
 	plain, err := s.box.Open(sealed, passwordBinding(d.ID, d.ContentVersion))
 	if err != nil {
-		return "", fmt.Errorf("document password (was RAGD_ENCRYPTION_KEY changed?): %w", err)
+		return "", fmt.Errorf("document password (was RAGD_ENCRYPTION_KEY changed without the old one in RAGD_ENCRYPTION_KEY_PREVIOUS?): %w", err)
 	}
 	return secret.String(plain), nil
 }

@@ -78,7 +78,7 @@ func (s *Service) Deliver(ctx context.Context, tenantID, deliveryID uuid.UUID, g
 	if s.box == nil {
 		res = result{err: "this process has no encryption key to open the endpoint's signing secret"}
 	} else if key, err := s.box.Open(sealed, binding(endpointID)); err != nil {
-		res = result{err: "cannot open the endpoint's signing secret (was RAGD_ENCRYPTION_KEY changed?)"}
+		res = result{err: "cannot open the endpoint's signing secret: no encryption key of the server opens it (was RAGD_ENCRYPTION_KEY changed without the old one in RAGD_ENCRYPTION_KEY_PREVIOUS?); create a new endpoint in its place"}
 	} else {
 		res = s.sender.send(ctx, url, key, eventID.String(), payload)
 	}
