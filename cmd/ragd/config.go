@@ -203,10 +203,19 @@ type config struct {
 	ConsoleClientID, ConsoleClientSecret, ConsoleRedirectURL, ConsoleProviderName string
 }
 
-// String prints the configuration with its secrets redacted.
+// String prints the configuration with its secrets redacted; the
+// encryption keys by their ids (the last bytes of a key are key material).
 func (c config) String() string {
-	return fmt.Sprintf("addr=%s data_dir=%s production=%t auto_migrate=%t admin_token=%s encryption_key=%s openai_api_key=%s",
-		c.Addr, c.DataDir, c.Production, c.AutoMigrate, secret.Redact(c.AdminTokenValue), secret.Redact(string(c.EncryptionKeyValue)), secret.Redact(c.OpenAIKey))
+	key := "unset"
+	if c.EncryptionKeyValue != nil {
+		key = "id:" + secret.KeyID(c.EncryptionKeyValue)
+	}
+	prev := make([]string, len(c.PreviousEncryptionKeys))
+	for i, k := range c.PreviousEncryptionKeys {
+		prev[i] = "id:" + secret.KeyID(k)
+	}
+	return fmt.Sprintf("addr=%s data_dir=%s production=%t auto_migrate=%t admin_token=%s encryption_key=%s previous_encryption_keys=[%s] openai_api_key=%s",
+		c.Addr, c.DataDir, c.Production, c.AutoMigrate, secret.Redact(c.AdminTokenValue), key, strings.Join(prev, " "), secret.Redact(c.OpenAIKey))
 }
 
 // loadConfig reads the environment, then the command's flags. Every error

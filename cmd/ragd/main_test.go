@@ -210,12 +210,23 @@ func TestConfig(t *testing.T) {
 		t.Parallel()
 		env := base()
 		env["RAGD_ADMIN_TOKEN"] = "admin-token-plaintext-1234"
+		key, prev := secret.NewKey(), secret.NewKey()
+		env["RAGD_ENCRYPTION_KEY"] = base64.StdEncoding.EncodeToString(key)
+		env["RAGD_ENCRYPTION_KEY_PREVIOUS"] = base64.RawURLEncoding.EncodeToString(prev)
 		cfg, err := loadConfig("serve", nil, envFrom(env), io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s := cfg.String(); strings.Contains(s, "plaintext") {
-			t.Fatalf("config prints its secret: %s", s)
+		s := cfg.String()
+		if strings.Contains(s, "plaintext") || !strings.Contains(s, "id:"+secret.KeyID(key)) || !strings.Contains(s, "id:"+secret.KeyID(prev)) {
+			t.Fatalf("config prints: %s", s)
+		}
+		for _, k := range [][]byte{key, prev} {
+			for _, enc := range []string{base64.StdEncoding.EncodeToString(k), base64.RawURLEncoding.EncodeToString(k), string(k[len(k)-4:])} {
+				if strings.Contains(s, enc) {
+					t.Fatalf("config prints key material: %s", s)
+				}
+			}
 		}
 	})
 

@@ -321,13 +321,17 @@ func reseal(ctx context.Context, cfg config, pool *pgxpool.Pool, log *slog.Logge
 	if err != nil {
 		return err
 	}
-	unreadable := 0
+	unreadable, changed := 0, 0
 	for _, r := range res {
 		fmt.Fprintln(stdout, "reseal:", r)
 		unreadable += r.Unreadable
+		changed += r.Changed
 	}
 	if cfg.ResealDryRun {
 		fmt.Fprintln(stdout, "reseal: a dry run: nothing was written")
+	}
+	if changed > 0 {
+		return fmt.Errorf("%d values changed each time they were about to be sealed again: run ragd reseal again; keep RAGD_ENCRYPTION_KEY_PREVIOUS until it ends without an error", changed)
 	}
 	if unreadable > 0 {
 		return fmt.Errorf("%d sealed values open with neither RAGD_ENCRYPTION_KEY nor RAGD_ENCRYPTION_KEY_PREVIOUS: add the key that sealed them to RAGD_ENCRYPTION_KEY_PREVIOUS, or have their owners enter them again (an agent's secrets on PATCH, a webhook endpoint by a new endpoint in its place, a PDF by reindexing it with its password)", unreadable)
