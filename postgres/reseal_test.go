@@ -32,7 +32,7 @@ func TestResealLeavesRowsChangedMeanwhile(t *testing.T) {
 		"a": oldBox.Seal([]byte("value a"), ad("a")),
 		"b": oldBox.Seal([]byte("value b"), ad("b")), // sealed again meanwhile by a writer
 		"c": stranger.Seal([]byte("value c"), ad("c")),
-		"d": box.Seal([]byte("value d"), ad("d")), // already current
+		"d": box.Seal([]byte("value d"), ad("d")),    // already current
 		"e": oldBox.Seal([]byte("value e"), ad("e")), // another column changed meanwhile, once
 		"f": oldBox.Seal([]byte("value f"), ad("f")), // another column changed at every pass
 	}
