@@ -5,7 +5,9 @@
 # Chromium (the job dashboard's browser test), and curl and jq (the
 # README's and docs' commands, run by cmd/ragctl's tests), and tesseract
 # with its English data (OCR of images and scanned pages; pdftoppm, of
-# poppler-utils, renders the pages): Debian's packages. Then axe-core, the
+# poppler-utils, renders the pages), and vim-runtime (vimtutor's lessons,
+# one text in many legacy charsets and in UTF-8, for charset detection):
+# Debian's packages. Then axe-core, the
 # accessibility rules the console's browser tests run in Chromium, from the
 # npm registry at the version console/testdata/axe-core.pin names, into the
 # user cache (never the repository). Idempotent.
@@ -21,6 +23,7 @@ command -v jq >/dev/null 2>&1 || missing+=(jq)
 command -v tesseract >/dev/null 2>&1 || missing+=(tesseract-ocr)
 ls /usr/share/tesseract-ocr/*/tessdata/eng.traineddata >/dev/null 2>&1 || missing+=(tesseract-ocr-eng)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+ls /usr/share/vim/vim*/tutor/tutor.ru.utf-8 >/dev/null 2>&1 || missing+=(vim-runtime)
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
@@ -28,7 +31,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get update -qq >&2
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >&2
   else
-    echo "test-deps: please install ${missing[*]} (poppler, qpdf, bash-doc, chromium, curl, jq, tesseract with English, npm)" >&2
+    echo "test-deps: please install ${missing[*]} (poppler, qpdf, bash-doc, chromium, curl, jq, tesseract with English, npm, vim-runtime)" >&2
     exit 1
   fi
 fi
