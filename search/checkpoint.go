@@ -137,26 +137,7 @@ func (e *Embedded) saveCheckpoint() error {
 	if !e.vectorsTrusted() {
 		return errVectorsUnchecked // callers ask first; this is the guard
 	}
-	tmp := e.checkpointPath() + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	err = e.writeCheckpoint(f)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, e.checkpointPath())
-	}
-	if err == nil {
-		err = syncDir(e.dir)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := replaceFile(e.checkpointPath(), e.writeCheckpoint); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	os.Remove(filepath.Join(e.dir, legacyCheckpointName))

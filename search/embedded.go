@@ -766,54 +766,38 @@ func (e *Embedded) maybeCompact() error {
 
 // compact writes the live state to a new log and renames it over the old.
 func (e *Embedded) compact() error {
-	tmp := e.logPath() + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("vector store: compact: %w", err)
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
 	// A new log, a new id: a checkpoint of the old one is not used with it.
 	id := uuid.New()
 	marker := logMarker(id)
 	size := int64(len(marker))
-	_, err = w.Write(marker)
-	emit := func(kind byte, body []byte) error {
-		rec := appendRecord(nil, kind, body)
-		size += int64(len(rec))
-		_, err := w.Write(rec)
-		return err
-	}
-	if err == nil {
-		err = emit(recSchema, binary.LittleEndian.AppendUint32(nil, uint32(e.dims)))
-	}
-	for _, part := range e.tenants {
-		for _, p := range part.points {
-			if err != nil {
-				break
-			}
-			var body []byte
-			if body, err = encodePoint(*p); err == nil {
-				err = emit(recUpsert, body)
+	err := replaceFile(e.logPath(), func(f *os.File) error {
+		w := bufio.NewWriterSize(f, 1<<20)
+		emit := func(kind byte, body []byte) error {
+			rec := appendRecord(nil, kind, body)
+			size += int64(len(rec))
+			_, err := w.Write(rec)
+			return err
+		}
+		if _, err := w.Write(marker); err != nil {
+			return err
+		}
+		if err := emit(recSchema, binary.LittleEndian.AppendUint32(nil, uint32(e.dims))); err != nil {
+			return err
+		}
+		for _, part := range e.tenants {
+			for _, p := range part.points {
+				body, err := encodePoint(*p)
+				if err == nil {
+					err = emit(recUpsert, body)
+				}
+				if err != nil {
+					return err
+				}
 			}
 		}
-	}
-	if err == nil {
-		err = w.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, e.logPath())
-	}
-	if err == nil {
-		err = syncDir(e.dir)
-	}
+		return w.Flush()
+	})
 	if err != nil {
-		os.Remove(tmp)
 		return fmt.Errorf("vector store: compact: %w", err)
 	}
 	nf, err := os.OpenFile(e.logPath(), os.O_RDWR, 0o600)
@@ -826,6 +810,35 @@ func (e *Embedded) compact() error {
 	e.log.Close()
 	e.log, e.logBytes, e.logID, e.applied = nf, size, id, size
 	return nil
+}
+
+// replaceFile writes path anew through a temporary file beside it: write,
+// fsync, rename over path, fsync the directory, so that a crash leaves
+// the old file or the new one, whole. On an error the temporary file is
+// removed.
+func replaceFile(path string, write func(*os.File) error) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	err = write(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }
 
 func syncDir(dir string) error {
