@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"golang.org/x/text/encoding/charmap"
 )
@@ -35,7 +36,8 @@ func legacyTutors(t *testing.T) map[string]string {
 			continue
 		}
 		utf8File := filepath.Join(dir, parts[0]+"."+parts[1]+".utf-8")
-		if _, err := os.Stat(utf8File); err == nil {
+		data, err := os.ReadFile(f)
+		if _, serr := os.Stat(utf8File); err == nil && serr == nil && !utf8.Valid(data) {
 			out[f] = utf8File
 		}
 	}
@@ -52,6 +54,12 @@ func TestLegacyCharsetsOfVimTutor(t *testing.T) {
 		names = append(names, f)
 	}
 	sort.Strings(names)
+	// The lessons read wrong, and why: charsets chardet does not know
+	// (Greek DOS, Latin-3), Croatian, Slovak and Serbian Latin (chardet's
+	// best only a little ahead of Western European: see guessCharset), and
+	// tutor.zh.euc, whose UTF-8 twin is another text (the traditional one).
+	knownWrong := map[string]bool{"tutor.el.cp737": true, "tutor.eo": true, "tutor.hr": true, "tutor.hr.cp1250": true,
+		"tutor.sk": true, "tutor.sk.cp1250": true, "tutor.sr.cp1250": true, "tutor.zh.euc": true}
 	right := 0
 	for _, f := range names {
 		data, err := os.ReadFile(f)
@@ -66,28 +74,37 @@ func TestLegacyCharsetsOfVimTutor(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
-		gl, wl := strings.Split(got, "\n"), strings.Split(string(want), "\n")
-		same := 0
-		for i := range min(len(gl), len(wl)) {
-			if gl[i] == wl[i] {
-				same++
-			}
-		}
-		share := float64(same) / float64(len(wl))
-		if share >= 0.99 {
+		share := sameLines(got, string(want))
+		name := filepath.Base(f)
+		switch {
+		case share >= 0.99:
 			right++
+			if knownWrong[name] {
+				t.Logf("%s now reads right: take it off knownWrong", name)
+			}
+		case !knownWrong[name]:
+			t.Errorf("%s: %.1f%% of its lines right, want 99%%", name, 100*share)
 		}
-		t.Logf("%-18s %5.1f%% of %d lines as in %s", filepath.Base(f), 100*share, len(wl), filepath.Base(pairs[f]))
+		t.Logf("%-18s %5.1f%% of lines as in %s", name, 100*share, filepath.Base(pairs[f]))
 	}
+	// 22 of 34 before Cyrillic was read by its letters and chardet's
+	// runner-up counted.
 	t.Logf("%d of %d lessons decoded with at least 99%% of their lines right", right, len(names))
-	// 23 before chardet's runner-up counted and Cyrillic was read by its
-	// letters; what is left is charsets chardet does not know (Greek DOS,
-	// Latin-3), Croatian, Slovak and Serbian Latin (chardet's best is only
-	// a little ahead of Western European), and tutor.zh.euc, whose UTF-8
-	// lesson is another text (the traditional one).
-	if right < 27 {
-		t.Errorf("%d of %d lessons decoded right, want at least 27", right, len(names))
+	if len(names) < 30 {
+		t.Fatalf("only %d legacy lessons in %s", len(names), vimTutorDir(t))
 	}
+}
+
+// sameLines is the share of want's lines that got has at the same place.
+func sameLines(got, want string) float64 {
+	gl, wl := strings.Split(got, "\n"), strings.Split(want, "\n")
+	same := 0
+	for i := range min(len(gl), len(wl)) {
+		if gl[i] == wl[i] {
+			same++
+		}
+	}
+	return float64(same) / float64(len(wl))
 }
 
 // encodeLossy encodes s in cs, each character cs has not as '?', and
@@ -123,16 +140,35 @@ func TestCyrillicCharsetsOfVimTutor(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			gl, wl := strings.Split(got, "\n"), strings.Split(want, "\n")
-			same := 0
-			for i := range min(len(gl), len(wl)) {
-				if gl[i] == wl[i] {
-					same++
-				}
-			}
-			if share := float64(same) / float64(len(wl)); share < 0.99 {
+			if share := sameLines(got, want); share < 0.99 {
 				t.Errorf("tutor.%s in %s: %.1f%% of lines right, want 99%%", lang, cs, 100*share)
 			}
+			// Pieces of 20 lines, as a short text file: read right by
+			// themselves, or as Latin-1 (too little to tell), never
+			// as another Cyrillic charset.
+			lines := strings.Split(string(text), "\n")
+			pieces, right := 0, 0
+			for i := 0; i+20 <= len(lines); i += 20 {
+				data, want := encodeLossy(cs, strings.Join(lines[i:i+20], "\n"))
+				if utf8.Valid(data) {
+					continue
+				}
+				pieces++
+				got, err := decodeText(data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				switch {
+				case got == want:
+					right++
+				case guessCyrillic(data) != nil:
+					t.Errorf("tutor.%s in %s, lines %d to %d: read as Cyrillic, but wrong:\n%s", lang, cs, i+1, i+20, got)
+				}
+			}
+			if 10*right < 8*pieces {
+				t.Errorf("tutor.%s in %s: %d of %d pieces of 20 lines right, want 80%%", lang, cs, right, pieces)
+			}
+			t.Logf("tutor.%s in %s: %d of %d pieces of 20 lines right", lang, cs, right, pieces)
 		}
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "tutor.*"))
@@ -154,5 +190,21 @@ func TestCyrillicCharsetsOfVimTutor(t *testing.T) {
 	}
 	if checked < 20 {
 		t.Fatalf("only %d lessons in other scripts", checked)
+	}
+}
+
+// TestKOI8BoxDrawing: KOI8-R text framed with box drawing reads as KOI8-R
+// (KOI8-U has Ukrainian letters at ten of those bytes; Ukrainian text in
+// KOI8-U reads as KOI8-U in TestCyrillicCharsetsOfVimTutor).
+func TestKOI8BoxDrawing(t *testing.T) {
+	t.Parallel()
+	ru := strings.Repeat("╔══════════════════════════════════╗\n║ Отчёт о работе отдела за квартал ║\n╚══════════════════════════════════╝\n"+
+		"В этом квартале отдел закончил перевод документации на новую систему и обучил сотрудников.\n", 4)
+	data, want := encodeLossy(charmap.KOI8R, ru)
+	if want != ru {
+		t.Fatal("the text is not all in KOI8-R")
+	}
+	if got, err := decodeText(data); err != nil || got != strings.TrimSpace(ru) && got != ru {
+		t.Fatalf("KOI8-R with boxes read as:\n%s", got)
 	}
 }
