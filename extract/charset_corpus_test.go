@@ -54,12 +54,10 @@ func TestLegacyCharsetsOfVimTutor(t *testing.T) {
 		names = append(names, f)
 	}
 	sort.Strings(names)
-	// The lessons read wrong, and why: charsets chardet does not know
-	// (Greek DOS, Latin-3), Croatian, Slovak and Serbian Latin (chardet's
-	// best only a little ahead of Western European: see guessCharset), and
+	// The lessons read wrong, and why: charsets chardet does not know and
+	// mistakes for Latin-1 with confidence (Greek DOS, Latin-3), and
 	// tutor.zh.euc, whose UTF-8 twin is another text (the traditional one).
-	knownWrong := map[string]bool{"tutor.el.cp737": true, "tutor.eo": true, "tutor.hr": true, "tutor.hr.cp1250": true,
-		"tutor.sk": true, "tutor.sk.cp1250": true, "tutor.sr.cp1250": true, "tutor.zh.euc": true}
+	knownWrong := map[string]bool{"tutor.el.cp737": true, "tutor.eo": true, "tutor.zh.euc": true}
 	right := 0
 	for _, f := range names {
 		data, err := os.ReadFile(f)
@@ -87,8 +85,8 @@ func TestLegacyCharsetsOfVimTutor(t *testing.T) {
 		}
 		t.Logf("%-18s %5.1f%% of lines as in %s", name, 100*share, filepath.Base(pairs[f]))
 	}
-	// 22 of 34 before Cyrillic was read by its letters and chardet's
-	// runner-up counted.
+	// 22 of 34 before Cyrillic was read by its letters, chardet's runner-up
+	// counted and Latin-script text by its alphabet.
 	t.Logf("%d of %d lessons decoded with at least 99%% of their lines right", right, len(names))
 	if len(names) < 30 {
 		t.Fatalf("only %d legacy lessons in %s", len(names), vimTutorDir(t))
@@ -206,5 +204,31 @@ func TestKOI8BoxDrawing(t *testing.T) {
 	}
 	if got, err := decodeText(data); err != nil || got != strings.TrimSpace(ru) && got != ru {
 		t.Fatalf("KOI8-R with boxes read as:\n%s", got)
+	}
+}
+
+// TestGuessLatin: a reading that spells with one language's alphabet wins
+// over Latin-1's only when Latin-1's does not, and on enough letters.
+func TestGuessLatin(t *testing.T) {
+	t.Parallel()
+	hr := strings.Repeat("Čitač će otvoriti datoteku; đak piše šest rečenica o žutom suncu. ", 3)
+	for _, cs := range []*charmap.Charmap{charmap.Windows1250, charmap.ISO8859_2} {
+		data, want := encodeLossy(cs, hr)
+		if want != hr {
+			t.Fatalf("the Croatian text is not all in %s", cs)
+		}
+		if got, ok := guessLatin(data, data); !ok || got != hr {
+			t.Errorf("Croatian in %s: %q, %v", cs, got, ok)
+		}
+	}
+	for name, text := range map[string]string{
+		"French":      strings.Repeat("L'élève a noté à côté de la fenêtre qu'il était très ému. ", 3),
+		"Few letters": "Das Café am Fluss öffnet um acht.",
+		"ASCII":       "plain text, nothing beyond ASCII",
+	} {
+		data, _ := encodeLossy(charmap.ISO8859_1, text)
+		if got, ok := guessLatin(data, data); ok {
+			t.Errorf("%s in Latin-1 read as %q", name, got)
+		}
 	}
 }
