@@ -80,10 +80,11 @@ func latinFit(s string) (float64, int) {
 // its sample uses the letters of one language's alphabet, when Latin-1's
 // reading does not: read in the wrong one of these charsets, the letters
 // beyond ASCII come out as a mix no language writes (Croatian's č, ć, đ
-// as è, æ, ð). ok is false when Latin-1 fits as well as any, or when the
-// sample has fewer than five such letters to judge by.
+// as è, æ, ð). ok is false when no reading fits clearly better than
+// Latin-1's (by a tenth, and at 0.95 at least), or has fewer than five
+// such letters to judge by.
 func guessLatin(data, sample []byte) (string, bool) {
-	base, n := latinFit(latin1(sample))
+	base, _ := latinFit(latin1(sample))
 	best, bestFit := "", base+0.1
 	for _, cs := range latinCharsets {
 		s, ok := decodeCharset(sample, cs)
@@ -94,7 +95,7 @@ func guessLatin(data, sample []byte) (string, bool) {
 			best, bestFit = cs, fit
 		}
 	}
-	if best == "" || n < 5 && base == 1 {
+	if best == "" {
 		return "", false
 	}
 	s, ok := decodeCharset(data, best)
