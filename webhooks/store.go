@@ -105,7 +105,15 @@ func (s *Service) Create(ctx context.Context, tenantID uuid.UUID, in Input) (End
 
 // Get returns the tenant's endpoint.
 func (s *Service) Get(ctx context.Context, tenantID, id uuid.UUID) (Endpoint, error) {
-	e, err := scanEndpoint(s.pool.QueryRow(ctx, "SELECT "+endpointColumns+" FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2", tenantID, id))
+	return getEndpoint(ctx, s.pool, tenantID, id)
+}
+
+// getEndpoint reads the tenant's endpoint through q (the pool, or a
+// transaction that reads more as of the same moment).
+func getEndpoint(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, tenantID, id uuid.UUID) (Endpoint, error) {
+	e, err := scanEndpoint(q.QueryRow(ctx, "SELECT "+endpointColumns+" FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2", tenantID, id))
 	if err != nil {
 		return e, postgres.NotFound(err, "webhook endpoint")
 	}
@@ -249,8 +257,8 @@ func (s *Service) Deliveries(ctx context.Context, tenantID, endpointID uuid.UUID
 	)
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		var err error
-		if e, err = scanEndpoint(tx.QueryRow(ctx, "SELECT "+endpointColumns+" FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2", tenantID, endpointID)); err != nil {
-			return postgres.NotFound(err, "webhook endpoint")
+		if e, err = getEndpoint(ctx, tx, tenantID, endpointID); err != nil {
+			return err
 		}
 		rows, err := tx.Query(ctx, "SELECT "+deliveryColumns+` FROM webhook_deliveries d JOIN webhook_events ev ON ev.id = d.event_id
 			WHERE d.tenant_id = $1 AND d.endpoint_id = $2 AND (d.created_at, d.id::text) < ($3, $4)
