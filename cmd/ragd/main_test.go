@@ -60,6 +60,7 @@ func TestConfig(t *testing.T) {
 		"ShortAdminToken":    {"RAGD_ADMIN_TOKEN", "short"},
 		"BadEncryptionKey":   {"RAGD_ENCRYPTION_KEY", "not-base64-of-32-bytes"},
 		"ShortEncryptionKey": {"RAGD_ENCRYPTION_KEY", "AAAA"},
+		"BadPreviousKey":     {"RAGD_ENCRYPTION_KEY_PREVIOUS", base64.StdEncoding.EncodeToString(make([]byte, 32)) + ",not-a-key"},
 		"BadEnv":             {"RAGD_ENV", "staging"},
 		"BadAutoMigrate":     {"RAGD_AUTO_MIGRATE", "perhaps"},
 		"BadTimeout":         {"RAGD_SHUTDOWN_TIMEOUT", "-5s"},
